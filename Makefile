@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: ISC
+#
+# kpool: make, make check, make run, make bench, make fuzz, make install.
+# Everything is built under $(B) (build/, or build-san/ with SANITIZE=1).
+
+CC	?= cc
+CLANG	?= clang
+PREFIX	?= /usr/local
+DESTDIR	?=
+MANDIR	?= $(PREFIX)/share/man
+CFLAGS	?= -O2 -g
+SANITIZE ?=
+PROVE	?= prove
+JOBS	?= 2
+
+ifeq ($(SANITIZE),1)
+B	?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+else
+B	?= build
+SANFLAGS =
+endif
+
+# Debian package that provides each pkg-config module.
+deb_libsodium	= libsodium-dev
+deb_libcrypto	= libssl-dev
+deb_sqlite3	= libsqlite3-dev
+deb_libcurl	= libcurl4-openssl-dev
+deb_fuse3	= libfuse3-dev
+deb_libmicrohttpd = libmicrohttpd-dev
+deb_jansson	= libjansson-dev
+
+# pkg-config lookups are expanded lazily, only by the rules that compile or
+# link, so that "make deps" runs on a machine that has none of them yet.
+pc_check = $(if $(shell pkg-config --exists $(1) && echo y),,$(error \
+	pkg-config cannot find $(1): install the Debian package $(deb_$(1)) \
+	(or run "make deps")))
+pc_cflags = $(foreach m,$(1),$(call pc_check,$(m))$(shell pkg-config --cflags $(m)))
+pc_libs = $(foreach m,$(1),$(call pc_check,$(m))$(shell pkg-config --libs $(m)))
+
+LIB_PKGS	= libsodium libcrypto sqlite3 libcurl jansson
+SERVER_PKGS	= $(LIB_PKGS) libmicrohttpd
+FS_PKGS		= $(LIB_PKGS) fuse3
+
+WARN	= -Wall -Wextra -Wformat=2 -Werror -Wshadow -Wpointer-arith \
+	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+HARDEN	= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIC
+KCFLAGS	= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -Ilib
+
+LIB_SRC	= $(sort $(wildcard lib/*.c))
+LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
+SRV_SRC	= $(sort $(wildcard server/*.c))
+SRV_OBJ	= $(SRV_SRC:%.c=$(B)/%.o)
+FS_SRC	= $(sort $(wildcard kpoolfs/*.c))
+FS_OBJ	= $(FS_SRC:%.c=$(B)/%.o)
+# t/NNNN-*.c are TAP tests; other t/*.c are helper programs (t/kptool.c).
+TEST_SRC = $(sort $(wildcard t/[0-9]*.c))
+TEST_BIN = $(TEST_SRC:t/%.c=$(B)/t/%.t)
+TOOL_SRC = $(filter-out t/tap.c $(TEST_SRC),$(sort $(wildcard t/*.c)))
+TOOL_BIN = $(TOOL_SRC:t/%.c=$(B)/t/%)
+BENCH_SRC = $(sort $(wildcard bench/*.c))
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+SH_TESTS = $(sort $(wildcard t/[0-9]*.t))
+MANPAGES = $(wildcard man/*.[1-8])
+
+PROGS	= $(if $(SRV_SRC),$(B)/kpool-server) $(if $(FS_SRC),$(B)/kpoolfs)
+
+all: $(B)/libkpool.a $(B)/libkpool.so $(PROGS)
+
+$(B)/lib/%.o: lib/%.c lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) $(call pc_cflags,$(LIB_PKGS)) -c $< -o $@
+
+$(B)/server/%.o: server/%.c server/*.h lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -Iserver $(call pc_cflags,$(SERVER_PKGS)) -c $< -o $@
+
+$(B)/kpoolfs/%.o: kpoolfs/%.c kpoolfs/*.h lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -Ikpoolfs $(call pc_cflags,$(FS_PKGS)) -c $< -o $@
+
+$(B)/libkpool.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/libkpool.so: $(LIB_OBJ)
+	$(CC) -shared $(SANFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+
+$(B)/kpool-server: $(SRV_OBJ) $(B)/libkpool.a
+	$(CC) $(SANFLAGS) -o $@ $(SRV_OBJ) $(B)/libkpool.a \
+	    $(call pc_libs,$(SERVER_PKGS)) -lpthread
+
+$(B)/kpoolfs: $(FS_OBJ) $(B)/libkpool.a
+	$(CC) $(SANFLAGS) -o $@ $(FS_OBJ) $(B)/libkpool.a \
+	    $(call pc_libs,$(FS_PKGS)) -lpthread
+
+$(B)/t/tap.o: t/tap.c t/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It -c $< -o $@
+
+$(B)/t/%.t: t/%.c $(B)/t/tap.o $(B)/libkpool.a t/tap.h lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
+	    $(B)/t/tap.o $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
+
+$(B)/t/%: t/%.c $(B)/libkpool.a lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
+	    $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
+
+$(B)/bench/%: bench/%.c $(B)/libkpool.a lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< \
+	    $(B)/libkpool.a $(call pc_libs,$(SERVER_PKGS)) -lpthread
+
+tests: all $(TEST_BIN) $(TOOL_BIN)
+
+# Install the Debian packages that are missing (needs root or sudo).
+deps:
+	@sh mk/deps.sh
+
+# Everything the tests need, then every test under prove.
+check: deps
+	@$(MAKE) --no-print-directory test
+
+test: tests
+	@sh mk/interop-deps.sh
+	KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) $(PROVE) -j$(JOBS) \
+	    $(TEST_BIN:%=./%) $(SH_TESTS:%=./%)
+
+# Start a local server and mount a demo pool at ./mnt; "make stop" ends it.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh mk/run.sh start
+
+stop:
+	@sh mk/run.sh stop
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(TOOL_BIN)
+	@sh mk/interop-deps.sh
+	@KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) sh bench/run.sh
+
+# libFuzzer targets (clang): make fuzz FUZZTIME=60
+FUZZTIME ?= 60
+FUZZ_SRC = $(sort $(wildcard fuzz/*.c))
+FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+build-fuzz/%: fuzz/%.c $(LIB_SRC) lib/*.h
+	@mkdir -p $(@D)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib \
+	    -fsanitize=fuzzer,address,undefined \
+	    $(call pc_cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRC) \
+	    $(call pc_libs,$(LIB_PKGS)) -lpthread
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	    n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
+	    echo "fuzz: $$n for $(FUZZTIME) s"; \
+	    $$f -max_total_time=$(FUZZTIME) -max_len=8192 \
+	        build-fuzz/corpus-$$n fuzz/seeds/$$n || exit 1; \
+	done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(B)/libkpool.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libkpool.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/kpool.h $(DESTDIR)$(PREFIX)/include/
+	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(PREFIX)/bin/; done
+	for m in $(MANPAGES); do \
+	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all tests deps check test run stop bench fuzz install clean
+.DELETE_ON_ERROR:

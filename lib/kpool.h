@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * kpool.h: the one public header of libkpool.
+ *
+ * libkpool keeps a pool of MLS (RFC 9420) KeyPackages for one user: it
+ * generates them with their private keys, stores them, publishes the
+ * public halves to a kpool-server and tracks each through its life.
+ *
+ * Conventions: every function that can fail returns KP_OK (0) or a
+ * negative KP_E* code; kp_strerror() names a code.  Handles that carry
+ * state (struct kp_pool, struct kp_client) keep the detail of their last
+ * error for kp_errmsg().  The library never prints and never exits.
+ * Memory a function returns through an out parameter belongs to the
+ * caller and is released with the free function named in its comment.
+ * Private keys handed to the caller are the caller's to wipe
+ * (sodium_memzero) after use.
+ */
+#ifndef KPOOL_H
+#define KPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KP_WUR	__attribute__((warn_unused_result))
+
+/* ------------------------------------------------------------------ */
+/* Errors.  Codes are stable; new ones are added at the end of a range. */
+
+#define KP_OK		0
+
+enum kp_error {
+	/* general, -1 .. -29 */
+	KP_ENOMEM = -1,		/* out of memory */
+	KP_EINVAL = -2,		/* bad argument or bad syntax */
+	KP_EIO = -3,		/* file or system I/O error */
+	KP_ECRYPTO = -4,	/* a crypto primitive failed */
+	KP_ENOTFOUND = -5,	/* no such key, user or object */
+	KP_EEXIST = -6,		/* already exists */
+	KP_ETOOBIG = -7,	/* a size over its limit */
+	KP_EDB = -8,		/* database error */
+	KP_ESTATE = -9,		/* transition not allowed from this state */
+	KP_EBUSY = -10,		/* in use (reserved, held by someone else) */
+	KP_EPERM = -11,		/* not allowed */
+
+	/* MLS decoding and validation, -30 .. -69 */
+	KP_ETRUNC = -30,	/* input ends inside a field */
+	KP_ETRAILING = -31,	/* bytes after the end of the struct */
+	KP_EVARINT = -32,	/* varint not minimal or uses the 8-byte form */
+	KP_EVERSION = -33,	/* protocol version is not mls10 */
+	KP_ESUITE = -34,	/* cipher suite not supported */
+	KP_EKPSIG = -35,	/* KeyPackage signature does not verify */
+	KP_ELEAFSIG = -36,	/* LeafNode signature does not verify */
+	KP_ESAMEKEY = -37,	/* init_key equals encryption_key */
+	KP_EEXPIRED = -38,	/* lifetime not_after is in the past */
+	KP_ENOTYET = -39,	/* lifetime not_before is in the future */
+	KP_ECAPS = -40,		/* capabilities miss the suite, version,
+				   credential or an extension in use */
+	KP_ECRED = -41,		/* credential malformed or unsupported */
+	KP_ELEAFSRC = -42,	/* leaf_node_source is not key_package */
+	KP_EMALFORMED = -43,	/* structurally invalid (bad enum, key size,
+				   duplicate entries, bad optional flag) */
+	KP_EWIREFMT = -44,	/* MLSMessage of the wrong wire format */
+	KP_ENOTOURS = -45,	/* a Welcome has no secrets for this key */
+	KP_EDECRYPT = -46,	/* AEAD or HPKE open failed */
+	KP_EGISIG = -47,	/* GroupInfo signature does not verify */
+	KP_ECONFIRM = -48,	/* GroupInfo confirmation_tag mismatch */
+	KP_ELIFETIME = -49,	/* lifetime inverted or longer than allowed */
+	KP_EPSK = -50,		/* Welcome needs a PSK we do not have */
+
+	/* server and network, -70 .. -99 */
+	KP_ENET = -70,		/* server unreachable or timed out */
+	KP_EPROTO = -71,	/* server answered something unexpected */
+	KP_EAUTH = -72,		/* 401: signature refused */
+	KP_EFORBIDDEN = -73,	/* 403: not yours */
+	KP_ECONFLICT = -74,	/* 409: taken, already spent, ... */
+	KP_EEXHAUSTED = -75,	/* 409 pool_exhausted */
+	KP_EGONE = -76,		/* 410: reservation expired */
+	KP_ERATE = -77,		/* 429: rate limited */
+	KP_EREJECTED = -78,	/* 400 or upload rejected the key */
+	KP_ESERVER = -79,	/* 5xx */
+};
+
+/*
+ * kp_strerror: a short, static, human name for a KP_E* code (or "ok").
+ */
+const char *kp_strerror(int code);
+
+/* ------------------------------------------------------------------ */
+/* MLS constants (RFC 9420). */
+
+#define KP_SUITE_X25519_AES128GCM	0x0001	/* default */
+#define KP_SUITE_X25519_CHACHA20	0x0003
+
+#define KP_CRED_BASIC		0x0001
+#define KP_CRED_X509		0x0002
+
+#define KP_EXT_APPLICATION_ID	0x0001
+#define KP_EXT_RATCHET_TREE	0x0002
+#define KP_EXT_REQUIRED_CAPS	0x0003
+#define KP_EXT_EXTERNAL_PUB	0x0004
+#define KP_EXT_EXTERNAL_SENDERS	0x0005
+#define KP_EXT_LAST_RESORT	0x000a	/* RFC 9420 §17.3 registry */
+
+#define KP_REF_LEN		32	/* KeyPackageRef, SHA-256 */
+#define KP_KEY_LEN		32	/* X25519 private or public key */
+#define KP_SIGN_PK_LEN		32	/* Ed25519 public key */
+#define KP_SIGN_SEED_LEN	32	/* Ed25519 seed (private) */
+#define KP_MAX_KEYPACKAGE	65536	/* cap on an encoded KeyPackage */
+#define KP_MAX_IDENTITY		255	/* cap on a basic credential identity */
+
+/* ------------------------------------------------------------------ */
+/* KeyPackages (lib/keypackage.c). */
+
+struct kp_keypackage;	/* a decoded KeyPackage, opaque */
+
+/*
+ * What goes into a new KeyPackage.  Zeroed fields take defaults: suite
+ * KP_SUITE_X25519_AES128GCM; capabilities list the suite, version mls10
+ * and the basic credential; no extensions; not_before = now - 1 h and
+ * not_after = not_before + 14 days + 1 h when both are 0.
+ */
+struct kp_kpopts {
+	uint16_t	 suite;
+	const uint8_t	*identity;	/* basic credential identity */
+	size_t		 identity_len;
+	uint64_t	 not_before;	/* unix seconds */
+	uint64_t	 not_after;
+	/* capabilities; NULL/0 = defaults (suite, mls10, basic) */
+	const uint16_t	*cap_credentials;
+	size_t		 ncap_credentials;
+	const uint16_t	*cap_extensions;
+	size_t		 ncap_extensions;
+	const uint16_t	*cap_proposals;
+	size_t		 ncap_proposals;
+	int		 last_resort;	/* add the last_resort extension */
+};
+
+/*
+ * Secrets of a generated KeyPackage.  The caller wipes them with
+ * sodium_memzero() when done.
+ */
+struct kp_kpsecrets {
+	uint8_t	init_priv[KP_KEY_LEN];		/* X25519, for init_key */
+	uint8_t	encryption_priv[KP_KEY_LEN];	/* X25519, leaf encryption */
+};
+
+/*
+ * kp_keypackage_generate: make a KeyPackage signed by the Ed25519 key
+ * whose 32-byte seed is sign_seed.  On success *out (malloc'd, caller
+ * frees) holds the encoded KeyPackage (not MLSMessage-wrapped), *outlen
+ * its length, ref its KeyPackageRef and sec the two private keys.
+ */
+int kp_keypackage_generate(const struct kp_kpopts *opts,
+    const uint8_t sign_seed[KP_SIGN_SEED_LEN], uint8_t **out, size_t *outlen,
+    uint8_t ref[KP_REF_LEN], struct kp_kpsecrets *sec) KP_WUR;
+
+/*
+ * kp_keypackage_decode: parse an encoded KeyPackage (buf, len), exactly
+ * one struct with nothing trailing.  Checks the structure, not the
+ * signatures or the lifetime (see kp_keypackage_validate).  With
+ * allow_mlsmessage set, an MLSMessage(KeyPackage) wrapper is accepted
+ * too.  *out is freed with kp_keypackage_free().
+ */
+int kp_keypackage_decode(const uint8_t *buf, size_t len, int allow_mlsmessage,
+    struct kp_keypackage **out) KP_WUR;
+
+/*
+ * kp_keypackage_validate: RFC 9420 §10.1 and §7.3 checks at time now
+ * (unix seconds): version, suite, leaf_node_source, both signatures,
+ * lifetime, capabilities (suite, version, credential type, every
+ * extension in use), init_key != encryption_key, credential.
+ */
+int kp_keypackage_validate(const struct kp_keypackage *kp,
+    uint64_t now) KP_WUR;
+
+/* kp_keypackage_free: release a decoded KeyPackage; NULL is fine. */
+void kp_keypackage_free(struct kp_keypackage *kp);
+
+/*
+ * Accessors of a decoded KeyPackage.  Pointers returned point into kp
+ * and live as long as it does.
+ */
+const uint8_t	*kp_keypackage_bytes(const struct kp_keypackage *kp,
+		    size_t *len);	/* the raw KeyPackage, unwrapped */
+const uint8_t	*kp_keypackage_ref(const struct kp_keypackage *kp);
+uint16_t	 kp_keypackage_suite(const struct kp_keypackage *kp);
+uint16_t	 kp_keypackage_credential_type(const struct kp_keypackage *kp);
+const uint8_t	*kp_keypackage_identity(const struct kp_keypackage *kp,
+		    size_t *len);	/* basic credential identity */
+const uint8_t	*kp_keypackage_init_key(const struct kp_keypackage *kp,
+		    size_t *len);
+const uint8_t	*kp_keypackage_encryption_key(const struct kp_keypackage *kp,
+		    size_t *len);
+const uint8_t	*kp_keypackage_signature_key(const struct kp_keypackage *kp,
+		    size_t *len);
+uint64_t	 kp_keypackage_not_before(const struct kp_keypackage *kp);
+uint64_t	 kp_keypackage_not_after(const struct kp_keypackage *kp);
+/* 1 when the KeyPackage's own extensions include type, else 0 */
+int		 kp_keypackage_has_extension(const struct kp_keypackage *kp,
+		    uint16_t type);
+
+/*
+ * kp_keypackage_ref_compute: KeyPackageRef of an encoded KeyPackage,
+ * RefHash("MLS 1.0 KeyPackage Reference", buf) with the suite's hash.
+ */
+int kp_keypackage_ref_compute(uint16_t suite, const uint8_t *buf, size_t len,
+    uint8_t ref[KP_REF_LEN]) KP_WUR;
+
+/*
+ * kp_credential_hash: SHA-256 over the encoded Credential of kp, used to
+ * group keys by credential in the stores.
+ */
+void kp_credential_hash(const struct kp_keypackage *kp, uint8_t out[32]);
+
+/* ------------------------------------------------------------------ */
+/* Welcome (lib/welcome.c). */
+
+struct kp_welcome_info {
+	uint8_t		*group_id;	/* malloc'd, caller frees */
+	size_t		 group_id_len;
+	uint64_t	 epoch;
+	uint16_t	 suite;
+	int		 signature_checked; /* GroupInfo signature verified */
+	uint8_t		 epoch_authenticator[32];
+};
+
+/*
+ * kp_welcome_refs: list the KeyPackageRefs a Welcome (MLSMessage) has
+ * secrets for.  *refs is malloc'd (n * KP_REF_LEN bytes), caller frees.
+ */
+int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
+    size_t *n) KP_WUR;
+
+/*
+ * kp_welcome_open: open a Welcome (MLSMessage) addressed to the
+ * KeyPackage kp (encoded) with its init private key: decrypt the
+ * GroupSecrets and the GroupInfo, check the confirmation tag, and verify
+ * the GroupInfo signature with signer_pub, or with the signer's key from
+ * the ratchet_tree extension when signer_pub is NULL and the tree is
+ * there.  PSKs are not supported (KP_EPSK).  On success fills *info;
+ * release it with kp_welcome_info_free().
+ */
+int kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+    const uint8_t *signer_pub, size_t signer_pub_len,
+    struct kp_welcome_info *info) KP_WUR;
+
+/* kp_welcome_info_free: release what kp_welcome_open filled in. */
+void kp_welcome_info_free(struct kp_welcome_info *info);
+
+/* ------------------------------------------------------------------ */
+/* Encodings shared by the programs (lib/util.c). */
+
+/* kp_hex: lowercase hex of len bytes into out (2*len+1 bytes). */
+void kp_hex(const uint8_t *buf, size_t len, char *out);
+/* kp_unhex: parse exactly outlen bytes of hex; KP_EINVAL on bad input. */
+int kp_unhex(const char *hex, uint8_t *out, size_t outlen) KP_WUR;
+
+/* ------------------------------------------------------------------ */
+/* HTTP client of kpool-server (lib/client.c, lib/httpsig.c). */
+
+#define KP_MAX_USERNAME		64	/* bytes of a user name */
+#define KP_MAX_GROUP_ID		255	/* bytes of an MLS group_id */
+#define KP_MAX_BATCH		256	/* KeyPackages in one upload */
+
+struct kp_client;	/* one user's signed connection to a server, opaque */
+
+/*
+ * kp_client_new: a client for the server at url (http://host:port) that
+ * signs every request as user with the Ed25519 key of seed.  Free with
+ * kp_client_free().  Not thread-safe: one client per thread.
+ */
+int kp_client_new(const char *url, const char *user,
+    const uint8_t seed[KP_SIGN_SEED_LEN], struct kp_client **out) KP_WUR;
+void kp_client_free(struct kp_client *c);
+/* kp_client_errmsg: detail of the client's last error (server message). */
+const char *kp_client_errmsg(const struct kp_client *c);
+/* kp_client_set_timeouts: connect and total timeouts in milliseconds. */
+void kp_client_set_timeouts(struct kp_client *c, long connect_ms,
+    long total_ms);
+/* kp_client_last_status: HTTP status of the last request, 0 if none. */
+long kp_client_last_status(const struct kp_client *c);
+
+/* GET /healthz */
+int kp_client_healthz(struct kp_client *c) KP_WUR;
+/* POST /users with our name and public key; KP_ECONFLICT when taken. */
+int kp_client_register(struct kp_client *c) KP_WUR;
+
+struct kp_upload_result {
+	uint8_t	ref[KP_REF_LEN];	/* server-derived, when accepted */
+	int	accepted;
+	int	error;			/* KP_E* when rejected */
+	char	code[32];		/* server error code */
+	char	message[160];		/* server message */
+};
+
+/*
+ * kp_client_upload: POST /keypackages/upload of n (<= KP_MAX_BATCH)
+ * encoded KeyPackages; res[i] tells what became of kps[i].
+ */
+int kp_client_upload(struct kp_client *c, const uint8_t *const *kps,
+    const size_t *lens, size_t n, struct kp_upload_result *res) KP_WUR;
+
+struct kp_reservation {
+	uint8_t		 ref[KP_REF_LEN];
+	uint8_t		*keypackage;	/* malloc'd */
+	size_t		 keypackage_len;
+	char		 reservation_id[65];
+	int64_t		 expires_at;
+	int		 last_resort;
+};
+
+/*
+ * kp_client_reserve: POST /keypackages/reserve of one key of target for
+ * group_id.  request_id makes retries idempotent (NULL: a random one).
+ * ref, when not NULL, names one key: only its owner may do that.
+ * Release *out with kp_reservation_free().
+ */
+int kp_client_reserve(struct kp_client *c, const char *target,
+    const uint8_t *group_id, size_t group_id_len, const char *request_id,
+    const uint8_t *ref, struct kp_reservation *out) KP_WUR;
+void kp_reservation_free(struct kp_reservation *r);
+/* POST /keypackages/spend */
+int kp_client_spend(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
+    const uint8_t *group_id, size_t group_id_len) KP_WUR;
+/* POST /keypackages/release */
+int kp_client_release(struct kp_client *c,
+    const uint8_t ref[KP_REF_LEN]) KP_WUR;
+/* DELETE /keypackages/{ref} */
+int kp_client_retire(struct kp_client *c,
+    const uint8_t ref[KP_REF_LEN]) KP_WUR;
+
+struct kp_remote_status {
+	uint32_t available, reserved, spent, expired, last_resort;
+};
+/* GET /keypackages/status/{user} */
+int kp_client_status(struct kp_client *c, const char *user,
+    struct kp_remote_status *out) KP_WUR;
+
+/* Key states, in the local store and on the server. */
+enum kp_state {
+	KP_STATE_CREATED = 0,
+	KP_STATE_AVAILABLE,
+	KP_STATE_RESERVED,
+	KP_STATE_SPENT,
+	KP_STATE_EXPIRED,
+};
+#define KP_NSTATES	5
+/* kp_state_name: "created", ...; NULL for a bad state. */
+const char *kp_state_name(int state);
+/* kp_state_from_name: the state called name, or -1. */
+int kp_state_from_name(const char *name);
+
+struct kp_remote_key {
+	uint8_t	ref[KP_REF_LEN];
+	int	state;			/* KP_STATE_* */
+	int	last_resort;
+	int64_t	uploaded_at, not_after, reserved_at, reservation_expires_at,
+		spent_at;
+	char	reserved_by[KP_MAX_USERNAME + 1];
+	char	spent_by[KP_MAX_USERNAME + 1];
+	uint8_t	group_id[KP_MAX_GROUP_ID];
+	size_t	group_id_len;
+};
+/* GET /keypackages/mine; *keys is malloc'd, caller frees. */
+int kp_client_mine(struct kp_client *c, struct kp_remote_key **keys,
+    size_t *n) KP_WUR;
+
+/* ------------------------------------------------------------------ */
+/* The local pool (lib/store.c, lib/policy.c, lib/sync.c). */
+
+struct kp_policy {
+	uint32_t target;		/* 32 */
+	uint32_t low_watermark;		/* 8: replenish when available < it */
+	uint32_t hard_cap;		/* 64 on created + available */
+	int64_t	 lifetime;		/* 14 days, seconds */
+	int64_t	 refresh_interval;	/* 30 s */
+	uint16_t suite;			/* KP_SUITE_X25519_AES128GCM */
+	int	 last_resort;		/* keep one last-resort key: 1 */
+};
+
+/* kp_policy_default: fill p with the defaults above. */
+void kp_policy_default(struct kp_policy *p);
+
+struct kp_counts {
+	uint32_t n[KP_NSTATES];		/* per KP_STATE_* */
+	uint32_t total;			/* sum of n[] */
+	uint32_t last_resort;		/* last-resort keys among them */
+};
+
+/* kp_policy_should_replenish: 1 when available < low watermark. */
+int kp_policy_should_replenish(const struct kp_policy *p,
+    const struct kp_counts *c);
+/*
+ * kp_policy_needed: how many keys to generate so that available +
+ * reserved reaches target, never past hard_cap on created + available.
+ */
+uint32_t kp_policy_needed(const struct kp_policy *p,
+    const struct kp_counts *c);
+
+/* One key of the pool as the tree and the tools see it: public only. */
+struct kp_key {
+	uint8_t	 ref[KP_REF_LEN];
+	char	 ref_hex[2 * KP_REF_LEN + 1];
+	int	 state;			/* KP_STATE_* */
+	uint16_t suite;
+	int	 last_resort;
+	int	 has_private;		/* private keys still in the store */
+	int64_t	 created_at, uploaded_at, reserved_at, spent_at, expired_at;
+	int64_t	 not_before, not_after;
+	int64_t	 changed_at;		/* last transition */
+	char	 reservation_id[65];
+	int64_t	 reservation_expires_at;
+	char	 reserved_by[KP_MAX_USERNAME + 1];
+	char	 spent_by[KP_MAX_USERNAME + 1];
+	uint8_t	 group_id[KP_MAX_GROUP_ID];
+	size_t	 group_id_len;
+	int64_t	 epoch;			/* from an opened Welcome, else -1 */
+	size_t	 keypackage_len;
+	uint8_t	 credential_hash[32];
+};
+
+struct kp_pool;		/* one user's local pool, opaque */
+
+/*
+ * kp_pool_open: open (creating on first use) the store at dbpath (mode
+ * 0600, WAL) for user, with the at-rest key in keyfile (created 0600 on
+ * first use; NULL means dbpath with ".key" appended).  A new store gets
+ * a fresh Ed25519 identity.  Close with kp_pool_close().  A handle is
+ * used by one thread at a time; several handles may share one store.
+ */
+int kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
+    struct kp_pool **out) KP_WUR;
+void kp_pool_close(struct kp_pool *p);
+/* kp_errmsg: detail of the pool's last error; never a secret. */
+const char *kp_errmsg(const struct kp_pool *p);
+/* kp_pool_user: the user name the store belongs to. */
+const char *kp_pool_user(const struct kp_pool *p);
+/* kp_pool_identity: the user's Ed25519 public key. */
+void kp_pool_identity(const struct kp_pool *p, uint8_t pub[KP_SIGN_PK_LEN]);
+/* kp_pool_set_server: talk to url from now on; NULL means offline. */
+int kp_pool_set_server(struct kp_pool *p, const char *url) KP_WUR;
+/* kp_pool_set_clock: a clock for tests (NULL: the real one). */
+void kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *),
+    void *arg);
+/* kp_pool_now: the pool's idea of now, unix seconds. */
+int64_t kp_pool_now(const struct kp_pool *p);
+
+int kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out) KP_WUR;
+/* kp_pool_policy_set: store a policy; KP_EINVAL if inconsistent. */
+int kp_pool_policy_set(struct kp_pool *p, const struct kp_policy *in) KP_WUR;
+/* kp_pool_config_set: set one "key = value" setting; KP_EINVAL if bad. */
+int kp_pool_config_set(struct kp_pool *p, const char *key,
+    const char *value) KP_WUR;
+/* kp_pool_config_text: the settings as "key = value\n" lines, malloc'd. */
+int kp_pool_config_text(struct kp_pool *p, char **text) KP_WUR;
+
+int kp_pool_counts(struct kp_pool *p, struct kp_counts *out) KP_WUR;
+/* kp_pool_list: keys in state (-1: all), oldest first; free(*keys). */
+int kp_pool_list(struct kp_pool *p, int state, struct kp_key **keys,
+    size_t *n) KP_WUR;
+/* kp_pool_get: one key; KP_ENOTFOUND when missing. */
+int kp_pool_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    struct kp_key *out) KP_WUR;
+/* kp_pool_load: like kp_pool_get, but a missing key sets *found = 0. */
+int kp_pool_load(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    struct kp_key *out, int *found) KP_WUR;
+/* kp_pool_keypackage: the encoded KeyPackage; free(*buf). */
+int kp_pool_keypackage(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    uint8_t **buf, size_t *len) KP_WUR;
+
+/*
+ * kp_pool_generate: make n keys in state created, in one transaction;
+ * KP_ETOOBIG when created + available would pass the hard cap.
+ */
+int kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort) KP_WUR;
+/*
+ * kp_pool_transition: move a key from one state to another, asking the
+ * server first (see kpool(7) for the table).  KP_ESTATE when the key is
+ * not in from or the move is forbidden, KP_ENET when the server is
+ * unreachable, and the server's refusal as its KP_E* code.
+ */
+int kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    int from, int to) KP_WUR;
+/* kp_pool_delete: delete a created, spent or expired key and wipe its
+ * private keys; KP_EBUSY for available or reserved ones. */
+int kp_pool_delete(struct kp_pool *p, const uint8_t ref[KP_REF_LEN]) KP_WUR;
+
+struct kp_sync_report {
+	uint32_t expired;	/* moved to expired */
+	uint32_t pulled;	/* changed by the server's view */
+	uint32_t generated;
+	uint32_t uploaded;
+	int	 online;	/* the server answered */
+};
+/* kp_pool_expire: move keys past not_after to expired, wipe them. */
+int kp_pool_expire(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
+/* kp_pool_sync: pull the server's view of our keys, push created ones. */
+int kp_pool_sync(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
+/*
+ * kp_pool_refresh: expire, sync, replenish to target and keep one
+ * last-resort key published.  Idempotent; a failure leaves the store
+ * consistent.
+ */
+int kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
+
+/*
+ * kp_pool_welcome: open a Welcome (MLSMessage) for one of our keys; the
+ * key becomes spent with group_id and epoch.  *ref names it; fill *info
+ * as kp_welcome_open() does.
+ */
+int kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
+    uint8_t ref[KP_REF_LEN], struct kp_welcome_info *info) KP_WUR;
+/* kp_pool_take: hand a key's private keys to the caller and wipe them
+ * from the store; KP_ENOTFOUND when already taken or wiped. */
+int kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    struct kp_kpsecrets *out) KP_WUR;
+
+enum kp_health {
+	KP_HEALTH_OK = 0,
+	KP_HEALTH_LOW,		/* available < low watermark */
+	KP_HEALTH_EMPTY,	/* nothing available */
+	KP_HEALTH_OFFLINE,	/* the last server call failed */
+};
+/* kp_health_name: "ok", "low", "empty", "offline". */
+const char *kp_health_name(int health);
+struct kp_status {
+	struct kp_counts counts;
+	int	 health;		/* KP_HEALTH_* */
+	int64_t	 last_sync;		/* 0: never */
+};
+int kp_pool_status(struct kp_pool *p, struct kp_status *out) KP_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KPOOL_H */

@@ -1,0 +1,41 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+#
+# Install the Debian packages kpool needs to build and test, if any is
+# missing.  Quiet when everything is there.
+
+set -eu
+
+pkgs="build-essential pkg-config libsodium-dev libssl-dev libsqlite3-dev
+	sqlite3 libcurl4-openssl-dev libfuse3-dev fuse3 libmicrohttpd-dev
+	libjansson-dev groff-base nodejs npm clang curl"
+
+missing=
+for p in $pkgs; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] && continue
+	# nodejs and npm may come from elsewhere than Debian; a working
+	# binary on PATH is enough.
+	case $p in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	clang) command -v clang >/dev/null 2>&1 && continue ;;
+	esac
+	missing="$missing $p"
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=
+elif command -v sudo >/dev/null 2>&1; then
+	sudo=sudo
+else
+	echo "deps: not root and no sudo; install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,227 @@
+# SPDX-License-Identifier: ISC
+#
+# tap.sh: TAP verbs for shell tests, the twins of t/tap.h, and helpers to
+# start a kpool-server and mount a pool.  Source it:
+#
+#	. "${KP_TOP:-.}/t/tap.sh"
+#	plan 3
+#	is "$(cat f)" "x" "f holds x"
+#	ok "mv works" mv a b
+#	fails_with EPERM "spent cannot move" mv spent/x available/
+#
+# Every test gets its own $TMP (mktemp -d), removed on exit after the
+# mounts are undone and the servers stopped.
+
+KP_TOP=${KP_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+KP_BUILD=${KP_BUILD:-$KP_TOP/build}
+export KP_TOP KP_BUILD
+PATH=$KP_BUILD:$KP_BUILD/t:$PATH
+
+_tap_n=0
+_tap_failed=0
+_tap_planned=
+_tap_mounts=
+_tap_pids=
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kpool-test.XXXXXX")
+
+_tap_cleanup() {
+	_rc=$?
+	for m in $_tap_mounts; do
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	for p in $_tap_pids; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $_tap_pids; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+	if [ -n "$_tap_planned" ] && [ "$_tap_n" -ne "$_tap_planned" ]; then
+		echo "# planned $_tap_planned tests but ran $_tap_n"
+		exit 255
+	fi
+	[ "$_tap_failed" -gt 0 ] && exit 1
+	exit $_rc
+}
+trap _tap_cleanup EXIT
+trap 'exit 130' INT TERM
+
+plan() {
+	_tap_planned=$1
+	echo "1..$1"
+}
+
+skip_all() {
+	echo "1..0 # SKIP $*"
+	_tap_planned=
+	exit 0
+}
+
+_tap_report() {	# cond desc
+	_tap_n=$((_tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $_tap_n - $2"
+	else
+		_tap_failed=$((_tap_failed + 1))
+		echo "not ok $_tap_n - $2"
+		_c=$(caller 1 2>/dev/null || true)
+		[ -n "$_c" ] && echo "#   Failed test at line ${_c%% *}"
+	fi
+	return "$1"
+}
+
+# ok DESC CMD...: passes when CMD exits 0.
+ok() {
+	_d=$1; shift
+	"$@" >"$TMP/.out" 2>&1
+	_r=$?
+	_tap_report $(( _r != 0 )) "$_d" || sed 's/^/#   /' "$TMP/.out"
+}
+
+# nok DESC CMD...: passes when CMD fails.
+nok() {
+	_d=$1; shift
+	"$@" >"$TMP/.out" 2>&1
+	_r=$?
+	_tap_report $(( _r == 0 )) "$_d"
+}
+
+# is GOT WANT DESC
+is() {
+	if [ "$1" = "$2" ]; then
+		_tap_report 0 "$3"
+	else
+		_tap_report 1 "$3"
+		printf '#          got: %s\n#     expected: %s\n' "$1" "$2"
+		return 1
+	fi
+}
+
+# like GOT ERE DESC
+like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		_tap_report 0 "$3"
+	else
+		_tap_report 1 "$3"
+		printf '#          got: %s\n#  should match: %s\n' "$1" "$2"
+		return 1
+	fi
+}
+
+# fails_with ERRNO DESC CMD...: CMD must fail with strerror(ERRNO) on
+# stderr (the errno's text as the C library prints it, e.g. EPERM is
+# "Operation not permitted").
+fails_with() {
+	_e=$1; _d=$2; shift 2
+	_msg=$(errno_text "$_e")
+	"$@" >"$TMP/.out" 2>&1
+	_r=$?
+	if [ "$_r" -ne 0 ] && grep -qF -- "$_msg" "$TMP/.out"; then
+		_tap_report 0 "$_d"
+	else
+		_tap_report 1 "$_d"
+		echo "#   exit $_r, wanted $_e ($_msg); output:"
+		sed 's/^/#   /' "$TMP/.out"
+		return 1
+	fi
+}
+
+# errno_text NAME: the C library's message for errno NAME.
+errno_text() {
+	perl -MPOSIX -e 'my $n = eval "POSIX::$ARGV[0]()"; $! = $n; print "$!"' "$1"
+}
+
+skip() {	# N WHY
+	_i=0
+	while [ "$_i" -lt "$1" ]; do
+		_tap_n=$((_tap_n + 1))
+		echo "ok $_tap_n # skip $2"
+		_i=$((_i + 1))
+	done
+}
+
+diag() {
+	echo "# $*"
+}
+
+bail() {
+	echo "Bail out! $*"
+	_tap_planned=
+	exit 255
+}
+
+# start_server [ARGS...]: start kpool-server on 127.0.0.1, port 0, with
+# a fresh SQLite file in $TMP; sets SERVER_PID, SERVER_PORT, SERVER_URL
+# and SERVER_DB.  Extra ARGS go to the server.
+start_server() {
+	SERVER_DB=${SERVER_DB:-$TMP/server.db}
+	_log=$TMP/server.log
+	_pf=$TMP/server.port
+	rm -f "$_pf"
+	"$KP_BUILD/kpool-server" --listen 127.0.0.1:0 --db "$SERVER_DB" \
+	    "$@" >"$_pf" 2>>"$_log" &
+	SERVER_PID=$!
+	_tap_pids="$_tap_pids $SERVER_PID"
+	_i=0
+	while :; do
+		SERVER_PORT=$(head -n 1 "$_pf" 2>/dev/null | tr -dc 0-9)
+		[ -n "$SERVER_PORT" ] && break
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			sed 's/^/# server: /' "$_log"
+			bail "kpool-server died at start"
+		fi
+		_i=$((_i + 1))
+		[ "$_i" -gt 200 ] && bail "kpool-server did not report a port"
+		sleep 0.05
+	done
+	SERVER_URL=http://127.0.0.1:$SERVER_PORT
+	export SERVER_PID SERVER_PORT SERVER_URL SERVER_DB
+}
+
+# stop_server: SIGTERM the server and wait for it.
+stop_server() {
+	[ -n "${SERVER_PID:-}" ] || return 0
+	kill "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_PID=
+}
+
+# need_fuse: skip the whole test when /dev/fuse is absent, unless
+# KP_REQUIRE_FUSE is set (CI), where that is a failure.
+need_fuse() {
+	if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null 2>&1; then
+		[ -n "${KP_REQUIRE_FUSE:-}" ] && bail "/dev/fuse or fusermount3 missing"
+		skip_all "/dev/fuse or fusermount3 missing"
+	fi
+}
+
+# mount_pool STORE MNT [ARGS...]: run kpoolfs in the foreground in the
+# background, poll until MNT is a mount, fail fast if the daemon died.
+# Sets FS_PID.
+mount_pool() {
+	_store=$1; _mnt=$2; shift 2
+	mkdir -p "$_mnt"
+	"$KP_BUILD/kpoolfs" -f "$@" "$_store" "$_mnt" 2>>"$TMP/kpoolfs.log" &
+	FS_PID=$!
+	_tap_pids="$_tap_pids $FS_PID"
+	_tap_mounts="$_mnt $_tap_mounts"
+	_i=0
+	until mountpoint -q "$_mnt"; do
+		if ! kill -0 "$FS_PID" 2>/dev/null; then
+			sed 's/^/# kpoolfs: /' "$TMP/kpoolfs.log"
+			bail "kpoolfs died at mount"
+		fi
+		_i=$((_i + 1))
+		[ "$_i" -gt 200 ] && bail "kpoolfs did not mount $_mnt"
+		sleep 0.05
+	done
+	export FS_PID
+}
+
+# unmount_pool MNT: fusermount3 -u and wait for the daemon.
+unmount_pool() {
+	fusermount3 -u "$1"
+	[ -n "${FS_PID:-}" ] && wait "$FS_PID" 2>/dev/null
+	FS_PID=
+}
