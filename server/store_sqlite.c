@@ -66,6 +66,12 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
+/*
+ * Reserve walks keypackages_user_status in upload order (named with
+ * INDEXED BY: without statistics the planner would rather sort the
+ * user's keys by not_after, which is O(n) a reserve).
+ */
+
 /* The state a key is in at ?1 (now); :burn is 2 under burn, else 0. */
 #define EFF	"CASE WHEN status = 'spent' THEN 2 "			\
 		"WHEN not_after <= ?1 THEN 3 "				\
@@ -122,11 +128,13 @@ static const char *const sql_text[S_NSTMT] = {
 	    "AND status = 'reserved' AND reservation_expires_at > ?4",
 	[S_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
 	[S_OLDEST] = "SELECT rowid, keypackage_ref, keypackage_bytes "
-	    "FROM keypackages WHERE username = ?1 AND status = 'available' "
+	    "FROM keypackages INDEXED BY keypackages_user_status "
+	    "WHERE username = ?1 AND status = 'available' "
 	    "AND last_resort = 0 AND not_after > ?2 "
 	    "ORDER BY uploaded_at, rowid LIMIT 1",
 	[S_LAST_RESORT] = "SELECT rowid, keypackage_ref, keypackage_bytes "
-	    "FROM keypackages WHERE username = ?1 AND status = 'available' "
+	    "FROM keypackages INDEXED BY keypackages_user_status "
+	    "WHERE username = ?1 AND status = 'available' "
 	    "AND last_resort = 1 AND not_after > ?2 "
 	    "ORDER BY uploaded_at DESC, rowid DESC LIMIT 1",
 	[S_NAMED] = "SELECT rowid, keypackage_ref, keypackage_bytes, status, "
