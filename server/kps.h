@@ -64,6 +64,7 @@ struct kps_job {
 	int64_t			 now;
 	int			 rc;
 	int			 done;		/* guarded by the writer lock */
+	pthread_cond_t		 cv;		/* signals done */
 	struct kps_job		*next;
 };
 

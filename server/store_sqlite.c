@@ -90,6 +90,8 @@ enum {
 	S_SPEND, S_TOMB_ADD, S_RELEASE, S_DELETE, S_CLEANUP,
 	S_EXP_RELEASE, S_EXP_TOMB_REF, S_EXP_TOMB_INIT, S_EXP_BURN,
 	S_COUNT_USER, S_COUNT_ALL,
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE_SP,
+	S_ROLLBACK_SP,
 	S_NSTMT
 };
 
@@ -178,6 +180,12 @@ static const char *const sql_text[S_NSTMT] = {
 	    "FROM keypackages WHERE username = ?2 GROUP BY 1, 2",
 	[S_COUNT_ALL] = "SELECT " EFF ", last_resort, count(*) "
 	    "FROM keypackages GROUP BY 1, 2",
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT op",
+	[S_RELEASE_SP] = "RELEASE op",
+	[S_ROLLBACK_SP] = "ROLLBACK TO op",
 };
 
 static int
@@ -227,25 +235,40 @@ exec(struct sq_store *s, const char *sql)
  * writer's transaction, or a transaction of its own.
  */
 static int
+run(struct sq_store *s, int i)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((st = stmt(s, i)) == NULL)
+		return KP_EDB;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r != SQLITE_DONE)
+		return dberr(s, sql_text[i]);
+	return KP_OK;
+}
+
+static int
 op_begin(struct sq_store *s, int *own)
 {
 	*own = sqlite3_get_autocommit(s->db);
-	return exec(s, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT op");
+	return run(s, *own ? S_BEGIN : S_SAVEPOINT);
 }
 
 static int
 op_end(struct sq_store *s, int own, int rc)
 {
 	if (rc == KP_OK) {
-		if (exec(s, own ? "COMMIT" : "RELEASE op") == KP_OK)
+		if (run(s, own ? S_COMMIT : S_RELEASE_SP) == KP_OK)
 			return KP_OK;
 		rc = KP_EDB;
 	}
 	if (own)
-		(void)exec(s, "ROLLBACK");
+		(void)run(s, S_ROLLBACK);
 	else {
-		(void)exec(s, "ROLLBACK TO op");
-		(void)exec(s, "RELEASE op");
+		(void)run(s, S_ROLLBACK_SP);
+		(void)run(s, S_RELEASE_SP);
 	}
 	return rc;
 }
@@ -438,19 +461,19 @@ sq_errmsg(struct kps_store *b)
 static int
 sq_begin(struct kps_store *b)
 {
-	return exec((struct sq_store *)b, "BEGIN IMMEDIATE");
+	return run((struct sq_store *)b, S_BEGIN);
 }
 
 static int
 sq_commit(struct kps_store *b)
 {
-	return exec((struct sq_store *)b, "COMMIT");
+	return run((struct sq_store *)b, S_COMMIT);
 }
 
 static int
 sq_rollback(struct kps_store *b)
 {
-	return exec((struct sq_store *)b, "ROLLBACK");
+	return run((struct sq_store *)b, S_ROLLBACK);
 }
 
 static int

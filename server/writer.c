@@ -18,7 +18,6 @@
 
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
-static pthread_cond_t	 done = PTHREAD_COND_INITIALIZER;	/* lock */
 static pthread_cond_t	 tick = PTHREAD_COND_INITIALIZER;	/* lock */
 static struct kps_job	*head, *tail;		/* lock */
 static int		 stopping;		/* lock */
@@ -121,8 +120,11 @@ writer_main(void *arg)
 				kps_metric_add("keys_cleaned_up", n);
 			last_cleanup = now;
 		}
-		for (j = list; j != NULL; j = j->next)
+		n = 0;
+		for (j = list; j != NULL; j = j->next, n++)
 			run_one(j, now);
+		kps_metric_add("writer_batches", 1);
+		kps_metric_add("writer_jobs", n);
 		if (kps_store_commit(wdb) != KP_OK) {
 			fprintf(stderr, "kpool-server: commit: %s\n",
 			    kps_store_errmsg(wdb));
@@ -136,8 +138,8 @@ wake:
 		for (j = list; j != NULL; j = next) {
 			next = j->next;
 			j->done = 1;
+			pthread_cond_signal(&j->cv);
 		}
-		pthread_cond_broadcast(&done);
 		pthread_mutex_unlock(&lock);
 	}
 	return NULL;
@@ -203,6 +205,7 @@ kps_writer_run(struct kps_job *j)
 {
 	j->done = 0;
 	j->next = NULL;
+	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&lock);
 	if (tail != NULL)
 		tail->next = j;
@@ -211,8 +214,9 @@ kps_writer_run(struct kps_job *j)
 	tail = j;
 	pthread_cond_signal(&work);
 	while (!j->done)
-		pthread_cond_wait(&done, &lock);
+		pthread_cond_wait(&j->cv, &lock);
 	pthread_mutex_unlock(&lock);
+	pthread_cond_destroy(&j->cv);
 }
 
 void
