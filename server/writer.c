@@ -83,7 +83,7 @@ fail_all(struct kps_job *list)
 static void *
 writer_main(void *arg)
 {
-	struct kps_job	*list, *j, *next;
+	struct kps_job	*list, *j, *next, *async;
 	struct timespec	 ts;
 	int64_t		 now, last_cleanup = 0;
 	uint64_t	 n;
@@ -134,13 +134,27 @@ writer_main(void *arg)
 wake:
 		if (list == NULL)
 			continue;
+		/*
+		 * A job belongs to its request again once done (sync) or
+		 * woken (async): read next first, touch it no more after.
+		 */
+		async = NULL;
 		pthread_mutex_lock(&lock);
 		for (j = list; j != NULL; j = next) {
 			next = j->next;
+			if (j->wake != NULL) {
+				j->next = async;
+				async = j;
+				continue;
+			}
 			j->done = 1;
 			pthread_cond_signal(&j->cv);
 		}
 		pthread_mutex_unlock(&lock);
+		for (j = async; j != NULL; j = next) {
+			next = j->next;
+			j->wake(j->wake_arg);
+		}
 	}
 	return NULL;
 }
@@ -201,10 +215,26 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 }
 
 void
+kps_writer_submit(struct kps_job *j)
+{
+	j->done = 0;
+	j->next = NULL;
+	pthread_mutex_lock(&lock);
+	if (tail != NULL)
+		tail->next = j;
+	else
+		head = j;
+	tail = j;
+	pthread_cond_signal(&work);
+	pthread_mutex_unlock(&lock);
+}
+
+void
 kps_writer_run(struct kps_job *j)
 {
 	j->done = 0;
 	j->next = NULL;
+	j->wake = NULL;
 	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&lock);
 	if (tail != NULL)
