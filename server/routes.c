@@ -708,9 +708,12 @@ f_release(struct kps_pending *p, struct kps_reply *r)
 		kps_error(r, 403, "forbidden", "another user holds the "
 		    "reservation of this key");
 		break;
-	case KP_ECONFLICT:
+	case KP_ESTATE:
 		kps_error(r, 409, "not_reserved", "this key is not "
-		    "reserved (available or spent)");
+		    "reserved");
+		break;
+	case KP_ECONFLICT:
+		kps_error(r, 409, "already_spent", "this key is spent");
 		break;
 	default:
 		dberror(r, p->job.rc);

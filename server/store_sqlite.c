@@ -978,7 +978,7 @@ sq_release(struct kps_store *b, const char *caller, const uint8_t *ref,
 	if (strcmp(w.status, "available") == 0) {
 		/* a last-resort key, or a reservation that ran out */
 		rc = w.last_resort || (mine && w.has_reservation) ? KP_OK :
-		    KP_ECONFLICT;
+		    KP_ESTATE;
 		goto out;
 	}
 	if (!mine) {
