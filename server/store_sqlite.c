@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -88,7 +89,7 @@ enum {
 	S_GET, S_LIST_ALL, S_LIST_STATE, S_REPLAY, S_USER_EXISTS,
 	S_OLDEST, S_LAST_RESORT, S_NAMED, S_MARK_RESERVED, S_ROW,
 	S_SPEND, S_TOMB_ADD, S_RELEASE, S_DELETE, S_CLEANUP,
-	S_EXP_RELEASE, S_EXP_TOMB_REF, S_EXP_TOMB_INIT, S_EXP_BURN,
+	S_EXP_RELEASE, S_CLEAN_TOMB_REF, S_CLEAN_TOMB_INIT, S_EXP_BURN,
 	S_COUNT_USER, S_COUNT_ALL,
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE_SP,
 	S_ROLLBACK_SP,
@@ -112,7 +113,7 @@ static const char *const sql_text[S_NSTMT] = {
 	[S_TOMB_CHECK] = "SELECT kind FROM tombstones WHERE "
 	    "(kind = 0 AND value = ?1) OR "
 	    "(kind = 1 AND value = ?2 AND username = ?3) ORDER BY kind LIMIT 1",
-	[S_REF_EXISTS] = "SELECT username FROM keypackages "
+	[S_REF_EXISTS] = "SELECT status FROM keypackages "
 	    "WHERE keypackage_ref = ?1",
 	[S_INSERT] = "INSERT INTO keypackages(keypackage_ref, username, "
 	    "keypackage_bytes, uploaded_at, status, not_after, "
@@ -164,14 +165,16 @@ static const char *const sql_text[S_NSTMT] = {
 	[S_EXP_RELEASE] = "UPDATE keypackages SET status = 'available', "
 	    "reservation_id = NULL, request_id = NULL, group_id = NULL "
 	    "WHERE status = 'reserved' AND reservation_expires_at <= ?1",
-	[S_EXP_TOMB_REF] = "INSERT OR IGNORE INTO tombstones(kind, value, "
-	    "username, created_at) SELECT 0, keypackage_ref, username, ?1 "
-	    "FROM keypackages WHERE status = 'reserved' AND "
-	    "reservation_expires_at <= ?1",
-	[S_EXP_TOMB_INIT] = "INSERT OR IGNORE INTO tombstones(kind, value, "
-	    "username, created_at) SELECT 1, init_key, username, ?1 "
-	    "FROM keypackages WHERE status = 'reserved' AND "
-	    "reservation_expires_at <= ?1",
+	/*
+	 * A spent key's row is its own tombstone (its ref and init_key
+	 * are unique); tombstones are written when the row goes.
+	 */
+	[S_CLEAN_TOMB_REF] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) SELECT 0, keypackage_ref, username, ?2 "
+	    "FROM keypackages WHERE not_after <= ?1 AND status = 'spent'",
+	[S_CLEAN_TOMB_INIT] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) SELECT 1, init_key, username, ?2 "
+	    "FROM keypackages WHERE not_after <= ?1 AND status = 'spent'",
 	[S_EXP_BURN] = "UPDATE keypackages SET status = 'spent', "
 	    "spent_at = ?1, spent_by = NULL, reservation_id = NULL, "
 	    "request_id = NULL WHERE status = 'reserved' AND "
@@ -427,6 +430,10 @@ kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
 	if (s->conf.manual_checkpoint &&
 	    (rc = exec(s, "PRAGMA wal_autocheckpoint = 0")) != KP_OK)
 		goto out;
+	/* the writer keeps the hot index pages of a large store cached */
+	if (!s->conf.readonly &&
+	    (rc = exec(s, "PRAGMA cache_size = -16384")) != KP_OK)
+		goto out;
 	if (!s->conf.readonly && (rc = migrate(s)) != KP_OK)
 		goto out;
 	if (s->conf.readonly && (rc = exec(s, "PRAGMA query_only = 1")) != KP_OK)
@@ -572,8 +579,9 @@ sq_save(struct kps_store *b, const struct kps_key *k)
 		goto out;
 	sqlite3_bind_blob(st, 1, k->ref, KP_REF_LEN, SQLITE_STATIC);
 	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = strcmp((const char *)sqlite3_column_text(st, 0),
+		    "spent") == 0 ? KP_ESTATE : KP_EEXIST;
 		sqlite3_reset(st);
-		rc = KP_EEXIST;
 		goto out;
 	}
 	sqlite3_reset(st);
@@ -673,13 +681,25 @@ out:
 	return rc;
 }
 
+/*
+ * new_reservation_id: 48 bits of milliseconds then 80 random bits, in
+ * hex: unique and unguessable, and in order, so its index grows at
+ * its right edge instead of touching a random page per reservation.
+ */
 static void
 new_reservation_id(char out[65])
 {
-	uint8_t	rnd[16];
+	struct timespec	ts;
+	uint64_t	ms;
+	uint8_t		id[16];
+	int		i;
 
-	randombytes_buf(rnd, sizeof(rnd));
-	kp_hex(rnd, sizeof(rnd), out);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (i = 0; i < 6; i++)
+		id[i] = (uint8_t)(ms >> (40 - 8 * i));
+	randombytes_buf(id + 6, sizeof(id) - 6);
+	kp_hex(id, sizeof(id), out);
 }
 
 /* take: copy ref (col 1) and bytes (col 2) of a row into out. */
@@ -950,9 +970,7 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 	sqlite3_bind_blob(st, 3, group_id ? group_id : (const uint8_t *)"",
 	    (int)group_id_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, w.rowid);
-	if ((rc = done(s, st, "spend")) != KP_OK)
-		goto out;
-	rc = tombstone(s, w.owner, ref, w.init_key, now);
+	rc = done(s, st, "spend");
 out:
 	return op_end(s, own, rc);
 }
@@ -1030,12 +1048,23 @@ sq_cleanup_expired(struct kps_store *b, int64_t now, int64_t keep,
 {
 	struct sq_store	*s = (struct sq_store *)b;
 	sqlite3_stmt	*st;
-	int		 own, rc;
+	int		 own, rc, i;
 
 	if (n != NULL)
 		*n = 0;
 	if ((rc = op_begin(s, &own)) != KP_OK)
 		return rc;
+	for (i = 0; i < 2; i++) {
+		if ((st = stmt(s, i ? S_CLEAN_TOMB_INIT : S_CLEAN_TOMB_REF)) ==
+		    NULL) {
+			rc = KP_EDB;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, now - keep);
+		sqlite3_bind_int64(st, 2, now);
+		if ((rc = done(s, st, "cleanup tombstones")) != KP_OK)
+			goto out;
+	}
 	if ((st = stmt(s, S_CLEANUP)) == NULL) {
 		rc = KP_EDB;
 		goto out;
@@ -1052,27 +1081,20 @@ sq_release_expired(struct kps_store *b, int64_t now, uint64_t *n)
 {
 	struct sq_store	*s = (struct sq_store *)b;
 	sqlite3_stmt	*st;
-	int		 own, rc, i;
-	static const int burn[] = { S_EXP_TOMB_REF, S_EXP_TOMB_INIT,
-	    S_EXP_BURN };
+	int		 own, rc;
 
 	if (n != NULL)
 		*n = 0;
 	if ((rc = op_begin(s, &own)) != KP_OK)
 		return rc;
-	for (i = 0; i < 3; i++) {
-		int which = s->conf.burn ? burn[i] : S_EXP_RELEASE;
-
-		if ((st = stmt(s, which)) == NULL) {
-			rc = KP_EDB;
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, now);
-		if ((rc = done(s, st, "expire reservations")) != KP_OK)
-			goto out;
-		if (!s->conf.burn || i == 2)
-			break;
+	if ((st = stmt(s, s->conf.burn ? S_EXP_BURN : S_EXP_RELEASE)) ==
+	    NULL) {
+		rc = KP_EDB;
+		goto out;
 	}
+	sqlite3_bind_int64(st, 1, now);
+	if ((rc = done(s, st, "expire reservations")) != KP_OK)
+		goto out;
 	if (n != NULL)
 		*n = (uint64_t)sqlite3_changes(s->db);
 out:

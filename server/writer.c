@@ -9,6 +9,9 @@
  */
 
 #include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +167,9 @@ ckpt_main(void *arg)
 {
 	struct timespec	ts;
 	int		stop = 0;
+
+	/* checkpoints yield the CPU to requests (Linux: per-thread nice) */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 
 	while (!stop) {
 		pthread_mutex_lock(&lock);
