@@ -15,9 +15,11 @@ set -eu
 B=${KP_BUILD:-$(pwd)/build}
 BIG=${KP_BENCH_BIG:-1000000}
 T=$(mktemp -d "${TMPDIR:-/tmp}/kpool-bench.XXXXXX")
-pid=
+pid= spid= bpid=
 cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	for p in $pid $spid $bpid; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
@@ -63,25 +65,34 @@ echo "  => signed reserve, 64 clients: $(field "$r" ops/s)/s," \
     "p99 $(field "$r" reserve_p99) (target >= 10000/s, p99 <= 10 ms)"
 stop
 
-echo "-- reserve latency by pool size (1 client)"
+echo "-- reserve latency by pool size (1 client; two servers side by side," \
+    "5 alternating rounds of 1,000, median p50)"
 "$B/bench/kpfill" "$T/small.db" owner 10000 >/dev/null
-start "$T/small.db"
-lg -c 1 -m reserve -n 300 >/dev/null	# warm up
-s=$(lg -c 1 -m reserve -n 3000)
-stop
-echo "  10,000 keys:   $s"
 "$B/bench/kpfill" "$T/big.db" owner "$BIG" >/dev/null
+start "$T/small.db"
+spid=$pid sport=$port
 start "$T/big.db"
-lg -c 1 -m reserve -n 300 >/dev/null
-l=$(lg -c 1 -m reserve -n 3000)
-echo "  $BIG keys: $l"
-s50=$(field "$s" reserve_p50 | tr -d ms)
-l50=$(field "$l" reserve_p50 | tr -d ms)
+bpid=$pid bport=$port
+port=$sport lg -c 1 -m reserve -n 300 >/dev/null	# warm up
+port=$bport lg -c 1 -m reserve -n 300 >/dev/null
+: >"$T/small.p50"; : >"$T/big.p50"
+for round in 1 2 3 4 5; do
+	s=$(port=$sport; lg -c 1 -m reserve -n 1000)
+	l=$(port=$bport; lg -c 1 -m reserve -n 1000)
+	field "$s" reserve_p50 | tr -d ms >>"$T/small.p50"
+	field "$l" reserve_p50 | tr -d ms >>"$T/big.p50"
+	echo "  round $round: 10,000 keys p50 $(field "$s" reserve_p50)," \
+	    "$BIG keys p50 $(field "$l" reserve_p50)"
+done
+s50=$(sort -n "$T/small.p50" | sed -n 3p)
+l50=$(sort -n "$T/big.p50" | sed -n 3p)
 echo "  => reserve p50 $s50 ms at 10,000 keys, $l50 ms at $BIG:" \
     "$(awk -v a="$l50" -v b="$s50" 'BEGIN { printf "%.2f", a / b }')x" \
     "(target <= 1.2x)"
-lg -c 64 -m reserve -n 100 >/dev/null
-rss=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
+port=$bport lg -c 64 -m reserve -n 100 >/dev/null
+rss=$(awk '/VmRSS/ { print $2 }' "/proc/$bpid/status")
 echo "  => kpool-server RSS with $BIG keys after the runs:" \
     "$((rss / 1024)) MiB (target <= 64 MiB)"
-stop
+kill "$spid" "$bpid"
+wait "$spid" "$bpid" 2>/dev/null || true
+pid= spid= bpid=
