@@ -1,0 +1,69 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+#
+# Interop with ts-mls, an independent MLS implementation (RFC 9420), for
+# suites 1 and 3 (docs/interop.md):
+#   - our KeyPackage (kptool gen) validates in ts-mls with the same ref,
+#     and both sides read the same suite, identity and lifetime from it;
+#   - a ts-mls KeyPackage validates in kptool, raw and as an MLSMessage,
+#     with the same ref, identity and lifetime;
+#   - bad twins: our KeyPackage with a flipped signature bit is rejected by
+#     ts-mls, a ts-mls KeyPackage one byte short is rejected by kptool,
+#     both with exit 1.
+# (The Welcome part comes with kptool open-welcome.)
+
+. "${KP_TOP:-.}/t/tap.sh"
+. "$KP_TOP/t/interop/need-node.sh"
+
+[ -x "$KP_BUILD/t/kptool" ] || bail "$KP_BUILD/t/kptool missing (make tests)"
+
+plan 20
+
+for s in 1 3; do
+	d=$TMP/s$s
+	mkdir "$d"
+
+	# Ours into ts-mls.
+	ref=$(kptool gen --suite "$s" --identity "kpool-$s" \
+	    --sign-key "$d/sign.key" --init-priv-out "$d/ours.init" \
+	    --out "$d/ours.kp")
+	like "$ref" '^[0-9a-f]{64}$' "suite $s: kptool gen prints a ref"
+	ours=$(kptool validate "$d/ours.kp")
+	like "$ours" "^ref=$ref suite=$s identity=kpool-$s not_before=[0-9]+ not_after=[0-9]+\$" \
+	    "suite $s: kptool validates its own KeyPackage"
+	# And a last-resort one: x509 in the capabilities too, the
+	# last_resort extension, a UTF-8 identity, 90 days.
+	kptool gen --suite "$s" --identity "kpool-ünï-$s" --last-resort \
+	    --credentials basic,x509 --lifetime-days 90 \
+	    --sign-key "$d/sign.key" --out "$d/lr.kp" >/dev/null
+	lr=$(kptool validate "$d/lr.kp")
+	like "$lr" "^ref=[0-9a-f]{64} suite=$s identity=kpool-ünï-$s " \
+	    "suite $s: kptool validates its own last-resort KeyPackage"
+	is "$(node "$INTEROP/validate-kp.mjs" "$d/ours.kp" "$d/lr.kp" 2>&1)" \
+	    "$ours
+$lr" "suite $s: ts-mls validates both: same ref, suite, identity, lifetime"
+
+	# Theirs into kptool: suite 1 with GREASE in every capability list.
+	g=; [ "$s" = 1 ] && g=--grease
+	theirs=$(node "$INTEROP/gen-kp.mjs" --suite "$s" $g \
+	    --identity "ts-mls-$s" --out "$d/theirs.kp")
+	like "$theirs" "^ref=[0-9a-f]{64} suite=$s identity=ts-mls-$s " \
+	    "suite $s: ts-mls makes a KeyPackage"
+	is "$(kptool validate "$d/theirs.kp" 2>&1)" "$theirs" \
+	    "suite $s: kptool validates theirs: same ref, suite, identity, lifetime"
+	{ printf '\000\001\000\005'; cat "$d/theirs.kp"; } >"$d/theirs.msg"
+	is "$(kptool validate "$d/theirs.msg" 2>&1)" "$theirs" \
+	    "suite $s: the same as an MLSMessage"
+
+	# Bad twins.
+	perl -0777 -pe 'substr($_, -1, 1) ^= "\x01"' "$d/ours.kp" >"$d/flip.kp"
+	node "$INTEROP/validate-kp.mjs" "$d/flip.kp" 2>"$d/err"
+	is "$? $(head -n 1 "$d/err")" \
+	    "1 $d/flip.kp: Invalid keypackage signature" \
+	    "suite $s: ts-mls rejects ours with a flipped signature bit, exit 1"
+	head -c -1 "$d/theirs.kp" >"$d/short.kp"
+	kptool validate "$d/short.kp" >"$d/out" 2>"$d/err"
+	is "$?:$(wc -c <"$d/out")" "1:0" \
+	    "suite $s: kptool rejects theirs one byte short, exit 1"
+	like "$(cat "$d/err")" "truncated" "suite $s: ... saying it is truncated"
+done
