@@ -17,6 +17,9 @@
 
 [ -x "$KP_BUILD/t/kptool" ] || bail "$KP_BUILD/t/kptool missing (make tests)"
 
+# 64 more bytes: identities whose length takes a 2-byte varint.
+long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+
 plan 20
 
 for s in 1 3; do
@@ -32,22 +35,27 @@ for s in 1 3; do
 	like "$ours" "^ref=$ref suite=$s identity=kpool-$s not_before=[0-9]+ not_after=[0-9]+\$" \
 	    "suite $s: kptool validates its own KeyPackage"
 	# And a last-resort one: x509 in the capabilities too, the
-	# last_resort extension, a UTF-8 identity, 90 days.
-	kptool gen --suite "$s" --identity "kpool-ünï-$s" --last-resort \
+	# last_resort extension, a long UTF-8 identity, 90 days.
+	kptool gen --suite "$s" --identity "kpool-ünï-$s-$long" --last-resort \
 	    --credentials basic,x509 --lifetime-days 90 \
 	    --sign-key "$d/sign.key" --out "$d/lr.kp" >/dev/null
 	lr=$(kptool validate "$d/lr.kp")
-	like "$lr" "^ref=[0-9a-f]{64} suite=$s identity=kpool-ünï-$s " \
+	like "$lr" "^ref=[0-9a-f]{64} suite=$s identity=kpool-ünï-$s-$long " \
 	    "suite $s: kptool validates its own last-resort KeyPackage"
 	is "$(node "$INTEROP/validate-kp.mjs" "$d/ours.kp" "$d/lr.kp" 2>&1)" \
 	    "$ours
 $lr" "suite $s: ts-mls validates both: same ref, suite, identity, lifetime"
 
-	# Theirs into kptool: suite 1 with GREASE in every capability list.
-	g=; [ "$s" = 1 ] && g=--grease
+	# Theirs into kptool: suite 1 with GREASE in every capability list,
+	# suite 3 with a long identity.
+	if [ "$s" = 1 ]; then
+		g=--grease id=ts-mls-1
+	else
+		g= id=ts-mls-3-$long
+	fi
 	theirs=$(node "$INTEROP/gen-kp.mjs" --suite "$s" $g \
-	    --identity "ts-mls-$s" --out "$d/theirs.kp")
-	like "$theirs" "^ref=[0-9a-f]{64} suite=$s identity=ts-mls-$s " \
+	    --identity "$id" --out "$d/theirs.kp")
+	like "$theirs" "^ref=[0-9a-f]{64} suite=$s identity=$id " \
 	    "suite $s: ts-mls makes a KeyPackage"
 	is "$(kptool validate "$d/theirs.kp" 2>&1)" "$theirs" \
 	    "suite $s: kptool validates theirs: same ref, suite, identity, lifetime"
