@@ -9,7 +9,11 @@
 #     with the same ref, identity and lifetime;
 #   - bad twins: our KeyPackage with a flipped signature bit is rejected by
 #     ts-mls, a ts-mls KeyPackage one byte short is rejected by kptool,
-#     both with exit 1.
+#     both with exit 1;
+#   - suite 1: ts-mls KeyPackages with extensions (last_resort, the default
+#     application_id, a private one) validate in kptool with the same
+#     line, and kptool rejects them when a non-default one is not in the
+#     capabilities.
 # (The Welcome part comes with kptool open-welcome.)
 
 . "${KP_TOP:-.}/t/tap.sh"
@@ -20,7 +24,7 @@
 # 64 more bytes: identities whose length takes a 2-byte varint.
 long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 
-plan 20
+plan 25
 
 for s in 1 3; do
 	d=$TMP/s$s
@@ -74,4 +78,30 @@ $lr" "suite $s: ts-mls validates both: same ref, suite, identity, lifetime"
 	is "$?:$(wc -c <"$d/out")" "1:0" \
 	    "suite $s: kptool rejects theirs one byte short, exit 1"
 	like "$(cat "$d/err")" "truncated" "suite $s: ... saying it is truncated"
+done
+
+# Extensions (suite 1): what kptool accepts of ts-mls KeyPackages and what
+# it refuses.  A non-default extension in use must be listed in the leaf's
+# capabilities (RFC 9420 §7.2, §10.1); default ones (1 to 5) need not be.
+d=$TMP/ext
+mkdir "$d"
+for e in "lr --kp-ext 10" "appid --leaf-ext 1:6170702d6964" \
+    "private --leaf-ext 0xf001:01"; do
+	set -- $e
+	n=$1; shift
+	line=$(node "$INTEROP/gen-kp.mjs" --identity "ext-$n" "$@" \
+	    --out "$d/$n.kp")
+	is "$(kptool validate "$d/$n.kp" 2>&1)" "$line" \
+	    "kptool validates theirs with $n extension listed as needed"
+done
+# ts-mls 1.6.4 itself accepts the first (it checks only LeafNode
+# extensions against the capabilities); kptool, like OpenMLS, does not.
+for e in "lr --kp-ext 10" "private --leaf-ext 0xf001:01"; do
+	set -- $e
+	n=$1; shift
+	node "$INTEROP/gen-kp.mjs" --identity "ext-$n" "$@" --unlisted \
+	    --out "$d/$n-unlisted.kp" >/dev/null
+	kptool validate "$d/$n-unlisted.kp" >/dev/null 2>"$d/err"
+	like "$?:$(cat "$d/err")" "^1:.*capabilities" \
+	    "kptool rejects theirs with $n extension not in capabilities, exit 1"
 done

@@ -6,16 +6,23 @@
 // Prints the line kptool validate prints:
 //	ref=HEX suite=N identity=NAME not_before=UNIX not_after=UNIX
 // with the KeyPackageRef ts-mls computes.
+//
+// --kp-ext TYPE[:HEX] adds an extension to the KeyPackage, --leaf-ext
+// TYPE[:HEX] one to its LeafNode (both repeatable; TYPE in decimal or
+// 0x hex).  Types other than the RFC 9420 default ones (1 to 5) are
+// listed in the capabilities, unless --unlisted.
 
 import { writeFileSync } from "node:fs";
 import { encodeMlsMessage } from "ts-mls";
 import { encodeKeyPackage } from "ts-mls/keyPackage.js";
-import { args, impl, intArg, kpRef, lifetimeDays, newMember, suiteArg,
-    summary, usage } from "./lib.mjs";
+import { defaultExtensionTypes, generateKeyPackage } from "ts-mls";
+import { args, capabilities, impl, intArg, kpRef, lifetimeDays, suiteArg,
+    summary, unhex, usage } from "./lib.mjs";
 
 const USAGE = "[--suite 1|3] --identity NAME --out FILE " +
     "[--init-priv-out FILE] [--sign-pub-out FILE] [--lifetime-days N] " +
-    "[--grease] [--wrapped]";
+    "[--grease] [--wrapped] [--kp-ext TYPE[:HEX]]... " +
+    "[--leaf-ext TYPE[:HEX]]... [--unlisted]";
 const { values: o } = args(USAGE, {
 	suite: { type: "string" },
 	identity: { type: "string" },
@@ -25,13 +32,39 @@ const { values: o } = args(USAGE, {
 	"lifetime-days": { type: "string" },
 	grease: { type: "boolean" },
 	wrapped: { type: "boolean" },
+	"kp-ext": { type: "string", multiple: true },
+	"leaf-ext": { type: "string", multiple: true },
+	unlisted: { type: "boolean" },
 });
 if (o.identity === undefined || o.out === undefined)
 	usage(USAGE, "--identity and --out are required");
 const cs = await impl(suiteArg(USAGE, o.suite));
 const days = intArg(USAGE, "lifetime-days", o["lifetime-days"], 28);
 
-const m = await newMember(o.identity, cs, o.grease, lifetimeDays(days));
+const defaults = Object.fromEntries(
+    Object.entries(defaultExtensionTypes).map(([k, v]) => [v, k]));
+const caps = capabilities(o.grease);
+
+// ext: a ts-mls Extension from TYPE[:HEX]; ts-mls names the default types.
+function ext(spec) {
+	const m = /^(0x[0-9a-fA-F]{1,4}|[0-9]{1,5})(?::([0-9a-fA-F]*))?$/
+	    .exec(spec);
+	const type = m && Number(m[1]);
+	const data = m && unhex(m[2] ?? "");
+	if (!m || type > 0xffff || data === undefined)
+		usage(USAGE, `bad extension ${spec}`);
+	if (defaults[type] !== undefined)
+		return { extensionType: defaults[type], extensionData: data };
+	if (!o.unlisted && !caps.extensions.includes(type))
+		caps.extensions.push(type);
+	return { extensionType: type, extensionData: data };
+}
+const kpExts = (o["kp-ext"] ?? []).map(ext);
+const leafExts = (o["leaf-ext"] ?? []).map(ext);
+const cred = { credentialType: "basic",
+    identity: new TextEncoder().encode(o.identity) };
+const m = await generateKeyPackage(cred, caps, lifetimeDays(days), kpExts, cs,
+    leafExts);
 const kp = m.publicPackage;
 const bytes = o.wrapped ?
     encodeMlsMessage({ version: "mls10", wireformat: "mls_key_package",
