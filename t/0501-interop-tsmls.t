@@ -13,7 +13,8 @@
 #   - suite 1: ts-mls KeyPackages with extensions (last_resort, the default
 #     application_id, a private one) validate in kptool with the same
 #     line, and kptool rejects them when a non-default one is not in the
-#     capabilities.
+#     capabilities; ts-mls KeyPackages expired, or valid only later, are
+#     rejected by kptool.
 # (The Welcome part comes with kptool open-welcome.)
 
 . "${KP_TOP:-.}/t/tap.sh"
@@ -24,7 +25,7 @@
 # 64 more bytes: identities whose length takes a 2-byte varint.
 long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 
-plan 25
+plan 27
 
 for s in 1 3; do
 	d=$TMP/s$s
@@ -105,3 +106,17 @@ for e in "lr --kp-ext 10" "private --leaf-ext 0xf001:01"; do
 	like "$?:$(cat "$d/err")" "^1:.*capabilities" \
 	    "kptool rejects theirs with $n extension not in capabilities, exit 1"
 done
+
+# Lifetimes (suite 1): ts-mls KeyPackages that expired an hour ago or
+# become valid in an hour are rejected by kptool.
+now=$(date +%s)
+node "$INTEROP/gen-kp.mjs" --identity old --not-before $((now - 7200)) \
+    --not-after $((now - 3600)) --out "$d/old.kp" >/dev/null
+kptool validate "$d/old.kp" >/dev/null 2>"$d/err"
+like "$?:$(cat "$d/err")" "^1:.*expired" \
+    "kptool rejects theirs expired an hour ago, exit 1"
+node "$INTEROP/gen-kp.mjs" --identity early --not-before $((now + 3600)) \
+    --not-after $((now + 7200)) --out "$d/early.kp" >/dev/null
+kptool validate "$d/early.kp" >/dev/null 2>"$d/err"
+like "$?:$(cat "$d/err")" "^1:.*not yet valid" \
+    "kptool rejects theirs valid only in an hour, exit 1"

@@ -7,6 +7,7 @@
 //	ref=HEX suite=N identity=NAME not_before=UNIX not_after=UNIX
 // with the KeyPackageRef ts-mls computes.
 //
+// --not-before and --not-after (unix seconds) set the lifetime outright.
 // --kp-ext TYPE[:HEX] adds an extension to the KeyPackage, --leaf-ext
 // TYPE[:HEX] one to its LeafNode (both repeatable; TYPE in decimal or
 // 0x hex).  Types other than the RFC 9420 default ones (1 to 5) are
@@ -21,6 +22,7 @@ import { args, capabilities, impl, intArg, kpRef, lifetimeDays, suiteArg,
 
 const USAGE = "[--suite 1|3] --identity NAME --out FILE " +
     "[--init-priv-out FILE] [--sign-pub-out FILE] [--lifetime-days N] " +
+    "[--not-before UNIX] [--not-after UNIX] " +
     "[--grease] [--wrapped] [--kp-ext TYPE[:HEX]]... " +
     "[--leaf-ext TYPE[:HEX]]... [--unlisted]";
 const { values: o } = args(USAGE, {
@@ -30,6 +32,8 @@ const { values: o } = args(USAGE, {
 	"init-priv-out": { type: "string" },
 	"sign-pub-out": { type: "string" },
 	"lifetime-days": { type: "string" },
+	"not-before": { type: "string" },
+	"not-after": { type: "string" },
 	grease: { type: "boolean" },
 	wrapped: { type: "boolean" },
 	"kp-ext": { type: "string", multiple: true },
@@ -39,7 +43,15 @@ const { values: o } = args(USAGE, {
 if (o.identity === undefined || o.out === undefined)
 	usage(USAGE, "--identity and --out are required");
 const cs = await impl(suiteArg(USAGE, o.suite));
-const days = intArg(USAGE, "lifetime-days", o["lifetime-days"], 28);
+const lifetime = lifetimeDays(intArg(USAGE, "lifetime-days",
+    o["lifetime-days"], 28));
+for (const k of ["not-before", "not-after"]) {
+	if (o[k] === undefined)
+		continue;
+	if (!/^[0-9]{1,20}$/.test(o[k]) || BigInt(o[k]) >= 1n << 64n)
+		usage(USAGE, `--${k}: not a uint64: ${o[k]}`);
+	lifetime[k === "not-before" ? "notBefore" : "notAfter"] = BigInt(o[k]);
+}
 
 const defaults = Object.fromEntries(
     Object.entries(defaultExtensionTypes).map(([k, v]) => [v, k]));
@@ -63,7 +75,7 @@ const kpExts = (o["kp-ext"] ?? []).map(ext);
 const leafExts = (o["leaf-ext"] ?? []).map(ext);
 const cred = { credentialType: "basic",
     identity: new TextEncoder().encode(o.identity) };
-const m = await generateKeyPackage(cred, caps, lifetimeDays(days), kpExts, cs,
+const m = await generateKeyPackage(cred, caps, lifetime, kpExts, cs,
     leafExts);
 const kp = m.publicPackage;
 const bytes = o.wrapped ?
