@@ -7,6 +7,9 @@
 #     and both sides read the same suite, identity and lifetime from it;
 #   - a ts-mls KeyPackage validates in kptool, raw and as an MLSMessage,
 #     with the same ref, identity and lifetime;
+#   - a ts-mls group that adds our KeyPackage makes a Welcome that kptool
+#     open-welcome opens with the same group_id and epoch (suite 1 also
+#     with the GroupInfo signer's key taken from the ratchet tree);
 #   - bad twins: our KeyPackage with a flipped signature bit is rejected by
 #     ts-mls, a ts-mls KeyPackage one byte short is rejected by kptool,
 #     both with exit 1;
@@ -15,7 +18,6 @@
 #     line, and kptool rejects them when a non-default one is not in the
 #     capabilities; ts-mls KeyPackages expired, or valid only later, are
 #     rejected by kptool.
-# (The Welcome part comes with kptool open-welcome.)
 
 . "${KP_TOP:-.}/t/tap.sh"
 . "$KP_TOP/t/interop/need-node.sh"
@@ -25,7 +27,7 @@
 # 64 more bytes: identities whose length takes a 2-byte varint.
 long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 
-plan 27
+plan 36
 
 for s in 1 3; do
 	d=$TMP/s$s
@@ -68,6 +70,33 @@ $lr" "suite $s: ts-mls validates both: same ref, suite, identity, lifetime"
 	is "$(kptool validate "$d/theirs.msg" 2>&1)" "$theirs" \
 	    "suite $s: the same as an MLSMessage"
 
+	# A ts-mls group adds ours; kptool opens the Welcome.  Suite 1: the
+	# first Commit, the GroupInfo carries the ratchet tree; suite 3: at
+	# epoch 3 with two other new members, no ratchet tree.
+	if [ "$s" = 1 ]; then
+		opts="--epochs 0 --others 0"
+		want="group_id=6b706f6f6c2d696e7465726f702d31 epoch=1"
+	else
+		opts="--epochs 2 --others 2 --no-ratchet-tree"
+		want="group_id=6b706f6f6c2d696e7465726f702d33 epoch=3"
+	fi
+	is "$(node "$INTEROP/make-welcome.mjs" --suite "$s" --kp "$d/ours.kp" \
+	    --group-id "$(printf kpool-interop-$s | od -An -tx1 | tr -d ' \n')" \
+	    $opts --welcome-out "$d/welcome" --signer-pub-out "$d/signer.pub" \
+	    2>&1)" "$want" "suite $s: ts-mls adds ours to a group"
+	is "$(kptool open-welcome --welcome "$d/welcome" --kp "$d/ours.kp" \
+	    --init-priv "$d/ours.init" --signer-pub "$d/signer.pub" 2>&1)" \
+	    "$want" "suite $s: kptool opens the Welcome: same group_id and epoch"
+	if [ "$s" = 1 ]; then
+		is "$(kptool open-welcome --welcome "$d/welcome" \
+		    --kp "$d/ours.kp" --init-priv "$d/ours.init" 2>&1)" "$want" \
+		    "suite $s: the same with the signer's key from the ratchet tree"
+	fi
+	is "$(node "$INTEROP/open-welcome.mjs" --welcome "$d/welcome" \
+	    --kp "$d/ours.kp" --init-priv "$d/ours.init" \
+	    --signer-pub "$d/signer.pub" 2>&1)" \
+	    "$want" "suite $s: ts-mls opens it too with our init key"
+
 	# Bad twins.
 	perl -0777 -pe 'substr($_, -1, 1) ^= "\x01"' "$d/ours.kp" >"$d/flip.kp"
 	node "$INTEROP/validate-kp.mjs" "$d/flip.kp" 2>"$d/err"
@@ -79,6 +108,10 @@ $lr" "suite $s: ts-mls validates both: same ref, suite, identity, lifetime"
 	is "$?:$(wc -c <"$d/out")" "1:0" \
 	    "suite $s: kptool rejects theirs one byte short, exit 1"
 	like "$(cat "$d/err")" "truncated" "suite $s: ... saying it is truncated"
+	kptool open-welcome --welcome "$d/welcome" --kp "$d/ours.kp" \
+	    --init-priv "$d/sign.key" --signer-pub "$d/signer.pub" \
+	    >/dev/null 2>&1
+	is "$?" 1 "suite $s: kptool does not open the Welcome with another key"
 done
 
 # Extensions (suite 1): what kptool accepts of ts-mls KeyPackages and what
