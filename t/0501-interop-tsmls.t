@@ -27,7 +27,7 @@
 # 64 more bytes: identities whose length takes a 2-byte varint.
 long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 
-plan 36
+plan 42
 
 for s in 1 3; do
 	d=$TMP/s$s
@@ -98,6 +98,8 @@ $lr" "suite $s: ts-mls validates both: same ref, suite, identity, lifetime"
 	    "$want" "suite $s: ts-mls opens it too with our init key"
 
 	# Bad twins.
+	node "$INTEROP/gen-kp.mjs" --suite "$s" --identity other \
+	    --out "$d/other.kp" --sign-pub-out "$d/sign.pub.wrong" >/dev/null
 	perl -0777 -pe 'substr($_, -1, 1) ^= "\x01"' "$d/ours.kp" >"$d/flip.kp"
 	node "$INTEROP/validate-kp.mjs" "$d/flip.kp" 2>"$d/err"
 	is "$? $(head -n 1 "$d/err")" \
@@ -112,6 +114,22 @@ $lr" "suite $s: ts-mls validates both: same ref, suite, identity, lifetime"
 	    --init-priv "$d/sign.key" --signer-pub "$d/signer.pub" \
 	    >/dev/null 2>&1
 	is "$?" 1 "suite $s: kptool does not open the Welcome with another key"
+	kptool open-welcome --welcome "$d/welcome" --kp "$d/ours.kp" \
+	    --init-priv "$d/ours.init" --signer-pub "$d/sign.pub.wrong" \
+	    >/dev/null 2>"$d/err"
+	like "$?:$(cat "$d/err")" "^1:.*signature" \
+	    "suite $s: nor with another signer's key (bad GroupInfo signature)"
+	head -c -1 "$d/welcome" >"$d/short.welcome"
+	kptool open-welcome --welcome "$d/short.welcome" --kp "$d/ours.kp" \
+	    --init-priv "$d/ours.init" --signer-pub "$d/signer.pub" \
+	    >/dev/null 2>"$d/err"
+	like "$?:$(cat "$d/err")" "^1:.*truncated" \
+	    "suite $s: nor one byte short (truncated)"
+	kptool open-welcome --welcome "$d/welcome" --kp "$d/lr.kp" \
+	    --init-priv "$d/ours.init" --signer-pub "$d/signer.pub" \
+	    >/dev/null 2>"$d/err"
+	like "$?:$(cat "$d/err")" "^1:.*not addressed" \
+	    "suite $s: nor for a KeyPackage it does not name"
 done
 
 # Extensions (suite 1): what kptool accepts of ts-mls KeyPackages and what
