@@ -17,7 +17,7 @@
 #     application_id, a private one) validate in kptool with the same
 #     line, and kptool rejects them when a non-default one is not in the
 #     capabilities; ts-mls KeyPackages expired, or valid only later, are
-#     rejected by kptool.
+#     rejected by kptool; a Welcome that needs an external PSK is refused.
 
 . "${KP_TOP:-.}/t/tap.sh"
 . "$KP_TOP/t/interop/need-node.sh"
@@ -27,7 +27,7 @@
 # 64 more bytes: identities whose length takes a 2-byte varint.
 long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 
-plan 42
+plan 43
 
 for s in 1 3; do
 	d=$TMP/s$s
@@ -171,3 +171,14 @@ node "$INTEROP/gen-kp.mjs" --identity early --not-before $((now + 3600)) \
 kptool validate "$d/early.kp" >/dev/null 2>"$d/err"
 like "$?:$(cat "$d/err")" "^1:.*not yet valid" \
     "kptool rejects theirs valid only in an hour, exit 1"
+
+# A Welcome whose Commit carries an external PSK (suite 1): kptool has no
+# PSK to give, so it refuses to open it.
+d=$TMP/s1
+node "$INTEROP/make-welcome.mjs" --suite 1 --kp "$d/ours.kp" \
+    --external-psk 0909:0707070707070707 --welcome-out "$d/psk.welcome" \
+    >/dev/null
+kptool open-welcome --welcome "$d/psk.welcome" --kp "$d/ours.kp" \
+    --init-priv "$d/ours.init" >/dev/null 2>"$d/err"
+like "$?:$(cat "$d/err")" "^1:.*PSK" \
+    "kptool refuses a Welcome that needs a PSK, exit 1"

@@ -10,15 +10,19 @@
 // as ts-mls sees the group the new member joins.  The GroupInfo carries
 // the ratchet_tree extension unless --no-ratchet-tree; --signer-pub-out
 // writes the committer's (the GroupInfo signer's) Ed25519 public key.
+// --external-psk ID:SECRET (hex) adds an external PSK proposal to the
+// Commit, so the Welcome can be opened only with that PSK.
 
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { decodeMlsMessage, encodeMlsMessage } from "ts-mls";
-import { addMembers, args, hex, impl, intArg, kpRef, newGroup, newMember,
+import { bytesToBase64, createCommit, decodeMlsMessage, encodeMlsMessage,
+    makePskIndex } from "ts-mls";
+import { args, hex, impl, intArg, kpRef, newGroup, newMember,
     readKeyPackage, suiteArg, suiteId, unhex, usage } from "./lib.mjs";
 
 const USAGE = "[--suite 1|3] --kp FILE --welcome-out FILE [--group-id HEX] " +
-    "[--signer-pub-out FILE] [--epochs N] [--others N] [--no-ratchet-tree]";
+    "[--signer-pub-out FILE] [--epochs N] [--others N] [--no-ratchet-tree] " +
+    "[--external-psk ID:SECRET]";
 const { values: o } = args(USAGE, {
 	suite: { type: "string" },
 	kp: { type: "string" },
@@ -28,6 +32,7 @@ const { values: o } = args(USAGE, {
 	epochs: { type: "string" },
 	others: { type: "string" },
 	"no-ratchet-tree": { type: "boolean" },
+	"external-psk": { type: "string" },
 });
 if (o.kp === undefined || o["welcome-out"] === undefined)
 	usage(USAGE, "--kp and --welcome-out are required");
@@ -38,6 +43,13 @@ if (groupId === undefined || groupId.length === 0)
 	usage(USAGE, "--group-id: not hex");
 const epochs = intArg(USAGE, "epochs", o.epochs, 0);
 const nothers = intArg(USAGE, "others", o.others, 0);
+let psk;
+if (o["external-psk"] !== undefined) {
+	const [id, secret] = o["external-psk"].split(":").map(unhex);
+	if (!id?.length || !secret?.length)
+		usage(USAGE, "--external-psk: not ID:SECRET in hex");
+	psk = { id, secret };
+}
 const cs = await impl(n);
 
 let kp;
@@ -55,14 +67,26 @@ if (suiteId(kp.cipherSuite) !== n) {
 
 let { creator, state } = await newGroup(groupId, cs);
 for (let i = 0; i < epochs; i++)
-	state = (await addMembers(state, [], cs)).newState;
+	state = (await createCommit({ state, cipherSuite: cs })).newState;
 const others = [];
 for (let i = 0; i < nothers; i++)
 	others.push((await newMember(`ts-mls-other-${i}`, cs)).publicPackage);
 const adds = [...others.slice(0, 1), kp, ...others.slice(1)];
+const proposals = adds.map((keyPackage) => ({ proposalType: "add",
+    add: { keyPackage } }));
+let pskIndex;
+if (psk !== undefined) {
+	pskIndex = makePskIndex(state, { [bytesToBase64(psk.id)]: psk.secret });
+	proposals.push({ proposalType: "psk", psk: { preSharedKeyId: {
+		psktype: "external", pskId: psk.id,
+		pskNonce: cs.rng.randomBytes(cs.kdf.size) } } });
+}
 let r;
 try {
-	r = await addMembers(state, adds, cs, !o["no-ratchet-tree"]);
+	r = await createCommit({ state, cipherSuite: cs, pskIndex }, {
+		extraProposals: proposals,
+		ratchetTreeExtension: !o["no-ratchet-tree"],
+	});
 } catch (e) {
 	process.stderr.write(`make-welcome.mjs: ts-mls refuses to add ` +
 	    `${o.kp}: ${e.message}\n`);
