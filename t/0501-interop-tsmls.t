@@ -17,7 +17,9 @@
 #     application_id, a private one) validate in kptool with the same
 #     line, and kptool rejects them when a non-default one is not in the
 #     capabilities; ts-mls KeyPackages expired, or valid only later, are
-#     rejected by kptool; a Welcome that needs an external PSK is refused.
+#     rejected by kptool, and so are ones with init_key = encryption_key
+#     or a bad LeafNode signature; a Welcome that needs an external PSK is
+#     refused.
 
 . "${KP_TOP:-.}/t/tap.sh"
 . "$KP_TOP/t/interop/need-node.sh"
@@ -27,7 +29,7 @@
 # 64 more bytes: identities whose length takes a 2-byte varint.
 long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 
-plan 43
+plan 45
 
 for s in 1 3; do
 	d=$TMP/s$s
@@ -171,6 +173,20 @@ node "$INTEROP/gen-kp.mjs" --identity early --not-before $((now + 3600)) \
 kptool validate "$d/early.kp" >/dev/null 2>"$d/err"
 like "$?:$(cat "$d/err")" "^1:.*not yet valid" \
     "kptool rejects theirs valid only in an hour, exit 1"
+
+# Faults made by ts-mls's own encoder (suite 1), each KeyPackage signed
+# again so that it holds that one fault: init_key equal to the
+# encryption key, and a LeafNode signature with a flipped bit.
+node "$INTEROP/gen-kp.mjs" --identity same --same-keys --out "$d/same.kp" \
+    >/dev/null
+kptool validate "$d/same.kp" >/dev/null 2>"$d/err"
+like "$?:$(cat "$d/err")" "^1:.*init_key equals encryption_key" \
+    "kptool rejects theirs with init_key = encryption_key, exit 1"
+node "$INTEROP/gen-kp.mjs" --identity leafsig --bad-leaf-sig \
+    --out "$d/leafsig.kp" >/dev/null
+kptool validate "$d/leafsig.kp" >/dev/null 2>"$d/err"
+like "$?:$(cat "$d/err")" "^1:.*LeafNode signature" \
+    "kptool rejects theirs with a bad LeafNode signature, exit 1"
 
 # A Welcome whose Commit carries an external PSK (suite 1): kptool has no
 # PSK to give, so it refuses to open it.

@@ -7,6 +7,10 @@
 //	ref=HEX suite=N identity=NAME not_before=UNIX not_after=UNIX
 // with the KeyPackageRef ts-mls computes.
 //
+// Bad twins made by ts-mls's encoder: --same-keys uses the init key as
+// the LeafNode's encryption key too, --bad-leaf-sig flips a bit of the
+// LeafNode signature; the KeyPackage is signed again over either, so only
+// that one fault is in it.
 // --not-before and --not-after (unix seconds) set the lifetime outright.
 // --kp-ext TYPE[:HEX] adds an extension to the KeyPackage, --leaf-ext
 // TYPE[:HEX] one to its LeafNode (both repeatable; TYPE in decimal or
@@ -15,7 +19,8 @@
 
 import { writeFileSync } from "node:fs";
 import { encodeMlsMessage } from "ts-mls";
-import { encodeKeyPackage } from "ts-mls/keyPackage.js";
+import { encodeKeyPackage, signKeyPackage } from "ts-mls/keyPackage.js";
+import { signLeafNodeKeyPackage } from "ts-mls/leafNode.js";
 import { defaultExtensionTypes, generateKeyPackage } from "ts-mls";
 import { args, capabilities, impl, intArg, kpRef, lifetimeDays, suiteArg,
     summary, unhex, usage } from "./lib.mjs";
@@ -24,7 +29,7 @@ const USAGE = "[--suite 1|3] --identity NAME --out FILE " +
     "[--init-priv-out FILE] [--sign-pub-out FILE] [--lifetime-days N] " +
     "[--not-before UNIX] [--not-after UNIX] " +
     "[--grease] [--wrapped] [--kp-ext TYPE[:HEX]]... " +
-    "[--leaf-ext TYPE[:HEX]]... [--unlisted]";
+    "[--leaf-ext TYPE[:HEX]]... [--unlisted] [--same-keys] [--bad-leaf-sig]";
 const { values: o } = args(USAGE, {
 	suite: { type: "string" },
 	identity: { type: "string" },
@@ -39,6 +44,8 @@ const { values: o } = args(USAGE, {
 	"kp-ext": { type: "string", multiple: true },
 	"leaf-ext": { type: "string", multiple: true },
 	unlisted: { type: "boolean" },
+	"same-keys": { type: "boolean" },
+	"bad-leaf-sig": { type: "boolean" },
 });
 if (o.identity === undefined || o.out === undefined)
 	usage(USAGE, "--identity and --out are required");
@@ -77,7 +84,20 @@ const cred = { credentialType: "basic",
     identity: new TextEncoder().encode(o.identity) };
 const m = await generateKeyPackage(cred, caps, lifetime, kpExts, cs,
     leafExts);
-const kp = m.publicPackage;
+let kp = m.publicPackage;
+if (o["same-keys"] || o["bad-leaf-sig"]) {
+	const sk = m.privatePackage.signaturePrivateKey;
+	let leaf = kp.leafNode;
+	if (o["same-keys"])
+		leaf = await signLeafNodeKeyPackage({ ...leaf,
+		    hpkePublicKey: kp.initKey }, sk, cs.signature);
+	if (o["bad-leaf-sig"]) {
+		const sig = new Uint8Array(leaf.signature);
+		sig[0] ^= 1;
+		leaf = { ...leaf, signature: sig };
+	}
+	kp = await signKeyPackage({ ...kp, leafNode: leaf }, sk, cs.signature);
+}
 const bytes = o.wrapped ?
     encodeMlsMessage({ version: "mls10", wireformat: "mls_key_package",
 	keyPackage: kp }) :
