@@ -459,7 +459,16 @@ sync_once(struct kp_pool *p, struct kp_sync_report *r)
 
 	if ((rc = kp_pool_need_server(p)) != KP_OK)
 		goto out;
-	if ((rc = pull(p, r, &gone, &ngone)) != KP_OK)
+	rc = pull(p, r, &gone, &ngone);
+	if (rc == KP_EAUTH && p->registered) {
+		/* the server forgot us (its database was reset): again */
+		free(gone);
+		gone = NULL;
+		p->registered = 0;
+		if ((rc = kp_pool_register(p)) == KP_OK)
+			rc = pull(p, r, &gone, &ngone);
+	}
+	if (rc != KP_OK)
 		goto out;
 	if (r != NULL)
 		r->online = 1;

@@ -33,16 +33,23 @@ pt_now(void *arg)
 	return pt_clock;
 }
 
-static void
-pt_cleanup(void)
+/* pt_server_stop: stop the server pt_server() started, if any. */
+static void __attribute__((unused))
+pt_server_stop(void)
 {
-	char	cmd[300];
-
 	if (pt_server_pid > 0) {
 		kill(pt_server_pid, SIGTERM);
 		waitpid(pt_server_pid, NULL, 0);
 		pt_server_pid = 0;
 	}
+}
+
+static void
+pt_cleanup(void)
+{
+	char	cmd[300];
+
+	pt_server_stop();
 	if (pt_dir[0] != '\0' && getenv("KP_KEEP") == NULL) {
 		(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pt_dir);
 		if (system(cmd) != 0)
@@ -147,7 +154,7 @@ pt_set_clock(int64_t now)
 
 /*
  * pt_server: start build/kpool-server on 127.0.0.1 port 0 with a fresh
- * database in the test directory (and the test clock when test_clock),
+ * database in the test directory (a new one each call) (and the test clock when test_clock),
  * read the port it prints, and return its URL (static).  Skips the whole
  * test when the server is not built.
  */
@@ -155,8 +162,9 @@ static __attribute__((unused)) const char *
 pt_server(int test_clock)
 {
 	static char	 url[64];
+	static int	 nserver;
 	const char	*build = getenv("KP_BUILD");
-	char		 bin[512], line[64], *argv[10];
+	char		 bin[512], line[64], db[32], *argv[10];
 	FILE		*f;
 	int		 fds[2], port, i = 0;
 
@@ -171,8 +179,9 @@ pt_server(int test_clock)
 	argv[i++] = bin;
 	argv[i++] = "--listen";
 	argv[i++] = "127.0.0.1:0";
+	(void)snprintf(db, sizeof(db), "server%d.db", nserver++);
 	argv[i++] = "--db";
-	argv[i++] = (char *)pt_file("server.db");
+	argv[i++] = (char *)pt_file(db);
 	if (test_clock) {
 		argv[i++] = "--test-clock";
 		argv[i++] = (char *)pt_file("clock");

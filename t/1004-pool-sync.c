@@ -265,6 +265,62 @@ test_offline(struct kp_pool *p)
 }
 
 static void
+test_reject(struct kp_pool *p)
+{
+	struct kp_sync_report	 r;
+	struct kp_key		*keys, k;
+	size_t			 n;
+	uint8_t			 ref[KP_REF_LEN];
+	int64_t			 saved = pt_clock;
+
+	/* the pool's clock 30 days behind the server's: born expired */
+	pt_clock -= 30 * 86400;
+	if (kp_pool_generate(p, 1, 0) != KP_OK ||
+	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n != 1)
+		bail("generate: %s", kp_errmsg(p));
+	memcpy(ref, keys[0].ref, KP_REF_LEN);
+	free(keys);
+	is_int(kp_pool_transition(p, ref, KP_STATE_CREATED,
+	    KP_STATE_AVAILABLE), KP_EREJECTED,
+	    "uploading a key the server finds expired: KP_EREJECTED");
+	ok(strstr(kp_errmsg(p), "rejected: expired") != NULL,
+	    "with the server's reason: %s", kp_errmsg(p));
+	is_int(kp_pool_get(p, ref, &k), KP_OK, "get");
+	is_int(k.state, KP_STATE_CREATED, "the key stays created");
+	is_int(kp_pool_sync(p, &r), KP_OK, "sync");
+	report_is(&r, 1, 0, 0, 0, "sync gives up on it: expired");
+	is_int(kp_pool_get(p, ref, &k), KP_OK, "get");
+	is_int(k.state, KP_STATE_EXPIRED, "expired");
+	is_int(k.has_private, 0, "and wiped");
+	pt_clock = saved;
+}
+
+static void
+test_reset(struct kp_pool *p)
+{
+	struct kp_sync_report	r;
+	struct kp_counts	before, after;
+	const char		*url2;
+
+	if (kp_pool_counts(p, &before) != KP_OK)
+		bail("counts");
+	pt_server_stop();
+	url2 = pt_server(1);
+	is_int(kp_pool_set_server(p, url2), KP_OK,
+	    "a new server with an empty database");
+	is_int(kp_pool_sync(p, &r), KP_OK,
+	    "sync registers again (%s)", kp_errmsg(p));
+	report_is(&r, 0, before.n[KP_STATE_AVAILABLE] +
+	    before.n[KP_STATE_RESERVED], 0, before.n[KP_STATE_AVAILABLE] +
+	    before.n[KP_STATE_RESERVED], "the keys it lost are uploaded again");
+	is_int(kp_pool_counts(p, &after), KP_OK, "counts");
+	is_int(after.n[KP_STATE_AVAILABLE], before.n[KP_STATE_AVAILABLE] +
+	    before.n[KP_STATE_RESERVED], "all available again");
+	is_int(kp_pool_sync(p, &r), KP_OK, "sync again");
+	report_is(&r, 0, 0, 0, 0, "nothing more");
+}
+
+static void
 test_register(void)
 {
 	struct kp_pool		*q;
@@ -325,7 +381,9 @@ main(void)
 	test_expiry(p);
 	test_moves(p);
 	test_offline(p);
+	test_reject(p);
 	test_register();
+	test_reset(p);
 	kp_client_free(bob);
 	kp_pool_close(p);
 	return done_testing();
