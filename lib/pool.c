@@ -77,11 +77,14 @@ load_identity(struct kp_pool *p, const char *user)
 	    kp_pool_now(p));
 out:
 	sodium_memzero(sk, sizeof(sk));
-	if (rc == KP_OK)
-		rc = kp_store_commit(p->st);
-	else
+	if (rc != KP_OK) {
 		kp_store_rollback(p->st);
-	return rc;
+		return rc;
+	}
+	if ((rc = kp_store_commit(p->st)) != KP_OK)
+		return rc;
+	/* a new identity must outlive a power cut: it gets registered */
+	return found ? KP_OK : kp_store_checkpoint(p->st);
 }
 
 /*

@@ -3,7 +3,10 @@
  * store.c: the local pool's SQLite store.
  *
  * One file per user, mode 0600, WAL, secure_delete on, schema versioned
- * with PRAGMA user_version.  Private keys are sealed at rest with
+ * with PRAGMA user_version.  synchronous=NORMAL: a commit is safe from a
+ * crash of the process at once and from a power cut at the next
+ * checkpoint; the pool checkpoints before anything it stored is
+ * published (an upload) and after every wipe.  Private keys are sealed at rest with
  * XChaCha20-Poly1305 (libsodium) under a 32-byte key read from a 0600 key
  * file; the associated data names the column and the row, so a sealed
  * value moved to another row or column does not open.  Wiping a private
@@ -387,7 +390,7 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 	sqlite3_busy_timeout(st->db, 5000);
 	if ((rc = exec(st, "PRAGMA journal_mode = WAL")) != KP_OK ||
 	    (rc = exec(st, "PRAGMA secure_delete = ON")) != KP_OK ||
-	    (rc = exec(st, "PRAGMA synchronous = FULL")) != KP_OK)
+	    (rc = exec(st, "PRAGMA synchronous = NORMAL")) != KP_OK)
 		goto out;
 	if ((rc = kp_store_begin(st)) != KP_OK)
 		goto out;

@@ -140,6 +140,9 @@ kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
 		rc = kp_pool_err(p, KP_ENOMEM, "out of memory");
 		goto out;
 	}
+	/* the keys must survive a power cut before anyone can get them */
+	if ((rc = kp_store_checkpoint(p->st)) != KP_OK)
+		goto out;
 	for (i = 0; i < n; i += m) {
 		m = n - i < KP_MAX_BATCH ? n - i : KP_MAX_BATCH;
 		for (j = 0; j < m; j++) {
