@@ -105,7 +105,6 @@ kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
 	}
 	*out = p;
 	p->now = real_now;
-	p->last_call = -1;
 	if (dbpath == NULL || *dbpath == '\0') {
 		rc = kp_pool_err(p, KP_EINVAL, "no store path");
 		goto out;
@@ -393,7 +392,6 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 	kp_pool_drop_client(p);
 	free(p->url);
 	p->url = u;
-	p->last_call = -1;
 	return KP_OK;
 }
 

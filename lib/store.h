@@ -49,7 +49,6 @@ struct kp_pool {
 	uint8_t		 cred_hash[32];
 	int		 have_cred_hash;
 	int		 registered;
-	int		 last_call;	/* -1 unknown, 0 ok, 1 failed */
 	char		*url;		/* NULL: offline */
 	struct kp_client *client;
 	int64_t		(*now)(void *);

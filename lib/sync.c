@@ -47,10 +47,11 @@ kp_pool_netresult(struct kp_pool *p, int rc, const char *what)
 	if (rc != KP_OK)
 		(void)snprintf(p->errmsg, sizeof(p->errmsg), "%s: %s", what,
 		    p->client ? kp_client_errmsg(p->client) : kp_strerror(rc));
-	if (failed != p->last_call &&
-	    kp_store_setting_set(p->st, "last_call", failed ? "failed" :
-	    "ok") == KP_OK)
-		p->last_call = failed;
+	/* every time: another handle on the store may have said otherwise */
+	if (kp_store_setting_set(p->st, "last_call", failed ? "failed" :
+	    "ok") != KP_OK && rc == KP_OK)
+		(void)snprintf(p->errmsg, sizeof(p->errmsg), "%s: could not "
+		    "record the server's health", what);
 	return rc;
 }
 
