@@ -119,6 +119,8 @@ test_moves(struct kp_pool *p)
 
 	is_int(kp_pool_take(p, keys[0].ref, &sec), KP_ESTATE,
 	    "take before a Welcome: KP_ESTATE");
+	is_int(kp_pool_take(p, missing, &sec), KP_ENOTFOUND,
+	    "take of an unknown ref: KP_ENOTFOUND");
 	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_OK, "created -> expired works offline");
 	is_int(kp_pool_get(p, keys[0].ref, &k), KP_OK, "get it");
