@@ -396,9 +396,10 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 }
 
 /*
- * kp_pool_generate: make n keys (last-resort ones when last_resort) in
- * state created, in one transaction.  Regular keys stop at the hard cap
- * on created + available of the policy's suite (KP_ETOOBIG).
+ * kp_pool_generate: make n keys in state created, in one transaction,
+ * in the policy's suite and lifetime.  Regular keys stop at the hard cap
+ * on created + available of the suite (KP_ETOOBIG); a last-resort key is
+ * made one at a time (n > 1 is KP_ETOOBIG) and is not held to the cap.
  */
 int
 kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
@@ -417,6 +418,9 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 	memset(&b, 0, sizeof(b));
 	if (n == 0)
 		return KP_OK;
+	if (last_resort && n > 1)
+		return kp_pool_err(p, KP_ETOOBIG, "one last-resort key at a "
+		    "time");
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;
 	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
@@ -480,12 +484,11 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 		if (rc != KP_OK)
 			goto out;
 	}
-	rc = kp_store_commit(p->st);
-	return rc;
+	rc = kp_store_commit(p->st);	/* rolls back when it fails */
 out:
 	sodium_memzero(&b.sec, sizeof(b.sec));
 	free(buf);
-	kp_store_rollback(p->st);
+	kp_store_rollback(p->st);	/* no-op after COMMIT */
 	return rc;
 }
 
@@ -741,10 +744,8 @@ kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 		goto out;
 	*out = b.sec;
 	rc = kp_store_checkpoint(p->st);
-	kp_bundle_clear(&b);
-	return rc;
 out:
 	kp_bundle_clear(&b);
-	kp_store_rollback(p->st);
+	kp_store_rollback(p->st);	/* no-op after COMMIT */
 	return rc;
 }

@@ -43,6 +43,8 @@ test_generate(struct kp_pool *p)
 	    "33 more would make 65: KP_ETOOBIG");
 	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
 	is_int(c.total, 32, "a refused generate adds nothing");
+	is_int(kp_pool_generate(p, 2, 1), KP_ETOOBIG,
+	    "two last-resort keys at once: KP_ETOOBIG");
 	is_int(kp_pool_generate(p, 1, 1), KP_OK,
 	    "a last-resort key is not held to the cap");
 	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
