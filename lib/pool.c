@@ -337,7 +337,8 @@ out:
 	}
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		return rc;
-	return kp_store_checkpoint(p->st);
+	kp_store_scrub(p->st);
+	return KP_OK;
 }
 
 /* kp_pool_status: counts, health and the time of the last sync. */
@@ -743,7 +744,7 @@ kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		goto out;
 	*out = b.sec;
-	rc = kp_store_checkpoint(p->st);
+	kp_store_scrub(p->st);
 out:
 	kp_bundle_clear(&b);
 	kp_store_rollback(p->st);	/* no-op after COMMIT */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -449,14 +450,43 @@ kp_store_rollback(struct kp_store *st)
 int
 kp_store_checkpoint(struct kp_store *st)
 {
-	int	log, ckpt;
+	struct timespec	ts = { 0, 2 * 1000 * 1000 };
+	int		log, ckpt, r, tries;
 
 	if (!sqlite3_get_autocommit(st->db))
 		return KP_OK;	/* the caller checkpoints after COMMIT */
-	if (sqlite3_wal_checkpoint_v2(st->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt) != SQLITE_OK)
+	/*
+	 * Readers and writers are waited for by the busy handler, but a
+	 * checkpoint another connection is running makes ours fail at
+	 * once: try again for up to about two seconds.
+	 */
+	for (tries = 0; tries < 1000; tries++) {
+		r = sqlite3_wal_checkpoint_v2(st->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt);
+		if (r != SQLITE_BUSY && r != SQLITE_LOCKED)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (r != SQLITE_OK)
 		return dberr(st, "checkpoint");
 	return KP_OK;
+}
+
+/*
+ * kp_store_scrub: after a wipe, push the freed pages out of the WAL.  The
+ * change itself is committed, so a checkpoint that cannot finish now is
+ * not the caller's failure (the message is kept); the next one (every
+ * wipe, every upload) does it.
+ */
+void
+kp_store_scrub(struct kp_store *st)
+{
+	char	saved[KP_ERRLEN];
+
+	if (st->err != NULL)
+		(void)snprintf(saved, sizeof(saved), "%s", st->err);
+	if (kp_store_checkpoint(st) != KP_OK && st->err != NULL)
+		(void)snprintf(st->err, st->errlen, "%s", saved);
 }
 
 /* ------------------------------------------------------------------ */
@@ -870,7 +900,8 @@ kp_store_delete(struct kp_store *st, const uint8_t ref[KP_REF_LEN])
 		kp_hex(ref, KP_REF_LEN, hex);
 		return kp_store_err(st, KP_ENOTFOUND, "no key %s", hex);
 	}
-	return kp_store_checkpoint(st);
+	kp_store_scrub(st);
+	return KP_OK;
 }
 
 int
@@ -883,8 +914,9 @@ kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN], int *wiped)
 	    "NULL, private_encryption_key = NULL WHERE keypackage_ref = ? AND "
 	    "private_init_key IS NOT NULL", ref, &n)) != KP_OK)
 		return rc;
-	*wiped = n > 0;
-	return n > 0 ? kp_store_checkpoint(st) : KP_OK;
+	if ((*wiped = n > 0))
+		kp_store_scrub(st);
+	return KP_OK;
 }
 
 int
@@ -941,7 +973,7 @@ kp_store_update(struct kp_store *st, const struct kp_key *k, int from)
 		goto out;
 	}
 	if (k->state == KP_STATE_EXPIRED)
-		rc = kp_store_checkpoint(st);
+		kp_store_scrub(st);
 out:
 	sqlite3_finalize(s);
 	return rc;
@@ -1133,7 +1165,7 @@ kp_store_wipe_spent(struct kp_store *st, int64_t now, uint32_t *n)
 	}
 	*n = (uint32_t)sqlite3_changes(st->db);
 	if (*n > 0)
-		rc = kp_store_checkpoint(st);
+		kp_store_scrub(st);
 out:
 	sqlite3_finalize(s);
 	return rc;
@@ -1181,7 +1213,7 @@ kp_store_invalidate_credential(struct kp_store *st, const uint8_t hash[32],
 	}
 	*n = (uint32_t)sqlite3_changes(st->db);
 	if (*n > 0)
-		rc = kp_store_checkpoint(st);
+		kp_store_scrub(st);
 out:
 	sqlite3_finalize(s);
 	return rc;

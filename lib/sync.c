@@ -427,7 +427,7 @@ pull(struct kp_pool *p, struct kp_sync_report *r, uint8_t **gone,
 	rc = kp_store_commit(p->st);
 	intx = 0;
 	if (rc == KP_OK)
-		rc = kp_store_checkpoint(p->st);
+		kp_store_scrub(p->st);	/* keys it expired */
 out:
 	if (intx)
 		kp_store_rollback(p->st);
