@@ -516,13 +516,21 @@ static int
 server_move(struct kp_pool *p, struct kp_key *k, int to, int64_t now)
 {
 	struct kp_reservation	res;
+	uint32_t		uploaded = 0;
 	int			rc;
 
 	memset(&res, 0, sizeof(res));
+	if (k->state == KP_STATE_CREATED && to == KP_STATE_AVAILABLE) {
+		if ((rc = kp_pool_upload(p, k, 1, 0, &uploaded, NULL)) !=
+		    KP_OK)
+			return rc;
+		if (uploaded == 0)
+			return kp_pool_err(p, KP_ESTATE, "key %s moved while "
+			    "it was uploaded", k->ref_hex);
+		return KP_OK;
+	}
 	switch (to) {
 	case KP_STATE_AVAILABLE:
-		if (k->state == KP_STATE_CREATED)
-			return kp_pool_upload(p, k, 1, 0, NULL, NULL);
 		rc = kp_client_release(p->client, k->ref);
 		if (kp_pool_netresult(p, rc, "release") == KP_EFORBIDDEN)
 			return kp_pool_err(p, KP_EPERM, "release: another "

@@ -536,9 +536,11 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 	need = kp_policy_should_replenish(&pol, &c) ?
 	    kp_policy_needed(&pol, &c) : 0;
 	if (need > 0) {
-		if ((rc = kp_pool_generate(p, need, 0)) != KP_OK)
+		rc = kp_pool_generate(p, need, 0);
+		if (rc == KP_OK)
+			rep.generated += need;
+		else if (rc != KP_ETOOBIG)	/* another handle filled it */
 			goto out;
-		rep.generated += need;
 	}
 	if (pol.last_resort) {
 		if ((rc = kp_store_counts(p->st, pol.suite, 1, &c)) != KP_OK)
