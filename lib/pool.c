@@ -513,7 +513,7 @@ allowed(int from, int to)
 
 /* Ask the server for the move of k to to; fill in what it tells. */
 static int
-server_move(struct kp_pool *p, struct kp_key *k, int to, int64_t now)
+server_move(struct kp_pool *p, struct kp_key *k, int to)
 {
 	struct kp_reservation	res;
 	uint32_t		uploaded = 0;
@@ -559,7 +559,6 @@ server_move(struct kp_pool *p, struct kp_key *k, int to, int64_t now)
 		k->reservation_expires_at = res.expires_at;
 		(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s",
 		    p->user);
-		k->reserved_at = now;
 		kp_reservation_free(&res);
 		return KP_OK;
 	case KP_STATE_SPENT:
@@ -609,26 +608,13 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	if (from != KP_STATE_CREATED || to != KP_STATE_EXPIRED) {
 		if ((rc = kp_pool_need_server(p)) != KP_OK)
 			return rc;
-		if ((rc = server_move(p, &k, to, kp_pool_now(p))) != KP_OK)
+		if ((rc = server_move(p, &k, to)) != KP_OK)
 			return rc;
 		if (from == KP_STATE_CREATED)
 			return KP_OK;	/* kp_pool_upload moved it */
 	}
 	now = kp_pool_now(p);
-	switch (to) {
-	case KP_STATE_AVAILABLE:
-		k.reserved_at = k.reservation_expires_at = 0;
-		k.reservation_id[0] = k.reserved_by[0] = '\0';
-		break;
-	case KP_STATE_SPENT:
-		k.spent_at = now;
-		break;
-	case KP_STATE_EXPIRED:
-		k.expired_at = now;
-		break;
-	}
-	k.state = to;
-	k.changed_at = now;
+	kp_key_move(&k, to, now);
 	return kp_store_update(p->st, &k, from);
 }
 

@@ -993,9 +993,19 @@ kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	if (k->state != from)
 		return kp_store_err(st, KP_ESTATE, "key %s is %s, not %s",
 		    k->ref_hex, kp_state_name(k->state), kp_state_name(from));
+	kp_key_move(k, to, now);
+	return kp_store_update(st, k, from);
+}
+
+void
+kp_key_move(struct kp_key *k, int to, int64_t now)
+{
 	switch (to) {
+	case KP_STATE_CREATED:
 	case KP_STATE_AVAILABLE:
-		if (k->uploaded_at == 0)
+		if (to == KP_STATE_CREATED)
+			k->uploaded_at = 0;	/* not on the server */
+		else if (k->uploaded_at == 0)
 			k->uploaded_at = now;
 		k->reserved_at = k->reservation_expires_at = 0;
 		k->reservation_id[0] = k->reserved_by[0] = '\0';
@@ -1012,7 +1022,6 @@ kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	}
 	k->state = to;
 	k->changed_at = now;
-	return kp_store_update(st, k, from);
 }
 
 int

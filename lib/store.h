@@ -133,6 +133,12 @@ int	kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
  */
 int	kp_store_update(struct kp_store *st, const struct kp_key *k,
 	    int from) KP_WUR;
+/*
+ * kp_key_move: set k's state to to at now, with the timestamps that go
+ * with it (reservation details cleared on the way back to created or
+ * available); the caller stores it with kp_store_update().
+ */
+void	kp_key_move(struct kp_key *k, int to, int64_t now);
 /* kp_store_set_state: move ref from one state to another at now. */
 int	kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	    int from, int to, int64_t now) KP_WUR;

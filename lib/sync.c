@@ -431,10 +431,7 @@ pull(struct kp_pool *p, struct kp_sync_report *r, uint8_t **gone,
 		    keys[i].state != KP_STATE_RESERVED))
 			continue;
 		key = keys[i];
-		key.reserved_at = key.reservation_expires_at = 0;
-		key.reservation_id[0] = key.reserved_by[0] = '\0';
-		key.state = KP_STATE_CREATED;
-		key.changed_at = now;
+		kp_key_move(&key, KP_STATE_CREATED, now);
 		if ((rc = kp_store_update(p->st, &key, keys[i].state)) != KP_OK)
 			goto out;
 		if (r != NULL)
