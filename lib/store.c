@@ -1092,67 +1092,63 @@ out:
 	return rc;
 }
 
-int
-kp_store_list(struct kp_store *st, int state, struct kp_key **keys, size_t *n)
+/*
+ * The keys "SELECT KEY_COLS FROM keypackages WHERE <where>" yields, with
+ * ?1 bound to text (NULL when NULL) and ?2 to num.
+ */
+static int
+select_keys(struct kp_store *st, const char *where, const char *text,
+    int64_t num, struct kp_key **keys, size_t *n)
 {
 	sqlite3_stmt	*s = NULL;
+	char		 sql[1024];
 	int		 rc;
 
 	*keys = NULL;
 	*n = 0;
-	if (state != -1 && kp_state_name(state) == NULL)
-		return kp_store_err(st, KP_EINVAL, "bad state %d", state);
-	if ((rc = prepare(st, "SELECT " KEY_COLS " FROM keypackages WHERE "
-	    "?1 IS NULL OR status = ?1 ORDER BY created_at, rowid", &s)) !=
-	    KP_OK)
+	if ((size_t)snprintf(sql, sizeof(sql), "SELECT " KEY_COLS " FROM "
+	    "keypackages WHERE %s", where) >= sizeof(sql)) {
+		rc = kp_store_err(st, KP_EINVAL, "query too long");
 		goto out;
-	if (state != -1)
-		sqlite3_bind_text(s, 1, kp_state_name(state), -1,
-		    SQLITE_STATIC);
+	}
+	if ((rc = prepare(st, sql, &s)) != KP_OK)
+		goto out;
+	if (text != NULL)
+		sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, num);
 	rc = collect(st, s, keys, n);
 out:
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int
+kp_store_list(struct kp_store *st, int state, struct kp_key **keys, size_t *n)
+{
+	*keys = NULL;
+	*n = 0;
+	if (state != -1 && kp_state_name(state) == NULL)
+		return kp_store_err(st, KP_EINVAL, "bad state %d", state);
+	return select_keys(st, "?1 IS NULL OR status = ?1 "
+	    "ORDER BY created_at, rowid", kp_state_name(state), 0, keys, n);
 }
 
 int
 kp_store_available(struct kp_store *st, uint16_t suite, struct kp_key **keys,
     size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 rc;
-
-	*keys = NULL;
-	*n = 0;
-	if ((rc = prepare(st, "SELECT " KEY_COLS " FROM keypackages WHERE "
-	    "status = 'available' AND (?1 = 0 OR ciphersuite = ?1) "
-	    "ORDER BY created_at, rowid", &s)) != KP_OK)
-		goto out;
-	sqlite3_bind_int(s, 1, suite);
-	rc = collect(st, s, keys, n);
-out:
-	sqlite3_finalize(s);
-	return rc;
+	return select_keys(st, "status = 'available' AND "
+	    "(?2 = 0 OR ciphersuite = ?2) ORDER BY created_at, rowid", NULL,
+	    suite, keys, n);
 }
 
 int
 kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
     size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 rc;
-
-	*keys = NULL;
-	*n = 0;
-	if ((rc = prepare(st, "SELECT " KEY_COLS " FROM keypackages WHERE "
-	    "not_after < ? AND status IN ('created', 'available', 'reserved') "
-	    "ORDER BY not_after, rowid", &s)) != KP_OK)
-		goto out;
-	sqlite3_bind_int64(s, 1, now);
-	rc = collect(st, s, keys, n);
-out:
-	sqlite3_finalize(s);
-	return rc;
+	return select_keys(st, "not_after < ?2 AND status IN ('created', "
+	    "'available', 'reserved') ORDER BY not_after, rowid", NULL, now,
+	    keys, n);
 }
 
 int
