@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * client.c: the HTTP client of kpool-server (libcurl, jansson).  Every
+ * request is signed with the user's Ed25519 key (httpsig.c); HTTP
+ * codes map to KP_E* codes and the server's "message" is kept for
+ * kp_client_errmsg().
+ */
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "kpool.h"
+#include "httpsig.h"
+
+#define B64V		sodium_base64_VARIANT_ORIGINAL
+#define MAX_REPLY	(64UL << 20)	/* cap on a reply body */
+
+struct kp_client {
+	CURL	*curl;
+	char	*url;			/* base, no trailing slash */
+	char	 user[KP_MAX_USERNAME + 1];
+	uint8_t	 sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t	 pk[crypto_sign_PUBLICKEYBYTES];
+	long	 connect_ms, total_ms;
+	long	 status;
+	char	 code[32];		/* server error code of the last call */
+	char	 errmsg[256];
+	char	*reply;
+	size_t	 replylen, replycap;
+	int	 toobig;
+};
+
+static pthread_once_t	curl_once = PTHREAD_ONCE_INIT;
+static int		curl_ok;
+
+static void
+curl_init_once(void)
+{
+	curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+static void
+seterr(struct kp_client *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+int
+kp_client_new(const char *url, const char *user,
+    const uint8_t seed[KP_SIGN_SEED_LEN], struct kp_client **out)
+{
+	struct kp_client	*c = NULL;
+	size_t			 n;
+	int			 rc;
+
+	*out = NULL;
+	if (url == NULL || !kp_username_valid(user) ||
+	    (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0))
+		return KP_EINVAL;
+	if (sodium_init() < 0)
+		return KP_ECRYPTO;
+	pthread_once(&curl_once, curl_init_once);
+	if (!curl_ok)
+		return KP_ENOMEM;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return KP_ENOMEM;
+	if ((c->url = strdup(url)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	n = strlen(c->url);
+	while (n > 0 && c->url[n - 1] == '/')
+		c->url[--n] = '\0';
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	crypto_sign_seed_keypair(c->pk, c->sk, seed);
+	c->connect_ms = 5000;
+	c->total_ms = 30000;
+	if ((c->curl = curl_easy_init()) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rc = KP_OK;
+out:
+	kp_client_free(c);
+	return rc;
+}
+
+void
+kp_client_free(struct kp_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	sodium_memzero(c->sk, sizeof(c->sk));
+	free(c->url);
+	free(c->reply);
+	free(c);
+}
+
+const char *
+kp_client_errmsg(const struct kp_client *c)
+{
+	return c->errmsg;
+}
+
+void
+kp_client_set_timeouts(struct kp_client *c, long connect_ms, long total_ms)
+{
+	c->connect_ms = connect_ms;
+	c->total_ms = total_ms;
+}
+
+long
+kp_client_last_status(const struct kp_client *c)
+{
+	return c->status;
+}
+
+static size_t
+on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct kp_client	*c = arg;
+	size_t			 n = size * nmemb, cap;
+	char			*p;
+
+	if (c->replylen + n + 1 > MAX_REPLY) {
+		c->toobig = 1;
+		return 0;
+	}
+	if (c->replylen + n + 1 > c->replycap) {
+		cap = c->replycap ? c->replycap : 4096;
+		while (cap < c->replylen + n + 1)
+			cap *= 2;
+		if ((p = realloc(c->reply, cap)) == NULL)
+			return 0;
+		c->reply = p;
+		c->replycap = cap;
+	}
+	memcpy(c->reply + c->replylen, ptr, n);
+	c->replylen += n;
+	c->reply[c->replylen] = '\0';
+	return n;
+}
+
+static int
+status_code(long status, const char *code)
+{
+	if (status >= 200 && status < 300)
+		return KP_OK;
+	switch (status) {
+	case 400:
+		return KP_EREJECTED;
+	case 401:
+		return KP_EAUTH;
+	case 403:
+		return KP_EFORBIDDEN;
+	case 404:
+		return KP_ENOTFOUND;
+	case 409:
+		return strcmp(code, "pool_exhausted") == 0 ?
+		    KP_EEXHAUSTED : KP_ECONFLICT;
+	case 410:
+		return KP_EGONE;
+	case 413:
+		return KP_ETOOBIG;
+	case 429:
+		return KP_ERATE;
+	}
+	if (status >= 500)
+		return KP_ESERVER;
+	return KP_EPROTO;
+}
+
+/*
+ * request: send one signed request; body (JSON text) may be NULL.  On
+ * a 2xx reply with a JSON body *reply (when not NULL) holds it; the
+ * caller json_decref()s it.
+ */
+static int
+request(struct kp_client *c, const char *method, const char *path,
+    const char *body, json_t **reply)
+{
+	struct curl_slist	*h = NULL, *t;
+	struct kp_httpsig	 sig;
+	json_t			*j = NULL;
+	json_error_t		 jerr;
+	char			 line[512], *url = NULL;
+	size_t			 blen = body ? strlen(body) : 0, ulen;
+	CURLcode		 cc;
+	int			 rc;
+
+	if (reply != NULL)
+		*reply = NULL;
+	c->status = 0;
+	c->code[0] = '\0';
+	c->errmsg[0] = '\0';
+	c->replylen = 0;
+	c->toobig = 0;
+	if (c->reply != NULL)
+		c->reply[0] = '\0';
+	ulen = strlen(c->url) + strlen(path) + 1;
+	if ((url = malloc(ulen)) == NULL)
+		return KP_ENOMEM;
+	snprintf(url, ulen, "%s%s", c->url, path);
+	if ((rc = kp_httpsig_sign(method, path, "", body, blen, c->user, c->sk,
+	    (int64_t)time(NULL), &sig)) != KP_OK) {
+		seterr(c, "cannot sign the request");
+		goto out;
+	}
+	rc = KP_ENOMEM;
+#define ADD(...) do {							\
+	snprintf(line, sizeof(line), __VA_ARGS__);			\
+	if ((t = curl_slist_append(h, line)) == NULL)			\
+		goto out;						\
+	h = t;								\
+} while (0)
+	ADD("Content-Digest: %s", sig.digest);
+	ADD("Signature-Input: %s", sig.input);
+	ADD("Signature: %s", sig.signature);
+	ADD("Expect:");
+	if (body != NULL)
+		ADD("Content-Type: application/json");
+#undef ADD
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->total_ms);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	if (body != NULL) {
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)blen);
+	} else if (strcmp(method, "GET") == 0)
+		curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	if ((cc = curl_easy_perform(c->curl)) != CURLE_OK) {
+		if (c->toobig) {
+			seterr(c, "reply larger than %lu bytes", MAX_REPLY);
+			rc = KP_EPROTO;
+		} else {
+			seterr(c, "%s", curl_easy_strerror(cc));
+			rc = KP_ENET;
+		}
+		goto out;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
+	if (c->replylen > 0)
+		j = json_loadb(c->reply, c->replylen, 0, &jerr);
+	if (c->status < 200 || c->status >= 300) {
+		const char *code = NULL, *msg = NULL;
+
+		if (j != NULL && json_is_object(j)) {
+			code = json_string_value(json_object_get(j, "error"));
+			msg = json_string_value(json_object_get(j, "message"));
+		}
+		snprintf(c->code, sizeof(c->code), "%s", code ? code : "");
+		if (msg != NULL)
+			seterr(c, "%s", msg);
+		else
+			seterr(c, "HTTP %ld", c->status);
+		rc = status_code(c->status, c->code);
+		goto out;
+	}
+	if (reply != NULL) {
+		if (j == NULL || !json_is_object(j)) {
+			seterr(c, "reply is not a JSON object");
+			rc = KP_EPROTO;
+			goto out;
+		}
+		*reply = j;
+		j = NULL;
+	}
+	rc = KP_OK;
+out:
+	json_decref(j);
+	curl_slist_free_all(h);
+	free(url);
+	return rc;
+}
+
+/* dumps: serialize j (stolen) compactly; NULL on failure. */
+static char *
+dumps(json_t *j)
+{
+	char	*s;
+
+	if (j == NULL)
+		return NULL;
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+static char *
+b64(const uint8_t *buf, size_t len)
+{
+	size_t	 n = sodium_base64_ENCODED_LEN(len, B64V);
+	char	*s;
+
+	if ((s = malloc(n)) == NULL)
+		return NULL;
+	sodium_bin2base64(s, n, buf, len, B64V);
+	return s;
+}
+
+static json_t *
+jb64(const uint8_t *buf, size_t len)
+{
+	char	*s;
+	json_t	*j;
+
+	if ((s = b64(buf, len)) == NULL)
+		return NULL;
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+/* unb64: decode base64 s into out (cap); -1 on bad input. */
+static int
+unb64(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+	if (s == NULL)
+		return -1;
+	return sodium_base642bin(out, cap, s, strlen(s), NULL, len, NULL,
+	    B64V) == 0 ? 0 : -1;
+}
+
+static int
+proto(struct kp_client *c, const char *what)
+{
+	seterr(c, "bad reply: %s", what);
+	return KP_EPROTO;
+}
+
+int
+kp_client_healthz(struct kp_client *c)
+{
+	return request(c, "GET", "/healthz", NULL, NULL);
+}
+
+int
+kp_client_register(struct kp_client *c)
+{
+	char	*body;
+	int	 rc;
+
+	body = dumps(json_pack("{s:s, s:o*}", "username", c->user,
+	    "public_key", jb64(c->pk, sizeof(c->pk))));
+	if (body == NULL)
+		return KP_ENOMEM;
+	rc = request(c, "POST", "/users", body, NULL);
+	free(body);
+	return rc;
+}
+
+/* upload_code: the KP_E* code of an upload rejection code. */
+static int
+upload_code(const char *code)
+{
+	static const struct {
+		const char	*code;
+		int		 err;
+	} tab[] = {
+		{ "bad_base64", KP_EINVAL },
+		{ "bad_keypackage", KP_EMALFORMED },
+		{ "invalid_keypackage", KP_EREJECTED },
+		{ "expired", KP_EEXPIRED },
+		{ "not_yet_valid", KP_ENOTYET },
+		{ "wrong_identity", KP_ECRED },
+		{ "wrong_signature_key", KP_EFORBIDDEN },
+		{ "lifetime_too_long", KP_ELIFETIME },
+		{ "spent", KP_ECONFLICT },
+		{ "init_key_reused", KP_ECONFLICT },
+		{ "too_big", KP_ETOOBIG },
+	};
+	size_t	i;
+
+	for (i = 0; code != NULL && i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(tab[i].code, code) == 0)
+			return tab[i].err;
+	return KP_EREJECTED;
+}
+
+int
+kp_client_upload(struct kp_client *c, const uint8_t *const *kps,
+    const size_t *lens, size_t n, struct kp_upload_result *res)
+{
+	json_t	*arr = NULL, *reply = NULL, *e;
+	char	*body = NULL;
+	size_t	 i, idx;
+	int	 rc;
+
+	if (n > KP_MAX_BATCH)
+		return KP_ETOOBIG;
+	for (i = 0; i < n; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		res[i].error = KP_EPROTO;
+		snprintf(res[i].message, sizeof(res[i].message),
+		    "not in the server's reply");
+	}
+	rc = KP_ENOMEM;
+	if ((arr = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(arr, jb64(kps[i], lens[i])) != 0)
+			goto out;
+	body = dumps(json_pack("{s:o}", "keypackages", arr));
+	arr = NULL;
+	if (body == NULL)
+		goto out;
+	if ((rc = request(c, "POST", "/keypackages/upload", body,
+	    &reply)) != KP_OK)
+		goto out;
+	json_array_foreach(json_object_get(reply, "accepted"), i, e) {
+		const char *ref = json_string_value(json_object_get(e,
+		    "keypackage_ref"));
+
+		idx = (size_t)json_integer_value(json_object_get(e, "index"));
+		if (!json_is_integer(json_object_get(e, "index")) || idx >= n ||
+		    ref == NULL || kp_unhex(ref, res[idx].ref, KP_REF_LEN) != 0) {
+			rc = proto(c, "accepted entry");
+			goto out;
+		}
+		res[idx].accepted = 1;
+		res[idx].error = KP_OK;
+		res[idx].message[0] = '\0';
+	}
+	json_array_foreach(json_object_get(reply, "rejected"), i, e) {
+		const char *code = json_string_value(json_object_get(e,
+		    "error"));
+		const char *msg = json_string_value(json_object_get(e,
+		    "message"));
+
+		idx = (size_t)json_integer_value(json_object_get(e, "index"));
+		if (!json_is_integer(json_object_get(e, "index")) ||
+		    idx >= n) {
+			rc = proto(c, "rejected entry");
+			goto out;
+		}
+		res[idx].accepted = 0;
+		res[idx].error = upload_code(code);
+		snprintf(res[idx].code, sizeof(res[idx].code), "%s",
+		    code ? code : "");
+		snprintf(res[idx].message, sizeof(res[idx].message), "%s",
+		    msg ? msg : "");
+	}
+	rc = KP_OK;
+out:
+	json_decref(arr);
+	json_decref(reply);
+	free(body);
+	return rc;
+}
+
+int
+kp_client_reserve(struct kp_client *c, const char *target,
+    const uint8_t *group_id, size_t group_id_len, const char *request_id,
+    const uint8_t *ref, struct kp_reservation *out)
+{
+	json_t		*req = NULL, *reply = NULL;
+	char		*body = NULL, rid[33], refhex[2 * KP_REF_LEN + 1];
+	const char	*s;
+	uint8_t		 rnd[16], *kp = NULL;
+	size_t		 kplen;
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (target == NULL || group_id_len > KP_MAX_GROUP_ID)
+		return KP_EINVAL;
+	if (request_id == NULL) {
+		randombytes_buf(rnd, sizeof(rnd));
+		kp_hex(rnd, sizeof(rnd), rid);
+		request_id = rid;
+	}
+	rc = KP_ENOMEM;
+	if ((req = json_pack("{s:s, s:o*, s:s}", "target_username", target,
+	    "group_id", jb64(group_id, group_id_len), "request_id",
+	    request_id)) == NULL)
+		goto out;
+	if (ref != NULL) {
+		kp_hex(ref, KP_REF_LEN, refhex);
+		if (json_object_set_new(req, "keypackage_ref",
+		    json_string(refhex)) != 0)
+			goto out;
+	}
+	body = dumps(req);
+	req = NULL;
+	if (body == NULL)
+		goto out;
+	if ((rc = request(c, "POST", "/keypackages/reserve", body,
+	    &reply)) != KP_OK)
+		goto out;
+	s = json_string_value(json_object_get(reply, "keypackage_ref"));
+	if (s == NULL || kp_unhex(s, out->ref, KP_REF_LEN) != 0) {
+		rc = proto(c, "keypackage_ref");
+		goto out;
+	}
+	s = json_string_value(json_object_get(reply, "keypackage"));
+	if (s == NULL || (kp = malloc(strlen(s) + 1)) == NULL ||
+	    unb64(s, kp, strlen(s), &kplen) != 0 || kplen == 0) {
+		rc = proto(c, "keypackage");
+		goto out;
+	}
+	s = json_string_value(json_object_get(reply, "reservation_id"));
+	if (s == NULL || strlen(s) >= sizeof(out->reservation_id)) {
+		rc = proto(c, "reservation_id");
+		goto out;
+	}
+	snprintf(out->reservation_id, sizeof(out->reservation_id), "%s", s);
+	out->expires_at = json_integer_value(json_object_get(reply,
+	    "expires_at"));
+	out->last_resort = json_is_true(json_object_get(reply,
+	    "last_resort"));
+	out->keypackage = kp;
+	out->keypackage_len = kplen;
+	kp = NULL;
+	rc = KP_OK;
+out:
+	free(kp);
+	json_decref(req);
+	json_decref(reply);
+	free(body);
+	return rc;
+}
+
+void
+kp_reservation_free(struct kp_reservation *r)
+{
+	if (r == NULL)
+		return;
+	free(r->keypackage);
+	r->keypackage = NULL;
+	r->keypackage_len = 0;
+}
+
+static int
+ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
+    const uint8_t *group_id, size_t group_id_len, int with_group)
+{
+	char	 hex[2 * KP_REF_LEN + 1], *body;
+	int	 rc;
+
+	if (group_id_len > KP_MAX_GROUP_ID)
+		return KP_EINVAL;
+	kp_hex(ref, KP_REF_LEN, hex);
+	if (with_group)
+		body = dumps(json_pack("{s:s, s:o*}", "keypackage_ref", hex,
+		    "group_id", jb64(group_id, group_id_len)));
+	else
+		body = dumps(json_pack("{s:s}", "keypackage_ref", hex));
+	if (body == NULL)
+		return KP_ENOMEM;
+	rc = request(c, "POST", path, body, NULL);
+	free(body);
+	return rc;
+}
+
+int
+kp_client_spend(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
+    const uint8_t *group_id, size_t group_id_len)
+{
+	return ref_call(c, "/keypackages/spend", ref, group_id, group_id_len,
+	    1);
+}
+
+int
+kp_client_release(struct kp_client *c, const uint8_t ref[KP_REF_LEN])
+{
+	return ref_call(c, "/keypackages/release", ref, NULL, 0, 0);
+}
+
+int
+kp_client_retire(struct kp_client *c, const uint8_t ref[KP_REF_LEN])
+{
+	char	hex[2 * KP_REF_LEN + 1], path[32 + 2 * KP_REF_LEN];
+
+	kp_hex(ref, KP_REF_LEN, hex);
+	snprintf(path, sizeof(path), "/keypackages/%s", hex);
+	return request(c, "DELETE", path, NULL, NULL);
+}
+
+static int
+u32field(json_t *o, const char *name, uint32_t *out)
+{
+	json_t	*v = json_object_get(o, name);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+int
+kp_client_status(struct kp_client *c, const char *user,
+    struct kp_remote_status *out)
+{
+	json_t	*reply = NULL;
+	char	 path[64 + KP_MAX_USERNAME];
+	int	 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!kp_username_valid(user))
+		return KP_EINVAL;
+	snprintf(path, sizeof(path), "/keypackages/status/%s", user);
+	if ((rc = request(c, "GET", path, NULL, &reply)) != KP_OK)
+		goto out;
+	if (u32field(reply, "available", &out->available) != 0 ||
+	    u32field(reply, "reserved", &out->reserved) != 0 ||
+	    u32field(reply, "spent", &out->spent) != 0 ||
+	    u32field(reply, "expired", &out->expired) != 0 ||
+	    u32field(reply, "last_resort", &out->last_resort) != 0) {
+		rc = proto(c, "status counts");
+		goto out;
+	}
+	rc = KP_OK;
+out:
+	json_decref(reply);
+	return rc;
+}
+
+static int64_t
+i64field(json_t *o, const char *name)
+{
+	json_t	*v = json_object_get(o, name);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static void
+strfield(json_t *o, const char *name, char *out, size_t cap)
+{
+	const char	*s = json_string_value(json_object_get(o, name));
+
+	snprintf(out, cap, "%s", s ? s : "");
+}
+
+int
+kp_client_mine(struct kp_client *c, struct kp_remote_key **keys, size_t *n)
+{
+	struct kp_remote_key	*k = NULL;
+	json_t			*reply = NULL, *arr, *e;
+	const char		*s;
+	size_t			 i, cnt;
+	int			 rc;
+
+	*keys = NULL;
+	*n = 0;
+	if ((rc = request(c, "GET", "/keypackages/mine", NULL,
+	    &reply)) != KP_OK)
+		goto out;
+	arr = json_object_get(reply, "keypackages");
+	if (!json_is_array(arr)) {
+		rc = proto(c, "keypackages");
+		goto out;
+	}
+	cnt = json_array_size(arr);
+	if ((k = calloc(cnt ? cnt : 1, sizeof(*k))) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	json_array_foreach(arr, i, e) {
+		s = json_string_value(json_object_get(e, "keypackage_ref"));
+		if (s == NULL || kp_unhex(s, k[i].ref, KP_REF_LEN) != 0) {
+			rc = proto(c, "keypackage_ref");
+			goto out;
+		}
+		k[i].state = kp_state_from_name(json_string_value(
+		    json_object_get(e, "status")));
+		if (k[i].state < 0) {
+			rc = proto(c, "status");
+			goto out;
+		}
+		k[i].last_resort = json_is_true(json_object_get(e,
+		    "last_resort"));
+		k[i].uploaded_at = i64field(e, "uploaded_at");
+		k[i].not_after = i64field(e, "not_after");
+		k[i].reserved_at = i64field(e, "reserved_at");
+		k[i].reservation_expires_at = i64field(e,
+		    "reservation_expires_at");
+		k[i].spent_at = i64field(e, "spent_at");
+		strfield(e, "reserved_by", k[i].reserved_by,
+		    sizeof(k[i].reserved_by));
+		strfield(e, "spent_by", k[i].spent_by, sizeof(k[i].spent_by));
+		s = json_string_value(json_object_get(e, "group_id"));
+		if (s != NULL && unb64(s, k[i].group_id,
+		    sizeof(k[i].group_id), &k[i].group_id_len) != 0) {
+			rc = proto(c, "group_id");
+			goto out;
+		}
+	}
+	*keys = k;
+	*n = cnt;
+	k = NULL;
+	rc = KP_OK;
+out:
+	free(k);
+	json_decref(reply);
+	return rc;
+}
