@@ -431,8 +431,10 @@ struct kp_pool;		/* one user's local pool, opaque */
  * kp_pool_open: open (creating on first use) the store at dbpath (mode
  * 0600, WAL) for user, with the at-rest key in keyfile (created 0600 on
  * first use; NULL means dbpath with ".key" appended).  A new store gets
- * a fresh Ed25519 identity.  Close with kp_pool_close().  A handle is
- * used by one thread at a time; several handles may share one store.
+ * a fresh Ed25519 identity.  user may be NULL to open an existing store
+ * as whoever owns it.  Close with kp_pool_close().  On failure *out may
+ * still hold a handle for kp_errmsg(): close it too.  A handle is used
+ * by one thread at a time; several handles may share one store.
  */
 int kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
     struct kp_pool **out) KP_WUR;

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store.h: the local pool's SQLite store and the pool handle, internal to
+ * libkpool (lib/store.c, lib/policy.c, lib/pool.c, lib/sync.c).
+ *
+ * One SQLite file per user, WAL, secure_delete, versioned migrations.
+ * Private keys (the two X25519 keys of each KeyPackage and the identity's
+ * Ed25519 seed) are sealed with XChaCha20-Poly1305 under a 32-byte key
+ * kept in a 0600 key file; the associated data binds each ciphertext to
+ * its row and column.
+ */
+#ifndef KP_STORE_H
+#define KP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kpool.h"
+
+#define KP_ERRLEN	256
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* The store: one SQLite connection and the at-rest key. */
+struct kp_store {
+	struct sqlite3	*db;
+	struct sqlite3_stmt *insert;	/* kp_store_save's, kept */
+	uint8_t		 key[32];	/* at-rest key, wiped at close */
+	char		*err;		/* the owner's message buffer */
+	size_t		 errlen;
+};
+
+/* One key with all the store holds about it. */
+struct kp_bundle {
+	struct kp_key	 key;		/* public fields; key.has_private */
+	uint16_t	 credential_type;
+	uint8_t		*keypackage;	/* save: borrowed; load: malloc'd */
+	size_t		 keypackage_len;
+	struct kp_kpsecrets sec;	/* when key.has_private */
+};
+
+/* One user's pool (the opaque struct kp_pool of kpool.h). */
+struct kp_pool {
+	struct kp_store	*st;
+	char		 user[KP_MAX_USERNAME + 1];
+	uint8_t		 pub[KP_SIGN_PK_LEN];
+	uint8_t		 seed[KP_SIGN_SEED_LEN];	/* wiped at close */
+	uint8_t		 cred_hash[32];
+	int		 have_cred_hash;
+	int		 registered;
+	char		*url;		/* NULL: offline */
+	struct kp_client *client;
+	int64_t		(*now)(void *);
+	void		*now_arg;
+	char		 errmsg[KP_ERRLEN];
+};
+
+/*
+ * kp_store_open: open or create the store at dbpath (0600, WAL) with the
+ * at-rest key in keyfile, created (O_EXCL, 0600) only when the store is
+ * new.  Messages go to err (errlen bytes), which must outlive the store.
+ * *out is freed with kp_store_close().
+ */
+int	kp_store_open(const char *dbpath, const char *keyfile, char *err,
+	    size_t errlen, struct kp_store **out) KP_WUR;
+/* kp_store_close: close and wipe the at-rest key; NULL is fine. */
+void	kp_store_close(struct kp_store *st);
+/* kp_store_err: set the message (printf) and return rc. */
+int	kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* Transactions: BEGIN IMMEDIATE, COMMIT, ROLLBACK. */
+int	kp_store_begin(struct kp_store *st) KP_WUR;
+int	kp_store_commit(struct kp_store *st) KP_WUR;
+void	kp_store_rollback(struct kp_store *st);
+/*
+ * kp_store_checkpoint: TRUNCATE checkpoint (WAL synced, copied into the
+ * database, database synced, WAL cut to nothing), so the store is
+ * durable and the WAL keeps no old pages.  A no-op inside a transaction.
+ */
+int	kp_store_checkpoint(struct kp_store *st);
+/* kp_store_scrub: kp_store_checkpoint after a wipe, failure not an error. */
+void	kp_store_scrub(struct kp_store *st);
+
+/* Settings (policy, last sync, ...): text values by name. */
+int	kp_store_setting_get(struct kp_store *st, const char *name, char *buf,
+	    size_t len, int *found) KP_WUR;
+int	kp_store_setting_set(struct kp_store *st, const char *name,
+	    const char *value) KP_WUR;
+
+/*
+ * The identity: user name, Ed25519 public key and sealed seed.  get sets
+ * *found = 0 when there is none yet.
+ */
+int	kp_store_identity_get(struct kp_store *st, char user[KP_MAX_USERNAME + 1],
+	    uint8_t pub[KP_SIGN_PK_LEN], uint8_t seed[KP_SIGN_SEED_LEN],
+	    int *registered, int *found) KP_WUR;
+int	kp_store_identity_put(struct kp_store *st, const char *user,
+	    const uint8_t pub[KP_SIGN_PK_LEN],
+	    const uint8_t seed[KP_SIGN_SEED_LEN], int64_t now) KP_WUR;
+int	kp_store_identity_registered(struct kp_store *st, int64_t now) KP_WUR;
+
+/* kp_store_save: insert a new key; KP_EEXIST when the ref is taken. */
+int	kp_store_save(struct kp_store *st, const struct kp_bundle *b) KP_WUR;
+/*
+ * kp_store_load: read one key (with its private keys when with_private
+ * and they are still there); *found = 0 when missing.  Release with
+ * kp_bundle_clear().
+ */
+int	kp_store_load(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+	    int with_private, struct kp_bundle *b, int *found) KP_WUR;
+/* kp_store_get: kp_store_load, but KP_ENOTFOUND when missing. */
+int	kp_store_get(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+	    int with_private, struct kp_bundle *b) KP_WUR;
+/* kp_bundle_clear: free the KeyPackage bytes and wipe the secrets. */
+void	kp_bundle_clear(struct kp_bundle *b);
+/*
+ * kp_store_delete: delete a key and wipe it from the files (outside a
+ * transaction; inside one the caller checkpoints after COMMIT);
+ * KP_ENOTFOUND.
+ */
+int	kp_store_delete(struct kp_store *st,
+	    const uint8_t ref[KP_REF_LEN]) KP_WUR;
+/* kp_store_wipe: drop a key's private keys (secure_delete); *wiped = 0/1. */
+int	kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+	    int *wiped) KP_WUR;
+/*
+ * kp_store_update: write the mutable fields of k (state, timestamps,
+ * reservation and spend details) if the key is still in state from;
+ * KP_ESTATE when it is not, KP_ENOTFOUND when it is gone.  A move to
+ * expired wipes the private keys in the same statement.
+ */
+int	kp_store_update(struct kp_store *st, const struct kp_key *k,
+	    int from) KP_WUR;
+/*
+ * kp_key_move: set k's state to to at now, with the timestamps that go
+ * with it (reservation details cleared on the way back to created or
+ * available); the caller stores it with kp_store_update().
+ */
+void	kp_key_move(struct kp_key *k, int to, int64_t now);
+/* kp_store_set_state: move ref from one state to another at now. */
+int	kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+	    int from, int to, int64_t now) KP_WUR;
+/*
+ * kp_store_counts: keys per state; lr -1 counts all, 0 regular keys only,
+ * 1 last-resort keys only; suite 0 means every suite.
+ */
+int	kp_store_counts(struct kp_store *st, uint16_t suite, int lr,
+	    struct kp_counts *out) KP_WUR;
+/* kp_store_list: keys in state (-1: all), oldest first; free(*keys). */
+int	kp_store_list(struct kp_store *st, int state, struct kp_key **keys,
+	    size_t *n) KP_WUR;
+/* kp_store_available: available keys of suite (0: any), oldest first. */
+int	kp_store_available(struct kp_store *st, uint16_t suite,
+	    struct kp_key **keys, size_t *n) KP_WUR;
+/* kp_store_expired: live keys whose not_after is before now; free(*keys). */
+int	kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
+	    size_t *n) KP_WUR;
+/* kp_store_wipe_spent: wipe private keys of spent keys past not_after. */
+int	kp_store_wipe_spent(struct kp_store *st, int64_t now,
+	    uint32_t *n) KP_WUR;
+/* kp_store_reservation: the reservation of a reserved key; KP_ESTATE if
+ * it is not reserved, KP_ENOTFOUND if it is missing. */
+int	kp_store_reservation(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+	    char id[65], int64_t *expires_at, char by[KP_MAX_USERNAME + 1],
+	    int64_t *reserved_at) KP_WUR;
+/* kp_store_invalidate_credential: expire and wipe every live key of the
+ * credential with this hash; *n says how many. */
+int	kp_store_invalidate_credential(struct kp_store *st,
+	    const uint8_t hash[32], int64_t now, uint32_t *n) KP_WUR;
+
+/* Pool helpers shared by lib/pool.c and lib/sync.c. */
+int	kp_pool_err(struct kp_pool *p, int rc, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	kp_pool_netresult(struct kp_pool *p, int rc, const char *what);
+int	kp_pool_need_server(struct kp_pool *p) KP_WUR;
+int	kp_pool_register(struct kp_pool *p) KP_WUR;
+int	kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
+	    int expire_rejected, uint32_t *uploaded, uint32_t *expired) KP_WUR;
+void	kp_pool_drop_client(struct kp_pool *p);
+
+/* Policy helpers (lib/policy.c). */
+int	kp_policy_check(const struct kp_policy *p, char *err, size_t errlen);
+int	kp_policy_load(struct kp_store *st, struct kp_policy *out) KP_WUR;
+int	kp_policy_save(struct kp_store *st, const struct kp_policy *in) KP_WUR;
+int	kp_policy_parse_set(struct kp_policy *p, const char *key,
+	    const char *value, char *err, size_t errlen) KP_WUR;
+int	kp_policy_text(const struct kp_policy *p, char **text) KP_WUR;
+
+#endif /* KP_STORE_H */

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * welcome.h: RFC 9420 Welcome, GroupSecrets and GroupInfo, internal to
+ * libkpool (kp_welcome_open in kpool.h is the public face).
+ */
+#ifndef KP_WELCOME_H
+#define KP_WELCOME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kpool.h"
+#include "mls.h"
+
+/* An external PSK the joiner holds (RFC 9420 §8.4). */
+struct kp_psk {
+	const uint8_t	*id;
+	size_t		 idlen;
+	const uint8_t	*psk;
+	size_t		 psklen;
+};
+
+/*
+ * kp_welcome_open_ex: kp_welcome_open with two extras: tree, when not
+ * NULL, is the serialized ratchet tree to take the signer's key from
+ * when the Welcome carries none; psks are the external PSKs we hold.
+ */
+int	kp_welcome_open_ex(const uint8_t *welcome, size_t len,
+	    const uint8_t *kp, size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+	    const uint8_t *signer_pub, size_t signer_pub_len,
+	    const uint8_t *tree, size_t treelen, const struct kp_psk *psks,
+	    size_t npsks, struct kp_welcome_info *info) KP_WUR;
+
+/* kp_welcome_reencode: decode an MLSMessage(Welcome) and encode it again. */
+int	kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
+	    size_t *outlen) KP_WUR;
+/* kp_group_secrets_reencode: the same for a GroupSecrets. */
+int	kp_group_secrets_reencode(const uint8_t *buf, size_t len,
+	    uint8_t **out, size_t *outlen) KP_WUR;
+/* kp_group_info_check: parse a GroupInfo, KP_OK when well formed. */
+int	kp_group_info_check(const uint8_t *buf, size_t len) KP_WUR;
+/*
+ * kp_tree_signature_key: the signature_key of leaf index leaf in a
+ * serialized ratchet tree (optional<Node> ratchet_tree<V>, whole).
+ */
+int	kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
+	    struct kp_span *key) KP_WUR;
+
+/* kp_welcome_build flags */
+#define KP_WB_BAD_TAG		0x01	/* a wrong confirmation_tag */
+#define KP_WB_PSK		0x02	/* name an external PSK "psk" */
+
+/*
+ * kp_welcome_build: the committer's side, for tests and tools: an
+ * MLSMessage(Welcome) adding the KeyPackage kp (raw or MLSMessage) to a
+ * group group_id at epoch, with a GroupInfo signed by the Ed25519 seed
+ * as leaf signer, a random joiner_secret and no ratchet tree.  *out is
+ * malloc'd, caller frees.  flags (KP_WB_*) make bad twins.
+ */
+int	kp_welcome_build(const uint8_t *kp, size_t kplen,
+	    const uint8_t *group_id, size_t gidlen, uint64_t epoch,
+	    const uint8_t seed[KP_SIGN_SEED_LEN], uint32_t signer, int flags,
+	    uint8_t **out, size_t *outlen) KP_WUR;
+
+#endif /* KP_WELCOME_H */

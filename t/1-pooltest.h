@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * 1-pooltest.h: helpers shared by the 1xxx (local pool) tests: a
+ * temporary directory, a byte search in files, a test clock, and a real
+ * kpool-server on 127.0.0.1 port 0.  Static functions only; each test
+ * includes this once.
+ */
+#ifndef POOLTEST_H
+#define POOLTEST_H
+
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kpool.h"
+#include "tap.h"
+
+static char	pt_dir[256];
+static pid_t	pt_server_pid;
+static int64_t	pt_clock = 1790000000;	/* the test clock, unix seconds */
+
+static int64_t __attribute__((unused))
+pt_now(void *arg)
+{
+	(void)arg;
+	return pt_clock;
+}
+
+/* pt_server_stop: stop the server pt_server() started, if any. */
+static void __attribute__((unused))
+pt_server_stop(void)
+{
+	if (pt_server_pid > 0) {
+		kill(pt_server_pid, SIGTERM);
+		waitpid(pt_server_pid, NULL, 0);
+		pt_server_pid = 0;
+	}
+}
+
+static void
+pt_cleanup(void)
+{
+	char	cmd[300];
+
+	pt_server_stop();
+	if (pt_dir[0] != '\0' && getenv("KP_KEEP") == NULL) {
+		(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pt_dir);
+		if (system(cmd) != 0)
+			diag("could not remove %s", pt_dir);
+	}
+}
+
+/* pt_init: make the test's temporary directory, removed at exit. */
+static void __attribute__((unused))
+pt_init(void)
+{
+	const char	*tmp = getenv("TMPDIR");
+
+	(void)snprintf(pt_dir, sizeof(pt_dir), "%s/kpool-1xxx.XXXXXX",
+	    tmp ? tmp : "/tmp");
+	if (mkdtemp(pt_dir) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	atexit(pt_cleanup);
+}
+
+/* pt_file: a path in the temporary directory (static buffer, rotates). */
+static __attribute__((unused)) const char *
+pt_file(const char *name)
+{
+	static char	buf[4][512];
+	static int	i;
+
+	i = (i + 1) % 4;
+	(void)snprintf(buf[i], sizeof(buf[i]), "%s/%s", pt_dir, name);
+	return buf[i];
+}
+
+/* pt_file_has: 1 when the file holds needle, 0 when not or missing. */
+static int __attribute__((unused))
+pt_file_has(const char *path, const void *needle, size_t len)
+{
+	struct stat	 sb;
+	uint8_t		*buf;
+	ssize_t		 r;
+	size_t		 got = 0;
+	int		 fd, found;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return 0;
+	if (fstat(fd, &sb) == -1 || (buf = malloc((size_t)sb.st_size + 1)) ==
+	    NULL)
+		bail("fstat/malloc %s", path);
+	while (got < (size_t)sb.st_size &&
+	    (r = read(fd, buf + got, (size_t)sb.st_size - got)) > 0)
+		got += (size_t)r;
+	close(fd);
+	found = memmem(buf, got, needle, len) != NULL;
+	free(buf);
+	return found;
+}
+
+/* pt_store_has: the needle in the database, its -wal or its -shm. */
+static int __attribute__((unused))
+pt_store_has(const char *db, const void *needle, size_t len)
+{
+	char	path[600];
+	int	found;
+
+	found = pt_file_has(db, needle, len);
+	(void)snprintf(path, sizeof(path), "%s-wal", db);
+	found |= pt_file_has(path, needle, len);
+	(void)snprintf(path, sizeof(path), "%s-shm", db);
+	found |= pt_file_has(path, needle, len);
+	return found;
+}
+
+/* pt_mode: permission bits of path, -1 when missing. */
+static int __attribute__((unused))
+pt_mode(const char *path)
+{
+	struct stat	sb;
+
+	if (lstat(path, &sb) == -1)
+		return -1;
+	return (int)(sb.st_mode & 07777);
+}
+
+/*
+ * pt_set_clock: move the test clock, for the pools (pt_now) and for the
+ * server started with pt_server(1), whose --test-clock file holds it.
+ */
+static void __attribute__((unused))
+pt_set_clock(int64_t now)
+{
+	char	tmp[600], buf[32];
+	FILE	*f;
+
+	pt_clock = now;
+	(void)snprintf(tmp, sizeof(tmp), "%s/clock.tmp", pt_dir);
+	if ((f = fopen(tmp, "w")) == NULL)
+		bail("clock file: %s", strerror(errno));
+	(void)snprintf(buf, sizeof(buf), "%lld\n", (long long)now);
+	if (fputs(buf, f) == EOF || fclose(f) == EOF ||
+	    rename(tmp, pt_file("clock")) == -1)
+		bail("clock file: %s", strerror(errno));
+}
+
+/*
+ * pt_server: start build/kpool-server on 127.0.0.1 port 0 with a fresh
+ * database in the test directory (a new one each call) (and the test clock when test_clock),
+ * read the port it prints, and return its URL (static).  Skips the whole
+ * test when the server is not built.
+ */
+static __attribute__((unused)) const char *
+pt_server(int test_clock)
+{
+	static char	 url[64];
+	static int	 nserver;
+	const char	*build = getenv("KP_BUILD");
+	char		 bin[512], line[64], db[32], *argv[10];
+	FILE		*f;
+	int		 fds[2], port, i = 0;
+
+	(void)snprintf(bin, sizeof(bin), "%s/kpool-server",
+	    build ? build : "build");
+	if (access(bin, X_OK) == -1)
+		skip_all("kpool-server is not built");
+	if (test_clock)
+		pt_set_clock(pt_clock);
+	if (pipe(fds) == -1)
+		bail("pipe: %s", strerror(errno));
+	argv[i++] = bin;
+	argv[i++] = "--listen";
+	argv[i++] = "127.0.0.1:0";
+	(void)snprintf(db, sizeof(db), "server%d.db", nserver++);
+	argv[i++] = "--db";
+	argv[i++] = (char *)pt_file(db);
+	if (test_clock) {
+		argv[i++] = "--test-clock";
+		argv[i++] = (char *)pt_file("clock");
+	}
+	argv[i] = NULL;
+	if ((pt_server_pid = fork()) == -1)
+		bail("fork: %s", strerror(errno));
+	if (pt_server_pid == 0) {
+		/* die with the test, even when it aborts (a sanitizer) */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		if (freopen(pt_file("server.log"), "a", stderr) == NULL)
+			_exit(126);
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	if ((f = fdopen(fds[0], "r")) == NULL)
+		bail("fdopen");
+	if (fgets(line, sizeof(line), f) == NULL)
+		bail("kpool-server printed no port (see %s)",
+		    pt_file("server.log"));
+	/* keep the pipe open: the server may print more */
+	port = atoi(line + strcspn(line, "0123456789"));
+	if (port <= 0 || port > 65535)
+		bail("kpool-server printed \"%s\"", line);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	return url;
+}
+
+#endif /* POOLTEST_H */
