@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * loadgen: load generator of kpool-server (bench/run-server.sh).  Each
- * client is a thread with one keep-alive HTTP/1.1 connection.  Signed
- * reserve requests are made (one signature and nonce each) before the
- * clock starts; a spend is signed when its reserve answers, since it
- * names the key the reserve returned.
+ * client is one keep-alive HTTP/1.1 connection with one request in
+ * flight; one thread drives them all with epoll, so the generator
+ * takes little of the CPU it shares with the server.  Signed reserve
+ * requests are made (one signature and nonce each) before the clock
+ * starts; a spend is signed when its reserve answers, since it names
+ * the key the reserve returned.
  *
  *	loadgen -p PORT -c CLIENTS -m healthz|reserve|reserve-spend
  *	    [-n OPS_PER_CLIENT] [-d SECONDS] [-t OWNER]
@@ -18,10 +20,10 @@
 #include <err.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,11 +39,14 @@ static int		 port, mode, nclients = 1;
 static long		 nops = 1000;
 static double		 duration;
 static const char	*owner = "owner";
-static volatile int	 go;
 
 struct client {
-	pthread_t	 thr;
 	int		 id, fd;
+	long		 i;		/* next pre-signed request */
+	int		 done, spend;
+	char		*spendreq;
+	size_t		 spendlen, have, need;
+	double		 t0;
 	char		 name[16];
 	uint8_t		 sk[64];
 	char		**pre;		/* pre-signed requests */
@@ -127,37 +132,6 @@ sendall(int fd, const char *p, size_t n)
 	}
 }
 
-/* roundtrip: send a request, read one reply into c->buf; its status. */
-static int
-roundtrip(struct client *c, const char *req, size_t len, char **body)
-{
-	size_t	have = 0, need = 0;
-	ssize_t	r;
-	char	*e, *cl;
-
-	sendall(c->fd, req, len);
-	for (;;) {
-		if ((r = read(c->fd, c->buf + have, sizeof(c->buf) - 1 -
-		    have)) <= 0)
-			errx(1, "read: connection closed");
-		have += (size_t)r;
-		c->buf[have] = '\0';
-		if ((e = strstr(c->buf, "\r\n\r\n")) == NULL)
-			continue;
-		if (need == 0) {
-			if ((cl = strcasestr(c->buf, "Content-Length:")) ==
-			    NULL || cl > e)
-				errx(1, "no Content-Length");
-			need = (size_t)(e + 4 - c->buf) +
-			    strtoul(cl + 15, NULL, 10);
-		}
-		if (have >= need)
-			break;
-	}
-	*body = e + 4;
-	return atoi(c->buf + 9);
-}
-
 static int
 cmpd(const void *a, const void *b)
 {
@@ -166,64 +140,134 @@ cmpd(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void *
-client_main(void *arg)
+static const char healthz_req[] = "GET /healthz HTTP/1.1\r\n"
+    "Host: 127.0.0.1\r\n\r\n";
+
+/* start_req: send c's next request (or mark it done); 0 or -1. */
+static int
+start_req(struct client *c, double end)
 {
-	struct client	*c = arg;
-	char		*body, *ref, spend[256], *req;
+	const char	*req;
 	size_t		 len;
-	double		 t0, t1, end = 0;
-	long		 i;
-	int		 st;
 
-	c->fd = dial();
-	while (!go)
-		usleep(100);
-	if (duration > 0)
-		end = now_s() + duration;
-	for (i = 0; duration > 0 || i < nops; i++) {
-		if (duration > 0 && now_s() >= end)
-			break;
-		t0 = now_s();
-		if (mode == M_HEALTHZ) {
-			static const char h[] = "GET /healthz HTTP/1.1\r\n"
-			    "Host: 127.0.0.1\r\n\r\n";
+	if ((duration > 0 && now_s() >= end) ||
+	    (duration <= 0 && c->i >= nops && !c->spend)) {
+		c->done = 1;
+		return 0;
+	}
+	if (c->spend) {
+		req = c->spendreq;
+		len = c->spendlen;
+	} else if (mode == M_HEALTHZ) {
+		req = healthz_req;
+		len = sizeof(healthz_req) - 1;
+	} else {
+		req = c->pre[c->i];
+		len = c->prelen[c->i];
+	}
+	c->have = 0;
+	c->need = 0;
+	c->t0 = now_s();
+	sendall(c->fd, req, len);	/* small: fits the socket buffer */
+	return 0;
+}
 
-			st = roundtrip(c, h, sizeof(h) - 1, &body);
-		} else
-			st = roundtrip(c, c->pre[i], c->prelen[i], &body);
-		t1 = now_s();
+/* on_reply: a whole reply is in c->buf. */
+static void
+on_reply(struct client *c, int st, char *body, double end)
+{
+	double	 t = now_s() - c->t0;
+	char	 spend[256], *ref;
+
+	if (c->spend) {
+		free(c->spendreq);
+		c->spendreq = NULL;
+		c->spend = 0;
 		if (st != 200) {
 			c->errors++;
 			if (c->errors < 3)
-				warnx("%s: HTTP %d: %s", c->name, st, body);
-			continue;
+				warnx("spend: HTTP %d: %s", st, body);
+		} else {
+			c->lat_b[c->nb++] = t;
+			c->n++;
 		}
-		c->lat_a[c->na++] = t1 - t0;
-		if (mode == M_RESERVE_SPEND) {
-			if ((ref = strstr(body, "\"keypackage_ref\":\"")) ==
-			    NULL)
-				errx(1, "no ref in %s", body);
-			snprintf(spend, sizeof(spend), "{\"keypackage_ref\":"
-			    "\"%.64s\",\"group_id\":\"Z3JvdXA=\"}", ref + 18);
-			req = sign_req(c, "POST", "/keypackages/spend", spend,
-			    &len);
-			t0 = now_s();
-			st = roundtrip(c, req, len, &body);
-			t1 = now_s();
-			free(req);
-			if (st != 200) {
-				c->errors++;
-				if (c->errors < 3)
-					warnx("spend: HTTP %d: %s", st, body);
-				continue;
-			}
-			c->lat_b[c->nb++] = t1 - t0;
-		}
-		c->n++;
+		start_req(c, end);
+		return;
 	}
-	close(c->fd);
-	return NULL;
+	c->i++;
+	if (st != 200) {
+		c->errors++;
+		if (c->errors < 3)
+			warnx("%s: HTTP %d: %s", c->name, st, body);
+		start_req(c, end);
+		return;
+	}
+	c->lat_a[c->na++] = t;
+	if (mode == M_RESERVE_SPEND) {
+		if ((ref = strstr(body, "\"keypackage_ref\":\"")) == NULL)
+			errx(1, "no ref in %s", body);
+		snprintf(spend, sizeof(spend), "{\"keypackage_ref\":"
+		    "\"%.64s\",\"group_id\":\"Z3JvdXA=\"}", ref + 18);
+		c->spendreq = sign_req(c, "POST", "/keypackages/spend", spend,
+		    &c->spendlen);
+		c->spend = 1;
+	} else
+		c->n++;
+	start_req(c, end);
+}
+
+/* run: drive every client's connection from one epoll loop. */
+static void
+run(struct client *cl)
+{
+	struct epoll_event	 ev, evs[256];
+	double			 end = duration > 0 ? now_s() + duration : 0;
+	char			*e, *cli;
+	ssize_t			 r;
+	int			 ep, i, k, left = nclients;
+
+	if ((ep = epoll_create1(0)) == -1)
+		err(1, "epoll_create1");
+	for (i = 0; i < nclients; i++) {
+		ev.events = EPOLLIN;
+		ev.data.ptr = &cl[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, cl[i].fd, &ev) == -1)
+			err(1, "epoll_ctl");
+		start_req(&cl[i], end);
+		if (cl[i].done)
+			left--;
+	}
+	while (left > 0) {
+		if ((k = epoll_wait(ep, evs, 256, 10000)) <= 0)
+			errx(1, "epoll_wait: no reply for 10 s");
+		for (i = 0; i < k; i++) {
+			struct client *c = evs[i].data.ptr;
+
+			if (c->done)
+				continue;
+			r = read(c->fd, c->buf + c->have,
+			    sizeof(c->buf) - 1 - c->have);
+			if (r <= 0)
+				errx(1, "read: connection closed");
+			c->have += (size_t)r;
+			c->buf[c->have] = '\0';
+			if ((e = strstr(c->buf, "\r\n\r\n")) == NULL)
+				continue;
+			if (c->need == 0) {
+				if ((cli = strcasestr(c->buf,
+				    "Content-Length:")) == NULL || cli > e)
+					errx(1, "no Content-Length");
+				c->need = (size_t)(e + 4 - c->buf) +
+				    strtoul(cli + 15, NULL, 10);
+			}
+			if (c->have < c->need)
+				continue;
+			on_reply(c, atoi(c->buf + 9), e + 4, end);
+			if (c->done)
+				left--;
+		}
+	}
+	close(ep);
 }
 
 static void
@@ -311,13 +355,9 @@ main(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < nclients; i++)
-		if (pthread_create(&cl[i].thr, NULL, client_main, &cl[i]) != 0)
-			errx(1, "pthread_create");
-	usleep(100000);
+		cl[i].fd = dial();
 	t0 = now_s();
-	go = 1;
-	for (i = 0; i < nclients; i++)
-		pthread_join(cl[i].thr, NULL);
+	run(cl);
 	t1 = now_s();
 	for (i = 0; i < nclients; i++) {
 		total += cl[i].n;
