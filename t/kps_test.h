@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +86,8 @@ srv_start(struct srv *s, const char *const *extra)
 	if (s->pid == 0) {
 		FILE *lf = freopen(s->log, "a", stderr);
 
+		/* the server dies with the test, even when the test bails */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		(void)lf;
 		dup2(p[1], 1);
 		close(p[0]);
