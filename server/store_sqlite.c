@@ -259,6 +259,32 @@ op_begin(struct sq_store *s, int *own)
 	return run(s, *own ? S_BEGIN : S_SAVEPOINT);
 }
 
+/*
+ * op_begin1/op_end1: the same for an operation whose only change is
+ * its last statement (one INSERT or UPDATE, atomic by itself): inside
+ * the writer's transaction it needs no savepoint.
+ */
+static int
+op_begin1(struct sq_store *s, int *own)
+{
+	*own = sqlite3_get_autocommit(s->db);
+	return *own ? run(s, S_BEGIN) : KP_OK;
+}
+
+static int
+op_end1(struct sq_store *s, int own, int rc)
+{
+	if (!own)
+		return rc;
+	if (rc == KP_OK) {
+		if (run(s, S_COMMIT) == KP_OK)
+			return KP_OK;
+		rc = KP_EDB;
+	}
+	(void)run(s, S_ROLLBACK);
+	return rc;
+}
+
 static int
 op_end(struct sq_store *s, int own, int rc)
 {
@@ -530,7 +556,7 @@ sq_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
 	uint8_t		 have[32];
 	int		 own, rc;
 
-	if ((rc = op_begin(s, &own)) != KP_OK)
+	if ((rc = op_begin1(s, &own)) != KP_OK)
 		return rc;
 	if ((st = stmt(s, S_USER_ADD)) == NULL) {
 		rc = KP_EDB;
@@ -547,7 +573,7 @@ sq_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
 		rc = sodium_memcmp(have, pk, 32) == 0 ? KP_OK : KP_EEXIST;
 	}
 out:
-	return op_end(s, own, rc);
+	return op_end1(s, own, rc);
 }
 
 static int
@@ -557,7 +583,7 @@ sq_save(struct kps_store *b, const struct kps_key *k)
 	sqlite3_stmt	*st;
 	int		 own, rc, r;
 
-	if ((rc = op_begin(s, &own)) != KP_OK)
+	if ((rc = op_begin1(s, &own)) != KP_OK)
 		return rc;
 	rc = KP_EDB;
 	if ((st = stmt(s, S_TOMB_CHECK)) == NULL)
@@ -609,7 +635,7 @@ sq_save(struct kps_store *b, const struct kps_key *k)
 	else
 		rc = KP_OK;
 out:
-	return op_end(s, own, rc);
+	return op_end1(s, own, rc);
 }
 
 static int
@@ -720,7 +746,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	int		 own, rc, x;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = op_begin(s, &own)) != KP_OK)
+	if ((rc = op_begin1(s, &own)) != KP_OK)
 		return rc;
 	rc = KP_EDB;
 	if (r->request_id != NULL) {
@@ -834,7 +860,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	sqlite3_bind_int64(st, 7, rowid);
 	rc = done(s, st, "reserve");
 out:
-	rc = op_end(s, own, rc);
+	rc = op_end1(s, own, rc);
 	if (rc != KP_OK)
 		kps_reservation_clear(out);
 	return rc;
@@ -931,7 +957,7 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 	sqlite3_stmt	*st;
 	int		 own, rc, owner, mine, live;
 
-	if ((rc = op_begin(s, &own)) != KP_OK)
+	if ((rc = op_begin1(s, &own)) != KP_OK)
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK) {
 		if (rc == KP_ENOTFOUND)
@@ -972,7 +998,7 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 	sqlite3_bind_int64(st, 4, w.rowid);
 	rc = done(s, st, "spend");
 out:
-	return op_end(s, own, rc);
+	return op_end1(s, own, rc);
 }
 
 static int
@@ -984,7 +1010,7 @@ sq_release(struct kps_store *b, const char *caller, const uint8_t *ref,
 	sqlite3_stmt	*st;
 	int		 own, rc, mine;
 
-	if ((rc = op_begin(s, &own)) != KP_OK)
+	if ((rc = op_begin1(s, &own)) != KP_OK)
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK)
 		goto out;
@@ -1010,7 +1036,7 @@ sq_release(struct kps_store *b, const char *caller, const uint8_t *ref,
 	sqlite3_bind_int64(st, 1, w.rowid);
 	rc = done(s, st, "release");
 out:
-	return op_end(s, own, rc);
+	return op_end1(s, own, rc);
 }
 
 static int
@@ -1085,7 +1111,7 @@ sq_release_expired(struct kps_store *b, int64_t now, uint64_t *n)
 
 	if (n != NULL)
 		*n = 0;
-	if ((rc = op_begin(s, &own)) != KP_OK)
+	if ((rc = op_begin1(s, &own)) != KP_OK)
 		return rc;
 	if ((st = stmt(s, s->conf.burn ? S_EXP_BURN : S_EXP_RELEASE)) ==
 	    NULL) {
@@ -1098,7 +1124,7 @@ sq_release_expired(struct kps_store *b, int64_t now, uint64_t *n)
 	if (n != NULL)
 		*n = (uint64_t)sqlite3_changes(s->db);
 out:
-	return op_end(s, own, rc);
+	return op_end1(s, own, rc);
 }
 
 static int
