@@ -716,7 +716,7 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	const struct kp_key	*k = &b->key;
 	sqlite3_stmt		*s = NULL;
 	uint8_t			 si[SEALED_LEN], se[SEALED_LEN];
-	int			 rc, r;
+	int			 rc = KP_OK, r;
 
 	if (b->keypackage == NULL || b->keypackage_len == 0 ||
 	    b->keypackage_len > KP_MAX_KEYPACKAGE ||
