@@ -96,6 +96,8 @@ kp_hmac(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
 		goto out;
 	rc = KP_OK;
 out:
+	if (rc != KP_OK)
+		sodium_memzero(out, KP_HASH_LEN);	/* maybe a part */
 	EVP_MAC_CTX_free(ctx);
 	return rc;
 }
