@@ -435,20 +435,30 @@ sign_key(const uint8_t seed[KP_SIGN_SEED_LEN], uint8_t sk[KP_SIGN_SK_LEN])
 	static _Thread_local uint8_t	tag[32], pk[32];
 	static _Thread_local int	valid;
 	uint8_t				t[32];
+	int				rc = KP_OK;
 
 	if (crypto_generichash(t, sizeof(t), seed, KP_SIGN_SEED_LEN,
-	    NULL, 0) != 0)
-		return KP_ECRYPTO;
+	    NULL, 0) != 0) {
+		rc = KP_ECRYPTO;
+		goto out;
+	}
 	if (!valid || sodium_memcmp(t, tag, sizeof(t)) != 0) {
-		if (crypto_sign_seed_keypair(pk, sk, seed) != 0)
-			return KP_ECRYPTO;
+		valid = 0;
+		if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {
+			rc = KP_ECRYPTO;
+			goto out;
+		}
 		memcpy(tag, t, sizeof(t));
 		valid = 1;
-		return KP_OK;
+		goto out;
 	}
 	memcpy(sk, seed, KP_SIGN_SEED_LEN);
 	memcpy(sk + KP_SIGN_SEED_LEN, pk, sizeof(pk));
-	return KP_OK;
+out:
+	if (rc != KP_OK)
+		sodium_memzero(sk, KP_SIGN_SK_LEN);
+	sodium_memzero(t, sizeof(t));
+	return rc;
 }
 
 /* A uint16 list as its big-endian vector body. */
