@@ -211,12 +211,34 @@ kp_kp_read(struct kp_rd *r, struct kp_kpfields *f)
 	return kp_exts_check(f->exts);
 }
 
+/*
+ * The signature<V> over w's bytes from start: made with sk under label,
+ * or the given one when sk is NULL.
+ */
+static int
+put_sig(struct kp_wb *w, size_t start, const uint8_t *sk, const char *label,
+    struct kp_span given)
+{
+	uint8_t	sig[KP_SIG_LEN];
+	int	rc;
+
+	if (w->err != KP_OK)
+		return w->err;
+	if (sk == NULL) {
+		kp_wb_vec(w, given.p, given.n);
+		return w->err;
+	}
+	if ((rc = kp_sign_with_label(sk, label, w->buf + start,
+	    w->len - start, sig)) != KP_OK)
+		return rc;
+	kp_wb_vec(w, sig, sizeof(sig));
+	return w->err;
+}
+
 int
 kp_leaf_write(struct kp_wb *w, const struct kp_leaf *l, const uint8_t *sk)
 {
-	uint8_t	sig[KP_SIG_LEN];
 	size_t	start = w->len;
-	int	rc;
 
 	kp_wb_vec(w, l->enc_key.p, l->enc_key.n);
 	kp_wb_vec(w, l->sig_key.p, l->sig_key.n);
@@ -237,23 +259,12 @@ kp_leaf_write(struct kp_wb *w, const struct kp_leaf *l, const uint8_t *sk)
 		break;
 	}
 	kp_wb_vec(w, l->exts.p, l->exts.n);
-	if (w->err != KP_OK)
-		return w->err;
-	if (sk == NULL) {
-		kp_wb_vec(w, l->sig.p, l->sig.n);
-		return w->err;
-	}
-	if ((rc = kp_sign_with_label(sk, LEAF_SIG_LABEL, w->buf + start,
-	    w->len - start, sig)) != KP_OK)
-		return rc;
-	kp_wb_vec(w, sig, sizeof(sig));
-	return w->err;
+	return put_sig(w, start, sk, LEAF_SIG_LABEL, l->sig);
 }
 
 int
 kp_kp_write(struct kp_wb *w, const struct kp_kpfields *f, const uint8_t *sk)
 {
-	uint8_t	sig[KP_SIG_LEN];
 	size_t	start = w->len;
 	int	rc;
 
@@ -263,17 +274,7 @@ kp_kp_write(struct kp_wb *w, const struct kp_kpfields *f, const uint8_t *sk)
 	if ((rc = kp_leaf_write(w, &f->leaf, sk)) != KP_OK)
 		return rc;
 	kp_wb_vec(w, f->exts.p, f->exts.n);
-	if (w->err != KP_OK)
-		return w->err;
-	if (sk == NULL) {
-		kp_wb_vec(w, f->sig.p, f->sig.n);
-		return w->err;
-	}
-	if ((rc = kp_sign_with_label(sk, KP_SIG_LABEL, w->buf + start,
-	    w->len - start, sig)) != KP_OK)
-		return rc;
-	kp_wb_vec(w, sig, sizeof(sig));
-	return w->err;
+	return put_sig(w, start, sk, KP_SIG_LABEL, f->sig);
 }
 
 int
