@@ -112,8 +112,8 @@ rd_u16_list(struct kp_rd *r, struct kp_span *s)
 	return s->n % 2 == 0 ? KP_OK : KP_EMALFORMED;
 }
 
-static int
-rd_span(struct kp_rd *r, struct kp_span *s)
+int
+kp_rd_span(struct kp_rd *r, struct kp_span *s)
 {
 	return kp_rd_vec(r, &s->p, &s->n);
 }
@@ -131,7 +131,7 @@ rd_credential(struct kp_rd *r, struct kp_leaf *l)
 		return rc;
 	switch (l->cred_type) {
 	case KP_CRED_BASIC:
-		if ((rc = rd_span(r, &l->identity)) != KP_OK)
+		if ((rc = kp_rd_span(r, &l->identity)) != KP_OK)
 			return rc;
 		break;
 	case KP_CRED_X509:
@@ -158,8 +158,8 @@ kp_leaf_read(struct kp_rd *r, struct kp_leaf *l)
 
 	memset(l, 0, sizeof(*l));
 	l->start = kp_rd_pos(r);
-	if ((rc = rd_span(r, &l->enc_key)) != KP_OK ||
-	    (rc = rd_span(r, &l->sig_key)) != KP_OK ||
+	if ((rc = kp_rd_span(r, &l->enc_key)) != KP_OK ||
+	    (rc = kp_rd_span(r, &l->sig_key)) != KP_OK ||
 	    (rc = rd_credential(r, l)) != KP_OK ||
 	    (rc = rd_u16_list(r, &l->cap_versions)) != KP_OK ||
 	    (rc = rd_u16_list(r, &l->cap_suites)) != KP_OK ||
@@ -177,16 +177,16 @@ kp_leaf_read(struct kp_rd *r, struct kp_leaf *l)
 	case KP_LEAF_UPDATE:
 		break;
 	case KP_LEAF_COMMIT:
-		if ((rc = rd_span(r, &l->parent_hash)) != KP_OK)
+		if ((rc = kp_rd_span(r, &l->parent_hash)) != KP_OK)
 			return rc;
 		break;
 	default:
 		return KP_EMALFORMED;
 	}
-	if ((rc = rd_span(r, &l->exts)) != KP_OK)
+	if ((rc = kp_rd_span(r, &l->exts)) != KP_OK)
 		return rc;
 	l->tbs_len = (size_t)(kp_rd_pos(r) - l->start);
-	if ((rc = rd_span(r, &l->sig)) != KP_OK)
+	if ((rc = kp_rd_span(r, &l->sig)) != KP_OK)
 		return rc;
 	l->len = (size_t)(kp_rd_pos(r) - l->start);
 	return kp_exts_check(l->exts);
@@ -201,12 +201,12 @@ kp_kp_read(struct kp_rd *r, struct kp_kpfields *f)
 	memset(f, 0, sizeof(*f));
 	if ((rc = kp_rd_u16(r, &f->version)) != KP_OK ||
 	    (rc = kp_rd_u16(r, &f->suite)) != KP_OK ||
-	    (rc = rd_span(r, &f->init_key)) != KP_OK ||
+	    (rc = kp_rd_span(r, &f->init_key)) != KP_OK ||
 	    (rc = kp_leaf_read(r, &f->leaf)) != KP_OK ||
-	    (rc = rd_span(r, &f->exts)) != KP_OK)
+	    (rc = kp_rd_span(r, &f->exts)) != KP_OK)
 		return rc;
 	f->tbs_len = (size_t)(kp_rd_pos(r) - start);
-	if ((rc = rd_span(r, &f->sig)) != KP_OK)
+	if ((rc = kp_rd_span(r, &f->sig)) != KP_OK)
 		return rc;
 	return kp_exts_check(f->exts);
 }

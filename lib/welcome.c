@@ -64,19 +64,13 @@ struct group_info {
 };
 
 static int
-rd_span(struct kp_rd *r, struct kp_span *s)
-{
-	return kp_rd_vec(r, &s->p, &s->n);
-}
-
-static int
 rd_egs(struct kp_rd *r, struct egs *e)
 {
 	int	rc;
 
-	if ((rc = rd_span(r, &e->new_member)) != KP_OK ||
-	    (rc = rd_span(r, &e->kem_output)) != KP_OK ||
-	    (rc = rd_span(r, &e->ciphertext)) != KP_OK)
+	if ((rc = kp_rd_span(r, &e->new_member)) != KP_OK ||
+	    (rc = kp_rd_span(r, &e->kem_output)) != KP_OK ||
+	    (rc = kp_rd_span(r, &e->ciphertext)) != KP_OK)
 		return rc;
 	return KP_OK;
 }
@@ -103,8 +97,8 @@ welcome_read(const uint8_t *buf, size_t len, struct welcome *w)
 	if (wf != KP_WF_WELCOME)
 		return KP_EWIREFMT;
 	if ((rc = kp_rd_u16(&r, &w->suite)) != KP_OK ||
-	    (rc = rd_span(&r, &w->secrets)) != KP_OK ||
-	    (rc = rd_span(&r, &w->egi)) != KP_OK)
+	    (rc = kp_rd_span(&r, &w->secrets)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &w->egi)) != KP_OK)
 		return rc;
 	if ((rc = kp_rd_end(&r)) != KP_OK)
 		return rc;
@@ -126,12 +120,12 @@ rd_psk_id(struct kp_rd *r, struct psk_id *p)
 		return rc;
 	switch (p->type) {
 	case PSK_EXTERNAL:
-		if ((rc = rd_span(r, &p->id)) != KP_OK)
+		if ((rc = kp_rd_span(r, &p->id)) != KP_OK)
 			return rc;
 		break;
 	case PSK_RESUMPTION:
 		if ((rc = kp_rd_u8(r, &p->usage)) != KP_OK ||
-		    (rc = rd_span(r, &p->group_id)) != KP_OK ||
+		    (rc = kp_rd_span(r, &p->group_id)) != KP_OK ||
 		    (rc = kp_rd_u64(r, &p->epoch)) != KP_OK)
 			return rc;
 		if (p->usage < 1 || p->usage > 3)
@@ -140,7 +134,7 @@ rd_psk_id(struct kp_rd *r, struct psk_id *p)
 	default:
 		return KP_EMALFORMED;
 	}
-	if ((rc = rd_span(r, &p->nonce)) != KP_OK)
+	if ((rc = kp_rd_span(r, &p->nonce)) != KP_OK)
 		return rc;
 	p->raw.p = start;
 	p->raw.n = (size_t)(kp_rd_pos(r) - start);
@@ -156,14 +150,14 @@ group_secrets_read(const uint8_t *buf, size_t len, struct group_secrets *g)
 
 	memset(g, 0, sizeof(*g));
 	kp_rd_init(&r, buf, len);
-	if ((rc = rd_span(&r, &g->joiner)) != KP_OK ||
+	if ((rc = kp_rd_span(&r, &g->joiner)) != KP_OK ||
 	    (rc = kp_rd_u8(&r, &g->has_path)) != KP_OK)
 		return rc;
 	if (g->has_path > 1)
 		return KP_EMALFORMED;
-	if (g->has_path && (rc = rd_span(&r, &g->path)) != KP_OK)
+	if (g->has_path && (rc = kp_rd_span(&r, &g->path)) != KP_OK)
 		return rc;
-	if ((rc = rd_span(&r, &g->psks)) != KP_OK)
+	if ((rc = kp_rd_span(&r, &g->psks)) != KP_OK)
 		return rc;
 	if ((rc = kp_rd_end(&r)) != KP_OK)
 		return rc;
@@ -184,20 +178,20 @@ group_info_read(const uint8_t *buf, size_t len, struct group_info *g)
 	kp_rd_init(&r, buf, len);
 	if ((rc = kp_rd_u16(&r, &g->version)) != KP_OK ||
 	    (rc = kp_rd_u16(&r, &g->suite)) != KP_OK ||
-	    (rc = rd_span(&r, &g->group_id)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &g->group_id)) != KP_OK ||
 	    (rc = kp_rd_u64(&r, &g->epoch)) != KP_OK ||
-	    (rc = rd_span(&r, &g->tree_hash)) != KP_OK ||
-	    (rc = rd_span(&r, &g->cth)) != KP_OK ||
-	    (rc = rd_span(&r, &g->gc_exts)) != KP_OK)
+	    (rc = kp_rd_span(&r, &g->tree_hash)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &g->cth)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &g->gc_exts)) != KP_OK)
 		return rc;
 	g->context.p = buf;
 	g->context.n = r.off;
-	if ((rc = rd_span(&r, &g->exts)) != KP_OK ||
-	    (rc = rd_span(&r, &g->tag)) != KP_OK ||
+	if ((rc = kp_rd_span(&r, &g->exts)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &g->tag)) != KP_OK ||
 	    (rc = kp_rd_u32(&r, &g->signer)) != KP_OK)
 		return rc;
 	g->tbs_len = r.off;
-	if ((rc = rd_span(&r, &g->sig)) != KP_OK)
+	if ((rc = kp_rd_span(&r, &g->sig)) != KP_OK)
 		return rc;
 	if ((rc = kp_rd_end(&r)) != KP_OK)
 		return rc;
@@ -252,9 +246,9 @@ kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
 				return KP_OK;
 			}
 		} else if (type == 2) {
-			if (rd_span(&body, &a) != KP_OK ||
-			    rd_span(&body, &b) != KP_OK ||
-			    rd_span(&body, &c) != KP_OK || c.n % 4 != 0 ||
+			if (kp_rd_span(&body, &a) != KP_OK ||
+			    kp_rd_span(&body, &b) != KP_OK ||
+			    kp_rd_span(&body, &c) != KP_OK || c.n % 4 != 0 ||
 			    i % 2 != 1)
 				return KP_EMALFORMED;
 		} else
@@ -704,8 +698,8 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 		struct kp_span	 body;
 
 		kp_rd_init(&r, gs.buf, gs.len);
-		if (rd_span(&r, &body) != KP_OK || kp_rd_u8(&r, &psk[0]) !=
-		    KP_OK || rd_span(&r, &body) != KP_OK) {
+		if (kp_rd_span(&r, &body) != KP_OK || kp_rd_u8(&r, &psk[0]) !=
+		    KP_OK || kp_rd_span(&r, &body) != KP_OK) {
 			rc = KP_EMALFORMED;
 			goto out;
 		}
