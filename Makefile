@@ -99,7 +99,7 @@ $(B)/t/tap.o: t/tap.c t/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It -c $< -o $@
 
-$(B)/t/%.t: t/%.c $(B)/t/tap.o $(B)/libkpool.a t/tap.h lib/*.h
+$(B)/t/%.t: t/%.c $(B)/t/tap.o $(B)/libkpool.a t/*.h lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
 	    $(B)/t/tap.o $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
