@@ -336,28 +336,33 @@ kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
 	*refs = NULL;
 	*n = 0;
 	if ((rc = welcome_read(welcome, len, &w)) != KP_OK)
-		return rc;
+		goto out;
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	while (kp_rd_left(&s) > 0) {
-		if (rd_egs(&s, &e) != KP_OK)
-			return KP_EMALFORMED;
-		if (e.new_member.n != KP_REF_LEN)
-			return KP_EMALFORMED;
+		if (rd_egs(&s, &e) != KP_OK || e.new_member.n != KP_REF_LEN) {
+			rc = KP_EMALFORMED;
+			goto out;
+		}
 		count++;
 	}
-	if ((out = malloc(count * KP_REF_LEN + 1)) == NULL)
-		return KP_ENOMEM;
+	if ((out = malloc(count * KP_REF_LEN + 1)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	for (i = 0; i < count; i++) {
 		if (rd_egs(&s, &e) != KP_OK) {
-			free(out);
-			return KP_EMALFORMED;
+			rc = KP_EMALFORMED;
+			goto out;
 		}
 		memcpy(out + i * KP_REF_LEN, e.new_member.p, KP_REF_LEN);
 	}
 	*refs = out;
 	*n = count;
-	return KP_OK;
+	out = NULL;
+out:
+	free(out);
+	return rc;
 }
 
 int
@@ -575,9 +580,9 @@ kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	size_t		mark;
 	int		rc;
 
-	if ((rc = welcome_read(buf, len, &w)) != KP_OK)
-		return rc;
 	kp_wb_init(&wb, MAX_WELCOME);
+	if ((rc = welcome_read(buf, len, &w)) != KP_OK)
+		goto out;
 	kp_wb_u16(&wb, KP_MLS10);
 	kp_wb_u16(&wb, KP_WF_WELCOME);
 	kp_wb_u16(&wb, w.suite);
@@ -585,8 +590,8 @@ kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	while (kp_rd_left(&s) > 0) {
 		if (rd_egs(&s, &e) != KP_OK) {
-			kp_wb_free(&wb);
-			return KP_EMALFORMED;
+			rc = KP_EMALFORMED;
+			goto out;
 		}
 		kp_wb_vec(&wb, e.new_member.p, e.new_member.n);
 		kp_wb_vec(&wb, e.kem_output.p, e.kem_output.n);
@@ -594,7 +599,10 @@ kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	}
 	kp_wb_end(&wb, mark);
 	kp_wb_vec(&wb, w.egi.p, w.egi.n);
-	return kp_wb_finish(&wb, out, outlen);
+	rc = kp_wb_finish(&wb, out, outlen);
+out:
+	kp_wb_free(&wb);
+	return rc;
 }
 
 int
@@ -608,9 +616,9 @@ kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	size_t			mark;
 	int			rc;
 
-	if ((rc = group_secrets_read(buf, len, &g)) != KP_OK)
-		return rc;
 	kp_wb_init(&wb, MAX_WELCOME);
+	if ((rc = group_secrets_read(buf, len, &g)) != KP_OK)
+		goto out;
 	kp_wb_vec(&wb, g.joiner.p, g.joiner.n);
 	kp_wb_u8(&wb, g.has_path);
 	if (g.has_path)
@@ -619,8 +627,8 @@ kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	kp_rd_init(&s, g.psks.p, g.psks.n);
 	while (kp_rd_left(&s) > 0) {
 		if (rd_psk_id(&s, &p) != KP_OK) {
-			kp_wb_free(&wb);
-			return KP_EMALFORMED;
+			rc = KP_EMALFORMED;
+			goto out;
 		}
 		kp_wb_u8(&wb, p.type);
 		if (p.type == PSK_EXTERNAL)
@@ -633,7 +641,10 @@ kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 		kp_wb_vec(&wb, p.nonce.p, p.nonce.n);
 	}
 	kp_wb_end(&wb, mark);
-	return kp_wb_finish(&wb, out, outlen);
+	rc = kp_wb_finish(&wb, out, outlen);
+out:
+	kp_wb_free(&wb);	/* a GroupSecrets holds the joiner_secret */
+	return rc;
 }
 
 int
