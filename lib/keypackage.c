@@ -507,11 +507,15 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	if (opts == NULL)
 		opts = &defaults;
 	suite = opts->suite == 0 ? KP_SUITE_X25519_AES128GCM : opts->suite;
-	if (kp_suite_find(suite) == NULL)
-		return KP_ESUITE;
+	if (kp_suite_find(suite) == NULL) {
+		rc = KP_ESUITE;
+		goto out;
+	}
 	if (opts->identity == NULL || opts->identity_len == 0 ||
-	    opts->identity_len > KP_MAX_IDENTITY)
-		return KP_EINVAL;
+	    opts->identity_len > KP_MAX_IDENTITY) {
+		rc = KP_EINVAL;
+		goto out;
+	}
 	nb = opts->not_before;
 	na = opts->not_after;
 	if (nb == 0 && na == 0) {
@@ -520,8 +524,10 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 		nb = now > DEFAULT_BACKDATE ? now - DEFAULT_BACKDATE : 0;
 		na = nb + DEFAULT_LIFETIME;
 	}
-	if (nb > na)
-		return KP_ELIFETIME;
+	if (nb > na) {
+		rc = KP_ELIFETIME;
+		goto out;
+	}
 
 	memset(&f, 0, sizeof(f));
 	f.version = KP_MLS10;
@@ -535,7 +541,7 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	if (opts->cap_credentials != NULL && opts->ncap_credentials > 0) {
 		if ((rc = u16_body(opts->cap_credentials,
 		    opts->ncap_credentials, creds, &n)) != KP_OK)
-			return rc;
+			goto out;
 		f.leaf.cap_creds.p = creds;
 		f.leaf.cap_creds.n = n;
 	} else {
@@ -546,7 +552,7 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	if (opts->cap_extensions != NULL &&
 	    (rc = u16_body(opts->cap_extensions, opts->ncap_extensions, exts,
 	    &n)) != KP_OK)
-		return rc;
+		goto out;
 	f.leaf.cap_exts.p = exts;
 	f.leaf.cap_exts.n = n;
 	if (opts->last_resort) {
@@ -562,7 +568,7 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	if (opts->cap_proposals != NULL &&
 	    (rc = u16_body(opts->cap_proposals, opts->ncap_proposals, props,
 	    &n)) != KP_OK)
-		return rc;
+		goto out;
 	f.leaf.cap_props.p = props;
 	f.leaf.cap_props.n = n;
 
