@@ -178,3 +178,6 @@ clean:
 
 .PHONY: all tests deps check test run stop bench fuzz install clean
 .DELETE_ON_ERROR:
+
+# The store test builds the server's store into itself.
+$(B)/t/2001-store.t: server/store.c server/store_sqlite.c server/store.h

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * http.c: the HTTP plumbing on libmicrohttpd (thread pool, epoll): read
+ * a request's raw target and body (1 MiB cap), hand it to kps_handle(),
+ * send the reply, log one line per request, count it, and on shutdown
+ * let in-flight requests finish.
+ */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "kps.h"
+
+struct kps_http {
+	char		*target;	/* raw request target */
+	char		*body;
+	size_t		 len, cap;
+	int		 too_big;
+	int		 started;
+	int		 answered;
+	int		 status;
+	int		 route;
+	char		 method[16];
+	struct timespec	 t0;
+};
+
+static struct MHD_Daemon	*daemon_;
+static _Atomic int		 inflight;
+
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *con)
+{
+	struct kps_http	*h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &h->t0);
+	if ((h->target = strdup(uri ? uri : "/")) == NULL) {
+		free(h);
+		return NULL;
+	}
+	h->route = KPS_R_OTHER;
+	atomic_fetch_add(&inflight, 1);
+	return h;
+}
+
+static void
+on_done(void *cls, struct MHD_Connection *con, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct kps_http	*h = *con_cls;
+	struct timespec	 t1;
+	char		 line[256], *q;
+	double		 ms;
+	int		 n;
+
+	if (h == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - h->t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - h->t0.tv_nsec) / 1e6;
+	if (h->status != 0)
+		kps_metric_request(h->route, h->status);
+	if (!kps_conf.quiet) {
+		/* the path only: no query, header, key or signature */
+		if ((q = strchr(h->target, '?')) != NULL)
+			*q = '\0';
+		n = snprintf(line, sizeof(line), "%s %.*s %d %.3fms%s\n",
+		    h->method[0] ? h->method : "-", 120, h->target,
+		    h->status, ms,
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+		    " (aborted)");
+		if (n > 0)
+			(void)!write(STDERR_FILENO, line,
+			    (size_t)n < sizeof(line) ? (size_t)n :
+			    sizeof(line) - 1);
+	}
+	free(h->target);
+	free(h->body);
+	free(h);
+	*con_cls = NULL;
+	atomic_fetch_sub(&inflight, 1);
+}
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *con, struct kps_http *h,
+    struct kps_reply *r)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+	char			 ra[16];
+
+	resp = MHD_create_response_from_buffer(r->len, r->body,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(r->body);
+		return MHD_NO;
+	}
+	r->body = NULL;
+	if (r->content_type != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    r->content_type);
+	if (r->retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%d", r->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	h->status = r->status;
+	h->answered = 1;
+	ret = MHD_queue_response(con, (unsigned int)r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+too_big(struct MHD_Connection *con, struct kps_http *h)
+{
+	struct kps_reply	r;
+
+	memset(&r, 0, sizeof(r));
+	kps_error(&r, 413, "too_big", "the body is larger than %d bytes",
+	    KPS_MAX_BODY);
+	return send_reply(con, h, &r);
+}
+
+static const char *
+header(struct MHD_Connection *con, const char *name)
+{
+	return MHD_lookup_connection_value(con, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *con, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct kps_http		*h = *con_cls;
+	struct kps_reply	 r;
+	struct kps_call		 c;
+	const char		*cl;
+	char			*q, *nb, *end;
+	size_t			 cap;
+	unsigned long long	 v;
+
+	if (h == NULL)
+		return MHD_NO;
+	if (!h->started) {
+		h->started = 1;
+		snprintf(h->method, sizeof(h->method), "%s", method);
+		if ((cl = header(con, MHD_HTTP_HEADER_CONTENT_LENGTH)) !=
+		    NULL) {
+			v = strtoull(cl, &end, 10);
+			if (v > KPS_MAX_BODY) {
+				h->route = KPS_R_OTHER;
+				return too_big(con, h);
+			}
+		}
+		return MHD_YES;
+	}
+	if (h->answered) {
+		*upload_data_size = 0;	/* drop the rest of the body */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (h->too_big || h->len + *upload_data_size > KPS_MAX_BODY) {
+			h->too_big = 1;
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		if (h->len + *upload_data_size + 1 > h->cap) {
+			cap = h->cap ? h->cap : 4096;
+			while (cap < h->len + *upload_data_size + 1)
+				cap *= 2;
+			if ((nb = realloc(h->body, cap)) == NULL)
+				return MHD_NO;
+			h->body = nb;
+			h->cap = cap;
+		}
+		memcpy(h->body + h->len, upload_data, *upload_data_size);
+		h->len += *upload_data_size;
+		h->body[h->len] = '\0';
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (h->too_big)
+		return too_big(con, h);
+
+	memset(&c, 0, sizeof(c));
+	c.method = method;
+	c.path = h->target;
+	c.query = "";
+	if ((q = strchr(h->target, '?')) != NULL) {
+		*q = '\0';
+		c.query = q + 1;
+	}
+	c.sig_input = header(con, "Signature-Input");
+	c.signature = header(con, "Signature");
+	c.digest = header(con, "Content-Digest");
+	c.body = (const uint8_t *)h->body;
+	c.len = h->len;
+	kps_handle(&c, &r);
+	if (q != NULL)
+		*q = '?';
+	h->route = c.route;
+	return send_reply(con, h, &r);
+}
+
+int
+kps_http_start(char *err, size_t errlen, unsigned *port)
+{
+	struct sockaddr_in		 sin;
+	const union MHD_DaemonInfo	*info;
+	char				 host[64], *colon, *end;
+	unsigned long			 p;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	snprintf(host, sizeof(host), "%s", kps_conf.listen);
+	if ((colon = strrchr(host, ':')) == NULL) {
+		snprintf(err, errlen, "--listen wants HOST:PORT");
+		return -1;
+	}
+	*colon = '\0';
+	p = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || p > 65535 ||
+	    inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+		snprintf(err, errlen, "bad --listen address %s (want an IPv4 "
+		    "HOST:PORT)", kps_conf.listen);
+		return -1;
+	}
+	sin.sin_port = htons((uint16_t)p);
+	daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
+	    MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	    MHD_OPTION_THREAD_POOL_SIZE, kps_conf.threads,
+	    MHD_OPTION_CONNECTION_LIMIT, kps_conf.max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+	    MHD_OPTION_END);
+	if (daemon_ == NULL) {
+		snprintf(err, errlen, "cannot listen on %s", kps_conf.listen);
+		return -1;
+	}
+	info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+	*port = info != NULL ? info->port : (unsigned)p;
+	return 0;
+}
+
+void
+kps_http_stop(void)
+{
+	int	i;
+
+	if (daemon_ == NULL)
+		return;
+	/* stop accepting, let in-flight requests finish (10 s at most) */
+	(void)MHD_quiesce_daemon(daemon_);
+	for (i = 0; i < 1000 && atomic_load(&inflight) > 0; i++)
+		usleep(10000);
+	MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
+}

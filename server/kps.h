@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: ISC */
+/* kps.h: kpool-server's internal interfaces between its files. */
+#ifndef KPS_H
+#define KPS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kpool.h"
+#include "store.h"
+
+#define KPS_MAX_BODY		(1024 * 1024)	/* 1 MiB */
+#define KPS_MAX_REQUEST_ID	64
+
+struct kps_config {
+	const char	*listen;	/* host:port */
+	const char	*db;
+	const char	*test_clock;	/* file with a unix time, or NULL */
+	int64_t		 reservation_ttl;	/* 60 s */
+	int		 burn;		/* --expired-reservations burn */
+	int64_t		 max_lifetime;	/* 90 days */
+	int64_t		 expired_retention;	/* keep expired keys 1 day */
+	int		 registration_open;
+	double		 rate_per_min;	/* reserves per (caller, target); 0 off */
+	double		 rate_burst;
+	unsigned	 threads;	/* HTTP thread pool */
+	unsigned	 max_connections;
+	int		 public_metrics; /* /metrics without a signature */
+	int		 quiet;		/* no request log */
+};
+
+extern struct kps_config kps_conf;
+
+/* clock.c */
+/* kps_now: the server's time for lifetimes and TTLs (the test clock
+ * when one is set), unix seconds. */
+int64_t	kps_now(void);
+/* kps_real_now: the real time, for signature freshness. */
+int64_t	kps_real_now(void);
+
+/* The work the single writer thread does, in group commits. */
+enum kps_job_kind {
+	KPS_JOB_USER_ADD,
+	KPS_JOB_SAVE,
+	KPS_JOB_RESERVE,
+	KPS_JOB_SPEND,
+	KPS_JOB_RELEASE,
+	KPS_JOB_RETIRE,
+};
+
+struct kps_job {
+	enum kps_job_kind	 kind;
+	const char		*caller;
+	const uint8_t		*ref;
+	const uint8_t		*group_id;
+	size_t			 group_id_len;
+	const uint8_t		*pk;		/* USER_ADD */
+	struct kps_key		*keys;		/* SAVE */
+	int			*rcs;		/* SAVE: one per key */
+	size_t			 nkeys;
+	struct kps_reserve	 reserve;	/* RESERVE */
+	struct kps_reservation	 res;		/* RESERVE result */
+	int64_t			 now;
+	int			 rc;
+	int			 done;		/* guarded by the writer lock */
+	struct kps_job		*next;
+};
+
+/* writer.c */
+/* kps_writer_start: open the writer's connection and start it and the
+ * checkpointer. */
+int	kps_writer_start(const char *db, char *err, size_t errlen);
+/* kps_writer_run: queue a job and wait until it is committed. */
+void	kps_writer_run(struct kps_job *j);
+/* kps_writer_stop: finish the queue, checkpoint, close. */
+void	kps_writer_stop(void);
+/* kps_reader: this thread's read connection (NULL on failure). */
+struct kps_store *kps_reader(void);
+/* kps_readers_close: close every thread's read connection. */
+void	kps_readers_close(void);
+
+/* auth.c */
+struct kps_authreq {
+	const char	*method;
+	const char	*path;
+	const char	*query;
+	const char	*sig_input;
+	const char	*signature;
+	const char	*digest;
+	const void	*body;
+	size_t		 len;
+	const uint8_t	*pk;		/* the key to check with, or NULL:
+					   the registered key of keyid */
+	const char	*expect_keyid;	/* or NULL */
+};
+/* kps_auth: check a request's signature; KP_OK with the user in user
+ * and its key in pk_out (when not NULL), or KP_EAUTH with a static
+ * reason in *why. */
+int	kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
+	    uint8_t *pk_out, const char **why);
+int	kps_auth_init(void);
+void	kps_auth_fini(void);
+
+/* ratelimit.c */
+int	kps_rate_init(void);
+void	kps_rate_fini(void);
+/* kps_rate_take: 0 when caller may reserve from target now, else the
+ * seconds to wait. */
+int	kps_rate_take(const char *caller, const char *target);
+
+/* metrics.c */
+enum kps_route {
+	KPS_R_USERS, KPS_R_UPLOAD, KPS_R_RESERVE, KPS_R_SPEND,
+	KPS_R_RELEASE, KPS_R_STATUS, KPS_R_MINE, KPS_R_RETIRE,
+	KPS_R_HEALTHZ, KPS_R_METRICS, KPS_R_OTHER,
+	KPS_NROUTES
+};
+void	kps_metric_request(int route, int status);
+void	kps_metric_add(const char *name, uint64_t n);
+/* kps_metrics_text: the Prometheus text, malloc'd. */
+char	*kps_metrics_text(void);
+const char *kps_route_name(int route);
+
+/* routes.c */
+struct kps_http;	/* one request, see http.c */
+struct kps_reply {
+	int	 status;
+	char	*body;		/* malloc'd */
+	size_t	 len;
+	const char *content_type;
+	int	 retry_after;	/* seconds, for 429 */
+};
+struct kps_call {
+	const char	*method;
+	const char	*path;		/* raw, without the query */
+	const char	*query;		/* raw, without '?' */
+	const char	*sig_input, *signature, *digest;
+	const uint8_t	*body;
+	size_t		 len;
+	int		 route;		/* set by kps_route */
+};
+/* kps_handle: answer one complete request. */
+void	kps_handle(struct kps_call *c, struct kps_reply *r);
+/* kps_error: fill r with {"error": code, "message": ...}. */
+void	kps_error(struct kps_reply *r, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* http.c */
+int	kps_http_start(char *err, size_t errlen, unsigned *port);
+void	kps_http_stop(void);
+
+#endif /* KPS_H */

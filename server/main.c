@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * main.c: kpool-server, the sync server of kpool: options, the
+ * "user add" command, start-up and a clean stop on SIGTERM.
+ */
+
+#include <err.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "kps.h"
+#include "httpsig.h"
+
+struct kps_config kps_conf = {
+	.listen = "127.0.0.1:8420",
+	.reservation_ttl = 60,
+	.max_lifetime = 90 * 86400,
+	.expired_retention = 86400,
+	.registration_open = 1,
+	.rate_per_min = 600,
+	.rate_burst = 100,
+	.threads = 4,
+	.max_connections = 1024,
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: kpool-server [--listen host:port] --db path "
+	    "[--reservation-ttl seconds]\n"
+	    "\t[--expired-reservations release | burn] "
+	    "[--max-lifetime seconds]\n"
+	    "\t[--expired-retention seconds] [--rate-limit per-minute] "
+	    "[--rate-burst n]\n"
+	    "\t[--registration open | closed] [--threads n] "
+	    "[--max-connections n]\n"
+	    "\t[--public-metrics] [--quiet] [--test-clock file]\n"
+	    "       kpool-server --db path user add name public-key\n");
+	exit(2);
+}
+
+static long long
+number(const char *s, const char *what, long long lo, long long hi)
+{
+	char		*end;
+	long long	 v;
+
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+		errx(2, "%s: %s is not a number from %lld to %lld", what, s,
+		    lo, hi);
+	return v;
+}
+
+/* user add NAME PUBKEY_B64: provision a user (closed registration). */
+static int
+user_add(int argc, char **argv)
+{
+	struct kps_store_conf	 conf = { 0 };
+	struct kps_store	*s = NULL;
+	uint8_t			 pk[64];
+	size_t			 len;
+	int			 rc;
+
+	if (argc != 4 || strcmp(argv[1], "add") != 0)
+		usage();
+	if (!kp_username_valid(argv[2]))
+		errx(2, "%s: not a valid user name", argv[2]);
+	if (sodium_base642bin(pk, sizeof(pk), argv[3], strlen(argv[3]), NULL,
+	    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || len != 32)
+		errx(2, "the public key must be standard base64 of 32 bytes");
+	if ((rc = kps_store_open(kps_conf.db, &conf, &s)) != KP_OK) {
+		warnx("%s: %s", kps_conf.db, s ? kps_store_errmsg(s) :
+		    kp_strerror(rc));
+		kps_store_close(s);
+		return 1;
+	}
+	rc = kps_user_add(s, argv[2], pk, (int64_t)time(NULL));
+	if (rc == KP_EEXIST)
+		warnx("%s: the name is taken by another key", argv[2]);
+	else if (rc != KP_OK)
+		warnx("%s", kps_store_errmsg(s));
+	else
+		printf("%s\n", argv[2]);
+	kps_store_close(s);
+	return rc == KP_OK ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "reservation-ttl", required_argument, NULL, 't' },
+		{ "expired-reservations", required_argument, NULL, 'e' },
+		{ "max-lifetime", required_argument, NULL, 'm' },
+		{ "expired-retention", required_argument, NULL, 'k' },
+		{ "rate-limit", required_argument, NULL, 'r' },
+		{ "rate-burst", required_argument, NULL, 'b' },
+		{ "registration", required_argument, NULL, 'g' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "max-connections", required_argument, NULL, 'c' },
+		{ "public-metrics", no_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "test-clock", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	sigset_t	set;
+	char		errbuf[512];
+	unsigned	port;
+	int		ch, sig;
+
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			kps_conf.listen = optarg;
+			break;
+		case 'd':
+			kps_conf.db = optarg;
+			break;
+		case 't':
+			kps_conf.reservation_ttl = number(optarg,
+			    "--reservation-ttl", 1, 86400);
+			break;
+		case 'e':
+			if (strcmp(optarg, "release") == 0)
+				kps_conf.burn = 0;
+			else if (strcmp(optarg, "burn") == 0)
+				kps_conf.burn = 1;
+			else
+				errx(2, "--expired-reservations: release or "
+				    "burn");
+			break;
+		case 'm':
+			kps_conf.max_lifetime = number(optarg,
+			    "--max-lifetime", 1, 10LL * 365 * 86400);
+			break;
+		case 'k':
+			kps_conf.expired_retention = number(optarg,
+			    "--expired-retention", 0, 10LL * 365 * 86400);
+			break;
+		case 'r':
+			kps_conf.rate_per_min = (double)number(optarg,
+			    "--rate-limit", 0, 100000000);
+			break;
+		case 'b':
+			kps_conf.rate_burst = (double)number(optarg,
+			    "--rate-burst", 1, 100000000);
+			break;
+		case 'g':
+			if (strcmp(optarg, "open") == 0)
+				kps_conf.registration_open = 1;
+			else if (strcmp(optarg, "closed") == 0)
+				kps_conf.registration_open = 0;
+			else
+				errx(2, "--registration: open or closed");
+			break;
+		case 'T':
+			kps_conf.threads = (unsigned)number(optarg,
+			    "--threads", 1, 256);
+			break;
+		case 'c':
+			kps_conf.max_connections = (unsigned)number(optarg,
+			    "--max-connections", 1, 100000);
+			break;
+		case 'P':
+			kps_conf.public_metrics = 1;
+			break;
+		case 'q':
+			kps_conf.quiet = 1;
+			break;
+		case 'C':
+			kps_conf.test_clock = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (kps_conf.db == NULL)
+		usage();
+	if (sodium_init() < 0)
+		errx(1, "libsodium does not initialize");
+	if (argc > 0) {
+		if (strcmp(argv[0], "user") != 0)
+			usage();
+		return user_add(argc, argv);
+	}
+
+	/* Threads inherit this mask; main takes the signals in sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (kps_auth_init() != KP_OK || kps_rate_init() != KP_OK)
+		errx(1, "out of memory");
+	if (kps_writer_start(kps_conf.db, errbuf, sizeof(errbuf)) != KP_OK)
+		errx(1, "%s", errbuf);
+	if (kps_http_start(errbuf, sizeof(errbuf), &port) != 0) {
+		kps_writer_stop();
+		errx(1, "%s", errbuf);
+	}
+	printf("%u\n", port);
+	fflush(stdout);
+	fprintf(stderr, "kpool-server: listening on %s (port %u), "
+	    "database %s\n", kps_conf.listen, port, kps_conf.db);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+	}
+	fprintf(stderr, "kpool-server: signal %d, stopping\n", sig);
+	kps_http_stop();
+	kps_writer_stop();
+	kps_readers_close();
+	kps_rate_fini();
+	kps_auth_fini();
+	return 0;
+}

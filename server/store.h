@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store.h: the server's store, one interface over its backends (SQLite
+ * now; the table of operations leaves room for PostgreSQL).
+ *
+ * A struct kps_store is one connection, used by one thread at a time.
+ * Every operation is atomic on its own (a savepoint), and may also run
+ * inside kps_store_begin()/kps_store_commit() so that one writer commits
+ * many operations in one transaction.  Times are unix seconds passed in
+ * by the caller (the store never reads a clock).  Operations return
+ * KP_OK or a negative KP_E* code; kps_store_errmsg() has the detail of
+ * a KP_EDB.
+ */
+#ifndef KPS_STORE_H
+#define KPS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kpool.h"
+
+/* Stored status of a key; "expired" is derived from not_after. */
+enum kps_status {
+	KPS_AVAILABLE = 0,
+	KPS_RESERVED,
+	KPS_SPENT,
+	KPS_EXPIRED,	/* only in reports: not_after has passed */
+};
+
+struct kps_store_conf {
+	int	burn;		/* expired reservations become spent */
+	int	manual_checkpoint; /* no automatic WAL checkpoints */
+	int	readonly;	/* a reader connection */
+};
+
+/* One stored KeyPackage, public parts and its life on the server. */
+struct kps_key {
+	uint8_t	 ref[KP_REF_LEN];
+	char	 username[KP_MAX_USERNAME + 1];
+	uint8_t	*bytes;			/* malloc'd by get/list */
+	size_t	 len;
+	int64_t	 uploaded_at;
+	int	 status;		/* KPS_*, effective at `now` */
+	int	 last_resort;
+	char	 reservation_id[65];
+	int64_t	 reserved_at, reservation_expires_at;
+	char	 reserved_by[KP_MAX_USERNAME + 1];
+	int64_t	 spent_at;
+	char	 spent_by[KP_MAX_USERNAME + 1];
+	uint8_t	 group_id[KP_MAX_GROUP_ID];
+	size_t	 group_id_len;
+	int64_t	 not_after;
+	uint8_t	 credential_hash[32];
+	uint16_t suite;
+	uint8_t	 init_key[KP_KEY_LEN];
+};
+
+struct kps_reserve {
+	const char	*caller;
+	const char	*target;
+	const uint8_t	*group_id;
+	size_t		 group_id_len;
+	const char	*request_id;	/* may be NULL */
+	const uint8_t	*ref;		/* one named key (owner only), or NULL */
+	int64_t		 now;
+	int64_t		 ttl;
+};
+
+struct kps_reservation {
+	uint8_t	 ref[KP_REF_LEN];
+	uint8_t	*bytes;			/* malloc'd */
+	size_t	 len;
+	char	 reservation_id[65];
+	int64_t	 expires_at;
+	int	 last_resort;
+	int	 replayed;		/* same request_id: same reservation */
+};
+
+struct kps_counts {
+	uint64_t n[4];			/* per KPS_* */
+	uint64_t last_resort;
+};
+
+struct kps_store;
+
+struct kps_store_ops {
+	const char *name;
+	void	(*close)(struct kps_store *);
+	const char *(*errmsg)(struct kps_store *);
+	int	(*begin)(struct kps_store *);
+	int	(*commit)(struct kps_store *);
+	int	(*rollback)(struct kps_store *);
+	int	(*checkpoint)(struct kps_store *);
+	int	(*user_add)(struct kps_store *, const char *,
+		    const uint8_t *, int64_t);
+	int	(*user_get)(struct kps_store *, const char *, uint8_t *);
+	int	(*save)(struct kps_store *, const struct kps_key *);
+	int	(*get)(struct kps_store *, const uint8_t *, int64_t,
+		    struct kps_key *);
+	int	(*list_user)(struct kps_store *, const char *, int, int64_t,
+		    struct kps_key **, size_t *);
+	int	(*reserve)(struct kps_store *, const struct kps_reserve *,
+		    struct kps_reservation *);
+	int	(*spend)(struct kps_store *, const char *, const uint8_t *,
+		    const uint8_t *, size_t, int64_t);
+	int	(*release)(struct kps_store *, const char *, const uint8_t *,
+		    int64_t);
+	int	(*retire)(struct kps_store *, const char *, const uint8_t *,
+		    int64_t);
+	int	(*cleanup_expired)(struct kps_store *, int64_t, int64_t,
+		    uint64_t *);
+	int	(*release_expired)(struct kps_store *, int64_t, uint64_t *);
+	int	(*count)(struct kps_store *, const char *, int64_t,
+		    struct kps_counts *);
+};
+
+struct kps_store {
+	const struct kps_store_ops	*ops;
+};
+
+/*
+ * kps_store_open: open one connection to the store at path (a file
+ * name: SQLite), creating and migrating it on first use.  Close with
+ * kps_store_close().
+ */
+int kps_store_open(const char *path, const struct kps_store_conf *conf,
+    struct kps_store **out) KP_WUR;
+/* kps_sqlite_open: the SQLite backend of kps_store_open(). */
+int kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
+    struct kps_store **out) KP_WUR;
+
+/* kps_store_close: close a connection; NULL is fine. */
+void kps_store_close(struct kps_store *s);
+/* kps_store_errmsg: detail of the last KP_EDB, static or in s. */
+const char *kps_store_errmsg(struct kps_store *s);
+
+/* Transactions of the group-committing writer. */
+int kps_store_begin(struct kps_store *s) KP_WUR;
+int kps_store_commit(struct kps_store *s) KP_WUR;
+int kps_store_rollback(struct kps_store *s);
+/* kps_store_checkpoint: move the log into the database (off path). */
+int kps_store_checkpoint(struct kps_store *s);
+
+/* kps_user_add: register name with its Ed25519 key; KP_EEXIST when
+ * the name is taken by another key, KP_OK (no change) for the same. */
+int kps_user_add(struct kps_store *s, const char *name,
+    const uint8_t pk[32], int64_t now) KP_WUR;
+/* kps_user_get: the key of name; KP_ENOTFOUND for an unknown user. */
+int kps_user_get(struct kps_store *s, const char *name,
+    uint8_t pk[32]) KP_WUR;
+
+/*
+ * kps_key_save: store a new key (status available).  KP_EEXIST when
+ * the same ref is already stored (nothing changes), KP_ESTATE when the
+ * ref was spent or retired (tombstone), KP_ECONFLICT when its init_key
+ * is in use or was used before.
+ */
+int kps_key_save(struct kps_store *s, const struct kps_key *k) KP_WUR;
+/* kps_key_get: one key by ref, status effective at now; free with
+ * kps_key_clear().  KP_ENOTFOUND when unknown. */
+int kps_key_get(struct kps_store *s, const uint8_t ref[KP_REF_LEN],
+    int64_t now, struct kps_key *out) KP_WUR;
+/* kps_key_clear: free what kps_key_get() allocated. */
+void kps_key_clear(struct kps_key *k);
+/*
+ * kps_key_list: keys of user, oldest first, with effective status at
+ * now; status -1 lists all, KPS_AVAILABLE lists only keys that reserve
+ * could hand out (unexpired).  Free with kps_key_list_free().
+ */
+int kps_key_list(struct kps_store *s, const char *user, int status,
+    int64_t now, struct kps_key **keys, size_t *n) KP_WUR;
+void kps_key_list_free(struct kps_key *keys, size_t n);
+/* kps_list_available_for_user: kps_key_list(s, user, KPS_AVAILABLE). */
+int kps_list_available_for_user(struct kps_store *s, const char *user,
+    int64_t now, struct kps_key **keys, size_t *n) KP_WUR;
+
+/*
+ * kps_reserve: reserve the oldest available unexpired key of target
+ * (or r->ref), atomically.  A reserve with a request_id that already
+ * holds a live reservation returns that one.  With no key left, the
+ * target's newest last-resort key is returned (not consumed).
+ * KP_ENOTFOUND unknown user or ref, KP_EFORBIDDEN a named key of
+ * someone else, KP_ECONFLICT the named key is not available,
+ * KP_EEXHAUSTED nothing to hand out.  Free out with
+ * kps_reservation_clear().
+ */
+int kps_reserve(struct kps_store *s, const struct kps_reserve *r,
+    struct kps_reservation *out) KP_WUR;
+void kps_reservation_clear(struct kps_reservation *r);
+/*
+ * kps_spend: mark ref spent by caller for group_id.  The owner may
+ * spend an available key or one it reserved; anyone else needs its own
+ * live reservation.  KP_ENOTFOUND, KP_EFORBIDDEN, KP_ECONFLICT (already
+ * spent), KP_EGONE (the reservation expired).
+ */
+int kps_spend(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,
+    size_t group_id_len, int64_t now) KP_WUR;
+/* kps_release: the reserver gives a reservation back.  KP_ENOTFOUND,
+ * KP_EFORBIDDEN (not the reserver), KP_ECONFLICT (not reserved). */
+int kps_release(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
+/* kps_retire: the owner has the server forget a key, keeping its
+ * tombstone.  KP_ENOTFOUND, KP_EFORBIDDEN. */
+int kps_retire(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
+/* kps_cleanup_expired: delete keys whose not_after <= now - keep;
+ * *n (may be NULL) counts them. */
+int kps_cleanup_expired(struct kps_store *s, int64_t now, int64_t keep,
+    uint64_t *n) KP_WUR;
+/* kps_release_expired_reservations: end reservations whose TTL passed
+ * (back to available, or spent under conf.burn); *n counts them. */
+int kps_release_expired_reservations(struct kps_store *s, int64_t now,
+    uint64_t *n) KP_WUR;
+/* kps_count_by_status: counts of user's keys (all users when NULL). */
+int kps_count_by_status(struct kps_store *s, const char *user, int64_t now,
+    struct kps_counts *out) KP_WUR;
+
+#endif /* KPS_STORE_H */

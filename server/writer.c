@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * writer.c: the one writer thread.  Request threads queue jobs and
+ * wait; the writer takes every queued job, runs them in one
+ * transaction (each op atomic in its savepoint), commits once and wakes
+ * their threads: group commit.  A checkpointer thread moves the WAL
+ * into the database off the request path.  Reads use one connection
+ * per request thread (kps_reader()).
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kps.h"
+
+static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
+static pthread_cond_t	 done = PTHREAD_COND_INITIALIZER;	/* lock */
+static pthread_cond_t	 tick = PTHREAD_COND_INITIALIZER;	/* lock */
+static struct kps_job	*head, *tail;		/* lock */
+static int		 stopping;		/* lock */
+static pthread_t	 writer_thr, ckpt_thr;
+static struct kps_store	*wdb;			/* writer thread only */
+static struct kps_store	*cdb;			/* checkpointer only */
+static const char	*dbpath;
+
+static pthread_mutex_t	 rlock = PTHREAD_MUTEX_INITIALIZER;
+static struct kps_store	**readers;		/* rlock */
+static size_t		 nreaders;		/* rlock */
+static __thread struct kps_store *my_reader;
+
+static void
+run_one(struct kps_job *j, int64_t now)
+{
+	size_t	i;
+
+	j->now = now;
+	switch (j->kind) {
+	case KPS_JOB_USER_ADD:
+		j->rc = kps_user_add(wdb, j->caller, j->pk, now);
+		break;
+	case KPS_JOB_SAVE:
+		for (i = 0; i < j->nkeys; i++) {
+			j->keys[i].uploaded_at = now;
+			j->rcs[i] = kps_key_save(wdb, &j->keys[i]);
+		}
+		j->rc = KP_OK;
+		break;
+	case KPS_JOB_RESERVE:
+		j->reserve.now = now;
+		j->rc = kps_reserve(wdb, &j->reserve, &j->res);
+		break;
+	case KPS_JOB_SPEND:
+		j->rc = kps_spend(wdb, j->caller, j->ref, j->group_id,
+		    j->group_id_len, now);
+		break;
+	case KPS_JOB_RELEASE:
+		j->rc = kps_release(wdb, j->caller, j->ref, now);
+		break;
+	case KPS_JOB_RETIRE:
+		j->rc = kps_retire(wdb, j->caller, j->ref, now);
+		break;
+	}
+}
+
+static void
+fail_all(struct kps_job *list)
+{
+	struct kps_job	*j;
+	size_t		 i;
+
+	for (j = list; j != NULL; j = j->next) {
+		if (j->kind == KPS_JOB_RESERVE)
+			kps_reservation_clear(&j->res);
+		j->rc = KP_EDB;
+		for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
+			j->rcs[i] = KP_EDB;
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct kps_job	*list, *j, *next;
+	struct timespec	 ts;
+	int64_t		 now, last_cleanup = 0;
+	uint64_t	 n;
+	int		 stop;
+
+	for (;;) {
+		pthread_mutex_lock(&lock);
+		while (head == NULL && !stopping) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			if (pthread_cond_timedwait(&work, &lock, &ts) ==
+			    ETIMEDOUT)
+				break;
+		}
+		list = head;
+		head = tail = NULL;
+		stop = stopping;
+		pthread_mutex_unlock(&lock);
+		if (list == NULL && stop)
+			break;
+
+		now = kps_now();
+		if (kps_store_begin(wdb) != KP_OK) {
+			fail_all(list);
+			goto wake;
+		}
+		/* reservations whose TTL passed end first, in the batch */
+		if (kps_release_expired_reservations(wdb, now, &n) == KP_OK &&
+		    n > 0)
+			kps_metric_add("reservations_expired", n);
+		if (now - last_cleanup >= 60 || now < last_cleanup) {
+			if (kps_cleanup_expired(wdb, now,
+			    kps_conf.expired_retention, &n) == KP_OK && n > 0)
+				kps_metric_add("keys_cleaned_up", n);
+			last_cleanup = now;
+		}
+		for (j = list; j != NULL; j = j->next)
+			run_one(j, now);
+		if (kps_store_commit(wdb) != KP_OK) {
+			fprintf(stderr, "kpool-server: commit: %s\n",
+			    kps_store_errmsg(wdb));
+			(void)kps_store_rollback(wdb);
+			fail_all(list);
+		}
+wake:
+		if (list == NULL)
+			continue;
+		pthread_mutex_lock(&lock);
+		for (j = list; j != NULL; j = next) {
+			next = j->next;
+			j->done = 1;
+		}
+		pthread_cond_broadcast(&done);
+		pthread_mutex_unlock(&lock);
+	}
+	return NULL;
+}
+
+static void *
+ckpt_main(void *arg)
+{
+	struct timespec	ts;
+	int		stop = 0;
+
+	while (!stop) {
+		pthread_mutex_lock(&lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (!stopping)
+			pthread_cond_timedwait(&tick, &lock, &ts);
+		stop = stopping;
+		pthread_mutex_unlock(&lock);
+		(void)kps_store_checkpoint(cdb);
+	}
+	return NULL;
+}
+
+int
+kps_writer_start(const char *db, char *err, size_t errlen)
+{
+	struct kps_store_conf	conf = { 0 };
+	int			rc;
+
+	dbpath = db;
+	conf.burn = kps_conf.burn;
+	conf.manual_checkpoint = 1;
+	if ((rc = kps_store_open(db, &conf, &wdb)) != KP_OK) {
+		snprintf(err, errlen, "%s: %s", db, wdb ?
+		    kps_store_errmsg(wdb) : kp_strerror(rc));
+		kps_store_close(wdb);
+		wdb = NULL;
+		return rc;
+	}
+	if ((rc = kps_store_open(db, &conf, &cdb)) != KP_OK) {
+		snprintf(err, errlen, "%s: %s", db, cdb ?
+		    kps_store_errmsg(cdb) : kp_strerror(rc));
+		kps_store_close(cdb);
+		kps_store_close(wdb);
+		cdb = wdb = NULL;
+		return rc;
+	}
+	if (pthread_create(&writer_thr, NULL, writer_main, NULL) != 0 ||
+	    pthread_create(&ckpt_thr, NULL, ckpt_main, NULL) != 0) {
+		snprintf(err, errlen, "cannot start the writer threads");
+		return KP_ENOMEM;
+	}
+	return KP_OK;
+}
+
+void
+kps_writer_run(struct kps_job *j)
+{
+	j->done = 0;
+	j->next = NULL;
+	pthread_mutex_lock(&lock);
+	if (tail != NULL)
+		tail->next = j;
+	else
+		head = j;
+	tail = j;
+	pthread_cond_signal(&work);
+	while (!j->done)
+		pthread_cond_wait(&done, &lock);
+	pthread_mutex_unlock(&lock);
+}
+
+void
+kps_writer_stop(void)
+{
+	pthread_mutex_lock(&lock);
+	stopping = 1;
+	pthread_cond_broadcast(&work);
+	pthread_cond_broadcast(&tick);
+	pthread_mutex_unlock(&lock);
+	pthread_join(writer_thr, NULL);
+	pthread_join(ckpt_thr, NULL);
+	(void)kps_store_checkpoint(wdb);
+	kps_store_close(cdb);
+	kps_store_close(wdb);
+	cdb = wdb = NULL;
+}
+
+struct kps_store *
+kps_reader(void)
+{
+	struct kps_store_conf	  conf = { 0 };
+	struct kps_store	 *s = NULL, **nr;
+
+	if (my_reader != NULL)
+		return my_reader;
+	conf.burn = kps_conf.burn;
+	conf.readonly = 1;
+	if (kps_store_open(dbpath, &conf, &s) != KP_OK) {
+		kps_store_close(s);
+		return NULL;
+	}
+	pthread_mutex_lock(&rlock);
+	if ((nr = reallocarray(readers, nreaders + 1, sizeof(*nr))) == NULL) {
+		pthread_mutex_unlock(&rlock);
+		kps_store_close(s);
+		return NULL;
+	}
+	readers = nr;
+	readers[nreaders++] = s;
+	pthread_mutex_unlock(&rlock);
+	my_reader = s;
+	return s;
+}
+
+void
+kps_readers_close(void)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&rlock);
+	for (i = 0; i < nreaders; i++)
+		kps_store_close(readers[i]);
+	free(readers);
+	readers = NULL;
+	nreaders = 0;
+	pthread_mutex_unlock(&rlock);
+}

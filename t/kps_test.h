@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * kps_test.h: helpers of the server tests (t/2xxx-*.c): start a real
+ * kpool-server on 127.0.0.1 port 0 with a fresh database and a test
+ * clock, make users, and send raw (possibly tampered) signed requests.
+ * Header-only: each test includes it once.
+ */
+#ifndef KPS_TEST_H
+#define KPS_TEST_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "kpool.h"
+#include "httpsig.h"
+#include "tap.h"
+
+struct srv {
+	pid_t	pid;
+	int	port;
+	char	url[64];
+	char	dir[64];
+	char	db[128];
+	char	clock[128];
+	char	log[128];
+};
+
+static void
+srv_set_clock(struct srv *s, int64_t t)
+{
+	char	tmp[160];
+	FILE	*f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->clock);
+	if ((f = fopen(tmp, "w")) == NULL)
+		bail("clock: %s", strerror(errno));
+	fprintf(f, "%lld\n", (long long)t);
+	fclose(f);
+	if (rename(tmp, s->clock) != 0)
+		bail("clock: %s", strerror(errno));
+}
+
+/* srv_start: start kpool-server with extra arguments (NULL-ended). */
+static void
+srv_start(struct srv *s, const char *const *extra)
+{
+	const char	*build = getenv("KP_BUILD");
+	const char	*argv[48];
+	char		 bin[512], line[32];
+	int		 p[2], i = 0, n;
+	ssize_t		 r;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "/tmp/kpool-srv.XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	snprintf(s->db, sizeof(s->db), "%s/server.db", s->dir);
+	snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
+	srv_set_clock(s, (int64_t)time(NULL));
+	snprintf(bin, sizeof(bin), "%s/kpool-server", build ? build : "build");
+	argv[i++] = bin;
+	argv[i++] = "--listen";
+	argv[i++] = "127.0.0.1:0";
+	argv[i++] = "--db";
+	argv[i++] = s->db;
+	argv[i++] = "--test-clock";
+	argv[i++] = s->clock;
+	while (extra != NULL && *extra != NULL && i < 46)
+		argv[i++] = *extra++;
+	argv[i] = NULL;
+	if (pipe(p) != 0)
+		bail("pipe");
+	if ((s->pid = fork()) == -1)
+		bail("fork");
+	if (s->pid == 0) {
+		FILE *lf = freopen(s->log, "a", stderr);
+
+		(void)lf;
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	n = 0;
+	while (n < (int)sizeof(line) - 1 &&
+	    (r = read(p[0], line + n, 1)) == 1 && line[n] != '\n')
+		n++;
+	line[n] = '\0';
+	close(p[0]);
+	if ((s->port = atoi(line)) <= 0)
+		bail("kpool-server did not report a port (see %s)", s->log);
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+}
+
+/* srv_stop: SIGTERM and wait; returns the exit status (0: clean). */
+static int
+srv_stop(struct srv *s)
+{
+	char	cmd[256];
+	int	st = -1;
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, &st, 0);
+		s->pid = 0;
+	}
+	if (getenv("KP_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+		if (system(cmd) != 0)
+			diag("cannot remove %s", s->dir);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct who {
+	char		 name[KP_MAX_USERNAME + 1];
+	uint8_t		 seed[KP_SIGN_SEED_LEN];
+	uint8_t		 pk[32], sk[64];
+	struct kp_client *c;
+};
+
+/* who_new: a user with a fresh key and a client; registered when reg. */
+static void
+who_new(struct srv *s, struct who *w, const char *name, int reg)
+{
+	int	rc;
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	randombytes_buf(w->seed, sizeof(w->seed));
+	crypto_sign_seed_keypair(w->pk, w->sk, w->seed);
+	if (kp_client_new(s->url, name, w->seed, &w->c) != KP_OK)
+		bail("client for %s", name);
+	if (reg && (rc = kp_client_register(w->c)) != KP_OK)
+		bail("register %s: %s (%s)", name, kp_strerror(rc),
+		    kp_client_errmsg(w->c));
+}
+
+static void
+who_free(struct who *w)
+{
+	kp_client_free(w->c);
+	sodium_memzero(w->sk, sizeof(w->sk));
+	sodium_memzero(w->seed, sizeof(w->seed));
+	w->c = NULL;
+}
+
+/* What a raw request does to its signature. */
+enum tamper {
+	T_NONE = 0,
+	T_UNSIGNED,		/* no signature headers at all */
+	T_NO_DIGEST,		/* no Content-Digest */
+	T_BAD_DIGEST,		/* digest of another body */
+	T_STALE,		/* created 301 s ago */
+	T_FUTURE,		/* created 301 s ahead */
+	T_FORGED,		/* signed by another key */
+	T_BAD_INPUT,		/* Signature-Input of another profile */
+	T_BAD_SIG,		/* Signature not base64 */
+	T_OTHER_PATH,		/* signed for another path */
+};
+
+struct rawreply {
+	long	status;
+	char	body[8192];
+	size_t	len;
+	char	retry_after[16];
+};
+
+static size_t
+raw_write(char *p, size_t sz, size_t n, void *arg)
+{
+	struct rawreply	*r = arg;
+	size_t		 len = sz * n, room = sizeof(r->body) - 1 - r->len;
+
+	if (len > room)
+		len = room;
+	memcpy(r->body + r->len, p, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return sz * n;
+}
+
+static size_t
+raw_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct rawreply	*r = arg;
+	size_t		 len = sz * n;
+
+	if (len > 13 && strncasecmp(p, "Retry-After: ", 13) == 0)
+		snprintf(r->retry_after, sizeof(r->retry_after), "%.*s",
+		    (int)(len - 13 - 2 > 15 ? 15 : len - 13 - 2), p + 13);
+	return len;
+}
+
+/*
+ * raw: send method path (with an optional query) and body as w
+ * (tampered with t); replay, when not NULL, holds the headers to send
+ * again (first call fills it).  Fills *out.
+ */
+static void
+raw_ex(struct srv *s, struct who *w, const char *method, const char *target,
+    const void *body, size_t len, enum tamper t, struct kp_httpsig *keep,
+    int reuse, struct rawreply *out)
+{
+	struct kp_httpsig	 sig, tmp;
+	struct curl_slist	*h = NULL;
+	CURL			*c;
+	char			 url[4096], path[2048], line[600];
+	const char		*q;
+	uint8_t			 opk[32], osk[64];
+	int64_t			 now = (int64_t)time(NULL);
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "%s", target);
+	q = "";
+	if (strchr(path, '?') != NULL) {
+		*strchr(path, '?') = '\0';
+		q = strchr(target, '?') + 1;
+	}
+	if (reuse && keep != NULL)
+		sig = *keep;
+	else {
+		if (t == T_STALE)
+			now -= 301;
+		if (t == T_FUTURE)
+			now += 301;
+		if (t == T_FORGED) {
+			crypto_sign_keypair(opk, osk);
+			if (kp_httpsig_sign(method, path, q, body, len,
+			    w->name, osk, now, &sig) != KP_OK)
+				bail("sign");
+		} else if (kp_httpsig_sign(method, t == T_OTHER_PATH ?
+		    "/elsewhere" : path, q, body, len, w->name, w->sk, now,
+		    &sig) != KP_OK)
+			bail("sign");
+		if (t == T_BAD_DIGEST) {
+			kp_httpsig_digest("other", 5, tmp.digest);
+			memcpy(sig.digest, tmp.digest, sizeof(sig.digest));
+		}
+		if (t == T_BAD_INPUT)
+			snprintf(sig.input, sizeof(sig.input), "kpool=(\"@method\""
+			    ");created=%lld;keyid=\"%s\"", (long long)now,
+			    w->name);
+		if (t == T_BAD_SIG)
+			snprintf(sig.signature, sizeof(sig.signature),
+			    "kpool=:not base64!:");
+		if (keep != NULL)
+			*keep = sig;
+	}
+	if (t != T_UNSIGNED) {
+		if (t != T_NO_DIGEST) {
+			snprintf(line, sizeof(line), "Content-Digest: %s",
+			    sig.digest);
+			h = curl_slist_append(h, line);
+		}
+		snprintf(line, sizeof(line), "Signature-Input: %s", sig.input);
+		h = curl_slist_append(h, line);
+		snprintf(line, sizeof(line), "Signature: %s", sig.signature);
+		h = curl_slist_append(h, line);
+	}
+	h = curl_slist_append(h, "Expect:");
+	h = curl_slist_append(h, "Content-Type: application/json");
+	snprintf(url, sizeof(url), "%s%s", s->url, target);
+	if ((c = curl_easy_init()) == NULL)
+		bail("curl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, raw_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+}
+
+static void
+raw(struct srv *s, struct who *w, const char *method, const char *target,
+    const char *body, enum tamper t, struct rawreply *out)
+{
+	raw_ex(s, w, method, target, body, body ? strlen(body) : 0, t, NULL,
+	    0, out);
+}
+
+/* error_code: the "error" member of a JSON reply, in a static buffer. */
+static const char *
+error_code(const struct rawreply *r)
+{
+	static char	 code[64];
+	const char	*p = strstr(r->body, "\"error\":\"");
+	size_t		 n = 0;
+
+	code[0] = '\0';
+	if (p == NULL)
+		return code;
+	p += 9;
+	while (p[n] != '"' && p[n] != '\0' && n < sizeof(code) - 1)
+		n++;
+	memcpy(code, p, n);
+	code[n] = '\0';
+	return code;
+}
+
+#define is_reply(r, st, code, ...) do {					\
+	is_int((r)->status, (st), __VA_ARGS__);				\
+	is_string(error_code(r), (code), __VA_ARGS__);			\
+} while (0)
+
+#endif /* KPS_TEST_H */
