@@ -311,7 +311,8 @@ kp_keypackage_decode(const uint8_t *buf, size_t len, int allow_mlsmessage,
 		skip = 4;
 	if (len - skip > KP_MAX_KEYPACKAGE)
 		return KP_ETOOBIG;
-	if ((kp = malloc(sizeof(*kp) + (len - skip) + 1)) == NULL)
+	/* room for the whole input: a wrapper that fails is retried raw */
+	if ((kp = malloc(sizeof(*kp) + len + 1)) == NULL)
 		return KP_ENOMEM;
 	for (;;) {
 		kp->len = len - skip;

@@ -12,6 +12,7 @@
 
 #include "kpool.h"
 #include "crypto.h"
+#include "hpke.h"
 #include "tap.h"
 
 static uint8_t *

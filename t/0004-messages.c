@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "mls.h"
 #include "tls.h"
+#include "welcome.h"
 #include "tap.h"
 
 static uint8_t *

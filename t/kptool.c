@@ -284,6 +284,38 @@ detail(const struct kp_keypackage *kp, int rc, uint64_t now, char *buf,
 		buf[0] = '\0';
 }
 
+/*
+ * 1 when an identity can be printed as it is: UTF-8 with no control
+ * characters and no spaces (the output is space-separated key=value).
+ */
+static int
+printable(const uint8_t *p, size_t n)
+{
+	size_t	i = 0, k, more;
+
+	while (i < n) {
+		if (p[i] >= 0x21 && p[i] <= 0x7e) {
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf)
+			more = 1;
+		else if (p[i] >= 0xe0 && p[i] <= 0xef)
+			more = 2;
+		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
+			more = 3;
+		else
+			return 0;
+		if (n - i <= more)
+			return 0;
+		for (k = 1; k <= more; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += more + 1;
+	}
+	return 1;
+}
+
 static int
 cmd_validate(int argc, char **argv)
 {
@@ -314,9 +346,13 @@ cmd_validate(int argc, char **argv)
 	kp_hex(kp_keypackage_ref(kp), KP_REF_LEN, hex);
 	printf("ref=%s suite=%u identity=", hex, kp_keypackage_suite(kp));
 	id = kp_keypackage_identity(kp, &idlen);
-	for (i = 0; i < idlen; i++)
-		putchar(id[i] < 0x20 || id[i] == 0x7f || id[i] == ' ' ?
-		    '?' : id[i]);
+	if (printable(id, idlen))
+		fwrite(id, 1, idlen, stdout);
+	else {
+		printf("hex:");
+		for (i = 0; i < idlen; i++)
+			printf("%02x", id[i]);
+	}
 	printf(" not_before=%llu not_after=%llu\n",
 	    (unsigned long long)kp_keypackage_not_before(kp),
 	    (unsigned long long)kp_keypackage_not_after(kp));
@@ -325,8 +361,70 @@ cmd_validate(int argc, char **argv)
 	return 0;
 }
 
-#ifdef KPTOOL_WELCOME
-#endif
+static int
+cmd_open_welcome(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "welcome", required_argument, NULL, 'w' },
+		{ "kp", required_argument, NULL, 'k' },
+		{ "init-priv", required_argument, NULL, 'p' },
+		{ "signer-pub", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kp_welcome_info	 info;
+	const char		*wf = NULL, *kf = NULL, *pf = NULL, *sf = NULL;
+	uint8_t			*wb, *kb, *pb, *sb = NULL;
+	size_t			 wl, kl, pl, sl = 0, i;
+	int			 ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			wf = optarg;
+			break;
+		case 'k':
+			kf = optarg;
+			break;
+		case 'p':
+			pf = optarg;
+			break;
+		case 's':
+			sf = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || wf == NULL || kf == NULL || pf == NULL)
+		usage();
+	wb = slurp(wf, MAX_FILE, &wl);
+	kb = slurp(kf, MAX_FILE, &kl);
+	pb = slurp(pf, KP_KEY_LEN, &pl);
+	if (pl != KP_KEY_LEN)
+		errx(1, "%s: not a %d-byte X25519 private key", pf, KP_KEY_LEN);
+	if (sf != NULL) {
+		sb = slurp(sf, KP_SIGN_PK_LEN, &sl);
+		if (sl != KP_SIGN_PK_LEN)
+			errx(1, "%s: not a %d-byte Ed25519 public key", sf,
+			    KP_SIGN_PK_LEN);
+	}
+	rc = kp_welcome_open(wb, wl, kb, kl, pb, sb, sl, &info);
+	sodium_memzero(pb, pl);
+	free(pb);
+	free(wb);
+	free(kb);
+	free(sb);
+	if (rc != KP_OK) {
+		warnx("%s: %s", wf, kp_strerror(rc));
+		return 1;
+	}
+	printf("group_id=");
+	for (i = 0; i < info.group_id_len; i++)
+		printf("%02x", info.group_id[i]);
+	printf(" epoch=%llu\n", (unsigned long long)info.epoch);
+	kp_welcome_info_free(&info);
+	return 0;
+}
 
 int
 main(int argc, char *argv[])
@@ -337,5 +435,7 @@ main(int argc, char *argv[])
 		return cmd_gen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "validate") == 0)
 		return cmd_validate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "open-welcome") == 0)
+		return cmd_open_welcome(argc - 1, argv + 1);
 	usage();
 }

@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * welcome.c: open an RFC 9420 Welcome (§12.4.3.1) addressed to one of
+ * our KeyPackages: find our EncryptedGroupSecrets, decrypt GroupSecrets
+ * with the init private key, run the key schedule to the welcome and
+ * epoch secrets, decrypt the GroupInfo, verify its signature and its
+ * confirmation tag, and derive the epoch_authenticator.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto.h"
+#include "hpke.h"
+#include "mls.h"
+#include "tls.h"
+#include "welcome.h"
+
+#define MAX_WELCOME	(1 << 20)	/* cap on a Welcome we parse */
+#define MAX_PSKS	64
+
+#define PSK_EXTERNAL	1
+#define PSK_RESUMPTION	2
+
+struct egs {
+	struct kp_span	new_member, kem_output, ciphertext;
+};
+
+struct welcome {
+	uint16_t	suite;
+	struct kp_span	secrets;	/* body of secrets<V> */
+	struct kp_span	egi;		/* encrypted_group_info */
+};
+
+struct psk_id {
+	uint8_t		type;
+	struct kp_span	id;		/* external psk_id */
+	uint8_t		usage;		/* resumption */
+	struct kp_span	group_id;
+	uint64_t	epoch;
+	struct kp_span	nonce;
+	struct kp_span	raw;		/* the encoded PreSharedKeyID */
+};
+
+struct group_secrets {
+	struct kp_span	joiner;
+	uint8_t		has_path;
+	struct kp_span	path;
+	struct kp_span	psks;		/* body of psks<V> */
+};
+
+struct group_info {
+	uint16_t	version, suite;
+	struct kp_span	group_id;
+	uint64_t	epoch;
+	struct kp_span	tree_hash, cth, gc_exts;
+	struct kp_span	context;	/* the encoded GroupContext */
+	struct kp_span	exts, tag;
+	uint32_t	signer;
+	struct kp_span	sig;
+	size_t		tbs_len;
+};
+
+static int
+rd_span(struct kp_rd *r, struct kp_span *s)
+{
+	return kp_rd_vec(r, &s->p, &s->n);
+}
+
+static int
+rd_egs(struct kp_rd *r, struct egs *e)
+{
+	int	rc;
+
+	if ((rc = rd_span(r, &e->new_member)) != KP_OK ||
+	    (rc = rd_span(r, &e->kem_output)) != KP_OK ||
+	    (rc = rd_span(r, &e->ciphertext)) != KP_OK)
+		return rc;
+	return KP_OK;
+}
+
+/* MLSMessage(Welcome): the header, the Welcome, nothing after. */
+static int
+welcome_read(const uint8_t *buf, size_t len, struct welcome *w)
+{
+	struct kp_rd	r, s;
+	struct egs	e;
+	uint16_t	version, wf;
+	int		rc;
+
+	if (buf == NULL && len > 0)
+		return KP_EINVAL;
+	if (len > MAX_WELCOME)
+		return KP_ETOOBIG;
+	kp_rd_init(&r, buf, len);
+	if ((rc = kp_rd_u16(&r, &version)) != KP_OK ||
+	    (rc = kp_rd_u16(&r, &wf)) != KP_OK)
+		return rc;
+	if (version != KP_MLS10)
+		return KP_EVERSION;
+	if (wf != KP_WF_WELCOME)
+		return KP_EWIREFMT;
+	if ((rc = kp_rd_u16(&r, &w->suite)) != KP_OK ||
+	    (rc = rd_span(&r, &w->secrets)) != KP_OK ||
+	    (rc = rd_span(&r, &w->egi)) != KP_OK)
+		return rc;
+	if ((rc = kp_rd_end(&r)) != KP_OK)
+		return rc;
+	kp_rd_init(&s, w->secrets.p, w->secrets.n);
+	while (kp_rd_left(&s) > 0)
+		if ((rc = rd_egs(&s, &e)) != KP_OK)
+			return rc == KP_ETRUNC ? KP_EMALFORMED : rc;
+	return KP_OK;
+}
+
+static int
+rd_psk_id(struct kp_rd *r, struct psk_id *p)
+{
+	const uint8_t	*start = kp_rd_pos(r);
+	int		 rc;
+
+	memset(p, 0, sizeof(*p));
+	if ((rc = kp_rd_u8(r, &p->type)) != KP_OK)
+		return rc;
+	switch (p->type) {
+	case PSK_EXTERNAL:
+		if ((rc = rd_span(r, &p->id)) != KP_OK)
+			return rc;
+		break;
+	case PSK_RESUMPTION:
+		if ((rc = kp_rd_u8(r, &p->usage)) != KP_OK ||
+		    (rc = rd_span(r, &p->group_id)) != KP_OK ||
+		    (rc = kp_rd_u64(r, &p->epoch)) != KP_OK)
+			return rc;
+		if (p->usage < 1 || p->usage > 3)
+			return KP_EMALFORMED;
+		break;
+	default:
+		return KP_EMALFORMED;
+	}
+	if ((rc = rd_span(r, &p->nonce)) != KP_OK)
+		return rc;
+	p->raw.p = start;
+	p->raw.n = (size_t)(kp_rd_pos(r) - start);
+	return KP_OK;
+}
+
+static int
+group_secrets_read(const uint8_t *buf, size_t len, struct group_secrets *g)
+{
+	struct kp_rd	r, s;
+	struct psk_id	p;
+	int		rc;
+
+	memset(g, 0, sizeof(*g));
+	kp_rd_init(&r, buf, len);
+	if ((rc = rd_span(&r, &g->joiner)) != KP_OK ||
+	    (rc = kp_rd_u8(&r, &g->has_path)) != KP_OK)
+		return rc;
+	if (g->has_path > 1)
+		return KP_EMALFORMED;
+	if (g->has_path && (rc = rd_span(&r, &g->path)) != KP_OK)
+		return rc;
+	if ((rc = rd_span(&r, &g->psks)) != KP_OK)
+		return rc;
+	if ((rc = kp_rd_end(&r)) != KP_OK)
+		return rc;
+	kp_rd_init(&s, g->psks.p, g->psks.n);
+	while (kp_rd_left(&s) > 0)
+		if ((rc = rd_psk_id(&s, &p)) != KP_OK)
+			return rc == KP_ETRUNC ? KP_EMALFORMED : rc;
+	return KP_OK;
+}
+
+static int
+group_info_read(const uint8_t *buf, size_t len, struct group_info *g)
+{
+	struct kp_rd	r;
+	int		rc;
+
+	memset(g, 0, sizeof(*g));
+	kp_rd_init(&r, buf, len);
+	if ((rc = kp_rd_u16(&r, &g->version)) != KP_OK ||
+	    (rc = kp_rd_u16(&r, &g->suite)) != KP_OK ||
+	    (rc = rd_span(&r, &g->group_id)) != KP_OK ||
+	    (rc = kp_rd_u64(&r, &g->epoch)) != KP_OK ||
+	    (rc = rd_span(&r, &g->tree_hash)) != KP_OK ||
+	    (rc = rd_span(&r, &g->cth)) != KP_OK ||
+	    (rc = rd_span(&r, &g->gc_exts)) != KP_OK)
+		return rc;
+	g->context.p = buf;
+	g->context.n = r.off;
+	if ((rc = rd_span(&r, &g->exts)) != KP_OK ||
+	    (rc = rd_span(&r, &g->tag)) != KP_OK ||
+	    (rc = kp_rd_u32(&r, &g->signer)) != KP_OK)
+		return rc;
+	g->tbs_len = r.off;
+	if ((rc = rd_span(&r, &g->sig)) != KP_OK)
+		return rc;
+	if ((rc = kp_rd_end(&r)) != KP_OK)
+		return rc;
+	if ((rc = kp_exts_check(g->gc_exts)) != KP_OK)
+		return rc;
+	return kp_exts_check(g->exts);
+}
+
+int
+kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
+    struct kp_span *key)
+{
+	struct kp_rd	 r, body;
+	struct kp_leaf	 l;
+	struct kp_span	 a, b, c;
+	uint64_t	 want = 2 * (uint64_t)leaf, i;
+	uint8_t		 present, type;
+	int		 rc;
+
+	kp_rd_init(&r, tree, len);
+	if ((rc = kp_rd_sub(&r, &body)) != KP_OK)
+		return rc;
+	if ((rc = kp_rd_end(&r)) != KP_OK)
+		return rc;
+	for (i = 0; kp_rd_left(&body) > 0; i++) {
+		if ((rc = kp_rd_u8(&body, &present)) != KP_OK)
+			return KP_EMALFORMED;
+		if (present > 1)
+			return KP_EMALFORMED;
+		if (!present) {
+			if (i == want)
+				return KP_ENOTFOUND;
+			continue;
+		}
+		if ((rc = kp_rd_u8(&body, &type)) != KP_OK)
+			return KP_EMALFORMED;
+		if (type == 1) {
+			if ((rc = kp_leaf_read(&body, &l)) != KP_OK)
+				return rc == KP_ETRUNC ? KP_EMALFORMED : rc;
+			if (i % 2 != 0)
+				return KP_EMALFORMED;
+			if (i == want) {
+				*key = l.sig_key;
+				return KP_OK;
+			}
+		} else if (type == 2) {
+			if (rd_span(&body, &a) != KP_OK ||
+			    rd_span(&body, &b) != KP_OK ||
+			    rd_span(&body, &c) != KP_OK || c.n % 4 != 0 ||
+			    i % 2 != 1)
+				return KP_EMALFORMED;
+		} else
+			return KP_EMALFORMED;
+	}
+	return KP_ENOTFOUND;
+}
+
+/* psk_secret of RFC 9420 §8.4 over the PSKs the GroupSecrets name. */
+static int
+psk_secret(const struct kp_suite *s, struct kp_span psks,
+    const struct kp_psk *have, size_t nhave, uint8_t out[KP_HASH_LEN])
+{
+	struct kp_rd	 r;
+	struct psk_id	 p;
+	struct kp_wb	 label;
+	uint8_t		 ext[KP_HASH_LEN], in[KP_HASH_LEN], next[KP_HASH_LEN];
+	const struct kp_psk *k;
+	size_t		 count = 0, idx, j;
+	int		 rc = KP_OK;
+
+	memset(out, 0, KP_HASH_LEN);
+	kp_rd_init(&r, psks.p, psks.n);
+	while (kp_rd_left(&r) > 0) {
+		if (rd_psk_id(&r, &p) != KP_OK)
+			return KP_EMALFORMED;
+		count++;
+	}
+	if (count > MAX_PSKS || count > 0xffff)
+		return KP_ETOOBIG;
+	kp_rd_init(&r, psks.p, psks.n);
+	kp_wb_init(&label, (size_t)1 << 20);
+	for (idx = 0; idx < count; idx++) {
+		if (rd_psk_id(&r, &p) != KP_OK) {
+			rc = KP_EMALFORMED;
+			goto out;
+		}
+		if (p.type != PSK_EXTERNAL) {
+			rc = KP_EPSK;
+			goto out;
+		}
+		for (k = NULL, j = 0; j < nhave; j++)
+			if (have[j].idlen == p.id.n &&
+			    memcmp(have[j].id, p.id.p, p.id.n) == 0)
+				k = &have[j];
+		if (k == NULL) {
+			rc = KP_EPSK;
+			goto out;
+		}
+		label.len = 0;
+		kp_wb_bytes(&label, p.raw.p, p.raw.n);
+		kp_wb_u16(&label, (uint16_t)idx);
+		kp_wb_u16(&label, (uint16_t)count);
+		if ((rc = label.err) != KP_OK ||
+		    (rc = kp_hkdf_extract(NULL, 0, k->psk, k->psklen, ext)) !=
+		    KP_OK ||
+		    (rc = kp_expand_with_label(ext, s->nh, "derived psk",
+		    label.buf, label.len, in, s->nh)) != KP_OK ||
+		    (rc = kp_hkdf_extract(in, s->nh, out, s->nh, next)) !=
+		    KP_OK)
+			goto out;
+		memcpy(out, next, s->nh);
+	}
+out:
+	if (rc != KP_OK)
+		sodium_memzero(out, KP_HASH_LEN);
+	kp_wb_free(&label);
+	sodium_memzero(ext, sizeof(ext));
+	sodium_memzero(in, sizeof(in));
+	sodium_memzero(next, sizeof(next));
+	return rc;
+}
+
+int
+kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
+    size_t *n)
+{
+	struct welcome	 w;
+	struct kp_rd	 s;
+	struct egs	 e;
+	size_t		 count = 0, i;
+	uint8_t		*out = NULL;
+	int		 rc;
+
+	*refs = NULL;
+	*n = 0;
+	if ((rc = welcome_read(welcome, len, &w)) != KP_OK)
+		return rc;
+	kp_rd_init(&s, w.secrets.p, w.secrets.n);
+	while (kp_rd_left(&s) > 0) {
+		if (rd_egs(&s, &e) != KP_OK)
+			return KP_EMALFORMED;
+		if (e.new_member.n != KP_REF_LEN)
+			return KP_EMALFORMED;
+		count++;
+	}
+	if ((out = malloc(count * KP_REF_LEN + 1)) == NULL)
+		return KP_ENOMEM;
+	kp_rd_init(&s, w.secrets.p, w.secrets.n);
+	for (i = 0; i < count; i++) {
+		if (rd_egs(&s, &e) != KP_OK) {
+			free(out);
+			return KP_EMALFORMED;
+		}
+		memcpy(out + i * KP_REF_LEN, e.new_member.p, KP_REF_LEN);
+	}
+	*refs = out;
+	*n = count;
+	return KP_OK;
+}
+
+int
+kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+    const uint8_t *signer_pub, size_t signer_pub_len, const uint8_t *tree,
+    size_t treelen, const struct kp_psk *psks, size_t npsks,
+    struct kp_welcome_info *info)
+{
+	struct kp_keypackage	*kp = NULL;
+	const struct kp_suite	*suite;
+	struct welcome		 w;
+	struct group_secrets	 gs;
+	struct group_info	 gi;
+	struct kp_rd		 s;
+	struct egs		 e, mine;
+	struct kp_span		 key, treeext;
+	uint8_t			*gsbuf = NULL, *gibuf = NULL;
+	size_t			 gslen = 0, gilen = 0;
+	uint8_t			 psk[KP_HASH_LEN], member[KP_HASH_LEN];
+	uint8_t			 wsecret[KP_HASH_LEN], wkey[KP_AEAD_MAXKEY];
+	uint8_t			 wnonce[KP_NONCE_LEN], epoch[KP_HASH_LEN];
+	uint8_t			 confirm[KP_HASH_LEN], tag[KP_HASH_LEN];
+	int			 found = 0, rc;
+
+	memset(info, 0, sizeof(*info));
+	memset(&mine, 0, sizeof(mine));
+	if (signer_pub != NULL && signer_pub_len != KP_SIGN_PK_LEN)
+		return KP_EINVAL;
+	if ((rc = welcome_read(welcome, len, &w)) != KP_OK)
+		return rc;
+	if ((suite = kp_suite_find(w.suite)) == NULL)
+		return KP_ESUITE;
+	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &kp)) != KP_OK)
+		goto out;
+	if (kp_keypackage_suite(kp) != w.suite) {
+		rc = KP_ENOTOURS;
+		goto out;
+	}
+	kp_rd_init(&s, w.secrets.p, w.secrets.n);
+	while (kp_rd_left(&s) > 0) {
+		if (rd_egs(&s, &e) != KP_OK) {
+			rc = KP_EMALFORMED;
+			goto out;
+		}
+		if (e.new_member.n == KP_REF_LEN &&
+		    memcmp(e.new_member.p, kp_keypackage_ref(kp),
+		    KP_REF_LEN) == 0) {
+			mine = e;
+			found = 1;
+			break;
+		}
+	}
+	if (!found) {
+		rc = KP_ENOTOURS;
+		goto out;
+	}
+
+	/* GroupSecrets */
+	if ((gsbuf = malloc(mine.ciphertext.n + 1)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	if ((rc = kp_decrypt_with_label(suite, init_priv, "Welcome", w.egi.p,
+	    w.egi.n, mine.kem_output.p, mine.kem_output.n, mine.ciphertext.p,
+	    mine.ciphertext.n, gsbuf, &gslen)) != KP_OK)
+		goto out;
+	if ((rc = group_secrets_read(gsbuf, gslen, &gs)) != KP_OK)
+		goto out;
+	if (gs.joiner.n != suite->nh) {
+		rc = KP_EMALFORMED;
+		goto out;
+	}
+
+	/* key schedule to the welcome secret */
+	if ((rc = psk_secret(suite, gs.psks, psks, npsks, psk)) != KP_OK)
+		goto out;
+	if ((rc = kp_hkdf_extract(gs.joiner.p, gs.joiner.n, psk, suite->nh,
+	    member)) != KP_OK ||
+	    (rc = kp_derive_secret(member, suite->nh, "welcome", wsecret)) !=
+	    KP_OK ||
+	    (rc = kp_expand_with_label(wsecret, suite->nh, "key", NULL, 0,
+	    wkey, suite->nk)) != KP_OK ||
+	    (rc = kp_expand_with_label(wsecret, suite->nh, "nonce", NULL, 0,
+	    wnonce, suite->nn)) != KP_OK)
+		goto out;
+
+	/* GroupInfo */
+	if (w.egi.n < KP_TAG_LEN) {
+		rc = KP_EDECRYPT;
+		goto out;
+	}
+	if ((gibuf = malloc(w.egi.n + 1)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	if ((rc = kp_aead_open(suite->aead, wkey, wnonce, NULL, 0, w.egi.p,
+	    w.egi.n, gibuf)) != KP_OK)
+		goto out;
+	gilen = w.egi.n - KP_TAG_LEN;
+	if ((rc = group_info_read(gibuf, gilen, &gi)) != KP_OK)
+		goto out;
+	if (gi.version != KP_MLS10) {
+		rc = KP_EVERSION;
+		goto out;
+	}
+	if (gi.suite != w.suite) {
+		rc = KP_EMALFORMED;
+		goto out;
+	}
+
+	/* signature: the given key, else the signer's leaf in the tree */
+	key.p = signer_pub;
+	key.n = signer_pub_len;
+	if (signer_pub == NULL) {
+		if (kp_exts_find(gi.exts, KP_EXT_RATCHET_TREE, &treeext)) {
+			tree = treeext.p;
+			treelen = treeext.n;
+		}
+		if (tree != NULL) {
+			rc = kp_tree_signature_key(tree, treelen, gi.signer,
+			    &key);
+			if (rc == KP_ENOTFOUND)
+				rc = KP_EGISIG;
+			if (rc != KP_OK)
+				goto out;
+		}
+	}
+	if (key.p != NULL) {
+		if (kp_verify_with_label(key.p, key.n, "GroupInfoTBS", gibuf,
+		    gi.tbs_len, gi.sig.p, gi.sig.n) != KP_OK) {
+			rc = KP_EGISIG;
+			goto out;
+		}
+		info->signature_checked = 1;
+	}
+
+	/* epoch secret, confirmation tag, epoch authenticator */
+	if ((rc = kp_expand_with_label(member, suite->nh, "epoch",
+	    gi.context.p, gi.context.n, epoch, suite->nh)) != KP_OK ||
+	    (rc = kp_derive_secret(epoch, suite->nh, "confirm", confirm)) !=
+	    KP_OK ||
+	    (rc = kp_hmac(confirm, suite->nh, gi.cth.p, gi.cth.n, tag)) !=
+	    KP_OK)
+		goto out;
+	if (gi.tag.n != suite->nh || sodium_memcmp(tag, gi.tag.p,
+	    suite->nh) != 0) {
+		rc = KP_ECONFIRM;
+		goto out;
+	}
+	if ((rc = kp_derive_secret(epoch, suite->nh, "authentication",
+	    info->epoch_authenticator)) != KP_OK)
+		goto out;
+	if ((info->group_id = malloc(gi.group_id.n + 1)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	memcpy(info->group_id, gi.group_id.p, gi.group_id.n);
+	info->group_id_len = gi.group_id.n;
+	info->epoch = gi.epoch;
+	info->suite = gi.suite;
+	rc = KP_OK;
+out:
+	if (rc != KP_OK) {
+		free(info->group_id);
+		memset(info, 0, sizeof(*info));
+	}
+	kp_keypackage_free(kp);
+	if (gsbuf != NULL) {
+		sodium_memzero(gsbuf, mine.ciphertext.n);
+		free(gsbuf);
+	}
+	if (gibuf != NULL) {
+		sodium_memzero(gibuf, w.egi.n);
+		free(gibuf);
+	}
+	sodium_memzero(psk, sizeof(psk));
+	sodium_memzero(member, sizeof(member));
+	sodium_memzero(wsecret, sizeof(wsecret));
+	sodium_memzero(wkey, sizeof(wkey));
+	sodium_memzero(wnonce, sizeof(wnonce));
+	sodium_memzero(epoch, sizeof(epoch));
+	sodium_memzero(confirm, sizeof(confirm));
+	sodium_memzero(tag, sizeof(tag));
+	return rc;
+}
+
+int
+kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+    const uint8_t *signer_pub, size_t signer_pub_len,
+    struct kp_welcome_info *info)
+{
+	return kp_welcome_open_ex(welcome, len, kp, kplen, init_priv,
+	    signer_pub, signer_pub_len, NULL, 0, NULL, 0, info);
+}
+
+void
+kp_welcome_info_free(struct kp_welcome_info *info)
+{
+	if (info == NULL)
+		return;
+	free(info->group_id);
+	sodium_memzero(info, sizeof(*info));
+}
+
+int
+kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
+    size_t *outlen)
+{
+	struct welcome	w;
+	struct kp_rd	s;
+	struct egs	e;
+	struct kp_wb	wb;
+	size_t		mark;
+	int		rc;
+
+	if ((rc = welcome_read(buf, len, &w)) != KP_OK)
+		return rc;
+	kp_wb_init(&wb, MAX_WELCOME);
+	kp_wb_u16(&wb, KP_MLS10);
+	kp_wb_u16(&wb, KP_WF_WELCOME);
+	kp_wb_u16(&wb, w.suite);
+	mark = kp_wb_begin(&wb);
+	kp_rd_init(&s, w.secrets.p, w.secrets.n);
+	while (kp_rd_left(&s) > 0) {
+		if (rd_egs(&s, &e) != KP_OK) {
+			kp_wb_free(&wb);
+			return KP_EMALFORMED;
+		}
+		kp_wb_vec(&wb, e.new_member.p, e.new_member.n);
+		kp_wb_vec(&wb, e.kem_output.p, e.kem_output.n);
+		kp_wb_vec(&wb, e.ciphertext.p, e.ciphertext.n);
+	}
+	kp_wb_end(&wb, mark);
+	kp_wb_vec(&wb, w.egi.p, w.egi.n);
+	return kp_wb_finish(&wb, out, outlen);
+}
+
+int
+kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
+    size_t *outlen)
+{
+	struct group_secrets	g;
+	struct psk_id		p;
+	struct kp_rd		s;
+	struct kp_wb		wb;
+	size_t			mark;
+	int			rc;
+
+	if ((rc = group_secrets_read(buf, len, &g)) != KP_OK)
+		return rc;
+	kp_wb_init(&wb, MAX_WELCOME);
+	kp_wb_vec(&wb, g.joiner.p, g.joiner.n);
+	kp_wb_u8(&wb, g.has_path);
+	if (g.has_path)
+		kp_wb_vec(&wb, g.path.p, g.path.n);
+	mark = kp_wb_begin(&wb);
+	kp_rd_init(&s, g.psks.p, g.psks.n);
+	while (kp_rd_left(&s) > 0) {
+		if (rd_psk_id(&s, &p) != KP_OK) {
+			kp_wb_free(&wb);
+			return KP_EMALFORMED;
+		}
+		kp_wb_u8(&wb, p.type);
+		if (p.type == PSK_EXTERNAL)
+			kp_wb_vec(&wb, p.id.p, p.id.n);
+		else {
+			kp_wb_u8(&wb, p.usage);
+			kp_wb_vec(&wb, p.group_id.p, p.group_id.n);
+			kp_wb_u64(&wb, p.epoch);
+		}
+		kp_wb_vec(&wb, p.nonce.p, p.nonce.n);
+	}
+	kp_wb_end(&wb, mark);
+	return kp_wb_finish(&wb, out, outlen);
+}

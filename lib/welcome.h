@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * welcome.h: RFC 9420 Welcome, GroupSecrets and GroupInfo, internal to
+ * libkpool (kp_welcome_open in kpool.h is the public face).
+ */
+#ifndef KP_WELCOME_H
+#define KP_WELCOME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kpool.h"
+#include "mls.h"
+
+/* An external PSK the joiner holds (RFC 9420 §8.4). */
+struct kp_psk {
+	const uint8_t	*id;
+	size_t		 idlen;
+	const uint8_t	*psk;
+	size_t		 psklen;
+};
+
+/*
+ * kp_welcome_open_ex: kp_welcome_open with two extras: tree, when not
+ * NULL, is the serialized ratchet tree to take the signer's key from
+ * when the Welcome carries none; psks are the external PSKs we hold.
+ */
+int	kp_welcome_open_ex(const uint8_t *welcome, size_t len,
+	    const uint8_t *kp, size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+	    const uint8_t *signer_pub, size_t signer_pub_len,
+	    const uint8_t *tree, size_t treelen, const struct kp_psk *psks,
+	    size_t npsks, struct kp_welcome_info *info) KP_WUR;
+
+/* kp_welcome_reencode: decode an MLSMessage(Welcome) and encode it again. */
+int	kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
+	    size_t *outlen) KP_WUR;
+/* kp_group_secrets_reencode: the same for a GroupSecrets. */
+int	kp_group_secrets_reencode(const uint8_t *buf, size_t len,
+	    uint8_t **out, size_t *outlen) KP_WUR;
+/*
+ * kp_tree_signature_key: the signature_key of leaf index leaf in a
+ * serialized ratchet tree (optional<Node> ratchet_tree<V>, whole).
+ */
+int	kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
+	    struct kp_span *key) KP_WUR;
+
+#endif /* KP_WELCOME_H */

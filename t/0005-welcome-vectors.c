@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * 0005-welcome-vectors: open the Welcomes of welcome.json and
+ * passive-client-welcome.json: keys, GroupSecrets, GroupInfo signature,
+ * confirmation tag and epoch_authenticator; and the refusals.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "kpool.h"
+#include "crypto.h"
+#include "mls.h"
+#include "tls.h"
+#include "welcome.h"
+#include "tap.h"
+
+static uint8_t *
+hexf(json_t *o, const char *k, size_t *n)
+{
+	const char	*s = json_string_value(json_object_get(o, k));
+
+	if (s == NULL)
+		bail("missing field %s", k);
+	return tap_unhex(s, n);
+}
+
+static json_t *
+load(const char *name)
+{
+	json_error_t	 jerr;
+	json_t		*root;
+	char		 rel[128];
+
+	snprintf(rel, sizeof(rel), "../shared/vectors/%s", name);
+	if ((root = json_load_file(tap_path(rel), 0, &jerr)) == NULL)
+		bail("%s: %s", name, jerr.text);
+	return root;
+}
+
+static void
+welcome_json(void)
+{
+	json_t			*root, *v;
+	size_t			 i;
+
+	root = load("welcome.json");
+	is_int(json_array_size(root), 2, "welcome.json: two suites");
+	json_array_foreach(root, i, v) {
+		int	cs = (int)json_integer_value(json_object_get(v,
+			    "cipher_suite"));
+		struct kp_keypackage	*kp = NULL;
+		struct kp_welcome_info	 info;
+		uint8_t			*priv, *spub, *kpb, *wb, *refs, x[32];
+		uint8_t			 bad[32], *other;
+		const uint8_t		*p;
+		size_t			 pl, sl, kl, wl, n, j, olen, cuts;
+		int			 rc;
+
+		priv = hexf(v, "init_priv", &pl);
+		spub = hexf(v, "signer_pub", &sl);
+		kpb = hexf(v, "key_package", &kl);
+		wb = hexf(v, "welcome", &wl);
+		if (kp_keypackage_decode(kpb, kl, 1, &kp) != KP_OK)
+			bail("key_package does not decode");
+		crypto_scalarmult_base(x, priv);
+		p = kp_keypackage_init_key(kp, &n);
+		is_blob(x, 32, p, n, "suite %d: X25519(init_priv) == init_key",
+		    cs);
+		is_int(kp_welcome_refs(wb, wl, &refs, &n), KP_OK,
+		    "suite %d: kp_welcome_refs", cs);
+		ok(n == 1 && memcmp(refs, kp_keypackage_ref(kp), 32) == 0,
+		    "suite %d: the Welcome names our KeyPackageRef", cs);
+		free(refs);
+
+		rc = kp_welcome_open(wb, wl, kpb, kl, priv, spub, sl, &info);
+		is_int(rc, KP_OK, "suite %d: opens with signer_pub", cs);
+		is_int(info.signature_checked, 1,
+		    "suite %d: GroupInfo signature verified", cs);
+		is_int(info.suite, cs, "suite %d: GroupInfo suite", cs);
+		ok(info.group_id_len > 0, "suite %d: group_id of %zu bytes",
+		    cs, info.group_id_len);
+		kp_welcome_info_free(&info);
+
+		/* the raw KeyPackage works as well as the wrapped one */
+		p = kp_keypackage_bytes(kp, &n);
+		is_int(kp_welcome_open(wb, wl, p, n, priv, spub, sl, &info),
+		    KP_OK, "suite %d: opens with the raw KeyPackage", cs);
+		kp_welcome_info_free(&info);
+
+		memcpy(bad, spub, 32);
+		bad[0] ^= 1;
+		is_int(kp_welcome_open(wb, wl, kpb, kl, priv, bad, 32, &info),
+		    KP_EGISIG, "suite %d: another signer key: KP_EGISIG", cs);
+		is_int(kp_welcome_open(wb, wl, kpb, kl, priv, spub, 31, &info),
+		    KP_EINVAL, "suite %d: a 31-byte signer key: KP_EINVAL", cs);
+		memcpy(bad, priv, 32);
+		bad[5] ^= 1;
+		is_int(kp_welcome_open(wb, wl, kpb, kl, bad, spub, sl, &info),
+		    KP_EDECRYPT, "suite %d: another init key: KP_EDECRYPT", cs);
+
+		/* a KeyPackage the Welcome is not for */
+		{
+			struct kp_kpopts	o;
+			struct kp_kpsecrets	sec;
+			uint8_t			seed[32] = { 9 }, ref[32];
+
+			memset(&o, 0, sizeof(o));
+			o.suite = (uint16_t)cs;
+			o.identity = (const uint8_t *)"x";
+			o.identity_len = 1;
+			if (kp_keypackage_generate(&o, seed, &other, &olen,
+			    ref, &sec) != KP_OK)
+				bail("generate");
+			is_int(kp_welcome_open(wb, wl, other, olen,
+			    sec.init_priv, spub, sl, &info), KP_ENOTOURS,
+			    "suite %d: not our KeyPackage: KP_ENOTOURS", cs);
+			sodium_memzero(&sec, sizeof(sec));
+			free(other);
+		}
+
+		/* framing */
+		cuts = 0;
+		for (j = 0; j < wl; j++) {
+			rc = kp_welcome_refs(wb, j, &refs, &n);
+			if (rc != KP_ETRUNC) {
+				diag("cut at %zu: %s", j, kp_strerror(rc));
+				cuts++;
+			}
+		}
+		is_int(cuts, 0, "suite %d: Welcome cut at each of %zu "
+		    "offsets: KP_ETRUNC", cs, wl);
+		{
+			uint8_t	*t = malloc(wl + 1);
+
+			if (t == NULL)
+				bail("oom");
+			memcpy(t, wb, wl);
+			t[wl] = 0;
+			is_int(kp_welcome_open(t, wl + 1, kpb, kl, priv, spub,
+			    sl, &info), KP_ETRAILING,
+			    "suite %d: a trailing byte: KP_ETRAILING", cs);
+			t[3] = 5;
+			is_int(kp_welcome_refs(t, wl, &refs, &n), KP_EWIREFMT,
+			    "suite %d: wire_format 5: KP_EWIREFMT", cs);
+			t[3] = 3;
+			t[1] = 2;
+			is_int(kp_welcome_refs(t, wl, &refs, &n), KP_EVERSION,
+			    "suite %d: version 2: KP_EVERSION", cs);
+			t[1] = 1;
+			t[5] = 2;
+			is_int(kp_welcome_open(t, wl, kpb, kl, priv, spub, sl,
+			    &info), KP_ESUITE,
+			    "suite %d: Welcome for suite 2: KP_ESUITE", cs);
+			t[5] = (uint8_t)cs;
+			/* the last byte of the encrypted GroupInfo */
+			t[wl - 1] ^= 1;
+			is_int(kp_welcome_open(t, wl, kpb, kl, priv, spub, sl,
+			    &info), KP_EDECRYPT,
+			    "suite %d: a flipped GroupInfo bit: KP_EDECRYPT",
+			    cs);
+			free(t);
+		}
+		kp_keypackage_free(kp);
+		sodium_memzero(priv, pl);
+		free(priv);
+		free(spub);
+		free(kpb);
+		free(wb);
+	}
+	json_decref(root);
+}
+
+static void
+passive(void)
+{
+	json_t	*root, *v;
+	size_t	 i;
+
+	root = load("passive-client-welcome.json");
+	json_array_foreach(root, i, v) {
+		int	cs = (int)json_integer_value(json_object_get(v,
+			    "cipher_suite"));
+		struct kp_keypackage	*kp = NULL;
+		struct kp_welcome_info	 info;
+		struct kp_kpfields	 f;
+		struct kp_rd		 r;
+		struct kp_psk		 psks[8];
+		json_t			*ps, *x;
+		uint8_t			*sp, *ep, *ip, *kpb, *wb, *tree = NULL;
+		uint8_t			*want, pk[32], sk[64], xk[32];
+		uint8_t			*ids[8], *keys[8];
+		const uint8_t		*raw;
+		size_t			 spl, epl, ipl, kl, wl, tl = 0, wantl;
+		size_t			 rawlen, np, j;
+		char			 what[64];
+
+		snprintf(what, sizeof(what), "passive #%zu (suite %d)", i, cs);
+		sp = hexf(v, "signature_priv", &spl);
+		ep = hexf(v, "encryption_priv", &epl);
+		ip = hexf(v, "init_priv", &ipl);
+		kpb = hexf(v, "key_package", &kl);
+		wb = hexf(v, "welcome", &wl);
+		want = hexf(v, "initial_epoch_authenticator", &wantl);
+		if (json_is_string(json_object_get(v, "ratchet_tree")))
+			tree = hexf(v, "ratchet_tree", &tl);
+		if (kp_keypackage_decode(kpb, kl, 1, &kp) != KP_OK)
+			bail("%s: key_package does not decode", what);
+		raw = kp_keypackage_bytes(kp, &rawlen);
+		kp_rd_init(&r, raw, rawlen);
+		if (kp_kp_read(&r, &f) != KP_OK)
+			bail("kp_kp_read");
+		crypto_scalarmult_base(xk, ip);
+		is_blob(xk, 32, f.init_key.p, f.init_key.n,
+		    "%s: init_priv matches init_key", what);
+		crypto_scalarmult_base(xk, ep);
+		is_blob(xk, 32, f.leaf.enc_key.p, f.leaf.enc_key.n,
+		    "%s: encryption_priv matches encryption_key", what);
+		crypto_sign_seed_keypair(pk, sk, sp);
+		is_blob(pk, 32, f.leaf.sig_key.p, f.leaf.sig_key.n,
+		    "%s: signature_priv matches signature_key", what);
+		ok(kp_leaf_verify(&f.leaf) == KP_OK &&
+		    kp_verify_with_label(f.leaf.sig_key.p, f.leaf.sig_key.n,
+		    "KeyPackageTBS", raw, f.tbs_len, f.sig.p, f.sig.n) == KP_OK,
+		    "%s: both signatures verify", what);
+
+		ps = json_object_get(v, "external_psks");
+		np = json_array_size(ps);
+		if (np > 8)
+			bail("too many PSKs");
+		json_array_foreach(ps, j, x) {
+			ids[j] = hexf(x, "psk_id", &psks[j].idlen);
+			keys[j] = hexf(x, "psk", &psks[j].psklen);
+			psks[j].id = ids[j];
+			psks[j].psk = keys[j];
+		}
+		is_int(kp_welcome_open_ex(wb, wl, kpb, kl, ip, NULL, 0, tree,
+		    tl, psks, np, &info), KP_OK, "%s: joins (%zu PSKs, tree "
+		    "%s)", what, np, tree != NULL ? "given" : "in the Welcome");
+		is_int(info.signature_checked, 1,
+		    "%s: signature checked against the signer's leaf", what);
+		is_blob(info.epoch_authenticator, 32, want, wantl,
+		    "%s: epoch_authenticator", what);
+		kp_welcome_info_free(&info);
+		if (np > 0) {
+			is_int(kp_welcome_open(wb, wl, kpb, kl, ip, NULL, 0,
+			    &info), KP_EPSK, "%s: without the PSK: KP_EPSK",
+			    what);
+			psks[0].psk = ep;	/* the wrong PSK value */
+			psks[0].psklen = 32;
+			is_int(kp_welcome_open_ex(wb, wl, kpb, kl, ip, NULL, 0,
+			    tree, tl, psks, np, &info), KP_EDECRYPT,
+			    "%s: a wrong PSK: KP_EDECRYPT", what);
+		} else if (tree == NULL) {
+			is_int(kp_welcome_open(wb, wl, kpb, kl, ip, NULL, 0,
+			    &info), KP_OK, "%s: kp_welcome_open", what);
+			is_blob(info.epoch_authenticator, 32, want, wantl,
+			    "%s: same epoch_authenticator", what);
+			kp_welcome_info_free(&info);
+		} else {
+			is_int(kp_welcome_open(wb, wl, kpb, kl, ip, NULL, 0,
+			    &info), KP_OK, "%s: opens without a tree", what);
+			is_int(info.signature_checked, 0,
+			    "%s: signature not checked without a tree", what);
+			kp_welcome_info_free(&info);
+		}
+		for (j = 0; j < np; j++) {
+			free(ids[j]);
+			free(keys[j]);
+		}
+		kp_keypackage_free(kp);
+		sodium_memzero(sk, sizeof(sk));
+		free(sp);
+		free(ep);
+		free(ip);
+		free(kpb);
+		free(wb);
+		free(want);
+		free(tree);
+	}
+	json_decref(root);
+}
+
+int
+main(void)
+{
+	if (sodium_init() < 0)
+		bail("sodium_init");
+	welcome_json();
+	passive();
+	return done_testing();
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: ISC
+//
+// make-welcome.mjs: a ts-mls member creates a group, optionally moves it on
+// by --epochs empty Commits, and adds the KeyPackage in FILE (raw) in one
+// Commit, with --others fresh ts-mls members beside it (ours goes second
+// when there are others, so its EncryptedGroupSecrets is not the first).
+// Writes the Welcome as an MLSMessage and prints
+//	group_id=HEX epoch=N
+// as ts-mls sees the group the new member joins.  The GroupInfo carries
+// the ratchet_tree extension unless --no-ratchet-tree; --signer-pub-out
+// writes the committer's (the GroupInfo signer's) Ed25519 public key.
+// --external-psk ID:SECRET (hex) adds an external PSK proposal to the
+// Commit, so the Welcome can be opened only with that PSK.
+
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { bytesToBase64, createCommit, decodeMlsMessage, encodeMlsMessage,
+    makePskIndex } from "ts-mls";
+import { args, hex, impl, intArg, kpRef, newGroup, newMember,
+    readKeyPackage, suiteArg, suiteId, unhex, usage } from "./lib.mjs";
+
+const USAGE = "[--suite 1|3] --kp FILE --welcome-out FILE [--group-id HEX] " +
+    "[--signer-pub-out FILE] [--epochs N] [--others N] [--no-ratchet-tree] " +
+    "[--external-psk ID:SECRET]";
+const { values: o } = args(USAGE, {
+	suite: { type: "string" },
+	kp: { type: "string" },
+	"welcome-out": { type: "string" },
+	"group-id": { type: "string" },
+	"signer-pub-out": { type: "string" },
+	epochs: { type: "string" },
+	others: { type: "string" },
+	"no-ratchet-tree": { type: "boolean" },
+	"external-psk": { type: "string" },
+});
+if (o.kp === undefined || o["welcome-out"] === undefined)
+	usage(USAGE, "--kp and --welcome-out are required");
+const n = suiteArg(USAGE, o.suite);
+const groupId = o["group-id"] === undefined ? new Uint8Array(randomBytes(16)) :
+    unhex(o["group-id"]);
+if (groupId === undefined || groupId.length === 0)
+	usage(USAGE, "--group-id: not hex");
+const epochs = intArg(USAGE, "epochs", o.epochs, 0);
+const nothers = intArg(USAGE, "others", o.others, 0);
+let psk;
+if (o["external-psk"] !== undefined) {
+	const [id, secret] = o["external-psk"].split(":").map(unhex);
+	if (!id?.length || !secret?.length)
+		usage(USAGE, "--external-psk: not ID:SECRET in hex");
+	psk = { id, secret };
+}
+const cs = await impl(n);
+
+let kp;
+try {
+	kp = readKeyPackage(o.kp);
+} catch (e) {
+	process.stderr.write(`make-welcome.mjs: ${o.kp}: ${e.message}\n`);
+	process.exit(1);
+}
+if (suiteId(kp.cipherSuite) !== n) {
+	process.stderr.write(`make-welcome.mjs: ${o.kp}: suite ` +
+	    `${kp.cipherSuite}, not ${n}\n`);
+	process.exit(1);
+}
+
+let { creator, state } = await newGroup(groupId, cs);
+for (let i = 0; i < epochs; i++)
+	state = (await createCommit({ state, cipherSuite: cs })).newState;
+const others = [];
+for (let i = 0; i < nothers; i++)
+	others.push((await newMember(`ts-mls-other-${i}`, cs)).publicPackage);
+const adds = [...others.slice(0, 1), kp, ...others.slice(1)];
+const proposals = adds.map((keyPackage) => ({ proposalType: "add",
+    add: { keyPackage } }));
+let pskIndex;
+if (psk !== undefined) {
+	pskIndex = makePskIndex(state, { [bytesToBase64(psk.id)]: psk.secret });
+	proposals.push({ proposalType: "psk", psk: { preSharedKeyId: {
+		psktype: "external", pskId: psk.id,
+		pskNonce: cs.rng.randomBytes(cs.kdf.size) } } });
+}
+let r;
+try {
+	r = await createCommit({ state, cipherSuite: cs, pskIndex }, {
+		extraProposals: proposals,
+		ratchetTreeExtension: !o["no-ratchet-tree"],
+	});
+} catch (e) {
+	process.stderr.write(`make-welcome.mjs: ts-mls refuses to add ` +
+	    `${o.kp}: ${e.message}\n`);
+	process.exit(1);
+}
+
+// The Welcome must round-trip through the ts-mls codec and name our ref.
+const bytes = encodeMlsMessage({ version: "mls10", wireformat: "mls_welcome",
+    welcome: r.welcome });
+const back = decodeMlsMessage(bytes, 0);
+const ref = hex(await kpRef(kp, cs));
+if (back === undefined || back[1] !== bytes.length ||
+    !back[0].welcome.secrets.some((s) => hex(s.newMember) === ref))
+	throw new Error("the Welcome does not round-trip");
+writeFileSync(o["welcome-out"], bytes);
+if (o["signer-pub-out"] !== undefined)
+	writeFileSync(o["signer-pub-out"],
+	    creator.publicPackage.leafNode.signaturePublicKey);
+const gc = r.newState.groupContext;
+console.log(`group_id=${hex(gc.groupId)} epoch=${gc.epoch}`);
