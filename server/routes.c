@@ -19,21 +19,6 @@
 
 #define B64V	sodium_base64_VARIANT_ORIGINAL
 
-/* TEMPORARY until the KeyPackage library (branch mls) is merged. */
-#pragma weak kp_keypackage_decode
-#pragma weak kp_keypackage_validate
-#pragma weak kp_keypackage_identity
-#pragma weak kp_keypackage_credential_type
-#pragma weak kp_keypackage_signature_key
-#pragma weak kp_keypackage_free
-#pragma weak kp_keypackage_not_after
-#pragma weak kp_keypackage_not_before
-#pragma weak kp_keypackage_init_key
-#pragma weak kp_keypackage_ref
-#pragma weak kp_keypackage_bytes
-#pragma weak kp_keypackage_suite
-#pragma weak kp_credential_hash
-#pragma weak kp_keypackage_has_extension
 
 struct ctx {
 	struct kps_call		*c;
@@ -297,11 +282,6 @@ check_kp(struct ctx *x, const uint8_t *buf, size_t len, int64_t now,
 	size_t			 n;
 	int			 rc;
 
-	if (kp_keypackage_decode == NULL) {
-		snprintf(msg, msglen, "KeyPackage support is not built in");
-		code = "internal";
-		goto out;
-	}
 	if ((rc = kp_keypackage_decode(buf, len, 1, &kp)) != KP_OK) {
 		snprintf(msg, msglen, "not a KeyPackage: %s", kp_strerror(rc));
 		code = "bad_keypackage";
