@@ -2,7 +2,7 @@
 /*
  * policy.c: the pool policy (target, low watermark, hard cap, lifetime,
  * refresh interval, suite, last-resort key), its "key = value" text form
- * and its place in the store, and the names of states and health values.
+ * and its place in the store, and the names of the health values.
  */
 
 #include <ctype.h>
@@ -20,34 +20,9 @@
 #define MAX_LIFETIME		(89 * 86400)	/* + 1 h skew < 90 days */
 #define MAX_REFRESH		86400
 
-static const char *const state_names[KP_NSTATES] = {
-	"created", "available", "reserved", "spent", "expired",
-};
-
 static const char *const health_names[] = {
 	"ok", "low", "empty", "offline",
 };
-
-/* kp_state_name: the name of a KP_STATE_*, NULL for a bad one. */
-const char *
-kp_state_name(int state)
-{
-	if (state < 0 || state >= KP_NSTATES)
-		return NULL;
-	return state_names[state];
-}
-
-/* kp_state_from_name: the KP_STATE_* called name, or -1. */
-int
-kp_state_from_name(const char *name)
-{
-	int	i;
-
-	for (i = 0; i < KP_NSTATES; i++)
-		if (strcmp(name, state_names[i]) == 0)
-			return i;
-	return -1;
-}
 
 /* kp_health_name: the name of a KP_HEALTH_*, NULL for a bad one. */
 const char *

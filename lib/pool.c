@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * pool.c: one user's local pool: open (identity), policy and config,
- * listing, counts, status, deletion.
+ * listing, counts, status, generation, transitions, deletion, Welcome
+ * and take.
  */
 
 #include <stdarg.h>
@@ -13,7 +14,15 @@
 #include <sodium.h>
 
 #include "kpool.h"
+#include "httpsig.h"
 #include "store.h"
+
+/*
+ * The group_id the owner uses to hold (reserve) and to spend one of its
+ * own keys through kp_pool_transition: no MLS group is involved.
+ */
+#define OWNER_GROUP	"kpool-owner"
+#define OWNER_GROUP_LEN	(sizeof(OWNER_GROUP) - 1)
 
 static int64_t
 real_now(void *arg)
@@ -32,19 +41,6 @@ kp_pool_err(struct kp_pool *p, int rc, const char *fmt, ...)
 	(void)vsnprintf(p->errmsg, sizeof(p->errmsg), fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-static int
-valid_user(const char *u)
-{
-	size_t	i, l = strlen(u);
-
-	if (l == 0 || l > KP_MAX_USERNAME)
-		return 0;
-	for (i = 0; i < l; i++)
-		if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f || u[i] == '/')
-			return 0;
-	return 1;
 }
 
 /* Load the identity, or make one for user in a new store. */
@@ -106,13 +102,14 @@ kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
 	}
 	*out = p;
 	p->now = real_now;
+	p->last_call = -1;
 	if (dbpath == NULL || *dbpath == '\0') {
 		rc = kp_pool_err(p, KP_EINVAL, "no store path");
 		goto out;
 	}
-	if (user != NULL && !valid_user(user)) {
-		rc = kp_pool_err(p, KP_EINVAL, "bad user name: 1 to %d bytes, "
-		    "no control characters or '/'", KP_MAX_USERNAME);
+	if (user != NULL && !kp_username_valid(user)) {
+		rc = kp_pool_err(p, KP_EINVAL, "bad user name: 1 to %d of "
+		    "A-Z a-z 0-9, and . _ - @ after the first", KP_MAX_USERNAME);
 		goto out;
 	}
 	if (keyfile == NULL) {
@@ -143,6 +140,7 @@ kp_pool_close(struct kp_pool *p)
 {
 	if (p == NULL)
 		return;
+	kp_pool_drop_client(p);
 	kp_store_close(p->st);
 	free(p->url);
 	sodium_memzero(p->seed, sizeof(p->seed));
@@ -389,7 +387,363 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 		if ((u = strdup(url)) == NULL)
 			return kp_pool_err(p, KP_ENOMEM, "out of memory");
 	}
+	kp_pool_drop_client(p);
 	free(p->url);
 	p->url = u;
+	p->last_call = -1;
 	return KP_OK;
+}
+
+/*
+ * kp_pool_generate: make n keys (last-resort ones when last_resort) in
+ * state created, in one transaction.  Regular keys stop at the hard cap
+ * on created + available of the policy's suite (KP_ETOOBIG).
+ */
+int
+kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
+{
+	struct kp_policy	 pol;
+	struct kp_counts	 c;
+	struct kp_kpopts	 opts;
+	struct kp_keypackage	*kp = NULL;
+	struct kp_bundle	 b;
+	uint8_t			*buf = NULL;
+	size_t			 len;
+	int64_t			 now = kp_pool_now(p);
+	uint32_t		 i;
+	int			 rc;
+
+	memset(&b, 0, sizeof(b));
+	if (n == 0)
+		return KP_OK;
+	if ((rc = kp_store_begin(p->st)) != KP_OK)
+		return rc;
+	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
+		goto out;
+	if (!last_resort) {
+		if ((rc = kp_store_counts(p->st, pol.suite, 0, &c)) != KP_OK)
+			goto out;
+		if ((uint64_t)c.n[KP_STATE_CREATED] + c.n[KP_STATE_AVAILABLE] +
+		    n > pol.hard_cap) {
+			rc = kp_pool_err(p, KP_ETOOBIG, "%u more keys would "
+			    "make %u created + available, over the hard cap "
+			    "of %u", n, c.n[KP_STATE_CREATED] +
+			    c.n[KP_STATE_AVAILABLE] + n, pol.hard_cap);
+			goto out;
+		}
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.suite = pol.suite;
+	opts.identity = (const uint8_t *)p->user;
+	opts.identity_len = strlen(p->user);
+	opts.not_before = (uint64_t)(now > 3600 ? now - 3600 : 0);
+	opts.not_after = (uint64_t)(now + pol.lifetime);
+	opts.last_resort = last_resort ? 1 : 0;
+	for (i = 0; i < n; i++) {
+		memset(&b, 0, sizeof(b));
+		if ((rc = kp_keypackage_generate(&opts, p->seed, &buf, &len,
+		    b.key.ref, &b.sec)) != KP_OK) {
+			rc = kp_pool_err(p, rc, "generate: %s",
+			    kp_strerror(rc));
+			goto out;
+		}
+		if (!p->have_cred_hash) {
+			if ((rc = kp_keypackage_decode(buf, len, 0, &kp)) !=
+			    KP_OK) {
+				rc = kp_pool_err(p, rc, "decode: %s",
+				    kp_strerror(rc));
+				goto out;
+			}
+			kp_credential_hash(kp, p->cred_hash);
+			kp_keypackage_free(kp);
+			kp = NULL;
+			p->have_cred_hash = 1;
+		}
+		kp_hex(b.key.ref, KP_REF_LEN, b.key.ref_hex);
+		b.key.state = KP_STATE_CREATED;
+		b.key.suite = pol.suite;
+		b.key.last_resort = opts.last_resort;
+		b.key.has_private = 1;
+		b.key.created_at = b.key.changed_at = now;
+		b.key.not_before = (int64_t)opts.not_before;
+		b.key.not_after = (int64_t)opts.not_after;
+		b.key.epoch = -1;
+		memcpy(b.key.credential_hash, p->cred_hash, 32);
+		b.credential_type = KP_CRED_BASIC;
+		b.keypackage = buf;
+		b.keypackage_len = len;
+		rc = kp_store_save(p->st, &b);
+		sodium_memzero(&b.sec, sizeof(b.sec));
+		free(buf);
+		buf = NULL;
+		if (rc != KP_OK)
+			goto out;
+	}
+	rc = kp_store_commit(p->st);
+	return rc;
+out:
+	sodium_memzero(&b.sec, sizeof(b.sec));
+	free(buf);
+	kp_store_rollback(p->st);
+	return rc;
+}
+
+/* The moves kp_pool_transition allows. */
+static int
+allowed(int from, int to)
+{
+	switch (from) {
+	case KP_STATE_CREATED:
+		return to == KP_STATE_AVAILABLE || to == KP_STATE_EXPIRED;
+	case KP_STATE_AVAILABLE:
+		return to == KP_STATE_RESERVED || to == KP_STATE_SPENT ||
+		    to == KP_STATE_EXPIRED;
+	case KP_STATE_RESERVED:
+		return to == KP_STATE_AVAILABLE || to == KP_STATE_SPENT ||
+		    to == KP_STATE_EXPIRED;
+	default:
+		return 0;
+	}
+}
+
+/* Ask the server for the move of k to to; fill in what it tells. */
+static int
+server_move(struct kp_pool *p, struct kp_key *k, int to, int64_t now)
+{
+	struct kp_reservation	res;
+	int			rc;
+
+	memset(&res, 0, sizeof(res));
+	switch (to) {
+	case KP_STATE_AVAILABLE:
+		if (k->state == KP_STATE_CREATED)
+			return kp_pool_upload(p, k, 1, 0, NULL, NULL);
+		rc = kp_client_release(p->client, k->ref);
+		if (kp_pool_netresult(p, rc, "release") == KP_EFORBIDDEN)
+			return kp_pool_err(p, KP_EPERM, "release: another "
+			    "user holds the reservation of %s", k->ref_hex);
+		return rc;
+	case KP_STATE_RESERVED:
+		rc = kp_client_reserve(p->client, p->user,
+		    (const uint8_t *)OWNER_GROUP, OWNER_GROUP_LEN, NULL,
+		    k->ref, &res);
+		if (kp_pool_netresult(p, rc, "reserve") == KP_ECONFLICT ||
+		    rc == KP_EEXHAUSTED)
+			return kp_pool_err(p, KP_EBUSY, "reserve: %s is not "
+			    "available on the server", k->ref_hex);
+		if (rc != KP_OK)
+			return rc;
+		if (memcmp(res.ref, k->ref, KP_REF_LEN) != 0) {
+			/* give it back; the error below says what went on */
+			if (kp_client_release(p->client, res.ref) != KP_OK)
+				kp_pool_netresult(p, KP_OK, "release");
+			kp_reservation_free(&res);
+			return kp_pool_err(p, KP_EPROTO, "reserve: the server "
+			    "handed out another key than %s", k->ref_hex);
+		}
+		memcpy(k->reservation_id, res.reservation_id,
+		    sizeof(k->reservation_id));
+		k->reservation_expires_at = res.expires_at;
+		(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s",
+		    p->user);
+		k->reserved_at = now;
+		kp_reservation_free(&res);
+		return KP_OK;
+	case KP_STATE_SPENT:
+		rc = kp_client_spend(p->client, k->ref,
+		    (const uint8_t *)OWNER_GROUP, OWNER_GROUP_LEN);
+		if (kp_pool_netresult(p, rc, "spend") == KP_ECONFLICT)
+			return kp_pool_err(p, KP_EPERM, "spend: %s is already "
+			    "spent", k->ref_hex);
+		if (rc == KP_OK) {
+			(void)snprintf(k->spent_by, sizeof(k->spent_by), "%s",
+			    p->user);
+			memcpy(k->group_id, OWNER_GROUP, OWNER_GROUP_LEN);
+			k->group_id_len = OWNER_GROUP_LEN;
+		}
+		return rc;
+	case KP_STATE_EXPIRED:
+		rc = kp_client_retire(p->client, k->ref);
+		if (rc == KP_ENOTFOUND)
+			rc = KP_OK;	/* the server has forgotten it */
+		return kp_pool_netresult(p, rc, "retire");
+	}
+	return kp_pool_err(p, KP_ESTATE, "no such move");
+}
+
+/*
+ * kp_pool_transition: move a key, asking the server first (kpool(7)).
+ * Without a server only created -> expired works (KP_ENET otherwise).
+ */
+int
+kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    int from, int to)
+{
+	struct kp_key	k;
+	int64_t		now;
+	int		rc;
+
+	if (kp_state_name(from) == NULL || kp_state_name(to) == NULL)
+		return kp_pool_err(p, KP_EINVAL, "bad state");
+	if ((rc = kp_pool_get(p, ref, &k)) != KP_OK)
+		return rc;
+	if (k.state != from)
+		return kp_pool_err(p, KP_ESTATE, "key %s is %s, not %s",
+		    k.ref_hex, kp_state_name(k.state), kp_state_name(from));
+	if (!allowed(from, to))
+		return kp_pool_err(p, KP_ESTATE, "a key cannot move from %s "
+		    "to %s", kp_state_name(from), kp_state_name(to));
+	if (from != KP_STATE_CREATED || to != KP_STATE_EXPIRED) {
+		if ((rc = kp_pool_need_server(p)) != KP_OK)
+			return rc;
+		if ((rc = server_move(p, &k, to, kp_pool_now(p))) != KP_OK)
+			return rc;
+		if (from == KP_STATE_CREATED)
+			return KP_OK;	/* kp_pool_upload moved it */
+	}
+	now = kp_pool_now(p);
+	switch (to) {
+	case KP_STATE_AVAILABLE:
+		k.reserved_at = k.reservation_expires_at = 0;
+		k.reservation_id[0] = k.reserved_by[0] = '\0';
+		break;
+	case KP_STATE_SPENT:
+		k.spent_at = now;
+		break;
+	case KP_STATE_EXPIRED:
+		k.expired_at = now;
+		break;
+	}
+	k.state = to;
+	k.changed_at = now;
+	return kp_store_update(p->st, &k, from);
+}
+
+/*
+ * kp_pool_welcome: open a Welcome for one of our keys with its stored
+ * init key; the key becomes spent with the group_id and epoch.  A
+ * last-resort key keeps its state (it may serve again).
+ */
+int
+kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
+    uint8_t ref[KP_REF_LEN], struct kp_welcome_info *info)
+{
+	struct kp_bundle	b;
+	uint8_t			*refs = NULL;
+	size_t			 n = 0, i;
+	int64_t			 now;
+	int			 rc, found, wiped = 0, opened = 0, from;
+
+	memset(&b, 0, sizeof(b));
+	memset(info, 0, sizeof(*info));
+	if ((rc = kp_welcome_refs(msg, len, &refs, &n)) != KP_OK) {
+		rc = kp_pool_err(p, rc, "welcome: %s", kp_strerror(rc));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = kp_store_load(p->st, refs + i * KP_REF_LEN, 1, &b,
+		    &found)) != KP_OK)
+			goto out;
+		if (found && b.key.has_private)
+			break;
+		wiped |= found;
+		kp_bundle_clear(&b);
+	}
+	if (i == n) {
+		rc = wiped ? kp_pool_err(p, KP_ENOTFOUND, "welcome: the "
+		    "private keys of its key are gone (taken or expired)") :
+		    kp_pool_err(p, KP_ENOTOURS, "welcome: it is for none of "
+		    "our keys");
+		goto out;
+	}
+	if ((rc = kp_welcome_open(msg, len, b.keypackage, b.keypackage_len,
+	    b.sec.init_priv, NULL, 0, info)) != KP_OK) {
+		rc = kp_pool_err(p, rc, "welcome for %s: %s", b.key.ref_hex,
+		    kp_strerror(rc));
+		goto out;
+	}
+	opened = 1;
+	if (info->group_id_len > KP_MAX_GROUP_ID) {
+		rc = kp_pool_err(p, KP_ETOOBIG, "welcome: group_id of %zu "
+		    "bytes", info->group_id_len);
+		goto out;
+	}
+	/* record it against the key's current state */
+	if ((rc = kp_store_begin(p->st)) != KP_OK)
+		goto out;
+	kp_bundle_clear(&b);
+	if ((rc = kp_store_get(p->st, refs + i * KP_REF_LEN, 0, &b)) != KP_OK)
+		goto rollback;
+	from = b.key.state;
+	now = kp_pool_now(p);
+	if (from == KP_STATE_EXPIRED) {
+		rc = kp_pool_err(p, KP_ESTATE, "welcome: %s expired",
+		    b.key.ref_hex);
+		goto rollback;
+	}
+	if (!b.key.last_resort && from != KP_STATE_SPENT) {
+		b.key.state = KP_STATE_SPENT;
+		b.key.spent_at = now;
+		b.key.changed_at = now;
+	}
+	memcpy(b.key.group_id, info->group_id, info->group_id_len);
+	b.key.group_id_len = info->group_id_len;
+	b.key.epoch = (int64_t)info->epoch;
+	if ((rc = kp_store_update(p->st, &b.key, from)) != KP_OK)
+		goto rollback;
+	if ((rc = kp_store_commit(p->st)) != KP_OK)
+		goto out;
+	memcpy(ref, b.key.ref, KP_REF_LEN);
+	goto out;
+rollback:
+	kp_store_rollback(p->st);
+out:
+	if (rc != KP_OK && opened)
+		kp_welcome_info_free(info);
+	kp_bundle_clear(&b);
+	free(refs);
+	return rc;
+}
+
+/*
+ * kp_pool_take: hand a spent key's private keys to the caller and wipe
+ * them from the store.  A last-resort key hands them over and keeps
+ * them.  KP_ENOTFOUND when they are gone, KP_ESTATE before the key's
+ * Welcome was opened.
+ */
+int
+kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    struct kp_kpsecrets *out)
+{
+	struct kp_bundle	b;
+	int			rc, wiped;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = kp_store_begin(p->st)) != KP_OK)
+		return rc;
+	if ((rc = kp_store_get(p->st, ref, 1, &b)) != KP_OK)
+		goto out;
+	if (!b.key.has_private) {
+		rc = kp_pool_err(p, KP_ENOTFOUND, "the private keys of %s are "
+		    "gone (taken or expired)", b.key.ref_hex);
+		goto out;
+	}
+	if (b.key.state != KP_STATE_SPENT && !b.key.last_resort) {
+		rc = kp_pool_err(p, KP_ESTATE, "key %s is %s: open its "
+		    "Welcome first", b.key.ref_hex, kp_state_name(b.key.state));
+		goto out;
+	}
+	if (!b.key.last_resort &&
+	    (rc = kp_store_wipe(p->st, ref, &wiped)) != KP_OK)
+		goto out;
+	if ((rc = kp_store_commit(p->st)) != KP_OK)
+		goto out;
+	*out = b.sec;
+	rc = kp_store_checkpoint(p->st);
+	kp_bundle_clear(&b);
+	return rc;
+out:
+	kp_bundle_clear(&b);
+	kp_store_rollback(p->st);
+	return rc;
 }

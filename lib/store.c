@@ -413,6 +413,7 @@ kp_store_close(struct kp_store *st)
 {
 	if (st == NULL)
 		return;
+	sqlite3_finalize(st->insert);
 	if (st->db != NULL)
 		sqlite3_close_v2(st->db);
 	sodium_memzero(st->key, sizeof(st->key));
@@ -690,7 +691,8 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	    (k->state == KP_STATE_EXPIRED && k->has_private) ||
 	    k->group_id_len > KP_MAX_GROUP_ID)
 		return kp_store_err(st, KP_EINVAL, "bad key to save");
-	if ((rc = prepare(st, "INSERT INTO keypackages (keypackage_ref, "
+	if ((s = st->insert) == NULL &&
+	    (rc = prepare(st, "INSERT INTO keypackages (keypackage_ref, "
 	    "keypackage_bytes, private_init_key, private_encryption_key, "
 	    "status, created_at, uploaded_at, reserved_at, spent_at, "
 	    "expired_at, changed_at, not_before, not_after, credential_hash, "
@@ -699,6 +701,7 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	    "spent_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
 	    "?, ?, ?, ?, ?, ?, ?)", &s)) != KP_OK)
 		goto out;
+	st->insert = s;
 	sqlite3_bind_blob(s, 1, k->ref, KP_REF_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, b->keypackage, (int)b->keypackage_len,
 	    SQLITE_STATIC);
@@ -741,7 +744,10 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	else if (r != SQLITE_DONE)
 		rc = dberr(st, "save key");
 out:
-	sqlite3_finalize(s);
+	if (s != NULL) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
 	sodium_memzero(si, sizeof(si));
 	sodium_memzero(se, sizeof(se));
 	return rc;

@@ -20,10 +20,12 @@
 #define KP_ERRLEN	256
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 /* The store: one SQLite connection and the at-rest key. */
 struct kp_store {
 	struct sqlite3	*db;
+	struct sqlite3_stmt *insert;	/* kp_store_save's, kept */
 	uint8_t		 key[32];	/* at-rest key, wiped at close */
 	char		*err;		/* the owner's message buffer */
 	size_t		 errlen;
@@ -47,6 +49,7 @@ struct kp_pool {
 	uint8_t		 cred_hash[32];
 	int		 have_cred_hash;
 	int		 registered;
+	int		 last_call;	/* -1 unknown, 0 ok, 1 failed */
 	char		*url;		/* NULL: offline */
 	struct kp_client *client;
 	int64_t		(*now)(void *);
@@ -158,10 +161,9 @@ int	kp_pool_err(struct kp_pool *p, int rc, const char *fmt, ...)
 int	kp_pool_netresult(struct kp_pool *p, int rc, const char *what);
 int	kp_pool_need_server(struct kp_pool *p) KP_WUR;
 int	kp_pool_register(struct kp_pool *p) KP_WUR;
-int	kp_pool_upload(struct kp_pool *p, const uint8_t *refs, size_t n,
-	    uint32_t *uploaded, int *rejected_rc) KP_WUR;
-int	kp_pool_generate_as(struct kp_pool *p, uint32_t n, int last_resort,
-	    int check_cap) KP_WUR;
+int	kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
+	    int expire_rejected, uint32_t *uploaded, uint32_t *expired) KP_WUR;
+void	kp_pool_drop_client(struct kp_pool *p);
 
 /* Policy helpers (lib/policy.c). */
 int	kp_policy_check(const struct kp_policy *p, char *err, size_t errlen);

@@ -10,7 +10,7 @@
 . "${KP_TOP:-.}/t/tap.sh"
 . "$KP_TOP/t/interop/need-node.sh"
 
-plan 17
+plan 18
 
 for s in 1 3; do
 	kp=$TMP/kp$s
@@ -41,6 +41,12 @@ for s in 1 3; do
 	    node "$INTEROP/open-welcome.mjs" --welcome "$kp.welcome" \
 	    --kp "$kp" --init-priv "$kp.zero"
 done
+
+# The MLSMessage form.
+line=$(node "$INTEROP/gen-kp.mjs" --identity wrapped --wrapped \
+    --out "$TMP/wrapped")
+is "$(node "$INTEROP/validate-kp.mjs" --wrapped "$TMP/wrapped")" "$line" \
+    "gen-kp --wrapped and validate-kp --wrapped agree"
 
 # Exact outcomes: exit 1 and the reason, and exit 2 on usage errors.
 node "$INTEROP/validate-kp.mjs" "$TMP/kp1.flip" 2>"$TMP/err"

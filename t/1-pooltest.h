@@ -33,16 +33,23 @@ pt_now(void *arg)
 	return pt_clock;
 }
 
-static void
-pt_cleanup(void)
+/* pt_server_stop: stop the server pt_server() started, if any. */
+static void __attribute__((unused))
+pt_server_stop(void)
 {
-	char	cmd[300];
-
 	if (pt_server_pid > 0) {
 		kill(pt_server_pid, SIGTERM);
 		waitpid(pt_server_pid, NULL, 0);
 		pt_server_pid = 0;
 	}
+}
+
+static void
+pt_cleanup(void)
+{
+	char	cmd[300];
+
+	pt_server_stop();
 	if (pt_dir[0] != '\0' && getenv("KP_KEEP") == NULL) {
 		(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pt_dir);
 		if (system(cmd) != 0)
@@ -64,7 +71,7 @@ pt_init(void)
 }
 
 /* pt_file: a path in the temporary directory (static buffer, rotates). */
-static const char * __attribute__((unused))
+static __attribute__((unused)) const char *
 pt_file(const char *name)
 {
 	static char	buf[4][512];
@@ -123,6 +130,86 @@ pt_mode(const char *path)
 	if (lstat(path, &sb) == -1)
 		return -1;
 	return (int)(sb.st_mode & 07777);
+}
+
+/*
+ * pt_set_clock: move the test clock, for the pools (pt_now) and for the
+ * server started with pt_server(1), whose --test-clock file holds it.
+ */
+static void __attribute__((unused))
+pt_set_clock(int64_t now)
+{
+	char	tmp[600], buf[32];
+	FILE	*f;
+
+	pt_clock = now;
+	(void)snprintf(tmp, sizeof(tmp), "%s/clock.tmp", pt_dir);
+	if ((f = fopen(tmp, "w")) == NULL)
+		bail("clock file: %s", strerror(errno));
+	(void)snprintf(buf, sizeof(buf), "%lld\n", (long long)now);
+	if (fputs(buf, f) == EOF || fclose(f) == EOF ||
+	    rename(tmp, pt_file("clock")) == -1)
+		bail("clock file: %s", strerror(errno));
+}
+
+/*
+ * pt_server: start build/kpool-server on 127.0.0.1 port 0 with a fresh
+ * database in the test directory (a new one each call) (and the test clock when test_clock),
+ * read the port it prints, and return its URL (static).  Skips the whole
+ * test when the server is not built.
+ */
+static __attribute__((unused)) const char *
+pt_server(int test_clock)
+{
+	static char	 url[64];
+	static int	 nserver;
+	const char	*build = getenv("KP_BUILD");
+	char		 bin[512], line[64], db[32], *argv[10];
+	FILE		*f;
+	int		 fds[2], port, i = 0;
+
+	(void)snprintf(bin, sizeof(bin), "%s/kpool-server",
+	    build ? build : "build");
+	if (access(bin, X_OK) == -1)
+		skip_all("kpool-server is not built");
+	if (test_clock)
+		pt_set_clock(pt_clock);
+	if (pipe(fds) == -1)
+		bail("pipe: %s", strerror(errno));
+	argv[i++] = bin;
+	argv[i++] = "--listen";
+	argv[i++] = "127.0.0.1:0";
+	(void)snprintf(db, sizeof(db), "server%d.db", nserver++);
+	argv[i++] = "--db";
+	argv[i++] = (char *)pt_file(db);
+	if (test_clock) {
+		argv[i++] = "--test-clock";
+		argv[i++] = (char *)pt_file("clock");
+	}
+	argv[i] = NULL;
+	if ((pt_server_pid = fork()) == -1)
+		bail("fork: %s", strerror(errno));
+	if (pt_server_pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		if (freopen(pt_file("server.log"), "a", stderr) == NULL)
+			_exit(126);
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	if ((f = fdopen(fds[0], "r")) == NULL)
+		bail("fdopen");
+	if (fgets(line, sizeof(line), f) == NULL)
+		bail("kpool-server printed no port (see %s)",
+		    pt_file("server.log"));
+	/* keep the pipe open: the server may print more */
+	port = atoi(line + strcspn(line, "0123456789"));
+	if (port <= 0 || port > 65535)
+		bail("kpool-server printed \"%s\"", line);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	return url;
 }
 
 #endif /* POOLTEST_H */

@@ -147,7 +147,10 @@ export function readKeyPackage(file, wrapped = false) {
 	}
 	if (end !== buf.length)
 		throw new Error(`${buf.length - end} trailing bytes`);
-	if (!wrapped && Buffer.compare(encodeKeyPackage(kp), buf) !== 0)
+	// An MLSMessage(KeyPackage) is version and wire_format, 2 bytes each,
+	// then the KeyPackage.
+	const raw = wrapped ? buf.subarray(4) : buf;
+	if (Buffer.compare(encodeKeyPackage(kp), raw) !== 0)
 		throw new Error("ts-mls re-encodes the KeyPackage differently");
 	return kp;
 }
