@@ -96,7 +96,7 @@ start() {
 	url=http://127.0.0.1:$port
 
 	"$B/kpoolfs" -f -o server="$url",user=$user "$run/$user.db" "$mnt" \
-	    2>>"$run/kpoolfs.log" </dev/null &
+	    >>"$run/kpoolfs.log" 2>&1 </dev/null &
 	echo $! >"$run/kpoolfs.pid"
 	_i=0
 	until mountpoint -q "$mnt"; do
@@ -110,7 +110,8 @@ start() {
 
 	cat <<EOF
 kpool is running: kpool-server at $url (database run/server.db),
-and the pool of user "$user" mounted at ./mnt ($(grep '^available:' "$mnt/status" | cut -d' ' -f2) keys published).
+and the pool of user "$user" mounted at ./mnt: $(grep '^available:' "$mnt/status" | cut -d' ' -f2) keys published
+(a target of $(grep '^target:' "$mnt/status" | cut -d' ' -f2) and one last-resort key).
 
 Try, in another terminal:
     ls mnt mnt/available
