@@ -156,11 +156,26 @@ struct kpfs_hidden {
 #define KPFS_CACHE_TTL	5		/* seconds */
 #define KPFS_CACHE_MAX	(1u << 17)	/* keys; past it the cache restarts */
 
+/*
+ * A cached key, compact (a struct kp_key is 712 bytes, mostly room for
+ * rare strings): the times and flags inline, the reservation and spend
+ * strings and the group id in one malloc'd tail when there are any.
+ */
 struct kpfs_kent {
-	struct kp_key	key;
+	uint8_t		ref[KP_REF_LEN];
+	int64_t		t[10];		/* the times, in kp_key order */
 	int64_t		loaded_at;	/* monotonic seconds */
-	int		valid;		/* key is current */
+	uint32_t	keypackage_len;
+	uint16_t	suite;
+	int8_t		state;
+	uint8_t		flags;		/* KPFS_KE_* */
+	uint8_t		group_id_len;
+	uint8_t		lens[3];	/* reservation_id, reserved_by, spent_by */
+	uint8_t		*tail;		/* the three strings, then group_id */
 };
+#define KPFS_KE_VALID		0x01
+#define KPFS_KE_LAST_RESORT	0x02
+#define KPFS_KE_PRIVATE		0x04
 
 struct kpfs_snap {
 	uint8_t		ref[KP_REF_LEN];

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,90 @@ kslot(const uint8_t ref[KP_REF_LEN], size_t cap)
 	return (size_t)h & (cap - 1);
 }
 
+/* Pack k into e (whose tail is replaced); -1 out of memory. */
+static int
+kent_pack(struct kpfs_kent *e, const struct kp_key *k, int64_t now)
+{
+	const char *str[3] = { k->reservation_id, k->reserved_by,
+	    k->spent_by };
+	size_t len[3], total, i, off;
+	uint8_t *tail = NULL;
+
+	total = k->group_id_len;
+	for (i = 0; i < 3; i++) {
+		len[i] = strnlen(str[i], 255);
+		total += len[i];
+	}
+	if (total > 0 && (tail = malloc(total)) == NULL)
+		return -1;
+	for (i = 0, off = 0; i < 3; i++) {
+		memcpy(tail + off, str[i], len[i]);
+		e->lens[i] = (uint8_t)len[i];
+		off += len[i];
+	}
+	if (k->group_id_len > 0)
+		memcpy(tail + off, k->group_id, k->group_id_len);
+	free(e->tail);
+	e->tail = tail;
+	memcpy(e->ref, k->ref, KP_REF_LEN);
+	e->t[0] = k->created_at;
+	e->t[1] = k->uploaded_at;
+	e->t[2] = k->reserved_at;
+	e->t[3] = k->spent_at;
+	e->t[4] = k->expired_at;
+	e->t[5] = k->not_before;
+	e->t[6] = k->not_after;
+	e->t[7] = k->changed_at;
+	e->t[8] = k->reservation_expires_at;
+	e->t[9] = k->epoch;
+	e->loaded_at = now;
+	e->keypackage_len = (uint32_t)k->keypackage_len;
+	e->suite = k->suite;
+	e->state = (int8_t)k->state;
+	e->group_id_len = (uint8_t)k->group_id_len;
+	e->flags = KPFS_KE_VALID | (k->last_resort ? KPFS_KE_LAST_RESORT : 0) |
+	    (k->has_private ? KPFS_KE_PRIVATE : 0);
+	return 0;
+}
+
+/* The struct kp_key that e holds (credential_hash is not kept). */
+static void
+kent_unpack(const struct kpfs_kent *e, struct kp_key *k)
+{
+	char *dst[3];
+	size_t i, off;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->ref, e->ref, KP_REF_LEN);
+	kp_hex(e->ref, KP_REF_LEN, k->ref_hex);
+	k->created_at = e->t[0];
+	k->uploaded_at = e->t[1];
+	k->reserved_at = e->t[2];
+	k->spent_at = e->t[3];
+	k->expired_at = e->t[4];
+	k->not_before = e->t[5];
+	k->not_after = e->t[6];
+	k->changed_at = e->t[7];
+	k->reservation_expires_at = e->t[8];
+	k->epoch = e->t[9];
+	k->keypackage_len = e->keypackage_len;
+	k->suite = e->suite;
+	k->state = e->state;
+	k->last_resort = (e->flags & KPFS_KE_LAST_RESORT) != 0;
+	k->has_private = (e->flags & KPFS_KE_PRIVATE) != 0;
+	dst[0] = k->reservation_id;
+	dst[1] = k->reserved_by;
+	dst[2] = k->spent_by;
+	for (i = 0, off = 0; i < 3; i++) {
+		memcpy(dst[i], e->tail + off, e->lens[i]);
+		dst[i][e->lens[i]] = '\0';
+		off += e->lens[i];
+	}
+	k->group_id_len = e->group_id_len;
+	if (e->group_id_len > 0)
+		memcpy(k->group_id, e->tail + off, e->group_id_len);
+}
+
 /* The slot of ref: its own, or the free one it would take.  fs->lock. */
 static struct kpfs_kent **
 cache_slot(struct kpfs *fs, const uint8_t ref[KP_REF_LEN])
@@ -215,7 +300,7 @@ cache_slot(struct kpfs *fs, const uint8_t ref[KP_REF_LEN])
 		return NULL;
 	for (i = kslot(ref, fs->capkeys);; i = (i + 1) & (fs->capkeys - 1))
 		if (fs->keys[i] == NULL ||
-		    memcmp(fs->keys[i]->key.ref, ref, KP_REF_LEN) == 0)
+		    memcmp(fs->keys[i]->ref, ref, KP_REF_LEN) == 0)
 			return &fs->keys[i];
 }
 
@@ -225,7 +310,10 @@ cache_clear(struct kpfs *fs)
 	size_t i;
 
 	for (i = 0; i < fs->capkeys; i++)
-		free(fs->keys[i]);
+		if (fs->keys[i] != NULL) {
+			free(fs->keys[i]->tail);
+			free(fs->keys[i]);
+		}
 	free(fs->keys);
 	fs->keys = NULL;
 	fs->nkeys = fs->capkeys = 0;
@@ -251,18 +339,17 @@ cache_put(struct kpfs *fs, const struct kp_key *k, int64_t now)
 		fs->capkeys = cap;
 		for (i = 0; i < oldcap; i++)
 			if (old[i] != NULL)
-				*cache_slot(fs, old[i]->key.ref) = old[i];
+				*cache_slot(fs, old[i]->ref) = old[i];
 		free(old);
 	}
 	e = cache_slot(fs, k->ref);
 	if (*e == NULL) {
-		if ((*e = malloc(sizeof(**e))) == NULL)
+		if ((*e = calloc(1, sizeof(**e))) == NULL)
 			return;
 		fs->nkeys++;
 	}
-	(*e)->key = *k;
-	(*e)->valid = 1;
-	(*e)->loaded_at = now;
+	if (kent_pack(*e, k, now) == -1)
+		(*e)->flags &= ~KPFS_KE_VALID;
 }
 
 /* Forget ref (NULL: every key) and the counts.  fs->lock. */
@@ -276,9 +363,9 @@ cache_drop(struct kpfs *fs, const uint8_t *ref)
 	if (ref == NULL) {
 		for (i = 0; i < fs->capkeys; i++)
 			if (fs->keys[i] != NULL)
-				fs->keys[i]->valid = 0;
+				fs->keys[i]->flags &= ~KPFS_KE_VALID;
 	} else if ((e = cache_slot(fs, ref)) != NULL && *e != NULL)
-		(*e)->valid = 0;
+		(*e)->flags &= ~KPFS_KE_VALID;
 }
 
 void
@@ -321,9 +408,9 @@ load_key(struct kpfs *fs, const struct kpfs_path *pp, struct kp_key *k,
 
 	pthread_mutex_lock(&fs->lock);
 	e = cache_slot(fs, pp->ref);
-	if (e != NULL && *e != NULL && (*e)->valid &&
+	if (e != NULL && *e != NULL && ((*e)->flags & KPFS_KE_VALID) &&
 	    now - (*e)->loaded_at < KPFS_CACHE_TTL) {
-		*k = (*e)->key;
+		kent_unpack(*e, k);
 		found = 1;
 	} else if ((rc = kp_pool_load(fs->fp, pp->ref, k, &found)) ==
 	    KP_OK && found)
@@ -573,6 +660,8 @@ kpfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 				break;
 		}
 		free(keys);
+		if (n > 1024)
+			malloc_trim(0);	/* a big listing: give it back */
 		return 0;
 	case KPFS_KEYDIR:
 		if ((rc = load_key(fs, &pp, &k, &mask)) != 0)

@@ -8,6 +8,7 @@
  * handle, so a slow server never blocks the FUSE operations.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,7 @@ loop(void *arg)
 
 		rc = run(fs, what, n);
 		diff(fs);
+		malloc_trim(0);		/* a pass may allocate a lot, briefly */
 		if (what == KPFS_R_PERIODIC || what == KPFS_R_REFRESH) {
 			every = interval(fs);
 			clock_gettime(CLOCK_MONOTONIC, &next);
