@@ -59,8 +59,9 @@ t1=$(date +%s.%N)
 have=$(ls "$M/available" | wc -l)
 echo "tree: $have keys generated, uploaded and listed in $(echo "$t1 - $t0" | bc) s"
 # room for the local renames: retire NREN keys, then make NREN new ones
-for k in $(ls "$M/available" | head -n "$NREN"); do mv "$M/available/$k" "$M/expired/"; done
-printf 'generate %d' "$NREN" >"$M/ctl"
+R=3	# rounds, see below
+for k in $(ls "$M/available" | head -n $((R * NREN))); do mv "$M/available/$k" "$M/expired/"; done
+printf 'generate %d' $((R * NREN)) >"$M/ctl"
 
 # the references: a tmpfs copy, and memfs serving that copy.  The copy
 # is read through a second kpoolfs on the same store, so that the one
@@ -98,44 +99,84 @@ elsif ($op eq "ls") { for (1) { system("ls -l '$root/$l[0]' >/dev/null") == 0 or
 printf "%.6f\n", time - $t;
 EOF
 run() { perl "$W/t.pl" "$@"; }
-med3() { sort -n | sed -n 2p; }
 
-ls "$M/available" | awk -v n="$NOPS" 'NR <= n { print "available/" $0 "/info" }' >"$W/files"
-ls "$M/available" | awk -v n="$NOPS" 'NR <= n { print "available/" $0 "/status" }' >"$W/sfiles"
-ls "$M/created" | awk '{ print "created/" $0 " expired/" $0 }' >"$W/local"
-ls "$M/available" | tail -n "$NREN" | awk '{ print "available/" $0 " reserved/" $0 }' >"$W/remote"
+# R rounds; in each, every file system in turn (so that the load of the
+# machine, shared with other work, falls on all three alike) runs every
+# operation once, on its own slice of keys: ls -l with the kernel's 1 s
+# caches expired (cold) and at once again (warm), then, caches expired
+# again, stat and cat of key files and the two kinds of rename.  The
+# figure is the median of the rounds.
+ls "$M/available" | head -n $((R * NOPS)) >"$W/keys"
+ls "$M/created" >"$W/ckeys"
+ls "$M/available" | tail -n $((R * NREN)) >"$W/rkeys"
+r=1
+while [ $r -le $R ]; do
+	sed -n "$(((r - 1) * NOPS + 1)),$((r * NOPS))p" "$W/keys" |
+	    awk '{ print "available/" $0 "/status" }' >"$W/sfiles.$r"
+	sed -n "$(((r - 1) * NOPS + 1)),$((r * NOPS))p" "$W/keys" |
+	    awk '{ print "available/" $0 "/info" }' >"$W/files.$r"
+	sed -n "$(((r - 1) * NREN + 1)),$((r * NREN))p" "$W/ckeys" |
+	    awk '{ print "created/" $0 " expired/" $0 }' >"$W/local.$r"
+	sed -n "$(((r - 1) * NREN + 1)),$((r * NREN))p" "$W/rkeys" |
+	    awk '{ print "available/" $0 " reserved/" $0 }' >"$W/remote.$r"
+	r=$((r + 1))
+done
 echo available >"$W/dir"
 
-report() {	# NAME ROOT
-	lsc=$(for i in 1 2 3; do sleep 1.2; run ls "$2" "$W/dir"; done | med3)
-	lsw=$(for i in 1 2 3; do run ls "$2" "$W/dir"; done | med3)
+round() {	# NAME ROOT R: one round, appended to $W/res.NAME
 	sleep 1.2
-	st=$(run stat "$2" "$W/sfiles")
-	ct=$(run cat "$2" "$W/files")
-	rl=$(run rename "$2" "$W/local")
-	rr=$(run rename "$2" "$W/remote")
-	printf '%-8s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n' "$1" \
-	    "$(echo "$lsc * 1000" | bc)" "$(echo "$lsw * 1000" | bc)" \
+	lsc=$(run ls "$2" "$W/dir")
+	lsw=$(run ls "$2" "$W/dir")
+	sleep 1.2
+	st=$(run stat "$2" "$W/sfiles.$3")
+	ct=$(run cat "$2" "$W/files.$3")
+	nl=$(wc -l <"$W/local.$3")
+	rl=$(run rename "$2" "$W/local.$3")
+	rr=$(run rename "$2" "$W/remote.$3")
+	echo "$(echo "$lsc * 1000" | bc -l) $(echo "$lsw * 1000" | bc -l)" \
 	    "$(echo "$st * 1000000 / $NOPS" | bc -l)" \
 	    "$(echo "$ct * 1000000 / $NOPS" | bc -l)" \
-	    "$(echo "$rl * 1000000 / $NREN" | bc -l)" \
-	    "$(echo "$rr * 1000000 / $NREN" | bc -l)"
-	eval "r_$1='$lsc $lsw $st $ct $rl $rr'"
+	    "$(echo "$rl * 1000000 / $nl" | bc -l)" \
+	    "$(echo "$rr * 1000000 / $NREN" | bc -l)" >>"$W/res.$1"
 }
 
-echo "tree: $N keys in available/; times: ls -l in ms, the rest in us per operation"
+median() {	# NAME COLUMN
+	cut -d' ' -f"$2" "$W/res.$1" | sort -g | sed -n "$(((R + 1) / 2))p"
+}
+
+r=1
+while [ $r -le $R ]; do
+	case $r in
+	1) order="tmpfs memfs kpoolfs" ;;
+	2) order="memfs kpoolfs tmpfs" ;;
+	*) order="kpoolfs tmpfs memfs" ;;
+	esac
+	for fs in $order; do
+		case $fs in
+		tmpfs) round tmpfs "$SHM" $r ;;
+		memfs) round memfs "$W/mem" $r ;;
+		kpoolfs) round kpoolfs "$M" $r ;;
+		esac
+	done
+	r=$((r + 1))
+done
+
+echo "tree: $N keys in available/, median of $R rounds; ls -l in ms," \
+    "the rest in us per operation"
 printf '%-8s %10s %10s %10s %10s %10s %10s\n' "" "ls-l cold" "ls-l warm" \
     "stat" "cat" "mv local" "mv server"
-report tmpfs "$SHM"
-report memfs "$W/mem"
-report kpoolfs "$M"
-set -- $r_memfs
-m1=$1 m2=$2 m3=$3 m4=$4 m5=$5 m6=$6
-set -- $r_kpoolfs
-printf '%-8s %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f\n' "x memfs" \
-    "$(echo "$1 / $m1" | bc -l)" "$(echo "$2 / $m2" | bc -l)" \
-    "$(echo "$3 / $m3" | bc -l)" "$(echo "$4 / $m4" | bc -l)" \
-    "$(echo "$5 / $m5" | bc -l)" "$(echo "$6 / $m6" | bc -l)"
+for fs in tmpfs memfs kpoolfs; do
+	printf '%-8s' $fs
+	for c in 1 2 3 4 5 6; do
+		printf ' %10.1f' "$(median $fs $c)"
+	done
+	printf '\n'
+done
+printf '%-8s' "x memfs"
+for c in 1 2 3 4 5 6; do
+	printf ' %10.2f' "$(echo "$(median kpoolfs $c) / $(median memfs $c)" | bc -l)"
+done
+printf '\n'
 echo "tree: kpoolfs RSS $(awk '/VmRSS/ { print $2 " " $3 }' /proc/$fpid/status)" \
     "(high water $(awk '/VmHWM/ { print $2 " " $3 }' /proc/$fpid/status)) serving $N keys;" \
     "high water $gen_hwm while generating and uploading them"

@@ -113,6 +113,18 @@ struct kpfs {
 	size_t		 nkeys, capkeys;
 	struct kp_counts counts;
 	int64_t		 counts_at;	/* monotonic seconds, 0: none */
+	/*
+	 * lists: the last listing of each state directory, reused by
+	 * opendir for KPFS_LIST_TTL_MS while kgen, bumped by every
+	 * change to any key, stays the same.  Guarded by lock.
+	 */
+	uint64_t	 kgen;
+	struct kpfs_list {
+		struct kpfs_dent *e;
+		size_t		 n;
+		uint64_t	 gen;
+		int64_t		 at_ms;	/* monotonic */
+	} lists[KP_NSTATES];
 
 	/* The handle for renames, which ask the server.  Guarded by tlock. */
 	pthread_mutex_t	 tlock;
@@ -154,6 +166,7 @@ struct kpfs_hidden {
 };
 
 #define KPFS_CACHE_TTL	5		/* seconds */
+#define KPFS_LIST_TTL_MS 1000		/* as the kernel's entry timeout */
 #define KPFS_CACHE_MAX	(1u << 17)	/* keys; past it the cache restarts */
 
 /*
@@ -176,6 +189,16 @@ struct kpfs_kent {
 #define KPFS_KE_VALID		0x01
 #define KPFS_KE_LAST_RESORT	0x02
 #define KPFS_KE_PRIVATE		0x04
+
+/* One entry of a directory listing (ops.c). */
+struct kpfs_dent {
+	char	name[2 * KP_REF_LEN + 1];
+	int	has_st;			/* attributes known (readdirplus) */
+	mode_t	mode;
+	nlink_t	nlink;
+	off_t	size;
+	int64_t	mtime;
+};
 
 struct kpfs_snap {
 	uint8_t		ref[KP_REF_LEN];

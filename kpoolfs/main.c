@@ -264,7 +264,7 @@ main(int argc, char *argv[])
 	mallopt(M_ARENA_MAX, 2);
 	/* a listing of 10,000 keys is 7 MiB: give it back when freed */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	sqlite3_soft_heap_limit64(4 * 1024 * 1024);
+	sqlite3_soft_heap_limit64(2 * 1024 * 1024);
 
 	/* an existing store knows its user; a new one is $USER's */
 	if ((u = o.user) == NULL && access(o.store, F_OK) != 0 &&

@@ -360,6 +360,7 @@ cache_drop(struct kpfs *fs, const uint8_t *ref)
 	size_t i;
 
 	fs->counts_at = 0;
+	fs->kgen++;		/* every listing is old now */
 	if (ref == NULL) {
 		for (i = 0; i < fs->capkeys; i++)
 			if (fs->keys[i] != NULL)
@@ -609,76 +610,231 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 	return -ENOENT;
 }
 
+/* A directory listing, taken at opendir and served by offset. */
+struct kpfs_dir {
+	size_t		 n;
+	struct kpfs_dent *e;
+	/*
+	 * names only: the same listing was handed out with attributes
+	 * less than a second ago, so the kernel still holds them
+	 */
+	int		 names_only;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Room for want entries in d. */
 static int
-kpfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
-    struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+dir_reserve(struct kpfs_dir *d, size_t *cap, size_t want)
+{
+	struct kpfs_dent *e;
+	size_t c = *cap ? *cap : 32;
+
+	while (c < want)
+		c *= 2;
+	if (c == *cap)
+		return 0;
+	if ((e = reallocarray(d->e, c, sizeof(*e))) == NULL)
+		return -ENOMEM;
+	d->e = e;
+	*cap = c;
+	return 0;
+}
+
+static int
+dir_add(struct kpfs_dir *d, size_t *cap, const char *name,
+    const struct stat *st)
+{
+	struct kpfs_dent *e;
+	int rc;
+
+	if (d->n == *cap && (rc = dir_reserve(d, cap, d->n + 1)) != 0)
+		return rc;
+	e = &d->e[d->n++];
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->has_st = st != NULL;
+	if (st != NULL) {
+		e->mode = st->st_mode;
+		e->nlink = st->st_nlink;
+		e->size = st->st_size;
+		e->mtime = st->st_mtime;
+	}
+	return 0;
+}
+
+static void
+dir_free(struct kpfs_dir *d)
+{
+	if (d != NULL) {
+		free(d->e);
+		free(d);
+	}
+}
+
+/*
+ * opendir takes the listing once (one SQLite query for a state
+ * directory, which also fills the key cache), so that readdir can hand
+ * it out by offset: libfuse then answers READDIRPLUS with the entries'
+ * attributes, and ls -l needs no LOOKUP per key.
+ */
+static int
+kpfs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct kpfs *fs = FS();
 	struct kpfs_path pp;
+	struct kpfs_dir *d;
+	struct kpfs_dent *copy;
+	struct kpfs_list *l;
 	struct kp_key *keys = NULL, k;
 	struct stat st;
-	size_t i, n = 0;
+	size_t i, n = 0, cap = 0;
+	uint64_t gen;
+	int64_t now_ms;
 	uint32_t mask = 0;
-	int plus = (flags & FUSE_READDIR_PLUS) != 0;
 	int f, rc;
 
 	if ((rc = kpfs_path_parse(path, &pp)) != 0)
 		return rc;
 	if (pp.kind == KPFS_ROOTFILE || pp.kind == KPFS_KEYFILE)
 		return -ENOTDIR;
-	fill(buf, ".", NULL, 0, 0);
-	fill(buf, "..", NULL, 0, 0);
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -ENOMEM;
+	if ((rc = dir_add(d, &cap, ".", NULL)) != 0 ||
+	    (rc = dir_add(d, &cap, "..", NULL)) != 0)
+		goto out;
 	switch (pp.kind) {
 	case KPFS_ROOT:
-		for (f = 0; f < KPFS_NROOTFILES; f++)
-			fill(buf, kpfs_rootfile_name(f), NULL, 0, 0);
-		for (f = 0; f < KP_NSTATES; f++)
-			fill(buf, kp_state_name(f), NULL, 0, 0);
-		return 0;
+		for (f = 0; f < KPFS_NROOTFILES && rc == 0; f++)
+			rc = dir_add(d, &cap, kpfs_rootfile_name(f), NULL);
+		for (f = 0; f < KP_NSTATES && rc == 0; f++)
+			rc = dir_add(d, &cap, kp_state_name(f), NULL);
+		break;
 	case KPFS_STATEDIR:
 		pthread_mutex_lock(&fs->lock);
+		l = &fs->lists[pp.state];
+		now_ms = mono_ms();
+		if (l->e != NULL && l->gen == fs->kgen &&
+		    now_ms - l->at_ms < KPFS_LIST_TTL_MS) {
+			/* nothing changed within a second: the same list */
+			rc = dir_reserve(d, &cap, d->n + l->n);
+			if (rc == 0) {
+				memcpy(d->e + d->n, l->e, l->n * sizeof(*l->e));
+				d->n += l->n;
+				d->names_only = 1;
+			}
+			pthread_mutex_unlock(&fs->lock);
+			if (rc != 0)
+				goto out;
+			break;
+		}
+		gen = fs->kgen;
 		rc = kp_pool_list(fs->fp, pp.state, &keys, &n);
 		if (rc != KP_OK)
 			kpfs_log(LOG_ERR, "list: %s", kp_errmsg(fs->fp));
 		else {
-			/* ls -l looks up every entry next */
 			int64_t now = mono();
 
 			for (i = 0; i < n; i++)
 				cache_put(fs, &keys[i], now);
 		}
 		pthread_mutex_unlock(&fs->lock);
-		if (rc != KP_OK)
-			return -kpfs_errno(rc);
-		for (i = 0; i < n; i++) {
-			if (plus) {
-				stat_dir(fs, &st, 2, keys[i].changed_at);
-				if (fill(buf, keys[i].ref_hex, &st, 0,
-				    FUSE_FILL_DIR_PLUS))
-					break;
-			} else if (fill(buf, keys[i].ref_hex, NULL, 0, 0))
-				break;
+		if (rc != KP_OK) {
+			rc = -kpfs_errno(rc);
+			goto out;
 		}
-		free(keys);
-		if (n > 1024)
-			malloc_trim(0);	/* a big listing: give it back */
-		return 0;
+		for (i = 0; i < n && rc == 0; i++) {
+			stat_dir(fs, &st, 2, keys[i].changed_at);
+			rc = dir_add(d, &cap, keys[i].ref_hex, &st);
+		}
+		free(keys);	/* 712 bytes a key: gone before the copy */
+		keys = NULL;
+		if (rc != 0)
+			goto out;
+		/* keep it for the next opendir (the entries after . and ..) */
+		if ((copy = malloc((n ? n : 1) * sizeof(*copy))) != NULL) {
+			memcpy(copy, d->e + 2, n * sizeof(*copy));
+			pthread_mutex_lock(&fs->lock);
+			l = &fs->lists[pp.state];
+			free(l->e);
+			l->e = copy;
+			l->n = n;
+			l->gen = gen;
+			l->at_ms = now_ms;
+			pthread_mutex_unlock(&fs->lock);
+		}
+		break;
 	case KPFS_KEYDIR:
 		if ((rc = load_key(fs, &pp, &k, &mask)) != 0)
-			return rc;
-		for (f = 0; f < KPFS_NKEYFILES; f++) {
+			goto out;
+		for (f = 0; f < KPFS_NKEYFILES && rc == 0; f++) {
 			if (!keyfile_exists(&k, mask, f))
 				continue;
-			if (plus && stat_keyfile(fs, &k, f, &st) == 0) {
-				if (fill(buf, kpfs_keyfile_name(f), &st, 0,
-				    FUSE_FILL_DIR_PLUS))
-					break;
-			} else if (fill(buf, kpfs_keyfile_name(f), NULL, 0, 0))
-				break;
+			rc = stat_keyfile(fs, &k, f, &st) == 0 ?
+			    dir_add(d, &cap, kpfs_keyfile_name(f), &st) :
+			    dir_add(d, &cap, kpfs_keyfile_name(f), NULL);
 		}
-		return 0;
+		break;
 	}
-	return -ENOENT;
+	if (rc != 0)
+		goto out;
+	fi->fh = (uintptr_t)d;
+	d = NULL;
+ out:
+	free(keys);
+	if (n > 1024)
+		malloc_trim(0);		/* a big listing: give it back */
+	dir_free(d);
+	return rc;
+}
+
+static int
+kpfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+    struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct kpfs *fs = FS();
+	struct kpfs_dir *d = (struct kpfs_dir *)(uintptr_t)fi->fh;
+	struct kpfs_dent *e;
+	struct stat st;
+	size_t i;
+	int plus = (flags & FUSE_READDIR_PLUS) != 0;
+
+	if (d == NULL)
+		return -EBADF;
+	for (i = off < 0 ? 0 : (size_t)off; i < d->n; i++) {
+		e = &d->e[i];
+		if (plus && e->has_st && !d->names_only) {
+			memset(&st, 0, sizeof(st));
+			st.st_mode = e->mode;
+			st.st_nlink = e->nlink;
+			st.st_size = e->size;
+			st.st_uid = fs->uid;
+			st.st_gid = fs->gid;
+			st.st_blksize = 4096;
+			st.st_blocks = (e->size + 511) / 512;
+			st.st_mtime = st.st_atime = st.st_ctime =
+			    (time_t)e->mtime;
+			if (fill(buf, e->name, &st, (off_t)i + 1,
+			    FUSE_FILL_DIR_PLUS))
+				break;
+		} else if (fill(buf, e->name, NULL, (off_t)i + 1, 0))
+			break;
+	}
+	return 0;
+}
+
+static int
+kpfs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	dir_free((struct kpfs_dir *)(uintptr_t)fi->fh);
+	fi->fh = 0;
+	return 0;
 }
 
 static int
@@ -1436,6 +1592,7 @@ static void
 kpfs_destroy(void *data)
 {
 	struct kpfs *fs = data;
+	int i;
 
 	kpfs_refresh_stop(fs);
 	kp_pool_close(fs->tp);
@@ -1445,6 +1602,10 @@ kpfs_destroy(void *data)
 	fs->hidden = NULL;
 	fs->nhidden = 0;
 	cache_clear(fs);
+	for (i = 0; i < KP_NSTATES; i++) {
+		free(fs->lists[i].e);
+		fs->lists[i].e = NULL;
+	}
 	kpfs_log(LOG_INFO, "unmounted");
 }
 
@@ -1452,7 +1613,9 @@ const struct fuse_operations kpfs_ops = {
 	.init		= kpfs_init,
 	.destroy	= kpfs_destroy,
 	.getattr	= kpfs_getattr,
+	.opendir	= kpfs_opendir,
 	.readdir	= kpfs_readdir,
+	.releasedir	= kpfs_releasedir,
 	.open		= kpfs_open,
 	.read		= kpfs_read,
 	.write		= kpfs_write,
