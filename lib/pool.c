@@ -77,11 +77,14 @@ load_identity(struct kp_pool *p, const char *user)
 	    kp_pool_now(p));
 out:
 	sodium_memzero(sk, sizeof(sk));
-	if (rc == KP_OK)
-		rc = kp_store_commit(p->st);
-	else
+	if (rc != KP_OK) {
 		kp_store_rollback(p->st);
-	return rc;
+		return rc;
+	}
+	if ((rc = kp_store_commit(p->st)) != KP_OK)
+		return rc;
+	/* a new identity must outlive a power cut: it gets registered */
+	return found ? KP_OK : kp_store_checkpoint(p->st);
 }
 
 /*
@@ -102,7 +105,6 @@ kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
 	}
 	*out = p;
 	p->now = real_now;
-	p->last_call = -1;
 	if (dbpath == NULL || *dbpath == '\0') {
 		rc = kp_pool_err(p, KP_EINVAL, "no store path");
 		goto out;
@@ -335,7 +337,8 @@ out:
 	}
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		return rc;
-	return kp_store_checkpoint(p->st);
+	kp_store_scrub(p->st);
+	return KP_OK;
 }
 
 /* kp_pool_status: counts, health and the time of the last sync. */
@@ -390,14 +393,14 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 	kp_pool_drop_client(p);
 	free(p->url);
 	p->url = u;
-	p->last_call = -1;
 	return KP_OK;
 }
 
 /*
- * kp_pool_generate: make n keys (last-resort ones when last_resort) in
- * state created, in one transaction.  Regular keys stop at the hard cap
- * on created + available of the policy's suite (KP_ETOOBIG).
+ * kp_pool_generate: make n keys in state created, in one transaction,
+ * in the policy's suite and lifetime.  Regular keys stop at the hard cap
+ * on created + available of the suite (KP_ETOOBIG); a last-resort key is
+ * made one at a time (n > 1 is KP_ETOOBIG) and is not held to the cap.
  */
 int
 kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
@@ -416,6 +419,9 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 	memset(&b, 0, sizeof(b));
 	if (n == 0)
 		return KP_OK;
+	if (last_resort && n > 1)
+		return kp_pool_err(p, KP_ETOOBIG, "one last-resort key at a "
+		    "time");
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;
 	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
@@ -479,12 +485,11 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 		if (rc != KP_OK)
 			goto out;
 	}
-	rc = kp_store_commit(p->st);
-	return rc;
+	rc = kp_store_commit(p->st);	/* rolls back when it fails */
 out:
 	sodium_memzero(&b.sec, sizeof(b.sec));
 	free(buf);
-	kp_store_rollback(p->st);
+	kp_store_rollback(p->st);	/* no-op after COMMIT */
 	return rc;
 }
 
@@ -508,16 +513,24 @@ allowed(int from, int to)
 
 /* Ask the server for the move of k to to; fill in what it tells. */
 static int
-server_move(struct kp_pool *p, struct kp_key *k, int to, int64_t now)
+server_move(struct kp_pool *p, struct kp_key *k, int to)
 {
 	struct kp_reservation	res;
+	uint32_t		uploaded = 0;
 	int			rc;
 
 	memset(&res, 0, sizeof(res));
+	if (k->state == KP_STATE_CREATED && to == KP_STATE_AVAILABLE) {
+		if ((rc = kp_pool_upload(p, k, 1, 0, &uploaded, NULL)) !=
+		    KP_OK)
+			return rc;
+		if (uploaded == 0)
+			return kp_pool_err(p, KP_ESTATE, "key %s moved while "
+			    "it was uploaded", k->ref_hex);
+		return KP_OK;
+	}
 	switch (to) {
 	case KP_STATE_AVAILABLE:
-		if (k->state == KP_STATE_CREATED)
-			return kp_pool_upload(p, k, 1, 0, NULL, NULL);
 		rc = kp_client_release(p->client, k->ref);
 		if (kp_pool_netresult(p, rc, "release") == KP_EFORBIDDEN)
 			return kp_pool_err(p, KP_EPERM, "release: another "
@@ -546,7 +559,6 @@ server_move(struct kp_pool *p, struct kp_key *k, int to, int64_t now)
 		k->reservation_expires_at = res.expires_at;
 		(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s",
 		    p->user);
-		k->reserved_at = now;
 		kp_reservation_free(&res);
 		return KP_OK;
 	case KP_STATE_SPENT:
@@ -596,26 +608,13 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	if (from != KP_STATE_CREATED || to != KP_STATE_EXPIRED) {
 		if ((rc = kp_pool_need_server(p)) != KP_OK)
 			return rc;
-		if ((rc = server_move(p, &k, to, kp_pool_now(p))) != KP_OK)
+		if ((rc = server_move(p, &k, to)) != KP_OK)
 			return rc;
 		if (from == KP_STATE_CREATED)
 			return KP_OK;	/* kp_pool_upload moved it */
 	}
 	now = kp_pool_now(p);
-	switch (to) {
-	case KP_STATE_AVAILABLE:
-		k.reserved_at = k.reservation_expires_at = 0;
-		k.reservation_id[0] = k.reserved_by[0] = '\0';
-		break;
-	case KP_STATE_SPENT:
-		k.spent_at = now;
-		break;
-	case KP_STATE_EXPIRED:
-		k.expired_at = now;
-		break;
-	}
-	k.state = to;
-	k.changed_at = now;
+	kp_key_move(&k, to, now);
 	return kp_store_update(p->st, &k, from);
 }
 
@@ -739,11 +738,9 @@ kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		goto out;
 	*out = b.sec;
-	rc = kp_store_checkpoint(p->st);
-	kp_bundle_clear(&b);
-	return rc;
+	kp_store_scrub(p->st);
 out:
 	kp_bundle_clear(&b);
-	kp_store_rollback(p->st);
+	kp_store_rollback(p->st);	/* no-op after COMMIT */
 	return rc;
 }

@@ -3,7 +3,10 @@
  * store.c: the local pool's SQLite store.
  *
  * One file per user, mode 0600, WAL, secure_delete on, schema versioned
- * with PRAGMA user_version.  Private keys are sealed at rest with
+ * with PRAGMA user_version.  synchronous=NORMAL: a commit is safe from a
+ * crash of the process at once and from a power cut at the next
+ * checkpoint; the pool checkpoints before anything it stored is
+ * published (an upload) and after every wipe.  Private keys are sealed at rest with
  * XChaCha20-Poly1305 (libsodium) under a 32-byte key read from a 0600 key
  * file; the associated data names the column and the row, so a sealed
  * value moved to another row or column does not open.  Wiping a private
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -387,7 +391,7 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 	sqlite3_busy_timeout(st->db, 5000);
 	if ((rc = exec(st, "PRAGMA journal_mode = WAL")) != KP_OK ||
 	    (rc = exec(st, "PRAGMA secure_delete = ON")) != KP_OK ||
-	    (rc = exec(st, "PRAGMA synchronous = FULL")) != KP_OK)
+	    (rc = exec(st, "PRAGMA synchronous = NORMAL")) != KP_OK)
 		goto out;
 	if ((rc = kp_store_begin(st)) != KP_OK)
 		goto out;
@@ -446,14 +450,43 @@ kp_store_rollback(struct kp_store *st)
 int
 kp_store_checkpoint(struct kp_store *st)
 {
-	int	log, ckpt;
+	struct timespec	ts = { 0, 2 * 1000 * 1000 };
+	int		log, ckpt, r, tries;
 
 	if (!sqlite3_get_autocommit(st->db))
 		return KP_OK;	/* the caller checkpoints after COMMIT */
-	if (sqlite3_wal_checkpoint_v2(st->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt) != SQLITE_OK)
+	/*
+	 * Readers and writers are waited for by the busy handler, but a
+	 * checkpoint another connection is running makes ours fail at
+	 * once: try again for up to about two seconds.
+	 */
+	for (tries = 0; tries < 1000; tries++) {
+		r = sqlite3_wal_checkpoint_v2(st->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt);
+		if (r != SQLITE_BUSY && r != SQLITE_LOCKED)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (r != SQLITE_OK)
 		return dberr(st, "checkpoint");
 	return KP_OK;
+}
+
+/*
+ * kp_store_scrub: after a wipe, push the freed pages out of the WAL.  The
+ * change itself is committed, so a checkpoint that cannot finish now is
+ * not the caller's failure (the message is kept); the next one (every
+ * wipe, every upload) does it.
+ */
+void
+kp_store_scrub(struct kp_store *st)
+{
+	char	saved[KP_ERRLEN];
+
+	if (st->err != NULL)
+		(void)snprintf(saved, sizeof(saved), "%s", st->err);
+	if (kp_store_checkpoint(st) != KP_OK && st->err != NULL)
+		(void)snprintf(st->err, st->errlen, "%s", saved);
 }
 
 /* ------------------------------------------------------------------ */
@@ -867,7 +900,8 @@ kp_store_delete(struct kp_store *st, const uint8_t ref[KP_REF_LEN])
 		kp_hex(ref, KP_REF_LEN, hex);
 		return kp_store_err(st, KP_ENOTFOUND, "no key %s", hex);
 	}
-	return kp_store_checkpoint(st);
+	kp_store_scrub(st);
+	return KP_OK;
 }
 
 int
@@ -880,8 +914,9 @@ kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN], int *wiped)
 	    "NULL, private_encryption_key = NULL WHERE keypackage_ref = ? AND "
 	    "private_init_key IS NOT NULL", ref, &n)) != KP_OK)
 		return rc;
-	*wiped = n > 0;
-	return n > 0 ? kp_store_checkpoint(st) : KP_OK;
+	if ((*wiped = n > 0))
+		kp_store_scrub(st);
+	return KP_OK;
 }
 
 int
@@ -938,7 +973,7 @@ kp_store_update(struct kp_store *st, const struct kp_key *k, int from)
 		goto out;
 	}
 	if (k->state == KP_STATE_EXPIRED)
-		rc = kp_store_checkpoint(st);
+		kp_store_scrub(st);
 out:
 	sqlite3_finalize(s);
 	return rc;
@@ -958,9 +993,19 @@ kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	if (k->state != from)
 		return kp_store_err(st, KP_ESTATE, "key %s is %s, not %s",
 		    k->ref_hex, kp_state_name(k->state), kp_state_name(from));
+	kp_key_move(k, to, now);
+	return kp_store_update(st, k, from);
+}
+
+void
+kp_key_move(struct kp_key *k, int to, int64_t now)
+{
 	switch (to) {
+	case KP_STATE_CREATED:
 	case KP_STATE_AVAILABLE:
-		if (k->uploaded_at == 0)
+		if (to == KP_STATE_CREATED)
+			k->uploaded_at = 0;	/* not on the server */
+		else if (k->uploaded_at == 0)
 			k->uploaded_at = now;
 		k->reserved_at = k->reservation_expires_at = 0;
 		k->reservation_id[0] = k->reserved_by[0] = '\0';
@@ -977,7 +1022,6 @@ kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	}
 	k->state = to;
 	k->changed_at = now;
-	return kp_store_update(st, k, from);
 }
 
 int
@@ -1048,67 +1092,63 @@ out:
 	return rc;
 }
 
-int
-kp_store_list(struct kp_store *st, int state, struct kp_key **keys, size_t *n)
+/*
+ * The keys "SELECT KEY_COLS FROM keypackages WHERE <where>" yields, with
+ * ?1 bound to text (NULL when NULL) and ?2 to num.
+ */
+static int
+select_keys(struct kp_store *st, const char *where, const char *text,
+    int64_t num, struct kp_key **keys, size_t *n)
 {
 	sqlite3_stmt	*s = NULL;
+	char		 sql[1024];
 	int		 rc;
 
 	*keys = NULL;
 	*n = 0;
-	if (state != -1 && kp_state_name(state) == NULL)
-		return kp_store_err(st, KP_EINVAL, "bad state %d", state);
-	if ((rc = prepare(st, "SELECT " KEY_COLS " FROM keypackages WHERE "
-	    "?1 IS NULL OR status = ?1 ORDER BY created_at, rowid", &s)) !=
-	    KP_OK)
+	if ((size_t)snprintf(sql, sizeof(sql), "SELECT " KEY_COLS " FROM "
+	    "keypackages WHERE %s", where) >= sizeof(sql)) {
+		rc = kp_store_err(st, KP_EINVAL, "query too long");
 		goto out;
-	if (state != -1)
-		sqlite3_bind_text(s, 1, kp_state_name(state), -1,
-		    SQLITE_STATIC);
+	}
+	if ((rc = prepare(st, sql, &s)) != KP_OK)
+		goto out;
+	if (text != NULL)
+		sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, num);
 	rc = collect(st, s, keys, n);
 out:
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int
+kp_store_list(struct kp_store *st, int state, struct kp_key **keys, size_t *n)
+{
+	*keys = NULL;
+	*n = 0;
+	if (state != -1 && kp_state_name(state) == NULL)
+		return kp_store_err(st, KP_EINVAL, "bad state %d", state);
+	return select_keys(st, "?1 IS NULL OR status = ?1 "
+	    "ORDER BY created_at, rowid", kp_state_name(state), 0, keys, n);
 }
 
 int
 kp_store_available(struct kp_store *st, uint16_t suite, struct kp_key **keys,
     size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 rc;
-
-	*keys = NULL;
-	*n = 0;
-	if ((rc = prepare(st, "SELECT " KEY_COLS " FROM keypackages WHERE "
-	    "status = 'available' AND (?1 = 0 OR ciphersuite = ?1) "
-	    "ORDER BY created_at, rowid", &s)) != KP_OK)
-		goto out;
-	sqlite3_bind_int(s, 1, suite);
-	rc = collect(st, s, keys, n);
-out:
-	sqlite3_finalize(s);
-	return rc;
+	return select_keys(st, "status = 'available' AND "
+	    "(?2 = 0 OR ciphersuite = ?2) ORDER BY created_at, rowid", NULL,
+	    suite, keys, n);
 }
 
 int
 kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
     size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 rc;
-
-	*keys = NULL;
-	*n = 0;
-	if ((rc = prepare(st, "SELECT " KEY_COLS " FROM keypackages WHERE "
-	    "not_after < ? AND status IN ('created', 'available', 'reserved') "
-	    "ORDER BY not_after, rowid", &s)) != KP_OK)
-		goto out;
-	sqlite3_bind_int64(s, 1, now);
-	rc = collect(st, s, keys, n);
-out:
-	sqlite3_finalize(s);
-	return rc;
+	return select_keys(st, "not_after < ?2 AND status IN ('created', "
+	    "'available', 'reserved') ORDER BY not_after, rowid", NULL, now,
+	    keys, n);
 }
 
 int
@@ -1130,7 +1170,7 @@ kp_store_wipe_spent(struct kp_store *st, int64_t now, uint32_t *n)
 	}
 	*n = (uint32_t)sqlite3_changes(st->db);
 	if (*n > 0)
-		rc = kp_store_checkpoint(st);
+		kp_store_scrub(st);
 out:
 	sqlite3_finalize(s);
 	return rc;
@@ -1178,7 +1218,7 @@ kp_store_invalidate_credential(struct kp_store *st, const uint8_t hash[32],
 	}
 	*n = (uint32_t)sqlite3_changes(st->db);
 	if (*n > 0)
-		rc = kp_store_checkpoint(st);
+		kp_store_scrub(st);
 out:
 	sqlite3_finalize(s);
 	return rc;

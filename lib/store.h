@@ -49,7 +49,6 @@ struct kp_pool {
 	uint8_t		 cred_hash[32];
 	int		 have_cred_hash;
 	int		 registered;
-	int		 last_call;	/* -1 unknown, 0 ok, 1 failed */
 	char		*url;		/* NULL: offline */
 	struct kp_client *client;
 	int64_t		(*now)(void *);
@@ -75,8 +74,14 @@ int	kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
 int	kp_store_begin(struct kp_store *st) KP_WUR;
 int	kp_store_commit(struct kp_store *st) KP_WUR;
 void	kp_store_rollback(struct kp_store *st);
-/* kp_store_checkpoint: TRUNCATE checkpoint so the WAL keeps no old pages. */
+/*
+ * kp_store_checkpoint: TRUNCATE checkpoint (WAL synced, copied into the
+ * database, database synced, WAL cut to nothing), so the store is
+ * durable and the WAL keeps no old pages.  A no-op inside a transaction.
+ */
 int	kp_store_checkpoint(struct kp_store *st);
+/* kp_store_scrub: kp_store_checkpoint after a wipe, failure not an error. */
+void	kp_store_scrub(struct kp_store *st);
 
 /* Settings (policy, last sync, ...): text values by name. */
 int	kp_store_setting_get(struct kp_store *st, const char *name, char *buf,
@@ -110,7 +115,11 @@ int	kp_store_get(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	    int with_private, struct kp_bundle *b) KP_WUR;
 /* kp_bundle_clear: free the KeyPackage bytes and wipe the secrets. */
 void	kp_bundle_clear(struct kp_bundle *b);
-/* kp_store_delete: delete a key and wipe it from the file; KP_ENOTFOUND. */
+/*
+ * kp_store_delete: delete a key and wipe it from the files (outside a
+ * transaction; inside one the caller checkpoints after COMMIT);
+ * KP_ENOTFOUND.
+ */
 int	kp_store_delete(struct kp_store *st,
 	    const uint8_t ref[KP_REF_LEN]) KP_WUR;
 /* kp_store_wipe: drop a key's private keys (secure_delete); *wiped = 0/1. */
@@ -124,6 +133,12 @@ int	kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
  */
 int	kp_store_update(struct kp_store *st, const struct kp_key *k,
 	    int from) KP_WUR;
+/*
+ * kp_key_move: set k's state to to at now, with the timestamps that go
+ * with it (reservation details cleared on the way back to created or
+ * available); the caller stores it with kp_store_update().
+ */
+void	kp_key_move(struct kp_key *k, int to, int64_t now);
 /* kp_store_set_state: move ref from one state to another at now. */
 int	kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	    int from, int to, int64_t now) KP_WUR;

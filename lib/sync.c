@@ -47,10 +47,11 @@ kp_pool_netresult(struct kp_pool *p, int rc, const char *what)
 	if (rc != KP_OK)
 		(void)snprintf(p->errmsg, sizeof(p->errmsg), "%s: %s", what,
 		    p->client ? kp_client_errmsg(p->client) : kp_strerror(rc));
-	if (failed != p->last_call &&
-	    kp_store_setting_set(p->st, "last_call", failed ? "failed" :
-	    "ok") == KP_OK)
-		p->last_call = failed;
+	/* every time: another handle on the store may have said otherwise */
+	if (kp_store_setting_set(p->st, "last_call", failed ? "failed" :
+	    "ok") != KP_OK && rc == KP_OK)
+		(void)snprintf(p->errmsg, sizeof(p->errmsg), "%s: could not "
+		    "record the server's health", what);
 	return rc;
 }
 
@@ -111,87 +112,105 @@ kp_pool_need_server(struct kp_pool *p)
 	return kp_pool_register(p);
 }
 
+/* Send one batch and apply what the server says of each key. */
+static int
+upload_batch(struct kp_pool *p, struct kp_bundle *b, size_t m,
+    int expire_rejected, uint32_t *uploaded, uint32_t *expired,
+    int *rejected)
+{
+	struct kp_upload_result	*res = NULL;
+	const uint8_t		*kps[KP_MAX_BATCH];
+	size_t			 lens[KP_MAX_BATCH], j;
+	int64_t			 now = kp_pool_now(p);
+	int			 rc;
+
+	if ((res = calloc(m, sizeof(*res))) == NULL)
+		return kp_pool_err(p, KP_ENOMEM, "out of memory");
+	for (j = 0; j < m; j++) {
+		kps[j] = b[j].keypackage;
+		lens[j] = b[j].keypackage_len;
+	}
+	rc = kp_client_upload(p->client, kps, lens, m, res);
+	if (kp_pool_netresult(p, rc, "upload") != KP_OK)
+		goto out;
+	for (j = 0; j < m; j++) {
+		if (res[j].accepted &&
+		    memcmp(res[j].ref, b[j].key.ref, KP_REF_LEN) == 0) {
+			rc = kp_store_set_state(p->st, b[j].key.ref,
+			    KP_STATE_CREATED, KP_STATE_AVAILABLE, now);
+			if (rc == KP_OK && uploaded != NULL)
+				(*uploaded)++;
+			else if (rc != KP_OK && rc != KP_ESTATE &&
+			    rc != KP_ENOTFOUND)
+				goto out;	/* not a lost race */
+			continue;
+		}
+		(*rejected)++;
+		(void)snprintf(p->errmsg, sizeof(p->errmsg), "upload: key %s "
+		    "rejected: %s%s%s", b[j].key.ref_hex, res[j].accepted ?
+		    "the server derived another ref" : res[j].code,
+		    res[j].message[0] ? ": " : "",
+		    res[j].accepted ? "" : res[j].message);
+		if (expire_rejected && kp_store_set_state(p->st, b[j].key.ref,
+		    KP_STATE_CREATED, KP_STATE_EXPIRED, now) == KP_OK &&
+		    expired != NULL)
+			(*expired)++;
+	}
+	rc = KP_OK;
+out:
+	free(res);
+	return rc;
+}
+
 /*
- * kp_pool_upload: upload created keys in batches; accepted ones become
- * available.  A rejected key stays created (KP_EREJECTED), or with
- * expire_rejected is expired and wiped, since it can never be published
- * (counted in *expired, the reason in kp_errmsg).  Returns the first
- * error.
+ * kp_pool_upload: upload the keys of the list that are still created,
+ * in batches; accepted ones become available.  A rejected key stays
+ * created (KP_EREJECTED), or with expire_rejected is expired and wiped,
+ * since it can never be published (counted in *expired, the reason in
+ * kp_errmsg).  Returns the first error.
  */
 int
 kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
     int expire_rejected, uint32_t *uploaded, uint32_t *expired)
 {
-	struct kp_upload_result	*res = NULL;
 	struct kp_bundle	*b = NULL;
-	const uint8_t		**kps = NULL;
-	size_t			*lens = NULL, i, j, m;
-	int64_t			 now = kp_pool_now(p);
-	int			 rc = KP_OK, rc2, rejected = 0;
+	size_t			 i, m = 0, j;
+	int			 rc = KP_OK, found, rejected = 0;
 
 	if (n == 0)
 		return KP_OK;
-	m = n < KP_MAX_BATCH ? n : KP_MAX_BATCH;
-	res = calloc(m, sizeof(*res));
-	b = calloc(m, sizeof(*b));
-	kps = calloc(m, sizeof(*kps));
-	lens = calloc(m, sizeof(*lens));
-	if (res == NULL || b == NULL || kps == NULL || lens == NULL) {
-		rc = kp_pool_err(p, KP_ENOMEM, "out of memory");
+	if ((b = calloc(KP_MAX_BATCH, sizeof(*b))) == NULL)
+		return kp_pool_err(p, KP_ENOMEM, "out of memory");
+	/* the keys must survive a power cut before anyone can get them */
+	if ((rc = kp_store_checkpoint(p->st)) != KP_OK)
 		goto out;
-	}
-	for (i = 0; i < n; i += m) {
-		m = n - i < KP_MAX_BATCH ? n - i : KP_MAX_BATCH;
-		for (j = 0; j < m; j++) {
-			if ((rc = kp_store_get(p->st, keys[i + j].ref, 0,
-			    &b[j])) != KP_OK)
-				goto out;
-			kps[j] = b[j].keypackage;
-			lens[j] = b[j].keypackage_len;
-		}
-		rc = kp_client_upload(p->client, kps, lens, m, res);
-		if (kp_pool_netresult(p, rc, "upload") != KP_OK)
+	for (i = 0; i < n; i++) {
+		if ((rc = kp_store_load(p->st, keys[i].ref, 0, &b[m],
+		    &found)) != KP_OK)
 			goto out;
-		for (j = 0; j < m; j++) {
-			if (res[j].accepted &&
-			    memcmp(res[j].ref, b[j].key.ref, KP_REF_LEN) == 0) {
-				rc2 = kp_store_set_state(p->st, b[j].key.ref,
-				    KP_STATE_CREATED, KP_STATE_AVAILABLE, now);
-				if (rc2 == KP_OK && uploaded != NULL)
-					(*uploaded)++;
-				else if (rc2 != KP_OK && rc2 != KP_ESTATE &&
-				    rc2 != KP_ENOTFOUND) {
-					rc = rc2;
-					goto out;
-				}
-				continue;
-			}
-			rejected++;
-			(void)snprintf(p->errmsg, sizeof(p->errmsg), "upload: "
-			    "key %s rejected: %s%s%s", b[j].key.ref_hex,
-			    res[j].accepted ? "the server derived another ref" :
-			    res[j].code, res[j].message[0] ? ": " : "",
-			    res[j].accepted ? "" : res[j].message);
-			if (!expire_rejected)
-				continue;
-			rc2 = kp_store_set_state(p->st, b[j].key.ref,
-			    KP_STATE_CREATED, KP_STATE_EXPIRED, now);
-			if (rc2 == KP_OK && expired != NULL)
-				(*expired)++;
+		if (!found || b[m].key.state != KP_STATE_CREATED) {
+			kp_bundle_clear(&b[m]);	/* another handle moved it */
+			continue;
 		}
+		if (++m < KP_MAX_BATCH && i + 1 < n)
+			continue;
+		rc = upload_batch(p, b, m, expire_rejected, uploaded, expired,
+		    &rejected);
 		for (j = 0; j < m; j++)
 			kp_bundle_clear(&b[j]);
+		m = 0;
+		if (rc != KP_OK)
+			goto out;
 	}
-	if (rejected > 0 && !expire_rejected)
+	if (m > 0)
+		rc = upload_batch(p, b, m, expire_rejected, uploaded, expired,
+		    &rejected);
+	if (rc == KP_OK && rejected > 0 && !expire_rejected)
 		rc = KP_EREJECTED;
 out:
-	if (b != NULL)
-		for (j = 0; j < (n < KP_MAX_BATCH ? n : KP_MAX_BATCH); j++)
-			kp_bundle_clear(&b[j]);
-	free(res);
+	for (j = 0; j < KP_MAX_BATCH; j++)
+		kp_bundle_clear(&b[j]);
 	free(b);
-	free(kps);
-	free(lens);
 	return rc;
 }
 
@@ -379,7 +398,8 @@ pull(struct kp_pool *p, struct kp_sync_report *r, uint8_t **gone,
 		rc = kp_pool_err(p, KP_ENOMEM, "out of memory");
 		goto out;
 	}
-	qsort(keys, n, sizeof(*keys), cmp_key);
+	if (n > 0)
+		qsort(keys, n, sizeof(*keys), cmp_key);
 	for (i = 0; i < rn; i++) {
 		memcpy(probe.ref, rk[i].ref, KP_REF_LEN);
 		k = n > 0 ? bsearch(&probe, keys, n, sizeof(*keys),
@@ -411,10 +431,7 @@ pull(struct kp_pool *p, struct kp_sync_report *r, uint8_t **gone,
 		    keys[i].state != KP_STATE_RESERVED))
 			continue;
 		key = keys[i];
-		key.reserved_at = key.reservation_expires_at = 0;
-		key.reservation_id[0] = key.reserved_by[0] = '\0';
-		key.state = KP_STATE_CREATED;
-		key.changed_at = now;
+		kp_key_move(&key, KP_STATE_CREATED, now);
 		if ((rc = kp_store_update(p->st, &key, keys[i].state)) != KP_OK)
 			goto out;
 		if (r != NULL)
@@ -423,7 +440,7 @@ pull(struct kp_pool *p, struct kp_sync_report *r, uint8_t **gone,
 	rc = kp_store_commit(p->st);
 	intx = 0;
 	if (rc == KP_OK)
-		rc = kp_store_checkpoint(p->st);
+		kp_store_scrub(p->st);	/* keys it expired */
 out:
 	if (intx)
 		kp_store_rollback(p->st);
@@ -516,9 +533,11 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 	need = kp_policy_should_replenish(&pol, &c) ?
 	    kp_policy_needed(&pol, &c) : 0;
 	if (need > 0) {
-		if ((rc = kp_pool_generate(p, need, 0)) != KP_OK)
+		rc = kp_pool_generate(p, need, 0);
+		if (rc == KP_OK)
+			rep.generated += need;
+		else if (rc != KP_ETOOBIG)	/* another handle filled it */
 			goto out;
-		rep.generated += need;
 	}
 	if (pol.last_resort) {
 		if ((rc = kp_store_counts(p->st, pol.suite, 1, &c)) != KP_OK)

@@ -8,6 +8,7 @@
 #ifndef POOLTEST_H
 #define POOLTEST_H
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -190,6 +191,8 @@ pt_server(int test_clock)
 	if ((pt_server_pid = fork()) == -1)
 		bail("fork: %s", strerror(errno));
 	if (pt_server_pid == 0) {
+		/* die with the test, even when it aborts (a sanitizer) */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);

@@ -132,6 +132,10 @@ test_config(void)
 		is_int(rc, KP_EINVAL, "%s: KP_EINVAL (%s)", bad[i].why,
 		    kp_errmsg(p));
 	}
+	is_int(kp_pool_config_set(p, NULL, "1"), KP_EINVAL,
+	    "no key: KP_EINVAL");
+	is_int(kp_pool_config_set(p, "target", NULL), KP_EINVAL,
+	    "no value: KP_EINVAL");
 	is_int(kp_pool_config_text(p, &text), KP_OK, "config text");
 	is_string(text, defaults_text, "bad settings changed nothing");
 	free(text);

@@ -43,6 +43,8 @@ test_generate(struct kp_pool *p)
 	    "33 more would make 65: KP_ETOOBIG");
 	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
 	is_int(c.total, 32, "a refused generate adds nothing");
+	is_int(kp_pool_generate(p, 2, 1), KP_ETOOBIG,
+	    "two last-resort keys at once: KP_ETOOBIG");
 	is_int(kp_pool_generate(p, 1, 1), KP_OK,
 	    "a last-resort key is not held to the cap");
 	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
@@ -119,6 +121,8 @@ test_moves(struct kp_pool *p)
 
 	is_int(kp_pool_take(p, keys[0].ref, &sec), KP_ESTATE,
 	    "take before a Welcome: KP_ESTATE");
+	is_int(kp_pool_take(p, missing, &sec), KP_ENOTFOUND,
+	    "take of an unknown ref: KP_ENOTFOUND");
 	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_OK, "created -> expired works offline");
 	is_int(kp_pool_get(p, keys[0].ref, &k), KP_OK, "get it");

@@ -84,6 +84,7 @@ test_pull(struct kp_pool *p)
 {
 	struct kp_reservation	res[26];
 	struct kp_sync_report	r;
+	struct kp_status	s;
 	struct kp_key		k;
 	int			i, bad = 0;
 
@@ -133,6 +134,8 @@ test_pull(struct kp_pool *p)
 	report_is(&r, 0, 25, 1, 1, "6 regular available < 8: 6 + 25 "
 	    "reserved + 1 make 32");
 	counts_are(p, 0, 8, 25, 1, 0, "8 available (1 last-resort)");
+	is_int(kp_pool_status(p, &s), KP_OK, "status");
+	is_int(s.health, KP_HEALTH_LOW, "7 regular keys available: low");
 	for (i = 0; i < 25; i++) {
 		if (kp_client_spend(bob, res[i].ref, (const uint8_t *)"g3",
 		    2) != KP_OK)
