@@ -223,7 +223,8 @@ kent_pack(struct kpfs_kent *e, const struct kp_key *k, int64_t now)
 	if (total > 0 && (tail = malloc(total)) == NULL)
 		return -1;
 	for (i = 0, off = 0; i < 3; i++) {
-		memcpy(tail + off, str[i], len[i]);
+		if (len[i] > 0)
+			memcpy(tail + off, str[i], len[i]);
 		e->lens[i] = (uint8_t)len[i];
 		off += len[i];
 	}
@@ -281,7 +282,8 @@ kent_unpack(const struct kpfs_kent *e, struct kp_key *k)
 	dst[1] = k->reserved_by;
 	dst[2] = k->spent_by;
 	for (i = 0, off = 0; i < 3; i++) {
-		memcpy(dst[i], e->tail + off, e->lens[i]);
+		if (e->lens[i] > 0)
+			memcpy(dst[i], e->tail + off, e->lens[i]);
 		dst[i][e->lens[i]] = '\0';
 		off += e->lens[i];
 	}
