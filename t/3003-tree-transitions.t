@@ -17,7 +17,7 @@ set -- $(ls "$M/created")
 C=$M/created A=$M/available R=$M/reserved S=$M/spent X=$M/expired
 INV="$KP_BUILD/t/4000-kpinvite.t"
 
-plan 54
+plan 55
 
 # created -> available: upload
 for k in $1 $2 $3 $4 $5 $6 $7 $8 $9; do
@@ -43,6 +43,7 @@ is "$(cat "$R/$k1/status")" reserved "the key says reserved"
 is "$(stat -c %s "$R/$k1/status")" 9 "its status size follows"
 ok "it has reserved_at" test -f "$R/$k1/reserved_at"
 is "$(cat "$R/$k1/reserved_by")" alice "reserved_by: the owner"
+like "$(cat "$R/$k1/reservation_id")" '^[[:graph:]]+$' "and its reservation_id"
 is_errno EPERM "reserved -> created is forbidden" rename "$R/$k1" "$C/$k1"
 is_errno OK "reserved -> available (release)" rename "$R/$k1" "$A/$k1"
 is "$(cat "$A/$k1/status")" available "released: available again"

@@ -14,7 +14,7 @@ mount_pool "$TMP/alice.db" "$M" -o user=alice,server="$SERVER_URL",refresh=0
 ctl "$M" refresh
 N=8
 
-plan $((4 * N + 7))
+plan $((6 * N + 7))
 
 "$INV" race "$SERVER_URL" $N alice >"$TMP/race"
 is "$(grep -c ' [0-9a-f]\{64\}$' "$TMP/race")" $N "all $N inviters got a key"
@@ -25,8 +25,11 @@ is "$(ls "$M/reserved" | wc -l | tr -d ' ')" $N "alice sees $N keys in reserved/
 while read -r who ref; do
 	is "$(cat "$M/reserved/$ref/reserved_by" 2>&1)" "$who" \
 	    "reserved/$ref: reserved_by $who"
-	ok "reserved/$ref: reservation_expires_at" \
-	    test -s "$M/reserved/$ref/reservation_expires_at"
+	like "$(cat "$M/reserved/$ref/reservation_expires_at")" \
+	    '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' \
+	    "reserved/$ref: reservation_expires_at in RFC 3339"
+	nok "reserved/$ref: no reservation_id (the inviter's own)" \
+	    test -e "$M/reserved/$ref/reservation_id"
 done <"$TMP/race"
 while read -r who ref; do
 	g=$(printf 'g%s' "${who#inv}" | od -An -tx1 | tr -d ' \n')
@@ -40,6 +43,7 @@ while read -r who ref; do
 	g=$(printf 'g%s' "${who#inv}" | od -An -tx1 | tr -d ' \n')
 	is "$(cat "$M/spent/$ref/spent_by" 2>&1)" "$who" "spent/$ref: spent_by $who"
 	is "$(cat "$M/spent/$ref/group_id" 2>&1)" "$g" "spent/$ref: group $g"
+	like "$(cat "$M/spent/$ref/spent_at")" 'Z$' "spent/$ref: spent_at"
 done <"$TMP/race"
 is "$(grep -E '^(reserved|spent):' "$M/status" | tr '\n' ' ')" \
     "reserved: 0 spent: $N " "status counts them"
