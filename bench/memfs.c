@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 struct node {
-	char		*path;		/* full path, "/" for the root */
-	const char	*name;		/* last component, inside path */
+	char		*path;		/* full path, "/": root */
+	const char	*name;		/* in path: its last part */
 	struct stat	 st;
 	char		*data;		/* file content */
 	struct node	*parent;
@@ -189,7 +189,8 @@ m_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 		fill(buf, "..", NULL, 0, 0);
 		for (c = n->child; c != NULL; c = c->next)
 			if (fill(buf, c->name, &c->st, 0,
-			    (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0))
+			    (flags & FUSE_READDIR_PLUS) ?
+			    FUSE_FILL_DIR_PLUS : 0))
 				break;
 		rc = 0;
 	}
@@ -206,7 +207,7 @@ m_open(const char *path, struct fuse_file_info *fi)
 	pthread_rwlock_rdlock(&lock);
 	if ((n = find(path)) != NULL) {
 		rc = (fi->flags & O_ACCMODE) != O_RDONLY ? -EACCES : 0;
-		fi->direct_io = 1;	/* as kpoolfs does for its text files */
+		fi->direct_io = 1;	/* as kpoolfs does */
 	}
 	pthread_rwlock_unlock(&lock);
 	return rc;

@@ -64,7 +64,7 @@ enum kpfs_keyfile {
 struct kpfs_path {
 	int	kind;			/* KPFS_* */
 	int	file;			/* KPFS_F_* or KPFS_K_* */
-	int	state;			/* KP_STATE_* for dirs and key paths */
+	int	state;			/* KP_STATE_* of a key path */
 	uint8_t	ref[KP_REF_LEN];
 	char	ref_hex[2 * KP_REF_LEN + 1];
 };
@@ -77,12 +77,12 @@ struct kpfs_path {
 /* One mounted pool. */
 struct kpfs {
 	/* set in main before fuse_main, read-only afterwards */
-	char		*store;		/* absolute path of the database */
+	char		*store;		/* the database, absolute */
 	char		*keyfile;	/* absolute path or NULL */
 	char		*user;
 	char		*server;	/* URL or NULL: offline */
-	char		*test_clock;	/* test-only clock file or NULL */
-	int		 refresh;	/* -o refresh=N seconds, -1: config */
+	char		*test_clock;	/* test clock file or NULL */
+	int		 refresh;	/* -o refresh, -1: config */
 	int		 foreground;
 	uid_t		 uid;
 	gid_t		 gid;
@@ -112,7 +112,7 @@ struct kpfs {
 	struct kpfs_kent **keys;
 	size_t		 nkeys, capkeys;
 	struct kp_counts counts;
-	int64_t		 counts_at;	/* monotonic seconds, 0: none */
+	int64_t		 counts_at;	/* monotonic s, 0: none */
 	/*
 	 * lists: the last listing of each state directory, reused by
 	 * opendir for KPFS_LIST_TTL_MS while kgen, bumped by every
@@ -135,9 +135,9 @@ struct kpfs {
 	 */
 	pthread_mutex_t	 mlock;
 	int64_t		 mounted_at;
-	int64_t		 state_mtime[KP_NSTATES];	/* last entry change */
+	int64_t		 state_mtime[KP_NSTATES]; /* last change */
 	int64_t		 config_mtime;
-	int64_t		 last_sync;	/* last refresh that reached the server */
+	int64_t		 last_sync;	/* last server refresh */
 	int		 online;	/* the last server call succeeded */
 
 	/*
@@ -149,14 +149,14 @@ struct kpfs {
 	struct kp_pool	*rp;
 	pthread_mutex_t	 rqlock;	/* one ctl request at a time */
 	pthread_mutex_t	 rlock;
-	pthread_cond_t	 rcond;		/* a request came, or one is done */
+	pthread_cond_t	 rcond;		/* a request, or its end */
 	int		 rstop;
 	int		 rwant;		/* KPFS_R_* wanted */
-	uint32_t	 rgen;		/* keys to make for KPFS_R_GENERATE */
+	uint32_t	 rgen;		/* keys for KPFS_R_GENERATE */
 	uint64_t	 rreq;		/* requests made */
 	uint64_t	 rdone;		/* requests served */
-	int		 rresult;	/* KP_E* of the last served request */
-	struct kpfs_snap *snap;		/* last seen ref -> state (rthread) */
+	int		 rresult;	/* KP_E* of the last served */
+	struct kpfs_snap *snap;		/* keys last seen (rthread) */
 	size_t		 nsnap;
 };
 
@@ -167,7 +167,7 @@ struct kpfs_hidden {
 
 #define KPFS_CACHE_TTL	5		/* seconds */
 #define KPFS_LIST_TTL_MS 1000		/* as the kernel's entry timeout */
-#define KPFS_CACHE_MAX	(1u << 17)	/* keys; past it the cache restarts */
+#define KPFS_CACHE_MAX	(1u << 17)	/* keys; then it restarts */
 
 /*
  * A cached key, compact (a struct kp_key is 712 bytes, mostly room for
@@ -176,15 +176,15 @@ struct kpfs_hidden {
  */
 struct kpfs_kent {
 	uint8_t		ref[KP_REF_LEN];
-	int64_t		t[10];		/* the times, in kp_key order */
+	int64_t		t[10];		/* times, kp_key order */
 	int64_t		loaded_at;	/* monotonic seconds */
 	uint32_t	keypackage_len;
 	uint16_t	suite;
 	int8_t		state;
 	uint8_t		flags;		/* KPFS_KE_* */
 	uint8_t		group_id_len;
-	uint8_t		lens[3];	/* reservation_id, reserved_by, spent_by */
-	uint8_t		*tail;		/* the three strings, then group_id */
+	uint8_t		lens[3];	/* of the three strings */
+	uint8_t		*tail;		/* the strings, group_id */
 };
 #define KPFS_KE_VALID		0x01
 #define KPFS_KE_LAST_RESORT	0x02
@@ -193,7 +193,7 @@ struct kpfs_kent {
 /* One entry of a directory listing (ops.c). */
 struct kpfs_dent {
 	char	name[2 * KP_REF_LEN + 1];
-	int	has_st;			/* attributes known (readdirplus) */
+	int	has_st;			/* attributes known */
 	mode_t	mode;
 	nlink_t	nlink;
 	off_t	size;

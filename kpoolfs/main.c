@@ -185,7 +185,8 @@ help(void)
 {
 	usage(stdout);
 	printf("\n"
-	    "Mounts the pool of MLS KeyPackages kept in the SQLite file store.\n"
+	    "Mounts the pool of MLS KeyPackages kept in the SQLite file "
+	    "store.\n"
 	    "\n"
 	    "kpoolfs options:\n"
 	    "    -o server=URL          kpool-server to sync with "

@@ -32,8 +32,8 @@
 #define RENAME_EXCHANGE		(1 << 1)
 #endif
 
-#define CONFIG_WRITE_MAX	65536		/* bytes in one config write */
-#define WELCOME_MAX		(1024 * 1024)	/* bytes of one Welcome */
+#define CONFIG_WRITE_MAX	65536		/* config write, bytes */
+#define WELCOME_MAX		(1024 * 1024)	/* bytes of a Welcome */
 
 /* An open file: a snapshot to read, or what was written so far. */
 struct kpfs_fh {
@@ -906,7 +906,7 @@ kpfs_open(const char *path, struct fuse_file_info *fi)
 				rc = -kpfs_errno(rc);
 				goto out;
 			}
-			/* a KeyPackage never changes: let the kernel cache it */
+			/* it never changes: let the kernel cache it */
 			fi->direct_io = 0;
 			fi->keep_cache = 1;
 		} else {
@@ -968,7 +968,7 @@ trim(char *s)
 	return s;
 }
 
-#define CONFIG_LINES_MAX	64		/* settings in one config write */
+#define CONFIG_LINES_MAX	64		/* lines of a config write */
 
 /*
  * config: each write holds whole "key = value" lines (blank lines and
@@ -1077,10 +1077,12 @@ write_config(struct kpfs *fs, const char *data, size_t size)
  *	ctl	= "sync" | "refresh" | "generate" SP count | "cleanup"
  *	count	= 1*DIGIT		(1 .. hard_cap)
  *
- *	sync		pull the server's view of our keys, push created ones
+ *	sync		pull the server's view of our keys, push the
+ *			created ones
  *	refresh		expire, sync and replenish to target
  *	generate N	make N keys in created/
- *	cleanup		move keys past not_after to expired/, then delete
+ *	cleanup		move keys past not_after to expired/, then
+ *			delete
  *			the expired keys and the spent ones whose private
  *			keys were taken
  *

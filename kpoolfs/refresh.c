@@ -270,7 +270,7 @@ loop(void *arg)
 
 		rc = run(fs, what, n);
 		diff(fs);
-		malloc_trim(0);		/* a pass may allocate a lot, briefly */
+		malloc_trim(0);		/* a pass may allocate a lot */
 		if (what == KPFS_R_PERIODIC || what == KPFS_R_REFRESH) {
 			every = interval(fs);
 			clock_gettime(CLOCK_MONOTONIC, &next);
