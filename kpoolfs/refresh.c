@@ -231,13 +231,13 @@ static void *
 loop(void *arg)
 {
 	struct kpfs *fs = arg;
-	struct timespec next, ts;
+	struct timespec last, next, ts;
 	int64_t every;
 	uint64_t gen;
 	uint32_t n;
-	int what, rc;
+	int what, rc, first = 1;
 
-	clock_gettime(CLOCK_MONOTONIC, &next);	/* a first pass at once */
+	clock_gettime(CLOCK_MONOTONIC, &last);
 	pthread_mutex_lock(&fs->rlock);
 	while (!fs->rstop) {
 		what = 0;
@@ -245,7 +245,11 @@ loop(void *arg)
 			what = fs->rwant;
 		} else {
 			pthread_mutex_unlock(&fs->rlock);
+			/* the interval may change in config: from the last pass */
 			every = interval(fs);
+			next = last;
+			if (!first)	/* a first pass at once */
+				next.tv_sec += every;
 			pthread_mutex_lock(&fs->rlock);
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			if (every > 0 && (ts.tv_sec > next.tv_sec ||
@@ -272,9 +276,8 @@ loop(void *arg)
 		diff(fs);
 		malloc_trim(0);		/* a pass may allocate a lot */
 		if (what == KPFS_R_PERIODIC || what == KPFS_R_REFRESH) {
-			every = interval(fs);
-			clock_gettime(CLOCK_MONOTONIC, &next);
-			next.tv_sec += every > 0 ? every : 1;
+			clock_gettime(CLOCK_MONOTONIC, &last);
+			first = 0;
 		}
 
 		pthread_mutex_lock(&fs->rlock);
