@@ -193,7 +193,7 @@ signatures(void)
 
 	fields(&f);
 	/* a bit flipped in the leaf signature, KeyPackage re-signed */
-	for (i = 0; i < KP_SIG_LEN * 8; i += 7) {
+	for (i = 0; i < KP_SIG_LEN * 8; i++) {
 		memcpy(sig, f.leaf.sig.p, sizeof(sig));
 		sig[i / 8] ^= (uint8_t)(1 << (i % 8));
 		f.leaf.sig.p = sig;
@@ -207,8 +207,8 @@ signatures(void)
 		fields(&f);
 	}
 	is_int(badl, 0, "a flipped bit in the LeafNode signature: "
-	    "KP_ELEAFSIG (every 7th bit)");
-	for (i = 0; i < KP_SIG_LEN * 8; i += 7) {
+	    "KP_ELEAFSIG (each of the 512 bits)");
+	for (i = 0; i < KP_SIG_LEN * 8; i++) {
 		if ((b = malloc(goodlen)) == NULL)
 			bail("oom");
 		memcpy(b, good, goodlen);
@@ -221,7 +221,7 @@ signatures(void)
 		free(b);
 	}
 	is_int(badk, 0, "a flipped bit in the KeyPackage signature: "
-	    "KP_EKPSIG (every 7th bit)");
+	    "KP_EKPSIG (each of the 512 bits)");
 	/* a field changed after signing: both signatures cover it */
 	fields(&f);
 	f.leaf.not_after = NA + 1;
@@ -268,6 +268,26 @@ fields_bad(void)
 	fields(&f);
 	f.suite = 0x0002;
 	twin(&f, 1, 1, KP_OK, KP_ESUITE, "suite 2");
+	fields(&f);
+	f.suite = 0x0005;
+	{
+		struct kp_keypackage	*kp = NULL;
+		uint8_t			*b;
+		size_t			 n;
+
+		/* starts 00 01 00 05 like an MLSMessage(KeyPackage) */
+		build(&f, 1, 1, &b, &n);
+		is_int(kp_keypackage_decode(b, n, 1, &kp), KP_OK,
+		    "a raw suite-5 KeyPackage decodes with allow_mlsmessage");
+		if (kp != NULL) {
+			is_int(kp_keypackage_suite(kp), 5, "as suite 5");
+			is_int(kp_keypackage_validate(kp, NOW), KP_ESUITE,
+			    "and is refused with KP_ESUITE");
+		} else
+			skip(2, "did not decode");
+		kp_keypackage_free(kp);
+		free(b);
+	}
 	fields(&f);
 	f.suite = 0x0003;
 	twin(&f, 1, 1, KP_OK, KP_ECAPS,
