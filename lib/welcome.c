@@ -207,6 +207,14 @@ group_info_read(const uint8_t *buf, size_t len, struct group_info *g)
 }
 
 int
+kp_group_info_check(const uint8_t *buf, size_t len)
+{
+	struct group_info	g;
+
+	return group_info_read(buf, len, &g);
+}
+
+int
 kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
     struct kp_span *key)
 {

@@ -37,6 +37,8 @@ int	kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 /* kp_group_secrets_reencode: the same for a GroupSecrets. */
 int	kp_group_secrets_reencode(const uint8_t *buf, size_t len,
 	    uint8_t **out, size_t *outlen) KP_WUR;
+/* kp_group_info_check: parse a GroupInfo, KP_OK when well formed. */
+int	kp_group_info_check(const uint8_t *buf, size_t len) KP_WUR;
 /*
  * kp_tree_signature_key: the signature_key of leaf index leaf in a
  * serialized ratchet tree (optional<Node> ratchet_tree<V>, whole).
