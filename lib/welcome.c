@@ -641,3 +641,159 @@ kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	kp_wb_end(&wb, mark);
 	return kp_wb_finish(&wb, out, outlen);
 }
+
+int
+kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
+    size_t gidlen, uint64_t epoch, const uint8_t seed[KP_SIGN_SEED_LEN],
+    uint32_t signer, int flags, uint8_t **out, size_t *outlen)
+{
+	static const uint8_t	 zero[KP_HASH_LEN];
+	struct kp_keypackage	*kp = NULL;
+	const struct kp_suite	*suite;
+	struct kp_wb		 gi, gs, w;
+	uint8_t			 joiner[KP_HASH_LEN], member[KP_HASH_LEN];
+	uint8_t			 epoch_secret[KP_HASH_LEN], confirm[KP_HASH_LEN];
+	uint8_t			 tag[KP_HASH_LEN], wsecret[KP_HASH_LEN];
+	uint8_t			 wkey[KP_AEAD_MAXKEY], wnonce[KP_NONCE_LEN];
+	uint8_t			 th[KP_HASH_LEN], cth[KP_HASH_LEN];
+	uint8_t			 pk[KP_SIGN_PK_LEN], sk[KP_SIGN_SK_LEN];
+	uint8_t			 sig[KP_SIG_LEN], kem[KP_HPKE_ENC_LEN];
+	uint8_t			 psk[KP_HASH_LEN], nonce[KP_HASH_LEN];
+	uint8_t			*egi = NULL, *ct = NULL;
+	const uint8_t		*init_key;
+	size_t			 gclen, ctlen, n, mark;
+	int			 rc;
+
+	*out = NULL;
+	*outlen = 0;
+	kp_wb_init(&gi, MAX_WELCOME);
+	kp_wb_init(&gs, MAX_WELCOME);
+	kp_wb_init(&w, MAX_WELCOME);
+	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &kp)) != KP_OK)
+		goto out;
+	if ((suite = kp_suite_find(kp_keypackage_suite(kp))) == NULL) {
+		rc = KP_ESUITE;
+		goto out;
+	}
+	init_key = kp_keypackage_init_key(kp, &n);
+	if (n != KP_KEY_LEN) {
+		rc = KP_EMALFORMED;
+		goto out;
+	}
+	randombytes_buf(joiner, sizeof(joiner));
+	randombytes_buf(th, sizeof(th));
+	randombytes_buf(cth, sizeof(cth));
+	randombytes_buf(nonce, sizeof(nonce));
+	memset(psk, 0, sizeof(psk));
+
+	/* GroupSecrets {joiner_secret, path_secret absent, psks} */
+	kp_wb_vec(&gs, joiner, sizeof(joiner));
+	kp_wb_u8(&gs, 0);
+	mark = kp_wb_begin(&gs);
+	if (flags & KP_WB_PSK) {
+		kp_wb_u8(&gs, PSK_EXTERNAL);
+		kp_wb_vec(&gs, "psk", 3);
+		kp_wb_vec(&gs, nonce, sizeof(nonce));
+	}
+	kp_wb_end(&gs, mark);
+	if ((rc = gs.err) != KP_OK)
+		goto out;
+	if ((flags & KP_WB_PSK) != 0) {
+		struct kp_psk	 have = { (const uint8_t *)"psk", 3, zero, 32 };
+		struct kp_rd	 r;
+		struct kp_span	 body;
+
+		kp_rd_init(&r, gs.buf, gs.len);
+		if (rd_span(&r, &body) != KP_OK || kp_rd_u8(&r, &psk[0]) !=
+		    KP_OK || rd_span(&r, &body) != KP_OK) {
+			rc = KP_EMALFORMED;
+			goto out;
+		}
+		if ((rc = psk_secret(suite, body, &have, 1, psk)) != KP_OK)
+			goto out;
+	}
+
+	/* GroupContext, then the rest of the GroupInfo */
+	kp_wb_u16(&gi, KP_MLS10);
+	kp_wb_u16(&gi, suite->id);
+	kp_wb_vec(&gi, group_id, gidlen);
+	kp_wb_u64(&gi, epoch);
+	kp_wb_vec(&gi, th, sizeof(th));
+	kp_wb_vec(&gi, cth, sizeof(cth));
+	kp_wb_vec(&gi, NULL, 0);
+	if ((rc = gi.err) != KP_OK)
+		goto out;
+	gclen = gi.len;
+	if ((rc = kp_hkdf_extract(joiner, suite->nh, psk, suite->nh,
+	    member)) != KP_OK ||
+	    (rc = kp_expand_with_label(member, suite->nh, "epoch", gi.buf,
+	    gclen, epoch_secret, suite->nh)) != KP_OK ||
+	    (rc = kp_derive_secret(epoch_secret, suite->nh, "confirm",
+	    confirm)) != KP_OK ||
+	    (rc = kp_hmac(confirm, suite->nh, cth, sizeof(cth), tag)) != KP_OK)
+		goto out;
+	if (flags & KP_WB_BAD_TAG)
+		tag[0] ^= 0x01;
+	kp_wb_vec(&gi, NULL, 0);
+	kp_wb_vec(&gi, tag, suite->nh);
+	kp_wb_u32(&gi, signer);
+	if ((rc = gi.err) != KP_OK)
+		goto out;
+	if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {
+		rc = KP_ECRYPTO;
+		goto out;
+	}
+	if ((rc = kp_sign_with_label(sk, "GroupInfoTBS", gi.buf, gi.len,
+	    sig)) != KP_OK)
+		goto out;
+	kp_wb_vec(&gi, sig, sizeof(sig));
+	if ((rc = gi.err) != KP_OK)
+		goto out;
+
+	/* encrypt the GroupInfo with the welcome key and nonce */
+	if ((rc = kp_derive_secret(member, suite->nh, "welcome", wsecret)) !=
+	    KP_OK ||
+	    (rc = kp_expand_with_label(wsecret, suite->nh, "key", NULL, 0,
+	    wkey, suite->nk)) != KP_OK ||
+	    (rc = kp_expand_with_label(wsecret, suite->nh, "nonce", NULL, 0,
+	    wnonce, suite->nn)) != KP_OK)
+		goto out;
+	if ((egi = malloc(gi.len + KP_TAG_LEN)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	if ((rc = kp_aead_seal(suite->aead, wkey, wnonce, NULL, 0, gi.buf,
+	    gi.len, egi)) != KP_OK)
+		goto out;
+	if ((rc = kp_encrypt_with_label(suite, init_key, "Welcome", egi,
+	    gi.len + KP_TAG_LEN, gs.buf, gs.len, kem, &ct, &ctlen)) != KP_OK)
+		goto out;
+
+	kp_wb_u16(&w, KP_MLS10);
+	kp_wb_u16(&w, KP_WF_WELCOME);
+	kp_wb_u16(&w, suite->id);
+	mark = kp_wb_begin(&w);
+	kp_wb_vec(&w, kp_keypackage_ref(kp), KP_REF_LEN);
+	kp_wb_vec(&w, kem, sizeof(kem));
+	kp_wb_vec(&w, ct, ctlen);
+	kp_wb_end(&w, mark);
+	kp_wb_vec(&w, egi, gi.len + KP_TAG_LEN);
+	rc = kp_wb_finish(&w, out, outlen);
+out:
+	kp_keypackage_free(kp);
+	free(egi);
+	free(ct);
+	kp_wb_free(&gi);
+	kp_wb_free(&gs);
+	kp_wb_free(&w);
+	sodium_memzero(joiner, sizeof(joiner));
+	sodium_memzero(member, sizeof(member));
+	sodium_memzero(epoch_secret, sizeof(epoch_secret));
+	sodium_memzero(confirm, sizeof(confirm));
+	sodium_memzero(wsecret, sizeof(wsecret));
+	sodium_memzero(wkey, sizeof(wkey));
+	sodium_memzero(wnonce, sizeof(wnonce));
+	sodium_memzero(sk, sizeof(sk));
+	sodium_memzero(psk, sizeof(psk));
+	return rc;
+}

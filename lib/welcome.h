@@ -46,4 +46,20 @@ int	kp_group_info_check(const uint8_t *buf, size_t len) KP_WUR;
 int	kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
 	    struct kp_span *key) KP_WUR;
 
+/* kp_welcome_build flags */
+#define KP_WB_BAD_TAG		0x01	/* a wrong confirmation_tag */
+#define KP_WB_PSK		0x02	/* name an external PSK "psk" */
+
+/*
+ * kp_welcome_build: the committer's side, for tests and tools: an
+ * MLSMessage(Welcome) adding the KeyPackage kp (raw or MLSMessage) to a
+ * group group_id at epoch, with a GroupInfo signed by the Ed25519 seed
+ * as leaf signer, a random joiner_secret and no ratchet tree.  *out is
+ * malloc'd, caller frees.  flags (KP_WB_*) make bad twins.
+ */
+int	kp_welcome_build(const uint8_t *kp, size_t kplen,
+	    const uint8_t *group_id, size_t gidlen, uint64_t epoch,
+	    const uint8_t seed[KP_SIGN_SEED_LEN], uint32_t signer, int flags,
+	    uint8_t **out, size_t *outlen) KP_WUR;
+
 #endif /* KP_WELCOME_H */

@@ -284,6 +284,77 @@ passive(void)
 	json_decref(root);
 }
 
+/* Welcomes we build ourselves for a generated KeyPackage. */
+static void
+own(uint16_t cs)
+{
+	static const uint8_t	 zero[32];
+	struct kp_kpopts	 o;
+	struct kp_kpsecrets	 sec;
+	struct kp_welcome_info	 info, info2;
+	struct kp_psk		 psk = { (const uint8_t *)"psk", 3, zero, 32 };
+	uint8_t			 seed[32], gseed[32], gpk[32], gsk[64];
+	uint8_t			 ref[32], *kp, *w, *refs, other[32];
+	size_t			 kl, wl, n;
+
+	memset(&o, 0, sizeof(o));
+	o.suite = cs;
+	o.identity = (const uint8_t *)"alice";
+	o.identity_len = 5;
+	randombytes_buf(seed, sizeof(seed));
+	randombytes_buf(gseed, sizeof(gseed));
+	crypto_sign_seed_keypair(gpk, gsk, gseed);
+	if (kp_keypackage_generate(&o, seed, &kp, &kl, ref, &sec) != KP_OK)
+		bail("generate");
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"group-1", 7, 42,
+	    gseed, 3, 0, &w, &wl), KP_OK, "suite %u: build a Welcome", cs);
+	is_int(kp_welcome_refs(w, wl, &refs, &n), KP_OK,
+	    "suite %u: its refs", cs);
+	ok(n == 1 && memcmp(refs, ref, 32) == 0,
+	    "suite %u: it names our ref", cs);
+	free(refs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_OK, "suite %u: it opens", cs);
+	is_blob(info.group_id, info.group_id_len, "group-1", 7,
+	    "suite %u: group_id", cs);
+	is_int(info.epoch, 42, "suite %u: epoch", cs);
+	is_int(info.suite, cs, "suite %u: suite", cs);
+	is_int(info.signature_checked, 1, "suite %u: signature checked", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, NULL, 0, &info2),
+	    KP_OK, "suite %u: opens without signer key (no tree)", cs);
+	is_int(info2.signature_checked, 0,
+	    "suite %u: and says the signature was not checked", cs);
+	is_blob(info2.epoch_authenticator, 32, info.epoch_authenticator, 32,
+	    "suite %u: same epoch_authenticator", cs);
+	kp_welcome_info_free(&info);
+	kp_welcome_info_free(&info2);
+	memcpy(other, gpk, 32);
+	other[31] ^= 0x40;
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, other, 32,
+	    &info), KP_EGISIG, "suite %u: wrong signer key: KP_EGISIG",
+	    cs);
+	free(w);
+
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
+	    KP_WB_BAD_TAG, &w, &wl), KP_OK, "suite %u: a bad-tag twin", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_ECONFIRM, "suite %u: bad confirmation_tag: KP_ECONFIRM", cs);
+	free(w);
+
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
+	    KP_WB_PSK, &w, &wl), KP_OK, "suite %u: a PSK twin", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_EPSK, "suite %u: needs a PSK: KP_EPSK", cs);
+	is_int(kp_welcome_open_ex(w, wl, kp, kl, sec.init_priv, gpk, 32, NULL,
+	    0, &psk, 1, &info), KP_OK, "suite %u: opens with the PSK", cs);
+	kp_welcome_info_free(&info);
+	free(w);
+
+	sodium_memzero(&sec, sizeof(sec));
+	sodium_memzero(gsk, sizeof(gsk));
+	free(kp);
+}
+
 int
 main(void)
 {
@@ -291,5 +362,7 @@ main(void)
 		bail("sodium_init");
 	welcome_json();
 	passive();
+	own(KP_SUITE_X25519_AES128GCM);
+	own(KP_SUITE_X25519_CHACHA20);
 	return done_testing();
 }

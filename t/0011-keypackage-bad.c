@@ -269,6 +269,26 @@ fields_bad(void)
 	f.suite = 0x0002;
 	twin(&f, 1, 1, KP_OK, KP_ESUITE, "suite 2");
 	fields(&f);
+	f.suite = 0x0005;
+	{
+		struct kp_keypackage	*kp = NULL;
+		uint8_t			*b;
+		size_t			 n;
+
+		/* starts 00 01 00 05 like an MLSMessage(KeyPackage) */
+		build(&f, 1, 1, &b, &n);
+		is_int(kp_keypackage_decode(b, n, 1, &kp), KP_OK,
+		    "a raw suite-5 KeyPackage decodes with allow_mlsmessage");
+		if (kp != NULL) {
+			is_int(kp_keypackage_suite(kp), 5, "as suite 5");
+			is_int(kp_keypackage_validate(kp, NOW), KP_ESUITE,
+			    "and is refused with KP_ESUITE");
+		} else
+			skip(2, "did not decode");
+		kp_keypackage_free(kp);
+		free(b);
+	}
+	fields(&f);
 	f.suite = 0x0003;
 	twin(&f, 1, 1, KP_OK, KP_ECAPS,
 	    "suite 3 while capabilities list suite 1");
