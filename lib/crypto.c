@@ -214,23 +214,15 @@ kp_ref_hash(const char *label, const uint8_t *value, size_t vlen,
 	crypto_hash_sha256_state st;
 	uint8_t			 hdr[4];
 	size_t			 n = strlen(label);
-	struct kp_wb		 w;
 
 	if (n > MAX_LABEL || vlen > KP_VARINT_MAX)
 		return KP_EINVAL;
 	if (!ready())
 		return KP_ECRYPTO;
 	crypto_hash_sha256_init(&st);
-	/* label<V>: the label is short, its length fits one or two bytes */
-	kp_wb_init(&w, sizeof(hdr));
-	kp_wb_varint(&w, n);
-	crypto_hash_sha256_update(&st, w.buf, w.len);
-	kp_wb_free(&w);
+	crypto_hash_sha256_update(&st, hdr, kp_varint_put(hdr, n));
 	crypto_hash_sha256_update(&st, (const uint8_t *)label, n);
-	kp_wb_init(&w, sizeof(hdr));
-	kp_wb_varint(&w, vlen);
-	crypto_hash_sha256_update(&st, w.buf, w.len);
-	kp_wb_free(&w);
+	crypto_hash_sha256_update(&st, hdr, kp_varint_put(hdr, vlen));
 	crypto_hash_sha256_update(&st, value, vlen);
 	crypto_hash_sha256_final(&st, out);
 	return KP_OK;
@@ -258,29 +250,12 @@ sign_content(const char *label, const uint8_t *content, size_t clen,
 			return KP_ENOMEM;
 		buf = *heap;
 	}
-	/* the label is at most 263 bytes: one or two length bytes */
-	off = 0;
-	if (lv == 1)
-		buf[off++] = (uint8_t)(pl + ln);
-	else {
-		buf[off++] = (uint8_t)(0x40 | (pl + ln) >> 8);
-		buf[off++] = (uint8_t)(pl + ln);
-	}
+	off = kp_varint_put(buf, pl + ln);
 	memcpy(buf + off, LABEL_PREFIX, pl);
 	off += pl;
 	memcpy(buf + off, label, ln);
 	off += ln;
-	if (cv == 1)
-		buf[off++] = (uint8_t)clen;
-	else if (cv == 2) {
-		buf[off++] = (uint8_t)(0x40 | clen >> 8);
-		buf[off++] = (uint8_t)clen;
-	} else {
-		buf[off++] = (uint8_t)(0x80 | clen >> 24);
-		buf[off++] = (uint8_t)(clen >> 16);
-		buf[off++] = (uint8_t)(clen >> 8);
-		buf[off++] = (uint8_t)clen;
-	}
+	off += kp_varint_put(buf + off, clen);
 	if (clen > 0)
 		memcpy(buf + off, content, clen);
 	*out = buf;

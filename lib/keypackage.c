@@ -330,6 +330,8 @@ kp_keypackage_decode(const uint8_t *buf, size_t len, int allow_mlsmessage,
 		 */
 		wrc = rc;
 		skip = 0;
+		if (len > KP_MAX_KEYPACKAGE)
+			break;
 	}
 	if (rc != KP_OK) {
 		rc = wrc != KP_OK ? wrc : rc;

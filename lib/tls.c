@@ -281,8 +281,8 @@ kp_wb_u64(struct kp_wb *w, uint64_t v)
 	kp_wb_u32(w, (uint32_t)v);
 }
 
-static size_t
-varint_put(uint8_t *b, uint64_t v)
+size_t
+kp_varint_put(uint8_t b[4], uint64_t v)
 {
 	switch (kp_varint_size(v)) {
 	case 1:
@@ -308,7 +308,7 @@ kp_wb_varint(struct kp_wb *w, uint64_t v)
 	uint8_t	b[4];
 	size_t	n;
 
-	if ((n = varint_put(b, v)) == 0) {
+	if ((n = kp_varint_put(b, v)) == 0) {
 		if (w->err == KP_OK)
 			w->err = KP_ETOOBIG;
 		return;
@@ -338,7 +338,7 @@ kp_wb_end(struct kp_wb *w, size_t mark)
 	if (w->err != KP_OK)
 		return;
 	body = w->len - mark;
-	if ((n = varint_put(b, body)) == 0) {
+	if ((n = kp_varint_put(b, body)) == 0) {
 		w->err = KP_ETOOBIG;
 		return;
 	}

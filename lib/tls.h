@@ -54,6 +54,8 @@ int	kp_rd_sub(struct kp_rd *r, struct kp_rd *sub) KP_WUR;
 int	kp_varint_decode(const uint8_t *buf, size_t len, uint32_t *v) KP_WUR;
 /* kp_varint_size: bytes of the minimal encoding of v (0 if too big). */
 size_t	kp_varint_size(uint64_t v);
+/* kp_varint_put: the minimal encoding of v into b; its size, 0 if too big. */
+size_t	kp_varint_put(uint8_t b[4], uint64_t v);
 
 struct kp_wb {
 	uint8_t	*buf;
