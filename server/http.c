@@ -22,6 +22,7 @@
 
 struct kps_http {
 	char		*target;	/* raw request target */
+	struct kps_pending *pending;	/* a write the writer is doing */
 	char		*body;
 	size_t		 len, cap;
 	int		 too_big;
@@ -137,6 +138,13 @@ header(struct MHD_Connection *con, const char *name)
 	return MHD_lookup_connection_value(con, MHD_HEADER_KIND, name);
 }
 
+/* wake: the writer's callback: the pending write is done. */
+static void
+wake(void *arg)
+{
+	MHD_resume_connection(arg);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *con, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -168,6 +176,12 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	if (h->answered) {
 		*upload_data_size = 0;	/* drop the rest of the body */
 		return MHD_YES;
+	}
+	if (h->pending != NULL) {
+		/* resumed: the writer has committed our write */
+		kps_finish(h->pending, &r);
+		h->pending = NULL;
+		return send_reply(con, h, &r);
 	}
 	if (*upload_data_size > 0) {
 		if (h->too_big || h->len + *upload_data_size > KPS_MAX_BODY) {
@@ -210,6 +224,13 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	if (q != NULL)
 		*q = '?';
 	h->route = c.route;
+	if (c.pending != NULL) {
+		/* suspend first: the writer may be done before we return */
+		h->pending = c.pending;
+		MHD_suspend_connection(con);
+		kps_pending_submit(h->pending, wake, con);
+		return MHD_YES;
+	}
 	return send_reply(con, h, &r);
 }
 
@@ -238,7 +259,7 @@ kps_http_start(char *err, size_t errlen, unsigned *port)
 	}
 	sin.sin_port = htons((uint16_t)p);
 	daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
-	    MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
 	    MHD_OPTION_THREAD_POOL_SIZE, kps_conf.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, kps_conf.max_connections,

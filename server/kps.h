@@ -64,6 +64,9 @@ struct kps_job {
 	int64_t			 now;
 	int			 rc;
 	int			 done;		/* guarded by the writer lock */
+	pthread_cond_t		 cv;		/* signals done */
+	void			(*wake)(void *); /* async: called when done */
+	void			*wake_arg;
 	struct kps_job		*next;
 };
 
@@ -73,6 +76,9 @@ struct kps_job {
 int	kps_writer_start(const char *db, char *err, size_t errlen);
 /* kps_writer_run: queue a job and wait until it is committed. */
 void	kps_writer_run(struct kps_job *j);
+/* kps_writer_submit: queue a job; the writer calls j->wake(j->wake_arg)
+ * from its thread once it is committed. */
+void	kps_writer_submit(struct kps_job *j);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 /* kps_reader: this thread's read connection (NULL on failure). */
@@ -138,10 +144,19 @@ struct kps_call {
 	const char	*sig_input, *signature, *digest;
 	const uint8_t	*body;
 	size_t		 len;
-	int		 route;		/* set by kps_route */
+	int		 route;		/* set by kps_handle */
+	struct kps_pending *pending;	/* set by kps_handle: a write to
+					   submit, r is not filled yet */
 };
-/* kps_handle: answer one complete request. */
+struct kps_pending;
+/* kps_handle: answer one complete request, or leave c->pending. */
 void	kps_handle(struct kps_call *c, struct kps_reply *r);
+/* kps_pending_submit: hand a pending write to the writer; wake(arg)
+ * runs in the writer's thread when it is done. */
+void	kps_pending_submit(struct kps_pending *p, void (*wake)(void *),
+	    void *arg);
+/* kps_finish: the reply of a done pending write; frees p. */
+void	kps_finish(struct kps_pending *p, struct kps_reply *r);
 /* kps_error: fill r with {"error": code, "message": ...}. */
 void	kps_error(struct kps_reply *r, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -34,6 +34,8 @@ static const struct {
 	{ "last_resort_served", "Last-resort KeyPackages handed out" },
 	{ "keys_cleaned_up", "Expired keys deleted" },
 	{ "keys_uploaded", "KeyPackages accepted by upload" },
+	{ "writer_batches", "Transactions of the writer (group commits)" },
+	{ "writer_jobs", "Writes committed by the writer" },
 };
 #define NNAMED	(sizeof(named) / sizeof(named[0]))
 static _Atomic uint64_t	counters[NNAMED];

@@ -474,18 +474,52 @@ valid_request_id(const char *s)
 	return 1;
 }
 
+/*
+ * A write of reserve, spend or release waits for the writer without
+ * holding an HTTP thread: kps_handle() prepares it, http.c suspends the
+ * connection and submits it, and kps_finish() answers once the writer
+ * has committed it.
+ */
+struct kps_pending {
+	struct kps_job	 job;
+	int		 route;
+	char		 user[KP_MAX_USERNAME + 1];
+	char		 target[KP_MAX_USERNAME + 1];
+	char		 rid[KPS_MAX_REQUEST_ID + 1];
+	char		 refs[2 * KP_REF_LEN + 1];
+	int		 has_ref;
+	uint8_t		 ref[KP_REF_LEN];
+	uint8_t		 g[KP_MAX_GROUP_ID];
+	size_t		 glen;
+};
+
+static struct kps_pending *
+pending_new(struct ctx *x, int route)
+{
+	struct kps_pending	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		dberror(x->r, KP_ENOMEM);
+		return NULL;
+	}
+	p->route = route;
+	memcpy(p->user, x->user, sizeof(p->user));
+	p->job.caller = p->user;
+	x->c->pending = p;
+	return p;
+}
+
 /* POST /keypackages/reserve {"target_username", "group_id",
  * "request_id", "keypackage_ref"?} */
 static void
 r_reserve(struct ctx *x)
 {
-	struct kps_job	 j;
-	const char	*target, *rid, *refs;
-	uint8_t		 g[KP_MAX_GROUP_ID], ref[KP_REF_LEN];
-	size_t		 glen;
-	int		 wait;
+	struct kps_pending	*p;
+	const char		*target, *rid, *refs;
+	uint8_t			 g[KP_MAX_GROUP_ID], ref[KP_REF_LEN];
+	size_t			 glen;
+	int			 wait;
 
-	memset(&j, 0, sizeof(j));
 	if (authenticate(x, NULL, NULL) != 0 || parse_body(x) != 0 ||
 	    get_str(x, "target_username", 1, &target) != 0 ||
 	    get_str(x, "request_id", 0, &rid) != 0 ||
@@ -510,75 +544,105 @@ r_reserve(struct ctx *x)
 		    "of %s's keys; retry in %d s", target, wait);
 		return;
 	}
-	j.kind = KPS_JOB_RESERVE;
-	j.reserve.caller = x->user;
-	j.reserve.target = target;
-	j.reserve.group_id = g;
-	j.reserve.group_id_len = glen;
-	j.reserve.request_id = rid;
-	j.reserve.ref = refs != NULL ? ref : NULL;
-	j.reserve.ttl = kps_conf.reservation_ttl;
-	kps_writer_run(&j);
-	switch (j.rc) {
+	if ((p = pending_new(x, KPS_R_RESERVE)) == NULL)
+		return;
+	memcpy(p->target, target, strlen(target) + 1);
+	memcpy(p->g, g, glen);
+	p->glen = glen;
+	p->job.kind = KPS_JOB_RESERVE;
+	p->job.reserve.caller = p->user;
+	p->job.reserve.target = p->target;
+	p->job.reserve.group_id = p->g;
+	p->job.reserve.group_id_len = p->glen;
+	if (rid != NULL) {
+		memcpy(p->rid, rid, strlen(rid) + 1);
+		p->job.reserve.request_id = p->rid;
+	}
+	if (refs != NULL) {
+		p->has_ref = 1;
+		memcpy(p->ref, ref, sizeof(p->ref));
+		kp_hex(ref, KP_REF_LEN, p->refs);
+		p->job.reserve.ref = p->ref;
+	}
+	p->job.reserve.ttl = kps_conf.reservation_ttl;
+}
+
+static void
+f_reserve(struct kps_pending *p, struct kps_reply *r)
+{
+	struct kps_job	*j = &p->job;
+
+	switch (j->rc) {
 	case KP_OK:
-		if (j.res.last_resort)
+		if (j->res.last_resort)
 			kps_metric_add("last_resort_served", 1);
-		reply_json(x->r, 200, json_pack("{s:o, s:o, s:s, s:I, s:b}",
-		    "keypackage_ref", jhex(j.res.ref, KP_REF_LEN),
-		    "keypackage", jb64(j.res.bytes, j.res.len),
-		    "reservation_id", j.res.reservation_id,
-		    "expires_at", (json_int_t)j.res.expires_at,
-		    "last_resort", j.res.last_resort));
+		reply_json(r, 200, json_pack("{s:o, s:o, s:s, s:I, s:b}",
+		    "keypackage_ref", jhex(j->res.ref, KP_REF_LEN),
+		    "keypackage", jb64(j->res.bytes, j->res.len),
+		    "reservation_id", j->res.reservation_id,
+		    "expires_at", (json_int_t)j->res.expires_at,
+		    "last_resort", j->res.last_resort));
 		break;
 	case KP_ENOTFOUND:
-		if (refs != NULL)
-			kps_error(x->r, 404, "not_found", "%s has no key %s",
-			    target, refs);
+		if (p->has_ref)
+			kps_error(r, 404, "not_found", "%s has no key %s",
+			    p->target, p->refs);
 		else
-			kps_error(x->r, 404, "unknown_user", "no user %s",
-			    target);
+			kps_error(r, 404, "unknown_user", "no user %s",
+			    p->target);
 		break;
 	case KP_EFORBIDDEN:
-		kps_error(x->r, 403, "forbidden", "only %s may reserve one "
-		    "named key of theirs", target);
+		kps_error(r, 403, "forbidden", "only %s may reserve one "
+		    "named key of theirs", p->target);
 		break;
 	case KP_ECONFLICT:
-		kps_error(x->r, 409, "not_available", "the key %s is not "
-		    "available (reserved, spent or expired)", refs);
+		kps_error(r, 409, "not_available", "the key %s is not "
+		    "available (reserved, spent or expired)", p->refs);
 		break;
 	case KP_EEXHAUSTED:
 		kps_metric_add("pool_exhausted", 1);
-		kps_error(x->r, 409, "pool_exhausted", "%s has no available "
+		kps_error(r, 409, "pool_exhausted", "%s has no available "
 		    "KeyPackage and no last-resort key; ask %s to bring "
 		    "their pool online (kpoolfs replenishes it) and try "
-		    "again later", target, target);
+		    "again later", p->target, p->target);
 		break;
 	default:
-		dberror(x->r, j.rc);
+		dberror(r, j->rc);
 		break;
 	}
-	kps_reservation_clear(&j.res);
+	kps_reservation_clear(&j->res);
 }
 
 /* The body of spend and release: {"keypackage_ref", "group_id"?}. */
-static int
-ref_body(struct ctx *x, uint8_t ref[KP_REF_LEN], uint8_t *g, size_t *glen)
+static struct kps_pending *
+ref_body(struct ctx *x, int route, int with_group)
 {
-	const char	*refs;
+	struct kps_pending	*p;
+	const char		*refs;
+	uint8_t			 ref[KP_REF_LEN], g[KP_MAX_GROUP_ID];
+	size_t			 glen = 0;
 
 	if (authenticate(x, NULL, NULL) != 0 || parse_body(x) != 0 ||
 	    get_str(x, "keypackage_ref", 1, &refs) != 0 ||
 	    get_ref(x, refs, ref) != 0)
-		return -1;
-	if (g != NULL && get_group(x, g, glen) != 0)
-		return -1;
-	return 0;
+		return NULL;
+	if (with_group && get_group(x, g, &glen) != 0)
+		return NULL;
+	if ((p = pending_new(x, route)) == NULL)
+		return NULL;
+	memcpy(p->ref, ref, sizeof(p->ref));
+	memcpy(p->g, g, glen);
+	p->glen = glen;
+	p->job.ref = p->ref;
+	p->job.group_id = p->g;
+	p->job.group_id_len = p->glen;
+	return p;
 }
 
 static void
-ref_reply(struct ctx *x, const uint8_t *ref, const char *status)
+ref_reply(struct kps_reply *r, const uint8_t *ref, const char *status)
 {
-	reply_json(x->r, 200, json_pack("{s:o, s:s}", "keypackage_ref",
+	reply_json(r, 200, json_pack("{s:o, s:s}", "keypackage_ref",
 	    jhex(ref, KP_REF_LEN), "status", status));
 }
 
@@ -586,40 +650,36 @@ ref_reply(struct ctx *x, const uint8_t *ref, const char *status)
 static void
 r_spend(struct ctx *x)
 {
-	struct kps_job	j;
-	uint8_t		ref[KP_REF_LEN], g[KP_MAX_GROUP_ID];
-	size_t		glen;
+	struct kps_pending	*p;
 
-	if (ref_body(x, ref, g, &glen) != 0)
-		return;
-	memset(&j, 0, sizeof(j));
-	j.kind = KPS_JOB_SPEND;
-	j.caller = x->user;
-	j.ref = ref;
-	j.group_id = g;
-	j.group_id_len = glen;
-	kps_writer_run(&j);
-	switch (j.rc) {
+	if ((p = ref_body(x, KPS_R_SPEND, 1)) != NULL)
+		p->job.kind = KPS_JOB_SPEND;
+}
+
+static void
+f_spend(struct kps_pending *p, struct kps_reply *r)
+{
+	switch (p->job.rc) {
 	case KP_OK:
-		ref_reply(x, ref, "spent");
+		ref_reply(r, p->ref, "spent");
 		break;
 	case KP_ENOTFOUND:
-		kps_error(x->r, 404, "not_found", "no such key");
+		kps_error(r, 404, "not_found", "no such key");
 		break;
 	case KP_EFORBIDDEN:
-		kps_error(x->r, 403, "forbidden", "you hold no reservation "
+		kps_error(r, 403, "forbidden", "you hold no reservation "
 		    "on this key; reserve it first");
 		break;
 	case KP_ECONFLICT:
-		kps_error(x->r, 409, "already_spent", "this key is already "
+		kps_error(r, 409, "already_spent", "this key is already "
 		    "spent (or was retired)");
 		break;
 	case KP_EGONE:
-		kps_error(x->r, 410, "reservation_expired", "your "
+		kps_error(r, 410, "reservation_expired", "your "
 		    "reservation of this key expired; reserve another key");
 		break;
 	default:
-		dberror(x->r, j.rc);
+		dberror(r, p->job.rc);
 		break;
 	}
 }
@@ -628,35 +688,58 @@ r_spend(struct ctx *x)
 static void
 r_release(struct ctx *x)
 {
-	struct kps_job	j;
-	uint8_t		ref[KP_REF_LEN];
+	struct kps_pending	*p;
 
-	if (ref_body(x, ref, NULL, NULL) != 0)
-		return;
-	memset(&j, 0, sizeof(j));
-	j.kind = KPS_JOB_RELEASE;
-	j.caller = x->user;
-	j.ref = ref;
-	kps_writer_run(&j);
-	switch (j.rc) {
+	if ((p = ref_body(x, KPS_R_RELEASE, 0)) != NULL)
+		p->job.kind = KPS_JOB_RELEASE;
+}
+
+static void
+f_release(struct kps_pending *p, struct kps_reply *r)
+{
+	switch (p->job.rc) {
 	case KP_OK:
-		ref_reply(x, ref, "available");
+		ref_reply(r, p->ref, "available");
 		break;
 	case KP_ENOTFOUND:
-		kps_error(x->r, 404, "not_found", "no such key");
+		kps_error(r, 404, "not_found", "no such key");
 		break;
 	case KP_EFORBIDDEN:
-		kps_error(x->r, 403, "forbidden", "another user holds the "
+		kps_error(r, 403, "forbidden", "another user holds the "
 		    "reservation of this key");
 		break;
+	case KP_ESTATE:
+		kps_error(r, 409, "not_reserved", "this key is not "
+		    "reserved");
+		break;
 	case KP_ECONFLICT:
-		kps_error(x->r, 409, "not_reserved", "this key is not "
-		    "reserved (available or spent)");
+		kps_error(r, 409, "already_spent", "this key is spent");
 		break;
 	default:
-		dberror(x->r, j.rc);
+		dberror(r, p->job.rc);
 		break;
 	}
+}
+
+void
+kps_pending_submit(struct kps_pending *p, void (*wake)(void *), void *arg)
+{
+	p->job.wake = wake;
+	p->job.wake_arg = arg;
+	kps_writer_submit(&p->job);
+}
+
+void
+kps_finish(struct kps_pending *p, struct kps_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (p->route == KPS_R_RESERVE)
+		f_reserve(p, r);
+	else if (p->route == KPS_R_SPEND)
+		f_spend(p, r);
+	else
+		f_release(p, r);
+	free(p);
 }
 
 /* DELETE /keypackages/{ref} */
@@ -675,7 +758,7 @@ r_retire(struct ctx *x, const char *refs)
 	kps_writer_run(&j);
 	switch (j.rc) {
 	case KP_OK:
-		ref_reply(x, ref, "retired");
+		ref_reply(x->r, ref, "retired");
 		break;
 	case KP_ENOTFOUND:
 		kps_error(x->r, 404, "not_found", "no such key");

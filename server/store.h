@@ -197,7 +197,8 @@ int kps_spend(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,
     size_t group_id_len, int64_t now) KP_WUR;
 /* kps_release: the reserver gives a reservation back.  KP_ENOTFOUND,
- * KP_EFORBIDDEN (not the reserver), KP_ECONFLICT (not reserved). */
+ * KP_EFORBIDDEN (not the reserver), KP_ESTATE (not reserved),
+ * KP_ECONFLICT (spent). */
 int kps_release(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
 /* kps_retire: the owner has the server forget a key, keeping its

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -66,6 +67,12 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
+/*
+ * Reserve walks keypackages_user_status in upload order (named with
+ * INDEXED BY: without statistics the planner would rather sort the
+ * user's keys by not_after, which is O(n) a reserve).
+ */
+
 /* The state a key is in at ?1 (now); :burn is 2 under burn, else 0. */
 #define EFF	"CASE WHEN status = 'spent' THEN 2 "			\
 		"WHEN not_after <= ?1 THEN 3 "				\
@@ -82,8 +89,10 @@ enum {
 	S_GET, S_LIST_ALL, S_LIST_STATE, S_REPLAY, S_USER_EXISTS,
 	S_OLDEST, S_LAST_RESORT, S_NAMED, S_MARK_RESERVED, S_ROW,
 	S_SPEND, S_TOMB_ADD, S_RELEASE, S_DELETE, S_CLEANUP,
-	S_EXP_RELEASE, S_EXP_TOMB_REF, S_EXP_TOMB_INIT, S_EXP_BURN,
+	S_EXP_RELEASE, S_CLEAN_TOMB_REF, S_CLEAN_TOMB_INIT, S_EXP_BURN,
 	S_COUNT_USER, S_COUNT_ALL,
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE_SP,
+	S_ROLLBACK_SP,
 	S_NSTMT
 };
 
@@ -104,7 +113,7 @@ static const char *const sql_text[S_NSTMT] = {
 	[S_TOMB_CHECK] = "SELECT kind FROM tombstones WHERE "
 	    "(kind = 0 AND value = ?1) OR "
 	    "(kind = 1 AND value = ?2 AND username = ?3) ORDER BY kind LIMIT 1",
-	[S_REF_EXISTS] = "SELECT username FROM keypackages "
+	[S_REF_EXISTS] = "SELECT status FROM keypackages "
 	    "WHERE keypackage_ref = ?1",
 	[S_INSERT] = "INSERT INTO keypackages(keypackage_ref, username, "
 	    "keypackage_bytes, uploaded_at, status, not_after, "
@@ -122,11 +131,13 @@ static const char *const sql_text[S_NSTMT] = {
 	    "AND status = 'reserved' AND reservation_expires_at > ?4",
 	[S_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
 	[S_OLDEST] = "SELECT rowid, keypackage_ref, keypackage_bytes "
-	    "FROM keypackages WHERE username = ?1 AND status = 'available' "
+	    "FROM keypackages INDEXED BY keypackages_user_status "
+	    "WHERE username = ?1 AND status = 'available' "
 	    "AND last_resort = 0 AND not_after > ?2 "
 	    "ORDER BY uploaded_at, rowid LIMIT 1",
 	[S_LAST_RESORT] = "SELECT rowid, keypackage_ref, keypackage_bytes "
-	    "FROM keypackages WHERE username = ?1 AND status = 'available' "
+	    "FROM keypackages INDEXED BY keypackages_user_status "
+	    "WHERE username = ?1 AND status = 'available' "
 	    "AND last_resort = 1 AND not_after > ?2 "
 	    "ORDER BY uploaded_at DESC, rowid DESC LIMIT 1",
 	[S_NAMED] = "SELECT rowid, keypackage_ref, keypackage_bytes, status, "
@@ -154,14 +165,16 @@ static const char *const sql_text[S_NSTMT] = {
 	[S_EXP_RELEASE] = "UPDATE keypackages SET status = 'available', "
 	    "reservation_id = NULL, request_id = NULL, group_id = NULL "
 	    "WHERE status = 'reserved' AND reservation_expires_at <= ?1",
-	[S_EXP_TOMB_REF] = "INSERT OR IGNORE INTO tombstones(kind, value, "
-	    "username, created_at) SELECT 0, keypackage_ref, username, ?1 "
-	    "FROM keypackages WHERE status = 'reserved' AND "
-	    "reservation_expires_at <= ?1",
-	[S_EXP_TOMB_INIT] = "INSERT OR IGNORE INTO tombstones(kind, value, "
-	    "username, created_at) SELECT 1, init_key, username, ?1 "
-	    "FROM keypackages WHERE status = 'reserved' AND "
-	    "reservation_expires_at <= ?1",
+	/*
+	 * A spent key's row is its own tombstone (its ref and init_key
+	 * are unique); tombstones are written when the row goes.
+	 */
+	[S_CLEAN_TOMB_REF] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) SELECT 0, keypackage_ref, username, ?2 "
+	    "FROM keypackages WHERE not_after <= ?1 AND status = 'spent'",
+	[S_CLEAN_TOMB_INIT] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) SELECT 1, init_key, username, ?2 "
+	    "FROM keypackages WHERE not_after <= ?1 AND status = 'spent'",
 	[S_EXP_BURN] = "UPDATE keypackages SET status = 'spent', "
 	    "spent_at = ?1, spent_by = NULL, reservation_id = NULL, "
 	    "request_id = NULL WHERE status = 'reserved' AND "
@@ -170,6 +183,12 @@ static const char *const sql_text[S_NSTMT] = {
 	    "FROM keypackages WHERE username = ?2 GROUP BY 1, 2",
 	[S_COUNT_ALL] = "SELECT " EFF ", last_resort, count(*) "
 	    "FROM keypackages GROUP BY 1, 2",
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT op",
+	[S_RELEASE_SP] = "RELEASE op",
+	[S_ROLLBACK_SP] = "ROLLBACK TO op",
 };
 
 static int
@@ -219,25 +238,40 @@ exec(struct sq_store *s, const char *sql)
  * writer's transaction, or a transaction of its own.
  */
 static int
+run(struct sq_store *s, int i)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((st = stmt(s, i)) == NULL)
+		return KP_EDB;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r != SQLITE_DONE)
+		return dberr(s, sql_text[i]);
+	return KP_OK;
+}
+
+static int
 op_begin(struct sq_store *s, int *own)
 {
 	*own = sqlite3_get_autocommit(s->db);
-	return exec(s, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT op");
+	return run(s, *own ? S_BEGIN : S_SAVEPOINT);
 }
 
 static int
 op_end(struct sq_store *s, int own, int rc)
 {
 	if (rc == KP_OK) {
-		if (exec(s, own ? "COMMIT" : "RELEASE op") == KP_OK)
+		if (run(s, own ? S_COMMIT : S_RELEASE_SP) == KP_OK)
 			return KP_OK;
 		rc = KP_EDB;
 	}
 	if (own)
-		(void)exec(s, "ROLLBACK");
+		(void)run(s, S_ROLLBACK);
 	else {
-		(void)exec(s, "ROLLBACK TO op");
-		(void)exec(s, "RELEASE op");
+		(void)run(s, S_ROLLBACK_SP);
+		(void)run(s, S_RELEASE_SP);
 	}
 	return rc;
 }
@@ -396,6 +430,10 @@ kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
 	if (s->conf.manual_checkpoint &&
 	    (rc = exec(s, "PRAGMA wal_autocheckpoint = 0")) != KP_OK)
 		goto out;
+	/* the writer keeps the hot index pages of a large store cached */
+	if (!s->conf.readonly &&
+	    (rc = exec(s, "PRAGMA cache_size = -16384")) != KP_OK)
+		goto out;
 	if (!s->conf.readonly && (rc = migrate(s)) != KP_OK)
 		goto out;
 	if (s->conf.readonly && (rc = exec(s, "PRAGMA query_only = 1")) != KP_OK)
@@ -430,19 +468,19 @@ sq_errmsg(struct kps_store *b)
 static int
 sq_begin(struct kps_store *b)
 {
-	return exec((struct sq_store *)b, "BEGIN IMMEDIATE");
+	return run((struct sq_store *)b, S_BEGIN);
 }
 
 static int
 sq_commit(struct kps_store *b)
 {
-	return exec((struct sq_store *)b, "COMMIT");
+	return run((struct sq_store *)b, S_COMMIT);
 }
 
 static int
 sq_rollback(struct kps_store *b)
 {
-	return exec((struct sq_store *)b, "ROLLBACK");
+	return run((struct sq_store *)b, S_ROLLBACK);
 }
 
 static int
@@ -541,8 +579,9 @@ sq_save(struct kps_store *b, const struct kps_key *k)
 		goto out;
 	sqlite3_bind_blob(st, 1, k->ref, KP_REF_LEN, SQLITE_STATIC);
 	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = strcmp((const char *)sqlite3_column_text(st, 0),
+		    "spent") == 0 ? KP_ESTATE : KP_EEXIST;
 		sqlite3_reset(st);
-		rc = KP_EEXIST;
 		goto out;
 	}
 	sqlite3_reset(st);
@@ -642,13 +681,25 @@ out:
 	return rc;
 }
 
+/*
+ * new_reservation_id: 48 bits of milliseconds then 80 random bits, in
+ * hex: unique and unguessable, and in order, so its index grows at
+ * its right edge instead of touching a random page per reservation.
+ */
 static void
 new_reservation_id(char out[65])
 {
-	uint8_t	rnd[16];
+	struct timespec	ts;
+	uint64_t	ms;
+	uint8_t		id[16];
+	int		i;
 
-	randombytes_buf(rnd, sizeof(rnd));
-	kp_hex(rnd, sizeof(rnd), out);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (i = 0; i < 6; i++)
+		id[i] = (uint8_t)(ms >> (40 - 8 * i));
+	randombytes_buf(id + 6, sizeof(id) - 6);
+	kp_hex(id, sizeof(id), out);
 }
 
 /* take: copy ref (col 1) and bytes (col 2) of a row into out. */
@@ -919,9 +970,7 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 	sqlite3_bind_blob(st, 3, group_id ? group_id : (const uint8_t *)"",
 	    (int)group_id_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, w.rowid);
-	if ((rc = done(s, st, "spend")) != KP_OK)
-		goto out;
-	rc = tombstone(s, w.owner, ref, w.init_key, now);
+	rc = done(s, st, "spend");
 out:
 	return op_end(s, own, rc);
 }
@@ -947,7 +996,7 @@ sq_release(struct kps_store *b, const char *caller, const uint8_t *ref,
 	if (strcmp(w.status, "available") == 0) {
 		/* a last-resort key, or a reservation that ran out */
 		rc = w.last_resort || (mine && w.has_reservation) ? KP_OK :
-		    KP_ECONFLICT;
+		    KP_ESTATE;
 		goto out;
 	}
 	if (!mine) {
@@ -999,12 +1048,23 @@ sq_cleanup_expired(struct kps_store *b, int64_t now, int64_t keep,
 {
 	struct sq_store	*s = (struct sq_store *)b;
 	sqlite3_stmt	*st;
-	int		 own, rc;
+	int		 own, rc, i;
 
 	if (n != NULL)
 		*n = 0;
 	if ((rc = op_begin(s, &own)) != KP_OK)
 		return rc;
+	for (i = 0; i < 2; i++) {
+		if ((st = stmt(s, i ? S_CLEAN_TOMB_INIT : S_CLEAN_TOMB_REF)) ==
+		    NULL) {
+			rc = KP_EDB;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, now - keep);
+		sqlite3_bind_int64(st, 2, now);
+		if ((rc = done(s, st, "cleanup tombstones")) != KP_OK)
+			goto out;
+	}
 	if ((st = stmt(s, S_CLEANUP)) == NULL) {
 		rc = KP_EDB;
 		goto out;
@@ -1021,27 +1081,20 @@ sq_release_expired(struct kps_store *b, int64_t now, uint64_t *n)
 {
 	struct sq_store	*s = (struct sq_store *)b;
 	sqlite3_stmt	*st;
-	int		 own, rc, i;
-	static const int burn[] = { S_EXP_TOMB_REF, S_EXP_TOMB_INIT,
-	    S_EXP_BURN };
+	int		 own, rc;
 
 	if (n != NULL)
 		*n = 0;
 	if ((rc = op_begin(s, &own)) != KP_OK)
 		return rc;
-	for (i = 0; i < 3; i++) {
-		int which = s->conf.burn ? burn[i] : S_EXP_RELEASE;
-
-		if ((st = stmt(s, which)) == NULL) {
-			rc = KP_EDB;
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, now);
-		if ((rc = done(s, st, "expire reservations")) != KP_OK)
-			goto out;
-		if (!s->conf.burn || i == 2)
-			break;
+	if ((st = stmt(s, s->conf.burn ? S_EXP_BURN : S_EXP_RELEASE)) ==
+	    NULL) {
+		rc = KP_EDB;
+		goto out;
 	}
+	sqlite3_bind_int64(st, 1, now);
+	if ((rc = done(s, st, "expire reservations")) != KP_OK)
+		goto out;
 	if (n != NULL)
 		*n = (uint64_t)sqlite3_changes(s->db);
 out:

@@ -9,6 +9,9 @@
  */
 
 #include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,6 @@
 
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
-static pthread_cond_t	 done = PTHREAD_COND_INITIALIZER;	/* lock */
 static pthread_cond_t	 tick = PTHREAD_COND_INITIALIZER;	/* lock */
 static struct kps_job	*head, *tail;		/* lock */
 static int		 stopping;		/* lock */
@@ -84,7 +86,7 @@ fail_all(struct kps_job *list)
 static void *
 writer_main(void *arg)
 {
-	struct kps_job	*list, *j, *next;
+	struct kps_job	*list, *j, *next, *async;
 	struct timespec	 ts;
 	int64_t		 now, last_cleanup = 0;
 	uint64_t	 n;
@@ -121,8 +123,11 @@ writer_main(void *arg)
 				kps_metric_add("keys_cleaned_up", n);
 			last_cleanup = now;
 		}
-		for (j = list; j != NULL; j = j->next)
+		n = 0;
+		for (j = list; j != NULL; j = j->next, n++)
 			run_one(j, now);
+		kps_metric_add("writer_batches", 1);
+		kps_metric_add("writer_jobs", n);
 		if (kps_store_commit(wdb) != KP_OK) {
 			fprintf(stderr, "kpool-server: commit: %s\n",
 			    kps_store_errmsg(wdb));
@@ -132,13 +137,27 @@ writer_main(void *arg)
 wake:
 		if (list == NULL)
 			continue;
+		/*
+		 * A job belongs to its request again once done (sync) or
+		 * woken (async): read next first, touch it no more after.
+		 */
+		async = NULL;
 		pthread_mutex_lock(&lock);
 		for (j = list; j != NULL; j = next) {
 			next = j->next;
+			if (j->wake != NULL) {
+				j->next = async;
+				async = j;
+				continue;
+			}
 			j->done = 1;
+			pthread_cond_signal(&j->cv);
 		}
-		pthread_cond_broadcast(&done);
 		pthread_mutex_unlock(&lock);
+		for (j = async; j != NULL; j = next) {
+			next = j->next;
+			j->wake(j->wake_arg);
+		}
 	}
 	return NULL;
 }
@@ -148,6 +167,9 @@ ckpt_main(void *arg)
 {
 	struct timespec	ts;
 	int		stop = 0;
+
+	/* checkpoints yield the CPU to requests (Linux: per-thread nice) */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 
 	while (!stop) {
 		pthread_mutex_lock(&lock);
@@ -199,7 +221,7 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 }
 
 void
-kps_writer_run(struct kps_job *j)
+kps_writer_submit(struct kps_job *j)
 {
 	j->done = 0;
 	j->next = NULL;
@@ -210,9 +232,27 @@ kps_writer_run(struct kps_job *j)
 		head = j;
 	tail = j;
 	pthread_cond_signal(&work);
-	while (!j->done)
-		pthread_cond_wait(&done, &lock);
 	pthread_mutex_unlock(&lock);
+}
+
+void
+kps_writer_run(struct kps_job *j)
+{
+	j->done = 0;
+	j->next = NULL;
+	j->wake = NULL;
+	pthread_cond_init(&j->cv, NULL);
+	pthread_mutex_lock(&lock);
+	if (tail != NULL)
+		tail->next = j;
+	else
+		head = j;
+	tail = j;
+	pthread_cond_signal(&work);
+	while (!j->done)
+		pthread_cond_wait(&j->cv, &lock);
+	pthread_mutex_unlock(&lock);
+	pthread_cond_destroy(&j->cv);
 }
 
 void

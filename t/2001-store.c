@@ -78,7 +78,7 @@ main(void)
 	size_t			 nl;
 	int			 i;
 
-	plan(89);
+	plan(93);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
 	snprintf(path, sizeof(path), "%s/server.db", dir);
@@ -211,7 +211,7 @@ main(void)
 	    "the owner cannot release carol's reservation");
 	is_int(kps_release(s, "carol", k[1].ref, T0 + 92), KP_OK,
 	    "carol releases");
-	is_int(kps_release(s, "dave", k[1].ref, T0 + 92), KP_ECONFLICT,
+	is_int(kps_release(s, "dave", k[1].ref, T0 + 92), KP_ESTATE,
 	    "release of an available key: not reserved");
 	kps_reservation_clear(&res);
 	kps_reservation_clear(&res2);
@@ -256,6 +256,20 @@ main(void)
 	is_int(kps_retire(s, "alice", k[3].ref, T0 + 104), KP_OK, "retire");
 	is_int(kps_key_save(s, &k[3]), KP_ESTATE, "a retired ref cannot "
 	    "come back");
+	is_int(kps_cleanup_expired(s, T0 + 2000, 0, &n), KP_OK,
+	    "cleanup after the spent keys expired");
+	is_int(kps_key_get(s, k[0].ref, T0 + 2000, &got), KP_ENOTFOUND,
+	    "the spent key is gone");
+	is_int(kps_key_save(s, &k[0]), KP_ESTATE,
+	    "its tombstone refuses the ref");
+	{
+		struct kps_key again = k[0];
+
+		again.ref[31] = 0x78;
+		again.not_after = T0 + 5000;
+		is_int(kps_key_save(s, &again), KP_ECONFLICT,
+		    "and its init_key");
+	}
 
 	/* burn mode */
 	conf.burn = 1;

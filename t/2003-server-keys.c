@@ -8,10 +8,22 @@
  * what GET /keypackages/mine shows.  Time moves by the test clock.
  */
 
+#include <stdarg.h>
+
 #include "kps_test.h"
 #include "crypto.h"
 
 static int64_t	T;
+static struct rawreply *last;	/* the reply of the last rawj() */
+static char	hex[2 * KP_REF_LEN + 1];
+
+/* H: a ref in hex, in a static buffer. */
+static const char *
+H(const uint8_t *ref)
+{
+	kp_hex(ref, KP_REF_LEN, hex);
+	return hex;
+}
 
 struct kpb {
 	uint8_t	*buf;
@@ -75,6 +87,22 @@ upload1(struct who *w, const struct kpb *k, struct kp_upload_result *res)
 	return kp_client_upload(w->c, &p, &k->len, 1, res);
 }
 
+/* rawj: a signed raw request with a printf-made body. */
+static void __attribute__((format(printf, 5, 6)))
+rawj(struct srv *s, struct who *w, const char *method, const char *path,
+    const char *fmt, ...)
+{
+	static struct rawreply	r;
+	char			body[512];
+	va_list			ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	raw(s, w, method, path, *body ? body : NULL, T_NONE, &r);
+	last = &r;
+}
+
 static const struct kp_remote_key *
 find(const struct kp_remote_key *keys, size_t n, const uint8_t *ref)
 {
@@ -106,7 +134,7 @@ main(void)
 	const char *const		 burn[] = { "--expired-reservations",
 					    "burn", NULL };
 
-	plan(127);
+	plan(147);
 	srv_start(&s, opts);
 	T = (int64_t)time(NULL);
 	srv_set_clock(&s, T);
@@ -200,6 +228,9 @@ main(void)
 	/* spend and release: who may */
 	is_int(kp_client_spend(carol.c, r1.ref, NULL, 0), KP_EFORBIDDEN,
 	    "carol cannot spend bob's reservation");
+	rawj(&s, &carol, "POST", "/keypackages/spend",
+	    "{\"keypackage_ref\":\"%s\"}", H(r1.ref));
+	is_reply(last, 403, "forbidden", "raw: spend without a reservation");
 	is_int(kp_client_last_status(carol.c), 403, "403");
 	raw(&s, &carol, "POST", "/keypackages/release", NULL, T_NONE, &rr);
 	is_reply(&rr, 400, "bad_json", "release without a body");
@@ -211,14 +242,23 @@ main(void)
 	    KP_OK, "bob spends his reservation");
 	is_int(kp_client_spend(bob.c, r1.ref, (const uint8_t *)"grp1", 4),
 	    KP_ECONFLICT, "a second spend: conflict");
+	rawj(&s, &bob, "POST", "/keypackages/spend",
+	    "{\"keypackage_ref\":\"%s\"}", H(r1.ref));
+	is_reply(last, 409, "already_spent", "raw: a second spend");
 	is_int(kp_client_last_status(bob.c), 409, "409 already spent");
 	is_int(kp_client_spend(alice.c, r1.ref, NULL, 0), KP_ECONFLICT,
 	    "the owner cannot spend it either");
 	is_int(kp_client_release(bob.c, r1.ref), KP_ECONFLICT,
 	    "release of a spent key: 409");
+	rawj(&s, &bob, "POST", "/keypackages/release",
+	    "{\"keypackage_ref\":\"%s\"}", H(r1.ref));
+	is_reply(last, 409, "already_spent", "raw: release of a spent key");
 	is_int(kp_client_release(carol.c, r2.ref), KP_OK, "carol releases");
 	is_int(kp_client_release(carol.c, r2.ref), KP_ECONFLICT,
 	    "release again: not reserved");
+	rawj(&s, &carol, "POST", "/keypackages/release",
+	    "{\"keypackage_ref\":\"%s\"}", H(r2.ref));
+	is_reply(last, 409, "not_reserved", "raw: release again");
 
 	/* mine: who, when, which group */
 	srv_set_clock(&s, T + 5);
@@ -283,18 +323,33 @@ main(void)
 	srv_set_clock(&s, T + 130);
 	is_int(kp_client_spend(bob.c, r1.ref, NULL, 0), KP_EGONE,
 	    "spend after the TTL: reservation expired");
+	rawj(&s, &bob, "POST", "/keypackages/spend",
+	    "{\"keypackage_ref\":\"%s\"}", H(r1.ref));
+	is_reply(last, 410, "reservation_expired", "raw: spend after the TTL");
 	is_int(kp_client_last_status(bob.c), 410, "410");
 	kp_reservation_free(&r1);
 
 	/* named reserve (owner only), owner's out-of-band spend, retire */
 	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, k[2].ref, &r1),
 	    KP_EFORBIDDEN, "bob cannot reserve a named key of alice");
+	rawj(&s, &bob, "POST", "/keypackages/reserve",
+	    "{\"target_username\":\"alice\",\"keypackage_ref\":\"%s\"}",
+	    H(k[2].ref));
+	is_reply(last, 403, "forbidden", "raw: a named key of someone else");
+	rawj(&s, &alice, "POST", "/keypackages/reserve",
+	    "{\"target_username\":\"alice\",\"keypackage_ref\":\"%s\"}",
+	    H(k[0].buf));
+	is_reply(last, 404, "not_found", "raw: a named key alice lacks");
 	is_int(kp_client_reserve(alice.c, "alice", NULL, 0, NULL, k[2].ref,
 	    &r1), KP_OK, "alice reserves her key 2 by ref");
 	is_blob(r1.ref, KP_REF_LEN, k[2].ref, KP_REF_LEN, "that key");
 	kp_reservation_free(&r1);
 	is_int(kp_client_reserve(alice.c, "alice", NULL, 0, NULL, k[2].ref,
 	    &r1), KP_ECONFLICT, "named key not available: 409");
+	rawj(&s, &alice, "POST", "/keypackages/reserve",
+	    "{\"target_username\":\"alice\",\"keypackage_ref\":\"%s\"}",
+	    H(k[2].ref));
+	is_reply(last, 409, "not_available", "raw: named key not available");
 	is_int(kp_client_release(alice.c, k[2].ref), KP_OK,
 	    "alice releases her own reservation");
 	gen(&alice, "alice", T, T + 86400, 0, &k[4]);
@@ -305,6 +360,17 @@ main(void)
 	    "bob spends without a reservation: 403");
 	is_int(kp_client_retire(bob.c, k[2].ref), KP_EFORBIDDEN,
 	    "bob cannot retire alice's key");
+	{
+		char	path[96];
+
+		snprintf(path, sizeof(path), "/keypackages/%s", H(k[2].ref));
+		raw(&s, &bob, "DELETE", path, NULL, T_NONE, last);
+	}
+	is_reply(last, 403, "forbidden", "raw: retire someone else's key");
+	raw(&s, &bob, "DELETE", "/keypackages/"
+	    "zz5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
+	    NULL, T_NONE, last);
+	is_reply(last, 400, "bad_ref", "raw: retire a ref that is not hex");
 	is_int(kp_client_last_status(bob.c), 403, "403");
 	is_int(kp_client_retire(alice.c, k[2].ref), KP_OK, "alice retires key 2");
 	is_int(upload1(&alice, &k[2], res), KP_OK, "re-upload key 2");

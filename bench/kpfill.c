@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * kpfill: fill a kpool-server database for the benchmarks, straight
+ * through the server's store (bench/run-server.sh).  It registers the
+ * pool's owner and the reservers u0..u63, whose Ed25519 seeds are
+ * SHA-256("kpool-bench:" NAME) (bench/loadgen.c derives the same), and
+ * stores N keys of the owner: one real KeyPackage's bytes under N
+ * distinct refs and init keys, uploaded one second apart, oldest first.
+ *
+ *	kpfill DB OWNER N
+ */
+
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "kpool.h"
+#include "../server/store.c"
+#include "../server/store_sqlite.c"
+
+static void
+bench_seed(const char *name, uint8_t seed[32])
+{
+	char	buf[128];
+
+	snprintf(buf, sizeof(buf), "kpool-bench:%s", name);
+	crypto_hash_sha256(seed, (const uint8_t *)buf, strlen(buf));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct kps_store_conf	 conf = { 0 };
+	struct kps_store	*s = NULL;
+	struct kps_key		 k;
+	struct kp_kpopts	 o;
+	struct kp_kpsecrets	 sec;
+	uint8_t			 seed[32], pk[32], sk[64], ref[KP_REF_LEN];
+	uint8_t			*kp;
+	size_t			 kplen;
+	char			 name[16];
+	unsigned long		 n, i;
+	int64_t			 now = (int64_t)time(NULL);
+	int			 rc;
+
+	if (argc != 4)
+		errx(2, "usage: kpfill db owner n");
+	n = strtoul(argv[3], NULL, 10);
+	if (sodium_init() < 0)
+		errx(1, "sodium_init");
+	if ((rc = kps_store_open(argv[1], &conf, &s)) != KP_OK)
+		errx(1, "%s: %s", argv[1], s ? kps_store_errmsg(s) : "?");
+	bench_seed(argv[2], seed);
+	crypto_sign_seed_keypair(pk, sk, seed);
+	if (kps_user_add(s, argv[2], pk, now) != KP_OK)
+		errx(1, "user add: %s", kps_store_errmsg(s));
+	for (i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "u%lu", i);
+		bench_seed(name, seed);
+		crypto_sign_seed_keypair(pk, sk, seed);
+		if (kps_user_add(s, name, pk, now) != KP_OK)
+			errx(1, "user add: %s", kps_store_errmsg(s));
+	}
+	memset(&o, 0, sizeof(o));
+	o.identity = (const uint8_t *)argv[2];
+	o.identity_len = strlen(argv[2]);
+	bench_seed(argv[2], seed);
+	if (kp_keypackage_generate(&o, seed, &kp, &kplen, ref, &sec) != KP_OK)
+		errx(1, "generate");
+	memset(&k, 0, sizeof(k));
+	snprintf(k.username, sizeof(k.username), "%s", argv[2]);
+	k.bytes = kp;
+	k.len = kplen;
+	k.suite = 1;
+	k.not_after = now + 30 * 86400;
+	for (i = 0; i < n; i++) {
+		if (i % 20000 == 0 && kps_store_begin(s) != KP_OK)
+			errx(1, "begin: %s", kps_store_errmsg(s));
+		crypto_hash_sha256(k.ref, (const uint8_t *)&i, sizeof(i));
+		k.init_key[0] = 1;
+		memcpy(k.init_key + 1, k.ref, 31);
+		k.uploaded_at = now - (int64_t)n + (int64_t)i;
+		if ((rc = kps_key_save(s, &k)) != KP_OK)
+			errx(1, "save: %s %s", kp_strerror(rc),
+			    kps_store_errmsg(s));
+		if ((i % 20000 == 19999 || i + 1 == n) &&
+		    kps_store_commit(s) != KP_OK)
+			errx(1, "commit: %s", kps_store_errmsg(s));
+	}
+	kps_store_checkpoint(s);
+	kps_store_close(s);
+	free(kp);
+	sodium_memzero(&sec, sizeof(sec));
+	sodium_memzero(sk, sizeof(sk));
+	printf("%lu keys of %s in %s\n", n, argv[2], argv[1]);
+	return 0;
+}

@@ -1,0 +1,98 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+#
+# run-server.sh (make bench): kpool-server throughput and latency.
+#
+# 1. Signed reserve + spend with 1, 16 and 64 clients against a pool of
+#    100,000 keys, each beside GET /healthz under the same load in the
+#    same run (the HTTP ceiling); then signed reserve alone with 64.
+# 2. Reserve p50 (one client) with 10,000 and with 1,000,000 stored keys.
+# 3. The server's RSS with 1,000,000 keys.
+#
+# KP_BENCH_BIG=100000 makes step 2 and 3 smaller (quicker, for a try).
+set -eu
+
+B=${KP_BUILD:-$(pwd)/build}
+BIG=${KP_BENCH_BIG:-1000000}
+T=$(mktemp -d "${TMPDIR:-/tmp}/kpool-bench.XXXXXX")
+pid= spid= bpid=
+cleanup() {
+	for p in $pid $spid $bpid; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+start() {	# DB [ARGS]
+	db=$1; shift
+	rm -f "$T/port"
+	"$B/kpool-server" --listen 127.0.0.1:0 --db "$db" --rate-limit 0 \
+	    --quiet "$@" >"$T/port" 2>>"$T/server.log" &
+	pid=$!
+	i=0
+	until grep -q '^[0-9][0-9]*$' "$T/port" 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 100 ] && { echo "no server"; exit 1; }
+		sleep 0.1
+	done
+	port=$(head -n 1 "$T/port")
+}
+stop() {
+	kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+}
+lg() { "$B/bench/loadgen" -p "$port" "$@"; }
+field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+echo "kpool-server on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "-- reserve + spend, 100,000 keys (each line: healthz, then the API)"
+"$B/bench/kpfill" "$T/pool.db" owner 100000 >/dev/null
+start "$T/pool.db"
+for c in 1 16 64; do
+	n=$((12800 / c)); [ $c -eq 1 ] && n=3000
+	h=$(lg -c $c -m healthz -d 2)
+	r=$(lg -c $c -m reserve-spend -n $n)
+	echo "  $h"
+	echo "  $r"
+	echo "  => $c clients: $(field "$r" ops/s) reserve+spend pairs/s" \
+	    "($(field "$r" req/s) signed req/s) vs healthz $(field "$h" ops/s)" \
+	    "req/s"
+done
+h=$(lg -c 64 -m healthz -d 2)
+r=$(lg -c 64 -m reserve -n 300)
+echo "  $h"
+echo "  $r"
+echo "  => signed reserve, 64 clients: $(field "$r" ops/s)/s," \
+    "p99 $(field "$r" reserve_p99) (target >= 10000/s, p99 <= 10 ms)"
+stop
+
+echo "-- reserve latency by pool size (1 client; two servers side by side," \
+    "5 alternating rounds of 1,000, median p50)"
+"$B/bench/kpfill" "$T/small.db" owner 10000 >/dev/null
+"$B/bench/kpfill" "$T/big.db" owner "$BIG" >/dev/null
+start "$T/small.db"
+spid=$pid sport=$port
+start "$T/big.db"
+bpid=$pid bport=$port
+port=$sport lg -c 1 -m reserve -n 300 >/dev/null	# warm up
+port=$bport lg -c 1 -m reserve -n 300 >/dev/null
+: >"$T/small.p50"; : >"$T/big.p50"
+for round in 1 2 3 4 5; do
+	s=$(port=$sport; lg -c 1 -m reserve -n 1000)
+	l=$(port=$bport; lg -c 1 -m reserve -n 1000)
+	field "$s" reserve_p50 | tr -d ms >>"$T/small.p50"
+	field "$l" reserve_p50 | tr -d ms >>"$T/big.p50"
+	echo "  round $round: 10,000 keys p50 $(field "$s" reserve_p50)," \
+	    "$BIG keys p50 $(field "$l" reserve_p50)"
+done
+s50=$(sort -n "$T/small.p50" | sed -n 3p)
+l50=$(sort -n "$T/big.p50" | sed -n 3p)
+echo "  => reserve p50 $s50 ms at 10,000 keys, $l50 ms at $BIG:" \
+    "$(awk -v a="$l50" -v b="$s50" 'BEGIN { printf "%.2f", a / b }')x" \
+    "(target <= 1.2x)"
+port=$bport lg -c 64 -m reserve -n 100 >/dev/null
+rss=$(awk '/VmRSS/ { print $2 }' "/proc/$bpid/status")
+echo "  => kpool-server RSS with $BIG keys after the runs:" \
+    "$((rss / 1024)) MiB (target <= 64 MiB)"
+kill "$spid" "$bpid"
+wait "$spid" "$bpid" 2>/dev/null || true
+pid= spid= bpid=
