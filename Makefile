@@ -53,7 +53,8 @@ LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
 SRV_SRC	= $(sort $(wildcard server/*.c))
 SRV_OBJ	= $(SRV_SRC:%.c=$(B)/%.o)
 FS_SRC	= $(sort $(wildcard kpoolfs/*.c))
-FS_OBJ	= $(FS_SRC:%.c=$(B)/%.o)
+# kpoolfs's objects go to $(B)/fs/: $(B)/kpoolfs is the program.
+FS_OBJ	= $(FS_SRC:kpoolfs/%.c=$(B)/fs/%.o)
 # t/NNNN-*.c are TAP tests; other t/*.c are helper programs (t/kptool.c).
 TEST_SRC = $(sort $(wildcard t/[0-9]*.c))
 TEST_BIN = $(TEST_SRC:t/%.c=$(B)/t/%.t)
@@ -76,7 +77,7 @@ $(B)/server/%.o: server/%.c server/*.h lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -Iserver $(call pc_cflags,$(SERVER_PKGS)) -c $< -o $@
 
-$(B)/kpoolfs/%.o: kpoolfs/%.c kpoolfs/*.h lib/*.h
+$(B)/fs/%.o: kpoolfs/%.c kpoolfs/*.h lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -Ikpoolfs $(call pc_cflags,$(FS_PKGS)) -c $< -o $@
 
@@ -99,7 +100,7 @@ $(B)/t/tap.o: t/tap.c t/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It -c $< -o $@
 
-$(B)/t/%.t: t/%.c $(B)/t/tap.o $(B)/libkpool.a t/tap.h lib/*.h
+$(B)/t/%.t: t/%.c $(B)/t/tap.o $(B)/libkpool.a t/*.h lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
 	    $(B)/t/tap.o $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
@@ -113,6 +114,12 @@ $(B)/bench/%: bench/%.c $(B)/libkpool.a lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< \
 	    $(B)/libkpool.a $(call pc_libs,$(SERVER_PKGS)) -lpthread
+
+# The tree benchmark's reference file system is a FUSE program too.
+$(B)/bench/memfs: bench/memfs.c
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) $(call pc_cflags,fuse3) -o $@ $< \
+	    $(call pc_libs,fuse3) -lpthread
 
 tests: all $(TEST_BIN) $(TOOL_BIN)
 

@@ -67,18 +67,14 @@ kp_sha256(const void *buf, size_t len, uint8_t out[KP_HASH_LEN])
 	crypto_hash_sha256(out, buf, len);
 }
 
-int
-kp_hmac(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
-    uint8_t out[KP_HASH_LEN])
+/* An HMAC-SHA256 context keyed with key; NULL on failure. */
+static EVP_MAC_CTX *
+hmac_new(const uint8_t *key, size_t klen)
 {
 	static const uint8_t	 zero[KP_HASH_LEN];
-	EVP_MAC_CTX		*ctx = NULL;
+	EVP_MAC_CTX		*ctx;
 	OSSL_PARAM		 params[2];
-	size_t			 outl = 0;
-	int			 rc = KP_ECRYPTO;
 
-	if (!ready())
-		return KP_ECRYPTO;
 	/* HMAC pads the key with zeros: an empty key is Nh zero bytes. */
 	if (klen == 0) {
 		key = zero;
@@ -88,14 +84,34 @@ kp_hmac(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
 	    (char *)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if ((ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL)
+		return NULL;
+	if (!EVP_MAC_init(ctx, key, klen, params)) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int
+kp_hmac(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
+    uint8_t out[KP_HASH_LEN])
+{
+	EVP_MAC_CTX		*ctx = NULL;
+	size_t			 outl = 0;
+	int			 rc = KP_ECRYPTO;
+
+	if (!ready())
+		return KP_ECRYPTO;
+	if ((ctx = hmac_new(key, klen)) == NULL)
 		goto out;
-	if (!EVP_MAC_init(ctx, key, klen, params) ||
-	    !EVP_MAC_update(ctx, msg, mlen) ||
+	if (!EVP_MAC_update(ctx, msg, mlen) ||
 	    !EVP_MAC_final(ctx, out, &outl, KP_HASH_LEN) ||
 	    outl != KP_HASH_LEN)
 		goto out;
 	rc = KP_OK;
 out:
+	if (rc != KP_OK)
+		sodium_memzero(out, KP_HASH_LEN);	/* maybe a part */
 	EVP_MAC_CTX_free(ctx);
 	return rc;
 }
@@ -111,9 +127,7 @@ int
 kp_hkdf_expand(const uint8_t *prk, size_t plen, const uint8_t *info,
     size_t ilen, uint8_t *out, size_t olen)
 {
-	static const uint8_t	 zero[KP_HASH_LEN];
 	EVP_MAC_CTX		*base = NULL, *ctx = NULL;
-	OSSL_PARAM		 params[2];
 	uint8_t			 t[KP_HASH_LEN];
 	size_t			 done = 0, n, outl;
 	uint8_t			 i;
@@ -123,15 +137,7 @@ kp_hkdf_expand(const uint8_t *prk, size_t plen, const uint8_t *info,
 		return KP_EINVAL;
 	if (!ready())
 		return KP_ECRYPTO;
-	if (plen == 0) {
-		prk = zero;
-		plen = sizeof(zero);
-	}
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if ((base = EVP_MAC_CTX_new(hmac_alg)) == NULL ||
-	    !EVP_MAC_init(base, prk, plen, params))
+	if ((base = hmac_new(prk, plen)) == NULL)
 		goto out;
 	for (i = 1; done < olen; i++) {
 		EVP_MAC_CTX_free(ctx);

@@ -201,34 +201,36 @@ nonce(const struct kp_hpke_ctx *ctx, uint8_t out[KP_NONCE_LEN])
 	return KP_OK;
 }
 
-int
-kp_hpke_seal(struct kp_hpke_ctx *ctx, const uint8_t *aad, size_t aadlen,
-    const uint8_t *pt, size_t ptlen, uint8_t *ct)
+/* Seal or open at ctx->seq with the nonce of RFC 9180 §5.2; seq++. */
+static int
+hpke_crypt(struct kp_hpke_ctx *ctx, int seal, const uint8_t *aad,
+    size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *out)
 {
 	uint8_t	n[KP_NONCE_LEN];
 	int	rc;
 
 	if ((rc = nonce(ctx, n)) != KP_OK)
 		return rc;
-	if ((rc = kp_aead_seal(ctx->aead, ctx->key, n, aad, aadlen, pt, ptlen,
-	    ct)) == KP_OK)
+	rc = seal ? kp_aead_seal(ctx->aead, ctx->key, n, aad, aadlen, in,
+	    inlen, out) : kp_aead_open(ctx->aead, ctx->key, n, aad, aadlen,
+	    in, inlen, out);
+	if (rc == KP_OK)
 		ctx->seq++;
 	return rc;
+}
+
+int
+kp_hpke_seal(struct kp_hpke_ctx *ctx, const uint8_t *aad, size_t aadlen,
+    const uint8_t *pt, size_t ptlen, uint8_t *ct)
+{
+	return hpke_crypt(ctx, 1, aad, aadlen, pt, ptlen, ct);
 }
 
 int
 kp_hpke_open(struct kp_hpke_ctx *ctx, const uint8_t *aad, size_t aadlen,
     const uint8_t *ct, size_t ctlen, uint8_t *pt)
 {
-	uint8_t	n[KP_NONCE_LEN];
-	int	rc;
-
-	if ((rc = nonce(ctx, n)) != KP_OK)
-		return rc;
-	if ((rc = kp_aead_open(ctx->aead, ctx->key, n, aad, aadlen, ct, ctlen,
-	    pt)) == KP_OK)
-		ctx->seq++;
-	return rc;
+	return hpke_crypt(ctx, 0, aad, aadlen, ct, ctlen, pt);
 }
 
 int

@@ -112,8 +112,8 @@ rd_u16_list(struct kp_rd *r, struct kp_span *s)
 	return s->n % 2 == 0 ? KP_OK : KP_EMALFORMED;
 }
 
-static int
-rd_span(struct kp_rd *r, struct kp_span *s)
+int
+kp_rd_span(struct kp_rd *r, struct kp_span *s)
 {
 	return kp_rd_vec(r, &s->p, &s->n);
 }
@@ -131,7 +131,7 @@ rd_credential(struct kp_rd *r, struct kp_leaf *l)
 		return rc;
 	switch (l->cred_type) {
 	case KP_CRED_BASIC:
-		if ((rc = rd_span(r, &l->identity)) != KP_OK)
+		if ((rc = kp_rd_span(r, &l->identity)) != KP_OK)
 			return rc;
 		break;
 	case KP_CRED_X509:
@@ -158,8 +158,8 @@ kp_leaf_read(struct kp_rd *r, struct kp_leaf *l)
 
 	memset(l, 0, sizeof(*l));
 	l->start = kp_rd_pos(r);
-	if ((rc = rd_span(r, &l->enc_key)) != KP_OK ||
-	    (rc = rd_span(r, &l->sig_key)) != KP_OK ||
+	if ((rc = kp_rd_span(r, &l->enc_key)) != KP_OK ||
+	    (rc = kp_rd_span(r, &l->sig_key)) != KP_OK ||
 	    (rc = rd_credential(r, l)) != KP_OK ||
 	    (rc = rd_u16_list(r, &l->cap_versions)) != KP_OK ||
 	    (rc = rd_u16_list(r, &l->cap_suites)) != KP_OK ||
@@ -177,16 +177,16 @@ kp_leaf_read(struct kp_rd *r, struct kp_leaf *l)
 	case KP_LEAF_UPDATE:
 		break;
 	case KP_LEAF_COMMIT:
-		if ((rc = rd_span(r, &l->parent_hash)) != KP_OK)
+		if ((rc = kp_rd_span(r, &l->parent_hash)) != KP_OK)
 			return rc;
 		break;
 	default:
 		return KP_EMALFORMED;
 	}
-	if ((rc = rd_span(r, &l->exts)) != KP_OK)
+	if ((rc = kp_rd_span(r, &l->exts)) != KP_OK)
 		return rc;
 	l->tbs_len = (size_t)(kp_rd_pos(r) - l->start);
-	if ((rc = rd_span(r, &l->sig)) != KP_OK)
+	if ((rc = kp_rd_span(r, &l->sig)) != KP_OK)
 		return rc;
 	l->len = (size_t)(kp_rd_pos(r) - l->start);
 	return kp_exts_check(l->exts);
@@ -201,22 +201,44 @@ kp_kp_read(struct kp_rd *r, struct kp_kpfields *f)
 	memset(f, 0, sizeof(*f));
 	if ((rc = kp_rd_u16(r, &f->version)) != KP_OK ||
 	    (rc = kp_rd_u16(r, &f->suite)) != KP_OK ||
-	    (rc = rd_span(r, &f->init_key)) != KP_OK ||
+	    (rc = kp_rd_span(r, &f->init_key)) != KP_OK ||
 	    (rc = kp_leaf_read(r, &f->leaf)) != KP_OK ||
-	    (rc = rd_span(r, &f->exts)) != KP_OK)
+	    (rc = kp_rd_span(r, &f->exts)) != KP_OK)
 		return rc;
 	f->tbs_len = (size_t)(kp_rd_pos(r) - start);
-	if ((rc = rd_span(r, &f->sig)) != KP_OK)
+	if ((rc = kp_rd_span(r, &f->sig)) != KP_OK)
 		return rc;
 	return kp_exts_check(f->exts);
+}
+
+/*
+ * The signature<V> over w's bytes from start: made with sk under label,
+ * or the given one when sk is NULL.
+ */
+static int
+put_sig(struct kp_wb *w, size_t start, const uint8_t *sk, const char *label,
+    struct kp_span given)
+{
+	uint8_t	sig[KP_SIG_LEN];
+	int	rc;
+
+	if (w->err != KP_OK)
+		return w->err;
+	if (sk == NULL) {
+		kp_wb_vec(w, given.p, given.n);
+		return w->err;
+	}
+	if ((rc = kp_sign_with_label(sk, label, w->buf + start,
+	    w->len - start, sig)) != KP_OK)
+		return rc;
+	kp_wb_vec(w, sig, sizeof(sig));
+	return w->err;
 }
 
 int
 kp_leaf_write(struct kp_wb *w, const struct kp_leaf *l, const uint8_t *sk)
 {
-	uint8_t	sig[KP_SIG_LEN];
 	size_t	start = w->len;
-	int	rc;
 
 	kp_wb_vec(w, l->enc_key.p, l->enc_key.n);
 	kp_wb_vec(w, l->sig_key.p, l->sig_key.n);
@@ -237,23 +259,12 @@ kp_leaf_write(struct kp_wb *w, const struct kp_leaf *l, const uint8_t *sk)
 		break;
 	}
 	kp_wb_vec(w, l->exts.p, l->exts.n);
-	if (w->err != KP_OK)
-		return w->err;
-	if (sk == NULL) {
-		kp_wb_vec(w, l->sig.p, l->sig.n);
-		return w->err;
-	}
-	if ((rc = kp_sign_with_label(sk, LEAF_SIG_LABEL, w->buf + start,
-	    w->len - start, sig)) != KP_OK)
-		return rc;
-	kp_wb_vec(w, sig, sizeof(sig));
-	return w->err;
+	return put_sig(w, start, sk, LEAF_SIG_LABEL, l->sig);
 }
 
 int
 kp_kp_write(struct kp_wb *w, const struct kp_kpfields *f, const uint8_t *sk)
 {
-	uint8_t	sig[KP_SIG_LEN];
 	size_t	start = w->len;
 	int	rc;
 
@@ -263,17 +274,7 @@ kp_kp_write(struct kp_wb *w, const struct kp_kpfields *f, const uint8_t *sk)
 	if ((rc = kp_leaf_write(w, &f->leaf, sk)) != KP_OK)
 		return rc;
 	kp_wb_vec(w, f->exts.p, f->exts.n);
-	if (w->err != KP_OK)
-		return w->err;
-	if (sk == NULL) {
-		kp_wb_vec(w, f->sig.p, f->sig.n);
-		return w->err;
-	}
-	if ((rc = kp_sign_with_label(sk, KP_SIG_LABEL, w->buf + start,
-	    w->len - start, sig)) != KP_OK)
-		return rc;
-	kp_wb_vec(w, sig, sizeof(sig));
-	return w->err;
+	return put_sig(w, start, sk, KP_SIG_LABEL, f->sig);
 }
 
 int
@@ -435,20 +436,30 @@ sign_key(const uint8_t seed[KP_SIGN_SEED_LEN], uint8_t sk[KP_SIGN_SK_LEN])
 	static _Thread_local uint8_t	tag[32], pk[32];
 	static _Thread_local int	valid;
 	uint8_t				t[32];
+	int				rc = KP_OK;
 
 	if (crypto_generichash(t, sizeof(t), seed, KP_SIGN_SEED_LEN,
-	    NULL, 0) != 0)
-		return KP_ECRYPTO;
+	    NULL, 0) != 0) {
+		rc = KP_ECRYPTO;
+		goto out;
+	}
 	if (!valid || sodium_memcmp(t, tag, sizeof(t)) != 0) {
-		if (crypto_sign_seed_keypair(pk, sk, seed) != 0)
-			return KP_ECRYPTO;
+		valid = 0;
+		if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {
+			rc = KP_ECRYPTO;
+			goto out;
+		}
 		memcpy(tag, t, sizeof(t));
 		valid = 1;
-		return KP_OK;
+		goto out;
 	}
 	memcpy(sk, seed, KP_SIGN_SEED_LEN);
 	memcpy(sk + KP_SIGN_SEED_LEN, pk, sizeof(pk));
-	return KP_OK;
+out:
+	if (rc != KP_OK)
+		sodium_memzero(sk, KP_SIGN_SK_LEN);
+	sodium_memzero(t, sizeof(t));
+	return rc;
 }
 
 /* A uint16 list as its big-endian vector body. */
@@ -496,11 +507,15 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	if (opts == NULL)
 		opts = &defaults;
 	suite = opts->suite == 0 ? KP_SUITE_X25519_AES128GCM : opts->suite;
-	if (kp_suite_find(suite) == NULL)
-		return KP_ESUITE;
+	if (kp_suite_find(suite) == NULL) {
+		rc = KP_ESUITE;
+		goto out;
+	}
 	if (opts->identity == NULL || opts->identity_len == 0 ||
-	    opts->identity_len > KP_MAX_IDENTITY)
-		return KP_EINVAL;
+	    opts->identity_len > KP_MAX_IDENTITY) {
+		rc = KP_EINVAL;
+		goto out;
+	}
 	nb = opts->not_before;
 	na = opts->not_after;
 	if (nb == 0 && na == 0) {
@@ -509,8 +524,10 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 		nb = now > DEFAULT_BACKDATE ? now - DEFAULT_BACKDATE : 0;
 		na = nb + DEFAULT_LIFETIME;
 	}
-	if (nb > na)
-		return KP_ELIFETIME;
+	if (nb > na) {
+		rc = KP_ELIFETIME;
+		goto out;
+	}
 
 	memset(&f, 0, sizeof(f));
 	f.version = KP_MLS10;
@@ -524,7 +541,7 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	if (opts->cap_credentials != NULL && opts->ncap_credentials > 0) {
 		if ((rc = u16_body(opts->cap_credentials,
 		    opts->ncap_credentials, creds, &n)) != KP_OK)
-			return rc;
+			goto out;
 		f.leaf.cap_creds.p = creds;
 		f.leaf.cap_creds.n = n;
 	} else {
@@ -535,7 +552,7 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	if (opts->cap_extensions != NULL &&
 	    (rc = u16_body(opts->cap_extensions, opts->ncap_extensions, exts,
 	    &n)) != KP_OK)
-		return rc;
+		goto out;
 	f.leaf.cap_exts.p = exts;
 	f.leaf.cap_exts.n = n;
 	if (opts->last_resort) {
@@ -551,7 +568,7 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	if (opts->cap_proposals != NULL &&
 	    (rc = u16_body(opts->cap_proposals, opts->ncap_proposals, props,
 	    &n)) != KP_OK)
-		return rc;
+		goto out;
 	f.leaf.cap_props.p = props;
 	f.leaf.cap_props.n = n;
 

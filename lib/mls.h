@@ -62,6 +62,8 @@ struct kp_kpfields {
 	size_t		 tbs_len;	/* set by the reader */
 };
 
+/* kp_rd_span: an opaque<V> from r as a span into the input. */
+int	kp_rd_span(struct kp_rd *r, struct kp_span *s) KP_WUR;
 /* kp_leaf_read: one LeafNode from r (structure only). */
 int	kp_leaf_read(struct kp_rd *r, struct kp_leaf *l) KP_WUR;
 /* kp_leaf_write: encode l; sign it with sk (64 bytes) or use l->sig. */

@@ -716,7 +716,7 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	const struct kp_key	*k = &b->key;
 	sqlite3_stmt		*s = NULL;
 	uint8_t			 si[SEALED_LEN], se[SEALED_LEN];
-	int			 rc, r;
+	int			 rc = KP_OK, r;
 
 	if (b->keypackage == NULL || b->keypackage_len == 0 ||
 	    b->keypackage_len > KP_MAX_KEYPACKAGE ||
@@ -866,22 +866,33 @@ kp_bundle_clear(struct kp_bundle *b)
 	sodium_memzero(&b->sec, sizeof(b->sec));
 }
 
-/* Run a one-ref statement; *changed gets the number of rows changed. */
+/*
+ * Run a statement that deletes or wipes rows, with ?1 bound to the
+ * 32-byte blob (a ref or a credential hash) when there is one and ?2 to
+ * num when the statement has it; *changed gets the number of rows
+ * changed, and when there are any the freed pages are pushed out of the
+ * WAL (kp_store_scrub).
+ */
 static int
-exec_ref(struct kp_store *st, const char *sql, const uint8_t ref[KP_REF_LEN],
-    int *changed)
+exec_wipe(struct kp_store *st, const char *sql, const uint8_t *blob,
+    int64_t num, const char *what, int *changed)
 {
 	sqlite3_stmt	*s = NULL;
 	int		 rc;
 
+	*changed = 0;
 	if ((rc = prepare(st, sql, &s)) != KP_OK)
 		goto out;
-	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
+	if (blob != NULL)
+		sqlite3_bind_blob(s, 1, blob, 32, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, num);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		rc = dberr(st, "key");
+		rc = dberr(st, what);
 		goto out;
 	}
-	*changed = sqlite3_changes(st->db);
+	if ((*changed = sqlite3_changes(st->db)) > 0)
+		kp_store_scrub(st);
 out:
 	sqlite3_finalize(s);
 	return rc;
@@ -893,14 +904,13 @@ kp_store_delete(struct kp_store *st, const uint8_t ref[KP_REF_LEN])
 	char	hex[2 * KP_REF_LEN + 1];
 	int	rc, n = 0;
 
-	if ((rc = exec_ref(st, "DELETE FROM keypackages WHERE "
-	    "keypackage_ref = ?", ref, &n)) != KP_OK)
+	if ((rc = exec_wipe(st, "DELETE FROM keypackages WHERE "
+	    "keypackage_ref = ?1", ref, 0, "key", &n)) != KP_OK)
 		return rc;
 	if (n == 0) {
 		kp_hex(ref, KP_REF_LEN, hex);
 		return kp_store_err(st, KP_ENOTFOUND, "no key %s", hex);
 	}
-	kp_store_scrub(st);
 	return KP_OK;
 }
 
@@ -910,12 +920,11 @@ kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN], int *wiped)
 	int	rc, n = 0;
 
 	*wiped = 0;
-	if ((rc = exec_ref(st, "UPDATE keypackages SET private_init_key = "
-	    "NULL, private_encryption_key = NULL WHERE keypackage_ref = ? AND "
-	    "private_init_key IS NOT NULL", ref, &n)) != KP_OK)
+	if ((rc = exec_wipe(st, "UPDATE keypackages SET private_init_key = "
+	    "NULL, private_encryption_key = NULL WHERE keypackage_ref = ?1 "
+	    "AND private_init_key IS NOT NULL", ref, 0, "key", &n)) != KP_OK)
 		return rc;
-	if ((*wiped = n > 0))
-		kp_store_scrub(st);
+	*wiped = n > 0;
 	return KP_OK;
 }
 
@@ -1154,25 +1163,14 @@ kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
 int
 kp_store_wipe_spent(struct kp_store *st, int64_t now, uint32_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 rc;
+	int	rc, changed;
 
-	*n = 0;
-	if ((rc = prepare(st, "UPDATE keypackages SET private_init_key = "
-	    "NULL, private_encryption_key = NULL WHERE not_after < ? AND "
+	rc = exec_wipe(st, "UPDATE keypackages SET private_init_key = "
+	    "NULL, private_encryption_key = NULL WHERE not_after < ?2 AND "
 	    "status = 'spent' AND last_resort = 0 AND "
-	    "private_init_key IS NOT NULL", &s)) != KP_OK)
-		goto out;
-	sqlite3_bind_int64(s, 1, now);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		rc = dberr(st, "wipe spent keys");
-		goto out;
-	}
-	*n = (uint32_t)sqlite3_changes(st->db);
-	if (*n > 0)
-		kp_store_scrub(st);
-out:
-	sqlite3_finalize(s);
+	    "private_init_key IS NOT NULL", NULL, now, "wipe spent keys",
+	    &changed);
+	*n = (uint32_t)changed;
 	return rc;
 }
 
@@ -1201,25 +1199,13 @@ int
 kp_store_invalidate_credential(struct kp_store *st, const uint8_t hash[32],
     int64_t now, uint32_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 rc;
+	int	rc, changed;
 
-	*n = 0;
-	if ((rc = prepare(st, "UPDATE keypackages SET status = 'expired', "
+	rc = exec_wipe(st, "UPDATE keypackages SET status = 'expired', "
 	    "expired_at = ?2, changed_at = ?2, private_init_key = NULL, "
 	    "private_encryption_key = NULL WHERE credential_hash = ?1 AND "
-	    "status IN ('created', 'available', 'reserved')", &s)) != KP_OK)
-		goto out;
-	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		rc = dberr(st, "invalidate credential");
-		goto out;
-	}
-	*n = (uint32_t)sqlite3_changes(st->db);
-	if (*n > 0)
-		kp_store_scrub(st);
-out:
-	sqlite3_finalize(s);
+	    "status IN ('created', 'available', 'reserved')", hash, now,
+	    "invalidate credential", &changed);
+	*n = (uint32_t)changed;
 	return rc;
 }

@@ -79,7 +79,7 @@ void	kp_store_rollback(struct kp_store *st);
  * database, database synced, WAL cut to nothing), so the store is
  * durable and the WAL keeps no old pages.  A no-op inside a transaction.
  */
-int	kp_store_checkpoint(struct kp_store *st);
+int	kp_store_checkpoint(struct kp_store *st) KP_WUR;
 /* kp_store_scrub: kp_store_checkpoint after a wipe, failure not an error. */
 void	kp_store_scrub(struct kp_store *st);
 
@@ -181,7 +181,8 @@ int	kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
 void	kp_pool_drop_client(struct kp_pool *p);
 
 /* Policy helpers (lib/policy.c). */
-int	kp_policy_check(const struct kp_policy *p, char *err, size_t errlen);
+int	kp_policy_check(const struct kp_policy *p, char *err,
+	    size_t errlen) KP_WUR;
 int	kp_policy_load(struct kp_store *st, struct kp_policy *out) KP_WUR;
 int	kp_policy_save(struct kp_store *st, const struct kp_policy *in) KP_WUR;
 int	kp_policy_parse_set(struct kp_policy *p, const char *key,

@@ -317,7 +317,8 @@ reconcile(struct kp_key *k, const struct kp_remote_key *rk, int64_t now,
 		    KP_STATE_SPENT && k->spent_by[0] == '\0' &&
 		    rk->spent_by[0] != '\0') {
 			memcpy(k->spent_by, rk->spent_by, sizeof(k->spent_by));
-			if (k->group_id_len == 0) {
+			if (k->group_id_len == 0 &&
+			    rk->group_id_len <= KP_MAX_GROUP_ID) {
 				memcpy(k->group_id, rk->group_id,
 				    rk->group_id_len);
 				k->group_id_len = rk->group_id_len;

@@ -37,6 +37,7 @@ const uint8_t *kp_rd_pos(const struct kp_rd *r);
 /* kp_rd_end: KP_ETRAILING when bytes are left, else KP_OK. */
 int	kp_rd_end(const struct kp_rd *r) KP_WUR;
 
+/* kp_rd_u8 .. kp_rd_u64: a big-endian integer; KP_ETRUNC past the end. */
 int	kp_rd_u8(struct kp_rd *r, uint8_t *v) KP_WUR;
 int	kp_rd_u16(struct kp_rd *r, uint16_t *v) KP_WUR;
 int	kp_rd_u32(struct kp_rd *r, uint32_t *v) KP_WUR;
@@ -69,6 +70,7 @@ struct kp_wb {
 void	kp_wb_init(struct kp_wb *w, size_t max);
 /* kp_wb_reserve: make room for n more bytes up front. */
 void	kp_wb_reserve(struct kp_wb *w, size_t n);
+/* kp_wb_u8 .. kp_wb_u64: a big-endian integer; kp_wb_bytes: raw bytes. */
 void	kp_wb_u8(struct kp_wb *w, uint8_t v);
 void	kp_wb_u16(struct kp_wb *w, uint16_t v);
 void	kp_wb_u32(struct kp_wb *w, uint32_t v);

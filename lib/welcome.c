@@ -64,19 +64,13 @@ struct group_info {
 };
 
 static int
-rd_span(struct kp_rd *r, struct kp_span *s)
-{
-	return kp_rd_vec(r, &s->p, &s->n);
-}
-
-static int
 rd_egs(struct kp_rd *r, struct egs *e)
 {
 	int	rc;
 
-	if ((rc = rd_span(r, &e->new_member)) != KP_OK ||
-	    (rc = rd_span(r, &e->kem_output)) != KP_OK ||
-	    (rc = rd_span(r, &e->ciphertext)) != KP_OK)
+	if ((rc = kp_rd_span(r, &e->new_member)) != KP_OK ||
+	    (rc = kp_rd_span(r, &e->kem_output)) != KP_OK ||
+	    (rc = kp_rd_span(r, &e->ciphertext)) != KP_OK)
 		return rc;
 	return KP_OK;
 }
@@ -103,8 +97,8 @@ welcome_read(const uint8_t *buf, size_t len, struct welcome *w)
 	if (wf != KP_WF_WELCOME)
 		return KP_EWIREFMT;
 	if ((rc = kp_rd_u16(&r, &w->suite)) != KP_OK ||
-	    (rc = rd_span(&r, &w->secrets)) != KP_OK ||
-	    (rc = rd_span(&r, &w->egi)) != KP_OK)
+	    (rc = kp_rd_span(&r, &w->secrets)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &w->egi)) != KP_OK)
 		return rc;
 	if ((rc = kp_rd_end(&r)) != KP_OK)
 		return rc;
@@ -126,12 +120,12 @@ rd_psk_id(struct kp_rd *r, struct psk_id *p)
 		return rc;
 	switch (p->type) {
 	case PSK_EXTERNAL:
-		if ((rc = rd_span(r, &p->id)) != KP_OK)
+		if ((rc = kp_rd_span(r, &p->id)) != KP_OK)
 			return rc;
 		break;
 	case PSK_RESUMPTION:
 		if ((rc = kp_rd_u8(r, &p->usage)) != KP_OK ||
-		    (rc = rd_span(r, &p->group_id)) != KP_OK ||
+		    (rc = kp_rd_span(r, &p->group_id)) != KP_OK ||
 		    (rc = kp_rd_u64(r, &p->epoch)) != KP_OK)
 			return rc;
 		if (p->usage < 1 || p->usage > 3)
@@ -140,7 +134,7 @@ rd_psk_id(struct kp_rd *r, struct psk_id *p)
 	default:
 		return KP_EMALFORMED;
 	}
-	if ((rc = rd_span(r, &p->nonce)) != KP_OK)
+	if ((rc = kp_rd_span(r, &p->nonce)) != KP_OK)
 		return rc;
 	p->raw.p = start;
 	p->raw.n = (size_t)(kp_rd_pos(r) - start);
@@ -156,14 +150,14 @@ group_secrets_read(const uint8_t *buf, size_t len, struct group_secrets *g)
 
 	memset(g, 0, sizeof(*g));
 	kp_rd_init(&r, buf, len);
-	if ((rc = rd_span(&r, &g->joiner)) != KP_OK ||
+	if ((rc = kp_rd_span(&r, &g->joiner)) != KP_OK ||
 	    (rc = kp_rd_u8(&r, &g->has_path)) != KP_OK)
 		return rc;
 	if (g->has_path > 1)
 		return KP_EMALFORMED;
-	if (g->has_path && (rc = rd_span(&r, &g->path)) != KP_OK)
+	if (g->has_path && (rc = kp_rd_span(&r, &g->path)) != KP_OK)
 		return rc;
-	if ((rc = rd_span(&r, &g->psks)) != KP_OK)
+	if ((rc = kp_rd_span(&r, &g->psks)) != KP_OK)
 		return rc;
 	if ((rc = kp_rd_end(&r)) != KP_OK)
 		return rc;
@@ -184,20 +178,20 @@ group_info_read(const uint8_t *buf, size_t len, struct group_info *g)
 	kp_rd_init(&r, buf, len);
 	if ((rc = kp_rd_u16(&r, &g->version)) != KP_OK ||
 	    (rc = kp_rd_u16(&r, &g->suite)) != KP_OK ||
-	    (rc = rd_span(&r, &g->group_id)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &g->group_id)) != KP_OK ||
 	    (rc = kp_rd_u64(&r, &g->epoch)) != KP_OK ||
-	    (rc = rd_span(&r, &g->tree_hash)) != KP_OK ||
-	    (rc = rd_span(&r, &g->cth)) != KP_OK ||
-	    (rc = rd_span(&r, &g->gc_exts)) != KP_OK)
+	    (rc = kp_rd_span(&r, &g->tree_hash)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &g->cth)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &g->gc_exts)) != KP_OK)
 		return rc;
 	g->context.p = buf;
 	g->context.n = r.off;
-	if ((rc = rd_span(&r, &g->exts)) != KP_OK ||
-	    (rc = rd_span(&r, &g->tag)) != KP_OK ||
+	if ((rc = kp_rd_span(&r, &g->exts)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &g->tag)) != KP_OK ||
 	    (rc = kp_rd_u32(&r, &g->signer)) != KP_OK)
 		return rc;
 	g->tbs_len = r.off;
-	if ((rc = rd_span(&r, &g->sig)) != KP_OK)
+	if ((rc = kp_rd_span(&r, &g->sig)) != KP_OK)
 		return rc;
 	if ((rc = kp_rd_end(&r)) != KP_OK)
 		return rc;
@@ -252,9 +246,9 @@ kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
 				return KP_OK;
 			}
 		} else if (type == 2) {
-			if (rd_span(&body, &a) != KP_OK ||
-			    rd_span(&body, &b) != KP_OK ||
-			    rd_span(&body, &c) != KP_OK || c.n % 4 != 0 ||
+			if (kp_rd_span(&body, &a) != KP_OK ||
+			    kp_rd_span(&body, &b) != KP_OK ||
+			    kp_rd_span(&body, &c) != KP_OK || c.n % 4 != 0 ||
 			    i % 2 != 1)
 				return KP_EMALFORMED;
 		} else
@@ -342,28 +336,33 @@ kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
 	*refs = NULL;
 	*n = 0;
 	if ((rc = welcome_read(welcome, len, &w)) != KP_OK)
-		return rc;
+		goto out;
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	while (kp_rd_left(&s) > 0) {
-		if (rd_egs(&s, &e) != KP_OK)
-			return KP_EMALFORMED;
-		if (e.new_member.n != KP_REF_LEN)
-			return KP_EMALFORMED;
+		if (rd_egs(&s, &e) != KP_OK || e.new_member.n != KP_REF_LEN) {
+			rc = KP_EMALFORMED;
+			goto out;
+		}
 		count++;
 	}
-	if ((out = malloc(count * KP_REF_LEN + 1)) == NULL)
-		return KP_ENOMEM;
+	if ((out = malloc(count * KP_REF_LEN + 1)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	for (i = 0; i < count; i++) {
 		if (rd_egs(&s, &e) != KP_OK) {
-			free(out);
-			return KP_EMALFORMED;
+			rc = KP_EMALFORMED;
+			goto out;
 		}
 		memcpy(out + i * KP_REF_LEN, e.new_member.p, KP_REF_LEN);
 	}
 	*refs = out;
 	*n = count;
-	return KP_OK;
+	out = NULL;
+out:
+	free(out);
+	return rc;
 }
 
 int
@@ -581,9 +580,9 @@ kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	size_t		mark;
 	int		rc;
 
-	if ((rc = welcome_read(buf, len, &w)) != KP_OK)
-		return rc;
 	kp_wb_init(&wb, MAX_WELCOME);
+	if ((rc = welcome_read(buf, len, &w)) != KP_OK)
+		goto out;
 	kp_wb_u16(&wb, KP_MLS10);
 	kp_wb_u16(&wb, KP_WF_WELCOME);
 	kp_wb_u16(&wb, w.suite);
@@ -591,8 +590,8 @@ kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	while (kp_rd_left(&s) > 0) {
 		if (rd_egs(&s, &e) != KP_OK) {
-			kp_wb_free(&wb);
-			return KP_EMALFORMED;
+			rc = KP_EMALFORMED;
+			goto out;
 		}
 		kp_wb_vec(&wb, e.new_member.p, e.new_member.n);
 		kp_wb_vec(&wb, e.kem_output.p, e.kem_output.n);
@@ -600,7 +599,10 @@ kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	}
 	kp_wb_end(&wb, mark);
 	kp_wb_vec(&wb, w.egi.p, w.egi.n);
-	return kp_wb_finish(&wb, out, outlen);
+	rc = kp_wb_finish(&wb, out, outlen);
+out:
+	kp_wb_free(&wb);
+	return rc;
 }
 
 int
@@ -614,9 +616,9 @@ kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	size_t			mark;
 	int			rc;
 
-	if ((rc = group_secrets_read(buf, len, &g)) != KP_OK)
-		return rc;
 	kp_wb_init(&wb, MAX_WELCOME);
+	if ((rc = group_secrets_read(buf, len, &g)) != KP_OK)
+		goto out;
 	kp_wb_vec(&wb, g.joiner.p, g.joiner.n);
 	kp_wb_u8(&wb, g.has_path);
 	if (g.has_path)
@@ -625,8 +627,8 @@ kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	kp_rd_init(&s, g.psks.p, g.psks.n);
 	while (kp_rd_left(&s) > 0) {
 		if (rd_psk_id(&s, &p) != KP_OK) {
-			kp_wb_free(&wb);
-			return KP_EMALFORMED;
+			rc = KP_EMALFORMED;
+			goto out;
 		}
 		kp_wb_u8(&wb, p.type);
 		if (p.type == PSK_EXTERNAL)
@@ -639,7 +641,10 @@ kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 		kp_wb_vec(&wb, p.nonce.p, p.nonce.n);
 	}
 	kp_wb_end(&wb, mark);
-	return kp_wb_finish(&wb, out, outlen);
+	rc = kp_wb_finish(&wb, out, outlen);
+out:
+	kp_wb_free(&wb);	/* a GroupSecrets holds the joiner_secret */
+	return rc;
 }
 
 int
@@ -704,8 +709,8 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 		struct kp_span	 body;
 
 		kp_rd_init(&r, gs.buf, gs.len);
-		if (rd_span(&r, &body) != KP_OK || kp_rd_u8(&r, &psk[0]) !=
-		    KP_OK || rd_span(&r, &body) != KP_OK) {
+		if (kp_rd_span(&r, &body) != KP_OK || kp_rd_u8(&r, &psk[0]) !=
+		    KP_OK || kp_rd_span(&r, &body) != KP_OK) {
 			rc = KP_EMALFORMED;
 			goto out;
 		}

@@ -34,7 +34,10 @@ int	kp_welcome_open_ex(const uint8_t *welcome, size_t len,
 /* kp_welcome_reencode: decode an MLSMessage(Welcome) and encode it again. */
 int	kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
 	    size_t *outlen) KP_WUR;
-/* kp_group_secrets_reencode: the same for a GroupSecrets. */
+/*
+ * kp_group_secrets_reencode: the same for a GroupSecrets; *out holds its
+ * joiner_secret, so a caller with a real one wipes *out before free.
+ */
 int	kp_group_secrets_reencode(const uint8_t *buf, size_t len,
 	    uint8_t **out, size_t *outlen) KP_WUR;
 /* kp_group_info_check: parse a GroupInfo, KP_OK when well formed. */

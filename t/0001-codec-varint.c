@@ -12,6 +12,7 @@
 #include "kpool.h"
 #include "tls.h"
 #include "tap.h"
+#include "0-vectors.h"
 
 static void
 check_bad(const char *hex, int want, const char *what)
@@ -28,14 +29,10 @@ check_bad(const char *hex, int want, const char *what)
 static void
 vectors(void)
 {
-	json_error_t	 jerr;
 	json_t		*root, *e;
 	size_t		 i;
 
-	root = json_load_file(tap_path("../shared/vectors/deserialization.json"),
-	    0, &jerr);
-	if (root == NULL)
-		bail("deserialization.json: %s", jerr.text);
+	root = vec_load("deserialization.json");
 	json_array_foreach(root, i, e) {
 		const char	*hex = json_string_value(json_object_get(e,
 				    "vlbytes_header"));

@@ -14,16 +14,7 @@
 #include "crypto.h"
 #include "hpke.h"
 #include "tap.h"
-
-static uint8_t *
-hexf(json_t *o, const char *k, size_t *n)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	if (s == NULL)
-		bail("missing field %s", k);
-	return tap_unhex(s, n);
-}
+#include "0-vectors.h"
 
 static const char *
 strf(json_t *o, const char *k)
@@ -168,14 +159,10 @@ one(json_t *v)
 int
 main(void)
 {
-	json_error_t	 jerr;
 	json_t		*root, *e;
 	size_t		 i;
 
-	root = json_load_file(tap_path("../shared/vectors/crypto-basics.json"),
-	    0, &jerr);
-	if (root == NULL)
-		bail("crypto-basics.json: %s", jerr.text);
+	root = vec_load("crypto-basics.json");
 	is_int(json_array_size(root), 2, "two suites");
 	json_array_foreach(root, i, e)
 		one(e);

@@ -14,16 +14,7 @@
 #include "kpool.h"
 #include "hpke.h"
 #include "tap.h"
-
-static uint8_t *
-hexf(json_t *o, const char *k, size_t *n)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	if (s == NULL)
-		bail("missing field %s", k);
-	return tap_unhex(s, n);
-}
+#include "0-vectors.h"
 
 /* Compare out[0..len) with the hex field k of o. */
 static void
@@ -161,14 +152,10 @@ one(json_t *v)
 int
 main(void)
 {
-	json_error_t	 jerr;
 	json_t		*root, *e;
 	size_t		 i;
 
-	root = json_load_file(tap_path("../shared/vectors/hpke-x25519.json"),
-	    0, &jerr);
-	if (root == NULL)
-		bail("hpke-x25519.json: %s", jerr.text);
+	root = vec_load("hpke-x25519.json");
 	is_int(json_array_size(root), 2, "two AEADs");
 	json_array_foreach(root, i, e)
 		one(e);

@@ -16,16 +16,7 @@
 #include "tls.h"
 #include "welcome.h"
 #include "tap.h"
-
-static uint8_t *
-hexf(json_t *o, const char *k, size_t *n)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	if (s == NULL)
-		bail("missing field %s", k);
-	return tap_unhex(s, n);
-}
+#include "0-vectors.h"
 
 static void
 keypackage(const uint8_t *b, size_t n, int wrapped, const char *what)
@@ -75,16 +66,12 @@ keypackage(const uint8_t *b, size_t n, int wrapped, const char *what)
 int
 main(void)
 {
-	json_error_t	 jerr;
 	json_t		*root, *e;
 	size_t		 i, n;
 	uint8_t		*b;
 	char		 what[64];
 
-	root = json_load_file(tap_path("../shared/vectors/messages.json"), 0,
-	    &jerr);
-	if (root == NULL)
-		bail("messages.json: %s", jerr.text);
+	root = vec_load("messages.json");
 	is_int(json_array_size(root), 200, "200 entries");
 	json_array_foreach(root, i, e) {
 		snprintf(what, sizeof(what), "#%zu mls_key_package", i);

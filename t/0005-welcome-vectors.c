@@ -17,29 +17,7 @@
 #include "tls.h"
 #include "welcome.h"
 #include "tap.h"
-
-static uint8_t *
-hexf(json_t *o, const char *k, size_t *n)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	if (s == NULL)
-		bail("missing field %s", k);
-	return tap_unhex(s, n);
-}
-
-static json_t *
-load(const char *name)
-{
-	json_error_t	 jerr;
-	json_t		*root;
-	char		 rel[128];
-
-	snprintf(rel, sizeof(rel), "../shared/vectors/%s", name);
-	if ((root = json_load_file(tap_path(rel), 0, &jerr)) == NULL)
-		bail("%s: %s", name, jerr.text);
-	return root;
-}
+#include "0-vectors.h"
 
 static void
 welcome_json(void)
@@ -47,7 +25,7 @@ welcome_json(void)
 	json_t			*root, *v;
 	size_t			 i;
 
-	root = load("welcome.json");
+	root = vec_load("welcome.json");
 	is_int(json_array_size(root), 2, "welcome.json: two suites");
 	json_array_foreach(root, i, v) {
 		int	cs = (int)json_integer_value(json_object_get(v,
@@ -180,7 +158,7 @@ passive(void)
 	json_t	*root, *v;
 	size_t	 i;
 
-	root = load("passive-client-welcome.json");
+	root = vec_load("passive-client-welcome.json");
 	json_array_foreach(root, i, v) {
 		int	cs = (int)json_integer_value(json_object_get(v,
 			    "cipher_suite"));

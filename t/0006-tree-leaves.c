@@ -17,16 +17,7 @@
 #include "tls.h"
 #include "welcome.h"
 #include "tap.h"
-
-static uint8_t *
-hexf(json_t *o, const char *k, size_t *n)
-{
-	const char	*s = json_string_value(json_object_get(o, k));
-
-	if (s == NULL)
-		bail("missing field %s", k);
-	return tap_unhex(s, n);
-}
+#include "0-vectors.h"
 
 /* Verify a leaf: LeafNodeTBS, with group_id and leaf_index for some. */
 static int
@@ -51,15 +42,11 @@ leaf_ok(const struct kp_leaf *l, const uint8_t *gid, size_t gidlen,
 int
 main(void)
 {
-	json_error_t	 jerr;
 	json_t		*root, *v;
 	size_t		 i, total = 0, bad_rt = 0, bad_sig = 0, bad_key = 0;
 	size_t		 srcs[4] = { 0 };
 
-	root = json_load_file(tap_path("../shared/vectors/tree-validation.json"),
-	    0, &jerr);
-	if (root == NULL)
-		bail("tree-validation.json: %s", jerr.text);
+	root = vec_load("tree-validation.json");
 	json_array_foreach(root, i, v) {
 		struct kp_rd	 r, body;
 		struct kp_leaf	 l;

@@ -369,6 +369,20 @@ fields_bad(void)
 	fields(&f);
 	f.leaf.not_before = NA + 1;
 	twin(&f, 1, 1, KP_OK, KP_ELIFETIME, "not_before after not_after");
+	/* the lifetime is inclusive at both ends (RFC 9420 §7.2) */
+	fields(&f);
+	f.leaf.not_before = NOW;
+	twin(&f, 1, 1, KP_OK, KP_OK, "not_before == now: valid");
+	fields(&f);
+	f.leaf.not_after = NOW;
+	twin(&f, 1, 1, KP_OK, KP_OK, "not_after == now: valid");
+	fields(&f);
+	f.leaf.not_before = f.leaf.not_after = NOW;
+	twin(&f, 1, 1, KP_OK, KP_OK, "a one-second lifetime at now: valid");
+	fields(&f);
+	f.leaf.not_before = 0;
+	f.leaf.not_after = UINT64_MAX;
+	twin(&f, 1, 1, KP_OK, KP_OK, "lifetime 0 .. 2^64-1: valid");
 }
 
 int

@@ -100,8 +100,10 @@ $lr" "suite $s: ts-mls validates both: same ref, suite, identity, lifetime"
 	    "$want" "suite $s: ts-mls opens it too with our init key"
 
 	# Bad twins.
-	node "$INTEROP/gen-kp.mjs" --suite "$s" --identity other \
-	    --out "$d/other.kp" --sign-pub-out "$d/sign.pub.wrong" >/dev/null
+	# Our own signature key (not the committer's), from its fixed place
+	# in our KeyPackage: after version, suite and two 32-byte keys, each
+	# with its 1-byte length.
+	tail -c +72 "$d/ours.kp" | head -c 32 >"$d/sign.pub.wrong"
 	perl -0777 -pe 'substr($_, -1, 1) ^= "\x01"' "$d/ours.kp" >"$d/flip.kp"
 	node "$INTEROP/validate-kp.mjs" "$d/flip.kp" 2>"$d/err"
 	is "$? $(head -n 1 "$d/err")" \

@@ -27,6 +27,17 @@ static char	pt_dir[256];
 static pid_t	pt_server_pid;
 static int64_t	pt_clock = 1790000000;	/* the test clock, unix seconds */
 
+/* pt_sum: the counts of every state added up (the invariant: = total). */
+static int __attribute__((unused))
+pt_sum(const struct kp_counts *c)
+{
+	int	i, s = 0;
+
+	for (i = 0; i < KP_NSTATES; i++)
+		s += (int)c->n[i];
+	return s;
+}
+
 static int64_t __attribute__((unused))
 pt_now(void *arg)
 {

@@ -10,16 +10,6 @@
 
 #include "1-pooltest.h"
 
-static int
-sum(const struct kp_counts *c)
-{
-	int	i, s = 0;
-
-	for (i = 0; i < KP_NSTATES; i++)
-		s += (int)c->n[i];
-	return s;
-}
-
 static void
 test_generate(struct kp_pool *p)
 {
@@ -143,7 +133,7 @@ test_moves(struct kp_pool *p)
 	    "delete again: KP_ENOTFOUND");
 	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
 	is_int(c.total, 31, "31 left");
-	is_int(sum(&c), (int)c.total, "the counts sum to the total");
+	is_int(pt_sum(&c), (int)c.total, "the counts sum to the total");
 	free(keys);
 }
 
@@ -164,7 +154,7 @@ test_expire(struct kp_pool *p)
 	is_int(r.expired, 31, "all 31 expired");
 	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
 	is_int(c.n[KP_STATE_EXPIRED], 31, "31 expired");
-	is_int(sum(&c), 31, "none elsewhere");
+	is_int(pt_sum(&c), 31, "none elsewhere");
 	is_int(kp_pool_expire(p, &r), KP_OK, "expire again");
 	is_int(r.expired, 0, "idempotent");
 	is_int(kp_pool_refresh(p, &r), KP_ENET,

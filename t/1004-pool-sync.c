@@ -16,16 +16,6 @@ static const char	*url;
 static struct kp_client	*bob;		/* an inviter */
 static uint8_t		 bob_seed[KP_SIGN_SEED_LEN];
 
-static int
-sum(const struct kp_counts *c)
-{
-	int	i, s = 0;
-
-	for (i = 0; i < KP_NSTATES; i++)
-		s += (int)c->n[i];
-	return s;
-}
-
 static void
 counts_are(struct kp_pool *p, uint32_t cr, uint32_t av, uint32_t re,
     uint32_t sp, uint32_t ex, const char *what)
@@ -36,7 +26,7 @@ counts_are(struct kp_pool *p, uint32_t cr, uint32_t av, uint32_t re,
 		bail("counts: %s", kp_errmsg(p));
 	ok(c.n[KP_STATE_CREATED] == cr && c.n[KP_STATE_AVAILABLE] == av &&
 	    c.n[KP_STATE_RESERVED] == re && c.n[KP_STATE_SPENT] == sp &&
-	    c.n[KP_STATE_EXPIRED] == ex && sum(&c) == (int)c.total,
+	    c.n[KP_STATE_EXPIRED] == ex && pt_sum(&c) == (int)c.total,
 	    "%s: %u/%u/%u/%u/%u (got %u/%u/%u/%u/%u)", what, cr, av, re, sp, ex,
 	    c.n[0], c.n[1], c.n[2], c.n[3], c.n[4]);
 }

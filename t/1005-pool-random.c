@@ -72,8 +72,7 @@ check(struct kp_pool *p, int step, const char *op)
 	if (kp_pool_counts(p, &c) != KP_OK || kp_pool_list(p, -1, &all,
 	    &n) != KP_OK)
 		bail("counts/list: %s", kp_errmsg(p));
-	if (c.total != n || c.n[0] + c.n[1] + c.n[2] + c.n[3] + c.n[4] !=
-	    c.total) {
+	if (c.total != n || pt_sum(&c) != (int)c.total) {
 		diag("step %d (%s): counts do not sum to the total", step, op);
 		bad = 1;
 	}

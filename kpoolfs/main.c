@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * kpoolfs: mount one user's pool of MLS KeyPackages as a directory tree.
+ *
+ *	kpoolfs [-dfhsV] [-o option[,option...]] store mountpoint
+ *
+ * main.c parses the options (ours through a fuse_opt table, the rest go
+ * to libfuse), checks that the store opens, and runs fuse_main, which
+ * daemonizes unless -f, and unmounts cleanly on SIGTERM, SIGINT, SIGHUP
+ * or fusermount3 -u.
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "kpoolfs.h"
+
+#define KPOOLFS_VERSION	"0.1"
+
+static int log_foreground = 1;
+
+void
+kpfs_log(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (log_foreground) {
+		fprintf(stderr, "kpoolfs: ");
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	} else
+		vsyslog(prio, fmt, ap);
+	va_end(ap);
+}
+
+/* libfuse's own messages go where ours go. */
+static void
+fuse_log_to_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	vsyslog((int)level, fmt, ap);
+}
+
+/* The test clock: a file holding unix seconds; the real clock if bad. */
+static int64_t
+clock_file(void *arg)
+{
+	const char *path = arg;
+	char buf[32], *end;
+	ssize_t n;
+	long long v;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (int64_t)time(NULL);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return (int64_t)time(NULL);
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n'))
+		return (int64_t)time(NULL);
+	return (int64_t)v;
+}
+
+int64_t
+kpfs_now(struct kpfs *fs)
+{
+	if (fs->test_clock != NULL)
+		return clock_file(fs->test_clock);
+	return (int64_t)time(NULL);
+}
+
+int
+kpfs_open_pool(struct kpfs *fs, struct kp_pool **out)
+{
+	struct kp_pool *p = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = kp_pool_open(fs->store, fs->keyfile, fs->user, &p)) !=
+	    KP_OK) {
+		kpfs_log(LOG_ERR, "%s: %s", fs->store, p != NULL ?
+		    kp_errmsg(p) : kp_strerror(rc));
+		goto out;
+	}
+	if (fs->test_clock != NULL)
+		kp_pool_set_clock(p, clock_file, fs->test_clock);
+	if (fs->server != NULL &&
+	    (rc = kp_pool_set_server(p, fs->server)) != KP_OK) {
+		kpfs_log(LOG_ERR, "server %s: %s", fs->server, kp_errmsg(p));
+		goto out;
+	}
+	*out = p;
+	p = NULL;
+ out:
+	kp_pool_close(p);
+	return rc;
+}
+
+struct opts {
+	char	*server;
+	char	*user;
+	char	*keyfile;
+	char	*test_clock;
+	int	 refresh;
+	char	*store;
+	int	 nonopts;
+	int	 help;
+	int	 version;
+	int	 foreground;
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND };
+
+#define OPT(t, f)	{ t, offsetof(struct opts, f), 1 }
+static const struct fuse_opt opt_spec[] = {
+	OPT("server=%s", server),
+	OPT("user=%s", user),
+	OPT("keyfile=%s", keyfile),
+	OPT("test_clock=%s", test_clock),
+	OPT("refresh=%d", refresh),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_FOREGROUND),
+	FUSE_OPT_KEY("debug", KEY_FOREGROUND),
+	FUSE_OPT_END
+};
+
+static int
+opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct opts *o = data;
+
+	switch (key) {
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 1;
+	case KEY_FOREGROUND:
+		o->foreground = 1;
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		/* the first is the store, the second the mount point */
+		if (o->nonopts++ == 0) {
+			o->store = strdup(arg);
+			return o->store == NULL ? -1 : 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: kpoolfs [-dfhsV] [-o option[,option...]] "
+	    "store mountpoint\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("\n"
+	    "Mounts the pool of MLS KeyPackages kept in the SQLite file "
+	    "store.\n"
+	    "\n"
+	    "kpoolfs options:\n"
+	    "    -o server=URL          kpool-server to sync with "
+	    "(default: none, offline)\n"
+	    "    -o user=NAME           the pool's user (default: $USER)\n"
+	    "    -o keyfile=PATH        at-rest key of the private keys "
+	    "(default: store.key)\n"
+	    "    -o refresh=SECONDS     refresh every SECONDS, 0 never "
+	    "(default: config)\n"
+	    "    -o test_clock=FILE     tests only: FILE holds the unix "
+	    "time to use\n"
+	    "\n");
+}
+
+/* An absolute version of path (which need not exist), malloc'd. */
+static char *
+absolute(const char *path)
+{
+	char cwd[PATH_MAX], *out;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	if (asprintf(&out, "%s/%s", cwd, path) == -1)
+		return NULL;
+	return out;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct kpfs fs;
+	struct opts o;
+	struct kp_pool *p = NULL;
+	struct passwd *pw;
+	pthread_condattr_t ca;
+	char *fsname = NULL;
+	const char *u;
+	int rc = 1;
+
+	memset(&fs, 0, sizeof(fs));
+	memset(&o, 0, sizeof(o));
+	o.refresh = -1;
+	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) == -1)
+		goto out;
+	if (o.help) {
+		help();
+		/* libfuse's options, without its own usage line */
+		if (fuse_opt_add_arg(&args, "--help") == -1)
+			goto out;
+		args.argv[0][0] = '\0';
+		rc = fuse_main(args.argc, args.argv, &kpfs_ops, NULL);
+		rc = 0;
+		goto out;
+	}
+	if (o.version) {
+		printf("kpoolfs version %s\n", KPOOLFS_VERSION);
+		rc = fuse_main(args.argc, args.argv, &kpfs_ops, NULL);
+		rc = 0;
+		goto out;
+	}
+	if (o.store == NULL || o.nonopts != 2) {
+		usage(stderr);
+		goto out;
+	}
+	if (sodium_init() == -1)
+		errx(1, "libsodium does not initialize");
+	/*
+	 * Memory: libfuse's worker threads would each get a malloc arena,
+	 * and each pool handle an SQLite page cache; a few MiB do.  A
+	 * fixed mmap threshold stops glibc from raising it after a big
+	 * free, which would keep every later listing on the heap.
+	 */
+	mallopt(M_ARENA_MAX, 2);
+	/* a listing of 10,000 keys is 7 MiB: give it back when freed */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	sqlite3_soft_heap_limit64(2 * 1024 * 1024);
+
+	/* an existing store knows its user; a new one is $USER's */
+	if ((u = o.user) == NULL && access(o.store, F_OK) != 0 &&
+	    (u = getenv("USER")) == NULL && (pw = getpwuid(getuid())) != NULL)
+		u = pw->pw_name;
+	if (u != NULL && (*u == '\0' || strlen(u) > KP_MAX_USERNAME)) {
+		warnx("a user name of 1 to %d bytes is needed (-o user=NAME)",
+		    KP_MAX_USERNAME);
+		goto out;
+	}
+	if (o.refresh < -1) {
+		warnx("refresh=%d: seconds, 0 or more", o.refresh);
+		goto out;
+	}
+	if ((u != NULL && (fs.user = strdup(u)) == NULL) ||
+	    (fs.store = absolute(o.store)) == NULL ||
+	    (o.keyfile != NULL && (fs.keyfile = absolute(o.keyfile)) == NULL) ||
+	    (o.test_clock != NULL &&
+	    (fs.test_clock = absolute(o.test_clock)) == NULL)) {
+		warn("options");
+		goto out;
+	}
+	if (o.server != NULL && *o.server != '\0' &&
+	    strcmp(o.server, "none") != 0)
+		fs.server = o.server;
+	fs.refresh = o.refresh;
+	fs.foreground = o.foreground;
+	fs.uid = getuid();
+	fs.gid = getgid();
+	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.tlock, NULL);
+	pthread_mutex_init(&fs.mlock, NULL);
+	pthread_mutex_init(&fs.rqlock, NULL);
+	pthread_mutex_init(&fs.rlock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs.rcond, &ca);
+	pthread_condattr_destroy(&ca);
+	fs.online = fs.server != NULL;
+
+	/* fail here, with a message on the terminal, if the store is bad */
+	if (kpfs_open_pool(&fs, &p) != KP_OK)
+		goto out;
+	free(fs.user);
+	if ((fs.user = strdup(kp_pool_user(p))) == NULL) {
+		warnx("out of memory");
+		goto out;
+	}
+	kp_pool_close(p);
+	p = NULL;
+
+	/*
+	 * Our defaults go first, so the user's -o options win: a name for
+	 * mount(8), and a cap on idle threads (libfuse 3.14's default of
+	 * -1 makes it print a warning at every mount).
+	 */
+	if (asprintf(&fsname, "-ofsname=kpool:%s,subtype=kpool,"
+	    "max_idle_threads=8", fs.user) == -1 ||
+	    fuse_opt_insert_arg(&args, 1, fsname) == -1) {
+		warnx("out of memory");
+		goto out;
+	}
+	if (!fs.foreground) {
+		openlog("kpoolfs", LOG_PID, LOG_DAEMON);
+		log_foreground = 0;
+		fuse_set_log_func(fuse_log_to_syslog);
+	}
+	rc = fuse_main(args.argc, args.argv, &kpfs_ops, &fs) == 0 ? 0 : 1;
+ out:
+	fuse_opt_free_args(&args);
+	free(fsname);
+	free(fs.user);
+	free(fs.store);
+	free(fs.keyfile);
+	free(fs.test_clock);
+	free(o.store);
+	free(o.server);
+	free(o.user);
+	free(o.keyfile);
+	free(o.test_clock);
+	return rc;
+}

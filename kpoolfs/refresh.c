@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * refresh.c: the background thread.  It refreshes the pool every
+ * refresh_interval seconds (config, or -o refresh=N), runs the ctl verbs
+ * for the writers of ctl, and after each pass compares the keys with
+ * what it saw last and drops the kernel's cached attributes of whatever
+ * moved, so the tree never shows a stale state.  It has its own pool
+ * handle, so a slow server never blocks the FUSE operations.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "kpoolfs.h"
+
+static int
+snap_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct kpfs_snap *)a)->ref,
+	    ((const struct kpfs_snap *)b)->ref, KP_REF_LEN);
+}
+
+/* The keys as they are now, sorted by ref; *out is malloc'd. */
+static int
+take_snapshot(struct kpfs *fs, struct kpfs_snap **out, size_t *nout)
+{
+	struct kp_key *keys = NULL;
+	struct kpfs_snap *s = NULL;
+	size_t i, n = 0;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = kp_pool_list(fs->rp, -1, &keys, &n)) != KP_OK) {
+		kpfs_log(LOG_ERR, "list: %s", kp_errmsg(fs->rp));
+		goto out;
+	}
+	if (n > 0 && (s = calloc(n, sizeof(*s))) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		memcpy(s[i].ref, keys[i].ref, KP_REF_LEN);
+		s[i].state = keys[i].state;
+		s[i].changed_at = keys[i].changed_at;
+	}
+	if (n > 0)
+		qsort(s, n, sizeof(*s), snap_cmp);
+	*out = s;
+	*nout = n;
+	s = NULL;
+	rc = KP_OK;
+ out:
+	free(s);
+	free(keys);
+	return rc;
+}
+
+/* Invalidate one key that changed from state was (-1: new) to now. */
+static void
+key_moved(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int was, int now,
+    int64_t t, int dirs[KP_NSTATES])
+{
+	char hex[2 * KP_REF_LEN + 1];
+
+	kp_hex(ref, KP_REF_LEN, hex);
+	kpfs_cache_drop(fs, ref);
+	if (was >= 0) {
+		kpfs_invalidate_key(fs, was, hex);
+		kpfs_touch_state(fs, was, t);
+		dirs[was] = 1;
+	}
+	if (now >= 0 && now != was) {
+		kpfs_invalidate_key(fs, now, hex);
+		kpfs_touch_state(fs, now, t);
+		dirs[now] = 1;
+	}
+}
+
+/* Compare the keys with the last snapshot and invalidate what moved. */
+static void
+diff(struct kpfs *fs)
+{
+	struct kpfs_snap *cur = NULL, *old = fs->snap;
+	size_t i = 0, j = 0, ncur = 0, nold = fs->nsnap;
+	int dirs[KP_NSTATES] = { 0 }, s, c;
+	int64_t now = kpfs_now(fs);
+	char path[32];
+
+	if (take_snapshot(fs, &cur, &ncur) != KP_OK)
+		return;
+	while (i < nold || j < ncur) {
+		if (i == nold)
+			c = 1;
+		else if (j == ncur)
+			c = -1;
+		else
+			c = memcmp(old[i].ref, cur[j].ref, KP_REF_LEN);
+		if (c < 0) {		/* gone */
+			key_moved(fs, old[i].ref, old[i].state, -1, now, dirs);
+			i++;
+		} else if (c > 0) {	/* new */
+			key_moved(fs, cur[j].ref, -1, cur[j].state, now, dirs);
+			j++;
+		} else {
+			if (old[i].state != cur[j].state ||
+			    old[i].changed_at != cur[j].changed_at)
+				key_moved(fs, cur[j].ref, old[i].state,
+				    cur[j].state, now, dirs);
+			i++;
+			j++;
+		}
+	}
+	free(fs->snap);
+	fs->snap = cur;
+	fs->nsnap = ncur;
+	for (s = 0; s < KP_NSTATES; s++)
+		if (dirs[s]) {
+			snprintf(path, sizeof(path), "/%s", kp_state_name(s));
+			kpfs_invalidate(fs, path);
+		}
+	kpfs_invalidate(fs, "/status");
+}
+
+/* Record whether the server answered. */
+static void
+note_server(struct kpfs *fs, int rc, const struct kp_sync_report *r)
+{
+	pthread_mutex_lock(&fs->mlock);
+	if (fs->server == NULL)
+		fs->online = 0;
+	else if (rc == KP_OK && r->online) {
+		fs->online = 1;
+		fs->last_sync = kpfs_now(fs);
+	} else if (rc == KP_ENET || (rc == KP_OK && !r->online))
+		fs->online = 0;
+	pthread_mutex_unlock(&fs->mlock);
+}
+
+/* cleanup: expire, then delete expired keys and taken spent ones. */
+static int
+cleanup(struct kpfs *fs)
+{
+	struct kp_sync_report r;
+	struct kp_key *keys = NULL;
+	size_t i, n = 0;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = kp_pool_expire(fs->rp, &r)) != KP_OK)
+		return rc;
+	if ((rc = kp_pool_list(fs->rp, -1, &keys, &n)) != KP_OK)
+		return rc;
+	for (i = 0; i < n && rc == KP_OK; i++) {
+		if (keys[i].state == KP_STATE_EXPIRED ||
+		    (keys[i].state == KP_STATE_SPENT &&
+		    !keys[i].has_private && !keys[i].last_resort))
+			rc = kp_pool_delete(fs->rp, keys[i].ref);
+	}
+	free(keys);
+	return rc;
+}
+
+/* One pass of what. */
+static int
+run(struct kpfs *fs, int what, uint32_t n)
+{
+	struct kp_sync_report r;
+	int rc = KP_OK;
+
+	memset(&r, 0, sizeof(r));
+	switch (what) {
+	case KPFS_R_PERIODIC:
+	case KPFS_R_REFRESH:
+		if (fs->server == NULL) {
+			rc = kp_pool_expire(fs->rp, &r);
+			if (rc == KP_OK && what == KPFS_R_REFRESH)
+				rc = KP_ENET;
+		} else {
+			rc = kp_pool_refresh(fs->rp, &r);
+			if (rc == KP_ENET) {
+				struct kp_sync_report e;
+
+				/* keys expire with or without a server */
+				memset(&e, 0, sizeof(e));
+				if (kp_pool_expire(fs->rp, &e) != KP_OK)
+					kpfs_log(LOG_ERR, "expire: %s",
+					    kp_errmsg(fs->rp));
+			}
+		}
+		note_server(fs, rc, &r);
+		break;
+	case KPFS_R_SYNC:
+		rc = fs->server == NULL ? KP_ENET : kp_pool_sync(fs->rp, &r);
+		note_server(fs, rc, &r);
+		break;
+	case KPFS_R_GENERATE:
+		rc = kp_pool_generate(fs->rp, n, 0);
+		break;
+	case KPFS_R_CLEANUP:
+		rc = cleanup(fs);
+		break;
+	}
+	if (rc != KP_OK && !(what == KPFS_R_PERIODIC && rc == KP_ENET))
+		kpfs_log(LOG_NOTICE, "%s: %s",
+		    what == KPFS_R_GENERATE ? "generate" :
+		    what == KPFS_R_CLEANUP ? "cleanup" :
+		    what == KPFS_R_SYNC ? "sync" : "refresh",
+		    kp_errmsg(fs->rp));
+	return rc;
+}
+
+/* Seconds between refreshes: -o refresh, else the config; 0: never. */
+static int64_t
+interval(struct kpfs *fs)
+{
+	struct kp_policy pol;
+
+	if (fs->refresh >= 0)
+		return fs->refresh;
+	if (kp_pool_policy_get(fs->rp, &pol) != KP_OK)
+		return 30;
+	return pol.refresh_interval > 0 ? pol.refresh_interval : 0;
+}
+
+static void *
+loop(void *arg)
+{
+	struct kpfs *fs = arg;
+	struct timespec last, next, ts;
+	int64_t every;
+	uint64_t gen;
+	uint32_t n;
+	int what, rc, first = 1;
+
+	clock_gettime(CLOCK_MONOTONIC, &last);
+	pthread_mutex_lock(&fs->rlock);
+	while (!fs->rstop) {
+		what = 0;
+		if (fs->rwant != 0) {
+			what = fs->rwant;
+		} else {
+			pthread_mutex_unlock(&fs->rlock);
+			/* the interval may change in config: from the last pass */
+			every = interval(fs);
+			next = last;
+			if (!first)	/* a first pass at once */
+				next.tv_sec += every;
+			pthread_mutex_lock(&fs->rlock);
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if (every > 0 && (ts.tv_sec > next.tv_sec ||
+			    (ts.tv_sec == next.tv_sec &&
+			    ts.tv_nsec >= next.tv_nsec)))
+				what = KPFS_R_PERIODIC;
+			else if (fs->rstop || fs->rwant != 0)
+				continue;
+			else if (every > 0) {
+				pthread_cond_timedwait(&fs->rcond, &fs->rlock,
+				    &next);
+				continue;
+			} else {
+				pthread_cond_wait(&fs->rcond, &fs->rlock);
+				continue;
+			}
+		}
+		gen = fs->rreq;
+		n = fs->rgen;
+		fs->rwant = 0;
+		pthread_mutex_unlock(&fs->rlock);
+
+		rc = run(fs, what, n);
+		diff(fs);
+		malloc_trim(0);		/* a pass may allocate a lot */
+		if (what == KPFS_R_PERIODIC || what == KPFS_R_REFRESH) {
+			clock_gettime(CLOCK_MONOTONIC, &last);
+			first = 0;
+		}
+
+		pthread_mutex_lock(&fs->rlock);
+		if (what != KPFS_R_PERIODIC && gen > fs->rdone) {
+			fs->rdone = gen;
+			fs->rresult = rc;
+			pthread_cond_broadcast(&fs->rcond);
+		}
+	}
+	pthread_mutex_unlock(&fs->rlock);
+	return NULL;
+}
+
+int
+kpfs_refresh_start(struct kpfs *fs)
+{
+	int rc;
+
+	if ((rc = kpfs_open_pool(fs, &fs->rp)) != KP_OK)
+		return rc;
+	if ((rc = take_snapshot(fs, &fs->snap, &fs->nsnap)) != KP_OK)
+		return rc;
+	if (pthread_create(&fs->rthread, NULL, loop, fs) != 0) {
+		kpfs_log(LOG_ERR, "cannot start the refresh thread");
+		return KP_ENOMEM;
+	}
+	fs->rstarted = 1;
+	return KP_OK;
+}
+
+void
+kpfs_refresh_stop(struct kpfs *fs)
+{
+	if (fs->rstarted) {
+		pthread_mutex_lock(&fs->rlock);
+		fs->rstop = 1;
+		pthread_cond_broadcast(&fs->rcond);
+		pthread_mutex_unlock(&fs->rlock);
+		pthread_join(fs->rthread, NULL);
+		fs->rstarted = 0;
+	}
+	kp_pool_close(fs->rp);
+	fs->rp = NULL;
+	free(fs->snap);
+	fs->snap = NULL;
+	fs->nsnap = 0;
+}
+
+int
+kpfs_refresh_request(struct kpfs *fs, int what, uint32_t n)
+{
+	uint64_t gen;
+	int rc;
+
+	pthread_mutex_lock(&fs->rqlock);
+	pthread_mutex_lock(&fs->rlock);
+	if (!fs->rstarted || fs->rstop) {
+		pthread_mutex_unlock(&fs->rlock);
+		pthread_mutex_unlock(&fs->rqlock);
+		return KP_EIO;
+	}
+	gen = ++fs->rreq;
+	fs->rwant = what;
+	fs->rgen = n;
+	pthread_cond_broadcast(&fs->rcond);
+	while (fs->rdone < gen && !fs->rstop)
+		pthread_cond_wait(&fs->rcond, &fs->rlock);
+	rc = fs->rdone >= gen ? fs->rresult : KP_EIO;
+	pthread_mutex_unlock(&fs->rlock);
+	pthread_mutex_unlock(&fs->rqlock);
+	return rc;
+}
