@@ -133,7 +133,8 @@ check: deps
 
 test: tests
 	@sh mk/interop-deps.sh
-	KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) $(PROVE) -j$(JOBS) \
+	PATH=$(CURDIR)/t/interop/.node/bin:$$PATH \
+	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) $(PROVE) -j$(JOBS) \
 	    $(TEST_BIN:%=./%) $(SH_TESTS:%=./%)
 
 # Start a local server and mount a demo pool at ./mnt; "make stop" ends it.
@@ -147,7 +148,8 @@ stop:
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(TOOL_BIN)
 	@sh mk/interop-deps.sh
-	@KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) sh bench/run.sh
+	@PATH=$(CURDIR)/t/interop/.node/bin:$$PATH \
+	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) sh bench/run.sh
 
 # libFuzzer targets (clang): make fuzz FUZZTIME=60
 FUZZTIME ?= 60
