@@ -1391,6 +1391,8 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 		kpfs_invalidate_key(fs, a.state, a.ref_hex);
 		changed_state(fs, a.state);
 		changed_state(fs, b.state);
+		if (b.state == KP_STATE_EXPIRED)
+			kpfs_scrub_soon(fs);	/* the wipe's, off this path */
 	}
 	return rc;
 }

@@ -337,7 +337,7 @@ out:
 	}
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		return rc;
-	kp_store_scrub(p->st);
+	kp_store_flush(p->st);
 	return KP_OK;
 }
 
@@ -738,7 +738,7 @@ kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		goto out;
 	*out = b.sec;
-	kp_store_scrub(p->st);
+	kp_store_flush(p->st);
 out:
 	kp_bundle_clear(&b);
 	kp_store_rollback(p->st);	/* no-op after COMMIT */

@@ -6,13 +6,15 @@
  * with PRAGMA user_version.  synchronous=NORMAL: a commit is safe from a
  * crash of the process at once and from a power cut at the next
  * checkpoint; the pool checkpoints before anything it stored is
- * published (an upload) and after every wipe.  Private keys are sealed at rest with
- * XChaCha20-Poly1305 (libsodium) under a 32-byte key read from a 0600 key
- * file; the associated data names the column and the row, so a sealed
- * value moved to another row or column does not open.  Wiping a private
- * key sets its columns to NULL under secure_delete and then checkpoints
- * the WAL with TRUNCATE, so neither the database nor the WAL keeps the
- * old bytes.
+ * published (an upload) and after creating the identity.  Private keys
+ * are sealed at rest with XChaCha20-Poly1305 (libsodium) under a 32-byte
+ * key read from a 0600 key file; the associated data names the column and
+ * the row, so a sealed value moved to another row or column does not
+ * open.  Wiping a private key sets its columns to NULL under
+ * secure_delete; the WAL checkpoint (TRUNCATE) that then removes the old
+ * page images is owed (kp_store_scrub) and run off the transition's path
+ * (kp_store_flush, the pool's expire, sync, refresh, delete, take and
+ * close), so neither the database nor the WAL keeps the old bytes.
  */
 
 #include <sys/stat.h>
@@ -418,8 +420,11 @@ kp_store_close(struct kp_store *st)
 	if (st == NULL)
 		return;
 	sqlite3_finalize(st->insert);
-	if (st->db != NULL)
+	if (st->db != NULL) {
+		kp_store_rollback(st);
+		kp_store_flush(st);
 		sqlite3_close_v2(st->db);
+	}
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st);
 }
@@ -469,20 +474,36 @@ kp_store_checkpoint(struct kp_store *st)
 	}
 	if (r != SQLITE_OK)
 		return dberr(st, "checkpoint");
+	st->scrub_owed = 0;
 	return KP_OK;
 }
 
 /*
- * kp_store_scrub: after a wipe, push the freed pages out of the WAL.  The
- * change itself is committed, so a checkpoint that cannot finish now is
- * not the caller's failure (the message is kept); the next one (every
- * wipe, every upload) does it.
+ * kp_store_scrub: a wipe was made (or is being made in the caller's
+ * transaction).  The freed cells are zeroed by secure_delete, but the
+ * WAL still holds the page images from before; the TRUNCATE checkpoint
+ * that removes them costs two or three fsyncs, so it is only noted here
+ * and run by kp_store_flush() off the caller's path.
  */
 void
 kp_store_scrub(struct kp_store *st)
 {
+	st->scrub_owed = 1;
+}
+
+/*
+ * kp_store_flush: run the owed scrub.  The change itself is committed,
+ * so a checkpoint that cannot finish now is not the caller's failure
+ * (the message is kept): it stays owed, and the next flush, checkpoint
+ * or the close does it.
+ */
+void
+kp_store_flush(struct kp_store *st)
+{
 	char	saved[KP_ERRLEN];
 
+	if (!st->scrub_owed || !sqlite3_get_autocommit(st->db))
+		return;
 	if (st->err != NULL)
 		(void)snprintf(saved, sizeof(saved), "%s", st->err);
 	if (kp_store_checkpoint(st) != KP_OK && st->err != NULL)
@@ -870,8 +891,7 @@ kp_bundle_clear(struct kp_bundle *b)
  * Run a statement that deletes or wipes rows, with ?1 bound to the
  * 32-byte blob (a ref or a credential hash) when there is one and ?2 to
  * num when the statement has it; *changed gets the number of rows
- * changed, and when there are any the freed pages are pushed out of the
- * WAL (kp_store_scrub).
+ * changed, and when there are any the WAL owes a scrub (kp_store_scrub).
  */
 static int
 exec_wipe(struct kp_store *st, const char *sql, const uint8_t *blob,

@@ -29,6 +29,7 @@ struct kp_store {
 	uint8_t		 key[32];	/* at-rest key, wiped at close */
 	char		*err;		/* the owner's message buffer */
 	size_t		 errlen;
+	int		 scrub_owed;	/* a wipe since the last checkpoint */
 };
 
 /* One key with all the store holds about it. */
@@ -80,8 +81,18 @@ void	kp_store_rollback(struct kp_store *st);
  * durable and the WAL keeps no old pages.  A no-op inside a transaction.
  */
 int	kp_store_checkpoint(struct kp_store *st) KP_WUR;
-/* kp_store_scrub: kp_store_checkpoint after a wipe, failure not an error. */
+/*
+ * kp_store_scrub: note that a wipe left old page images in the WAL; the
+ * checkpoint that removes them is deferred to kp_store_flush() (or any
+ * kp_store_checkpoint(), or kp_store_close()), off the caller's path.
+ */
 void	kp_store_scrub(struct kp_store *st);
+/*
+ * kp_store_flush: run the checkpoint a wipe owes, if any (a no-op
+ * inside a transaction and when nothing is owed).  A checkpoint that
+ * cannot finish now is not the caller's failure: it stays owed.
+ */
+void	kp_store_flush(struct kp_store *st);
 
 /* Settings (policy, last sync, ...): text values by name. */
 int	kp_store_setting_get(struct kp_store *st, const char *name, char *buf,

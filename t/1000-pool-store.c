@@ -189,6 +189,7 @@ test_delete_wipe(void)
 	ok(pt_store_has(pt_file("d.db"), sealed[0], sl[0]),
 	    "before delete the sealed init key is in the files");
 	is_int(kp_store_delete(st, b[0].key.ref), KP_OK, "delete a key");
+	kp_store_flush(st);	/* the scrub the wipe owes */
 	ok(!pt_store_has(pt_file("d.db"), sealed[0], sl[0]) &&
 	    !pt_store_has(pt_file("d.db"), sealed[1], sl[1]),
 	    "after delete no sealed private key bytes in db, -wal or -shm");
@@ -203,6 +204,7 @@ test_delete_wipe(void)
 	sl[1] = sealed_of(st, b[1].key.ref, "private_encryption_key",
 	    sealed[1], sizeof(sealed[1]));
 	is_int(kp_store_wipe(st, b[1].key.ref, &wiped), KP_OK, "wipe a key");
+	kp_store_flush(st);
 	is_int(wiped, 1, "it had private keys");
 	ok(!pt_store_has(pt_file("d.db"), sealed[0], sl[0]) &&
 	    !pt_store_has(pt_file("d.db"), sealed[1], sl[1]),
@@ -224,6 +226,7 @@ test_delete_wipe(void)
 	    "set_state from the wrong state is KP_ESTATE");
 	is_int(kp_store_set_state(st, b[2].key.ref, KP_STATE_CREATED,
 	    KP_STATE_EXPIRED, 500), KP_OK, "created -> expired");
+	kp_store_flush(st);
 	ok(!pt_store_has(pt_file("d.db"), sealed[0], sl[0]),
 	    "expiry leaves no sealed private key bytes in the files");
 	is_int(kp_store_get(st, b[2].key.ref, 0, &got), KP_OK, "reload");
