@@ -138,6 +138,35 @@ prepare(struct kp_store *st, const char *sql, sqlite3_stmt **stmt)
 	return KP_OK;
 }
 
+/*
+ * A statement of the hot paths (enum kp_stmt), prepared once and kept:
+ * preparing costs more than running them.  Hand it back with done().
+ */
+static int
+prepare_kept(struct kp_store *st, int which, const char *sql,
+    sqlite3_stmt **stmt)
+{
+	if (st->stmts[which] == NULL && sqlite3_prepare_v3(st->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->stmts[which], NULL) !=
+	    SQLITE_OK) {
+		st->stmts[which] = NULL;
+		*stmt = NULL;
+		return dberr(st, "prepare");
+	}
+	*stmt = st->stmts[which];
+	return KP_OK;
+}
+
+/* Reset a kept statement for its next use; NULL is fine. */
+static void
+done(sqlite3_stmt *s)
+{
+	if (s != NULL) {
+		(void)sqlite3_reset(s);
+		(void)sqlite3_clear_bindings(s);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Sealing at rest. */
 
@@ -417,9 +446,13 @@ out:
 void
 kp_store_close(struct kp_store *st)
 {
+	int	i;
+
 	if (st == NULL)
 		return;
 	sqlite3_finalize(st->insert);
+	for (i = 0; i < KP_NSTMTS; i++)
+		sqlite3_finalize(st->stmts[i]);
 	if (st->db != NULL) {
 		kp_store_rollback(st);
 		kp_store_flush(st);
@@ -816,9 +849,9 @@ kp_store_load(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 
 	memset(b, 0, sizeof(*b));
 	*found = 0;
-	if ((rc = prepare(st, "SELECT " KEY_COLS ", keypackage_bytes, "
-	    "private_init_key, private_encryption_key FROM keypackages "
-	    "WHERE keypackage_ref = ?", &s)) != KP_OK)
+	if ((rc = prepare_kept(st, KP_STMT_LOAD, "SELECT " KEY_COLS ", "
+	    "keypackage_bytes, private_init_key, private_encryption_key "
+	    "FROM keypackages WHERE keypackage_ref = ?", &s)) != KP_OK)
 		goto out;
 	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -856,7 +889,7 @@ kp_store_load(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	}
 	*found = 1;
 out:
-	sqlite3_finalize(s);
+	done(s);
 	if (rc != KP_OK)
 		kp_bundle_clear(b);
 	return rc;
@@ -958,7 +991,8 @@ kp_store_update(struct kp_store *st, const struct kp_key *k, int from)
 	if (kp_state_name(k->state) == NULL || kp_state_name(from) == NULL ||
 	    k->group_id_len > KP_MAX_GROUP_ID)
 		return kp_store_err(st, KP_EINVAL, "bad key update");
-	if ((rc = prepare(st, "UPDATE keypackages SET status = ?1, "
+	if ((rc = prepare_kept(st, KP_STMT_UPDATE, "UPDATE keypackages "
+	    "SET status = ?1, "
 	    "uploaded_at = ?2, reserved_at = ?3, spent_at = ?4, "
 	    "expired_at = ?5, changed_at = ?6, reservation_id = ?7, "
 	    "reservation_expires_at = ?8, reserved_by = ?9, spent_group_id = "
@@ -1004,7 +1038,7 @@ kp_store_update(struct kp_store *st, const struct kp_key *k, int from)
 	if (k->state == KP_STATE_EXPIRED)
 		kp_store_scrub(st);
 out:
-	sqlite3_finalize(s);
+	done(s);
 	return rc;
 }
 

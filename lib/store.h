@@ -22,10 +22,18 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
+/* Statements kept prepared for the store's life (the hot paths). */
+enum kp_stmt {
+	KP_STMT_LOAD = 0,		/* kp_store_load */
+	KP_STMT_UPDATE,			/* kp_store_update */
+	KP_NSTMTS
+};
+
 /* The store: one SQLite connection and the at-rest key. */
 struct kp_store {
 	struct sqlite3	*db;
 	struct sqlite3_stmt *insert;	/* kp_store_save's, kept */
+	struct sqlite3_stmt *stmts[KP_NSTMTS];	/* enum kp_stmt, kept */
 	uint8_t		 key[32];	/* at-rest key, wiped at close */
 	char		*err;		/* the owner's message buffer */
 	size_t		 errlen;
