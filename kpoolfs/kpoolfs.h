@@ -90,7 +90,8 @@ struct kpfs {
 
 	/*
 	 * The handle for FUSE operations that stay local (reads, config,
-	 * ctl generate/cleanup, rmdir, welcome).  Guarded by lock.
+	 * ctl generate/cleanup, rmdir, welcome, the rename created ->
+	 * expired).  Guarded by lock.
 	 */
 	pthread_mutex_t	 lock;
 	struct kp_pool	*fp;
@@ -157,7 +158,7 @@ struct kpfs {
 	uint64_t	 rdone;		/* requests served */
 	int		 rresult;	/* KP_E* of the last served */
 	/*
-	 * scrub_due: a rename wiped private keys on tp; by scrub_at
+	 * scrub_due: a rename wiped private keys (on fp or tp); by scrub_at
 	 * (monotonic) the thread runs the WAL scrub the wipe owes, once
 	 * for all the wipes of that second (kpfs_scrub_soon).
 	 */
@@ -278,7 +279,7 @@ void kpfs_refresh_stop(struct kpfs *fs);
  */
 int kpfs_refresh_request(struct kpfs *fs, int what, uint32_t n);
 /*
- * kpfs_scrub_soon: a rename wiped private keys through tp; have the
+ * kpfs_scrub_soon: a rename wiped private keys; have the
  * thread run the checkpoint that scrubs them from the WAL within
  * KPFS_SCRUB_DELAY_MS (one for every wipe until then).
  */

@@ -236,23 +236,33 @@ reached(const struct timespec *ts, const struct timespec *at)
 }
 
 /*
- * The scrub the renames' wipes owe: kp_pool_expire on their handle runs
- * it (and expires whatever passed not_after meanwhile, which the diff
- * then shows).  Called without rlock.
+ * The scrub the renames' wipes owe.  kp_pool_expire runs the checkpoint a
+ * handle owes: on rp first, which also expires and retires on the server
+ * whatever passed not_after meanwhile, then on tp (renames that asked the
+ * server) and fp (the local created -> expired), whose expire then finds
+ * nothing to ask the server.  Called without rlock.
  */
 static void
 scrub(struct kpfs *fs)
 {
 	struct kp_sync_report r;
-	int rc;
+	int rc, moved = 0;
 
 	memset(&r, 0, sizeof(r));
+	if ((rc = kp_pool_expire(fs->rp, &r)) != KP_OK)
+		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->rp));
+	moved += r.expired;
 	pthread_mutex_lock(&fs->tlock);
-	rc = kp_pool_expire(fs->tp, &r);
-	if (rc != KP_OK)
+	if ((rc = kp_pool_expire(fs->tp, &r)) != KP_OK)
 		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->tp));
 	pthread_mutex_unlock(&fs->tlock);
-	if (rc == KP_OK && r.expired > 0)
+	moved += r.expired;
+	pthread_mutex_lock(&fs->lock);
+	if ((rc = kp_pool_expire(fs->fp, &r)) != KP_OK)
+		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->fp));
+	pthread_mutex_unlock(&fs->lock);
+	moved += r.expired;
+	if (moved > 0)
 		diff(fs);
 }
 

@@ -597,6 +597,9 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 
 	if (kp_state_name(from) == NULL || kp_state_name(to) == NULL)
 		return kp_pool_err(p, KP_EINVAL, "bad state");
+	/* the local move: one compare-and-set, no load (kpoolfs's rename) */
+	if (from == KP_STATE_CREATED && to == KP_STATE_EXPIRED)
+		return kp_store_expire_created(p->st, ref, kp_pool_now(p));
 	if ((rc = kp_pool_get(p, ref, &k)) != KP_OK)
 		return rc;
 	if (k.state != from)

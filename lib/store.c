@@ -1043,6 +1043,45 @@ out:
 }
 
 int
+kp_store_expire_created(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+    int64_t now)
+{
+	sqlite3_stmt	*s = NULL;
+	struct kp_bundle b;
+	char		 hex[2 * KP_REF_LEN + 1];
+	int		 rc, found;
+
+	if ((rc = prepare_kept(st, KP_STMT_EXPIRE, "UPDATE keypackages "
+	    "SET status = 'expired', expired_at = ?2, changed_at = ?2, "
+	    "private_init_key = NULL, private_encryption_key = NULL "
+	    "WHERE keypackage_ref = ?1 AND status = 'created'", &s)) !=
+	    KP_OK)
+		goto out;
+	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		rc = dberr(st, "expire key");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		done(s);
+		s = NULL;
+		if ((rc = kp_store_load(st, ref, 0, &b, &found)) != KP_OK)
+			goto out;
+		kp_bundle_clear(&b);
+		kp_hex(ref, KP_REF_LEN, hex);
+		rc = found ? kp_store_err(st, KP_ESTATE, "key %s is %s, not "
+		    "created", hex, kp_state_name(b.key.state)) :
+		    kp_store_err(st, KP_ENOTFOUND, "no key %s", hex);
+		goto out;
+	}
+	kp_store_scrub(st);
+out:
+	done(s);
+	return rc;
+}
+
+int
 kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
     int from, int to, int64_t now)
 {

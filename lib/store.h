@@ -26,6 +26,7 @@ struct sqlite3_stmt;
 enum kp_stmt {
 	KP_STMT_LOAD = 0,		/* kp_store_load */
 	KP_STMT_UPDATE,			/* kp_store_update */
+	KP_STMT_EXPIRE,			/* kp_store_expire_created */
 	KP_NSTMTS
 };
 
@@ -152,6 +153,14 @@ int	kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
  */
 int	kp_store_update(struct kp_store *st, const struct kp_key *k,
 	    int from) KP_WUR;
+/*
+ * kp_store_expire_created: move a created key to expired at now and wipe
+ * its private keys, in one statement without loading it first (the
+ * local transition); KP_ESTATE when it is not created, KP_ENOTFOUND
+ * when it is gone.  The WAL scrub is owed (kp_store_scrub).
+ */
+int	kp_store_expire_created(struct kp_store *st,
+	    const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
 /*
  * kp_key_move: set k's state to to at now, with the timestamps that go
  * with it (reservation details cleared on the way back to created or
