@@ -138,6 +138,8 @@ prepare(struct kp_store *st, const char *sql, sqlite3_stmt **stmt)
 	return KP_OK;
 }
 
+static void	scrub_flush(struct kp_store *, int);
+
 /*
  * A statement of the hot paths (enum kp_stmt), prepared once and kept:
  * preparing costs more than running them.  Hand it back with done().
@@ -455,7 +457,7 @@ kp_store_close(struct kp_store *st)
 		sqlite3_finalize(st->stmts[i]);
 	if (st->db != NULL) {
 		kp_store_rollback(st);
-		kp_store_flush(st);
+		scrub_flush(st, 0);
 		sqlite3_close_v2(st->db);
 	}
 	sodium_memzero(st->key, sizeof(st->key));
@@ -525,22 +527,39 @@ kp_store_scrub(struct kp_store *st)
 }
 
 /*
- * kp_store_flush: run the owed scrub.  The change itself is committed,
- * so a checkpoint that cannot finish now is not the caller's failure
- * (the message is kept): it stays owed, and the next flush, checkpoint
- * or the close does it.
+ * Run the owed scrub.  The change itself is committed, so a checkpoint
+ * that cannot finish now is not the caller's failure (the message is
+ * kept): it stays owed, and the next flush, checkpoint or the close does
+ * it.  With prime, a commit that changes nothing (the schema version
+ * written again: page 1, which holds no secret) then starts the next WAL: the first commit into a new WAL
+ * syncs its header, one more fsync, which is paid here rather than by
+ * the next transition.
  */
-void
-kp_store_flush(struct kp_store *st)
+static void
+scrub_flush(struct kp_store *st, int prime)
 {
-	char	saved[KP_ERRLEN];
+	char	saved[KP_ERRLEN], sql[64];
 
 	if (!st->scrub_owed || !sqlite3_get_autocommit(st->db))
 		return;
 	if (st->err != NULL)
 		(void)snprintf(saved, sizeof(saved), "%s", st->err);
-	if (kp_store_checkpoint(st) != KP_OK && st->err != NULL)
-		(void)snprintf(st->err, st->errlen, "%s", saved);
+	if (kp_store_checkpoint(st) != KP_OK) {
+		if (st->err != NULL)
+			(void)snprintf(st->err, st->errlen, "%s", saved);
+		return;
+	}
+	if (prime) {
+		(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    NMIGRATIONS);
+		(void)sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	}
+}
+
+void
+kp_store_flush(struct kp_store *st)
+{
+	scrub_flush(st, 1);
 }
 
 /* ------------------------------------------------------------------ */

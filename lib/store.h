@@ -98,8 +98,10 @@ int	kp_store_checkpoint(struct kp_store *st) KP_WUR;
 void	kp_store_scrub(struct kp_store *st);
 /*
  * kp_store_flush: run the checkpoint a wipe owes, if any (a no-op
- * inside a transaction and when nothing is owed).  A checkpoint that
- * cannot finish now is not the caller's failure: it stays owed.
+ * inside a transaction and when nothing is owed), then start the next
+ * WAL with a commit that changes nothing, so that its header's fsync is
+ * not paid by the next transition.  A checkpoint that cannot finish now
+ * is not the caller's failure: it stays owed.
  */
 void	kp_store_flush(struct kp_store *st);
 
