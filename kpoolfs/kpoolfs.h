@@ -90,7 +90,8 @@ struct kpfs {
 
 	/*
 	 * The handle for FUSE operations that stay local (reads, config,
-	 * ctl generate/cleanup, rmdir, welcome).  Guarded by lock.
+	 * ctl generate/cleanup, rmdir, welcome, the rename created ->
+	 * expired).  Guarded by lock.
 	 */
 	pthread_mutex_t	 lock;
 	struct kp_pool	*fp;
@@ -156,6 +157,13 @@ struct kpfs {
 	uint64_t	 rreq;		/* requests made */
 	uint64_t	 rdone;		/* requests served */
 	int		 rresult;	/* KP_E* of the last served */
+	/*
+	 * scrub_due: a rename wiped private keys (on fp or tp); by scrub_at
+	 * (monotonic) the thread runs the WAL scrub the wipe owes, once
+	 * for all the wipes of that second (kpfs_scrub_soon).
+	 */
+	int		 scrub_due;
+	struct timespec	 scrub_at;
 	struct kpfs_snap *snap;		/* keys last seen (rthread) */
 	size_t		 nsnap;
 };
@@ -211,6 +219,10 @@ struct kpfs_snap {
 #define KPFS_R_REFRESH	3
 #define KPFS_R_GENERATE	4
 #define KPFS_R_CLEANUP	5
+#define KPFS_R_SCRUB	6		/* the thread's own, never a request */
+
+/* How long after a wiping rename its WAL scrub runs, at the latest. */
+#define KPFS_SCRUB_DELAY_MS 1000
 
 /* tree.c */
 
@@ -266,6 +278,12 @@ void kpfs_refresh_stop(struct kpfs *fs);
  * to be invalidated; returns its KP_E* result.
  */
 int kpfs_refresh_request(struct kpfs *fs, int what, uint32_t n);
+/*
+ * kpfs_scrub_soon: a rename wiped private keys; have the
+ * thread run the checkpoint that scrubs them from the WAL within
+ * KPFS_SCRUB_DELAY_MS (one for every wipe until then).
+ */
+void kpfs_scrub_soon(struct kpfs *fs);
 
 /* main.c */
 

@@ -37,12 +37,13 @@ void
 kpfs_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
+	char line[1024];
 
 	va_start(ap, fmt);
 	if (log_foreground) {
-		fprintf(stderr, "kpoolfs: ");
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		/* one write a line: stderr is unbuffered */
+		(void)vsnprintf(line, sizeof(line), fmt, ap);
+		fprintf(stderr, "kpoolfs: %s\n", line);
 	} else
 		vsyslog(prio, fmt, ap);
 	va_end(ap);

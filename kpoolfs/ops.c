@@ -1333,7 +1333,8 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 	struct kpfs *fs = FS();
 	struct kpfs_path a, b;
 	struct kp_key k;
-	int found = 0, rc;
+	char msg[256] = "";
+	int found = 0, rc, trc;
 
 	if (flags & ~(unsigned int)RENAME_NOREPLACE)
 		return -EINVAL;
@@ -1350,25 +1351,50 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 		return -EINVAL;
 
 	pthread_mutex_lock(&fs->tlock);
-	rc = kp_pool_load(fs->tp, a.ref, &k, &found);
-	if (rc != KP_OK) {
-		kpfs_log(LOG_ERR, "load %s: %s", a.ref_hex, kp_errmsg(fs->tp));
-		rc = -kpfs_errno(rc);
-		goto out;
+	/*
+	 * No load first: the library checks the source state itself (a
+	 * compare-and-set); only a refusal needs the key, to tell a source
+	 * that is not there (ENOENT) from a move not allowed (EPERM).
+	 */
+	if (a.state == b.state)
+		rc = KP_ESTATE;
+	else if (a.state == KP_STATE_CREATED && b.state == KP_STATE_EXPIRED) {
+		/*
+		 * The local move asks no server: it runs on fp, whose
+		 * pages the LOOKUPs before the rename just read.
+		 */
+		pthread_mutex_lock(&fs->lock);
+		rc = kp_pool_transition(fs->fp, a.ref, a.state, b.state);
+		if (rc != KP_OK)
+			snprintf(msg, sizeof(msg), "%s", kp_errmsg(fs->fp));
+		pthread_mutex_unlock(&fs->lock);
+	} else {
+		rc = kp_pool_transition(fs->tp, a.ref, a.state, b.state);
+		if (rc != KP_OK)
+			snprintf(msg, sizeof(msg), "%s", kp_errmsg(fs->tp));
 	}
-	if (!found || k.state != a.state) {
-		rc = -ENOENT;
-		goto out;
+	if (rc == KP_ESTATE || rc == KP_ENOTFOUND) {
+		trc = rc;
+		rc = kp_pool_load(fs->tp, a.ref, &k, &found);
+		if (rc != KP_OK) {
+			kpfs_log(LOG_ERR, "load %s: %s", a.ref_hex,
+			    kp_errmsg(fs->tp));
+			rc = -kpfs_errno(rc);
+			goto out;
+		}
+		if (!found || k.state != a.state) {
+			rc = -ENOENT;
+			goto out;
+		}
+		if (a.state == b.state) {
+			rc = (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
+			goto out;
+		}
+		rc = trc;
 	}
-	if (a.state == b.state) {
-		rc = (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
-		goto out;
-	}
-	rc = kp_pool_transition(fs->tp, a.ref, a.state, b.state);
 	if (rc != KP_OK) {
 		kpfs_log(LOG_NOTICE, "mv %s %s -> %s: %s", a.ref_hex,
-		    kp_state_name(a.state), kp_state_name(b.state),
-		    kp_errmsg(fs->tp));
+		    kp_state_name(a.state), kp_state_name(b.state), msg);
 		if (rc == KP_ENET) {
 			pthread_mutex_lock(&fs->mlock);
 			fs->online = 0;
@@ -1391,6 +1417,8 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 		kpfs_invalidate_key(fs, a.state, a.ref_hex);
 		changed_state(fs, a.state);
 		changed_state(fs, b.state);
+		if (b.state == KP_STATE_EXPIRED)
+			kpfs_scrub_soon(fs);	/* the wipe's, off this path */
 	}
 	return rc;
 }

@@ -227,6 +227,45 @@ interval(struct kpfs *fs)
 	return pol.refresh_interval > 0 ? pol.refresh_interval : 0;
 }
 
+/* ts >= at */
+static int
+reached(const struct timespec *ts, const struct timespec *at)
+{
+	return ts->tv_sec > at->tv_sec || (ts->tv_sec == at->tv_sec &&
+	    ts->tv_nsec >= at->tv_nsec);
+}
+
+/*
+ * The scrub the renames' wipes owe.  kp_pool_expire runs the checkpoint a
+ * handle owes: on rp first, which also expires and retires on the server
+ * whatever passed not_after meanwhile, then on tp (renames that asked the
+ * server) and fp (the local created -> expired), whose expire then finds
+ * nothing to ask the server.  Called without rlock.
+ */
+static void
+scrub(struct kpfs *fs)
+{
+	struct kp_sync_report r;
+	int rc, moved = 0;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = kp_pool_expire(fs->rp, &r)) != KP_OK)
+		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->rp));
+	moved += r.expired;
+	pthread_mutex_lock(&fs->tlock);
+	if ((rc = kp_pool_expire(fs->tp, &r)) != KP_OK)
+		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->tp));
+	pthread_mutex_unlock(&fs->tlock);
+	moved += r.expired;
+	pthread_mutex_lock(&fs->lock);
+	if ((rc = kp_pool_expire(fs->fp, &r)) != KP_OK)
+		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->fp));
+	pthread_mutex_unlock(&fs->lock);
+	moved += r.expired;
+	if (moved > 0)
+		diff(fs);
+}
+
 static void *
 loop(void *arg)
 {
@@ -252,26 +291,37 @@ loop(void *arg)
 				next.tv_sec += every;
 			pthread_mutex_lock(&fs->rlock);
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			if (every > 0 && (ts.tv_sec > next.tv_sec ||
-			    (ts.tv_sec == next.tv_sec &&
-			    ts.tv_nsec >= next.tv_nsec)))
+			if (every > 0 && reached(&ts, &next))
 				what = KPFS_R_PERIODIC;
 			else if (fs->rstop || fs->rwant != 0)
 				continue;
-			else if (every > 0) {
+			else if (fs->scrub_due && reached(&ts, &fs->scrub_at))
+				what = KPFS_R_SCRUB;
+			else {
+				if (fs->scrub_due && (every == 0 ||
+				    !reached(&fs->scrub_at, &next)))
+					next = fs->scrub_at;
+				else if (every == 0) {
+					pthread_cond_wait(&fs->rcond,
+					    &fs->rlock);
+					continue;
+				}
 				pthread_cond_timedwait(&fs->rcond, &fs->rlock,
 				    &next);
 				continue;
-			} else {
-				pthread_cond_wait(&fs->rcond, &fs->rlock);
-				continue;
 			}
+		}
+		if (what == KPFS_R_SCRUB) {
+			fs->scrub_due = 0;
+			pthread_mutex_unlock(&fs->rlock);
+			scrub(fs);
+			pthread_mutex_lock(&fs->rlock);
+			continue;
 		}
 		gen = fs->rreq;
 		n = fs->rgen;
 		fs->rwant = 0;
 		pthread_mutex_unlock(&fs->rlock);
-
 		rc = run(fs, what, n);
 		diff(fs);
 		malloc_trim(0);		/* a pass may allocate a lot */
@@ -279,7 +329,6 @@ loop(void *arg)
 			clock_gettime(CLOCK_MONOTONIC, &last);
 			first = 0;
 		}
-
 		pthread_mutex_lock(&fs->rlock);
 		if (what != KPFS_R_PERIODIC && gen > fs->rdone) {
 			fs->rdone = gen;
@@ -324,6 +373,25 @@ kpfs_refresh_stop(struct kpfs *fs)
 	free(fs->snap);
 	fs->snap = NULL;
 	fs->nsnap = 0;
+}
+
+void
+kpfs_scrub_soon(struct kpfs *fs)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&fs->rlock);
+	if (fs->rstarted && !fs->rstop && !fs->scrub_due) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)KPFS_SCRUB_DELAY_MS % 1000 * 1000000L;
+		ts.tv_sec += KPFS_SCRUB_DELAY_MS / 1000 +
+		    ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		fs->scrub_at = ts;
+		fs->scrub_due = 1;
+		pthread_cond_broadcast(&fs->rcond);
+	}
+	pthread_mutex_unlock(&fs->rlock);
 }
 
 int

@@ -337,7 +337,7 @@ out:
 	}
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		return rc;
-	kp_store_scrub(p->st);
+	kp_store_flush(p->st);
 	return KP_OK;
 }
 
@@ -597,6 +597,9 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 
 	if (kp_state_name(from) == NULL || kp_state_name(to) == NULL)
 		return kp_pool_err(p, KP_EINVAL, "bad state");
+	/* the local move: one compare-and-set, no load (kpoolfs's rename) */
+	if (from == KP_STATE_CREATED && to == KP_STATE_EXPIRED)
+		return kp_store_expire_created(p->st, ref, kp_pool_now(p));
 	if ((rc = kp_pool_get(p, ref, &k)) != KP_OK)
 		return rc;
 	if (k.state != from)
@@ -738,7 +741,7 @@ kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		goto out;
 	*out = b.sec;
-	kp_store_scrub(p->st);
+	kp_store_flush(p->st);
 out:
 	kp_bundle_clear(&b);
 	kp_store_rollback(p->st);	/* no-op after COMMIT */

@@ -6,13 +6,15 @@
  * with PRAGMA user_version.  synchronous=NORMAL: a commit is safe from a
  * crash of the process at once and from a power cut at the next
  * checkpoint; the pool checkpoints before anything it stored is
- * published (an upload) and after every wipe.  Private keys are sealed at rest with
- * XChaCha20-Poly1305 (libsodium) under a 32-byte key read from a 0600 key
- * file; the associated data names the column and the row, so a sealed
- * value moved to another row or column does not open.  Wiping a private
- * key sets its columns to NULL under secure_delete and then checkpoints
- * the WAL with TRUNCATE, so neither the database nor the WAL keeps the
- * old bytes.
+ * published (an upload) and after creating the identity.  Private keys
+ * are sealed at rest with XChaCha20-Poly1305 (libsodium) under a 32-byte
+ * key read from a 0600 key file; the associated data names the column and
+ * the row, so a sealed value moved to another row or column does not
+ * open.  Wiping a private key sets its columns to NULL under
+ * secure_delete; the WAL checkpoint (TRUNCATE) that then removes the old
+ * page images is owed (kp_store_scrub) and run off the transition's path
+ * (kp_store_flush, the pool's expire, sync, refresh, delete, take and
+ * close), so neither the database nor the WAL keeps the old bytes.
  */
 
 #include <sys/stat.h>
@@ -134,6 +136,37 @@ prepare(struct kp_store *st, const char *sql, sqlite3_stmt **stmt)
 		return dberr(st, "prepare");
 	}
 	return KP_OK;
+}
+
+static void	scrub_flush(struct kp_store *, int);
+
+/*
+ * A statement of the hot paths (enum kp_stmt), prepared once and kept:
+ * preparing costs more than running them.  Hand it back with done().
+ */
+static int
+prepare_kept(struct kp_store *st, int which, const char *sql,
+    sqlite3_stmt **stmt)
+{
+	if (st->stmts[which] == NULL && sqlite3_prepare_v3(st->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->stmts[which], NULL) !=
+	    SQLITE_OK) {
+		st->stmts[which] = NULL;
+		*stmt = NULL;
+		return dberr(st, "prepare");
+	}
+	*stmt = st->stmts[which];
+	return KP_OK;
+}
+
+/* Reset a kept statement for its next use; NULL is fine. */
+static void
+done(sqlite3_stmt *s)
+{
+	if (s != NULL) {
+		(void)sqlite3_reset(s);
+		(void)sqlite3_clear_bindings(s);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -415,11 +448,18 @@ out:
 void
 kp_store_close(struct kp_store *st)
 {
+	int	i;
+
 	if (st == NULL)
 		return;
 	sqlite3_finalize(st->insert);
-	if (st->db != NULL)
+	for (i = 0; i < KP_NSTMTS; i++)
+		sqlite3_finalize(st->stmts[i]);
+	if (st->db != NULL) {
+		kp_store_rollback(st);
+		scrub_flush(st, 0);
 		sqlite3_close_v2(st->db);
+	}
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st);
 }
@@ -469,24 +509,57 @@ kp_store_checkpoint(struct kp_store *st)
 	}
 	if (r != SQLITE_OK)
 		return dberr(st, "checkpoint");
+	st->scrub_owed = 0;
 	return KP_OK;
 }
 
 /*
- * kp_store_scrub: after a wipe, push the freed pages out of the WAL.  The
- * change itself is committed, so a checkpoint that cannot finish now is
- * not the caller's failure (the message is kept); the next one (every
- * wipe, every upload) does it.
+ * kp_store_scrub: a wipe was made (or is being made in the caller's
+ * transaction).  The freed cells are zeroed by secure_delete, but the
+ * WAL still holds the page images from before; the TRUNCATE checkpoint
+ * that removes them costs two or three fsyncs, so it is only noted here
+ * and run by kp_store_flush() off the caller's path.
  */
 void
 kp_store_scrub(struct kp_store *st)
 {
-	char	saved[KP_ERRLEN];
+	st->scrub_owed = 1;
+}
 
+/*
+ * Run the owed scrub.  The change itself is committed, so a checkpoint
+ * that cannot finish now is not the caller's failure (the message is
+ * kept): it stays owed, and the next flush, checkpoint or the close does
+ * it.  With prime, a commit that changes nothing (the schema version
+ * written again: page 1, which holds no secret) then starts the next WAL: the first commit into a new WAL
+ * syncs its header, one more fsync, which is paid here rather than by
+ * the next transition.
+ */
+static void
+scrub_flush(struct kp_store *st, int prime)
+{
+	char	saved[KP_ERRLEN], sql[64];
+
+	if (!st->scrub_owed || !sqlite3_get_autocommit(st->db))
+		return;
 	if (st->err != NULL)
 		(void)snprintf(saved, sizeof(saved), "%s", st->err);
-	if (kp_store_checkpoint(st) != KP_OK && st->err != NULL)
-		(void)snprintf(st->err, st->errlen, "%s", saved);
+	if (kp_store_checkpoint(st) != KP_OK) {
+		if (st->err != NULL)
+			(void)snprintf(st->err, st->errlen, "%s", saved);
+		return;
+	}
+	if (prime) {
+		(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    NMIGRATIONS);
+		(void)sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	}
+}
+
+void
+kp_store_flush(struct kp_store *st)
+{
+	scrub_flush(st, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -795,9 +868,9 @@ kp_store_load(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 
 	memset(b, 0, sizeof(*b));
 	*found = 0;
-	if ((rc = prepare(st, "SELECT " KEY_COLS ", keypackage_bytes, "
-	    "private_init_key, private_encryption_key FROM keypackages "
-	    "WHERE keypackage_ref = ?", &s)) != KP_OK)
+	if ((rc = prepare_kept(st, KP_STMT_LOAD, "SELECT " KEY_COLS ", "
+	    "keypackage_bytes, private_init_key, private_encryption_key "
+	    "FROM keypackages WHERE keypackage_ref = ?", &s)) != KP_OK)
 		goto out;
 	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -835,7 +908,7 @@ kp_store_load(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	}
 	*found = 1;
 out:
-	sqlite3_finalize(s);
+	done(s);
 	if (rc != KP_OK)
 		kp_bundle_clear(b);
 	return rc;
@@ -870,8 +943,7 @@ kp_bundle_clear(struct kp_bundle *b)
  * Run a statement that deletes or wipes rows, with ?1 bound to the
  * 32-byte blob (a ref or a credential hash) when there is one and ?2 to
  * num when the statement has it; *changed gets the number of rows
- * changed, and when there are any the freed pages are pushed out of the
- * WAL (kp_store_scrub).
+ * changed, and when there are any the WAL owes a scrub (kp_store_scrub).
  */
 static int
 exec_wipe(struct kp_store *st, const char *sql, const uint8_t *blob,
@@ -938,7 +1010,8 @@ kp_store_update(struct kp_store *st, const struct kp_key *k, int from)
 	if (kp_state_name(k->state) == NULL || kp_state_name(from) == NULL ||
 	    k->group_id_len > KP_MAX_GROUP_ID)
 		return kp_store_err(st, KP_EINVAL, "bad key update");
-	if ((rc = prepare(st, "UPDATE keypackages SET status = ?1, "
+	if ((rc = prepare_kept(st, KP_STMT_UPDATE, "UPDATE keypackages "
+	    "SET status = ?1, "
 	    "uploaded_at = ?2, reserved_at = ?3, spent_at = ?4, "
 	    "expired_at = ?5, changed_at = ?6, reservation_id = ?7, "
 	    "reservation_expires_at = ?8, reserved_by = ?9, spent_group_id = "
@@ -984,7 +1057,46 @@ kp_store_update(struct kp_store *st, const struct kp_key *k, int from)
 	if (k->state == KP_STATE_EXPIRED)
 		kp_store_scrub(st);
 out:
-	sqlite3_finalize(s);
+	done(s);
+	return rc;
+}
+
+int
+kp_store_expire_created(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+    int64_t now)
+{
+	sqlite3_stmt	*s = NULL;
+	struct kp_bundle b;
+	char		 hex[2 * KP_REF_LEN + 1];
+	int		 rc, found;
+
+	if ((rc = prepare_kept(st, KP_STMT_EXPIRE, "UPDATE keypackages "
+	    "SET status = 'expired', expired_at = ?2, changed_at = ?2, "
+	    "private_init_key = NULL, private_encryption_key = NULL "
+	    "WHERE keypackage_ref = ?1 AND status = 'created'", &s)) !=
+	    KP_OK)
+		goto out;
+	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		rc = dberr(st, "expire key");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		done(s);
+		s = NULL;
+		if ((rc = kp_store_load(st, ref, 0, &b, &found)) != KP_OK)
+			goto out;
+		kp_bundle_clear(&b);
+		kp_hex(ref, KP_REF_LEN, hex);
+		rc = found ? kp_store_err(st, KP_ESTATE, "key %s is %s, not "
+		    "created", hex, kp_state_name(b.key.state)) :
+		    kp_store_err(st, KP_ENOTFOUND, "no key %s", hex);
+		goto out;
+	}
+	kp_store_scrub(st);
+out:
+	done(s);
 	return rc;
 }
 

@@ -22,13 +22,23 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
+/* Statements kept prepared for the store's life (the hot paths). */
+enum kp_stmt {
+	KP_STMT_LOAD = 0,		/* kp_store_load */
+	KP_STMT_UPDATE,			/* kp_store_update */
+	KP_STMT_EXPIRE,			/* kp_store_expire_created */
+	KP_NSTMTS
+};
+
 /* The store: one SQLite connection and the at-rest key. */
 struct kp_store {
 	struct sqlite3	*db;
 	struct sqlite3_stmt *insert;	/* kp_store_save's, kept */
+	struct sqlite3_stmt *stmts[KP_NSTMTS];	/* enum kp_stmt, kept */
 	uint8_t		 key[32];	/* at-rest key, wiped at close */
 	char		*err;		/* the owner's message buffer */
 	size_t		 errlen;
+	int		 scrub_owed;	/* a wipe since the last checkpoint */
 };
 
 /* One key with all the store holds about it. */
@@ -80,8 +90,20 @@ void	kp_store_rollback(struct kp_store *st);
  * durable and the WAL keeps no old pages.  A no-op inside a transaction.
  */
 int	kp_store_checkpoint(struct kp_store *st) KP_WUR;
-/* kp_store_scrub: kp_store_checkpoint after a wipe, failure not an error. */
+/*
+ * kp_store_scrub: note that a wipe left old page images in the WAL; the
+ * checkpoint that removes them is deferred to kp_store_flush() (or any
+ * kp_store_checkpoint(), or kp_store_close()), off the caller's path.
+ */
 void	kp_store_scrub(struct kp_store *st);
+/*
+ * kp_store_flush: run the checkpoint a wipe owes, if any (a no-op
+ * inside a transaction and when nothing is owed), then start the next
+ * WAL with a commit that changes nothing, so that its header's fsync is
+ * not paid by the next transition.  A checkpoint that cannot finish now
+ * is not the caller's failure: it stays owed.
+ */
+void	kp_store_flush(struct kp_store *st);
 
 /* Settings (policy, last sync, ...): text values by name. */
 int	kp_store_setting_get(struct kp_store *st, const char *name, char *buf,
@@ -133,6 +155,14 @@ int	kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
  */
 int	kp_store_update(struct kp_store *st, const struct kp_key *k,
 	    int from) KP_WUR;
+/*
+ * kp_store_expire_created: move a created key to expired at now and wipe
+ * its private keys, in one statement without loading it first (the
+ * local transition); KP_ESTATE when it is not created, KP_ENOTFOUND
+ * when it is gone.  The WAL scrub is owed (kp_store_scrub).
+ */
+int	kp_store_expire_created(struct kp_store *st,
+	    const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
 /*
  * kp_key_move: set k's state to to at now, with the timestamps that go
  * with it (reservation details cleared on the way back to created or

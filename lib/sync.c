@@ -280,9 +280,13 @@ out:
 int
 kp_pool_expire(struct kp_pool *p, struct kp_sync_report *r)
 {
+	int	rc;
+
 	if (r != NULL)
 		memset(r, 0, sizeof(*r));
-	return expire(p, r);
+	rc = expire(p, r);
+	kp_store_flush(p->st);	/* its wipes, and any this handle owes */
+	return rc;
 }
 
 static int
@@ -441,7 +445,7 @@ pull(struct kp_pool *p, struct kp_sync_report *r, uint8_t **gone,
 	rc = kp_store_commit(p->st);
 	intx = 0;
 	if (rc == KP_OK)
-		kp_store_scrub(p->st);	/* keys it expired */
+		kp_store_flush(p->st);	/* keys it expired */
 out:
 	if (intx)
 		kp_store_rollback(p->st);
@@ -505,9 +509,13 @@ out:
 int
 kp_pool_sync(struct kp_pool *p, struct kp_sync_report *r)
 {
+	int	rc;
+
 	if (r != NULL)
 		memset(r, 0, sizeof(*r));
-	return sync_once(p, r);
+	rc = sync_once(p, r);
+	kp_store_flush(p->st);
+	return rc;
 }
 
 /*
@@ -553,6 +561,7 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 	if (rep.generated > 0)
 		rc = push_created(p, &rep);
 out:
+	kp_store_flush(p->st);	/* the wipes of this pass, if not done */
 	if (r != NULL)
 		*r = rep;
 	return rc;

@@ -189,6 +189,7 @@ test_delete_wipe(void)
 	ok(pt_store_has(pt_file("d.db"), sealed[0], sl[0]),
 	    "before delete the sealed init key is in the files");
 	is_int(kp_store_delete(st, b[0].key.ref), KP_OK, "delete a key");
+	kp_store_flush(st);	/* the scrub the wipe owes */
 	ok(!pt_store_has(pt_file("d.db"), sealed[0], sl[0]) &&
 	    !pt_store_has(pt_file("d.db"), sealed[1], sl[1]),
 	    "after delete no sealed private key bytes in db, -wal or -shm");
@@ -203,6 +204,7 @@ test_delete_wipe(void)
 	sl[1] = sealed_of(st, b[1].key.ref, "private_encryption_key",
 	    sealed[1], sizeof(sealed[1]));
 	is_int(kp_store_wipe(st, b[1].key.ref, &wiped), KP_OK, "wipe a key");
+	kp_store_flush(st);
 	is_int(wiped, 1, "it had private keys");
 	ok(!pt_store_has(pt_file("d.db"), sealed[0], sl[0]) &&
 	    !pt_store_has(pt_file("d.db"), sealed[1], sl[1]),
@@ -224,6 +226,7 @@ test_delete_wipe(void)
 	    "set_state from the wrong state is KP_ESTATE");
 	is_int(kp_store_set_state(st, b[2].key.ref, KP_STATE_CREATED,
 	    KP_STATE_EXPIRED, 500), KP_OK, "created -> expired");
+	kp_store_flush(st);
 	ok(!pt_store_has(pt_file("d.db"), sealed[0], sl[0]),
 	    "expiry leaves no sealed private key bytes in the files");
 	is_int(kp_store_get(st, b[2].key.ref, 0, &got), KP_OK, "reload");
@@ -439,6 +442,48 @@ test_schema(void)
 	    errbuf);
 }
 
+/*
+ * The local transition to expired leaves its scrub owed (no checkpoint
+ * on its path); kp_pool_expire and kp_pool_close run it.
+ */
+static void
+test_pool_scrub(void)
+{
+	struct kp_pool	*p = NULL;
+	struct kp_key	*keys = NULL;
+	uint8_t		 sealed[2][128];
+	size_t		 sl[2], n = 0, i;
+	struct kp_sync_report r;
+
+	if (kp_pool_open(pt_file("s.db"), NULL, "scrub", &p) != KP_OK)
+		bail("open: %s", p != NULL ? kp_errmsg(p) : "?");
+	is_int(kp_pool_generate(p, 2, 0), KP_OK, "two keys");
+	is_int(kp_pool_list(p, KP_STATE_CREATED, &keys, &n), KP_OK, "listed");
+	is_int((int)n, 2, "both created");
+	if (n != 2)
+		bail("no keys");
+	for (i = 0; i < 2; i++)
+		sl[i] = sealed_of(p->st, keys[i].ref, "private_init_key",
+		    sealed[i], sizeof(sealed[i]));
+	ok(pt_store_has(pt_file("s.db"), sealed[0], sl[0]),
+	    "a sealed key is in the files");
+	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	    KP_STATE_EXPIRED), KP_OK, "created -> expired");
+	is_int(p->st->scrub_owed, 1, "its scrub is owed, not run");
+	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	    KP_STATE_EXPIRED), KP_ESTATE, "again: KP_ESTATE");
+	is_int(kp_pool_expire(p, &r), KP_OK, "expire");
+	is_int(p->st->scrub_owed, 0, "ran the scrub");
+	ok(!pt_store_has(pt_file("s.db"), sealed[0], sl[0]),
+	    "after it no sealed bytes of the expired key in the files");
+	is_int(kp_pool_transition(p, keys[1].ref, KP_STATE_CREATED,
+	    KP_STATE_EXPIRED), KP_OK, "the other created -> expired");
+	kp_pool_close(p);
+	ok(!pt_store_has(pt_file("s.db"), sealed[1], sl[1]),
+	    "after close no sealed bytes of it in the files");
+	free(keys);
+}
+
 int
 main(void)
 {
@@ -447,6 +492,7 @@ main(void)
 	pt_init();
 	test_roundtrip();
 	test_delete_wipe();
+	test_pool_scrub();
 	test_many();
 	test_keyfile();
 	test_schema();
