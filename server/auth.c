@@ -2,8 +2,11 @@
 /*
  * auth.c: check a request's RFC 9421 signature (lib/httpsig.c does the
  * profile) and refuse replays.  Nonces are remembered as keyed 64-bit
- * hashes in two generations of 600 s each: a signature is fresh for
- * 300 s either side of now, so a nonce only needs remembering for 600 s.
+ * hashes, in slices of SLICE seconds by the signature's created time.
+ * A signature is fresh while created is within 300 s of now, so a
+ * nonce is only remembered until its created is 300 s old: a slice is
+ * dropped as a whole once every created in it is (at most SLICE + 300 s
+ * after the slice began).
  */
 
 #include <stdlib.h>
@@ -14,16 +17,18 @@
 #include "kps.h"
 #include "httpsig.h"
 
-#define GENERATION	(2 * KP_HTTPSIG_WINDOW)
+#define SLICE	30	/* seconds of created per slice */
+/* live slices begin in (now - WINDOW - SLICE, now + WINDOW]: 21 */
+#define NSLICE	(2 * KP_HTTPSIG_WINDOW / SLICE + 2)
 
 struct nset {
-	uint64_t	*slot;		/* 0 is empty */
+	uint64_t	*slot;		/* 0 is empty; NULL: slice unused */
 	size_t		 cap, n;	/* cap a power of two */
+	int64_t		 start;		/* created of the slice's start */
 };
 
 static pthread_mutex_t	nlock = PTHREAD_MUTEX_INITIALIZER;
-static struct nset	cur, prev;	/* nlock */
-static int64_t		cur_start;	/* nlock */
+static struct nset	ring[NSLICE];	/* nlock */
 static uint8_t		hkey[crypto_shorthash_KEYBYTES];
 
 int
@@ -32,17 +37,24 @@ kps_auth_init(void)
 	if (sodium_init() < 0)
 		return KP_ECRYPTO;
 	randombytes_buf(hkey, sizeof(hkey));
-	cur_start = kps_real_now();
 	return KP_OK;
 }
 
 void
 kps_auth_fini(void)
 {
-	free(cur.slot);
-	free(prev.slot);
-	memset(&cur, 0, sizeof(cur));
-	memset(&prev, 0, sizeof(prev));
+	size_t	i;
+
+	for (i = 0; i < NSLICE; i++)
+		free(ring[i].slot);
+	memset(ring, 0, sizeof(ring));
+}
+
+static void
+nset_drop(struct nset *s)
+{
+	free(s->slot);
+	memset(s, 0, sizeof(*s));
 }
 
 static int
@@ -87,15 +99,19 @@ nset_add(struct nset *s, uint64_t h)
 	return 0;
 }
 
-/* seen: 1 when (keyid, nonce) was used before, else remember it. */
+/*
+ * seen: 1 when (keyid, nonce) was used before, else remember it in the
+ * slice of created.  now is the time created was checked against.
+ */
 static int
-seen(const char *keyid, const char *nonce)
+seen(const char *keyid, const char *nonce, int64_t created, int64_t now)
 {
 	uint8_t		 in[KP_MAX_USERNAME + KP_HTTPSIG_MAX_NONCE + 2];
 	uint64_t	 h;
-	size_t		 a = strlen(keyid), b = strlen(nonce);
-	int64_t		 now = kps_real_now();
-	int		 r;
+	size_t		 a = strlen(keyid), b = strlen(nonce), i;
+	int64_t		 start;
+	struct nset	*s;
+	int		 r = 0;
 
 	memcpy(in, keyid, a);
 	in[a] = '\0';
@@ -103,16 +119,35 @@ seen(const char *keyid, const char *nonce)
 	crypto_shorthash((uint8_t *)&h, in, a + 1 + b, hkey);
 	if (h == 0)
 		h = 1;
+	/* created is fresh, so positive: floor division is plain */
+	start = created - created % SLICE;
 	pthread_mutex_lock(&nlock);
-	if (now - cur_start >= GENERATION || now < cur_start) {
-		free(prev.slot);
-		prev = cur;
-		memset(&cur, 0, sizeof(cur));
-		cur_start = now;
+	for (i = 0; i < NSLICE; i++) {
+		s = &ring[i];
+		if (s->slot == NULL)
+			continue;
+		/*
+		 * Every created in the slice is stale now; or, after the
+		 * clock stepped back, every created in it is ahead of the
+		 * window (such a slice is forgotten: a stepped clock is
+		 * the one case where a replay may pass).
+		 */
+		if (s->start + SLICE + KP_HTTPSIG_WINDOW <= now ||
+		    s->start > now + KP_HTTPSIG_WINDOW) {
+			nset_drop(s);
+			continue;
+		}
+		if (!r && nset_has(s, h))
+			r = 1;
 	}
-	r = nset_has(&cur, h) || nset_has(&prev, h);
-	if (!r && nset_add(&cur, h) != 0)
-		r = 1;		/* out of memory: refuse, do not forget */
+	s = &ring[(size_t)(start / SLICE) % NSLICE];
+	if (!r && s->slot != NULL && s->start != start)
+		r = 1;		/* cannot happen: refuse, do not forget */
+	if (!r) {
+		s->start = start;
+		if (nset_add(s, h) != 0)
+			r = 1;	/* out of memory: refuse, do not forget */
+	}
 	pthread_mutex_unlock(&nlock);
 	return r;
 }
@@ -162,7 +197,7 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	if ((rc = kp_httpsig_verify(&p, a->method, a->path, a->query,
 	    a->digest, pk, why)) != KP_OK)
 		return rc == KP_ENOMEM ? KP_ENOMEM : KP_EAUTH;
-	if (seen(p.keyid, p.nonce)) {
+	if (seen(p.keyid, p.nonce, p.created, now)) {
 		*why = "replayed signature: this nonce was already used";
 		return KP_EAUTH;
 	}

@@ -28,6 +28,7 @@ main(void)
 	struct who		 alice, bob, mallory, eve;
 	struct rawreply		 r;
 	struct kp_httpsig	 keep;
+	int			 edge;
 	struct kp_remote_status	 st;
 	struct kp_reservation	 res;
 	struct kp_remote_key	*keys;
@@ -39,7 +40,7 @@ main(void)
 				    "--rate-limit", "60", "--rate-burst", "2",
 				    NULL };
 
-	plan(132);
+	plan(138);
 	srv_start(&s, NULL);
 
 	/* healthz needs no signature */
@@ -122,6 +123,20 @@ main(void)
 	    1, &r);
 	is_reply(&r, 401, "unauthorized", "the same signature again: replay");
 	ok(strstr(r.body, "replay") != NULL, "message: replay");
+	/* nonces are kept by created: replays at either edge of the window */
+	for (edge = -290; edge <= 290; edge += 580) {
+		if (kp_httpsig_sign("GET", "/keypackages/mine", "", NULL, 0,
+		    "alice", alice.sk, (int64_t)time(NULL) + edge,
+		    &keep) != KP_OK)
+			bail("sign");
+		raw_ex(&s, &alice, "GET", "/keypackages/mine", NULL, 0, T_NONE,
+		    &keep, 1, &r);
+		is_int(r.status, 200, "created %+d s: first use 200", edge);
+		raw_ex(&s, &alice, "GET", "/keypackages/mine", NULL, 0, T_NONE,
+		    &keep, 1, &r);
+		is_reply(&r, 401, "unauthorized", "created %+d s: replay",
+		    edge);
+	}
 
 	/* the query is signed */
 	raw(&s, &alice, "GET", "/keypackages/mine?x=1", NULL, T_NONE, &r);
