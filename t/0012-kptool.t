@@ -4,7 +4,7 @@
 # output lines, exit codes (0 ok, 1 rejected, 2 usage) and secret files.
 . "${KP_TOP:-.}/t/tap.sh"
 
-plan 27
+plan 28
 K=kptool
 hex() { od -An -v -tx1 "$1" | tr -d ' \n'; }
 
@@ -52,9 +52,14 @@ is "$(cat "$TMP/o")" "" "nothing on stdout"
 $K validate "$TMP/trail" 2>"$TMP/e"
 is "$?" 1 "a trailing byte: exit 1"
 like "$(cat "$TMP/e")" "trailing bytes" "and says trailing bytes"
+# flip the low bit of a signature byte: any other write may leave it as it was
 cp "$TMP/kp" "$TMP/flip"
-printf 'X' | dd of="$TMP/flip" bs=1 seek=$(($(stat -c %s "$TMP/kp") - 3)) \
-    conv=notrunc 2>/dev/null
+off=$(($(stat -c %s "$TMP/kp") - 3))
+b=$(od -An -tu1 -j "$off" -N1 "$TMP/kp" | tr -d ' ')
+printf "\\$(printf %o $((b ^ 1)))" |
+    dd of="$TMP/flip" bs=1 seek="$off" conv=notrunc 2>/dev/null
+is "$(cmp -l "$TMP/kp" "$TMP/flip" | wc -l)" 1 \
+    "the copy differs from the original in one byte"
 $K validate "$TMP/flip" 2>"$TMP/e"
 is "$?" 1 "a changed signature: exit 1"
 like "$(cat "$TMP/e")" "bad KeyPackage signature" "and says so"
