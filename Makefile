@@ -169,7 +169,7 @@ FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_SRC) lib/*.h
 	@mkdir -p $(@D)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib \
-	    -fsanitize=fuzzer,address,undefined \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(call pc_cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRC) \
 	    $(call pc_libs,$(LIB_PKGS)) -lpthread
 
