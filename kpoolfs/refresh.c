@@ -291,10 +291,14 @@ loop(void *arg)
 				next.tv_sec += every;
 			pthread_mutex_lock(&fs->rlock);
 			clock_gettime(CLOCK_MONOTONIC, &ts);
+			/*
+			 * A request that came while rlock was free goes
+			 * first: a periodic pass must not take it over.
+			 */
+			if (fs->rstop || fs->rwant != 0)
+				continue;
 			if (every > 0 && reached(&ts, &next))
 				what = KPFS_R_PERIODIC;
-			else if (fs->rstop || fs->rwant != 0)
-				continue;
 			else if (fs->scrub_due && reached(&ts, &fs->scrub_at))
 				what = KPFS_R_SCRUB;
 			else {
@@ -318,9 +322,14 @@ loop(void *arg)
 			pthread_mutex_lock(&fs->rlock);
 			continue;
 		}
-		gen = fs->rreq;
-		n = fs->rgen;
-		fs->rwant = 0;
+		/* only a request's pass answers it (and clears it) */
+		gen = 0;
+		n = 0;
+		if (what != KPFS_R_PERIODIC) {
+			gen = fs->rreq;
+			n = fs->rgen;
+			fs->rwant = 0;
+		}
 		pthread_mutex_unlock(&fs->rlock);
 		rc = run(fs, what, n);
 		diff(fs);
@@ -330,7 +339,7 @@ loop(void *arg)
 			first = 0;
 		}
 		pthread_mutex_lock(&fs->rlock);
-		if (what != KPFS_R_PERIODIC && gen > fs->rdone) {
+		if (gen > fs->rdone) {
 			fs->rdone = gen;
 			fs->rresult = rc;
 			pthread_cond_broadcast(&fs->rcond);
