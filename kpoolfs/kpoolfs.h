@@ -2,14 +2,14 @@
 /*
  * kpoolfs.h: the parts of kpoolfs shared by its files.
  *
- * main.c parses the options and runs fuse_main; ops.c holds the
+ * main.c parses the options and runs the FUSE loop; ops.c holds the
  * fuse_operations; tree.c parses paths and renders file contents;
  * refresh.c runs the background refresh thread.
  */
 #ifndef KPOOLFS_H
 #define KPOOLFS_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 314
 
 #include <fuse.h>
 #include <pthread.h>

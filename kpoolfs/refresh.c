@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,13 +353,26 @@ loop(void *arg)
 int
 kpfs_refresh_start(struct kpfs *fs)
 {
+	sigset_t block, old;
 	int rc;
 
 	if ((rc = kpfs_open_pool(fs, &fs->rp)) != KP_OK)
 		return rc;
 	if ((rc = take_snapshot(fs, &fs->snap, &fs->nsnap)) != KP_OK)
 		return rc;
-	if (pthread_create(&fs->rthread, NULL, loop, fs) != 0) {
+	/*
+	 * The signals that end the mount go to libfuse's threads: the
+	 * thread's HTTP and SQLite calls never see an EINTR from them.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&fs->rthread, NULL, loop, fs);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		kpfs_log(LOG_ERR, "cannot start the refresh thread");
 		return KP_ENOMEM;
 	}
