@@ -127,7 +127,12 @@ struct kpfs {
 		int64_t		 at_ms;	/* monotonic */
 	} lists[KP_NSTATES];
 
-	/* The handle for renames, which ask the server.  Guarded by tlock. */
+	/*
+	 * The handle for renames, which ask the server.  Guarded by tlock,
+	 * the tree lock, which the refresh thread also holds while it
+	 * applies the server's view (refresh.c, run), so that a sync and
+	 * a rename never interleave.  Taken before lock, never after.
+	 */
 	pthread_mutex_t	 tlock;
 	struct kp_pool	*tp;
 

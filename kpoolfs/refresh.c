@@ -166,7 +166,14 @@ cleanup(struct kpfs *fs)
 	return rc;
 }
 
-/* One pass of what. */
+/*
+ * One pass of what.  The passes that ask the server and apply its view
+ * hold tlock, the tree lock every rename holds from its question to the
+ * server to its local record: a view taken before a rename is never
+ * applied after that rename's record (which would undo it), and a
+ * rename's own move is never applied before its record (which would
+ * then fail).
+ */
 static int
 run(struct kpfs *fs, int what, uint32_t n)
 {
@@ -174,6 +181,8 @@ run(struct kpfs *fs, int what, uint32_t n)
 	int rc = KP_OK;
 
 	memset(&r, 0, sizeof(r));
+	if (what != KPFS_R_GENERATE)
+		pthread_mutex_lock(&fs->tlock);
 	switch (what) {
 	case KPFS_R_PERIODIC:
 	case KPFS_R_REFRESH:
@@ -206,6 +215,8 @@ run(struct kpfs *fs, int what, uint32_t n)
 		rc = cleanup(fs);
 		break;
 	}
+	if (what != KPFS_R_GENERATE)
+		pthread_mutex_unlock(&fs->tlock);
 	if (rc != KP_OK && !(what == KPFS_R_PERIODIC && rc == KP_ENET))
 		kpfs_log(LOG_NOTICE, "%s: %s",
 		    what == KPFS_R_GENERATE ? "generate" :
@@ -250,10 +261,10 @@ scrub(struct kpfs *fs)
 	int rc, moved = 0;
 
 	memset(&r, 0, sizeof(r));
+	pthread_mutex_lock(&fs->tlock);
 	if ((rc = kp_pool_expire(fs->rp, &r)) != KP_OK)
 		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->rp));
 	moved += r.expired;
-	pthread_mutex_lock(&fs->tlock);
 	if ((rc = kp_pool_expire(fs->tp, &r)) != KP_OK)
 		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->tp));
 	pthread_mutex_unlock(&fs->tlock);
