@@ -141,7 +141,7 @@ struct kpfs {
 	 */
 	pthread_mutex_t	 mlock;
 	int64_t		 mounted_at;
-	int64_t		 state_mtime[KP_NSTATES]; /* last change */
+	int64_t		 state_mtime[KP_NSTATES]; /* last change, ns */
 	int64_t		 config_mtime;
 	int64_t		 last_sync;	/* last server refresh */
 	int		 online;	/* the last server call succeeded */
@@ -169,7 +169,11 @@ struct kpfs {
 	 */
 	int		 scrub_due;
 	struct timespec	 scrub_at;
-	struct kpfs_snap *snap;		/* keys last seen (rthread) */
+	/*
+	 * snap: the keys the thread last saw, by ref, with the moves the
+	 * operations made since (kpfs_snap_note).  Guarded by tlock.
+	 */
+	struct kpfs_snap *snap;
 	size_t		 nsnap;
 };
 
@@ -179,6 +183,7 @@ struct kpfs_hidden {
 };
 
 #define KPFS_CACHE_TTL	5		/* seconds */
+#define KPFS_NS		1000000000LL	/* nanoseconds a second */
 #define KPFS_LIST_TTL_MS 1000		/* as the kernel's entry timeout */
 #define KPFS_CACHE_MAX	(1u << 17)	/* keys; then it restarts */
 
@@ -217,6 +222,13 @@ struct kpfs_snap {
 	uint8_t		ref[KP_REF_LEN];
 	int		state;
 	int64_t		changed_at;
+	/*
+	 * sum: of every field a key file shows, for the changes that keep
+	 * state and changed_at (a reservation passed on within the same
+	 * second, spent_by learnt after the Welcome, a wipe)
+	 */
+	uint64_t	sum;
+	int		known;		/* 0: a move noted, the rest old */
 };
 
 #define KPFS_R_PERIODIC	1
@@ -265,11 +277,12 @@ int kpfs_errno(int kp);
 void kpfs_invalidate_key(struct kpfs *fs, int state, const char *ref_hex);
 /* kpfs_invalidate: drop the kernel's cached attributes of path. */
 void kpfs_invalidate(struct kpfs *fs, const char *path);
-/* kpfs_cache_drop: forget the cached key ref (NULL: every key) and the
- * counts. */
-void kpfs_cache_drop(struct kpfs *fs, const uint8_t *ref);
-/* kpfs_touch_state: record that state's directory changed at t. */
-void kpfs_touch_state(struct kpfs *fs, int state, int64_t t);
+/* kpfs_key_changed: forget the cached key ref, its unlinked files (a
+ * key that moved or went is no longer being removed) and the counts. */
+void kpfs_key_changed(struct kpfs *fs, const uint8_t *ref);
+/* kpfs_touch_state: record that a key entered or left state's directory
+ * now: its mtime moves forward, by 1 ns at least. */
+void kpfs_touch_state(struct kpfs *fs, int state);
 
 /* refresh.c */
 
@@ -283,6 +296,12 @@ void kpfs_refresh_stop(struct kpfs *fs);
  * to be invalidated; returns its KP_E* result.
  */
 int kpfs_refresh_request(struct kpfs *fs, int what, uint32_t n);
+/*
+ * kpfs_snap_note: an operation moved key ref to state (-1: deleted) and
+ * invalidated it; the refresh thread's next comparison takes the move as
+ * seen.  Call with tlock held, in the same hold as the move.
+ */
+void kpfs_snap_note(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int state);
 /*
  * kpfs_scrub_soon: a rename wiped private keys; have the
  * thread run the checkpoint that scrubs them from the WAL within

@@ -25,6 +25,46 @@ snap_cmp(const void *a, const void *b)
 	    ((const struct kpfs_snap *)b)->ref, KP_REF_LEN);
 }
 
+/* FNV-1a over len bytes of p, from h. */
+static uint64_t
+fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* fnv over the string s (at most cap bytes) and a terminator. */
+static uint64_t
+fnv_str(uint64_t h, const char *s, size_t cap)
+{
+	return fnv(fnv(h, s, strnlen(s, cap)), "", 1);
+}
+
+/* A sum of the fields of k that its files show (not the key package). */
+static uint64_t
+key_sum(const struct kp_key *k)
+{
+	int64_t v[] = { k->state, k->last_resort, k->has_private,
+	    k->uploaded_at, k->reserved_at, k->spent_at, k->expired_at,
+	    k->changed_at, k->reservation_expires_at, k->epoch,
+	    (int64_t)k->group_id_len };
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = fnv(h, v, sizeof(v));
+	h = fnv_str(h, k->reservation_id, sizeof(k->reservation_id));
+	h = fnv_str(h, k->reserved_by, sizeof(k->reserved_by));
+	h = fnv_str(h, k->spent_by, sizeof(k->spent_by));
+	if (k->group_id_len <= sizeof(k->group_id))
+		h = fnv(h, k->group_id, k->group_id_len);
+	return h;
+}
+
 /* The keys as they are now, sorted by ref; *out is malloc'd. */
 static int
 take_snapshot(struct kpfs *fs, struct kpfs_snap **out, size_t *nout)
@@ -48,6 +88,8 @@ take_snapshot(struct kpfs *fs, struct kpfs_snap **out, size_t *nout)
 		memcpy(s[i].ref, keys[i].ref, KP_REF_LEN);
 		s[i].state = keys[i].state;
 		s[i].changed_at = keys[i].changed_at;
+		s[i].sum = key_sum(&keys[i]);
+		s[i].known = 1;
 	}
 	if (n > 0)
 		qsort(s, n, sizeof(*s), snap_cmp);
@@ -61,39 +103,67 @@ take_snapshot(struct kpfs *fs, struct kpfs_snap **out, size_t *nout)
 	return rc;
 }
 
-/* Invalidate one key that changed from state was (-1: new) to now. */
+/*
+ * Invalidate one key that changed from state was (-1: new) to now (-1:
+ * gone).  The state directories it left or entered change (their mtime
+ * and link count); a key that stayed changes only its own files.
+ */
 static void
 key_moved(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int was, int now,
-    int64_t t, int dirs[KP_NSTATES])
+    int dirs[KP_NSTATES])
 {
 	char hex[2 * KP_REF_LEN + 1];
 
 	kp_hex(ref, KP_REF_LEN, hex);
-	kpfs_cache_drop(fs, ref);
-	if (was >= 0) {
+	kpfs_key_changed(fs, ref);
+	if (was >= 0)
 		kpfs_invalidate_key(fs, was, hex);
-		kpfs_touch_state(fs, was, t);
+	if (now >= 0 && now != was)
+		kpfs_invalidate_key(fs, now, hex);
+	if (was == now)
+		return;
+	if (was >= 0) {
+		kpfs_touch_state(fs, was);
 		dirs[was] = 1;
 	}
-	if (now >= 0 && now != was) {
-		kpfs_invalidate_key(fs, now, hex);
-		kpfs_touch_state(fs, now, t);
+	if (now >= 0) {
+		kpfs_touch_state(fs, now);
 		dirs[now] = 1;
 	}
 }
 
-/* Compare the keys with the last snapshot and invalidate what moved. */
+/* A change diff found. */
+struct kpfs_move {
+	uint8_t	ref[KP_REF_LEN];
+	int	was, now;
+};
+
+/*
+ * Compare the keys with the last snapshot and invalidate what changed.
+ * The listing and the comparison run under tlock, the lock under which
+ * renames, rmdir and welcome record their own moves in the snapshot
+ * (kpfs_snap_note): a move the daemon made and touched already is not
+ * seen again here.
+ */
 static void
 diff(struct kpfs *fs)
 {
-	struct kpfs_snap *cur = NULL, *old = fs->snap;
-	size_t i = 0, j = 0, ncur = 0, nold = fs->nsnap;
-	int dirs[KP_NSTATES] = { 0 }, s, c;
-	int64_t now = kpfs_now(fs);
+	struct kpfs_snap *cur = NULL, *old;
+	struct kpfs_move *mv = NULL;
+	size_t i = 0, j = 0, ncur = 0, nold, nmv = 0;
+	int dirs[KP_NSTATES] = { 0 }, s, c, was, now;
+	const uint8_t *ref;
 	char path[32];
 
-	if (take_snapshot(fs, &cur, &ncur) != KP_OK)
+	pthread_mutex_lock(&fs->tlock);
+	old = fs->snap;
+	nold = fs->nsnap;
+	if (take_snapshot(fs, &cur, &ncur) != KP_OK ||
+	    (mv = calloc(nold + ncur + 1, sizeof(*mv))) == NULL) {
+		pthread_mutex_unlock(&fs->tlock);
+		free(cur);
 		return;
+	}
 	while (i < nold || j < ncur) {
 		if (i == nold)
 			c = 1;
@@ -101,30 +171,63 @@ diff(struct kpfs *fs)
 			c = -1;
 		else
 			c = memcmp(old[i].ref, cur[j].ref, KP_REF_LEN);
-		if (c < 0) {		/* gone */
-			key_moved(fs, old[i].ref, old[i].state, -1, now, dirs);
+		if (c < 0) {		/* gone (-1: rmdir said so) */
+			ref = old[i].ref;
+			was = old[i].state;
+			now = -1;
 			i++;
 		} else if (c > 0) {	/* new */
-			key_moved(fs, cur[j].ref, -1, cur[j].state, now, dirs);
+			ref = cur[j].ref;
+			was = -1;
+			now = cur[j].state;
 			j++;
 		} else {
-			if (old[i].state != cur[j].state ||
-			    old[i].changed_at != cur[j].changed_at)
-				key_moved(fs, cur[j].ref, old[i].state,
-				    cur[j].state, now, dirs);
+			ref = cur[j].ref;
+			was = old[i].state;
+			now = cur[j].state;
+			/* a noted move: the files were invalidated then */
+			if (was == now && (!old[i].known ||
+			    (old[i].changed_at == cur[j].changed_at &&
+			    old[i].sum == cur[j].sum)))
+				was = now = -1;
 			i++;
 			j++;
 		}
+		if (was == -1 && now == -1)
+			continue;
+		memcpy(mv[nmv].ref, ref, KP_REF_LEN);
+		mv[nmv].was = was;
+		mv[nmv].now = now;
+		nmv++;
 	}
 	free(fs->snap);
 	fs->snap = cur;
 	fs->nsnap = ncur;
+	pthread_mutex_unlock(&fs->tlock);
+	for (i = 0; i < nmv; i++)
+		key_moved(fs, mv[i].ref, mv[i].was, mv[i].now, dirs);
+	free(mv);
 	for (s = 0; s < KP_NSTATES; s++)
 		if (dirs[s]) {
 			snprintf(path, sizeof(path), "/%s", kp_state_name(s));
 			kpfs_invalidate(fs, path);
 		}
 	kpfs_invalidate(fs, "/status");
+}
+
+void
+kpfs_snap_note(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int state)
+{
+	struct kpfs_snap probe, *e;
+
+	if (fs->nsnap == 0)
+		return;
+	memcpy(probe.ref, ref, KP_REF_LEN);
+	if ((e = bsearch(&probe, fs->snap, fs->nsnap, sizeof(*e),
+	    snap_cmp)) == NULL)
+		return;
+	e->state = state;
+	e->known = 0;
 }
 
 /* Record whether the server answered. */
