@@ -1351,6 +1351,41 @@ kpfs_access(const char *path, int mask)
 }
 
 /*
+ * Health after a rename that asked the server: its answer (a move done,
+ * or a refusal) clears offline like any exchange; no answer sets it.
+ * The local refusals (the key is not in its state, the move is not in
+ * the table) say nothing of the server.
+ */
+static void
+note_answer(struct kpfs *fs, int rc)
+{
+	int online;
+
+	switch (rc) {
+	case KP_OK:
+	case KP_EBUSY:
+	case KP_EPERM:
+	case KP_ECONFLICT:
+	case KP_EFORBIDDEN:
+	case KP_EGONE:
+	case KP_ERATE:
+	case KP_EAUTH:
+	case KP_EPROTO:
+		online = 1;
+		break;
+	case KP_ENET:
+	case KP_ESERVER:
+		online = 0;
+		break;
+	default:
+		return;
+	}
+	pthread_mutex_lock(&fs->mlock);
+	fs->online = fs->server != NULL && online;
+	pthread_mutex_unlock(&fs->mlock);
+}
+
+/*
  * A transition: rename /FROM/<ref> to /TO/<ref>, asking the server
  * first (kp_pool_transition).  Everything else is refused: a new name or
  * a place that is not a state directory with EINVAL, RENAME_EXCHANGE
@@ -1401,6 +1436,7 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 		rc = kp_pool_transition(fs->tp, a.ref, a.state, b.state);
 		if (rc != KP_OK)
 			snprintf(msg, sizeof(msg), "%s", kp_errmsg(fs->tp));
+		note_answer(fs, rc);
 	}
 	if (rc == KP_ESTATE || rc == KP_ENOTFOUND) {
 		trc = rc;
@@ -1424,11 +1460,6 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 	if (rc != KP_OK) {
 		kpfs_log(LOG_NOTICE, "mv %s %s -> %s: %s", a.ref_hex,
 		    kp_state_name(a.state), kp_state_name(b.state), msg);
-		if (rc == KP_ENET) {
-			pthread_mutex_lock(&fs->mlock);
-			fs->online = 0;
-			pthread_mutex_unlock(&fs->mlock);
-		}
 		rc = -kpfs_errno(rc);
 		goto out;
 	}
