@@ -76,7 +76,11 @@ struct kpfs_path {
 
 /* One mounted pool. */
 struct kpfs {
-	/* set in main before fuse_main, read-only afterwards */
+	/*
+	 * Set in main before the FUSE loop (fuse in init, before the
+	 * refresh thread starts and before any operation), read-only
+	 * afterwards: no lock.
+	 */
 	char		*store;		/* the database, absolute */
 	char		*keyfile;	/* absolute path or NULL */
 	char		*user;
@@ -148,7 +152,9 @@ struct kpfs {
 
 	/*
 	 * The refresh thread and its requests.  rp is the thread's own
-	 * handle, touched by no one else.  The rest is guarded by rlock.
+	 * handle, touched by no one else (and by init before the thread
+	 * starts); rthread is set and joined by the thread that runs init
+	 * and the stop.  The rest, rstarted included, is guarded by rlock.
 	 */
 	pthread_t	 rthread;
 	int		 rstarted;

@@ -490,20 +490,27 @@ kpfs_refresh_start(struct kpfs *fs)
 		kpfs_log(LOG_ERR, "cannot start the refresh thread");
 		return KP_ENOMEM;
 	}
+	pthread_mutex_lock(&fs->rlock);
 	fs->rstarted = 1;
+	pthread_mutex_unlock(&fs->rlock);
 	return KP_OK;
 }
 
 void
 kpfs_refresh_stop(struct kpfs *fs)
 {
-	if (fs->rstarted) {
-		pthread_mutex_lock(&fs->rlock);
-		fs->rstop = 1;
-		pthread_cond_broadcast(&fs->rcond);
-		pthread_mutex_unlock(&fs->rlock);
+	int started;
+
+	pthread_mutex_lock(&fs->rlock);
+	started = fs->rstarted;
+	fs->rstop = 1;
+	pthread_cond_broadcast(&fs->rcond);
+	pthread_mutex_unlock(&fs->rlock);
+	if (started) {
 		pthread_join(fs->rthread, NULL);
+		pthread_mutex_lock(&fs->rlock);
 		fs->rstarted = 0;
+		pthread_mutex_unlock(&fs->rlock);
 	}
 	kp_pool_close(fs->rp);
 	fs->rp = NULL;
