@@ -15,21 +15,6 @@ ctl "$M" refresh
 set -- $(ls "$M/available")
 k1=$1 k2=$2
 
-# restart: the same server again on its port and database
-restart() {
-	"$KP_BUILD/kpool-server" --listen "127.0.0.1:$port" --db "$SERVER_DB" \
-	    >/dev/null 2>>"$TMP/server.log" &
-	SERVER_PID=$!
-	_tap_pids="$_tap_pids $SERVER_PID"
-	_i=0
-	until perl -MIO::Socket::INET -e \
-	    'exit !IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]")' \
-	    "$port" 2>/dev/null; do
-		_i=$((_i + 1))
-		[ $_i -gt 200 ] && bail "kpool-server did not come back"
-		sleep 0.05
-	done
-}
 health() {
 	grep '^health:' "$M/status"
 }
@@ -42,13 +27,13 @@ stop_server
 is_errno ENOTCONN "server down: a rename fails with ENOTCONN" \
     rename "$M/available/$k1" "$M/reserved/$k1"
 is "$(health)" "health: offline" "and health says offline"
-restart
+restart_server "$port"
 is "$(health)" "health: offline" "the server is back: nothing asked it yet"
 is_errno OK "a rename reaches it" rename "$M/available/$k1" "$M/reserved/$k1"
 is "$(health)" "health: ok" "and clears offline at once"
 
 stop_server
 is_errno ENOTCONN "down again: ctl sync fails with ENOTCONN" write "$M/ctl" sync
-restart
+restart_server "$port"
 is "$(fsop rename "$M/reserved/$k1" "$M/available/$k1"):$(health)" \
     "OK:health: ok" "a rename after a failed sync clears offline too"
