@@ -132,6 +132,14 @@ struct kpfs {
 	} lists[KP_NSTATES];
 
 	/*
+	 * handles: the open files and directories (ops.c), freed by
+	 * destroy when the kernel never released them (open at unmount).
+	 * Guarded by hlock.
+	 */
+	pthread_mutex_t	 hlock;
+	struct kpfs_handle *handles;
+
+	/*
 	 * The handle for renames, which ask the server.  Guarded by tlock,
 	 * the tree lock, which the refresh thread also holds while it
 	 * applies the server's view (refresh.c, run), so that a sync and
@@ -181,6 +189,12 @@ struct kpfs {
 	 */
 	struct kpfs_snap *snap;
 	size_t		 nsnap;
+};
+
+/* The head of an open file or directory, on fs->handles. */
+struct kpfs_handle {
+	struct kpfs_handle *prev, *next;
+	int		 dir;		/* 1: a directory listing */
 };
 
 struct kpfs_hidden {

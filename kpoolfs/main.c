@@ -367,6 +367,7 @@ main(int argc, char *argv[])
 	pthread_mutex_init(&fs.lock, NULL);
 	pthread_mutex_init(&fs.tlock, NULL);
 	pthread_mutex_init(&fs.mlock, NULL);
+	pthread_mutex_init(&fs.hlock, NULL);
 	pthread_mutex_init(&fs.rqlock, NULL);
 	pthread_mutex_init(&fs.rlock, NULL);
 	pthread_condattr_init(&ca);

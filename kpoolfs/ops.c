@@ -37,6 +37,7 @@
 
 /* An open file: a snapshot to read, or what was written so far. */
 struct kpfs_fh {
+	struct kpfs_handle h;		/* first: on fs->handles */
 	int		 kind;
 	int		 file;
 	uint8_t		*buf;
@@ -638,6 +639,7 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 
 /* A directory listing, taken at opendir and served by offset. */
 struct kpfs_dir {
+	struct kpfs_handle h;		/* first: on fs->handles */
 	size_t		 n;
 	struct kpfs_dent *e;
 	/*
@@ -702,6 +704,46 @@ dir_free(struct kpfs_dir *d)
 		free(d->e);
 		free(d);
 	}
+}
+
+/* Free fh, wiping what was read or written (a Welcome, in part). */
+static void
+fh_free(struct kpfs_fh *fh)
+{
+	if (fh != NULL) {
+		if (fh->buf != NULL)
+			sodium_memzero(fh->buf, fh->len);
+		free(fh->buf);
+		free(fh);
+	}
+}
+
+/* Put an open file or directory on fs->handles. */
+static void
+handle_link(struct kpfs *fs, struct kpfs_handle *h, int dir)
+{
+	h->dir = dir;
+	h->prev = NULL;
+	pthread_mutex_lock(&fs->hlock);
+	h->next = fs->handles;
+	if (h->next != NULL)
+		h->next->prev = h;
+	fs->handles = h;
+	pthread_mutex_unlock(&fs->hlock);
+}
+
+/* Take a released one off. */
+static void
+handle_unlink(struct kpfs *fs, struct kpfs_handle *h)
+{
+	pthread_mutex_lock(&fs->hlock);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&fs->hlock);
 }
 
 /*
@@ -810,6 +852,7 @@ kpfs_opendir(const char *path, struct fuse_file_info *fi)
 	}
 	if (rc != 0)
 		goto out;
+	handle_link(fs, &d->h, 1);
 	fi->fh = (uintptr_t)d;
 	d = NULL;
  out:
@@ -858,7 +901,12 @@ kpfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 static int
 kpfs_releasedir(const char *path, struct fuse_file_info *fi)
 {
-	dir_free((struct kpfs_dir *)(uintptr_t)fi->fh);
+	struct kpfs_dir *d = (struct kpfs_dir *)(uintptr_t)fi->fh;
+
+	if (d != NULL) {
+		handle_unlink(FS(), &d->h);
+		dir_free(d);
+	}
 	fi->fh = 0;
 	return 0;
 }
@@ -946,14 +994,12 @@ kpfs_open(const char *path, struct fuse_file_info *fi)
 			fh->len = rc;
 		}
 	}
+	handle_link(fs, &fh->h, 0);
 	fi->fh = (uintptr_t)fh;
 	fh = NULL;
 	rc = 0;
  out:
-	if (fh != NULL) {
-		free(fh->buf);
-		free(fh);
-	}
+	fh_free(fh);
 	return rc;
 }
 
@@ -1283,10 +1329,8 @@ kpfs_release(const char *path, struct fuse_file_info *fi)
 	struct kpfs_fh *fh = (struct kpfs_fh *)(uintptr_t)fi->fh;
 
 	if (fh != NULL) {
-		if (fh->buf != NULL)
-			sodium_memzero(fh->buf, fh->len);
-		free(fh->buf);
-		free(fh);
+		handle_unlink(FS(), &fh->h);
+		fh_free(fh);
 	}
 	fi->fh = 0;
 	return 0;
@@ -1690,9 +1734,18 @@ static void
 kpfs_destroy(void *data)
 {
 	struct kpfs *fs = data;
+	struct kpfs_handle *h;
 	int i;
 
 	kpfs_refresh_stop(fs);
+	/* files still open at unmount get no release from the kernel */
+	while ((h = fs->handles) != NULL) {
+		fs->handles = h->next;
+		if (h->dir)
+			dir_free((struct kpfs_dir *)h);
+		else
+			fh_free((struct kpfs_fh *)h);
+	}
 	kp_pool_close(fs->tp);
 	kp_pool_close(fs->fp);
 	fs->tp = fs->fp = NULL;
