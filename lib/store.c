@@ -101,6 +101,45 @@ static const char *const migrations[] = {
 	" credential_hash, credential_type"
 #define KEY_NCOLS	22
 
+/*
+ * How long a handle waits for the store's locks, in all: the busy
+ * timeout of each statement, and the deadline of the retries of what
+ * fails at once with SQLITE_BUSY (a checkpoint another connection is
+ * running, the switch to WAL of a new store another opener holds).
+ */
+#define BUSY_MS		5000
+#define RETRY_NS	(2 * 1000 * 1000)	/* between retries */
+
+/* Monotonic milliseconds. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Before one more try of something that may answer SQLITE_BUSY: 0 when
+ * deadline (mono_ms) has passed, else 1 after pausing when it is not
+ * the first try and with the busy timeout cut to the time left, so that
+ * the tries and their waits together end by the deadline.
+ */
+static int
+retry_until(struct kp_store *st, int64_t deadline, int first)
+{
+	struct timespec	ts = { 0, RETRY_NS };
+	int64_t		left;
+
+	if (!first)
+		nanosleep(&ts, NULL);
+	if ((left = deadline - mono_ms()) <= 0)
+		return 0;
+	sqlite3_busy_timeout(st->db, (int)left);
+	return 1;
+}
+
 int
 kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
 {
@@ -263,15 +302,98 @@ out:
 	return rc;
 }
 
+/* fsync the directory that holds path, so a new name in it is durable. */
+static int
+sync_dir(const char *path)
+{
+	char	*dir, *slash;
+	int	 fd, rc = -1;
+
+	if ((dir = strdup(path)) == NULL)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		(void)snprintf(dir, strlen(path) + 1, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(dir);
+	return rc;
+}
+
 /*
- * Load the at-rest key from path; create it (O_EXCL, 0600, random) when
- * it is missing and create is set.
+ * Make a new key file at path atomically: a fresh key goes to a temp
+ * file (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, a random name next to path),
+ * is synced, and is linked into place, so the key file is either absent
+ * or whole.  *lost = 1 when another opener's link won (nothing is made;
+ * read theirs).
+ */
+static int
+create_key(struct kp_store *st, const char *path, int *lost)
+{
+	uint8_t	rnd[8];
+	char	tmp[4096], hex[2 * sizeof(rnd) + 1];
+	ssize_t	w;
+	int	fd = -1, rc = KP_OK, made = 0;
+
+	*lost = 0;
+	randombytes_buf(rnd, sizeof(rnd));
+	kp_hex(rnd, sizeof(rnd), hex);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >=
+	    sizeof(tmp)) {
+		rc = kp_store_err(st, KP_EINVAL, "key file path too long");
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		rc = kp_store_err(st, KP_EIO, "create key file %s: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	made = 1;
+	randombytes_buf(st->key, sizeof(st->key));
+	w = write(fd, st->key, sizeof(st->key));
+	if (w != (ssize_t)sizeof(st->key) || fsync(fd) == -1) {
+		rc = kp_store_err(st, KP_EIO, "write key file %s: %s", tmp,
+		    w == -1 || w == (ssize_t)sizeof(st->key) ?
+		    strerror(errno) : "short write");
+		goto out;
+	}
+	if (link(tmp, path) == -1) {
+		if (errno == EEXIST)
+			*lost = 1;	/* another opener's key is in place */
+		else
+			rc = kp_store_err(st, KP_EIO, "key file %s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (sync_dir(path) == -1)
+		rc = kp_store_err(st, KP_EIO, "sync the directory of key "
+		    "file %s: %s", path, strerror(errno));
+out:
+	if (fd != -1)
+		close(fd);
+	if (made)
+		(void)unlink(tmp);
+	if (rc != KP_OK || *lost)
+		sodium_memzero(st->key, sizeof(st->key));
+	return rc;
+}
+
+/*
+ * Load the at-rest key from path; create it (create_key) when it is
+ * missing and create is set.  Openers racing to create it agree on the
+ * key whose link came first.
  */
 static int
 load_key(struct kp_store *st, const char *path, int create)
 {
-	ssize_t	w;
-	int	fd = -1, rc = KP_OK, tries;
+	int	fd = -1, rc = KP_OK, tries, lost;
 
 	for (tries = 0; tries < 3; tries++) {
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -290,23 +412,9 @@ load_key(struct kp_store *st, const char *path, int create)
 			    "read without it", path);
 			goto out;
 		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd == -1 && errno == EEXIST)
-			continue;	/* another opener won: read theirs */
-		if (fd == -1) {
-			rc = kp_store_err(st, KP_EIO, "create key file %s: %s",
-			    path, strerror(errno));
+		if ((rc = create_key(st, path, &lost)) != KP_OK || !lost)
 			goto out;
-		}
-		randombytes_buf(st->key, sizeof(st->key));
-		w = write(fd, st->key, sizeof(st->key));
-		if (w != (ssize_t)sizeof(st->key) || fsync(fd) == -1) {
-			rc = kp_store_err(st, KP_EIO, "write key file %s: %s",
-			    path, strerror(errno));
-			(void)unlink(path);
-		}
-		goto out;
+		/* another opener won: read theirs */
 	}
 	rc = kp_store_err(st, KP_EIO, "key file %s: creation race", path);
 out:
@@ -387,6 +495,47 @@ out:
 	return rc;
 }
 
+/*
+ * Put the store in WAL mode.  On a new store that takes its exclusive
+ * lock, and another opener's makes the switch fail at once with
+ * SQLITE_BUSY, busy handler or not: try again until BUSY_MS.
+ */
+static int
+set_wal(struct kp_store *st)
+{
+	sqlite3_stmt	*s = NULL;
+	const char	*mode;
+	int64_t		 deadline = mono_ms() + BUSY_MS;
+	int		 r = SQLITE_BUSY, first, rc = KP_OK;
+
+	for (first = 1; retry_until(st, deadline, first); first = 0) {
+		if ((rc = prepare(st, "PRAGMA journal_mode = WAL", &s)) !=
+		    KP_OK)
+			goto out;
+		r = sqlite3_step(s);
+		mode = r == SQLITE_ROW ? (const char *)sqlite3_column_text(s,
+		    0) : NULL;
+		if (mode != NULL && strcmp(mode, "wal") == 0) {
+			r = SQLITE_OK;
+			break;
+		}
+		if (r == SQLITE_ROW)
+			r = SQLITE_BUSY;	/* not switched yet */
+		else if (r != SQLITE_BUSY && r != SQLITE_LOCKED)
+			break;
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	if (r != SQLITE_OK)
+		rc = kp_store_err(st, KP_EDB, "PRAGMA journal_mode = WAL: %s",
+		    r == SQLITE_BUSY || r == SQLITE_LOCKED ? "the store "
+		    "stayed busy for 5 s" : sqlite3_errmsg(st->db));
+out:
+	sqlite3_finalize(s);
+	sqlite3_busy_timeout(st->db, BUSY_MS);
+	return rc;
+}
+
 int
 kp_store_open(const char *dbpath, const char *keyfile, char *err,
     size_t errlen, struct kp_store **out)
@@ -421,8 +570,7 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		goto out;
 	}
-	sqlite3_busy_timeout(st->db, 5000);
-	if ((rc = exec(st, "PRAGMA journal_mode = WAL")) != KP_OK ||
+	if ((rc = set_wal(st)) != KP_OK ||
 	    (rc = exec(st, "PRAGMA secure_delete = ON")) != KP_OK ||
 	    (rc = exec(st, "PRAGMA synchronous = NORMAL")) != KP_OK)
 		goto out;
