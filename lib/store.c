@@ -638,25 +638,27 @@ kp_store_rollback(struct kp_store *st)
 int
 kp_store_checkpoint(struct kp_store *st)
 {
-	struct timespec	ts = { 0, 2 * 1000 * 1000 };
-	int		log, ckpt, r, tries;
+	int64_t	deadline = mono_ms() + BUSY_MS;
+	int	log, ckpt, r = SQLITE_BUSY, first;
 
 	if (!sqlite3_get_autocommit(st->db))
 		return KP_OK;	/* the caller checkpoints after COMMIT */
 	/*
 	 * Readers and writers are waited for by the busy handler, but a
 	 * checkpoint another connection is running makes ours fail at
-	 * once: try again for up to about two seconds.
+	 * once: try again, all of it (waits included) within BUSY_MS.
 	 */
-	for (tries = 0; tries < 1000; tries++) {
+	for (first = 1; retry_until(st, deadline, first); first = 0) {
 		r = sqlite3_wal_checkpoint_v2(st->db, NULL,
 		    SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt);
 		if (r != SQLITE_BUSY && r != SQLITE_LOCKED)
 			break;
-		nanosleep(&ts, NULL);
 	}
+	sqlite3_busy_timeout(st->db, BUSY_MS);
 	if (r != SQLITE_OK)
-		return dberr(st, "checkpoint");
+		return kp_store_err(st, KP_EDB, "checkpoint: %s",
+		    r == SQLITE_BUSY || r == SQLITE_LOCKED ? "the store "
+		    "stayed busy for 5 s" : sqlite3_errmsg(st->db));
 	st->scrub_owed = 0;
 	return KP_OK;
 }
