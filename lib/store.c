@@ -541,6 +541,8 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
     size_t errlen, struct kp_store **out)
 {
 	struct kp_store	*st = NULL;
+	struct stat	 sb;
+	char		 wal[4096];
 	int		 fd, rc, intx = 0;
 
 	*out = NULL;
@@ -564,6 +566,19 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 		goto out;
 	}
 	close(fd);
+	/*
+	 * A WAL with frames in it at open was left by a process that died
+	 * (or is another handle's, still open): it may hold the images of
+	 * pages from before a wipe whose scrub that process owed.  The
+	 * scrub is owed now, and run once the store is open.
+	 */
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", dbpath) >=
+	    sizeof(wal)) {
+		rc = kp_store_err(st, KP_EINVAL, "store path too long");
+		goto out;
+	}
+	if (stat(wal, &sb) == 0 && sb.st_size > 0)
+		st->scrub_owed = 1;
 	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		rc = kp_store_err(st, KP_EDB, "store %s: %s", dbpath,
@@ -582,6 +597,8 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 		goto out;
 	rc = kp_store_commit(st);
 	intx = 0;
+	if (rc == KP_OK)
+		kp_store_flush(st);	/* what a dead process owed */
 out:
 	if (rc != KP_OK) {
 		if (intx)
