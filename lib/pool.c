@@ -710,8 +710,8 @@ out:
 /*
  * kp_pool_take: hand a spent key's private keys to the caller and wipe
  * them from the store.  A last-resort key hands them over and keeps
- * them.  KP_ENOTFOUND when they are gone, KP_ESTATE before the key's
- * Welcome was opened.
+ * them (until its not_after: then expiry wipes them).  KP_ENOTFOUND
+ * when they are gone, KP_ESTATE before the key's Welcome was opened.
  */
 int
 kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],

@@ -1446,8 +1446,8 @@ kp_store_wipe_spent(struct kp_store *st, int64_t now, uint32_t *n)
 
 	rc = exec_wipe(st, "UPDATE keypackages SET private_init_key = "
 	    "NULL, private_encryption_key = NULL WHERE not_after < ?2 AND "
-	    "status = 'spent' AND last_resort = 0 AND "
-	    "private_init_key IS NOT NULL", NULL, now, "wipe spent keys",
+	    "status = 'spent' AND private_init_key IS NOT NULL", NULL, now,
+	    "wipe spent keys",
 	    &changed);
 	*n = (uint32_t)changed;
 	return rc;

@@ -187,7 +187,8 @@ int	kp_store_available(struct kp_store *st, uint16_t suite,
 /* kp_store_expired: live keys whose not_after is before now; free(*keys). */
 int	kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
 	    size_t *n) KP_WUR;
-/* kp_store_wipe_spent: wipe private keys of spent keys past not_after. */
+/* kp_store_wipe_spent: wipe private keys of spent keys past not_after,
+ * last-resort ones included. */
 int	kp_store_wipe_spent(struct kp_store *st, int64_t now,
 	    uint32_t *n) KP_WUR;
 /* kp_store_reservation: the reservation of a reserved key; KP_ESTATE if
