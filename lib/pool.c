@@ -397,13 +397,15 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 }
 
 /*
- * kp_pool_generate: make n keys in state created, in one transaction,
- * in the policy's suite and lifetime.  Regular keys stop at the hard cap
- * on created + available of the suite (KP_ETOOBIG); a last-resort key is
- * made one at a time (n > 1 is KP_ETOOBIG) and is not held to the cap.
+ * Make n keys in state created, in one transaction, in the policy's
+ * suite and lifetime (kp_pool_generate).  With fill, n is what the
+ * policy wants (kp_policy_should_replenish, kp_policy_needed) counted in
+ * the same transaction, so it stops at the hard cap whatever another
+ * handle made meanwhile.  *made (when not NULL) gets the number made.
  */
-int
-kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
+static int
+generate(struct kp_pool *p, uint32_t n, int last_resort, int fill,
+    uint32_t *made)
 {
 	struct kp_policy	 pol;
 	struct kp_counts	 c;
@@ -417,7 +419,9 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 	int			 rc;
 
 	memset(&b, 0, sizeof(b));
-	if (n == 0)
+	if (made != NULL)
+		*made = 0;
+	if (n == 0 && !fill)
 		return KP_OK;
 	if (last_resort && n > 1)
 		return kp_pool_err(p, KP_ETOOBIG, "one last-resort key at a "
@@ -429,6 +433,9 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 	if (!last_resort) {
 		if ((rc = kp_store_counts(p->st, pol.suite, 0, &c)) != KP_OK)
 			goto out;
+		if (fill)
+			n = kp_policy_should_replenish(&pol, &c) ?
+			    kp_policy_needed(&pol, &c) : 0;
 		if ((uint64_t)c.n[KP_STATE_CREATED] + c.n[KP_STATE_AVAILABLE] +
 		    n > pol.hard_cap) {
 			rc = kp_pool_err(p, KP_ETOOBIG, "%u more keys would "
@@ -485,12 +492,38 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 		if (rc != KP_OK)
 			goto out;
 	}
-	rc = kp_store_commit(p->st);	/* rolls back when it fails */
+	if ((rc = kp_store_commit(p->st)) == KP_OK && made != NULL)
+		*made = n;	/* a failed COMMIT rolls back */
 out:
 	sodium_memzero(&b.sec, sizeof(b.sec));
 	free(buf);
 	kp_store_rollback(p->st);	/* no-op after COMMIT */
 	return rc;
+}
+
+/*
+ * kp_pool_generate: make n keys in state created, in one transaction,
+ * in the policy's suite and lifetime.  Regular keys stop at the hard cap
+ * on created + available of the suite (KP_ETOOBIG); a last-resort key is
+ * made one at a time (n > 1 is KP_ETOOBIG) and is not held to the cap.
+ */
+int
+kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
+{
+	return generate(p, n, last_resort, 0, NULL);
+}
+
+/*
+ * kp_pool_replenish: make the regular keys the policy wants now (none
+ * unless available < low_watermark; up to target, never past the hard
+ * cap), counted and made in one transaction: a handle that reached the
+ * cap first leaves nothing to make, which is success.  *made says how
+ * many.
+ */
+int
+kp_pool_replenish(struct kp_pool *p, uint32_t *made)
+{
+	return generate(p, 0, 0, 1, made);
 }
 
 /* The moves kp_pool_transition allows. */

@@ -210,6 +210,7 @@ int	kp_pool_register(struct kp_pool *p) KP_WUR;
 int	kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
 	    int expire_rejected, uint32_t *uploaded, uint32_t *expired) KP_WUR;
 void	kp_pool_drop_client(struct kp_pool *p);
+int	kp_pool_replenish(struct kp_pool *p, uint32_t *made) KP_WUR;
 
 /* Policy helpers (lib/policy.c). */
 int	kp_policy_check(const struct kp_policy *p, char *err,

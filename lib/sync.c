@@ -562,7 +562,7 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 	struct kp_sync_report	 rep;
 	struct kp_policy	 pol;
 	struct kp_counts	 c;
-	uint32_t		 need;
+	uint32_t		 made;
 	int			 rc;
 
 	memset(&rep, 0, sizeof(rep));
@@ -570,18 +570,12 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 		goto out;
 	if ((rc = sync_once(p, &rep)) != KP_OK)
 		goto out;
-	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK ||
-	    (rc = kp_store_counts(p->st, pol.suite, 0, &c)) != KP_OK)
+	/* counted where it is made: another handle may have made keys */
+	if ((rc = kp_pool_replenish(p, &made)) != KP_OK)
 		goto out;
-	need = kp_policy_should_replenish(&pol, &c) ?
-	    kp_policy_needed(&pol, &c) : 0;
-	if (need > 0) {
-		rc = kp_pool_generate(p, need, 0);
-		if (rc == KP_OK)
-			rep.generated += need;
-		else if (rc != KP_ETOOBIG)	/* another handle filled it */
-			goto out;
-	}
+	rep.generated += made;
+	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
+		goto out;
 	if (pol.last_resort) {
 		if ((rc = kp_store_counts(p->st, pol.suite, 1, &c)) != KP_OK)
 			goto out;
