@@ -514,7 +514,10 @@ int kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
 /*
  * kp_pool_welcome: open a Welcome (MLSMessage) for one of our keys; the
  * key becomes spent with group_id and epoch.  *ref names it; fill *info
- * as kp_welcome_open() does.
+ * as kp_welcome_open() does.  Again for the same group_id and epoch: a
+ * success that changes nothing; for a key whose Welcome of another
+ * group or epoch was recorded: KP_EPERM, nothing changed (a last-resort
+ * key records each new one).
  */
 int kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
     uint8_t ref[KP_REF_LEN], struct kp_welcome_info *info) KP_WUR;

@@ -656,8 +656,12 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 
 /*
  * kp_pool_welcome: open a Welcome for one of our keys with its stored
- * init key; the key becomes spent with the group_id and epoch.  A
- * last-resort key keeps its state (it may serve again).
+ * init key; the key becomes spent with the group_id and epoch.  Once a
+ * key's Welcome is recorded, one for the same group_id and epoch
+ * succeeds and changes nothing, and one for another group or epoch is
+ * KP_EPERM and changes nothing.  A last-resort key keeps its state (it
+ * may serve again) and records the group_id and epoch of its latest
+ * Welcome.
  */
 int
 kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
@@ -714,6 +718,21 @@ kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
 	if (from == KP_STATE_EXPIRED) {
 		rc = kp_pool_err(p, KP_ESTATE, "welcome: %s expired",
 		    b.key.ref_hex);
+		goto rollback;
+	}
+	if (!b.key.last_resort && from == KP_STATE_SPENT && b.key.epoch >= 0) {
+		/* its Welcome was opened: the same one again changes nothing */
+		if (b.key.group_id_len == info->group_id_len &&
+		    memcmp(b.key.group_id, info->group_id,
+		    info->group_id_len) == 0 &&
+		    b.key.epoch == (int64_t)info->epoch) {
+			kp_store_rollback(p->st);
+			memcpy(ref, b.key.ref, KP_REF_LEN);
+			goto out;
+		}
+		rc = kp_pool_err(p, KP_EPERM, "welcome: key %s already joined "
+		    "another group or epoch (epoch %lld); a key joins one "
+		    "group once", b.key.ref_hex, (long long)b.key.epoch);
 		goto rollback;
 	}
 	if (!b.key.last_resort && from != KP_STATE_SPENT) {
