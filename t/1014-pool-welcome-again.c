@@ -15,32 +15,6 @@
 
 #include "1-pooltest.h"
 
-/* Bail unless node >= 20.19 and ts-mls are there (as t/05xx do). */
-static void
-need_node(void)
-{
-	char	line[64];
-	FILE	*f;
-	int	maj = 0, min = 0;
-
-	if ((f = popen("node -p process.versions.node 2>/dev/null", "r")) ==
-	    NULL || fgets(line, sizeof(line), f) == NULL) {
-		if (f != NULL)
-			pclose(f);
-		bail("node missing (make deps installs it)");
-	}
-	pclose(f);
-	if (sscanf(line, "%d.%d", &maj, &min) != 2)
-		bail("node does not run");
-	if (maj < 20 || (maj == 20 && min < 19))
-		bail("node %d.%d is too old: ts-mls needs node >= 20.19", maj,
-		    min);
-	if (access(tap_path("t/interop/node_modules/ts-mls/package.json"),
-	    R_OK) == -1)
-		bail("t/interop/node_modules missing (run sh "
-		    "mk/interop-deps.sh)");
-}
-
 /* The only key of state st (lr: the last-resort one) to kpfile. */
 static void
 key_out(struct kp_pool *p, int lr, const char *kpfile, uint8_t ref[KP_REF_LEN])
@@ -195,9 +169,7 @@ main(void)
 
 	if (sodium_init() < 0)
 		bail("sodium_init");
-	if (getenv("KP_TOP") == NULL)
-		bail("KP_TOP not set (run it with make check)");
-	need_node();
+	pt_need_node();
 	pt_init();
 	if (kp_pool_open(pt_file("w.db"), NULL, "wanda", &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
