@@ -439,7 +439,9 @@ struct kp_pool;		/* one user's local pool, opaque */
 int kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
     struct kp_pool **out) KP_WUR;
 void kp_pool_close(struct kp_pool *p);
-/* kp_errmsg: detail of the pool's last error; never a secret. */
+/* kp_errmsg: detail of the pool's last error; never a secret.  It tells
+ * of the last kp_pool_* call only: empty after one that succeeded with
+ * nothing to report. */
 const char *kp_errmsg(const struct kp_pool *p);
 /* kp_pool_user: the user name the store belongs to. */
 const char *kp_pool_user(const struct kp_pool *p);

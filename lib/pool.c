@@ -191,6 +191,7 @@ kp_pool_now(const struct kp_pool *p)
 int
 kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out)
 {
+	KP_POOL_CALL(p);
 	return kp_policy_load(p->st, out);
 }
 
@@ -200,6 +201,7 @@ kp_pool_policy_set(struct kp_pool *p, const struct kp_policy *in)
 {
 	int	rc;
 
+	KP_POOL_CALL(p);
 	if ((rc = kp_policy_check(in, p->errmsg, sizeof(p->errmsg))) != KP_OK)
 		return rc;
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
@@ -218,6 +220,7 @@ kp_pool_config_set(struct kp_pool *p, const char *key, const char *value)
 	struct kp_policy	pol;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	if (key == NULL || value == NULL)
 		return kp_pool_err(p, KP_EINVAL, "no setting");
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
@@ -239,6 +242,7 @@ kp_pool_config_text(struct kp_pool *p, char **text)
 	struct kp_policy	pol;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	*text = NULL;
 	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
 		return rc;
@@ -251,6 +255,7 @@ kp_pool_config_text(struct kp_pool *p, char **text)
 int
 kp_pool_counts(struct kp_pool *p, struct kp_counts *out)
 {
+	KP_POOL_CALL(p);
 	return kp_store_counts(p->st, 0, -1, out);
 }
 
@@ -258,6 +263,7 @@ kp_pool_counts(struct kp_pool *p, struct kp_counts *out)
 int
 kp_pool_list(struct kp_pool *p, int state, struct kp_key **keys, size_t *n)
 {
+	KP_POOL_CALL(p);
 	return kp_store_list(p->st, state, keys, n);
 }
 
@@ -269,6 +275,7 @@ kp_pool_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	struct kp_bundle	b;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	if ((rc = kp_store_get(p->st, ref, 0, &b)) != KP_OK)
 		return rc;
 	*out = b.key;
@@ -284,6 +291,7 @@ kp_pool_load(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	struct kp_bundle	b;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	if ((rc = kp_store_load(p->st, ref, 0, &b, found)) != KP_OK)
 		return rc;
 	if (*found)
@@ -300,6 +308,7 @@ kp_pool_keypackage(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	struct kp_bundle	b;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	*buf = NULL;
 	*len = 0;
 	if ((rc = kp_store_get(p->st, ref, 0, &b)) != KP_OK)
@@ -318,6 +327,7 @@ kp_pool_delete(struct kp_pool *p, const uint8_t ref[KP_REF_LEN])
 	struct kp_bundle	b;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;
 	if ((rc = kp_store_get(p->st, ref, 0, &b)) != KP_OK)
@@ -350,6 +360,7 @@ kp_pool_status(struct kp_pool *p, struct kp_status *out)
 	char			v[32];
 	int			rc, found, failed = 0;
 
+	KP_POOL_CALL(p);
 	memset(out, 0, sizeof(*out));
 	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK ||
 	    (rc = kp_store_counts(p->st, 0, -1, &out->counts)) != KP_OK ||
@@ -382,6 +393,7 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 {
 	char	*u = NULL;
 
+	KP_POOL_CALL(p);
 	if (url != NULL) {
 		if (strncmp(url, "http://", 7) != 0 &&
 		    strncmp(url, "https://", 8) != 0)
@@ -397,14 +409,15 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 }
 
 /*
- * Make n keys in state created, in one transaction, in the policy's
- * suite and lifetime (kp_pool_generate).  With fill, n is what the
- * policy wants (kp_policy_should_replenish, kp_policy_needed) counted in
- * the same transaction, so it stops at the hard cap whatever another
- * handle made meanwhile.  *made (when not NULL) gets the number made.
+ * kp_pool_make: make n keys in state created, in one transaction, in
+ * the policy's suite and lifetime (kp_pool_generate).  With fill, n is
+ * what the policy wants (kp_policy_should_replenish, kp_policy_needed)
+ * counted in the same transaction: a handle that reached the hard cap
+ * first leaves nothing to make, which is success.  *made (when not NULL)
+ * gets the number made.
  */
-static int
-generate(struct kp_pool *p, uint32_t n, int last_resort, int fill,
+int
+kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
     uint32_t *made)
 {
 	struct kp_policy	 pol;
@@ -510,20 +523,8 @@ out:
 int
 kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 {
-	return generate(p, n, last_resort, 0, NULL);
-}
-
-/*
- * kp_pool_replenish: make the regular keys the policy wants now (none
- * unless available < low_watermark; up to target, never past the hard
- * cap), counted and made in one transaction: a handle that reached the
- * cap first leaves nothing to make, which is success.  *made says how
- * many.
- */
-int
-kp_pool_replenish(struct kp_pool *p, uint32_t *made)
-{
-	return generate(p, 0, 0, 1, made);
+	KP_POOL_CALL(p);
+	return kp_pool_make(p, n, last_resort, 0, NULL);
 }
 
 /* The moves kp_pool_transition allows. */
@@ -628,6 +629,7 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	int64_t		now;
 	int		rc;
 
+	KP_POOL_CALL(p);
 	if (kp_state_name(from) == NULL || kp_state_name(to) == NULL)
 		return kp_pool_err(p, KP_EINVAL, "bad state");
 	/* the local move: one compare-and-set, no load (kpoolfs's rename) */
@@ -673,6 +675,7 @@ kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
 	int64_t			 now;
 	int			 rc, found, wiped = 0, opened = 0, from;
 
+	KP_POOL_CALL(p);
 	memset(&b, 0, sizeof(b));
 	memset(info, 0, sizeof(*info));
 	if ((rc = kp_welcome_refs(msg, len, &refs, &n)) != KP_OK) {
@@ -772,6 +775,7 @@ kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	struct kp_bundle	b;
 	int			rc, wiped;
 
+	KP_POOL_CALL(p);
 	memset(out, 0, sizeof(*out));
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;

@@ -316,6 +316,7 @@ kp_pool_expire(struct kp_pool *p, struct kp_sync_report *r)
 {
 	int	rc;
 
+	KP_POOL_CALL(p);
 	if (r != NULL)
 		memset(r, 0, sizeof(*r));
 	rc = expire(p, r);
@@ -545,6 +546,7 @@ kp_pool_sync(struct kp_pool *p, struct kp_sync_report *r)
 {
 	int	rc;
 
+	KP_POOL_CALL(p);
 	if (r != NULL)
 		memset(r, 0, sizeof(*r));
 	rc = sync_once(p, r);
@@ -565,13 +567,14 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 	uint32_t		 made;
 	int			 rc;
 
+	KP_POOL_CALL(p);
 	memset(&rep, 0, sizeof(rep));
 	if ((rc = expire(p, &rep)) != KP_OK)
 		goto out;
 	if ((rc = sync_once(p, &rep)) != KP_OK)
 		goto out;
 	/* counted where it is made: another handle may have made keys */
-	if ((rc = kp_pool_replenish(p, &made)) != KP_OK)
+	if ((rc = kp_pool_make(p, 0, 0, 1, &made)) != KP_OK)
 		goto out;
 	rep.generated += made;
 	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
@@ -581,7 +584,7 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 			goto out;
 		if (c.n[KP_STATE_CREATED] + c.n[KP_STATE_AVAILABLE] +
 		    c.n[KP_STATE_RESERVED] == 0) {
-			if ((rc = kp_pool_generate(p, 1, 1)) != KP_OK)
+			if ((rc = kp_pool_make(p, 1, 1, 0, NULL)) != KP_OK)
 				goto out;
 			rep.generated++;
 		}
