@@ -496,6 +496,47 @@ out:
 }
 
 /*
+ * The store's files are the owner's alone: a mode wider than 0600 (a
+ * copy, a chmod, a umask-less tool) is narrowed to 0600 here rather than
+ * refused, since what is secret in them is sealed under the key file
+ * (which is refused when wider, read_keyfile).  KP_EPERM when it cannot
+ * be (someone else's file), KP_EINVAL when it is not a regular file.
+ */
+static int
+owner_only(struct kp_store *st, const char *path, int fd)
+{
+	struct stat	sb;
+
+	if (fstat(fd, &sb) == -1)
+		return kp_store_err(st, KP_EIO, "store %s: %s", path,
+		    strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return kp_store_err(st, KP_EINVAL, "store %s is not a regular "
+		    "file", path);
+	if ((sb.st_mode & 07777) != 0600 && fchmod(fd, 0600) == -1)
+		return kp_store_err(st, KP_EPERM, "store %s has mode %03o and "
+		    "cannot be made 0600: %s", path,
+		    (unsigned)(sb.st_mode & 07777), strerror(errno));
+	return KP_OK;
+}
+
+/* owner_only for a -wal or -shm file that may not be there. */
+static int
+owner_only_path(struct kp_store *st, const char *path)
+{
+	int	fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return errno == ENOENT ? KP_OK : kp_store_err(st,
+		    errno == ELOOP ? KP_EPERM : KP_EIO, "store %s: %s", path,
+		    strerror(errno));
+	rc = owner_only(st, path, fd);
+	close(fd);
+	return rc;
+}
+
+/*
  * Put the store in WAL mode.  On a new store that takes its exclusive
  * lock, and another opener's makes the switch fail at once with
  * SQLITE_BUSY, busy handler or not: try again until BUSY_MS.
@@ -565,7 +606,10 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 		    "store %s: %s", dbpath, strerror(errno));
 		goto out;
 	}
+	rc = owner_only(st, dbpath, fd);
 	close(fd);
+	if (rc != KP_OK)
+		goto out;
 	/*
 	 * A WAL with frames in it at open was left by a process that died
 	 * (or is another handle's, still open): it may hold the images of
@@ -579,6 +623,11 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 	}
 	if (stat(wal, &sb) == 0 && sb.st_size > 0)
 		st->scrub_owed = 1;
+	if ((rc = owner_only_path(st, wal)) != KP_OK)
+		goto out;
+	(void)snprintf(wal, sizeof(wal), "%s-shm", dbpath);
+	if ((rc = owner_only_path(st, wal)) != KP_OK)
+		goto out;
 	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		rc = kp_store_err(st, KP_EDB, "store %s: %s", dbpath,
