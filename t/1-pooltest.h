@@ -227,6 +227,22 @@ pt_server(int test_clock)
 }
 
 /*
+ * pt_small_policy: a small policy for a test (low watermark, target and
+ * hard cap, set in an order that keeps it consistent, no last-resort
+ * key); bails on failure.
+ */
+static void __attribute__((unused))
+pt_small_policy(struct kp_pool *p, const char *low, const char *target,
+    const char *cap)
+{
+	if (kp_pool_config_set(p, "low_watermark", low) != KP_OK ||
+	    kp_pool_config_set(p, "target", target) != KP_OK ||
+	    kp_pool_config_set(p, "hard_cap", cap) != KP_OK ||
+	    kp_pool_config_set(p, "last_resort", "0") != KP_OK)
+		bail("policy: %s", kp_errmsg(p));
+}
+
+/*
  * pt_need_node: bail unless node >= 20.19 and t/interop's ts-mls are
  * there.  make check installs them, so, as in the t/05xx interop tests,
  * their absence is a failure, not a skip.

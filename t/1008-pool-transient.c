@@ -170,12 +170,9 @@ main(void)
 	if (kp_pool_open(pt_file("alice.db"), NULL, "alice", &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	kp_pool_set_clock(p, hook_now, NULL);
-	if (kp_pool_set_server(p, url) != KP_OK ||
-	    kp_pool_config_set(p, "low_watermark", "2") != KP_OK ||
-	    kp_pool_config_set(p, "target", "4") != KP_OK ||
-	    kp_pool_config_set(p, "hard_cap", "16") != KP_OK ||
-	    kp_pool_config_set(p, "last_resort", "0") != KP_OK)
-		bail("setup: %s", kp_errmsg(p));
+	if (kp_pool_set_server(p, url) != KP_OK)
+		bail("set_server: %s", kp_errmsg(p));
+	pt_small_policy(p, "2", "4", "16");
 	if (kp_pool_refresh(p, &r) != KP_OK || r.uploaded != 4)
 		bail("first refresh: %s", kp_errmsg(p));
 	test_store_fails(p);

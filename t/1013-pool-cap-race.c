@@ -73,12 +73,9 @@ main(void)
 		bail("open");
 	kp_pool_set_clock(a, a_now, NULL);
 	kp_pool_set_clock(b, pt_now, NULL);
-	if (kp_pool_set_server(a, url) != KP_OK ||
-	    kp_pool_config_set(a, "low_watermark", "2") != KP_OK ||
-	    kp_pool_config_set(a, "target", "4") != KP_OK ||
-	    kp_pool_config_set(a, "hard_cap", "6") != KP_OK ||
-	    kp_pool_config_set(a, "last_resort", "0") != KP_OK)
-		bail("setup: %s", kp_errmsg(a));
+	if (kp_pool_set_server(a, url) != KP_OK)
+		bail("set_server: %s", kp_errmsg(a));
+	pt_small_policy(a, "2", "4", "6");
 
 	armed = 1;
 	is_int(kp_pool_refresh(a, &r), KP_OK, "a refreshes while b fills the "
