@@ -31,6 +31,7 @@ struct kps_http {
 	int		 status;
 	int		 route;
 	char		 method[16];
+	char		 user[KP_MAX_USERNAME + 1];	/* the caller or "" */
 	struct timespec	 t0;
 };
 
@@ -54,13 +55,32 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 	return h;
 }
 
+/*
+ * printable: copy at most max bytes of s up to stop (or its end) into
+ * out, each byte that is not printable ASCII as '?', so that no client
+ * writes a newline or an escape sequence into the log; "-" for "".
+ */
+static void
+printable(char *out, size_t cap, const char *s, int stop, size_t max)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < cap && i < max && s[i] != '\0' && s[i] != stop;
+	    i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (i == 0 && cap > 1)
+		out[i++] = '-';
+	out[i] = '\0';
+}
+
 static void
 on_done(void *cls, struct MHD_Connection *con, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct kps_http	*h = *con_cls;
 	struct timespec	 t1;
-	char		 line[256], *q;
+	char		 line[320], method[sizeof(h->method)], path[121];
+	char		 user[sizeof(h->user)];
 	double		 ms;
 	int		 n;
 
@@ -73,17 +93,16 @@ on_done(void *cls, struct MHD_Connection *con, void **con_cls,
 		kps_metric_request(h->route, h->status);
 	if (!kps_conf.quiet) {
 		/* the path only: no query, header, key or signature */
-		if ((q = strchr(h->target, '?')) != NULL)
-			*q = '\0';
-		n = snprintf(line, sizeof(line), "%s %.*s %d %.3fms%s\n",
-		    h->method[0] ? h->method : "-", 120, h->target,
-		    h->status, ms,
+		printable(method, sizeof(method), h->method, '\0',
+		    sizeof(method));
+		printable(path, sizeof(path), h->target, '?', sizeof(path));
+		printable(user, sizeof(user), h->user, '\0', sizeof(user));
+		n = snprintf(line, sizeof(line), "%s %s %d %.3fms %s%s\n",
+		    method, path, h->status, ms, user,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 		    " (aborted)");
-		if (n > 0)
-			(void)!write(STDERR_FILENO, line,
-			    (size_t)n < sizeof(line) ? (size_t)n :
-			    sizeof(line) - 1);
+		if (n > 0 && (size_t)n < sizeof(line))
+			(void)!write(STDERR_FILENO, line, (size_t)n);
 	}
 	free(h->target);
 	free(h->body);
@@ -163,13 +182,17 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	if (!h->started) {
 		h->started = 1;
 		snprintf(h->method, sizeof(h->method), "%s", method);
+		/* the route counts a 413 before the request is read */
+		if ((q = strchr(h->target, '?')) != NULL)
+			*q = '\0';
+		h->route = kps_route_of(h->target);
+		if (q != NULL)
+			*q = '?';
 		if ((cl = header(con, MHD_HTTP_HEADER_CONTENT_LENGTH)) !=
 		    NULL) {
 			v = strtoull(cl, &end, 10);
-			if (v > KPS_MAX_BODY) {
-				h->route = KPS_R_OTHER;
+			if (v > KPS_MAX_BODY)
 				return too_big(con, h);
-			}
 		}
 		return MHD_YES;
 	}
@@ -224,6 +247,7 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	if (q != NULL)
 		*q = '?';
 	h->route = c.route;
+	memcpy(h->user, c.user, sizeof(h->user));
 	if (c.pending != NULL) {
 		/* suspend first: the writer may be done before we return */
 		h->pending = c.pending;

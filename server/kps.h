@@ -145,10 +145,14 @@ struct kps_call {
 	const uint8_t	*body;
 	size_t		 len;
 	int		 route;		/* set by kps_handle */
+	char		 user[KP_MAX_USERNAME + 1]; /* set by kps_handle:
+					   the authenticated caller or "" */
 	struct kps_pending *pending;	/* set by kps_handle: a write to
 					   submit, r is not filled yet */
 };
 struct kps_pending;
+/* kps_route_of: the route (KPS_R_*) of a path without its query. */
+int	kps_route_of(const char *path);
 /* kps_handle: answer one complete request, or leave c->pending. */
 void	kps_handle(struct kps_call *c, struct kps_reply *r);
 /* kps_pending_submit: hand a pending write to the writer; wake(arg)

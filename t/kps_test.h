@@ -8,12 +8,16 @@
 #ifndef KPS_TEST_H
 #define KPS_TEST_H
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -306,7 +310,7 @@ raw(struct srv *s, struct who *w, const char *method, const char *target,
 }
 
 /* error_code: the "error" member of a JSON reply, in a static buffer. */
-static const char *
+static __attribute__((unused)) const char *
 error_code(const struct rawreply *r)
 {
 	static char	 code[64];
@@ -322,6 +326,77 @@ error_code(const struct rawreply *r)
 	memcpy(code, p, n);
 	code[n] = '\0';
 	return code;
+}
+
+/* sock_open: a TCP connection to the server; bails on failure. */
+static __attribute__((unused)) int
+sock_open(const struct srv *s)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)s->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
+		bail("connect to port %d: %s", s->port, strerror(errno));
+	return fd;
+}
+
+/* sock_send: write all of buf; bails on failure. */
+static __attribute__((unused)) void
+sock_send(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) <= 0)
+			bail("send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * sock_read: read into buf (NUL-terminated) until the peer closes, for
+ * at most ms milliseconds; the number of bytes read.
+ */
+static __attribute__((unused)) size_t
+sock_read(int fd, char *buf, size_t cap, int ms)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	size_t		len = 0;
+	ssize_t		n;
+
+	while (len + 1 < cap && poll(&pfd, 1, ms) == 1) {
+		if ((n = recv(fd, buf + len, cap - 1 - len, 0)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/* srv_log_wait: wait (5 s at most) until the server's log holds
+ * needle; 1 when it does. */
+static __attribute__((unused)) int
+srv_log_wait(const struct srv *s, const char *needle)
+{
+	char	*log;
+	size_t	 n;
+	int	 i, found = 0;
+
+	for (i = 0; i < 500 && !found; i++) {
+		if (i > 0)
+			usleep(10000);
+		log = tap_slurp(s->log, &n);
+		found = memmem(log, n, needle, strlen(needle)) != NULL;
+		free(log);
+	}
+	return found;
 }
 
 #define is_reply(r, st, code, ...) do {					\
