@@ -128,7 +128,8 @@ static const char *const sql_text[S_NSTMT] = {
 	[S_REPLAY] = "SELECT keypackage_ref, keypackage_bytes, "
 	    "reservation_id, reservation_expires_at FROM keypackages "
 	    "WHERE reserved_by = ?1 AND request_id = ?2 AND username = ?3 "
-	    "AND status = 'reserved' AND reservation_expires_at > ?4",
+	    "AND status = 'reserved' AND reservation_expires_at > ?4 "
+	    "AND not_after > ?4",
 	[S_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
 	[S_OLDEST] = "SELECT rowid, keypackage_ref, keypackage_bytes "
 	    "FROM keypackages INDEXED BY keypackages_user_status "
@@ -141,8 +142,8 @@ static const char *const sql_text[S_NSTMT] = {
 	    "AND last_resort = 1 AND not_after > ?2 "
 	    "ORDER BY uploaded_at DESC, rowid DESC LIMIT 1",
 	[S_NAMED] = "SELECT rowid, keypackage_ref, keypackage_bytes, status, "
-	    "not_after FROM keypackages WHERE keypackage_ref = ?1 AND "
-	    "username = ?2",
+	    "not_after, last_resort FROM keypackages WHERE "
+	    "keypackage_ref = ?1 AND username = ?2",
 	[S_MARK_RESERVED] = "UPDATE keypackages SET status = 'reserved', "
 	    "reservation_id = ?1, reservation_expires_at = ?2, "
 	    "reserved_by = ?3, reserved_at = ?4, request_id = ?5, "
@@ -736,6 +737,24 @@ take(sqlite3_stmt *st, int refcol, int bytescol, struct kps_reservation *out)
 	return dupblob(st, bytescol, &out->bytes, &out->len);
 }
 
+/*
+ * last_resort: hand out the last-resort key of the row st is on (ref
+ * in column 1, bytes in 2) without marking it reserved; resets st.
+ */
+static int
+last_resort(sqlite3_stmt *st, const struct kps_reserve *r,
+    struct kps_reservation *out)
+{
+	int	rc;
+
+	rc = take(st, 1, 2, out);
+	sqlite3_reset(st);
+	new_reservation_id(out->reservation_id);
+	out->expires_at = r->now + r->ttl;
+	out->last_resort = 1;
+	return rc;
+}
+
 static int
 sq_reserve(struct kps_store *b, const struct kps_reserve *r,
     struct kps_reservation *out)
@@ -808,6 +827,11 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 			rc = KP_ECONFLICT;
 			goto out;
 		}
+		if (sqlite3_column_int(st, 5)) {
+			/* served, never consumed, named or not */
+			rc = last_resort(st, r, out);
+			goto out;
+		}
 	} else {
 		if ((st = stmt(s, S_OLDEST)) == NULL)
 			goto out;
@@ -821,11 +845,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 			sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, r->now);
 			if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-				rc = take(st, 1, 2, out);
-				sqlite3_reset(st);
-				new_reservation_id(out->reservation_id);
-				out->expires_at = r->now + r->ttl;
-				out->last_resort = 1;
+				rc = last_resort(st, r, out);
 				goto out;
 			}
 			sqlite3_reset(st);

@@ -164,6 +164,35 @@ who_free(struct who *w)
 	w->c = NULL;
 }
 
+/* A KeyPackage made by gen(): its bytes (malloc'd) and its ref. */
+struct kpb {
+	uint8_t	*buf;
+	size_t	 len;
+	uint8_t	 ref[KP_REF_LEN];
+};
+
+/* gen: a KeyPackage of w with identity, valid from nb to na, flagged
+ * last resort when lr; bails on failure. */
+static __attribute__((unused)) void
+gen(struct who *w, const char *identity, int64_t nb, int64_t na, int lr,
+    struct kpb *k)
+{
+	struct kp_kpopts	o;
+	struct kp_kpsecrets	sec;
+	int			rc;
+
+	memset(&o, 0, sizeof(o));
+	o.identity = (const uint8_t *)identity;
+	o.identity_len = strlen(identity);
+	o.not_before = (uint64_t)nb;
+	o.not_after = (uint64_t)na;
+	o.last_resort = lr;
+	if ((rc = kp_keypackage_generate(&o, w->seed, &k->buf, &k->len,
+	    k->ref, &sec)) != KP_OK)
+		bail("generate: %s", kp_strerror(rc));
+	sodium_memzero(&sec, sizeof(sec));
+}
+
 /* What a raw request does to its signature. */
 enum tamper {
 	T_NONE = 0,
@@ -301,7 +330,7 @@ raw_ex(struct srv *s, struct who *w, const char *method, const char *target,
 	curl_slist_free_all(h);
 }
 
-static void
+static __attribute__((unused)) void
 raw(struct srv *s, struct who *w, const char *method, const char *target,
     const char *body, enum tamper t, struct rawreply *out)
 {
