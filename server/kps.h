@@ -79,6 +79,8 @@ void	kps_writer_run(struct kps_job *j);
 /* kps_writer_submit: queue a job; the writer calls j->wake(j->wake_arg)
  * from its thread once it is committed. */
 void	kps_writer_submit(struct kps_job *j);
+/* kps_writer_waiting: the writes queued or running, not done yet. */
+unsigned kps_writer_waiting(void);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 /* kps_reader: this thread's read connection (NULL on failure). */
@@ -159,6 +161,9 @@ void	kps_handle(struct kps_call *c, struct kps_reply *r);
  * runs in the writer's thread when it is done. */
 void	kps_pending_submit(struct kps_pending *p, void (*wake)(void *),
 	    void *arg);
+/* kps_pending_cancel: answer a pending write that will not be
+ * submitted (the server is stopping) with 503; frees p. */
+void	kps_pending_cancel(struct kps_pending *p, struct kps_reply *r);
 /* kps_finish: the reply of a done pending write; frees p. */
 void	kps_finish(struct kps_pending *p, struct kps_reply *r);
 /* kps_error: fill r with {"error": code, "message": ...}. */
@@ -167,6 +172,9 @@ void	kps_error(struct kps_reply *r, int status, const char *code,
 
 /* http.c */
 int	kps_http_start(char *err, size_t errlen, unsigned *port);
+/* kps_http_stop: drain (see http.c) and stop the daemon. */
 void	kps_http_stop(void);
+/* kps_http_inflight: the requests begun and not done. */
+int	kps_http_inflight(void);
 
 #endif /* KPS_H */

@@ -148,6 +148,13 @@ kps_metrics_text(void)
 		    named[i].name, named[i].help, named[i].name,
 		    named[i].name, (unsigned long long)v);
 	}
+	put(&b, "# HELP kpool_writes_waiting Writes queued to the writer "
+	    "or in its transaction.\n# TYPE kpool_writes_waiting gauge\n"
+	    "kpool_writes_waiting %u\n", kps_writer_waiting());
+	put(&b, "# HELP kpool_requests_in_flight HTTP requests begun and "
+	    "not done, this one included.\n"
+	    "# TYPE kpool_requests_in_flight gauge\n"
+	    "kpool_requests_in_flight %d\n", kps_http_inflight());
 	if ((rd = kps_reader()) != NULL &&
 	    kps_count_by_status(rd, NULL, kps_now(), &c) == KP_OK) {
 		put(&b, "# HELP kpool_keys KeyPackages stored, by state.\n"

@@ -730,6 +730,15 @@ kps_pending_submit(struct kps_pending *p, void (*wake)(void *), void *arg)
 }
 
 void
+kps_pending_cancel(struct kps_pending *p, struct kps_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	kps_error(r, 503, "unavailable", "the server is stopping; try "
+	    "again");
+	free(p);
+}
+
+void
 kps_finish(struct kps_pending *p, struct kps_reply *r)
 {
 	memset(r, 0, sizeof(*r));

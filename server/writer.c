@@ -24,6 +24,7 @@ static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
 static pthread_cond_t	 tick = PTHREAD_COND_INITIALIZER;	/* lock */
 static struct kps_job	*head, *tail;		/* lock */
 static int		 stopping;		/* lock */
+static unsigned		 nwaiting;		/* lock: queued, not done */
 static pthread_t	 writer_thr, ckpt_thr;
 static struct kps_store	*wdb;			/* writer thread only */
 static struct kps_store	*cdb;			/* checkpointer only */
@@ -145,6 +146,7 @@ wake:
 		pthread_mutex_lock(&lock);
 		for (j = list; j != NULL; j = next) {
 			next = j->next;
+			nwaiting--;
 			if (j->wake != NULL) {
 				j->next = async;
 				async = j;
@@ -231,6 +233,7 @@ kps_writer_submit(struct kps_job *j)
 	else
 		head = j;
 	tail = j;
+	nwaiting++;
 	pthread_cond_signal(&work);
 	pthread_mutex_unlock(&lock);
 }
@@ -248,6 +251,7 @@ kps_writer_run(struct kps_job *j)
 	else
 		head = j;
 	tail = j;
+	nwaiting++;
 	pthread_cond_signal(&work);
 	while (!j->done)
 		pthread_cond_wait(&j->cv, &lock);
@@ -269,6 +273,17 @@ kps_writer_stop(void)
 	kps_store_close(cdb);
 	kps_store_close(wdb);
 	cdb = wdb = NULL;
+}
+
+unsigned
+kps_writer_waiting(void)
+{
+	unsigned	n;
+
+	pthread_mutex_lock(&lock);
+	n = nwaiting;
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 struct kps_store *

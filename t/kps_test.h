@@ -54,9 +54,10 @@ srv_set_clock(struct srv *s, int64_t t)
 		bail("clock: %s", strerror(errno));
 }
 
-/* srv_start: start kpool-server with extra arguments (NULL-ended). */
+/* srv_restart: start kpool-server again on the database and clock of
+ * s, with extra arguments (NULL-ended). */
 static void
-srv_start(struct srv *s, const char *const *extra)
+srv_restart(struct srv *s, const char *const *extra)
 {
 	const char	*build = getenv("KP_BUILD");
 	const char	*argv[48];
@@ -64,14 +65,6 @@ srv_start(struct srv *s, const char *const *extra)
 	int		 p[2], i = 0, n;
 	ssize_t		 r;
 
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "/tmp/kpool-srv.XXXXXX");
-	if (mkdtemp(s->dir) == NULL)
-		bail("mkdtemp: %s", strerror(errno));
-	snprintf(s->db, sizeof(s->db), "%s/server.db", s->dir);
-	snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
-	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
-	srv_set_clock(s, (int64_t)time(NULL));
 	snprintf(bin, sizeof(bin), "%s/kpool-server", build ? build : "build");
 	argv[i++] = bin;
 	argv[i++] = "--listen";
@@ -109,6 +102,36 @@ srv_start(struct srv *s, const char *const *extra)
 	if ((s->port = atoi(line)) <= 0)
 		bail("kpool-server did not report a port (see %s)", s->log);
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+}
+
+/* srv_start: start kpool-server on a fresh database, with extra
+ * arguments (NULL-ended). */
+static void
+srv_start(struct srv *s, const char *const *extra)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "/tmp/kpool-srv.XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	snprintf(s->db, sizeof(s->db), "%s/server.db", s->dir);
+	snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
+	srv_set_clock(s, (int64_t)time(NULL));
+	srv_restart(s, extra);
+}
+
+/* srv_wait: wait for the server to exit (signalled by the test); its
+ * exit status as srv_stop() gives it.  The directory stays. */
+static __attribute__((unused)) int
+srv_wait(struct srv *s)
+{
+	int	st = -1;
+
+	if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid) {
+		s->pid = 0;
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	return -1;
 }
 
 /* srv_stop: SIGTERM and wait; returns the exit status (0: clean). */
@@ -355,6 +378,28 @@ error_code(const struct rawreply *r)
 	memcpy(code, p, n);
 	code[n] = '\0';
 	return code;
+}
+
+/* srv_metric: the value of metric name in an unsigned GET /metrics
+ * (the server runs with --public-metrics), or -1. */
+static __attribute__((unused)) long long
+srv_metric(struct srv *s, const char *name)
+{
+	struct rawreply	 r;
+	struct who	 anon;
+	const char	*p;
+
+	memset(&anon, 0, sizeof(anon));
+	strcpy(anon.name, "x");		/* unsigned: any name */
+	raw(s, &anon, "GET", "/metrics", NULL, T_UNSIGNED, &r);
+	for (p = r.body; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, name, strlen(name)) == 0 &&
+		    p[strlen(name)] == ' ')
+			return atoll(p + strlen(name) + 1);
+	}
+	return -1;
 }
 
 /* sock_open: a TCP connection to the server; bails on failure. */
