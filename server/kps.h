@@ -36,7 +36,8 @@ extern struct kps_config kps_conf;
 /* kps_now: the server's time for lifetimes and TTLs (the test clock
  * when one is set), unix seconds. */
 int64_t	kps_now(void);
-/* kps_real_now: the real time, for signature freshness. */
+/* kps_real_now: the real time, for signature freshness (the test
+ * clock's second field when it has one). */
 int64_t	kps_real_now(void);
 
 /* The work the single writer thread does, in group commits. */

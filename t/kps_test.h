@@ -39,8 +39,12 @@ struct srv {
 	char	log[128];
 };
 
+/*
+ * srv_set_clocks: the server's time t and, when sig >= 0, the time its
+ * signature checks follow (else the real time).
+ */
 static void
-srv_set_clock(struct srv *s, int64_t t)
+srv_set_clocks(struct srv *s, int64_t t, int64_t sig)
 {
 	char	tmp[160];
 	FILE	*f;
@@ -48,10 +52,20 @@ srv_set_clock(struct srv *s, int64_t t)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", s->clock);
 	if ((f = fopen(tmp, "w")) == NULL)
 		bail("clock: %s", strerror(errno));
-	fprintf(f, "%lld\n", (long long)t);
+	if (sig >= 0)
+		fprintf(f, "%lld %lld\n", (long long)t, (long long)sig);
+	else
+		fprintf(f, "%lld\n", (long long)t);
 	fclose(f);
 	if (rename(tmp, s->clock) != 0)
 		bail("clock: %s", strerror(errno));
+}
+
+/* srv_set_clock: the server's time t; signatures follow the real one. */
+static void
+srv_set_clock(struct srv *s, int64_t t)
+{
+	srv_set_clocks(s, t, -1);
 }
 
 /* srv_restart: start kpool-server again on the database and clock of
