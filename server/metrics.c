@@ -36,6 +36,8 @@ static const struct {
 	{ "keys_uploaded", "KeyPackages accepted by upload" },
 	{ "writer_batches", "Transactions of the writer (group commits)" },
 	{ "writer_jobs", "Writes committed by the writer" },
+	{ "writer_rollbacks", "Writer transactions SQLite rolled back "
+	    "on its own" },
 };
 #define NNAMED	(sizeof(named) / sizeof(named[0]))
 static _Atomic uint64_t	counters[NNAMED];

@@ -90,6 +90,7 @@ struct kps_store_ops {
 	int	(*begin)(struct kps_store *);
 	int	(*commit)(struct kps_store *);
 	int	(*rollback)(struct kps_store *);
+	int	(*in_batch)(struct kps_store *);
 	int	(*checkpoint)(struct kps_store *);
 	int	(*user_add)(struct kps_store *, const char *,
 		    const uint8_t *, int64_t);
@@ -138,6 +139,12 @@ const char *kps_store_errmsg(struct kps_store *s);
 int kps_store_begin(struct kps_store *s) KP_WUR;
 int kps_store_commit(struct kps_store *s) KP_WUR;
 int kps_store_rollback(struct kps_store *s);
+/*
+ * kps_store_in_batch: 1 while the transaction kps_store_begin() opened
+ * is still open; 0 once the backend rolled it back on its own (every
+ * operation then fails with KP_EDB until kps_store_rollback()).
+ */
+int kps_store_in_batch(struct kps_store *s);
 /* kps_store_checkpoint: move the log into the database (off path). */
 int kps_store_checkpoint(struct kps_store *s);
 

@@ -101,6 +101,7 @@ struct sq_store {
 	sqlite3			*db;
 	struct kps_store_conf	 conf;
 	sqlite3_stmt		*st[S_NSTMT];
+	int			 batch;	/* in the writer's transaction */
 	char			 err[256];
 };
 
@@ -206,6 +207,17 @@ stmt(struct sq_store *s, int i)
 {
 	int	b;
 
+	/*
+	 * SQLite may roll a transaction back on its own (SQLITE_FULL,
+	 * IOERR, BUSY, NOMEM): then what the batch did is gone, and a
+	 * statement now would commit alone.  Refuse until the writer
+	 * ends the batch.
+	 */
+	if (s->batch && i != S_ROLLBACK && sqlite3_get_autocommit(s->db)) {
+		snprintf(s->err, sizeof(s->err), "the transaction was rolled "
+		    "back by SQLite");
+		return NULL;
+	}
 	if (s->st[i] == NULL) {
 		if (sqlite3_prepare_v3(s->db, sql_text[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
@@ -495,19 +507,45 @@ sq_errmsg(struct kps_store *b)
 static int
 sq_begin(struct kps_store *b)
 {
-	return run((struct sq_store *)b, S_BEGIN);
+	struct sq_store	*s = (struct sq_store *)b;
+	int		 rc;
+
+	if ((rc = run(s, S_BEGIN)) == KP_OK)
+		s->batch = 1;
+	return rc;
 }
 
 static int
 sq_commit(struct kps_store *b)
 {
-	return run((struct sq_store *)b, S_COMMIT);
+	struct sq_store	*s = (struct sq_store *)b;
+	int		 rc;
+
+	rc = run(s, S_COMMIT);
+	/* a failed COMMIT leaves the transaction open for a rollback */
+	if (rc == KP_OK)
+		s->batch = 0;
+	return rc;
 }
 
 static int
 sq_rollback(struct kps_store *b)
 {
-	return run((struct sq_store *)b, S_ROLLBACK);
+	struct sq_store	*s = (struct sq_store *)b;
+	int		 rc = KP_OK;
+
+	if (!sqlite3_get_autocommit(s->db))
+		rc = run(s, S_ROLLBACK);
+	s->batch = 0;
+	return rc;
+}
+
+static int
+sq_in_batch(struct kps_store *b)
+{
+	struct sq_store	*s = (struct sq_store *)b;
+
+	return s->batch && !sqlite3_get_autocommit(s->db);
 }
 
 static int
@@ -1181,6 +1219,7 @@ static const struct kps_store_ops sqlite_ops = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.in_batch = sq_in_batch,
 	.checkpoint = sq_checkpoint,
 	.user_add = sq_user_add,
 	.user_get = sq_user_get,
