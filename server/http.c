@@ -380,7 +380,12 @@ kps_http_start(char *err, size_t errlen, unsigned *port)
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	snprintf(host, sizeof(host), "%s", kps_conf.listen);
+	if ((size_t)snprintf(host, sizeof(host), "%s", kps_conf.listen) >=
+	    sizeof(host)) {
+		snprintf(err, errlen, "--listen %.64s...: longer than %zu "
+		    "bytes", kps_conf.listen, sizeof(host) - 1);
+		return -1;
+	}
 	if ((colon = strrchr(host, ':')) == NULL) {
 		snprintf(err, errlen, "--listen wants HOST:PORT");
 		return -1;

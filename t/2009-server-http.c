@@ -67,7 +67,7 @@ main(void)
 	size_t			 n, i;
 	int			 fd;
 
-	plan(20);
+	plan(22);
 	srv_start(&s, pub);
 	who_new(&s, &alice, "alice", 1);
 
@@ -140,7 +140,30 @@ main(void)
 	    "code=\"413\"} 1\n") != NULL, "the unknown path's 413 under other");
 	ok(strstr(r.body, "kpool_requests_total{route=\"other\","
 	    "code=\"404\"} 3\n") != NULL, "the three 404s under other");
+	/* --listen longer than the server reads is refused, not cut */
+	{
+		char	cmd[512], out[256], *build = getenv("KP_BUILD");
+		FILE	*f;
+		int	st;
+
+		/* (a server that listens instead is stopped after 10 s) */
+		snprintf(cmd, sizeof(cmd), "timeout 10 %s/kpool-server --db %s "
+		    "--listen 127.0.0.1:%s080 2>&1", build ? build : "build", s.db,
+		    "0000000000000000000000000000000000000000000000000000");
+		if ((f = popen(cmd, "r")) == NULL)
+			bail("popen");
+		out[0] = '\0';
+		if (fgets(out, sizeof(out), f) == NULL)
+			out[0] = '\0';
+		st = pclose(f);
+		is_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1,
+		    "a 65-byte --listen: exit status 1");
+		ok(strstr(out, "longer than 63 bytes") != NULL,
+		    "the message says why");
+	}
+
 	is_int(srv_stop(&s), 0, "SIGTERM: a clean exit");
+
 	who_free(&alice);
 	return done_testing();
 }
