@@ -12,8 +12,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include <sqlite3.h>
-
 #include "kps_test.h"
 
 #define NRES	6	/* reserves queued at the signal */
@@ -118,12 +116,7 @@ main(void)
 	    "alice uploads %d keys", NKEYS);
 
 	/* the writer waits: the test holds the write lock */
-	if (sqlite3_open_v2(s.db, &db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK)
-		bail("sqlite3_open %s", s.db);
-	sqlite3_busy_timeout(db, 5000);
-	is_int(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-	    SQLITE_OK, "the test takes the database's write lock");
+	db = srv_hold_writer(&s);
 	for (i = 0; i < NRES; i++) {
 		memset(&v[i], 0, sizeof(v[i]));
 		snprintf(v[i].rid, sizeof(v[i].rid), "stop-%zu", i);
@@ -142,9 +135,7 @@ main(void)
 	ok(srv_log_wait(&s, "signal 15, stopping"), "SIGTERM: stopping");
 	raw(&s, &alice, "GET", "/healthz", NULL, T_UNSIGNED, &r);
 	is_int(r.status, 0, "a new connection is refused while draining");
-	is_int(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK,
-	    "the test lets the writer go");
-	sqlite3_close(db);
+	srv_free_writer(db);
 	for (i = 0, clean = 0, hits = 0; i < NRES; i++) {
 		pthread_join(v[i].t, NULL);
 		if (v[i].rc == KP_OK && v[i].status == 200 &&

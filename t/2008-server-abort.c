@@ -8,8 +8,6 @@
  * stops at once with exit 0 (under SANITIZE=1: no leak).
  */
 
-#include <sqlite3.h>
-
 #include "kps_test.h"
 
 /* settle: wait until the in-flight gauge is want; its last value. */
@@ -83,12 +81,7 @@ main(void)
 	is_int(r.status, 200, "still serving");
 
 	/* gone while the reserve waits for the writer */
-	if (sqlite3_open_v2(s.db, &db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK)
-		bail("sqlite3_open %s", s.db);
-	sqlite3_busy_timeout(db, 5000);
-	is_int(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-	    SQLITE_OK, "the test takes the database's write lock");
+	db = srv_hold_writer(&s);
 	snprintf(body, sizeof(body), "{\"target_username\":\"alice\","
 	    "\"request_id\":\"gone-1\"}");
 	if (kp_httpsig_sign("POST", "/keypackages/reserve", "", body,
@@ -104,9 +97,7 @@ main(void)
 	is_int(settle(&s, "kpool_writes_waiting", 1), 1,
 	    "the reserve waits for the writer");
 	close(fd);
-	is_int(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK,
-	    "the test lets the writer go");
-	sqlite3_close(db);
+	srv_free_writer(db);
 	is_int(settle(&s, "kpool_writes_waiting", 0), 0,
 	    "the writer is done with it");
 	/* 200 when the reply went out before the close was seen, else 0 */

@@ -24,6 +24,7 @@
 
 #include <curl/curl.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "kpool.h"
 #include "httpsig.h"
@@ -414,6 +415,33 @@ srv_metric(struct srv *s, const char *name)
 			return atoll(p + strlen(name) + 1);
 	}
 	return -1;
+}
+
+/*
+ * srv_hold_writer: take the write lock of the server's database (one
+ * test), so that its writer waits and writes queue; srv_free_writer()
+ * lets it go.
+ */
+static __attribute__((unused)) sqlite3 *
+srv_hold_writer(struct srv *s)
+{
+	sqlite3	*db;
+
+	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK)
+		bail("sqlite3_open %s", s->db);
+	sqlite3_busy_timeout(db, 5000);
+	is_int(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK, "the test takes the database's write lock");
+	return db;
+}
+
+static __attribute__((unused)) void
+srv_free_writer(sqlite3 *db)
+{
+	is_int(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK,
+	    "the test lets the writer go");
+	sqlite3_close(db);
 }
 
 /* sock_open: a TCP connection to the server; bails on failure. */
