@@ -27,6 +27,8 @@ struct nset {
 	int64_t		 start;		/* created of the slice's start */
 };
 
+static const char	stale[] = "signature is stale: created is more than "
+			    "300 s from the server's time";
 static pthread_mutex_t	nlock = PTHREAD_MUTEX_INITIALIZER;
 static struct nset	ring[NSLICE];	/* nlock */
 static uint8_t		hkey[crypto_shorthash_KEYBYTES];
@@ -101,15 +103,19 @@ nset_add(struct nset *s, uint64_t h)
 
 /*
  * seen: 1 when (keyid, nonce) was used before, else remember it in the
- * slice of created.  now is the time created was checked against.
+ * slice of created; 2 when created is stale by the clock read under
+ * the lock.  The clock is read under the lock so that every caller
+ * drops slices and checks by a time no older than the last one's: one
+ * read before the lock could be older than a slice another request
+ * has just filled at the window's future edge, and drop it.
  */
 static int
-seen(const char *keyid, const char *nonce, int64_t created, int64_t now)
+seen(const char *keyid, const char *nonce, int64_t created)
 {
 	uint8_t		 in[KP_MAX_USERNAME + KP_HTTPSIG_MAX_NONCE + 2];
 	uint64_t	 h;
 	size_t		 a = strlen(keyid), b = strlen(nonce), i;
-	int64_t		 start;
+	int64_t		 start, now;
 	struct nset	*s;
 	int		 r = 0;
 
@@ -122,6 +128,12 @@ seen(const char *keyid, const char *nonce, int64_t created, int64_t now)
 	/* created is fresh, so positive: floor division is plain */
 	start = created - created % SLICE;
 	pthread_mutex_lock(&nlock);
+	now = kps_real_now();
+	if (created > now + KP_HTTPSIG_WINDOW ||
+	    created < now - KP_HTTPSIG_WINDOW) {
+		pthread_mutex_unlock(&nlock);
+		return 2;	/* went stale while it was checked */
+	}
 	for (i = 0; i < NSLICE; i++) {
 		s = &ring[i];
 		if (s->slot == NULL)
@@ -169,8 +181,7 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	now = kps_real_now();
 	if (p.created > now + KP_HTTPSIG_WINDOW ||
 	    p.created < now - KP_HTTPSIG_WINDOW) {
-		*why = "signature is stale: created is more than 300 s "
-		    "from the server's time";
+		*why = stale;
 		return KP_EAUTH;
 	}
 	if (a->expect_keyid != NULL && strcmp(a->expect_keyid, p.keyid)) {
@@ -197,8 +208,9 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	if ((rc = kp_httpsig_verify(&p, a->method, a->path, a->query,
 	    a->digest, pk, why)) != KP_OK)
 		return rc == KP_ENOMEM ? KP_ENOMEM : KP_EAUTH;
-	if (seen(p.keyid, p.nonce, p.created, now)) {
-		*why = "replayed signature: this nonce was already used";
+	if ((rc = seen(p.keyid, p.nonce, p.created)) != 0) {
+		*why = rc == 2 ? stale :
+		    "replayed signature: this nonce was already used";
 		return KP_EAUTH;
 	}
 	memcpy(user, p.keyid, strlen(p.keyid) + 1);

@@ -3,7 +3,8 @@
  * http.c: the HTTP plumbing on libmicrohttpd (thread pool, epoll): read
  * a request's raw target and body (1 MiB cap), hand it to kps_handle(),
  * send the reply, log one line per request, count it, and on shutdown
- * let in-flight requests finish.
+ * drain: refuse new connections, let the requests in flight finish and
+ * never stop the daemon while a connection waits for the writer.
  */
 
 #include <arpa/inet.h>
@@ -21,29 +22,83 @@
 #include "kps.h"
 
 struct kps_http {
+	struct MHD_Connection *con;
 	char		*target;	/* raw request target */
 	struct kps_pending *pending;	/* a write the writer is doing */
+	int		 woken;		/* plock: the writer is done */
+	int		 orphan;	/* plock: done before the writer */
 	char		*body;
 	size_t		 len, cap;
 	int		 too_big;
 	int		 started;
+	int		 submitted;	/* counted in `waiting` */
 	int		 answered;
 	int		 status;
 	int		 route;
 	char		 method[16];
+	char		 user[KP_MAX_USERNAME + 1];	/* the caller or "" */
 	struct timespec	 t0;
 };
 
 static struct MHD_Daemon	*daemon_;
+/* requests between on_uri and on_done */
 static _Atomic int		 inflight;
+/* connections accepted that have not begun a request yet */
+static _Atomic int		 fresh;
+/* requests that submitted a write, until on_done: the daemon must not
+ * stop while one is suspended, the writer would resume a freed one */
+static _Atomic int		 waiting;
+/* orders the writer's wake and a connection's end: see wake() */
+static pthread_mutex_t		 plock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int		 draining;	/* refuse new connections */
+static _Atomic int		 closing;	/* refuse new writes too */
+
+/* A connection's socket context. */
+struct kps_conn {
+	int	fresh;		/* no request begun yet: counted in `fresh` */
+};
+
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	return atomic_load(&draining) ? MHD_NO : MHD_YES;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct kps_conn	*cn;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((cn = calloc(1, sizeof(*cn))) != NULL) {
+			cn->fresh = 1;
+			atomic_fetch_add(&fresh, 1);
+		}
+		*socket_context = cn;
+		return;
+	}
+	if ((cn = *socket_context) != NULL && cn->fresh)
+		atomic_fetch_sub(&fresh, 1);
+	free(cn);
+	*socket_context = NULL;
+}
 
 static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 {
-	struct kps_http	*h;
+	const union MHD_ConnectionInfo	*ci;
+	struct kps_conn			*cn;
+	struct kps_http			*h;
 
+	ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL && (cn = ci->socket_context) != NULL && cn->fresh) {
+		cn->fresh = 0;
+		atomic_fetch_sub(&fresh, 1);
+	}
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
+	h->con = con;
 	clock_gettime(CLOCK_MONOTONIC, &h->t0);
 	if ((h->target = strdup(uri ? uri : "/")) == NULL) {
 		free(h);
@@ -54,13 +109,49 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 	return h;
 }
 
+/*
+ * printable: copy at most max bytes of s up to stop (or its end) into
+ * out, each byte that is not printable ASCII as '?', so that no client
+ * writes a newline or an escape sequence into the log; "-" for "".
+ */
+static void
+printable(char *out, size_t cap, const char *s, int stop, size_t max)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < cap && i < max && s[i] != '\0' && s[i] != stop;
+	    i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (i == 0 && cap > 1)
+		out[i++] = '-';
+	out[i] = '\0';
+}
+
+/* http_free: free a request done with, and its write when done. */
+static void
+http_free(struct kps_http *h)
+{
+	struct kps_reply	r;
+
+	if (h->pending != NULL) {
+		kps_finish(h->pending, &r);	/* nobody to answer */
+		free(r.body);
+	}
+	if (h->submitted)
+		atomic_fetch_sub(&waiting, 1);
+	free(h->target);
+	free(h->body);
+	free(h);
+}
+
 static void
 on_done(void *cls, struct MHD_Connection *con, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct kps_http	*h = *con_cls;
 	struct timespec	 t1;
-	char		 line[256], *q;
+	char		 line[320], method[sizeof(h->method)], path[121];
+	char		 user[sizeof(h->user)];
 	double		 ms;
 	int		 n;
 
@@ -73,23 +164,32 @@ on_done(void *cls, struct MHD_Connection *con, void **con_cls,
 		kps_metric_request(h->route, h->status);
 	if (!kps_conf.quiet) {
 		/* the path only: no query, header, key or signature */
-		if ((q = strchr(h->target, '?')) != NULL)
-			*q = '\0';
-		n = snprintf(line, sizeof(line), "%s %.*s %d %.3fms%s\n",
-		    h->method[0] ? h->method : "-", 120, h->target,
-		    h->status, ms,
+		printable(method, sizeof(method), h->method, '\0',
+		    sizeof(method));
+		printable(path, sizeof(path), h->target, '?', sizeof(path));
+		printable(user, sizeof(user), h->user, '\0', sizeof(user));
+		n = snprintf(line, sizeof(line), "%s %s %d %.3fms %s%s\n",
+		    method, path, h->status, ms, user,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 		    " (aborted)");
-		if (n > 0)
-			(void)!write(STDERR_FILENO, line,
-			    (size_t)n < sizeof(line) ? (size_t)n :
-			    sizeof(line) - 1);
+		if (n > 0 && (size_t)n < sizeof(line))
+			(void)!write(STDERR_FILENO, line, (size_t)n);
 	}
-	free(h->target);
-	free(h->body);
-	free(h);
 	*con_cls = NULL;
 	atomic_fetch_sub(&inflight, 1);
+	/*
+	 * The client may go while its write is queued (libmicrohttpd can
+	 * end a suspended connection): the writer still holds the job and
+	 * will call wake(), which then frees h instead of resuming.
+	 */
+	pthread_mutex_lock(&plock);
+	if (h->pending != NULL && !h->woken) {
+		h->orphan = 1;
+		pthread_mutex_unlock(&plock);
+		return;
+	}
+	pthread_mutex_unlock(&plock);
+	http_free(h);
 }
 
 static enum MHD_Result
@@ -114,6 +214,10 @@ send_reply(struct MHD_Connection *con, struct kps_http *h,
 		snprintf(ra, sizeof(ra), "%d", r->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
+	/* stopping: no further request on this connection */
+	if (atomic_load(&draining))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	h->status = r->status;
 	h->answered = 1;
 	ret = MHD_queue_response(con, (unsigned int)r->status, resp);
@@ -138,11 +242,25 @@ header(struct MHD_Connection *con, const char *name)
 	return MHD_lookup_connection_value(con, MHD_HEADER_KIND, name);
 }
 
-/* wake: the writer's callback: the pending write is done. */
+/*
+ * wake: the writer's callback, in its thread: the pending write of the
+ * request arg is done.  Resume its connection, or free the request if
+ * the connection ended meanwhile (on_done left it to us).
+ */
 static void
 wake(void *arg)
 {
-	MHD_resume_connection(arg);
+	struct kps_http	*h = arg;
+
+	pthread_mutex_lock(&plock);
+	h->woken = 1;
+	if (!h->orphan) {
+		MHD_resume_connection(h->con);
+		pthread_mutex_unlock(&plock);
+		return;
+	}
+	pthread_mutex_unlock(&plock);
+	http_free(h);
 }
 
 static enum MHD_Result
@@ -163,13 +281,17 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	if (!h->started) {
 		h->started = 1;
 		snprintf(h->method, sizeof(h->method), "%s", method);
+		/* the route counts a 413 before the request is read */
+		if ((q = strchr(h->target, '?')) != NULL)
+			*q = '\0';
+		h->route = kps_route_of(h->target);
+		if (q != NULL)
+			*q = '?';
 		if ((cl = header(con, MHD_HTTP_HEADER_CONTENT_LENGTH)) !=
 		    NULL) {
 			v = strtoull(cl, &end, 10);
-			if (v > KPS_MAX_BODY) {
-				h->route = KPS_R_OTHER;
+			if (v > KPS_MAX_BODY)
 				return too_big(con, h);
-			}
 		}
 		return MHD_YES;
 	}
@@ -224,14 +346,28 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	if (q != NULL)
 		*q = '?';
 	h->route = c.route;
+	memcpy(h->user, c.user, sizeof(h->user));
 	if (c.pending != NULL) {
+		/* counted before closing is read: see kps_http_stop() */
+		h->submitted = 1;
+		atomic_fetch_add(&waiting, 1);
+		if (atomic_load(&closing)) {
+			kps_pending_cancel(c.pending, &r);
+			return send_reply(con, h, &r);
+		}
 		/* suspend first: the writer may be done before we return */
 		h->pending = c.pending;
 		MHD_suspend_connection(con);
-		kps_pending_submit(h->pending, wake, con);
+		kps_pending_submit(h->pending, wake, h);
 		return MHD_YES;
 	}
 	return send_reply(con, h, &r);
+}
+
+int
+kps_http_inflight(void)
+{
+	return atomic_load(&inflight);
 }
 
 int
@@ -244,7 +380,12 @@ kps_http_start(char *err, size_t errlen, unsigned *port)
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	snprintf(host, sizeof(host), "%s", kps_conf.listen);
+	if ((size_t)snprintf(host, sizeof(host), "%s", kps_conf.listen) >=
+	    sizeof(host)) {
+		snprintf(err, errlen, "--listen %.64s...: longer than %zu "
+		    "bytes", kps_conf.listen, sizeof(host) - 1);
+		return -1;
+	}
 	if ((colon = strrchr(host, ':')) == NULL) {
 		snprintf(err, errlen, "--listen wants HOST:PORT");
 		return -1;
@@ -259,7 +400,8 @@ kps_http_start(char *err, size_t errlen, unsigned *port)
 	}
 	sin.sin_port = htons((uint16_t)p);
 	daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept, NULL,
+	    on_request, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
 	    MHD_OPTION_THREAD_POOL_SIZE, kps_conf.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, kps_conf.max_connections,
@@ -267,6 +409,7 @@ kps_http_start(char *err, size_t errlen, unsigned *port)
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 	    MHD_OPTION_END);
 	if (daemon_ == NULL) {
 		snprintf(err, errlen, "cannot listen on %s", kps_conf.listen);
@@ -284,9 +427,26 @@ kps_http_stop(void)
 
 	if (daemon_ == NULL)
 		return;
-	/* stop accepting, let in-flight requests finish (10 s at most) */
-	(void)MHD_quiesce_daemon(daemon_);
-	for (i = 0; i < 1000 && atomic_load(&inflight) > 0; i++)
+	/*
+	 * Refuse new connections (MHD_quiesce_daemon() would race the
+	 * epoll workers and can abort the process), then let what is in
+	 * flight finish: requests begun, and connections accepted whose
+	 * request is not read yet; 10 s at most.
+	 */
+	atomic_store(&draining, 1);
+	for (i = 0; i < 1000 && (atomic_load(&inflight) > 0 ||
+	    atomic_load(&fresh) > 0); i++)
+		usleep(10000);
+	/*
+	 * Then refuse new writes and wait for every submitted one, however
+	 * long the writer takes (it always answers, if only with an
+	 * error): the writer resumes their connections, which must exist.
+	 * A request counts itself in `waiting` before it reads `closing`,
+	 * and this reads `waiting` after setting `closing`, so either it
+	 * sees `closing` or this sees it.
+	 */
+	atomic_store(&closing, 1);
+	while (atomic_load(&waiting) > 0)
 		usleep(10000);
 	MHD_stop_daemon(daemon_);
 	daemon_ = NULL;

@@ -36,7 +36,8 @@ extern struct kps_config kps_conf;
 /* kps_now: the server's time for lifetimes and TTLs (the test clock
  * when one is set), unix seconds. */
 int64_t	kps_now(void);
-/* kps_real_now: the real time, for signature freshness. */
+/* kps_real_now: the real time, for signature freshness (the test
+ * clock's second field when it has one). */
 int64_t	kps_real_now(void);
 
 /* The work the single writer thread does, in group commits. */
@@ -79,6 +80,8 @@ void	kps_writer_run(struct kps_job *j);
 /* kps_writer_submit: queue a job; the writer calls j->wake(j->wake_arg)
  * from its thread once it is committed. */
 void	kps_writer_submit(struct kps_job *j);
+/* kps_writer_waiting: the writes queued or running, not done yet. */
+unsigned kps_writer_waiting(void);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 /* kps_reader: this thread's read connection (NULL on failure). */
@@ -145,16 +148,23 @@ struct kps_call {
 	const uint8_t	*body;
 	size_t		 len;
 	int		 route;		/* set by kps_handle */
+	char		 user[KP_MAX_USERNAME + 1]; /* set by kps_handle:
+					   the authenticated caller or "" */
 	struct kps_pending *pending;	/* set by kps_handle: a write to
 					   submit, r is not filled yet */
 };
 struct kps_pending;
+/* kps_route_of: the route (KPS_R_*) of a path without its query. */
+int	kps_route_of(const char *path);
 /* kps_handle: answer one complete request, or leave c->pending. */
 void	kps_handle(struct kps_call *c, struct kps_reply *r);
 /* kps_pending_submit: hand a pending write to the writer; wake(arg)
  * runs in the writer's thread when it is done. */
 void	kps_pending_submit(struct kps_pending *p, void (*wake)(void *),
 	    void *arg);
+/* kps_pending_cancel: answer a pending write that will not be
+ * submitted (the server is stopping) with 503; frees p. */
+void	kps_pending_cancel(struct kps_pending *p, struct kps_reply *r);
 /* kps_finish: the reply of a done pending write; frees p. */
 void	kps_finish(struct kps_pending *p, struct kps_reply *r);
 /* kps_error: fill r with {"error": code, "message": ...}. */
@@ -163,6 +173,9 @@ void	kps_error(struct kps_reply *r, int status, const char *code,
 
 /* http.c */
 int	kps_http_start(char *err, size_t errlen, unsigned *port);
+/* kps_http_stop: drain (see http.c) and stop the daemon. */
 void	kps_http_stop(void);
+/* kps_http_inflight: the requests begun and not done. */
+int	kps_http_inflight(void);
 
 #endif /* KPS_H */

@@ -36,6 +36,8 @@ static const struct {
 	{ "keys_uploaded", "KeyPackages accepted by upload" },
 	{ "writer_batches", "Transactions of the writer (group commits)" },
 	{ "writer_jobs", "Writes committed by the writer" },
+	{ "writer_rollbacks", "Writer transactions SQLite rolled back "
+	    "on its own" },
 };
 #define NNAMED	(sizeof(named) / sizeof(named[0]))
 static _Atomic uint64_t	counters[NNAMED];
@@ -148,6 +150,13 @@ kps_metrics_text(void)
 		    named[i].name, named[i].help, named[i].name,
 		    named[i].name, (unsigned long long)v);
 	}
+	put(&b, "# HELP kpool_writes_waiting Writes queued to the writer "
+	    "or in its transaction.\n# TYPE kpool_writes_waiting gauge\n"
+	    "kpool_writes_waiting %u\n", kps_writer_waiting());
+	put(&b, "# HELP kpool_requests_in_flight HTTP requests begun and "
+	    "not done, this one included.\n"
+	    "# TYPE kpool_requests_in_flight gauge\n"
+	    "kpool_requests_in_flight %d\n", kps_http_inflight());
 	if ((rd = kps_reader()) != NULL &&
 	    kps_count_by_status(rd, NULL, kps_now(), &c) == KP_OK) {
 		put(&b, "# HELP kpool_keys KeyPackages stored, by state.\n"

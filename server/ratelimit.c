@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * ratelimit.c: token buckets per (caller, target) for reserve, so no
- * one drains another user's pool.  A fixed table indexed by a keyed
- * hash; a collision takes the slot over (a fresh bucket), which bounds
- * memory whatever the number of pairs.
+ * one drains another user's pool.  A fixed table of sets of NWAYS
+ * buckets, a set chosen by a keyed hash, which bounds memory whatever
+ * the number of pairs.  A new pair takes the bucket of its set that
+ * loses least: an unused or full one (a full bucket is a fresh one),
+ * else the fullest.  A drained pair's bucket is thus never the one
+ * evicted while its set holds a fuller one: a caller cannot refill
+ * its bucket by reserving from many other names (a target need not
+ * exist) until its slot is taken over.
  */
 
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 #include "kps.h"
 
 #define NBUCKETS	65536
+#define NWAYS		4
 
 struct bucket {
 	uint64_t	h;		/* 0: unused */
@@ -49,10 +55,10 @@ kps_rate_take(const char *caller, const char *target)
 {
 	uint8_t		 in[2 * KP_MAX_USERNAME + 2];
 	uint64_t	 h;
-	struct bucket	*b;
+	struct bucket	*b, *set, *v = NULL;
 	struct timespec	 ts;
 	double		 now, rate = kps_conf.rate_per_min / 60.0, wait;
-	size_t		 a = strlen(caller), t = strlen(target);
+	size_t		 a = strlen(caller), t = strlen(target), i;
 	int		 r = 0;
 
 	if (tab == NULL)
@@ -65,16 +71,26 @@ kps_rate_take(const char *caller, const char *target)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	pthread_mutex_lock(&rlock);
-	b = &tab[h % NBUCKETS];
-	if (b->h != h) {
+	set = &tab[(h % (NBUCKETS / NWAYS)) * NWAYS];
+	for (i = 0, b = NULL; i < NWAYS && b == NULL; i++)
+		if (set[i].h == h)
+			b = &set[i];
+	for (i = 0; i < NWAYS; i++) {
+		/* refill every bucket of the set to now */
+		if (set[i].h == 0)
+			set[i].tokens = kps_conf.rate_burst;
+		set[i].tokens += (now - set[i].last) * rate;
+		if (set[i].tokens > kps_conf.rate_burst)
+			set[i].tokens = kps_conf.rate_burst;
+		set[i].last = now;
+		if (b == NULL && (v == NULL || set[i].tokens > v->tokens))
+			v = &set[i];
+	}
+	if (b == NULL) {
+		b = v;		/* the fullest: the least lost */
 		b->h = h;
 		b->tokens = kps_conf.rate_burst;
-		b->last = now;
 	}
-	b->tokens += (now - b->last) * rate;
-	if (b->tokens > kps_conf.rate_burst)
-		b->tokens = kps_conf.rate_burst;
-	b->last = now;
 	if (b->tokens >= 1.0)
 		b->tokens -= 1.0;
 	else {

@@ -730,6 +730,15 @@ kps_pending_submit(struct kps_pending *p, void (*wake)(void *), void *arg)
 }
 
 void
+kps_pending_cancel(struct kps_pending *p, struct kps_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	kps_error(r, 503, "unavailable", "the server is stopping; try "
+	    "again");
+	free(p);
+}
+
+void
 kps_finish(struct kps_pending *p, struct kps_reply *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -898,61 +907,94 @@ is_method(struct ctx *x, const char *m)
 	return 0;
 }
 
+int
+kps_route_of(const char *p)
+{
+	static const struct {
+		const char	*path;
+		int		 route;
+	} fixed[] = {
+		{ "/healthz", KPS_R_HEALTHZ },
+		{ "/metrics", KPS_R_METRICS },
+		{ "/users", KPS_R_USERS },
+		{ "/keypackages/upload", KPS_R_UPLOAD },
+		{ "/keypackages/reserve", KPS_R_RESERVE },
+		{ "/keypackages/spend", KPS_R_SPEND },
+		{ "/keypackages/release", KPS_R_RELEASE },
+		{ "/keypackages/mine", KPS_R_MINE },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(p, fixed[i].path) == 0)
+			return fixed[i].route;
+	if (strncmp(p, "/keypackages/status/", 20) == 0 && p[20] != '\0' &&
+	    strchr(p + 20, '/') == NULL)
+		return KPS_R_STATUS;
+	if (strncmp(p, "/keypackages/", 13) == 0 &&
+	    strlen(p + 13) == 2 * KP_REF_LEN)
+		return KPS_R_RETIRE;
+	return KPS_R_OTHER;
+}
+
 void
 kps_handle(struct kps_call *c, struct kps_reply *r)
 {
+	static const char *const method[KPS_NROUTES] = {
+		[KPS_R_USERS] = "POST", [KPS_R_UPLOAD] = "POST",
+		[KPS_R_RESERVE] = "POST", [KPS_R_SPEND] = "POST",
+		[KPS_R_RELEASE] = "POST", [KPS_R_STATUS] = "GET",
+		[KPS_R_MINE] = "GET", [KPS_R_RETIRE] = "DELETE",
+		[KPS_R_HEALTHZ] = "GET", [KPS_R_METRICS] = "GET",
+	};
 	struct ctx	 x;
-	const char	*p = c->path;
 
 	memset(&x, 0, sizeof(x));
 	x.c = c;
 	x.r = r;
 	memset(r, 0, sizeof(*r));
-	c->route = KPS_R_OTHER;
-	if (strcmp(p, "/healthz") == 0) {
-		c->route = KPS_R_HEALTHZ;
-		if (is_method(&x, "GET"))
-			reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
-	} else if (strcmp(p, "/metrics") == 0) {
-		c->route = KPS_R_METRICS;
-		if (is_method(&x, "GET"))
-			r_metrics(&x);
-	} else if (strcmp(p, "/users") == 0) {
-		c->route = KPS_R_USERS;
-		if (is_method(&x, "POST"))
-			r_users(&x);
-	} else if (strcmp(p, "/keypackages/upload") == 0) {
-		c->route = KPS_R_UPLOAD;
-		if (is_method(&x, "POST"))
-			r_upload(&x);
-	} else if (strcmp(p, "/keypackages/reserve") == 0) {
-		c->route = KPS_R_RESERVE;
-		if (is_method(&x, "POST"))
-			r_reserve(&x);
-	} else if (strcmp(p, "/keypackages/spend") == 0) {
-		c->route = KPS_R_SPEND;
-		if (is_method(&x, "POST"))
-			r_spend(&x);
-	} else if (strcmp(p, "/keypackages/release") == 0) {
-		c->route = KPS_R_RELEASE;
-		if (is_method(&x, "POST"))
-			r_release(&x);
-	} else if (strcmp(p, "/keypackages/mine") == 0) {
-		c->route = KPS_R_MINE;
-		if (is_method(&x, "GET"))
-			r_mine(&x);
-	} else if (strncmp(p, "/keypackages/status/", 20) == 0 &&
-	    p[20] != '\0' && strchr(p + 20, '/') == NULL) {
-		c->route = KPS_R_STATUS;
-		if (is_method(&x, "GET"))
-			r_status(&x, p + 20);
-	} else if (strncmp(p, "/keypackages/", 13) == 0 &&
-	    strlen(p + 13) == 2 * KP_REF_LEN) {
-		c->route = KPS_R_RETIRE;
-		if (is_method(&x, "DELETE"))
-			r_retire(&x, p + 13);
-	} else
+	c->user[0] = '\0';
+	c->route = kps_route_of(c->path);
+	if (c->route == KPS_R_OTHER) {
 		kps_error(r, 404, "not_found", "no such endpoint: %s %s",
-		    c->method, p);
+		    c->method, c->path);
+		return;
+	}
+	if (!is_method(&x, method[c->route]))
+		return;
+	switch (c->route) {
+	case KPS_R_HEALTHZ:
+		reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+		break;
+	case KPS_R_METRICS:
+		r_metrics(&x);
+		break;
+	case KPS_R_USERS:
+		r_users(&x);
+		break;
+	case KPS_R_UPLOAD:
+		r_upload(&x);
+		break;
+	case KPS_R_RESERVE:
+		r_reserve(&x);
+		break;
+	case KPS_R_SPEND:
+		r_spend(&x);
+		break;
+	case KPS_R_RELEASE:
+		r_release(&x);
+		break;
+	case KPS_R_MINE:
+		r_mine(&x);
+		break;
+	case KPS_R_STATUS:
+		r_status(&x, c->path + 20);
+		break;
+	case KPS_R_RETIRE:
+		r_retire(&x, c->path + 13);
+		break;
+	}
+	/* the authenticated caller, for the request log */
+	memcpy(c->user, x.user, sizeof(c->user));
 	json_decref(x.in);
 }

@@ -55,6 +55,12 @@ kps_store_rollback(struct kps_store *s)
 }
 
 int
+kps_store_in_batch(struct kps_store *s)
+{
+	return s->ops->in_batch(s);
+}
+
+int
 kps_store_checkpoint(struct kps_store *s)
 {
 	return s->ops->checkpoint(s);

@@ -90,6 +90,7 @@ struct kps_store_ops {
 	int	(*begin)(struct kps_store *);
 	int	(*commit)(struct kps_store *);
 	int	(*rollback)(struct kps_store *);
+	int	(*in_batch)(struct kps_store *);
 	int	(*checkpoint)(struct kps_store *);
 	int	(*user_add)(struct kps_store *, const char *,
 		    const uint8_t *, int64_t);
@@ -138,6 +139,12 @@ const char *kps_store_errmsg(struct kps_store *s);
 int kps_store_begin(struct kps_store *s) KP_WUR;
 int kps_store_commit(struct kps_store *s) KP_WUR;
 int kps_store_rollback(struct kps_store *s);
+/*
+ * kps_store_in_batch: 1 while the transaction kps_store_begin() opened
+ * is still open; 0 once the backend rolled it back on its own (every
+ * operation then fails with KP_EDB until kps_store_rollback()).
+ */
+int kps_store_in_batch(struct kps_store *s);
 /* kps_store_checkpoint: move the log into the database (off path). */
 int kps_store_checkpoint(struct kps_store *s);
 
@@ -177,8 +184,9 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
 /*
  * kps_reserve: reserve the oldest available unexpired key of target
  * (or r->ref), atomically.  A reserve with a request_id that already
- * holds a live reservation returns that one.  With no key left, the
- * target's newest last-resort key is returned (not consumed).
+ * holds a live reservation of an unexpired key returns that one.  With
+ * no key left, the target's newest last-resort key is returned; a
+ * last-resort key, named or not, is never consumed.
  * KP_ENOTFOUND unknown user or ref, KP_EFORBIDDEN a named key of
  * someone else, KP_ECONFLICT the named key is not available,
  * KP_EEXHAUSTED nothing to hand out.  Free out with

@@ -101,6 +101,7 @@ struct sq_store {
 	sqlite3			*db;
 	struct kps_store_conf	 conf;
 	sqlite3_stmt		*st[S_NSTMT];
+	int			 batch;	/* in the writer's transaction */
 	char			 err[256];
 };
 
@@ -128,7 +129,8 @@ static const char *const sql_text[S_NSTMT] = {
 	[S_REPLAY] = "SELECT keypackage_ref, keypackage_bytes, "
 	    "reservation_id, reservation_expires_at FROM keypackages "
 	    "WHERE reserved_by = ?1 AND request_id = ?2 AND username = ?3 "
-	    "AND status = 'reserved' AND reservation_expires_at > ?4",
+	    "AND status = 'reserved' AND reservation_expires_at > ?4 "
+	    "AND not_after > ?4",
 	[S_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
 	[S_OLDEST] = "SELECT rowid, keypackage_ref, keypackage_bytes "
 	    "FROM keypackages INDEXED BY keypackages_user_status "
@@ -141,8 +143,8 @@ static const char *const sql_text[S_NSTMT] = {
 	    "AND last_resort = 1 AND not_after > ?2 "
 	    "ORDER BY uploaded_at DESC, rowid DESC LIMIT 1",
 	[S_NAMED] = "SELECT rowid, keypackage_ref, keypackage_bytes, status, "
-	    "not_after FROM keypackages WHERE keypackage_ref = ?1 AND "
-	    "username = ?2",
+	    "not_after, last_resort FROM keypackages WHERE "
+	    "keypackage_ref = ?1 AND username = ?2",
 	[S_MARK_RESERVED] = "UPDATE keypackages SET status = 'reserved', "
 	    "reservation_id = ?1, reservation_expires_at = ?2, "
 	    "reserved_by = ?3, reserved_at = ?4, request_id = ?5, "
@@ -205,6 +207,17 @@ stmt(struct sq_store *s, int i)
 {
 	int	b;
 
+	/*
+	 * SQLite may roll a transaction back on its own (SQLITE_FULL,
+	 * IOERR, BUSY, NOMEM): then what the batch did is gone, and a
+	 * statement now would commit alone.  Refuse until the writer
+	 * ends the batch.
+	 */
+	if (s->batch && i != S_ROLLBACK && sqlite3_get_autocommit(s->db)) {
+		snprintf(s->err, sizeof(s->err), "the transaction was rolled "
+		    "back by SQLite");
+		return NULL;
+	}
 	if (s->st[i] == NULL) {
 		if (sqlite3_prepare_v3(s->db, sql_text[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
@@ -494,19 +507,45 @@ sq_errmsg(struct kps_store *b)
 static int
 sq_begin(struct kps_store *b)
 {
-	return run((struct sq_store *)b, S_BEGIN);
+	struct sq_store	*s = (struct sq_store *)b;
+	int		 rc;
+
+	if ((rc = run(s, S_BEGIN)) == KP_OK)
+		s->batch = 1;
+	return rc;
 }
 
 static int
 sq_commit(struct kps_store *b)
 {
-	return run((struct sq_store *)b, S_COMMIT);
+	struct sq_store	*s = (struct sq_store *)b;
+	int		 rc;
+
+	rc = run(s, S_COMMIT);
+	/* a failed COMMIT leaves the transaction open for a rollback */
+	if (rc == KP_OK)
+		s->batch = 0;
+	return rc;
 }
 
 static int
 sq_rollback(struct kps_store *b)
 {
-	return run((struct sq_store *)b, S_ROLLBACK);
+	struct sq_store	*s = (struct sq_store *)b;
+	int		 rc = KP_OK;
+
+	if (!sqlite3_get_autocommit(s->db))
+		rc = run(s, S_ROLLBACK);
+	s->batch = 0;
+	return rc;
+}
+
+static int
+sq_in_batch(struct kps_store *b)
+{
+	struct sq_store	*s = (struct sq_store *)b;
+
+	return s->batch && !sqlite3_get_autocommit(s->db);
 }
 
 static int
@@ -736,6 +775,24 @@ take(sqlite3_stmt *st, int refcol, int bytescol, struct kps_reservation *out)
 	return dupblob(st, bytescol, &out->bytes, &out->len);
 }
 
+/*
+ * last_resort: hand out the last-resort key of the row st is on (ref
+ * in column 1, bytes in 2) without marking it reserved; resets st.
+ */
+static int
+last_resort(sqlite3_stmt *st, const struct kps_reserve *r,
+    struct kps_reservation *out)
+{
+	int	rc;
+
+	rc = take(st, 1, 2, out);
+	sqlite3_reset(st);
+	new_reservation_id(out->reservation_id);
+	out->expires_at = r->now + r->ttl;
+	out->last_resort = 1;
+	return rc;
+}
+
 static int
 sq_reserve(struct kps_store *b, const struct kps_reserve *r,
     struct kps_reservation *out)
@@ -808,6 +865,11 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 			rc = KP_ECONFLICT;
 			goto out;
 		}
+		if (sqlite3_column_int(st, 5)) {
+			/* served, never consumed, named or not */
+			rc = last_resort(st, r, out);
+			goto out;
+		}
 	} else {
 		if ((st = stmt(s, S_OLDEST)) == NULL)
 			goto out;
@@ -821,11 +883,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 			sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, r->now);
 			if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-				rc = take(st, 1, 2, out);
-				sqlite3_reset(st);
-				new_reservation_id(out->reservation_id);
-				out->expires_at = r->now + r->ttl;
-				out->last_resort = 1;
+				rc = last_resort(st, r, out);
 				goto out;
 			}
 			sqlite3_reset(st);
@@ -1161,6 +1219,7 @@ static const struct kps_store_ops sqlite_ops = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.in_batch = sq_in_batch,
 	.checkpoint = sq_checkpoint,
 	.user_add = sq_user_add,
 	.user_get = sq_user_get,

@@ -24,6 +24,7 @@ static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
 static pthread_cond_t	 tick = PTHREAD_COND_INITIALIZER;	/* lock */
 static struct kps_job	*head, *tail;		/* lock */
 static int		 stopping;		/* lock */
+static unsigned		 nwaiting;		/* lock: queued, not done */
 static pthread_t	 writer_thr, ckpt_thr;
 static struct kps_store	*wdb;			/* writer thread only */
 static struct kps_store	*cdb;			/* checkpointer only */
@@ -68,13 +69,14 @@ run_one(struct kps_job *j, int64_t now)
 	}
 }
 
+/* fail: mark the jobs from first up to (not including) stop failed. */
 static void
-fail_all(struct kps_job *list)
+fail(struct kps_job *first, struct kps_job *stop)
 {
 	struct kps_job	*j;
 	size_t		 i;
 
-	for (j = list; j != NULL; j = j->next) {
+	for (j = first; j != stop; j = j->next) {
 		if (j->kind == KPS_JOB_RESERVE)
 			kps_reservation_clear(&j->res);
 		j->rc = KP_EDB;
@@ -86,11 +88,11 @@ fail_all(struct kps_job *list)
 static void *
 writer_main(void *arg)
 {
-	struct kps_job	*list, *j, *next, *async;
+	struct kps_job	*list, *j, *next, *async, *first;
 	struct timespec	 ts;
 	int64_t		 now, last_cleanup = 0;
 	uint64_t	 n;
-	int		 stop;
+	int		 stop, open;
 
 	for (;;) {
 		pthread_mutex_lock(&lock);
@@ -110,9 +112,10 @@ writer_main(void *arg)
 
 		now = kps_now();
 		if (kps_store_begin(wdb) != KP_OK) {
-			fail_all(list);
+			fail(list, NULL);
 			goto wake;
 		}
+		first = list;
 		/* reservations whose TTL passed end first, in the batch */
 		if (kps_release_expired_reservations(wdb, now, &n) == KP_OK &&
 		    n > 0)
@@ -123,16 +126,45 @@ writer_main(void *arg)
 				kps_metric_add("keys_cleaned_up", n);
 			last_cleanup = now;
 		}
+		if (!kps_store_in_batch(wdb)) {
+			/* rolled back in the housekeeping: start over */
+			(void)kps_store_rollback(wdb);
+			if (kps_store_begin(wdb) != KP_OK) {
+				fail(list, NULL);
+				goto wake;
+			}
+		}
+		open = 1;
 		n = 0;
-		for (j = list; j != NULL; j = j->next, n++)
+		for (j = list; j != NULL; j = j->next, n++) {
 			run_one(j, now);
+			if (kps_store_in_batch(wdb))
+				continue;
+			/*
+			 * SQLite rolled the transaction back on its own:
+			 * every job since first is undone.  Fail them and go
+			 * on with the rest in a new transaction.
+			 */
+			fprintf(stderr, "kpool-server: the writer's "
+			    "transaction was rolled back: %s\n",
+			    kps_store_errmsg(wdb));
+			kps_metric_add("writer_rollbacks", 1);
+			fail(first, j->next);
+			(void)kps_store_rollback(wdb);
+			first = j->next;
+			if (kps_store_begin(wdb) != KP_OK) {
+				fail(first, NULL);
+				open = 0;
+				break;
+			}
+		}
 		kps_metric_add("writer_batches", 1);
 		kps_metric_add("writer_jobs", n);
-		if (kps_store_commit(wdb) != KP_OK) {
+		if (open && kps_store_commit(wdb) != KP_OK) {
 			fprintf(stderr, "kpool-server: commit: %s\n",
 			    kps_store_errmsg(wdb));
 			(void)kps_store_rollback(wdb);
-			fail_all(list);
+			fail(first, NULL);
 		}
 wake:
 		if (list == NULL)
@@ -145,6 +177,7 @@ wake:
 		pthread_mutex_lock(&lock);
 		for (j = list; j != NULL; j = next) {
 			next = j->next;
+			nwaiting--;
 			if (j->wake != NULL) {
 				j->next = async;
 				async = j;
@@ -231,6 +264,7 @@ kps_writer_submit(struct kps_job *j)
 	else
 		head = j;
 	tail = j;
+	nwaiting++;
 	pthread_cond_signal(&work);
 	pthread_mutex_unlock(&lock);
 }
@@ -248,6 +282,7 @@ kps_writer_run(struct kps_job *j)
 	else
 		head = j;
 	tail = j;
+	nwaiting++;
 	pthread_cond_signal(&work);
 	while (!j->done)
 		pthread_cond_wait(&j->cv, &lock);
@@ -269,6 +304,17 @@ kps_writer_stop(void)
 	kps_store_close(cdb);
 	kps_store_close(wdb);
 	cdb = wdb = NULL;
+}
+
+unsigned
+kps_writer_waiting(void)
+{
+	unsigned	n;
+
+	pthread_mutex_lock(&lock);
+	n = nwaiting;
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 struct kps_store *

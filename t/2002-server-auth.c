@@ -296,7 +296,9 @@ main(void)
 	snprintf(cmd, sizeof(cmd), "%s/kpool-server --db %s user add alice "
 	    "%s 2>/dev/null", getenv("KP_BUILD") ? getenv("KP_BUILD") :
 	    "build", s2.db, "AAAA");
-	ok(system(cmd) != 0, "user add with a bad key fails");
+	rc = system(cmd);
+	is_int(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 2,
+	    "user add with a bad key: a usage error, exit status 2");
 	for (i = 0; i < 2; i++) {
 		rc = kp_client_reserve(alice.c, "alice", NULL, 0, NULL, NULL,
 		    &res);

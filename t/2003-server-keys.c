@@ -25,32 +25,6 @@ H(const uint8_t *ref)
 	return hex;
 }
 
-struct kpb {
-	uint8_t	*buf;
-	size_t	 len;
-	uint8_t	 ref[KP_REF_LEN];
-};
-
-static void
-gen(struct who *w, const char *identity, int64_t nb, int64_t na, int lr,
-    struct kpb *k)
-{
-	struct kp_kpopts	o;
-	struct kp_kpsecrets	sec;
-	int			rc;
-
-	memset(&o, 0, sizeof(o));
-	o.identity = (const uint8_t *)identity;
-	o.identity_len = strlen(identity);
-	o.not_before = (uint64_t)nb;
-	o.not_after = (uint64_t)na;
-	o.last_resort = lr;
-	if ((rc = kp_keypackage_generate(&o, w->seed, &k->buf, &k->len,
-	    k->ref, &sec)) != KP_OK)
-		bail("generate: %s", kp_strerror(rc));
-	sodium_memzero(&sec, sizeof(sec));
-}
-
 /*
  * with_init_key: a copy of fresh whose init_key is old's, re-signed by
  * w: a valid KeyPackage reusing an init key.

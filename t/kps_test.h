@@ -8,18 +8,23 @@
 #ifndef KPS_TEST_H
 #define KPS_TEST_H
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "kpool.h"
 #include "httpsig.h"
@@ -35,8 +40,12 @@ struct srv {
 	char	log[128];
 };
 
+/*
+ * srv_set_clocks: the server's time t and, when sig >= 0, the time its
+ * signature checks follow (else the real time).
+ */
 static void
-srv_set_clock(struct srv *s, int64_t t)
+srv_set_clocks(struct srv *s, int64_t t, int64_t sig)
 {
 	char	tmp[160];
 	FILE	*f;
@@ -44,15 +53,26 @@ srv_set_clock(struct srv *s, int64_t t)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", s->clock);
 	if ((f = fopen(tmp, "w")) == NULL)
 		bail("clock: %s", strerror(errno));
-	fprintf(f, "%lld\n", (long long)t);
+	if (sig >= 0)
+		fprintf(f, "%lld %lld\n", (long long)t, (long long)sig);
+	else
+		fprintf(f, "%lld\n", (long long)t);
 	fclose(f);
 	if (rename(tmp, s->clock) != 0)
 		bail("clock: %s", strerror(errno));
 }
 
-/* srv_start: start kpool-server with extra arguments (NULL-ended). */
+/* srv_set_clock: the server's time t; signatures follow the real one. */
 static void
-srv_start(struct srv *s, const char *const *extra)
+srv_set_clock(struct srv *s, int64_t t)
+{
+	srv_set_clocks(s, t, -1);
+}
+
+/* srv_restart: start kpool-server again on the database and clock of
+ * s, with extra arguments (NULL-ended). */
+static void
+srv_restart(struct srv *s, const char *const *extra)
 {
 	const char	*build = getenv("KP_BUILD");
 	const char	*argv[48];
@@ -60,14 +80,6 @@ srv_start(struct srv *s, const char *const *extra)
 	int		 p[2], i = 0, n;
 	ssize_t		 r;
 
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "/tmp/kpool-srv.XXXXXX");
-	if (mkdtemp(s->dir) == NULL)
-		bail("mkdtemp: %s", strerror(errno));
-	snprintf(s->db, sizeof(s->db), "%s/server.db", s->dir);
-	snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
-	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
-	srv_set_clock(s, (int64_t)time(NULL));
 	snprintf(bin, sizeof(bin), "%s/kpool-server", build ? build : "build");
 	argv[i++] = bin;
 	argv[i++] = "--listen";
@@ -105,6 +117,36 @@ srv_start(struct srv *s, const char *const *extra)
 	if ((s->port = atoi(line)) <= 0)
 		bail("kpool-server did not report a port (see %s)", s->log);
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+}
+
+/* srv_start: start kpool-server on a fresh database, with extra
+ * arguments (NULL-ended). */
+static void
+srv_start(struct srv *s, const char *const *extra)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "/tmp/kpool-srv.XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	snprintf(s->db, sizeof(s->db), "%s/server.db", s->dir);
+	snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
+	srv_set_clock(s, (int64_t)time(NULL));
+	srv_restart(s, extra);
+}
+
+/* srv_wait: wait for the server to exit (signalled by the test); its
+ * exit status as srv_stop() gives it.  The directory stays. */
+static __attribute__((unused)) int
+srv_wait(struct srv *s)
+{
+	int	st = -1;
+
+	if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid) {
+		s->pid = 0;
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	return -1;
 }
 
 /* srv_stop: SIGTERM and wait; returns the exit status (0: clean). */
@@ -158,6 +200,35 @@ who_free(struct who *w)
 	sodium_memzero(w->sk, sizeof(w->sk));
 	sodium_memzero(w->seed, sizeof(w->seed));
 	w->c = NULL;
+}
+
+/* A KeyPackage made by gen(): its bytes (malloc'd) and its ref. */
+struct kpb {
+	uint8_t	*buf;
+	size_t	 len;
+	uint8_t	 ref[KP_REF_LEN];
+};
+
+/* gen: a KeyPackage of w with identity, valid from nb to na, flagged
+ * last resort when lr; bails on failure. */
+static __attribute__((unused)) void
+gen(struct who *w, const char *identity, int64_t nb, int64_t na, int lr,
+    struct kpb *k)
+{
+	struct kp_kpopts	o;
+	struct kp_kpsecrets	sec;
+	int			rc;
+
+	memset(&o, 0, sizeof(o));
+	o.identity = (const uint8_t *)identity;
+	o.identity_len = strlen(identity);
+	o.not_before = (uint64_t)nb;
+	o.not_after = (uint64_t)na;
+	o.last_resort = lr;
+	if ((rc = kp_keypackage_generate(&o, w->seed, &k->buf, &k->len,
+	    k->ref, &sec)) != KP_OK)
+		bail("generate: %s", kp_strerror(rc));
+	sodium_memzero(&sec, sizeof(sec));
 }
 
 /* What a raw request does to its signature. */
@@ -297,7 +368,7 @@ raw_ex(struct srv *s, struct who *w, const char *method, const char *target,
 	curl_slist_free_all(h);
 }
 
-static void
+static __attribute__((unused)) void
 raw(struct srv *s, struct who *w, const char *method, const char *target,
     const char *body, enum tamper t, struct rawreply *out)
 {
@@ -306,7 +377,7 @@ raw(struct srv *s, struct who *w, const char *method, const char *target,
 }
 
 /* error_code: the "error" member of a JSON reply, in a static buffer. */
-static const char *
+static __attribute__((unused)) const char *
 error_code(const struct rawreply *r)
 {
 	static char	 code[64];
@@ -322,6 +393,126 @@ error_code(const struct rawreply *r)
 	memcpy(code, p, n);
 	code[n] = '\0';
 	return code;
+}
+
+/* srv_metric: the value of metric name in an unsigned GET /metrics
+ * (the server runs with --public-metrics), or -1. */
+static __attribute__((unused)) long long
+srv_metric(struct srv *s, const char *name)
+{
+	struct rawreply	 r;
+	struct who	 anon;
+	const char	*p;
+
+	memset(&anon, 0, sizeof(anon));
+	strcpy(anon.name, "x");		/* unsigned: any name */
+	raw(s, &anon, "GET", "/metrics", NULL, T_UNSIGNED, &r);
+	for (p = r.body; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, name, strlen(name)) == 0 &&
+		    p[strlen(name)] == ' ')
+			return atoll(p + strlen(name) + 1);
+	}
+	return -1;
+}
+
+/*
+ * srv_hold_writer: take the write lock of the server's database (one
+ * test), so that its writer waits and writes queue; srv_free_writer()
+ * lets it go.
+ */
+static __attribute__((unused)) sqlite3 *
+srv_hold_writer(struct srv *s)
+{
+	sqlite3	*db;
+
+	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK)
+		bail("sqlite3_open %s", s->db);
+	sqlite3_busy_timeout(db, 5000);
+	is_int(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK, "the test takes the database's write lock");
+	return db;
+}
+
+static __attribute__((unused)) void
+srv_free_writer(sqlite3 *db)
+{
+	is_int(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK,
+	    "the test lets the writer go");
+	sqlite3_close(db);
+}
+
+/* sock_open: a TCP connection to the server; bails on failure. */
+static __attribute__((unused)) int
+sock_open(const struct srv *s)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)s->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
+		bail("connect to port %d: %s", s->port, strerror(errno));
+	return fd;
+}
+
+/* sock_send: write all of buf; bails on failure. */
+static __attribute__((unused)) void
+sock_send(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) <= 0)
+			bail("send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * sock_read: read into buf (NUL-terminated) until the peer closes, for
+ * at most ms milliseconds; the number of bytes read.
+ */
+static __attribute__((unused)) size_t
+sock_read(int fd, char *buf, size_t cap, int ms)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	size_t		len = 0;
+	ssize_t		n;
+
+	while (len + 1 < cap && poll(&pfd, 1, ms) == 1) {
+		if ((n = recv(fd, buf + len, cap - 1 - len, 0)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/* srv_log_wait: wait (5 s at most) until the server's log holds
+ * needle; 1 when it does. */
+static __attribute__((unused)) int
+srv_log_wait(const struct srv *s, const char *needle)
+{
+	char	*log;
+	size_t	 n;
+	int	 i, found = 0;
+
+	for (i = 0; i < 500 && !found; i++) {
+		if (i > 0)
+			usleep(10000);
+		log = tap_slurp(s->log, &n);
+		found = memmem(log, n, needle, strlen(needle)) != NULL;
+		free(log);
+	}
+	return found;
 }
 
 #define is_reply(r, st, code, ...) do {					\
