@@ -406,7 +406,6 @@ kps_http_start(char *err, size_t errlen, unsigned *port)
 	    MHD_OPTION_THREAD_POOL_SIZE, kps_conf.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, kps_conf.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,

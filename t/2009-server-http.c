@@ -3,7 +3,8 @@
  * 2009-server-http: the HTTP plumbing of a real kpool-server, with raw
  * bytes on a socket: the request log prints a client's control bytes
  * (ESC, DEL, CR, non-ASCII) as '?', and a 413 for a body over 1 MiB is
- * counted under its route in /metrics.
+ * counted under its route in /metrics; a taken port or an over-long
+ * --listen stops a second server from starting.
  */
 
 #include "kps_test.h"
@@ -67,7 +68,7 @@ main(void)
 	size_t			 n, i;
 	int			 fd;
 
-	plan(22);
+	plan(25);
 	srv_start(&s, pub);
 	who_new(&s, &alice, "alice", 1);
 
@@ -160,6 +161,32 @@ main(void)
 		    "a 65-byte --listen: exit status 1");
 		ok(strstr(out, "longer than 63 bytes") != NULL,
 		    "the message says why");
+	}
+	/*
+	 * A second server on a port that is taken fails to start: it must
+	 * not share the port (SO_REUSEPORT) and take half the connections.
+	 */
+	{
+		char	cmd[512], out[256], *build = getenv("KP_BUILD");
+		FILE	*f;
+		int	st;
+
+		snprintf(cmd, sizeof(cmd), "timeout 10 %s/kpool-server --db "
+		    "%s/second.db --listen 127.0.0.1:%d 2>&1",
+		    build ? build : "build", s.dir, s.port);
+		if ((f = popen(cmd, "r")) == NULL)
+			bail("popen");
+		/* libmicrohttpd's own line comes first: keep the last */
+		out[0] = '\0';
+		while (fgets(out, sizeof(out), f) != NULL)
+			;
+		st = pclose(f);
+		is_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1,
+		    "a second server on a taken port: exit status 1");
+		ok(strstr(out, "cannot listen on 127.0.0.1:") != NULL,
+		    "the message names the address");
+		is_int(ASK(&s, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+		    200, "and the first server still answers");
 	}
 
 	is_int(srv_stop(&s), 0, "SIGTERM: a clean exit");
