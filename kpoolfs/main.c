@@ -224,12 +224,36 @@ absolute(const char *path)
 }
 
 /*
+ * check_store: open the store once, before the mount, so that a bad store
+ * fails with a message on the terminal; a new store is created here.
+ * The user becomes the store's.  0, or -1 after a message.
+ */
+static int
+check_store(struct kpfs *fs)
+{
+	struct kp_pool *p = NULL;
+	char *u;
+
+	if (kpfs_open_pool(fs, &p) != KP_OK)
+		return -1;
+	if ((u = strdup(kp_pool_user(p))) == NULL) {
+		kp_pool_close(p);
+		warnx("out of memory");
+		return -1;
+	}
+	kp_pool_close(p);
+	free(fs->user);
+	fs->user = u;
+	return 0;
+}
+
+/*
  * fuse_main's steps, with the refresh thread stopped between the end of
  * the loop and fuse_destroy.  Returns the exit status: 0 after an
  * unmount or a signal, 1 on failure.
  */
 static int
-serve(struct fuse_args *args, struct kpfs *fs)
+serve(struct fuse_args *args, struct kpfs *fs, int checked)
 {
 	struct fuse_cmdline_opts co;
 	struct fuse_loop_config *lc = NULL;
@@ -244,7 +268,10 @@ serve(struct fuse_args *args, struct kpfs *fs)
 		usage(stderr);
 		goto out;
 	}
+	/* libfuse refuses an unknown option here, before the store is made */
 	if ((f = fuse_new(args, &kpfs_ops, sizeof(kpfs_ops), fs)) == NULL)
+		goto out;
+	if (!checked && check_store(fs) != 0)
 		goto out;
 	if (fuse_mount(f, co.mountpoint) != 0)
 		goto out;
@@ -252,6 +279,12 @@ serve(struct fuse_args *args, struct kpfs *fs)
 	se = fuse_get_session(f);
 	if (fuse_daemonize(co.foreground) != 0)
 		goto out;
+	/* from here on nobody reads the terminal */
+	if (!fs->foreground) {
+		openlog("kpoolfs", LOG_PID, LOG_DAEMON);
+		log_foreground = 0;
+		fuse_set_log_func(fuse_log_to_syslog);
+	}
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	signals = 1;
@@ -291,12 +324,11 @@ main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct kpfs fs;
 	struct opts o;
-	struct kp_pool *p = NULL;
 	struct passwd *pw;
 	pthread_condattr_t ca;
 	char *fsname = NULL;
 	const char *u;
-	int rc = 1;
+	int rc = 1, checked;
 
 	memset(&fs, 0, sizeof(fs));
 	memset(&o, 0, sizeof(o));
@@ -376,16 +408,17 @@ main(int argc, char *argv[])
 	pthread_condattr_destroy(&ca);
 	fs.online = fs.server != NULL;
 
-	/* fail here, with a message on the terminal, if the store is bad */
-	if (kpfs_open_pool(&fs, &p) != KP_OK)
+	/*
+	 * An existing store is checked now and names its user; a new one
+	 * is created only once libfuse has accepted the options, so that a
+	 * bad option leaves nothing behind.
+	 */
+	if ((checked = access(fs.store, F_OK) == 0) && check_store(&fs) != 0)
 		goto out;
-	free(fs.user);
-	if ((fs.user = strdup(kp_pool_user(p))) == NULL) {
-		warnx("out of memory");
+	if (fs.user == NULL) {
+		warnx("a new store needs a user name (-o user=NAME)");
 		goto out;
 	}
-	kp_pool_close(p);
-	p = NULL;
 
 	/*
 	 * Our defaults go first, so the user's -o options win: a name for
@@ -398,12 +431,7 @@ main(int argc, char *argv[])
 		warnx("out of memory");
 		goto out;
 	}
-	if (!fs.foreground) {
-		openlog("kpoolfs", LOG_PID, LOG_DAEMON);
-		log_foreground = 0;
-		fuse_set_log_func(fuse_log_to_syslog);
-	}
-	rc = serve(&args, &fs);
+	rc = serve(&args, &fs, checked);
  out:
 	fuse_opt_free_args(&args);
 	free(fsname);

@@ -11,7 +11,7 @@ FS=$KP_BUILD/kpoolfs
 M=$TMP/mnt
 mkdir -p "$M"
 
-plan 18
+plan 21
 
 # gone PID: PID names a process (a number) and it has ended
 gone() {
@@ -38,6 +38,11 @@ is "$rc" 1 "no mount point: exit 1"
 is "$rc" 1 "a negative refresh: exit 1"
 "$FS" -o user="$(printf '%070d' 0)" "$TMP/a.db" "$M" >/dev/null 2>&1; rc=$?
 is "$rc" 1 "a user name over 64 bytes: exit 1"
+"$FS" -Z "$TMP/z.db" "$M" >"$TMP/out" 2>&1; rc=$?
+is "$rc:$(cat "$TMP/out")" "1:fuse: unknown option(s): \`-Z'" \
+    "an unknown option: exit 1, and libfuse's reason on the terminal"
+nok "and no store is made for it" test -e "$TMP/z.db"
+nok "nor its key file" test -e "$TMP/z.db.key"
 
 # detached: the command returns once mounted; SIGTERM unmounts
 "$FS" -o user=alice,refresh=0 "$TMP/a.db" "$M" 2>"$TMP/err"; rc=$?
