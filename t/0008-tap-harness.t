@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: ISC
 # 0008-tap-harness: the TAP helpers themselves (t/tap.sh, t/tap.c): a
 # crashed or missing command never counts as an expected failure, no plan
-# and no test is a failure, a failed unmount fails the test, and a
+# and no test is a failure, a failed unmount fails the test, a daemon
+# that will not stop is killed and fails the test, and a
 # sanitizer report from a daemon fails the test at cleanup.
 . "${KP_TOP:-.}/t/tap.sh"
 
-plan 22
+plan 23
 
 # inner SCRIPT: run SCRIPT in a new shell that sources t/tap.sh; sets
 # OUT (its stdout and stderr) and RC (its exit status).
@@ -42,6 +43,16 @@ is "$RC:$(echo "$OUT" | sed -n 2,3p)" "1:not ok 1 - succeeds
 inner 'plan 1; fails_with ENOENT "crash" sh -c "ls /nonexistent; kill -SEGV \$\$"'
 is "$RC:$(echo "$OUT" | sed -n 2p)" "1:not ok 1 - crash" \
     "fails_with does not take a crash for the errno"
+
+# a daemon that ignores SIGTERM is killed at cleanup and fails the test
+inner 'TAP_KILL_TICKS=5
+sh -c "trap \"\" TERM; : >\"$TMP/deaf\"; while :; do sleep 0.1; done" &
+_tap_pids="$! $_tap_pids"
+while [ ! -e "$TMP/deaf" ]; do sleep 0.05; done
+plan 1; ok "one" true'
+is "$RC:$(echo "$OUT" | sed -n 3p | sed 's/pid [0-9]*/pid N/')" \
+    "1:# pid N still ran after SIGTERM: killed" \
+    "a daemon that will not stop is killed and fails the test"
 
 # plans
 inner ':'

@@ -49,6 +49,12 @@ _tap_sanitizer() {
 	return $_found
 }
 
+# _tap_alive PID: the process runs (a zombie waiting to be reaped does not).
+_tap_alive() {
+	_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -n "$_st" ] && [ "$_st" != Z ]
+}
+
 _tap_cleanup() {
 	_rc=$?
 	for m in $_tap_mounts; do
@@ -57,7 +63,19 @@ _tap_cleanup() {
 	for p in $_tap_pids; do
 		kill "$p" 2>/dev/null
 	done
+	# a daemon that hangs on its way out fails the test, not the run:
+	# SIGKILL after 20 s (TAP_KILL_TICKS tenths of a second)
 	for p in $_tap_pids; do
+		_i=0
+		while _tap_alive "$p" && [ $_i -lt "${TAP_KILL_TICKS:-200}" ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+		if _tap_alive "$p"; then
+			echo "# pid $p still ran after SIGTERM: killed"
+			kill -KILL "$p" 2>/dev/null
+			_tap_failed=$((_tap_failed + 1))
+		fi
 		wait "$p" 2>/dev/null
 	done
 	_tap_sanitizer
