@@ -370,6 +370,14 @@ reconcile(struct kp_key *k, const struct kp_remote_key *rk, int64_t now,
 	case KP_STATE_AVAILABLE:
 		if (k->state == KP_STATE_AVAILABLE)
 			return 0;
+		/*
+		 * The server serves a last-resort key without ever holding
+		 * it, so it says available while our own hold of it (a
+		 * move to reserved) runs: that hold stands until it ends.
+		 */
+		if (k->last_resort && k->state == KP_STATE_RESERVED &&
+		    k->reservation_expires_at > now)
+			return 0;
 		k->reserved_at = k->reservation_expires_at = 0;
 		k->reservation_id[0] = k->reserved_by[0] = '\0';
 		break;
