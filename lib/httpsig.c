@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "crypto.h"
 #include "httpsig.h"
 
 #define COMPONENTS	"(\"@method\" \"@path\" \"@query\" \"content-digest\")"
@@ -96,6 +97,8 @@ kp_httpsig_sign(const char *method, const char *path, const char *query,
 
 	if (!kp_username_valid(keyid))
 		return KP_EINVAL;
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
 	kp_httpsig_digest(body, len, out->digest);
 	randombytes_buf(nonce, sizeof(nonce));
 	kp_hex(nonce, sizeof(nonce), nhex);
@@ -259,6 +262,9 @@ kp_httpsig_verify(const struct kp_httpsig_params *p, const char *method,
 	size_t	 blen;
 	int	 rc;
 
+	*why = "crypto library does not initialise";
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
 	*why = "request target too long";
 	if ((rc = base(method, path, query, digest, p->params, &b,
 	    &blen)) != KP_OK) {

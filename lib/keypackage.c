@@ -386,6 +386,8 @@ kp_keypackage_validate(const struct kp_keypackage *kp, uint64_t now)
 
 	if (kp == NULL)
 		return KP_EINVAL;
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
 	f = &kp->f;
 	l = &f->leaf;
 	if (f->version != KP_MLS10)
@@ -504,6 +506,8 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	*out = NULL;
 	*outlen = 0;
 	kp_wb_init(&w, KP_MAX_KEYPACKAGE);
+	if ((rc = kp_crypto_init()) != KP_OK)
+		goto out;
 	if (opts == NULL)
 		opts = &defaults;
 	suite = opts->suite == 0 ? KP_SUITE_X25519_AES128GCM : opts->suite;

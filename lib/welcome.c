@@ -392,6 +392,8 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 	memset(&mine, 0, sizeof(mine));
 	if (signer_pub != NULL && signer_pub_len != KP_SIGN_PK_LEN)
 		return KP_EINVAL;
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
 	if ((rc = welcome_read(welcome, len, &w)) != KP_OK)
 		return rc;
 	if ((suite = kp_suite_find(w.suite)) == NULL)
@@ -674,6 +676,8 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	kp_wb_init(&gi, MAX_WELCOME);
 	kp_wb_init(&gs, MAX_WELCOME);
 	kp_wb_init(&w, MAX_WELCOME);
+	if ((rc = kp_crypto_init()) != KP_OK)
+		goto out;
 	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &kp)) != KP_OK)
 		goto out;
 	if ((suite = kp_suite_find(kp_keypackage_suite(kp))) == NULL) {
