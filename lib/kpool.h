@@ -130,7 +130,11 @@ struct kp_kpopts {
 	size_t		 identity_len;
 	uint64_t	 not_before;	/* unix seconds */
 	uint64_t	 not_after;
-	/* capabilities; NULL/0 = defaults (suite, mls10, basic) */
+	/*
+	 * capabilities; NULL/0 = defaults (suite, mls10, basic).  The
+	 * default extension (1..5) and proposal (1..7) types are implied
+	 * and must not be listed (RFC 9420 §7.2).
+	 */
 	const uint16_t	*cap_credentials;
 	size_t		 ncap_credentials;
 	const uint16_t	*cap_extensions;
@@ -150,10 +154,20 @@ struct kp_kpsecrets {
 };
 
 /*
+ * kp_kpopts_check: whether kp_keypackage_generate would take opts.
+ * KP_OK, or KP_EINVAL (bad identity, a capabilities list too long or
+ * NULL with a count, or a default extension or proposal type listed,
+ * which RFC 9420 §7.2 forbids), KP_ESUITE or KP_ELIFETIME; *why
+ * (when why is not NULL) then points at a static sentence saying which.
+ */
+int kp_kpopts_check(const struct kp_kpopts *opts, const char **why) KP_WUR;
+
+/*
  * kp_keypackage_generate: make a KeyPackage signed by the Ed25519 key
  * whose 32-byte seed is sign_seed.  On success *out (malloc'd, caller
  * frees) holds the encoded KeyPackage (not MLSMessage-wrapped), *outlen
  * its length, ref its KeyPackageRef and sec the two private keys.
+ * Options kp_kpopts_check() refuses fail with its code.
  */
 int kp_keypackage_generate(const struct kp_kpopts *opts,
     const uint8_t sign_seed[KP_SIGN_SEED_LEN], uint8_t **out, size_t *outlen,
