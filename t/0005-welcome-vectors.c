@@ -23,7 +23,7 @@ static void
 welcome_json(void)
 {
 	json_t			*root, *v;
-	size_t			 i;
+	size_t			 i, run = 0;
 
 	root = vec_load("welcome.json");
 	is_int(json_array_size(root), 2, "welcome.json: two suites");
@@ -148,7 +148,9 @@ welcome_json(void)
 		free(spub);
 		free(kpb);
 		free(wb);
+		run++;
 	}
+	is_int(run, 2, "welcome.json: both cases run");
 	json_decref(root);
 }
 
@@ -156,7 +158,7 @@ static void
 passive(void)
 {
 	json_t	*root, *v;
-	size_t	 i;
+	size_t	 i, run = 0;
 
 	root = vec_load("passive-client-welcome.json");
 	json_array_foreach(root, i, v) {
@@ -258,7 +260,9 @@ passive(void)
 		free(wb);
 		free(want);
 		free(tree);
+		run++;
 	}
+	is_int(run, 16, "passive-client-welcome.json: all 16 cases run");
 	json_decref(root);
 }
 
