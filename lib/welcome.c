@@ -63,6 +63,18 @@ struct group_info {
 	size_t		tbs_len;
 };
 
+/*
+ * The code of a structure nested in a field of another: KP_ETRUNC and
+ * KP_ETRAILING describe the caller's buffer, so a nested structure that
+ * runs past its field or does not fill it makes the outer one
+ * KP_EMALFORMED.
+ */
+static int
+nested(int rc)
+{
+	return rc == KP_ETRUNC || rc == KP_ETRAILING ? KP_EMALFORMED : rc;
+}
+
 static int
 rd_egs(struct kp_rd *r, struct egs *e)
 {
@@ -105,7 +117,7 @@ welcome_read(const uint8_t *buf, size_t len, struct welcome *w)
 	kp_rd_init(&s, w->secrets.p, w->secrets.n);
 	while (kp_rd_left(&s) > 0)
 		if ((rc = rd_egs(&s, &e)) != KP_OK)
-			return rc == KP_ETRUNC ? KP_EMALFORMED : rc;
+			return nested(rc);
 	return KP_OK;
 }
 
@@ -164,7 +176,7 @@ group_secrets_read(const uint8_t *buf, size_t len, struct group_secrets *g)
 	kp_rd_init(&s, g->psks.p, g->psks.n);
 	while (kp_rd_left(&s) > 0)
 		if ((rc = rd_psk_id(&s, &p)) != KP_OK)
-			return rc == KP_ETRUNC ? KP_EMALFORMED : rc;
+			return nested(rc);
 	return KP_OK;
 }
 
@@ -238,7 +250,7 @@ kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
 			return KP_EMALFORMED;
 		if (type == 1) {
 			if ((rc = kp_leaf_read(&body, &l)) != KP_OK)
-				return rc == KP_ETRUNC ? KP_EMALFORMED : rc;
+				return nested(rc);
 			if (i % 2 != 0)
 				return KP_EMALFORMED;
 			if (i == want) {
@@ -386,7 +398,7 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 	uint8_t			 wsecret[KP_HASH_LEN], wkey[KP_AEAD_MAXKEY];
 	uint8_t			 wnonce[KP_NONCE_LEN], epoch[KP_HASH_LEN];
 	uint8_t			 confirm[KP_HASH_LEN], tag[KP_HASH_LEN];
-	int			 found = 0, rc;
+	int			 found = 0, from_ext, rc;
 
 	memset(info, 0, sizeof(*info));
 	memset(&mine, 0, sizeof(mine));
@@ -432,8 +444,10 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 	    w.egi.n, mine.kem_output.p, mine.kem_output.n, mine.ciphertext.p,
 	    mine.ciphertext.n, gsbuf, &gslen)) != KP_OK)
 		goto out;
-	if ((rc = group_secrets_read(gsbuf, gslen, &gs)) != KP_OK)
+	if ((rc = group_secrets_read(gsbuf, gslen, &gs)) != KP_OK) {
+		rc = nested(rc);
 		goto out;
+	}
 	if (gs.joiner.n != suite->nh) {
 		rc = KP_EMALFORMED;
 		goto out;
@@ -465,8 +479,10 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 	    w.egi.n, gibuf)) != KP_OK)
 		goto out;
 	gilen = w.egi.n - KP_TAG_LEN;
-	if ((rc = group_info_read(gibuf, gilen, &gi)) != KP_OK)
+	if ((rc = group_info_read(gibuf, gilen, &gi)) != KP_OK) {
+		rc = nested(rc);
 		goto out;
+	}
 	if (gi.version != KP_MLS10) {
 		rc = KP_EVERSION;
 		goto out;
@@ -476,22 +492,32 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 		goto out;
 	}
 
-	/* signature: the given key, else the signer's leaf in the tree */
-	key.p = signer_pub;
-	key.n = signer_pub_len;
-	if (signer_pub == NULL) {
-		if (kp_exts_find(gi.exts, KP_EXT_RATCHET_TREE, &treeext)) {
-			tree = treeext.p;
-			treelen = treeext.n;
-		}
-		if (tree != NULL) {
-			rc = kp_tree_signature_key(tree, treelen, gi.signer,
-			    &key);
-			if (rc == KP_ENOTFOUND)
-				rc = KP_EGISIG;
-			if (rc != KP_OK)
-				goto out;
-		}
+	/*
+	 * The ratchet tree: the GroupInfo's extension, else the caller's.
+	 * It must be well formed whenever there is one; the signature is
+	 * checked with the given key, else with the signer's leaf in it.
+	 */
+	from_ext = kp_exts_find(gi.exts, KP_EXT_RATCHET_TREE, &treeext);
+	if (from_ext) {
+		tree = treeext.p;
+		treelen = treeext.n;
+	}
+	key.p = NULL;
+	key.n = 0;
+	if (tree != NULL) {
+		rc = kp_tree_signature_key(tree, treelen, gi.signer, &key);
+		if (from_ext)
+			rc = nested(rc);
+		if (rc == KP_ENOTFOUND && signer_pub != NULL)
+			rc = KP_OK;
+		else if (rc == KP_ENOTFOUND)
+			rc = KP_EGISIG;
+		if (rc != KP_OK)
+			goto out;
+	}
+	if (signer_pub != NULL) {
+		key.p = signer_pub;
+		key.n = signer_pub_len;
 	}
 	if (key.p != NULL) {
 		if (kp_verify_with_label(key.p, key.n, "GroupInfoTBS", gibuf,
@@ -705,6 +731,8 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 		kp_wb_vec(&gs, nonce, sizeof(nonce));
 	}
 	kp_wb_end(&gs, mark);
+	if (flags & KP_WB_GS_TRAIL)
+		kp_wb_u8(&gs, 0);
 	if ((rc = gs.err) != KP_OK)
 		goto out;
 	if ((flags & KP_WB_PSK) != 0) {
@@ -743,7 +771,13 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 		goto out;
 	if (flags & KP_WB_BAD_TAG)
 		tag[0] ^= 0x01;
-	kp_wb_vec(&gi, NULL, 0);
+	/* extensions: a broken ratchet_tree for the bad twins */
+	if (flags & KP_WB_TREE_CUT)
+		kp_wb_vec(&gi, "\x00\x02\x02\x05\x01", 5);
+	else if (flags & KP_WB_TREE_TRAIL)
+		kp_wb_vec(&gi, "\x00\x02\x02\x00\x00", 5);
+	else
+		kp_wb_vec(&gi, NULL, 0);
 	kp_wb_vec(&gi, tag, suite->nh);
 	kp_wb_u32(&gi, signer);
 	if ((rc = gi.err) != KP_OK)
@@ -756,6 +790,8 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	    sig)) != KP_OK)
 		goto out;
 	kp_wb_vec(&gi, sig, sizeof(sig));
+	if (flags & KP_WB_GI_TRAIL)
+		kp_wb_u8(&gi, 0);
 	if ((rc = gi.err) != KP_OK)
 		goto out;
 

@@ -52,6 +52,12 @@ int	kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
 /* kp_welcome_build flags */
 #define KP_WB_BAD_TAG		0x01	/* a wrong confirmation_tag */
 #define KP_WB_PSK		0x02	/* name an external PSK "psk" */
+#define KP_WB_TREE_CUT		0x04	/* a ratchet_tree whose vector runs
+					   past its extension */
+#define KP_WB_TREE_TRAIL	0x08	/* a ratchet_tree with a byte after
+					   its vector */
+#define KP_WB_GI_TRAIL		0x10	/* a byte after the GroupInfo */
+#define KP_WB_GS_TRAIL		0x20	/* a byte after the GroupSecrets */
 
 /*
  * kp_welcome_build: the committer's side, for tests and tools: an

@@ -332,6 +332,41 @@ own(uint16_t cs)
 	kp_welcome_info_free(&info);
 	free(w);
 
+	/*
+	 * Structures nested in the Welcome that do not fit their field are
+	 * KP_EMALFORMED; KP_ETRUNC and KP_ETRAILING are for the caller's
+	 * buffer.  A ratchet_tree extension is checked even when the
+	 * caller gives the signer's key.
+	 */
+	{
+		static const struct {
+			int		 flag;
+			const char	*what;
+		} nest[] = {
+			{ KP_WB_TREE_CUT, "a ratchet_tree running past its "
+			    "extension" },
+			{ KP_WB_TREE_TRAIL, "a byte after the ratchet_tree" },
+			{ KP_WB_GI_TRAIL, "a byte after the GroupInfo" },
+			{ KP_WB_GS_TRAIL, "a byte after the GroupSecrets" },
+		};
+		size_t	 k;
+
+		for (k = 0; k < sizeof(nest) / sizeof(nest[0]); k++) {
+			if (kp_welcome_build(kp, kl, (const uint8_t *)"g", 1,
+			    1, gseed, 0, nest[k].flag, &w, &wl) != KP_OK)
+				bail("kp_welcome_build %s", nest[k].what);
+			is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv,
+			    gpk, 32, &info), KP_EMALFORMED,
+			    "suite %u: %s, signer key given: KP_EMALFORMED",
+			    cs, nest[k].what);
+			is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv,
+			    NULL, 0, &info), KP_EMALFORMED,
+			    "suite %u: %s, no signer key: KP_EMALFORMED",
+			    cs, nest[k].what);
+			free(w);
+		}
+	}
+
 	sodium_memzero(&sec, sizeof(sec));
 	sodium_memzero(gsk, sizeof(gsk));
 	free(kp);
