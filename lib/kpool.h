@@ -71,6 +71,8 @@ enum kp_error {
 	KP_ECONFIRM = -48,	/* GroupInfo confirmation_tag mismatch */
 	KP_ELIFETIME = -49,	/* lifetime inverted or longer than allowed */
 	KP_EPSK = -50,		/* Welcome needs a PSK we do not have */
+	KP_ETREE = -51,		/* ratchet tree does not hash to the
+				   GroupInfo's tree_hash, or lacks our leaf */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */
@@ -241,6 +243,7 @@ struct kp_welcome_info {
 	uint16_t	 suite;
 	int		 signature_checked; /* GroupInfo signature verified */
 	uint8_t		 epoch_authenticator[32];
+	int		 tree_checked;	/* ratchet tree hash and our leaf */
 };
 
 /*
@@ -256,8 +259,11 @@ int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
  * GroupSecrets and the GroupInfo, check the confirmation tag, and verify
  * the GroupInfo signature with signer_pub, or with the signer's key from
  * the ratchet_tree extension when signer_pub is NULL and the tree is
- * there.  PSKs are not supported (KP_EPSK).  On success fills *info;
- * release it with kp_welcome_info_free().
+ * there.  A ratchet_tree extension must hash to the GroupInfo's
+ * tree_hash and hold our KeyPackage's LeafNode (KP_ETREE); see
+ * docs/mls.md for what is not verified.  PSKs are not supported
+ * (KP_EPSK).  On success fills *info; release it with
+ * kp_welcome_info_free().
  */
 int kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
     size_t kplen, const uint8_t init_priv[KP_KEY_LEN],

@@ -20,6 +20,7 @@
 
 #define MAX_WELCOME	(1 << 20)	/* cap on a Welcome we parse */
 #define MAX_PSKS	64
+#define MAX_TREE_NODES	(1 << 16)	/* nodes in a ratchet tree */
 
 #define PSK_EXTERNAL	1
 #define PSK_RESUMPTION	2
@@ -269,6 +270,205 @@ kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
 	return KP_ENOTFOUND;
 }
 
+/*
+ * The nodes of a serialized ratchet tree (optional<Node> ratchet_tree<V>,
+ * RFC 9420 §12.4.3.3): nodes[i] spans node i's optional<Node> content
+ * after its node_type, with p == NULL for a blank node.
+ */
+static int
+tree_nodes(const uint8_t *tree, size_t len, struct kp_span **out,
+    size_t *count)
+{
+	struct kp_rd	 r, body;
+	struct kp_span	*nodes = NULL, a, b, c;
+	struct kp_leaf	 l;
+	const uint8_t	*start;
+	size_t		 n = 0, i, cap;
+	uint8_t		 present, type;
+	int		 rc;
+
+	*out = NULL;
+	*count = 0;
+	kp_rd_init(&r, tree, len);
+	if ((rc = kp_rd_sub(&r, &body)) != KP_OK ||
+	    (rc = kp_rd_end(&r)) != KP_OK)
+		return rc;
+	for (i = 0, cap = 0; kp_rd_left(&body) > 0; i++) {
+		if (i == cap) {
+			struct kp_span	*nn;
+
+			if (cap == MAX_TREE_NODES) {
+				rc = KP_ETOOBIG;
+				goto out;
+			}
+			cap = cap == 0 ? 64 : 2 * cap;
+			if ((nn = reallocarray(nodes, cap,
+			    sizeof(*nodes))) == NULL) {
+				rc = KP_ENOMEM;
+				goto out;
+			}
+			nodes = nn;
+		}
+		nodes[i].p = NULL;
+		nodes[i].n = 0;
+		if (kp_rd_u8(&body, &present) != KP_OK || present > 1) {
+			rc = KP_EMALFORMED;
+			goto out;
+		}
+		n = i + 1;
+		if (!present)
+			continue;
+		if (kp_rd_u8(&body, &type) != KP_OK) {
+			rc = KP_EMALFORMED;
+			goto out;
+		}
+		start = kp_rd_pos(&body);
+		if (type == 1 && i % 2 == 0) {
+			if ((rc = kp_leaf_read(&body, &l)) != KP_OK) {
+				rc = nested(rc);
+				goto out;
+			}
+		} else if (type == 2 && i % 2 == 1) {
+			if (kp_rd_span(&body, &a) != KP_OK ||
+			    kp_rd_span(&body, &b) != KP_OK ||
+			    kp_rd_span(&body, &c) != KP_OK || c.n % 4 != 0) {
+				rc = KP_EMALFORMED;
+				goto out;
+			}
+		} else {
+			rc = KP_EMALFORMED;
+			goto out;
+		}
+		nodes[i].p = start;
+		nodes[i].n = (size_t)(kp_rd_pos(&body) - start);
+	}
+	/* trailing blank nodes are left out, so the last one is a leaf */
+	if (n == 0 || n % 2 == 0 || nodes[n - 1].p == NULL) {
+		rc = KP_EMALFORMED;
+		goto out;
+	}
+	*out = nodes;
+	*count = n;
+	nodes = NULL;
+	rc = KP_OK;
+out:
+	free(nodes);
+	return rc;
+}
+
+/* The tree hashes of the nodes tree_nodes() found; see kp_tree_hashes. */
+static int
+hash_nodes(const struct kp_span *nodes, size_t count, uint8_t **hashes,
+    size_t *width)
+{
+	crypto_hash_sha256_state st;
+	uint8_t		*h = NULL, hdr[5];
+	size_t		 leaves, w, x, half;
+	unsigned	 level;
+	int		 rc;
+
+	/* the full tree: leaves a power of two */
+	for (leaves = 1; 2 * leaves - 1 < count; leaves *= 2)
+		;
+	w = 2 * leaves - 1;
+	if ((h = malloc(w * KP_HASH_LEN)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	/* TreeHashInput, leaves first, then each level up (RFC 9420 §7.8) */
+	for (level = 0, half = 0; ((size_t)1 << level) <= leaves; level++) {
+		for (x = ((size_t)1 << level) - 1; x < w;
+		    x += (size_t)2 << level) {
+			crypto_hash_sha256_init(&st);
+			if (level == 0) {
+				hdr[0] = 1;
+				hdr[1] = (uint8_t)((x / 2) >> 24);
+				hdr[2] = (uint8_t)((x / 2) >> 16);
+				hdr[3] = (uint8_t)((x / 2) >> 8);
+				hdr[4] = (uint8_t)(x / 2);
+				crypto_hash_sha256_update(&st, hdr, 5);
+			} else {
+				hdr[0] = 2;
+				crypto_hash_sha256_update(&st, hdr, 1);
+			}
+			hdr[0] = x < count && nodes[x].p != NULL;
+			crypto_hash_sha256_update(&st, hdr, 1);
+			if (hdr[0])
+				crypto_hash_sha256_update(&st, nodes[x].p,
+				    nodes[x].n);
+			if (level > 0) {
+				hdr[0] = KP_HASH_LEN;
+				crypto_hash_sha256_update(&st, hdr, 1);
+				crypto_hash_sha256_update(&st,
+				    h + (x - half) * KP_HASH_LEN, KP_HASH_LEN);
+				crypto_hash_sha256_update(&st, hdr, 1);
+				crypto_hash_sha256_update(&st,
+				    h + (x + half) * KP_HASH_LEN, KP_HASH_LEN);
+			}
+			crypto_hash_sha256_final(&st, h + x * KP_HASH_LEN);
+		}
+		half = (size_t)1 << level;
+	}
+	*hashes = h;
+	*width = w;
+	h = NULL;
+	rc = KP_OK;
+out:
+	free(h);
+	return rc;
+}
+
+int
+kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
+    size_t *width)
+{
+	struct kp_span	*nodes = NULL;
+	size_t		 count;
+	int		 rc;
+
+	*hashes = NULL;
+	*width = 0;
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
+	if ((rc = tree_nodes(tree, len, &nodes, &count)) != KP_OK)
+		return rc;
+	rc = hash_nodes(nodes, count, hashes, width);
+	free(nodes);
+	return rc;
+}
+
+/*
+ * RFC 9420 §12.4.3.1: the tree's root hash is the GroupContext's
+ * tree_hash, and one of its leaves is the LeafNode of our KeyPackage.
+ * KP_ETREE when either fails; the tree's own errors as they are.
+ */
+static int
+tree_verify(const uint8_t *tree, size_t len, struct kp_span tree_hash,
+    struct kp_span ours)
+{
+	struct kp_span	*nodes = NULL;
+	uint8_t		*h = NULL;
+	size_t		 count, w, i;
+	int		 rc;
+
+	if ((rc = tree_nodes(tree, len, &nodes, &count)) != KP_OK ||
+	    (rc = hash_nodes(nodes, count, &h, &w)) != KP_OK)
+		goto out;
+	rc = KP_ETREE;
+	if (tree_hash.n != KP_HASH_LEN ||
+	    memcmp(h + (w - 1) / 2 * KP_HASH_LEN, tree_hash.p,
+	    KP_HASH_LEN) != 0)
+		goto out;
+	for (i = 0; i < count; i += 2)
+		if (nodes[i].p != NULL && nodes[i].n == ours.n &&
+		    memcmp(nodes[i].p, ours.p, ours.n) == 0)
+			rc = KP_OK;
+out:
+	free(h);
+	free(nodes);
+	return rc;
+}
+
 /* psk_secret of RFC 9420 §8.4 over the PSKs the GroupSecrets name. */
 static int
 psk_secret(const struct kp_suite *s, struct kp_span psks,
@@ -391,7 +591,10 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 	struct group_info	 gi;
 	struct kp_rd		 s;
 	struct egs		 e, mine;
-	struct kp_span		 key, treeext;
+	struct kp_span		 key, treeext, ours;
+	struct kp_kpfields	 kpf;
+	const uint8_t		*raw;
+	size_t			 rawlen;
 	uint8_t			*gsbuf = NULL, *gibuf = NULL;
 	size_t			 gslen = 0, gilen = 0;
 	uint8_t			 psk[KP_HASH_LEN], member[KP_HASH_LEN];
@@ -505,6 +708,18 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 	key.p = NULL;
 	key.n = 0;
 	if (tree != NULL) {
+		raw = kp_keypackage_bytes(kp, &rawlen);
+		kp_rd_init(&s, raw, rawlen);
+		if ((rc = kp_kp_read(&s, &kpf)) != KP_OK)
+			goto out;
+		ours.p = kpf.leaf.start;
+		ours.n = kpf.leaf.len;
+		rc = tree_verify(tree, treelen, gi.tree_hash, ours);
+		if (from_ext)
+			rc = nested(rc);
+		if (rc != KP_OK)
+			goto out;
+		info->tree_checked = 1;
 		rc = kp_tree_signature_key(tree, treelen, gi.signer, &key);
 		if (from_ext)
 			rc = nested(rc);

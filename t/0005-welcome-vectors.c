@@ -59,6 +59,8 @@ welcome_json(void)
 		is_int(info.signature_checked, 1,
 		    "suite %d: GroupInfo signature verified", cs);
 		is_int(info.suite, cs, "suite %d: GroupInfo suite", cs);
+		is_int(info.tree_checked, 0,
+		    "suite %d: no ratchet tree, none checked", cs);
 		ok(info.group_id_len > 0, "suite %d: group_id of %zu bytes",
 		    cs, info.group_id_len);
 		kp_welcome_info_free(&info);
