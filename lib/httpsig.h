@@ -77,7 +77,9 @@ int kp_httpsig_check_digest(const char *header, const void *body,
 /*
  * kp_httpsig_verify: verify the parsed signature p over the request's
  * components with the Ed25519 public key pk.  The caller checks the
- * freshness of p->created and the nonce.  KP_OK or KP_EAUTH (*why);
+ * freshness of p->created and the nonce.  A NULL component or a digest
+ * longer than a Content-Digest of ours is refused before anything is
+ * built.  KP_OK or KP_EAUTH (*why);
  * KP_ECRYPTO when libsodium does not initialise.
  */
 int kp_httpsig_verify(const struct kp_httpsig_params *p, const char *method,
