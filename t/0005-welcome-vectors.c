@@ -160,7 +160,7 @@ static void
 passive(void)
 {
 	json_t	*root, *v;
-	size_t	 i, run = 0;
+	size_t	 i, run = 0, flipped = 0;
 
 	root = vec_load("passive-client-welcome.json");
 	json_array_foreach(root, i, v) {
@@ -226,7 +226,18 @@ passive(void)
 		    "%s: signature checked against the signer's leaf", what);
 		is_blob(info.epoch_authenticator, 32, want, wantl,
 		    "%s: epoch_authenticator", what);
+		is_int(info.tree_checked, 1,
+		    "%s: tree hash and our leaf checked", what);
 		kp_welcome_info_free(&info);
+		if (tree != NULL) {
+			/* a given tree with a bit flipped: not the group's */
+			tree[tl - 1] ^= 0x01;
+			is_int(kp_welcome_open_ex(wb, wl, kpb, kl, ip, NULL, 0,
+			    tree, tl, psks, np, &info), KP_ETREE,
+			    "%s: a bit flipped in the tree: KP_ETREE", what);
+			tree[tl - 1] ^= 0x01;
+			flipped++;
+		}
 		if (np > 0) {
 			is_int(kp_welcome_open(wb, wl, kpb, kl, ip, NULL, 0,
 			    &info), KP_EPSK, "%s: without the PSK: KP_EPSK",
@@ -265,6 +276,7 @@ passive(void)
 		run++;
 	}
 	is_int(run, 16, "passive-client-welcome.json: all 16 cases run");
+	is_int(flipped, 8, "8 of them with the tree beside the Welcome");
 	json_decref(root);
 }
 
