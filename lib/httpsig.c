@@ -48,7 +48,8 @@ kp_httpsig_digest(const void *body, size_t len,
 	/* "sha-256=:" 44 ":" NUL always fits: the snprintf cannot cut */
 	_Static_assert(KP_HTTPSIG_DIGEST_LEN >= sizeof("sha-256=::") +
 	    sizeof(b64) - 1, "KP_HTTPSIG_DIGEST_LEN too small");
-	crypto_hash_sha256(h, body == NULL ? (const uint8_t *)"" : body, len);
+	crypto_hash_sha256(h, body == NULL ? (const uint8_t *)"" : body,
+	    body == NULL ? 0 : len);
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), B64V);
 	(void)snprintf(out, KP_HTTPSIG_DIGEST_LEN, "sha-256=:%s:", b64);
 }

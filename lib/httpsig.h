@@ -43,7 +43,8 @@ struct kp_httpsig_params {
 
 /*
  * kp_httpsig_digest: the Content-Digest value "sha-256=:B64:" of body
- * (len may be 0) into out.
+ * (len may be 0; a NULL body is the empty one whatever len says) into
+ * out.
  */
 void kp_httpsig_digest(const void *body, size_t len,
     char out[KP_HTTPSIG_DIGEST_LEN]);

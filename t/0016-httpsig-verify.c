@@ -2,8 +2,9 @@
 /*
  * 0016-httpsig-verify: kp_httpsig_verify on components a caller may get
  * wrong: a NULL component or an over-long Content-Digest is KP_EAUTH
- * with its own reason, before any signature base is built; and the
- * signing side's round trip still verifies.
+ * with its own reason, before any signature base is built; a NULL body
+ * digests as the empty one; and the signing side's round trip still
+ * verifies.
  */
 
 #include <stdlib.h>
@@ -72,6 +73,19 @@ main(void)
 	is_string(why, WHY_COMPONENT, "a %d-byte digest: refused first",
 	    KP_HTTPSIG_DIGEST_LEN);
 	free(longd);
+
+	/* a NULL body is the empty body, whatever length comes with it */
+	{
+		char	empty[KP_HTTPSIG_DIGEST_LEN], null5[KP_HTTPSIG_DIGEST_LEN];
+
+		kp_httpsig_digest("", 0, empty);
+		kp_httpsig_digest(NULL, 5, null5);
+		is_string(null5, empty, "digest of (NULL, 5) is the empty one");
+		is_string(empty, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJ"
+		    "WZG3hSuFU=:", "which is SHA-256 of nothing");
+		is_int(kp_httpsig_check_digest(empty, NULL, 5, &why), KP_OK,
+		    "and checks against (NULL, 5)");
+	}
 	sodium_memzero(sk, sizeof(sk));
 	sodium_memzero(seed, sizeof(seed));
 	return done_testing();
