@@ -259,9 +259,9 @@ int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
  * GroupSecrets and the GroupInfo, check the confirmation tag, and verify
  * the GroupInfo signature with signer_pub, or with the signer's key from
  * the ratchet_tree extension when signer_pub is NULL and the tree is
- * there.  A ratchet_tree extension must hash to the GroupInfo's
- * tree_hash and hold our KeyPackage's LeafNode (KP_ETREE); see
- * docs/mls.md for what is not verified.  PSKs are not supported
+ * there.  A ratchet tree must hash to the GroupInfo's tree_hash and
+ * hold our KeyPackage's LeafNode (KP_ETREE), and its leaves' signatures
+ * must verify (KP_ELEAFSIG); see docs/mls.md for what is not verified.  PSKs are not supported
  * (KP_EPSK).  On success fills *info; release it with
  * kp_welcome_info_free().
  */

@@ -438,13 +438,44 @@ kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
 }
 
 /*
+ * The signature of the LeafNode at leaf index idx of group gid: alone
+ * for a key_package leaf, with group_id and leaf_index for the others
+ * (LeafNodeTBS, RFC 9420 §7.2).
+ */
+static int
+tree_leaf_verify(struct kp_span node, struct kp_span gid, uint32_t idx)
+{
+	struct kp_leaf	 l;
+	struct kp_rd	 r;
+	struct kp_wb	 w;
+	int		 rc;
+
+	kp_rd_init(&r, node.p, node.n);
+	if ((rc = kp_leaf_read(&r, &l)) != KP_OK)
+		return nested(rc);
+	if (l.source == KP_LEAF_KEY_PACKAGE)
+		return kp_leaf_verify(&l) == KP_OK ? KP_OK : KP_ELEAFSIG;
+	kp_wb_init(&w, MAX_WELCOME);
+	kp_wb_bytes(&w, l.start, l.tbs_len);
+	kp_wb_vec(&w, gid.p, gid.n);
+	kp_wb_u32(&w, idx);
+	if ((rc = w.err) == KP_OK && kp_verify_with_label(l.sig_key.p,
+	    l.sig_key.n, "LeafNodeTBS", w.buf, w.len, l.sig.p, l.sig.n) !=
+	    KP_OK)
+		rc = KP_ELEAFSIG;
+	kp_wb_free(&w);
+	return rc;
+}
+
+/*
  * RFC 9420 §12.4.3.1: the tree's root hash is the GroupContext's
- * tree_hash, and one of its leaves is the LeafNode of our KeyPackage.
- * KP_ETREE when either fails; the tree's own errors as they are.
+ * tree_hash and one of its leaves is the LeafNode of our KeyPackage
+ * (else KP_ETREE); then the signature of every leaf, under the group's
+ * gid (KP_ELEAFSIG).  The tree's own errors as they are.
  */
 static int
 tree_verify(const uint8_t *tree, size_t len, struct kp_span tree_hash,
-    struct kp_span ours)
+    struct kp_span ours, struct kp_span gid)
 {
 	struct kp_span	*nodes = NULL;
 	uint8_t		*h = NULL;
@@ -463,6 +494,9 @@ tree_verify(const uint8_t *tree, size_t len, struct kp_span tree_hash,
 		if (nodes[i].p != NULL && nodes[i].n == ours.n &&
 		    memcmp(nodes[i].p, ours.p, ours.n) == 0)
 			rc = KP_OK;
+	for (i = 0; rc == KP_OK && i < count; i += 2)
+		if (nodes[i].p != NULL)
+			rc = tree_leaf_verify(nodes[i], gid, (uint32_t)(i / 2));
 out:
 	free(h);
 	free(nodes);
@@ -714,7 +748,8 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 			goto out;
 		ours.p = kpf.leaf.start;
 		ours.n = kpf.leaf.len;
-		rc = tree_verify(tree, treelen, gi.tree_hash, ours);
+		rc = tree_verify(tree, treelen, gi.tree_hash, ours,
+		    gi.group_id);
 		if (from_ext)
 			rc = nested(rc);
 		if (rc != KP_OK)
@@ -890,6 +925,44 @@ out:
 	return rc;
 }
 
+/*
+ * For kp_welcome_build: a ratchet tree of two leaves, both the LeafNode
+ * of kp (the second with a flipped signature bit when bad), and its
+ * root tree hash.
+ */
+static int
+build_tree(const struct kp_keypackage *kp, int bad, struct kp_wb *t,
+    uint8_t th[KP_HASH_LEN])
+{
+	struct kp_kpfields	 f;
+	struct kp_rd		 r;
+	const uint8_t		*raw;
+	uint8_t			*h = NULL;
+	size_t			 rawlen, mark, w;
+	int			 rc;
+
+	raw = kp_keypackage_bytes(kp, &rawlen);
+	kp_rd_init(&r, raw, rawlen);
+	if ((rc = kp_kp_read(&r, &f)) != KP_OK)
+		return rc;
+	mark = kp_wb_begin(t);
+	kp_wb_u16(t, 0x0101);		/* present, leaf */
+	kp_wb_bytes(t, f.leaf.start, f.leaf.len);
+	kp_wb_u8(t, 0);			/* a blank parent */
+	kp_wb_u16(t, 0x0101);
+	kp_wb_bytes(t, f.leaf.start, f.leaf.len);
+	kp_wb_end(t, mark);
+	if ((rc = t->err) != KP_OK)
+		return rc;
+	if (bad)
+		t->buf[t->len - 1] ^= 0x01;
+	if ((rc = kp_tree_hashes(t->buf, t->len, &h, &w)) != KP_OK)
+		return rc;
+	memcpy(th, h + (w - 1) / 2 * KP_HASH_LEN, KP_HASH_LEN);
+	free(h);
+	return KP_OK;
+}
+
 int
 kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
     size_t gidlen, uint64_t epoch, const uint8_t seed[KP_SIGN_SEED_LEN],
@@ -898,7 +971,7 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	static const uint8_t	 zero[KP_HASH_LEN];
 	struct kp_keypackage	*kp = NULL;
 	const struct kp_suite	*suite;
-	struct kp_wb		 gi, gs, w;
+	struct kp_wb		 gi, gs, w, tree;
 	uint8_t			 joiner[KP_HASH_LEN], member[KP_HASH_LEN];
 	uint8_t			 epoch_secret[KP_HASH_LEN], confirm[KP_HASH_LEN];
 	uint8_t			 tag[KP_HASH_LEN], wsecret[KP_HASH_LEN];
@@ -917,6 +990,7 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	kp_wb_init(&gi, MAX_WELCOME);
 	kp_wb_init(&gs, MAX_WELCOME);
 	kp_wb_init(&w, MAX_WELCOME);
+	kp_wb_init(&tree, MAX_WELCOME);
 	if ((rc = kp_crypto_init()) != KP_OK)
 		goto out;
 	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &kp)) != KP_OK)
@@ -932,6 +1006,10 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	}
 	randombytes_buf(joiner, sizeof(joiner));
 	randombytes_buf(th, sizeof(th));
+	if ((flags & (KP_WB_TREE | KP_WB_TREE_BADLEAF)) != 0 &&
+	    (rc = build_tree(kp, flags & KP_WB_TREE_BADLEAF, &tree, th)) !=
+	    KP_OK)
+		goto out;
 	randombytes_buf(cth, sizeof(cth));
 	randombytes_buf(nonce, sizeof(nonce));
 	memset(psk, 0, sizeof(psk));
@@ -991,7 +1069,12 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 		kp_wb_vec(&gi, "\x00\x02\x02\x05\x01", 5);
 	else if (flags & KP_WB_TREE_TRAIL)
 		kp_wb_vec(&gi, "\x00\x02\x02\x00\x00", 5);
-	else
+	else if (tree.len > 0) {
+		mark = kp_wb_begin(&gi);
+		kp_wb_u16(&gi, KP_EXT_RATCHET_TREE);
+		kp_wb_vec(&gi, tree.buf, tree.len);
+		kp_wb_end(&gi, mark);
+	} else
 		kp_wb_vec(&gi, NULL, 0);
 	kp_wb_vec(&gi, tag, suite->nh);
 	kp_wb_u32(&gi, signer);
@@ -1046,6 +1129,7 @@ out:
 	kp_wb_free(&gi);
 	kp_wb_free(&gs);
 	kp_wb_free(&w);
+	kp_wb_free(&tree);
 	sodium_memzero(joiner, sizeof(joiner));
 	sodium_memzero(member, sizeof(member));
 	sodium_memzero(epoch_secret, sizeof(epoch_secret));

@@ -69,13 +69,19 @@ int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
 					   its vector */
 #define KP_WB_GI_TRAIL		0x10	/* a byte after the GroupInfo */
 #define KP_WB_GS_TRAIL		0x20	/* a byte after the GroupSecrets */
+#define KP_WB_TREE		0x40	/* a ratchet_tree of two leaves, both
+					   kp's LeafNode, hashed into the
+					   GroupContext */
+#define KP_WB_TREE_BADLEAF	0x80	/* the same with the second leaf's
+					   signature broken */
 
 /*
  * kp_welcome_build: the committer's side, for tests and tools: an
  * MLSMessage(Welcome) adding the KeyPackage kp (raw or MLSMessage) to a
  * group group_id at epoch, with a GroupInfo signed by the Ed25519 seed
- * as leaf signer, a random joiner_secret and no ratchet tree.  *out is
- * malloc'd, caller frees.  flags (KP_WB_*) make bad twins.
+ * as leaf signer, a random joiner_secret and no ratchet tree unless a
+ * flag asks for one.  *out is malloc'd, caller frees.  flags (KP_WB_*)
+ * make bad twins.
  */
 int	kp_welcome_build(const uint8_t *kp, size_t kplen,
 	    const uint8_t *group_id, size_t gidlen, uint64_t epoch,

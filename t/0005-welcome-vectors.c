@@ -381,6 +381,27 @@ own(uint16_t cs)
 		}
 	}
 
+	/* a ratchet tree in the GroupInfo: two copies of our leaf */
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
+	    KP_WB_TREE, &w, &wl), KP_OK, "suite %u: a Welcome with a tree", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_OK, "suite %u: with a tree: opens", cs);
+	is_int(info.tree_checked, 1, "suite %u: with a tree: tree checked", cs);
+	is_int(info.signature_checked, 1,
+	    "suite %u: with a tree: signature checked", cs);
+	kp_welcome_info_free(&info);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, NULL, 0, &info),
+	    KP_EGISIG, "suite %u: leaf 0 of the tree did not sign the "
+	    "GroupInfo: KP_EGISIG", cs);
+	free(w);
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
+	    KP_WB_TREE_BADLEAF, &w, &wl), KP_OK,
+	    "suite %u: a tree with a bad leaf signature", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_ELEAFSIG, "suite %u: a leaf of the tree does not verify: "
+	    "KP_ELEAFSIG", cs);
+	free(w);
+
 	sodium_memzero(&sec, sizeof(sec));
 	sodium_memzero(gsk, sizeof(gsk));
 	free(kp);
