@@ -257,13 +257,13 @@ int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
  * kp_welcome_open: open a Welcome (MLSMessage) addressed to the
  * KeyPackage kp (encoded) with its init private key: decrypt the
  * GroupSecrets and the GroupInfo, check the confirmation tag, and verify
- * the GroupInfo signature with signer_pub, or with the signer's key from
- * the ratchet_tree extension when signer_pub is NULL and the tree is
- * there.  A ratchet tree must hash to the GroupInfo's tree_hash and
- * hold our KeyPackage's LeafNode (KP_ETREE), and its leaves' signatures
- * must verify (KP_ELEAFSIG); see docs/mls.md for what is not verified.  PSKs are not supported
- * (KP_EPSK).  On success fills *info; release it with
- * kp_welcome_info_free().
+ * the GroupInfo signature with the signer's key from the ratchet_tree
+ * extension (signer_pub, when given too, must be that key), or with
+ * signer_pub when there is no tree.  A tree must hash to the GroupInfo's
+ * tree_hash and hold our KeyPackage's LeafNode (KP_ETREE), and its
+ * leaves' signatures must verify (KP_ELEAFSIG); docs/mls.md says what is
+ * not verified.  PSKs are not supported (KP_EPSK).  On success fills
+ * *info; release it with kp_welcome_info_free().
  */
 int kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
     size_t kplen, const uint8_t init_priv[KP_KEY_LEN],

@@ -731,8 +731,9 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 
 	/*
 	 * The ratchet tree: the GroupInfo's extension, else the caller's.
-	 * It must be well formed whenever there is one; the signature is
-	 * checked with the given key, else with the signer's leaf in it.
+	 * When there is one, it must be the group's, and the signer's leaf
+	 * in it holds the key the signature is checked with; a signer_pub
+	 * given as well must be that key.  Without a tree, signer_pub.
 	 */
 	from_ext = kp_exts_find(gi.exts, KP_EXT_RATCHET_TREE, &treeext);
 	if (from_ext) {
@@ -758,14 +759,13 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 		rc = kp_tree_signature_key(tree, treelen, gi.signer, &key);
 		if (from_ext)
 			rc = nested(rc);
-		if (rc == KP_ENOTFOUND && signer_pub != NULL)
-			rc = KP_OK;
-		else if (rc == KP_ENOTFOUND)
+		if (rc == KP_ENOTFOUND || (rc == KP_OK && signer_pub != NULL &&
+		    (key.n != signer_pub_len ||
+		    memcmp(key.p, signer_pub, key.n) != 0)))
 			rc = KP_EGISIG;
 		if (rc != KP_OK)
 			goto out;
-	}
-	if (signer_pub != NULL) {
+	} else if (signer_pub != NULL) {
 		key.p = signer_pub;
 		key.n = signer_pub_len;
 	}
@@ -926,41 +926,62 @@ out:
 }
 
 /*
- * For kp_welcome_build: a ratchet tree of two leaves, both the LeafNode
- * of kp (the second with a flipped signature bit when bad), and its
- * root tree hash.
+ * For kp_welcome_build: a ratchet tree of two leaves, the signer's (a
+ * key_package LeafNode signed with seed, its signature broken when bad)
+ * at the index signer (0 or 1) and the joiner's from kp at the other,
+ * and its root tree hash.
  */
 static int
-build_tree(const struct kp_keypackage *kp, int bad, struct kp_wb *t,
-    uint8_t th[KP_HASH_LEN])
+build_tree(const struct kp_keypackage *kp, const uint8_t *seed,
+    uint32_t signer, int bad, struct kp_wb *t, uint8_t th[KP_HASH_LEN])
 {
-	struct kp_kpfields	 f;
+	struct kp_kpopts	 o;
+	struct kp_kpfields	 f, sf;
 	struct kp_rd		 r;
+	struct kp_span		 leaf[2];
 	const uint8_t		*raw;
-	uint8_t			*h = NULL;
-	size_t			 rawlen, mark, w;
+	uint8_t			*h = NULL, *skp = NULL, ref[KP_REF_LEN];
+	size_t			 rawlen, skplen, mark, w, i;
 	int			 rc;
 
+	if (signer > 1)
+		return KP_EINVAL;
+	memset(&o, 0, sizeof(o));
+	o.suite = kp_keypackage_suite(kp);
+	o.identity = (const uint8_t *)"signer";
+	o.identity_len = 6;
+	if ((rc = kp_keypackage_generate(&o, seed, &skp, &skplen, ref,
+	    NULL)) != KP_OK)
+		return rc;
 	raw = kp_keypackage_bytes(kp, &rawlen);
 	kp_rd_init(&r, raw, rawlen);
 	if ((rc = kp_kp_read(&r, &f)) != KP_OK)
-		return rc;
+		goto out;
+	kp_rd_init(&r, skp, skplen);
+	if ((rc = kp_kp_read(&r, &sf)) != KP_OK)
+		goto out;
+	leaf[signer].p = sf.leaf.start;
+	leaf[signer].n = sf.leaf.len;
+	leaf[1 - signer].p = f.leaf.start;
+	leaf[1 - signer].n = f.leaf.len;
+	if (bad)	/* the last byte of the signer's leaf signature */
+		skp[(size_t)(sf.leaf.start - skp) + sf.leaf.len - 1] ^= 0x01;
 	mark = kp_wb_begin(t);
-	kp_wb_u16(t, 0x0101);		/* present, leaf */
-	kp_wb_bytes(t, f.leaf.start, f.leaf.len);
-	kp_wb_u8(t, 0);			/* a blank parent */
-	kp_wb_u16(t, 0x0101);
-	kp_wb_bytes(t, f.leaf.start, f.leaf.len);
+	for (i = 0; i < 2; i++) {
+		if (i == 1)
+			kp_wb_u8(t, 0);		/* a blank parent */
+		kp_wb_u16(t, 0x0101);		/* present, leaf */
+		kp_wb_bytes(t, leaf[i].p, leaf[i].n);
+	}
 	kp_wb_end(t, mark);
-	if ((rc = t->err) != KP_OK)
-		return rc;
-	if (bad)
-		t->buf[t->len - 1] ^= 0x01;
-	if ((rc = kp_tree_hashes(t->buf, t->len, &h, &w)) != KP_OK)
-		return rc;
+	if ((rc = t->err) != KP_OK ||
+	    (rc = kp_tree_hashes(t->buf, t->len, &h, &w)) != KP_OK)
+		goto out;
 	memcpy(th, h + (w - 1) / 2 * KP_HASH_LEN, KP_HASH_LEN);
+out:
 	free(h);
-	return KP_OK;
+	free(skp);
+	return rc;
 }
 
 int
@@ -1006,9 +1027,10 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	}
 	randombytes_buf(joiner, sizeof(joiner));
 	randombytes_buf(th, sizeof(th));
-	if ((flags & (KP_WB_TREE | KP_WB_TREE_BADLEAF)) != 0 &&
-	    (rc = build_tree(kp, flags & KP_WB_TREE_BADLEAF, &tree, th)) !=
-	    KP_OK)
+	if ((flags & (KP_WB_TREE | KP_WB_TREE_BADLEAF |
+	    KP_WB_TREE_OTHER)) != 0 &&
+	    (rc = build_tree(kp, seed, signer, flags & KP_WB_TREE_BADLEAF,
+	    &tree, th)) != KP_OK)
 		goto out;
 	randombytes_buf(cth, sizeof(cth));
 	randombytes_buf(nonce, sizeof(nonce));
@@ -1077,7 +1099,8 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	} else
 		kp_wb_vec(&gi, NULL, 0);
 	kp_wb_vec(&gi, tag, suite->nh);
-	kp_wb_u32(&gi, signer);
+	/* the twin whose signer field names the joiner's leaf instead */
+	kp_wb_u32(&gi, (flags & KP_WB_TREE_OTHER) ? 1 - signer : signer);
 	if ((rc = gi.err) != KP_OK)
 		goto out;
 	if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {

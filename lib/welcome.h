@@ -69,11 +69,13 @@ int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
 					   its vector */
 #define KP_WB_GI_TRAIL		0x10	/* a byte after the GroupInfo */
 #define KP_WB_GS_TRAIL		0x20	/* a byte after the GroupSecrets */
-#define KP_WB_TREE		0x40	/* a ratchet_tree of two leaves, both
-					   kp's LeafNode, hashed into the
-					   GroupContext */
-#define KP_WB_TREE_BADLEAF	0x80	/* the same with the second leaf's
+#define KP_WB_TREE		0x40	/* a ratchet_tree of two leaves, the
+					   signer's (signer 0 or 1) and kp's,
+					   hashed into the GroupContext */
+#define KP_WB_TREE_BADLEAF	0x80	/* the same with the signer's leaf
 					   signature broken */
+#define KP_WB_TREE_OTHER	0x100	/* the same, signed by the signer but
+					   naming the joiner's leaf */
 
 /*
  * kp_welcome_build: the committer's side, for tests and tools: an

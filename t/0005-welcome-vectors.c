@@ -381,20 +381,33 @@ own(uint16_t cs)
 		}
 	}
 
-	/* a ratchet tree in the GroupInfo: two copies of our leaf */
-	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
+	/* a ratchet tree in the GroupInfo: the signer's leaf and ours */
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
 	    KP_WB_TREE, &w, &wl), KP_OK, "suite %u: a Welcome with a tree", cs);
 	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
-	    KP_OK, "suite %u: with a tree: opens", cs);
-	is_int(info.tree_checked, 1, "suite %u: with a tree: tree checked", cs);
-	is_int(info.signature_checked, 1,
-	    "suite %u: with a tree: signature checked", cs);
+	    KP_OK, "suite %u: with a tree and signer_pub: opens", cs);
+	ok(info.tree_checked && info.signature_checked,
+	    "suite %u: tree and signature checked", cs);
 	kp_welcome_info_free(&info);
 	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, NULL, 0, &info),
-	    KP_EGISIG, "suite %u: leaf 0 of the tree did not sign the "
-	    "GroupInfo: KP_EGISIG", cs);
+	    KP_OK, "suite %u: with a tree, no signer_pub: opens", cs);
+	ok(info.tree_checked && info.signature_checked,
+	    "suite %u: signature checked with the signer's leaf", cs);
+	kp_welcome_info_free(&info);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, other, 32,
+	    &info), KP_EGISIG, "suite %u: with a tree, another signer_pub: "
+	    "KP_EGISIG", cs);
 	free(w);
-	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
+	    KP_WB_TREE_OTHER, &w, &wl), KP_OK,
+	    "suite %u: a GroupInfo naming the joiner's leaf as signer", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_EGISIG, "suite %u: signer_pub is not the named leaf's key: "
+	    "KP_EGISIG", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, NULL, 0, &info),
+	    KP_EGISIG, "suite %u: the named leaf did not sign: KP_EGISIG", cs);
+	free(w);
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
 	    KP_WB_TREE_BADLEAF, &w, &wl), KP_OK,
 	    "suite %u: a tree with a bad leaf signature", cs);
 	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
