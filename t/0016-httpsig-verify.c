@@ -64,7 +64,8 @@ main(void)
 	    longd, pk, &why), KP_EAUTH, "a %d-byte digest: KP_EAUTH",
 	    KP_HTTPSIG_DIGEST_LEN - 1);
 	is_string(why, "signature does not verify",
-	    "a %d-byte digest: reaches the signature", KP_HTTPSIG_DIGEST_LEN - 1);
+	    "a %d-byte digest: reaches the signature",
+	    KP_HTTPSIG_DIGEST_LEN - 1);
 	longd[KP_HTTPSIG_DIGEST_LEN - 1] = 'a';
 	longd[KP_HTTPSIG_DIGEST_LEN] = '\0';
 	is_int(kp_httpsig_verify(&p, "POST", "/keypackages/reserve", "",
@@ -76,7 +77,8 @@ main(void)
 
 	/* a NULL body is the empty body, whatever length comes with it */
 	{
-		char	empty[KP_HTTPSIG_DIGEST_LEN], null5[KP_HTTPSIG_DIGEST_LEN];
+		char	empty[KP_HTTPSIG_DIGEST_LEN];
+		char	null5[KP_HTTPSIG_DIGEST_LEN];
 
 		kp_httpsig_digest("", 0, empty);
 		kp_httpsig_digest(NULL, 5, null5);
