@@ -72,7 +72,8 @@ enum kp_error {
 	KP_ELIFETIME = -49,	/* lifetime inverted or longer than allowed */
 	KP_EPSK = -50,		/* Welcome needs a PSK we do not have */
 	KP_ETREE = -51,		/* ratchet tree does not hash to the
-				   GroupInfo's tree_hash, or lacks our leaf */
+				   GroupInfo's tree_hash, lacks our leaf,
+				   or holds a public key twice */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */
@@ -260,10 +261,11 @@ int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
  * the GroupInfo signature with the signer's key from the ratchet_tree
  * extension (signer_pub, when given too, must be that key), or with
  * signer_pub when there is no tree.  A tree must hash to the GroupInfo's
- * tree_hash and hold our KeyPackage's LeafNode (KP_ETREE), and its
- * leaves' signatures must verify (KP_ELEAFSIG); docs/mls.md says what is
- * not verified.  PSKs are not supported (KP_EPSK).  On success fills
- * *info; release it with kp_welcome_info_free().
+ * tree_hash, hold our KeyPackage's LeafNode and no public key twice
+ * (KP_ETREE), and its leaves' signatures must verify (KP_ELEAFSIG);
+ * docs/mls.md says what is not verified.  PSKs are not supported
+ * (KP_EPSK).  On success fills *info; release it with
+ * kp_welcome_info_free().
  */
 int kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
     size_t kplen, const uint8_t init_priv[KP_KEY_LEN],

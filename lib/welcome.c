@@ -467,11 +467,79 @@ tree_leaf_verify(struct kp_span node, struct kp_span gid, uint32_t idx)
 	return rc;
 }
 
+/* A public key of the tree: kind 0 an encryption key, 1 a signature key. */
+struct tree_key {
+	int		kind;
+	struct kp_span	key;
+};
+
+static int
+tree_key_cmp(const void *a, const void *b)
+{
+	const struct tree_key	*x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->key.n != y->key.n)
+		return x->key.n < y->key.n ? -1 : 1;
+	return x->key.n == 0 ? 0 : memcmp(x->key.p, y->key.p, x->key.n);
+}
+
+/*
+ * RFC 9420 §7.3 and §12.4.3.1: no encryption key (of a leaf or a parent)
+ * and no leaf signature key appears twice in the tree; KP_ETREE if one
+ * does.
+ */
+static int
+tree_keys_unique(const struct kp_span *nodes, size_t count)
+{
+	struct tree_key	*keys;
+	struct kp_leaf	 l;
+	struct kp_rd	 r;
+	size_t		 i, n = 0;
+	int		 rc = KP_OK;
+
+	if ((keys = reallocarray(NULL, count + 1, 2 * sizeof(*keys))) ==
+	    NULL)
+		return KP_ENOMEM;
+	for (i = 0; i < count; i++) {
+		if (nodes[i].p == NULL)
+			continue;
+		kp_rd_init(&r, nodes[i].p, nodes[i].n);
+		if (i % 2 == 0) {
+			if (kp_leaf_read(&r, &l) != KP_OK) {
+				rc = KP_EMALFORMED;
+				goto out;
+			}
+			keys[n].kind = 0;
+			keys[n++].key = l.enc_key;
+			keys[n].kind = 1;
+			keys[n++].key = l.sig_key;
+		} else {
+			keys[n].kind = 0;
+			if (kp_rd_span(&r, &keys[n++].key) != KP_OK) {
+				rc = KP_EMALFORMED;
+				goto out;
+			}
+		}
+	}
+	qsort(keys, n, sizeof(*keys), tree_key_cmp);
+	for (i = 1; i < n; i++)
+		if (tree_key_cmp(&keys[i - 1], &keys[i]) == 0) {
+			rc = KP_ETREE;
+			goto out;
+		}
+out:
+	free(keys);
+	return rc;
+}
+
 /*
  * RFC 9420 §12.4.3.1: the tree's root hash is the GroupContext's
- * tree_hash and one of its leaves is the LeafNode of our KeyPackage
- * (else KP_ETREE); then the signature of every leaf, under the group's
- * gid (KP_ELEAFSIG).  The tree's own errors as they are.
+ * tree_hash, one of its leaves is the LeafNode of our KeyPackage, and
+ * no public key appears twice (else KP_ETREE); then the signature of
+ * every leaf, under the group's gid (KP_ELEAFSIG).  The tree's own
+ * errors as they are.
  */
 static int
 tree_verify(const uint8_t *tree, size_t len, struct kp_span tree_hash,
@@ -494,6 +562,8 @@ tree_verify(const uint8_t *tree, size_t len, struct kp_span tree_hash,
 		if (nodes[i].p != NULL && nodes[i].n == ours.n &&
 		    memcmp(nodes[i].p, ours.p, ours.n) == 0)
 			rc = KP_OK;
+	if (rc == KP_OK)
+		rc = tree_keys_unique(nodes, count);
 	for (i = 0; rc == KP_OK && i < count; i += 2)
 		if (nodes[i].p != NULL)
 			rc = tree_leaf_verify(nodes[i], gid, (uint32_t)(i / 2));
@@ -928,12 +998,13 @@ out:
 /*
  * For kp_welcome_build: a ratchet tree of two leaves, the signer's (a
  * key_package LeafNode signed with seed, its signature broken when bad)
- * at the index signer (0 or 1) and the joiner's from kp at the other,
- * and its root tree hash.
+ * at the index signer (0 or 1) and the joiner's from kp at the other
+ * (there as well when dup), and its root tree hash.
  */
 static int
 build_tree(const struct kp_keypackage *kp, const uint8_t *seed,
-    uint32_t signer, int bad, struct kp_wb *t, uint8_t th[KP_HASH_LEN])
+    uint32_t signer, int bad, int dup, struct kp_wb *t,
+    uint8_t th[KP_HASH_LEN])
 {
 	struct kp_kpopts	 o;
 	struct kp_kpfields	 f, sf;
@@ -960,8 +1031,8 @@ build_tree(const struct kp_keypackage *kp, const uint8_t *seed,
 	kp_rd_init(&r, skp, skplen);
 	if ((rc = kp_kp_read(&r, &sf)) != KP_OK)
 		goto out;
-	leaf[signer].p = sf.leaf.start;
-	leaf[signer].n = sf.leaf.len;
+	leaf[signer].p = dup ? f.leaf.start : sf.leaf.start;
+	leaf[signer].n = dup ? f.leaf.len : sf.leaf.len;
 	leaf[1 - signer].p = f.leaf.start;
 	leaf[1 - signer].n = f.leaf.len;
 	if (bad)	/* the last byte of the signer's leaf signature */
@@ -1027,10 +1098,10 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	}
 	randombytes_buf(joiner, sizeof(joiner));
 	randombytes_buf(th, sizeof(th));
-	if ((flags & (KP_WB_TREE | KP_WB_TREE_BADLEAF |
-	    KP_WB_TREE_OTHER)) != 0 &&
+	if ((flags & (KP_WB_TREE | KP_WB_TREE_BADLEAF | KP_WB_TREE_OTHER |
+	    KP_WB_TREE_DUP)) != 0 &&
 	    (rc = build_tree(kp, seed, signer, flags & KP_WB_TREE_BADLEAF,
-	    &tree, th)) != KP_OK)
+	    flags & KP_WB_TREE_DUP, &tree, th)) != KP_OK)
 		goto out;
 	randombytes_buf(cth, sizeof(cth));
 	randombytes_buf(nonce, sizeof(nonce));

@@ -76,6 +76,7 @@ int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
 					   signature broken */
 #define KP_WB_TREE_OTHER	0x100	/* the same, signed by the signer but
 					   naming the joiner's leaf */
+#define KP_WB_TREE_DUP		0x200	/* the joiner's leaf at both places */
 
 /*
  * kp_welcome_build: the committer's side, for tests and tools: an

@@ -408,6 +408,12 @@ own(uint16_t cs)
 	    KP_EGISIG, "suite %u: the named leaf did not sign: KP_EGISIG", cs);
 	free(w);
 	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
+	    KP_WB_TREE_DUP, &w, &wl), KP_OK,
+	    "suite %u: a tree holding our leaf twice", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_ETREE, "suite %u: a key twice in the tree: KP_ETREE", cs);
+	free(w);
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
 	    KP_WB_TREE_BADLEAF, &w, &wl), KP_OK,
 	    "suite %u: a tree with a bad leaf signature", cs);
 	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
