@@ -73,7 +73,8 @@ enum kp_error {
 	KP_EPSK = -50,		/* Welcome needs a PSK we do not have */
 	KP_ETREE = -51,		/* ratchet tree does not hash to the
 				   GroupInfo's tree_hash, lacks our leaf,
-				   or holds a public key twice */
+				   holds a public key twice or a bad
+				   unmerged leaf */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */

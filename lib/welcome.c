@@ -534,10 +534,79 @@ out:
 	return rc;
 }
 
+/* The unmerged_leaves body of the parent node content p; 1 if it is. */
+static int
+unmerged_of(struct kp_span p, struct kp_span *list)
+{
+	struct kp_rd	r;
+	struct kp_span	skip;
+
+	kp_rd_init(&r, p.p, p.n);
+	return kp_rd_span(&r, &skip) == KP_OK &&
+	    kp_rd_span(&r, &skip) == KP_OK && kp_rd_span(&r, list) == KP_OK;
+}
+
+/* 1 when the unmerged_leaves body list holds leaf index u. */
+static int
+unmerged_has(struct kp_span list, uint32_t u)
+{
+	size_t	i;
+
+	for (i = 0; i + 3 < list.n; i += 4)
+		if (((uint32_t)list.p[i] << 24 | (uint32_t)list.p[i + 1] << 16 |
+		    (uint32_t)list.p[i + 2] << 8 | list.p[i + 3]) == u)
+			return 1;
+	return 0;
+}
+
+/*
+ * RFC 9420 §12.4.3.1: each entry of a parent's unmerged_leaves is a
+ * non-blank leaf below it, and every non-blank node between the two
+ * lists it too; KP_ETREE if not.
+ */
+static int
+tree_unmerged_ok(const struct kp_span *nodes, size_t count)
+{
+	struct kp_span	list, mid;
+	size_t		p, x, q, i;
+	unsigned	level, j;
+	uint32_t	u;
+
+	for (p = 1; p < count; p += 2) {
+		if (nodes[p].p == NULL)
+			continue;
+		if (!unmerged_of(nodes[p], &list))
+			return KP_EMALFORMED;
+		for (level = 0; (p >> level) & 1; level++)
+			;
+		for (i = 0; i + 3 < list.n; i += 4) {
+			u = (uint32_t)list.p[i] << 24 |
+			    (uint32_t)list.p[i + 1] << 16 |
+			    (uint32_t)list.p[i + 2] << 8 | list.p[i + 3];
+			x = 2 * (size_t)u;
+			/* p is the ancestor of x at p's level */
+			if (x >= count || nodes[x].p == NULL ||
+			    ((x & ~(((size_t)2 << level) - 1)) |
+			    (((size_t)1 << level) - 1)) != p)
+				return KP_ETREE;
+			for (j = 1; j < level; j++) {
+				q = (x & ~(((size_t)2 << j) - 1)) |
+				    (((size_t)1 << j) - 1);
+				if (q < count && nodes[q].p != NULL &&
+				    (!unmerged_of(nodes[q], &mid) ||
+				    !unmerged_has(mid, u)))
+					return KP_ETREE;
+			}
+		}
+	}
+	return KP_OK;
+}
+
 /*
  * RFC 9420 §12.4.3.1: the tree's root hash is the GroupContext's
- * tree_hash, one of its leaves is the LeafNode of our KeyPackage, and
- * no public key appears twice (else KP_ETREE); then the signature of
+ * tree_hash, one of its leaves is the LeafNode of our KeyPackage, no
+ * public key appears twice and the unmerged leaves are where they must
+ * be (else KP_ETREE); then the signature of
  * every leaf, under the group's gid (KP_ELEAFSIG).  The tree's own
  * errors as they are.
  */
@@ -564,6 +633,8 @@ tree_verify(const uint8_t *tree, size_t len, struct kp_span tree_hash,
 			rc = KP_OK;
 	if (rc == KP_OK)
 		rc = tree_keys_unique(nodes, count);
+	if (rc == KP_OK)
+		rc = tree_unmerged_ok(nodes, count);
 	for (i = 0; rc == KP_OK && i < count; i += 2)
 		if (nodes[i].p != NULL)
 			rc = tree_leaf_verify(nodes[i], gid, (uint32_t)(i / 2));
@@ -999,11 +1070,13 @@ out:
  * For kp_welcome_build: a ratchet tree of two leaves, the signer's (a
  * key_package LeafNode signed with seed, its signature broken when bad)
  * at the index signer (0 or 1) and the joiner's from kp at the other
- * (there as well when dup), and its root tree hash.
+ * (there as well when dup), and its root tree hash.  The parent between
+ * them is blank, or with unmerged > 0 lists the joiner as unmerged, or
+ * with unmerged < 0 lists leaf 5, which the tree does not have.
  */
 static int
 build_tree(const struct kp_keypackage *kp, const uint8_t *seed,
-    uint32_t signer, int bad, int dup, struct kp_wb *t,
+    uint32_t signer, int bad, int dup, int unmerged, struct kp_wb *t,
     uint8_t th[KP_HASH_LEN])
 {
 	struct kp_kpopts	 o;
@@ -1012,6 +1085,7 @@ build_tree(const struct kp_keypackage *kp, const uint8_t *seed,
 	struct kp_span		 leaf[2];
 	const uint8_t		*raw;
 	uint8_t			*h = NULL, *skp = NULL, ref[KP_REF_LEN];
+	uint8_t			 pk[KP_KEY_LEN];
 	size_t			 rawlen, skplen, mark, w, i;
 	int			 rc;
 
@@ -1039,8 +1113,17 @@ build_tree(const struct kp_keypackage *kp, const uint8_t *seed,
 		skp[(size_t)(sf.leaf.start - skp) + sf.leaf.len - 1] ^= 0x01;
 	mark = kp_wb_begin(t);
 	for (i = 0; i < 2; i++) {
-		if (i == 1)
+		if (i == 1 && unmerged == 0)
 			kp_wb_u8(t, 0);		/* a blank parent */
+		else if (i == 1) {
+			/* a parent with a random key, the joiner unmerged */
+			randombytes_buf(pk, sizeof(pk));
+			kp_wb_u16(t, 0x0102);	/* present, parent */
+			kp_wb_vec(t, pk, sizeof(pk));
+			kp_wb_vec(t, NULL, 0);
+			kp_wb_u8(t, 4);
+			kp_wb_u32(t, unmerged > 0 ? 1 - signer : 5);
+		}
 		kp_wb_u16(t, 0x0101);		/* present, leaf */
 		kp_wb_bytes(t, leaf[i].p, leaf[i].n);
 	}
@@ -1098,10 +1181,10 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	}
 	randombytes_buf(joiner, sizeof(joiner));
 	randombytes_buf(th, sizeof(th));
-	if ((flags & (KP_WB_TREE | KP_WB_TREE_BADLEAF | KP_WB_TREE_OTHER |
-	    KP_WB_TREE_DUP)) != 0 &&
+	if ((flags & KP_WB_ANY_TREE) != 0 &&
 	    (rc = build_tree(kp, seed, signer, flags & KP_WB_TREE_BADLEAF,
-	    flags & KP_WB_TREE_DUP, &tree, th)) != KP_OK)
+	    flags & KP_WB_TREE_DUP, (flags & KP_WB_TREE_UNMERGED) ? 1 :
+	    (flags & KP_WB_TREE_BADUNMERGED) ? -1 : 0, &tree, th)) != KP_OK)
 		goto out;
 	randombytes_buf(cth, sizeof(cth));
 	randombytes_buf(nonce, sizeof(nonce));

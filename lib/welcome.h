@@ -77,6 +77,11 @@ int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
 #define KP_WB_TREE_OTHER	0x100	/* the same, signed by the signer but
 					   naming the joiner's leaf */
 #define KP_WB_TREE_DUP		0x200	/* the joiner's leaf at both places */
+#define KP_WB_TREE_UNMERGED	0x400	/* a parent listing the joiner as an
+					   unmerged leaf */
+#define KP_WB_TREE_BADUNMERGED	0x800	/* a parent listing leaf 5, which is
+					   not in the tree */
+#define KP_WB_ANY_TREE		0xfc0	/* any of the KP_WB_TREE* */
 
 /*
  * kp_welcome_build: the committer's side, for tests and tools: an

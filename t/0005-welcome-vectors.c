@@ -407,6 +407,20 @@ own(uint16_t cs)
 	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, NULL, 0, &info),
 	    KP_EGISIG, "suite %u: the named leaf did not sign: KP_EGISIG", cs);
 	free(w);
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
+	    KP_WB_TREE_UNMERGED, &w, &wl), KP_OK,
+	    "suite %u: a parent with us as its unmerged leaf", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_OK, "suite %u: an unmerged leaf below its parent: opens", cs);
+	kp_welcome_info_free(&info);
+	free(w);
+	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
+	    KP_WB_TREE_BADUNMERGED, &w, &wl), KP_OK,
+	    "suite %u: a parent listing leaf 5 as unmerged", cs);
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
+	    KP_ETREE, "suite %u: an unmerged leaf not in the tree: KP_ETREE",
+	    cs);
+	free(w);
 	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
 	    KP_WB_TREE_DUP, &w, &wl), KP_OK,
 	    "suite %u: a tree holding our leaf twice", cs);
