@@ -80,5 +80,21 @@ main(void)
 	bad("020102", KP_EMALFORMED, "a parent at a leaf's index");
 	bad("0101", KP_EMALFORMED, "a leaf node cut short");
 	bad("00" "00", KP_ETRAILING, "a byte after the vector");
+	{
+		/* 65537 blank nodes: one more than a tree may have */
+		uint8_t	*b, *h = NULL;
+		size_t	 n = 4 + 65537, w = 99;
+
+		if ((b = calloc(1, n)) == NULL)
+			bail("oom");
+		b[0] = 0x80;
+		b[1] = 0x01;
+		b[2] = 0x00;
+		b[3] = 0x01;
+		is_int(kp_tree_hashes(b, n, &h, &w), KP_ETOOBIG,
+		    "65537 nodes: KP_ETOOBIG");
+		ok(h == NULL && w == 0, "65537 nodes: nothing out");
+		free(b);
+	}
 	return done_testing();
 }
