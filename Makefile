@@ -121,6 +121,11 @@ $(B)/bench/memfs: bench/memfs.c
 	$(CC) $(KCFLAGS) $(call pc_cflags,fuse3) -o $@ $< \
 	    $(call pc_libs,fuse3) -lpthread
 
+# t/0008's driver of the C TAP helper.
+$(B)/t/taptool: t/taptool.c $(B)/t/tap.o t/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It -o $@ $< $(B)/t/tap.o
+
 tests: all $(TEST_BIN) $(TOOL_BIN)
 
 # Install the Debian packages that are missing (needs root or sudo).
@@ -131,9 +136,15 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory test
 
+# Sanitizer builds: the first error ends the program with exit 134, in a
+# test program or in a daemon a test started.  t/tap.sh adds log_path=
+# its $TMP/sanitizer and fails the test on any report found there.
+SAN_OPTS = halt_on_error=1:exitcode=134:abort_on_error=0:print_stacktrace=1
+
 test: tests
 	@sh mk/interop-deps.sh
 	PATH=$(CURDIR)/t/interop/.node/bin:$$PATH \
+	    ASAN_OPTIONS=$(SAN_OPTS) UBSAN_OPTIONS=$(SAN_OPTS) \
 	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) $(PROVE) -j$(JOBS) \
 	    $(TEST_BIN:%=./%) $(SH_TESTS:%=./%)
 
@@ -158,7 +169,7 @@ FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_SRC) lib/*.h
 	@mkdir -p $(@D)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib \
-	    -fsanitize=fuzzer,address,undefined \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(call pc_cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRC) \
 	    $(call pc_libs,$(LIB_PKGS)) -lpthread
 

@@ -2,14 +2,14 @@
 /*
  * kpoolfs.h: the parts of kpoolfs shared by its files.
  *
- * main.c parses the options and runs fuse_main; ops.c holds the
+ * main.c parses the options and runs the FUSE loop; ops.c holds the
  * fuse_operations; tree.c parses paths and renders file contents;
  * refresh.c runs the background refresh thread.
  */
 #ifndef KPOOLFS_H
 #define KPOOLFS_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 314
 
 #include <fuse.h>
 #include <pthread.h>
@@ -76,7 +76,11 @@ struct kpfs_path {
 
 /* One mounted pool. */
 struct kpfs {
-	/* set in main before fuse_main, read-only afterwards */
+	/*
+	 * Set in main before the FUSE loop (fuse in init, before the
+	 * refresh thread starts and before any operation), read-only
+	 * afterwards: no lock.
+	 */
 	char		*store;		/* the database, absolute */
 	char		*keyfile;	/* absolute path or NULL */
 	char		*user;
@@ -127,7 +131,20 @@ struct kpfs {
 		int64_t		 at_ms;	/* monotonic */
 	} lists[KP_NSTATES];
 
-	/* The handle for renames, which ask the server.  Guarded by tlock. */
+	/*
+	 * handles: the open files and directories (ops.c), freed by
+	 * destroy when the kernel never released them (open at unmount).
+	 * Guarded by hlock.
+	 */
+	pthread_mutex_t	 hlock;
+	struct kpfs_handle *handles;
+
+	/*
+	 * The handle for renames, which ask the server.  Guarded by tlock,
+	 * the tree lock, which the refresh thread also holds while it
+	 * applies the server's view (refresh.c, run), so that a sync and
+	 * a rename never interleave.  Taken before lock, never after.
+	 */
 	pthread_mutex_t	 tlock;
 	struct kp_pool	*tp;
 
@@ -136,14 +153,16 @@ struct kpfs {
 	 */
 	pthread_mutex_t	 mlock;
 	int64_t		 mounted_at;
-	int64_t		 state_mtime[KP_NSTATES]; /* last change */
+	int64_t		 state_mtime[KP_NSTATES]; /* last change, ns */
 	int64_t		 config_mtime;
 	int64_t		 last_sync;	/* last server refresh */
 	int		 online;	/* the last server call succeeded */
 
 	/*
 	 * The refresh thread and its requests.  rp is the thread's own
-	 * handle, touched by no one else.  The rest is guarded by rlock.
+	 * handle, touched by no one else (and by init before the thread
+	 * starts); rthread is set and joined by the thread that runs init
+	 * and the stop.  The rest, rstarted included, is guarded by rlock.
 	 */
 	pthread_t	 rthread;
 	int		 rstarted;
@@ -164,8 +183,18 @@ struct kpfs {
 	 */
 	int		 scrub_due;
 	struct timespec	 scrub_at;
-	struct kpfs_snap *snap;		/* keys last seen (rthread) */
+	/*
+	 * snap: the keys the thread last saw, by ref, with the moves the
+	 * operations made since (kpfs_snap_note).  Guarded by tlock.
+	 */
+	struct kpfs_snap *snap;
 	size_t		 nsnap;
+};
+
+/* The head of an open file or directory, on fs->handles. */
+struct kpfs_handle {
+	struct kpfs_handle *prev, *next;
+	int		 dir;		/* 1: a directory listing */
 };
 
 struct kpfs_hidden {
@@ -174,6 +203,7 @@ struct kpfs_hidden {
 };
 
 #define KPFS_CACHE_TTL	5		/* seconds */
+#define KPFS_NS		1000000000LL	/* nanoseconds a second */
 #define KPFS_LIST_TTL_MS 1000		/* as the kernel's entry timeout */
 #define KPFS_CACHE_MAX	(1u << 17)	/* keys; then it restarts */
 
@@ -212,6 +242,13 @@ struct kpfs_snap {
 	uint8_t		ref[KP_REF_LEN];
 	int		state;
 	int64_t		changed_at;
+	/*
+	 * sum: of every field a key file shows, for the changes that keep
+	 * state and changed_at (a reservation passed on within the same
+	 * second, spent_by learnt after the Welcome, a wipe)
+	 */
+	uint64_t	sum;
+	int		known;		/* 0: a move noted, the rest old */
 };
 
 #define KPFS_R_PERIODIC	1
@@ -260,11 +297,12 @@ int kpfs_errno(int kp);
 void kpfs_invalidate_key(struct kpfs *fs, int state, const char *ref_hex);
 /* kpfs_invalidate: drop the kernel's cached attributes of path. */
 void kpfs_invalidate(struct kpfs *fs, const char *path);
-/* kpfs_cache_drop: forget the cached key ref (NULL: every key) and the
- * counts. */
-void kpfs_cache_drop(struct kpfs *fs, const uint8_t *ref);
-/* kpfs_touch_state: record that state's directory changed at t. */
-void kpfs_touch_state(struct kpfs *fs, int state, int64_t t);
+/* kpfs_key_changed: forget the cached key ref, its unlinked files (a
+ * key that moved or went is no longer being removed) and the counts. */
+void kpfs_key_changed(struct kpfs *fs, const uint8_t *ref);
+/* kpfs_touch_state: record that a key entered or left state's directory
+ * now: its mtime moves forward, by 1 ns at least. */
+void kpfs_touch_state(struct kpfs *fs, int state);
 
 /* refresh.c */
 
@@ -278,6 +316,12 @@ void kpfs_refresh_stop(struct kpfs *fs);
  * to be invalidated; returns its KP_E* result.
  */
 int kpfs_refresh_request(struct kpfs *fs, int what, uint32_t n);
+/*
+ * kpfs_snap_note: an operation moved key ref to state (-1: deleted) and
+ * invalidated it; the refresh thread's next comparison takes the move as
+ * seen.  Call with tlock held, in the same hold as the move.
+ */
+void kpfs_snap_note(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int state);
 /*
  * kpfs_scrub_soon: a rename wiped private keys; have the
  * thread run the checkpoint that scrubs them from the WAL within

@@ -5,9 +5,12 @@
  *	kpoolfs [-dfhsV] [-o option[,option...]] store mountpoint
  *
  * main.c parses the options (ours through a fuse_opt table, the rest go
- * to libfuse), checks that the store opens, and runs fuse_main, which
- * daemonizes unless -f, and unmounts cleanly on SIGTERM, SIGINT, SIGHUP
- * or fusermount3 -u.
+ * to libfuse), checks that the store opens, mounts, daemonizes unless -f
+ * and runs the FUSE loop.  It runs the steps of fuse_main itself so that
+ * the refresh thread, which drops the kernel's caches through the
+ * struct fuse, is joined before that struct goes (fuse_destroy frees
+ * its node tables before it calls our destroy).  SIGTERM, SIGINT,
+ * SIGHUP and fusermount3 -u unmount cleanly and exit 0.
  */
 #include <err.h>
 #include <errno.h>
@@ -15,6 +18,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,6 +32,8 @@
 #include <sqlite3.h>
 
 #include "kpoolfs.h"
+
+#include <fuse_lowlevel.h>
 
 #define KPOOLFS_VERSION	"0.1"
 
@@ -217,6 +223,68 @@ absolute(const char *path)
 	return out;
 }
 
+/*
+ * fuse_main's steps, with the refresh thread stopped between the end of
+ * the loop and fuse_destroy.  Returns the exit status: 0 after an
+ * unmount or a signal, 1 on failure.
+ */
+static int
+serve(struct fuse_args *args, struct kpfs *fs)
+{
+	struct fuse_cmdline_opts co;
+	struct fuse_loop_config *lc = NULL;
+	struct fuse_session *se = NULL;
+	struct fuse *f = NULL;
+	int rc = 1, mounted = 0, signals = 0, res;
+
+	memset(&co, 0, sizeof(co));
+	if (fuse_parse_cmdline(args, &co) != 0)
+		goto out;
+	if (co.mountpoint == NULL) {
+		usage(stderr);
+		goto out;
+	}
+	if ((f = fuse_new(args, &kpfs_ops, sizeof(kpfs_ops), fs)) == NULL)
+		goto out;
+	if (fuse_mount(f, co.mountpoint) != 0)
+		goto out;
+	mounted = 1;
+	se = fuse_get_session(f);
+	if (fuse_daemonize(co.foreground) != 0)
+		goto out;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	signals = 1;
+	if (co.singlethread)
+		res = fuse_loop(f);
+	else {
+		if ((lc = fuse_loop_cfg_create()) == NULL)
+			goto out;
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned int)co.clone_fd);
+		fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, co.max_threads);
+		res = fuse_loop_mt(f, lc);
+	}
+	/* the loop ends with 0 on unmount, with the signal's number on one */
+	rc = res == 0 || res == SIGTERM || res == SIGINT || res == SIGHUP ?
+	    0 : 1;
+	if (rc != 0)
+		kpfs_log(LOG_ERR, "the FUSE loop failed: %d", res);
+ out:
+	if (signals)
+		fuse_remove_signal_handlers(se);
+	/* no more invalidations: the thread goes before the struct fuse */
+	kpfs_refresh_stop(fs);
+	if (mounted)
+		fuse_unmount(f);
+	if (f != NULL)
+		fuse_destroy(f);
+	if (lc != NULL)
+		fuse_loop_cfg_destroy(lc);
+	free(co.mountpoint);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -299,6 +367,7 @@ main(int argc, char *argv[])
 	pthread_mutex_init(&fs.lock, NULL);
 	pthread_mutex_init(&fs.tlock, NULL);
 	pthread_mutex_init(&fs.mlock, NULL);
+	pthread_mutex_init(&fs.hlock, NULL);
 	pthread_mutex_init(&fs.rqlock, NULL);
 	pthread_mutex_init(&fs.rlock, NULL);
 	pthread_condattr_init(&ca);
@@ -334,7 +403,7 @@ main(int argc, char *argv[])
 		log_foreground = 0;
 		fuse_set_log_func(fuse_log_to_syslog);
 	}
-	rc = fuse_main(args.argc, args.argv, &kpfs_ops, &fs) == 0 ? 0 : 1;
+	rc = serve(&args, &fs);
  out:
 	fuse_opt_free_args(&args);
 	free(fsname);

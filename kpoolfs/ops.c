@@ -37,6 +37,7 @@
 
 /* An open file: a snapshot to read, or what was written so far. */
 struct kpfs_fh {
+	struct kpfs_handle h;		/* first: on fs->handles */
 	int		 kind;
 	int		 file;
 	uint8_t		*buf;
@@ -121,14 +122,34 @@ kpfs_invalidate_key(struct kpfs *fs, int state, const char *ref_hex)
 }
 
 void
-kpfs_touch_state(struct kpfs *fs, int state, int64_t t)
+kpfs_touch_state(struct kpfs *fs, int state)
 {
+	struct timespec ts;
+	int64_t t;
+
 	if (state < 0 || state >= KP_NSTATES)
 		return;
+	if (fs->test_clock != NULL)
+		t = kpfs_now(fs) * KPFS_NS;
+	else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t = (int64_t)ts.tv_sec * KPFS_NS + ts.tv_nsec;
+	}
 	pthread_mutex_lock(&fs->mlock);
-	if (t > fs->state_mtime[state])
-		fs->state_mtime[state] = t;
+	/* every change is seen, even two in one tick of the clock */
+	if (t <= fs->state_mtime[state])
+		t = fs->state_mtime[state] + 1;
+	fs->state_mtime[state] = t;
 	pthread_mutex_unlock(&fs->mlock);
+}
+
+/* Set the three times of st to t nanoseconds. */
+static void
+set_times(struct stat *st, int64_t t)
+{
+	st->st_mtim.tv_sec = (time_t)(t / KPFS_NS);
+	st->st_mtim.tv_nsec = (long)(t % KPFS_NS);
+	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
 /* Invalidate a state directory and the root status after a change. */
@@ -137,7 +158,7 @@ changed_state(struct kpfs *fs, int state)
 {
 	char path[32];
 
-	kpfs_touch_state(fs, state, kpfs_now(fs));
+	kpfs_touch_state(fs, state);
 	snprintf(path, sizeof(path), "/%s", kp_state_name(state));
 	kpfs_invalidate(fs, path);
 	kpfs_invalidate(fs, "/status");
@@ -371,10 +392,12 @@ cache_drop(struct kpfs *fs, const uint8_t *ref)
 		(*e)->flags &= ~KPFS_KE_VALID;
 }
 
+/* Forget what the daemon knows of key ref, which changed or went. */
 void
-kpfs_cache_drop(struct kpfs *fs, const uint8_t *ref)
+kpfs_key_changed(struct kpfs *fs, const uint8_t *ref)
 {
 	pthread_mutex_lock(&fs->lock);
+	hidden_drop(fs, ref);
 	cache_drop(fs, ref);
 	pthread_mutex_unlock(&fs->lock);
 }
@@ -559,31 +582,32 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		return 0;
 	case KPFS_ROOTFILE:
 		pthread_mutex_lock(&fs->mlock);
-		t = fs->mounted_at;
+		t = fs->mounted_at * KPFS_NS;
 		if (pp.file == KPFS_F_CONFIG)
-			t = fs->config_mtime;
+			t = fs->config_mtime * KPFS_NS;
 		if (pp.file == KPFS_F_STATUS) {
 			int s;
 
 			for (s = 0; s < KP_NSTATES; s++)
 				if (fs->state_mtime[s] > t)
 					t = fs->state_mtime[s];
-			if (fs->last_sync > t)
-				t = fs->last_sync;
+			if (fs->last_sync * KPFS_NS > t)
+				t = fs->last_sync * KPFS_NS;
 		}
 		pthread_mutex_unlock(&fs->mlock);
 		if (pp.file == KPFS_F_STATUS) {
 			if ((rc = render_status(fs, buf, sizeof(buf))) < 0)
 				return rc;
-			stat_file(fs, st, rootfile_mode[pp.file], rc, t);
+			stat_file(fs, st, rootfile_mode[pp.file], rc, 0);
 		} else if (pp.file == KPFS_F_CONFIG) {
 			if ((rc = render_config(fs, &text)) < 0)
 				return rc;
 			stat_file(fs, st, rootfile_mode[pp.file],
-			    (off_t)strlen(text), t);
+			    (off_t)strlen(text), 0);
 			free(text);
 		} else
-			stat_file(fs, st, rootfile_mode[pp.file], 0, t);
+			stat_file(fs, st, rootfile_mode[pp.file], 0, 0);
+		set_times(st, t);
 		return 0;
 	case KPFS_STATEDIR:
 		pthread_mutex_lock(&fs->lock);
@@ -595,7 +619,8 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		t = fs->state_mtime[pp.state];
 		pthread_mutex_unlock(&fs->mlock);
 		/* one link per key directory, as their ".." */
-		stat_dir(fs, st, 2 + c.n[pp.state], t);
+		stat_dir(fs, st, 2 + c.n[pp.state], 0);
+		set_times(st, t);
 		return 0;
 	case KPFS_KEYDIR:
 		if ((rc = load_key(fs, &pp, &k, NULL)) != 0)
@@ -614,6 +639,7 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 
 /* A directory listing, taken at opendir and served by offset. */
 struct kpfs_dir {
+	struct kpfs_handle h;		/* first: on fs->handles */
 	size_t		 n;
 	struct kpfs_dent *e;
 	/*
@@ -678,6 +704,46 @@ dir_free(struct kpfs_dir *d)
 		free(d->e);
 		free(d);
 	}
+}
+
+/* Free fh, wiping what was read or written (a Welcome, in part). */
+static void
+fh_free(struct kpfs_fh *fh)
+{
+	if (fh != NULL) {
+		if (fh->buf != NULL)
+			sodium_memzero(fh->buf, fh->len);
+		free(fh->buf);
+		free(fh);
+	}
+}
+
+/* Put an open file or directory on fs->handles. */
+static void
+handle_link(struct kpfs *fs, struct kpfs_handle *h, int dir)
+{
+	h->dir = dir;
+	h->prev = NULL;
+	pthread_mutex_lock(&fs->hlock);
+	h->next = fs->handles;
+	if (h->next != NULL)
+		h->next->prev = h;
+	fs->handles = h;
+	pthread_mutex_unlock(&fs->hlock);
+}
+
+/* Take a released one off. */
+static void
+handle_unlink(struct kpfs *fs, struct kpfs_handle *h)
+{
+	pthread_mutex_lock(&fs->hlock);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&fs->hlock);
 }
 
 /*
@@ -786,6 +852,7 @@ kpfs_opendir(const char *path, struct fuse_file_info *fi)
 	}
 	if (rc != 0)
 		goto out;
+	handle_link(fs, &d->h, 1);
 	fi->fh = (uintptr_t)d;
 	d = NULL;
  out:
@@ -834,7 +901,12 @@ kpfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 static int
 kpfs_releasedir(const char *path, struct fuse_file_info *fi)
 {
-	dir_free((struct kpfs_dir *)(uintptr_t)fi->fh);
+	struct kpfs_dir *d = (struct kpfs_dir *)(uintptr_t)fi->fh;
+
+	if (d != NULL) {
+		handle_unlink(FS(), &d->h);
+		dir_free(d);
+	}
 	fi->fh = 0;
 	return 0;
 }
@@ -922,14 +994,12 @@ kpfs_open(const char *path, struct fuse_file_info *fi)
 			fh->len = rc;
 		}
 	}
+	handle_link(fs, &fh->h, 0);
 	fi->fh = (uintptr_t)fh;
 	fh = NULL;
 	rc = 0;
  out:
-	if (fh != NULL) {
-		free(fh->buf);
-		free(fh);
-	}
+	fh_free(fh);
 	return rc;
 }
 
@@ -1169,6 +1239,7 @@ write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 		return (int)size;	/* wait for the rest */
 	if (rc != KP_OK)
 		goto fail;
+	pthread_mutex_lock(&fs->tlock);
 	pthread_mutex_lock(&fs->lock);
 	for (i = 0; i < nrefs && i < 16; i++) {
 		before[i] = -1;
@@ -1182,8 +1253,12 @@ write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	else {
 		hidden_drop(fs, ref);
 		cache_drop(fs, ref);
+		/* spent, or where it was for a last-resort key */
+		if (kp_pool_load(fs->fp, ref, &k, &found) == KP_OK && found)
+			kpfs_snap_note(fs, ref, k.state);
 	}
 	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->tlock);
 	if (rc != KP_OK)
 		goto fail;
 	fh->done = 1;
@@ -1254,10 +1329,8 @@ kpfs_release(const char *path, struct fuse_file_info *fi)
 	struct kpfs_fh *fh = (struct kpfs_fh *)(uintptr_t)fi->fh;
 
 	if (fh != NULL) {
-		if (fh->buf != NULL)
-			sodium_memzero(fh->buf, fh->len);
-		free(fh->buf);
-		free(fh);
+		handle_unlink(FS(), &fh->h);
+		fh_free(fh);
 	}
 	fi->fh = 0;
 	return 0;
@@ -1322,6 +1395,41 @@ kpfs_access(const char *path, int mask)
 }
 
 /*
+ * Health after a rename that asked the server: its answer (a move done,
+ * or a refusal) clears offline like any exchange; no answer sets it.
+ * The local refusals (the key is not in its state, the move is not in
+ * the table) say nothing of the server.
+ */
+static void
+note_answer(struct kpfs *fs, int rc)
+{
+	int online;
+
+	switch (rc) {
+	case KP_OK:
+	case KP_EBUSY:
+	case KP_EPERM:
+	case KP_ECONFLICT:
+	case KP_EFORBIDDEN:
+	case KP_EGONE:
+	case KP_ERATE:
+	case KP_EAUTH:
+	case KP_EPROTO:
+		online = 1;
+		break;
+	case KP_ENET:
+	case KP_ESERVER:
+		online = 0;
+		break;
+	default:
+		return;
+	}
+	pthread_mutex_lock(&fs->mlock);
+	fs->online = fs->server != NULL && online;
+	pthread_mutex_unlock(&fs->mlock);
+}
+
+/*
  * A transition: rename /FROM/<ref> to /TO/<ref>, asking the server
  * first (kp_pool_transition).  Everything else is refused: a new name or
  * a place that is not a state directory with EINVAL, RENAME_EXCHANGE
@@ -1372,6 +1480,7 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 		rc = kp_pool_transition(fs->tp, a.ref, a.state, b.state);
 		if (rc != KP_OK)
 			snprintf(msg, sizeof(msg), "%s", kp_errmsg(fs->tp));
+		note_answer(fs, rc);
 	}
 	if (rc == KP_ESTATE || rc == KP_ENOTFOUND) {
 		trc = rc;
@@ -1395,16 +1504,12 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 	if (rc != KP_OK) {
 		kpfs_log(LOG_NOTICE, "mv %s %s -> %s: %s", a.ref_hex,
 		    kp_state_name(a.state), kp_state_name(b.state), msg);
-		if (rc == KP_ENET) {
-			pthread_mutex_lock(&fs->mlock);
-			fs->online = 0;
-			pthread_mutex_unlock(&fs->mlock);
-		}
 		rc = -kpfs_errno(rc);
 		goto out;
 	}
 	kpfs_log(LOG_INFO, "mv %s %s -> %s", a.ref_hex,
 	    kp_state_name(a.state), kp_state_name(b.state));
+	kpfs_snap_note(fs, a.ref, b.state);
 	rc = 0;
  out:
 	pthread_mutex_unlock(&fs->tlock);
@@ -1446,6 +1551,7 @@ kpfs_rmdir(const char *path)
 		return rc;
 	if (k.state == KP_STATE_AVAILABLE || k.state == KP_STATE_RESERVED)
 		return -EBUSY;
+	pthread_mutex_lock(&fs->tlock);
 	pthread_mutex_lock(&fs->lock);
 	rc = kp_pool_delete(fs->fp, pp.ref);
 	if (rc != KP_OK)
@@ -1456,6 +1562,9 @@ kpfs_rmdir(const char *path)
 		cache_drop(fs, pp.ref);
 	}
 	pthread_mutex_unlock(&fs->lock);
+	if (rc == KP_OK)
+		kpfs_snap_note(fs, pp.ref, -1);
+	pthread_mutex_unlock(&fs->tlock);
 	if (rc != KP_OK)
 		return -kpfs_errno(rc);
 	kpfs_log(LOG_INFO, "deleted %s from %s", pp.ref_hex,
@@ -1590,7 +1699,7 @@ kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 	fs->mounted_at = fs->config_mtime = kpfs_now(fs);
 	for (i = 0; i < KP_NSTATES; i++)
-		fs->state_mtime[i] = fs->mounted_at;
+		fs->state_mtime[i] = fs->mounted_at * KPFS_NS;
 	if ((rc = kpfs_open_pool(fs, &fs->fp)) != KP_OK ||
 	    (rc = kpfs_open_pool(fs, &fs->tp)) != KP_OK)
 		goto fail;
@@ -1603,11 +1712,12 @@ kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		fs->state_mtime[i] = 0;
 	for (i = 0; i < n; i++)
 		if (keys[i].state >= 0 && keys[i].state < KP_NSTATES &&
-		    keys[i].changed_at > fs->state_mtime[keys[i].state])
-			fs->state_mtime[keys[i].state] = keys[i].changed_at;
+		    keys[i].changed_at * KPFS_NS > fs->state_mtime[keys[i].state])
+			fs->state_mtime[keys[i].state] = keys[i].changed_at *
+			    KPFS_NS;
 	for (i = 0; i < KP_NSTATES; i++)
 		if (fs->state_mtime[i] == 0)
-			fs->state_mtime[i] = fs->mounted_at;
+			fs->state_mtime[i] = fs->mounted_at * KPFS_NS;
 	free(keys);
 	if ((rc = kpfs_refresh_start(fs)) != KP_OK)
 		goto fail;
@@ -1624,9 +1734,18 @@ static void
 kpfs_destroy(void *data)
 {
 	struct kpfs *fs = data;
+	struct kpfs_handle *h;
 	int i;
 
 	kpfs_refresh_stop(fs);
+	/* files still open at unmount get no release from the kernel */
+	while ((h = fs->handles) != NULL) {
+		fs->handles = h->next;
+		if (h->dir)
+			dir_free((struct kpfs_dir *)h);
+		else
+			fh_free((struct kpfs_fh *)h);
+	}
 	kp_pool_close(fs->tp);
 	kp_pool_close(fs->fp);
 	fs->tp = fs->fp = NULL;

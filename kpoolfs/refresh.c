@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,46 @@ snap_cmp(const void *a, const void *b)
 {
 	return memcmp(((const struct kpfs_snap *)a)->ref,
 	    ((const struct kpfs_snap *)b)->ref, KP_REF_LEN);
+}
+
+/* FNV-1a over len bytes of p, from h. */
+static uint64_t
+fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* fnv over the string s (at most cap bytes) and a terminator. */
+static uint64_t
+fnv_str(uint64_t h, const char *s, size_t cap)
+{
+	return fnv(fnv(h, s, strnlen(s, cap)), "", 1);
+}
+
+/* A sum of the fields of k that its files show (not the key package). */
+static uint64_t
+key_sum(const struct kp_key *k)
+{
+	int64_t v[] = { k->state, k->last_resort, k->has_private,
+	    k->uploaded_at, k->reserved_at, k->spent_at, k->expired_at,
+	    k->changed_at, k->reservation_expires_at, k->epoch,
+	    (int64_t)k->group_id_len };
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = fnv(h, v, sizeof(v));
+	h = fnv_str(h, k->reservation_id, sizeof(k->reservation_id));
+	h = fnv_str(h, k->reserved_by, sizeof(k->reserved_by));
+	h = fnv_str(h, k->spent_by, sizeof(k->spent_by));
+	if (k->group_id_len <= sizeof(k->group_id))
+		h = fnv(h, k->group_id, k->group_id_len);
+	return h;
 }
 
 /* The keys as they are now, sorted by ref; *out is malloc'd. */
@@ -47,6 +88,8 @@ take_snapshot(struct kpfs *fs, struct kpfs_snap **out, size_t *nout)
 		memcpy(s[i].ref, keys[i].ref, KP_REF_LEN);
 		s[i].state = keys[i].state;
 		s[i].changed_at = keys[i].changed_at;
+		s[i].sum = key_sum(&keys[i]);
+		s[i].known = 1;
 	}
 	if (n > 0)
 		qsort(s, n, sizeof(*s), snap_cmp);
@@ -60,39 +103,67 @@ take_snapshot(struct kpfs *fs, struct kpfs_snap **out, size_t *nout)
 	return rc;
 }
 
-/* Invalidate one key that changed from state was (-1: new) to now. */
+/*
+ * Invalidate one key that changed from state was (-1: new) to now (-1:
+ * gone).  The state directories it left or entered change (their mtime
+ * and link count); a key that stayed changes only its own files.
+ */
 static void
 key_moved(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int was, int now,
-    int64_t t, int dirs[KP_NSTATES])
+    int dirs[KP_NSTATES])
 {
 	char hex[2 * KP_REF_LEN + 1];
 
 	kp_hex(ref, KP_REF_LEN, hex);
-	kpfs_cache_drop(fs, ref);
-	if (was >= 0) {
+	kpfs_key_changed(fs, ref);
+	if (was >= 0)
 		kpfs_invalidate_key(fs, was, hex);
-		kpfs_touch_state(fs, was, t);
+	if (now >= 0 && now != was)
+		kpfs_invalidate_key(fs, now, hex);
+	if (was == now)
+		return;
+	if (was >= 0) {
+		kpfs_touch_state(fs, was);
 		dirs[was] = 1;
 	}
-	if (now >= 0 && now != was) {
-		kpfs_invalidate_key(fs, now, hex);
-		kpfs_touch_state(fs, now, t);
+	if (now >= 0) {
+		kpfs_touch_state(fs, now);
 		dirs[now] = 1;
 	}
 }
 
-/* Compare the keys with the last snapshot and invalidate what moved. */
+/* A change diff found. */
+struct kpfs_move {
+	uint8_t	ref[KP_REF_LEN];
+	int	was, now;
+};
+
+/*
+ * Compare the keys with the last snapshot and invalidate what changed.
+ * The listing and the comparison run under tlock, the lock under which
+ * renames, rmdir and welcome record their own moves in the snapshot
+ * (kpfs_snap_note): a move the daemon made and touched already is not
+ * seen again here.
+ */
 static void
 diff(struct kpfs *fs)
 {
-	struct kpfs_snap *cur = NULL, *old = fs->snap;
-	size_t i = 0, j = 0, ncur = 0, nold = fs->nsnap;
-	int dirs[KP_NSTATES] = { 0 }, s, c;
-	int64_t now = kpfs_now(fs);
+	struct kpfs_snap *cur = NULL, *old;
+	struct kpfs_move *mv = NULL;
+	size_t i = 0, j = 0, ncur = 0, nold, nmv = 0;
+	int dirs[KP_NSTATES] = { 0 }, s, c, was, now;
+	const uint8_t *ref;
 	char path[32];
 
-	if (take_snapshot(fs, &cur, &ncur) != KP_OK)
+	pthread_mutex_lock(&fs->tlock);
+	old = fs->snap;
+	nold = fs->nsnap;
+	if (take_snapshot(fs, &cur, &ncur) != KP_OK ||
+	    (mv = calloc(nold + ncur + 1, sizeof(*mv))) == NULL) {
+		pthread_mutex_unlock(&fs->tlock);
+		free(cur);
 		return;
+	}
 	while (i < nold || j < ncur) {
 		if (i == nold)
 			c = 1;
@@ -100,30 +171,63 @@ diff(struct kpfs *fs)
 			c = -1;
 		else
 			c = memcmp(old[i].ref, cur[j].ref, KP_REF_LEN);
-		if (c < 0) {		/* gone */
-			key_moved(fs, old[i].ref, old[i].state, -1, now, dirs);
+		if (c < 0) {		/* gone (-1: rmdir said so) */
+			ref = old[i].ref;
+			was = old[i].state;
+			now = -1;
 			i++;
 		} else if (c > 0) {	/* new */
-			key_moved(fs, cur[j].ref, -1, cur[j].state, now, dirs);
+			ref = cur[j].ref;
+			was = -1;
+			now = cur[j].state;
 			j++;
 		} else {
-			if (old[i].state != cur[j].state ||
-			    old[i].changed_at != cur[j].changed_at)
-				key_moved(fs, cur[j].ref, old[i].state,
-				    cur[j].state, now, dirs);
+			ref = cur[j].ref;
+			was = old[i].state;
+			now = cur[j].state;
+			/* a noted move: the files were invalidated then */
+			if (was == now && (!old[i].known ||
+			    (old[i].changed_at == cur[j].changed_at &&
+			    old[i].sum == cur[j].sum)))
+				was = now = -1;
 			i++;
 			j++;
 		}
+		if (was == -1 && now == -1)
+			continue;
+		memcpy(mv[nmv].ref, ref, KP_REF_LEN);
+		mv[nmv].was = was;
+		mv[nmv].now = now;
+		nmv++;
 	}
 	free(fs->snap);
 	fs->snap = cur;
 	fs->nsnap = ncur;
+	pthread_mutex_unlock(&fs->tlock);
+	for (i = 0; i < nmv; i++)
+		key_moved(fs, mv[i].ref, mv[i].was, mv[i].now, dirs);
+	free(mv);
 	for (s = 0; s < KP_NSTATES; s++)
 		if (dirs[s]) {
 			snprintf(path, sizeof(path), "/%s", kp_state_name(s));
 			kpfs_invalidate(fs, path);
 		}
 	kpfs_invalidate(fs, "/status");
+}
+
+void
+kpfs_snap_note(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int state)
+{
+	struct kpfs_snap probe, *e;
+
+	if (fs->nsnap == 0)
+		return;
+	memcpy(probe.ref, ref, KP_REF_LEN);
+	if ((e = bsearch(&probe, fs->snap, fs->nsnap, sizeof(*e),
+	    snap_cmp)) == NULL)
+		return;
+	e->state = state;
+	e->known = 0;
 }
 
 /* Record whether the server answered. */
@@ -165,7 +269,14 @@ cleanup(struct kpfs *fs)
 	return rc;
 }
 
-/* One pass of what. */
+/*
+ * One pass of what.  The passes that ask the server and apply its view
+ * hold tlock, the tree lock every rename holds from its question to the
+ * server to its local record: a view taken before a rename is never
+ * applied after that rename's record (which would undo it), and a
+ * rename's own move is never applied before its record (which would
+ * then fail).
+ */
 static int
 run(struct kpfs *fs, int what, uint32_t n)
 {
@@ -173,6 +284,8 @@ run(struct kpfs *fs, int what, uint32_t n)
 	int rc = KP_OK;
 
 	memset(&r, 0, sizeof(r));
+	if (what != KPFS_R_GENERATE)
+		pthread_mutex_lock(&fs->tlock);
 	switch (what) {
 	case KPFS_R_PERIODIC:
 	case KPFS_R_REFRESH:
@@ -205,6 +318,8 @@ run(struct kpfs *fs, int what, uint32_t n)
 		rc = cleanup(fs);
 		break;
 	}
+	if (what != KPFS_R_GENERATE)
+		pthread_mutex_unlock(&fs->tlock);
 	if (rc != KP_OK && !(what == KPFS_R_PERIODIC && rc == KP_ENET))
 		kpfs_log(LOG_NOTICE, "%s: %s",
 		    what == KPFS_R_GENERATE ? "generate" :
@@ -249,10 +364,10 @@ scrub(struct kpfs *fs)
 	int rc, moved = 0;
 
 	memset(&r, 0, sizeof(r));
+	pthread_mutex_lock(&fs->tlock);
 	if ((rc = kp_pool_expire(fs->rp, &r)) != KP_OK)
 		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->rp));
 	moved += r.expired;
-	pthread_mutex_lock(&fs->tlock);
 	if ((rc = kp_pool_expire(fs->tp, &r)) != KP_OK)
 		kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->tp));
 	pthread_mutex_unlock(&fs->tlock);
@@ -291,10 +406,14 @@ loop(void *arg)
 				next.tv_sec += every;
 			pthread_mutex_lock(&fs->rlock);
 			clock_gettime(CLOCK_MONOTONIC, &ts);
+			/*
+			 * A request that came while rlock was free goes
+			 * first: a periodic pass must not take it over.
+			 */
+			if (fs->rstop || fs->rwant != 0)
+				continue;
 			if (every > 0 && reached(&ts, &next))
 				what = KPFS_R_PERIODIC;
-			else if (fs->rstop || fs->rwant != 0)
-				continue;
 			else if (fs->scrub_due && reached(&ts, &fs->scrub_at))
 				what = KPFS_R_SCRUB;
 			else {
@@ -318,9 +437,14 @@ loop(void *arg)
 			pthread_mutex_lock(&fs->rlock);
 			continue;
 		}
-		gen = fs->rreq;
-		n = fs->rgen;
-		fs->rwant = 0;
+		/* only a request's pass answers it (and clears it) */
+		gen = 0;
+		n = 0;
+		if (what != KPFS_R_PERIODIC) {
+			gen = fs->rreq;
+			n = fs->rgen;
+			fs->rwant = 0;
+		}
 		pthread_mutex_unlock(&fs->rlock);
 		rc = run(fs, what, n);
 		diff(fs);
@@ -330,7 +454,7 @@ loop(void *arg)
 			first = 0;
 		}
 		pthread_mutex_lock(&fs->rlock);
-		if (what != KPFS_R_PERIODIC && gen > fs->rdone) {
+		if (gen > fs->rdone) {
 			fs->rdone = gen;
 			fs->rresult = rc;
 			pthread_cond_broadcast(&fs->rcond);
@@ -343,30 +467,50 @@ loop(void *arg)
 int
 kpfs_refresh_start(struct kpfs *fs)
 {
+	sigset_t block, old;
 	int rc;
 
 	if ((rc = kpfs_open_pool(fs, &fs->rp)) != KP_OK)
 		return rc;
 	if ((rc = take_snapshot(fs, &fs->snap, &fs->nsnap)) != KP_OK)
 		return rc;
-	if (pthread_create(&fs->rthread, NULL, loop, fs) != 0) {
+	/*
+	 * The signals that end the mount go to libfuse's threads: the
+	 * thread's HTTP and SQLite calls never see an EINTR from them.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&fs->rthread, NULL, loop, fs);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		kpfs_log(LOG_ERR, "cannot start the refresh thread");
 		return KP_ENOMEM;
 	}
+	pthread_mutex_lock(&fs->rlock);
 	fs->rstarted = 1;
+	pthread_mutex_unlock(&fs->rlock);
 	return KP_OK;
 }
 
 void
 kpfs_refresh_stop(struct kpfs *fs)
 {
-	if (fs->rstarted) {
-		pthread_mutex_lock(&fs->rlock);
-		fs->rstop = 1;
-		pthread_cond_broadcast(&fs->rcond);
-		pthread_mutex_unlock(&fs->rlock);
+	int started;
+
+	pthread_mutex_lock(&fs->rlock);
+	started = fs->rstarted;
+	fs->rstop = 1;
+	pthread_cond_broadcast(&fs->rcond);
+	pthread_mutex_unlock(&fs->rlock);
+	if (started) {
 		pthread_join(fs->rthread, NULL);
+		pthread_mutex_lock(&fs->rlock);
 		fs->rstarted = 0;
+		pthread_mutex_unlock(&fs->rlock);
 	}
 	kp_pool_close(fs->rp);
 	fs->rp = NULL;

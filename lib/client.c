@@ -392,6 +392,7 @@ upload_code(const char *code)
 		{ "spent", KP_ECONFLICT },
 		{ "init_key_reused", KP_ECONFLICT },
 		{ "too_big", KP_ETOOBIG },
+		{ "internal", KP_ESERVER },	/* transient: upload it again */
 	};
 	size_t	i;
 

@@ -462,7 +462,9 @@ struct kp_pool;		/* one user's local pool, opaque */
 int kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
     struct kp_pool **out) KP_WUR;
 void kp_pool_close(struct kp_pool *p);
-/* kp_errmsg: detail of the pool's last error; never a secret. */
+/* kp_errmsg: detail of the pool's last error; never a secret.  It tells
+ * of the last kp_pool_* call only: empty after one that succeeded with
+ * nothing to report. */
 const char *kp_errmsg(const struct kp_pool *p);
 /* kp_pool_user: the user name the store belongs to. */
 const char *kp_pool_user(const struct kp_pool *p);
@@ -537,7 +539,10 @@ int kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
 /*
  * kp_pool_welcome: open a Welcome (MLSMessage) for one of our keys; the
  * key becomes spent with group_id and epoch.  *ref names it; fill *info
- * as kp_welcome_open() does.
+ * as kp_welcome_open() does.  Again for the same group_id and epoch: a
+ * success that changes nothing; for a key whose Welcome of another
+ * group or epoch was recorded: KP_EPERM, nothing changed (a last-resort
+ * key records each new one).
  */
 int kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
     uint8_t ref[KP_REF_LEN], struct kp_welcome_info *info) KP_WUR;

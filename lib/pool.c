@@ -191,6 +191,7 @@ kp_pool_now(const struct kp_pool *p)
 int
 kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out)
 {
+	KP_POOL_CALL(p);
 	return kp_policy_load(p->st, out);
 }
 
@@ -200,6 +201,7 @@ kp_pool_policy_set(struct kp_pool *p, const struct kp_policy *in)
 {
 	int	rc;
 
+	KP_POOL_CALL(p);
 	if ((rc = kp_policy_check(in, p->errmsg, sizeof(p->errmsg))) != KP_OK)
 		return rc;
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
@@ -218,6 +220,7 @@ kp_pool_config_set(struct kp_pool *p, const char *key, const char *value)
 	struct kp_policy	pol;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	if (key == NULL || value == NULL)
 		return kp_pool_err(p, KP_EINVAL, "no setting");
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
@@ -239,6 +242,7 @@ kp_pool_config_text(struct kp_pool *p, char **text)
 	struct kp_policy	pol;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	*text = NULL;
 	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
 		return rc;
@@ -251,6 +255,7 @@ kp_pool_config_text(struct kp_pool *p, char **text)
 int
 kp_pool_counts(struct kp_pool *p, struct kp_counts *out)
 {
+	KP_POOL_CALL(p);
 	return kp_store_counts(p->st, 0, -1, out);
 }
 
@@ -258,6 +263,7 @@ kp_pool_counts(struct kp_pool *p, struct kp_counts *out)
 int
 kp_pool_list(struct kp_pool *p, int state, struct kp_key **keys, size_t *n)
 {
+	KP_POOL_CALL(p);
 	return kp_store_list(p->st, state, keys, n);
 }
 
@@ -269,6 +275,7 @@ kp_pool_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	struct kp_bundle	b;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	if ((rc = kp_store_get(p->st, ref, 0, &b)) != KP_OK)
 		return rc;
 	*out = b.key;
@@ -284,6 +291,7 @@ kp_pool_load(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	struct kp_bundle	b;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	if ((rc = kp_store_load(p->st, ref, 0, &b, found)) != KP_OK)
 		return rc;
 	if (*found)
@@ -300,6 +308,7 @@ kp_pool_keypackage(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	struct kp_bundle	b;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	*buf = NULL;
 	*len = 0;
 	if ((rc = kp_store_get(p->st, ref, 0, &b)) != KP_OK)
@@ -318,6 +327,7 @@ kp_pool_delete(struct kp_pool *p, const uint8_t ref[KP_REF_LEN])
 	struct kp_bundle	b;
 	int			rc;
 
+	KP_POOL_CALL(p);
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;
 	if ((rc = kp_store_get(p->st, ref, 0, &b)) != KP_OK)
@@ -350,6 +360,7 @@ kp_pool_status(struct kp_pool *p, struct kp_status *out)
 	char			v[32];
 	int			rc, found, failed = 0;
 
+	KP_POOL_CALL(p);
 	memset(out, 0, sizeof(*out));
 	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK ||
 	    (rc = kp_store_counts(p->st, 0, -1, &out->counts)) != KP_OK ||
@@ -382,6 +393,7 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 {
 	char	*u = NULL;
 
+	KP_POOL_CALL(p);
 	if (url != NULL) {
 		if (strncmp(url, "http://", 7) != 0 &&
 		    strncmp(url, "https://", 8) != 0)
@@ -397,13 +409,16 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 }
 
 /*
- * kp_pool_generate: make n keys in state created, in one transaction,
- * in the policy's suite and lifetime.  Regular keys stop at the hard cap
- * on created + available of the suite (KP_ETOOBIG); a last-resort key is
- * made one at a time (n > 1 is KP_ETOOBIG) and is not held to the cap.
+ * kp_pool_make: make n keys in state created, in one transaction, in
+ * the policy's suite and lifetime (kp_pool_generate).  With fill, n is
+ * what the policy wants (kp_policy_should_replenish, kp_policy_needed)
+ * counted in the same transaction: a handle that reached the hard cap
+ * first leaves nothing to make, which is success.  *made (when not NULL)
+ * gets the number made.
  */
 int
-kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
+kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
+    uint32_t *made)
 {
 	struct kp_policy	 pol;
 	struct kp_counts	 c;
@@ -417,7 +432,9 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 	int			 rc;
 
 	memset(&b, 0, sizeof(b));
-	if (n == 0)
+	if (made != NULL)
+		*made = 0;
+	if (n == 0 && !fill)
 		return KP_OK;
 	if (last_resort && n > 1)
 		return kp_pool_err(p, KP_ETOOBIG, "one last-resort key at a "
@@ -429,6 +446,9 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 	if (!last_resort) {
 		if ((rc = kp_store_counts(p->st, pol.suite, 0, &c)) != KP_OK)
 			goto out;
+		if (fill)
+			n = kp_policy_should_replenish(&pol, &c) ?
+			    kp_policy_needed(&pol, &c) : 0;
 		if ((uint64_t)c.n[KP_STATE_CREATED] + c.n[KP_STATE_AVAILABLE] +
 		    n > pol.hard_cap) {
 			rc = kp_pool_err(p, KP_ETOOBIG, "%u more keys would "
@@ -485,12 +505,26 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 		if (rc != KP_OK)
 			goto out;
 	}
-	rc = kp_store_commit(p->st);	/* rolls back when it fails */
+	if ((rc = kp_store_commit(p->st)) == KP_OK && made != NULL)
+		*made = n;	/* a failed COMMIT rolls back */
 out:
 	sodium_memzero(&b.sec, sizeof(b.sec));
 	free(buf);
 	kp_store_rollback(p->st);	/* no-op after COMMIT */
 	return rc;
+}
+
+/*
+ * kp_pool_generate: make n keys in state created, in one transaction,
+ * in the policy's suite and lifetime.  Regular keys stop at the hard cap
+ * on created + available of the suite (KP_ETOOBIG); a last-resort key is
+ * made one at a time (n > 1 is KP_ETOOBIG) and is not held to the cap.
+ */
+int
+kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
+{
+	KP_POOL_CALL(p);
+	return kp_pool_make(p, n, last_resort, 0, NULL);
 }
 
 /* The moves kp_pool_transition allows. */
@@ -595,6 +629,7 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	int64_t		now;
 	int		rc;
 
+	KP_POOL_CALL(p);
 	if (kp_state_name(from) == NULL || kp_state_name(to) == NULL)
 		return kp_pool_err(p, KP_EINVAL, "bad state");
 	/* the local move: one compare-and-set, no load (kpoolfs's rename) */
@@ -623,8 +658,12 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 
 /*
  * kp_pool_welcome: open a Welcome for one of our keys with its stored
- * init key; the key becomes spent with the group_id and epoch.  A
- * last-resort key keeps its state (it may serve again).
+ * init key; the key becomes spent with the group_id and epoch.  Once a
+ * key's Welcome is recorded, one for the same group_id and epoch
+ * succeeds and changes nothing, and one for another group or epoch is
+ * KP_EPERM and changes nothing.  A last-resort key keeps its state (it
+ * may serve again) and records the group_id and epoch of its latest
+ * Welcome.
  */
 int
 kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
@@ -636,6 +675,7 @@ kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
 	int64_t			 now;
 	int			 rc, found, wiped = 0, opened = 0, from;
 
+	KP_POOL_CALL(p);
 	memset(&b, 0, sizeof(b));
 	memset(info, 0, sizeof(*info));
 	if ((rc = kp_welcome_refs(msg, len, &refs, &n)) != KP_OK) {
@@ -683,6 +723,21 @@ kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
 		    b.key.ref_hex);
 		goto rollback;
 	}
+	if (!b.key.last_resort && from == KP_STATE_SPENT && b.key.epoch >= 0) {
+		/* its Welcome was opened: the same one again changes nothing */
+		if (b.key.group_id_len == info->group_id_len &&
+		    memcmp(b.key.group_id, info->group_id,
+		    info->group_id_len) == 0 &&
+		    b.key.epoch == (int64_t)info->epoch) {
+			kp_store_rollback(p->st);
+			memcpy(ref, b.key.ref, KP_REF_LEN);
+			goto out;
+		}
+		rc = kp_pool_err(p, KP_EPERM, "welcome: key %s already joined "
+		    "another group or epoch (epoch %lld); a key joins one "
+		    "group once", b.key.ref_hex, (long long)b.key.epoch);
+		goto rollback;
+	}
 	if (!b.key.last_resort && from != KP_STATE_SPENT) {
 		b.key.state = KP_STATE_SPENT;
 		b.key.spent_at = now;
@@ -710,8 +765,8 @@ out:
 /*
  * kp_pool_take: hand a spent key's private keys to the caller and wipe
  * them from the store.  A last-resort key hands them over and keeps
- * them.  KP_ENOTFOUND when they are gone, KP_ESTATE before the key's
- * Welcome was opened.
+ * them (until its not_after: then expiry wipes them).  KP_ENOTFOUND
+ * when they are gone, KP_ESTATE before the key's Welcome was opened.
  */
 int
 kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
@@ -720,6 +775,7 @@ kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	struct kp_bundle	b;
 	int			rc, wiped;
 
+	KP_POOL_CALL(p);
 	memset(out, 0, sizeof(*out));
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;

@@ -101,6 +101,45 @@ static const char *const migrations[] = {
 	" credential_hash, credential_type"
 #define KEY_NCOLS	22
 
+/*
+ * How long a handle waits for the store's locks, in all: the busy
+ * timeout of each statement, and the deadline of the retries of what
+ * fails at once with SQLITE_BUSY (a checkpoint another connection is
+ * running, the switch to WAL of a new store another opener holds).
+ */
+#define BUSY_MS		5000
+#define RETRY_NS	(2 * 1000 * 1000)	/* between retries */
+
+/* Monotonic milliseconds. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Before one more try of something that may answer SQLITE_BUSY: 0 when
+ * deadline (mono_ms) has passed, else 1 after pausing when it is not
+ * the first try and with the busy timeout cut to the time left, so that
+ * the tries and their waits together end by the deadline.
+ */
+static int
+retry_until(struct kp_store *st, int64_t deadline, int first)
+{
+	struct timespec	ts = { 0, RETRY_NS };
+	int64_t		left;
+
+	if (!first)
+		nanosleep(&ts, NULL);
+	if ((left = deadline - mono_ms()) <= 0)
+		return 0;
+	sqlite3_busy_timeout(st->db, (int)left);
+	return 1;
+}
+
 int
 kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
 {
@@ -263,15 +302,98 @@ out:
 	return rc;
 }
 
+/* fsync the directory that holds path, so a new name in it is durable. */
+static int
+sync_dir(const char *path)
+{
+	char	*dir, *slash;
+	int	 fd, rc = -1;
+
+	if ((dir = strdup(path)) == NULL)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		(void)snprintf(dir, strlen(path) + 1, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(dir);
+	return rc;
+}
+
 /*
- * Load the at-rest key from path; create it (O_EXCL, 0600, random) when
- * it is missing and create is set.
+ * Make a new key file at path atomically: a fresh key goes to a temp
+ * file (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, a random name next to path),
+ * is synced, and is linked into place, so the key file is either absent
+ * or whole.  *lost = 1 when another opener's link won (nothing is made;
+ * read theirs).
+ */
+static int
+create_key(struct kp_store *st, const char *path, int *lost)
+{
+	uint8_t	rnd[8];
+	char	tmp[4096], hex[2 * sizeof(rnd) + 1];
+	ssize_t	w;
+	int	fd = -1, rc = KP_OK, made = 0;
+
+	*lost = 0;
+	randombytes_buf(rnd, sizeof(rnd));
+	kp_hex(rnd, sizeof(rnd), hex);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >=
+	    sizeof(tmp)) {
+		rc = kp_store_err(st, KP_EINVAL, "key file path too long");
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		rc = kp_store_err(st, KP_EIO, "create key file %s: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	made = 1;
+	randombytes_buf(st->key, sizeof(st->key));
+	w = write(fd, st->key, sizeof(st->key));
+	if (w != (ssize_t)sizeof(st->key) || fsync(fd) == -1) {
+		rc = kp_store_err(st, KP_EIO, "write key file %s: %s", tmp,
+		    w == -1 || w == (ssize_t)sizeof(st->key) ?
+		    strerror(errno) : "short write");
+		goto out;
+	}
+	if (link(tmp, path) == -1) {
+		if (errno == EEXIST)
+			*lost = 1;	/* another opener's key is in place */
+		else
+			rc = kp_store_err(st, KP_EIO, "key file %s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (sync_dir(path) == -1)
+		rc = kp_store_err(st, KP_EIO, "sync the directory of key "
+		    "file %s: %s", path, strerror(errno));
+out:
+	if (fd != -1)
+		close(fd);
+	if (made)
+		(void)unlink(tmp);
+	if (rc != KP_OK || *lost)
+		sodium_memzero(st->key, sizeof(st->key));
+	return rc;
+}
+
+/*
+ * Load the at-rest key from path; create it (create_key) when it is
+ * missing and create is set.  Openers racing to create it agree on the
+ * key whose link came first.
  */
 static int
 load_key(struct kp_store *st, const char *path, int create)
 {
-	ssize_t	w;
-	int	fd = -1, rc = KP_OK, tries;
+	int	fd = -1, rc = KP_OK, tries, lost;
 
 	for (tries = 0; tries < 3; tries++) {
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -290,23 +412,9 @@ load_key(struct kp_store *st, const char *path, int create)
 			    "read without it", path);
 			goto out;
 		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd == -1 && errno == EEXIST)
-			continue;	/* another opener won: read theirs */
-		if (fd == -1) {
-			rc = kp_store_err(st, KP_EIO, "create key file %s: %s",
-			    path, strerror(errno));
+		if ((rc = create_key(st, path, &lost)) != KP_OK || !lost)
 			goto out;
-		}
-		randombytes_buf(st->key, sizeof(st->key));
-		w = write(fd, st->key, sizeof(st->key));
-		if (w != (ssize_t)sizeof(st->key) || fsync(fd) == -1) {
-			rc = kp_store_err(st, KP_EIO, "write key file %s: %s",
-			    path, strerror(errno));
-			(void)unlink(path);
-		}
-		goto out;
+		/* another opener won: read theirs */
 	}
 	rc = kp_store_err(st, KP_EIO, "key file %s: creation race", path);
 out:
@@ -387,11 +495,95 @@ out:
 	return rc;
 }
 
+/*
+ * The store's files are the owner's alone: a mode wider than 0600 (a
+ * copy, a chmod, a umask-less tool) is narrowed to 0600 here rather than
+ * refused, since what is secret in them is sealed under the key file
+ * (which is refused when wider, read_keyfile).  KP_EPERM when it cannot
+ * be (someone else's file), KP_EINVAL when it is not a regular file.
+ */
+static int
+owner_only(struct kp_store *st, const char *path, int fd)
+{
+	struct stat	sb;
+
+	if (fstat(fd, &sb) == -1)
+		return kp_store_err(st, KP_EIO, "store %s: %s", path,
+		    strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return kp_store_err(st, KP_EINVAL, "store %s is not a regular "
+		    "file", path);
+	if ((sb.st_mode & 07777) != 0600 && fchmod(fd, 0600) == -1)
+		return kp_store_err(st, KP_EPERM, "store %s has mode %03o and "
+		    "cannot be made 0600: %s", path,
+		    (unsigned)(sb.st_mode & 07777), strerror(errno));
+	return KP_OK;
+}
+
+/* owner_only for a -wal or -shm file that may not be there. */
+static int
+owner_only_path(struct kp_store *st, const char *path)
+{
+	int	fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return errno == ENOENT ? KP_OK : kp_store_err(st,
+		    errno == ELOOP ? KP_EPERM : KP_EIO, "store %s: %s", path,
+		    strerror(errno));
+	rc = owner_only(st, path, fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Put the store in WAL mode.  On a new store that takes its exclusive
+ * lock, and another opener's makes the switch fail at once with
+ * SQLITE_BUSY, busy handler or not: try again until BUSY_MS.
+ */
+static int
+set_wal(struct kp_store *st)
+{
+	sqlite3_stmt	*s = NULL;
+	const char	*mode;
+	int64_t		 deadline = mono_ms() + BUSY_MS;
+	int		 r = SQLITE_BUSY, first, rc = KP_OK;
+
+	for (first = 1; retry_until(st, deadline, first); first = 0) {
+		if ((rc = prepare(st, "PRAGMA journal_mode = WAL", &s)) !=
+		    KP_OK)
+			goto out;
+		r = sqlite3_step(s);
+		mode = r == SQLITE_ROW ? (const char *)sqlite3_column_text(s,
+		    0) : NULL;
+		if (mode != NULL && strcmp(mode, "wal") == 0) {
+			r = SQLITE_OK;
+			break;
+		}
+		if (r == SQLITE_ROW)
+			r = SQLITE_BUSY;	/* not switched yet */
+		else if (r != SQLITE_BUSY && r != SQLITE_LOCKED)
+			break;
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	if (r != SQLITE_OK)
+		rc = kp_store_err(st, KP_EDB, "PRAGMA journal_mode = WAL: %s",
+		    r == SQLITE_BUSY || r == SQLITE_LOCKED ? "the store "
+		    "stayed busy for 5 s" : sqlite3_errmsg(st->db));
+out:
+	sqlite3_finalize(s);
+	sqlite3_busy_timeout(st->db, BUSY_MS);
+	return rc;
+}
+
 int
 kp_store_open(const char *dbpath, const char *keyfile, char *err,
     size_t errlen, struct kp_store **out)
 {
 	struct kp_store	*st = NULL;
+	struct stat	 sb;
+	char		 wal[4096];
 	int		 fd, rc, intx = 0;
 
 	*out = NULL;
@@ -414,15 +606,35 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 		    "store %s: %s", dbpath, strerror(errno));
 		goto out;
 	}
+	rc = owner_only(st, dbpath, fd);
 	close(fd);
+	if (rc != KP_OK)
+		goto out;
+	/*
+	 * A WAL with frames in it at open was left by a process that died
+	 * (or is another handle's, still open): it may hold the images of
+	 * pages from before a wipe whose scrub that process owed.  The
+	 * scrub is owed now, and run once the store is open.
+	 */
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", dbpath) >=
+	    sizeof(wal)) {
+		rc = kp_store_err(st, KP_EINVAL, "store path too long");
+		goto out;
+	}
+	if (stat(wal, &sb) == 0 && sb.st_size > 0)
+		st->scrub_owed = 1;
+	if ((rc = owner_only_path(st, wal)) != KP_OK)
+		goto out;
+	(void)snprintf(wal, sizeof(wal), "%s-shm", dbpath);
+	if ((rc = owner_only_path(st, wal)) != KP_OK)
+		goto out;
 	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		rc = kp_store_err(st, KP_EDB, "store %s: %s", dbpath,
 		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		goto out;
 	}
-	sqlite3_busy_timeout(st->db, 5000);
-	if ((rc = exec(st, "PRAGMA journal_mode = WAL")) != KP_OK ||
+	if ((rc = set_wal(st)) != KP_OK ||
 	    (rc = exec(st, "PRAGMA secure_delete = ON")) != KP_OK ||
 	    (rc = exec(st, "PRAGMA synchronous = NORMAL")) != KP_OK)
 		goto out;
@@ -434,6 +646,8 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 		goto out;
 	rc = kp_store_commit(st);
 	intx = 0;
+	if (rc == KP_OK)
+		kp_store_flush(st);	/* what a dead process owed */
 out:
 	if (rc != KP_OK) {
 		if (intx)
@@ -490,25 +704,27 @@ kp_store_rollback(struct kp_store *st)
 int
 kp_store_checkpoint(struct kp_store *st)
 {
-	struct timespec	ts = { 0, 2 * 1000 * 1000 };
-	int		log, ckpt, r, tries;
+	int64_t	deadline = mono_ms() + BUSY_MS;
+	int	log, ckpt, r = SQLITE_BUSY, first;
 
 	if (!sqlite3_get_autocommit(st->db))
 		return KP_OK;	/* the caller checkpoints after COMMIT */
 	/*
 	 * Readers and writers are waited for by the busy handler, but a
 	 * checkpoint another connection is running makes ours fail at
-	 * once: try again for up to about two seconds.
+	 * once: try again, all of it (waits included) within BUSY_MS.
 	 */
-	for (tries = 0; tries < 1000; tries++) {
+	for (first = 1; retry_until(st, deadline, first); first = 0) {
 		r = sqlite3_wal_checkpoint_v2(st->db, NULL,
 		    SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt);
 		if (r != SQLITE_BUSY && r != SQLITE_LOCKED)
 			break;
-		nanosleep(&ts, NULL);
 	}
+	sqlite3_busy_timeout(st->db, BUSY_MS);
 	if (r != SQLITE_OK)
-		return dberr(st, "checkpoint");
+		return kp_store_err(st, KP_EDB, "checkpoint: %s",
+		    r == SQLITE_BUSY || r == SQLITE_LOCKED ? "the store "
+		    "stayed busy for 5 s" : sqlite3_errmsg(st->db));
 	st->scrub_owed = 0;
 	return KP_OK;
 }
@@ -1279,8 +1495,8 @@ kp_store_wipe_spent(struct kp_store *st, int64_t now, uint32_t *n)
 
 	rc = exec_wipe(st, "UPDATE keypackages SET private_init_key = "
 	    "NULL, private_encryption_key = NULL WHERE not_after < ?2 AND "
-	    "status = 'spent' AND last_resort = 0 AND "
-	    "private_init_key IS NOT NULL", NULL, now, "wipe spent keys",
+	    "status = 'spent' AND private_init_key IS NOT NULL", NULL, now,
+	    "wipe spent keys",
 	    &changed);
 	*n = (uint32_t)changed;
 	return rc;

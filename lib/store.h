@@ -187,7 +187,8 @@ int	kp_store_available(struct kp_store *st, uint16_t suite,
 /* kp_store_expired: live keys whose not_after is before now; free(*keys). */
 int	kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
 	    size_t *n) KP_WUR;
-/* kp_store_wipe_spent: wipe private keys of spent keys past not_after. */
+/* kp_store_wipe_spent: wipe private keys of spent keys past not_after,
+ * last-resort ones included. */
 int	kp_store_wipe_spent(struct kp_store *st, int64_t now,
 	    uint32_t *n) KP_WUR;
 /* kp_store_reservation: the reservation of a reserved key; KP_ESTATE if
@@ -200,6 +201,13 @@ int	kp_store_reservation(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 int	kp_store_invalidate_credential(struct kp_store *st,
 	    const uint8_t hash[32], int64_t now, uint32_t *n) KP_WUR;
 
+/*
+ * A public kp_pool_* call starts: the message of an earlier call goes,
+ * so kp_errmsg() only ever tells of this call (empty after a success
+ * that has nothing to report).
+ */
+#define KP_POOL_CALL(p)	((p)->errmsg[0] = '\0')
+
 /* Pool helpers shared by lib/pool.c and lib/sync.c. */
 int	kp_pool_err(struct kp_pool *p, int rc, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
@@ -209,6 +217,8 @@ int	kp_pool_register(struct kp_pool *p) KP_WUR;
 int	kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
 	    int expire_rejected, uint32_t *uploaded, uint32_t *expired) KP_WUR;
 void	kp_pool_drop_client(struct kp_pool *p);
+int	kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
+	    uint32_t *made) KP_WUR;
 
 /* Policy helpers (lib/policy.c). */
 int	kp_policy_check(const struct kp_policy *p, char *err,

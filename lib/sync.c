@@ -112,7 +112,24 @@ kp_pool_need_server(struct kp_pool *p)
 	return kp_pool_register(p);
 }
 
-/* Send one batch and apply what the server says of each key. */
+/*
+ * A per-key answer that is the server's word on the key itself: accepted
+ * under another ref, or refused for what the key is.  A store failure on
+ * the server ("internal") or a key the reply left out says nothing about
+ * the key: it may be uploaded again.
+ */
+static int
+is_refusal(const struct kp_upload_result *res)
+{
+	return res->accepted || (res->error != KP_ESERVER &&
+	    res->error != KP_EPROTO);
+}
+
+/*
+ * Send one batch and apply what the server says of each key.  Returns
+ * the first transient per-key failure (KP_ESERVER, KP_EPROTO) after
+ * applying the rest; such a key stays created.
+ */
 static int
 upload_batch(struct kp_pool *p, struct kp_bundle *b, size_t m,
     int expire_rejected, uint32_t *uploaded, uint32_t *expired,
@@ -122,7 +139,8 @@ upload_batch(struct kp_pool *p, struct kp_bundle *b, size_t m,
 	const uint8_t		*kps[KP_MAX_BATCH];
 	size_t			 lens[KP_MAX_BATCH], j;
 	int64_t			 now = kp_pool_now(p);
-	int			 rc;
+	char			 first[KP_ERRLEN];
+	int			 rc, transient = KP_OK;
 
 	if ((res = calloc(m, sizeof(*res))) == NULL)
 		return kp_pool_err(p, KP_ENOMEM, "out of memory");
@@ -145,18 +163,31 @@ upload_batch(struct kp_pool *p, struct kp_bundle *b, size_t m,
 				goto out;	/* not a lost race */
 			continue;
 		}
-		(*rejected)++;
 		(void)snprintf(p->errmsg, sizeof(p->errmsg), "upload: key %s "
-		    "rejected: %s%s%s", b[j].key.ref_hex, res[j].accepted ?
-		    "the server derived another ref" : res[j].code,
-		    res[j].message[0] ? ": " : "",
+		    "%s: %s%s%s", b[j].key.ref_hex,
+		    is_refusal(&res[j]) ? "rejected" : "not stored",
+		    res[j].accepted ? "the server derived another ref" :
+		    res[j].code, res[j].message[0] ? ": " : "",
 		    res[j].accepted ? "" : res[j].message);
+		if (!is_refusal(&res[j])) {
+			/* the server's trouble, not the key's: stays created */
+			if (transient == KP_OK) {
+				transient = res[j].error;
+				(void)snprintf(first, sizeof(first), "%s",
+				    p->errmsg);
+			}
+			continue;
+		}
+		(*rejected)++;
 		if (expire_rejected && kp_store_set_state(p->st, b[j].key.ref,
 		    KP_STATE_CREATED, KP_STATE_EXPIRED, now) == KP_OK &&
 		    expired != NULL)
 			(*expired)++;
 	}
-	rc = KP_OK;
+	if ((rc = transient) != KP_OK) {
+		kp_pool_netresult(p, rc, "upload");	/* health: offline */
+		(void)snprintf(p->errmsg, sizeof(p->errmsg), "%s", first);
+	}
 out:
 	free(res);
 	return rc;
@@ -167,7 +198,10 @@ out:
  * in batches; accepted ones become available.  A rejected key stays
  * created (KP_EREJECTED), or with expire_rejected is expired and wiped,
  * since it can never be published (counted in *expired, the reason in
- * kp_errmsg).  Returns the first error.
+ * kp_errmsg).  A key the server failed to store (a 5xx of its own, per
+ * key) or left out of its reply stays created whatever expire_rejected
+ * says: only the server's word on the key itself ends it.  Returns the
+ * first error.
  */
 int
 kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
@@ -282,6 +316,7 @@ kp_pool_expire(struct kp_pool *p, struct kp_sync_report *r)
 {
 	int	rc;
 
+	KP_POOL_CALL(p);
 	if (r != NULL)
 		memset(r, 0, sizeof(*r));
 	rc = expire(p, r);
@@ -511,6 +546,7 @@ kp_pool_sync(struct kp_pool *p, struct kp_sync_report *r)
 {
 	int	rc;
 
+	KP_POOL_CALL(p);
 	if (r != NULL)
 		memset(r, 0, sizeof(*r));
 	rc = sync_once(p, r);
@@ -528,32 +564,27 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 	struct kp_sync_report	 rep;
 	struct kp_policy	 pol;
 	struct kp_counts	 c;
-	uint32_t		 need;
+	uint32_t		 made;
 	int			 rc;
 
+	KP_POOL_CALL(p);
 	memset(&rep, 0, sizeof(rep));
 	if ((rc = expire(p, &rep)) != KP_OK)
 		goto out;
 	if ((rc = sync_once(p, &rep)) != KP_OK)
 		goto out;
-	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK ||
-	    (rc = kp_store_counts(p->st, pol.suite, 0, &c)) != KP_OK)
+	/* counted where it is made: another handle may have made keys */
+	if ((rc = kp_pool_make(p, 0, 0, 1, &made)) != KP_OK)
 		goto out;
-	need = kp_policy_should_replenish(&pol, &c) ?
-	    kp_policy_needed(&pol, &c) : 0;
-	if (need > 0) {
-		rc = kp_pool_generate(p, need, 0);
-		if (rc == KP_OK)
-			rep.generated += need;
-		else if (rc != KP_ETOOBIG)	/* another handle filled it */
-			goto out;
-	}
+	rep.generated += made;
+	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
+		goto out;
 	if (pol.last_resort) {
 		if ((rc = kp_store_counts(p->st, pol.suite, 1, &c)) != KP_OK)
 			goto out;
 		if (c.n[KP_STATE_CREATED] + c.n[KP_STATE_AVAILABLE] +
 		    c.n[KP_STATE_RESERVED] == 0) {
-			if ((rc = kp_pool_generate(p, 1, 1)) != KP_OK)
+			if ((rc = kp_pool_make(p, 1, 1, 0, NULL)) != KP_OK)
 				goto out;
 			rep.generated++;
 		}

@@ -2,13 +2,24 @@
 # SPDX-License-Identifier: ISC
 #
 # Install the Debian packages kpool needs to build and test, if any is
-# missing.  Quiet when everything is there.
+# missing.  Quiet when everything is there.  The list is what a fresh
+# Debian 12 root (make and git aside) lacks for make check, make check
+# SANITIZE=1 (gcc's libasan8 and libubsan1 come with build-essential),
+# make run, make bench and make fuzz:
+#	perl		prove, and errno names in t/tap.sh
+#	procps		pgrep in the daemon tests
+#	bc		the benchmarks' arithmetic
+#	groff-base	make check formats the man pages
+#	libclang-rt-14-dev	clang's sanitizer and libFuzzer runtimes
+#			(only recommended by clang, so not installed with it)
+#	ca-certificates	npm fetches ts-mls over https
 
 set -eu
 
 pkgs="build-essential pkg-config libsodium-dev libssl-dev libsqlite3-dev
 	sqlite3 libcurl4-openssl-dev libfuse3-dev fuse3 libmicrohttpd-dev
-	libjansson-dev groff-base nodejs npm clang curl"
+	libjansson-dev perl procps bc groff-base nodejs npm ca-certificates
+	clang libclang-rt-14-dev curl"
 
 missing=
 for p in $pkgs; do

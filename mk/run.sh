@@ -74,13 +74,36 @@ fail() {
 	exit 1
 }
 
+# died LOG WHAT: fail, showing the last lines of LOG
+died() {
+	echo "make run: $2; the end of ${1#"$top"/}:" >&2
+	tail -n 5 "$1" 2>/dev/null | sed 's/^/    /' >&2
+	stop
+	exit 1
+}
+
+# man_hint: how to read man/kpool.7 with what is installed
+man_hint() {
+	if command -v man >/dev/null 2>&1; then
+		_h="man -l man/kpool.7"
+	elif command -v groff >/dev/null 2>&1; then
+		_h="groff -mandoc -Tutf8 man/kpool.7 | more"
+	else
+		_h="apt-get install groff-base; groff -mandoc -Tutf8 man/kpool.7"
+	fi
+	printf '%-42s ' "$_h"
+}
+
 start() {
 	for b in kpool-server kpoolfs; do
 		[ -x "$B/$b" ] || fail "$B/$b is not built (make all)"
 	done
 	command -v fusermount3 >/dev/null 2>&1 ||
-	    fail "fusermount3 missing (apt-get install fuse3)"
-	[ -c /dev/fuse ] || fail "/dev/fuse missing: FUSE is not available here"
+	    fail "fusermount3 missing: FUSE is not installed" \
+	    "(apt-get install fuse3, or make deps)"
+	[ -c /dev/fuse ] || fail "/dev/fuse missing: this kernel or container" \
+	    "offers no FUSE (on a host: modprobe fuse; in a container: start" \
+	    "it with --device /dev/fuse --cap-add SYS_ADMIN)"
 	if alive "$run/server.pid" || alive "$run/kpoolfs.pid"; then
 		echo "kpool is already running (make stop ends it)"
 		exit 0
@@ -90,9 +113,16 @@ start() {
 	# a mount left by a crash
 	mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u -z "$mnt" 2>/dev/null
 
-	# port 8477, or any free one when it is taken
-	start_server $port || start_server 0 ||
-	    fail "kpool-server did not start; see run/server.log"
+	# port 8477, or any free one when it is taken.  Ask first: the
+	# server binds with SO_REUSEPORT, so a second one on a taken port
+	# would start and share the port's connections with the first.
+	taken=
+	if command -v curl >/dev/null 2>&1; then
+		curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/healthz"
+		[ $? -ne 7 ] && taken=1
+	fi
+	{ [ -z "$taken" ] && start_server $port; } || start_server 0 ||
+	    died "$run/server.log" "kpool-server did not start"
 	url=http://127.0.0.1:$port
 
 	"$B/kpoolfs" -f -o server="$url",user=$user "$run/$user.db" "$mnt" \
@@ -100,13 +130,14 @@ start() {
 	echo $! >"$run/kpoolfs.pid"
 	_i=0
 	until mountpoint -q "$mnt"; do
-		alive "$run/kpoolfs.pid" || fail "kpoolfs died; see run/kpoolfs.log"
+		alive "$run/kpoolfs.pid" ||
+		    died "$run/kpoolfs.log" "kpoolfs could not mount ./mnt"
 		_i=$((_i + 1))
 		[ "$_i" -gt 100 ] && fail "kpoolfs did not mount ./mnt"
 		sleep 0.05
 	done
-	printf refresh >"$mnt/ctl" ||
-	    fail "the first refresh failed; see run/kpoolfs.log"
+	printf refresh >"$mnt/ctl" 2>/dev/null ||
+	    died "$run/kpoolfs.log" "the first refresh failed"
 
 	cat <<EOF
 kpool is running: kpool-server at $url (database run/server.db),
@@ -122,7 +153,7 @@ Try, in another terminal:
     mv mnt/reserved/\$k mnt/available/          # and release it
     mv mnt/available/\$k mnt/spent/             # or spend it
     echo refresh > mnt/ctl                     # replenish to the target
-    man -l man/kpool.7                         # the tree and the errno table
+    $(man_hint)# the tree and the errno table
 
 Logs are in run/.  Stop with make stop$( [ -n "${fg:-}" ] && echo " or Ctrl-C here").
 EOF

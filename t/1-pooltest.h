@@ -226,4 +226,52 @@ pt_server(int test_clock)
 	return url;
 }
 
+/*
+ * pt_small_policy: a small policy for a test (low watermark, target and
+ * hard cap, set in an order that keeps it consistent, no last-resort
+ * key); bails on failure.
+ */
+static void __attribute__((unused))
+pt_small_policy(struct kp_pool *p, const char *low, const char *target,
+    const char *cap)
+{
+	if (kp_pool_config_set(p, "low_watermark", low) != KP_OK ||
+	    kp_pool_config_set(p, "target", target) != KP_OK ||
+	    kp_pool_config_set(p, "hard_cap", cap) != KP_OK ||
+	    kp_pool_config_set(p, "last_resort", "0") != KP_OK)
+		bail("policy: %s", kp_errmsg(p));
+}
+
+/*
+ * pt_need_node: bail unless node >= 20.19 and t/interop's ts-mls are
+ * there.  make check installs them, so, as in the t/05xx interop tests,
+ * their absence is a failure, not a skip.
+ */
+static void __attribute__((unused))
+pt_need_node(void)
+{
+	char	line[64];
+	FILE	*f;
+	int	maj = 0, min = 0;
+
+	if (getenv("KP_TOP") == NULL)
+		bail("KP_TOP not set (run it with make check)");
+	if ((f = popen("node -p process.versions.node 2>/dev/null", "r")) ==
+	    NULL || fgets(line, sizeof(line), f) == NULL) {
+		if (f != NULL)
+			pclose(f);
+		bail("node missing (make deps installs it)");
+	}
+	pclose(f);
+	if (sscanf(line, "%d.%d", &maj, &min) != 2)
+		bail("node does not run");
+	if (maj < 20 || (maj == 20 && min < 19))
+		bail("node %d.%d is too old: ts-mls needs node >= 20.19", maj,
+		    min);
+	if (access(tap_path("t/interop/node_modules/ts-mls/package.json"),
+	    R_OK) == -1)
+		bail("t/interop/node_modules missing (run sh "
+		    "mk/interop-deps.sh)");
+}
+
 #endif /* POOLTEST_H */

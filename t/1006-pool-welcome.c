@@ -5,6 +5,8 @@
  * key persisted in the store; the key becomes spent with the group_id and
  * epoch ts-mls reports; take hands over its private keys once and wipes
  * them.  Both suites.  A Welcome for someone else's key is KP_ENOTOURS.
+ * Needs node >= 20.19 and ts-mls, as make check installs them: without
+ * them it bails, like the t/05xx interop tests.
  *
  * Run as "1006-pool-welcome.t gen DB SUITE KPFILE" it is the first
  * process: it makes the store and one key, and writes the KeyPackage.
@@ -152,20 +154,14 @@ not_ours(const char *self)
 int
 main(int argc, char *argv[])
 {
-	char	self[512], mods[600];
+	char	self[512];
 	ssize_t	n;
 
 	if (argc == 5 && strcmp(argv[1], "gen") == 0)
 		return gen(argv[2], argv[3], argv[4]);
 	if (sodium_init() < 0)
 		bail("sodium_init");
-	if (getenv("KP_TOP") == NULL)
-		skip_all("KP_TOP not set");
-	(void)snprintf(mods, sizeof(mods), "%s/t/interop/node_modules/ts-mls",
-	    getenv("KP_TOP"));
-	if (access(mods, R_OK) == -1 || system("node --version >/dev/null "
-	    "2>&1") != 0)
-		skip_all("node or ts-mls missing (make check installs them)");
+	pt_need_node();
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
 		bail("readlink /proc/self/exe");
 	self[n] = '\0';

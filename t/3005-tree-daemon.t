@@ -11,7 +11,15 @@ FS=$KP_BUILD/kpoolfs
 M=$TMP/mnt
 mkdir -p "$M"
 
-plan 17
+plan 18
+
+# gone PID: PID names a process (a number) and it has ended
+gone() {
+	case $1 in
+	''|*[!0-9]*) echo "not a pid: '$1'"; return 1 ;;
+	esac
+	! kill -0 "$1" 2>/dev/null
+}
 
 out=$("$FS" --help 2>&1); rc=$?
 is "$rc" 0 "--help exits 0"
@@ -36,13 +44,13 @@ is "$rc" 1 "a user name over 64 bytes: exit 1"
 is "$rc" 0 "without -f kpoolfs detaches and exits 0"
 ok "the tree is mounted" mountpoint -q "$M"
 _tap_mounts="$M $_tap_mounts"
-pid=$(pgrep -f "kpoolfs -o user=alice,refresh=0 $TMP/a.db")
+pid=$(pgrep -xf "$FS -o user=alice,refresh=0 $TMP/a.db $M")
 like "$pid" '^[0-9]+$' "the daemon runs"
 is "$(grep -c . "$M/config")" 7 "and serves the tree"
 kill -TERM "$pid"
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-nok "SIGTERM ends the daemon" kill -0 "$pid"
+ok "SIGTERM ends the daemon" gone "$pid"
 nok "and leaves no mount behind" mountpoint -q "$M"
 
 "$FS" -o user=bob "$TMP/a.db" "$M" >"$TMP/out" 2>&1; rc=$?
@@ -50,8 +58,9 @@ is "$rc:$(cat "$TMP/out")" \
     "1:kpoolfs: $TMP/a.db: the store belongs to user \"alice\", not \"bob\"" \
     "a store of another user: exit 1, and why"
 "$FS" -o user=alice,refresh=0 "$TMP/a.db" "$M" 2>/dev/null
-pid=$(pgrep -f "kpoolfs -o user=alice,refresh=0 $TMP/a.db")
+pid=$(pgrep -xf "$FS -o user=alice,refresh=0 $TMP/a.db $M")
+like "$pid" '^[0-9]+$' "the daemon runs again"
 fusermount3 -u "$M"
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-nok "fusermount3 -u ends the daemon" kill -0 "$pid"
+ok "fusermount3 -u ends the daemon" gone "$pid"

@@ -30,6 +30,11 @@ void	tap_skip(int n, const char *why);
 void	tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	tap_bail(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+/*
+ * tap_done: the trailing plan when there was none; returns the exit
+ * status: 0 when all passed, the count of failures (at most 254), 255
+ * when the plan was not met or nothing was planned and nothing ran.
+ */
 int	tap_done(void);
 
 /* Test data helpers. */

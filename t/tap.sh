@@ -11,6 +11,12 @@
 #
 # Every test gets its own $TMP (mktemp -d), removed on exit after the
 # mounts are undone and the servers stopped.
+#
+# Sanitizer builds: every program the test runs (kpool-server, kpoolfs,
+# the tools) writes its ASan/UBSan/LSan reports to $TMP/sanitizer.PID
+# (log_path, added to the ASAN_OPTIONS and UBSAN_OPTIONS that make test
+# sets).  At exit, once the daemons are stopped, any such report is shown
+# and fails the test, whatever the test's own verdicts were.
 
 KP_TOP=${KP_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 KP_BUILD=${KP_BUILD:-$KP_TOP/build}
@@ -23,7 +29,25 @@ _tap_planned=
 _tap_mounts=
 _tap_pids=
 
+_tap_skipped=
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kpool-test.XXXXXX")
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TMP/sanitizer
+UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$TMP/sanitizer
+export ASAN_OPTIONS UBSAN_OPTIONS
+
+# _tap_sanitizer: show the sanitizer reports in $TMP as diagnostics; 1
+# when there is one.
+_tap_sanitizer() {
+	_found=0
+	for f in "$TMP"/sanitizer.*; do
+		[ -s "$f" ] || continue
+		_found=1
+		echo "# sanitizer report in ${f##*/}:"
+		sed 's/^/#   /' "$f"
+	done
+	return $_found
+}
 
 _tap_cleanup() {
 	_rc=$?
@@ -36,10 +60,24 @@ _tap_cleanup() {
 	for p in $_tap_pids; do
 		wait "$p" 2>/dev/null
 	done
+	_tap_sanitizer
+	_san=$?
 	rm -rf "$TMP"
 	if [ -n "$_tap_planned" ] && [ "$_tap_n" -ne "$_tap_planned" ]; then
 		echo "# planned $_tap_planned tests but ran $_tap_n"
 		exit 255
+	fi
+	if [ -z "$_tap_planned" ] && [ -z "$_tap_skipped" ] &&
+	    [ "$_rc" -ne 255 ]; then
+		if [ "$_tap_n" -eq 0 ]; then
+			echo "# no plan and no tests ran"
+			exit 255
+		fi
+		echo "1..$_tap_n"
+	fi
+	if [ "$_san" -ne 0 ]; then
+		echo "# failed: a sanitizer reported an error"
+		exit 134
 	fi
 	[ "$_tap_failed" -gt 0 ] && exit 1
 	exit $_rc
@@ -55,6 +93,7 @@ plan() {
 skip_all() {
 	echo "1..0 # SKIP $*"
 	_tap_planned=
+	_tap_skipped=1
 	exit 0
 }
 
@@ -79,12 +118,39 @@ ok() {
 	_tap_report $(( _r != 0 )) "$_d" || sed 's/^/#   /' "$TMP/.out"
 }
 
-# nok DESC CMD...: passes when CMD fails.
+# _tap_broken STATUS: 0 when an exit status means the command did not
+# run (126 not executable, 127 not found) or was killed by a signal
+# (128 + signal, as the shell reports it), with a diagnostic line.
+_tap_broken() {
+	case $1 in
+	126|127) echo "#   the command did not run (exit $1)" ;;
+	129|1[3-8][0-9]|19[0-2])
+		echo "#   the command was killed by signal $(($1 - 128))" \
+		    "(exit $1)" ;;
+	*) return 1 ;;
+	esac
+	return 0
+}
+
+# nok DESC CMD...: passes when CMD runs and fails: exits 1 to 125 (or
+# above 192).  A command that was not found, not executable or killed
+# by a signal (a crash, an abort, a sanitizer's exit 134) fails the test.
 nok() {
 	_d=$1; shift
 	"$@" >"$TMP/.out" 2>&1
 	_r=$?
-	_tap_report $(( _r == 0 )) "$_d"
+	if [ "$_r" -eq 0 ]; then
+		_tap_report 1 "$_d"
+		echo "#   the command succeeded"
+		return 1
+	elif _tap_broken "$_r" >"$TMP/.why"; then
+		_tap_report 1 "$_d"
+		cat "$TMP/.why"
+		sed 's/^/#   /' "$TMP/.out"
+		return 1
+	else
+		_tap_report 0 "$_d"
+	fi
 }
 
 # is GOT WANT DESC
@@ -117,7 +183,8 @@ fails_with() {
 	_msg=$(errno_text "$_e")
 	"$@" >"$TMP/.out" 2>&1
 	_r=$?
-	if [ "$_r" -ne 0 ] && grep -qF -- "$_msg" "$TMP/.out"; then
+	if [ "$_r" -ne 0 ] && ! _tap_broken "$_r" >/dev/null &&
+	    grep -qF -- "$_msg" "$TMP/.out"; then
 		_tap_report 0 "$_d"
 	else
 		_tap_report 1 "$_d"
@@ -219,9 +286,18 @@ mount_pool() {
 	export FS_PID
 }
 
-# unmount_pool MNT: fusermount3 -u and wait for the daemon.
+# unmount_pool MNT: fusermount3 -u and wait for the daemon.  When
+# fusermount3 fails (busy, not mounted), say why and fail the test (it
+# exits 1 at the end) without waiting: the daemon still runs, and the
+# cleanup at exit unmounts it lazily.
 unmount_pool() {
-	fusermount3 -u "$1"
+	if ! fusermount3 -u "$1" >"$TMP/.umount" 2>&1; then
+		echo "# unmount_pool: fusermount3 -u $1 failed:"
+		sed 's/^/#   /' "$TMP/.umount"
+		_tap_failed=$((_tap_failed + 1))
+		return 1
+	fi
 	[ -n "${FS_PID:-}" ] && wait "$FS_PID" 2>/dev/null
 	FS_PID=
+	return 0
 }

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * 1014-pool-welcome-again: a key joins one group once.  ts-mls
+ * (t/interop/make-welcome.mjs) makes several Welcomes for one key of the
+ * pool: once the first is opened, the same Welcome again, and another
+ * one for the same group and epoch, succeed and change nothing; a
+ * Welcome for another group, or for the same group at another epoch, is
+ * KP_EPERM and changes nothing (group_id, epoch, spent_at, the private
+ * keys).  A last-resort key, which may serve several groups, opens each
+ * and records the latest.  Needs node >= 20.19 and t/interop's
+ * node_modules, as make check installs them: without them it bails.
+ */
+
+#include <sodium.h>
+
+#include "1-pooltest.h"
+
+/* The only key of state st (lr: the last-resort one) to kpfile. */
+static void
+key_out(struct kp_pool *p, int lr, const char *kpfile, uint8_t ref[KP_REF_LEN])
+{
+	struct kp_key	*keys;
+	uint8_t		*buf;
+	size_t		 n, i, len;
+	FILE		*f;
+
+	if (kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK)
+		bail("list: %s", kp_errmsg(p));
+	for (i = 0; i < n && keys[i].last_resort != lr; i++)
+		;
+	if (i == n)
+		bail("no key");
+	memcpy(ref, keys[i].ref, KP_REF_LEN);
+	free(keys);
+	if (kp_pool_keypackage(p, ref, &buf, &len) != KP_OK)
+		bail("keypackage: %s", kp_errmsg(p));
+	if ((f = fopen(kpfile, "wb")) == NULL || fwrite(buf, 1, len, f) !=
+	    len || fclose(f) == EOF)
+		bail("write %s", kpfile);
+	free(buf);
+}
+
+/* A Welcome of ts-mls for kpfile into group gid after epochs commits. */
+static uint8_t *
+welcome(const char *kpfile, const char *gid, int epochs, const char *out,
+    size_t *len)
+{
+	char	cmd[2048];
+
+	(void)snprintf(cmd, sizeof(cmd), "cd '%s' && node make-welcome.mjs "
+	    "--kp '%s' --welcome-out '%s' --group-id %s --epochs %d "
+	    ">/dev/null 2>>'%s'", tap_path("t/interop"), kpfile, out, gid,
+	    epochs, pt_file("node.err"));
+	if (system(cmd) != 0)
+		bail("make-welcome failed (see %s)", pt_file("node.err"));
+	return (uint8_t *)tap_slurp(out, len);
+}
+
+/* a and b agree on what a Welcome and take may change. */
+static int
+same_key(const struct kp_key *a, const struct kp_key *b)
+{
+	return a->state == b->state && a->spent_at == b->spent_at &&
+	    a->changed_at == b->changed_at && a->epoch == b->epoch &&
+	    a->group_id_len == b->group_id_len &&
+	    memcmp(a->group_id, b->group_id, a->group_id_len) == 0 &&
+	    a->has_private == b->has_private;
+}
+
+static void
+test_regular(struct kp_pool *p)
+{
+	struct kp_welcome_info	 info;
+	struct kp_key		 k, k2;
+	struct kp_kpsecrets	 sec;
+	uint8_t			 ref[KP_REF_LEN], got[KP_REF_LEN], *w[4];
+	size_t			 wl[4];
+	int			 i;
+
+	if (kp_pool_generate(p, 1, 0) != KP_OK)
+		bail("generate: %s", kp_errmsg(p));
+	key_out(p, 0, pt_file("kp"), ref);
+	w[0] = welcome(pt_file("kp"), "a1", 0, pt_file("w0"), &wl[0]);
+	w[1] = welcome(pt_file("kp"), "a1", 0, pt_file("w1"), &wl[1]);
+	w[2] = welcome(pt_file("kp"), "b2", 0, pt_file("w2"), &wl[2]);
+	w[3] = welcome(pt_file("kp"), "a1", 1, pt_file("w3"), &wl[3]);
+	ok(wl[0] != wl[1] || memcmp(w[0], w[1], wl[0]) != 0,
+	    "two Welcomes of group a1 at epoch 1, not the same bytes");
+
+	is_int(kp_pool_welcome(p, w[0], wl[0], got, &info), KP_OK,
+	    "the first Welcome opens (%s)", kp_errmsg(p));
+	is_blob(got, KP_REF_LEN, ref, KP_REF_LEN, "for our key");
+	kp_welcome_info_free(&info);
+	if (kp_pool_get(p, ref, &k) != KP_OK)
+		bail("get: %s", kp_errmsg(p));
+	is_int(k.state, KP_STATE_SPENT, "spent");
+	is_blob(k.group_id, k.group_id_len, "\xa1", 1, "group a1");
+	is_int(k.epoch, 1, "epoch 1");
+
+	pt_clock += 60;
+	for (i = 0; i < 2; i++) {
+		memset(got, 0, sizeof(got));
+		is_int(kp_pool_welcome(p, w[i], wl[i], got, &info), KP_OK,
+		    "%s for the same group and epoch: KP_OK", i == 0 ?
+		    "the same Welcome again" : "another Welcome");
+		is_blob(got, KP_REF_LEN, ref, KP_REF_LEN, "names our key");
+		is_blob(info.group_id, info.group_id_len, "\xa1", 1,
+		    "and group a1");
+		is_int(info.epoch, 1, "at epoch 1");
+		kp_welcome_info_free(&info);
+		if (kp_pool_get(p, ref, &k2) != KP_OK)
+			bail("get: %s", kp_errmsg(p));
+		ok(same_key(&k, &k2),
+		    "the key is unchanged (spent_at, changed_at too)");
+	}
+	for (i = 2; i < 4; i++) {
+		is_int(kp_pool_welcome(p, w[i], wl[i], got, &info), KP_EPERM,
+		    "a Welcome for %s: KP_EPERM", i == 2 ? "another group" :
+		    "the same group at another epoch");
+		ok(strstr(kp_errmsg(p), "already joined") != NULL,
+		    "the message says why: %s", kp_errmsg(p));
+		ok(info.group_id == NULL && info.epoch == 0,
+		    "nothing is filled in");
+		if (kp_pool_get(p, ref, &k2) != KP_OK)
+			bail("get: %s", kp_errmsg(p));
+		ok(same_key(&k, &k2), "the key is unchanged: "
+		    "group a1, epoch %lld, private keys kept",
+		    (long long)k2.epoch);
+	}
+	is_int(kp_pool_take(p, ref, &sec), KP_OK, "take still works");
+	sodium_memzero(&sec, sizeof(sec));
+	for (i = 0; i < 4; i++)
+		free(w[i]);
+}
+
+static void
+test_last_resort(struct kp_pool *p)
+{
+	struct kp_welcome_info	 info;
+	struct kp_key		 k;
+	uint8_t			 ref[KP_REF_LEN], got[KP_REF_LEN], *w[2];
+	size_t			 wl[2];
+
+	if (kp_pool_generate(p, 1, 1) != KP_OK)
+		bail("generate: %s", kp_errmsg(p));
+	key_out(p, 1, pt_file("lr"), ref);
+	w[0] = welcome(pt_file("lr"), "c3", 0, pt_file("l0"), &wl[0]);
+	w[1] = welcome(pt_file("lr"), "d4", 2, pt_file("l1"), &wl[1]);
+	is_int(kp_pool_welcome(p, w[0], wl[0], got, &info), KP_OK,
+	    "the last-resort key opens a Welcome of group c3 (%s)",
+	    kp_errmsg(p));
+	kp_welcome_info_free(&info);
+	is_int(kp_pool_welcome(p, w[1], wl[1], got, &info), KP_OK,
+	    "and then one of group d4 (%s)", kp_errmsg(p));
+	kp_welcome_info_free(&info);
+	if (kp_pool_get(p, ref, &k) != KP_OK)
+		bail("get: %s", kp_errmsg(p));
+	is_int(k.state, KP_STATE_CREATED, "it keeps its state");
+	is_blob(k.group_id, k.group_id_len, "\xd4", 1, "group d4 recorded");
+	is_int(k.epoch, 3, "at epoch 3");
+	free(w[0]);
+	free(w[1]);
+}
+
+int
+main(void)
+{
+	struct kp_pool	*p;
+
+	if (sodium_init() < 0)
+		bail("sodium_init");
+	pt_need_node();
+	pt_init();
+	if (kp_pool_open(pt_file("w.db"), NULL, "wanda", &p) != KP_OK)
+		bail("open: %s", kp_errmsg(p));
+	pt_clock = (int64_t)time(NULL);	/* ts-mls checks lifetimes */
+	kp_pool_set_clock(p, pt_now, NULL);
+	test_regular(p);
+	test_last_resort(p);
+	kp_pool_close(p);
+	return done_testing();
+}

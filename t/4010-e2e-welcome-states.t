@@ -1,0 +1,78 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# 4010-e2e-welcome-states: a Welcome written to welcome for a key in each
+# state gets the outcome kpool(7) gives: an available, reserved, spent
+# (first Welcome) or created key opens and is spent with the group's id
+# and epoch; an expired key (its private keys wiped) or a key that is not
+# ours fails with ENOENT, and nothing moves.
+. "${KP_TOP:-.}/t/tap.sh"
+. "$KP_TOP/t/3-fs.sh"
+need_fuse
+. "$KP_TOP/t/interop/need-node.sh"
+
+start_server
+M=$TMP/mnt
+mount_pool "$TMP/alice.db" "$M" -o user=alice,server="$SERVER_URL",refresh=0
+ctl "$M" refresh
+ctl "$M" "generate 1"
+
+plan 25
+
+# welcome_for DIR N: a ts-mls Welcome for the key in DIR, into $TMP/wN,
+# for group N at epoch 1.
+welcome_for() {
+	node "$INTEROP/make-welcome.mjs" --kp "$1/keypackage" \
+	    --welcome-out "$TMP/w$2" --group-id "$2" >/dev/null ||
+	    bail "make-welcome.mjs failed for $1"
+}
+
+# opens STATE REF N: writing $TMP/wN opens the Welcome: the key is in
+# spent/, with group N, epoch 1 and its private keys.
+opens() {
+	is_errno OK "$1: the Welcome opens" writefile "$M/welcome" "$TMP/w$3"
+	is "$(cat "$M/spent/$2/status" 2>&1)" spent "$1: the key is now spent"
+	is "$(cat "$M/spent/$2/group_id" "$M/spent/$2/epoch" 2>&1 | tr '\n' ' ')" \
+	    "$3 1 " "$1: with the group's id and the epoch"
+	is "$(cat "$M/spent/$2/private_keys" 2>&1)" stored \
+	    "$1: its private keys stay for the MLS client"
+}
+
+ka=$(ls "$M/available" | head -n 1)
+kr=$(ls "$M/available" | sed -n 2p)
+ks=$(ls "$M/available" | sed -n 3p)
+ke=$(ls "$M/available" | sed -n 4p)
+kc=$(ls "$M/created")
+like "$kc" '^[0-9a-f]{64}$' "a key in created/"
+welcome_for "$M/available/$ka" 0a
+welcome_for "$M/available/$kr" 0b
+welcome_for "$M/available/$ks" 0c
+welcome_for "$M/available/$ke" 0d
+welcome_for "$M/created/$kc" 0e
+"$KP_BUILD/t/kptool" gen --identity alice --out "$TMP/other" >/dev/null
+node "$INTEROP/make-welcome.mjs" --kp "$TMP/other" --welcome-out "$TMP/w0f" \
+    >/dev/null || bail "make-welcome.mjs failed for another key"
+
+opens available "$ka" 0a
+
+is_errno OK "mv available/ reserved/" rename "$M/available/$kr" "$M/reserved/$kr"
+opens reserved "$kr" 0b
+
+is_errno OK "mv available/ spent/" rename "$M/available/$ks" "$M/spent/$ks"
+opens spent "$ks" 0c
+
+opens created "$kc" 0e
+
+is_errno OK "mv available/ expired/" rename "$M/available/$ke" "$M/expired/$ke"
+is "$(cat "$M/expired/$ke/private_keys")" wiped \
+    "expired: its private keys are wiped"
+is_errno ENOENT "expired: the Welcome fails with ENOENT" \
+    writefile "$M/welcome" "$TMP/w0d"
+is "$(cat "$M/expired/$ke/status" "$M/expired/$ke/private_keys" | tr '\n' ' ')" \
+    "expired wiped " "expired: the key stays in expired/"
+
+is_errno ENOENT "unknown: a Welcome for a key that is not ours: ENOENT" \
+    writefile "$M/welcome" "$TMP/w0f"
+is "$(grep -E '^(created|available|reserved|spent|expired):' "$M/status" |
+    tr '\n' ' ')" \
+    "created: 0 available: 29 reserved: 0 spent: 4 expired: 1 " \
+    "the counts: four keys spent, one expired, nothing else moved"
