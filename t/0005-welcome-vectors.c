@@ -381,59 +381,67 @@ own(uint16_t cs)
 		}
 	}
 
-	/* a ratchet tree in the GroupInfo: the signer's leaf and ours */
-	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
-	    KP_WB_TREE, &w, &wl), KP_OK, "suite %u: a Welcome with a tree", cs);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
-	    KP_OK, "suite %u: with a tree and signer_pub: opens", cs);
-	ok(info.tree_checked && info.signature_checked,
-	    "suite %u: tree and signature checked", cs);
-	kp_welcome_info_free(&info);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, NULL, 0, &info),
-	    KP_OK, "suite %u: with a tree, no signer_pub: opens", cs);
-	ok(info.tree_checked && info.signature_checked,
-	    "suite %u: signature checked with the signer's leaf", cs);
-	kp_welcome_info_free(&info);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, other, 32,
-	    &info), KP_EGISIG, "suite %u: with a tree, another signer_pub: "
-	    "KP_EGISIG", cs);
-	free(w);
-	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
-	    KP_WB_TREE_OTHER, &w, &wl), KP_OK,
-	    "suite %u: a GroupInfo naming the joiner's leaf as signer", cs);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
-	    KP_EGISIG, "suite %u: signer_pub is not the named leaf's key: "
-	    "KP_EGISIG", cs);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, NULL, 0, &info),
-	    KP_EGISIG, "suite %u: the named leaf did not sign: KP_EGISIG", cs);
-	free(w);
-	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
-	    KP_WB_TREE_UNMERGED, &w, &wl), KP_OK,
-	    "suite %u: a parent with us as its unmerged leaf", cs);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
-	    KP_OK, "suite %u: an unmerged leaf below its parent: opens", cs);
-	kp_welcome_info_free(&info);
-	free(w);
-	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 0,
-	    KP_WB_TREE_BADUNMERGED, &w, &wl), KP_OK,
-	    "suite %u: a parent listing leaf 5 as unmerged", cs);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
-	    KP_ETREE, "suite %u: an unmerged leaf not in the tree: KP_ETREE",
-	    cs);
-	free(w);
-	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
-	    KP_WB_TREE_DUP, &w, &wl), KP_OK,
-	    "suite %u: a tree holding our leaf twice", cs);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
-	    KP_ETREE, "suite %u: a key twice in the tree: KP_ETREE", cs);
-	free(w);
-	is_int(kp_welcome_build(kp, kl, (const uint8_t *)"g", 1, 1, gseed, 1,
-	    KP_WB_TREE_BADLEAF, &w, &wl), KP_OK,
-	    "suite %u: a tree with a bad leaf signature", cs);
-	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk, 32, &info),
-	    KP_ELEAFSIG, "suite %u: a leaf of the tree does not verify: "
-	    "KP_ELEAFSIG", cs);
-	free(w);
+	/*
+	 * A ratchet tree in the GroupInfo: the signer's leaf and ours, then
+	 * its twins; each opened with the signer's key, with none (the key
+	 * from the tree) and with another key.
+	 */
+	{
+		static const struct {
+			int		 flag;
+			uint32_t	 signer;
+			int		 with, without, another;
+			const char	*what;
+		} tw[] = {
+			{ KP_WB_TREE, 1, KP_OK, KP_OK, KP_EGISIG,
+			    "the signer's leaf and ours" },
+			{ KP_WB_TREE_UNMERGED, 0, KP_OK, KP_OK, KP_EGISIG,
+			    "a parent with us as its unmerged leaf" },
+			{ KP_WB_TREE_OTHER, 1, KP_EGISIG, KP_EGISIG, KP_EGISIG,
+			    "a GroupInfo naming our leaf as its signer" },
+			{ KP_WB_TREE_BADUNMERGED, 0, KP_ETREE, KP_ETREE,
+			    KP_ETREE, "a parent listing leaf 5 as unmerged" },
+			{ KP_WB_TREE_DUP, 1, KP_ETREE, KP_ETREE, KP_ETREE,
+			    "our leaf twice in the tree" },
+			{ KP_WB_TREE_BADLEAF, 1, KP_ELEAFSIG, KP_ELEAFSIG,
+			    KP_ELEAFSIG, "a leaf signature that does not "
+			    "verify" },
+		};
+		size_t	 k;
+		int	 rc;
+
+		for (k = 0; k < sizeof(tw) / sizeof(tw[0]); k++) {
+			if (kp_welcome_build(kp, kl, (const uint8_t *)"g", 1,
+			    1, gseed, tw[k].signer, tw[k].flag, &w, &wl) !=
+			    KP_OK)
+				bail("kp_welcome_build %s", tw[k].what);
+			rc = kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk,
+			    32, &info);
+			is_int(rc, tw[k].with, "suite %u: %s, signer's key: %s",
+			    cs, tw[k].what, kp_strerror(tw[k].with));
+			if (rc == KP_OK)
+				ok(info.tree_checked &&
+				    info.signature_checked, "suite %u: %s: "
+				    "tree and signature checked", cs,
+				    tw[k].what);
+			kp_welcome_info_free(&info);
+			rc = kp_welcome_open(w, wl, kp, kl, sec.init_priv,
+			    NULL, 0, &info);
+			is_int(rc, tw[k].without, "suite %u: %s, no key: %s",
+			    cs, tw[k].what, kp_strerror(tw[k].without));
+			if (rc == KP_OK)
+				ok(info.tree_checked &&
+				    info.signature_checked, "suite %u: %s: "
+				    "signature checked with the tree's leaf",
+				    cs, tw[k].what);
+			kp_welcome_info_free(&info);
+			is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv,
+			    other, 32, &info), tw[k].another,
+			    "suite %u: %s, another key: %s", cs, tw[k].what,
+			    kp_strerror(tw[k].another));
+			free(w);
+		}
+	}
 
 	sodium_memzero(&sec, sizeof(sec));
 	sodium_memzero(gsk, sizeof(gsk));
