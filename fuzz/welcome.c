@@ -2,8 +2,9 @@
 /*
  * fuzz/welcome: libFuzzer target for the Welcome side: the MLSMessage
  * (Welcome) decoder, GroupSecrets, GroupInfo and ratchet tree parsers,
- * and kp_welcome_open with the KeyPackage and init key of welcome.json
- * (suite 1), so that inputs near the vector reach the decryption.
+ * the tree hash, and kp_welcome_open with the KeyPackage and init key
+ * of welcome.json (suite 1), so that inputs near the vector reach the
+ * decryption.
  */
 
 #include <stdlib.h>
@@ -79,6 +80,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)kp_group_info_check(data, size);
 	(void)kp_tree_signature_key(data, size, 0, &key);
 	(void)kp_tree_signature_key(data, size, 1, &key);
+	if (kp_tree_hashes(data, size, &enc, &enclen) == KP_OK) {
+		if (enclen % 2 != 1)
+			abort();
+		free(enc);
+	}
 	if (kp_welcome_open(data, size, kp_bytes, sizeof(kp_bytes), init_priv,
 	    signer_pub, sizeof(signer_pub), &info) == KP_OK)
 		kp_welcome_info_free(&info);

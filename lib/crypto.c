@@ -42,12 +42,14 @@ crypto_init(void)
 	gcm_alg = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
 }
 
-static int
-ready(void)
+int
+kp_crypto_init(void)
 {
 	if (pthread_once(&once, crypto_init) != 0)
-		return 0;
-	return sodium_ok && hmac_alg != NULL && gcm_alg != NULL;
+		return KP_ECRYPTO;
+	if (!sodium_ok || hmac_alg == NULL || gcm_alg == NULL)
+		return KP_ECRYPTO;
+	return KP_OK;
 }
 
 const struct kp_suite *
@@ -100,7 +102,7 @@ kp_hmac(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
 	size_t			 outl = 0;
 	int			 rc = KP_ECRYPTO;
 
-	if (!ready())
+	if (kp_crypto_init() != KP_OK)
 		return KP_ECRYPTO;
 	if ((ctx = hmac_new(key, klen)) == NULL)
 		goto out;
@@ -135,7 +137,7 @@ kp_hkdf_expand(const uint8_t *prk, size_t plen, const uint8_t *info,
 
 	if (olen > 255 * KP_HASH_LEN)
 		return KP_EINVAL;
-	if (!ready())
+	if (kp_crypto_init() != KP_OK)
 		return KP_ECRYPTO;
 	if ((base = hmac_new(prk, plen)) == NULL)
 		goto out;
@@ -223,7 +225,7 @@ kp_ref_hash(const char *label, const uint8_t *value, size_t vlen,
 
 	if (n > MAX_LABEL || vlen > KP_VARINT_MAX)
 		return KP_EINVAL;
-	if (!ready())
+	if (kp_crypto_init() != KP_OK)
 		return KP_ECRYPTO;
 	crypto_hash_sha256_init(&st);
 	crypto_hash_sha256_update(&st, hdr, kp_varint_put(hdr, n));
@@ -277,7 +279,7 @@ kp_sign_with_label(const uint8_t sk[KP_SIGN_SK_LEN], const char *label,
 	size_t	 mlen;
 	int	 rc;
 
-	if (!ready())
+	if (kp_crypto_init() != KP_OK)
 		return KP_ECRYPTO;
 	if ((rc = sign_content(label, content, clen, stack, sizeof(stack),
 	    &msg, &mlen, &heap)) != KP_OK)
@@ -298,7 +300,7 @@ kp_verify_with_label(const uint8_t *pk, size_t pklen, const char *label,
 
 	if (pklen != crypto_sign_PUBLICKEYBYTES || siglen != KP_SIG_LEN)
 		return KP_ECRYPTO;
-	if (!ready())
+	if (kp_crypto_init() != KP_OK)
 		return KP_ECRYPTO;
 	if ((rc = sign_content(label, content, clen, stack, sizeof(stack),
 	    &msg, &mlen, &heap)) != KP_OK)
@@ -363,7 +365,7 @@ kp_aead_seal(uint16_t aead, const uint8_t *key,
 {
 	unsigned long long	clen;
 
-	if (!ready())
+	if (kp_crypto_init() != KP_OK)
 		return KP_ECRYPTO;
 	switch (aead) {
 	case KP_AEAD_AES128GCM:
@@ -389,7 +391,7 @@ kp_aead_open(uint16_t aead, const uint8_t *key,
 
 	if (ctlen < KP_TAG_LEN)
 		return KP_EDECRYPT;
-	if (!ready())
+	if (kp_crypto_init() != KP_OK)
 		return KP_ECRYPTO;
 	switch (aead) {
 	case KP_AEAD_AES128GCM:

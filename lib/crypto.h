@@ -34,10 +34,18 @@ struct kp_suite {
 	size_t		nn;		/* AEAD nonce */
 };
 
+/*
+ * kp_crypto_init: run sodium_init() and fetch the OpenSSL algorithms,
+ * once per process whichever thread comes first.  Every entry point of
+ * the library that uses libsodium's RNG or primitives calls it first.
+ * KP_OK, or KP_ECRYPTO when a library does not initialise.
+ */
+int	kp_crypto_init(void) KP_WUR;
+
 /* kp_suite_find: the suite with this id, or NULL when unsupported. */
 const struct kp_suite *kp_suite_find(uint16_t id);
 
-/* kp_sha256: out = SHA-256(buf). */
+/* kp_sha256: out = SHA-256(buf); needs no kp_crypto_init(). */
 void	kp_sha256(const void *buf, size_t len, uint8_t out[KP_HASH_LEN]);
 /* kp_hmac: out = HMAC-SHA256(key, msg). */
 int	kp_hmac(const uint8_t *key, size_t klen, const uint8_t *msg,

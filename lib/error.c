@@ -40,6 +40,7 @@ static const struct {
 	{ KP_ECONFIRM,	"bad confirmation tag" },
 	{ KP_ELIFETIME,	"lifetime out of bounds" },
 	{ KP_EPSK,	"Welcome needs a PSK" },
+	{ KP_ETREE,	"ratchet tree does not match the GroupInfo" },
 	{ KP_ENET,	"server unreachable" },
 	{ KP_EPROTO,	"unexpected server reply" },
 	{ KP_EAUTH,	"signature refused" },

@@ -120,10 +120,11 @@ kp_hpke_encap(const uint8_t pkR[KP_KEY_LEN], const uint8_t *skE,
     uint8_t shared[KP_HASH_LEN], uint8_t enc[KP_HPKE_ENC_LEN])
 {
 	uint8_t	sk[KP_KEY_LEN], dh[KP_KEY_LEN];
-	int	rc = KP_ECRYPTO;
+	int	rc;
 
-	if (sodium_init() < 0)
-		return KP_ECRYPTO;
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
+	rc = KP_ECRYPTO;
 	if (skE != NULL)
 		memcpy(sk, skE, KP_KEY_LEN);
 	else
@@ -143,12 +144,13 @@ kp_hpke_decap(const uint8_t *enc, size_t enclen,
     const uint8_t skR[KP_KEY_LEN], uint8_t shared[KP_HASH_LEN])
 {
 	uint8_t	pkR[KP_KEY_LEN], dh[KP_KEY_LEN];
-	int	rc = KP_EDECRYPT;
+	int	rc;
 
 	if (enclen != KP_HPKE_ENC_LEN)
 		return KP_EDECRYPT;
-	if (sodium_init() < 0)
-		return KP_ECRYPTO;
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
+	rc = KP_EDECRYPT;
 	/* an all-zero shared secret (small-order enc) is refused */
 	if (crypto_scalarmult(dh, skR, enc) != 0 ||
 	    crypto_scalarmult_base(pkR, skR) != 0)

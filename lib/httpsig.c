@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "crypto.h"
 #include "httpsig.h"
 
 #define COMPONENTS	"(\"@method\" \"@path\" \"@query\" \"content-digest\")"
@@ -44,9 +45,13 @@ kp_httpsig_digest(const void *body, size_t len,
 	uint8_t	h[crypto_hash_sha256_BYTES];
 	char	b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES, B64V)];
 
-	crypto_hash_sha256(h, body == NULL ? (const uint8_t *)"" : body, len);
+	/* "sha-256=:" 44 ":" NUL always fits: the snprintf cannot cut */
+	_Static_assert(KP_HTTPSIG_DIGEST_LEN >= sizeof("sha-256=::") +
+	    sizeof(b64) - 1, "KP_HTTPSIG_DIGEST_LEN too small");
+	crypto_hash_sha256(h, body == NULL ? (const uint8_t *)"" : body,
+	    body == NULL ? 0 : len);
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), B64V);
-	snprintf(out, KP_HTTPSIG_DIGEST_LEN, "sha-256=:%s:", b64);
+	(void)snprintf(out, KP_HTTPSIG_DIGEST_LEN, "sha-256=:%s:", b64);
 }
 
 /*
@@ -96,6 +101,8 @@ kp_httpsig_sign(const char *method, const char *path, const char *query,
 
 	if (!kp_username_valid(keyid))
 		return KP_EINVAL;
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
 	kp_httpsig_digest(body, len, out->digest);
 	randombytes_buf(nonce, sizeof(nonce));
 	kp_hex(nonce, sizeof(nonce), nhex);
@@ -119,8 +126,12 @@ kp_httpsig_sign(const char *method, const char *path, const char *query,
 		rc = KP_EINVAL;
 		goto out;
 	}
-	snprintf(out->signature, sizeof(out->signature),
+	n = snprintf(out->signature, sizeof(out->signature),
 	    KP_HTTPSIG_LABEL "=:%s:", b64);
+	if (n < 0 || (size_t)n >= sizeof(out->signature)) {
+		rc = KP_EINVAL;
+		goto out;
+	}
 	rc = KP_OK;
 out:
 	free(b);
@@ -259,6 +270,14 @@ kp_httpsig_verify(const struct kp_httpsig_params *p, const char *method,
 	size_t	 blen;
 	int	 rc;
 
+	*why = "a request component is missing, or Content-Digest too long";
+	if (method == NULL || path == NULL || query == NULL ||
+	    digest == NULL ||
+	    strnlen(digest, KP_HTTPSIG_DIGEST_LEN) >= KP_HTTPSIG_DIGEST_LEN)
+		return KP_EAUTH;
+	*why = "crypto library does not initialise";
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
 	*why = "request target too long";
 	if ((rc = base(method, path, query, digest, p->params, &b,
 	    &blen)) != KP_OK) {

@@ -43,7 +43,8 @@ struct kp_httpsig_params {
 
 /*
  * kp_httpsig_digest: the Content-Digest value "sha-256=:B64:" of body
- * (len may be 0) into out.
+ * (len may be 0; a NULL body is the empty one whatever len says) into
+ * out.
  */
 void kp_httpsig_digest(const void *body, size_t len,
     char out[KP_HTTPSIG_DIGEST_LEN]);
@@ -77,7 +78,10 @@ int kp_httpsig_check_digest(const char *header, const void *body,
 /*
  * kp_httpsig_verify: verify the parsed signature p over the request's
  * components with the Ed25519 public key pk.  The caller checks the
- * freshness of p->created and the nonce.  KP_OK or KP_EAUTH (*why).
+ * freshness of p->created and the nonce.  A NULL component or a digest
+ * longer than a Content-Digest of ours is refused before anything is
+ * built.  KP_OK or KP_EAUTH (*why);
+ * KP_ECRYPTO when libsodium does not initialise.
  */
 int kp_httpsig_verify(const struct kp_httpsig_params *p, const char *method,
     const char *path, const char *query, const char *digest,

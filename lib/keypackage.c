@@ -386,6 +386,8 @@ kp_keypackage_validate(const struct kp_keypackage *kp, uint64_t now)
 
 	if (kp == NULL)
 		return KP_EINVAL;
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
 	f = &kp->f;
 	l = &f->leaf;
 	if (f->version != KP_MLS10)
@@ -478,6 +480,77 @@ u16_body(const uint16_t *v, size_t n, uint8_t *buf, size_t *len)
 	return KP_OK;
 }
 
+/* 1 when the n values of v include one in lo..hi. */
+static int
+u16_any_in(const uint16_t *v, size_t n, uint16_t lo, uint16_t hi)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] >= lo && v[i] <= hi)
+			return 1;
+	return 0;
+}
+
+/* One capabilities list of opts: NULL/0, or 1 .. KP_MAX_CAPS values. */
+static int
+caps_list_ok(const uint16_t *v, size_t n)
+{
+	return n <= KP_MAX_CAPS && (v != NULL || n == 0);
+}
+
+int
+kp_kpopts_check(const struct kp_kpopts *o, const char **why)
+{
+	const char	*w;
+	int		 rc = KP_EINVAL;
+
+	if (o == NULL) {
+		w = "no options";
+		goto out;
+	}
+	if (o->suite != 0 && kp_suite_find(o->suite) == NULL) {
+		w = "cipher suite not supported (0x0001 or 0x0003)";
+		rc = KP_ESUITE;
+		goto out;
+	}
+	if (o->identity == NULL || o->identity_len == 0 ||
+	    o->identity_len > KP_MAX_IDENTITY) {
+		w = "identity must be 1 to 255 bytes";
+		goto out;
+	}
+	if (o->not_before > o->not_after) {
+		w = "not_before is after not_after";
+		rc = KP_ELIFETIME;
+		goto out;
+	}
+	if (!caps_list_ok(o->cap_credentials, o->ncap_credentials) ||
+	    !caps_list_ok(o->cap_extensions, o->ncap_extensions) ||
+	    !caps_list_ok(o->cap_proposals, o->ncap_proposals)) {
+		w = "a capabilities list is NULL or longer than 64 entries";
+		goto out;
+	}
+	/* RFC 9420 §7.2: the default types must not be listed */
+	if (u16_any_in(o->cap_extensions, o->ncap_extensions,
+	    KP_EXT_APPLICATION_ID, KP_EXT_EXTERNAL_SENDERS)) {
+		w = "capabilities.extensions lists a default extension type "
+		    "(0x0001 to 0x0005), which RFC 9420 section 7.2 forbids";
+		goto out;
+	}
+	if (u16_any_in(o->cap_proposals, o->ncap_proposals, 0x0001,
+	    KP_PROPOSAL_DEFAULT_MAX)) {
+		w = "capabilities.proposals lists a default proposal type "
+		    "(0x0001 to 0x0007), which RFC 9420 section 7.2 forbids";
+		goto out;
+	}
+	w = NULL;
+	rc = KP_OK;
+out:
+	if (why != NULL)
+		*why = w;
+	return rc;
+}
+
 int
 kp_keypackage_generate(const struct kp_kpopts *opts,
     const uint8_t sign_seed[KP_SIGN_SEED_LEN], uint8_t **out, size_t *outlen,
@@ -504,18 +577,13 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 	*out = NULL;
 	*outlen = 0;
 	kp_wb_init(&w, KP_MAX_KEYPACKAGE);
+	if ((rc = kp_crypto_init()) != KP_OK)
+		goto out;
 	if (opts == NULL)
 		opts = &defaults;
+	if ((rc = kp_kpopts_check(opts, NULL)) != KP_OK)
+		goto out;
 	suite = opts->suite == 0 ? KP_SUITE_X25519_AES128GCM : opts->suite;
-	if (kp_suite_find(suite) == NULL) {
-		rc = KP_ESUITE;
-		goto out;
-	}
-	if (opts->identity == NULL || opts->identity_len == 0 ||
-	    opts->identity_len > KP_MAX_IDENTITY) {
-		rc = KP_EINVAL;
-		goto out;
-	}
 	nb = opts->not_before;
 	na = opts->not_after;
 	if (nb == 0 && na == 0) {

@@ -71,6 +71,10 @@ enum kp_error {
 	KP_ECONFIRM = -48,	/* GroupInfo confirmation_tag mismatch */
 	KP_ELIFETIME = -49,	/* lifetime inverted or longer than allowed */
 	KP_EPSK = -50,		/* Welcome needs a PSK we do not have */
+	KP_ETREE = -51,		/* ratchet tree does not hash to the
+				   GroupInfo's tree_hash, lacks our leaf,
+				   holds a public key twice or a bad
+				   unmerged leaf */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */
@@ -130,7 +134,11 @@ struct kp_kpopts {
 	size_t		 identity_len;
 	uint64_t	 not_before;	/* unix seconds */
 	uint64_t	 not_after;
-	/* capabilities; NULL/0 = defaults (suite, mls10, basic) */
+	/*
+	 * capabilities; NULL/0 = defaults (suite, mls10, basic).  The
+	 * default extension (1..5) and proposal (1..7) types are implied
+	 * and must not be listed (RFC 9420 §7.2).
+	 */
 	const uint16_t	*cap_credentials;
 	size_t		 ncap_credentials;
 	const uint16_t	*cap_extensions;
@@ -150,10 +158,20 @@ struct kp_kpsecrets {
 };
 
 /*
+ * kp_kpopts_check: whether kp_keypackage_generate would take opts.
+ * KP_OK, or KP_EINVAL (bad identity, a capabilities list too long or
+ * NULL with a count, or a default extension or proposal type listed,
+ * which RFC 9420 §7.2 forbids), KP_ESUITE or KP_ELIFETIME; *why
+ * (when why is not NULL) then points at a static sentence saying which.
+ */
+int kp_kpopts_check(const struct kp_kpopts *opts, const char **why) KP_WUR;
+
+/*
  * kp_keypackage_generate: make a KeyPackage signed by the Ed25519 key
  * whose 32-byte seed is sign_seed.  On success *out (malloc'd, caller
  * frees) holds the encoded KeyPackage (not MLSMessage-wrapped), *outlen
  * its length, ref its KeyPackageRef and sec the two private keys.
+ * Options kp_kpopts_check() refuses fail with its code.
  */
 int kp_keypackage_generate(const struct kp_kpopts *opts,
     const uint8_t sign_seed[KP_SIGN_SEED_LEN], uint8_t **out, size_t *outlen,
@@ -227,6 +245,7 @@ struct kp_welcome_info {
 	uint16_t	 suite;
 	int		 signature_checked; /* GroupInfo signature verified */
 	uint8_t		 epoch_authenticator[32];
+	int		 tree_checked;	/* ratchet tree hash and our leaf */
 };
 
 /*
@@ -240,10 +259,14 @@ int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
  * kp_welcome_open: open a Welcome (MLSMessage) addressed to the
  * KeyPackage kp (encoded) with its init private key: decrypt the
  * GroupSecrets and the GroupInfo, check the confirmation tag, and verify
- * the GroupInfo signature with signer_pub, or with the signer's key from
- * the ratchet_tree extension when signer_pub is NULL and the tree is
- * there.  PSKs are not supported (KP_EPSK).  On success fills *info;
- * release it with kp_welcome_info_free().
+ * the GroupInfo signature with the signer's key from the ratchet_tree
+ * extension (signer_pub, when given too, must be that key), or with
+ * signer_pub when there is no tree.  A tree must hash to the GroupInfo's
+ * tree_hash, hold our KeyPackage's LeafNode and no public key twice
+ * (KP_ETREE), and its leaves' signatures must verify (KP_ELEAFSIG);
+ * docs/mls.md says what is not verified.  PSKs are not supported
+ * (KP_EPSK).  On success fills *info; release it with
+ * kp_welcome_info_free().
  */
 int kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
     size_t kplen, const uint8_t init_priv[KP_KEY_LEN],

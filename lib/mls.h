@@ -22,6 +22,9 @@
 #define KP_LEAF_UPDATE		2
 #define KP_LEAF_COMMIT		3
 
+/* proposal types 1 (add) .. 7 (group_context_extensions) are default */
+#define KP_PROPOSAL_DEFAULT_MAX	0x0007
+
 /* caps on counts from outside */
 #define KP_MAX_CAPS		64	/* entries a generated list may hold */
 #define KP_MAX_EXTS		256	/* extensions in one list */

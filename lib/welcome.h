@@ -49,16 +49,47 @@ int	kp_group_info_check(const uint8_t *buf, size_t len) KP_WUR;
 int	kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
 	    struct kp_span *key) KP_WUR;
 
+/*
+ * kp_tree_hashes: the tree hash (RFC 9420 §7.8) of every node of a
+ * serialized ratchet tree (optional<Node> ratchet_tree<V>, whole),
+ * padded with blank nodes to a full tree of *width nodes; the root is
+ * node (*width - 1) / 2.  *hashes is malloc'd (*width * 32 bytes),
+ * caller frees.  The tree must be well formed: leaves at even and
+ * parents at odd indexes, the last node not blank (KP_EMALFORMED).
+ */
+int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
+	    size_t *width) KP_WUR;
+
 /* kp_welcome_build flags */
 #define KP_WB_BAD_TAG		0x01	/* a wrong confirmation_tag */
 #define KP_WB_PSK		0x02	/* name an external PSK "psk" */
+#define KP_WB_TREE_CUT		0x04	/* a ratchet_tree whose vector runs
+					   past its extension */
+#define KP_WB_TREE_TRAIL	0x08	/* a ratchet_tree with a byte after
+					   its vector */
+#define KP_WB_GI_TRAIL		0x10	/* a byte after the GroupInfo */
+#define KP_WB_GS_TRAIL		0x20	/* a byte after the GroupSecrets */
+#define KP_WB_TREE		0x40	/* a ratchet_tree of two leaves, the
+					   signer's (signer 0 or 1) and kp's,
+					   hashed into the GroupContext */
+#define KP_WB_TREE_BADLEAF	0x80	/* the same with the signer's leaf
+					   signature broken */
+#define KP_WB_TREE_OTHER	0x100	/* the same, signed by the signer but
+					   naming the joiner's leaf */
+#define KP_WB_TREE_DUP		0x200	/* the joiner's leaf at both places */
+#define KP_WB_TREE_UNMERGED	0x400	/* a parent listing the joiner as an
+					   unmerged leaf */
+#define KP_WB_TREE_BADUNMERGED	0x800	/* a parent listing leaf 5, which is
+					   not in the tree */
+#define KP_WB_ANY_TREE		0xfc0	/* any of the KP_WB_TREE* */
 
 /*
  * kp_welcome_build: the committer's side, for tests and tools: an
  * MLSMessage(Welcome) adding the KeyPackage kp (raw or MLSMessage) to a
  * group group_id at epoch, with a GroupInfo signed by the Ed25519 seed
- * as leaf signer, a random joiner_secret and no ratchet tree.  *out is
- * malloc'd, caller frees.  flags (KP_WB_*) make bad twins.
+ * as leaf signer, a random joiner_secret and no ratchet tree unless a
+ * flag asks for one.  *out is malloc'd, caller frees.  flags (KP_WB_*)
+ * make bad twins.
  */
 int	kp_welcome_build(const uint8_t *kp, size_t kplen,
 	    const uint8_t *group_id, size_t gidlen, uint64_t epoch,

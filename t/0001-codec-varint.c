@@ -30,7 +30,7 @@ static void
 vectors(void)
 {
 	json_t		*root, *e;
-	size_t		 i;
+	size_t		 i, run = 0;
 
 	root = vec_load("deserialization.json");
 	json_array_foreach(root, i, e) {
@@ -55,7 +55,9 @@ vectors(void)
 		    (unsigned long long)want);
 		free(enc);
 		free(b);
+		run++;
 	}
+	is_int(run, 14, "deserialization.json: all 14 cases run");
 	json_decref(root);
 }
 

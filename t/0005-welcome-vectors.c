@@ -23,7 +23,7 @@ static void
 welcome_json(void)
 {
 	json_t			*root, *v;
-	size_t			 i;
+	size_t			 i, run = 0;
 
 	root = vec_load("welcome.json");
 	is_int(json_array_size(root), 2, "welcome.json: two suites");
@@ -59,6 +59,8 @@ welcome_json(void)
 		is_int(info.signature_checked, 1,
 		    "suite %d: GroupInfo signature verified", cs);
 		is_int(info.suite, cs, "suite %d: GroupInfo suite", cs);
+		is_int(info.tree_checked, 0,
+		    "suite %d: no ratchet tree, none checked", cs);
 		ok(info.group_id_len > 0, "suite %d: group_id of %zu bytes",
 		    cs, info.group_id_len);
 		kp_welcome_info_free(&info);
@@ -148,7 +150,9 @@ welcome_json(void)
 		free(spub);
 		free(kpb);
 		free(wb);
+		run++;
 	}
+	is_int(run, 2, "welcome.json: both cases run");
 	json_decref(root);
 }
 
@@ -156,7 +160,7 @@ static void
 passive(void)
 {
 	json_t	*root, *v;
-	size_t	 i;
+	size_t	 i, run = 0, flipped = 0;
 
 	root = vec_load("passive-client-welcome.json");
 	json_array_foreach(root, i, v) {
@@ -222,7 +226,18 @@ passive(void)
 		    "%s: signature checked against the signer's leaf", what);
 		is_blob(info.epoch_authenticator, 32, want, wantl,
 		    "%s: epoch_authenticator", what);
+		is_int(info.tree_checked, 1,
+		    "%s: tree hash and our leaf checked", what);
 		kp_welcome_info_free(&info);
+		if (tree != NULL) {
+			/* a given tree with a bit flipped: not the group's */
+			tree[tl - 1] ^= 0x01;
+			is_int(kp_welcome_open_ex(wb, wl, kpb, kl, ip, NULL, 0,
+			    tree, tl, psks, np, &info), KP_ETREE,
+			    "%s: a bit flipped in the tree: KP_ETREE", what);
+			tree[tl - 1] ^= 0x01;
+			flipped++;
+		}
 		if (np > 0) {
 			is_int(kp_welcome_open(wb, wl, kpb, kl, ip, NULL, 0,
 			    &info), KP_EPSK, "%s: without the PSK: KP_EPSK",
@@ -258,7 +273,10 @@ passive(void)
 		free(wb);
 		free(want);
 		free(tree);
+		run++;
 	}
+	is_int(run, 16, "passive-client-welcome.json: all 16 cases run");
+	is_int(flipped, 8, "8 of them with the tree beside the Welcome");
 	json_decref(root);
 }
 
@@ -327,6 +345,103 @@ own(uint16_t cs)
 	    0, &psk, 1, &info), KP_OK, "suite %u: opens with the PSK", cs);
 	kp_welcome_info_free(&info);
 	free(w);
+
+	/*
+	 * Structures nested in the Welcome that do not fit their field are
+	 * KP_EMALFORMED; KP_ETRUNC and KP_ETRAILING are for the caller's
+	 * buffer.  A ratchet_tree extension is checked even when the
+	 * caller gives the signer's key.
+	 */
+	{
+		static const struct {
+			int		 flag;
+			const char	*what;
+		} nest[] = {
+			{ KP_WB_TREE_CUT, "a ratchet_tree running past its "
+			    "extension" },
+			{ KP_WB_TREE_TRAIL, "a byte after the ratchet_tree" },
+			{ KP_WB_GI_TRAIL, "a byte after the GroupInfo" },
+			{ KP_WB_GS_TRAIL, "a byte after the GroupSecrets" },
+		};
+		size_t	 k;
+
+		for (k = 0; k < sizeof(nest) / sizeof(nest[0]); k++) {
+			if (kp_welcome_build(kp, kl, (const uint8_t *)"g", 1,
+			    1, gseed, 0, nest[k].flag, &w, &wl) != KP_OK)
+				bail("kp_welcome_build %s", nest[k].what);
+			is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv,
+			    gpk, 32, &info), KP_EMALFORMED,
+			    "suite %u: %s, signer key given: KP_EMALFORMED",
+			    cs, nest[k].what);
+			is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv,
+			    NULL, 0, &info), KP_EMALFORMED,
+			    "suite %u: %s, no signer key: KP_EMALFORMED",
+			    cs, nest[k].what);
+			free(w);
+		}
+	}
+
+	/*
+	 * A ratchet tree in the GroupInfo: the signer's leaf and ours, then
+	 * its twins; each opened with the signer's key, with none (the key
+	 * from the tree) and with another key.
+	 */
+	{
+		static const struct {
+			int		 flag;
+			uint32_t	 signer;
+			int		 with, without, another;
+			const char	*what;
+		} tw[] = {
+			{ KP_WB_TREE, 1, KP_OK, KP_OK, KP_EGISIG,
+			    "the signer's leaf and ours" },
+			{ KP_WB_TREE_UNMERGED, 0, KP_OK, KP_OK, KP_EGISIG,
+			    "a parent with us as its unmerged leaf" },
+			{ KP_WB_TREE_OTHER, 1, KP_EGISIG, KP_EGISIG, KP_EGISIG,
+			    "a GroupInfo naming our leaf as its signer" },
+			{ KP_WB_TREE_BADUNMERGED, 0, KP_ETREE, KP_ETREE,
+			    KP_ETREE, "a parent listing leaf 5 as unmerged" },
+			{ KP_WB_TREE_DUP, 1, KP_ETREE, KP_ETREE, KP_ETREE,
+			    "our leaf twice in the tree" },
+			{ KP_WB_TREE_BADLEAF, 1, KP_ELEAFSIG, KP_ELEAFSIG,
+			    KP_ELEAFSIG, "a leaf signature that does not "
+			    "verify" },
+		};
+		size_t	 k;
+		int	 rc;
+
+		for (k = 0; k < sizeof(tw) / sizeof(tw[0]); k++) {
+			if (kp_welcome_build(kp, kl, (const uint8_t *)"g", 1,
+			    1, gseed, tw[k].signer, tw[k].flag, &w, &wl) !=
+			    KP_OK)
+				bail("kp_welcome_build %s", tw[k].what);
+			rc = kp_welcome_open(w, wl, kp, kl, sec.init_priv, gpk,
+			    32, &info);
+			is_int(rc, tw[k].with, "suite %u: %s, signer's key: %s",
+			    cs, tw[k].what, kp_strerror(tw[k].with));
+			if (rc == KP_OK)
+				ok(info.tree_checked &&
+				    info.signature_checked, "suite %u: %s: "
+				    "tree and signature checked", cs,
+				    tw[k].what);
+			kp_welcome_info_free(&info);
+			rc = kp_welcome_open(w, wl, kp, kl, sec.init_priv,
+			    NULL, 0, &info);
+			is_int(rc, tw[k].without, "suite %u: %s, no key: %s",
+			    cs, tw[k].what, kp_strerror(tw[k].without));
+			if (rc == KP_OK)
+				ok(info.tree_checked &&
+				    info.signature_checked, "suite %u: %s: "
+				    "signature checked with the tree's leaf",
+				    cs, tw[k].what);
+			kp_welcome_info_free(&info);
+			is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv,
+			    other, 32, &info), tw[k].another,
+			    "suite %u: %s, another key: %s", cs, tw[k].what,
+			    kp_strerror(tw[k].another));
+			free(w);
+		}
+	}
 
 	sodium_memzero(&sec, sizeof(sec));
 	sodium_memzero(gsk, sizeof(gsk));

@@ -149,6 +149,16 @@ truncations(void)
 	}
 	is_int(badw, 0, "MLSMessage form cut at each offset: KP_ETRUNC");
 	free(w);
+	if ((w = malloc(goodlen + 5)) == NULL)
+		bail("oom");
+	memcpy(w, "\0\1\0\5", 4);
+	memcpy(w + 4, good, goodlen);
+	w[goodlen + 4] = 0x00;
+	kp = NULL;
+	is_int(kp_keypackage_decode(w, goodlen + 5, 1, &kp), KP_ETRAILING,
+	    "MLSMessage form, one trailing byte: KP_ETRAILING");
+	ok(kp == NULL, "MLSMessage form, one trailing byte: nothing decoded");
+	free(w);
 
 	if ((b = malloc(goodlen + 1)) == NULL)
 		bail("oom");
@@ -180,6 +190,19 @@ varint(void)
 	expect(b, goodlen + 1, KP_EVARINT, 0, "non-minimal identity length");
 	b[at] = 0xc0;
 	expect(b, goodlen + 1, KP_EVARINT, 0, "8-byte form length prefix");
+	free(b);
+
+	/* init_key's length, 20, written as the 4-byte 80 00 00 20 */
+	at = (size_t)(f.init_key.p - good) - 1;
+	if (good[at] != 0x20)
+		bail("init_key length not where expected");
+	if ((b = malloc(goodlen + 3)) == NULL)
+		bail("oom");
+	memcpy(b, good, at);
+	memcpy(b + at, "\x80\x00\x00\x20", 4);
+	memcpy(b + at + 4, good + at + 1, goodlen - at - 1);
+	expect(b, goodlen + 3, KP_EVARINT, 0,
+	    "non-minimal init_key length (4-byte form)");
 	free(b);
 }
 

@@ -229,8 +229,13 @@ cmd_gen(int argc, char **argv)
 		randombytes_buf(seed, sizeof(seed));
 	rc = kp_keypackage_generate(&o, seed, &kp, &kplen, ref, &sec);
 	sodium_memzero(seed, sizeof(seed));
-	if (rc != KP_OK)
+	if (rc != KP_OK) {
+		const char	*why = NULL;
+
+		if (kp_kpopts_check(&o, &why) != KP_OK && why != NULL)
+			errx(1, "generate: %s: %s", kp_strerror(rc), why);
 		errx(1, "generate: %s", kp_strerror(rc));
+	}
 	if (privout != NULL)
 		spit(privout, sec.init_priv, sizeof(sec.init_priv), 1);
 	sodium_memzero(&sec, sizeof(sec));
