@@ -126,9 +126,13 @@ static const char *const sql_text[S_NSTMT] = {
 	    "WHERE username = ?2 ORDER BY uploaded_at, rowid",
 	[S_LIST_STATE] = "SELECT " KEYCOLS " FROM keypackages "
 	    "WHERE username = ?2 AND " EFF " = ?3 ORDER BY uploaded_at, rowid",
+	/*
+	 * Named: with the not_after term and no statistics, SQLite took
+	 * (username, not_after) and read every key of the owner.
+	 */
 	[S_REPLAY] = "SELECT keypackage_ref, keypackage_bytes, "
 	    "reservation_id, reservation_expires_at FROM keypackages "
-	    "WHERE reserved_by = ?1 AND request_id = ?2 AND username = ?3 "
+	    "INDEXED BY keypackages_request WHERE reserved_by = ?1 AND request_id = ?2 AND username = ?3 "
 	    "AND status = 'reserved' AND reservation_expires_at > ?4 "
 	    "AND not_after > ?4",
 	[S_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
