@@ -295,10 +295,21 @@ fields_bad(void)
 	f.suite = 0x0005;
 	{
 		struct kp_keypackage	*kp = NULL;
-		uint8_t			*b;
+		uint8_t			*b, ik[32];
 		size_t			 n;
 
-		/* starts 00 01 00 05 like an MLSMessage(KeyPackage) */
+		/*
+		 * Starts 00 01 00 05 like an MLSMessage(KeyPackage).  Read
+		 * as one, init_key's fourth byte is the inner init_key's
+		 * length: 28 would land on the real encryption_key and the
+		 * wrapped reading would parse (once a run in 256).  0xc0
+		 * is the 8-byte varint form, always refused.
+		 */
+		if (f.init_key.n != sizeof(ik))
+			bail("init_key of %zu bytes", f.init_key.n);
+		memcpy(ik, f.init_key.p, sizeof(ik));
+		ik[3] = 0xc0;
+		f.init_key.p = ik;
 		build(&f, 1, 1, &b, &n);
 		is_int(kp_keypackage_decode(b, n, 1, &kp), KP_OK,
 		    "a raw suite-5 KeyPackage decodes with allow_mlsmessage");
