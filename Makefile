@@ -200,7 +200,8 @@ clean:
 .DELETE_ON_ERROR:
 
 # The store test builds the server's store into itself.
-$(B)/t/2001-store.t $(B)/t/2011-store-rollback.t: server/store.c \
+$(B)/t/2001-store.t $(B)/t/2011-store-rollback.t $(B)/t/2013-store-plans.t: \
+    server/store.c \
     server/store_sqlite.c server/store.h
 $(B)/t/2012-server-rate.t: server/ratelimit.c server/kps.h
 $(B)/t/2002-server-auth.t $(B)/t/2003-server-keys.t: t/kps_test.h
