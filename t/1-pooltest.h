@@ -242,6 +242,14 @@ pt_small_policy(struct kp_pool *p, const char *low, const char *target,
 		bail("policy: %s", kp_errmsg(p));
 }
 
+/* pt_get: the key ref of p into *k, or bail. */
+static void __attribute__((unused))
+pt_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], struct kp_key *k)
+{
+	if (kp_pool_get(p, ref, k) != KP_OK)
+		bail("get: %s", kp_errmsg(p));
+}
+
 /*
  * pt_need_node: bail unless node >= 20.19 and t/interop's ts-mls are
  * there.  make check installs them, so, as in the t/05xx interop tests,

@@ -56,8 +56,7 @@ has_private(struct kp_pool *p, const uint8_t ref[KP_REF_LEN])
 {
 	struct kp_key	k;
 
-	if (kp_pool_get(p, ref, &k) != KP_OK)
-		bail("get: %s", kp_errmsg(p));
+	pt_get(p, ref, &k);
 	return k.has_private;
 }
 

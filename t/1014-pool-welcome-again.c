@@ -91,8 +91,7 @@ test_regular(struct kp_pool *p)
 	    "the first Welcome opens (%s)", kp_errmsg(p));
 	is_blob(got, KP_REF_LEN, ref, KP_REF_LEN, "for our key");
 	kp_welcome_info_free(&info);
-	if (kp_pool_get(p, ref, &k) != KP_OK)
-		bail("get: %s", kp_errmsg(p));
+	pt_get(p, ref, &k);
 	is_int(k.state, KP_STATE_SPENT, "spent");
 	is_blob(k.group_id, k.group_id_len, "\xa1", 1, "group a1");
 	is_int(k.epoch, 1, "epoch 1");
@@ -108,8 +107,7 @@ test_regular(struct kp_pool *p)
 		    "and group a1");
 		is_int(info.epoch, 1, "at epoch 1");
 		kp_welcome_info_free(&info);
-		if (kp_pool_get(p, ref, &k2) != KP_OK)
-			bail("get: %s", kp_errmsg(p));
+		pt_get(p, ref, &k2);
 		ok(same_key(&k, &k2),
 		    "the key is unchanged (spent_at, changed_at too)");
 	}
@@ -121,8 +119,7 @@ test_regular(struct kp_pool *p)
 		    "the message says why: %s", kp_errmsg(p));
 		ok(info.group_id == NULL && info.epoch == 0,
 		    "nothing is filled in");
-		if (kp_pool_get(p, ref, &k2) != KP_OK)
-			bail("get: %s", kp_errmsg(p));
+		pt_get(p, ref, &k2);
 		ok(same_key(&k, &k2), "the key is unchanged: "
 		    "group a1, epoch %lld, private keys kept",
 		    (long long)k2.epoch);
@@ -153,8 +150,7 @@ test_last_resort(struct kp_pool *p)
 	is_int(kp_pool_welcome(p, w[1], wl[1], got, &info), KP_OK,
 	    "and then one of group d4 (%s)", kp_errmsg(p));
 	kp_welcome_info_free(&info);
-	if (kp_pool_get(p, ref, &k) != KP_OK)
-		bail("get: %s", kp_errmsg(p));
+	pt_get(p, ref, &k);
 	is_int(k.state, KP_STATE_CREATED, "it keeps its state");
 	is_blob(k.group_id, k.group_id_len, "\xd4", 1, "group d4 recorded");
 	is_int(k.epoch, 3, "at epoch 3");

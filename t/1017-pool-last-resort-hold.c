@@ -33,8 +33,7 @@ state_of(struct kp_pool *p, const struct kp_key *k)
 {
 	struct kp_key	now;
 
-	if (kp_pool_get(p, k->ref, &now) != KP_OK)
-		bail("get: %s", kp_errmsg(p));
+	pt_get(p, k->ref, &now);
 	return now.state;
 }
 
@@ -67,8 +66,7 @@ main(void)
 	is_int(kp_pool_transition(p, lr.ref, KP_STATE_AVAILABLE,
 	    KP_STATE_RESERVED), KP_OK, "the owner holds it: available -> "
 	    "reserved");
-	if (kp_pool_get(p, lr.ref, &held) != KP_OK)
-		bail("get: %s", kp_errmsg(p));
+	pt_get(p, lr.ref, &held);
 	ok(held.reservation_expires_at > pt_clock, "the hold has an expiry");
 	is_int(kp_pool_sync(p, &r), KP_OK, "a sync");
 	is_int(state_of(p, &lr), KP_STATE_RESERVED,
