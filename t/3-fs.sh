@@ -99,22 +99,12 @@ first_key() {
 	ls -tr "$1" | head -n 1
 }
 
-# restart_server PORT: start kpool-server again on 127.0.0.1:PORT with
-# the database of the last start_server (the same server coming back);
-# sets SERVER_PID and returns once the port takes connections.
+# restart_server PORT [ARGS...]: start kpool-server again on
+# 127.0.0.1:PORT with the database of the last start_server (the same
+# server coming back), as start_server does.
 restart_server() {
-	"$KP_BUILD/kpool-server" --listen "127.0.0.1:$1" --db "$SERVER_DB" \
-	    >/dev/null 2>>"$TMP/server.log" &
-	SERVER_PID=$!
-	_tap_pids="$_tap_pids $SERVER_PID"
-	_i=0
-	until perl -MIO::Socket::INET -e \
-	    'exit !IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]")' \
-	    "$1" 2>/dev/null; do
-		kill -0 "$SERVER_PID" 2>/dev/null ||
-		    bail "kpool-server did not start again on port $1"
-		_i=$((_i + 1))
-		[ $_i -gt 200 ] && bail "kpool-server did not come back"
-		sleep 0.05
-	done
+	_tap_port=$1
+	shift
+	start_server "$@"
+	_tap_port=
 }

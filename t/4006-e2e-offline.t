@@ -37,10 +37,7 @@ is_errno ENOTCONN "a rename that needs the server fails with ENOTCONN" \
     rename "$M/available/$k" "$M/reserved/$k"
 
 # the same server comes back on the same port and database
-"$KP_BUILD/kpool-server" --listen 127.0.0.1:$port --db "$SERVER_DB" \
-    >/dev/null 2>>"$TMP/server.log" &
-SERVER_PID=$!
-_tap_pids="$_tap_pids $SERVER_PID"
+restart_server "$port"
 is "$(wait_health ok)" "health: ok" "the daemon reconnects on its own"
 is_errno OK "renames work again" rename "$M/available/$k" "$M/reserved/$k"
 like "$(grep '^last_sync:' "$M/status")" 'Z$' "last_sync is set"

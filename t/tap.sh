@@ -236,15 +236,17 @@ bail() {
 	exit 255
 }
 
-# start_server [ARGS...]: start kpool-server on 127.0.0.1, port 0, with
-# a fresh SQLite file in $TMP; sets SERVER_PID, SERVER_PORT, SERVER_URL
-# and SERVER_DB.  Extra ARGS go to the server.
+# start_server [ARGS...]: start kpool-server on 127.0.0.1, port 0 (or
+# $_tap_port, see restart_server), with a fresh SQLite file in $TMP; sets
+# SERVER_PID, SERVER_PORT, SERVER_URL and SERVER_DB and returns once the
+# server listens (it prints its port then).  Extra ARGS go to the server.
 start_server() {
 	SERVER_DB=${SERVER_DB:-$TMP/server.db}
 	_log=$TMP/server.log
 	_pf=$TMP/server.port
 	rm -f "$_pf"
-	"$KP_BUILD/kpool-server" --listen 127.0.0.1:0 --db "$SERVER_DB" \
+	"$KP_BUILD/kpool-server" --listen "127.0.0.1:${_tap_port:-0}" \
+	    --db "$SERVER_DB" \
 	    "$@" >"$_pf" 2>>"$_log" &
 	SERVER_PID=$!
 	_tap_pids="$_tap_pids $SERVER_PID"
