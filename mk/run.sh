@@ -113,15 +113,9 @@ start() {
 	# a mount left by a crash
 	mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u -z "$mnt" 2>/dev/null
 
-	# port 8477, or any free one when it is taken.  Ask first: the
-	# server binds with SO_REUSEPORT, so a second one on a taken port
-	# would start and share the port's connections with the first.
-	taken=
-	if command -v curl >/dev/null 2>&1; then
-		curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/healthz"
-		[ $? -ne 7 ] && taken=1
-	fi
-	{ [ -z "$taken" ] && start_server $port; } || start_server 0 ||
+	# port 8477, or any free one when it is taken (the server refuses
+	# a port another process listens on)
+	start_server $port || start_server 0 ||
 	    died "$run/server.log" "kpool-server did not start"
 	url=http://127.0.0.1:$port
 
