@@ -369,7 +369,8 @@ main(int argc, char *argv[])
 	sqlite3_soft_heap_limit64(2 * 1024 * 1024);
 
 	/* an existing store knows its user; a new one is $USER's */
-	if ((u = o.user) == NULL && access(o.store, F_OK) != 0 &&
+	checked = access(o.store, F_OK) == 0;
+	if ((u = o.user) == NULL && !checked &&
 	    (u = getenv("USER")) == NULL && (pw = getpwuid(getuid())) != NULL)
 		u = pw->pw_name;
 	if (u != NULL && (*u == '\0' || strlen(u) > KP_MAX_USERNAME)) {
@@ -413,7 +414,7 @@ main(int argc, char *argv[])
 	 * is created only once libfuse has accepted the options, so that a
 	 * bad option leaves nothing behind.
 	 */
-	if ((checked = access(fs.store, F_OK) == 0) && check_store(&fs) != 0)
+	if (checked && check_store(&fs) != 0)
 		goto out;
 	if (fs.user == NULL) {
 		warnx("a new store needs a user name (-o user=NAME)");

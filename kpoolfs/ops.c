@@ -1514,10 +1514,7 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
  out:
 	pthread_mutex_unlock(&fs->tlock);
 	if (rc == 0 && a.state != b.state) {
-		pthread_mutex_lock(&fs->lock);
-		hidden_drop(fs, a.ref);
-		cache_drop(fs, a.ref);
-		pthread_mutex_unlock(&fs->lock);
+		kpfs_key_changed(fs, a.ref);
 		/* the files move with the directory: drop their sizes */
 		kpfs_invalidate_key(fs, a.state, a.ref_hex);
 		changed_state(fs, a.state);
