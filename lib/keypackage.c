@@ -20,7 +20,6 @@
 #define DEFAULT_LIFETIME	(14 * 86400 + 3600)
 #define DEFAULT_BACKDATE	3600
 #define KP_SIG_LABEL		"KeyPackageTBS"
-#define LEAF_SIG_LABEL		"LeafNodeTBS"
 #define REF_LABEL		"MLS 1.0 KeyPackage Reference"
 
 struct kp_keypackage {
@@ -259,7 +258,7 @@ kp_leaf_write(struct kp_wb *w, const struct kp_leaf *l, const uint8_t *sk)
 		break;
 	}
 	kp_wb_vec(w, l->exts.p, l->exts.n);
-	return put_sig(w, start, sk, LEAF_SIG_LABEL, l->sig);
+	return put_sig(w, start, sk, KP_LEAF_SIG_LABEL, l->sig);
 }
 
 int
@@ -281,7 +280,7 @@ int
 kp_leaf_verify(const struct kp_leaf *l)
 {
 	return kp_verify_with_label(l->sig_key.p, l->sig_key.n,
-	    LEAF_SIG_LABEL, l->start, l->tbs_len, l->sig.p, l->sig.n);
+	    KP_LEAF_SIG_LABEL, l->start, l->tbs_len, l->sig.p, l->sig.n);
 }
 
 int

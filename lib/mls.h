@@ -21,6 +21,7 @@
 #define KP_LEAF_KEY_PACKAGE	1
 #define KP_LEAF_UPDATE		2
 #define KP_LEAF_COMMIT		3
+#define KP_LEAF_SIG_LABEL	"LeafNodeTBS"	/* the LeafNode signature */
 
 /* proposal types 1 (add) .. 7 (group_context_extensions) are default */
 #define KP_PROPOSAL_DEFAULT_MAX	0x0007

@@ -460,7 +460,7 @@ tree_leaf_verify(struct kp_span node, struct kp_span gid, uint32_t idx)
 	kp_wb_vec(&w, gid.p, gid.n);
 	kp_wb_u32(&w, idx);
 	if ((rc = w.err) == KP_OK && kp_verify_with_label(l.sig_key.p,
-	    l.sig_key.n, "LeafNodeTBS", w.buf, w.len, l.sig.p, l.sig.n) !=
+	    l.sig_key.n, KP_LEAF_SIG_LABEL, w.buf, w.len, l.sig.p, l.sig.n) !=
 	    KP_OK)
 		rc = KP_ELEAFSIG;
 	kp_wb_free(&w);
@@ -550,13 +550,21 @@ unmerged_of(struct kp_span p, struct kp_span *list)
 static int
 unmerged_has(struct kp_span list, uint32_t u)
 {
-	size_t	i;
+	struct kp_rd	r;
+	uint32_t	v;
 
-	for (i = 0; i + 3 < list.n; i += 4)
-		if (((uint32_t)list.p[i] << 24 | (uint32_t)list.p[i + 1] << 16 |
-		    (uint32_t)list.p[i + 2] << 8 | list.p[i + 3]) == u)
+	kp_rd_init(&r, list.p, list.n);
+	while (kp_rd_u32(&r, &v) == KP_OK)
+		if (v == u)
 			return 1;
 	return 0;
+}
+
+/* The ancestor of node x at level l of the tree (RFC 9420 §4.1). */
+static size_t
+ancestor(size_t x, unsigned l)
+{
+	return (x & ~(((size_t)2 << l) - 1)) | (((size_t)1 << l) - 1);
 }
 
 /*
@@ -568,7 +576,8 @@ static int
 tree_unmerged_ok(const struct kp_span *nodes, size_t count)
 {
 	struct kp_span	list, mid;
-	size_t		p, x, q, i;
+	struct kp_rd	r;
+	size_t		p, x, q;
 	unsigned	level, j;
 	uint32_t	u;
 
@@ -579,19 +588,15 @@ tree_unmerged_ok(const struct kp_span *nodes, size_t count)
 			return KP_EMALFORMED;
 		for (level = 0; (p >> level) & 1; level++)
 			;
-		for (i = 0; i + 3 < list.n; i += 4) {
-			u = (uint32_t)list.p[i] << 24 |
-			    (uint32_t)list.p[i + 1] << 16 |
-			    (uint32_t)list.p[i + 2] << 8 | list.p[i + 3];
+		kp_rd_init(&r, list.p, list.n);
+		while (kp_rd_u32(&r, &u) == KP_OK) {
 			x = 2 * (size_t)u;
 			/* p is the ancestor of x at p's level */
 			if (x >= count || nodes[x].p == NULL ||
-			    ((x & ~(((size_t)2 << level) - 1)) |
-			    (((size_t)1 << level) - 1)) != p)
+			    ancestor(x, level) != p)
 				return KP_ETREE;
 			for (j = 1; j < level; j++) {
-				q = (x & ~(((size_t)2 << j) - 1)) |
-				    (((size_t)1 << j) - 1);
+				q = ancestor(x, j);
 				if (q < count && nodes[q].p != NULL &&
 				    (!unmerged_of(nodes[q], &mid) ||
 				    !unmerged_has(mid, u)))
