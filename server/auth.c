@@ -52,6 +52,14 @@ kps_auth_fini(void)
 	memset(ring, 0, sizeof(ring));
 }
 
+/* is_stale: 1 when a signature created then is outside the window. */
+static int
+is_stale(int64_t created, int64_t now)
+{
+	return created > now + KP_HTTPSIG_WINDOW ||
+	    created < now - KP_HTTPSIG_WINDOW;
+}
+
 static void
 nset_drop(struct nset *s)
 {
@@ -129,8 +137,7 @@ seen(const char *keyid, const char *nonce, int64_t created)
 	start = created - created % SLICE;
 	pthread_mutex_lock(&nlock);
 	now = kps_real_now();
-	if (created > now + KP_HTTPSIG_WINDOW ||
-	    created < now - KP_HTTPSIG_WINDOW) {
+	if (is_stale(created, now)) {
 		pthread_mutex_unlock(&nlock);
 		return 2;	/* went stale while it was checked */
 	}
@@ -179,8 +186,7 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	    why)) != KP_OK)
 		return KP_EAUTH;
 	now = kps_real_now();
-	if (p.created > now + KP_HTTPSIG_WINDOW ||
-	    p.created < now - KP_HTTPSIG_WINDOW) {
+	if (is_stale(p.created, now)) {
 		*why = stale;
 		return KP_EAUTH;
 	}

@@ -110,17 +110,16 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 }
 
 /*
- * printable: copy at most max bytes of s up to stop (or its end) into
- * out, each byte that is not printable ASCII as '?', so that no client
+ * printable: copy s up to stop (or its end) into out, as much as out
+ * holds, each byte that is not printable ASCII as '?', so that no client
  * writes a newline or an escape sequence into the log; "-" for "".
  */
 static void
-printable(char *out, size_t cap, const char *s, int stop, size_t max)
+printable(char *out, size_t cap, const char *s, int stop)
 {
 	size_t	i;
 
-	for (i = 0; i + 1 < cap && i < max && s[i] != '\0' && s[i] != stop;
-	    i++)
+	for (i = 0; i + 1 < cap && s[i] != '\0' && s[i] != stop; i++)
 		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
 	if (i == 0 && cap > 1)
 		out[i++] = '-';
@@ -164,10 +163,9 @@ on_done(void *cls, struct MHD_Connection *con, void **con_cls,
 		kps_metric_request(h->route, h->status);
 	if (!kps_conf.quiet) {
 		/* the path only: no query, header, key or signature */
-		printable(method, sizeof(method), h->method, '\0',
-		    sizeof(method));
-		printable(path, sizeof(path), h->target, '?', sizeof(path));
-		printable(user, sizeof(user), h->user, '\0', sizeof(user));
+		printable(method, sizeof(method), h->method, '\0');
+		printable(path, sizeof(path), h->target, '?');
+		printable(user, sizeof(user), h->user, '\0');
 		n = snprintf(line, sizeof(line), "%s %s %d %.3fms %s%s\n",
 		    method, path, h->status, ms, user,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
@@ -225,11 +223,21 @@ send_reply(struct MHD_Connection *con, struct kps_http *h,
 	return ret;
 }
 
+/*
+ * too_big: answer 413, counted under the route of the path: the only
+ * reply sent before kps_handle() has named the route.
+ */
 static enum MHD_Result
 too_big(struct MHD_Connection *con, struct kps_http *h)
 {
 	struct kps_reply	r;
+	char			*q;
 
+	if ((q = strchr(h->target, '?')) != NULL)
+		*q = '\0';
+	h->route = kps_route_of(h->target);
+	if (q != NULL)
+		*q = '?';
 	memset(&r, 0, sizeof(r));
 	kps_error(&r, 413, "too_big", "the body is larger than %d bytes",
 	    KPS_MAX_BODY);
@@ -281,12 +289,6 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	if (!h->started) {
 		h->started = 1;
 		snprintf(h->method, sizeof(h->method), "%s", method);
-		/* the route counts a 413 before the request is read */
-		if ((q = strchr(h->target, '?')) != NULL)
-			*q = '\0';
-		h->route = kps_route_of(h->target);
-		if (q != NULL)
-			*q = '?';
 		if ((cl = header(con, MHD_HTTP_HEADER_CONTENT_LENGTH)) !=
 		    NULL) {
 			v = strtoull(cl, &end, 10);
