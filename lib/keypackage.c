@@ -591,10 +591,7 @@ kp_keypackage_generate(const struct kp_kpopts *opts,
 		nb = now > DEFAULT_BACKDATE ? now - DEFAULT_BACKDATE : 0;
 		na = nb + DEFAULT_LIFETIME;
 	}
-	if (nb > na) {
-		rc = KP_ELIFETIME;
-		goto out;
-	}
+	/* not_before > not_after: refused by kp_kpopts_check */
 
 	memset(&f, 0, sizeof(f));
 	f.version = KP_MLS10;
