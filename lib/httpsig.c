@@ -18,26 +18,6 @@
 #define COMPONENTS	"(\"@method\" \"@path\" \"@query\" \"content-digest\")"
 #define B64V		sodium_base64_VARIANT_ORIGINAL
 
-int
-kp_username_valid(const char *name)
-{
-	size_t	i, n;
-
-	if (name == NULL || (n = strlen(name)) == 0 || n > KP_MAX_USERNAME)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9'))
-			continue;
-		if (i > 0 && (c == '.' || c == '_' || c == '-' || c == '@'))
-			continue;
-		return 0;
-	}
-	return 1;
-}
-
 void
 kp_httpsig_digest(const void *body, size_t len,
     char out[KP_HTTPSIG_DIGEST_LEN])

@@ -87,7 +87,4 @@ int kp_httpsig_verify(const struct kp_httpsig_params *p, const char *method,
     const char *path, const char *query, const char *digest,
     const uint8_t pk[32], const char **why) KP_WUR;
 
-/* kp_username_valid: 1 when name is a valid user name, else 0. */
-int kp_username_valid(const char *name);
-
 #endif /* KP_HTTPSIG_H */

@@ -291,6 +291,12 @@ int kp_unhex(const char *hex, uint8_t *out, size_t outlen) KP_WUR;
 #define KP_MAX_GROUP_ID		255	/* bytes of an MLS group_id */
 #define KP_MAX_BATCH		256	/* KeyPackages in one upload */
 
+/*
+ * kp_username_valid: 1 when name is a user name (1 to KP_MAX_USERNAME
+ * bytes of A-Z a-z 0-9, and . _ - @ after the first), else 0.
+ */
+int kp_username_valid(const char *name);
+
 struct kp_client;	/* one user's signed connection to a server, opaque */
 
 /*

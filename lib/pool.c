@@ -14,7 +14,6 @@
 #include <sodium.h>
 
 #include "kpool.h"
-#include "httpsig.h"
 #include "store.h"
 
 /*
