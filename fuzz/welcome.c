@@ -12,6 +12,7 @@
 
 #include "kpool.h"
 #include "mls.h"
+#include "tree.h"
 #include "welcome.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -112,6 +112,12 @@ rd_u16_list(struct kp_rd *r, struct kp_span *s)
 }
 
 int
+kp_nested(int rc)
+{
+	return rc == KP_ETRUNC || rc == KP_ETRAILING ? KP_EMALFORMED : rc;
+}
+
+int
 kp_rd_span(struct kp_rd *r, struct kp_span *s)
 {
 	return kp_rd_vec(r, &s->p, &s->n);

@@ -68,6 +68,13 @@ struct kp_kpfields {
 
 /* kp_rd_span: an opaque<V> from r as a span into the input. */
 int	kp_rd_span(struct kp_rd *r, struct kp_span *s) KP_WUR;
+/*
+ * kp_nested: the code of a structure read from a field of another.
+ * KP_ETRUNC and KP_ETRAILING describe the caller's buffer, so a nested
+ * structure that runs past its field or does not fill it makes the
+ * outer one KP_EMALFORMED; other codes pass through.
+ */
+int	kp_nested(int rc);
 /* kp_leaf_read: one LeafNode from r (structure only). */
 int	kp_leaf_read(struct kp_rd *r, struct kp_leaf *l) KP_WUR;
 /* kp_leaf_write: encode l; sign it with sk (64 bytes) or use l->sig. */

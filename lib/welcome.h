@@ -42,24 +42,6 @@ int	kp_group_secrets_reencode(const uint8_t *buf, size_t len,
 	    uint8_t **out, size_t *outlen) KP_WUR;
 /* kp_group_info_check: parse a GroupInfo, KP_OK when well formed. */
 int	kp_group_info_check(const uint8_t *buf, size_t len) KP_WUR;
-/*
- * kp_tree_signature_key: the signature_key of leaf index leaf in a
- * serialized ratchet tree (optional<Node> ratchet_tree<V>, whole).
- */
-int	kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
-	    struct kp_span *key) KP_WUR;
-
-/*
- * kp_tree_hashes: the tree hash (RFC 9420 §7.8) of every node of a
- * serialized ratchet tree (optional<Node> ratchet_tree<V>, whole),
- * padded with blank nodes to a full tree of *width nodes; the root is
- * node (*width - 1) / 2.  *hashes is malloc'd (*width * 32 bytes),
- * caller frees.  The tree must be well formed: leaves at even and
- * parents at odd indexes, the last node not blank (KP_EMALFORMED).
- */
-int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
-	    size_t *width) KP_WUR;
-
 /* kp_welcome_build flags */
 #define KP_WB_BAD_TAG		0x01	/* a wrong confirmation_tag */
 #define KP_WB_PSK		0x02	/* name an external PSK "psk" */

@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "mls.h"
 #include "tls.h"
+#include "tree.h"
 #include "welcome.h"
 #include "tap.h"
 #include "0-vectors.h"

@@ -12,6 +12,7 @@
 
 #include "kpool.h"
 #include "mls.h"
+#include "tree.h"
 #include "welcome.h"
 #include "tap.h"
 
