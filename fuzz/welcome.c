@@ -14,6 +14,7 @@
 #include "mls.h"
 #include "tree.h"
 #include "welcome.h"
+#include "kptest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

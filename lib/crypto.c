@@ -204,18 +204,6 @@ kp_derive_secret(const uint8_t *secret, size_t slen, const char *label,
 }
 
 int
-kp_derive_tree_secret(const uint8_t *secret, size_t slen, const char *label,
-    uint32_t generation, uint8_t *out, size_t olen)
-{
-	uint8_t	g[4] = { (uint8_t)(generation >> 24),
-	    (uint8_t)(generation >> 16), (uint8_t)(generation >> 8),
-	    (uint8_t)generation };
-
-	return kp_expand_with_label(secret, slen, label, g, sizeof(g), out,
-	    olen);
-}
-
-int
 kp_ref_hash(const char *label, const uint8_t *value, size_t vlen,
     uint8_t out[KP_HASH_LEN])
 {

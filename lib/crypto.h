@@ -64,10 +64,6 @@ int	kp_expand_with_label(const uint8_t *secret, size_t slen,
 /* kp_derive_secret: DeriveSecret = ExpandWithLabel(s, label, "", Nh). */
 int	kp_derive_secret(const uint8_t *secret, size_t slen,
 	    const char *label, uint8_t out[KP_HASH_LEN]) KP_WUR;
-/* kp_derive_tree_secret: DeriveTreeSecret (RFC 9420 §9). */
-int	kp_derive_tree_secret(const uint8_t *secret, size_t slen,
-	    const char *label, uint32_t generation, uint8_t *out,
-	    size_t olen) KP_WUR;
 /* kp_ref_hash: RefHash(label, value) = H(label<V> || value<V>). */
 int	kp_ref_hash(const char *label, const uint8_t *value, size_t vlen,
 	    uint8_t out[KP_HASH_LEN]) KP_WUR;

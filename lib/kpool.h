@@ -315,8 +315,6 @@ void kp_client_set_timeouts(struct kp_client *c, long connect_ms,
 /* kp_client_last_status: HTTP status of the last request, 0 if none. */
 long kp_client_last_status(const struct kp_client *c);
 
-/* GET /healthz */
-int kp_client_healthz(struct kp_client *c) KP_WUR;
 /* POST /users with our name and public key; KP_ECONFLICT when taken. */
 int kp_client_register(struct kp_client *c) KP_WUR;
 

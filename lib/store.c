@@ -1471,15 +1471,6 @@ kp_store_list(struct kp_store *st, int state, struct kp_key **keys, size_t *n)
 }
 
 int
-kp_store_available(struct kp_store *st, uint16_t suite, struct kp_key **keys,
-    size_t *n)
-{
-	return select_keys(st, "status = 'available' AND "
-	    "(?2 = 0 OR ciphersuite = ?2) ORDER BY created_at, rowid", NULL,
-	    suite, keys, n);
-}
-
-int
 kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
     size_t *n)
 {
@@ -1498,42 +1489,6 @@ kp_store_wipe_spent(struct kp_store *st, int64_t now, uint32_t *n)
 	    "status = 'spent' AND private_init_key IS NOT NULL", NULL, now,
 	    "wipe spent keys",
 	    &changed);
-	*n = (uint32_t)changed;
-	return rc;
-}
-
-int
-kp_store_reservation(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-    char id[65], int64_t *expires_at, char by[KP_MAX_USERNAME + 1],
-    int64_t *reserved_at)
-{
-	struct kp_bundle	b;
-	int			rc;
-
-	if ((rc = kp_store_get(st, ref, 0, &b)) != KP_OK)
-		return rc;
-	kp_bundle_clear(&b);
-	if (b.key.state != KP_STATE_RESERVED)
-		return kp_store_err(st, KP_ESTATE, "key %s is %s, not reserved",
-		    b.key.ref_hex, kp_state_name(b.key.state));
-	memcpy(id, b.key.reservation_id, sizeof(b.key.reservation_id));
-	memcpy(by, b.key.reserved_by, sizeof(b.key.reserved_by));
-	*expires_at = b.key.reservation_expires_at;
-	*reserved_at = b.key.reserved_at;
-	return KP_OK;
-}
-
-int
-kp_store_invalidate_credential(struct kp_store *st, const uint8_t hash[32],
-    int64_t now, uint32_t *n)
-{
-	int	rc, changed;
-
-	rc = exec_wipe(st, "UPDATE keypackages SET status = 'expired', "
-	    "expired_at = ?2, changed_at = ?2, private_init_key = NULL, "
-	    "private_encryption_key = NULL WHERE credential_hash = ?1 AND "
-	    "status IN ('created', 'available', 'reserved')", hash, now,
-	    "invalidate credential", &changed);
 	*n = (uint32_t)changed;
 	return rc;
 }

@@ -181,9 +181,6 @@ int	kp_store_counts(struct kp_store *st, uint16_t suite, int lr,
 /* kp_store_list: keys in state (-1: all), oldest first; free(*keys). */
 int	kp_store_list(struct kp_store *st, int state, struct kp_key **keys,
 	    size_t *n) KP_WUR;
-/* kp_store_available: available keys of suite (0: any), oldest first. */
-int	kp_store_available(struct kp_store *st, uint16_t suite,
-	    struct kp_key **keys, size_t *n) KP_WUR;
 /* kp_store_expired: live keys whose not_after is before now; free(*keys). */
 int	kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
 	    size_t *n) KP_WUR;
@@ -191,15 +188,6 @@ int	kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
  * last-resort ones included. */
 int	kp_store_wipe_spent(struct kp_store *st, int64_t now,
 	    uint32_t *n) KP_WUR;
-/* kp_store_reservation: the reservation of a reserved key; KP_ESTATE if
- * it is not reserved, KP_ENOTFOUND if it is missing. */
-int	kp_store_reservation(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-	    char id[65], int64_t *expires_at, char by[KP_MAX_USERNAME + 1],
-	    int64_t *reserved_at) KP_WUR;
-/* kp_store_invalidate_credential: expire and wipe every live key of the
- * credential with this hash; *n says how many. */
-int	kp_store_invalidate_credential(struct kp_store *st,
-	    const uint8_t hash[32], int64_t now, uint32_t *n) KP_WUR;
 
 /*
  * A public kp_pool_* call starts: the message of an earlier call goes,

@@ -10,7 +10,59 @@
 #include <stdint.h>
 
 #include "kpool.h"
+#include "crypto.h"
 #include "mls.h"
+
+#define KP_MAX_WELCOME	(1 << 20)	/* cap on a Welcome we parse */
+#define KP_MAX_PSKS	64		/* PSKs a GroupSecrets may name */
+
+/* PreSharedKeyID.psktype (RFC 9420 §8.4) */
+#define KP_PSK_EXTERNAL	1
+#define KP_PSK_RESUMPTION	2
+
+/* EncryptedGroupSecrets: one joiner's share of a Welcome. */
+struct kp_egs {
+	struct kp_span	new_member, kem_output, ciphertext;
+};
+
+/* Welcome (§12.4.3.1), read from an MLSMessage. */
+struct kp_welcome_msg {
+	uint16_t	suite;
+	struct kp_span	secrets;	/* body of secrets<V> */
+	struct kp_span	egi;		/* encrypted_group_info */
+};
+
+/* PreSharedKeyID (§8.4). */
+struct kp_psk_id {
+	uint8_t		type;
+	struct kp_span	id;		/* external psk_id */
+	uint8_t		usage;		/* resumption */
+	struct kp_span	group_id;
+	uint64_t	epoch;
+	struct kp_span	nonce;
+	struct kp_span	raw;		/* the encoded PreSharedKeyID */
+};
+
+/* GroupSecrets (§12.4.3.1). */
+struct kp_group_secrets {
+	struct kp_span	joiner;
+	uint8_t		has_path;
+	struct kp_span	path;
+	struct kp_span	psks;		/* body of psks<V> */
+};
+
+/* GroupInfo (§12.4.3). */
+struct kp_group_info {
+	uint16_t	version, suite;
+	struct kp_span	group_id;
+	uint64_t	epoch;
+	struct kp_span	tree_hash, cth, gc_exts;
+	struct kp_span	context;	/* the encoded GroupContext */
+	struct kp_span	exts, tag;
+	uint32_t	signer;
+	struct kp_span	sig;
+	size_t		tbs_len;
+};
 
 /* An external PSK the joiner holds (RFC 9420 §8.4). */
 struct kp_psk {
@@ -19,6 +71,32 @@ struct kp_psk {
 	const uint8_t	*psk;
 	size_t		 psklen;
 };
+
+/*
+ * The decoders of a Welcome's parts.  Each reads exactly its struct;
+ * the spans of *out point into the input.
+ */
+/* kp_welcome_read: an MLSMessage(Welcome) and its secrets' structure. */
+int	kp_welcome_read(const uint8_t *buf, size_t len,
+	    struct kp_welcome_msg *out) KP_WUR;
+/* kp_egs_read: one EncryptedGroupSecrets from r. */
+int	kp_egs_read(struct kp_rd *r, struct kp_egs *out) KP_WUR;
+/* kp_psk_id_read: one PreSharedKeyID from r. */
+int	kp_psk_id_read(struct kp_rd *r, struct kp_psk_id *out) KP_WUR;
+/* kp_group_secrets_read: a GroupSecrets, its PSK list checked. */
+int	kp_group_secrets_read(const uint8_t *buf, size_t len,
+	    struct kp_group_secrets *out) KP_WUR;
+/* kp_group_info_read: a GroupInfo, its extension lists checked. */
+int	kp_group_info_read(const uint8_t *buf, size_t len,
+	    struct kp_group_info *out) KP_WUR;
+/*
+ * kp_psk_secret: psk_secret (RFC 9420 §8.4) of the PSKs the psks<V>
+ * body names, from the nhave PSKs we hold; KP_EPSK when one is not ours
+ * or is a resumption PSK.  All zeros when none is named.
+ */
+int	kp_psk_secret(const struct kp_suite *s, struct kp_span psks,
+	    const struct kp_psk *have, size_t nhave,
+	    uint8_t out[KP_HASH_LEN]) KP_WUR;
 
 /*
  * kp_welcome_open_ex: kp_welcome_open with two extras: tree, when not
@@ -30,52 +108,5 @@ int	kp_welcome_open_ex(const uint8_t *welcome, size_t len,
 	    const uint8_t *signer_pub, size_t signer_pub_len,
 	    const uint8_t *tree, size_t treelen, const struct kp_psk *psks,
 	    size_t npsks, struct kp_welcome_info *info) KP_WUR;
-
-/* kp_welcome_reencode: decode an MLSMessage(Welcome) and encode it again. */
-int	kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
-	    size_t *outlen) KP_WUR;
-/*
- * kp_group_secrets_reencode: the same for a GroupSecrets; *out holds its
- * joiner_secret, so a caller with a real one wipes *out before free.
- */
-int	kp_group_secrets_reencode(const uint8_t *buf, size_t len,
-	    uint8_t **out, size_t *outlen) KP_WUR;
-/* kp_group_info_check: parse a GroupInfo, KP_OK when well formed. */
-int	kp_group_info_check(const uint8_t *buf, size_t len) KP_WUR;
-/* kp_welcome_build flags */
-#define KP_WB_BAD_TAG		0x01	/* a wrong confirmation_tag */
-#define KP_WB_PSK		0x02	/* name an external PSK "psk" */
-#define KP_WB_TREE_CUT		0x04	/* a ratchet_tree whose vector runs
-					   past its extension */
-#define KP_WB_TREE_TRAIL	0x08	/* a ratchet_tree with a byte after
-					   its vector */
-#define KP_WB_GI_TRAIL		0x10	/* a byte after the GroupInfo */
-#define KP_WB_GS_TRAIL		0x20	/* a byte after the GroupSecrets */
-#define KP_WB_TREE		0x40	/* a ratchet_tree of two leaves, the
-					   signer's (signer 0 or 1) and kp's,
-					   hashed into the GroupContext */
-#define KP_WB_TREE_BADLEAF	0x80	/* the same with the signer's leaf
-					   signature broken */
-#define KP_WB_TREE_OTHER	0x100	/* the same, signed by the signer but
-					   naming the joiner's leaf */
-#define KP_WB_TREE_DUP		0x200	/* the joiner's leaf at both places */
-#define KP_WB_TREE_UNMERGED	0x400	/* a parent listing the joiner as an
-					   unmerged leaf */
-#define KP_WB_TREE_BADUNMERGED	0x800	/* a parent listing leaf 5, which is
-					   not in the tree */
-#define KP_WB_ANY_TREE		0xfc0	/* any of the KP_WB_TREE* */
-
-/*
- * kp_welcome_build: the committer's side, for tests and tools: an
- * MLSMessage(Welcome) adding the KeyPackage kp (raw or MLSMessage) to a
- * group group_id at epoch, with a GroupInfo signed by the Ed25519 seed
- * as leaf signer, a random joiner_secret and no ratchet tree unless a
- * flag asks for one.  *out is malloc'd, caller frees.  flags (KP_WB_*)
- * make bad twins.
- */
-int	kp_welcome_build(const uint8_t *kp, size_t kplen,
-	    const uint8_t *group_id, size_t gidlen, uint64_t epoch,
-	    const uint8_t seed[KP_SIGN_SEED_LEN], uint32_t signer, int flags,
-	    uint8_t **out, size_t *outlen) KP_WUR;
 
 #endif /* KP_WELCOME_H */

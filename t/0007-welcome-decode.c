@@ -14,6 +14,7 @@
 #include "mls.h"
 #include "tree.h"
 #include "welcome.h"
+#include "kptest.h"
 #include "tap.h"
 
 #define B32(x)	x x x x x x x x x x x x x x x x \
