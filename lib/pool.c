@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "kpool.h"
+#include "policy.h"
 #include "store.h"
 
 /*

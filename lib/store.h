@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * store.h: the local pool's SQLite store and the pool handle, internal to
- * libkpool (lib/store.c, lib/policy.c, lib/pool.c, lib/sync.c).
+ * libkpool: lib/store.c (the connection, its transactions and
+ * checkpoints, settings and identity), lib/seal.c (the at-rest key and
+ * sealing) and lib/keys.c (the key rows); the pool handle is
+ * lib/pool.c's and lib/sync.c's.
  *
  * One SQLite file per user, WAL, secure_delete, versioned migrations.
  * Private keys (the two X25519 keys of each KeyPackage and the identity's
@@ -15,9 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "kpool.h"
 
 #define KP_ERRLEN	256
+
+/* A sealed private key: nonce, ciphertext of 32 bytes, tag. */
+#define KP_SEALED_LEN	(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + \
+	32 + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -66,6 +75,8 @@ struct kp_pool {
 	char		 errmsg[KP_ERRLEN];
 };
 
+/* store.c */
+
 /*
  * kp_store_open: open or create the store at dbpath (0600, WAL) with the
  * at-rest key in keyfile, created (O_EXCL, 0600) only when the store is
@@ -79,6 +90,19 @@ void	kp_store_close(struct kp_store *st);
 /* kp_store_err: set the message (printf) and return rc. */
 int	kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* kp_store_dberr: KP_EDB with "what: SQLite's message". */
+int	kp_store_dberr(struct kp_store *st, const char *what);
+/* kp_store_prepare: a statement of sql, finalized by the caller. */
+int	kp_store_prepare(struct kp_store *st, const char *sql,
+	    struct sqlite3_stmt **stmt) KP_WUR;
+/*
+ * kp_store_prepare_kept: the kept statement which (enum kp_stmt) of sql,
+ * prepared on first use; hand it back with kp_store_done().
+ */
+int	kp_store_prepare_kept(struct kp_store *st, int which, const char *sql,
+	    struct sqlite3_stmt **stmt) KP_WUR;
+/* kp_store_done: reset a kept statement for its next use; NULL is fine. */
+void	kp_store_done(struct sqlite3_stmt *s);
 
 /* Transactions: BEGIN IMMEDIATE, COMMIT, ROLLBACK. */
 int	kp_store_begin(struct kp_store *st) KP_WUR;
@@ -122,6 +146,29 @@ int	kp_store_identity_put(struct kp_store *st, const char *user,
 	    const uint8_t pub[KP_SIGN_PK_LEN],
 	    const uint8_t seed[KP_SIGN_SEED_LEN], int64_t now) KP_WUR;
 int	kp_store_identity_registered(struct kp_store *st, int64_t now) KP_WUR;
+
+/* seal.c */
+
+/*
+ * kp_store_key_check: load the at-rest key from keyfile and check it
+ * against the store's key check; a store without one (a new store) gets
+ * a new key file (O_EXCL, 0600) and its check.  KP_ECRYPTO for a key
+ * file that is missing or not this store's, KP_EPERM for a wide mode.
+ */
+int	kp_store_key_check(struct kp_store *st, const char *keyfile) KP_WUR;
+/* kp_store_seal: seal the 32 bytes pt for column col of row ctx. */
+void	kp_store_seal(const struct kp_store *st, const char *col,
+	    const uint8_t *ctx, size_t ctxlen, const uint8_t pt[32],
+	    uint8_t out[KP_SEALED_LEN]);
+/*
+ * kp_store_unseal: open what kp_store_seal made for the same col and
+ * ctx into pt; KP_ECRYPTO when it does not open, KP_EDB when damaged.
+ */
+int	kp_store_unseal(struct kp_store *st, const char *col,
+	    const uint8_t *ctx, size_t ctxlen, const void *in, size_t inlen,
+	    uint8_t pt[32]) KP_WUR;
+
+/* keys.c */
 
 /* kp_store_save: insert a new key; KP_EEXIST when the ref is taken. */
 int	kp_store_save(struct kp_store *st, const struct kp_bundle *b) KP_WUR;
@@ -207,14 +254,5 @@ int	kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
 void	kp_pool_drop_client(struct kp_pool *p);
 int	kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
 	    uint32_t *made) KP_WUR;
-
-/* Policy helpers (lib/policy.c). */
-int	kp_policy_check(const struct kp_policy *p, char *err,
-	    size_t errlen) KP_WUR;
-int	kp_policy_load(struct kp_store *st, struct kp_policy *out) KP_WUR;
-int	kp_policy_save(struct kp_store *st, const struct kp_policy *in) KP_WUR;
-int	kp_policy_parse_set(struct kp_policy *p, const char *key,
-	    const char *value, char *err, size_t errlen) KP_WUR;
-int	kp_policy_text(const struct kp_policy *p, char **text) KP_WUR;
 
 #endif /* KP_STORE_H */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kpool.h"
+#include "policy.h"
 #include "store.h"
 
 #define CONNECT_MS	2000
