@@ -18,6 +18,27 @@
 
 #include "kpool.h"
 
+/* A key as the tree shows it, read from libkpool's record (tree.c). */
+struct kpfs_key {
+	uint8_t	 ref[KP_REF_LEN];
+	char	 ref_hex[2 * KP_REF_LEN + 1];
+	int	 state;			/* KP_STATE_* */
+	uint16_t suite;
+	int	 last_resort;
+	int	 has_private;		/* private keys still in the store */
+	int64_t	 created_at, uploaded_at, reserved_at, spent_at, expired_at;
+	int64_t	 not_before, not_after;
+	int64_t	 changed_at;		/* last transition */
+	char	 reservation_id[65];
+	int64_t	 reservation_expires_at;
+	char	 reserved_by[KP_MAX_USERNAME + 1];
+	char	 spent_by[KP_MAX_USERNAME + 1];
+	uint8_t	 group_id[KP_MAX_GROUP_ID];
+	size_t	 group_id_len;
+	int64_t	 epoch;			/* from an opened Welcome, else -1 */
+	size_t	 keypackage_len;
+};
+
 /* What a path names. */
 enum kpfs_kind {
 	KPFS_ROOT = 0,		/* / */
@@ -208,7 +229,7 @@ struct kpfs_hidden {
 #define KPFS_CACHE_MAX	(1u << 17)	/* keys; then it restarts */
 
 /*
- * A cached key, compact (a struct kp_key is 712 bytes, mostly room for
+ * A cached key, compact (a struct kpfs_key is 712 bytes, mostly room for
  * rare strings): the times and flags inline, the reservation and spend
  * strings and the group id in one malloc'd tail when there are any.
  */
@@ -270,13 +291,22 @@ int kpfs_path_parse(const char *path, struct kpfs_path *out);
 const char *kpfs_rootfile_name(int f);
 const char *kpfs_keyfile_name(int f);
 /* kpfs_keyfile_applies: 1 when key k has file f. */
-int kpfs_keyfile_applies(const struct kp_key *k, int f);
+int kpfs_keyfile_applies(const struct kpfs_key *k, int f);
 /*
  * kpfs_keyfile_render: the text of file f (not keypackage) of key k into
  * buf (size cap); returns its length, or -1 when the file does not apply
  * or does not fit.
  */
-int kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap);
+int kpfs_keyfile_render(const struct kpfs_key *k, int f, char *buf, size_t cap);
+/*
+ * kpfs_pool_load: the key ref of p into *k; *found = 0 when there is
+ * none.  kpfs_pool_list: the keys in state (-1: all), oldest first;
+ * free(*keys).
+ */
+int kpfs_pool_load(struct kp_pool *p, const uint8_t *ref, struct kpfs_key *k,
+    int *found);
+int kpfs_pool_list(struct kp_pool *p, int state, struct kpfs_key **keys,
+    size_t *n);
 /* kpfs_rfc3339: t as 2026-11-22T03:16:47Z into buf (at least 21 bytes). */
 void kpfs_rfc3339(int64_t t, char *buf, size_t cap);
 /*

@@ -229,7 +229,7 @@ kslot(const uint8_t ref[KP_REF_LEN], size_t cap)
 
 /* Pack k into e (whose tail is replaced); -1 out of memory. */
 static int
-kent_pack(struct kpfs_kent *e, const struct kp_key *k, int64_t now)
+kent_pack(struct kpfs_kent *e, const struct kpfs_key *k, int64_t now)
 {
 	const char *str[3] = { k->reservation_id, k->reserved_by,
 	    k->spent_by };
@@ -274,9 +274,9 @@ kent_pack(struct kpfs_kent *e, const struct kp_key *k, int64_t now)
 	return 0;
 }
 
-/* The struct kp_key that e holds (credential_hash is not kept). */
+/* The struct kpfs_key that e holds (credential_hash is not kept). */
 static void
-kent_unpack(const struct kpfs_kent *e, struct kp_key *k)
+kent_unpack(const struct kpfs_kent *e, struct kpfs_key *k)
 {
 	char *dst[3];
 	size_t i, off;
@@ -344,7 +344,7 @@ cache_clear(struct kpfs *fs)
 
 /* Remember k.  fs->lock. */
 static void
-cache_put(struct kpfs *fs, const struct kp_key *k, int64_t now)
+cache_put(struct kpfs *fs, const struct kpfs_key *k, int64_t now)
 {
 	struct kpfs_kent **slots, **old = fs->keys, **e;
 	size_t i, oldcap = fs->capkeys, cap;
@@ -425,7 +425,7 @@ counts(struct kpfs *fs, struct kp_counts *c)
  * state.  *mask gets its hidden files.
  */
 static int
-load_key(struct kpfs *fs, const struct kpfs_path *pp, struct kp_key *k,
+load_key(struct kpfs *fs, const struct kpfs_path *pp, struct kpfs_key *k,
     uint32_t *mask)
 {
 	struct kpfs_kent **e;
@@ -438,7 +438,7 @@ load_key(struct kpfs *fs, const struct kpfs_path *pp, struct kp_key *k,
 	    now - (*e)->loaded_at < KPFS_CACHE_TTL) {
 		kent_unpack(*e, k);
 		found = 1;
-	} else if ((rc = kp_pool_load(fs->fp, pp->ref, k, &found)) ==
+	} else if ((rc = kpfs_pool_load(fs->fp, pp->ref, k, &found)) ==
 	    KP_OK && found)
 		cache_put(fs, k, now);
 	if (rc == KP_OK && mask != NULL)
@@ -456,7 +456,7 @@ load_key(struct kpfs *fs, const struct kpfs_path *pp, struct kp_key *k,
 
 /* A key file exists: it applies to the key and was not unlinked. */
 static int
-keyfile_exists(const struct kp_key *k, uint32_t mask, int f)
+keyfile_exists(const struct kpfs_key *k, uint32_t mask, int f)
 {
 	return kpfs_keyfile_applies(k, f) && (mask & (1u << f)) == 0;
 }
@@ -543,7 +543,7 @@ stat_file(struct kpfs *fs, struct stat *st, mode_t mode, off_t size,
 
 /* Attributes of a key file of a loaded key. */
 static int
-stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
+stat_keyfile(struct kpfs *fs, const struct kpfs_key *k, int f, struct stat *st)
 {
 	char buf[KPFS_INFO_MAX];
 	int n;
@@ -565,7 +565,7 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 	struct kpfs *fs = FS();
 	struct kpfs_path pp;
 	struct kp_counts c;
-	struct kp_key k;
+	struct kpfs_key k;
 	char buf[KPFS_INFO_MAX], *text = NULL;
 	int64_t t;
 	uint32_t mask = 0;
@@ -760,7 +760,7 @@ kpfs_opendir(const char *path, struct fuse_file_info *fi)
 	struct kpfs_dir *d;
 	struct kpfs_dent *copy;
 	struct kpfs_list *l;
-	struct kp_key *keys = NULL, k;
+	struct kpfs_key *keys = NULL, k;
 	struct stat st;
 	size_t i, n = 0, cap = 0;
 	uint64_t gen;
@@ -803,7 +803,7 @@ kpfs_opendir(const char *path, struct fuse_file_info *fi)
 			break;
 		}
 		gen = fs->kgen;
-		rc = kp_pool_list(fs->fp, pp.state, &keys, &n);
+		rc = kpfs_pool_list(fs->fp, pp.state, &keys, &n);
 		if (rc != KP_OK)
 			kpfs_log(LOG_ERR, "list: %s", kp_errmsg(fs->fp));
 		else {
@@ -917,7 +917,7 @@ kpfs_open(const char *path, struct fuse_file_info *fi)
 	struct kpfs *fs = FS();
 	struct kpfs_path pp;
 	struct kpfs_fh *fh;
-	struct kp_key k;
+	struct kpfs_key k;
 	char *text = NULL;
 	uint32_t mask = 0;
 	int acc = fi->flags & O_ACCMODE, rc;
@@ -1221,7 +1221,7 @@ write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	char hex[2 * KP_REF_LEN + 1], gid[2 * KP_MAX_GROUP_ID + 1];
 	int before[16], rc, found;
 	size_t i, nrefs = 0;
-	struct kp_key k;
+	struct kpfs_key k;
 
 	if (fh->done)
 		return -EINVAL;
@@ -1243,7 +1243,7 @@ write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	pthread_mutex_lock(&fs->lock);
 	for (i = 0; i < nrefs && i < 16; i++) {
 		before[i] = -1;
-		if (kp_pool_load(fs->fp, refs + i * KP_REF_LEN, &k,
+		if (kpfs_pool_load(fs->fp, refs + i * KP_REF_LEN, &k,
 		    &found) == KP_OK && found)
 			before[i] = k.state;
 	}
@@ -1254,7 +1254,7 @@ write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 		hidden_drop(fs, ref);
 		cache_drop(fs, ref);
 		/* spent, or where it was for a last-resort key */
-		if (kp_pool_load(fs->fp, ref, &k, &found) == KP_OK && found)
+		if (kpfs_pool_load(fs->fp, ref, &k, &found) == KP_OK && found)
 			kpfs_snap_note(fs, ref, k.state);
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -1356,7 +1356,7 @@ kpfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 static int
 exists(struct kpfs *fs, const struct kpfs_path *pp)
 {
-	struct kp_key k;
+	struct kpfs_key k;
 	uint32_t mask = 0;
 	int rc;
 
@@ -1440,7 +1440,7 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct kpfs *fs = FS();
 	struct kpfs_path a, b;
-	struct kp_key k;
+	struct kpfs_key k;
 	char msg[256] = "";
 	int found = 0, rc, trc;
 
@@ -1484,7 +1484,7 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 	}
 	if (rc == KP_ESTATE || rc == KP_ENOTFOUND) {
 		trc = rc;
-		rc = kp_pool_load(fs->tp, a.ref, &k, &found);
+		rc = kpfs_pool_load(fs->tp, a.ref, &k, &found);
 		if (rc != KP_OK) {
 			kpfs_log(LOG_ERR, "load %s: %s", a.ref_hex,
 			    kp_errmsg(fs->tp));
@@ -1535,7 +1535,7 @@ kpfs_rmdir(const char *path)
 {
 	struct kpfs *fs = FS();
 	struct kpfs_path pp;
-	struct kp_key k;
+	struct kpfs_key k;
 	int rc;
 
 	if ((rc = kpfs_path_parse(path, &pp)) != 0)
@@ -1580,7 +1580,7 @@ kpfs_unlink(const char *path)
 {
 	struct kpfs *fs = FS();
 	struct kpfs_path pp;
-	struct kp_key k;
+	struct kpfs_key k;
 	uint32_t mask = 0;
 	int rc;
 
@@ -1683,7 +1683,7 @@ static void *
 kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct kpfs *fs = FS();
-	struct kp_key *keys = NULL;
+	struct kpfs_key *keys = NULL;
 	size_t i, n = 0;
 	int rc;
 
@@ -1700,7 +1700,7 @@ kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	if ((rc = kpfs_open_pool(fs, &fs->fp)) != KP_OK ||
 	    (rc = kpfs_open_pool(fs, &fs->tp)) != KP_OK)
 		goto fail;
-	if ((rc = kp_pool_list(fs->fp, -1, &keys, &n)) != KP_OK) {
+	if ((rc = kpfs_pool_list(fs->fp, -1, &keys, &n)) != KP_OK) {
 		kpfs_log(LOG_ERR, "%s: %s", fs->store, kp_errmsg(fs->fp));
 		goto fail;
 	}

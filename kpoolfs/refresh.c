@@ -48,7 +48,7 @@ fnv_str(uint64_t h, const char *s, size_t cap)
 
 /* A sum of the fields of k that its files show (not the key package). */
 static uint64_t
-key_sum(const struct kp_key *k)
+key_sum(const struct kpfs_key *k)
 {
 	int64_t v[] = { k->state, k->last_resort, k->has_private,
 	    k->uploaded_at, k->reserved_at, k->spent_at, k->expired_at,
@@ -69,14 +69,14 @@ key_sum(const struct kp_key *k)
 static int
 take_snapshot(struct kpfs *fs, struct kpfs_snap **out, size_t *nout)
 {
-	struct kp_key *keys = NULL;
+	struct kpfs_key *keys = NULL;
 	struct kpfs_snap *s = NULL;
 	size_t i, n = 0;
 	int rc;
 
 	*out = NULL;
 	*nout = 0;
-	if ((rc = kp_pool_list(fs->rp, -1, &keys, &n)) != KP_OK) {
+	if ((rc = kpfs_pool_list(fs->rp, -1, &keys, &n)) != KP_OK) {
 		kpfs_log(LOG_ERR, "list: %s", kp_errmsg(fs->rp));
 		goto out;
 	}
@@ -250,14 +250,14 @@ static int
 cleanup(struct kpfs *fs)
 {
 	struct kp_sync_report r;
-	struct kp_key *keys = NULL;
+	struct kpfs_key *keys = NULL;
 	size_t i, n = 0;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
 	if ((rc = kp_pool_expire(fs->rp, &r)) != KP_OK)
 		return rc;
-	if ((rc = kp_pool_list(fs->rp, -1, &keys, &n)) != KP_OK)
+	if ((rc = kpfs_pool_list(fs->rp, -1, &keys, &n)) != KP_OK)
 		return rc;
 	for (i = 0; i < n && rc == KP_OK; i++) {
 		if (keys[i].state == KP_STATE_EXPIRED ||

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -136,8 +137,84 @@ kpfs_path_parse(const char *path, struct kpfs_path *out)
 	return -ENOENT;
 }
 
+/* The tree's copy of the record r. */
+static void
+key_from(const struct kp_key *r, struct kpfs_key *k)
+{
+	const uint8_t	*g;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->ref, kp_key_ref(r), KP_REF_LEN);
+	memcpy(k->ref_hex, kp_key_ref_hex(r), sizeof(k->ref_hex));
+	k->state = kp_key_state(r);
+	k->suite = kp_key_suite(r);
+	k->last_resort = kp_key_last_resort(r);
+	k->has_private = kp_key_has_private(r);
+	k->created_at = kp_key_time(r, KP_T_CREATED);
+	k->uploaded_at = kp_key_time(r, KP_T_UPLOADED);
+	k->reserved_at = kp_key_time(r, KP_T_RESERVED);
+	k->spent_at = kp_key_time(r, KP_T_SPENT);
+	k->expired_at = kp_key_time(r, KP_T_EXPIRED);
+	k->not_before = kp_key_time(r, KP_T_NOT_BEFORE);
+	k->not_after = kp_key_time(r, KP_T_NOT_AFTER);
+	k->changed_at = kp_key_time(r, KP_T_CHANGED);
+	k->reservation_expires_at = kp_key_time(r,
+	    KP_T_RESERVATION_EXPIRES);
+	snprintf(k->reservation_id, sizeof(k->reservation_id), "%s",
+	    kp_key_text(r, KP_X_RESERVATION_ID));
+	snprintf(k->reserved_by, sizeof(k->reserved_by), "%s",
+	    kp_key_text(r, KP_X_RESERVED_BY));
+	snprintf(k->spent_by, sizeof(k->spent_by), "%s",
+	    kp_key_text(r, KP_X_SPENT_BY));
+	g = kp_key_group_id(r, &k->group_id_len);
+	memcpy(k->group_id, g, k->group_id_len);
+	k->epoch = kp_key_epoch(r);
+	k->keypackage_len = kp_key_keypackage_len(r);
+}
+
 int
-kpfs_keyfile_applies(const struct kp_key *k, int f)
+kpfs_pool_load(struct kp_pool *p, const uint8_t *ref, struct kpfs_key *k,
+    int *found)
+{
+	struct kp_key	*r = NULL;
+	int		 rc;
+
+	*found = 0;
+	if ((rc = kp_pool_key(p, ref, &r)) == KP_ENOTFOUND)
+		return KP_OK;
+	if (rc != KP_OK)
+		return rc;
+	key_from(r, k);
+	kp_key_free(r);
+	*found = 1;
+	return KP_OK;
+}
+
+int
+kpfs_pool_list(struct kp_pool *p, int state, struct kpfs_key **keys,
+    size_t *n)
+{
+	struct kp_key	**r = NULL;
+	size_t		  i, m = 0;
+	int		  rc;
+
+	*keys = NULL;
+	*n = 0;
+	if ((rc = kp_pool_list(p, state, &r, &m)) != KP_OK)
+		return rc;
+	if (m > 0 && (*keys = calloc(m, sizeof(**keys))) == NULL) {
+		kp_keys_free(r, m);
+		return KP_ENOMEM;
+	}
+	for (i = 0; i < m; i++)
+		key_from(r[i], &(*keys)[i]);
+	kp_keys_free(r, m);
+	*n = m;
+	return KP_OK;
+}
+
+int
+kpfs_keyfile_applies(const struct kpfs_key *k, int f)
 {
 	switch (f) {
 	case KPFS_K_UPLOADED_AT:
@@ -181,7 +258,7 @@ kpfs_rfc3339(int64_t t, char *buf, size_t cap)
 
 /* The value of file f of k, without a newline, into buf. */
 static int
-value(const struct kp_key *k, int f, char *buf, size_t cap)
+value(const struct kpfs_key *k, int f, char *buf, size_t cap)
 {
 	int64_t t;
 	int n;
@@ -252,7 +329,7 @@ value(const struct kp_key *k, int f, char *buf, size_t cap)
 }
 
 int
-kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap)
+kpfs_keyfile_render(const struct kpfs_key *k, int f, char *buf, size_t cap)
 {
 	size_t len = 0;
 	int i, n;

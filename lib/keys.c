@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "kpool.h"
+#include "state.h"
 #include "store.h"
 
 /* The public columns of a key, in the order row_key() reads them. */
@@ -61,7 +62,7 @@ copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen)
 
 /* Read the KEY_COLS of the current row into k. */
 static int
-row_key(struct kp_store *st, sqlite3_stmt *s, int c0, struct kp_key *k)
+row_key(struct kp_store *st, sqlite3_stmt *s, int c0, struct kp_rec *k)
 {
 	const char	*status;
 	int		 glen;
@@ -107,7 +108,7 @@ row_key(struct kp_store *st, sqlite3_stmt *s, int c0, struct kp_key *k)
 int
 kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 {
-	const struct kp_key	*k = &b->key;
+	const struct kp_rec	*k = &b->key;
 	sqlite3_stmt		*s = NULL;
 	uint8_t			 si[KP_SEALED_LEN], se[KP_SEALED_LEN];
 	int			 rc = KP_OK, r;
@@ -118,18 +119,15 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	    (k->state == KP_STATE_EXPIRED && k->has_private) ||
 	    k->group_id_len > KP_MAX_GROUP_ID)
 		return kp_store_err(st, KP_EINVAL, "bad key to save");
-	if ((s = st->insert) == NULL &&
-	    (rc = kp_store_prepare(st, "INSERT INTO keypackages "
-	    "(keypackage_ref, keypackage_bytes, private_init_key, "
-	    "private_encryption_key, "
-	    "status, created_at, uploaded_at, reserved_at, spent_at, "
-	    "expired_at, changed_at, not_before, not_after, credential_hash, "
-	    "credential_type, ciphersuite, last_resort, reservation_id, "
-	    "reservation_expires_at, reserved_by, spent_group_id, spent_epoch, "
-	    "spent_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?)", &s)) != KP_OK)
+	if ((rc = kp_store_prepare_kept(st, KP_STMT_INSERT, "INSERT INTO "
+	    "keypackages (keypackage_ref, keypackage_bytes, private_init_key, "
+	    "private_encryption_key, status, created_at, uploaded_at, "
+	    "reserved_at, spent_at, expired_at, changed_at, not_before, "
+	    "not_after, credential_hash, credential_type, ciphersuite, "
+	    "last_resort, reservation_id, reservation_expires_at, reserved_by, "
+	    "spent_group_id, spent_epoch, spent_by) VALUES (?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &s)) != KP_OK)
 		goto out;
-	st->insert = s;
 	sqlite3_bind_blob(s, 1, k->ref, KP_REF_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, b->keypackage, (int)b->keypackage_len,
 	    SQLITE_STATIC);
@@ -172,10 +170,7 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	else if (r != SQLITE_DONE)
 		rc = kp_store_dberr(st, "save key");
 out:
-	if (s != NULL) {
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-	}
+	kp_store_done(s);
 	sodium_memzero(si, sizeof(si));
 	sodium_memzero(se, sizeof(se));
 	return rc;
@@ -262,13 +257,13 @@ kp_bundle_clear(struct kp_bundle *b)
 }
 
 /*
- * Run a statement that deletes or wipes rows, with ?1 bound to the
- * 32-byte blob (a ref or a credential hash) when there is one and ?2 to
- * num when the statement has it; *changed gets the number of rows
- * changed, and when there are any the WAL owes a scrub (kp_store_scrub).
+ * Run a statement that deletes or wipes rows, with ?1 bound to ref when
+ * there is one and ?2 to num when the statement has it; *changed gets
+ * the number of rows changed, and when there are any the WAL owes a
+ * scrub (kp_store_scrub).
  */
 static int
-exec_wipe(struct kp_store *st, const char *sql, const uint8_t *blob,
+exec_wipe(struct kp_store *st, const char *sql, const uint8_t *ref,
     int64_t num, const char *what, int *changed)
 {
 	sqlite3_stmt	*s = NULL;
@@ -277,8 +272,8 @@ exec_wipe(struct kp_store *st, const char *sql, const uint8_t *blob,
 	*changed = 0;
 	if ((rc = kp_store_prepare(st, sql, &s)) != KP_OK)
 		goto out;
-	if (blob != NULL)
-		sqlite3_bind_blob(s, 1, blob, 32, SQLITE_STATIC);
+	if (ref != NULL)
+		sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
 	if (sqlite3_bind_parameter_count(s) >= 2)
 		sqlite3_bind_int64(s, 2, num);
 	if (sqlite3_step(s) != SQLITE_DONE) {
@@ -299,7 +294,7 @@ kp_store_delete(struct kp_store *st, const uint8_t ref[KP_REF_LEN])
 	int	rc, n = 0;
 
 	if ((rc = exec_wipe(st, "DELETE FROM keypackages WHERE "
-	    "keypackage_ref = ?1", ref, 0, "key", &n)) != KP_OK)
+	    "keypackage_ref = ?1", ref, 0, "delete key", &n)) != KP_OK)
 		return rc;
 	if (n == 0) {
 		kp_hex(ref, KP_REF_LEN, hex);
@@ -316,14 +311,14 @@ kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN], int *wiped)
 	*wiped = 0;
 	if ((rc = exec_wipe(st, "UPDATE keypackages SET private_init_key = "
 	    "NULL, private_encryption_key = NULL WHERE keypackage_ref = ?1 "
-	    "AND private_init_key IS NOT NULL", ref, 0, "key", &n)) != KP_OK)
+	    "AND private_init_key IS NOT NULL", ref, 0, "wipe key", &n)) != KP_OK)
 		return rc;
 	*wiped = n > 0;
 	return KP_OK;
 }
 
 int
-kp_store_update(struct kp_store *st, const struct kp_key *k, int from)
+kp_store_update(struct kp_store *st, const struct kp_rec *k, int from)
 {
 	sqlite3_stmt	*s = NULL;
 	struct kp_bundle b;
@@ -366,7 +361,8 @@ kp_store_update(struct kp_store *st, const struct kp_key *k, int from)
 		goto out;
 	}
 	if (sqlite3_changes(st->db) == 0) {
-		memset(&b, 0, sizeof(b));
+		kp_store_done(s);
+		s = NULL;
 		if ((rc = kp_store_load(st, k->ref, 0, &b, &found)) != KP_OK)
 			goto out;
 		kp_bundle_clear(&b);
@@ -384,51 +380,11 @@ out:
 }
 
 int
-kp_store_expire_created(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-    int64_t now)
-{
-	sqlite3_stmt	*s = NULL;
-	struct kp_bundle b;
-	char		 hex[2 * KP_REF_LEN + 1];
-	int		 rc, found;
-
-	if ((rc = kp_store_prepare_kept(st, KP_STMT_EXPIRE, "UPDATE "
-	    "keypackages SET status = 'expired', expired_at = ?2, "
-	    "changed_at = ?2, private_init_key = NULL, "
-	    "private_encryption_key = NULL "
-	    "WHERE keypackage_ref = ?1 AND status = 'created'", &s)) !=
-	    KP_OK)
-		goto out;
-	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		rc = kp_store_dberr(st, "expire key");
-		goto out;
-	}
-	if (sqlite3_changes(st->db) == 0) {
-		kp_store_done(s);
-		s = NULL;
-		if ((rc = kp_store_load(st, ref, 0, &b, &found)) != KP_OK)
-			goto out;
-		kp_bundle_clear(&b);
-		kp_hex(ref, KP_REF_LEN, hex);
-		rc = found ? kp_store_err(st, KP_ESTATE, "key %s is %s, not "
-		    "created", hex, kp_state_name(b.key.state)) :
-		    kp_store_err(st, KP_ENOTFOUND, "no key %s", hex);
-		goto out;
-	}
-	kp_store_scrub(st);
-out:
-	kp_store_done(s);
-	return rc;
-}
-
-int
 kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
     int from, int to, int64_t now)
 {
 	struct kp_bundle	b;
-	struct kp_key		*k = &b.key;
+	struct kp_rec		*k = &b.key;
 	int			 rc;
 
 	if ((rc = kp_store_get(st, ref, 0, &b)) != KP_OK)
@@ -437,35 +393,8 @@ kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	if (k->state != from)
 		return kp_store_err(st, KP_ESTATE, "key %s is %s, not %s",
 		    k->ref_hex, kp_state_name(k->state), kp_state_name(from));
-	kp_key_move(k, to, now);
+	kp_rec_move(k, to, now);
 	return kp_store_update(st, k, from);
-}
-
-void
-kp_key_move(struct kp_key *k, int to, int64_t now)
-{
-	switch (to) {
-	case KP_STATE_CREATED:
-	case KP_STATE_AVAILABLE:
-		if (to == KP_STATE_CREATED)
-			k->uploaded_at = 0;	/* not on the server */
-		else if (k->uploaded_at == 0)
-			k->uploaded_at = now;
-		k->reserved_at = k->reservation_expires_at = 0;
-		k->reservation_id[0] = k->reserved_by[0] = '\0';
-		break;
-	case KP_STATE_RESERVED:
-		k->reserved_at = now;
-		break;
-	case KP_STATE_SPENT:
-		k->spent_at = now;
-		break;
-	case KP_STATE_EXPIRED:
-		k->expired_at = now;
-		break;
-	}
-	k->state = to;
-	k->changed_at = now;
 }
 
 int
@@ -501,56 +430,44 @@ out:
 	return rc;
 }
 
-/* Collect the keys a prepared statement yields. */
-static int
-collect(struct kp_store *st, sqlite3_stmt *s, struct kp_key **keys,
-    size_t *n)
-{
-	struct kp_key	*v = NULL, *nv;
-	size_t		 cap = 0, cnt = 0;
-	int		 rc = KP_OK, r;
+/* What kp_store_list and kp_store_expired collect. */
+struct collect {
+	struct kp_store	*st;
+	struct kp_rec	*v;
+	size_t		 n, cap;
+};
 
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 16;
-			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
-				rc = kp_store_err(st, KP_ENOMEM,
-				    "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
-		if ((rc = row_key(st, s, 0, &v[cnt])) != KP_OK)
-			goto out;
-		cnt++;
+static int
+collect(void *arg, const struct kp_rec *k)
+{
+	struct collect	*c = arg;
+	struct kp_rec	*nv;
+	size_t		 cap;
+
+	if (c->n == c->cap) {
+		cap = c->cap ? 2 * c->cap : 16;
+		if ((nv = reallocarray(c->v, cap, sizeof(*nv))) == NULL)
+			return kp_store_err(c->st, KP_ENOMEM, "out of memory");
+		c->v = nv;
+		c->cap = cap;
 	}
-	if (r != SQLITE_DONE)
-		rc = kp_store_dberr(st, "list keys");
-out:
-	if (rc != KP_OK) {
-		free(v);
-		v = NULL;
-		cnt = 0;
-	}
-	*keys = v;
-	*n = cnt;
-	return rc;
+	c->v[c->n++] = *k;
+	return KP_OK;
 }
 
 /*
- * The keys "SELECT KEY_COLS FROM keypackages WHERE <where>" yields, with
- * ?1 bound to text (NULL when NULL) and ?2 to num.
+ * Call fn for each key "SELECT KEY_COLS FROM keypackages WHERE <where>"
+ * yields, with ?1 bound to text (NULL when NULL) and ?2 to num.
  */
 static int
 select_keys(struct kp_store *st, const char *where, const char *text,
-    int64_t num, struct kp_key **keys, size_t *n)
+    int64_t num, int (*fn)(void *, const struct kp_rec *), void *arg)
 {
+	struct kp_rec	 k;
 	sqlite3_stmt	*s = NULL;
 	char		 sql[1024];
-	int		 rc;
+	int		 rc, r;
 
-	*keys = NULL;
-	*n = 0;
 	if ((size_t)snprintf(sql, sizeof(sql), "SELECT " KEY_COLS " FROM "
 	    "keypackages WHERE %s", where) >= sizeof(sql)) {
 		rc = kp_store_err(st, KP_EINVAL, "query too long");
@@ -561,28 +478,64 @@ select_keys(struct kp_store *st, const char *where, const char *text,
 	if (text != NULL)
 		sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, num);
-	rc = collect(st, s, keys, n);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = row_key(st, s, 0, &k)) != KP_OK ||
+		    (rc = fn(arg, &k)) != KP_OK)
+			goto out;
+	}
+	if (r != SQLITE_DONE)
+		rc = kp_store_dberr(st, "list keys");
 out:
 	sqlite3_finalize(s);
 	return rc;
 }
 
+/* select_keys into *keys (malloc'd) and *n. */
+static int
+select_all(struct kp_store *st, const char *where, const char *text,
+    int64_t num, struct kp_rec **keys, size_t *n)
+{
+	struct collect	c;
+	int		rc;
+
+	memset(&c, 0, sizeof(c));
+	c.st = st;
+	if ((rc = select_keys(st, where, text, num, collect, &c)) != KP_OK) {
+		free(c.v);
+		c.v = NULL;
+		c.n = 0;
+	}
+	*keys = c.v;
+	*n = c.n;
+	return rc;
+}
+
+#define LIST_WHERE	"?1 IS NULL OR status = ?1 ORDER BY created_at, rowid"
+
 int
-kp_store_list(struct kp_store *st, int state, struct kp_key **keys, size_t *n)
+kp_store_each(struct kp_store *st, int state,
+    int (*fn)(void *, const struct kp_rec *), void *arg)
+{
+	if (state != -1 && kp_state_name(state) == NULL)
+		return kp_store_err(st, KP_EINVAL, "bad state %d", state);
+	return select_keys(st, LIST_WHERE, kp_state_name(state), 0, fn, arg);
+}
+
+int
+kp_store_list(struct kp_store *st, int state, struct kp_rec **keys, size_t *n)
 {
 	*keys = NULL;
 	*n = 0;
 	if (state != -1 && kp_state_name(state) == NULL)
 		return kp_store_err(st, KP_EINVAL, "bad state %d", state);
-	return select_keys(st, "?1 IS NULL OR status = ?1 "
-	    "ORDER BY created_at, rowid", kp_state_name(state), 0, keys, n);
+	return select_all(st, LIST_WHERE, kp_state_name(state), 0, keys, n);
 }
 
 int
-kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
+kp_store_expired(struct kp_store *st, int64_t now, struct kp_rec **keys,
     size_t *n)
 {
-	return select_keys(st, "not_after < ?2 AND status IN ('created', "
+	return select_all(st, "not_after < ?2 AND status IN ('created', "
 	    "'available', 'reserved') ORDER BY not_after, rowid", NULL, now,
 	    keys, n);
 }
@@ -595,8 +548,7 @@ kp_store_wipe_spent(struct kp_store *st, int64_t now, uint32_t *n)
 	rc = exec_wipe(st, "UPDATE keypackages SET private_init_key = "
 	    "NULL, private_encryption_key = NULL WHERE not_after < ?2 AND "
 	    "status = 'spent' AND private_init_key IS NOT NULL", NULL, now,
-	    "wipe spent keys",
-	    &changed);
+	    "wipe spent keys", &changed);
 	*n = (uint32_t)changed;
 	return rc;
 }

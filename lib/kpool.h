@@ -430,27 +430,64 @@ int kp_policy_should_replenish(const struct kp_policy *p,
 uint32_t kp_policy_needed(const struct kp_policy *p,
     const struct kp_counts *c);
 
-/* One key of the pool as the tree and the tools see it: public only. */
-struct kp_key {
-	uint8_t	 ref[KP_REF_LEN];
-	char	 ref_hex[2 * KP_REF_LEN + 1];
-	int	 state;			/* KP_STATE_* */
-	uint16_t suite;
-	int	 last_resort;
-	int	 has_private;		/* private keys still in the store */
-	int64_t	 created_at, uploaded_at, reserved_at, spent_at, expired_at;
-	int64_t	 not_before, not_after;
-	int64_t	 changed_at;		/* last transition */
-	char	 reservation_id[65];
-	int64_t	 reservation_expires_at;
-	char	 reserved_by[KP_MAX_USERNAME + 1];
-	char	 spent_by[KP_MAX_USERNAME + 1];
-	uint8_t	 group_id[KP_MAX_GROUP_ID];
-	size_t	 group_id_len;
-	int64_t	 epoch;			/* from an opened Welcome, else -1 */
-	size_t	 keypackage_len;
-	uint8_t	 credential_hash[32];
+/*
+ * One key's public record, opaque: no private key, a copy taken when it
+ * was read (it does not follow later changes).  Read it with the
+ * accessors below; pointers they return live as long as the record.
+ */
+struct kp_key;
+
+/* kp_key_free: release a record; NULL is fine. */
+void kp_key_free(struct kp_key *k);
+/*
+ * kp_keys_free: release the n records of keys and the array; NULL
+ * entries (records the caller kept) are skipped.
+ */
+void kp_keys_free(struct kp_key **keys, size_t n);
+/* kp_key_ref: the KeyPackageRef, KP_REF_LEN bytes. */
+const uint8_t *kp_key_ref(const struct kp_key *k);
+/* kp_key_ref_hex: the KeyPackageRef in lowercase hex. */
+const char *kp_key_ref_hex(const struct kp_key *k);
+/* kp_key_state: the KP_STATE_* of the key. */
+int kp_key_state(const struct kp_key *k);
+/* kp_key_suite: the cipher suite. */
+uint16_t kp_key_suite(const struct kp_key *k);
+/* kp_key_last_resort: 1 for a last-resort key, else 0. */
+int kp_key_last_resort(const struct kp_key *k);
+/* kp_key_has_private: 1 while its private keys are in the store. */
+int kp_key_has_private(const struct kp_key *k);
+/* kp_key_keypackage_len: bytes of the encoded KeyPackage. */
+size_t kp_key_keypackage_len(const struct kp_key *k);
+
+/* The times of a key (kp_key_time). */
+enum kp_key_time {
+	KP_T_CREATED,
+	KP_T_UPLOADED,
+	KP_T_RESERVED,
+	KP_T_RESERVATION_EXPIRES,
+	KP_T_SPENT,
+	KP_T_EXPIRED,
+	KP_T_NOT_BEFORE,
+	KP_T_NOT_AFTER,
+	KP_T_CHANGED,		/* the last transition */
 };
+/* kp_key_time: a KP_T_* time of the key, unix seconds; 0 when unset. */
+int64_t kp_key_time(const struct kp_key *k, int which);
+
+/* The texts of a key (kp_key_text). */
+enum kp_key_text {
+	KP_X_RESERVATION_ID,
+	KP_X_RESERVED_BY,
+	KP_X_SPENT_BY,
+};
+/* kp_key_text: a KP_X_* text of the key; "" when unset. */
+const char *kp_key_text(const struct kp_key *k, int which);
+/* kp_key_group_id: the group it was spent in (*len 0: none known). */
+const uint8_t *kp_key_group_id(const struct kp_key *k, size_t *len);
+/* kp_key_epoch: the epoch of its opened Welcome; -1 when none was. */
+int64_t kp_key_epoch(const struct kp_key *k);
+/* kp_key_credential_hash: SHA-256 of its Credential, 32 bytes. */
+const uint8_t *kp_key_credential_hash(const struct kp_key *k);
 
 struct kp_pool;		/* one user's local pool, opaque */
 
@@ -460,15 +497,25 @@ struct kp_pool;		/* one user's local pool, opaque */
  * first use; NULL means dbpath with ".key" appended).  A new store gets
  * a fresh Ed25519 identity.  user may be NULL to open an existing store
  * as whoever owns it.  Close with kp_pool_close().  On failure *out may
- * still hold a handle for kp_errmsg(): close it too.  A handle is used
- * by one thread at a time; several handles may share one store.
+ * still hold a handle for kp_errmsg(): close it too.
+ *
+ * A handle may be used by several threads at once: local work (reads,
+ * generation, local moves, Welcomes) goes on while another thread talks
+ * to the server, and conversations with the server take turns, so a
+ * view pulled before a transition is never applied after it.  Several
+ * handles, in one process or several, may share one store.
  */
 int kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
     struct kp_pool **out) KP_WUR;
+/* kp_pool_close: close the store and wipe the identity; NULL is fine.
+ * No other thread may be using p. */
 void kp_pool_close(struct kp_pool *p);
-/* kp_errmsg: detail of the pool's last error; never a secret.  It tells
- * of the last kp_pool_* call only: empty after one that succeeded with
- * nothing to report. */
+/*
+ * kp_errmsg: the detail of the last kp_pool_* call this thread made on
+ * p; never a secret, empty after a call that succeeded with nothing to
+ * report.  Other threads' calls on p do not change it.  The string
+ * lasts until this thread's next call on p.
+ */
 const char *kp_errmsg(const struct kp_pool *p);
 /* kp_pool_user: the user name the store belongs to. */
 const char *kp_pool_user(const struct kp_pool *p);
@@ -476,12 +523,14 @@ const char *kp_pool_user(const struct kp_pool *p);
 void kp_pool_identity(const struct kp_pool *p, uint8_t pub[KP_SIGN_PK_LEN]);
 /* kp_pool_set_server: talk to url from now on; NULL means offline. */
 int kp_pool_set_server(struct kp_pool *p, const char *url) KP_WUR;
-/* kp_pool_set_clock: a clock for tests (NULL: the real one). */
+/* kp_pool_set_clock: a clock for tests (NULL: the real one); set it
+ * before other threads use p. */
 void kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *),
     void *arg);
 /* kp_pool_now: the pool's idea of now, unix seconds. */
 int64_t kp_pool_now(const struct kp_pool *p);
 
+/* kp_pool_policy_get: the stored policy, defaults where unset. */
 int kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out) KP_WUR;
 /* kp_pool_policy_set: store a policy; KP_EINVAL if inconsistent. */
 int kp_pool_policy_set(struct kp_pool *p, const struct kp_policy *in) KP_WUR;
@@ -491,16 +540,20 @@ int kp_pool_config_set(struct kp_pool *p, const char *key,
 /* kp_pool_config_text: the settings as "key = value\n" lines, malloc'd. */
 int kp_pool_config_text(struct kp_pool *p, char **text) KP_WUR;
 
+/* kp_pool_counts: keys per state, last-resort keys included. */
 int kp_pool_counts(struct kp_pool *p, struct kp_counts *out) KP_WUR;
-/* kp_pool_list: keys in state (-1: all), oldest first; free(*keys). */
-int kp_pool_list(struct kp_pool *p, int state, struct kp_key **keys,
+/*
+ * kp_pool_list: the keys in state (-1: all), oldest first, into *keys
+ * (an array of *n records); release with kp_keys_free(*keys, *n).  A
+ * caller may keep (*keys)[i] by setting it to NULL; kp_key_free() it
+ * later.
+ */
+int kp_pool_list(struct kp_pool *p, int state, struct kp_key ***keys,
     size_t *n) KP_WUR;
-/* kp_pool_get: one key; KP_ENOTFOUND when missing. */
-int kp_pool_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
-    struct kp_key *out) KP_WUR;
-/* kp_pool_load: like kp_pool_get, but a missing key sets *found = 0. */
-int kp_pool_load(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
-    struct kp_key *out, int *found) KP_WUR;
+/* kp_pool_key: one key into *out (kp_key_free()); KP_ENOTFOUND when
+ * missing. */
+int kp_pool_key(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    struct kp_key **out) KP_WUR;
 /* kp_pool_keypackage: the encoded KeyPackage; free(*buf). */
 int kp_pool_keypackage(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
     uint8_t **buf, size_t *len) KP_WUR;
@@ -559,15 +612,21 @@ enum kp_health {
 	KP_HEALTH_OK = 0,
 	KP_HEALTH_LOW,		/* available < low watermark */
 	KP_HEALTH_EMPTY,	/* nothing available */
-	KP_HEALTH_OFFLINE,	/* the last server call failed */
+	KP_HEALTH_OFFLINE,	/* no server, or it did not answer last */
 };
-/* kp_health_name: "ok", "low", "empty", "offline". */
+/* kp_health_name: "ok", "low", "empty", "offline"; NULL for a bad one. */
 const char *kp_health_name(int health);
 struct kp_status {
 	struct kp_counts counts;
 	int	 health;		/* KP_HEALTH_* */
 	int64_t	 last_sync;		/* 0: never */
 };
+/*
+ * kp_pool_status: the counts, the health and the time of the last sync.
+ * Health is offline when no server is set or when the last exchange
+ * with it, by any handle on the store, got no answer (a refusal is an
+ * answer); else empty, low or ok by the regular available keys.
+ */
 int kp_pool_status(struct kp_pool *p, struct kp_status *out) KP_WUR;
 
 #ifdef __cplusplus

@@ -137,6 +137,13 @@ busy_err(struct kp_store *st, const char *what, int r)
 	    sqlite3_errmsg(st->db));
 }
 
+void
+kp_store_errbuf(struct kp_store *st, char *err, size_t errlen)
+{
+	st->err = err;
+	st->errlen = errlen;
+}
+
 int
 kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
 {
@@ -407,7 +414,6 @@ kp_store_close(struct kp_store *st)
 
 	if (st == NULL)
 		return;
-	sqlite3_finalize(st->insert);
 	for (i = 0; i < KP_NSTMTS; i++)
 		sqlite3_finalize(st->stmts[i]);
 	if (st->db != NULL) {

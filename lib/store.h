@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * store.h: the local pool's SQLite store and the pool handle, internal to
- * libkpool: lib/store.c (the connection, its transactions and
- * checkpoints, settings and identity), lib/seal.c (the at-rest key and
- * sealing) and lib/keys.c (the key rows); the pool handle is
- * lib/pool.c's and lib/sync.c's.
+ * store.h: the local pool's SQLite store, internal to libkpool:
+ * lib/store.c (the connection, its transactions and checkpoints,
+ * settings and identity), lib/seal.c (the at-rest key and sealing) and
+ * lib/keys.c (the key rows).
  *
  * One SQLite file per user, WAL, secure_delete, versioned migrations.
  * Private keys (the two X25519 keys of each KeyPackage and the identity's
  * Ed25519 seed) are sealed with XChaCha20-Poly1305 under a 32-byte key
  * kept in a 0600 key file; the associated data binds each ciphertext to
- * its row and column.
+ * its row and column.  A store is used by one thread at a time (the
+ * pool's store lock).
  */
 #ifndef KP_STORE_H
 #define KP_STORE_H
@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "kpool.h"
+#include "rec.h"
 
 #define KP_ERRLEN	256
 
@@ -35,44 +36,27 @@ struct sqlite3_stmt;
 enum kp_stmt {
 	KP_STMT_LOAD = 0,		/* kp_store_load */
 	KP_STMT_UPDATE,			/* kp_store_update */
-	KP_STMT_EXPIRE,			/* kp_store_expire_created */
+	KP_STMT_INSERT,			/* kp_store_save */
 	KP_NSTMTS
 };
 
 /* The store: one SQLite connection and the at-rest key. */
 struct kp_store {
 	struct sqlite3	*db;
-	struct sqlite3_stmt *insert;	/* kp_store_save's, kept */
 	struct sqlite3_stmt *stmts[KP_NSTMTS];	/* enum kp_stmt, kept */
 	uint8_t		 key[32];	/* at-rest key, wiped at close */
-	char		*err;		/* the owner's message buffer */
+	char		*err;		/* the caller's message buffer */
 	size_t		 errlen;
 	int		 scrub_owed;	/* a wipe since the last checkpoint */
 };
 
 /* One key with all the store holds about it. */
 struct kp_bundle {
-	struct kp_key	 key;		/* public fields; key.has_private */
+	struct kp_rec	 key;		/* public fields; key.has_private */
 	uint16_t	 credential_type;
 	uint8_t		*keypackage;	/* save: borrowed; load: malloc'd */
 	size_t		 keypackage_len;
 	struct kp_kpsecrets sec;	/* when key.has_private */
-};
-
-/* One user's pool (the opaque struct kp_pool of kpool.h). */
-struct kp_pool {
-	struct kp_store	*st;
-	char		 user[KP_MAX_USERNAME + 1];
-	uint8_t		 pub[KP_SIGN_PK_LEN];
-	uint8_t		 seed[KP_SIGN_SEED_LEN];	/* wiped at close */
-	uint8_t		 cred_hash[32];
-	int		 have_cred_hash;
-	int		 registered;
-	char		*url;		/* NULL: offline */
-	struct kp_client *client;
-	int64_t		(*now)(void *);
-	void		*now_arg;
-	char		 errmsg[KP_ERRLEN];
 };
 
 /* store.c */
@@ -80,13 +64,15 @@ struct kp_pool {
 /*
  * kp_store_open: open or create the store at dbpath (0600, WAL) with the
  * at-rest key in keyfile, created (O_EXCL, 0600) only when the store is
- * new.  Messages go to err (errlen bytes), which must outlive the store.
+ * new.  Messages go to err (errlen bytes; kp_store_errbuf() moves them).
  * *out is freed with kp_store_close().
  */
 int	kp_store_open(const char *dbpath, const char *keyfile, char *err,
 	    size_t errlen, struct kp_store **out) KP_WUR;
 /* kp_store_close: close and wipe the at-rest key; NULL is fine. */
 void	kp_store_close(struct kp_store *st);
+/* kp_store_errbuf: the store's messages go to err (errlen bytes) now. */
+void	kp_store_errbuf(struct kp_store *st, char *err, size_t errlen);
 /* kp_store_err: set the message (printf) and return rc. */
 int	kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
@@ -103,6 +89,27 @@ int	kp_store_prepare_kept(struct kp_store *st, int which, const char *sql,
 	    struct sqlite3_stmt **stmt) KP_WUR;
 /* kp_store_done: reset a kept statement for its next use; NULL is fine. */
 void	kp_store_done(struct sqlite3_stmt *s);
+
+/* seal.c */
+
+/*
+ * kp_store_key_check: load the at-rest key from keyfile and check it
+ * against the store's key check; a store without one (a new store) gets
+ * a new key file (O_EXCL, 0600) and its check.  KP_ECRYPTO for a key
+ * file that is missing or not this store's, KP_EPERM for a wide mode.
+ */
+int	kp_store_key_check(struct kp_store *st, const char *keyfile) KP_WUR;
+/* kp_store_seal: seal the 32 bytes pt for column col of row ctx. */
+void	kp_store_seal(const struct kp_store *st, const char *col,
+	    const uint8_t *ctx, size_t ctxlen, const uint8_t pt[32],
+	    uint8_t out[KP_SEALED_LEN]);
+/*
+ * kp_store_unseal: open what kp_store_seal made for the same col and
+ * ctx into pt; KP_ECRYPTO when it does not open, KP_EDB when damaged.
+ */
+int	kp_store_unseal(struct kp_store *st, const char *col,
+	    const uint8_t *ctx, size_t ctxlen, const void *in, size_t inlen,
+	    uint8_t pt[32]) KP_WUR;
 
 /* Transactions: BEGIN IMMEDIATE, COMMIT, ROLLBACK. */
 int	kp_store_begin(struct kp_store *st) KP_WUR;
@@ -147,27 +154,6 @@ int	kp_store_identity_put(struct kp_store *st, const char *user,
 	    const uint8_t seed[KP_SIGN_SEED_LEN], int64_t now) KP_WUR;
 int	kp_store_identity_registered(struct kp_store *st, int64_t now) KP_WUR;
 
-/* seal.c */
-
-/*
- * kp_store_key_check: load the at-rest key from keyfile and check it
- * against the store's key check; a store without one (a new store) gets
- * a new key file (O_EXCL, 0600) and its check.  KP_ECRYPTO for a key
- * file that is missing or not this store's, KP_EPERM for a wide mode.
- */
-int	kp_store_key_check(struct kp_store *st, const char *keyfile) KP_WUR;
-/* kp_store_seal: seal the 32 bytes pt for column col of row ctx. */
-void	kp_store_seal(const struct kp_store *st, const char *col,
-	    const uint8_t *ctx, size_t ctxlen, const uint8_t pt[32],
-	    uint8_t out[KP_SEALED_LEN]);
-/*
- * kp_store_unseal: open what kp_store_seal made for the same col and
- * ctx into pt; KP_ECRYPTO when it does not open, KP_EDB when damaged.
- */
-int	kp_store_unseal(struct kp_store *st, const char *col,
-	    const uint8_t *ctx, size_t ctxlen, const void *in, size_t inlen,
-	    uint8_t pt[32]) KP_WUR;
-
 /* keys.c */
 
 /* kp_store_save: insert a new key; KP_EEXIST when the ref is taken. */
@@ -200,23 +186,13 @@ int	kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
  * KP_ESTATE when it is not, KP_ENOTFOUND when it is gone.  A move to
  * expired wipes the private keys in the same statement.
  */
-int	kp_store_update(struct kp_store *st, const struct kp_key *k,
+int	kp_store_update(struct kp_store *st, const struct kp_rec *k,
 	    int from) KP_WUR;
 /*
- * kp_store_expire_created: move a created key to expired at now and wipe
- * its private keys, in one statement without loading it first (the
- * local transition); KP_ESTATE when it is not created, KP_ENOTFOUND
- * when it is gone.  The WAL scrub is owed (kp_store_scrub).
+ * kp_store_set_state: move ref from one state to another at now
+ * (kp_rec_move), a compare-and-set: KP_ESTATE when it is not in from,
+ * KP_ENOTFOUND when it is gone.
  */
-int	kp_store_expire_created(struct kp_store *st,
-	    const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
-/*
- * kp_key_move: set k's state to to at now, with the timestamps that go
- * with it (reservation details cleared on the way back to created or
- * available); the caller stores it with kp_store_update().
- */
-void	kp_key_move(struct kp_key *k, int to, int64_t now);
-/* kp_store_set_state: move ref from one state to another at now. */
 int	kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	    int from, int to, int64_t now) KP_WUR;
 /*
@@ -225,34 +201,21 @@ int	kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
  */
 int	kp_store_counts(struct kp_store *st, uint16_t suite, int lr,
 	    struct kp_counts *out) KP_WUR;
+/*
+ * kp_store_each: call fn(arg, k) for each key in state (-1: all), oldest
+ * first; the first error of fn ends the walk and is returned.
+ */
+int	kp_store_each(struct kp_store *st, int state,
+	    int (*fn)(void *, const struct kp_rec *), void *arg) KP_WUR;
 /* kp_store_list: keys in state (-1: all), oldest first; free(*keys). */
-int	kp_store_list(struct kp_store *st, int state, struct kp_key **keys,
+int	kp_store_list(struct kp_store *st, int state, struct kp_rec **keys,
 	    size_t *n) KP_WUR;
 /* kp_store_expired: live keys whose not_after is before now; free(*keys). */
-int	kp_store_expired(struct kp_store *st, int64_t now, struct kp_key **keys,
+int	kp_store_expired(struct kp_store *st, int64_t now, struct kp_rec **keys,
 	    size_t *n) KP_WUR;
 /* kp_store_wipe_spent: wipe private keys of spent keys past not_after,
  * last-resort ones included. */
 int	kp_store_wipe_spent(struct kp_store *st, int64_t now,
 	    uint32_t *n) KP_WUR;
-
-/*
- * A public kp_pool_* call starts: the message of an earlier call goes,
- * so kp_errmsg() only ever tells of this call (empty after a success
- * that has nothing to report).
- */
-#define KP_POOL_CALL(p)	((p)->errmsg[0] = '\0')
-
-/* Pool helpers shared by lib/pool.c and lib/sync.c. */
-int	kp_pool_err(struct kp_pool *p, int rc, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-int	kp_pool_netresult(struct kp_pool *p, int rc, const char *what);
-int	kp_pool_need_server(struct kp_pool *p) KP_WUR;
-int	kp_pool_register(struct kp_pool *p) KP_WUR;
-int	kp_pool_upload(struct kp_pool *p, const struct kp_key *keys, size_t n,
-	    int expire_rejected, uint32_t *uploaded, uint32_t *expired) KP_WUR;
-void	kp_pool_drop_client(struct kp_pool *p);
-int	kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
-	    uint32_t *made) KP_WUR;
 
 #endif /* KP_STORE_H */

@@ -242,11 +242,52 @@ pt_small_policy(struct kp_pool *p, const char *low, const char *target,
 		bail("policy: %s", kp_errmsg(p));
 }
 
-/* pt_get: the key ref of p into *k, or bail. */
-static void __attribute__((unused))
-pt_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], struct kp_key *k)
+/*
+ * pt_key: kp_pool_key of ref into *k, releasing what *k held first
+ * (NULL is fine); returns kp_pool_key's code.
+ */
+static int __attribute__((unused))
+pt_key(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], struct kp_key **k)
 {
-	if (kp_pool_get(p, ref, k) != KP_OK)
+	kp_key_free(*k);
+	*k = NULL;
+	return kp_pool_key(p, ref, k);
+}
+
+/* pt_key_same: 1 when the records a and b say the same of every field. */
+static int __attribute__((unused))
+pt_key_same(const struct kp_key *a, const struct kp_key *b)
+{
+	const uint8_t	*ga, *gb;
+	size_t		 la, lb;
+	int		 i;
+
+	for (i = KP_T_CREATED; i <= KP_T_CHANGED; i++)
+		if (kp_key_time(a, i) != kp_key_time(b, i))
+			return 0;
+	for (i = KP_X_RESERVATION_ID; i <= KP_X_SPENT_BY; i++)
+		if (strcmp(kp_key_text(a, i), kp_key_text(b, i)) != 0)
+			return 0;
+	ga = kp_key_group_id(a, &la);
+	gb = kp_key_group_id(b, &lb);
+	return memcmp(kp_key_ref(a), kp_key_ref(b), KP_REF_LEN) == 0 &&
+	    strcmp(kp_key_ref_hex(a), kp_key_ref_hex(b)) == 0 &&
+	    kp_key_state(a) == kp_key_state(b) &&
+	    kp_key_suite(a) == kp_key_suite(b) &&
+	    kp_key_last_resort(a) == kp_key_last_resort(b) &&
+	    kp_key_has_private(a) == kp_key_has_private(b) &&
+	    kp_key_keypackage_len(a) == kp_key_keypackage_len(b) &&
+	    la == lb && memcmp(ga, gb, la) == 0 &&
+	    kp_key_epoch(a) == kp_key_epoch(b) &&
+	    memcmp(kp_key_credential_hash(a), kp_key_credential_hash(b),
+	    32) == 0;
+}
+
+/* pt_get: the key ref of p into *k (as pt_key), or bail. */
+static void __attribute__((unused))
+pt_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], struct kp_key **k)
+{
+	if (pt_key(p, ref, k) != KP_OK)
 		bail("get: %s", kp_errmsg(p));
 }
 

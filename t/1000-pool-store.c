@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "1-pooltest.h"
+#include "pool.h"
 #include "store.h"
 
 static char	errbuf[KP_ERRLEN];
@@ -273,7 +274,7 @@ test_many(void)
 	struct kp_store	*st;
 	struct kp_bundle *b, got;
 	struct kp_counts c;
-	struct kp_key	*keys;
+	struct kp_rec	*keys;
 	uint8_t		 (*kp)[64], cred[2][32], *kps;
 	size_t		 n, i, m;
 	uint32_t	 inval;
@@ -483,7 +484,7 @@ static void
 test_pool_scrub(void)
 {
 	struct kp_pool	*p = NULL;
-	struct kp_key	*keys = NULL;
+	struct kp_key	**keys = NULL;
 	uint8_t		 sealed[2][128];
 	size_t		 sl[2], n = 0, i;
 	struct kp_sync_report r;
@@ -496,25 +497,25 @@ test_pool_scrub(void)
 	if (n != 2)
 		bail("no keys");
 	for (i = 0; i < 2; i++)
-		sl[i] = sealed_of(p->st, keys[i].ref, "private_init_key",
-		    sealed[i], sizeof(sealed[i]));
+		sl[i] = sealed_of(p->st, kp_key_ref(keys[i]),
+		    "private_init_key", sealed[i], sizeof(sealed[i]));
 	ok(pt_store_has(pt_file("s.db"), sealed[0], sl[0]),
 	    "a sealed key is in the files");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_OK, "created -> expired");
 	is_int(p->st->scrub_owed, 1, "its scrub is owed, not run");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_ESTATE, "again: KP_ESTATE");
 	is_int(kp_pool_expire(p, &r), KP_OK, "expire");
 	is_int(p->st->scrub_owed, 0, "ran the scrub");
 	ok(!pt_store_has(pt_file("s.db"), sealed[0], sl[0]),
 	    "after it no sealed bytes of the expired key in the files");
-	is_int(kp_pool_transition(p, keys[1].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[1]), KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_OK, "the other created -> expired");
 	kp_pool_close(p);
 	ok(!pt_store_has(pt_file("s.db"), sealed[1], sl[1]),
 	    "after close no sealed bytes of it in the files");
-	free(keys);
+	kp_keys_free(keys, n);
 }
 
 int

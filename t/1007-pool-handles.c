@@ -57,7 +57,7 @@ operator(void *arg)
 		KP_STATE_AVAILABLE,
 	};
 	struct kp_pool		*p = open_handle();
-	struct kp_key		*keys;
+	struct kp_key		**keys;
 	size_t			 n;
 	unsigned		 seed = 7;
 	int			 i, rc, t;
@@ -72,13 +72,13 @@ operator(void *arg)
 			if (rc != KP_OK && rc != KP_ETOOBIG)
 				goto bad;
 		} else if (seed % 7 == 1) {
-			rc = kp_pool_delete(p, keys[seed % n].ref);
+			rc = kp_pool_delete(p, kp_key_ref(keys[seed % n]));
 			if (rc != KP_OK && rc != KP_EBUSY && rc != KP_ENOTFOUND)
 				goto bad;
 		} else {
 			t = to[(seed >> 8) % 4];
-			rc = kp_pool_transition(p, keys[seed % n].ref,
-			    keys[seed % n].state, t);
+			rc = kp_pool_transition(p, kp_key_ref(keys[seed % n]),
+			    kp_key_state(keys[seed % n]), t);
 			/* a move the other handle beat us to, or forbade */
 			if (rc != KP_OK && rc != KP_ESTATE &&
 			    rc != KP_ENOTFOUND && rc != KP_EBUSY &&
@@ -86,12 +86,12 @@ operator(void *arg)
 				goto bad;
 		}
 		nops++;
-		free(keys);
+		kp_keys_free(keys, n);
 		continue;
 bad:
 		diag("op %d: %s: %s", i, kp_strerror(rc), kp_errmsg(p));
 		bad_ops++;
-		free(keys);
+		kp_keys_free(keys, n);
 	}
 	kp_pool_close(p);
 	return NULL;
@@ -102,7 +102,7 @@ main(void)
 {
 	struct kp_pool		*p;
 	struct kp_counts	 c;
-	struct kp_key		*keys;
+	struct kp_key		**keys;
 	pthread_t		 a, b;
 	size_t			 n, m, sum = 0;
 	int			 s;
@@ -125,11 +125,11 @@ main(void)
 	    "race with a state error", nops);
 	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
 	is_int(kp_pool_list(p, -1, &keys, &n), KP_OK, "list");
-	free(keys);
+	kp_keys_free(keys, n);
 	for (s = 0; s < KP_NSTATES; s++) {
 		if (kp_pool_list(p, s, &keys, &m) != KP_OK)
 			bail("list");
-		free(keys);
+		kp_keys_free(keys, m);
 		sum += m;
 	}
 	ok(c.total == n && sum == n && pt_sum(&c) == (int)c.total,
