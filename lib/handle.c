@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * handle.c: what makes a pool handle safe to share between threads:
- * its two locks (pool.h says which guards what) and the message of each
- * thread's last call (kp_errmsg).
+ * its two locks (pool.h says which guards what), the message of each
+ * thread's last call (kp_errmsg), and the changes each call committed,
+ * reported to the observer when the call ends.
  *
  * Each thread keeps, per handle it used lately, a small record: the
- * message of its current call.  Records are found by
+ * message and the changes of its current call.  Records are found by
  * the handle's address alone, so that kp_errmsg() never reads a handle
  * (a caller may ask before the open that fills the pointer); a new
  * handle at the address of a closed one starts its first call with a
@@ -30,6 +31,9 @@ struct tcall {
 	struct tcall	*next;		/* the thread's, last used first */
 	const void	*handle;
 	char		 msg[KP_ERRLEN];
+	struct kp_change *changes;	/* committed by the current call */
+	size_t		 n, cap;
+	int		 all;		/* any key may have changed */
 };
 
 static pthread_once_t	once = PTHREAD_ONCE_INIT;
@@ -41,6 +45,7 @@ static _Thread_local struct tcall spare;
 static void
 tcall_free(struct tcall *t)
 {
+	free(t->changes);
 	free(t);
 }
 
@@ -67,6 +72,7 @@ static struct tcall *
 use_spare(const struct kp_pool *p)
 {
 	if (spare.handle != p) {
+		free(spare.changes);
 		memset(&spare, 0, sizeof(spare));
 		spare.handle = p;
 	}
@@ -169,14 +175,20 @@ kp_pool_forget(const struct kp_pool *p)
 		tcall_free(t);
 		return;
 	}
-	if (spare.handle == p)
+	if (spare.handle == p) {
+		free(spare.changes);
 		memset(&spare, 0, sizeof(spare));
+	}
 }
 
 void
 kp_pool_begin(struct kp_pool *p)
 {
-	tcall(p)->msg[0] = '\0';
+	struct tcall	*t = tcall(p);
+
+	t->msg[0] = '\0';
+	t->n = 0;
+	t->all = 0;
 }
 
 void
@@ -189,12 +201,77 @@ kp_pool_lock(struct kp_pool *p)
 void
 kp_pool_unlock(struct kp_pool *p)
 {
+	struct tcall		*t = tcall(p);
+	struct kp_change	*c, *nc;
+	size_t			 n, cap;
+	int			 lost;
+
+	kp_store_changes(p->st, &c, &n, &lost);
+	t->all |= lost;
+	if (n > 0 && t->n == 0 && t->cap == 0) {
+		t->changes = c;		/* the first of the call: take it */
+		t->n = t->cap = n;
+		c = NULL;
+	} else if (n > 0) {
+		if (t->n + n > t->cap) {
+			cap = t->n + n;
+			if ((nc = reallocarray(t->changes, cap,
+			    sizeof(*nc))) == NULL) {
+				t->all = 1;
+				goto out;
+			}
+			t->changes = nc;
+			t->cap = cap;
+		}
+		memcpy(t->changes + t->n, c, n * sizeof(*c));
+		t->n += n;
+	}
+out:
+	free(c);
 	pthread_mutex_unlock(&p->slock);
+}
+
+void
+kp_pool_others(struct kp_pool *p)
+{
+	int64_t	v;
+
+	if (kp_store_data_version(p->st, &v) == KP_OK &&
+	    v != p->data_version) {
+		p->data_version = v;
+		tcall(p)->all = 1;
+	}
 }
 
 int
 kp_pool_end(struct kp_pool *p, int rc)
 {
-	(void)p;
+	struct tcall		*t = tcall(p);
+	struct kp_change	*c;
+	void			(*fn)(void *, const uint8_t *, int, int);
+	void			*arg;
+	size_t			 n, i;
+	int			 all;
+
+	if (t->n == 0 && !t->all)
+		return rc;
+	c = t->changes;
+	n = t->n;
+	all = t->all;
+	t->changes = NULL;
+	t->n = t->cap = 0;
+	t->all = 0;
+	pthread_mutex_lock(&p->slock);
+	fn = p->observer;
+	arg = p->observer_arg;
+	pthread_mutex_unlock(&p->slock);
+	if (fn != NULL) {
+		if (all)
+			fn(arg, NULL, -1, -1);
+		else
+			for (i = 0; i < n; i++)
+				fn(arg, c[i].ref, c[i].from, c[i].to);
+	}
+	free(c);
 	return rc;
 }

@@ -2,7 +2,8 @@
 /*
  * keys.c: the key rows of the local store (see store.h): save, load,
  * compare-and-set updates, deletion and wiping, counts and listings.
- * A wipe makes the WAL owe a scrub (kp_store_scrub).
+ * Every change to a row is noted (kp_store_change) for the pool's
+ * observer; a wipe makes the WAL owe a scrub (kp_store_scrub).
  */
 
 #include <stdio.h>
@@ -169,6 +170,8 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 		    k->ref_hex[0] ? k->ref_hex : "(ref)");
 	else if (r != SQLITE_DONE)
 		rc = kp_store_dberr(st, "save key");
+	else
+		kp_store_change(st, k->ref, -1, k->state);
 out:
 	kp_store_done(s);
 	sodium_memzero(si, sizeof(si));
@@ -257,17 +260,19 @@ kp_bundle_clear(struct kp_bundle *b)
 }
 
 /*
- * Run a statement that deletes or wipes rows, with ?1 bound to ref when
- * there is one and ?2 to num when the statement has it; *changed gets
- * the number of rows changed, and when there are any the WAL owes a
- * scrub (kp_store_scrub).
+ * Run a statement that deletes rows (gone) or wipes their private keys,
+ * "... RETURNING keypackage_ref, status", with ?1 bound to ref when there
+ * is one and ?2 to num when the statement has it.  Each row returned is
+ * a change (to none when gone, else to its state); *changed gets their
+ * number, and when there are any the WAL owes a scrub (kp_store_scrub).
  */
 static int
 exec_wipe(struct kp_store *st, const char *sql, const uint8_t *ref,
-    int64_t num, const char *what, int *changed)
+    int64_t num, int gone, const char *what, int *changed)
 {
 	sqlite3_stmt	*s = NULL;
-	int		 rc;
+	const char	*status;
+	int		 rc, r, state;
 
 	*changed = 0;
 	if ((rc = kp_store_prepare(st, sql, &s)) != KP_OK)
@@ -276,11 +281,22 @@ exec_wipe(struct kp_store *st, const char *sql, const uint8_t *ref,
 		sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
 	if (sqlite3_bind_parameter_count(s) >= 2)
 		sqlite3_bind_int64(s, 2, num);
-	if (sqlite3_step(s) != SQLITE_DONE) {
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		status = (const char *)sqlite3_column_text(s, 1);
+		if (sqlite3_column_bytes(s, 0) != KP_REF_LEN ||
+		    (state = kp_state_from_name(status)) < 0) {
+			rc = kp_store_err(st, KP_EDB, "a key row is damaged");
+			goto out;
+		}
+		kp_store_change(st, sqlite3_column_blob(s, 0), state,
+		    gone ? -1 : state);
+		(*changed)++;
+	}
+	if (r != SQLITE_DONE) {
 		rc = kp_store_dberr(st, what);
 		goto out;
 	}
-	if ((*changed = sqlite3_changes(st->db)) > 0)
+	if (*changed > 0)
 		kp_store_scrub(st);
 out:
 	sqlite3_finalize(s);
@@ -294,7 +310,8 @@ kp_store_delete(struct kp_store *st, const uint8_t ref[KP_REF_LEN])
 	int	rc, n = 0;
 
 	if ((rc = exec_wipe(st, "DELETE FROM keypackages WHERE "
-	    "keypackage_ref = ?1", ref, 0, "delete key", &n)) != KP_OK)
+	    "keypackage_ref = ?1 RETURNING keypackage_ref, status", ref, 0, 1,
+	    "delete key", &n)) != KP_OK)
 		return rc;
 	if (n == 0) {
 		kp_hex(ref, KP_REF_LEN, hex);
@@ -311,7 +328,8 @@ kp_store_wipe(struct kp_store *st, const uint8_t ref[KP_REF_LEN], int *wiped)
 	*wiped = 0;
 	if ((rc = exec_wipe(st, "UPDATE keypackages SET private_init_key = "
 	    "NULL, private_encryption_key = NULL WHERE keypackage_ref = ?1 "
-	    "AND private_init_key IS NOT NULL", ref, 0, "wipe key", &n)) != KP_OK)
+	    "AND private_init_key IS NOT NULL RETURNING keypackage_ref, "
+	    "status", ref, 0, 0, "wipe key", &n)) != KP_OK)
 		return rc;
 	*wiped = n > 0;
 	return KP_OK;
@@ -372,6 +390,7 @@ kp_store_update(struct kp_store *st, const struct kp_rec *k, int from)
 		    "no key %s", k->ref_hex);
 		goto out;
 	}
+	kp_store_change(st, k->ref, from, k->state);
 	if (k->state == KP_STATE_EXPIRED)
 		kp_store_scrub(st);
 out:
@@ -547,8 +566,9 @@ kp_store_wipe_spent(struct kp_store *st, int64_t now, uint32_t *n)
 
 	rc = exec_wipe(st, "UPDATE keypackages SET private_init_key = "
 	    "NULL, private_encryption_key = NULL WHERE not_after < ?2 AND "
-	    "status = 'spent' AND private_init_key IS NOT NULL", NULL, now,
-	    "wipe spent keys", &changed);
+	    "status = 'spent' AND private_init_key IS NOT NULL RETURNING "
+	    "keypackage_ref, status", NULL, now, 0, "wipe spent keys",
+	    &changed);
 	*n = (uint32_t)changed;
 	return rc;
 }

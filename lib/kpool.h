@@ -530,6 +530,21 @@ void kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *),
 /* kp_pool_now: the pool's idea of now, unix seconds. */
 int64_t kp_pool_now(const struct kp_pool *p);
 
+/*
+ * kp_pool_set_observer: fn(arg, ref, from, to) hears of every key that a
+ * call through p changed, once per key, after the call's changes are
+ * committed: from -1 for a new key, to -1 for a deleted one, from == to
+ * for a change that kept the state (reservation details, spent_by learnt
+ * later, a wipe of private keys).  ref NULL (from and to -1) says that
+ * another connection changed the store, so any key may have changed
+ * (noticed by kp_pool_expire, kp_pool_sync and kp_pool_refresh).  fn
+ * runs in the thread that made the change, with no lock of p held, and
+ * must not call back into p; the calls of two threads may reach it in
+ * either order.  fn NULL: nobody hears.
+ */
+void kp_pool_set_observer(struct kp_pool *p,
+    void (*fn)(void *arg, const uint8_t *ref, int from, int to), void *arg);
+
 /* kp_pool_policy_get: the stored policy, defaults where unset. */
 int kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out) KP_WUR;
 /* kp_pool_policy_set: store a policy; KP_EINVAL if inconsistent. */

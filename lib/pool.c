@@ -70,7 +70,9 @@ out:
 	if ((rc = kp_store_commit(p->st)) != KP_OK)
 		return rc;
 	/* a new identity must outlive a power cut: it gets registered */
-	return found ? KP_OK : kp_store_checkpoint(p->st);
+	if (!found && (rc = kp_store_checkpoint(p->st)) != KP_OK)
+		return rc;
+	return kp_store_data_version(p->st, &p->data_version);
 }
 
 /*
@@ -171,6 +173,17 @@ int64_t
 kp_pool_now(const struct kp_pool *p)
 {
 	return p->now(p->now_arg);
+}
+
+/* kp_pool_set_observer: who hears of the changes made through p. */
+void
+kp_pool_set_observer(struct kp_pool *p,
+    void (*fn)(void *arg, const uint8_t *ref, int from, int to), void *arg)
+{
+	pthread_mutex_lock(&p->slock);
+	p->observer = fn;
+	p->observer_arg = arg;
+	pthread_mutex_unlock(&p->slock);
 }
 
 /* kp_pool_policy_get: the stored policy (defaults where unset). */

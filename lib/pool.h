@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * pool.h: the pool handle (the opaque struct kp_pool of kpool.h),
- * internal to libkpool: lib/handle.c (its locks and per-thread
- * messages), lib/pool.c (the local pool), lib/remote.c
+ * internal to libkpool: lib/handle.c (its locks, per-thread messages and
+ * the changes it reports), lib/pool.c (the local pool), lib/remote.c
  * (the conversation with the server) and lib/sync.c (expiry, the pull
  * and refresh).
  *
@@ -17,8 +17,8 @@
  *		held only around store work, never across a call to the
  *		server.
  *
- * Each thread has its own message for each handle (handle.c), which
- * needs no lock.
+ * Each thread has its own message and its own list of the changes to
+ * report for each handle (handle.c), so neither needs a lock.
  */
 #ifndef KP_POOL_H
 #define KP_POOL_H
@@ -46,6 +46,10 @@ struct kp_pool {
 	uint8_t		 cred_hash[32];	/* slock */
 	int		 have_cred_hash;	/* slock */
 	int		 has_server;	/* slock: a server is set (health) */
+	int64_t		 data_version;	/* slock: the store's, last seen */
+	void		(*observer)(void *, const uint8_t *, int, int);
+					/* slock, with observer_arg */
+	void		*observer_arg;	/* slock */
 
 	pthread_mutex_t	 nlock;
 	char		*url;		/* nlock; NULL: offline */
@@ -60,15 +64,27 @@ struct kp_pool {
  * goes, so kp_errmsg() tells of this call only.
  */
 void	kp_pool_begin(struct kp_pool *p);
-/* kp_pool_end: the public call ends with rc; returns rc. */
+/*
+ * kp_pool_end: the public call ends with rc: the changes it committed
+ * go to the observer (with no lock held); returns rc.
+ */
 int	kp_pool_end(struct kp_pool *p, int rc);
 /*
  * kp_pool_lock: take the store lock; the store's messages go to this
  * thread's message.
  */
 void	kp_pool_lock(struct kp_pool *p);
-/* kp_pool_unlock: release the store lock. */
+/*
+ * kp_pool_unlock: collect what the store committed for the observer
+ * (kp_pool_end reports it) and release the store lock.
+ */
 void	kp_pool_unlock(struct kp_pool *p);
+/*
+ * kp_pool_others: under slock, in a pass that looks at the whole store
+ * (expire, sync, refresh): if another connection changed the store
+ * since the last look, the observer hears that any key may have changed.
+ */
+void	kp_pool_others(struct kp_pool *p);
 /* kp_pool_forget: drop this thread's record of p, which closes. */
 void	kp_pool_forget(const struct kp_pool *p);
 /* kp_pool_msg: this thread's message buffer for p (KP_ERRLEN bytes). */
@@ -87,7 +103,8 @@ void	kp_pool_locks_fini(struct kp_pool *p);
  * the policy's suite and lifetime (kp_pool_generate).  With fill, n is
  * what the policy wants (kp_policy_should_replenish, kp_policy_needed)
  * counted in the same transaction: a handle that reached the hard cap
- * first leaves nothing to make, which is success.  *made (when not NULL) gets the number made.  Takes slock.
+ * first leaves nothing to make, which is success.  *made (when not
+ * NULL) gets the number made.  Takes slock.
  */
 int	kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
 	    uint32_t *made) KP_WUR;

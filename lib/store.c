@@ -422,6 +422,7 @@ kp_store_close(struct kp_store *st)
 		sqlite3_close_v2(st->db);
 	}
 	sodium_memzero(st->key, sizeof(st->key));
+	free(st->changes);
 	free(st);
 }
 
@@ -436,9 +437,12 @@ kp_store_commit(struct kp_store *st)
 {
 	int	rc;
 
-	if ((rc = exec(st, "COMMIT")) != KP_OK)
+	if ((rc = exec(st, "COMMIT")) != KP_OK) {
 		kp_store_rollback(st);
-	return rc;
+		return rc;
+	}
+	st->txstart = st->nchanges;	/* the transaction's are made */
+	return KP_OK;
 }
 
 void
@@ -446,6 +450,80 @@ kp_store_rollback(struct kp_store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->nchanges = st->txstart;	/* they were never made */
+}
+
+void
+kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+    int from, int to)
+{
+	struct kp_change	*c;
+	size_t			 cap;
+
+	if (st->nchanges == st->capchanges) {
+		cap = st->capchanges ? 2 * st->capchanges : 16;
+		if ((c = reallocarray(st->changes, cap, sizeof(*c))) == NULL) {
+			st->lost = 1;
+			return;
+		}
+		st->changes = c;
+		st->capchanges = cap;
+	}
+	c = &st->changes[st->nchanges++];
+	memcpy(c->ref, ref, KP_REF_LEN);
+	c->from = from;
+	c->to = to;
+	/* a statement outside a transaction commits itself */
+	if (sqlite3_get_autocommit(st->db))
+		st->txstart = st->nchanges;
+}
+
+void
+kp_store_changes(struct kp_store *st, struct kp_change **out, size_t *n,
+    int *lost)
+{
+	*out = NULL;
+	*n = 0;
+	*lost = st->lost;
+	st->lost = 0;
+	if (st->txstart == 0)
+		return;
+	if (st->txstart == st->nchanges) {
+		*out = st->changes;	/* all of them: hand the array over */
+		*n = st->nchanges;
+		st->changes = NULL;
+		st->nchanges = st->capchanges = st->txstart = 0;
+		return;
+	}
+	if ((*out = reallocarray(NULL, st->txstart, sizeof(**out))) == NULL) {
+		*lost = 1;
+	} else {
+		memcpy(*out, st->changes, st->txstart * sizeof(**out));
+		*n = st->txstart;
+	}
+	memmove(st->changes, st->changes + st->txstart,
+	    (st->nchanges - st->txstart) * sizeof(*st->changes));
+	st->nchanges -= st->txstart;
+	st->txstart = 0;
+}
+
+int
+kp_store_data_version(struct kp_store *st, int64_t *v)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc;
+
+	*v = 0;
+	if ((rc = kp_store_prepare(st, "PRAGMA data_version", &s)) != KP_OK)
+		goto out;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		rc = kp_store_dberr(st, "data_version");
+		goto out;
+	}
+	*v = sqlite3_column_int64(s, 0);
+out:
+	sqlite3_finalize(s);
+	return rc;
 }
 
 int

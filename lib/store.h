@@ -40,6 +40,12 @@ enum kp_stmt {
 	KP_NSTMTS
 };
 
+/* A change the store made to a key: from -1 a new key, to -1 gone. */
+struct kp_change {
+	uint8_t	ref[KP_REF_LEN];
+	int	from, to;
+};
+
 /* The store: one SQLite connection and the at-rest key. */
 struct kp_store {
 	struct sqlite3	*db;
@@ -48,6 +54,14 @@ struct kp_store {
 	char		*err;		/* the caller's message buffer */
 	size_t		 errlen;
 	int		 scrub_owed;	/* a wipe since the last checkpoint */
+	/*
+	 * The key changes made since kp_store_changes() last took them;
+	 * those from txstart on belong to the open transaction and go if
+	 * it rolls back.  lost: one could not be noted.
+	 */
+	struct kp_change *changes;
+	size_t		 nchanges, capchanges, txstart;
+	int		 lost;
 };
 
 /* One key with all the store holds about it. */
@@ -135,6 +149,25 @@ void	kp_store_scrub(struct kp_store *st);
  * is not the caller's failure: it stays owed.
  */
 void	kp_store_flush(struct kp_store *st);
+/*
+ * kp_store_data_version: SQLite's data_version of the connection, which
+ * moves when another connection commits a change to the store.
+ */
+int	kp_store_data_version(struct kp_store *st, int64_t *v) KP_WUR;
+
+/*
+ * kp_store_change: note that key ref went from state from to state to
+ * (-1: none); it is the caller's once its transaction commits.
+ */
+void	kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+	    int from, int to);
+/*
+ * kp_store_changes: hand over the committed changes: *out (malloc'd,
+ * caller frees; NULL when none) and *n; *lost = 1 when some could not
+ * be noted (any key may have changed).
+ */
+void	kp_store_changes(struct kp_store *st, struct kp_change **out,
+	    size_t *n, int *lost);
 
 /* Settings (policy, last sync, ...): text values by name. */
 int	kp_store_setting_get(struct kp_store *st, const char *name, char *buf,

@@ -40,6 +40,7 @@ expire_local(struct kp_pool *p, struct kp_sync_report *r, uint8_t **gone,
 
 	*gone = NULL;
 	*ngone = 0;
+	kp_pool_others(p);
 	if ((rc = kp_store_expired(p->st, now, &keys, &n)) != KP_OK)
 		goto out;
 	if (n > 0 && (*gone = calloc(n, KP_REF_LEN)) == NULL) {
@@ -128,6 +129,7 @@ apply_view(struct kp_pool *p, const struct kp_remote_key *rk, size_t rn,
 	size_t		 n = 0, i;
 	int		 rc, from, retire_it;
 
+	kp_pool_others(p);
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;
 	if ((rc = kp_store_list(p->st, -1, &keys, &n)) != KP_OK)
