@@ -510,12 +510,19 @@ static int
 make_count(struct kp_pool *p, const struct kp_policy *pol, uint32_t n,
     int last_resort, int fill, uint32_t *nreg, uint32_t *nlr)
 {
-	struct kp_counts	c;
+	struct kp_counts	c, lr;
 	uint64_t		live;
 	int			rc;
 
 	*nreg = last_resort ? 0 : n;
 	*nlr = last_resort ? n : 0;
+	if (fill && pol->last_resort) {
+		if ((rc = kp_store_counts(p->st, pol->suite, 1, &lr)) != KP_OK)
+			return rc;
+		if (lr.n[KP_STATE_CREATED] + lr.n[KP_STATE_AVAILABLE] +
+		    lr.n[KP_STATE_RESERVED] == 0)
+			*nlr = 1;
+	}
 	if (last_resort)
 		return KP_OK;	/* not held to the cap */
 	if ((rc = kp_store_counts(p->st, pol->suite, 0, &c)) != KP_OK)

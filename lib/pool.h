@@ -100,11 +100,12 @@ void	kp_pool_locks_fini(struct kp_pool *p);
 
 /*
  * kp_pool_make: make n keys in state created, in one transaction, in
- * the policy's suite and lifetime (kp_pool_generate).  With fill, n is
- * what the policy wants (kp_policy_should_replenish, kp_policy_needed)
- * counted in the same transaction: a handle that reached the hard cap
- * first leaves nothing to make, which is success.  *made (when not
- * NULL) gets the number made.  Takes slock.
+ * the policy's suite and lifetime (kp_pool_generate).  With fill, what
+ * the policy wants instead, counted in the same transaction: regular
+ * keys up to target when available ones fell under the low watermark,
+ * and one last-resort key when the policy keeps one and none is live.
+ * A handle that made them first leaves nothing to make, which is
+ * success.  *made (when not NULL) gets the number made.  Takes slock.
  */
 int	kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
 	    uint32_t *made) KP_WUR;

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "kpool.h"
-#include "policy.h"
 #include "pool.h"
 #include "state.h"
 #include "store.h"
@@ -298,32 +297,12 @@ kp_pool_sync(struct kp_pool *p, struct kp_sync_report *r)
 	return kp_pool_end(p, rc);
 }
 
-/* Whether the policy wants a last-resort key and none is live.  slock. */
-static int
-want_last_resort(struct kp_pool *p, int *want)
-{
-	struct kp_policy	pol;
-	struct kp_counts	c;
-	int			rc;
-
-	*want = 0;
-	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
-		return rc;
-	if (!pol.last_resort)
-		return KP_OK;
-	if ((rc = kp_store_counts(p->st, pol.suite, 1, &c)) != KP_OK)
-		return rc;
-	*want = c.n[KP_STATE_CREATED] + c.n[KP_STATE_AVAILABLE] +
-	    c.n[KP_STATE_RESERVED] == 0;
-	return KP_OK;
-}
-
 /* Expire, sync, make what the policy wants, push it.  nlock. */
 static int
 refresh(struct kp_pool *p, struct kp_sync_report *r)
 {
 	uint32_t	made;
-	int		rc, want;
+	int		rc;
 
 	if ((rc = expire(p, r)) != KP_OK ||
 	    (rc = sync_once(p, r)) != KP_OK)
@@ -332,17 +311,7 @@ refresh(struct kp_pool *p, struct kp_sync_report *r)
 	if ((rc = kp_pool_make(p, 0, 0, 1, &made)) != KP_OK)
 		return rc;
 	r->generated += made;
-	kp_pool_lock(p);
-	rc = want_last_resort(p, &want);
-	kp_pool_unlock(p);
-	if (rc != KP_OK)
-		return rc;
-	if (want) {
-		if ((rc = kp_pool_make(p, 1, 1, 0, NULL)) != KP_OK)
-			return rc;
-		r->generated++;
-	}
-	if (r->generated > 0)
+	if (made > 0)
 		rc = push_created(p, r);
 	return rc;
 }
