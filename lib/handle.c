@@ -3,7 +3,7 @@
  * handle.c: what makes a pool handle safe to share between threads:
  * its two locks (pool.h says which guards what), the message of each
  * thread's last call (kp_errmsg), and the changes each call committed,
- * reported to the observer when the call ends.
+ * reported to the observer when the call ends; and the handle's clock.
  *
  * Each thread keeps, per handle it used lately, a small record: the
  * message and the changes of its current call.  Records are found by
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kpool.h"
 #include "pool.h"
@@ -274,4 +275,26 @@ kp_pool_end(struct kp_pool *p, int rc)
 	}
 	free(c);
 	return rc;
+}
+
+static int64_t
+real_now(void *arg)
+{
+	(void)arg;
+	return (int64_t)time(NULL);
+}
+
+/* kp_pool_set_clock: the clock for lifetimes and expiry (NULL: real). */
+void
+kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *), void *arg)
+{
+	p->now = now != NULL ? now : real_now;
+	p->now_arg = now != NULL ? arg : NULL;
+}
+
+/* kp_pool_now: the pool clock, unix seconds. */
+int64_t
+kp_pool_now(const struct kp_pool *p)
+{
+	return p->now(p->now_arg);
 }

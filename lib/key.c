@@ -29,7 +29,7 @@ struct kp_key {
 	int64_t	 t[NTIMES];		/* enum kp_key_time */
 	int64_t	 epoch;
 	uint8_t	 credential_hash[32];
-	char	 tail[];		/* 3 strings, each NUL-ended; group_id */
+	char	 tail[];		/* 3 strings NUL-ended, group_id */
 };
 
 int

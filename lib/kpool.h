@@ -8,12 +8,13 @@
  *
  * Conventions: every function that can fail returns KP_OK (0) or a
  * negative KP_E* code; kp_strerror() names a code.  Handles that carry
- * state (struct kp_pool, struct kp_client) keep the detail of their last
- * error for kp_errmsg().  The library never prints and never exits.
- * Memory a function returns through an out parameter belongs to the
- * caller and is released with the free function named in its comment.
- * Private keys handed to the caller are the caller's to wipe
- * (sodium_memzero) after use.
+ * state keep the detail of their last error: kp_errmsg() of a pool
+ * tells of the last call the calling thread made on it,
+ * kp_client_errmsg() of a client (used by one thread) of its last.  The
+ * library never prints and never exits.  Memory a function returns
+ * through an out parameter belongs to the caller and is released with
+ * the free function named in its comment.  Private keys handed to the
+ * caller are the caller's to wipe (sodium_memzero) after use.
  */
 #ifndef KPOOL_H
 #define KPOOL_H
@@ -203,22 +204,32 @@ void kp_keypackage_free(struct kp_keypackage *kp);
  * Accessors of a decoded KeyPackage.  Pointers returned point into kp
  * and live as long as it does.
  */
+/* kp_keypackage_bytes: the raw KeyPackage (unwrapped) and its length. */
 const uint8_t	*kp_keypackage_bytes(const struct kp_keypackage *kp,
-		    size_t *len);	/* the raw KeyPackage, unwrapped */
+		    size_t *len);
+/* kp_keypackage_ref: its KeyPackageRef, KP_REF_LEN bytes. */
 const uint8_t	*kp_keypackage_ref(const struct kp_keypackage *kp);
+/* kp_keypackage_suite: its cipher suite. */
 uint16_t	 kp_keypackage_suite(const struct kp_keypackage *kp);
+/* kp_keypackage_credential_type: KP_CRED_BASIC or KP_CRED_X509. */
 uint16_t	 kp_keypackage_credential_type(const struct kp_keypackage *kp);
+/* kp_keypackage_identity: the basic credential's identity. */
 const uint8_t	*kp_keypackage_identity(const struct kp_keypackage *kp,
-		    size_t *len);	/* basic credential identity */
+		    size_t *len);
+/* kp_keypackage_init_key: the HPKE init_key. */
 const uint8_t	*kp_keypackage_init_key(const struct kp_keypackage *kp,
 		    size_t *len);
+/* kp_keypackage_encryption_key: the LeafNode's encryption_key. */
 const uint8_t	*kp_keypackage_encryption_key(const struct kp_keypackage *kp,
 		    size_t *len);
+/* kp_keypackage_signature_key: the LeafNode's signature_key. */
 const uint8_t	*kp_keypackage_signature_key(const struct kp_keypackage *kp,
 		    size_t *len);
+/* kp_keypackage_not_before: the lifetime's start, unix seconds. */
 uint64_t	 kp_keypackage_not_before(const struct kp_keypackage *kp);
+/* kp_keypackage_not_after: the lifetime's end, unix seconds. */
 uint64_t	 kp_keypackage_not_after(const struct kp_keypackage *kp);
-/* 1 when the KeyPackage's own extensions include type, else 0 */
+/* kp_keypackage_has_extension: 1 when its own extensions hold type. */
 int		 kp_keypackage_has_extension(const struct kp_keypackage *kp,
 		    uint16_t type);
 
@@ -306,6 +317,7 @@ struct kp_client;	/* one user's signed connection to a server, opaque */
  */
 int kp_client_new(const char *url, const char *user,
     const uint8_t seed[KP_SIGN_SEED_LEN], struct kp_client **out) KP_WUR;
+/* kp_client_free: close the connection; NULL is fine. */
 void kp_client_free(struct kp_client *c);
 /* kp_client_errmsg: detail of the client's last error (server message). */
 const char *kp_client_errmsg(const struct kp_client *c);
@@ -315,7 +327,8 @@ void kp_client_set_timeouts(struct kp_client *c, long connect_ms,
 /* kp_client_last_status: HTTP status of the last request, 0 if none. */
 long kp_client_last_status(const struct kp_client *c);
 
-/* POST /users with our name and public key; KP_ECONFLICT when taken. */
+/* kp_client_register: POST /users, our name and public key; KP_ECONFLICT
+ * when the name is taken. */
 int kp_client_register(struct kp_client *c) KP_WUR;
 
 struct kp_upload_result {
@@ -351,21 +364,22 @@ struct kp_reservation {
 int kp_client_reserve(struct kp_client *c, const char *target,
     const uint8_t *group_id, size_t group_id_len, const char *request_id,
     const uint8_t *ref, struct kp_reservation *out) KP_WUR;
+/* kp_reservation_free: release what kp_client_reserve filled in. */
 void kp_reservation_free(struct kp_reservation *r);
-/* POST /keypackages/spend */
+/* kp_client_spend: POST /keypackages/spend of ref for group_id. */
 int kp_client_spend(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
     const uint8_t *group_id, size_t group_id_len) KP_WUR;
-/* POST /keypackages/release */
+/* kp_client_release: POST /keypackages/release of ref. */
 int kp_client_release(struct kp_client *c,
     const uint8_t ref[KP_REF_LEN]) KP_WUR;
-/* DELETE /keypackages/{ref} */
+/* kp_client_retire: DELETE /keypackages/{ref}. */
 int kp_client_retire(struct kp_client *c,
     const uint8_t ref[KP_REF_LEN]) KP_WUR;
 
 struct kp_remote_status {
 	uint32_t available, reserved, spent, expired, last_resort;
 };
-/* GET /keypackages/status/{user} */
+/* kp_client_status: GET /keypackages/status/{user}, the counts. */
 int kp_client_status(struct kp_client *c, const char *user,
     struct kp_remote_status *out) KP_WUR;
 
@@ -394,7 +408,7 @@ struct kp_remote_key {
 	uint8_t	group_id[KP_MAX_GROUP_ID];
 	size_t	group_id_len;
 };
-/* GET /keypackages/mine; *keys is malloc'd, caller frees. */
+/* kp_client_mine: GET /keypackages/mine; *keys malloc'd, caller frees. */
 int kp_client_mine(struct kp_client *c, struct kp_remote_key **keys,
     size_t *n) KP_WUR;
 

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -21,13 +20,6 @@
 #include "pool.h"
 #include "state.h"
 #include "store.h"
-
-static int64_t
-real_now(void *arg)
-{
-	(void)arg;
-	return (int64_t)time(NULL);
-}
 
 /* Load the identity, or make one for user in a new store.  slock. */
 static int
@@ -92,7 +84,7 @@ kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
 		return KP_ENOMEM;
 	}
 	*out = p;
-	p->now = real_now;
+	kp_pool_set_clock(p, NULL, NULL);
 	kp_pool_locks_init(p);
 	kp_pool_begin(p);
 	if (dbpath == NULL || *dbpath == '\0') {
@@ -158,21 +150,6 @@ void
 kp_pool_identity(const struct kp_pool *p, uint8_t pub[KP_SIGN_PK_LEN])
 {
 	memcpy(pub, p->pub, KP_SIGN_PK_LEN);
-}
-
-/* kp_pool_set_clock: the clock for lifetimes and expiry (NULL: real). */
-void
-kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *), void *arg)
-{
-	p->now = now != NULL ? now : real_now;
-	p->now_arg = now != NULL ? arg : NULL;
-}
-
-/* kp_pool_now: the pool clock, unix seconds. */
-int64_t
-kp_pool_now(const struct kp_pool *p)
-{
-	return p->now(p->now_arg);
 }
 
 /* kp_pool_set_observer: who hears of the changes made through p. */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * pool.h: the pool handle (the opaque struct kp_pool of kpool.h),
- * internal to libkpool: lib/handle.c (its locks, per-thread messages and
- * the changes it reports), lib/pool.c (the local pool), lib/remote.c
- * (the conversation with the server) and lib/sync.c (expiry, the pull
- * and refresh).
+ * internal to libkpool: lib/handle.c (its locks, per-thread messages,
+ * the changes it reports and its clock), lib/pool.c (the local pool),
+ * lib/remote.c (the conversation with the server) and lib/sync.c
+ * (expiry, the pull and refresh).
  *
  * A handle may be shared by threads.  Two locks, taken in this order:
  *

@@ -2,10 +2,9 @@
 /*
  * seal.c: the store's at-rest key and what is sealed under it.  The key
  * is 32 bytes in a 0600 key file made with the store (create_key,
- * load_key); private keys are sealed with XChaCha20-Poly1305 under it,
- * the associated data naming the column and the row, so that a sealed
- * value moved to another row or column does not open; the key check in
- * the settings ties the key file to its store.
+ * kp_store_load_key); private keys are sealed with XChaCha20-Poly1305
+ * under it, the associated data naming the column and the row, so that
+ * a sealed value moved to another row or column does not open.
  */
 
 #include <sys/stat.h>
@@ -200,12 +199,11 @@ out:
 }
 
 /*
- * Load the at-rest key from path; create it (create_key) when it is
- * missing and create is set.  Openers racing to create it agree on the
- * key whose link came first.
+ * kp_store_load_key: see store.h.  Openers racing to create the key agree
+ * on the key whose link came first.
  */
-static int
-load_key(struct kp_store *st, const char *path, int create)
+int
+kp_store_load_key(struct kp_store *st, const char *path, int create)
 {
 	int	fd = -1, rc = KP_OK, tries, lost;
 
@@ -236,45 +234,5 @@ out:
 		close(fd);
 	if (rc != KP_OK)
 		sodium_memzero(st->key, sizeof(st->key));
-	return rc;
-}
-
-/*
- * kp_store_key_check: the key check is a sealed block of zeros in the
- * settings; a store that has one only opens with the key that made it.
- */
-int
-kp_store_key_check(struct kp_store *st, const char *keyfile)
-{
-	uint8_t	sealed[SEALED_LEN], zero[32], pt[32];
-	char	hex[2 * SEALED_LEN + 1];
-	int	found, rc;
-
-	memset(zero, 0, sizeof(zero));
-	rc = kp_store_setting_get(st, "key_check", hex, sizeof(hex), &found);
-	if (rc != KP_OK)
-		goto out;
-	if (!found) {
-		if ((rc = load_key(st, keyfile, 1)) != KP_OK)
-			goto out;
-		kp_store_seal(st, "key_check", NULL, 0, zero, sealed);
-		kp_hex(sealed, sizeof(sealed), hex);
-		rc = kp_store_setting_set(st, "key_check", hex);
-		goto out;
-	}
-	if ((rc = load_key(st, keyfile, 0)) != KP_OK)
-		goto out;
-	if (kp_unhex(hex, sealed, sizeof(sealed)) != KP_OK) {
-		rc = kp_store_err(st, KP_EDB, "key_check setting is damaged");
-		goto out;
-	}
-	if (kp_store_unseal(st, "key_check", NULL, 0, sealed, sizeof(sealed),
-	    pt) != KP_OK) {
-		rc = kp_store_err(st, KP_ECRYPTO, "key file %s does not "
-		    "match this store", keyfile);
-		goto out;
-	}
-out:
-	sodium_memzero(pt, sizeof(pt));
 	return rc;
 }

@@ -145,19 +145,6 @@ kp_store_errbuf(struct kp_store *st, char *err, size_t errlen)
 }
 
 int
-kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (st->err != NULL && st->errlen > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(st->err, st->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-int
 kp_store_dberr(struct kp_store *st, const char *what)
 {
 	return kp_store_err(st, KP_EDB, "%s: %s", what, sqlite3_errmsg(st->db));
@@ -242,6 +229,47 @@ migrate(struct kp_store *st)
 	rc = exec(st, sql);
 out:
 	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * The key check: a sealed block of zeros in the settings.  A store that
+ * has one only opens with the key that made it; a new store gets a new
+ * key file and its check.
+ */
+static int
+key_check(struct kp_store *st, const char *keyfile)
+{
+	uint8_t	sealed[KP_SEALED_LEN], zero[32], pt[32];
+	char	hex[2 * KP_SEALED_LEN + 1];
+	int	found, rc;
+
+	memset(zero, 0, sizeof(zero));
+	rc = kp_store_setting_get(st, "key_check", hex, sizeof(hex), &found);
+	if (rc != KP_OK)
+		goto out;
+	if (!found) {
+		if ((rc = kp_store_load_key(st, keyfile, 1)) != KP_OK)
+			goto out;
+		kp_store_seal(st, "key_check", NULL, 0, zero, sealed);
+		kp_hex(sealed, sizeof(sealed), hex);
+		rc = kp_store_setting_set(st, "key_check", hex);
+		goto out;
+	}
+	if ((rc = kp_store_load_key(st, keyfile, 0)) != KP_OK)
+		goto out;
+	if (kp_unhex(hex, sealed, sizeof(sealed)) != KP_OK) {
+		rc = kp_store_err(st, KP_EDB, "key_check setting is damaged");
+		goto out;
+	}
+	if (kp_store_unseal(st, "key_check", NULL, 0, sealed, sizeof(sealed),
+	    pt) != KP_OK) {
+		rc = kp_store_err(st, KP_ECRYPTO, "key file %s does not "
+		    "match this store", keyfile);
+		goto out;
+	}
+out:
+	sodium_memzero(pt, sizeof(pt));
 	return rc;
 }
 
@@ -390,7 +418,7 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 		goto out;
 	intx = 1;
 	if ((rc = migrate(st)) != KP_OK ||
-	    (rc = kp_store_key_check(st, keyfile)) != KP_OK)
+	    (rc = key_check(st, keyfile)) != KP_OK)
 		goto out;
 	rc = kp_store_commit(st);
 	intx = 0;

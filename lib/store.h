@@ -15,8 +15,10 @@
 #ifndef KP_STORE_H
 #define KP_STORE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <sodium.h>
 
@@ -88,8 +90,18 @@ void	kp_store_close(struct kp_store *st);
 /* kp_store_errbuf: the store's messages go to err (errlen bytes) now. */
 void	kp_store_errbuf(struct kp_store *st, char *err, size_t errlen);
 /* kp_store_err: set the message (printf) and return rc. */
-int	kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+static inline int __attribute__((format(printf, 3, 4)))
+kp_store_err(struct kp_store *st, int rc, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (st->err != NULL && st->errlen > 0) {
+		va_start(ap, fmt);
+		(void)vsnprintf(st->err, st->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
 /* kp_store_dberr: KP_EDB with "what: SQLite's message". */
 int	kp_store_dberr(struct kp_store *st, const char *what);
 /* kp_store_prepare: a statement of sql, finalized by the caller. */
@@ -107,12 +119,13 @@ void	kp_store_done(struct sqlite3_stmt *s);
 /* seal.c */
 
 /*
- * kp_store_key_check: load the at-rest key from keyfile and check it
- * against the store's key check; a store without one (a new store) gets
- * a new key file (O_EXCL, 0600) and its check.  KP_ECRYPTO for a key
- * file that is missing or not this store's, KP_EPERM for a wide mode.
+ * kp_store_load_key: read the at-rest key from the key file path into
+ * st; with create, make the file (O_EXCL, 0600) when it is missing.
+ * KP_ECRYPTO for a missing (without create) or malformed file, KP_EPERM
+ * for a wide mode or a link.
  */
-int	kp_store_key_check(struct kp_store *st, const char *keyfile) KP_WUR;
+int	kp_store_load_key(struct kp_store *st, const char *path,
+	    int create) KP_WUR;
 /* kp_store_seal: seal the 32 bytes pt for column col of row ctx. */
 void	kp_store_seal(const struct kp_store *st, const char *col,
 	    const uint8_t *ctx, size_t ctxlen, const uint8_t pt[32],

@@ -39,7 +39,8 @@ int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
  * group's gid (else KP_ELEAFSIG).  A malformed tree fails with its
  * decoding code.
  */
-int	kp_tree_verify(const uint8_t *tree, size_t len, struct kp_span tree_hash,
-	    struct kp_span ours, struct kp_span gid) KP_WUR;
+int	kp_tree_verify(const uint8_t *tree, size_t len,
+	    struct kp_span tree_hash, struct kp_span ours,
+	    struct kp_span gid) KP_WUR;
 
 #endif /* KP_TREE_H */

@@ -239,7 +239,8 @@ kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
 		goto out;
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	while (kp_rd_left(&s) > 0) {
-		if (kp_egs_read(&s, &e) != KP_OK || e.new_member.n != KP_REF_LEN) {
+		if (kp_egs_read(&s, &e) != KP_OK ||
+		    e.new_member.n != KP_REF_LEN) {
 			rc = KP_EMALFORMED;
 			goto out;
 		}
