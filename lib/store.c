@@ -169,6 +169,7 @@ kp_store_prepare(struct kp_store *st, const char *sql, sqlite3_stmt **stmt)
 }
 
 static void	scrub_flush(struct kp_store *, int);
+static int	wal_hook(void *, sqlite3 *, const char *, int);
 
 /*
  * kp_store_prepare_kept: a statement of the hot paths (enum kp_stmt),
@@ -414,6 +415,7 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 	    (rc = exec(st, "PRAGMA secure_delete = ON")) != KP_OK ||
 	    (rc = exec(st, "PRAGMA synchronous = NORMAL")) != KP_OK)
 		goto out;
+	sqlite3_wal_hook(st->db, wal_hook, st);
 	if ((rc = kp_store_begin(st)) != KP_OK)
 		goto out;
 	intx = 1;
@@ -594,6 +596,23 @@ kp_store_scrub(struct kp_store *st)
 }
 
 /*
+ * After each commit (SQLite's WAL hook, in place of its automatic
+ * checkpoint): note the WAL's size for kp_store_flush, and copy the WAL
+ * back at once only when it grew past KP_WAL_MAX pages (no flush came).
+ */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct kp_store	*st = arg;
+
+	st->wal_frames = frames;
+	if (frames >= KP_WAL_MAX)
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+/*
  * Run the owed scrub.  The change itself is committed, so a checkpoint
  * that cannot finish now is not the caller's failure (the message is
  * kept): it stays owed, and the next flush, checkpoint or the close does
@@ -607,8 +626,15 @@ scrub_flush(struct kp_store *st, int prime)
 {
 	char	saved[KP_ERRLEN], sql[64];
 
-	if (!st->scrub_owed || !sqlite3_get_autocommit(st->db))
+	if (!sqlite3_get_autocommit(st->db))
 		return;
+	if (!st->scrub_owed) {
+		if (st->wal_frames >= KP_WAL_FLUSH &&
+		    sqlite3_wal_checkpoint_v2(st->db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
+			st->wal_frames = 0;
+		return;
+	}
 	if (st->err != NULL)
 		(void)snprintf(saved, sizeof(saved), "%s", st->err);
 	if (kp_store_checkpoint(st) != KP_OK) {

@@ -26,6 +26,8 @@
 #include "rec.h"
 
 #define KP_ERRLEN	256
+#define KP_WAL_FLUSH	1000	/* WAL pages a flush copies back */
+#define KP_WAL_MAX	20000	/* WAL pages a commit copies back */
 
 /* A sealed private key: nonce, ciphertext of 32 bytes, tag. */
 #define KP_SEALED_LEN	(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + \
@@ -56,6 +58,7 @@ struct kp_store {
 	char		*err;		/* the caller's message buffer */
 	size_t		 errlen;
 	int		 scrub_owed;	/* a wipe since the last checkpoint */
+	int		 wal_frames;	/* in the WAL after the last commit */
 	/*
 	 * The key changes made since kp_store_changes() last took them;
 	 * those from txstart on belong to the open transaction and go if
@@ -156,10 +159,13 @@ int	kp_store_checkpoint(struct kp_store *st) KP_WUR;
 void	kp_store_scrub(struct kp_store *st);
 /*
  * kp_store_flush: run the checkpoint a wipe owes, if any (a no-op
- * inside a transaction and when nothing is owed), then start the next
- * WAL with a commit that changes nothing, so that its header's fsync is
- * not paid by the next transition.  A checkpoint that cannot finish now
- * is not the caller's failure: it stays owed.
+ * inside a transaction), then start the next WAL with a commit that
+ * changes nothing, so that its header's fsync is not paid by the next
+ * transition; when nothing is owed, copy a WAL grown past
+ * KP_WAL_FLUSH pages into the database.  A checkpoint that cannot
+ * finish now is not the caller's failure: it stays owed.  Commits do
+ * not checkpoint (but past KP_WAL_MAX pages): flushes do, off the
+ * transitions' path.
  */
 void	kp_store_flush(struct kp_store *st);
 /*
