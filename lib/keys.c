@@ -234,20 +234,47 @@ out:
 	return rc;
 }
 
+/* KP_ENOTFOUND with "no key REF". */
+static int
+no_key(struct kp_store *st, const uint8_t ref[KP_REF_LEN])
+{
+	char	hex[2 * KP_REF_LEN + 1];
+
+	kp_hex(ref, KP_REF_LEN, hex);
+	return kp_store_err(st, KP_ENOTFOUND, "no key %s", hex);
+}
+
+int
+kp_store_rec(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+    struct kp_rec *k)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc, r;
+
+	if ((rc = kp_store_prepare_kept(st, KP_STMT_REC, "SELECT " KEY_COLS
+	    " FROM keypackages WHERE keypackage_ref = ?", &s)) != KP_OK)
+		goto out;
+	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
+	if ((r = sqlite3_step(s)) == SQLITE_DONE)
+		rc = no_key(st, ref);
+	else if (r != SQLITE_ROW)
+		rc = kp_store_dberr(st, "load key");
+	else
+		rc = row_key(st, s, 0, k);
+out:
+	kp_store_done(s);
+	return rc;
+}
+
 int
 kp_store_get(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
     int with_private, struct kp_bundle *b)
 {
-	char	hex[2 * KP_REF_LEN + 1];
 	int	rc, found;
 
 	if ((rc = kp_store_load(st, ref, with_private, b, &found)) != KP_OK)
 		return rc;
-	if (!found) {
-		kp_hex(ref, KP_REF_LEN, hex);
-		return kp_store_err(st, KP_ENOTFOUND, "no key %s", hex);
-	}
-	return KP_OK;
+	return found ? KP_OK : no_key(st, ref);
 }
 
 void
@@ -339,8 +366,8 @@ int
 kp_store_update(struct kp_store *st, const struct kp_rec *k, int from)
 {
 	sqlite3_stmt	*s = NULL;
-	struct kp_bundle b;
-	int		 rc, found;
+	struct kp_rec	 now;
+	int		 rc;
 
 	if (kp_state_name(k->state) == NULL || kp_state_name(from) == NULL ||
 	    k->group_id_len > KP_MAX_GROUP_ID)
@@ -381,13 +408,10 @@ kp_store_update(struct kp_store *st, const struct kp_rec *k, int from)
 	if (sqlite3_changes(st->db) == 0) {
 		kp_store_done(s);
 		s = NULL;
-		if ((rc = kp_store_load(st, k->ref, 0, &b, &found)) != KP_OK)
-			goto out;
-		kp_bundle_clear(&b);
-		rc = found ? kp_store_err(st, KP_ESTATE, "key %s is %s, not %s",
-		    b.key.ref_hex, kp_state_name(b.key.state),
-		    kp_state_name(from)) : kp_store_err(st, KP_ENOTFOUND,
-		    "no key %s", k->ref_hex);
+		if ((rc = kp_store_rec(st, k->ref, &now)) == KP_OK)
+			rc = kp_store_err(st, KP_ESTATE, "key %s is %s, not %s",
+			    now.ref_hex, kp_state_name(now.state),
+			    kp_state_name(from));
 		goto out;
 	}
 	kp_store_change(st, k->ref, from, k->state);
@@ -402,18 +426,16 @@ int
 kp_store_set_state(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
     int from, int to, int64_t now)
 {
-	struct kp_bundle	b;
-	struct kp_rec		*k = &b.key;
-	int			 rc;
+	struct kp_rec	k;
+	int		rc;
 
-	if ((rc = kp_store_get(st, ref, 0, &b)) != KP_OK)
+	if ((rc = kp_store_rec(st, ref, &k)) != KP_OK)
 		return rc;
-	kp_bundle_clear(&b);
-	if (k->state != from)
+	if (k.state != from)
 		return kp_store_err(st, KP_ESTATE, "key %s is %s, not %s",
-		    k->ref_hex, kp_state_name(k->state), kp_state_name(from));
-	kp_rec_move(k, to, now);
-	return kp_store_update(st, k, from);
+		    k.ref_hex, kp_state_name(k.state), kp_state_name(from));
+	kp_rec_move(&k, to, now);
+	return kp_store_update(st, &k, from);
 }
 
 int

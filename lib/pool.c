@@ -317,19 +317,16 @@ int
 kp_pool_key(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
     struct kp_key **out)
 {
-	struct kp_bundle	b;
-	int			rc;
+	struct kp_rec	k;
+	int		rc;
 
 	kp_pool_begin(p);
 	*out = NULL;
 	kp_pool_lock(p);
-	rc = kp_store_get(p->st, ref, 0, &b);
+	rc = kp_store_rec(p->st, ref, &k);
 	kp_pool_unlock(p);
-	if (rc == KP_OK) {
-		kp_bundle_clear(&b);
-		if ((rc = kp_key_new(&b.key, out)) != KP_OK)
-			rc = kp_pool_err(p, rc, "out of memory");
-	}
+	if (rc == KP_OK && (rc = kp_key_new(&k, out)) != KP_OK)
+		rc = kp_pool_err(p, rc, "out of memory");
 	return kp_pool_end(p, rc);
 }
 
@@ -360,17 +357,16 @@ kp_pool_keypackage(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 static int
 delete_key(struct kp_pool *p, const uint8_t ref[KP_REF_LEN])
 {
-	struct kp_bundle	b;
-	int			rc;
+	struct kp_rec	k;
+	int		rc;
 
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;
-	if ((rc = kp_store_get(p->st, ref, 0, &b)) != KP_OK)
+	if ((rc = kp_store_rec(p->st, ref, &k)) != KP_OK)
 		goto out;
-	kp_bundle_clear(&b);
-	if (!kp_state_deletable(b.key.state)) {
+	if (!kp_state_deletable(k.state)) {
 		rc = kp_pool_err(p, KP_EBUSY, "key %s is %s: expire it first",
-		    b.key.ref_hex, kp_state_name(b.key.state));
+		    k.ref_hex, kp_state_name(k.state));
 		goto out;
 	}
 	rc = kp_store_delete(p->st, ref);
@@ -627,17 +623,14 @@ static int
 ask_and_move(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], int from,
     int to)
 {
-	struct kp_bundle	b;
-	struct kp_rec		k;
-	int			rc;
+	struct kp_rec	k;
+	int		rc;
 
 	kp_pool_lock(p);
-	rc = kp_store_get(p->st, ref, 0, &b);
+	rc = kp_store_rec(p->st, ref, &k);
 	kp_pool_unlock(p);
 	if (rc != KP_OK)
 		return rc;
-	kp_bundle_clear(&b);
-	k = b.key;
 	if (k.state != from)
 		return kp_pool_err(p, KP_ESTATE, "key %s is %s, not %s",
 		    k.ref_hex, kp_state_name(k.state), kp_state_name(from));
@@ -715,31 +708,30 @@ static int
 welcome_record(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
     const struct kp_welcome_info *info)
 {
-	struct kp_bundle	b;
-	int			rc, from;
+	struct kp_rec	k;
+	int		rc, from;
 
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;
-	if ((rc = kp_store_get(p->st, ref, 0, &b)) != KP_OK)
+	if ((rc = kp_store_rec(p->st, ref, &k)) != KP_OK)
 		goto out;
-	kp_bundle_clear(&b);
-	from = b.key.state;
-	switch (rc = kp_rec_welcome(&b.key, info->group_id,
-	    info->group_id_len, info->epoch, kp_pool_now(p))) {
+	from = k.state;
+	switch (rc = kp_rec_welcome(&k, info->group_id, info->group_id_len,
+	    info->epoch, kp_pool_now(p))) {
 	case KP_WELCOME_RECORDED:
-		if ((rc = kp_store_update(p->st, &b.key, from)) != KP_OK)
+		if ((rc = kp_store_update(p->st, &k, from)) != KP_OK)
 			goto out;
 		return kp_store_commit(p->st);
 	case KP_WELCOME_AGAIN:
 		rc = KP_OK;
 		break;
 	case KP_ESTATE:
-		rc = kp_pool_err(p, rc, "welcome: %s expired", b.key.ref_hex);
+		rc = kp_pool_err(p, rc, "welcome: %s expired", k.ref_hex);
 		break;
 	case KP_EPERM:
 		rc = kp_pool_err(p, rc, "welcome: key %s already joined "
 		    "another group or epoch (epoch %lld); a key joins one "
-		    "group once", b.key.ref_hex, (long long)b.key.epoch);
+		    "group once", k.ref_hex, (long long)k.epoch);
 		break;
 	}
 out:

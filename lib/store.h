@@ -41,6 +41,7 @@ enum kp_stmt {
 	KP_STMT_LOAD = 0,		/* kp_store_load */
 	KP_STMT_UPDATE,			/* kp_store_update */
 	KP_STMT_INSERT,			/* kp_store_save */
+	KP_STMT_REC,			/* kp_store_rec */
 	KP_NSTMTS
 };
 
@@ -217,6 +218,12 @@ int	kp_store_save(struct kp_store *st, const struct kp_bundle *b) KP_WUR;
  */
 int	kp_store_load(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	    int with_private, struct kp_bundle *b, int *found) KP_WUR;
+/*
+ * kp_store_rec: the record of ref alone (no KeyPackage bytes, no private
+ * keys) into *k; KP_ENOTFOUND when missing.
+ */
+int	kp_store_rec(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+	    struct kp_rec *k) KP_WUR;
 /* kp_store_get: kp_store_load, but KP_ENOTFOUND when missing. */
 int	kp_store_get(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	    int with_private, struct kp_bundle *b) KP_WUR;
