@@ -23,6 +23,13 @@
 
 #include "kpoolfs.h"
 
+/*
+ * The key this thread renames through the kernel (kpfs_cache_renaming):
+ * the kernel moves its directory (nothing is under the new name yet)
+ * and drops both parents' attributes itself.
+ */
+static _Thread_local const uint8_t *renaming;
+
 /* A cached key. */
 struct kpfs_kent {
 	uint8_t		 ref[KP_REF_LEN];	/* the tree's order */
@@ -488,6 +495,7 @@ kpfs_cache_changed(void *arg, const uint8_t *ref, int from, int to)
 	struct kpfs	*fs = arg;
 	char		 hex[2 * KP_REF_LEN + 1];
 	int64_t		 t;
+	int		 kernel;
 
 	if (ref == NULL) {
 		all_changed(fs);
@@ -507,17 +515,25 @@ kpfs_cache_changed(void *arg, const uint8_t *ref, int from, int to)
 
 	/* the files move with the directory: drop their sizes */
 	kp_hex(ref, KP_REF_LEN, hex);
+	kernel = renaming != NULL && from != to &&
+	    memcmp(renaming, ref, KP_REF_LEN) == 0;
 	if (from >= 0)
 		invalidate_key(fs, from, hex);
-	if (to >= 0 && to != from)
+	if (to >= 0 && to != from && !kernel)
 		invalidate_key(fs, to, hex);
-	if (from != to) {
+	if (from != to && !kernel) {
 		if (from >= 0)
 			invalidate_state(fs, from);
 		if (to >= 0)
 			invalidate_state(fs, to);
 	}
 	kpfs_invalidate(fs, "/status");
+}
+
+void
+kpfs_cache_renaming(const uint8_t *ref)
+{
+	renaming = ref;
 }
 
 int

@@ -295,6 +295,13 @@ void kpfs_cache_changed(void *arg, const uint8_t *ref, int from, int to);
  */
 int kpfs_cache_key(struct kpfs *fs, const struct kpfs_path *pp,
     int (*fn)(void *arg, const struct kp_key *k, uint32_t mask), void *arg);
+/*
+ * kpfs_cache_renaming: this thread's rename(2) of key ref (NULL: done)
+ * is under way: the kernel moves the key's directory (nothing is under
+ * the new name yet) and drops the attributes of both state directories
+ * itself, so that the observer leaves those entries alone.
+ */
+void kpfs_cache_renaming(const uint8_t *ref);
 /* kpfs_cache_hide: file f of key ref was unlinked; 0 or -ENOMEM. */
 int kpfs_cache_hide(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int f);
 /* kpfs_cache_counts: the state counts, from the cache when fresh (1 s). */

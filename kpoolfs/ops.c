@@ -722,8 +722,11 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 	 */
 	if (a.state == b.state)
 		kp = KP_ESTATE;
-	else
+	else {
+		kpfs_cache_renaming(a.ref);
 		kp = kp_pool_transition(fs->pool, a.ref, a.state, b.state);
+		kpfs_cache_renaming(NULL);
+	}
 	if (kp == KP_OK) {
 		kpfs_log(LOG_INFO, "mv %s %s -> %s", a.ref_hex,
 		    kp_state_name(a.state), kp_state_name(b.state));
