@@ -193,10 +193,18 @@ kp_pool_begin(struct kp_pool *p)
 }
 
 void
-kp_pool_lock(struct kp_pool *p)
+kp_pool_lock_read(struct kp_pool *p)
 {
 	pthread_mutex_lock(&p->slock);
 	kp_store_errbuf(p->st, kp_pool_msg(p), KP_ERRLEN);
+}
+
+void
+kp_pool_lock(struct kp_pool *p)
+{
+	kp_pool_lock_read(p);
+	/* a failure keeps the moves in the journal; its message stays */
+	(void)kp_store_settle(p->st);
 }
 
 void

@@ -547,7 +547,7 @@ int64_t kp_pool_now(const struct kp_pool *p);
 /*
  * kp_pool_set_observer: fn(arg, ref, from, to) hears of every key that a
  * call through p changed, once per key, after the call's changes are
- * committed: from -1 for a new key, to -1 for a deleted one, from == to
+ * committed (or journaled, kp_pool_set_batching): from -1 for a new key, to -1 for a deleted one, from == to
  * for a change that kept the state (reservation details, spent_by learnt
  * later, a wipe of private keys).  ref NULL (from and to -1) says that
  * another connection changed the store, so any key may have changed
@@ -558,6 +558,19 @@ int64_t kp_pool_now(const struct kp_pool *p);
  */
 void kp_pool_set_observer(struct kp_pool *p,
     void (*fn)(void *arg, const uint8_t *ref, int from, int to), void *arg);
+
+/*
+ * kp_pool_set_batching: with on, p batches its local moves (the
+ * kp_pool_transition of created -> expired): each is recorded before it
+ * returns in a journal beside the store, which outlives the process (a
+ * later open of the store applies it), and committed to the store with
+ * the handle's next call that writes (kp_pool_expire, for one) or its
+ * close; till then other connections see the key where it was and wait
+ * to write.  For a handle whose owner makes such a call soon after each
+ * move (kpoolfs: within a second).  KP_EBUSY when another live handle
+ * batches on the store.  Off (the default) commits what is batched.
+ */
+int kp_pool_set_batching(struct kp_pool *p, int on) KP_WUR;
 
 /* kp_pool_policy_get: the stored policy, defaults where unset. */
 int kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out) KP_WUR;

@@ -105,11 +105,21 @@ kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
 		}
 		keyfile = kf;
 	}
+	if (asprintf(&p->jpath, "%s-moves", dbpath) < 0) {
+		p->jpath = NULL;
+		rc = kp_pool_err(p, KP_ENOMEM, "out of memory");
+		goto out;
+	}
 	if ((rc = kp_store_open(dbpath, keyfile, kp_pool_msg(p), KP_ERRLEN,
 	    &p->st)) != KP_OK)
 		goto out;
 	kp_pool_lock(p);
-	rc = load_identity(p, user);
+	/* the moves a handle that died had batched (their wipes scrubbed),
+	 * then who we are */
+	if ((rc = kp_store_replay(p->st, p->jpath)) == KP_OK) {
+		kp_store_flush(p->st);
+		rc = load_identity(p, user);
+	}
 	kp_pool_unlock(p);
 out:
 	free(kf);
@@ -128,9 +138,12 @@ kp_pool_close(struct kp_pool *p)
 	if (p == NULL)
 		return;
 	kp_remote_drop(p);
-	if (p->st != NULL)	/* the last scrub's messages go to ours */
+	if (p->st != NULL) {	/* the last scrub's messages go to ours */
 		kp_store_errbuf(p->st, kp_pool_msg(p), KP_ERRLEN);
+		(void)kp_store_unjournal(p->st);
+	}
 	kp_store_close(p->st);
+	free(p->jpath);
 	free(p->url);
 	sodium_memzero(p->seed, sizeof(p->seed));
 	kp_pool_locks_fini(p);
@@ -163,6 +176,20 @@ kp_pool_set_observer(struct kp_pool *p,
 	pthread_mutex_unlock(&p->slock);
 }
 
+/* kp_pool_set_batching: journal local moves, commit them later. */
+int
+kp_pool_set_batching(struct kp_pool *p, int on)
+{
+	int	rc;
+
+	kp_pool_begin(p);
+	kp_pool_lock(p);
+	rc = on ? kp_store_journal(p->st, p->jpath) :
+	    kp_store_unjournal(p->st);
+	kp_pool_unlock(p);
+	return kp_pool_end(p, rc);
+}
+
 /* kp_pool_policy_get: the stored policy (defaults where unset). */
 int
 kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out)
@@ -170,7 +197,7 @@ kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out)
 	int	rc;
 
 	kp_pool_begin(p);
-	kp_pool_lock(p);
+	kp_pool_lock_read(p);
 	rc = kp_policy_load(p->st, out);
 	kp_pool_unlock(p);
 	return kp_pool_end(p, rc);
@@ -241,7 +268,7 @@ kp_pool_config_text(struct kp_pool *p, char **text)
 
 	kp_pool_begin(p);
 	*text = NULL;
-	kp_pool_lock(p);
+	kp_pool_lock_read(p);
 	rc = kp_policy_load(p->st, &pol);
 	kp_pool_unlock(p);
 	if (rc == KP_OK && (rc = kp_policy_text(&pol, text)) != KP_OK)
@@ -256,8 +283,9 @@ kp_pool_counts(struct kp_pool *p, struct kp_counts *out)
 	int	rc;
 
 	kp_pool_begin(p);
-	kp_pool_lock(p);
-	rc = kp_store_counts(p->st, 0, -1, out);
+	kp_pool_lock_read(p);
+	if ((rc = kp_store_apply(p->st)) == KP_OK)
+		rc = kp_store_counts(p->st, 0, -1, out);
 	kp_pool_unlock(p);
 	return kp_pool_end(p, rc);
 }
@@ -299,8 +327,9 @@ kp_pool_list(struct kp_pool *p, int state, struct kp_key ***keys, size_t *n)
 	kp_pool_begin(p);
 	memset(&l, 0, sizeof(l));
 	l.p = p;
-	kp_pool_lock(p);
-	rc = kp_store_each(p->st, state, list_add, &l);
+	kp_pool_lock_read(p);
+	if ((rc = kp_store_apply(p->st)) == KP_OK)
+		rc = kp_store_each(p->st, state, list_add, &l);
 	kp_pool_unlock(p);
 	if (rc != KP_OK) {
 		kp_keys_free(l.v, l.n);
@@ -322,8 +351,9 @@ kp_pool_key(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 
 	kp_pool_begin(p);
 	*out = NULL;
-	kp_pool_lock(p);
-	rc = kp_store_rec(p->st, ref, &k);
+	kp_pool_lock_read(p);
+	if ((rc = kp_store_rec(p->st, ref, &k)) == KP_OK)
+		kp_store_overlay(p->st, &k);
 	kp_pool_unlock(p);
 	if (rc == KP_OK && (rc = kp_key_new(&k, out)) != KP_OK)
 		rc = kp_pool_err(p, rc, "out of memory");
@@ -341,7 +371,7 @@ kp_pool_keypackage(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	kp_pool_begin(p);
 	*buf = NULL;
 	*len = 0;
-	kp_pool_lock(p);
+	kp_pool_lock_read(p);
 	rc = kp_store_get(p->st, ref, 0, &b);
 	kp_pool_unlock(p);
 	if (rc == KP_OK) {
@@ -440,8 +470,9 @@ kp_pool_status(struct kp_pool *p, struct kp_status *out)
 
 	kp_pool_begin(p);
 	memset(out, 0, sizeof(*out));
-	kp_pool_lock(p);
-	rc = status(p, out);
+	kp_pool_lock_read(p);
+	if ((rc = kp_store_apply(p->st)) == KP_OK)
+		rc = status(p, out);
 	kp_pool_unlock(p);
 	return kp_pool_end(p, rc);
 }
@@ -665,9 +696,10 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 		return kp_pool_end(p, kp_pool_err(p, KP_EINVAL, "bad state"));
 	if (kp_state_may(from, to, KP_BY_OWNER) &&
 	    kp_state_call(from, to) == KP_CALL_NONE) {
-		/* a local move: one compare-and-set */
-		kp_pool_lock(p);
-		rc = kp_store_set_state(p->st, ref, from, to, kp_pool_now(p));
+		/* a local move: one compare-and-set, batched or not */
+		kp_pool_lock_read(p);
+		rc = kp_store_move_later(p->st, ref, from, to,
+		    kp_pool_now(p));
 		kp_pool_unlock(p);
 		return kp_pool_end(p, rc);
 	}
@@ -764,7 +796,7 @@ kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
 		rc = kp_pool_err(p, rc, "welcome: %s", kp_strerror(rc));
 		goto out;
 	}
-	kp_pool_lock(p);
+	kp_pool_lock_read(p);
 	rc = welcome_key(p, refs, n, &b);
 	kp_pool_unlock(p);
 	if (rc != KP_OK)

@@ -34,6 +34,7 @@
 /* One user's pool (the opaque struct kp_pool of kpool.h). */
 struct kp_pool {
 	/* Set by kp_pool_open, read-only after: no lock. */
+	char		*jpath;		/* the move journal */
 	char		 user[KP_MAX_USERNAME + 1];
 	uint8_t		 pub[KP_SIGN_PK_LEN];
 	uint8_t		 seed[KP_SIGN_SEED_LEN];	/* wiped at close */
@@ -70,10 +71,16 @@ void	kp_pool_begin(struct kp_pool *p);
  */
 int	kp_pool_end(struct kp_pool *p, int rc);
 /*
- * kp_pool_lock: take the store lock; the store's messages go to this
- * thread's message.
+ * kp_pool_lock: take the store lock, for a call that may write: the
+ * local moves batched so far are committed first (kp_store_settle).
+ * The store's messages go to this thread's message.
  */
 void	kp_pool_lock(struct kp_pool *p);
+/*
+ * kp_pool_lock_read: kp_pool_lock for a call that only reads, or makes
+ * a local move: what is batched stays so.
+ */
+void	kp_pool_lock_read(struct kp_pool *p);
 /*
  * kp_pool_unlock: collect what the store committed for the observer
  * (kp_pool_end reports it) and release the store lock.

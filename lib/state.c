@@ -150,6 +150,7 @@ kp_rec_move(struct kp_rec *k, int to, int64_t now)
 		break;
 	case E:
 		k->expired_at = now;
+		k->has_private = 0;	/* the store wipes them with the move */
 		break;
 	}
 	k->state = to;

@@ -50,7 +50,8 @@ int	kp_state_deletable(int state);
 /*
  * kp_rec_move: set k's state to to at now, with the timestamps that go
  * with it (reservation details cleared on the way back to created or
- * available); the caller stores it (kp_store_update).
+ * available, private keys gone on the way to expired); the caller
+ * stores it (kp_store_update, which wipes them).
  */
 void	kp_rec_move(struct kp_rec *k, int to, int64_t now);
 /*

@@ -370,6 +370,7 @@ kp_store_open(const char *dbpath, const char *keyfile, char *err,
 		return KP_ENOMEM;
 	st->err = err;
 	st->errlen = errlen;
+	st->jfd = -1;
 	if (dbpath == NULL || *dbpath == '\0' || keyfile == NULL ||
 	    *keyfile == '\0') {
 		rc = kp_store_err(st, KP_EINVAL, "no store or key file path");
@@ -451,8 +452,11 @@ kp_store_close(struct kp_store *st)
 		scrub_flush(st, 0);
 		sqlite3_close_v2(st->db);
 	}
+	if (st->jfd != -1)
+		close(st->jfd);
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st->changes);
+	free(st->pend);
 	free(st);
 }
 

@@ -45,6 +45,13 @@ enum kp_stmt {
 	KP_NSTMTS
 };
 
+/* A batched local move (journal.c). */
+struct kp_move {
+	uint8_t	ref[KP_REF_LEN];
+	int	from, to;
+	int64_t	now;
+};
+
 /* A change the store made to a key: from -1 a new key, to -1 gone. */
 struct kp_change {
 	uint8_t	ref[KP_REF_LEN];
@@ -60,6 +67,15 @@ struct kp_store {
 	size_t		 errlen;
 	int		 scrub_owed;	/* a wipe since the last checkpoint */
 	int		 wal_frames;	/* in the WAL after the last commit */
+	/*
+	 * Batched local moves (journal.c): the journal we hold, or -1; the
+	 * moves journaled but not yet made in the store, in order; whether
+	 * the open transaction holds the store's write lock for them.
+	 */
+	int		 jfd;
+	struct kp_move	*pend;
+	size_t		 npend, cappend;
+	int		 deferred;
 	/*
 	 * The key changes made since kp_store_changes() last took them;
 	 * those from txstart on belong to the open transaction and go if
@@ -206,6 +222,49 @@ int	kp_store_identity_put(struct kp_store *st, const char *user,
 	    const uint8_t pub[KP_SIGN_PK_LEN],
 	    const uint8_t seed[KP_SIGN_SEED_LEN], int64_t now) KP_WUR;
 int	kp_store_identity_registered(struct kp_store *st, int64_t now) KP_WUR;
+
+/* journal.c */
+
+/*
+ * kp_store_journal: batch local moves (kp_store_move_later), journaled
+ * in the file path, which st holds (flock) until kp_store_unjournal;
+ * what a dead holder left there is applied first.  KP_EBUSY when a
+ * live handle holds it.
+ */
+int	kp_store_journal(struct kp_store *st, const char *path) KP_WUR;
+/*
+ * kp_store_unjournal: settle, and let the journal go; on failure its
+ * moves wait for the next open.
+ */
+int	kp_store_unjournal(struct kp_store *st);
+/*
+ * kp_store_move_later: kp_store_set_state, but when st journals, a
+ * compare-and-set against the store and the moves batched before it,
+ * recorded in the journal before it returns (as durable as a commit
+ * from then on) and made in the store later (kp_store_apply), under the
+ * write lock st holds from the first move of a batch to its commit.
+ */
+int	kp_store_move_later(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
+	    int from, int to, int64_t now) KP_WUR;
+/* kp_store_overlay: k as the moves batched for it leave it. */
+void	kp_store_overlay(const struct kp_store *st, struct kp_rec *k);
+/*
+ * kp_store_apply: make the batched moves in the store's open
+ * transaction, before a read of many keys (counts, lists).
+ */
+int	kp_store_apply(struct kp_store *st);
+/*
+ * kp_store_settle: make and commit the batched moves and empty the
+ * journal; the first thing before any other write.  A commit that fails
+ * applies the journal again.
+ */
+int	kp_store_settle(struct kp_store *st);
+/*
+ * kp_store_replay: apply the journal at path, unless a live handle holds
+ * it, in one transaction, and empty it (after the death of a handle
+ * that batched).
+ */
+int	kp_store_replay(struct kp_store *st, const char *path) KP_WUR;
 
 /* keys.c */
 
