@@ -213,12 +213,14 @@ struct kpfs {
 	uint64_t	 rdone;		/* requests served */
 	int		 rresult;	/* KP_E* of the last served */
 	/*
-	 * scrub_due: a rename wiped private keys; by scrub_at (monotonic)
-	 * the thread runs the WAL scrub the wipe owes, once for all the
-	 * wipes of that second (kpfs_scrub_soon).  Guarded by rlock.
+	 * flush_due: a rename to expired was batched by the pool and wiped
+	 * private keys; by flush_at (monotonic) the thread has the pool
+	 * commit the batch and run the WAL scrub the wipes owe, once for
+	 * all the renames of that second (kpfs_flush_soon).  Guarded by
+	 * rlock.
 	 */
-	int		 scrub_due;
-	struct timespec	 scrub_at;
+	int		 flush_due;
+	struct timespec	 flush_at;
 };
 
 #define KPFS_R_PERIODIC	1
@@ -226,10 +228,10 @@ struct kpfs {
 #define KPFS_R_REFRESH	3
 #define KPFS_R_GENERATE	4
 #define KPFS_R_CLEANUP	5
-#define KPFS_R_SCRUB	6		/* the thread's own, never a request */
+#define KPFS_R_FLUSH	6		/* the thread's own, never a request */
 
-/* How long after a wiping rename its WAL scrub runs, at the latest. */
-#define KPFS_SCRUB_DELAY_MS 1000
+/* How long after a rename to expired its batch commits, at the latest. */
+#define KPFS_FLUSH_DELAY_MS 1000
 
 /* tree.c */
 
@@ -361,11 +363,12 @@ int kpfs_refresh_request(struct kpfs *fs, int what, uint32_t n);
 /* kpfs_refresh_wake: the thread rereads refresh_interval now. */
 void kpfs_refresh_wake(struct kpfs *fs);
 /*
- * kpfs_scrub_soon: a rename wiped private keys; have the thread run the
- * checkpoint that scrubs them from the WAL within KPFS_SCRUB_DELAY_MS
- * (one for every wipe until then).
+ * kpfs_flush_soon: a rename to expired was batched (kp_pool_set_batching)
+ * and wiped private keys; have the thread commit the batch and run the
+ * checkpoint that scrubs them from the WAL within KPFS_FLUSH_DELAY_MS
+ * (one for every rename until then).
  */
-void kpfs_scrub_soon(struct kpfs *fs);
+void kpfs_flush_soon(struct kpfs *fs);
 
 /* ops.c */
 

@@ -730,8 +730,9 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 	if (kp == KP_OK) {
 		kpfs_log(LOG_INFO, "mv %s %s -> %s", a.ref_hex,
 		    kp_state_name(a.state), kp_state_name(b.state));
+		/* the local move's commit and the wipe's scrub, off this path */
 		if (b.state == KP_STATE_EXPIRED)
-			kpfs_scrub_soon(fs);	/* the wipe's, off this path */
+			kpfs_flush_soon(fs);
 		return 0;
 	}
 	snprintf(msg, sizeof(msg), "%s", kp_errmsg(fs->pool));
@@ -906,6 +907,9 @@ kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	    (rc = kpfs_cache_init(fs)) != KP_OK)
 		goto fail;
 	kp_pool_set_observer(fs->pool, kpfs_cache_changed, fs);
+	/* the refresh thread commits what a rename batched (flush_soon) */
+	if (kp_pool_set_batching(fs->pool, 1) != KP_OK)
+		kpfs_log(LOG_NOTICE, "%s", kp_errmsg(fs->pool));
 	if ((rc = kpfs_refresh_start(fs)) != KP_OK)
 		goto fail;
 	kpfs_log(LOG_INFO, "mounted the pool of %s (%s), server %s",

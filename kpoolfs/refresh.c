@@ -2,8 +2,9 @@
 /*
  * refresh.c: the background thread.  It refreshes the pool every
  * refresh_interval seconds (config, or -o refresh=N), runs the ctl verbs
- * for the writers of ctl, and runs the WAL scrub that renames to
- * expired owe.  It shares the mount's pool handle: the pool serializes
+ * for the writers of ctl, and has the pool commit the renames to
+ * expired it batched and run the WAL scrub they owe.  It shares the
+ * mount's pool handle: the pool serializes
  * its conversations with the server itself, so a view pulled before a
  * rename is never applied after it, and what a pass changes reaches
  * the cache and the kernel through the pool's observer (cache.c).
@@ -70,10 +71,10 @@ run(struct kpfs *fs, int what, uint32_t n)
 	case KPFS_R_CLEANUP:
 		rc = cleanup(fs);
 		break;
-	case KPFS_R_SCRUB:
-		/* the checkpoint the handle owes, and what expired since */
+	case KPFS_R_FLUSH:
+		/* the batch's commit, the scrub it owes, what expired since */
 		if ((rc = kp_pool_expire(fs->pool, &r)) != KP_OK)
-			kpfs_log(LOG_ERR, "scrub: %s", kp_errmsg(fs->pool));
+			kpfs_log(LOG_ERR, "flush: %s", kp_errmsg(fs->pool));
 		return rc;
 	}
 	if (rc != KP_OK && !(what == KPFS_R_PERIODIC && rc == KP_ENET))
@@ -108,7 +109,7 @@ reached(const struct timespec *ts, const struct timespec *at)
 
 /*
  * What to run next: a request, the periodic pass when its time came, or
- * the scrub; 0 after waiting for one of them (the caller asks again).
+ * the flush; 0 after waiting for one of them (the caller asks again).
  * rlock held.
  */
 static int
@@ -132,10 +133,10 @@ next_pass(struct kpfs *fs, const struct timespec *last, int first)
 		return 0;
 	if (every > 0 && reached(&ts, &next))
 		return KPFS_R_PERIODIC;
-	if (fs->scrub_due && reached(&ts, &fs->scrub_at))
-		return KPFS_R_SCRUB;
-	if (fs->scrub_due && (every == 0 || !reached(&fs->scrub_at, &next)))
-		next = fs->scrub_at;
+	if (fs->flush_due && reached(&ts, &fs->flush_at))
+		return KPFS_R_FLUSH;
+	if (fs->flush_due && (every == 0 || !reached(&fs->flush_at, &next)))
+		next = fs->flush_at;
 	else if (every == 0) {
 		pthread_cond_wait(&fs->rcond, &fs->rlock);
 		return 0;
@@ -161,8 +162,8 @@ loop(void *arg)
 		/* only a request's pass answers it (and clears it) */
 		gen = 0;
 		n = 0;
-		if (what == KPFS_R_SCRUB)
-			fs->scrub_due = 0;
+		if (what == KPFS_R_FLUSH)
+			fs->flush_due = 0;
 		else if (what != KPFS_R_PERIODIC) {
 			gen = fs->rreq;
 			n = fs->rgen;
@@ -170,7 +171,7 @@ loop(void *arg)
 		}
 		pthread_mutex_unlock(&fs->rlock);
 		rc = run(fs, what, n);
-		if (what != KPFS_R_SCRUB)
+		if (what != KPFS_R_FLUSH)
 			malloc_trim(0);		/* a pass may allocate a lot */
 		if (what == KPFS_R_PERIODIC || what == KPFS_R_REFRESH) {
 			clock_gettime(CLOCK_MONOTONIC, &last);
@@ -242,19 +243,19 @@ kpfs_refresh_wake(struct kpfs *fs)
 }
 
 void
-kpfs_scrub_soon(struct kpfs *fs)
+kpfs_flush_soon(struct kpfs *fs)
 {
 	struct timespec	ts;
 
 	pthread_mutex_lock(&fs->rlock);
-	if (fs->rstarted && !fs->rstop && !fs->scrub_due) {
+	if (fs->rstarted && !fs->rstop && !fs->flush_due) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)KPFS_SCRUB_DELAY_MS % 1000 * 1000000L;
-		ts.tv_sec += KPFS_SCRUB_DELAY_MS / 1000 +
+		ts.tv_nsec += (long)KPFS_FLUSH_DELAY_MS % 1000 * 1000000L;
+		ts.tv_sec += KPFS_FLUSH_DELAY_MS / 1000 +
 		    ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
-		fs->scrub_at = ts;
-		fs->scrub_due = 1;
+		fs->flush_at = ts;
+		fs->flush_due = 1;
 		pthread_cond_broadcast(&fs->rcond);
 	}
 	pthread_mutex_unlock(&fs->rlock);
