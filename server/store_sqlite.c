@@ -410,42 +410,6 @@ rowkey(sqlite3_stmt *st, struct kps_key *k)
 	return KP_OK;
 }
 
-static int
-migrate(struct sq_store *s)
-{
-	sqlite3_stmt	*st = NULL;
-	char		 sql[64];
-	int		 v, rc;
-	size_t		 i;
-
-	if ((rc = exec(s, "BEGIN IMMEDIATE")) != KP_OK)
-		return rc;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		rc = dberr(s, "user_version");
-		goto out;
-	}
-	v = sqlite3_column_int(st, 0);
-	if (v < 0 || (size_t)v > NMIGRATIONS) {
-		snprintf(s->err, sizeof(s->err), "database schema version %d "
-		    "is newer than this server (%zu)", v, NMIGRATIONS);
-		rc = KP_EDB;
-		goto out;
-	}
-	for (i = (size_t)v; i < NMIGRATIONS; i++)
-		if ((rc = exec(s, migrations[i])) != KP_OK)
-			goto out;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", NMIGRATIONS);
-	rc = exec(s, sql);
-out:
-	sqlite3_finalize(st);
-	if (rc == KP_OK)
-		rc = exec(s, "COMMIT");
-	else
-		(void)exec(s, "ROLLBACK");
-	return rc;
-}
-
 int
 kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out)
@@ -477,7 +441,8 @@ kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
 	if (!s->conf.readonly &&
 	    (rc = exec(s, "PRAGMA cache_size = -16384")) != KP_OK)
 		goto out;
-	if (!s->conf.readonly && (rc = migrate(s)) != KP_OK)
+	if (!s->conf.readonly && (rc = kp_sqlite_migrate(s->db, migrations,
+	    NMIGRATIONS, s->err, sizeof(s->err))) != KP_OK)
 		goto out;
 	if (s->conf.readonly && (rc = exec(s, "PRAGMA query_only = 1")) != KP_OK)
 		goto out;
