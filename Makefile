@@ -46,7 +46,17 @@ FS_PKGS		= $(LIB_PKGS) fuse3
 WARN	= -Wall -Wextra -Wformat=2 -Werror -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 HARDEN	= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIC
-KCFLAGS	= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -Ilib
+KCFLAGS	= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS)
+
+# Each part's compile sees its own directory and lib's public headers,
+# nothing else: those are copied to $(B)/include, and a part compiles
+# with -IPART $(PUB_INC), never -Ilib, so a private header of lib
+# (store.h, tls.h, httpsig.h, ...) cannot be included by mistake.  Only
+# lib itself, and the tests, benchmarks and fuzzers, which may look
+# inside, see -Ilib.
+PUB_HDR	= lib/kpool.h lib/kpool-httpsig.h
+PUB_INC	= -I$(B)/include
+PUB_DEP	= $(PUB_HDR:lib/%=$(B)/include/%)
 
 LIB_SRC	= $(sort $(wildcard lib/*.c))
 LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
@@ -69,17 +79,25 @@ PROGS	= $(if $(SRV_SRC),$(B)/kpool-server) $(if $(FS_SRC),$(B)/kpoolfs)
 
 all: $(B)/libkpool.a $(B)/libkpool.so $(PROGS)
 
+# The copies stay: they are what a part compiles against.
+.SECONDARY: $(PUB_DEP)
+$(B)/include/%.h: lib/%.h
+	@mkdir -p $(@D)
+	cp $< $@
+
 $(B)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) $(call pc_cflags,$(LIB_PKGS)) -c $< -o $@
+	$(CC) $(KCFLAGS) -Ilib $(call pc_cflags,$(LIB_PKGS)) -c $< -o $@
 
-$(B)/server/%.o: server/%.c server/*.h lib/*.h
+$(B)/server/%.o: server/%.c server/*.h $(PUB_DEP)
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -Iserver $(call pc_cflags,$(SERVER_PKGS)) -c $< -o $@
+	$(CC) $(KCFLAGS) -Iserver $(PUB_INC) $(call pc_cflags,$(SERVER_PKGS)) \
+	    -c $< -o $@
 
-$(B)/fs/%.o: kpoolfs/%.c kpoolfs/*.h lib/*.h
+$(B)/fs/%.o: kpoolfs/%.c kpoolfs/*.h $(PUB_DEP)
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -Ikpoolfs $(call pc_cflags,$(FS_PKGS)) -c $< -o $@
+	$(CC) $(KCFLAGS) -Ikpoolfs $(PUB_INC) $(call pc_cflags,$(FS_PKGS)) \
+	    -c $< -o $@
 
 $(B)/libkpool.a: $(LIB_OBJ)
 	@rm -f $@
@@ -102,17 +120,17 @@ $(B)/t/tap.o: t/tap.c t/tap.h
 
 $(B)/t/%.t: t/%.c $(B)/t/tap.o $(B)/libkpool.a t/*.h lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -It $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
+	$(CC) $(KCFLAGS) -It -Ilib $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
 	    $(B)/t/tap.o $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
 
 $(B)/t/%: t/%.c $(B)/libkpool.a lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -It $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
+	$(CC) $(KCFLAGS) -It -Ilib $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
 	    $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
 
 $(B)/bench/%: bench/%.c $(B)/libkpool.a lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< \
+	$(CC) $(KCFLAGS) -Ilib $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< \
 	    $(B)/libkpool.a $(call pc_libs,$(SERVER_PKGS)) -lpthread
 
 # The tree benchmark's reference file system is a FUSE program too.
@@ -188,7 +206,7 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(B)/libkpool.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libkpool.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/kpool.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(PUB_HDR) $(DESTDIR)$(PREFIX)/include/
 	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(PREFIX)/bin/; done
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done

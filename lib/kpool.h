@@ -308,6 +308,9 @@ int kp_sqlite_migrate(struct sqlite3 *db, const char *const *steps,
 #define KP_MAX_GROUP_ID		255	/* bytes of an MLS group_id */
 #define KP_MAX_BATCH		256	/* KeyPackages in one upload */
 
+/* kp_username_valid: 1 when name is a valid user name, else 0. */
+int kp_username_valid(const char *name);
+
 struct kp_client;	/* one user's signed connection to a server, opaque */
 
 /*

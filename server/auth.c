@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "kps.h"
-#include "httpsig.h"
+#include "kpool-httpsig.h"
 
 #define SLICE	30	/* seconds of created per slice */
 /* live slices begin in (now - WINDOW - SLICE, now + WINDOW]: 21 */

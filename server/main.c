@@ -15,7 +15,6 @@
 #include <sodium.h>
 
 #include "kps.h"
-#include "httpsig.h"
 
 struct kps_config kps_conf = {
 	.listen = "127.0.0.1:8420",

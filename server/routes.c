@@ -15,7 +15,6 @@
 #include <sodium.h>
 
 #include "kps.h"
-#include "httpsig.h"
 
 #define B64V	sodium_base64_VARIANT_ORIGINAL
 
