@@ -30,6 +30,7 @@ struct kps_config {
 	int		 quiet;		/* no request log */
 };
 
+/* config.c: the settings, which main.c sets from the options. */
 extern struct kps_config kps_conf;
 
 /* clock.c */

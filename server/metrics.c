@@ -117,9 +117,6 @@ kps_metrics_text(void)
 	struct buf		 b = { 0 };
 	struct kps_counts	 c;
 	struct kps_store	*rd;
-	static const char *const st[4] = {
-		"available", "reserved", "spent", "expired",
-	};
 	uint64_t		 v;
 	size_t			 r, i;
 
@@ -161,9 +158,9 @@ kps_metrics_text(void)
 	    kps_count_by_status(rd, NULL, kps_now(), &c) == KP_OK) {
 		put(&b, "# HELP kpool_keys KeyPackages stored, by state.\n"
 		    "# TYPE kpool_keys gauge\n");
-		for (i = 0; i < 4; i++)
-			put(&b, "kpool_keys{state=\"%s\"} %llu\n", st[i],
-			    (unsigned long long)c.n[i]);
+		for (i = KP_STATE_AVAILABLE; i < KP_NSTATES; i++)
+			put(&b, "kpool_keys{state=\"%s\"} %llu\n",
+			    kp_state_name((int)i), (unsigned long long)c.n[i]);
 		put(&b, "# HELP kpool_last_resort_keys Last-resort "
 		    "KeyPackages stored.\n# TYPE kpool_last_resort_keys gauge\n"
 		    "kpool_last_resort_keys %llu\n",

@@ -810,10 +810,10 @@ r_status(struct ctx *x, const char *name)
 	}
 	reply_json(x->r, 200, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
 	    "username", name,
-	    "available", (json_int_t)c.n[KPS_AVAILABLE],
-	    "reserved", (json_int_t)c.n[KPS_RESERVED],
-	    "spent", (json_int_t)c.n[KPS_SPENT],
-	    "expired", (json_int_t)c.n[KPS_EXPIRED],
+	    "available", (json_int_t)c.n[KP_STATE_AVAILABLE],
+	    "reserved", (json_int_t)c.n[KP_STATE_RESERVED],
+	    "spent", (json_int_t)c.n[KP_STATE_SPENT],
+	    "expired", (json_int_t)c.n[KP_STATE_EXPIRED],
 	    "last_resort", (json_int_t)c.last_resort));
 }
 
@@ -833,9 +833,6 @@ opt_str(const char *s)
 static void
 r_mine(struct ctx *x)
 {
-	static const char *const names[4] = {
-		"available", "reserved", "spent", "expired",
-	};
 	struct kps_store	*rd;
 	struct kps_key		*keys = NULL, *k;
 	json_t			*arr;
@@ -859,19 +856,19 @@ r_mine(struct ctx *x)
 	}
 	for (i = 0; i < n; i++) {
 		k = &keys[i];
-		res = k->status == KPS_RESERVED || k->reserved_by[0];
-		sp = k->status == KPS_SPENT || k->spent_at != 0;
+		res = k->status == KP_STATE_RESERVED || k->reserved_by[0];
+		sp = k->status == KP_STATE_SPENT || k->spent_at != 0;
 		json_array_append_new(arr, json_pack("{s:o, s:s, s:b, s:I, "
 		    "s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
 		    "keypackage_ref", jhex(k->ref, KP_REF_LEN),
-		    "status", names[k->status & 3],
+		    "status", kp_state_name(k->status),
 		    "last_resort", k->last_resort,
 		    "uploaded_at", (json_int_t)k->uploaded_at,
 		    "not_after", (json_int_t)k->not_after,
 		    "reserved_by", opt_str(k->reserved_by),
 		    "reserved_at", opt_int(k->reserved_at, res),
 		    "reservation_expires_at", opt_int(
-			k->reservation_expires_at, k->status == KPS_RESERVED),
+			k->reservation_expires_at, k->status == KP_STATE_RESERVED),
 		    "spent_by", opt_str(k->spent_by),
 		    "spent_at", opt_int(k->spent_at, sp),
 		    "group_id", k->group_id_len || res || sp ?

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * store.h: the server's store, one interface over its backends (SQLite
- * now; the table of operations leaves room for PostgreSQL).
+ * store.h: the server's store, one interface over its backends: a
+ * backend fills a table of operations (struct kps_store_ops), and the
+ * dispatcher (store.c) picks a backend by the database's name and calls
+ * it through the table; a backend never calls back into the dispatcher.
+ * SQLite is the one backend now (store_sqlite.c); PostgreSQL is to come.
  *
  * A struct kps_store is one connection, used by one thread at a time.
- * Every operation is atomic on its own (a savepoint), and may also run
- * inside kps_store_begin()/kps_store_commit() so that one writer commits
- * many operations in one transaction.  Times are unix seconds passed in
- * by the caller (the store never reads a clock).  Operations return
- * KP_OK or a negative KP_E* code; kps_store_errmsg() has the detail of
- * a KP_EDB.
+ * Every operation is atomic on its own, and may also run inside
+ * kps_store_begin()/kps_store_commit() so that one writer commits many
+ * operations in one transaction.  Times are unix seconds passed in by
+ * the caller (the store never reads a clock).  States are lib's
+ * KP_STATE_*.  Operations return KP_OK or a negative KP_E* code;
+ * kps_store_errmsg() has the detail of a KP_EDB.
  */
 #ifndef KPS_STORE_H
 #define KPS_STORE_H
@@ -18,14 +21,6 @@
 #include <stdint.h>
 
 #include "kpool.h"
-
-/* Stored status of a key; "expired" is derived from not_after. */
-enum kps_status {
-	KPS_AVAILABLE = 0,
-	KPS_RESERVED,
-	KPS_SPENT,
-	KPS_EXPIRED,	/* only in reports: not_after has passed */
-};
 
 struct kps_store_conf {
 	int	burn;		/* expired reservations become spent */
@@ -40,7 +35,7 @@ struct kps_key {
 	uint8_t	*bytes;			/* malloc'd by get/list */
 	size_t	 len;
 	int64_t	 uploaded_at;
-	int	 status;		/* KPS_*, effective at `now` */
+	int	 status;		/* KP_STATE_*, effective at `now` */
 	int	 last_resort;
 	char	 reservation_id[65];
 	int64_t	 reserved_at, reservation_expires_at;
@@ -77,12 +72,23 @@ struct kps_reservation {
 };
 
 struct kps_counts {
-	uint64_t n[4];			/* per KPS_* */
+	uint64_t n[KP_NSTATES];		/* per KP_STATE_* */
 	uint64_t last_resort;
 };
 
 struct kps_store;
 
+/*
+ * A backend's operations: each does what the kps_ function of its name
+ * below says, on the connection it is given (save is kps_key_save, get
+ * kps_key_get, list_user kps_key_list, release_expired
+ * kps_release_expired_reservations, count kps_count_by_status).  The
+ * connection-level ones are for what a backend's database has: a
+ * transaction that the database may end on its own (in_batch), a log to
+ * move off the request path (checkpoint, NULL when there is none).  A
+ * reserve that fails leaves what it put in its out parameter for the
+ * dispatcher to free.
+ */
 struct kps_store_ops {
 	const char *name;
 	void	(*close)(struct kps_store *);
@@ -115,19 +121,26 @@ struct kps_store_ops {
 		    struct kps_counts *);
 };
 
+/* A connection: a backend's own struct begins with this one. */
 struct kps_store {
 	const struct kps_store_ops	*ops;
 };
 
 /*
- * kps_store_open: open one connection to the store at path (a file
- * name: SQLite), creating and migrating it on first use.  Close with
- * kps_store_close().
+ * The backends.  kps_sqlite_open: open a connection to the SQLite file
+ * path, as kps_store_open() does (store_sqlite.c).
+ */
+int kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
+    struct kps_store **out) KP_WUR;
+
+/*
+ * kps_store_open: open one connection to the store named by path: a
+ * file name or "sqlite:FILE" for SQLite ("postgresql:..." is refused,
+ * KP_EINVAL, until that backend is built), creating and migrating it
+ * on first use.  *out is set even on failure, for kps_store_errmsg();
+ * close it with kps_store_close() in any case.
  */
 int kps_store_open(const char *path, const struct kps_store_conf *conf,
-    struct kps_store **out) KP_WUR;
-/* kps_sqlite_open: the SQLite backend of kps_store_open(). */
-int kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out) KP_WUR;
 
 /* kps_store_close: close a connection; NULL is fine. */
@@ -135,7 +148,11 @@ void kps_store_close(struct kps_store *s);
 /* kps_store_errmsg: detail of the last KP_EDB, static or in s. */
 const char *kps_store_errmsg(struct kps_store *s);
 
-/* Transactions of the group-committing writer. */
+/*
+ * Transactions of the group-committing writer: kps_store_begin opens
+ * one, kps_store_commit commits it (a failed commit leaves it open for
+ * kps_store_rollback), kps_store_rollback ends it.
+ */
 int kps_store_begin(struct kps_store *s) KP_WUR;
 int kps_store_commit(struct kps_store *s) KP_WUR;
 int kps_store_rollback(struct kps_store *s);
@@ -145,7 +162,8 @@ int kps_store_rollback(struct kps_store *s);
  * operation then fails with KP_EDB until kps_store_rollback()).
  */
 int kps_store_in_batch(struct kps_store *s);
-/* kps_store_checkpoint: move the log into the database (off path). */
+/* kps_store_checkpoint: move the log into the database (off the
+ * request path); KP_OK at once for a backend without one. */
 int kps_store_checkpoint(struct kps_store *s);
 
 /* kps_user_add: register name with its Ed25519 key; KP_EEXIST when
@@ -171,13 +189,15 @@ int kps_key_get(struct kps_store *s, const uint8_t ref[KP_REF_LEN],
 void kps_key_clear(struct kps_key *k);
 /*
  * kps_key_list: keys of user, oldest first, with effective status at
- * now; status -1 lists all, KPS_AVAILABLE lists only keys that reserve
- * could hand out (unexpired).  Free with kps_key_list_free().
+ * now; status -1 lists all, KP_STATE_AVAILABLE lists only keys that
+ * reserve could hand out (unexpired).  Free with kps_key_list_free().
  */
 int kps_key_list(struct kps_store *s, const char *user, int status,
     int64_t now, struct kps_key **keys, size_t *n) KP_WUR;
+/* kps_key_list_free: free what kps_key_list() allocated. */
 void kps_key_list_free(struct kps_key *keys, size_t n);
-/* kps_list_available_for_user: kps_key_list(s, user, KPS_AVAILABLE). */
+/* kps_list_available_for_user: kps_key_list(s, user,
+ * KP_STATE_AVAILABLE). */
 int kps_list_available_for_user(struct kps_store *s, const char *user,
     int64_t now, struct kps_key **keys, size_t *n) KP_WUR;
 
@@ -194,6 +214,7 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
  */
 int kps_reserve(struct kps_store *s, const struct kps_reserve *r,
     struct kps_reservation *out) KP_WUR;
+/* kps_reservation_clear: free what kps_reserve() allocated. */
 void kps_reservation_clear(struct kps_reservation *r);
 /*
  * kps_spend: mark ref spent by caller for group_id.  The owner may
