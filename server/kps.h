@@ -85,7 +85,10 @@ void	kps_writer_submit(struct kps_job *j);
 unsigned kps_writer_waiting(void);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
-/* kps_reader: this thread's read connection (NULL on failure). */
+
+/* readers.c */
+/* kps_reader: this thread's read connection to kps_conf.db (NULL on
+ * failure), opened on its first use. */
 struct kps_store *kps_reader(void);
 /* kps_readers_close: close every thread's read connection. */
 void	kps_readers_close(void);

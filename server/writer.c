@@ -4,8 +4,8 @@
  * wait; the writer takes every queued job, runs them in one
  * transaction (each op atomic in its savepoint), commits once and wakes
  * their threads: group commit.  A checkpointer thread moves the WAL
- * into the database off the request path.  Reads use one connection
- * per request thread (kps_reader()).
+ * into the database off the request path.  Reads do not come here:
+ * each request thread has its own connection (readers.c).
  */
 
 #include <errno.h>
@@ -25,15 +25,9 @@ static pthread_cond_t	 tick = PTHREAD_COND_INITIALIZER;	/* lock */
 static struct kps_job	*head, *tail;		/* lock */
 static int		 stopping;		/* lock */
 static unsigned		 nwaiting;		/* lock: queued, not done */
-static pthread_t	 writer_thr, ckpt_thr;
+static pthread_t	 writer_thr, ckpt_thr;	/* main thread: start, stop */
 static struct kps_store	*wdb;			/* writer thread only */
 static struct kps_store	*cdb;			/* checkpointer only */
-static const char	*dbpath;
-
-static pthread_mutex_t	 rlock = PTHREAD_MUTEX_INITIALIZER;
-static struct kps_store	**readers;		/* rlock */
-static size_t		 nreaders;		/* rlock */
-static __thread struct kps_store *my_reader;
 
 static void
 run_one(struct kps_job *j, int64_t now)
@@ -227,7 +221,6 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 	struct kps_store_conf	conf = { 0 };
 	int			rc;
 
-	dbpath = db;
 	conf.burn = kps_conf.burn;
 	conf.manual_checkpoint = 1;
 	if ((rc = kps_store_open(db, &conf, &wdb)) != KP_OK) {
@@ -253,12 +246,12 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 	return KP_OK;
 }
 
-void
-kps_writer_submit(struct kps_job *j)
+/* enqueue: put j at the tail of the queue and wake the writer (lock). */
+static void
+enqueue(struct kps_job *j)
 {
 	j->done = 0;
 	j->next = NULL;
-	pthread_mutex_lock(&lock);
 	if (tail != NULL)
 		tail->next = j;
 	else
@@ -266,24 +259,23 @@ kps_writer_submit(struct kps_job *j)
 	tail = j;
 	nwaiting++;
 	pthread_cond_signal(&work);
+}
+
+void
+kps_writer_submit(struct kps_job *j)
+{
+	pthread_mutex_lock(&lock);
+	enqueue(j);
 	pthread_mutex_unlock(&lock);
 }
 
 void
 kps_writer_run(struct kps_job *j)
 {
-	j->done = 0;
-	j->next = NULL;
 	j->wake = NULL;
 	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&lock);
-	if (tail != NULL)
-		tail->next = j;
-	else
-		head = j;
-	tail = j;
-	nwaiting++;
-	pthread_cond_signal(&work);
+	enqueue(j);
 	while (!j->done)
 		pthread_cond_wait(&j->cv, &lock);
 	pthread_mutex_unlock(&lock);
@@ -315,45 +307,4 @@ kps_writer_waiting(void)
 	n = nwaiting;
 	pthread_mutex_unlock(&lock);
 	return n;
-}
-
-struct kps_store *
-kps_reader(void)
-{
-	struct kps_store_conf	  conf = { 0 };
-	struct kps_store	 *s = NULL, **nr;
-
-	if (my_reader != NULL)
-		return my_reader;
-	conf.burn = kps_conf.burn;
-	conf.readonly = 1;
-	if (kps_store_open(dbpath, &conf, &s) != KP_OK) {
-		kps_store_close(s);
-		return NULL;
-	}
-	pthread_mutex_lock(&rlock);
-	if ((nr = reallocarray(readers, nreaders + 1, sizeof(*nr))) == NULL) {
-		pthread_mutex_unlock(&rlock);
-		kps_store_close(s);
-		return NULL;
-	}
-	readers = nr;
-	readers[nreaders++] = s;
-	pthread_mutex_unlock(&rlock);
-	my_reader = s;
-	return s;
-}
-
-void
-kps_readers_close(void)
-{
-	size_t	i;
-
-	pthread_mutex_lock(&rlock);
-	for (i = 0; i < nreaders; i++)
-		kps_store_close(readers[i]);
-	free(readers);
-	readers = NULL;
-	nreaders = 0;
-	pthread_mutex_unlock(&rlock);
 }
