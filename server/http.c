@@ -104,8 +104,9 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 		free(h);
 		return NULL;
 	}
-	h->route = KPS_R_OTHER;
+	h->route = -1;		/* named by kps_handle() or too_big() */
 	atomic_fetch_add(&inflight, 1);
+	kps_metric_add("requests_in_flight", 1);
 	return h;
 }
 
@@ -175,18 +176,23 @@ on_done(void *cls, struct MHD_Connection *con, void **con_cls,
 	}
 	*con_cls = NULL;
 	atomic_fetch_sub(&inflight, 1);
+	kps_metric_add("requests_in_flight", -1);
 	/*
 	 * The client may go while its write is queued (libmicrohttpd can
 	 * end a suspended connection): the writer still holds the job and
-	 * will call wake(), which then frees h instead of resuming.
+	 * will call wake(), which then frees h instead of resuming.  Only
+	 * this connection's thread sets and clears h->pending, so a request
+	 * without one needs no lock.
 	 */
-	pthread_mutex_lock(&plock);
-	if (h->pending != NULL && !h->woken) {
-		h->orphan = 1;
+	if (h->pending != NULL) {
+		pthread_mutex_lock(&plock);
+		if (!h->woken) {
+			h->orphan = 1;
+			pthread_mutex_unlock(&plock);
+			return;
+		}
 		pthread_mutex_unlock(&plock);
-		return;
 	}
-	pthread_mutex_unlock(&plock);
 	http_free(h);
 }
 
@@ -212,6 +218,8 @@ send_reply(struct MHD_Connection *con, struct kps_http *h,
 		snprintf(ra, sizeof(ra), "%d", r->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
+	if (r->allow[0] != '\0')
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	/* stopping: no further request on this connection */
 	if (atomic_load(&draining))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
@@ -364,12 +372,6 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 		return MHD_YES;
 	}
 	return send_reply(con, h, &r);
-}
-
-int
-kps_http_inflight(void)
-{
-	return atomic_load(&inflight);
 }
 
 int

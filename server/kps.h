@@ -22,7 +22,8 @@ struct kps_config {
 	int64_t		 max_lifetime;	/* 90 days */
 	int64_t		 expired_retention;	/* keep expired keys 1 day */
 	int		 registration_open;
-	double		 rate_per_min;	/* reserves per (caller, target); 0 off */
+	double		 rate_per_min;	/* reserves per (caller, target);
+					   0 off */
 	double		 rate_burst;
 	unsigned	 threads;	/* HTTP thread pool */
 	unsigned	 max_connections;
@@ -81,8 +82,6 @@ void	kps_writer_run(struct kps_job *j);
 /* kps_writer_submit: queue a job; the writer calls j->wake(j->wake_arg)
  * from its thread once it is committed. */
 void	kps_writer_submit(struct kps_job *j);
-/* kps_writer_waiting: the writes queued or running, not done yet. */
-unsigned kps_writer_waiting(void);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 
@@ -112,28 +111,36 @@ struct kps_authreq {
  * reason in *why. */
 int	kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	    uint8_t *pk_out, const char **why);
+/* kps_auth_init: key the replay cache; KP_OK or KP_ECRYPTO. */
 int	kps_auth_init(void);
+/* kps_auth_fini: forget the replay cache. */
 void	kps_auth_fini(void);
 
 /* ratelimit.c */
+/* kps_rate_init: the buckets, unless kps_conf turns the limit off;
+ * KP_OK or KP_ENOMEM. */
 int	kps_rate_init(void);
+/* kps_rate_fini: free the buckets. */
 void	kps_rate_fini(void);
 /* kps_rate_take: 0 when caller may reserve from target now, else the
  * seconds to wait. */
 int	kps_rate_take(const char *caller, const char *target);
 
-/* metrics.c */
-enum kps_route {
-	KPS_R_USERS, KPS_R_UPLOAD, KPS_R_RESERVE, KPS_R_SPEND,
-	KPS_R_RELEASE, KPS_R_STATUS, KPS_R_MINE, KPS_R_RETIRE,
-	KPS_R_HEALTHZ, KPS_R_METRICS, KPS_R_OTHER,
-	KPS_NROUTES
-};
+/*
+ * metrics.c: the other files report to it, and it asks nothing of them
+ * but the store's counts.  A route is a number below KPS_MAX_ROUTES
+ * (an entry of the route table in routes.c).
+ */
+#define KPS_MAX_ROUTES	16
+/* kps_metric_request: count a reply of status to route (ignored when
+ * out of range). */
 void	kps_metric_request(int route, int status);
-void	kps_metric_add(const char *name, uint64_t n);
-/* kps_metrics_text: the Prometheus text, malloc'd. */
-char	*kps_metrics_text(void);
-const char *kps_route_name(int route);
+/* kps_metric_add: add n to the counter or gauge called name (see
+ * metrics.c; an unknown name counts nothing). */
+void	kps_metric_add(const char *name, int64_t n);
+/* kps_metrics_text: the Prometheus text, malloc'd (NULL: no memory);
+ * route i is called routes[i], for i below nroutes. */
+char	*kps_metrics_text(const char *const *routes, size_t nroutes);
 
 /* routes.c */
 struct kps_http;	/* one request, see http.c */
@@ -143,6 +150,7 @@ struct kps_reply {
 	size_t	 len;
 	const char *content_type;
 	int	 retry_after;	/* seconds, for 429 */
+	char	 allow[32];	/* the methods of the path, for 405 */
 };
 struct kps_call {
 	const char	*method;
@@ -151,14 +159,16 @@ struct kps_call {
 	const char	*sig_input, *signature, *digest;
 	const uint8_t	*body;
 	size_t		 len;
-	int		 route;		/* set by kps_handle */
+	int		 route;		/* set by kps_handle: see
+					   kps_route_of() */
 	char		 user[KP_MAX_USERNAME + 1]; /* set by kps_handle:
 					   the authenticated caller or "" */
 	struct kps_pending *pending;	/* set by kps_handle: a write to
 					   submit, r is not filled yet */
 };
 struct kps_pending;
-/* kps_route_of: the route (KPS_R_*) of a path without its query. */
+/* kps_route_of: the route of a path without its query: the number of
+ * its entry in the route table, or that of the entry for no route. */
 int	kps_route_of(const char *path);
 /* kps_handle: answer one complete request, or leave c->pending. */
 void	kps_handle(struct kps_call *c, struct kps_reply *r);
@@ -171,15 +181,17 @@ void	kps_pending_submit(struct kps_pending *p, void (*wake)(void *),
 void	kps_pending_cancel(struct kps_pending *p, struct kps_reply *r);
 /* kps_finish: the reply of a done pending write; frees p. */
 void	kps_finish(struct kps_pending *p, struct kps_reply *r);
+
+/* request.c (the rest of it in request.h, for the endpoints) */
 /* kps_error: fill r with {"error": code, "message": ...}. */
 void	kps_error(struct kps_reply *r, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* http.c */
+/* kps_http_start: listen on kps_conf.listen and serve; 0 with the port
+ * bound in *port, or -1 with the reason in err. */
 int	kps_http_start(char *err, size_t errlen, unsigned *port);
 /* kps_http_stop: drain (see http.c) and stop the daemon. */
 void	kps_http_stop(void);
-/* kps_http_inflight: the requests begun and not done. */
-int	kps_http_inflight(void);
 
 #endif /* KPS_H */

@@ -56,7 +56,8 @@ struct kps_reserve {
 	const uint8_t	*group_id;
 	size_t		 group_id_len;
 	const char	*request_id;	/* may be NULL */
-	const uint8_t	*ref;		/* one named key (owner only), or NULL */
+	const uint8_t	*ref;		/* one named key (owner only), or
+					   NULL */
 	int64_t		 now;
 	int64_t		 ttl;
 };

@@ -24,7 +24,6 @@ static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
 static pthread_cond_t	 tick = PTHREAD_COND_INITIALIZER;	/* lock */
 static struct kps_job	*head, *tail;		/* lock */
 static int		 stopping;		/* lock */
-static unsigned		 nwaiting;		/* lock: queued, not done */
 static pthread_t	 writer_thr, ckpt_thr;	/* main thread: start, stop */
 static struct kps_store	*wdb;			/* writer thread only */
 static struct kps_store	*cdb;			/* checkpointer only */
@@ -171,7 +170,7 @@ wake:
 		pthread_mutex_lock(&lock);
 		for (j = list; j != NULL; j = next) {
 			next = j->next;
-			nwaiting--;
+			kps_metric_add("writes_waiting", -1);
 			if (j->wake != NULL) {
 				j->next = async;
 				async = j;
@@ -257,7 +256,7 @@ enqueue(struct kps_job *j)
 	else
 		head = j;
 	tail = j;
-	nwaiting++;
+	kps_metric_add("writes_waiting", 1);
 	pthread_cond_signal(&work);
 }
 
@@ -296,15 +295,4 @@ kps_writer_stop(void)
 	kps_store_close(cdb);
 	kps_store_close(wdb);
 	cdb = wdb = NULL;
-}
-
-unsigned
-kps_writer_waiting(void)
-{
-	unsigned	n;
-
-	pthread_mutex_lock(&lock);
-	n = nwaiting;
-	pthread_mutex_unlock(&lock);
-	return n;
 }

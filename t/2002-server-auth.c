@@ -40,7 +40,7 @@ main(void)
 				    "--rate-limit", "60", "--rate-burst", "2",
 				    NULL };
 
-	plan(138);
+	plan(140);
 	srv_start(&s, NULL);
 
 	/* healthz needs no signature */
@@ -244,8 +244,10 @@ main(void)
 	is_reply(&r, 404, "not_found", "an unknown endpoint");
 	raw(&s, &alice, "GET", "/keypackages/reserve", NULL, T_NONE, &r);
 	is_reply(&r, 405, "method_not_allowed", "GET on reserve");
+	is_string(r.allow, "POST", "Allow: POST");
 	raw(&s, &alice, "POST", "/healthz", "{}", T_NONE, &r);
 	is_reply(&r, 405, "method_not_allowed", "POST on healthz");
+	is_string(r.allow, "GET", "Allow: GET");
 	is_int(kp_client_mine(alice.c, &keys, &n), KP_OK, "mine");
 	is_int(n, 0, "no keys yet");
 	free(keys);

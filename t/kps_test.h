@@ -250,6 +250,7 @@ struct rawreply {
 	char	body[8192];
 	size_t	len;
 	char	retry_after[16];
+	char	allow[32];
 };
 
 static size_t
@@ -275,6 +276,9 @@ raw_header(char *p, size_t sz, size_t n, void *arg)
 	if (len > 13 && strncasecmp(p, "Retry-After: ", 13) == 0)
 		snprintf(r->retry_after, sizeof(r->retry_after), "%.*s",
 		    (int)(len - 13 - 2 > 15 ? 15 : len - 13 - 2), p + 13);
+	if (len > 7 && strncasecmp(p, "Allow: ", 7) == 0)
+		snprintf(r->allow, sizeof(r->allow), "%.*s",
+		    (int)(len - 7 - 2 > 31 ? 31 : len - 7 - 2), p + 7);
 	return len;
 }
 
