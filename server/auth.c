@@ -31,7 +31,7 @@ static const char	stale[] = "signature is stale: created is more than "
 			    "300 s from the server's time";
 static pthread_mutex_t	nlock = PTHREAD_MUTEX_INITIALIZER;
 static struct nset	ring[NSLICE];	/* nlock */
-static uint8_t		hkey[crypto_shorthash_KEYBYTES];
+static uint8_t		hkey[crypto_shorthash_KEYBYTES]; /* set by init */
 
 int
 kps_auth_init(void)

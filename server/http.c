@@ -40,7 +40,7 @@ struct kps_http {
 	struct timespec	 t0;
 };
 
-static struct MHD_Daemon	*daemon_;
+static struct MHD_Daemon	*daemon_;	/* main thread: start, stop */
 /* requests between on_uri and on_done */
 static _Atomic int		 inflight;
 /* connections accepted that have not begun a request yet */

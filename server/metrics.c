@@ -20,6 +20,7 @@ static const int codes[] = {
 };
 #define NCODES	(sizeof(codes) / sizeof(codes[0]))
 
+/* atomic, lock-free: per route, per code (the last: any other code) */
 static _Atomic uint64_t	requests[KPS_MAX_ROUTES][NCODES + 1];
 
 /* The counters (NAME_total) and gauges that the other files report. */
@@ -43,7 +44,7 @@ static const struct {
 	    "one included", 1 },
 };
 #define NNAMED	(sizeof(named) / sizeof(named[0]))
-static _Atomic int64_t	values[NNAMED];
+static _Atomic int64_t	values[NNAMED];		/* atomic, lock-free */
 
 void
 kps_metric_request(int route, int status)
