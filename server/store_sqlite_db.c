@@ -184,6 +184,12 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	[SQ_ROLLBACK_SP] = "ROLLBACK TO op",
 };
 
+const char *
+kps_sq_sql(enum kps_sq_stmt i)
+{
+	return sql_text[i];
+}
+
 int
 kps_sq_err(struct kps_sq *s, const char *what)
 {
@@ -565,9 +571,3 @@ out:
 	return kps_sq_op_end1(s, own, rc);
 }
 
-
-const char *
-kps_sq_sql(enum kps_sq_stmt i)
-{
-	return sql_text[i];
-}
