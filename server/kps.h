@@ -12,6 +12,9 @@
 
 #define KPS_MAX_BODY		(1024 * 1024)	/* 1 MiB */
 #define KPS_MAX_REQUEST_ID	64
+#define KPS_MAX_NONCE		64	/* lib's KP_HTTPSIG_MAX_NONCE */
+#define KPS_SIG_SKEW		60	/* seconds a signature's created may
+					   be ahead of the server's time */
 
 struct kps_config {
 	const char	*listen;	/* host:port */
@@ -42,8 +45,19 @@ int64_t	kps_now(void);
  * clock's second field when it has one). */
 int64_t	kps_real_now(void);
 
+/*
+ * A signed request as replays see it: its signer (the user name,
+ * folded), nonce and created; a replay repeats all three.
+ */
+struct kps_sig {
+	char	 keyid[KP_MAX_USERNAME + 1];
+	char	 nonce[KPS_MAX_NONCE + 1];
+	int64_t	 created;
+};
+
 /* The work the single writer thread does, in group commits. */
 enum kps_job_kind {
+	KPS_JOB_NONCE,		/* only remember sig */
 	KPS_JOB_USER_ADD,
 	KPS_JOB_SAVE,
 	KPS_JOB_RESERVE,
@@ -54,6 +68,9 @@ enum kps_job_kind {
 
 struct kps_job {
 	enum kps_job_kind	 kind;
+	const struct kps_sig	*sig;		/* remembered first, in the
+						   same transaction; a replay
+						   is rc KP_EAUTH, not done */
 	const char		*caller;
 	const uint8_t		*ref;
 	const uint8_t		*group_id;
@@ -82,6 +99,9 @@ void	kps_writer_run(struct kps_job *j);
 /* kps_writer_submit: queue a job; the writer calls j->wake(j->wake_arg)
  * from its thread once it is committed. */
 void	kps_writer_submit(struct kps_job *j);
+/* kps_writer_remember: queue the nonce of sig (copied) to be remembered
+ * without waiting; KP_OK or KP_ENOMEM. */
+int	kps_writer_remember(const struct kps_sig *sig);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 
@@ -106,11 +126,15 @@ struct kps_authreq {
 					   the registered key of keyid */
 	const char	*expect_keyid;	/* or NULL */
 };
-/* kps_auth: check a request's signature; KP_OK with the user in user
- * and its key in pk_out (when not NULL), or KP_EAUTH with a static
- * reason in *why. */
+/*
+ * kps_auth: check a request's signature (created from 300 s before the
+ * server's time to KPS_SIG_SKEW after it) and this process's replay
+ * cache; KP_OK with the user in user, its key in pk_out (when not NULL)
+ * and what names the signature in sig, for the database to remember;
+ * or KP_EAUTH with a static reason in *why (counted in metrics).
+ */
 int	kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
-	    uint8_t *pk_out, const char **why);
+	    uint8_t *pk_out, struct kps_sig *sig, const char **why);
 /* kps_auth_init: key the replay cache; KP_OK or KP_ECRYPTO. */
 int	kps_auth_init(void);
 /* kps_auth_fini: forget the replay cache. */
@@ -138,6 +162,9 @@ void	kps_metric_request(int route, int status);
 /* kps_metric_add: add n to the counter or gauge called name (see
  * metrics.c; an unknown name counts nothing). */
 void	kps_metric_add(const char *name, int64_t n);
+/* kps_metric_reason: count one in the labelled counter family (as
+ * "auth_refused") under reason (an unknown pair counts nothing). */
+void	kps_metric_reason(const char *family, const char *reason);
 /* kps_metrics_text: the Prometheus text, malloc'd (NULL: no memory);
  * route i is called routes[i], for i below nroutes. */
 char	*kps_metrics_text(const char *const *routes, size_t nroutes);

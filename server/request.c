@@ -65,7 +65,11 @@ kps_error(struct kps_reply *r, int status, const char *code,
 int
 kps_reply_dberr(struct kps_reply *r, int rc)
 {
-	if (rc == KP_ENOMEM)
+	if (rc == KP_EAUTH) {
+		kps_metric_reason("auth_refused", "replay");
+		kps_error(r, 401, "unauthorized", "replayed signature: this "
+		    "nonce was already used");
+	} else if (rc == KP_ENOMEM)
 		kps_error(r, 500, "internal", "out of memory");
 	else
 		kps_error(r, 503, "unavailable", "database error; try again");
@@ -76,6 +80,7 @@ int
 kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect)
 {
 	struct kps_authreq	 a;
+	struct kps_store	*rd;
 	const char		*why = NULL;
 	int			 rc;
 
@@ -90,12 +95,30 @@ kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect)
 	a.len = x->c->len;
 	a.pk = pk;
 	a.expect_keyid = expect;
-	if ((rc = kps_auth(&a, x->user, x->pk, &why)) == KP_OK)
-		return 0;
-	if (rc != KP_EAUTH)
-		return kps_reply_dberr(x->r, rc);
-	kps_error(x->r, 401, "unauthorized", "%s", why ? why : "refused");
-	return -1;
+	if ((rc = kps_auth(&a, x->user, x->pk, &x->sig, &why)) != KP_OK) {
+		if (rc != KP_EAUTH)
+			return kps_reply_dberr(x->r, rc);
+		kps_error(x->r, 401, "unauthorized", "%s", why ? why :
+		    "refused");
+		return -1;
+	}
+	if (strcmp(x->c->method, "GET") == 0) {
+		if ((rd = kps_reader()) == NULL)
+			return kps_reply_dberr(x->r, KP_EDB);
+		if ((rc = kps_nonce_seen(rd, x->sig.keyid, x->sig.nonce,
+		    x->sig.created)) != KP_OK)
+			return kps_reply_dberr(x->r, rc == KP_EEXIST ?
+			    KP_EAUTH : rc);
+	}
+	x->sig_unsaved = 1;
+	return 0;
+}
+
+const struct kps_sig *
+kps_req_sig(struct kps_req *x)
+{
+	x->sig_unsaved = 0;
+	return &x->sig;
 }
 
 int

@@ -25,19 +25,32 @@ struct kps_req {
 	char			 user[KP_MAX_USERNAME + 1]; /* the caller */
 	uint8_t			 pk[32];	/* the caller's key */
 	json_t			*in;		/* the body, or NULL */
+	struct kps_sig		 sig;		/* the signature, once
+						   authenticated */
+	int			 sig_unsaved;	/* sig is for kps_handle()
+						   to remember */
 };
 
 /* kps_reply_json: fill r with status and j (taken) as its body, or a
  * 500 when j is NULL or does not encode. */
 void	kps_reply_json(struct kps_reply *r, int status, json_t *j);
-/* kps_reply_dberr: fill r with the error of store result rc (500 out
- * of memory, else 503); returns -1. */
+/* kps_reply_dberr: fill r with the error of store result rc (401 for
+ * a replay the database refused, 500 out of memory, else 503); returns
+ * -1. */
 int	kps_reply_dberr(struct kps_reply *r, int rc);
 
-/* kps_req_auth: check the signature with pk (NULL: the key registered
- * for its keyid, which must be expect when not NULL); fills x->user and
- * x->pk. */
+/*
+ * kps_req_auth: check the signature with pk (NULL: the key registered
+ * for its keyid, which must be expect when not NULL); fills x->user,
+ * x->pk and x->sig.  A GET, which no write will follow, is refused when
+ * the database remembers its signature (a replay across a restart).
+ * The signature is then remembered by the write the endpoint makes
+ * (kps_req_sig()), or by kps_handle() when it makes none.
+ */
 int	kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect);
+/* kps_req_sig: the signature for the write the request makes, which
+ * remembers it in its transaction (kps_job.sig). */
+const struct kps_sig *kps_req_sig(struct kps_req *x);
 /* kps_req_body: the body as a JSON object in x->in. */
 int	kps_req_body(struct kps_req *x);
 /* kps_req_str: the string member name of the body in *out, NULL when

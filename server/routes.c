@@ -9,6 +9,7 @@
  * thread's connection.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,7 @@ r_users(struct kps_req *x, const char *arg)
 	}
 	memset(&j, 0, sizeof(j));
 	j.kind = KPS_JOB_USER_ADD;
+	j.sig = kps_req_sig(x);
 	j.caller = name;
 	j.pk = pk;
 	kps_writer_run(&j);
@@ -103,6 +105,7 @@ valid_request_id(const char *s)
 struct kps_pending {
 	struct kps_job	 job;
 	const struct kps_route *route;	/* its finisher answers */
+	struct kps_sig	 sig;		/* the job's */
 	char		 user[KP_MAX_USERNAME + 1];
 	char		 target[KP_MAX_USERNAME + 1];
 	char		 rid[KPS_MAX_REQUEST_ID + 1];
@@ -123,6 +126,8 @@ pending_new(struct kps_req *x)
 		return NULL;
 	}
 	p->route = x->route;
+	p->sig = *kps_req_sig(x);
+	p->job.sig = &p->sig;
 	memcpy(p->user, x->user, sizeof(p->user));
 	p->job.caller = p->user;
 	x->c->pending = p;
@@ -382,6 +387,7 @@ r_retire(struct kps_req *x, const char *refs)
 		return;
 	memset(&j, 0, sizeof(j));
 	j.kind = KPS_JOB_RETIRE;
+	j.sig = kps_req_sig(x);
 	j.caller = x->user;
 	j.ref = ref;
 	kps_writer_run(&j);
@@ -407,7 +413,7 @@ r_status(struct kps_req *x, const char *name)
 		kps_reply_dberr(x->r, KP_EDB);
 		return;
 	}
-	if ((rc = kps_user_get(rd, name, pk)) == KP_ENOTFOUND) {
+	if ((rc = kps_user_get(rd, name, pk, NULL)) == KP_ENOTFOUND) {
 		kps_error(x->r, 404, "unknown_user", "no user %s", name);
 		return;
 	}
@@ -633,6 +639,10 @@ kps_handle(struct kps_call *c, struct kps_reply *r)
 		return;
 	}
 	x.route->handle(&x, match(x.route, c->path));
+	/* a signature no write remembered is remembered on its own */
+	if (x.sig_unsaved && kps_writer_remember(&x.sig) != KP_OK)
+		fprintf(stderr, "kpool-server: out of memory: a nonce is "
+		    "not remembered\n");
 	/* the authenticated caller, for the request log */
 	memcpy(c->user, x.user, sizeof(c->user));
 	json_decref(x.in);

@@ -96,9 +96,30 @@ kps_user_add(struct kps_store *s, const char *name, const uint8_t pk[32],
 }
 
 int
-kps_user_get(struct kps_store *s, const char *name, uint8_t pk[32])
+kps_user_get(struct kps_store *s, const char *name, uint8_t pk[32],
+    char canon[KP_MAX_USERNAME + 1])
 {
-	return s->ops->user_get(s, name, pk);
+	return s->ops->user_get(s, name, pk, canon);
+}
+
+int
+kps_nonce_add(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	return s->ops->nonce_add(s, keyid, nonce, created);
+}
+
+int
+kps_nonce_seen(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	return s->ops->nonce_seen(s, keyid, nonce, created);
+}
+
+int
+kps_nonce_prune(struct kps_store *s, int64_t before, int max, uint64_t *n)
+{
+	return s->ops->nonce_prune(s, before, max, n);
 }
 
 int

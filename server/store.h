@@ -101,7 +101,13 @@ struct kps_store_ops {
 	int	(*checkpoint)(struct kps_store *);
 	int	(*user_add)(struct kps_store *, const char *,
 		    const uint8_t *, int64_t);
-	int	(*user_get)(struct kps_store *, const char *, uint8_t *);
+	int	(*user_get)(struct kps_store *, const char *, uint8_t *,
+		    char *);
+	int	(*nonce_add)(struct kps_store *, const char *, const char *,
+		    int64_t);
+	int	(*nonce_seen)(struct kps_store *, const char *, const char *,
+		    int64_t);
+	int	(*nonce_prune)(struct kps_store *, int64_t, int, uint64_t *);
 	int	(*save)(struct kps_store *, const struct kps_key *);
 	int	(*get)(struct kps_store *, const uint8_t *, int64_t,
 		    struct kps_key *);
@@ -171,9 +177,29 @@ int kps_store_checkpoint(struct kps_store *s);
  * the name is taken by another key, KP_OK (no change) for the same. */
 int kps_user_add(struct kps_store *s, const char *name,
     const uint8_t pk[32], int64_t now) KP_WUR;
-/* kps_user_get: the key of name; KP_ENOTFOUND for an unknown user. */
+/* kps_user_get: the key of name and, when canon is not NULL, the name
+ * as registered; KP_ENOTFOUND for an unknown user. */
 int kps_user_get(struct kps_store *s, const char *name,
-    uint8_t pk[32]) KP_WUR;
+    uint8_t pk[32], char canon[KP_MAX_USERNAME + 1]) KP_WUR;
+
+/*
+ * The nonces of signed requests, so that a signature is accepted once,
+ * across restarts and (with a shared database) across instances.  A
+ * signature is named by its signer's keyid (the folded user name), its
+ * nonce and its created time; a replay repeats all three, since created
+ * is signed.  kps_nonce_add remembers one, and a unique constraint of
+ * the database decides: KP_EEXIST when it is remembered already (a
+ * replay), whoever remembered it.  kps_nonce_seen: KP_EEXIST when it
+ * is remembered, else KP_OK; it changes nothing.  kps_nonce_prune
+ * forgets at most max of those created before `before` (stale: they
+ * are refused by their time anyway); *n (may be NULL) counts them.
+ */
+int kps_nonce_add(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created) KP_WUR;
+int kps_nonce_seen(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created) KP_WUR;
+int kps_nonce_prune(struct kps_store *s, int64_t before, int max,
+    uint64_t *n) KP_WUR;
 
 /*
  * kps_key_save: store a new key (status available).  KP_EEXIST when

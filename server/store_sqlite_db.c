@@ -2,7 +2,8 @@
 /*
  * store_sqlite_db.c: one connection of the server's SQLite store (one
  * file, WAL, migrations numbered by PRAGMA user_version): its schema and
- * statements, its transactions, its users; see store_sqlite_db.h.
+ * statements, its transactions, its users and the nonces of signatures;
+ * see store_sqlite_db.h.
  */
 
 #include <stdio.h>
@@ -64,6 +65,16 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (kind, value, username)"
 	") WITHOUT ROWID;",
+	/*
+	 * 2: the nonces of signatures, by created first, so that new
+	 * ones go to the right edge of the tree and stale ones leave
+	 * from its left; id is 64 bits of BLAKE2b(keyid NUL nonce)
+	 */
+	"CREATE TABLE nonces("
+	"  created INTEGER NOT NULL,"
+	"  id INTEGER NOT NULL,"
+	"  PRIMARY KEY (created, id)"
+	") WITHOUT ROWID;",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -96,7 +107,13 @@ _Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
 static const char *const sql_text[SQ_NSTMTS] = {
 	[SQ_USER_ADD] = "INSERT INTO users(name, public_key, created_at) "
 	    "VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
-	[SQ_USER_GET] = "SELECT public_key FROM users WHERE name = ?1",
+	[SQ_USER_GET] = "SELECT public_key, name FROM users WHERE name = ?1",
+	[SQ_NONCE_ADD] = "INSERT INTO nonces(created, id) VALUES (?1, ?2) "
+	    "ON CONFLICT DO NOTHING",
+	[SQ_NONCE_SEEN] = "SELECT 1 FROM nonces WHERE created = ?1 AND id = ?2",
+	[SQ_NONCE_PRUNE] = "DELETE FROM nonces WHERE (created, id) IN "
+	    "(SELECT created, id FROM nonces WHERE created < ?1 "
+	    "ORDER BY created LIMIT ?2)",
 	[SQ_TOMB_CHECK] = "SELECT kind FROM tombstones WHERE "
 	    "(kind = 0 AND value = ?1) OR "
 	    "(kind = 1 AND value = ?2 AND username = ?3) ORDER BY kind LIMIT 1",
@@ -514,9 +531,10 @@ kps_sq_checkpoint(struct kps_store *b)
 	return KP_OK;
 }
 
-/* user_get: the key of name into pk; KP_ENOTFOUND for no such user. */
+/* user_get: the key of name into pk and its registered spelling into
+ * canon (when not NULL); KP_ENOTFOUND for no such user. */
 static int
-user_get(struct kps_sq *s, const char *name, uint8_t *pk)
+user_get(struct kps_sq *s, const char *name, uint8_t *pk, char *canon)
 {
 	sqlite3_stmt	*st;
 	int		 r;
@@ -527,6 +545,8 @@ user_get(struct kps_sq *s, const char *name, uint8_t *pk)
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
 		memcpy(pk, sqlite3_column_blob(st, 0), 32);
+		if (canon != NULL)
+			kps_sq_text(st, 1, canon, KP_MAX_USERNAME + 1);
 		sqlite3_reset(st);
 		return KP_OK;
 	}
@@ -537,9 +557,10 @@ user_get(struct kps_sq *s, const char *name, uint8_t *pk)
 }
 
 int
-kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk)
+kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk,
+    char *canon)
 {
-	return user_get((struct kps_sq *)b, name, pk);
+	return user_get((struct kps_sq *)b, name, pk, canon);
 }
 
 int
@@ -563,7 +584,7 @@ kps_sq_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
 	if ((rc = kps_sq_done(s, st, "user add")) != KP_OK)
 		goto out;
 	if (sqlite3_changes(s->db) == 0) {
-		if ((rc = user_get(s, name, have)) != KP_OK)
+		if ((rc = user_get(s, name, have, NULL)) != KP_OK)
 			goto out;
 		rc = sodium_memcmp(have, pk, 32) == 0 ? KP_OK : KP_EEXIST;
 	}
@@ -571,3 +592,95 @@ out:
 	return kps_sq_op_end1(s, own, rc);
 }
 
+
+/* nonce_id: 64 bits of BLAKE2b(keyid NUL nonce), the row's id. */
+static int64_t
+nonce_id(const char *keyid, const char *nonce)
+{
+	crypto_generichash_state	h;
+	uint8_t				out[crypto_generichash_BYTES_MIN];
+	uint64_t			v = 0;
+	size_t				i;
+
+	crypto_generichash_init(&h, NULL, 0, sizeof(out));
+	crypto_generichash_update(&h, (const uint8_t *)keyid,
+	    strlen(keyid) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)nonce, strlen(nonce));
+	crypto_generichash_final(&h, out, sizeof(out));
+	for (i = 0; i < 8; i++)
+		v = v << 8 | out[i];
+	return (int64_t)v;
+}
+
+/* nonce_stmt: statement i with the nonce's created and id bound. */
+static sqlite3_stmt *
+nonce_stmt(struct kps_sq *s, enum kps_sq_stmt i, const char *keyid,
+    const char *nonce, int64_t created)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = kps_sq_stmt(s, i)) == NULL)
+		return NULL;
+	sqlite3_bind_int64(st, 1, created);
+	sqlite3_bind_int64(st, 2, nonce_id(keyid, nonce));
+	return st;
+}
+
+int
+kps_sq_nonce_add(struct kps_store *b, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc, seen = 0;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = nonce_stmt(s, SQ_NONCE_ADD, keyid, nonce, created)) == NULL)
+		rc = KP_EDB;
+	else if ((rc = kps_sq_done(s, st, "nonce")) == KP_OK)
+		seen = sqlite3_changes(s->db) == 0;
+	if ((rc = kps_sq_op_end1(s, own, rc)) != KP_OK)
+		return rc;
+	return seen ? KP_EEXIST : KP_OK;
+}
+
+int
+kps_sq_nonce_seen(struct kps_store *b, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((st = nonce_stmt(s, SQ_NONCE_SEEN, keyid, nonce, created)) == NULL)
+		return KP_EDB;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_ROW)
+		return KP_EEXIST;
+	return r == SQLITE_DONE ? KP_OK : kps_sq_err(s, "nonce seen");
+}
+
+int
+kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if (n != NULL)
+		*n = 0;
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_NONCE_PRUNE)) == NULL)
+		rc = KP_EDB;
+	else {
+		sqlite3_bind_int64(st, 1, before);
+		sqlite3_bind_int(st, 2, max);
+		if ((rc = kps_sq_done(s, st, "nonce prune")) == KP_OK &&
+		    n != NULL)
+			*n = (uint64_t)sqlite3_changes(s->db);
+	}
+	return kps_sq_op_end1(s, own, rc);
+}

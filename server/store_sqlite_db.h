@@ -2,8 +2,8 @@
 /*
  * store_sqlite_db.h: one connection of the SQLite backend, internal to
  * it (store_sqlite.c builds the table of operations on it): the schema,
- * the statements, the transactions and savepoints, the users, and the
- * helpers that run statements and read their rows.
+ * the statements, the transactions and savepoints, the users and the
+ * nonces of signatures, and the helpers that run statements and read their rows.
  *
  * A state the statements report is lib's (KP_STATE_AVAILABLE, ...): the
  * rows store a status as text ('available', 'reserved', 'spent'), and
@@ -28,7 +28,7 @@ enum kps_sq_stmt {
 	SQ_SPEND, SQ_TOMB_ADD, SQ_RELEASE, SQ_DELETE,
 	SQ_CLEANUP, SQ_EXP_RELEASE, SQ_CLEAN_TOMB_REF,
 	SQ_CLEAN_TOMB_INIT, SQ_EXP_BURN, SQ_COUNT_USER,
-	SQ_COUNT_ALL,
+	SQ_COUNT_ALL, SQ_NONCE_ADD, SQ_NONCE_SEEN, SQ_NONCE_PRUNE,
 	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
 	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
 	SQ_NSTMTS
@@ -66,7 +66,14 @@ int kps_sq_in_batch(struct kps_store *b);
 int kps_sq_checkpoint(struct kps_store *b);
 int kps_sq_user_add(struct kps_store *b, const char *name,
     const uint8_t *pk, int64_t now);
-int kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk);
+int kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk,
+    char *canon);
+int kps_sq_nonce_add(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created);
+int kps_sq_nonce_seen(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created);
+int kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
 
 /* kps_sq_err: keep what failed and SQLite's message; returns KP_EDB. */
 int kps_sq_err(struct kps_sq *s, const char *what);

@@ -164,10 +164,15 @@ kps_upload(struct kps_req *x, const char *arg)
 	if (nk > 0) {
 		memset(&j, 0, sizeof(j));
 		j.kind = KPS_JOB_SAVE;
+		j.sig = kps_req_sig(x);
 		j.keys = keys;
 		j.rcs = rcs;
 		j.nkeys = nk;
 		kps_writer_run(&j);
+		if (j.rc == KP_EAUTH) {
+			kps_reply_dberr(x->r, j.rc);
+			goto out;
+		}
 	}
 	for (i = 0; i < nk; i++) {
 		switch (rcs[i]) {

@@ -3,7 +3,8 @@
  * writer.c: the one writer thread.  Request threads queue jobs and
  * wait; the writer takes every queued job, runs them in one
  * transaction (each op atomic in its savepoint), commits once and wakes
- * their threads: group commit.  A checkpointer thread moves the WAL
+ * their threads: group commit.  A job remembers the nonce of its
+ * request's signature in the same transaction, before its change.  A checkpointer thread moves the WAL
  * into the database off the request path.  Reads do not come here:
  * each request thread has its own connection (readers.c).
  */
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include "kps.h"
+#include "kpool-httpsig.h"
 
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
@@ -32,9 +34,21 @@ static void
 run_one(struct kps_job *j, int64_t now)
 {
 	size_t	i;
+	int	rc;
 
 	j->now = now;
+	if (j->sig != NULL && (rc = kps_nonce_add(wdb, j->sig->keyid,
+	    j->sig->nonce, j->sig->created)) != KP_OK) {
+		/* a replay (or a failure): the job does nothing */
+		j->rc = rc == KP_EEXIST ? KP_EAUTH : rc;
+		for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
+			j->rcs[i] = j->rc;
+		return;
+	}
 	switch (j->kind) {
+	case KPS_JOB_NONCE:
+		j->rc = KP_OK;
+		break;
 	case KPS_JOB_USER_ADD:
 		j->rc = kps_user_add(wdb, j->caller, j->pk, now);
 		break;
@@ -78,6 +92,21 @@ fail(struct kps_job *first, struct kps_job *stop)
 	}
 }
 
+/*
+ * prune: forget the nonces of signatures that are stale by now, a few
+ * at a time when writes wait (the batch is on their path), more when
+ * the writer is idle.
+ */
+static void
+prune(int busy)
+{
+	uint64_t	n;
+
+	if (kps_nonce_prune(wdb, kps_real_now() - KP_HTTPSIG_WINDOW,
+	    busy ? 256 : 8192, &n) == KP_OK && n > 0)
+		kps_metric_add("nonces_pruned", (int64_t)n);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -113,6 +142,7 @@ writer_main(void *arg)
 		if (kps_release_expired_reservations(wdb, now, &n) == KP_OK &&
 		    n > 0)
 			kps_metric_add("reservations_expired", n);
+		prune(list != NULL);
 		if (now - last_cleanup >= 60 || now < last_cleanup) {
 			if (kps_cleanup_expired(wdb, now,
 			    kps_conf.expired_retention, &n) == KP_OK && n > 0)
@@ -266,6 +296,32 @@ kps_writer_submit(struct kps_job *j)
 	pthread_mutex_lock(&lock);
 	enqueue(j);
 	pthread_mutex_unlock(&lock);
+}
+
+/* forget: the wake of a job of kps_writer_remember(): free it. */
+static void
+forget(void *arg)
+{
+	free(arg);
+}
+
+int
+kps_writer_remember(const struct kps_sig *sig)
+{
+	struct {
+		struct kps_job	j;
+		struct kps_sig	sig;
+	} *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return KP_ENOMEM;
+	m->sig = *sig;
+	m->j.kind = KPS_JOB_NONCE;
+	m->j.sig = &m->sig;
+	m->j.wake = forget;
+	m->j.wake_arg = m;
+	kps_writer_submit(&m->j);
+	return KP_OK;
 }
 
 void
