@@ -199,6 +199,7 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	struct kp_httpsig_params	 p;
 	struct kps_store		*rd;
 	uint8_t				 pk[32];
+	char				 name[KP_MAX_USERNAME + 1];
 	int				 rc;
 
 	user[0] = '\0';
@@ -215,14 +216,15 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 		    "registered", why);
 	if (kp_httpsig_check_digest(a->digest, a->body, a->len, why) != KP_OK)
 		return refuse("digest", *why, why);
-	if (a->pk != NULL)
+	if (a->pk != NULL) {
 		memcpy(pk, a->pk, sizeof(pk));
-	else {
+		memcpy(name, p.keyid, sizeof(name));
+	} else {
 		if ((rd = kps_reader()) == NULL) {
 			*why = "database unavailable";
 			return KP_EDB;
 		}
-		if ((rc = kps_user_get(rd, p.keyid, pk, NULL)) != KP_OK) {
+		if ((rc = kps_user_get(rd, p.keyid, pk, name)) != KP_OK) {
 			if (rc == KP_ENOTFOUND)
 				return refuse("unknown_key", "unknown keyid: "
 				    "register the user first (POST /users)",
@@ -237,7 +239,8 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 			return KP_ENOMEM;
 		return refuse("signature", *why, why);
 	}
-	switch (seen(p.keyid, p.nonce, p.created)) {
+	kps_fold(sig->keyid, name);
+	switch (seen(sig->keyid, p.nonce, p.created)) {
 	case 1:
 		return refuse("replay", "replayed signature: this nonce was "
 		    "already used", why);
@@ -246,10 +249,9 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	case 3:
 		return refuse("future", future, why);
 	}
-	memcpy(user, p.keyid, strlen(p.keyid) + 1);
+	memcpy(user, name, sizeof(name));
 	if (pk_out != NULL)
 		memcpy(pk_out, pk, sizeof(pk));
-	memcpy(sig->keyid, p.keyid, sizeof(sig->keyid));
 	memcpy(sig->nonce, p.nonce, sizeof(sig->nonce));
 	sig->created = p.created;
 	*why = NULL;

@@ -350,6 +350,7 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	c.sig_input = header(con, "Signature-Input");
 	c.signature = header(con, "Signature");
 	c.digest = header(con, "Content-Digest");
+	c.authorization = header(con, MHD_HTTP_HEADER_AUTHORIZATION);
 	c.body = (const uint8_t *)h->body;
 	c.len = h->len;
 	kps_handle(&c, &r);

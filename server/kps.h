@@ -30,7 +30,9 @@ struct kps_config {
 	double		 rate_burst;
 	unsigned	 threads;	/* HTTP thread pool */
 	unsigned	 max_connections;
-	int		 public_metrics; /* /metrics without a signature */
+	int		 public_metrics; /* /metrics for anyone */
+	const char	*metrics_token;	/* the operator's /metrics token
+					   (--metrics-token), or NULL */
 	int		 quiet;		/* no request log */
 };
 
@@ -44,6 +46,18 @@ int64_t	kps_now(void);
 /* kps_real_now: the real time, for signature freshness (the test
  * clock's second field when it has one). */
 int64_t	kps_real_now(void);
+
+/* kps_fold: name (a valid user name) folded to lower case into out. */
+static inline void
+kps_fold(char out[KP_MAX_USERNAME + 1], const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < KP_MAX_USERNAME && name[i] != '\0'; i++)
+		out[i] = name[i] >= 'A' && name[i] <= 'Z' ?
+		    (char)(name[i] - 'A' + 'a') : name[i];
+	out[i] = '\0';
+}
 
 /*
  * A signed request as replays see it: its signer (the user name,
@@ -129,7 +143,8 @@ struct kps_authreq {
 /*
  * kps_auth: check a request's signature (created from 300 s before the
  * server's time to KPS_SIG_SKEW after it) and this process's replay
- * cache; KP_OK with the user in user, its key in pk_out (when not NULL)
+ * cache; KP_OK with the user in user (as registered, or as given when
+ * a->pk is), its key in pk_out (when not NULL)
  * and what names the signature in sig, for the database to remember;
  * or KP_EAUTH with a static reason in *why (counted in metrics).
  */
@@ -184,6 +199,7 @@ struct kps_call {
 	const char	*path;		/* raw, without the query */
 	const char	*query;		/* raw, without '?' */
 	const char	*sig_input, *signature, *digest;
+	const char	*authorization;	/* the header, or NULL */
 	const uint8_t	*body;
 	size_t		 len;
 	int		 route;		/* set by kps_handle: see

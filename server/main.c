@@ -28,7 +28,8 @@ usage(void)
 	    "[--rate-burst n]\n"
 	    "\t[--registration open | closed] [--threads n] "
 	    "[--max-connections n]\n"
-	    "\t[--public-metrics] [--quiet] [--test-clock file]\n"
+	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
+	    "[--test-clock file]\n"
 	    "       kpool-server --db path user add name public-key\n");
 	exit(2);
 }
@@ -44,6 +45,35 @@ number(const char *s, const char *what, long long lo, long long hi)
 		errx(2, "%s: %s is not a number from %lld to %lld", what, s,
 		    lo, hi);
 	return v;
+}
+
+/*
+ * metrics_token: the operator's token for GET /metrics, from the first
+ * line of path: 16 to 256 printable characters, no space (a trailing
+ * newline is dropped); exits 1 when path does not read, 2 when the
+ * token is not one.
+ */
+static const char *
+metrics_token(const char *path)
+{
+	static char	 tok[258];
+	FILE		*f;
+	size_t		 n, i;
+
+	if ((f = fopen(path, "re")) == NULL)
+		err(1, "--metrics-token %s", path);
+	if (fgets(tok, sizeof(tok), f) == NULL)
+		tok[0] = '\0';
+	fclose(f);
+	n = strcspn(tok, "\r\n");
+	tok[n] = '\0';
+	for (i = 0; i < n; i++)
+		if (tok[i] <= 0x20 || tok[i] >= 0x7f)
+			break;
+	if (n < 16 || n > 256 || i < n)
+		errx(2, "--metrics-token %s: the first line must be a token "
+		    "of 16 to 256 printable characters without spaces", path);
+	return tok;
 }
 
 /* user add NAME PUBKEY_B64: provision a user (closed registration). */
@@ -96,6 +126,7 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'c' },
 		{ "public-metrics", no_argument, NULL, 'P' },
+		{ "metrics-token", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "test-clock", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -161,6 +192,9 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			kps_conf.public_metrics = 1;
+			break;
+		case 'M':
+			kps_conf.metrics_token = metrics_token(optarg);
 			break;
 		case 'q':
 			kps_conf.quiet = 1;

@@ -63,9 +63,9 @@ kps_rate_take(const char *caller, const char *target)
 
 	if (tab == NULL)
 		return 0;
-	memcpy(in, caller, a);
-	in[a] = '\0';
-	memcpy(in + a + 1, target, t);
+	/* names are one user whatever their case */
+	kps_fold((char *)in, caller);
+	kps_fold((char *)in + a + 1, target);
 	crypto_shorthash((uint8_t *)&h, in, a + 1 + t, rkey);
 	h |= 1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -182,9 +182,12 @@ kps_unb64(const char *s, size_t max, uint8_t *out, size_t *len)
 int
 kps_req_ref(struct kps_req *x, const char *s, uint8_t ref[KP_REF_LEN])
 {
-	if (strlen(s) != 2 * KP_REF_LEN || kp_unhex(s, ref, KP_REF_LEN) != 0) {
-		kps_error(x->r, 400, "bad_ref", "keypackage_ref must be %d "
-		    "hex digits", 2 * KP_REF_LEN);
+	/* one spelling of a ref: lower case, as the server writes it */
+	if (strlen(s) != 2 * KP_REF_LEN ||
+	    strspn(s, "0123456789abcdef") != 2 * KP_REF_LEN ||
+	    kp_unhex(s, ref, KP_REF_LEN) != 0) {
+		kps_error(x->r, 400, "bad_ref", "a KeyPackageRef is %d "
+		    "lower-case hex digits", 2 * KP_REF_LEN);
 		return -1;
 	}
 	return 0;

@@ -57,7 +57,7 @@ int	kps_req_body(struct kps_req *x);
  * absent and not required. */
 int	kps_req_str(struct kps_req *x, const char *name, int required,
 	    const char **out);
-/* kps_req_ref: the KeyPackageRef s (hex) into ref. */
+/* kps_req_ref: the KeyPackageRef s (lower-case hex only) into ref. */
 int	kps_req_ref(struct kps_req *x, const char *s, uint8_t ref[KP_REF_LEN]);
 /* kps_req_group: the body's "group_id" (base64, may be absent: empty)
  * into g, its length in *glen. */

@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "request.h"
 
@@ -41,10 +43,12 @@ static void	r_metrics(struct kps_req *, const char *);
 static void
 r_users(struct kps_req *x, const char *arg)
 {
-	struct kps_job	 j;
-	const char	*name, *pks;
-	uint8_t		 pk[64];
-	size_t		 pklen;
+	struct kps_job		 j;
+	struct kps_store	*rd;
+	const char		*name, *pks;
+	char			 canon[KP_MAX_USERNAME + 1];
+	uint8_t			 pk[64];
+	size_t			 pklen;
 
 	if (kps_req_body(x) != 0 || kps_req_str(x, "username", 1, &name) != 0 ||
 	    kps_req_str(x, "public_key", 1, &pks) != 0)
@@ -79,8 +83,12 @@ r_users(struct kps_req *x, const char *arg)
 		    "taken", name);
 	else if (j.rc != KP_OK)
 		kps_reply_dberr(x->r, j.rc);
-	else
-		kps_reply_json(x->r, 201, json_pack("{s:s}", "username", name));
+	else if ((rd = kps_reader()) == NULL ||
+	    (j.rc = kps_user_get(rd, name, pk, canon)) != KP_OK)
+		kps_reply_dberr(x->r, rd == NULL ? KP_EDB : j.rc);
+	else	/* the name as first registered, when this is again */
+		kps_reply_json(x->r, 201, json_pack("{s:s}", "username",
+		    canon));
 }
 
 static int
@@ -394,13 +402,17 @@ r_retire(struct kps_req *x, const char *refs)
 	ref_reply(x->r, j.rc, ref, "retired", retire_answers);
 }
 
-/* GET /keypackages/status/{username} */
+/*
+ * GET /keypackages/status/{username}: the counts to that user alone;
+ * to anyone else whether a reserve would hand out a key now.
+ */
 static void
 r_status(struct kps_req *x, const char *name)
 {
 	struct kps_store	*rd;
 	struct kps_counts	 c;
 	uint8_t			 pk[32];
+	char			 canon[KP_MAX_USERNAME + 1];
 	int			 rc;
 
 	if (kps_req_auth(x, NULL, NULL) != 0)
@@ -413,17 +425,22 @@ r_status(struct kps_req *x, const char *name)
 		kps_reply_dberr(x->r, KP_EDB);
 		return;
 	}
-	if ((rc = kps_user_get(rd, name, pk, NULL)) == KP_ENOTFOUND) {
+	if ((rc = kps_user_get(rd, name, pk, canon)) == KP_ENOTFOUND) {
 		kps_error(x->r, 404, "unknown_user", "no user %s", name);
 		return;
 	}
 	if (rc != KP_OK ||
-	    (rc = kps_count_by_status(rd, name, kps_now(), &c)) != KP_OK) {
+	    (rc = kps_count_by_status(rd, canon, kps_now(), &c)) != KP_OK) {
 		kps_reply_dberr(x->r, rc);
 		return;
 	}
+	if (strcmp(x->user, canon) != 0) {
+		kps_reply_json(x->r, 200, json_pack("{s:s, s:b}", "username",
+		    canon, "has_keys", c.n[KP_STATE_AVAILABLE] > 0));
+		return;
+	}
 	kps_reply_json(x->r, 200, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
-	    "username", name,
+	    "username", canon,
 	    "available", (json_int_t)c.n[KP_STATE_AVAILABLE],
 	    "reserved", (json_int_t)c.n[KP_STATE_RESERVED],
 	    "spent", (json_int_t)c.n[KP_STATE_SPENT],
@@ -529,14 +546,46 @@ static const struct kps_route routes[] = {
 #define NO_ROUTE	(&routes[NROUTES - 1])
 _Static_assert(NROUTES <= KPS_MAX_ROUTES, "KPS_MAX_ROUTES too small");
 
-/* GET /metrics, signed unless kps_conf.public_metrics */
+/*
+ * operator: 1 when the request carries the operator's metrics token
+ * (Authorization: Bearer TOKEN), else 0 with a 403 (no token) or a 401
+ * (another token).  The tokens are compared by their hashes, in
+ * constant time.
+ */
+static int
+operator(struct kps_req *x)
+{
+	const char	*a = x->c->authorization;
+	uint8_t		 h[2][crypto_generichash_BYTES];
+
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0) {
+		kps_error(x->r, 403, "forbidden", "GET /metrics is the "
+		    "operator's: send Authorization: Bearer with the token "
+		    "of --metrics-token");
+		return 0;
+	}
+	if (kps_conf.metrics_token != NULL) {
+		crypto_generichash(h[0], sizeof(h[0]), (const uint8_t *)a + 7,
+		    strlen(a + 7), NULL, 0);
+		crypto_generichash(h[1], sizeof(h[1]),
+		    (const uint8_t *)kps_conf.metrics_token,
+		    strlen(kps_conf.metrics_token), NULL, 0);
+		if (sodium_memcmp(h[0], h[1], sizeof(h[0])) == 0)
+			return 1;
+	}
+	kps_error(x->r, 401, "unauthorized", "not the metrics token of "
+	    "this server");
+	return 0;
+}
+
+/* GET /metrics: the operator's, or anyone's with --public-metrics */
 static void
 r_metrics(struct kps_req *x, const char *arg)
 {
 	const char	*names[NROUTES];
 	size_t		 i;
 
-	if (!kps_conf.public_metrics && kps_req_auth(x, NULL, NULL) != 0)
+	if (!kps_conf.public_metrics && !operator(x))
 		return;
 	for (i = 0; i < NROUTES; i++)
 		names[i] = routes[i].metric;

@@ -173,12 +173,17 @@ int kps_store_in_batch(struct kps_store *s);
  * request path); KP_OK at once for a backend without one. */
 int kps_store_checkpoint(struct kps_store *s);
 
-/* kps_user_add: register name with its Ed25519 key; KP_EEXIST when
- * the name is taken by another key, KP_OK (no change) for the same. */
+/*
+ * User names are compared without case (ASCII): a name is unique and
+ * found by its folded form, and keeps the spelling of its registration
+ * (the name its keys are stored under, and their credential identity).
+ * kps_user_add: register name with its Ed25519 key; KP_EEXIST when the
+ * name (folded) is taken by another key, KP_OK (no change) for the same.
+ */
 int kps_user_add(struct kps_store *s, const char *name,
     const uint8_t pk[32], int64_t now) KP_WUR;
-/* kps_user_get: the key of name and, when canon is not NULL, the name
- * as registered; KP_ENOTFOUND for an unknown user. */
+/* kps_user_get: the key of name (any case) and, when canon is not
+ * NULL, the name as registered; KP_ENOTFOUND for an unknown user. */
 int kps_user_get(struct kps_store *s, const char *name,
     uint8_t pk[32], char canon[KP_MAX_USERNAME + 1]) KP_WUR;
 
@@ -230,7 +235,7 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
 
 /*
  * kps_reserve: reserve the oldest available unexpired key of target
- * (or r->ref), atomically.  A reserve with a request_id that already
+ * (any case; r->caller as registered) or r->ref, atomically.  A reserve with a request_id that already
  * holds a live reservation of an unexpired key returns that one.  With
  * no key left, the target's newest last-resort key is returned; a
  * last-resort key, named or not, is never consumed.

@@ -211,6 +211,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
+	char		 target[KP_MAX_USERNAME + 1];
 	int64_t		 rowid;
 	int		 own, rc, x;
 
@@ -218,12 +219,26 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
 	rc = KP_EDB;
+	/* the target as registered: its keys are stored under that name */
+	if ((st = kps_sq_stmt(s, SQ_USER_EXISTS)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+	if ((x = sqlite3_step(st)) == SQLITE_ROW)
+		kps_sq_text(st, 0, target, sizeof(target));
+	sqlite3_reset(st);
+	if (x == SQLITE_DONE) {
+		rc = KP_ENOTFOUND;
+		goto out;
+	} else if (x != SQLITE_ROW) {
+		rc = kps_sq_err(s, "user");
+		goto out;
+	}
 	if (r->request_id != NULL) {
 		if ((st = kps_sq_stmt(s, SQ_REPLAY)) == NULL)
 			goto out;
 		sqlite3_bind_text(st, 1, r->caller, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, r->request_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, target, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, r->now);
 		if ((x = sqlite3_step(st)) == SQLITE_ROW) {
 			rc = take(st, 0, 1, out);
@@ -240,27 +255,15 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 			goto out;
 		}
 	}
-	if ((st = kps_sq_stmt(s, SQ_USER_EXISTS)) == NULL)
-		goto out;
-	sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
-	x = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (x == SQLITE_DONE) {
-		rc = KP_ENOTFOUND;
-		goto out;
-	} else if (x != SQLITE_ROW) {
-		rc = kps_sq_err(s, "user");
-		goto out;
-	}
 	if (r->ref != NULL) {
-		if (strcmp(r->caller, r->target) != 0) {
+		if (strcmp(r->caller, target) != 0) {
 			rc = KP_EFORBIDDEN;
 			goto out;
 		}
 		if ((st = kps_sq_stmt(s, SQ_NAMED)) == NULL)
 			goto out;
 		sqlite3_bind_blob(st, 1, r->ref, KP_REF_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
 		if ((x = sqlite3_step(st)) == SQLITE_DONE) {
 			sqlite3_reset(st);
 			rc = KP_ENOTFOUND;
@@ -285,14 +288,14 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	} else {
 		if ((st = kps_sq_stmt(s, SQ_OLDEST)) == NULL)
 			goto out;
-		sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, r->now);
 		if ((x = sqlite3_step(st)) == SQLITE_DONE) {
 			/* nothing left: the last-resort key, not consumed */
 			sqlite3_reset(st);
 			if ((st = kps_sq_stmt(s, SQ_LAST_RESORT)) == NULL)
 				goto out;
-			sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, r->now);
 			if ((x = sqlite3_step(st)) == SQLITE_ROW) {
 				rc = last_resort(st, r, out);

@@ -75,6 +75,43 @@ static const char *const migrations[] = {
 	"  id INTEGER NOT NULL,"
 	"  PRIMARY KEY (created, id)"
 	") WITHOUT ROWID;",
+	/*
+	 * 3: user names compared without case (ASCII): unique and looked
+	 * up by the folded name, the first registration's spelling kept.
+	 * A later name that folds to an earlier one's is set aside, and
+	 * its keys are retired (tombstones kept): docs/security.md.
+	 */
+	"CREATE TABLE users3("
+	"  folded TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+	"  created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO users3 SELECT lower(name), name, public_key,"
+	"  created_at FROM users ORDER BY created_at, name;"
+	"CREATE TABLE users_set_aside("
+	"  name TEXT PRIMARY KEY,"
+	"  public_key BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  kept TEXT NOT NULL,"
+	"  set_aside_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO users_set_aside SELECT u.name, u.public_key,"
+	"  u.created_at, k.name, CAST(strftime('%s', 'now') AS INTEGER)"
+	"  FROM users u JOIN users3 k ON k.folded = lower(u.name)"
+	"  WHERE k.name <> u.name;"
+	"INSERT OR IGNORE INTO tombstones(kind, value, username, created_at)"
+	"  SELECT 0, keypackage_ref, username,"
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"INSERT OR IGNORE INTO tombstones(kind, value, username, created_at)"
+	"  SELECT 1, init_key, username,"
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"DELETE FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"DROP TABLE users;"
+	"ALTER TABLE users3 RENAME TO users;",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -105,9 +142,12 @@ _Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
 		"group_id, not_after, credential_hash, ciphersuite, init_key"
 
 static const char *const sql_text[SQ_NSTMTS] = {
-	[SQ_USER_ADD] = "INSERT INTO users(name, public_key, created_at) "
-	    "VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
-	[SQ_USER_GET] = "SELECT public_key, name FROM users WHERE name = ?1",
+	/* names are ASCII: SQLite's lower() folds exactly that */
+	[SQ_USER_ADD] = "INSERT INTO users(folded, name, public_key, "
+	    "created_at) VALUES (lower(?1), ?1, ?2, ?3) "
+	    "ON CONFLICT(folded) DO NOTHING",
+	[SQ_USER_GET] = "SELECT public_key, name FROM users "
+	    "WHERE folded = lower(?1)",
 	[SQ_NONCE_ADD] = "INSERT INTO nonces(created, id) VALUES (?1, ?2) "
 	    "ON CONFLICT DO NOTHING",
 	[SQ_NONCE_SEEN] = "SELECT 1 FROM nonces WHERE created = ?1 AND id = ?2",
@@ -139,7 +179,7 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "request_id = ?2 AND username = ?3 "
 	    "AND status = 'reserved' AND reservation_expires_at > ?4 "
 	    "AND not_after > ?4",
-	[SQ_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
+	[SQ_USER_EXISTS] = "SELECT name FROM users WHERE folded = lower(?1)",
 	[SQ_OLDEST] = "SELECT rowid, keypackage_ref, keypackage_bytes "
 	    "FROM keypackages INDEXED BY keypackages_user_status "
 	    "WHERE username = ?1 AND status = 'available' "

@@ -88,9 +88,9 @@ static const struct {
 	    " (kind=? AND value=? AND username=?); "
 	    "USE TEMP B-TREE FOR ORDER BY" },
 	{ SQ_USER_GET, "auth: the user's key",
-	    "SEARCH users USING PRIMARY KEY (name=?)" },
+	    "SEARCH users USING PRIMARY KEY (folded=?)" },
 	{ SQ_USER_EXISTS, "a user exists",
-	    "SEARCH users USING PRIMARY KEY (name=?)" },
+	    "SEARCH users USING PRIMARY KEY (folded=?)" },
 	{ SQ_LIST_ALL, "mine",
 	    "SEARCH keypackages USING INDEX keypackages_user_not_after"
 	    " (username=?); USE TEMP B-TREE FOR ORDER BY" },

@@ -380,6 +380,66 @@ raw(struct srv *s, struct who *w, const char *method, const char *target,
 	    0, out);
 }
 
+/* The operator's metrics token of the tests, and a file that holds it. */
+#define TEST_TOKEN	"operator-token-0123456789"
+
+/* token_file: the path (static) of a file holding TEST_TOKEN, for
+ * --metrics-token; made on first use, removed at exit. */
+static char	token_path[64];
+
+static void
+token_gone(void)
+{
+	unlink(token_path);
+}
+
+static __attribute__((unused)) const char *
+token_file(void)
+{
+	int	fd;
+
+	if (token_path[0] != '\0')
+		return token_path;
+	snprintf(token_path, sizeof(token_path), "/tmp/kpool-token.XXXXXX");
+	if ((fd = mkstemp(token_path)) == -1 ||
+	    write(fd, TEST_TOKEN "\n", sizeof(TEST_TOKEN)) !=
+	    (ssize_t)sizeof(TEST_TOKEN))
+		bail("token file: %s", strerror(errno));
+	close(fd);
+	atexit(token_gone);
+	return token_path;
+}
+
+/* raw_bearer: GET path with "Authorization: Bearer token" (none when
+ * token is NULL), unsigned; fills *out. */
+static __attribute__((unused)) void
+raw_bearer(struct srv *s, const char *token, const char *path,
+    struct rawreply *out)
+{
+	struct curl_slist	*h = NULL;
+	CURL			*c;
+	char			 url[512], line[300];
+
+	memset(out, 0, sizeof(*out));
+	if (token != NULL) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s",
+		    token);
+		h = curl_slist_append(h, line);
+	}
+	snprintf(url, sizeof(url), "%s%s", s->url, path);
+	if ((c = curl_easy_init()) == NULL)
+		bail("curl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+}
+
 /* error_code: the "error" member of a JSON reply, in a static buffer. */
 static __attribute__((unused)) const char *
 error_code(const struct rawreply *r)
