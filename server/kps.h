@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "kpool.h"
 #include "store.h"
@@ -29,7 +30,10 @@ struct kps_config {
 					   0 off */
 	double		 rate_burst;
 	unsigned	 threads;	/* HTTP thread pool */
-	unsigned	 max_connections;
+	unsigned	 max_connections;	/* all addresses */
+	unsigned	 max_per_address;	/* one address; 0 off */
+	unsigned	 request_deadline;	/* seconds for a whole
+						   request (head and body) */
 	int		 public_metrics; /* /metrics for anyone */
 	const char	*metrics_token;	/* the operator's /metrics token
 					   (--metrics-token), or NULL */
@@ -193,6 +197,7 @@ struct kps_reply {
 	const char *content_type;
 	int	 retry_after;	/* seconds, for 429 */
 	char	 allow[32];	/* the methods of the path, for 405 */
+	int	 close;		/* no further request on the connection */
 };
 struct kps_call {
 	const char	*method;
@@ -229,6 +234,85 @@ void	kps_finish(struct kps_pending *p, struct kps_reply *r);
 /* kps_error: fill r with {"error": code, "message": ...}. */
 void	kps_error(struct kps_reply *r, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* kps_log_request: log a request to standard error (not with --quiet):
+ * method, path (the target without its query), status, milliseconds
+ * and caller ("" for none), each byte not printable ASCII as '?'. */
+void	kps_log_request(const char *method, const char *target, int status,
+	    double ms, const char *user, int aborted);
+
+/*
+ * conn.c: the connections: an accept front that reads each connection's
+ * first request head before libmicrohttpd does, the per-address and
+ * global limits, and the deadline of a whole request.  A connection
+ * that libmicrohttpd serves is a struct kps_conn, given to the hooks
+ * below from its threads.
+ */
+struct kps_conn;
+/* kps_conn_start: listen on kps_conf.listen (the limit of open files
+ * raised to its hard limit) and accept; a connection whose first head
+ * is good is given to give_to(fd, addr, len), which returns 0, or -1
+ * having closed fd.  0 with the port in *port, or -1 with why in err. */
+int	kps_conn_start(int (*give_to)(int, const struct sockaddr *,
+	    socklen_t), char *err, size_t errlen, unsigned *port);
+/* kps_conn_drain: stop listening; the heads being read go on. */
+void	kps_conn_drain(void);
+/* kps_conn_pending: how many first heads the front is reading. */
+int	kps_conn_pending(void);
+/* kps_conn_stop: stop the front and close what it holds; the hooks
+ * still work (libmicrohttpd's connections end after). */
+void	kps_conn_stop(void);
+/* kps_conn_fini: free the tables, once libmicrohttpd has stopped. */
+void	kps_conn_fini(void);
+/* kps_conn_attach: the connection of socket fd given to libmicrohttpd
+ * (NULL when it is not one). */
+struct kps_conn *kps_conn_attach(int fd);
+/* kps_conn_begin: a request's line is read. */
+void	kps_conn_begin(struct kps_conn *c);
+/* kps_conn_busy: its body is read: the deadline stops; 0 when the
+ * deadline has already closed the connection (do not answer). */
+int	kps_conn_busy(struct kps_conn *c);
+/* kps_conn_done: its answer is sent (the next request's clock starts);
+ * 1 when the deadline had closed it (it was answered 408). */
+int	kps_conn_done(struct kps_conn *c);
+/* kps_conn_detach: libmicrohttpd closes the connection (before its
+ * socket). */
+void	kps_conn_detach(struct kps_conn *c);
+
+/* head.c: a request's head, as conn.c and http.c check it. */
+/* What the header fields say of a request's framing, and whether it
+ * is refused (status 0: not). */
+struct kps_framing {
+	int		 ncl, nte;	/* Content-Length, Transfer-Encoding */
+	uint64_t	 length;	/* the Content-Length */
+	int		 status;	/* 400, 413, ... or 0 */
+	const char	*code;		/* of the JSON error */
+	const char	*message;
+	const char	*reason;	/* kpool_connections_refused_total,
+					   or NULL */
+};
+/* kps_framing_field: check one header field (name and value, not
+ * NUL-terminated, the value without its leading whitespace) into f;
+ * 0 when f now holds a refusal, else 1. */
+int	kps_framing_field(struct kps_framing *f, const char *name,
+	    size_t nlen, const char *value, size_t vlen);
+/* kps_framing_end: check the fields seen as a whole; f->status. */
+int	kps_framing_end(struct kps_framing *f);
+
+#define KPS_HEAD_MORE	0	/* the head is not complete yet */
+#define KPS_HEAD_DONE	1	/* complete, or refused */
+struct kps_head {
+	size_t			 len;	/* bytes of the head (blank line
+					   included) when complete */
+	int			 line;	/* the request line is in */
+	char			 method[16];	/* for the log, cut */
+	char			 target[128];
+	struct kps_framing	 f;	/* f.status: 0, or the refusal */
+};
+/* kps_head_parse: check the head of a request at the start of buf;
+ * KPS_HEAD_MORE when len (below cap) holds no complete head yet, else
+ * KPS_HEAD_DONE with h->f.status 0 (h->len) or the refusal. */
+int	kps_head_parse(const char *buf, size_t len, size_t cap,
+	    struct kps_head *h);
 
 /* http.c */
 /* kps_http_start: listen on kps_conf.listen and serve; 0 with the port

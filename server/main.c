@@ -28,6 +28,8 @@ usage(void)
 	    "[--rate-burst n]\n"
 	    "\t[--registration open | closed] [--threads n] "
 	    "[--max-connections n]\n"
+	    "\t[--max-connections-per-address n] "
+	    "[--request-deadline seconds]\n"
 	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
 	    "[--test-clock file]\n"
 	    "       kpool-server --db path user add name public-key\n");
@@ -125,6 +127,9 @@ main(int argc, char **argv)
 		{ "registration", required_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'c' },
+		{ "max-connections-per-address", required_argument, NULL,
+		    'A' },
+		{ "request-deadline", required_argument, NULL, 'D' },
 		{ "public-metrics", no_argument, NULL, 'P' },
 		{ "metrics-token", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -189,6 +194,14 @@ main(int argc, char **argv)
 		case 'c':
 			kps_conf.max_connections = (unsigned)number(optarg,
 			    "--max-connections", 1, 100000);
+			break;
+		case 'A':
+			kps_conf.max_per_address = (unsigned)number(optarg,
+			    "--max-connections-per-address", 0, 100000);
+			break;
+		case 'D':
+			kps_conf.request_deadline = (unsigned)number(optarg,
+			    "--request-deadline", 1, 3600);
 			break;
 		case 'P':
 			kps_conf.public_metrics = 1;

@@ -44,6 +44,10 @@ static const struct {
 	    "transaction", 1 },
 	{ "requests_in_flight", "HTTP requests begun and not done, this "
 	    "one included", 1 },
+	{ "connections_open", "Connections open (being read by the "
+	    "accept front or served)", 1 },
+	{ "connections_idle_closed", "Connections closed at the request "
+	    "deadline with no request begun (idle)", 0 },
 };
 #define NNAMED	(sizeof(named) / sizeof(named[0]))
 static _Atomic int64_t	values[NNAMED];		/* atomic, lock-free */
@@ -59,6 +63,10 @@ static const struct {
 	{ "auth_refused", "Signed requests refused (401), by reason",
 	    { "malformed", "digest", "stale", "future", "unknown_key",
 	    "signature", "replay", NULL } },
+	{ "connections_refused", "Connections refused or closed by the "
+	    "server's limits and checks, by reason",
+	    { "per_address", "global", "deadline", "framing", "malformed",
+	    NULL } },
 };
 #define NFAMILIES	(sizeof(families) / sizeof(families[0]))
 static _Atomic uint64_t	reasons[NFAMILIES][NREASONS];	/* lock-free */

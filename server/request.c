@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -60,6 +61,43 @@ kps_error(struct kps_reply *r, int status, const char *code,
 	va_end(ap);
 	kps_reply_json(r, status, json_pack("{s:s, s:s}", "error", code,
 	    "message", msg));
+}
+
+/*
+ * printable: copy s up to stop (or its end) into out, as much as out
+ * holds, each byte that is not printable ASCII as '?', so that no client
+ * writes a newline or an escape sequence into the log; "-" for "".
+ */
+static void
+printable(char *out, size_t cap, const char *s, int stop)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < cap && s[i] != '\0' && s[i] != stop; i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (i == 0 && cap > 1)
+		out[i++] = '-';
+	out[i] = '\0';
+}
+
+void
+kps_log_request(const char *method, const char *target, int status,
+    double ms, const char *user, int aborted)
+{
+	char	line[320], m[16], path[121], u[KP_MAX_USERNAME + 1];
+	int	n;
+
+	if (kps_conf.quiet)
+		return;
+	/* the path only: no query, header, key or signature */
+	printable(m, sizeof(m), method, '\0');
+	printable(path, sizeof(path), target, '?');
+	printable(u, sizeof(u), user, '\0');
+	n = snprintf(line, sizeof(line), "%s %s %d %.3fms %s%s\n", m, path,
+	    status, ms, u, aborted ? " (aborted)" : "");
+	/* one write: lines of concurrent requests do not mix */
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
 int

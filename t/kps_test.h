@@ -177,7 +177,7 @@ struct who {
 };
 
 /* who_new: a user with a fresh key and a client; registered when reg. */
-static void
+static __attribute__((unused)) void
 who_new(struct srv *s, struct who *w, const char *name, int reg)
 {
 	int	rc;
@@ -193,7 +193,7 @@ who_new(struct srv *s, struct who *w, const char *name, int reg)
 		    kp_client_errmsg(w->c));
 }
 
-static void
+static __attribute__((unused)) void
 who_free(struct who *w)
 {
 	kp_client_free(w->c);
