@@ -625,12 +625,22 @@ budget(char *err, size_t errlen)
 	return 0;
 }
 
+/* watch: the front waits for fd to be readable (level-triggered). */
+static int
+watch(int fd)
+{
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = fd;
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 int
 kps_conn_start(int (*give_to)(int, const struct sockaddr *, socklen_t),
     char *err, size_t errlen, unsigned *port)
 {
-	struct epoll_event	ev;
-
 	handoff = give_to;
 	deadline_ms = (int64_t)kps_conf.request_deadline * 1000;
 	if (budget(err, errlen) != 0)
@@ -645,23 +655,14 @@ kps_conn_start(int (*give_to)(int, const struct sockaddr *, socklen_t),
 		goto fail;
 	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    (wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "epoll: %s", strerror(errno));
+	    (wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    watch(lfd) != 0 || watch(wakefd) != 0 ||
+	    pthread_create(&front, NULL, front_main, NULL) != 0) {
+		snprintf(err, errlen, "the accept front: %s", strerror(errno));
 		goto fail;
 	}
-	ev.events = EPOLLIN;
-	ev.data.fd = lfd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0)
-		goto sys;
-	ev.data.fd = wakefd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, wakefd, &ev) != 0)
-		goto sys;
-	if (pthread_create(&front, NULL, front_main, NULL) != 0)
-		goto sys;
 	running = 1;
 	return 0;
-sys:
-	snprintf(err, errlen, "the accept front: %s", strerror(errno));
 fail:
 	kps_conn_stop();
 	kps_conn_fini();

@@ -79,7 +79,8 @@ static const char *const migrations[] = {
 	 * 3: user names compared without case (ASCII): unique and looked
 	 * up by the folded name, the first registration's spelling kept.
 	 * A later name that folds to an earlier one's is set aside, and
-	 * its keys are retired (tombstones kept): docs/security.md.
+	 * its keys are retired (tombstones kept): docs/security.md.  The
+	 * times written are the migration's own, from SQLite's clock.
 	 */
 	"CREATE TABLE users3("
 	"  folded TEXT PRIMARY KEY,"
