@@ -65,7 +65,7 @@ struct kps_conn {
 
 struct peer {
 	uint32_t	 addr;
-	uint32_t	 n;		/* connections open; 0: an empty entry */
+	uint32_t	 n;		/* connections open; 0: empty */
 };
 
 static pthread_mutex_t	 clk = PTHREAD_MUTEX_INITIALIZER;

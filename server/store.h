@@ -235,8 +235,9 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
 
 /*
  * kps_reserve: reserve the oldest available unexpired key of target
- * (any case; r->caller as registered) or r->ref, atomically.  A reserve with a request_id that already
- * holds a live reservation of an unexpired key returns that one.  With
+ * (any case; r->caller as registered) or r->ref, atomically.  A
+ * reserve with a request_id that already holds a live reservation of
+ * an unexpired key returns that one.  With
  * no key left, the target's newest last-resort key is returned; a
  * last-resort key, named or not, is never consumed.
  * KP_ENOTFOUND unknown user or ref, KP_EFORBIDDEN a named key of

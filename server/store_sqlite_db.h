@@ -3,7 +3,8 @@
  * store_sqlite_db.h: one connection of the SQLite backend, internal to
  * it (store_sqlite.c builds the table of operations on it): the schema,
  * the statements, the transactions and savepoints, the users and the
- * nonces of signatures, and the helpers that run statements and read their rows.
+ * nonces of signatures, and the helpers that run statements and read
+ * their rows.
  *
  * A state the statements report is lib's (KP_STATE_AVAILABLE, ...): the
  * rows store a status as text ('available', 'reserved', 'spent'), and

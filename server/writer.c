@@ -4,8 +4,9 @@
  * wait; the writer takes every queued job, runs them in one
  * transaction (each op atomic in its savepoint), commits once and wakes
  * their threads: group commit.  A job remembers the nonce of its
- * request's signature in the same transaction, before its change.  A checkpointer thread moves the WAL
- * into the database off the request path.  Reads do not come here:
+ * request's signature in the same transaction, before its change.  A
+ * checkpointer thread moves the WAL into the database off the request
+ * path.  Reads do not come here:
  * each request thread has its own connection (readers.c).
  */
 

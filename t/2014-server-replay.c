@@ -5,9 +5,10 @@
  * replayed after a restart is refused (and the key another inviter has
  * reserved since stays theirs); so are a replayed read, and the replay
  * of a reserve that was refused by the rate limit (429: its nonce is
- * remembered all the same), which the restart no longer limits.  With the signature clock held by the test: created 61 s
- * ahead is refused, 59 s ahead accepted once, before and after a
- * restart; stale nonces are pruned from the database.
+ * remembered all the same), which the restart no longer limits.  With
+ * the signature clock held by the test: created 61 s ahead is refused,
+ * 59 s ahead accepted once, before and after a restart; stale nonces
+ * are pruned from the database.
  */
 
 #include "kps_test.h"
@@ -38,22 +39,11 @@ restart(struct srv *s)
 static long long
 nonces(struct srv *s, int64_t t)
 {
-	sqlite3		*db;
-	sqlite3_stmt	*st;
-	long long	 n = -1;
+	char	q[128];
 
-	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK)
-		bail("sqlite3_open %s", s->db);
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM nonces WHERE "
-	    "?1 < 0 OR created < ?1", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, t);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return n;
+	snprintf(q, sizeof(q), "SELECT count(*) FROM nonces WHERE %lld < 0 "
+	    "OR created < %lld", (long long)t, (long long)t);
+	return srv_count(s, q);
 }
 
 int

@@ -63,23 +63,6 @@ sql(struct srv *s, const char *text)
 	sqlite3_close(db);
 }
 
-/* count: the number the query gives on the database of s, or -1. */
-static long long
-count(struct srv *s, const char *query)
-{
-	sqlite3		*db;
-	sqlite3_stmt	*st = NULL;
-	long long	 n = -1;
-
-	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) ==
-	    SQLITE_OK && sqlite3_prepare_v2(db, query, -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
-}
-
 static void
 migration(void)
 {
@@ -115,19 +98,19 @@ migration(void)
 	    "PRAGMA user_version = 2;", hk[0], hk[1], hk[2], hk[2]);
 	sql(&s, q);
 	srv_restart(&s, pub);
-	is_int(count(&s, "PRAGMA user_version"), 3, "migrated to schema 3");
-	is_int(count(&s, "SELECT count(*) FROM users WHERE folded = 'alice' "
-	    "AND name = 'ALICE'"), 1,
+	is_int(srv_count(&s, "PRAGMA user_version"), 3, "migrated to schema 3");
+	is_int(srv_count(&s, "SELECT count(*) FROM users WHERE "
+	    "folded = 'alice' AND name = 'ALICE'"), 1,
 	    "of three that fold together, the first registered is kept "
 	    "(a tie: the lower in byte order, ALICE)");
-	is_int(count(&s, "SELECT count(*) FROM users_set_aside WHERE kept = "
-	    "'ALICE' AND name IN ('alice', 'Alice')"), 2,
+	is_int(srv_count(&s, "SELECT count(*) FROM users_set_aside WHERE "
+	    "kept = 'ALICE' AND name IN ('alice', 'Alice')"), 2,
 	    "the other two are set aside, naming the one kept");
-	is_int(count(&s, "SELECT count(*) FROM users"), 2,
+	is_int(srv_count(&s, "SELECT count(*) FROM users"), 2,
 	    "bob is untouched: two users");
-	is_int(count(&s, "SELECT count(*) FROM keypackages WHERE username = "
-	    "'Alice'"), 0, "the set-aside name's key is retired");
-	is_int(count(&s, "SELECT count(*) FROM tombstones WHERE username = "
+	is_int(srv_count(&s, "SELECT count(*) FROM keypackages WHERE "
+	    "username = 'Alice'"), 0, "the set-aside name's key is retired");
+	is_int(srv_count(&s, "SELECT count(*) FROM tombstones WHERE username = "
 	    "'Alice'"), 2, "with its tombstones (ref and init key)");
 	raw(&s, &look, "GET", "/keypackages/mine", NULL, T_NONE, &r);
 	is_reply(&r, 401, "unauthorized",

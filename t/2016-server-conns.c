@@ -375,9 +375,11 @@ keepalive(void)
 {
 	const char *const	 opts[] = { "--request-deadline", "2",
 				    "--public-metrics", "--quiet", NULL };
-	static const char	 hz[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-	static const char	 post[] = "POST /keypackages/upload HTTP/1.1\r\n"
-				    "Host: x\r\nContent-Length: 100\r\n\r\n{";
+	static const char	 hz[] = "GET /healthz HTTP/1.1\r\n"
+				    "Host: x\r\n\r\n";
+	static const char	 post[] = "POST /keypackages/upload "
+				    "HTTP/1.1\r\nHost: x\r\n"
+				    "Content-Length: 100\r\n\r\n{";
 	struct srv		 s;
 	struct cli		 c[1];
 	char			 buf[2048];

@@ -481,6 +481,24 @@ srv_metric(struct srv *s, const char *name)
 	return -1;
 }
 
+/* srv_count: the integer the query gives on the server's database (read
+ * only, beside the running server), or -1. */
+static __attribute__((unused)) long long
+srv_count(struct srv *s, const char *query)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*st = NULL;
+	long long	 n = -1;
+
+	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && sqlite3_prepare_v2(db, query, -1, &st, NULL) ==
+	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 /*
  * srv_hold_writer: take the write lock of the server's database (one
  * test), so that its writer waits and writes queue; srv_free_writer()
