@@ -52,7 +52,8 @@ static _Atomic int		 fresh;
 static _Atomic int		 waiting;
 /* orders the writer's wake and a connection's end: see wake() */
 static pthread_mutex_t		 plock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int		 draining;	/* refuse new connections */
+static _Atomic int		 draining;	/* stopping: close after each
+						   answer */
 static _Atomic int		 closing;	/* refuse new writes too */
 
 /* A connection's socket context. */
@@ -114,7 +115,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 		free(h);
 		return NULL;
 	}
-	h->route = -1;		/* named by kps_handle() or too_big() */
+	h->route = -1;		/* named by kps_handle() or name_route() */
 	atomic_fetch_add(&inflight, 1);
 	kps_metric_add("requests_in_flight", 1);
 	return h;
