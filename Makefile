@@ -201,6 +201,13 @@ build-fuzz/%: fuzz/%.c $(LIB_SRC) lib/*.h
 	    $(call pc_cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRC) \
 	    $(call pc_libs,$(LIB_PKGS)) -lpthread
 
+# The server's head checks (server/head.c) are fuzzed on their own.
+build-fuzz/head: fuzz/head.c server/head.c server/*.h lib/*.h
+	@mkdir -p $(@D)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iserver -Ilib \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ fuzz/head.c server/head.c
+
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
