@@ -46,12 +46,26 @@ FS_PKGS		= $(LIB_PKGS) fuse3
 WARN	= -Wall -Wextra -Wformat=2 -Werror -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 HARDEN	= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIC
-KCFLAGS	= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -Ilib
+KCFLAGS	= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS)
+
+# Each part's compile sees its own directory and lib's public headers,
+# nothing else: those are copied to $(B)/include, and a part compiles
+# with -IPART $(PUB_INC), never -Ilib, so a private header of lib
+# (store.h, tls.h, httpsig.h, ...) cannot be included by mistake.  Only
+# lib itself, and the tests, benchmarks and fuzzers, which may look
+# inside, see -Ilib; the tests and benchmarks also -Iserver, after -Ilib
+# (both have a store.h: the server's is reached through kps.h).
+PUB_HDR	= lib/kpool.h lib/kpool-httpsig.h
+PUB_INC	= -I$(B)/include
+PUB_DEP	= $(PUB_HDR:lib/%=$(B)/include/%)
 
 LIB_SRC	= $(sort $(wildcard lib/*.c))
 LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
 SRV_SRC	= $(sort $(wildcard server/*.c))
 SRV_OBJ	= $(SRV_SRC:%.c=$(B)/%.o)
+# The server but its main() is libkps.a, which the tests and benchmarks
+# link as kpool-server does.
+KPS_OBJ	= $(filter-out $(B)/server/main.o,$(SRV_OBJ))
 FS_SRC	= $(sort $(wildcard kpoolfs/*.c))
 # kpoolfs's objects go to $(B)/fs/: $(B)/kpoolfs is the program.
 FS_OBJ	= $(FS_SRC:kpoolfs/%.c=$(B)/fs/%.o)
@@ -73,17 +87,25 @@ PROGS	= $(if $(SRV_SRC),$(B)/kpool-server) $(if $(FS_SRC),$(B)/kpoolfs)
 
 all: $(B)/libkpool.a $(B)/libkpool.so $(PROGS)
 
+# The copies stay: they are what a part compiles against.
+.SECONDARY: $(PUB_DEP)
+$(B)/include/%.h: lib/%.h
+	@mkdir -p $(@D)
+	cp $< $@
+
 $(B)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) $(call pc_cflags,$(LIB_PKGS)) -c $< -o $@
+	$(CC) $(KCFLAGS) -Ilib $(call pc_cflags,$(LIB_PKGS)) -c $< -o $@
 
-$(B)/server/%.o: server/%.c server/*.h lib/*.h
+$(B)/server/%.o: server/%.c server/*.h $(PUB_DEP)
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -Iserver $(call pc_cflags,$(SERVER_PKGS)) -c $< -o $@
+	$(CC) $(KCFLAGS) -Iserver $(PUB_INC) $(call pc_cflags,$(SERVER_PKGS)) \
+	    -c $< -o $@
 
-$(B)/fs/%.o: kpoolfs/%.c kpoolfs/*.h lib/*.h
+$(B)/fs/%.o: kpoolfs/%.c kpoolfs/*.h $(PUB_DEP)
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -Ikpoolfs $(call pc_cflags,$(FS_PKGS)) -c $< -o $@
+	$(CC) $(KCFLAGS) -Ikpoolfs $(PUB_INC) $(call pc_cflags,$(FS_PKGS)) \
+	    -c $< -o $@
 
 $(B)/libkpool.a: $(LIB_OBJ)
 	@rm -f $@
@@ -92,9 +114,12 @@ $(B)/libkpool.a: $(LIB_OBJ)
 $(B)/libkpool.so: $(LIB_OBJ)
 	$(CC) -shared $(SANFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
 
-$(B)/kpool-server: $(SRV_OBJ) $(B)/libkpool.a
-	$(CC) $(SANFLAGS) -o $@ $(SRV_OBJ) $(B)/libkpool.a \
-	    $(call pc_libs,$(SERVER_PKGS)) -lpthread
+$(B)/libkps.a: $(KPS_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/kpool-server: $(B)/server/main.o $(B)/libkps.a $(B)/libkpool.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(SERVER_PKGS)) -lpthread
 
 $(B)/kpoolfs: $(FS_OBJ) $(B)/libkpool.a
 	$(CC) $(SANFLAGS) -o $@ $(FS_OBJ) $(B)/libkpool.a \
@@ -102,27 +127,31 @@ $(B)/kpoolfs: $(FS_OBJ) $(B)/libkpool.a
 
 $(B)/t/%.o: t/%.c t/*.h t/support/*.h lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -It -It/support $(call pc_cflags,$(LIB_PKGS)) -c $< \
-	    -o $@
+	$(CC) $(KCFLAGS) -It -It/support -Ilib $(call pc_cflags,$(LIB_PKGS)) \
+	    -c $< -o $@
 
 $(KPT_LIB): $(KPT_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/t/%.t: t/%.c $(KPT_LIB) $(B)/libkpool.a t/*.h t/support/*.h lib/*.h
+$(B)/t/%.t: t/%.c $(KPT_LIB) $(B)/libkps.a $(B)/libkpool.a t/*.h \
+    t/support/*.h lib/*.h server/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -It -It/support $(call pc_cflags,$(LIB_PKGS)) -o $@ \
-	    $< $(KPT_LIB) $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
+	$(CC) $(KCFLAGS) -It -It/support -Ilib -Iserver \
+	    $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< $(KPT_LIB) \
+	    $(B)/libkps.a $(B)/libkpool.a $(call pc_libs,$(SERVER_PKGS)) \
+	    -lpthread
 
 $(B)/t/%: t/%.c $(B)/libkpool.a lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -It $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
+	$(CC) $(KCFLAGS) -It -Ilib $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
 	    $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
 
-$(B)/bench/%: bench/%.c $(B)/libkpool.a lib/*.h
+$(B)/bench/%: bench/%.c $(B)/libkps.a $(B)/libkpool.a lib/*.h server/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< \
-	    $(B)/libkpool.a $(call pc_libs,$(SERVER_PKGS)) -lpthread
+	$(CC) $(KCFLAGS) -Ilib -Iserver $(call pc_cflags,$(SERVER_PKGS)) \
+	    -o $@ $< $(B)/libkps.a $(B)/libkpool.a \
+	    $(call pc_libs,$(SERVER_PKGS)) -lpthread
 
 # The tree benchmark's reference file system is a FUSE program too.
 $(B)/bench/memfs: bench/memfs.c
@@ -183,6 +212,13 @@ build-fuzz/%: fuzz/%.c $(LIB_SRC) lib/*.h $(FUZZ_SUPPORT) t/support/*.h
 	    $(call pc_cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRC) $(FUZZ_SUPPORT) \
 	    $(call pc_libs,$(LIB_PKGS)) -lpthread
 
+# The server's head checks (server/head.c) are fuzzed on their own.
+build-fuzz/head: fuzz/head.c server/head.c server/*.h lib/*.h
+	@mkdir -p $(@D)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iserver -Ilib \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ fuzz/head.c server/head.c
+
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
@@ -198,7 +234,7 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(B)/libkpool.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libkpool.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/kpool.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(PUB_HDR) $(DESTDIR)$(PREFIX)/include/
 	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(PREFIX)/bin/; done
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
@@ -209,9 +245,4 @@ clean:
 .PHONY: all tests deps check test run stop bench fuzz install clean
 .DELETE_ON_ERROR:
 
-# The store test builds the server's store into itself.
-$(B)/t/2001-store.t $(B)/t/2011-store-rollback.t $(B)/t/2013-store-plans.t: \
-    server/store.c \
-    server/store_sqlite.c server/store.h
-$(B)/t/2012-server-rate.t: server/ratelimit.c server/kps.h
 $(B)/t/2002-server-auth.t $(B)/t/2003-server-keys.t: t/kps_test.h

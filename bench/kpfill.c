@@ -19,8 +19,7 @@
 #include <sodium.h>
 
 #include "kpool.h"
-#include "../server/store.c"
-#include "../server/store_sqlite.c"
+#include "kps.h"
 
 static void
 bench_seed(const char *name, uint8_t seed[32])

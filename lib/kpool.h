@@ -294,6 +294,23 @@ void kp_welcome_info_free(struct kp_welcome_info *info);
 void kp_hex(const uint8_t *buf, size_t len, char *out);
 /* kp_unhex: parse exactly outlen bytes of hex; KP_EINVAL on bad input. */
 int kp_unhex(const char *hex, uint8_t *out, size_t outlen) KP_WUR;
+/*
+ * kp_clock_file: the unix time in field 0 or 1 (numbers apart by white
+ * space) of a test-clock file at path, read afresh on each call; the
+ * real time when path is NULL or the file or field cannot be read.
+ */
+int64_t kp_clock_file(const char *path, int field);
+
+struct sqlite3;
+/*
+ * kp_sqlite_migrate (lib/sqlite.c): bring db's schema to version nsteps: run steps[i]
+ * for every i from PRAGMA user_version up, then set it to nsteps, in
+ * the caller's transaction when one is open, else in one of its own.
+ * KP_OK, or KP_EDB with the reason in err (a schema newer than nsteps,
+ * or SQLite's message); a transaction of its own is rolled back.
+ */
+int kp_sqlite_migrate(struct sqlite3 *db, const char *const *steps,
+    size_t nsteps, char *err, size_t errlen) KP_WUR;
 
 /* ------------------------------------------------------------------ */
 /* HTTP client of kpool-server (lib/client.c, lib/httpsig.c). */

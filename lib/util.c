@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /* util.c: hex and other small encodings shared by the programs. */
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kpool.h"
 
@@ -46,4 +52,30 @@ kp_unhex(const char *hex, uint8_t *out, size_t outlen)
 	if (hex[2 * outlen] != '\0')
 		return KP_EINVAL;
 	return KP_OK;
+}
+
+int64_t
+kp_clock_file(const char *path, int field)
+{
+	char		 buf[64], *p, *end;
+	ssize_t		 n;
+	long long	 v = 0;
+	int		 fd, i;
+
+	if (path == NULL || field < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (int64_t)time(NULL);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return (int64_t)time(NULL);
+	buf[n] = '\0';
+	for (p = buf, i = 0; i <= field; i++, p = end) {
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (errno != 0 || end == p ||
+		    (*end != '\0' && !isspace((unsigned char)*end)))
+			return (int64_t)time(NULL);
+	}
+	return (int64_t)v;
 }

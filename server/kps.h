@@ -6,12 +6,16 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "kpool.h"
 #include "store.h"
 
 #define KPS_MAX_BODY		(1024 * 1024)	/* 1 MiB */
 #define KPS_MAX_REQUEST_ID	64
+#define KPS_MAX_NONCE		64	/* lib's KP_HTTPSIG_MAX_NONCE */
+#define KPS_SIG_SKEW		60	/* seconds a signature's created may
+					   be ahead of the server's time */
 
 struct kps_config {
 	const char	*listen;	/* host:port */
@@ -22,14 +26,21 @@ struct kps_config {
 	int64_t		 max_lifetime;	/* 90 days */
 	int64_t		 expired_retention;	/* keep expired keys 1 day */
 	int		 registration_open;
-	double		 rate_per_min;	/* reserves per (caller, target); 0 off */
+	double		 rate_per_min;	/* reserves per (caller, target);
+					   0 off */
 	double		 rate_burst;
 	unsigned	 threads;	/* HTTP thread pool */
-	unsigned	 max_connections;
-	int		 public_metrics; /* /metrics without a signature */
+	unsigned	 max_connections;	/* all addresses */
+	unsigned	 max_per_address;	/* one address; 0 off */
+	unsigned	 request_deadline;	/* seconds for a whole
+						   request (head and body) */
+	int		 public_metrics; /* /metrics for anyone */
+	const char	*metrics_token;	/* the operator's /metrics token
+					   (--metrics-token), or NULL */
 	int		 quiet;		/* no request log */
 };
 
+/* config.c: the settings, which main.c sets from the options. */
 extern struct kps_config kps_conf;
 
 /* clock.c */
@@ -40,8 +51,31 @@ int64_t	kps_now(void);
  * clock's second field when it has one). */
 int64_t	kps_real_now(void);
 
+/* kps_fold: name (a valid user name) folded to lower case into out. */
+static inline void
+kps_fold(char out[KP_MAX_USERNAME + 1], const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < KP_MAX_USERNAME && name[i] != '\0'; i++)
+		out[i] = name[i] >= 'A' && name[i] <= 'Z' ?
+		    (char)(name[i] - 'A' + 'a') : name[i];
+	out[i] = '\0';
+}
+
+/*
+ * A signed request as replays see it: its signer (the user name,
+ * folded), nonce and created; a replay repeats all three.
+ */
+struct kps_sig {
+	char	 keyid[KP_MAX_USERNAME + 1];
+	char	 nonce[KPS_MAX_NONCE + 1];
+	int64_t	 created;
+};
+
 /* The work the single writer thread does, in group commits. */
 enum kps_job_kind {
+	KPS_JOB_NONCE,		/* only remember sig */
 	KPS_JOB_USER_ADD,
 	KPS_JOB_SAVE,
 	KPS_JOB_RESERVE,
@@ -52,6 +86,9 @@ enum kps_job_kind {
 
 struct kps_job {
 	enum kps_job_kind	 kind;
+	const struct kps_sig	*sig;		/* remembered first, in the
+						   same transaction; a replay
+						   is rc KP_EAUTH, not done */
 	const char		*caller;
 	const uint8_t		*ref;
 	const uint8_t		*group_id;
@@ -80,11 +117,15 @@ void	kps_writer_run(struct kps_job *j);
 /* kps_writer_submit: queue a job; the writer calls j->wake(j->wake_arg)
  * from its thread once it is committed. */
 void	kps_writer_submit(struct kps_job *j);
-/* kps_writer_waiting: the writes queued or running, not done yet. */
-unsigned kps_writer_waiting(void);
+/* kps_writer_remember: queue the nonce of sig (copied) to be remembered
+ * without waiting; KP_OK or KP_ENOMEM. */
+int	kps_writer_remember(const struct kps_sig *sig);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
-/* kps_reader: this thread's read connection (NULL on failure). */
+
+/* readers.c */
+/* kps_reader: this thread's read connection to kps_conf.db (NULL on
+ * failure), opened on its first use. */
 struct kps_store *kps_reader(void);
 /* kps_readers_close: close every thread's read connection. */
 void	kps_readers_close(void);
@@ -103,33 +144,49 @@ struct kps_authreq {
 					   the registered key of keyid */
 	const char	*expect_keyid;	/* or NULL */
 };
-/* kps_auth: check a request's signature; KP_OK with the user in user
- * and its key in pk_out (when not NULL), or KP_EAUTH with a static
- * reason in *why. */
+/*
+ * kps_auth: check a request's signature (created from 300 s before the
+ * server's time to KPS_SIG_SKEW after it) and this process's replay
+ * cache; KP_OK with the user in user (as registered, or as given when
+ * a->pk is), its key in pk_out (when not NULL)
+ * and what names the signature in sig, for the database to remember;
+ * or KP_EAUTH with a static reason in *why (counted in metrics).
+ */
 int	kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
-	    uint8_t *pk_out, const char **why);
+	    uint8_t *pk_out, struct kps_sig *sig, const char **why);
+/* kps_auth_init: key the replay cache; KP_OK or KP_ECRYPTO. */
 int	kps_auth_init(void);
+/* kps_auth_fini: forget the replay cache. */
 void	kps_auth_fini(void);
 
 /* ratelimit.c */
+/* kps_rate_init: the buckets, unless kps_conf turns the limit off;
+ * KP_OK or KP_ENOMEM. */
 int	kps_rate_init(void);
+/* kps_rate_fini: free the buckets. */
 void	kps_rate_fini(void);
 /* kps_rate_take: 0 when caller may reserve from target now, else the
  * seconds to wait. */
 int	kps_rate_take(const char *caller, const char *target);
 
-/* metrics.c */
-enum kps_route {
-	KPS_R_USERS, KPS_R_UPLOAD, KPS_R_RESERVE, KPS_R_SPEND,
-	KPS_R_RELEASE, KPS_R_STATUS, KPS_R_MINE, KPS_R_RETIRE,
-	KPS_R_HEALTHZ, KPS_R_METRICS, KPS_R_OTHER,
-	KPS_NROUTES
-};
+/*
+ * metrics.c: the other files report to it, and it asks nothing of them
+ * but the store's counts.  A route is a number below KPS_MAX_ROUTES
+ * (an entry of the route table in routes.c).
+ */
+#define KPS_MAX_ROUTES	16
+/* kps_metric_request: count a reply of status to route (ignored when
+ * out of range). */
 void	kps_metric_request(int route, int status);
-void	kps_metric_add(const char *name, uint64_t n);
-/* kps_metrics_text: the Prometheus text, malloc'd. */
-char	*kps_metrics_text(void);
-const char *kps_route_name(int route);
+/* kps_metric_add: add n to the counter or gauge called name (see
+ * metrics.c; an unknown name counts nothing). */
+void	kps_metric_add(const char *name, int64_t n);
+/* kps_metric_reason: count one in the labelled counter family (as
+ * "auth_refused") under reason (an unknown pair counts nothing). */
+void	kps_metric_reason(const char *family, const char *reason);
+/* kps_metrics_text: the Prometheus text, malloc'd (NULL: no memory);
+ * route i is called routes[i], for i below nroutes. */
+char	*kps_metrics_text(const char *const *routes, size_t nroutes);
 
 /* routes.c */
 struct kps_http;	/* one request, see http.c */
@@ -139,22 +196,27 @@ struct kps_reply {
 	size_t	 len;
 	const char *content_type;
 	int	 retry_after;	/* seconds, for 429 */
+	char	 allow[32];	/* the methods of the path, for 405 */
+	int	 close;		/* no further request on the connection */
 };
 struct kps_call {
 	const char	*method;
 	const char	*path;		/* raw, without the query */
 	const char	*query;		/* raw, without '?' */
 	const char	*sig_input, *signature, *digest;
+	const char	*authorization;	/* the header, or NULL */
 	const uint8_t	*body;
 	size_t		 len;
-	int		 route;		/* set by kps_handle */
+	int		 route;		/* set by kps_handle: see
+					   kps_route_of() */
 	char		 user[KP_MAX_USERNAME + 1]; /* set by kps_handle:
 					   the authenticated caller or "" */
 	struct kps_pending *pending;	/* set by kps_handle: a write to
 					   submit, r is not filled yet */
 };
 struct kps_pending;
-/* kps_route_of: the route (KPS_R_*) of a path without its query. */
+/* kps_route_of: the route of a path without its query: the number of
+ * its entry in the route table, or that of the entry for no route. */
 int	kps_route_of(const char *path);
 /* kps_handle: answer one complete request, or leave c->pending. */
 void	kps_handle(struct kps_call *c, struct kps_reply *r);
@@ -167,15 +229,96 @@ void	kps_pending_submit(struct kps_pending *p, void (*wake)(void *),
 void	kps_pending_cancel(struct kps_pending *p, struct kps_reply *r);
 /* kps_finish: the reply of a done pending write; frees p. */
 void	kps_finish(struct kps_pending *p, struct kps_reply *r);
+
+/* request.c (the rest of it in request.h, for the endpoints) */
 /* kps_error: fill r with {"error": code, "message": ...}. */
 void	kps_error(struct kps_reply *r, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* kps_log_request: log a request to standard error (not with --quiet):
+ * method, path (the target without its query), status, milliseconds
+ * and caller ("" for none), each byte not printable ASCII as '?'. */
+void	kps_log_request(const char *method, const char *target, int status,
+	    double ms, const char *user, int aborted);
+
+/*
+ * conn.c: the connections: an accept front that reads each connection's
+ * first request head before libmicrohttpd does, the per-address and
+ * global limits, and the deadline of a whole request.  A connection
+ * that libmicrohttpd serves is a struct kps_conn, given to the hooks
+ * below from its threads.
+ */
+struct kps_conn;
+/* kps_conn_start: listen on kps_conf.listen (the limit of open files
+ * raised to its hard limit) and accept; a connection whose first head
+ * is good is given to give_to(fd, addr, len), which returns 0, or -1
+ * having closed fd.  0 with the port in *port, or -1 with why in err. */
+int	kps_conn_start(int (*give_to)(int, const struct sockaddr *,
+	    socklen_t), char *err, size_t errlen, unsigned *port);
+/* kps_conn_drain: stop listening; the heads being read go on. */
+void	kps_conn_drain(void);
+/* kps_conn_pending: how many first heads the front is reading. */
+int	kps_conn_pending(void);
+/* kps_conn_stop: stop the front and close what it holds; the hooks
+ * still work (libmicrohttpd's connections end after). */
+void	kps_conn_stop(void);
+/* kps_conn_fini: free the tables, once libmicrohttpd has stopped. */
+void	kps_conn_fini(void);
+/* kps_conn_attach: the connection of socket fd given to libmicrohttpd
+ * (NULL when it is not one). */
+struct kps_conn *kps_conn_attach(int fd);
+/* kps_conn_begin: a request's line is read. */
+void	kps_conn_begin(struct kps_conn *c);
+/* kps_conn_busy: its body is read: the deadline stops; 0 when the
+ * deadline has already closed the connection (do not answer). */
+int	kps_conn_busy(struct kps_conn *c);
+/* kps_conn_done: its answer is sent (the next request's clock starts);
+ * 1 when the deadline had closed it (it was answered 408). */
+int	kps_conn_done(struct kps_conn *c);
+/* kps_conn_detach: libmicrohttpd closes the connection (before its
+ * socket). */
+void	kps_conn_detach(struct kps_conn *c);
+
+/* head.c: a request's head, as conn.c and http.c check it. */
+/* What the header fields say of a request's framing, and whether it
+ * is refused (status 0: not). */
+struct kps_framing {
+	int		 ncl, nte;	/* Content-Length, Transfer-Encoding */
+	uint64_t	 length;	/* the Content-Length */
+	int		 status;	/* 400, 413, ... or 0 */
+	const char	*code;		/* of the JSON error */
+	const char	*message;
+	const char	*reason;	/* kpool_connections_refused_total,
+					   or NULL */
+};
+/* kps_framing_field: check one header field (name and value, not
+ * NUL-terminated, the value without its leading whitespace) into f;
+ * 0 when f now holds a refusal, else 1. */
+int	kps_framing_field(struct kps_framing *f, const char *name,
+	    size_t nlen, const char *value, size_t vlen);
+/* kps_framing_end: check the fields seen as a whole; f->status. */
+int	kps_framing_end(struct kps_framing *f);
+
+#define KPS_HEAD_MORE	0	/* the head is not complete yet */
+#define KPS_HEAD_DONE	1	/* complete, or refused */
+struct kps_head {
+	size_t			 len;	/* bytes of the head (blank line
+					   included) when complete */
+	int			 line;	/* the request line is in */
+	char			 method[16];	/* for the log, cut */
+	char			 target[128];
+	struct kps_framing	 f;	/* f.status: 0, or the refusal */
+};
+/* kps_head_parse: check the head of a request at the start of buf;
+ * KPS_HEAD_MORE when len (below cap) holds no complete head yet, else
+ * KPS_HEAD_DONE with h->f.status 0 (h->len) or the refusal. */
+int	kps_head_parse(const char *buf, size_t len, size_t cap,
+	    struct kps_head *h);
 
 /* http.c */
+/* kps_http_start: listen on kps_conf.listen and serve; 0 with the port
+ * bound in *port, or -1 with the reason in err. */
 int	kps_http_start(char *err, size_t errlen, unsigned *port);
 /* kps_http_stop: drain (see http.c) and stop the daemon. */
 void	kps_http_stop(void);
-/* kps_http_inflight: the requests begun and not done. */
-int	kps_http_inflight(void);
 
 #endif /* KPS_H */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * metrics.c: counters for GET /metrics, in the Prometheus text format:
- * requests by route and code, keys by state (counted at scrape time),
- * reservations expired, pool-exhausted answers, last-resort keys served.
+ * metrics.c: GET /metrics, in the Prometheus text format: requests by
+ * route and code, the counters and gauges that the other files report
+ * (reservations expired, pool-exhausted answers, last-resort keys
+ * served, the writer's work, requests in flight, ...), the refusals by
+ * reason, and keys by state, counted at scrape time.
  */
 
 #include <stdarg.h>
@@ -14,49 +16,68 @@
 #include "kps.h"
 
 static const int codes[] = {
-	200, 201, 400, 401, 403, 404, 405, 409, 410, 413, 429, 500, 503,
+	200, 201, 400, 401, 403, 404, 405, 408, 409, 410, 413, 414, 429,
+	431, 500, 503, 505,
 };
 #define NCODES	(sizeof(codes) / sizeof(codes[0]))
 
-static const char *const routes[KPS_NROUTES] = {
-	"users", "upload", "reserve", "spend", "release", "status", "mine",
-	"retire", "healthz", "metrics", "other",
-};
+/* atomic, lock-free: per route, per code (the last: any other code) */
+static _Atomic uint64_t	requests[KPS_MAX_ROUTES][NCODES + 1];
 
-static _Atomic uint64_t	requests[KPS_NROUTES][NCODES + 1];
-
+/* The counters (NAME_total) and gauges that the other files report. */
 static const struct {
 	const char	*name;
 	const char	*help;
+	int		 gauge;
 } named[] = {
-	{ "reservations_expired", "Reservations whose TTL passed" },
-	{ "pool_exhausted", "Reserve answers 409 pool_exhausted" },
-	{ "last_resort_served", "Last-resort KeyPackages handed out" },
-	{ "keys_cleaned_up", "Expired keys deleted" },
-	{ "keys_uploaded", "KeyPackages accepted by upload" },
-	{ "writer_batches", "Transactions of the writer (group commits)" },
-	{ "writer_jobs", "Writes committed by the writer" },
+	{ "reservations_expired", "Reservations whose TTL passed", 0 },
+	{ "pool_exhausted", "Reserve answers 409 pool_exhausted", 0 },
+	{ "last_resort_served", "Last-resort KeyPackages handed out", 0 },
+	{ "keys_cleaned_up", "Expired keys deleted", 0 },
+	{ "keys_uploaded", "KeyPackages accepted by upload", 0 },
+	{ "nonces_pruned", "Nonces of stale signatures forgotten", 0 },
+	{ "writer_batches", "Transactions of the writer (group commits)", 0 },
+	{ "writer_jobs", "Writes committed by the writer", 0 },
 	{ "writer_rollbacks", "Writer transactions SQLite rolled back "
-	    "on its own" },
+	    "on its own", 0 },
+	{ "writes_waiting", "Writes queued to the writer or in its "
+	    "transaction", 1 },
+	{ "requests_in_flight", "HTTP requests begun and not done, this "
+	    "one included", 1 },
+	{ "connections_open", "Connections open (being read by the "
+	    "accept front or served)", 1 },
+	{ "connections_idle_closed", "Connections closed at the request "
+	    "deadline with no request begun (idle)", 0 },
 };
 #define NNAMED	(sizeof(named) / sizeof(named[0]))
-static _Atomic uint64_t	counters[NNAMED];
+static _Atomic int64_t	values[NNAMED];		/* atomic, lock-free */
 
-const char *
-kps_route_name(int route)
-{
-	if (route < 0 || route >= KPS_NROUTES)
-		return "other";
-	return routes[route];
-}
+/* The counters by reason (NAME_total{reason="..."}), every reason
+ * listed, so that a scrape shows the zeros too. */
+#define NREASONS	8
+static const struct {
+	const char	*name;
+	const char	*help;
+	const char	*reasons[NREASONS];	/* NULL-ended */
+} families[] = {
+	{ "auth_refused", "Signed requests refused (401), by reason",
+	    { "malformed", "digest", "stale", "future", "unknown_key",
+	    "signature", "replay", NULL } },
+	{ "connections_refused", "Connections refused or closed by the "
+	    "server's limits and checks, by reason",
+	    { "per_address", "global", "deadline", "framing", "malformed",
+	    NULL } },
+};
+#define NFAMILIES	(sizeof(families) / sizeof(families[0]))
+static _Atomic uint64_t	reasons[NFAMILIES][NREASONS];	/* lock-free */
 
 void
 kps_metric_request(int route, int status)
 {
 	size_t	i;
 
-	if (route < 0 || route >= KPS_NROUTES)
-		route = KPS_R_OTHER;
+	if (route < 0 || route >= KPS_MAX_ROUTES)
+		return;
 	for (i = 0; i < NCODES; i++)
 		if (codes[i] == status)
 			break;
@@ -65,14 +86,29 @@ kps_metric_request(int route, int status)
 }
 
 void
-kps_metric_add(const char *name, uint64_t n)
+kps_metric_add(const char *name, int64_t n)
 {
 	size_t	i;
 
 	for (i = 0; i < NNAMED; i++)
 		if (strcmp(named[i].name, name) == 0)
-			atomic_fetch_add_explicit(&counters[i], n,
+			atomic_fetch_add_explicit(&values[i], n,
 			    memory_order_relaxed);
+}
+
+void
+kps_metric_reason(const char *family, const char *reason)
+{
+	size_t	f, i;
+
+	for (f = 0; f < NFAMILIES; f++) {
+		if (strcmp(families[f].name, family) != 0)
+			continue;
+		for (i = 0; families[f].reasons[i] != NULL; i++)
+			if (strcmp(families[f].reasons[i], reason) == 0)
+				atomic_fetch_add_explicit(&reasons[f][i], 1,
+				    memory_order_relaxed);
+	}
 }
 
 struct buf {
@@ -112,15 +148,12 @@ put(struct buf *b, const char *fmt, ...)
 }
 
 char *
-kps_metrics_text(void)
+kps_metrics_text(const char *const *routes, size_t nroutes)
 {
 	struct buf		 b = { 0 };
 	struct kps_counts	 c;
 	struct kps_store	*rd;
-	static const char *const st[4] = {
-		"available", "reserved", "spent", "expired",
-	};
-	uint64_t		 v;
+	int64_t			 v;
 	size_t			 r, i;
 
 	if ((b.p = malloc(b.cap = 8192)) == NULL)
@@ -128,7 +161,7 @@ kps_metrics_text(void)
 	b.p[0] = '\0';
 	put(&b, "# HELP kpool_requests_total HTTP requests by route and "
 	    "status code.\n# TYPE kpool_requests_total counter\n");
-	for (r = 0; r < KPS_NROUTES; r++)
+	for (r = 0; r < nroutes && r < KPS_MAX_ROUTES; r++)
 		for (i = 0; i <= NCODES; i++) {
 			v = atomic_load_explicit(&requests[r][i],
 			    memory_order_relaxed);
@@ -144,26 +177,35 @@ kps_metrics_text(void)
 				    (unsigned long long)v);
 		}
 	for (i = 0; i < NNAMED; i++) {
-		v = atomic_load_explicit(&counters[i], memory_order_relaxed);
-		put(&b, "# HELP kpool_%s_total %s.\n"
-		    "# TYPE kpool_%s_total counter\nkpool_%s_total %llu\n",
-		    named[i].name, named[i].help, named[i].name,
-		    named[i].name, (unsigned long long)v);
+		v = atomic_load_explicit(&values[i], memory_order_relaxed);
+		if (named[i].gauge)
+			put(&b, "# HELP kpool_%s %s.\n# TYPE kpool_%s gauge\n"
+			    "kpool_%s %lld\n", named[i].name, named[i].help,
+			    named[i].name, named[i].name, (long long)v);
+		else
+			put(&b, "# HELP kpool_%s_total %s.\n"
+			    "# TYPE kpool_%s_total counter\n"
+			    "kpool_%s_total %llu\n", named[i].name,
+			    named[i].help, named[i].name, named[i].name,
+			    (unsigned long long)v);
 	}
-	put(&b, "# HELP kpool_writes_waiting Writes queued to the writer "
-	    "or in its transaction.\n# TYPE kpool_writes_waiting gauge\n"
-	    "kpool_writes_waiting %u\n", kps_writer_waiting());
-	put(&b, "# HELP kpool_requests_in_flight HTTP requests begun and "
-	    "not done, this one included.\n"
-	    "# TYPE kpool_requests_in_flight gauge\n"
-	    "kpool_requests_in_flight %d\n", kps_http_inflight());
+	for (r = 0; r < NFAMILIES; r++) {
+		put(&b, "# HELP kpool_%s_total %s.\n# TYPE kpool_%s_total "
+		    "counter\n", families[r].name, families[r].help,
+		    families[r].name);
+		for (i = 0; families[r].reasons[i] != NULL; i++)
+			put(&b, "kpool_%s_total{reason=\"%s\"} %llu\n",
+			    families[r].name, families[r].reasons[i],
+			    (unsigned long long)atomic_load_explicit(
+			    &reasons[r][i], memory_order_relaxed));
+	}
 	if ((rd = kps_reader()) != NULL &&
 	    kps_count_by_status(rd, NULL, kps_now(), &c) == KP_OK) {
 		put(&b, "# HELP kpool_keys KeyPackages stored, by state.\n"
 		    "# TYPE kpool_keys gauge\n");
-		for (i = 0; i < 4; i++)
-			put(&b, "kpool_keys{state=\"%s\"} %llu\n", st[i],
-			    (unsigned long long)c.n[i]);
+		for (i = KP_STATE_AVAILABLE; i < KP_NSTATES; i++)
+			put(&b, "kpool_keys{state=\"%s\"} %llu\n",
+			    kp_state_name((int)i), (unsigned long long)c.n[i]);
 		put(&b, "# HELP kpool_last_resort_keys Last-resort "
 		    "KeyPackages stored.\n# TYPE kpool_last_resort_keys gauge\n"
 		    "kpool_last_resort_keys %llu\n",

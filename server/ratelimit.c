@@ -29,8 +29,8 @@ struct bucket {
 };
 
 static pthread_mutex_t	 rlock = PTHREAD_MUTEX_INITIALIZER;
-static struct bucket	*tab;		/* rlock */
-static uint8_t		 rkey[crypto_shorthash_KEYBYTES];
+static struct bucket	*tab;		/* rlock; the pointer: init, fini */
+static uint8_t		 rkey[crypto_shorthash_KEYBYTES]; /* set by init */
 
 int
 kps_rate_init(void)
@@ -63,19 +63,16 @@ kps_rate_take(const char *caller, const char *target)
 
 	if (tab == NULL)
 		return 0;
-	memcpy(in, caller, a);
-	in[a] = '\0';
-	memcpy(in + a + 1, target, t);
+	/* names are one user whatever their case */
+	kps_fold((char *)in, caller);
+	kps_fold((char *)in + a + 1, target);
 	crypto_shorthash((uint8_t *)&h, in, a + 1 + t, rkey);
 	h |= 1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	pthread_mutex_lock(&rlock);
 	set = &tab[(h % (NBUCKETS / NWAYS)) * NWAYS];
-	for (i = 0, b = NULL; i < NWAYS && b == NULL; i++)
-		if (set[i].h == h)
-			b = &set[i];
-	for (i = 0; i < NWAYS; i++) {
+	for (i = 0, b = NULL; i < NWAYS; i++) {
 		/* refill every bucket of the set to now */
 		if (set[i].h == 0)
 			set[i].tokens = kps_conf.rate_burst;
@@ -83,7 +80,9 @@ kps_rate_take(const char *caller, const char *target)
 		if (set[i].tokens > kps_conf.rate_burst)
 			set[i].tokens = kps_conf.rate_burst;
 		set[i].last = now;
-		if (b == NULL && (v == NULL || set[i].tokens > v->tokens))
+		if (b == NULL && set[i].h == h)
+			b = &set[i];
+		if (v == NULL || set[i].tokens > v->tokens)
 			v = &set[i];
 	}
 	if (b == NULL) {

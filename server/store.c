@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * store.c: the store interface, dispatching to a backend's operations;
- * see store.h.
+ * store.c: the store's dispatcher: it opens a connection with the
+ * backend that the database's name calls for, and hands each operation
+ * to that backend's table; see store.h.
  */
 
 #include <stdlib.h>
@@ -9,17 +10,36 @@
 
 #include "store.h"
 
+/*
+ * The backends by the prefix of a database's name; a name with none of
+ * these is a SQLite file.  A backend without an open is not built yet.
+ */
+static const struct {
+	const char	*prefix;
+	int		(*open)(const char *, const struct kps_store_conf *,
+			    struct kps_store **);
+} backends[] = {
+	{ "sqlite:", kps_sqlite_open },
+	{ "postgresql:", NULL },
+};
+
 int
 kps_store_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out)
 {
+	size_t	i, n;
+
 	*out = NULL;
 	if (path == NULL || *path == '\0')
 		return KP_EINVAL;
-	if (strncmp(path, "postgresql:", 11) == 0)
-		return KP_EINVAL;	/* no such backend yet */
-	if (strncmp(path, "sqlite:", 7) == 0)
-		path += 7;
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		n = strlen(backends[i].prefix);
+		if (strncmp(path, backends[i].prefix, n) != 0)
+			continue;
+		if (backends[i].open == NULL)
+			return KP_EINVAL;
+		return backends[i].open(path + n, conf, out);
+	}
 	return kps_sqlite_open(path, conf, out);
 }
 
@@ -63,6 +83,8 @@ kps_store_in_batch(struct kps_store *s)
 int
 kps_store_checkpoint(struct kps_store *s)
 {
+	if (s->ops->checkpoint == NULL)
+		return KP_OK;
 	return s->ops->checkpoint(s);
 }
 
@@ -74,9 +96,30 @@ kps_user_add(struct kps_store *s, const char *name, const uint8_t pk[32],
 }
 
 int
-kps_user_get(struct kps_store *s, const char *name, uint8_t pk[32])
+kps_user_get(struct kps_store *s, const char *name, uint8_t pk[32],
+    char canon[KP_MAX_USERNAME + 1])
 {
-	return s->ops->user_get(s, name, pk);
+	return s->ops->user_get(s, name, pk, canon);
+}
+
+int
+kps_nonce_add(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	return s->ops->nonce_add(s, keyid, nonce, created);
+}
+
+int
+kps_nonce_seen(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	return s->ops->nonce_seen(s, keyid, nonce, created);
+}
+
+int
+kps_nonce_prune(struct kps_store *s, int64_t before, int max, uint64_t *n)
+{
+	return s->ops->nonce_prune(s, before, max, n);
 }
 
 int
@@ -125,14 +168,18 @@ int
 kps_list_available_for_user(struct kps_store *s, const char *user,
     int64_t now, struct kps_key **keys, size_t *n)
 {
-	return s->ops->list_user(s, user, KPS_AVAILABLE, now, keys, n);
+	return kps_key_list(s, user, KP_STATE_AVAILABLE, now, keys, n);
 }
 
 int
 kps_reserve(struct kps_store *s, const struct kps_reserve *r,
     struct kps_reservation *out)
 {
-	return s->ops->reserve(s, r, out);
+	int	rc;
+
+	if ((rc = s->ops->reserve(s, r, out)) != KP_OK)
+		kps_reservation_clear(out);
+	return rc;
 }
 
 void

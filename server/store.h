@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * store.h: the server's store, one interface over its backends (SQLite
- * now; the table of operations leaves room for PostgreSQL).
+ * store.h: the server's store, one interface over its backends: a
+ * backend fills a table of operations (struct kps_store_ops), and the
+ * dispatcher (store.c) picks a backend by the database's name and calls
+ * it through the table; a backend never calls back into the dispatcher.
+ * SQLite is the one backend now (store_sqlite.c); PostgreSQL is to come.
  *
  * A struct kps_store is one connection, used by one thread at a time.
- * Every operation is atomic on its own (a savepoint), and may also run
- * inside kps_store_begin()/kps_store_commit() so that one writer commits
- * many operations in one transaction.  Times are unix seconds passed in
- * by the caller (the store never reads a clock).  Operations return
- * KP_OK or a negative KP_E* code; kps_store_errmsg() has the detail of
- * a KP_EDB.
+ * Every operation is atomic on its own, and may also run inside
+ * kps_store_begin()/kps_store_commit() so that one writer commits many
+ * operations in one transaction.  Times are unix seconds passed in by
+ * the caller (the store never reads a clock).  States are lib's
+ * KP_STATE_*.  Operations return KP_OK or a negative KP_E* code;
+ * kps_store_errmsg() has the detail of a KP_EDB.
  */
 #ifndef KPS_STORE_H
 #define KPS_STORE_H
@@ -18,14 +21,6 @@
 #include <stdint.h>
 
 #include "kpool.h"
-
-/* Stored status of a key; "expired" is derived from not_after. */
-enum kps_status {
-	KPS_AVAILABLE = 0,
-	KPS_RESERVED,
-	KPS_SPENT,
-	KPS_EXPIRED,	/* only in reports: not_after has passed */
-};
 
 struct kps_store_conf {
 	int	burn;		/* expired reservations become spent */
@@ -40,7 +35,7 @@ struct kps_key {
 	uint8_t	*bytes;			/* malloc'd by get/list */
 	size_t	 len;
 	int64_t	 uploaded_at;
-	int	 status;		/* KPS_*, effective at `now` */
+	int	 status;		/* KP_STATE_*, effective at `now` */
 	int	 last_resort;
 	char	 reservation_id[65];
 	int64_t	 reserved_at, reservation_expires_at;
@@ -61,7 +56,8 @@ struct kps_reserve {
 	const uint8_t	*group_id;
 	size_t		 group_id_len;
 	const char	*request_id;	/* may be NULL */
-	const uint8_t	*ref;		/* one named key (owner only), or NULL */
+	const uint8_t	*ref;		/* one named key (owner only), or
+					   NULL */
 	int64_t		 now;
 	int64_t		 ttl;
 };
@@ -77,12 +73,23 @@ struct kps_reservation {
 };
 
 struct kps_counts {
-	uint64_t n[4];			/* per KPS_* */
+	uint64_t n[KP_NSTATES];		/* per KP_STATE_* */
 	uint64_t last_resort;
 };
 
 struct kps_store;
 
+/*
+ * A backend's operations: each does what the kps_ function of its name
+ * below says, on the connection it is given (save is kps_key_save, get
+ * kps_key_get, list_user kps_key_list, release_expired
+ * kps_release_expired_reservations, count kps_count_by_status).  The
+ * connection-level ones are for what a backend's database has: a
+ * transaction that the database may end on its own (in_batch), a log to
+ * move off the request path (checkpoint, NULL when there is none).  A
+ * reserve that fails leaves what it put in its out parameter for the
+ * dispatcher to free.
+ */
 struct kps_store_ops {
 	const char *name;
 	void	(*close)(struct kps_store *);
@@ -94,7 +101,13 @@ struct kps_store_ops {
 	int	(*checkpoint)(struct kps_store *);
 	int	(*user_add)(struct kps_store *, const char *,
 		    const uint8_t *, int64_t);
-	int	(*user_get)(struct kps_store *, const char *, uint8_t *);
+	int	(*user_get)(struct kps_store *, const char *, uint8_t *,
+		    char *);
+	int	(*nonce_add)(struct kps_store *, const char *, const char *,
+		    int64_t);
+	int	(*nonce_seen)(struct kps_store *, const char *, const char *,
+		    int64_t);
+	int	(*nonce_prune)(struct kps_store *, int64_t, int, uint64_t *);
 	int	(*save)(struct kps_store *, const struct kps_key *);
 	int	(*get)(struct kps_store *, const uint8_t *, int64_t,
 		    struct kps_key *);
@@ -115,19 +128,26 @@ struct kps_store_ops {
 		    struct kps_counts *);
 };
 
+/* A connection: a backend's own struct begins with this one. */
 struct kps_store {
 	const struct kps_store_ops	*ops;
 };
 
 /*
- * kps_store_open: open one connection to the store at path (a file
- * name: SQLite), creating and migrating it on first use.  Close with
- * kps_store_close().
+ * The backends.  kps_sqlite_open: open a connection to the SQLite file
+ * path, as kps_store_open() does (store_sqlite.c).
+ */
+int kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
+    struct kps_store **out) KP_WUR;
+
+/*
+ * kps_store_open: open one connection to the store named by path: a
+ * file name or "sqlite:FILE" for SQLite ("postgresql:..." is refused,
+ * KP_EINVAL, until that backend is built), creating and migrating it
+ * on first use.  *out is set even on failure, for kps_store_errmsg();
+ * close it with kps_store_close() in any case.
  */
 int kps_store_open(const char *path, const struct kps_store_conf *conf,
-    struct kps_store **out) KP_WUR;
-/* kps_sqlite_open: the SQLite backend of kps_store_open(). */
-int kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out) KP_WUR;
 
 /* kps_store_close: close a connection; NULL is fine. */
@@ -135,7 +155,11 @@ void kps_store_close(struct kps_store *s);
 /* kps_store_errmsg: detail of the last KP_EDB, static or in s. */
 const char *kps_store_errmsg(struct kps_store *s);
 
-/* Transactions of the group-committing writer. */
+/*
+ * Transactions of the group-committing writer: kps_store_begin opens
+ * one, kps_store_commit commits it (a failed commit leaves it open for
+ * kps_store_rollback), kps_store_rollback ends it.
+ */
 int kps_store_begin(struct kps_store *s) KP_WUR;
 int kps_store_commit(struct kps_store *s) KP_WUR;
 int kps_store_rollback(struct kps_store *s);
@@ -145,16 +169,42 @@ int kps_store_rollback(struct kps_store *s);
  * operation then fails with KP_EDB until kps_store_rollback()).
  */
 int kps_store_in_batch(struct kps_store *s);
-/* kps_store_checkpoint: move the log into the database (off path). */
+/* kps_store_checkpoint: move the log into the database (off the
+ * request path); KP_OK at once for a backend without one. */
 int kps_store_checkpoint(struct kps_store *s);
 
-/* kps_user_add: register name with its Ed25519 key; KP_EEXIST when
- * the name is taken by another key, KP_OK (no change) for the same. */
+/*
+ * User names are compared without case (ASCII): a name is unique and
+ * found by its folded form, and keeps the spelling of its registration
+ * (the name its keys are stored under, and their credential identity).
+ * kps_user_add: register name with its Ed25519 key; KP_EEXIST when the
+ * name (folded) is taken by another key, KP_OK (no change) for the same.
+ */
 int kps_user_add(struct kps_store *s, const char *name,
     const uint8_t pk[32], int64_t now) KP_WUR;
-/* kps_user_get: the key of name; KP_ENOTFOUND for an unknown user. */
+/* kps_user_get: the key of name (any case) and, when canon is not
+ * NULL, the name as registered; KP_ENOTFOUND for an unknown user. */
 int kps_user_get(struct kps_store *s, const char *name,
-    uint8_t pk[32]) KP_WUR;
+    uint8_t pk[32], char canon[KP_MAX_USERNAME + 1]) KP_WUR;
+
+/*
+ * The nonces of signed requests, so that a signature is accepted once,
+ * across restarts and (with a shared database) across instances.  A
+ * signature is named by its signer's keyid (the folded user name), its
+ * nonce and its created time; a replay repeats all three, since created
+ * is signed.  kps_nonce_add remembers one, and a unique constraint of
+ * the database decides: KP_EEXIST when it is remembered already (a
+ * replay), whoever remembered it.  kps_nonce_seen: KP_EEXIST when it
+ * is remembered, else KP_OK; it changes nothing.  kps_nonce_prune
+ * forgets at most max of those created before `before` (stale: they
+ * are refused by their time anyway); *n (may be NULL) counts them.
+ */
+int kps_nonce_add(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created) KP_WUR;
+int kps_nonce_seen(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created) KP_WUR;
+int kps_nonce_prune(struct kps_store *s, int64_t before, int max,
+    uint64_t *n) KP_WUR;
 
 /*
  * kps_key_save: store a new key (status available).  KP_EEXIST when
@@ -171,20 +221,23 @@ int kps_key_get(struct kps_store *s, const uint8_t ref[KP_REF_LEN],
 void kps_key_clear(struct kps_key *k);
 /*
  * kps_key_list: keys of user, oldest first, with effective status at
- * now; status -1 lists all, KPS_AVAILABLE lists only keys that reserve
- * could hand out (unexpired).  Free with kps_key_list_free().
+ * now; status -1 lists all, KP_STATE_AVAILABLE lists only keys that
+ * reserve could hand out (unexpired).  Free with kps_key_list_free().
  */
 int kps_key_list(struct kps_store *s, const char *user, int status,
     int64_t now, struct kps_key **keys, size_t *n) KP_WUR;
+/* kps_key_list_free: free what kps_key_list() allocated. */
 void kps_key_list_free(struct kps_key *keys, size_t n);
-/* kps_list_available_for_user: kps_key_list(s, user, KPS_AVAILABLE). */
+/* kps_list_available_for_user: kps_key_list(s, user,
+ * KP_STATE_AVAILABLE). */
 int kps_list_available_for_user(struct kps_store *s, const char *user,
     int64_t now, struct kps_key **keys, size_t *n) KP_WUR;
 
 /*
  * kps_reserve: reserve the oldest available unexpired key of target
- * (or r->ref), atomically.  A reserve with a request_id that already
- * holds a live reservation of an unexpired key returns that one.  With
+ * (any case; r->caller as registered) or r->ref, atomically.  A
+ * reserve with a request_id that already holds a live reservation of
+ * an unexpired key returns that one.  With
  * no key left, the target's newest last-resort key is returned; a
  * last-resort key, named or not, is never consumed.
  * KP_ENOTFOUND unknown user or ref, KP_EFORBIDDEN a named key of
@@ -194,6 +247,7 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
  */
 int kps_reserve(struct kps_store *s, const struct kps_reserve *r,
     struct kps_reservation *out) KP_WUR;
+/* kps_reservation_clear: free what kps_reserve() allocated. */
 void kps_reservation_clear(struct kps_reservation *r);
 /*
  * kps_spend: mark ref spent by caller for group_id.  The owner may

@@ -3,9 +3,11 @@
  * writer.c: the one writer thread.  Request threads queue jobs and
  * wait; the writer takes every queued job, runs them in one
  * transaction (each op atomic in its savepoint), commits once and wakes
- * their threads: group commit.  A checkpointer thread moves the WAL
- * into the database off the request path.  Reads use one connection
- * per request thread (kps_reader()).
+ * their threads: group commit.  A job remembers the nonce of its
+ * request's signature in the same transaction, before its change.  A
+ * checkpointer thread moves the WAL into the database off the request
+ * path.  Reads do not come here:
+ * each request thread has its own connection (readers.c).
  */
 
 #include <errno.h>
@@ -18,30 +20,36 @@
 #include <time.h>
 
 #include "kps.h"
+#include "kpool-httpsig.h"
 
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
 static pthread_cond_t	 tick = PTHREAD_COND_INITIALIZER;	/* lock */
 static struct kps_job	*head, *tail;		/* lock */
 static int		 stopping;		/* lock */
-static unsigned		 nwaiting;		/* lock: queued, not done */
-static pthread_t	 writer_thr, ckpt_thr;
+static pthread_t	 writer_thr, ckpt_thr;	/* main thread: start, stop */
 static struct kps_store	*wdb;			/* writer thread only */
 static struct kps_store	*cdb;			/* checkpointer only */
-static const char	*dbpath;
-
-static pthread_mutex_t	 rlock = PTHREAD_MUTEX_INITIALIZER;
-static struct kps_store	**readers;		/* rlock */
-static size_t		 nreaders;		/* rlock */
-static __thread struct kps_store *my_reader;
 
 static void
 run_one(struct kps_job *j, int64_t now)
 {
 	size_t	i;
+	int	rc;
 
 	j->now = now;
+	if (j->sig != NULL && (rc = kps_nonce_add(wdb, j->sig->keyid,
+	    j->sig->nonce, j->sig->created)) != KP_OK) {
+		/* a replay (or a failure): the job does nothing */
+		j->rc = rc == KP_EEXIST ? KP_EAUTH : rc;
+		for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
+			j->rcs[i] = j->rc;
+		return;
+	}
 	switch (j->kind) {
+	case KPS_JOB_NONCE:
+		j->rc = KP_OK;
+		break;
 	case KPS_JOB_USER_ADD:
 		j->rc = kps_user_add(wdb, j->caller, j->pk, now);
 		break;
@@ -85,6 +93,21 @@ fail(struct kps_job *first, struct kps_job *stop)
 	}
 }
 
+/*
+ * prune: forget the nonces of signatures that are stale by now, a few
+ * at a time when writes wait (the batch is on their path), more when
+ * the writer is idle.
+ */
+static void
+prune(int busy)
+{
+	uint64_t	n;
+
+	if (kps_nonce_prune(wdb, kps_real_now() - KP_HTTPSIG_WINDOW,
+	    busy ? 256 : 8192, &n) == KP_OK && n > 0)
+		kps_metric_add("nonces_pruned", (int64_t)n);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -120,6 +143,7 @@ writer_main(void *arg)
 		if (kps_release_expired_reservations(wdb, now, &n) == KP_OK &&
 		    n > 0)
 			kps_metric_add("reservations_expired", n);
+		prune(list != NULL);
 		if (now - last_cleanup >= 60 || now < last_cleanup) {
 			if (kps_cleanup_expired(wdb, now,
 			    kps_conf.expired_retention, &n) == KP_OK && n > 0)
@@ -177,7 +201,7 @@ wake:
 		pthread_mutex_lock(&lock);
 		for (j = list; j != NULL; j = next) {
 			next = j->next;
-			nwaiting--;
+			kps_metric_add("writes_waiting", -1);
 			if (j->wake != NULL) {
 				j->next = async;
 				async = j;
@@ -227,7 +251,6 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 	struct kps_store_conf	conf = { 0 };
 	int			rc;
 
-	dbpath = db;
 	conf.burn = kps_conf.burn;
 	conf.manual_checkpoint = 1;
 	if ((rc = kps_store_open(db, &conf, &wdb)) != KP_OK) {
@@ -253,37 +276,62 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 	return KP_OK;
 }
 
-void
-kps_writer_submit(struct kps_job *j)
+/* enqueue: put j at the tail of the queue and wake the writer (lock). */
+static void
+enqueue(struct kps_job *j)
 {
 	j->done = 0;
 	j->next = NULL;
-	pthread_mutex_lock(&lock);
 	if (tail != NULL)
 		tail->next = j;
 	else
 		head = j;
 	tail = j;
-	nwaiting++;
+	kps_metric_add("writes_waiting", 1);
 	pthread_cond_signal(&work);
+}
+
+void
+kps_writer_submit(struct kps_job *j)
+{
+	pthread_mutex_lock(&lock);
+	enqueue(j);
 	pthread_mutex_unlock(&lock);
+}
+
+/* forget: the wake of a job of kps_writer_remember(): free it. */
+static void
+forget(void *arg)
+{
+	free(arg);
+}
+
+int
+kps_writer_remember(const struct kps_sig *sig)
+{
+	struct {
+		struct kps_job	j;
+		struct kps_sig	sig;
+	} *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return KP_ENOMEM;
+	m->sig = *sig;
+	m->j.kind = KPS_JOB_NONCE;
+	m->j.sig = &m->sig;
+	m->j.wake = forget;
+	m->j.wake_arg = m;
+	kps_writer_submit(&m->j);
+	return KP_OK;
 }
 
 void
 kps_writer_run(struct kps_job *j)
 {
-	j->done = 0;
-	j->next = NULL;
 	j->wake = NULL;
 	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&lock);
-	if (tail != NULL)
-		tail->next = j;
-	else
-		head = j;
-	tail = j;
-	nwaiting++;
-	pthread_cond_signal(&work);
+	enqueue(j);
 	while (!j->done)
 		pthread_cond_wait(&j->cv, &lock);
 	pthread_mutex_unlock(&lock);
@@ -304,56 +352,4 @@ kps_writer_stop(void)
 	kps_store_close(cdb);
 	kps_store_close(wdb);
 	cdb = wdb = NULL;
-}
-
-unsigned
-kps_writer_waiting(void)
-{
-	unsigned	n;
-
-	pthread_mutex_lock(&lock);
-	n = nwaiting;
-	pthread_mutex_unlock(&lock);
-	return n;
-}
-
-struct kps_store *
-kps_reader(void)
-{
-	struct kps_store_conf	  conf = { 0 };
-	struct kps_store	 *s = NULL, **nr;
-
-	if (my_reader != NULL)
-		return my_reader;
-	conf.burn = kps_conf.burn;
-	conf.readonly = 1;
-	if (kps_store_open(dbpath, &conf, &s) != KP_OK) {
-		kps_store_close(s);
-		return NULL;
-	}
-	pthread_mutex_lock(&rlock);
-	if ((nr = reallocarray(readers, nreaders + 1, sizeof(*nr))) == NULL) {
-		pthread_mutex_unlock(&rlock);
-		kps_store_close(s);
-		return NULL;
-	}
-	readers = nr;
-	readers[nreaders++] = s;
-	pthread_mutex_unlock(&rlock);
-	my_reader = s;
-	return s;
-}
-
-void
-kps_readers_close(void)
-{
-	size_t	i;
-
-	pthread_mutex_lock(&rlock);
-	for (i = 0; i < nreaders; i++)
-		kps_store_close(readers[i]);
-	free(readers);
-	readers = NULL;
-	nreaders = 0;
-	pthread_mutex_unlock(&rlock);
 }

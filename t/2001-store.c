@@ -14,9 +14,8 @@
 #include <sodium.h>
 
 #include "tap.h"
-/* The store is server code: build it into this test. */
-#include "../server/store.c"
-#include "../server/store_sqlite.c"
+/* The store is server code, linked from libkps.a. */
+#include "kps.h"
 
 #define T0	1700000000
 
@@ -78,7 +77,7 @@ main(void)
 	size_t			 nl;
 	int			 i;
 
-	plan(93);
+	plan(104);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
 	snprintf(path, sizeof(path), "%s/server.db", dir);
@@ -93,10 +92,29 @@ main(void)
 	    "add alice again with the same key: no change");
 	is_int(kps_user_add(s, "alice", pk2, T0), KP_EEXIST,
 	    "alice with another key: taken");
-	is_int(kps_user_get(s, "alice", out), KP_OK, "get alice");
+	is_int(kps_user_get(s, "alice", out, NULL), KP_OK, "get alice");
 	is_blob(out, 32, pk, 32, "alice's key");
-	is_int(kps_user_get(s, "nobody", out), KP_ENOTFOUND, "unknown user");
+	is_int(kps_user_get(s, "nobody", out, NULL), KP_ENOTFOUND,
+	    "unknown user");
 	is_int(kps_user_add(s, "bob", pk2, T0), KP_OK, "add bob");
+
+	/* nonces: insert-or-fail on (keyid, nonce, created) */
+	is_int(kps_nonce_seen(s, "alice", "n0nce-1", T0), KP_OK,
+	    "a new nonce is not seen");
+	is_int(kps_nonce_add(s, "alice", "n0nce-1", T0), KP_OK,
+	    "remember it");
+	is_int(kps_nonce_add(s, "alice", "n0nce-1", T0), KP_EEXIST,
+	    "again: a replay");
+	is_int(kps_nonce_seen(s, "alice", "n0nce-1", T0), KP_EEXIST,
+	    "it is seen");
+	is_int(kps_nonce_add(s, "bob", "n0nce-1", T0), KP_OK,
+	    "the same nonce of another keyid");
+	is_int(kps_nonce_add(s, "alice", "n0nce-2", T0 + 10), KP_OK,
+	    "a later one");
+	is_int(kps_nonce_prune(s, T0 + 1, 100, &n), KP_OK, "prune");
+	is_int((int)n, 2, "the two created before T0 + 1 go");
+	is_int(kps_nonce_add(s, "alice", "n0nce-2", T0 + 10), KP_EEXIST,
+	    "the later one stays");
 
 	/* save and get by ref */
 	mkkey(&k[0], "alice", T0, T0 + 1000, 0);
@@ -104,7 +122,7 @@ main(void)
 	is_int(kps_key_get(s, k[0].ref, T0, &got), KP_OK, "get it by ref");
 	is_blob(got.bytes, got.len, k[0].bytes, k[0].len, "same bytes");
 	is_string(got.username, "alice", "owner");
-	is_int(got.status, KPS_AVAILABLE, "available");
+	is_int(got.status, KP_STATE_AVAILABLE, "available");
 	is_int(got.not_after, T0 + 1000, "not_after");
 	is_int(got.uploaded_at, T0, "uploaded_at");
 	is_blob(got.init_key, 32, k[0].init_key, 32, "init_key");
@@ -148,7 +166,7 @@ main(void)
 	else
 		ok(0, "it is the young one");
 	kps_key_list_free(list, nl);
-	is_int(kps_key_list(s, "alice", KPS_EXPIRED, T0 + 20, &list, &nl),
+	is_int(kps_key_list(s, "alice", KP_STATE_EXPIRED, T0 + 20, &list, &nl),
 	    KP_OK, "list expired");
 	is_int(nl, 1, "one expired");
 	kps_key_list_free(list, nl);
@@ -156,7 +174,7 @@ main(void)
 	    "list all");
 	is_int(nl, 3, "three keys");
 	if (nl == 3) {
-		is_int(list[1].status, KPS_RESERVED, "second is reserved");
+		is_int(list[1].status, KP_STATE_RESERVED, "second is reserved");
 		is_string(list[1].reserved_by, "bob", "by bob");
 	} else
 		skip(2, "list");
@@ -168,7 +186,7 @@ main(void)
 	is_int(kps_spend(s, "bob", res.ref, (const uint8_t *)"g2", 2,
 	    T0 + 22), KP_OK, "bob spends");
 	is_int(kps_key_get(s, res.ref, T0 + 22, &got), KP_OK, "get spent");
-	is_int(got.status, KPS_SPENT, "spent");
+	is_int(got.status, KP_STATE_SPENT, "spent");
 	is_string(got.spent_by, "bob", "spent by bob");
 	is_int(got.spent_at, T0 + 22, "spent at");
 	is_blob(got.group_id, got.group_id_len, "g2", 2, "for group g2");
@@ -243,9 +261,9 @@ main(void)
 	    "spending the last-resort key is accepted");
 	is_int(kps_count_by_status(s, "alice", T0 + 103, &c), KP_OK,
 	    "counts");
-	is_int(c.n[KPS_AVAILABLE], 1, "the last-resort key stays available");
-	is_int(c.n[KPS_SPENT], 2, "two spent");
-	is_int(c.n[KPS_EXPIRED], 1, "one expired");
+	is_int(c.n[KP_STATE_AVAILABLE], 1, "the last-resort key stays available");
+	is_int(c.n[KP_STATE_SPENT], 2, "two spent");
+	is_int(c.n[KP_STATE_EXPIRED], 1, "one expired");
 	is_int(c.last_resort, 1, "one last-resort key");
 
 	/* expired keys are cleaned up; retire keeps a tombstone */
@@ -280,10 +298,17 @@ main(void)
 	r = rq("alice", "bob", NULL, T0 + 200);
 	is_int(kps_reserve(sb, &r, &res), KP_OK, "alice reserves it");
 	kps_reservation_clear(&res);
+	/* its TTL passed, not swept yet: it reads as burned already */
+	is_int(kps_count_by_status(sb, "bob", T0 + 260, &c) == KP_OK &&
+	    c.n[KP_STATE_SPENT] == 1 && c.n[KP_STATE_AVAILABLE] == 0, 1,
+	    "before the sweep, counted spent");
+	is_int(kps_key_get(sb, k[4].ref, T0 + 260, &got) == KP_OK &&
+	    got.status == KP_STATE_SPENT, 1, "and got as spent");
+	kps_key_clear(&got);
 	is_int(kps_release_expired_reservations(sb, T0 + 260, &n), KP_OK,
 	    "sweep under burn");
 	is_int(kps_count_by_status(sb, "bob", T0 + 260, &c) == KP_OK &&
-	    c.n[KPS_SPENT] == 1 && c.n[KPS_AVAILABLE] == 0, 1,
+	    c.n[KP_STATE_SPENT] == 1 && c.n[KP_STATE_AVAILABLE] == 0, 1,
 	    "the key is burned (spent), not available again");
 	is_int(kps_spend(sb, "alice", k[4].ref, NULL, 0, T0 + 261), KP_EGONE,
 	    "a late spend of a burned key: gone");

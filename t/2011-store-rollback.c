@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2011-store-rollback: the server's store (built into this test, on a
+ * 2011-store-rollback: the server's store (linked from libkps.a, on a
  * real SQLite file) when SQLite rolls the writer's batch back on its own
  * (as it may on SQLITE_FULL, IOERR, BUSY or NOMEM): the batch says so,
  * and no operation runs outside it (one used to commit alone, so a
@@ -17,8 +17,8 @@
 
 #include "tap.h"
 
-#include "../server/store.c"
-#include "../server/store_sqlite.c"
+#include "kps.h"
+#include "store_sqlite_db.h"
 
 #define T0	1700000000
 
@@ -84,7 +84,7 @@ main(void)
 	is_int(kps_key_save(s, &k), KP_OK, "key 1 saved in the batch");
 	is_int(kps_store_in_batch(s), 1, "the batch is open");
 	/* what SQLite does on its own after SQLITE_FULL and the like */
-	is_int(sqlite3_exec(((struct sq_store *)s)->db, "ROLLBACK", NULL,
+	is_int(sqlite3_exec(((struct kps_sq *)s)->db, "ROLLBACK", NULL,
 	    NULL, NULL), SQLITE_OK, "SQLite rolls the transaction back");
 	is_int(kps_store_in_batch(s), 0, "the batch knows it is gone");
 	mkkey(&k, 2);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2012-server-rate: the reserve rate limiter (server/ratelimit.c, built
- * into this test): a drained (caller, target) bucket stays drained while
+ * 2012-server-rate: the reserve rate limiter (server/ratelimit.c, linked
+ * from libkps.a): a drained (caller, target) bucket stays drained while
  * the caller reserves from many other names, each a bucket of its own;
  * these used to take its slot over and hand it a full burst again.
  */
@@ -11,9 +11,7 @@
 
 #include "tap.h"
 
-#include "../server/ratelimit.c"
-
-struct kps_config	kps_conf;
+#include "kps.h"
 
 int
 main(void)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * 2013-store-plans: the query plan of each statement on a request's path
- * in the server's store (built into this test, schema from its
+ * in the server's store (linked from libkps.a, schema from its
  * migrations, no statistics, as in production): each reads through the
  * index it was written for, never by scanning keypackages.  A reserve's
  * replay lookup once slipped to (username, not_after) and read every key
@@ -18,12 +18,12 @@
 
 #include "tap.h"
 
-#include "../server/store.c"
-#include "../server/store_sqlite.c"
+#include "kps.h"
+#include "store_sqlite_db.h"
 
 /* plan: the EXPLAIN QUERY PLAN details of statement i, "; "-joined. */
 static const char *
-plan_of(sqlite3 *db, int i)
+plan_of(sqlite3 *db, enum kps_sq_stmt i)
 {
 	static char	 out[1024];
 	char		 q[2048];
@@ -31,7 +31,7 @@ plan_of(sqlite3 *db, int i)
 	size_t		 n = 0;
 	int		 len;
 
-	len = snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql_text[i]);
+	len = snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", kps_sq_sql(i));
 	if (len < 0 || (size_t)len >= sizeof(q))
 		bail("statement %d: too long", i);
 	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
@@ -50,51 +50,51 @@ plan_of(sqlite3 *db, int i)
 }
 
 static const struct {
-	int		 stmt;
+	enum kps_sq_stmt stmt;
 	const char	*name;
 	const char	*plan;
 } want[] = {
-	{ S_REPLAY, "reserve: replay by request_id",
+	{ SQ_REPLAY, "reserve: replay by request_id",
 	    "SEARCH keypackages USING INDEX keypackages_request"
 	    " (reserved_by=? AND request_id=?)" },
-	{ S_OLDEST, "reserve: the oldest available key",
+	{ SQ_OLDEST, "reserve: the oldest available key",
 	    "SEARCH keypackages USING INDEX keypackages_user_status"
 	    " (username=? AND status=? AND last_resort=?)" },
-	{ S_LAST_RESORT, "reserve: the last-resort key",
+	{ SQ_LAST_RESORT, "reserve: the last-resort key",
 	    "SEARCH keypackages USING INDEX keypackages_user_status"
 	    " (username=? AND status=? AND last_resort=?)" },
-	{ S_NAMED, "reserve: a named key",
+	{ SQ_NAMED, "reserve: a named key",
 	    "SEARCH keypackages USING INDEX keypackages_ref"
 	    " (keypackage_ref=?)" },
-	{ S_MARK_RESERVED, "reserve: mark it",
+	{ SQ_MARK_RESERVED, "reserve: mark it",
 	    "SEARCH keypackages USING INTEGER PRIMARY KEY (rowid=?)" },
-	{ S_ROW, "spend and release: the key's row",
+	{ SQ_ROW, "spend and release: the key's row",
 	    "SEARCH keypackages USING INDEX keypackages_ref"
 	    " (keypackage_ref=?)" },
-	{ S_SPEND, "spend",
+	{ SQ_SPEND, "spend",
 	    "SEARCH keypackages USING INTEGER PRIMARY KEY (rowid=?)" },
-	{ S_RELEASE, "release",
+	{ SQ_RELEASE, "release",
 	    "SEARCH keypackages USING INTEGER PRIMARY KEY (rowid=?)" },
-	{ S_GET, "get",
+	{ SQ_GET, "get",
 	    "SEARCH keypackages USING INDEX keypackages_ref"
 	    " (keypackage_ref=?)" },
-	{ S_REF_EXISTS, "upload: a ref known",
+	{ SQ_REF_EXISTS, "upload: a ref known",
 	    "SEARCH keypackages USING INDEX keypackages_ref"
 	    " (keypackage_ref=?)" },
-	{ S_TOMB_CHECK, "upload: tombstones",
+	{ SQ_TOMB_CHECK, "upload: tombstones",
 	    "MULTI-INDEX OR; INDEX 1; "
 	    "SEARCH tombstones USING PRIMARY KEY (kind=? AND value=?); "
 	    "INDEX 2; SEARCH tombstones USING PRIMARY KEY"
 	    " (kind=? AND value=? AND username=?); "
 	    "USE TEMP B-TREE FOR ORDER BY" },
-	{ S_USER_GET, "auth: the user's key",
-	    "SEARCH users USING PRIMARY KEY (name=?)" },
-	{ S_USER_EXISTS, "a user exists",
-	    "SEARCH users USING PRIMARY KEY (name=?)" },
-	{ S_LIST_ALL, "mine",
+	{ SQ_USER_GET, "auth: the user's key",
+	    "SEARCH users USING PRIMARY KEY (folded=?)" },
+	{ SQ_USER_EXISTS, "a user exists",
+	    "SEARCH users USING PRIMARY KEY (folded=?)" },
+	{ SQ_LIST_ALL, "mine",
 	    "SEARCH keypackages USING INDEX keypackages_user_not_after"
 	    " (username=?); USE TEMP B-TREE FOR ORDER BY" },
-	{ S_COUNT_USER, "status",
+	{ SQ_COUNT_USER, "status",
 	    "SEARCH keypackages USING INDEX keypackages_user_not_after"
 	    " (username=?); USE TEMP B-TREE FOR GROUP BY" },
 };
@@ -115,7 +115,7 @@ main(void)
 	snprintf(path, sizeof(path), "%s/server.db", dir);
 	if (kps_store_open(path, &conf, &s) != KP_OK)
 		bail("open");
-	db = ((struct sq_store *)s)->db;
+	db = ((struct kps_sq *)s)->db;
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		is_string(plan_of(db, want[i].stmt), want[i].plan, "%s",
 		    want[i].name);

@@ -1,0 +1,727 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_sqlite_db.c: one connection of the server's SQLite store (one
+ * file, WAL, migrations numbered by PRAGMA user_version): its schema and
+ * statements, its transactions, its users and the nonces of signatures;
+ * see store_sqlite_db.h.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "store_sqlite_db.h"
+
+/* Migrations: migrations[i] takes user_version i to i + 1. */
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE users("
+	"  name TEXT PRIMARY KEY,"
+	"  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+	"  created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE keypackages("
+	"  keypackage_ref BLOB NOT NULL,"
+	"  username TEXT NOT NULL,"
+	"  keypackage_bytes BLOB NOT NULL,"
+	"  uploaded_at INTEGER NOT NULL,"
+	"  status TEXT NOT NULL"
+	"    CHECK (status IN ('available', 'reserved', 'spent')),"
+	"  reservation_id TEXT UNIQUE,"
+	"  reservation_expires_at INTEGER,"
+	"  reserved_by TEXT,"
+	"  reserved_at INTEGER,"
+	"  request_id TEXT,"
+	"  spent_at INTEGER,"
+	"  spent_by TEXT,"
+	"  group_id BLOB,"
+	"  not_after INTEGER NOT NULL,"
+	"  credential_hash BLOB NOT NULL,"
+	"  ciphersuite INTEGER NOT NULL,"
+	"  init_key BLOB NOT NULL,"
+	"  last_resort INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (username, keypackage_ref)"
+	");"
+	"CREATE UNIQUE INDEX keypackages_ref ON keypackages(keypackage_ref);"
+	"CREATE INDEX keypackages_user_status"
+	"  ON keypackages(username, status, last_resort, uploaded_at);"
+	"CREATE INDEX keypackages_user_not_after"
+	"  ON keypackages(username, not_after);"
+	"CREATE INDEX keypackages_not_after ON keypackages(not_after);"
+	"CREATE INDEX keypackages_reserved_until"
+	"  ON keypackages(reservation_expires_at) WHERE status = 'reserved';"
+	"CREATE INDEX keypackages_request ON keypackages(reserved_by,"
+	"  request_id) WHERE request_id IS NOT NULL;"
+	"CREATE UNIQUE INDEX keypackages_init_key"
+	"  ON keypackages(username, init_key);"
+	/* spent and retired refs (kind 0) and init keys (kind 1) */
+	"CREATE TABLE tombstones("
+	"  kind INTEGER NOT NULL,"
+	"  value BLOB NOT NULL,"
+	"  username TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, value, username)"
+	") WITHOUT ROWID;",
+	/*
+	 * 2: the nonces of signatures, by created first, so that new
+	 * ones go to the right edge of the tree and stale ones leave
+	 * from its left; id is 64 bits of BLAKE2b(keyid NUL nonce)
+	 */
+	"CREATE TABLE nonces("
+	"  created INTEGER NOT NULL,"
+	"  id INTEGER NOT NULL,"
+	"  PRIMARY KEY (created, id)"
+	") WITHOUT ROWID;",
+	/*
+	 * 3: user names compared without case (ASCII): unique and looked
+	 * up by the folded name, the first registration's spelling kept.
+	 * A later name that folds to an earlier one's is set aside, and
+	 * its keys are retired (tombstones kept): docs/security.md.  The
+	 * times written are the migration's own, from SQLite's clock.
+	 */
+	"CREATE TABLE users3("
+	"  folded TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+	"  created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO users3 SELECT lower(name), name, public_key,"
+	"  created_at FROM users ORDER BY created_at, name;"
+	"CREATE TABLE users_set_aside("
+	"  name TEXT PRIMARY KEY,"
+	"  public_key BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  kept TEXT NOT NULL,"
+	"  set_aside_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO users_set_aside SELECT u.name, u.public_key,"
+	"  u.created_at, k.name, CAST(strftime('%s', 'now') AS INTEGER)"
+	"  FROM users u JOIN users3 k ON k.folded = lower(u.name)"
+	"  WHERE k.name <> u.name;"
+	"INSERT OR IGNORE INTO tombstones(kind, value, username, created_at)"
+	"  SELECT 0, keypackage_ref, username,"
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"INSERT OR IGNORE INTO tombstones(kind, value, username, created_at)"
+	"  SELECT 1, init_key, username,"
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"DELETE FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"DROP TABLE users;"
+	"ALTER TABLE users3 RENAME TO users;",
+};
+#define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
+
+/*
+ * Reserve walks keypackages_user_status in upload order (named with
+ * INDEXED BY: without statistics the planner would rather sort the
+ * user's keys by not_after, which is O(n) a reserve).
+ */
+
+/*
+ * The state a key is in at ?1 (now), numbered as lib's enum kp_state.
+ * BURN, the state of a reservation whose TTL passed (spent under burn,
+ * else available), is bound by kps_sq_stmt(): a parameter of its own
+ * number, since a named one would take the next free number, which a
+ * later ?2 of the statement would then share.
+ */
+#define BURN	"?20"
+#define EFF	"CASE WHEN status = 'spent' THEN 3 "			\
+		"WHEN not_after <= ?1 THEN 4 "				\
+		"WHEN status = 'reserved' AND "				\
+		"reservation_expires_at > ?1 THEN 2 "			\
+		"WHEN status = 'reserved' THEN " BURN " ELSE 1 END"
+_Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
+    KP_STATE_SPENT == 3 && KP_STATE_EXPIRED == 4, "EFF numbers the states");
+#define KEYCOLS	"keypackage_ref, username, keypackage_bytes, uploaded_at, " \
+		EFF ", last_resort, reservation_id, reserved_at, "	\
+		"reservation_expires_at, reserved_by, spent_at, spent_by, " \
+		"group_id, not_after, credential_hash, ciphersuite, init_key"
+
+static const char *const sql_text[SQ_NSTMTS] = {
+	/* names are ASCII: SQLite's lower() folds exactly that */
+	[SQ_USER_ADD] = "INSERT INTO users(folded, name, public_key, "
+	    "created_at) VALUES (lower(?1), ?1, ?2, ?3) "
+	    "ON CONFLICT(folded) DO NOTHING",
+	[SQ_USER_GET] = "SELECT public_key, name FROM users "
+	    "WHERE folded = lower(?1)",
+	[SQ_NONCE_ADD] = "INSERT INTO nonces(created, id) VALUES (?1, ?2) "
+	    "ON CONFLICT DO NOTHING",
+	[SQ_NONCE_SEEN] = "SELECT 1 FROM nonces WHERE created = ?1 AND id = ?2",
+	[SQ_NONCE_PRUNE] = "DELETE FROM nonces WHERE (created, id) IN "
+	    "(SELECT created, id FROM nonces WHERE created < ?1 "
+	    "ORDER BY created LIMIT ?2)",
+	[SQ_TOMB_CHECK] = "SELECT kind FROM tombstones WHERE "
+	    "(kind = 0 AND value = ?1) OR "
+	    "(kind = 1 AND value = ?2 AND username = ?3) ORDER BY kind LIMIT 1",
+	[SQ_REF_EXISTS] = "SELECT status FROM keypackages "
+	    "WHERE keypackage_ref = ?1",
+	[SQ_INSERT] = "INSERT INTO keypackages(keypackage_ref, username, "
+	    "keypackage_bytes, uploaded_at, status, not_after, "
+	    "credential_hash, ciphersuite, init_key, last_resort) VALUES "
+	    "(?1, ?2, ?3, ?4, 'available', ?5, ?6, ?7, ?8, ?9)",
+	[SQ_GET] = "SELECT " KEYCOLS " FROM keypackages "
+	    "WHERE keypackage_ref = ?2",
+	[SQ_LIST_ALL] = "SELECT " KEYCOLS " FROM keypackages "
+	    "WHERE username = ?2 ORDER BY uploaded_at, rowid",
+	[SQ_LIST_STATE] = "SELECT " KEYCOLS " FROM keypackages "
+	    "WHERE username = ?2 AND " EFF " = ?3 ORDER BY uploaded_at, rowid",
+	/*
+	 * Named: with the not_after term and no statistics, SQLite took
+	 * (username, not_after) and read every key of the owner.
+	 */
+	[SQ_REPLAY] = "SELECT keypackage_ref, keypackage_bytes, "
+	    "reservation_id, reservation_expires_at FROM keypackages "
+	    "INDEXED BY keypackages_request WHERE reserved_by = ?1 AND "
+	    "request_id = ?2 AND username = ?3 "
+	    "AND status = 'reserved' AND reservation_expires_at > ?4 "
+	    "AND not_after > ?4",
+	[SQ_USER_EXISTS] = "SELECT name FROM users WHERE folded = lower(?1)",
+	[SQ_OLDEST] = "SELECT rowid, keypackage_ref, keypackage_bytes "
+	    "FROM keypackages INDEXED BY keypackages_user_status "
+	    "WHERE username = ?1 AND status = 'available' "
+	    "AND last_resort = 0 AND not_after > ?2 "
+	    "ORDER BY uploaded_at, rowid LIMIT 1",
+	[SQ_LAST_RESORT] = "SELECT rowid, keypackage_ref, keypackage_bytes "
+	    "FROM keypackages INDEXED BY keypackages_user_status "
+	    "WHERE username = ?1 AND status = 'available' "
+	    "AND last_resort = 1 AND not_after > ?2 "
+	    "ORDER BY uploaded_at DESC, rowid DESC LIMIT 1",
+	[SQ_NAMED] = "SELECT rowid, keypackage_ref, keypackage_bytes, status, "
+	    "not_after, last_resort FROM keypackages WHERE "
+	    "keypackage_ref = ?1 AND username = ?2",
+	[SQ_MARK_RESERVED] = "UPDATE keypackages SET status = 'reserved', "
+	    "reservation_id = ?1, reservation_expires_at = ?2, "
+	    "reserved_by = ?3, reserved_at = ?4, request_id = ?5, "
+	    "group_id = ?6 WHERE rowid = ?7",
+	[SQ_ROW] = "SELECT rowid, username, status, reserved_by, "
+	    "reservation_expires_at, not_after, last_resort, init_key, "
+	    "spent_by FROM keypackages WHERE keypackage_ref = ?1",
+	[SQ_SPEND] = "UPDATE keypackages SET status = 'spent', spent_at = ?1, "
+	    "spent_by = ?2, group_id = ?3, request_id = NULL, "
+	    "reservation_id = NULL WHERE rowid = ?4",
+	[SQ_TOMB_ADD] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_RELEASE] = "UPDATE keypackages SET status = 'available', "
+	    "reservation_id = NULL, reservation_expires_at = NULL, "
+	    "reserved_by = NULL, reserved_at = NULL, request_id = NULL, "
+	    "group_id = NULL WHERE rowid = ?1",
+	[SQ_DELETE] = "DELETE FROM keypackages WHERE rowid = ?1",
+	[SQ_CLEANUP] = "DELETE FROM keypackages WHERE not_after <= ?1",
+	/* reserved_by and the expiry stay, so a late spend learns 410 */
+	[SQ_EXP_RELEASE] = "UPDATE keypackages SET status = 'available', "
+	    "reservation_id = NULL, request_id = NULL, group_id = NULL "
+	    "WHERE status = 'reserved' AND reservation_expires_at <= ?1",
+	/*
+	 * A spent key's row is its own tombstone (its ref and init_key
+	 * are unique); tombstones are written when the row goes.
+	 */
+	[SQ_CLEAN_TOMB_REF] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) SELECT 0, keypackage_ref, username, ?2 "
+	    "FROM keypackages WHERE not_after <= ?1 AND status = 'spent'",
+	[SQ_CLEAN_TOMB_INIT] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) SELECT 1, init_key, username, ?2 "
+	    "FROM keypackages WHERE not_after <= ?1 AND status = 'spent'",
+	[SQ_EXP_BURN] = "UPDATE keypackages SET status = 'spent', "
+	    "spent_at = ?1, spent_by = NULL, reservation_id = NULL, "
+	    "request_id = NULL WHERE status = 'reserved' AND "
+	    "reservation_expires_at <= ?1",
+	[SQ_COUNT_USER] = "SELECT " EFF ", last_resort, count(*) "
+	    "FROM keypackages WHERE username = ?2 GROUP BY 1, 2",
+	[SQ_COUNT_ALL] = "SELECT " EFF ", last_resort, count(*) "
+	    "FROM keypackages GROUP BY 1, 2",
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_SAVEPOINT] = "SAVEPOINT op",
+	[SQ_RELEASE_SP] = "RELEASE op",
+	[SQ_ROLLBACK_SP] = "ROLLBACK TO op",
+};
+
+const char *
+kps_sq_sql(enum kps_sq_stmt i)
+{
+	return sql_text[i];
+}
+
+int
+kps_sq_err(struct kps_sq *s, const char *what)
+{
+	snprintf(s->err, sizeof(s->err), "%s: %s", what,
+	    s->db ? sqlite3_errmsg(s->db) : "no database");
+	return KP_EDB;
+}
+
+sqlite3_stmt *
+kps_sq_stmt(struct kps_sq *s, enum kps_sq_stmt i)
+{
+	int	b;
+
+	/*
+	 * SQLite may roll a transaction back on its own (SQLITE_FULL,
+	 * IOERR, BUSY, NOMEM): then what the batch did is gone, and a
+	 * statement now would commit alone.  Refuse until the writer
+	 * ends the batch.
+	 */
+	if (s->batch && sqlite3_get_autocommit(s->db)) {
+		snprintf(s->err, sizeof(s->err), "the transaction was rolled "
+		    "back by SQLite");
+		return NULL;
+	}
+	if (s->st[i] == NULL) {
+		if (sqlite3_prepare_v3(s->db, sql_text[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			kps_sq_err(s, "prepare");
+			return NULL;
+		}
+	}
+	sqlite3_reset(s->st[i]);
+	sqlite3_clear_bindings(s->st[i]);
+	/* The EFF expression takes the burn setting. */
+	if ((b = sqlite3_bind_parameter_index(s->st[i], BURN)) > 0)
+		sqlite3_bind_int(s->st[i], b, s->conf.burn ? KP_STATE_SPENT :
+		    KP_STATE_AVAILABLE);
+	return s->st[i];
+}
+
+static int
+exec(struct kps_sq *s, const char *sql)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(s->err, sizeof(s->err), "%s", msg ? msg : "exec");
+		sqlite3_free(msg);
+		return KP_EDB;
+	}
+	return KP_OK;
+}
+
+/* run: step statement i, which returns no row. */
+static int
+run(struct kps_sq *s, enum kps_sq_stmt i)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((st = kps_sq_stmt(s, i)) == NULL)
+		return KP_EDB;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r != SQLITE_DONE)
+		return kps_sq_err(s, sql_text[i]);
+	return KP_OK;
+}
+
+int
+kps_sq_op_begin(struct kps_sq *s, int *own)
+{
+	*own = sqlite3_get_autocommit(s->db);
+	return run(s, *own ? SQ_BEGIN : SQ_SAVEPOINT);
+}
+
+int
+kps_sq_op_begin1(struct kps_sq *s, int *own)
+{
+	*own = sqlite3_get_autocommit(s->db);
+	return *own ? run(s, SQ_BEGIN) : KP_OK;
+}
+
+int
+kps_sq_op_end1(struct kps_sq *s, int own, int rc)
+{
+	if (!own)
+		return rc;
+	if (rc == KP_OK) {
+		if (run(s, SQ_COMMIT) == KP_OK)
+			return KP_OK;
+		rc = KP_EDB;
+	}
+	(void)run(s, SQ_ROLLBACK);
+	return rc;
+}
+
+int
+kps_sq_op_end(struct kps_sq *s, int own, int rc)
+{
+	if (rc == KP_OK) {
+		if (run(s, own ? SQ_COMMIT : SQ_RELEASE_SP) == KP_OK)
+			return KP_OK;
+		rc = KP_EDB;
+	}
+	if (own)
+		(void)run(s, SQ_ROLLBACK);
+	else {
+		(void)run(s, SQ_ROLLBACK_SP);
+		(void)run(s, SQ_RELEASE_SP);
+	}
+	return rc;
+}
+
+int
+kps_sq_done(struct kps_sq *s, sqlite3_stmt *st, const char *what)
+{
+	int	r = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (r != SQLITE_DONE)
+		return kps_sq_err(s, what);
+	return KP_OK;
+}
+
+void
+kps_sq_text(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+	const unsigned char	*t = sqlite3_column_text(st, i);
+
+	snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+void
+kps_sq_blob(sqlite3_stmt *st, int i, uint8_t *out, size_t cap, size_t *len)
+{
+	const void	*b = sqlite3_column_blob(st, i);
+	size_t		 n = (size_t)sqlite3_column_bytes(st, i);
+
+	if (n > cap)
+		n = cap;
+	if (b != NULL && n > 0)
+		memcpy(out, b, n);
+	else
+		n = 0;
+	if (len != NULL)
+		*len = n;
+}
+
+int
+kps_sq_dupblob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len)
+{
+	const void	*b = sqlite3_column_blob(st, i);
+	size_t		 n = (size_t)sqlite3_column_bytes(st, i);
+
+	if ((*out = malloc(n ? n : 1)) == NULL)
+		return KP_ENOMEM;
+	if (n > 0)
+		memcpy(*out, b, n);
+	*len = n;
+	return KP_OK;
+}
+
+int
+kps_sq_key(sqlite3_stmt *st, struct kps_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	kps_sq_blob(st, 0, k->ref, sizeof(k->ref), NULL);
+	kps_sq_text(st, 1, k->username, sizeof(k->username));
+	if (kps_sq_dupblob(st, 2, &k->bytes, &k->len) != KP_OK)
+		return KP_ENOMEM;
+	k->uploaded_at = sqlite3_column_int64(st, 3);
+	k->status = sqlite3_column_int(st, 4);
+	k->last_resort = sqlite3_column_int(st, 5);
+	k->not_after = sqlite3_column_int64(st, 13);
+	kps_sq_blob(st, 14, k->credential_hash, sizeof(k->credential_hash),
+	    NULL);
+	k->suite = (uint16_t)sqlite3_column_int(st, 15);
+	kps_sq_blob(st, 16, k->init_key, sizeof(k->init_key), NULL);
+	if (k->status == KP_STATE_RESERVED) {
+		kps_sq_text(st, 6, k->reservation_id,
+		    sizeof(k->reservation_id));
+		k->reserved_at = sqlite3_column_int64(st, 7);
+		k->reservation_expires_at = sqlite3_column_int64(st, 8);
+		kps_sq_text(st, 9, k->reserved_by, sizeof(k->reserved_by));
+		kps_sq_blob(st, 12, k->group_id, sizeof(k->group_id),
+		    &k->group_id_len);
+	} else if (k->status == KP_STATE_SPENT ||
+	    (k->status == KP_STATE_EXPIRED && sqlite3_column_type(st, 10) !=
+	    SQLITE_NULL)) {
+		k->reserved_at = sqlite3_column_int64(st, 7);
+		kps_sq_text(st, 9, k->reserved_by, sizeof(k->reserved_by));
+		k->spent_at = sqlite3_column_int64(st, 10);
+		kps_sq_text(st, 11, k->spent_by, sizeof(k->spent_by));
+		kps_sq_blob(st, 12, k->group_id, sizeof(k->group_id),
+		    &k->group_id_len);
+		if (sqlite3_column_type(st, 10) == SQLITE_NULL) {
+			/* burned at the end of its reservation */
+			k->spent_at = sqlite3_column_int64(st, 8);
+			k->spent_by[0] = '\0';
+		}
+	}
+	return KP_OK;
+}
+
+int
+kps_sq_open(const char *path, const struct kps_store_conf *conf,
+    const struct kps_store_ops *ops, struct kps_store **out)
+{
+	struct kps_sq	*s;
+	int		 rc;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return KP_ECRYPTO;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return KP_ENOMEM;
+	s->base.ops = ops;
+	if (conf != NULL)
+		s->conf = *conf;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = kps_sq_err(s, path);
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	if ((rc = exec(s, "PRAGMA journal_mode = WAL")) != KP_OK ||
+	    (rc = exec(s, "PRAGMA synchronous = NORMAL")) != KP_OK)
+		goto out;
+	if (s->conf.manual_checkpoint &&
+	    (rc = exec(s, "PRAGMA wal_autocheckpoint = 0")) != KP_OK)
+		goto out;
+	/* the writer keeps the hot index pages of a large store cached */
+	if (!s->conf.readonly &&
+	    (rc = exec(s, "PRAGMA cache_size = -16384")) != KP_OK)
+		goto out;
+	if (!s->conf.readonly && (rc = kp_sqlite_migrate(s->db, migrations,
+	    NMIGRATIONS, s->err, sizeof(s->err))) != KP_OK)
+		goto out;
+	if (s->conf.readonly &&
+	    (rc = exec(s, "PRAGMA query_only = 1")) != KP_OK)
+		goto out;
+	*out = &s->base;
+	return KP_OK;
+out:
+	/* keep the message: the caller reports it before closing */
+	*out = &s->base;
+	return rc;
+}
+
+void
+kps_sq_close(struct kps_store *b)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	int		 i;
+
+	for (i = 0; i < SQ_NSTMTS; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	free(s);
+}
+
+const char *
+kps_sq_errmsg(struct kps_store *b)
+{
+	return ((struct kps_sq *)b)->err;
+}
+
+int
+kps_sq_begin(struct kps_store *b)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	int		 rc;
+
+	if ((rc = run(s, SQ_BEGIN)) == KP_OK)
+		s->batch = 1;
+	return rc;
+}
+
+int
+kps_sq_commit(struct kps_store *b)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	int		 rc;
+
+	rc = run(s, SQ_COMMIT);
+	/* a failed COMMIT leaves the transaction open for a rollback */
+	if (rc == KP_OK)
+		s->batch = 0;
+	return rc;
+}
+
+int
+kps_sq_rollback(struct kps_store *b)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	int		 rc = KP_OK;
+
+	if (!sqlite3_get_autocommit(s->db))
+		rc = run(s, SQ_ROLLBACK);
+	s->batch = 0;
+	return rc;
+}
+
+int
+kps_sq_in_batch(struct kps_store *b)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+
+	return s->batch && !sqlite3_get_autocommit(s->db);
+}
+
+int
+kps_sq_checkpoint(struct kps_store *b)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+
+	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL) != SQLITE_OK)
+		return kps_sq_err(s, "checkpoint");
+	return KP_OK;
+}
+
+/* user_get: the key of name into pk and its registered spelling into
+ * canon (when not NULL); KP_ENOTFOUND for no such user. */
+static int
+user_get(struct kps_sq *s, const char *name, uint8_t *pk, char *canon)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((st = kps_sq_stmt(s, SQ_USER_GET)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(pk, sqlite3_column_blob(st, 0), 32);
+		if (canon != NULL)
+			kps_sq_text(st, 1, canon, KP_MAX_USERNAME + 1);
+		sqlite3_reset(st);
+		return KP_OK;
+	}
+	sqlite3_reset(st);
+	if (r == SQLITE_DONE)
+		return KP_ENOTFOUND;
+	return kps_sq_err(s, "user get");
+}
+
+int
+kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk,
+    char *canon)
+{
+	return user_get((struct kps_sq *)b, name, pk, canon);
+}
+
+int
+kps_sq_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
+    int64_t now)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	uint8_t		 have[32];
+	int		 own, rc;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_USER_ADD)) == NULL) {
+		rc = KP_EDB;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if ((rc = kps_sq_done(s, st, "user add")) != KP_OK)
+		goto out;
+	if (sqlite3_changes(s->db) == 0) {
+		if ((rc = user_get(s, name, have, NULL)) != KP_OK)
+			goto out;
+		rc = sodium_memcmp(have, pk, 32) == 0 ? KP_OK : KP_EEXIST;
+	}
+out:
+	return kps_sq_op_end1(s, own, rc);
+}
+
+
+/* nonce_id: 64 bits of BLAKE2b(keyid NUL nonce), the row's id. */
+static int64_t
+nonce_id(const char *keyid, const char *nonce)
+{
+	crypto_generichash_state	h;
+	uint8_t				out[crypto_generichash_BYTES_MIN];
+	uint64_t			v = 0;
+	size_t				i;
+
+	crypto_generichash_init(&h, NULL, 0, sizeof(out));
+	crypto_generichash_update(&h, (const uint8_t *)keyid,
+	    strlen(keyid) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)nonce, strlen(nonce));
+	crypto_generichash_final(&h, out, sizeof(out));
+	for (i = 0; i < 8; i++)
+		v = v << 8 | out[i];
+	return (int64_t)v;
+}
+
+/* nonce_stmt: statement i with the nonce's created and id bound. */
+static sqlite3_stmt *
+nonce_stmt(struct kps_sq *s, enum kps_sq_stmt i, const char *keyid,
+    const char *nonce, int64_t created)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = kps_sq_stmt(s, i)) == NULL)
+		return NULL;
+	sqlite3_bind_int64(st, 1, created);
+	sqlite3_bind_int64(st, 2, nonce_id(keyid, nonce));
+	return st;
+}
+
+int
+kps_sq_nonce_add(struct kps_store *b, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc, seen = 0;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = nonce_stmt(s, SQ_NONCE_ADD, keyid, nonce, created)) == NULL)
+		rc = KP_EDB;
+	else if ((rc = kps_sq_done(s, st, "nonce")) == KP_OK)
+		seen = sqlite3_changes(s->db) == 0;
+	if ((rc = kps_sq_op_end1(s, own, rc)) != KP_OK)
+		return rc;
+	return seen ? KP_EEXIST : KP_OK;
+}
+
+int
+kps_sq_nonce_seen(struct kps_store *b, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((st = nonce_stmt(s, SQ_NONCE_SEEN, keyid, nonce, created)) == NULL)
+		return KP_EDB;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_ROW)
+		return KP_EEXIST;
+	return r == SQLITE_DONE ? KP_OK : kps_sq_err(s, "nonce seen");
+}
+
+int
+kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if (n != NULL)
+		*n = 0;
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_NONCE_PRUNE)) == NULL)
+		rc = KP_EDB;
+	else {
+		sqlite3_bind_int64(st, 1, before);
+		sqlite3_bind_int(st, 2, max);
+		if ((rc = kps_sq_done(s, st, "nonce prune")) == KP_OK &&
+		    n != NULL)
+			*n = (uint64_t)sqlite3_changes(s->db);
+	}
+	return kps_sq_op_end1(s, own, rc);
+}

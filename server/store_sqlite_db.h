@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_sqlite_db.h: one connection of the SQLite backend, internal to
+ * it (store_sqlite.c builds the table of operations on it): the schema,
+ * the statements, the transactions and savepoints, the users and the
+ * nonces of signatures, and the helpers that run statements and read
+ * their rows.
+ *
+ * A state the statements report is lib's (KP_STATE_AVAILABLE, ...): the
+ * rows store a status as text ('available', 'reserved', 'spent'), and
+ * the state at a time, expired included, is computed in the query.
+ */
+#ifndef KPS_STORE_SQLITE_DB_H
+#define KPS_STORE_SQLITE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* The statements of the backend, prepared once each on first use. */
+enum kps_sq_stmt {
+	SQ_USER_ADD, SQ_USER_GET, SQ_TOMB_CHECK,
+	SQ_REF_EXISTS, SQ_INSERT, SQ_GET, SQ_LIST_ALL,
+	SQ_LIST_STATE, SQ_REPLAY, SQ_USER_EXISTS, SQ_OLDEST,
+	SQ_LAST_RESORT, SQ_NAMED, SQ_MARK_RESERVED, SQ_ROW,
+	SQ_SPEND, SQ_TOMB_ADD, SQ_RELEASE, SQ_DELETE,
+	SQ_CLEANUP, SQ_EXP_RELEASE, SQ_CLEAN_TOMB_REF,
+	SQ_CLEAN_TOMB_INIT, SQ_EXP_BURN, SQ_COUNT_USER,
+	SQ_COUNT_ALL, SQ_NONCE_ADD, SQ_NONCE_SEEN, SQ_NONCE_PRUNE,
+	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
+	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
+	SQ_NSTMTS
+};
+
+/* One connection; its base is what the dispatcher holds. */
+struct kps_sq {
+	struct kps_store	 base;
+	sqlite3			*db;
+	struct kps_store_conf	 conf;
+	sqlite3_stmt		*st[SQ_NSTMTS];
+	int			 batch;	/* in the writer's transaction */
+	char			 err[256];
+};
+
+/* kps_sq_sql: the SQL text of statement i (static). */
+const char *kps_sq_sql(enum kps_sq_stmt i);
+
+/*
+ * kps_sq_open: a new connection to the database file path, with the
+ * table ops, its schema migrated unless conf says readonly.  *out is
+ * set even on failure, so that the caller can read the message before
+ * it closes *out with kps_sq_close().
+ */
+int kps_sq_open(const char *path, const struct kps_store_conf *conf,
+    const struct kps_store_ops *ops, struct kps_store **out) KP_WUR;
+
+/* The connection-level operations of the table (see store.h). */
+void kps_sq_close(struct kps_store *b);
+const char *kps_sq_errmsg(struct kps_store *b);
+int kps_sq_begin(struct kps_store *b);
+int kps_sq_commit(struct kps_store *b);
+int kps_sq_rollback(struct kps_store *b);
+int kps_sq_in_batch(struct kps_store *b);
+int kps_sq_checkpoint(struct kps_store *b);
+int kps_sq_user_add(struct kps_store *b, const char *name,
+    const uint8_t *pk, int64_t now);
+int kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk,
+    char *canon);
+int kps_sq_nonce_add(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created);
+int kps_sq_nonce_seen(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created);
+int kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+
+/* kps_sq_err: keep what failed and SQLite's message; returns KP_EDB. */
+int kps_sq_err(struct kps_sq *s, const char *what);
+/*
+ * kps_sq_stmt: statement i, reset, with no bindings but the burn
+ * setting; NULL (the message kept) when it does not prepare or when
+ * SQLite rolled the writer's batch back on its own.
+ */
+sqlite3_stmt *kps_sq_stmt(struct kps_sq *s, enum kps_sq_stmt i);
+/* kps_sq_done: step st, which returns no row, and reset it; KP_OK, or
+ * KP_EDB (kps_sq_err(what)). */
+int kps_sq_done(struct kps_sq *s, sqlite3_stmt *st, const char *what);
+
+/*
+ * kps_sq_op_begin/kps_sq_op_end: make one operation atomic: a savepoint
+ * inside the writer's transaction, or a transaction of its own (*own).
+ * kps_sq_op_end commits or rolls back by rc, and returns the result.
+ */
+int kps_sq_op_begin(struct kps_sq *s, int *own);
+int kps_sq_op_end(struct kps_sq *s, int own, int rc);
+/*
+ * kps_sq_op_begin1/kps_sq_op_end1: the same for an operation whose only
+ * change is its last statement (one INSERT or UPDATE, atomic by
+ * itself): inside the writer's transaction it needs no savepoint.
+ */
+int kps_sq_op_begin1(struct kps_sq *s, int *own);
+int kps_sq_op_end1(struct kps_sq *s, int own, int rc);
+
+/* kps_sq_key: fill k from a row of SQ_GET or SQ_LIST_*; k->bytes
+ * is malloc'd.  KP_OK or KP_ENOMEM. */
+int kps_sq_key(sqlite3_stmt *st, struct kps_key *k);
+/* kps_sq_text: column i of st as a string into out ("" for NULL). */
+void kps_sq_text(sqlite3_stmt *st, int i, char *out, size_t cap);
+/* kps_sq_blob: at most cap bytes of BLOB column i into out; *len (when
+ * not NULL) the bytes copied. */
+void kps_sq_blob(sqlite3_stmt *st, int i, uint8_t *out, size_t cap,
+    size_t *len);
+/* kps_sq_dupblob: BLOB column i in a malloc'd *out; KP_ENOMEM. */
+int kps_sq_dupblob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len);
+
+#endif /* KPS_STORE_SQLITE_DB_H */
