@@ -6,13 +6,11 @@
  * and clock, and the one table from KP_E* codes to errno.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <syslog.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "kpoolfs.h"
 
@@ -50,36 +48,17 @@ kpfs_log_to_syslog(void)
 	fuse_set_log_func(fuse_log_to_syslog);
 }
 
-/* The test clock: a file holding unix seconds; the real clock if bad. */
+/* The pool's clock: the test clock's file, or the real time. */
 static int64_t
 clock_file(void *arg)
 {
-	const char	*path = arg;
-	char		 buf[32], *end;
-	ssize_t		 n;
-	long long	 v;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (int64_t)time(NULL);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return (int64_t)time(NULL);
-	buf[n] = '\0';
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n'))
-		return (int64_t)time(NULL);
-	return (int64_t)v;
+	return kp_clock_file(arg, 0);
 }
 
 int64_t
 kpfs_now(struct kpfs *fs)
 {
-	if (fs->test_clock != NULL)
-		return clock_file(fs->test_clock);
-	return (int64_t)time(NULL);
+	return kp_clock_file(fs->test_clock, 0);
 }
 
 int64_t

@@ -203,34 +203,12 @@ kp_store_done(sqlite3_stmt *s)
 /* ------------------------------------------------------------------ */
 /* Opening. */
 
+/* Bring the schema to NMIGRATIONS, in the open transaction. */
 static int
 migrate(struct kp_store *st)
 {
-	sqlite3_stmt	*s = NULL;
-	char		 sql[64];
-	int		 rc, v;
-
-	if ((rc = kp_store_prepare(st, "PRAGMA user_version", &s)) != KP_OK)
-		goto out;
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		rc = kp_store_dberr(st, "user_version");
-		goto out;
-	}
-	v = sqlite3_column_int(s, 0);
-	if (v > NMIGRATIONS) {
-		rc = kp_store_err(st, KP_EDB, "store schema version %d is "
-		    "newer than this libkpool's (%d)", v, NMIGRATIONS);
-		goto out;
-	}
-	for (; v < NMIGRATIONS; v++)
-		if ((rc = exec(st, migrations[v])) != KP_OK)
-			goto out;
-	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-	    NMIGRATIONS);
-	rc = exec(st, sql);
-out:
-	sqlite3_finalize(s);
-	return rc;
+	return kp_sqlite_migrate(st->db, migrations, NMIGRATIONS, st->err,
+	    st->errlen);
 }
 
 /*
