@@ -200,13 +200,8 @@ kpfs_cache_key(struct kpfs *fs, const struct kpfs_path *pp,
 	gen = fs->kgen;
 	pthread_mutex_unlock(&fs->lock);
 
-	if ((rc = kp_pool_key(fs->pool, pp->ref, &k)) == KP_ENOTFOUND)
-		return -ENOENT;
-	if (rc != KP_OK) {
-		kpfs_log(LOG_ERR, "load %s: %s", pp->ref_hex,
-		    kp_errmsg(fs->pool));
-		return -kpfs_errno(rc);
-	}
+	if ((rc = kpfs_load_key(fs, pp, &k)) != 0)
+		return rc;
 	pthread_mutex_lock(&fs->lock);
 	rc = kp_key_state(k) != pp->state ? -ENOENT :
 	    fn(arg, k, hidden_mask(fs, pp->ref));

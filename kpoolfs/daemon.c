@@ -3,7 +3,8 @@
  * daemon.c: what every part of kpoolfs uses: the log (stderr in the
  * foreground, syslog once daemonized), the mount's clock (the real one,
  * or -o test_clock's file), the pool's opening with the mount's server
- * and clock, and the one table from KP_E* codes to errno.
+ * and clock, a key's loading, and the one table from KP_E* codes to
+ * errno.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -95,6 +96,21 @@ kpfs_open_pool(struct kpfs *fs, struct kp_pool **out)
 out:
 	kp_pool_close(p);
 	return rc;
+}
+
+int
+kpfs_load_key(struct kpfs *fs, const struct kpfs_path *pp, struct kp_key **k)
+{
+	int	rc;
+
+	if ((rc = kp_pool_key(fs->pool, pp->ref, k)) == KP_ENOTFOUND)
+		return -ENOENT;
+	if (rc != KP_OK) {
+		kpfs_log(LOG_ERR, "load %s: %s", pp->ref_hex,
+		    kp_errmsg(fs->pool));
+		return -kpfs_errno(rc);
+	}
+	return 0;
 }
 
 int

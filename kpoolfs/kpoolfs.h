@@ -272,6 +272,10 @@ int kpfs_open_pool(struct kpfs *fs, struct kp_pool **out);
 int64_t kpfs_now(struct kpfs *fs);
 /* kpfs_mono_ms: monotonic milliseconds. */
 int64_t kpfs_mono_ms(void);
+/* kpfs_load_key: the key of pp from the pool into *k: 0, -ENOENT when
+ * it is gone, or another -errno (logged). */
+int kpfs_load_key(struct kpfs *fs, const struct kpfs_path *pp,
+    struct kp_key **k);
 /* kpfs_errno: the errno (positive) for a KP_E* code. */
 int kpfs_errno(int kp);
 

@@ -671,13 +671,8 @@ refusal(struct kpfs *fs, const struct kpfs_path *a, int to,
 	struct kp_key	*k = NULL;
 	int		 rc, state;
 
-	if ((rc = kp_pool_key(fs->pool, a->ref, &k)) == KP_ENOTFOUND)
-		return -ENOENT;
-	if (rc != KP_OK) {
-		kpfs_log(LOG_ERR, "load %s: %s", a->ref_hex,
-		    kp_errmsg(fs->pool));
-		return -kpfs_errno(rc);
-	}
+	if ((rc = kpfs_load_key(fs, a, &k)) != 0)
+		return rc;
 	state = kp_key_state(k);
 	kp_key_free(k);
 	if (state != a->state)
@@ -730,7 +725,7 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 	if (kp == KP_OK) {
 		kpfs_log(LOG_INFO, "mv %s %s -> %s", a.ref_hex,
 		    kp_state_name(a.state), kp_state_name(b.state));
-		/* the local move's commit and the wipe's scrub, off this path */
+		/* the local move's commit and the wipe's scrub come later */
 		if (b.state == KP_STATE_EXPIRED)
 			kpfs_flush_soon(fs);
 		return 0;

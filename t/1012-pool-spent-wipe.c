@@ -16,23 +16,6 @@
 
 #define SEALED	72
 
-static void
-sealed_of(struct kp_store *st, const uint8_t *ref, uint8_t out[SEALED])
-{
-	sqlite3_stmt	*s;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT private_init_key FROM "
-	    "keypackages WHERE keypackage_ref = ?", -1, &s, NULL) !=
-	    SQLITE_OK)
-		bail("prepare");
-	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_ROW ||
-	    sqlite3_column_bytes(s, 0) != SEALED)
-		bail("no sealed key");
-	memcpy(out, sqlite3_column_blob(s, 0), SEALED);
-	sqlite3_finalize(s);
-}
-
 /* Make one key (last-resort or not) and move it to spent; its ref. */
 static void
 spent_key(struct kp_pool *p, int last_resort, uint8_t ref[KP_REF_LEN],
@@ -46,7 +29,7 @@ spent_key(struct kp_pool *p, int last_resort, uint8_t ref[KP_REF_LEN],
 		bail("generate: %s", kp_errmsg(p));
 	memcpy(ref, kp_key_ref(keys[0]), KP_REF_LEN);
 	kp_keys_free(keys, n);
-	sealed_of(p->st, ref, sealed);
+	pt_sealed(p->st->db, ref, sealed, SEALED);
 	if (kp_store_set_state(p->st, ref, KP_STATE_CREATED, KP_STATE_SPENT,
 	    pt_clock) != KP_OK)
 		bail("spend: %s", kp_errmsg(p));

@@ -45,66 +45,16 @@ hear(void *arg, const uint8_t *ref, int from, int to)
 static void *
 refresher(void *arg)
 {
-	struct kp_sync_report	r;
-	int			i, rc;
-
 	(void)arg;
-	for (i = 0; i < 40; i++) {
-		rc = kp_pool_refresh(shared, &r);
-		if (rc != KP_OK) {
-			diag("refresh: %s: %s", kp_strerror(rc),
-			    kp_errmsg(shared));
-			bad_refresh++;
-		}
-		nrefresh++;
-	}
+	pt_refreshes(shared, 40, &nrefresh, &bad_refresh);
 	return NULL;
 }
 
 static void *
 operator(void *arg)
 {
-	static const int	  to[] = {
-		KP_STATE_RESERVED, KP_STATE_SPENT, KP_STATE_EXPIRED,
-		KP_STATE_AVAILABLE,
-	};
-	struct kp_key		**keys;
-	size_t			  n;
-	unsigned		  seed = 11;
-	int			  i, rc, t;
-
 	(void)arg;
-	for (i = 0; i < 150; i++) {
-		seed = seed * 1103515245 + 12345;
-		if (kp_pool_list(shared, -1, &keys, &n) != KP_OK)
-			bail("list: %s", kp_errmsg(shared));
-		if (n == 0 || seed % 7 == 0) {
-			rc = kp_pool_generate(shared, 1, 0);
-			if (rc != KP_OK && rc != KP_ETOOBIG)
-				goto bad;
-		} else if (seed % 7 == 1) {
-			rc = kp_pool_delete(shared, kp_key_ref(keys[seed % n]));
-			if (rc != KP_OK && rc != KP_EBUSY && rc != KP_ENOTFOUND)
-				goto bad;
-		} else {
-			t = to[(seed >> 8) % 4];
-			rc = kp_pool_transition(shared,
-			    kp_key_ref(keys[seed % n]),
-			    kp_key_state(keys[seed % n]), t);
-			/* a move the refresh beat us to, or forbade */
-			if (rc != KP_OK && rc != KP_ESTATE &&
-			    rc != KP_ENOTFOUND && rc != KP_EBUSY &&
-			    rc != KP_EPERM && rc != KP_EREJECTED)
-				goto bad;
-		}
-		nops++;
-		kp_keys_free(keys, n);
-		continue;
-bad:
-		diag("op %d: %s: %s", i, kp_strerror(rc), kp_errmsg(shared));
-		bad_ops++;
-		kp_keys_free(keys, n);
-	}
+	pt_operate(shared, 11, 150, &nops, &bad_ops);
 	return NULL;
 }
 
@@ -123,12 +73,9 @@ succeed(void *arg)
 int
 main(void)
 {
-	struct kp_counts	 c;
-	struct kp_key		**keys, *k = NULL;
-	pthread_t		 a, b;
-	uint8_t			 ref[KP_REF_LEN];
-	size_t			 n, m, sum = 0;
-	int			 s;
+	struct kp_key	*k = NULL;
+	pthread_t	 a, b;
+	uint8_t		 ref[KP_REF_LEN];
 
 	if (sodium_init() < 0)
 		bail("sodium_init");
@@ -163,17 +110,7 @@ main(void)
 	    "race with a state error", nops);
 	ok(heard > 0, "the observer heard %d changes", heard);
 	is_int(heard_bad, 0, "each as the store has it after the commit");
-	is_int(kp_pool_counts(shared, &c), KP_OK, "counts");
-	is_int(kp_pool_list(shared, -1, &keys, &n), KP_OK, "list");
-	kp_keys_free(keys, n);
-	for (s = 0; s < KP_NSTATES; s++) {
-		if (kp_pool_list(shared, s, &keys, &m) != KP_OK)
-			bail("list");
-		kp_keys_free(keys, m);
-		sum += m;
-	}
-	ok(c.total == n && sum == n && pt_sum(&c) == (int)c.total,
-	    "every key in exactly one state (%zu keys)", n);
+	pt_one_state(shared);
 	kp_pool_close(other);
 	kp_pool_close(shared);
 	return done_testing();

@@ -21,24 +21,6 @@
 
 #define SEALED	KP_SEALED_LEN
 
-/* The sealed init key of ref as the store holds it; bails if none. */
-static void
-sealed(struct kp_pool *p, const uint8_t *ref, uint8_t out[SEALED])
-{
-	sqlite3_stmt	*s;
-
-	if (sqlite3_prepare_v2(p->st->db, "SELECT private_init_key FROM "
-	    "keypackages WHERE keypackage_ref = ?", -1, &s, NULL) !=
-	    SQLITE_OK)
-		bail("prepare");
-	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_ROW ||
-	    sqlite3_column_bytes(s, 0) != SEALED)
-		bail("no sealed key");
-	memcpy(out, sqlite3_column_blob(s, 0), SEALED);
-	sqlite3_finalize(s);
-}
-
 /* The state of ref as handle p says, -1 when it has none. */
 static int
 state_of(struct kp_pool *p, const uint8_t *ref)
@@ -117,7 +99,7 @@ main(void)
 	    "and the other connection sees it expired");
 
 	/* a death with a batch */
-	sealed(q, ref[1], s1);
+	pt_sealed(q->st->db, ref[1], s1, SEALED);
 	kp_pool_close(q);
 	kp_pool_close(p);
 	if ((pid = fork()) == -1)
