@@ -32,6 +32,7 @@
 #include "kpool.h"
 #include "state.h"
 #include "store.h"
+#include "util.h"
 
 #define JOURNAL_MAGIC	0x6b706d76U	/* "kpmv" */
 
@@ -159,16 +160,9 @@ kp_store_overlay(const struct kp_store *st, struct kp_rec *k)
 static int
 pend_room(struct kp_store *st)
 {
-	struct kp_move	*m;
-	size_t		 cap;
-
-	if (st->npend < st->cappend)
-		return KP_OK;
-	cap = st->cappend ? 2 * st->cappend : 64;
-	if ((m = reallocarray(st->pend, cap, sizeof(*m))) == NULL)
+	if (kp_grow(&st->pend, &st->cappend, st->npend, sizeof(*st->pend),
+	    64) == -1)
 		return kp_store_err(st, KP_ENOMEM, "out of memory");
-	st->pend = m;
-	st->cappend = cap;
 	return KP_OK;
 }
 

@@ -16,6 +16,7 @@
 #include "kpool.h"
 #include "state.h"
 #include "store.h"
+#include "util.h"
 
 /* The public columns of a key, in the order row_key() reads them. */
 #define KEY_COLS \
@@ -482,16 +483,9 @@ static int
 collect(void *arg, const struct kp_rec *k)
 {
 	struct collect	*c = arg;
-	struct kp_rec	*nv;
-	size_t		 cap;
 
-	if (c->n == c->cap) {
-		cap = c->cap ? 2 * c->cap : 16;
-		if ((nv = reallocarray(c->v, cap, sizeof(*nv))) == NULL)
-			return kp_store_err(c->st, KP_ENOMEM, "out of memory");
-		c->v = nv;
-		c->cap = cap;
-	}
+	if (kp_grow(&c->v, &c->cap, c->n, sizeof(*c->v), 16) == -1)
+		return kp_store_err(c->st, KP_ENOMEM, "out of memory");
 	c->v[c->n++] = *k;
 	return KP_OK;
 }

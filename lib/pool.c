@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "state.h"
 #include "store.h"
+#include "util.h"
 
 /* Load the identity, or make one for user in a new store.  slock. */
 static int
@@ -300,18 +301,10 @@ struct list {
 static int
 list_add(void *arg, const struct kp_rec *r)
 {
-	struct list	 *l = arg;
-	struct kp_key	**nv;
-	size_t		  cap;
+	struct list	*l = arg;
 
-	if (l->n == l->cap) {
-		cap = l->cap ? 2 * l->cap : 64;
-		if ((nv = reallocarray(l->v, cap, sizeof(*nv))) == NULL)
-			return kp_pool_err(l->p, KP_ENOMEM, "out of memory");
-		l->v = nv;
-		l->cap = cap;
-	}
-	if (kp_key_new(r, &l->v[l->n]) != KP_OK)
+	if (kp_grow(&l->v, &l->cap, l->n, sizeof(*l->v), 64) == -1 ||
+	    kp_key_new(r, &l->v[l->n]) != KP_OK)
 		return kp_pool_err(l->p, KP_ENOMEM, "out of memory");
 	l->n++;
 	return KP_OK;

@@ -35,6 +35,7 @@
 
 #include "kpool.h"
 #include "store.h"
+#include "util.h"
 
 
 /*
@@ -470,16 +471,11 @@ kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
     int from, int to)
 {
 	struct kp_change	*c;
-	size_t			 cap;
 
-	if (st->nchanges == st->capchanges) {
-		cap = st->capchanges ? 2 * st->capchanges : 16;
-		if ((c = reallocarray(st->changes, cap, sizeof(*c))) == NULL) {
-			st->lost = 1;
-			return;
-		}
-		st->changes = c;
-		st->capchanges = cap;
+	if (kp_grow(&st->changes, &st->capchanges, st->nchanges,
+	    sizeof(*st->changes), 16) == -1) {
+		st->lost = 1;
+		return;
 	}
 	c = &st->changes[st->nchanges++];
 	memcpy(c->ref, ref, KP_REF_LEN);
