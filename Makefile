@@ -154,6 +154,17 @@ $(B)/t/taptool: t/taptool.c $(B)/t/tap.o t/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It -o $@ $< $(B)/t/tap.o
 
+# The fault harness's tools (t/fault/, docs/reliability.md): plain
+# sockets and threads, no library of ours.
+FAULT_COMMON = t/fault/util.c t/fault/http.c
+
+# The framing test of those tools links their code alone.
+$(B)/t/4103-fault-framing.t: t/4103-fault-framing.c $(FAULT_COMMON) \
+    $(B)/t/tap.o t/fault/*.h t/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It -It/fault -o $@ t/4103-fault-framing.c \
+	    $(FAULT_COMMON) $(B)/t/tap.o -lm
+
 tests: all $(TEST_BIN) $(TOOL_BIN)
 
 # Install the Debian packages that are missing (needs root or sudo).
