@@ -157,12 +157,17 @@ $(B)/t/taptool: t/taptool.c $(B)/t/tap.o t/tap.h
 # The fault harness's tools (t/fault/, docs/reliability.md): plain
 # sockets and threads, no library of ours.
 FAULT_COMMON = t/fault/util.c t/fault/http.c
-FAULT_BIN = $(B)/t/faultproxy
+FAULT_BIN = $(B)/t/faultproxy $(B)/t/faultcrash
 $(B)/t/faultproxy: t/fault/proxy.c t/fault/relay.c $(FAULT_COMMON) \
     t/fault/*.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It/fault -o $@ t/fault/proxy.c t/fault/relay.c \
 	    $(FAULT_COMMON) -lpthread -lm
+
+$(B)/t/faultcrash: t/fault/crash.c $(FAULT_COMMON) t/fault/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It/fault -o $@ t/fault/crash.c $(FAULT_COMMON) \
+	    -lpthread -lm
 
 # The framing test of those tools links their code alone.
 $(B)/t/4103-fault-framing.t: t/4103-fault-framing.c $(FAULT_COMMON) \
