@@ -564,9 +564,10 @@ int64_t kp_pool_now(const struct kp_pool *p);
 /*
  * kp_pool_set_observer: fn(arg, ref, from, to) hears of every key that a
  * call through p changed, once per key, after the call's changes are
- * committed (or journaled, kp_pool_set_batching): from -1 for a new key, to -1 for a deleted one, from == to
- * for a change that kept the state (reservation details, spent_by learnt
- * later, a wipe of private keys).  ref NULL (from and to -1) says that
+ * committed (or journaled, kp_pool_set_batching): from -1 for a new
+ * key, to -1 for a deleted one, from == to for a change that kept the
+ * state (reservation details, spent_by learnt later, a wipe of private
+ * keys).  ref NULL (from and to -1) says that
  * another connection changed the store, so any key may have changed
  * (noticed by kp_pool_expire, kp_pool_sync and kp_pool_refresh).  fn
  * runs in the thread that made the change, with no lock of p held, and
