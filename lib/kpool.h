@@ -75,6 +75,15 @@ enum kp_error {
 				   GroupInfo's tree_hash, lacks our leaf,
 				   holds a public key twice or a bad
 				   unmerged leaf */
+	KP_ENOTREE = -52,	/* a Welcome with no ratchet tree, neither
+				   in its GroupInfo nor given */
+	KP_EPARENTHASH = -53,	/* a parent node of the ratchet tree is
+				   not parent-hash valid (§7.9.2) */
+	KP_EPATHSECRET = -54,	/* the Welcome's path_secret does not give
+				   the tree's public keys */
+	KP_ECREDTYPE = -55,	/* a member's credential type is not
+				   supported by every member */
+	KP_EWEAKKEY = -56,	/* an X25519 public key of small order */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */

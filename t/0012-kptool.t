@@ -4,7 +4,7 @@
 # output lines, exit codes (0 ok, 1 rejected, 2 usage) and secret files.
 . "${KP_TOP:-.}/t/tap.sh"
 
-plan 28
+plan 30
 K=kptool
 hex() { od -An -v -tx1 "$1" | tr -d ' \n'; }
 
@@ -33,6 +33,13 @@ nb=$(echo "$v" | sed 's/.*not_before=\([0-9]*\).*/\1/')
 na=$(echo "$v" | sed 's/.*not_after=\([0-9]*\)/\1/')
 is "$((na - nb))" $((2 * 86400 + 3600)) "--lifetime-days 2"
 ok "two KeyPackages, two refs" test "$out" != "$out2"
+# capabilities.credentials without basic, the credential type in use: the
+# KeyPackage would not validate, so gen refuses to make it
+$K gen --credentials x509 --out "$TMP/kpx" >/dev/null 2>"$TMP/err"
+like "$?:$(cat "$TMP/err")" \
+    "^1:.*credentials does not list basic \\(0x0001\\), the credential type in use" \
+    "gen --credentials x509: exit 1, basic not listed"
+ok "gen --credentials x509: no file" test ! -e "$TMP/kpx"
 # the signature key is the one in the seed file: bytes 71..102 of both agree
 is "$(dd if="$TMP/kp" bs=1 skip=71 count=32 2>/dev/null | od -An -tx1)" \
     "$(dd if="$TMP/kp3" bs=1 skip=71 count=32 2>/dev/null | od -An -tx1)" \
