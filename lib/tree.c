@@ -373,23 +373,6 @@ out:
 	return rc;
 }
 
-/* 1 when the unmerged_leaves of the parent node content p hold leaf u. */
-static int
-unmerged_has(struct kp_span p, uint32_t u)
-{
-	struct kp_span	enc, ph, list;
-	struct kp_rd	r;
-	uint32_t	v;
-
-	if (kp_tree_parent(p, &enc, &ph, &list) != KP_OK)
-		return 0;
-	kp_rd_init(&r, list.p, list.n);
-	while (kp_rd_u32(&r, &v) == KP_OK)
-		if (v == u)
-			return 1;
-	return 0;
-}
-
 unsigned
 kp_tree_level(size_t x)
 {
@@ -406,6 +389,30 @@ kp_tree_ancestor(size_t x, unsigned l)
 	return (x & ~(((size_t)2 << l) - 1)) | (((size_t)1 << l) - 1);
 }
 
+/* The sorted unmerged leaves of one parent (kp_tree_unmerged). */
+struct unmerged {
+	uint32_t	*v;
+	size_t		 n;
+};
+
+/* 1 when the sorted list u holds leaf x. */
+static int
+unmerged_has(const struct unmerged *u, uint32_t x)
+{
+	size_t	lo = 0, hi = u->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (u->v[mid] == x)
+			return 1;
+		if (u->v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 /*
  * RFC 9420 §12.4.3.1: each entry of a parent's unmerged_leaves is a
  * non-blank leaf below it, listed once, and every non-blank node between
@@ -414,19 +421,20 @@ kp_tree_ancestor(size_t x, unsigned l)
 static int
 tree_unmerged_ok(const struct kp_tree *t)
 {
-	uint32_t	*um;
-	size_t		 p, x, q, n, i;
+	struct unmerged	*um;
+	size_t		 p, x, q, i;
 	unsigned	 level, j;
 	int		 rc = KP_OK;
 
+	if ((um = calloc(t->count, sizeof(*um))) == NULL)
+		return KP_ENOMEM;
+	for (p = 1; rc == KP_OK && p < t->count; p += 2)
+		if (t->nodes[p].p != NULL)
+			rc = kp_tree_unmerged(t->nodes[p], &um[p].v, &um[p].n);
 	for (p = 1; rc == KP_OK && p < t->count; p += 2) {
-		if (t->nodes[p].p == NULL)
-			continue;
-		if ((rc = kp_tree_unmerged(t->nodes[p], &um, &n)) != KP_OK)
-			return rc;
 		level = kp_tree_level(p);
-		for (i = 0; rc == KP_OK && i < n; i++) {
-			x = 2 * (size_t)um[i];
+		for (i = 0; rc == KP_OK && i < um[p].n; i++) {
+			x = 2 * (size_t)um[p].v[i];
 			/* p is the ancestor of x at p's level */
 			if (x >= t->count || t->nodes[x].p == NULL ||
 			    kp_tree_ancestor(x, level) != p)
@@ -434,12 +442,14 @@ tree_unmerged_ok(const struct kp_tree *t)
 			for (j = 1; rc == KP_OK && j < level; j++) {
 				q = kp_tree_ancestor(x, j);
 				if (q < t->count && t->nodes[q].p != NULL &&
-				    !unmerged_has(t->nodes[q], um[i]))
+				    !unmerged_has(&um[q], um[p].v[i]))
 					rc = KP_ETREE;
 			}
 		}
-		free(um);
 	}
+	for (p = 1; p < t->count; p += 2)
+		free(um[p].v);
+	free(um);
 	return rc;
 }
 

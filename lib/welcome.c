@@ -438,9 +438,9 @@ out:
 }
 
 /*
- * The joiner's checks of the ratchet tree t (RFC 9420 §12.4.3.1), with
- * from_ext when it came in the GroupInfo: the tree itself, the GroupInfo
- * signature with the signer's leaf, then the path_secret.
+ * The joiner's checks of the ratchet tree t (RFC 9420 §12.4.3.1): the
+ * tree itself, the GroupInfo signature with the signer's leaf, then the
+ * path_secret.
  */
 static int
 check_tree(const struct kp_welcome_state *st, const struct kp_tree *t,
@@ -499,6 +499,8 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 
 	memset(info, 0, sizeof(*info));
 	memset(&t, 0, sizeof(t));
+	if ((a->flags & ~KP_WELCOME_ANY_LIFETIME) != 0)
+		return KP_EINVAL;
 	if ((rc = kp_welcome_decrypt(welcome, len, kpbuf, kplen, init_priv,
 	    a->psks, a->npsks, &st)) != KP_OK)
 		return rc;

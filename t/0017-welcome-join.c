@@ -157,6 +157,8 @@ supplied(uint16_t cs)
 	a.flags = KP_WB_NO_TREE;
 	if (kp_welcome_build_ex(&a, &w, &wl, &tree, &tl) != KP_OK)
 		bail("build");
+	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, tree, tl, 0x80,
+	    &info), KP_EINVAL, "suite %u: an unknown flag: KP_EINVAL", cs);
 	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, tree, tl, 0,
 	    &info), KP_OK, "suite %u: no tree inside, the tree given: KP_OK",
 	    cs);
