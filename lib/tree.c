@@ -105,6 +105,27 @@ out:
 	return rc;
 }
 
+/* The start of a leaf's TreeHashInput: node_type leaf, leaf_index. */
+static void
+leaf_header(uint8_t b[5], size_t leaf)
+{
+	b[0] = 1;
+	b[1] = (uint8_t)(leaf >> 24);
+	b[2] = (uint8_t)(leaf >> 16);
+	b[3] = (uint8_t)(leaf >> 8);
+	b[4] = (uint8_t)leaf;
+}
+
+void
+kp_tree_blank_leaf_hash(uint32_t leaf, uint8_t out[KP_HASH_LEN])
+{
+	uint8_t	b[6];
+
+	leaf_header(b, leaf);
+	b[5] = 0;		/* optional<LeafNode> absent */
+	crypto_hash_sha256(out, b, sizeof(b));
+}
+
 /* The tree hashes of the nodes tree_nodes() found; see kp_tree_hashes. */
 static int
 hash_nodes(const struct kp_span *nodes, size_t count, uint8_t **hashes,
@@ -130,11 +151,7 @@ hash_nodes(const struct kp_span *nodes, size_t count, uint8_t **hashes,
 		    x += (size_t)2 << level) {
 			crypto_hash_sha256_init(&st);
 			if (level == 0) {
-				hdr[0] = 1;
-				hdr[1] = (uint8_t)((x / 2) >> 24);
-				hdr[2] = (uint8_t)((x / 2) >> 16);
-				hdr[3] = (uint8_t)((x / 2) >> 8);
-				hdr[4] = (uint8_t)(x / 2);
+				leaf_header(hdr, x / 2);
 				crypto_hash_sha256_update(&st, hdr, 5);
 			} else {
 				hdr[0] = 2;
@@ -519,27 +536,20 @@ tree_leaves_ok(const struct kp_tree *t, const struct kp_tree_want *w)
 {
 	struct kp_span	 req[3];
 	struct kp_leaf	 l;
-	struct kp_rd	 r;
 	unsigned	 mask = 0;
-	size_t		 i;
+	uint32_t	 i, n = (uint32_t)(t->count / 2 + 1);
 	int		 rc;
 
 	if ((rc = required_caps(w->gc_exts, req)) != KP_OK)
 		return rc;
-	for (i = 0; i < t->count; i += 2) {
-		if (t->nodes[i].p == NULL)
+	for (i = 0; i < n; i++)
+		if (kp_tree_leaf(t, i, &l) == KP_OK)
+			mask |= cred_bit(l.cred_type);
+	for (i = 0; i < n; i++) {
+		if ((rc = kp_tree_leaf(t, i, &l)) == KP_ENOTFOUND)
 			continue;
-		kp_rd_init(&r, t->nodes[i].p, t->nodes[i].n);
-		if (kp_leaf_read(&r, &l) != KP_OK)
-			return KP_EMALFORMED;
-		mask |= cred_bit(l.cred_type);
-	}
-	for (i = 0; i < t->count; i += 2) {
-		if (t->nodes[i].p == NULL)
-			continue;
-		kp_rd_init(&r, t->nodes[i].p, t->nodes[i].n);
-		if (kp_leaf_read(&r, &l) != KP_OK)
-			return KP_EMALFORMED;
+		if (rc != KP_OK)
+			return rc;
 		if (!creds_listed(mask, l.cap_creds))
 			return KP_ECREDTYPE;
 		if ((rc = kp_exts_listed(l.exts, l.cap_exts)) != KP_OK)

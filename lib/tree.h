@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "kpool.h"
+#include "crypto.h"
 #include "mls.h"
 
 /*
@@ -79,6 +80,9 @@ int	kp_tree_leaf(const struct kp_tree *t, uint32_t leaf,
  */
 int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
 	    size_t *width) KP_WUR;
+
+/* kp_tree_blank_leaf_hash: the tree hash of a blank leaf (§7.8). */
+void	kp_tree_blank_leaf_hash(uint32_t leaf, uint8_t out[KP_HASH_LEN]);
 
 /*
  * kp_tree_verify: RFC 9420 §12.4.3.1 for a joiner, in this order: the

@@ -148,19 +148,11 @@ hash_without(const struct kp_tree *t, size_t x, const uint32_t *ex,
 		memcpy(out, t->hashes + x * KP_HASH_LEN, KP_HASH_LEN);
 		return KP_OK;
 	}
-	crypto_hash_sha256_init(&st);
 	if (x % 2 == 0) {	/* a leaf of ex: blank */
-		b[0] = 1;
-		b[1] = (uint8_t)((x / 2) >> 24);
-		b[2] = (uint8_t)((x / 2) >> 16);
-		b[3] = (uint8_t)((x / 2) >> 8);
-		b[4] = (uint8_t)(x / 2);
-		crypto_hash_sha256_update(&st, b, 5);
-		b[0] = 0;
-		crypto_hash_sha256_update(&st, b, 1);
-		crypto_hash_sha256_final(&st, out);
+		kp_tree_blank_leaf_hash((uint32_t)(x / 2), out);
 		return KP_OK;
 	}
+	crypto_hash_sha256_init(&st);
 	for (mid = lo; mid < hi && 2 * (size_t)ex[mid] < x; mid++)
 		;
 	if ((rc = hash_without(t, left(x), ex, n, lo, mid, lh)) != KP_OK ||

@@ -185,13 +185,12 @@ passive(void)
 		struct kp_kpfields	 f;
 		struct kp_rd		 r;
 		struct kp_psk		 psks[8];
-		json_t			*ps, *x;
 		uint8_t			*sp, *ep, *ip, *kpb, *wb, *tree = NULL;
 		uint8_t			*want, pk[32], sk[64], xk[32];
-		uint8_t			*ids[8], *keys[8];
+		uint8_t			*bufs[16];
 		const uint8_t		*raw;
 		size_t			 spl, epl, ipl, kl, wl, tl = 0, wantl;
-		size_t			 rawlen, np, j;
+		size_t			 rawlen, np;
 		char			 what[64];
 
 		snprintf(what, sizeof(what), "passive #%zu (suite %d)", i, cs);
@@ -223,16 +222,7 @@ passive(void)
 		    "KeyPackageTBS", raw, f.tbs_len, f.sig.p, f.sig.n) == KP_OK,
 		    "%s: both signatures verify", what);
 
-		ps = json_object_get(v, "external_psks");
-		np = json_array_size(ps);
-		if (np > 8)
-			bail("too many PSKs");
-		json_array_foreach(ps, j, x) {
-			ids[j] = hexf(x, "psk_id", &psks[j].idlen);
-			keys[j] = hexf(x, "psk", &psks[j].psklen);
-			psks[j].id = ids[j];
-			psks[j].psk = keys[j];
-		}
+		np = vec_psks(v, psks, bufs);
 		memset(&args, 0, sizeof(args));
 		args.tree = tree;
 		args.treelen = tl;
@@ -303,10 +293,7 @@ passive(void)
 				    KP_ENOTREE, "%s: without its tree: "
 				    "KP_ENOTREE", what);
 		}
-		for (j = 0; j < np; j++) {
-			free(ids[j]);
-			free(keys[j]);
-		}
+		vec_psks_free(bufs, np);
 		kp_keypackage_free(kp);
 		sodium_memzero(sk, sizeof(sk));
 		free(sp);

@@ -85,6 +85,21 @@ keypackage(uint16_t cs)
 	sodium_memzero(seed, sizeof(seed));
 }
 
+/* kp_welcome_build_ex's arguments for our KeyPackage and group gid. */
+static void
+args(struct kp_wb_args *a, const char *gid, uint32_t signer, int flags)
+{
+	memset(a, 0, sizeof(*a));
+	a->kp = kp;
+	a->kplen = kl;
+	a->group_id = (const uint8_t *)gid;
+	a->gidlen = strlen(gid);
+	a->epoch = 7;
+	a->seed = gseed;
+	a->signer = signer;
+	a->flags = flags;
+}
+
 /* Each twin with the committer at each of the four leaves. */
 static void
 twin_cases(uint16_t cs)
@@ -100,15 +115,7 @@ twin_cases(uint16_t cs)
 		for (s = 0; s < 4; s++) {
 			struct kp_wb_args	a;
 
-			memset(&a, 0, sizeof(a));
-			a.kp = kp;
-			a.kplen = kl;
-			a.group_id = (const uint8_t *)"join";
-			a.gidlen = 4;
-			a.epoch = 7;
-			a.seed = gseed;
-			a.signer = s;
-			a.flags = twins[k].flags;
+			args(&a, "join", s, twins[k].flags);
 			if (kp_welcome_build_ex(&a, &w, &wl, &tree, &tl) !=
 			    KP_OK)
 				bail("build %s, committer %u", twins[k].what,
@@ -147,14 +154,7 @@ supplied(uint16_t cs)
 	uint8_t			*w, *tree;
 	size_t			 wl, tl;
 
-	memset(&a, 0, sizeof(a));
-	a.kp = kp;
-	a.kplen = kl;
-	a.group_id = (const uint8_t *)"beside";
-	a.gidlen = 6;
-	a.seed = gseed;
-	a.signer = 1;
-	a.flags = KP_WB_NO_TREE;
+	args(&a, "beside", 1, KP_WB_NO_TREE);
 	if (kp_welcome_build_ex(&a, &w, &wl, &tree, &tl) != KP_OK)
 		bail("build");
 	is_int(kp_welcome_open(w, wl, kp, kl, sec.init_priv, tree, tl, 0x80,
@@ -202,20 +202,13 @@ shapes(uint16_t cs)
 
 	for (leaves = 2; leaves <= 16; leaves *= 2)
 		for (s = 0; s < leaves; s++) {
-			memset(&a, 0, sizeof(a));
-			a.kp = kp;
-			a.kplen = kl;
-			a.group_id = (const uint8_t *)"shape";
-			a.gidlen = 5;
-			a.seed = gseed;
-			a.signer = s;
+			args(&a, "shape", s, n % 2 ? KP_WB_NO_PATH : 0);
 			a.leaves = leaves;
 			j = s < leaves / 2 ? leaves - 1 : leaves / 2 - 1;
 			/* a random half of the others blank */
 			mask = randombytes_uniform(1U << (leaves - 1)) &
 			    ~(1U << s) & ~(1U << j);
 			a.blank = mask;
-			a.flags = n % 2 ? KP_WB_NO_PATH : 0;
 			if (kp_welcome_build_ex(&a, &w, &wl, NULL, NULL) !=
 			    KP_OK)
 				bail("build %u leaves, committer %u", leaves,

@@ -110,8 +110,8 @@ validation(void)
 static void
 passive(void)
 {
-	json_t	*root, *v, *ps, *x;
-	size_t	 i, j, run = 0, flipped = 0;
+	json_t	*root, *v;
+	size_t	 i, run = 0, flipped = 0;
 	char	 what[64];
 
 	root = vec_load("passive-client-welcome.json");
@@ -119,23 +119,14 @@ passive(void)
 		struct kp_welcome_state	 st;
 		struct kp_psk		 psks[8];
 		struct kp_span		 ext;
-		uint8_t			*kpb, *wb, *ip, *tree = NULL, *ids[8];
-		uint8_t			*keys[8];
+		uint8_t			*kpb, *wb, *ip, *tree = NULL, *bufs[16];
 		size_t			 kl, wl, il, tl = 0, np;
 
 		snprintf(what, sizeof(what), "passive #%zu", i);
 		kpb = hexf(v, "key_package", &kl);
 		wb = hexf(v, "welcome", &wl);
 		ip = hexf(v, "init_priv", &il);
-		ps = json_object_get(v, "external_psks");
-		if ((np = json_array_size(ps)) > 8)
-			bail("too many PSKs");
-		json_array_foreach(ps, j, x) {
-			ids[j] = hexf(x, "psk_id", &psks[j].idlen);
-			keys[j] = hexf(x, "psk", &psks[j].psklen);
-			psks[j].id = ids[j];
-			psks[j].psk = keys[j];
-		}
+		np = vec_psks(v, psks, bufs);
 		if (json_is_string(json_object_get(v, "ratchet_tree")))
 			tree = hexf(v, "ratchet_tree", &tl);
 		else {
@@ -153,10 +144,7 @@ passive(void)
 			kp_welcome_state_free(&st);
 		}
 		tree_case(tree, tl, what, &flipped);
-		for (j = 0; j < np; j++) {
-			free(ids[j]);
-			free(keys[j]);
-		}
+		vec_psks_free(bufs, np);
 		free(tree);
 		free(kpb);
 		free(wb);

@@ -207,16 +207,6 @@ parent_hash(const uint8_t *enc, const uint8_t *ph, size_t phlen,
 	crypto_hash_sha256(out, buf, n);
 }
 
-/* The tree hash of blank leaf i: TreeHashInput {leaf, i, absent}. */
-static void
-blank_leaf_hash(uint32_t i, uint8_t out[KP_HASH_LEN])
-{
-	uint8_t	b[6] = { 1, (uint8_t)(i >> 24), (uint8_t)(i >> 16),
-		    (uint8_t)(i >> 8), (uint8_t)i, 0 };
-
-	crypto_hash_sha256(out, b, sizeof(b));
-}
-
 /* A parent node with a fresh key and no parent_hash yet. */
 static void
 fresh_parent(struct pnode *p)
@@ -292,7 +282,7 @@ members(struct plan *pl, const struct kp_kpfields *jf)
 			p->phlen = KP_HASH_LEN;
 			p->nunmerged = 1;
 			p->unmerged = pl->j;
-			blank_leaf_hash(pl->j, bh);
+			kp_tree_blank_leaf_hash(pl->j, bh);
 			parent_hash(p->enc, p->ph, p->phlen, bh, ph);
 			ls.source = KP_LEAF_COMMIT;
 			ls.ph = ph;
