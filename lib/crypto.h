@@ -45,6 +45,11 @@ int	kp_crypto_init(void) KP_WUR;
 /* kp_suite_find: the suite with this id, or NULL when unsupported. */
 const struct kp_suite *kp_suite_find(uint16_t id);
 
+/*
+ * kp_x25519_small_order: 1 when pk is an X25519 public key of small
+ * order (an all-zero shared secret with any private key), else 0.
+ */
+int	kp_x25519_small_order(const uint8_t pk[KP_KEY_LEN]);
 /* kp_sha256: out = SHA-256(buf); needs no kp_crypto_init(). */
 void	kp_sha256(const void *buf, size_t len, uint8_t out[KP_HASH_LEN]);
 /* kp_hmac: out = HMAC-SHA256(key, msg). */

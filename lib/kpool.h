@@ -76,6 +76,15 @@ enum kp_error {
 				   GroupInfo's tree_hash, lacks our leaf,
 				   holds a public key twice or a bad
 				   unmerged leaf */
+	KP_ENOTREE = -52,	/* a Welcome with no ratchet tree, neither
+				   in its GroupInfo nor given */
+	KP_EPARENTHASH = -53,	/* a parent node of the ratchet tree is
+				   not parent-hash valid (§7.9.2) */
+	KP_EPATHSECRET = -54,	/* the Welcome's path_secret does not give
+				   the tree's public keys */
+	KP_ECREDTYPE = -55,	/* a member's credential type is not
+				   supported by every member */
+	KP_EWEAKKEY = -56,	/* an X25519 public key of small order */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */
@@ -254,9 +263,11 @@ struct kp_welcome_info {
 	size_t		 group_id_len;
 	uint64_t	 epoch;
 	uint16_t	 suite;
-	int		 signature_checked; /* GroupInfo signature verified */
+	int		 signature_checked; /* GroupInfo signature verified:
+					       always 1 on success */
 	uint8_t		 epoch_authenticator[32];
-	int		 tree_checked;	/* ratchet tree hash and our leaf */
+	int		 tree_checked;	/* ratchet tree checked: always 1
+					   on success */
 };
 
 /*
@@ -266,23 +277,30 @@ struct kp_welcome_info {
 int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
     size_t *n) KP_WUR;
 
+/* kp_welcome_open flags */
+#define KP_WELCOME_ANY_LIFETIME	0x01	/* accept tree leaves whose lifetime
+					   does not cover now */
+
 /*
  * kp_welcome_open: open a Welcome (MLSMessage) addressed to the
- * KeyPackage kp (encoded) with its init private key: decrypt the
- * GroupSecrets and the GroupInfo, check the confirmation tag, and verify
- * the GroupInfo signature with the signer's key from the ratchet_tree
- * extension (signer_pub, when given too, must be that key), or with
- * signer_pub when there is no tree.  A tree must hash to the GroupInfo's
- * tree_hash, hold our KeyPackage's LeafNode and no public key twice
- * (KP_ETREE), and its leaves' signatures must verify (KP_ELEAFSIG);
- * docs/mls.md says what is not verified.  PSKs are not supported
- * (KP_EPSK).  On success fills *info; release it with
- * kp_welcome_info_free().
+ * KeyPackage kp (encoded) with its init private key, as a joiner does
+ * (RFC 9420 §12.4.3.1): decrypt the GroupSecrets and the GroupInfo,
+ * take the ratchet tree from the GroupInfo's ratchet_tree extension or
+ * else from tree (a serialized optional<Node> ratchet_tree<V>, NULL when
+ * none; KP_ENOTREE without either) and check it: its hash is the
+ * GroupInfo's tree_hash and it holds our LeafNode and no public key
+ * twice (KP_ETREE), every parent is parent-hash valid (KP_EPARENTHASH),
+ * every leaf passes §7.3 (KP_ELEAFSIG, KP_ECAPS, KP_ECREDTYPE, and
+ * KP_EEXPIRED or KP_ENOTYET unless flags has KP_WELCOME_ANY_LIFETIME).
+ * Then the GroupInfo signature verifies with the signer's leaf
+ * (KP_EGISIG), a path_secret gives the public keys of the common
+ * ancestor and above (KP_EPATHSECRET), and the confirmation tag
+ * matches (KP_ECONFIRM).  PSKs are not supported (KP_EPSK).  On success
+ * fills *info; release it with kp_welcome_info_free().
  */
 int kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
-    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
-    const uint8_t *signer_pub, size_t signer_pub_len,
-    struct kp_welcome_info *info) KP_WUR;
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN], const uint8_t *tree,
+    size_t treelen, int flags, struct kp_welcome_info *info) KP_WUR;
 
 /* kp_welcome_info_free: release what kp_welcome_open filled in. */
 void kp_welcome_info_free(struct kp_welcome_info *info);

@@ -795,7 +795,7 @@ kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
 	if (rc != KP_OK)
 		goto out;
 	if ((rc = kp_welcome_open(msg, len, b.keypackage, b.keypackage_len,
-	    b.sec.init_priv, NULL, 0, info)) != KP_OK) {
+	    b.sec.init_priv, NULL, 0, 0, info)) != KP_OK) {
 		rc = kp_pool_err(p, rc, "welcome for %s: %s", b.key.ref_hex,
 		    kp_strerror(rc));
 		goto out;

@@ -3,12 +3,14 @@
  * welcome.c: open an RFC 9420 Welcome (§12.4.3.1) addressed to one of
  * our KeyPackages: find our EncryptedGroupSecrets, decrypt GroupSecrets
  * with the init private key, run the key schedule to the welcome and
- * epoch secrets, decrypt the GroupInfo, verify its signature and its
+ * epoch secrets, decrypt the GroupInfo, check the ratchet tree
+ * (tree.c, treepath.c), verify the GroupInfo signature and the
  * confirmation tag, and derive the epoch_authenticator.
  */
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -266,96 +268,103 @@ out:
 	return rc;
 }
 
-int
-kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
-    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
-    const uint8_t *signer_pub, size_t signer_pub_len, const uint8_t *tree,
-    size_t treelen, const struct kp_psk *psks, size_t npsks,
-    struct kp_welcome_info *info)
+void
+kp_welcome_state_free(struct kp_welcome_state *st)
 {
-	struct kp_keypackage	*kp = NULL;
-	const struct kp_suite	*suite;
-	struct kp_welcome_msg		 w;
-	struct kp_group_secrets	 gs;
-	struct kp_group_info	 gi;
-	struct kp_rd		 s;
-	struct kp_egs		 e, mine;
-	struct kp_span		 key, treeext, ours;
-	struct kp_kpfields	 kpf;
-	const uint8_t		*raw;
-	size_t			 rawlen;
-	uint8_t			*gsbuf = NULL, *gibuf = NULL;
-	size_t			 gslen = 0, gilen = 0;
-	uint8_t			 psk[KP_HASH_LEN], member[KP_HASH_LEN];
-	uint8_t			 wsecret[KP_HASH_LEN], wkey[KP_AEAD_MAXKEY];
-	uint8_t			 wnonce[KP_NONCE_LEN], epoch[KP_HASH_LEN];
-	uint8_t			 confirm[KP_HASH_LEN], tag[KP_HASH_LEN];
-	int			 found = 0, from_ext, rc;
+	kp_keypackage_free(st->kp);
+	if (st->gsbuf != NULL) {
+		sodium_memzero(st->gsbuf, st->gscap);
+		free(st->gsbuf);
+	}
+	if (st->gibuf != NULL) {
+		sodium_memzero(st->gibuf, st->gicap);
+		free(st->gibuf);
+	}
+	sodium_memzero(st, sizeof(*st));
+}
 
-	memset(info, 0, sizeof(*info));
-	memset(&mine, 0, sizeof(mine));
-	if (signer_pub != NULL && signer_pub_len != KP_SIGN_PK_LEN)
-		return KP_EINVAL;
+/* The EncryptedGroupSecrets of w for kp; KP_ENOTOURS if none. */
+static int
+find_ours(const struct kp_welcome_msg *w, const struct kp_keypackage *kp,
+    struct kp_egs *mine)
+{
+	struct kp_rd	s;
+	struct kp_egs	e;
+
+	kp_rd_init(&s, w->secrets.p, w->secrets.n);
+	while (kp_rd_left(&s) > 0) {
+		if (kp_egs_read(&s, &e) != KP_OK)
+			return KP_EMALFORMED;
+		if (e.new_member.n == KP_REF_LEN &&
+		    memcmp(e.new_member.p, kp_keypackage_ref(kp),
+		    KP_REF_LEN) == 0) {
+			*mine = e;
+			return KP_OK;
+		}
+	}
+	return KP_ENOTOURS;
+}
+
+/* kp_welcome_decrypt: see welcome.h. */
+int
+kp_welcome_decrypt(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+    const struct kp_psk *psks, size_t npsks, struct kp_welcome_state *st)
+{
+	struct kp_welcome_msg	 w;
+	struct kp_egs		 mine;
+	uint8_t			 psk[KP_HASH_LEN], wsecret[KP_HASH_LEN];
+	uint8_t			 wkey[KP_AEAD_MAXKEY], wnonce[KP_NONCE_LEN];
+	size_t			 gslen = 0;
+	int			 rc;
+
+	memset(st, 0, sizeof(*st));
 	if ((rc = kp_crypto_init()) != KP_OK)
 		return rc;
 	if ((rc = kp_welcome_read(welcome, len, &w)) != KP_OK)
 		return rc;
-	if ((suite = kp_suite_find(w.suite)) == NULL)
+	if ((st->suite = kp_suite_find(w.suite)) == NULL)
 		return KP_ESUITE;
-	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &kp)) != KP_OK)
+	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &st->kp)) != KP_OK)
 		goto out;
-	if (kp_keypackage_suite(kp) != w.suite) {
+	if (kp_keypackage_suite(st->kp) != w.suite) {
 		rc = KP_ENOTOURS;
 		goto out;
 	}
-	kp_rd_init(&s, w.secrets.p, w.secrets.n);
-	while (kp_rd_left(&s) > 0) {
-		if (kp_egs_read(&s, &e) != KP_OK) {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
-		if (e.new_member.n == KP_REF_LEN &&
-		    memcmp(e.new_member.p, kp_keypackage_ref(kp),
-		    KP_REF_LEN) == 0) {
-			mine = e;
-			found = 1;
-			break;
-		}
-	}
-	if (!found) {
-		rc = KP_ENOTOURS;
+	if ((rc = find_ours(&w, st->kp, &mine)) != KP_OK)
 		goto out;
-	}
 
 	/* GroupSecrets */
-	if ((gsbuf = malloc(mine.ciphertext.n + 1)) == NULL) {
+	st->gscap = mine.ciphertext.n + 1;
+	if ((st->gsbuf = malloc(st->gscap)) == NULL) {
 		rc = KP_ENOMEM;
 		goto out;
 	}
-	if ((rc = kp_decrypt_with_label(suite, init_priv, "Welcome", w.egi.p,
-	    w.egi.n, mine.kem_output.p, mine.kem_output.n, mine.ciphertext.p,
-	    mine.ciphertext.n, gsbuf, &gslen)) != KP_OK)
+	if ((rc = kp_decrypt_with_label(st->suite, init_priv, "Welcome",
+	    w.egi.p, w.egi.n, mine.kem_output.p, mine.kem_output.n,
+	    mine.ciphertext.p, mine.ciphertext.n, st->gsbuf, &gslen)) != KP_OK)
 		goto out;
-	if ((rc = kp_group_secrets_read(gsbuf, gslen, &gs)) != KP_OK) {
+	if ((rc = kp_group_secrets_read(st->gsbuf, gslen, &st->gs)) != KP_OK) {
 		rc = kp_nested(rc);
 		goto out;
 	}
-	if (gs.joiner.n != suite->nh) {
+	if (st->gs.joiner.n != st->suite->nh) {
 		rc = KP_EMALFORMED;
 		goto out;
 	}
 
 	/* key schedule to the welcome secret */
-	if ((rc = kp_psk_secret(suite, gs.psks, psks, npsks, psk)) != KP_OK)
+	if ((rc = kp_psk_secret(st->suite, st->gs.psks, psks, npsks, psk)) !=
+	    KP_OK)
 		goto out;
-	if ((rc = kp_hkdf_extract(gs.joiner.p, gs.joiner.n, psk, suite->nh,
-	    member)) != KP_OK ||
-	    (rc = kp_derive_secret(member, suite->nh, "welcome", wsecret)) !=
-	    KP_OK ||
-	    (rc = kp_expand_with_label(wsecret, suite->nh, "key", NULL, 0,
-	    wkey, suite->nk)) != KP_OK ||
-	    (rc = kp_expand_with_label(wsecret, suite->nh, "nonce", NULL, 0,
-	    wnonce, suite->nn)) != KP_OK)
+	if ((rc = kp_hkdf_extract(st->gs.joiner.p, st->gs.joiner.n, psk,
+	    st->suite->nh, st->member)) != KP_OK ||
+	    (rc = kp_derive_secret(st->member, st->suite->nh, "welcome",
+	    wsecret)) != KP_OK ||
+	    (rc = kp_expand_with_label(wsecret, st->suite->nh, "key", NULL, 0,
+	    wkey, st->suite->nk)) != KP_OK ||
+	    (rc = kp_expand_with_label(wsecret, st->suite->nh, "nonce", NULL,
+	    0, wnonce, st->suite->nn)) != KP_OK)
 		goto out;
 
 	/* GroupInfo */
@@ -363,134 +372,186 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 		rc = KP_EDECRYPT;
 		goto out;
 	}
-	if ((gibuf = malloc(w.egi.n + 1)) == NULL) {
+	st->gicap = w.egi.n;
+	if ((st->gibuf = malloc(st->gicap)) == NULL) {
 		rc = KP_ENOMEM;
 		goto out;
 	}
-	if ((rc = kp_aead_open(suite->aead, wkey, wnonce, NULL, 0, w.egi.p,
-	    w.egi.n, gibuf)) != KP_OK)
+	if ((rc = kp_aead_open(st->suite->aead, wkey, wnonce, NULL, 0,
+	    w.egi.p, w.egi.n, st->gibuf)) != KP_OK)
 		goto out;
-	gilen = w.egi.n - KP_TAG_LEN;
-	if ((rc = kp_group_info_read(gibuf, gilen, &gi)) != KP_OK) {
+	if ((rc = kp_group_info_read(st->gibuf, w.egi.n - KP_TAG_LEN,
+	    &st->gi)) != KP_OK) {
 		rc = kp_nested(rc);
 		goto out;
 	}
-	if (gi.version != KP_MLS10) {
+	if (st->gi.version != KP_MLS10)
 		rc = KP_EVERSION;
-		goto out;
-	}
-	if (gi.suite != w.suite) {
+	else if (st->gi.suite != w.suite)
 		rc = KP_EMALFORMED;
-		goto out;
-	}
-
-	/*
-	 * The ratchet tree: the GroupInfo's extension, else the caller's.
-	 * When there is one, it must be the group's, and the signer's leaf
-	 * in it holds the key the signature is checked with; a signer_pub
-	 * given as well must be that key.  Without a tree, signer_pub.
-	 */
-	from_ext = kp_exts_find(gi.exts, KP_EXT_RATCHET_TREE, &treeext);
-	if (from_ext) {
-		tree = treeext.p;
-		treelen = treeext.n;
-	}
-	key.p = NULL;
-	key.n = 0;
-	if (tree != NULL) {
-		raw = kp_keypackage_bytes(kp, &rawlen);
-		kp_rd_init(&s, raw, rawlen);
-		if ((rc = kp_kp_read(&s, &kpf)) != KP_OK)
-			goto out;
-		ours.p = kpf.leaf.start;
-		ours.n = kpf.leaf.len;
-		rc = kp_tree_verify(tree, treelen, gi.tree_hash, ours,
-		    gi.group_id);
-		if (from_ext)
-			rc = kp_nested(rc);
-		if (rc != KP_OK)
-			goto out;
-		info->tree_checked = 1;
-		rc = kp_tree_signature_key(tree, treelen, gi.signer, &key);
-		if (from_ext)
-			rc = kp_nested(rc);
-		if (rc == KP_ENOTFOUND || (rc == KP_OK && signer_pub != NULL &&
-		    (key.n != signer_pub_len ||
-		    memcmp(key.p, signer_pub, key.n) != 0)))
-			rc = KP_EGISIG;
-		if (rc != KP_OK)
-			goto out;
-	} else if (signer_pub != NULL) {
-		key.p = signer_pub;
-		key.n = signer_pub_len;
-	}
-	if (key.p != NULL) {
-		if (kp_verify_with_label(key.p, key.n, "GroupInfoTBS", gibuf,
-		    gi.tbs_len, gi.sig.p, gi.sig.n) != KP_OK) {
-			rc = KP_EGISIG;
-			goto out;
-		}
-		info->signature_checked = 1;
-	}
-
-	/* epoch secret, confirmation tag, epoch authenticator */
-	if ((rc = kp_expand_with_label(member, suite->nh, "epoch",
-	    gi.context.p, gi.context.n, epoch, suite->nh)) != KP_OK ||
-	    (rc = kp_derive_secret(epoch, suite->nh, "confirm", confirm)) !=
-	    KP_OK ||
-	    (rc = kp_hmac(confirm, suite->nh, gi.cth.p, gi.cth.n, tag)) !=
-	    KP_OK)
-		goto out;
-	if (gi.tag.n != suite->nh || sodium_memcmp(tag, gi.tag.p,
-	    suite->nh) != 0) {
-		rc = KP_ECONFIRM;
-		goto out;
-	}
-	if ((rc = kp_derive_secret(epoch, suite->nh, "authentication",
-	    info->epoch_authenticator)) != KP_OK)
-		goto out;
-	if ((info->group_id = malloc(gi.group_id.n + 1)) == NULL) {
-		rc = KP_ENOMEM;
-		goto out;
-	}
-	memcpy(info->group_id, gi.group_id.p, gi.group_id.n);
-	info->group_id_len = gi.group_id.n;
-	info->epoch = gi.epoch;
-	info->suite = gi.suite;
-	rc = KP_OK;
 out:
-	if (rc != KP_OK) {
-		free(info->group_id);
-		memset(info, 0, sizeof(*info));
-	}
-	kp_keypackage_free(kp);
-	if (gsbuf != NULL) {
-		sodium_memzero(gsbuf, mine.ciphertext.n);
-		free(gsbuf);
-	}
-	if (gibuf != NULL) {
-		sodium_memzero(gibuf, w.egi.n);
-		free(gibuf);
-	}
+	if (rc != KP_OK)
+		kp_welcome_state_free(st);
 	sodium_memzero(psk, sizeof(psk));
-	sodium_memzero(member, sizeof(member));
 	sodium_memzero(wsecret, sizeof(wsecret));
 	sodium_memzero(wkey, sizeof(wkey));
 	sodium_memzero(wnonce, sizeof(wnonce));
+	return rc;
+}
+
+/* kp_welcome_confirm: see welcome.h. */
+int
+kp_welcome_confirm(const struct kp_welcome_state *st,
+    struct kp_welcome_info *info)
+{
+	const struct kp_suite	*s = st->suite;
+	const struct kp_group_info *gi = &st->gi;
+	uint8_t			 epoch[KP_HASH_LEN], confirm[KP_HASH_LEN];
+	uint8_t			 tag[KP_HASH_LEN];
+	int			 rc;
+
+	if ((rc = kp_expand_with_label(st->member, s->nh, "epoch",
+	    gi->context.p, gi->context.n, epoch, s->nh)) != KP_OK ||
+	    (rc = kp_derive_secret(epoch, s->nh, "confirm", confirm)) !=
+	    KP_OK ||
+	    (rc = kp_hmac(confirm, s->nh, gi->cth.p, gi->cth.n, tag)) != KP_OK)
+		goto out;
+	if (gi->tag.n != s->nh || sodium_memcmp(tag, gi->tag.p, s->nh) != 0) {
+		rc = KP_ECONFIRM;
+		goto out;
+	}
+	if ((rc = kp_derive_secret(epoch, s->nh, "authentication",
+	    info->epoch_authenticator)) != KP_OK)
+		goto out;
+	if ((info->group_id = malloc(gi->group_id.n + 1)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	memcpy(info->group_id, gi->group_id.p, gi->group_id.n);
+	info->group_id_len = gi->group_id.n;
+	info->epoch = gi->epoch;
+	info->suite = gi->suite;
+out:
 	sodium_memzero(epoch, sizeof(epoch));
 	sodium_memzero(confirm, sizeof(confirm));
 	sodium_memzero(tag, sizeof(tag));
 	return rc;
 }
 
+/*
+ * The joiner's checks of the ratchet tree t (RFC 9420 §12.4.3.1): the
+ * tree itself, the GroupInfo signature with the signer's leaf, then the
+ * path_secret.
+ */
+static int
+check_tree(const struct kp_welcome_state *st, const struct kp_tree *t,
+    const struct kp_welcome_args *a)
+{
+	const struct kp_group_info *gi = &st->gi;
+	struct kp_tree_want	 want;
+	struct kp_kpfields	 f;
+	struct kp_leaf		 signer;
+	struct kp_rd		 r;
+	const uint8_t		*raw;
+	size_t			 rawlen;
+	uint32_t		 ours;
+	int			 rc;
+
+	raw = kp_keypackage_bytes(st->kp, &rawlen);
+	kp_rd_init(&r, raw, rawlen);
+	if ((rc = kp_kp_read(&r, &f)) != KP_OK)
+		return rc;
+	memset(&want, 0, sizeof(want));
+	want.tree_hash = gi->tree_hash;
+	want.ours.p = f.leaf.start;
+	want.ours.n = f.leaf.len;
+	want.gid = gi->group_id;
+	want.gc_exts = gi->gc_exts;
+	want.now = a->now;
+	want.any_lifetime = (a->flags & KP_WELCOME_ANY_LIFETIME) != 0;
+	if ((rc = kp_tree_verify(t, &want, &ours)) != KP_OK)
+		return rc;
+	rc = kp_tree_leaf(t, gi->signer, &signer);
+	if (rc == KP_ENOTFOUND)
+		return KP_EGISIG;
+	if (rc != KP_OK)
+		return rc;
+	if (kp_verify_with_label(signer.sig_key.p, signer.sig_key.n,
+	    "GroupInfoTBS", st->gibuf, gi->tbs_len, gi->sig.p, gi->sig.n) !=
+	    KP_OK)
+		return KP_EGISIG;
+	if (st->gs.has_path)
+		return kp_tree_path_secret(t, ours, gi->signer, st->gs.path);
+	return KP_OK;
+}
+
+/* kp_welcome_open_ex: see welcome.h. */
+int
+kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+    const struct kp_welcome_args *a, struct kp_welcome_info *info)
+{
+	struct kp_welcome_state	 st;
+	struct kp_tree		 t;
+	struct kp_span		 ext;
+	const uint8_t		*tree = a->tree;
+	size_t			 treelen = a->treelen;
+	int			 from_ext, rc;
+
+	memset(info, 0, sizeof(*info));
+	memset(&t, 0, sizeof(t));
+	if ((a->flags & ~KP_WELCOME_ANY_LIFETIME) != 0)
+		return KP_EINVAL;
+	if ((rc = kp_welcome_decrypt(welcome, len, kpbuf, kplen, init_priv,
+	    a->psks, a->npsks, &st)) != KP_OK)
+		return rc;
+
+	/*
+	 * The ratchet tree: the GroupInfo's extension, else the caller's;
+	 * a joiner cannot check the GroupInfo without one (§12.4.3.1).  A
+	 * nested tree that does not fit its extension is KP_EMALFORMED.
+	 */
+	if ((from_ext = kp_exts_find(st.gi.exts, KP_EXT_RATCHET_TREE,
+	    &ext))) {
+		tree = ext.p;
+		treelen = ext.n;
+	}
+	if (tree == NULL) {
+		rc = KP_ENOTREE;
+		goto out;
+	}
+	if ((rc = kp_tree_load(tree, treelen, &t)) != KP_OK) {
+		if (from_ext)
+			rc = kp_nested(rc);
+		goto out;
+	}
+	if ((rc = check_tree(&st, &t, a)) != KP_OK ||
+	    (rc = kp_welcome_confirm(&st, info)) != KP_OK)
+		goto out;
+	info->signature_checked = 1;
+	info->tree_checked = 1;
+out:
+	if (rc != KP_OK)
+		kp_welcome_info_free(info);
+	kp_tree_free(&t);
+	kp_welcome_state_free(&st);
+	return rc;
+}
+
 int
 kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
-    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
-    const uint8_t *signer_pub, size_t signer_pub_len,
-    struct kp_welcome_info *info)
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN], const uint8_t *tree,
+    size_t treelen, int flags, struct kp_welcome_info *info)
 {
-	return kp_welcome_open_ex(welcome, len, kp, kplen, init_priv,
-	    signer_pub, signer_pub_len, NULL, 0, NULL, 0, info);
+	struct kp_welcome_args	a;
+
+	memset(&a, 0, sizeof(a));
+	a.tree = tree;
+	a.treelen = treelen;
+	a.now = (uint64_t)time(NULL);
+	a.flags = flags;
+	return kp_welcome_open_ex(welcome, len, kp, kplen, init_priv, &a,
+	    info);
 }
 
 void

@@ -99,14 +99,61 @@ int	kp_psk_secret(const struct kp_suite *s, struct kp_span psks,
 	    uint8_t out[KP_HASH_LEN]) KP_WUR;
 
 /*
- * kp_welcome_open_ex: kp_welcome_open with two extras: tree, when not
- * NULL, is the serialized ratchet tree to take the signer's key from
- * when the Welcome carries none; psks are the external PSKs we hold.
+ * A Welcome opened as far as our secrets go: our KeyPackage, the
+ * decrypted GroupSecrets and GroupInfo (spans into gsbuf and gibuf) and
+ * the member secret; wiped by kp_welcome_state_free.
+ */
+struct kp_welcome_state {
+	const struct kp_suite	*suite;
+	struct kp_keypackage	*kp;
+	struct kp_group_secrets	 gs;
+	struct kp_group_info	 gi;
+	uint8_t			*gsbuf, *gibuf;
+	size_t			 gscap, gicap;
+	uint8_t			 member[KP_HASH_LEN];
+};
+
+/*
+ * kp_welcome_decrypt: the steps of kp_welcome_open up to the GroupInfo:
+ * find our EncryptedGroupSecrets, decrypt and read the GroupSecrets,
+ * derive the member and welcome secrets with the external PSKs psks we
+ * hold, decrypt and read the GroupInfo (mls10, the Welcome's suite).
+ * Nothing is authenticated yet.  On success free *st with
+ * kp_welcome_state_free.
+ */
+int	kp_welcome_decrypt(const uint8_t *welcome, size_t len,
+	    const uint8_t *kp, size_t kplen,
+	    const uint8_t init_priv[KP_KEY_LEN], const struct kp_psk *psks,
+	    size_t npsks, struct kp_welcome_state *st) KP_WUR;
+/*
+ * kp_welcome_confirm: the last steps: the epoch secret from the
+ * GroupContext, the confirmation tag (KP_ECONFIRM), and *info's
+ * epoch_authenticator, group_id (malloc'd), epoch and suite.
+ */
+int	kp_welcome_confirm(const struct kp_welcome_state *st,
+	    struct kp_welcome_info *info) KP_WUR;
+/* kp_welcome_state_free: wipe and release *st. */
+void	kp_welcome_state_free(struct kp_welcome_state *st);
+
+/* What kp_welcome_open_ex takes beyond kp_welcome_open's arguments. */
+struct kp_welcome_args {
+	const uint8_t		*tree;		/* serialized ratchet tree,
+						   NULL when none */
+	size_t			 treelen;
+	const struct kp_psk	*psks;		/* external PSKs we hold */
+	size_t			 npsks;
+	uint64_t		 now;		/* for leaf lifetimes */
+	int			 flags;		/* KP_WELCOME_* */
+};
+
+/*
+ * kp_welcome_open_ex: kp_welcome_open with the external PSKs a->psks
+ * and the time a->now.
  */
 int	kp_welcome_open_ex(const uint8_t *welcome, size_t len,
-	    const uint8_t *kp, size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
-	    const uint8_t *signer_pub, size_t signer_pub_len,
-	    const uint8_t *tree, size_t treelen, const struct kp_psk *psks,
-	    size_t npsks, struct kp_welcome_info *info) KP_WUR;
+	    const uint8_t *kp, size_t kplen,
+	    const uint8_t init_priv[KP_KEY_LEN],
+	    const struct kp_welcome_args *a,
+	    struct kp_welcome_info *info) KP_WUR;
 
 #endif /* KP_WELCOME_H */

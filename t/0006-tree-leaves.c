@@ -17,6 +17,7 @@
 #include "tls.h"
 #include "tree.h"
 #include "welcome.h"
+#include "kptest.h"
 #include "tap.h"
 #include "0-vectors.h"
 

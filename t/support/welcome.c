@@ -104,109 +104,95 @@ out:
 	return rc;
 }
 
+/* The GroupContext extensions the flags ask for, as an extensions<V>. */
+static void
+gc_extensions(int flags, struct kp_wb *w)
+{
+	size_t	mark = kp_wb_begin(w), data;
+
+	if (flags & (KP_WB_REQCAPS | KP_WB_REQCAPS_BASIC)) {
+		/* RequiredCapabilities {extension_types, proposal_types,
+		   credential_types} */
+		kp_wb_u16(w, KP_EXT_REQUIRED_CAPS);
+		data = kp_wb_begin(w);
+		if (flags & KP_WB_REQCAPS) {
+			kp_wb_vec(w, "\xff\x0f", 2);
+			kp_wb_vec(w, NULL, 0);
+			kp_wb_vec(w, NULL, 0);
+		} else {
+			kp_wb_vec(w, "\x00\x02", 2);	/* a default one */
+			kp_wb_vec(w, NULL, 0);
+			kp_wb_vec(w, "\x00\x01", 2);
+		}
+		kp_wb_end(w, data);
+	}
+	kp_wb_end(w, mark);
+}
+
 /*
- * For kp_welcome_build: a ratchet tree of two leaves, the signer's (a
- * key_package LeafNode signed with seed, its signature broken when bad)
- * at the index signer (0 or 1) and the joiner's from kp at the other
- * (there as well when dup), and its root tree hash.  The parent between
- * them is blank, or with unmerged > 0 lists the joiner as unmerged, or
- * with unmerged < 0 lists leaf 5, which the tree does not have.
+ * The joiner_secret and psk_secret of the GroupSecrets gs, as the
+ * joiner will read them; the builder's own joiner when gs does not
+ * read (a hook broke it), so that the rest is built all the same.
  */
 static int
-build_tree(const struct kp_keypackage *kp, const uint8_t *seed,
-    uint32_t signer, int bad, int dup, int unmerged, struct kp_wb *t,
-    uint8_t th[KP_HASH_LEN])
+secrets_of(const struct kp_suite *suite, const struct kp_wb *gs,
+    const uint8_t *joiner, uint8_t member[KP_HASH_LEN])
 {
-	struct kp_kpopts	 o;
-	struct kp_kpfields	 f, sf;
-	struct kp_rd		 r;
-	struct kp_span		 leaf[2];
-	const uint8_t		*raw;
-	uint8_t			*h = NULL, *skp = NULL, ref[KP_REF_LEN];
-	uint8_t			 pk[KP_KEY_LEN];
-	size_t			 rawlen, skplen, mark, w, i;
+	static const uint8_t	 zero[KP_HASH_LEN];
+	struct kp_psk		 have = { (const uint8_t *)"psk", 3, zero, 32 };
+	struct kp_group_secrets	 g;
+	uint8_t			 psk[KP_HASH_LEN];
 	int			 rc;
 
-	if (signer > 1)
-		return KP_EINVAL;
-	memset(&o, 0, sizeof(o));
-	o.suite = kp_keypackage_suite(kp);
-	o.identity = (const uint8_t *)"signer";
-	o.identity_len = 6;
-	if ((rc = kp_keypackage_generate(&o, seed, &skp, &skplen, ref,
-	    NULL)) != KP_OK)
-		return rc;
-	raw = kp_keypackage_bytes(kp, &rawlen);
-	kp_rd_init(&r, raw, rawlen);
-	if ((rc = kp_kp_read(&r, &f)) != KP_OK)
-		goto out;
-	kp_rd_init(&r, skp, skplen);
-	if ((rc = kp_kp_read(&r, &sf)) != KP_OK)
-		goto out;
-	leaf[signer].p = dup ? f.leaf.start : sf.leaf.start;
-	leaf[signer].n = dup ? f.leaf.len : sf.leaf.len;
-	leaf[1 - signer].p = f.leaf.start;
-	leaf[1 - signer].n = f.leaf.len;
-	if (bad)	/* the last byte of the signer's leaf signature */
-		skp[(size_t)(sf.leaf.start - skp) + sf.leaf.len - 1] ^= 0x01;
-	mark = kp_wb_begin(t);
-	for (i = 0; i < 2; i++) {
-		if (i == 1 && unmerged == 0)
-			kp_wb_u8(t, 0);		/* a blank parent */
-		else if (i == 1) {
-			/* a parent with a random key, the joiner unmerged */
-			randombytes_buf(pk, sizeof(pk));
-			kp_wb_u16(t, 0x0102);	/* present, parent */
-			kp_wb_vec(t, pk, sizeof(pk));
-			kp_wb_vec(t, NULL, 0);
-			kp_wb_u8(t, 4);
-			kp_wb_u32(t, unmerged > 0 ? 1 - signer : 5);
-		}
-		kp_wb_u16(t, 0x0101);		/* present, leaf */
-		kp_wb_bytes(t, leaf[i].p, leaf[i].n);
+	memset(psk, 0, sizeof(psk));
+	if (kp_group_secrets_read(gs->buf, gs->len, &g) == KP_OK &&
+	    g.joiner.n == suite->nh) {
+		joiner = g.joiner.p;
+		if (kp_psk_secret(suite, g.psks, &have, 1, psk) != KP_OK)
+			memset(psk, 0, sizeof(psk));
 	}
-	kp_wb_end(t, mark);
-	if ((rc = t->err) != KP_OK ||
-	    (rc = kp_tree_hashes(t->buf, t->len, &h, &w)) != KP_OK)
-		goto out;
-	memcpy(th, h + (w - 1) / 2 * KP_HASH_LEN, KP_HASH_LEN);
-out:
-	free(h);
-	free(skp);
+	rc = kp_hkdf_extract(joiner, suite->nh, psk, suite->nh, member);
+	sodium_memzero(psk, sizeof(psk));
 	return rc;
 }
 
 int
-kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
-    size_t gidlen, uint64_t epoch, const uint8_t seed[KP_SIGN_SEED_LEN],
-    uint32_t signer, int flags, uint8_t **out, size_t *outlen)
+kp_welcome_build_ex(const struct kp_wb_args *a, uint8_t **out,
+    size_t *outlen, uint8_t **treeout, size_t *treelen)
 {
-	static const uint8_t	 zero[KP_HASH_LEN];
 	struct kp_keypackage	*kp = NULL;
 	const struct kp_suite	*suite;
-	struct kp_wb		 gi, gs, w, tree;
+	struct kp_group_plan	 g;
+	struct kp_wb_parts	 parts;
+	struct kp_wb		 gi, gs, w, gce;
 	uint8_t			 joiner[KP_HASH_LEN], member[KP_HASH_LEN];
-	uint8_t			 epoch_secret[KP_HASH_LEN], confirm[KP_HASH_LEN];
-	uint8_t			 tag[KP_HASH_LEN], wsecret[KP_HASH_LEN];
-	uint8_t			 wkey[KP_AEAD_MAXKEY], wnonce[KP_NONCE_LEN];
-	uint8_t			 th[KP_HASH_LEN], cth[KP_HASH_LEN];
-	uint8_t			 pk[KP_SIGN_PK_LEN], sk[KP_SIGN_SK_LEN];
-	uint8_t			 sig[KP_SIG_LEN], kem[KP_HPKE_ENC_LEN];
-	uint8_t			 psk[KP_HASH_LEN], nonce[KP_HASH_LEN];
-	uint8_t			*egi = NULL, *ct = NULL;
+	uint8_t			 epoch_secret[KP_HASH_LEN];
+	uint8_t			 confirm[KP_HASH_LEN], tag[KP_HASH_LEN];
+	uint8_t			 wsecret[KP_HASH_LEN], wkey[KP_AEAD_MAXKEY];
+	uint8_t			 wnonce[KP_NONCE_LEN], th[KP_HASH_LEN];
+	uint8_t			 cth[KP_HASH_LEN], pk[KP_SIGN_PK_LEN];
+	uint8_t			 sk[KP_SIGN_SK_LEN], sig[KP_SIG_LEN];
+	uint8_t			 kem[KP_HPKE_ENC_LEN], nonce[KP_HASH_LEN];
+	uint8_t			*egi = NULL, *ct = NULL, *h = NULL;
 	const uint8_t		*init_key;
-	size_t			 gclen, ctlen, n, mark;
+	uint32_t		 signer;
+	size_t			 gclen, ctlen, n, mark, width;
 	int			 rc;
 
 	*out = NULL;
 	*outlen = 0;
+	if (treeout != NULL) {
+		*treeout = NULL;
+		*treelen = 0;
+	}
+	memset(&g, 0, sizeof(g));
 	kp_wb_init(&gi, KP_MAX_WELCOME);
 	kp_wb_init(&gs, KP_MAX_WELCOME);
 	kp_wb_init(&w, KP_MAX_WELCOME);
-	kp_wb_init(&tree, KP_MAX_WELCOME);
+	kp_wb_init(&gce, KP_MAX_WELCOME);
 	if ((rc = kp_crypto_init()) != KP_OK)
 		goto out;
-	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &kp)) != KP_OK)
+	if ((rc = kp_keypackage_decode(a->kp, a->kplen, 1, &kp)) != KP_OK)
 		goto out;
 	if ((suite = kp_suite_find(kp_keypackage_suite(kp))) == NULL) {
 		rc = KP_ESUITE;
@@ -217,93 +203,97 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 		rc = KP_EMALFORMED;
 		goto out;
 	}
-	randombytes_buf(joiner, sizeof(joiner));
-	randombytes_buf(th, sizeof(th));
-	if ((flags & KP_WB_ANY_TREE) != 0 &&
-	    (rc = build_tree(kp, seed, signer, flags & KP_WB_TREE_BADLEAF,
-	    flags & KP_WB_TREE_DUP, (flags & KP_WB_TREE_UNMERGED) ? 1 :
-	    (flags & KP_WB_TREE_BADUNMERGED) ? -1 : 0, &tree, th)) != KP_OK)
+	if ((rc = kp_group_plan(a, kp, &g)) != KP_OK)
 		goto out;
+	randombytes_buf(joiner, sizeof(joiner));
 	randombytes_buf(cth, sizeof(cth));
 	randombytes_buf(nonce, sizeof(nonce));
-	memset(psk, 0, sizeof(psk));
 
-	/* GroupSecrets {joiner_secret, path_secret absent, psks} */
+	/* GroupSecrets {joiner_secret, optional path_secret, psks} */
 	kp_wb_vec(&gs, joiner, sizeof(joiner));
-	kp_wb_u8(&gs, 0);
+	kp_wb_u8(&gs, (uint8_t)g.has_path);
+	if (g.has_path)
+		kp_wb_vec(&gs, g.path_secret, sizeof(g.path_secret));
 	mark = kp_wb_begin(&gs);
-	if (flags & KP_WB_PSK) {
+	if (a->flags & KP_WB_PSK) {
 		kp_wb_u8(&gs, KP_PSK_EXTERNAL);
 		kp_wb_vec(&gs, "psk", 3);
 		kp_wb_vec(&gs, nonce, sizeof(nonce));
 	}
 	kp_wb_end(&gs, mark);
-	if (flags & KP_WB_GS_TRAIL)
+	if (a->flags & KP_WB_GS_TRAIL)
 		kp_wb_u8(&gs, 0);
-	if ((rc = gs.err) != KP_OK)
-		goto out;
-	if ((flags & KP_WB_PSK) != 0) {
-		struct kp_psk	 have = { (const uint8_t *)"psk", 3, zero, 32 };
-		struct kp_rd	 r;
-		struct kp_span	 body;
+	gc_extensions(a->flags, &gce);
+	signer = (a->flags & KP_WB_TREE_OTHER) ? g.joiner : a->signer;
 
-		kp_rd_init(&r, gs.buf, gs.len);
-		if (kp_rd_span(&r, &body) != KP_OK || kp_rd_u8(&r, &psk[0]) !=
-		    KP_OK || kp_rd_span(&r, &body) != KP_OK) {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
-		if ((rc = kp_psk_secret(suite, body, &have, 1, psk)) != KP_OK)
-			goto out;
-	}
+	/* the hook's turn, then what follows from the plaintexts */
+	memset(&parts, 0, sizeof(parts));
+	parts.tree = &g.tree;
+	parts.gs = &gs;
+	parts.gc_exts = &gce;
+	parts.signer = &signer;
+	if (a->hook != NULL && (rc = a->hook(a->ctx, &parts)) != KP_OK)
+		goto out;
+	if (parts.resign && (rc = kp_group_resign(&g.tree, &g, a->group_id,
+	    a->gidlen)) != KP_OK)
+		goto out;
+	if ((rc = g.tree.err) != KP_OK || (rc = gs.err) != KP_OK ||
+	    (rc = gce.err) != KP_OK)
+		goto out;
+	if ((rc = secrets_of(suite, &gs, joiner, member)) != KP_OK)
+		goto out;
+	if (kp_tree_hashes(g.tree.buf, g.tree.len, &h, &width) == KP_OK)
+		memcpy(th, h + (width - 1) / 2 * KP_HASH_LEN, sizeof(th));
+	else
+		randombytes_buf(th, sizeof(th));
 
 	/* GroupContext, then the rest of the GroupInfo */
 	kp_wb_u16(&gi, KP_MLS10);
 	kp_wb_u16(&gi, suite->id);
-	kp_wb_vec(&gi, group_id, gidlen);
-	kp_wb_u64(&gi, epoch);
+	kp_wb_vec(&gi, a->group_id, a->gidlen);
+	kp_wb_u64(&gi, a->epoch);
 	kp_wb_vec(&gi, th, sizeof(th));
 	kp_wb_vec(&gi, cth, sizeof(cth));
-	kp_wb_vec(&gi, NULL, 0);
+	kp_wb_bytes(&gi, gce.buf, gce.len);
 	if ((rc = gi.err) != KP_OK)
 		goto out;
 	gclen = gi.len;
-	if ((rc = kp_hkdf_extract(joiner, suite->nh, psk, suite->nh,
-	    member)) != KP_OK ||
-	    (rc = kp_expand_with_label(member, suite->nh, "epoch", gi.buf,
+	if ((rc = kp_expand_with_label(member, suite->nh, "epoch", gi.buf,
 	    gclen, epoch_secret, suite->nh)) != KP_OK ||
 	    (rc = kp_derive_secret(epoch_secret, suite->nh, "confirm",
 	    confirm)) != KP_OK ||
 	    (rc = kp_hmac(confirm, suite->nh, cth, sizeof(cth), tag)) != KP_OK)
 		goto out;
-	if (flags & KP_WB_BAD_TAG)
+	if (a->flags & KP_WB_BAD_TAG)
 		tag[0] ^= 0x01;
-	/* extensions: a broken ratchet_tree for the bad twins */
-	if (flags & KP_WB_TREE_CUT)
+	/* extensions: the ratchet tree, or a broken one for the twins */
+	if (a->flags & KP_WB_TREE_CUT)
 		kp_wb_vec(&gi, "\x00\x02\x02\x05\x01", 5);
-	else if (flags & KP_WB_TREE_TRAIL)
+	else if (a->flags & KP_WB_TREE_TRAIL)
 		kp_wb_vec(&gi, "\x00\x02\x02\x00\x00", 5);
-	else if (tree.len > 0) {
+	else if (a->flags & KP_WB_NO_TREE)
+		kp_wb_vec(&gi, NULL, 0);
+	else {
 		mark = kp_wb_begin(&gi);
 		kp_wb_u16(&gi, KP_EXT_RATCHET_TREE);
-		kp_wb_vec(&gi, tree.buf, tree.len);
+		kp_wb_vec(&gi, g.tree.buf, g.tree.len);
 		kp_wb_end(&gi, mark);
-	} else
-		kp_wb_vec(&gi, NULL, 0);
+	}
 	kp_wb_vec(&gi, tag, suite->nh);
-	/* the twin whose signer field names the joiner's leaf instead */
-	kp_wb_u32(&gi, (flags & KP_WB_TREE_OTHER) ? 1 - signer : signer);
+	kp_wb_u32(&gi, signer);
 	if ((rc = gi.err) != KP_OK)
 		goto out;
-	if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {
+	if (crypto_sign_seed_keypair(pk, sk, a->seed) != 0) {
 		rc = KP_ECRYPTO;
 		goto out;
 	}
 	if ((rc = kp_sign_with_label(sk, "GroupInfoTBS", gi.buf, gi.len,
 	    sig)) != KP_OK)
 		goto out;
+	if (a->flags & KP_WB_BAD_GISIG)
+		sig[KP_SIG_LEN - 1] ^= 0x01;
 	kp_wb_vec(&gi, sig, sizeof(sig));
-	if (flags & KP_WB_GI_TRAIL)
+	if (a->flags & KP_WB_GI_TRAIL)
 		kp_wb_u8(&gi, 0);
 	if ((rc = gi.err) != KP_OK)
 		goto out;
@@ -336,15 +326,25 @@ kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
 	kp_wb_vec(&w, ct, ctlen);
 	kp_wb_end(&w, mark);
 	kp_wb_vec(&w, egi, gi.len + KP_TAG_LEN);
-	rc = kp_wb_finish(&w, out, outlen);
+	if ((rc = kp_wb_finish(&w, out, outlen)) != KP_OK)
+		goto out;
+	if (treeout != NULL && (rc = kp_wb_finish(&g.tree, treeout,
+	    treelen)) != KP_OK) {
+		free(*out);
+		*out = NULL;
+		*outlen = 0;
+	}
 out:
 	kp_keypackage_free(kp);
 	free(egi);
 	free(ct);
+	free(h);
 	kp_wb_free(&gi);
 	kp_wb_free(&gs);
 	kp_wb_free(&w);
-	kp_wb_free(&tree);
+	kp_wb_free(&gce);
+	kp_wb_free(&g.tree);
+	sodium_memzero(&g, sizeof(g));
 	sodium_memzero(joiner, sizeof(joiner));
 	sodium_memzero(member, sizeof(member));
 	sodium_memzero(epoch_secret, sizeof(epoch_secret));
@@ -353,6 +353,47 @@ out:
 	sodium_memzero(wkey, sizeof(wkey));
 	sodium_memzero(wnonce, sizeof(wnonce));
 	sodium_memzero(sk, sizeof(sk));
-	sodium_memzero(psk, sizeof(psk));
+	return rc;
+}
+
+int
+kp_welcome_build(const uint8_t *kp, size_t kplen, const uint8_t *group_id,
+    size_t gidlen, uint64_t epoch, const uint8_t seed[KP_SIGN_SEED_LEN],
+    uint32_t signer, int flags, uint8_t **out, size_t *outlen)
+{
+	struct kp_wb_args	a;
+
+	memset(&a, 0, sizeof(a));
+	a.kp = kp;
+	a.kplen = kplen;
+	a.group_id = group_id;
+	a.gidlen = gidlen;
+	a.epoch = epoch;
+	a.seed = seed;
+	a.signer = signer;
+	a.flags = flags;
+	return kp_welcome_build_ex(&a, out, outlen, NULL, NULL);
+}
+
+int
+kp_welcome_open_signer(const uint8_t *welcome, size_t len, const uint8_t *kp,
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+    const uint8_t signer_pub[KP_SIGN_PK_LEN], struct kp_welcome_info *info)
+{
+	struct kp_welcome_state	st;
+	int			rc;
+
+	memset(info, 0, sizeof(*info));
+	if ((rc = kp_welcome_decrypt(welcome, len, kp, kplen, init_priv, NULL,
+	    0, &st)) != KP_OK)
+		return rc;
+	if (kp_verify_with_label(signer_pub, KP_SIGN_PK_LEN, "GroupInfoTBS",
+	    st.gibuf, st.gi.tbs_len, st.gi.sig.p, st.gi.sig.n) != KP_OK)
+		rc = KP_EGISIG;
+	else if ((rc = kp_welcome_confirm(&st, info)) == KP_OK)
+		info->signature_checked = 1;
+	if (rc != KP_OK)
+		kp_welcome_info_free(info);
+	kp_welcome_state_free(&st);
 	return rc;
 }
