@@ -34,6 +34,15 @@ kp_httpsig_digest(const void *body, size_t len,
 	(void)snprintf(out, KP_HTTPSIG_DIGEST_LEN, "sha-256=:%s:", b64);
 }
 
+/* keyid_valid: 1 when keyid is a principal (user, or user/device). */
+static int
+keyid_valid(const char *keyid)
+{
+	char	u[KP_MAX_USERNAME + 1], d[KP_MAX_DEVICE + 1];
+
+	return kp_principal_parse(keyid, u, d) == KP_OK;
+}
+
 /*
  * base: the RFC 9421 signature base of our four components and the
  * signature parameters, into a malloc'd buffer.
@@ -79,7 +88,7 @@ kp_httpsig_sign(const char *method, const char *path, const char *query,
 	size_t	 blen;
 	int	 n, rc;
 
-	if (!kp_username_valid(keyid))
+	if (!keyid_valid(keyid))
 		return KP_EINVAL;
 	if ((rc = kp_crypto_init()) != KP_OK)
 		return rc;
@@ -193,7 +202,7 @@ kp_httpsig_parse(const char *input, const char *signature,
 		} else if (strncmp(p, "keyid=", 6) == 0 && !have_keyid) {
 			p += 6;
 			if (sfstring(&p, out->keyid, sizeof(out->keyid)) != 0 ||
-			    !kp_username_valid(out->keyid))
+			    !keyid_valid(out->keyid))
 				return KP_EAUTH;
 			have_keyid = 1;
 		} else if (strncmp(p, "alg=", 4) == 0 && !have_alg) {

@@ -343,6 +343,34 @@ int kp_sqlite_migrate(struct sqlite3 *db, const char *const *steps,
  */
 int kp_username_valid(const char *name);
 
+#define KP_MAX_DEVICE		32	/* bytes of a device name */
+#define KP_MAX_PRINCIPAL	(KP_MAX_USERNAME + 1 + KP_MAX_DEVICE)
+#define KP_DEFAULT_DEVICE	"default"
+
+/*
+ * kp_devicename_valid: 1 when name is a device name (1 to KP_MAX_DEVICE
+ * bytes of a-z 0-9, and . _ - after the first), else 0.
+ */
+int kp_devicename_valid(const char *name);
+
+/*
+ * kp_principal: the name of one device of a user, as credentials,
+ * signatures and the server give it: "user" for the device "default"
+ * (device NULL means it too), "user/device" for any other.  KP_OK, or
+ * KP_EINVAL for an invalid name or a buf shorter than the principal
+ * (KP_MAX_PRINCIPAL + 1 always suffices).
+ */
+int kp_principal(const char *user, const char *device, char *buf,
+    size_t len) KP_WUR;
+
+/*
+ * kp_principal_parse: split principal s into user and device
+ * ("default" when s names no device; "alice/default" is accepted).
+ * KP_OK, or KP_EINVAL when either part is not a valid name.
+ */
+int kp_principal_parse(const char *s, char user[KP_MAX_USERNAME + 1],
+    char device[KP_MAX_DEVICE + 1]) KP_WUR;
+
 struct kp_client;	/* one user's signed connection to a server, opaque */
 
 /*
