@@ -875,7 +875,7 @@ kpfs_statfs(const char *path, struct statvfs *sv)
 	struct kp_counts	c;
 	int			rc;
 
-	if ((rc = kp_pool_counts(FS()->pool, &c)) != KP_OK)
+	if ((rc = kp_pool_counts(FS()->pool, 0, &c)) != KP_OK)
 		return -kpfs_errno(rc);
 	memset(sv, 0, sizeof(*sv));
 	sv->f_bsize = 4096;

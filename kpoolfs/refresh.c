@@ -58,7 +58,8 @@ run(struct kpfs *fs, int what, uint32_t n)
 			break;
 		}
 		/* keys expire with or without a server */
-		if ((rc = kp_pool_refresh(fs->pool, &r)) == KP_ENET &&
+		if ((rc = kp_pool_refresh(fs->pool, KP_REFRESH_WATERMARK,
+		    &r)) == KP_ENET &&
 		    kp_pool_expire(fs->pool, &r) != KP_OK)
 			kpfs_log(LOG_ERR, "expire: %s", kp_errmsg(fs->pool));
 		break;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "kpool.h"
 #include "pool.h"
 #include "state.h"
@@ -60,37 +62,63 @@ kp_remote_result(struct kp_pool *p, int rc, const char *what)
 	return rc;
 }
 
+/* Note the enrollment the server told of (slock taken here). */
+static int
+note_enrollment(struct kp_pool *p, const char *state)
+{
+	int	rc;
+
+	kp_pool_lock(p);
+	rc = kp_store_setting_set(p->st, "enrollment", state);
+	if (rc == KP_OK && strcmp(state, "enrolled") == 0)
+		rc = kp_store_identity_registered(p->st, kp_pool_now(p));
+	kp_pool_unlock(p);
+	return rc;
+}
+
 /*
- * Make sure the server knows our name and key.  A 409 is fine only when
- * the server already has our key: a signed request of ours then
- * succeeds.
+ * Make sure the server knows our user, device and key.  A 409 is fine
+ * only when the server already has our key: a signed request of ours
+ * then succeeds.  A 403 enrollment_required leaves the device pending:
+ * the next call asks again.
  */
 static int
 register_once(struct kp_pool *p)
 {
 	struct kp_remote_key	*keys = NULL;
+	char			 b64[64];
 	size_t			 n;
 	int			 rc;
 
 	if (p->registered)
 		return KP_OK;
 	rc = kp_client_register(p->client);
+	if (rc == KP_EFORBIDDEN && strcmp(kp_client_error_code(p->client),
+	    "enrollment_required") == 0) {
+		kp_remote_result(p, KP_OK, "register");	/* it answered */
+		if ((rc = note_enrollment(p, "pending")) != KP_OK)
+			return rc;
+		sodium_bin2base64(b64, sizeof(b64), p->pub, sizeof(p->pub),
+		    sodium_base64_VARIANT_ORIGINAL);
+		return kp_pool_err(p, KP_EFORBIDDEN, "device \"%s\" of "
+		    "\"%s\" is not enrolled: on an enrolled device run "
+		    "echo \"enroll %s %s\" > MNT/ctl, or have the operator "
+		    "run kpool-server device add %s %s %s", p->device, p->user,
+		    p->device, b64, p->user, p->device, b64);
+	}
 	if (rc == KP_ECONFLICT) {
 		rc = kp_client_mine(p->client, &keys, &n);
 		free(keys);
 		if (rc == KP_EAUTH || rc == KP_EFORBIDDEN) {
 			kp_remote_result(p, KP_OK, "register");
 			return kp_pool_err(p, KP_ECONFLICT, "register: the "
-			    "user name \"%s\" is taken by another key",
-			    p->user);
+			    "user name \"%s\" (device \"%s\") is taken by "
+			    "another key", p->user, p->device);
 		}
 	}
 	if (rc != KP_OK)
 		return kp_remote_result(p, rc, "register");
-	kp_pool_lock(p);
-	rc = kp_store_identity_registered(p->st, kp_pool_now(p));
-	kp_pool_unlock(p);
-	if (rc != KP_OK)
+	if ((rc = note_enrollment(p, "enrolled")) != KP_OK)
 		return rc;
 	p->registered = 1;
 	return KP_OK;
@@ -111,7 +139,7 @@ kp_remote_need(struct kp_pool *p)
 	if (p->url == NULL)
 		return kp_pool_err(p, KP_ENET, "no server set (offline)");
 	if (p->client == NULL) {
-		if ((rc = kp_client_new(p->url, p->user, p->seed,
+		if ((rc = kp_client_new(p->url, p->principal, p->seed,
 		    &p->client)) != KP_OK) {
 			p->client = NULL;
 			return kp_pool_err(p, rc, "client for %s: %s", p->url,
@@ -301,12 +329,16 @@ kp_remote_retire(struct kp_pool *p, const uint8_t *refs, size_t n)
 static int
 reserve(struct kp_pool *p, struct kp_rec *k)
 {
+	struct kp_reserve_opts	o;
 	struct kp_reservation	res;
 	int			rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = kp_client_reserve(p->client, p->user,
-	    (const uint8_t *)OWNER_GROUP, OWNER_GROUP_LEN, NULL, k->ref, &res);
+	memset(&o, 0, sizeof(o));
+	o.group_id = (const uint8_t *)OWNER_GROUP;
+	o.group_id_len = OWNER_GROUP_LEN;
+	o.ref = k->ref;
+	rc = kp_client_reserve(p->client, p->user, &o, &res);
 	if (kp_remote_result(p, rc, "reserve") == KP_ECONFLICT ||
 	    rc == KP_EEXHAUSTED)
 		return kp_pool_err(p, KP_EBUSY, "reserve: %s is not "
@@ -324,7 +356,8 @@ reserve(struct kp_pool *p, struct kp_rec *k)
 	memcpy(k->reservation_id, res.reservation_id,
 	    sizeof(k->reservation_id));
 	k->reservation_expires_at = res.expires_at;
-	(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s", p->user);
+	(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s",
+	    p->principal);
 	kp_reservation_free(&res);
 	return KP_OK;
 }
@@ -360,7 +393,7 @@ kp_remote_move(struct kp_pool *p, struct kp_rec *k, int to)
 			    "spent", k->ref_hex);
 		if (rc == KP_OK) {
 			(void)snprintf(k->spent_by, sizeof(k->spent_by), "%s",
-			    p->user);
+			    p->principal);
 			memcpy(k->group_id, OWNER_GROUP, OWNER_GROUP_LEN);
 			k->group_id_len = OWNER_GROUP_LEN;
 		}

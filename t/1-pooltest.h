@@ -367,7 +367,7 @@ pt_refreshes(struct kp_pool *p, int n, int *done, int *bad)
 	int			i, rc;
 
 	for (i = 0; i < n; i++) {
-		rc = kp_pool_refresh(p, &r);
+		rc = kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r);
 		if (rc != KP_OK) {
 			diag("refresh: %s: %s", kp_strerror(rc), kp_errmsg(p));
 			(*bad)++;
@@ -388,7 +388,7 @@ pt_one_state(struct kp_pool *p)
 	size_t			  n, m, sum = 0;
 	int			  s;
 
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	is_int(kp_pool_list(p, -1, &keys, &n), KP_OK, "list");
 	kp_keys_free(keys, n);
 	for (s = 0; s < KP_NSTATES; s++) {

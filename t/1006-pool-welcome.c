@@ -25,7 +25,7 @@ gen(const char *db, const char *suite, const char *kpfile)
 	size_t		 n, len;
 	FILE		*f;
 
-	if (kp_pool_open(db, NULL, "walt", &p) != KP_OK ||
+	if (kp_pool_open(db, NULL, "walt", NULL, &p) != KP_OK ||
 	    kp_pool_config_set(p, "suite", suite) != KP_OK ||
 	    kp_pool_generate(p, 1, 0) != KP_OK ||
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n < 1 ||
@@ -94,7 +94,7 @@ one_suite(const char *self, const char *dir, int suite)
 	(void)snprintf(cmd, sizeof(cmd), "w%d", suite);
 	w = (uint8_t *)tap_slurp(pt_file(cmd), &wlen);
 	(void)snprintf(cmd, sizeof(cmd), "w%d.db", suite);
-	if (kp_pool_open(pt_file(cmd), NULL, NULL, &p) != KP_OK)
+	if (kp_pool_open(pt_file(cmd), NULL, NULL, NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	if (kp_unhex(refhex, ref, sizeof(ref)) != KP_OK)
 		bail("gen printed \"%s\"", refhex);
@@ -145,7 +145,7 @@ not_ours(const char *self)
 	size_t			 wlen;
 
 	/* the Welcome of suite 1 names a key of w1.db, not of x.db */
-	if (kp_pool_open(pt_file("x.db"), NULL, "xena", &p) != KP_OK)
+	if (kp_pool_open(pt_file("x.db"), NULL, "xena", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	w = (uint8_t *)tap_slurp(pt_file("w1"), &wlen);
 	is_int(kp_pool_welcome(p, w, wlen, got, &info), KP_ENOTOURS,

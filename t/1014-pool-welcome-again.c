@@ -182,7 +182,7 @@ main(void)
 		bail("sodium_init");
 	pt_need_node();
 	pt_init();
-	if (kp_pool_open(pt_file("w.db"), NULL, "wanda", &p) != KP_OK)
+	if (kp_pool_open(pt_file("w.db"), NULL, "wanda", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	pt_clock = (int64_t)time(NULL);	/* ts-mls checks lifetimes */
 	kp_pool_set_clock(p, pt_now, NULL);

@@ -43,8 +43,11 @@ low_watermark = 8
 hard_cap = 64
 lifetime = 1209600
 refresh_interval = 30
-suite = 0x0001
-last_resort = 1"
+suites = 0x0001
+last_resort = 1
+credentials = basic
+extensions = none
+proposals = none"
 is "$(cat "$M/config")" "$config0" "config holds the default policy"
 is "$(stat -c %s "$M/config")" "$(wc -c <"$M/config")" "config: stat size = bytes read"
 

@@ -167,8 +167,10 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "reserve") == 0 && argc >= 2) {
 		struct kp_reservation	r;
 
-		if ((rc = kp_client_reserve(cl, argv[1], (const uint8_t *)"g",
-		    1, argc > 2 ? argv[2] : NULL, NULL, &r)) != KP_OK)
+		if ((rc = kp_client_reserve(cl, argv[1],
+		    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+		    .group_id_len = 1,
+		    .request_id = argc > 2 ? argv[2] : NULL }, &r)) != KP_OK)
 			fail(cmd, rc);
 		kp_hex(r.ref, KP_REF_LEN, hex);
 		printf("%s %s %lld %d\n", hex, r.reservation_id,
@@ -179,7 +181,7 @@ main(int argc, char **argv)
 
 		for (;;) {
 			rc = kp_client_reserve(cl, argv[1],
-			    (const uint8_t *)"g", 1, NULL, NULL, &r);
+			    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g", .group_id_len = 1 }, &r);
 			if (rc == KP_EEXHAUSTED) {
 				printf("exhausted\n");
 				break;
