@@ -5,8 +5,11 @@
  * last-resort key (counts per suite, against a real kpool-server); the
  * old suite = X is one suite.  The capabilities lists are refused, each
  * with its reason (RFC 9420 §7.2), and the ones taken are written into
- * new keys (decoded here).
+ * new keys (decoded here): ts-mls adds such a key to a group whose
+ * required_capabilities ask for them, and refuses a key without them.
  */
+
+#include <sys/wait.h>
 
 #include <sodium.h>
 
@@ -76,6 +79,40 @@ test_bad_lists(struct kp_pool *p)
 	free(after);
 }
 
+/* Write the KeyPackage of the key ref of p to the file path. */
+static void
+write_kp(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], const char *path)
+{
+	uint8_t	*buf = NULL;
+	size_t	 len;
+	FILE	*f;
+
+	if (kp_pool_keypackage(p, ref, &buf, &len) != KP_OK ||
+	    (f = fopen(path, "wb")) == NULL || fwrite(buf, 1, len, f) != len ||
+	    fclose(f) == EOF)
+		bail("write %s", path);
+	free(buf);
+}
+
+/*
+ * ts-mls makes a group whose required_capabilities ask for the
+ * extension type 0xff00 and x509 and adds the KeyPackage in file kp:
+ * make-welcome.mjs's exit status.
+ */
+static int
+tsmls_adds(const char *kp)
+{
+	char	cmd[2048];
+	int	st;
+
+	(void)snprintf(cmd, sizeof(cmd), "node %s/t/interop/make-welcome.mjs "
+	    "--suite 1 --kp %s --welcome-out %s.w --require-extensions ff00 "
+	    "--require-credentials basic,x509 >%s.out 2>&1",
+	    getenv("KP_TOP") ? getenv("KP_TOP") : ".", kp, kp, kp);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* The capabilities of the key ref of p, decoded, into *f (bytes kept). */
 static void
 caps_of(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
@@ -100,6 +137,8 @@ test_caps(struct kp_pool *p)
 	char			 *text = NULL;
 	size_t			  n = 0;
 
+	/* ts-mls checks lifetimes against the real clock */
+	kp_pool_set_clock(p, NULL, NULL);
 	is_int(kp_pool_config_set(p, "credentials", "basic, x509"), KP_OK,
 	    "credentials = basic, x509");
 	is_int(kp_pool_config_set(p, "extensions", "0x0a0a,0xff00"), KP_OK,
@@ -125,12 +164,26 @@ test_caps(struct kp_pool *p)
 	ok(kp_u16_list_has(f.leaf.cap_props, 0x0a0a) &&
 	    f.leaf.cap_props.n == 2, "and the proposal type");
 	free(bytes);
+	write_kp(p, kp_key_ref(keys[0]), pt_file("caps.kp"));
+	is_int(tsmls_adds(pt_file("caps.kp")), 0, "ts-mls adds it to a group "
+	    "that requires 0xff00 and x509");
 	is_int(kp_pool_delete(p, kp_key_ref(keys[0])), KP_OK, "delete it");
 	kp_keys_free(keys, n);
 	if (kp_pool_config_set(p, "credentials", "basic") != KP_OK ||
 	    kp_pool_config_set(p, "extensions", "none") != KP_OK ||
 	    kp_pool_config_set(p, "proposals", "none") != KP_OK)
 		bail("back: %s", kp_errmsg(p));
+	if (kp_pool_generate(p, 1, 0) != KP_OK ||
+	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n != 1)
+		bail("generate: %s", kp_errmsg(p));
+	write_kp(p, kp_key_ref(keys[0]), pt_file("plain.kp"));
+	is_int(tsmls_adds(pt_file("plain.kp")), 1, "a key without them: "
+	    "ts-mls refuses to add it");
+	ok(pt_file_has(pt_file("plain.kp.out"), "required capabilities",
+	    strlen("required capabilities")), "for the required capabilities");
+	is_int(kp_pool_delete(p, kp_key_ref(keys[0])), KP_OK, "delete it");
+	kp_keys_free(keys, n);
+	kp_pool_set_clock(p, pt_now, NULL);
 }
 
 static void

@@ -6,7 +6,8 @@
  * tops it up.  kp_pool_rotate retires every available key (the server
  * keeps their refs as tombstones and never hands one out again),
  * expires them here with their private keys wiped, leaves the reserved
- * key to finish, and makes fresh keys to target.
+ * key to finish, and makes fresh keys to target.  Another user's
+ * kp_client_status learns has_keys alone.
  */
 
 #include <sodium.h>
@@ -52,6 +53,7 @@ main(void)
 	struct kp_client	 *bob;
 	struct kp_sync_report	  r;
 	struct kp_reservation	  res, again;
+	struct kp_remote_status	  rs;
 	struct kp_key		**old = NULL, **now = NULL, *k = NULL;
 	uint8_t			  seed[KP_SIGN_SEED_LEN];
 	const char		 *url;
@@ -76,6 +78,10 @@ main(void)
 	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK,
 	    "first refresh");
 	is_int(count(p, KP_STATE_AVAILABLE), 33, "32 + 1 last-resort key");
+	is_int(kp_client_status(bob, "alice", &rs), KP_OK,
+	    "bob asks for alice's status");
+	ok(rs.counts == 0 && rs.has_keys == 1 && rs.available == 0,
+	    "another user's: has_keys, no counts");
 	is_int(kp_pool_config_set(p, "target", "48"), KP_OK, "target = 48");
 	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK,
 	    "a background refresh");
