@@ -306,14 +306,9 @@ kp_client_devices(struct kp_client *c, struct kp_device **list, size_t *n)
 
 	*list = NULL;
 	*n = 0;
-	if ((rc = kp_client_request(c, "GET", "/devices", NULL,
-	    &reply)) != KP_OK)
+	if ((rc = kp_client_get_list(c, "/devices", "devices", &reply,
+	    &arr)) != KP_OK)
 		goto out;
-	arr = json_object_get(reply, "devices");
-	if (!json_is_array(arr)) {
-		rc = kp_client_proto(c, "devices");
-		goto out;
-	}
 	if ((d = calloc(json_array_size(arr) + 1, sizeof(*d))) == NULL) {
 		rc = KP_ENOMEM;
 		goto out;

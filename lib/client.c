@@ -327,6 +327,25 @@ out:
 	return rc;
 }
 
+/*
+ * kp_client_get_list: GET path, whose reply's member name is an array:
+ * *reply (the caller json_decref()s it) and *arr, borrowed from it.
+ */
+int
+kp_client_get_list(struct kp_client *c, const char *path, const char *name,
+    json_t **reply, json_t **arr)
+{
+	int	rc;
+
+	*arr = NULL;
+	if ((rc = kp_client_request(c, "GET", path, NULL, reply)) != KP_OK)
+		return rc;
+	*arr = json_object_get(*reply, name);
+	if (!json_is_array(*arr))
+		return kp_client_proto(c, name);
+	return KP_OK;
+}
+
 /* kp_client_dumps: serialize j (stolen) compactly; NULL on failure. */
 char *
 kp_client_dumps(json_t *j)
@@ -631,14 +650,9 @@ kp_client_mine(struct kp_client *c, struct kp_remote_key **keys, size_t *n)
 
 	*keys = NULL;
 	*n = 0;
-	if ((rc = kp_client_request(c, "GET", "/keypackages/mine", NULL,
-	    &reply)) != KP_OK)
+	if ((rc = kp_client_get_list(c, "/keypackages/mine", "keypackages",
+	    &reply, &arr)) != KP_OK)
 		goto out;
-	arr = json_object_get(reply, "keypackages");
-	if (!json_is_array(arr)) {
-		rc = kp_client_proto(c, "keypackages");
-		goto out;
-	}
 	cnt = json_array_size(arr);
 	if ((k = calloc(cnt ? cnt : 1, sizeof(*k))) == NULL) {
 		rc = KP_ENOMEM;

@@ -22,6 +22,13 @@
  */
 int	kp_client_request(struct kp_client *c, const char *method,
 	    const char *path, const char *body, json_t **reply) KP_WUR;
+/*
+ * kp_client_get_list: GET path, whose reply's member name is an array:
+ * *reply (the caller json_decref()s it, also on failure) and *arr,
+ * borrowed from it; KP_EPROTO when it is not an array.
+ */
+int	kp_client_get_list(struct kp_client *c, const char *path,
+	    const char *name, json_t **reply, json_t **arr) KP_WUR;
 /* kp_client_dumps: serialize j (stolen) compactly; NULL on failure. */
 char	*kp_client_dumps(json_t *j);
 /* kp_client_jb64: a JSON string of buf in base64; NULL on failure. */
