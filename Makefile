@@ -5,8 +5,18 @@
 
 CC	?= cc
 CLANG	?= clang
+VERSION	 = 0.2.0
+SOVER	 = 0
 PREFIX	?= /usr/local
 DESTDIR	?=
+# Debian's layout: the library in the multiarch directory, the server
+# in sbin.
+MULTIARCH != $(CC) -print-multiarch 2>/dev/null || true
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+INCDIR	?= $(PREFIX)/include
+PCDIR	?= $(LIBDIR)/pkgconfig
 MANDIR	?= $(PREFIX)/share/man
 CFLAGS	?= -O2 -g
 SANITIZE ?=
@@ -111,8 +121,19 @@ $(B)/libkpool.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/libkpool.so: $(LIB_OBJ)
-	$(CC) -shared $(SANFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+# libkpool.so.VERSION, named libkpool.so.SOVER inside, and its two links.
+$(B)/libkpool.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared $(SANFLAGS) -Wl,-soname,libkpool.so.$(SOVER) -o $@ $^ \
+	    $(call pc_libs,$(LIB_PKGS))
+
+$(B)/libkpool.so: $(B)/libkpool.so.$(VERSION)
+	ln -sf libkpool.so.$(VERSION) $(B)/libkpool.so.$(SOVER)
+	ln -sf libkpool.so.$(VERSION) $@
+
+$(B)/kpool.pc: mk/kpool.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(LIB_PKGS)|' mk/kpool.pc.in > $@
 
 $(B)/libkps.a: $(KPS_OBJ)
 	@rm -f $@
@@ -251,21 +272,44 @@ fuzz: deps
 	        build-fuzz/corpus-$$n fuzz/seeds/$$n || exit 1; \
 	done
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
-	install -m 644 $(B)/libkpool.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(B)/libkpool.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(PUB_HDR) $(DESTDIR)$(PREFIX)/include/
-	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(PREFIX)/bin/; done
+# make install [DESTDIR=D] [PREFIX=/usr]: the programs, the library with
+# its SONAME links, the headers, kpool.pc and the man pages.
+INSTALLED = $(if $(FS_SRC),$(BINDIR)/kpoolfs) \
+	$(if $(SRV_SRC),$(SBINDIR)/kpool-server) \
+	$(LIBDIR)/libkpool.a $(LIBDIR)/libkpool.so.$(VERSION) \
+	$(LIBDIR)/libkpool.so.$(SOVER) $(LIBDIR)/libkpool.so \
+	$(PUB_HDR:lib/%=$(INCDIR)/%) $(PCDIR)/kpool.pc \
+	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
+install: all $(B)/kpool.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(B)/libkpool.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libkpool.so.$(SOVER)
+	ln -sf libkpool.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libkpool.so
+	install -m 644 $(PUB_HDR) $(DESTDIR)$(INCDIR)/
+	install -m 644 $(B)/kpool.pc $(DESTDIR)$(PCDIR)/
+	$(if $(FS_SRC),install -m 755 $(B)/kpoolfs $(DESTDIR)$(BINDIR)/)
+	$(if $(SRV_SRC),install -m 755 $(B)/kpool-server $(DESTDIR)$(SBINDIR)/)
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+# What install wrote, and nothing else; directories are left.
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+
+# The list install writes, for t/9005.
+install-list:
+	@for f in $(INSTALLED); do echo "$$f"; done
 
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all tests deps check test run stop bench fuzz install clean
+.PHONY: all tests deps check test run stop bench fuzz install uninstall \
+	install-list clean
 .DELETE_ON_ERROR:
 
 $(B)/t/2002-server-auth.t $(B)/t/2003-server-keys.t: t/kps_test.h
