@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_rules.h: what every backend of the store decides the same way,
+ * whatever its SQL (store_rules.c): how a stored row reads at a time,
+ * who may spend or release a key and what that does, which named key
+ * may be reserved, a new reservation id, the wait of an empty bucket.
+ * For the backends only; the rest of the server sees store.h.
+ */
+#ifndef KPS_STORE_RULES_H
+#define KPS_STORE_RULES_H
+
+#include <stdint.h>
+
+#include "store.h"
+
+/* A rule's verdict that the backend is to make the change. */
+#define KPS_APPLY	1
+
+/* A key as spend, release and a named reserve decide on it. */
+struct kps_keystate {
+	int64_t	 id;			/* the backend's row id */
+	char	 owner[KP_MAX_USERNAME + 1];
+	int	 status;		/* stored: available, reserved, spent */
+	char	 reserved_by[KP_MAX_USERNAME + 1];	/* "" for NULL */
+	int	 has_reservation;	/* reservation_expires_at not NULL */
+	int64_t	 reservation_expires_at;
+	int64_t	 not_after;
+	int	 last_resort;
+	uint8_t	 init_key[KP_KEY_LEN];
+	int	 spent_by_null;
+};
+
+/* kps_state_parse: the KP_STATE_* of a stored status text, or -1. */
+int	kps_state_parse(const char *status);
+/* kps_state_text: the stored status text of KP_STATE_AVAILABLE,
+ * RESERVED or SPENT (static), or NULL. */
+const char *kps_state_text(int state);
+
+/*
+ * kps_key_view: the key of row r as it reads in effective state (which
+ * the backend's query computed at a time): the reservation of a live
+ * one, who spent it and for what (a burned one: when its reservation
+ * ran out, by nobody).  r->key.bytes moves into k.
+ */
+void	kps_key_view(struct kps_row *r, int state, struct kps_key *k);
+
+/*
+ * kps_rule_spend: what caller's spend of w at now does: KPS_APPLY (mark
+ * it spent), KP_OK (a last-resort key: accepted, nothing changes), or
+ * KP_EFORBIDDEN, KP_ECONFLICT (already spent), KP_EGONE (the caller's
+ * reservation ran out).
+ */
+int	kps_rule_spend(const struct kps_keystate *w, const char *caller,
+	    int64_t now);
+/* kps_rule_release: what caller's release of w does: KPS_APPLY (make
+ * it available), KP_OK (nothing to give back), or KP_EFORBIDDEN,
+ * KP_ESTATE (not reserved), KP_ECONFLICT (spent). */
+int	kps_rule_release(const struct kps_keystate *w, const char *caller);
+/* kps_rule_named: what a reserve of the named key w at now does, its
+ * owner asking: KPS_APPLY (reserve it), KP_OK (a last-resort key:
+ * hand it out, unchanged), KP_ECONFLICT (not available). */
+int	kps_rule_named(const struct kps_keystate *w, int64_t now);
+
+/*
+ * kps_reservation_id: a new reservation id: 48 bits of milliseconds
+ * then 80 random bits, in hex (32 characters).
+ */
+void	kps_reservation_id(char out[65]);
+/* kps_rate_wait: the seconds (at least 1) until a bucket holding
+ * tokens (< 1) has one, refilled at per_min a minute. */
+int	kps_rate_wait(double tokens, double per_min);
+
+#endif /* KPS_STORE_RULES_H */
