@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * auth.c: check a request's RFC 9421 signature (lib/httpsig.c does the
- * profile) and refuse replays.  Nonces are remembered as keyed 64-bit
- * hashes, in slices of SLICE seconds by the signature's created time.
+ * profile) and refuse replays within this process, a first check before
+ * the database's (kps_nonce_put, which the writer runs with the
+ * request's write, refuses a replay to another instance or after a
+ * restart).  Nonces are remembered here as keyed 64-bit hashes, in
+ * slices of SLICE seconds by the signature's created time.
  * A signature is fresh while created is within 300 s of now, so a
  * nonce is only remembered until its created is 300 s old: a slice is
  * dropped as a whole once every created in it is (at most SLICE + 300 s
@@ -173,7 +176,7 @@ seen(const char *keyid, const char *nonce, int64_t created)
 
 int
 kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
-    uint8_t *pk_out, const char **why)
+    uint8_t *pk_out, struct kps_sig *sig, const char **why)
 {
 	struct kp_httpsig_params	 p;
 	struct kps_store		*rd;
@@ -220,6 +223,9 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 		return KP_EAUTH;
 	}
 	memcpy(user, p.keyid, strlen(p.keyid) + 1);
+	memcpy(sig->keyid, p.keyid, strlen(p.keyid) + 1);
+	memcpy(sig->nonce, p.nonce, sizeof(sig->nonce));
+	sig->created = p.created;
 	if (pk_out != NULL)
 		memcpy(pk_out, pk, sizeof(pk));
 	*why = NULL;

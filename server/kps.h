@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "kpool.h"
+#include "kpool-httpsig.h"
 #include "store.h"
 
 #define KPS_MAX_BODY		(1024 * 1024)	/* 1 MiB */
@@ -42,8 +43,20 @@ int64_t	kps_now(void);
  * clock's second field when it has one). */
 int64_t	kps_real_now(void);
 
+/*
+ * A signed request as replays see it: its signer, nonce and created.
+ * The writer remembers it in the database (kps_nonce_put) with the
+ * request's write, or alone (KPS_JOB_NONCE) for a read.
+ */
+struct kps_sig {
+	char	 keyid[KP_MAX_USERNAME + 1];
+	char	 nonce[KP_HTTPSIG_MAX_NONCE + 1];
+	int64_t	 created;
+};
+
 /* The work the single writer thread does, in group commits. */
 enum kps_job_kind {
+	KPS_JOB_NONCE,		/* only remember sig */
 	KPS_JOB_USER_ADD,
 	KPS_JOB_SAVE,
 	KPS_JOB_RESERVE,
@@ -54,6 +67,13 @@ enum kps_job_kind {
 
 struct kps_job {
 	enum kps_job_kind	 kind;
+	struct kps_sig		 sig;		/* remembered first when
+						   has_sig; a replay is rc
+						   KP_EAUTH and does nothing */
+	int			 has_sig;
+	int			 rate;		/* RESERVE: take a token of
+						   (caller, target) first */
+	int			 wait;		/* KP_ERATE: seconds */
 	const char		*caller;
 	const uint8_t		*ref;
 	const uint8_t		*group_id;
@@ -106,25 +126,19 @@ struct kps_authreq {
 					   the registered key of keyid */
 	const char	*expect_keyid;	/* or NULL */
 };
-/* kps_auth: check a request's signature; KP_OK with the user in user
- * and its key in pk_out (when not NULL), or KP_EAUTH with a static
- * reason in *why. */
+/*
+ * kps_auth: check a request's signature and this process's replay
+ * cache; KP_OK with the user in user, its key in pk_out (when not
+ * NULL) and what names the signature in sig, for the database to
+ * remember (which refuses a replay to another instance); or KP_EAUTH
+ * with a static reason in *why.
+ */
 int	kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
-	    uint8_t *pk_out, const char **why);
+	    uint8_t *pk_out, struct kps_sig *sig, const char **why);
 /* kps_auth_init: key the replay cache; KP_OK or KP_ECRYPTO. */
 int	kps_auth_init(void);
 /* kps_auth_fini: forget the replay cache. */
 void	kps_auth_fini(void);
-
-/* ratelimit.c */
-/* kps_rate_init: the buckets, unless kps_conf turns the limit off;
- * KP_OK or KP_ENOMEM. */
-int	kps_rate_init(void);
-/* kps_rate_fini: free the buckets. */
-void	kps_rate_fini(void);
-/* kps_rate_take: 0 when caller may reserve from target now, else the
- * seconds to wait. */
-int	kps_rate_take(const char *caller, const char *target);
 
 /*
  * metrics.c: the other files report to it, and it asks nothing of them

@@ -192,8 +192,8 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (kps_auth_init() != KP_OK || kps_rate_init() != KP_OK)
-		errx(1, "out of memory");
+	if (kps_auth_init() != KP_OK)
+		errx(1, "libsodium does not initialize");
 	if (kps_writer_start(kps_conf.db, errbuf, sizeof(errbuf)) != KP_OK)
 		errx(1, "%s", errbuf);
 	if (kps_http_start(errbuf, sizeof(errbuf), &port) != 0) {
@@ -215,7 +215,6 @@ main(int argc, char **argv)
 	kps_http_stop();
 	kps_writer_stop();
 	kps_readers_close();
-	kps_rate_fini();
 	kps_auth_fini();
 	return 0;
 }

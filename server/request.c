@@ -65,11 +65,26 @@ kps_error(struct kps_reply *r, int status, const char *code,
 int
 kps_reply_dberr(struct kps_reply *r, int rc)
 {
-	if (rc == KP_ENOMEM)
+	if (rc == KP_EAUTH)
+		kps_error(r, 401, "unauthorized", "replayed signature: this "
+		    "nonce was already used");
+	else if (rc == KP_ENOMEM)
 		kps_error(r, 500, "internal", "out of memory");
-	else
+	else {
 		kps_error(r, 503, "unavailable", "database error; try again");
+		r->retry_after = 1;
+	}
 	return -1;
+}
+
+void
+kps_req_sign(struct kps_req *x, struct kps_job *j)
+{
+	if (!x->sig_pending)
+		return;
+	j->sig = x->sig;
+	j->has_sig = 1;
+	x->sig_pending = 0;
 }
 
 int
@@ -90,8 +105,10 @@ kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect)
 	a.len = x->c->len;
 	a.pk = pk;
 	a.expect_keyid = expect;
-	if ((rc = kps_auth(&a, x->user, x->pk, &why)) == KP_OK)
+	if ((rc = kps_auth(&a, x->user, x->pk, &x->sig, &why)) == KP_OK) {
+		x->sig_pending = 1;
 		return 0;
+	}
 	if (rc != KP_EAUTH)
 		return kps_reply_dberr(x->r, rc);
 	kps_error(x->r, 401, "unauthorized", "%s", why ? why : "refused");

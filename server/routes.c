@@ -71,6 +71,7 @@ r_users(struct kps_req *x, const char *arg)
 	j.kind = KPS_JOB_USER_ADD;
 	j.caller = name;
 	j.pk = pk;
+	kps_req_sign(x, &j);
 	kps_writer_run(&j);
 	if (j.rc == KP_EEXIST)
 		kps_error(x->r, 409, "username_taken", "the user name %s is "
@@ -125,6 +126,7 @@ pending_new(struct kps_req *x)
 	p->route = x->route;
 	memcpy(p->user, x->user, sizeof(p->user));
 	p->job.caller = p->user;
+	kps_req_sign(x, &p->job);
 	x->c->pending = p;
 	return p;
 }
@@ -138,7 +140,6 @@ r_reserve(struct kps_req *x, const char *arg)
 	const char		*target, *rid, *refs;
 	uint8_t			 g[KP_MAX_GROUP_ID], ref[KP_REF_LEN];
 	size_t			 glen;
-	int			 wait;
 
 	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_body(x) != 0 ||
 	    kps_req_str(x, "target_username", 1, &target) != 0 ||
@@ -158,18 +159,13 @@ r_reserve(struct kps_req *x, const char *arg)
 	}
 	if (refs != NULL && kps_req_ref(x, refs, ref) != 0)
 		return;
-	if ((wait = kps_rate_take(x->user, target)) > 0) {
-		x->r->retry_after = wait;
-		kps_error(x->r, 429, "rate_limited", "too many reservations "
-		    "of %s's keys; retry in %d s", target, wait);
-		return;
-	}
 	if ((p = pending_new(x)) == NULL)
 		return;
 	memcpy(p->target, target, strlen(target) + 1);
 	memcpy(p->g, g, glen);
 	p->glen = glen;
 	p->job.kind = KPS_JOB_RESERVE;
+	p->job.rate = kps_conf.rate_per_min > 0;
 	p->job.reserve.caller = p->user;
 	p->job.reserve.target = p->target;
 	p->job.reserve.group_id = p->g;
@@ -218,6 +214,11 @@ f_reserve(struct kps_pending *p, struct kps_reply *r)
 	case KP_ECONFLICT:
 		kps_error(r, 409, "not_available", "the key %s is not "
 		    "available (reserved, spent or expired)", p->refs);
+		break;
+	case KP_ERATE:
+		r->retry_after = j->wait;
+		kps_error(r, 429, "rate_limited", "too many reservations of "
+		    "%s's keys; retry in %d s", p->target, j->wait);
 		break;
 	case KP_EEXHAUSTED:
 		kps_metric_add("pool_exhausted", 1);
@@ -384,6 +385,7 @@ r_retire(struct kps_req *x, const char *refs)
 	j.kind = KPS_JOB_RETIRE;
 	j.caller = x->user;
 	j.ref = ref;
+	kps_req_sign(x, &j);
 	kps_writer_run(&j);
 	ref_reply(x->r, j.rc, ref, "retired", retire_answers);
 }
@@ -608,6 +610,27 @@ with_method(const struct kps_route *rt, const char *method, char *allow,
 	return NULL;
 }
 
+/*
+ * remember: have the writer remember the signature of a request that
+ * wrote nothing (a read, or a write refused before it was queued); a
+ * replay makes the answer 401 instead, a database error 503.
+ */
+static void
+remember(struct kps_req *x)
+{
+	struct kps_job	j;
+
+	memset(&j, 0, sizeof(j));
+	j.kind = KPS_JOB_NONCE;
+	kps_req_sign(x, &j);
+	kps_writer_run(&j);
+	if (j.rc == KP_OK)
+		return;
+	free(x->r->body);
+	memset(x->r, 0, sizeof(*x->r));
+	kps_reply_dberr(x->r, j.rc);
+}
+
 void
 kps_handle(struct kps_call *c, struct kps_reply *r)
 {
@@ -633,6 +656,8 @@ kps_handle(struct kps_call *c, struct kps_reply *r)
 		return;
 	}
 	x.route->handle(&x, match(x.route, c->path));
+	if (x.sig_pending)
+		remember(&x);
 	/* the authenticated caller, for the request log */
 	memcpy(c->user, x.user, sizeof(c->user));
 	json_decref(x.in);

@@ -10,37 +10,42 @@
 
 #include "store.h"
 
-/*
- * The backends by the prefix of a database's name; a name with none of
- * these is a SQLite file.  A backend without an open is not built yet.
- */
-static const struct {
-	const char	*prefix;
-	int		(*open)(const char *, const struct kps_store_conf *,
-			    struct kps_store **);
-} backends[] = {
-	{ "sqlite:", kps_sqlite_open },
-	{ "postgresql:", NULL },
-};
+/* A libpq conninfo string begins with a keyword and '=' ("host=..."). */
+static int
+is_conninfo(const char *s)
+{
+	size_t	n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+
+	s += n;
+	s += strspn(s, " ");
+	return n > 0 && *s == '=';
+}
+
+int
+kps_store_is_pg(const char *path)
+{
+	return strncmp(path, "postgresql://", 13) == 0 ||
+	    strncmp(path, "postgres://", 11) == 0 || is_conninfo(path);
+}
 
 int
 kps_store_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out)
 {
-	size_t	i, n;
-
 	*out = NULL;
 	if (path == NULL || *path == '\0')
 		return KP_EINVAL;
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		n = strlen(backends[i].prefix);
-		if (strncmp(path, backends[i].prefix, n) != 0)
-			continue;
-		if (backends[i].open == NULL)
-			return KP_EINVAL;
-		return backends[i].open(path + n, conf, out);
-	}
+	if (kps_store_is_pg(path))
+		return KP_EINVAL;	/* the backend is not built yet */
+	if (strncmp(path, "sqlite:", 7) == 0)
+		path += 7;
 	return kps_sqlite_open(path, conf, out);
+}
+
+const char *
+kps_store_backend(struct kps_store *s)
+{
+	return s->ops->name;
 }
 
 void
@@ -99,6 +104,20 @@ int
 kps_user_get(struct kps_store *s, const char *name, uint8_t pk[32])
 {
 	return s->ops->user_get(s, name, pk);
+}
+
+int
+kps_nonce_put(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created, int64_t now)
+{
+	return s->ops->nonce_put(s, keyid, nonce, created, now);
+}
+
+int
+kps_rate_take(struct kps_store *s, const char *caller, const char *target,
+    int64_t now_ms, int *wait)
+{
+	return s->ops->rate_take(s, caller, target, now_ms, wait);
 }
 
 int
@@ -212,4 +231,24 @@ kps_count_by_status(struct kps_store *s, const char *user, int64_t now,
     struct kps_counts *out)
 {
 	return s->ops->count(s, user, now, out);
+}
+
+int
+kps_store_dump(struct kps_store *s,
+    int (*row)(void *, const struct kps_row *), void *arg)
+{
+	return s->ops->dump(s, row, arg);
+}
+
+int
+kps_store_load(struct kps_store *s, const struct kps_row *r)
+{
+	return s->ops->load(s, r);
+}
+
+int
+kps_store_census(struct kps_store *s, struct kps_census *c)
+{
+	memset(c, 0, sizeof(*c));
+	return s->ops->census(s, c);
 }

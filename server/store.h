@@ -4,7 +4,9 @@
  * backend fills a table of operations (struct kps_store_ops), and the
  * dispatcher (store.c) picks a backend by the database's name and calls
  * it through the table; a backend never calls back into the dispatcher.
- * SQLite is the one backend now (store_sqlite.c); PostgreSQL is to come.
+ * The backends are SQLite (store_sqlite*.c, one file, one instance) and
+ * PostgreSQL (store_pg*.c, any number of instances on one database);
+ * what both decide the same way is store_rules.c's.
  *
  * A struct kps_store is one connection, used by one thread at a time.
  * Every operation is atomic on its own, and may also run inside
@@ -26,6 +28,8 @@ struct kps_store_conf {
 	int	burn;		/* expired reservations become spent */
 	int	manual_checkpoint; /* no automatic WAL checkpoints */
 	int	readonly;	/* a reader connection */
+	double	rate_per_min;	/* kps_rate_take: tokens a minute */
+	double	rate_burst;	/* and the bucket's size (>= 1) */
 };
 
 /* One stored KeyPackage, public parts and its life on the server. */
@@ -77,6 +81,57 @@ struct kps_counts {
 	uint64_t last_resort;
 };
 
+/*
+ * A row of any table, every column as stored, NULLs told apart: what
+ * kps_store_dump() reads and kps_store_load() writes, so that migrate
+ * copies a database whatever its backends.  One kind a table, in the
+ * order a copy loads them (a user before the keys that name it).
+ * Devices, once they exist, are a kind after KPS_ROW_USER, with their
+ * columns in a part of their own below.
+ */
+enum kps_row_kind {
+	KPS_ROW_USER,
+	KPS_ROW_KEY,
+	KPS_ROW_TOMBSTONE,
+	KPS_NROWKINDS
+};
+
+/* The columns of a key that may be NULL: bits of kps_row.null. */
+#define KPS_NULL_RESERVATION_ID	0x01
+#define KPS_NULL_EXPIRES	0x02
+#define KPS_NULL_RESERVED_BY	0x04
+#define KPS_NULL_RESERVED_AT	0x08
+#define KPS_NULL_REQUEST_ID	0x10
+#define KPS_NULL_SPENT_AT	0x20
+#define KPS_NULL_SPENT_BY	0x40
+#define KPS_NULL_GROUP_ID	0x80
+
+struct kps_row {
+	enum kps_row_kind kind;
+	/* USER: name, public_key, created_at; TOMBSTONE: name (the user) */
+	char		 name[KP_MAX_USERNAME + 1];
+	uint8_t		 public_key[32];
+	int64_t		 created_at;	/* USER and TOMBSTONE */
+	/* KEY: key.status is the stored state (available, reserved or
+	 * spent), every other field the column as stored (0 or "" when
+	 * NULL); key.bytes belongs to the row's reader */
+	struct kps_key	 key;
+	char		 request_id[65];
+	unsigned	 null;		/* KPS_NULL_* */
+	/* TOMBSTONE: a ref (0) or an init key (1) */
+	int		 tomb_kind;
+	uint8_t		 tomb_value[32];
+};
+
+/* What a database holds, to check a copy against its source. */
+struct kps_census {
+	uint64_t rows[KPS_NROWKINDS];	/* per table */
+	uint64_t keys[KP_NSTATES];	/* per stored state */
+	uint64_t last_resort;
+	uint64_t reservations;		/* keys with a reservation id */
+	uint64_t tombstones[2];		/* of refs, of init keys */
+};
+
 struct kps_store;
 
 /*
@@ -102,6 +157,10 @@ struct kps_store_ops {
 	int	(*user_add)(struct kps_store *, const char *,
 		    const uint8_t *, int64_t);
 	int	(*user_get)(struct kps_store *, const char *, uint8_t *);
+	int	(*nonce_put)(struct kps_store *, const char *, const char *,
+		    int64_t, int64_t);
+	int	(*rate_take)(struct kps_store *, const char *, const char *,
+		    int64_t, int *);
 	int	(*save)(struct kps_store *, const struct kps_key *);
 	int	(*get)(struct kps_store *, const uint8_t *, int64_t,
 		    struct kps_key *);
@@ -120,6 +179,10 @@ struct kps_store_ops {
 	int	(*release_expired)(struct kps_store *, int64_t, uint64_t *);
 	int	(*count)(struct kps_store *, const char *, int64_t,
 		    struct kps_counts *);
+	int	(*dump)(struct kps_store *,
+		    int (*)(void *, const struct kps_row *), void *);
+	int	(*load)(struct kps_store *, const struct kps_row *);
+	int	(*census)(struct kps_store *, struct kps_census *);
 };
 
 /* A connection: a backend's own struct begins with this one. */
@@ -129,20 +192,30 @@ struct kps_store {
 
 /*
  * The backends.  kps_sqlite_open: open a connection to the SQLite file
- * path, as kps_store_open() does (store_sqlite.c).
+ * path, as kps_store_open() does (store_sqlite.c).  kps_pg_open: the
+ * same for the PostgreSQL database of a libpq URI or conninfo string
+ * (store_pg.c).
  */
 int kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out) KP_WUR;
+int kps_pg_open(const char *conninfo, const struct kps_store_conf *conf,
+    struct kps_store **out) KP_WUR;
 
 /*
- * kps_store_open: open one connection to the store named by path: a
- * file name or "sqlite:FILE" for SQLite ("postgresql:..." is refused,
- * KP_EINVAL, until that backend is built), creating and migrating it
- * on first use.  *out is set even on failure, for kps_store_errmsg();
- * close it with kps_store_close() in any case.
+ * kps_store_open: open one connection to the store named by path:
+ * PostgreSQL for a libpq URI ("postgresql://..." or "postgres://...")
+ * or conninfo string ("host=... dbname=...": it begins with a word and
+ * '='), else SQLite: "sqlite:FILE" or a file name.  The database is
+ * created (SQLite) and migrated on first use, unless conf says
+ * readonly.  *out is set even on failure, for kps_store_errmsg(); close
+ * it with kps_store_close() in any case.
  */
 int kps_store_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out) KP_WUR;
+/* kps_store_is_pg: 1 when kps_store_open() takes path for PostgreSQL. */
+int kps_store_is_pg(const char *path);
+/* kps_store_backend: the name of s's backend ("sqlite", "postgresql"). */
+const char *kps_store_backend(struct kps_store *s);
 
 /* kps_store_close: close a connection; NULL is fine. */
 void kps_store_close(struct kps_store *s);
@@ -174,6 +247,24 @@ int kps_user_add(struct kps_store *s, const char *name,
 /* kps_user_get: the key of name; KP_ENOTFOUND for an unknown user. */
 int kps_user_get(struct kps_store *s, const char *name,
     uint8_t pk[32]) KP_WUR;
+
+/*
+ * kps_nonce_put: remember the signature nonce of keyid, created at
+ * `created`, so that a signed request is accepted once however many
+ * instances share the database: KP_EEXIST when (keyid, nonce) is
+ * remembered already (a replay).  Nonces whose created is more than
+ * KP_HTTPSIG_WINDOW before now are forgotten (they are stale anyway).
+ */
+int kps_nonce_put(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created, int64_t now) KP_WUR;
+/*
+ * kps_rate_take: take a token from the bucket of (caller, target) at
+ * now_ms (milliseconds), which refills at conf.rate_per_min up to
+ * conf.rate_burst; *wait is 0 when one was taken, else the seconds
+ * until one is there (at least 1).  Buckets full again are forgotten.
+ */
+int kps_rate_take(struct kps_store *s, const char *caller,
+    const char *target, int64_t now_ms, int *wait) KP_WUR;
 
 /*
  * kps_key_save: store a new key (status available).  KP_EEXIST when
@@ -246,5 +337,19 @@ int kps_release_expired_reservations(struct kps_store *s, int64_t now,
 /* kps_count_by_status: counts of user's keys (all users when NULL). */
 int kps_count_by_status(struct kps_store *s, const char *user, int64_t now,
     struct kps_counts *out) KP_WUR;
+
+/*
+ * kps_store_dump: call row(arg, r) on every row of every table, kind by
+ * kind in kps_row_kind's order, keys oldest first; a row is valid during
+ * the call only.  Stops at the first non-KP_OK return of row, and
+ * returns it.
+ */
+int kps_store_dump(struct kps_store *s,
+    int (*row)(void *, const struct kps_row *), void *arg) KP_WUR;
+/* kps_store_load: insert r as it is (its state, reservation, NULLs);
+ * KP_EEXIST when it is there already. */
+int kps_store_load(struct kps_store *s, const struct kps_row *r) KP_WUR;
+/* kps_store_census: count what s holds into c. */
+int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;
 
 #endif /* KPS_STORE_H */

@@ -12,6 +12,8 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "kpool-httpsig.h"
+#include "store_rules.h"
 #include "store_sqlite_db.h"
 
 /* Migrations: migrations[i] takes user_version i to i + 1. */
@@ -64,6 +66,26 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (kind, value, username)"
 	") WITHOUT ROWID;",
+	/*
+	 * 2: what instances share besides the keys: the nonces of signed
+	 * requests, the rate-limit buckets
+	 */
+	"CREATE TABLE nonces("
+	"  keyid TEXT NOT NULL,"
+	"  nonce TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (keyid, nonce)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX nonces_created ON nonces(created);"
+	"CREATE TABLE rates("
+	"  caller TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  tokens REAL NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  taken INTEGER NOT NULL,"
+	"  PRIMARY KEY (caller, target)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX rates_at ON rates(at);",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -176,7 +198,48 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "FROM keypackages WHERE username = ?2 GROUP BY 1, 2",
 	[SQ_COUNT_ALL] = "SELECT " EFF ", last_resort, count(*) "
 	    "FROM keypackages GROUP BY 1, 2",
+	[SQ_NONCE_PUT] = "INSERT OR IGNORE INTO nonces(keyid, nonce, created) "
+	    "VALUES (?1, ?2, ?3)",
+	[SQ_NONCE_PRUNE] = "DELETE FROM nonces WHERE created < ?1",
+	/*
+	 * ?3 now (ms), ?4 the burst, ?5 tokens a millisecond: the bucket
+	 * refilled to now (SET reads the old row), less the token taken.
+	 */
+	[SQ_RATE_TAKE] = "INSERT INTO rates(caller, target, tokens, at, "
+	    "taken) VALUES (?1, ?2, ?4 - 1, ?3, 1) "
+	    "ON CONFLICT(caller, target) DO UPDATE SET "
+	    "tokens = min(?4, tokens + max(?3 - at, 0) * ?5) - "
+	    "(min(?4, tokens + max(?3 - at, 0) * ?5) >= 1), "
+	    "taken = min(?4, tokens + max(?3 - at, 0) * ?5) >= 1, "
+	    "at = max(?3, at) RETURNING tokens, taken",
+	[SQ_RATE_PRUNE] = "DELETE FROM rates WHERE at < ?1",
+	[SQ_DUMP_USERS] = "SELECT name, public_key, created_at FROM users "
+	    "ORDER BY created_at, name",
+	[SQ_DUMP_KEYS] = "SELECT keypackage_ref, username, keypackage_bytes, "
+	    "uploaded_at, status, last_resort, reservation_id, reserved_at, "
+	    "reservation_expires_at, reserved_by, spent_at, spent_by, "
+	    "group_id, not_after, credential_hash, ciphersuite, init_key, "
+	    "request_id FROM keypackages ORDER BY uploaded_at, rowid",
+	[SQ_DUMP_TOMBS] = "SELECT kind, value, username, created_at "
+	    "FROM tombstones ORDER BY created_at, kind, value",
+	[SQ_LOAD_USER] = "INSERT OR IGNORE INTO users(name, public_key, "
+	    "created_at) VALUES (?1, ?2, ?3)",
+	[SQ_LOAD_KEY] = "INSERT OR IGNORE INTO keypackages(keypackage_ref, "
+	    "username, keypackage_bytes, uploaded_at, status, last_resort, "
+	    "reservation_id, reserved_at, reservation_expires_at, "
+	    "reserved_by, spent_at, spent_by, group_id, not_after, "
+	    "credential_hash, ciphersuite, init_key, request_id) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+	    "?15, ?16, ?17, ?18)",
+	[SQ_LOAD_TOMB] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_CENSUS_KEYS] = "SELECT status, last_resort, count(*), "
+	    "count(reservation_id) FROM keypackages GROUP BY 1, 2",
+	[SQ_CENSUS_REST] = "SELECT (SELECT count(*) FROM users), "
+	    "(SELECT count(*) FROM tombstones WHERE kind = 0), "
+	    "(SELECT count(*) FROM tombstones WHERE kind = 1)",
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_BEGIN_READ] = "BEGIN",
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
 	[SQ_SAVEPOINT] = "SAVEPOINT op",
@@ -274,6 +337,13 @@ kps_sq_op_begin1(struct kps_sq *s, int *own)
 }
 
 int
+kps_sq_op_begin_read(struct kps_sq *s, int *own)
+{
+	*own = sqlite3_get_autocommit(s->db);
+	return *own ? run(s, SQ_BEGIN_READ) : KP_OK;
+}
+
+int
 kps_sq_op_end1(struct kps_sq *s, int own, int rc)
 {
 	if (!own)
@@ -353,45 +423,70 @@ kps_sq_dupblob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len)
 	return KP_OK;
 }
 
-int
-kps_sq_key(sqlite3_stmt *st, struct kps_key *k)
+/* null: set bit in r->null when column i of st is NULL. */
+static void
+null(sqlite3_stmt *st, int i, struct kps_row *r, unsigned bit)
 {
-	memset(k, 0, sizeof(*k));
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		r->null |= bit;
+}
+
+int
+kps_sq_row(sqlite3_stmt *st, struct kps_row *r)
+{
+	struct kps_key	*k = &r->key;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_KEY;
 	kps_sq_blob(st, 0, k->ref, sizeof(k->ref), NULL);
 	kps_sq_text(st, 1, k->username, sizeof(k->username));
 	if (kps_sq_dupblob(st, 2, &k->bytes, &k->len) != KP_OK)
 		return KP_ENOMEM;
 	k->uploaded_at = sqlite3_column_int64(st, 3);
-	k->status = sqlite3_column_int(st, 4);
+	if (sqlite3_column_type(st, 4) == SQLITE_TEXT)
+		k->status = kps_state_parse((const char *)
+		    sqlite3_column_text(st, 4));
+	else
+		k->status = sqlite3_column_int(st, 4);
 	k->last_resort = sqlite3_column_int(st, 5);
+	kps_sq_text(st, 6, k->reservation_id, sizeof(k->reservation_id));
+	null(st, 6, r, KPS_NULL_RESERVATION_ID);
+	k->reserved_at = sqlite3_column_int64(st, 7);
+	null(st, 7, r, KPS_NULL_RESERVED_AT);
+	k->reservation_expires_at = sqlite3_column_int64(st, 8);
+	null(st, 8, r, KPS_NULL_EXPIRES);
+	kps_sq_text(st, 9, k->reserved_by, sizeof(k->reserved_by));
+	null(st, 9, r, KPS_NULL_RESERVED_BY);
+	k->spent_at = sqlite3_column_int64(st, 10);
+	null(st, 10, r, KPS_NULL_SPENT_AT);
+	kps_sq_text(st, 11, k->spent_by, sizeof(k->spent_by));
+	null(st, 11, r, KPS_NULL_SPENT_BY);
+	kps_sq_blob(st, 12, k->group_id, sizeof(k->group_id),
+	    &k->group_id_len);
+	null(st, 12, r, KPS_NULL_GROUP_ID);
 	k->not_after = sqlite3_column_int64(st, 13);
 	kps_sq_blob(st, 14, k->credential_hash, sizeof(k->credential_hash),
 	    NULL);
 	k->suite = (uint16_t)sqlite3_column_int(st, 15);
 	kps_sq_blob(st, 16, k->init_key, sizeof(k->init_key), NULL);
-	if (k->status == KP_STATE_RESERVED) {
-		kps_sq_text(st, 6, k->reservation_id,
-		    sizeof(k->reservation_id));
-		k->reserved_at = sqlite3_column_int64(st, 7);
-		k->reservation_expires_at = sqlite3_column_int64(st, 8);
-		kps_sq_text(st, 9, k->reserved_by, sizeof(k->reserved_by));
-		kps_sq_blob(st, 12, k->group_id, sizeof(k->group_id),
-		    &k->group_id_len);
-	} else if (k->status == KP_STATE_SPENT ||
-	    (k->status == KP_STATE_EXPIRED && sqlite3_column_type(st, 10) !=
-	    SQLITE_NULL)) {
-		k->reserved_at = sqlite3_column_int64(st, 7);
-		kps_sq_text(st, 9, k->reserved_by, sizeof(k->reserved_by));
-		k->spent_at = sqlite3_column_int64(st, 10);
-		kps_sq_text(st, 11, k->spent_by, sizeof(k->spent_by));
-		kps_sq_blob(st, 12, k->group_id, sizeof(k->group_id),
-		    &k->group_id_len);
-		if (sqlite3_column_type(st, 10) == SQLITE_NULL) {
-			/* burned at the end of its reservation */
-			k->spent_at = sqlite3_column_int64(st, 8);
-			k->spent_by[0] = '\0';
-		}
+	r->null |= KPS_NULL_REQUEST_ID;
+	if (sqlite3_column_count(st) > 17) {
+		kps_sq_text(st, 17, r->request_id, sizeof(r->request_id));
+		if (sqlite3_column_type(st, 17) != SQLITE_NULL)
+			r->null &= ~KPS_NULL_REQUEST_ID;
 	}
+	return KP_OK;
+}
+
+int
+kps_sq_key(sqlite3_stmt *st, struct kps_key *k)
+{
+	struct kps_row	r;
+
+	memset(k, 0, sizeof(*k));
+	if (kps_sq_row(st, &r) != KP_OK)
+		return KP_ENOMEM;
+	kps_key_view(&r, r.key.status, k);
 	return KP_OK;
 }
 
@@ -571,3 +666,86 @@ out:
 	return kps_sq_op_end1(s, own, rc);
 }
 
+
+int
+kps_sq_nonce_put(struct kps_store *b, const char *keyid, const char *nonce,
+    int64_t created, int64_t now)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	/* the prune may land alone: it forgets only what is stale */
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if (now != s->nonces_pruned) {
+		if ((st = kps_sq_stmt(s, SQ_NONCE_PRUNE)) == NULL) {
+			rc = KP_EDB;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, now - KP_HTTPSIG_WINDOW);
+		if ((rc = kps_sq_done(s, st, "nonce prune")) != KP_OK)
+			goto out;
+	}
+	if ((st = kps_sq_stmt(s, SQ_NONCE_PUT)) == NULL) {
+		rc = KP_EDB;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, keyid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, created);
+	if ((rc = kps_sq_done(s, st, "nonce")) == KP_OK &&
+	    sqlite3_changes(s->db) == 0)
+		rc = KP_EEXIST;
+out:
+	if ((rc = kps_sq_op_end1(s, own, rc)) == KP_OK || rc == KP_EEXIST)
+		s->nonces_pruned = now;
+	return rc;
+}
+
+int
+kps_sq_rate_take(struct kps_store *b, const char *caller, const char *target,
+    int64_t now_ms, int *wait)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	double		 per_ms = s->conf.rate_per_min / 60000.0;
+	int		 own, rc, x;
+
+	*wait = 0;
+	if (s->conf.rate_per_min <= 0)
+		return KP_OK;
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if (now_ms / 1000 != s->rates_pruned / 1000) {
+		if ((st = kps_sq_stmt(s, SQ_RATE_PRUNE)) == NULL) {
+			rc = KP_EDB;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, now_ms -
+		    (int64_t)(s->conf.rate_burst / per_ms) - 1);
+		if ((rc = kps_sq_done(s, st, "rate prune")) != KP_OK)
+			goto out;
+	}
+	if ((st = kps_sq_stmt(s, SQ_RATE_TAKE)) == NULL) {
+		rc = KP_EDB;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ms);
+	sqlite3_bind_double(st, 4, s->conf.rate_burst);
+	sqlite3_bind_double(st, 5, per_ms);
+	if ((x = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!sqlite3_column_int(st, 1))
+			*wait = kps_rate_wait(sqlite3_column_double(st, 0),
+			    s->conf.rate_per_min);
+		x = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	rc = x == SQLITE_DONE ? KP_OK : kps_sq_err(s, "rate");
+out:
+	if ((rc = kps_sq_op_end1(s, own, rc)) == KP_OK)
+		s->rates_pruned = now_ms;
+	return rc;
+}

@@ -28,8 +28,11 @@ enum kps_sq_stmt {
 	SQ_SPEND, SQ_TOMB_ADD, SQ_RELEASE, SQ_DELETE,
 	SQ_CLEANUP, SQ_EXP_RELEASE, SQ_CLEAN_TOMB_REF,
 	SQ_CLEAN_TOMB_INIT, SQ_EXP_BURN, SQ_COUNT_USER,
-	SQ_COUNT_ALL,
-	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
+	SQ_COUNT_ALL, SQ_NONCE_PUT, SQ_NONCE_PRUNE, SQ_RATE_TAKE,
+	SQ_RATE_PRUNE, SQ_DUMP_USERS, SQ_DUMP_KEYS, SQ_DUMP_TOMBS,
+	SQ_LOAD_USER, SQ_LOAD_KEY, SQ_LOAD_TOMB, SQ_CENSUS_KEYS,
+	SQ_CENSUS_REST,
+	SQ_BEGIN, SQ_BEGIN_READ, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
 	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
 	SQ_NSTMTS
 };
@@ -41,6 +44,8 @@ struct kps_sq {
 	struct kps_store_conf	 conf;
 	sqlite3_stmt		*st[SQ_NSTMTS];
 	int			 batch;	/* in the writer's transaction */
+	int64_t			 nonces_pruned;	/* when, unix seconds */
+	int64_t			 rates_pruned;	/* when, milliseconds */
 	char			 err[256];
 };
 
@@ -67,6 +72,15 @@ int kps_sq_checkpoint(struct kps_store *b);
 int kps_sq_user_add(struct kps_store *b, const char *name,
     const uint8_t *pk, int64_t now);
 int kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk);
+int kps_sq_nonce_put(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created, int64_t now);
+int kps_sq_rate_take(struct kps_store *b, const char *caller,
+    const char *target, int64_t now_ms, int *wait);
+/* The copy of a database (store_sqlite_copy.c). */
+int kps_sq_dump(struct kps_store *b,
+    int (*row)(void *, const struct kps_row *), void *arg);
+int kps_sq_load(struct kps_store *b, const struct kps_row *r);
+int kps_sq_census(struct kps_store *b, struct kps_census *c);
 
 /* kps_sq_err: keep what failed and SQLite's message; returns KP_EDB. */
 int kps_sq_err(struct kps_sq *s, const char *what);
@@ -94,9 +108,19 @@ int kps_sq_op_end(struct kps_sq *s, int own, int rc);
  */
 int kps_sq_op_begin1(struct kps_sq *s, int *own);
 int kps_sq_op_end1(struct kps_sq *s, int own, int rc);
+/* kps_sq_op_begin_read: a read transaction of its own (one snapshot
+ * of every table) unless in one already; end it with kps_sq_op_end1. */
+int kps_sq_op_begin_read(struct kps_sq *s, int *own);
 
-/* kps_sq_key: fill k from a row of SQ_GET or SQ_LIST_*; k->bytes
- * is malloc'd.  KP_OK or KP_ENOMEM. */
+/*
+ * kps_sq_row: fill r from a row of SQ_GET, SQ_LIST_* or SQ_DUMP_KEYS
+ * (KEYCOLS, with the effective state or the stored status text in
+ * column 4, then request_id if there is a column 17); r->key.bytes is
+ * malloc'd.  KP_OK or KP_ENOMEM.
+ */
+int kps_sq_row(sqlite3_stmt *st, struct kps_row *r);
+/* kps_sq_key: the key of a row of SQ_GET or SQ_LIST_* as it reads in
+ * its effective state; k->bytes is malloc'd.  KP_OK or KP_ENOMEM. */
 int kps_sq_key(sqlite3_stmt *st, struct kps_key *k);
 /* kps_sq_text: column i of st as a string into out ("" for NULL). */
 void kps_sq_text(sqlite3_stmt *st, int i, char *out, size_t cap);

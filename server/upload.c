@@ -167,7 +167,13 @@ kps_upload(struct kps_req *x, const char *arg)
 		j.keys = keys;
 		j.rcs = rcs;
 		j.nkeys = nk;
+		kps_req_sign(x, &j);
 		kps_writer_run(&j);
+		if (j.rc != KP_OK) {
+			/* replayed, or not committed: nothing is saved */
+			kps_reply_dberr(x->r, j.rc);
+			goto out;
+		}
 	}
 	for (i = 0; i < nk; i++) {
 		switch (rcs[i]) {

@@ -28,13 +28,49 @@ static pthread_t	 writer_thr, ckpt_thr;	/* main thread: start, stop */
 static struct kps_store	*wdb;			/* writer thread only */
 static struct kps_store	*cdb;			/* checkpointer only */
 
+/* now_ms: the real time in milliseconds, which the rate buckets of
+ * every instance share. */
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * run_one: the job's signature is remembered first, then a reserve
+ * takes its token, then the job does its work; a replay (KP_EAUTH), an
+ * empty bucket (KP_ERATE) or a failure of these ends it there.
+ */
 static void
 run_one(struct kps_job *j, int64_t now)
 {
 	size_t	i;
+	int	rc = KP_OK;
 
 	j->now = now;
+	if (j->has_sig) {
+		rc = kps_nonce_put(wdb, j->sig.keyid, j->sig.nonce,
+		    j->sig.created, kps_real_now());
+		if (rc == KP_EEXIST)
+			rc = KP_EAUTH;
+	}
+	if (rc == KP_OK && j->kind == KPS_JOB_RESERVE && j->rate &&
+	    (rc = kps_rate_take(wdb, j->caller, j->reserve.target, now_ms(),
+	    &j->wait)) == KP_OK && j->wait > 0)
+		rc = KP_ERATE;
+	if (rc != KP_OK) {
+		j->rc = rc;
+		for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
+			j->rcs[i] = rc;
+		return;
+	}
 	switch (j->kind) {
+	case KPS_JOB_NONCE:
+		j->rc = KP_OK;
+		break;
 	case KPS_JOB_USER_ADD:
 		j->rc = kps_user_add(wdb, j->caller, j->pk, now);
 		break;
@@ -222,6 +258,8 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 
 	conf.burn = kps_conf.burn;
 	conf.manual_checkpoint = 1;
+	conf.rate_per_min = kps_conf.rate_per_min;
+	conf.rate_burst = kps_conf.rate_burst;
 	if ((rc = kps_store_open(db, &conf, &wdb)) != KP_OK) {
 		snprintf(err, errlen, "%s: %s", db, wdb ?
 		    kps_store_errmsg(wdb) : kp_strerror(rc));
