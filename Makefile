@@ -30,6 +30,7 @@ deb_libcurl	= libcurl4-openssl-dev
 deb_fuse3	= libfuse3-dev
 deb_libmicrohttpd = libmicrohttpd-dev
 deb_jansson	= libjansson-dev
+deb_libpq	= libpq-dev
 
 # pkg-config lookups are expanded lazily, only by the rules that compile or
 # link, so that "make deps" runs on a machine that has none of them yet.
@@ -40,7 +41,7 @@ pc_cflags = $(foreach m,$(1),$(call pc_check,$(m))$(shell pkg-config --cflags $(
 pc_libs = $(foreach m,$(1),$(call pc_check,$(m))$(shell pkg-config --libs $(m)))
 
 LIB_PKGS	= libsodium libcrypto sqlite3 libcurl jansson
-SERVER_PKGS	= $(LIB_PKGS) libmicrohttpd
+SERVER_PKGS	= $(LIB_PKGS) libmicrohttpd libpq
 FS_PKGS		= $(LIB_PKGS) fuse3
 
 WARN	= -Wall -Wextra -Wformat=2 -Werror -Wshadow -Wpointer-arith \

@@ -36,7 +36,7 @@ kps_store_open(const char *path, const struct kps_store_conf *conf,
 	if (path == NULL || *path == '\0')
 		return KP_EINVAL;
 	if (kps_store_is_pg(path))
-		return KP_EINVAL;	/* the backend is not built yet */
+		return kps_pg_open(path, conf, out);
 	if (strncmp(path, "sqlite:", 7) == 0)
 		path += 7;
 	return kps_sqlite_open(path, conf, out);

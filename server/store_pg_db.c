@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_pg_db.c: one connection of the server's PostgreSQL store: its
+ * schema's migration (versioned in kpool_schema, under an advisory lock
+ * so that instances starting together do not race), its statements
+ * (store_pg_sql.c) and their arguments, its transactions and
+ * reconnection, its users, nonces and rate buckets; see store_pg_db.h.
+ */
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "kpool-httpsig.h"
+#include "store_pg_db.h"
+#include "store_rules.h"
+
+/* Type OIDs of the parameters (pg_type.h is a server header). */
+#define OID_BOOL	16
+#define OID_BYTEA	17
+#define OID_INT8	20
+#define OID_INT4	23
+#define OID_TEXT	25
+#define OID_FLOAT8	701
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+kps_pg_err(struct kps_pg *s, const char *what)
+{
+	char	*nl;
+
+	snprintf(s->err, sizeof(s->err), "%s: %s", what,
+	    s->conn ? PQerrorMessage(s->conn) : "no connection");
+	if ((nl = strchr(s->err, '\n')) != NULL)
+		*nl = '\0';
+	return KP_EDB;
+}
+
+/* result_err: keep what failed and the message of result r. */
+static void
+result_err(struct kps_pg *s, const char *what, const PGresult *r)
+{
+	const char	*m = r ? PQresultErrorMessage(r) : "";
+	char		*nl;
+
+	if (m == NULL || *m == '\0') {
+		kps_pg_err(s, what);
+		return;
+	}
+	snprintf(s->err, sizeof(s->err), "%s: %s", what, m);
+	if ((nl = strchr(s->err, '\n')) != NULL)
+		*nl = '\0';
+}
+
+void
+kps_pg_args_init(struct kps_pg_args *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+/* arg: the next argument, of type t; NULL when there are too many. */
+static int
+arg(struct kps_pg_args *a, char t)
+{
+	if (a->n >= KPS_PG_MAXARGS) {
+		a->types[0] = '!';	/* matches no statement */
+		return -1;
+	}
+	a->types[a->n] = t;
+	a->types[a->n + 1] = '\0';
+	a->v[a->n] = NULL;
+	a->len[a->n] = 0;
+	a->fmt[a->n] = 1;
+	return a->n++;
+}
+
+void
+kps_pg_arg_text(struct kps_pg_args *a, const char *s)
+{
+	int	i;
+
+	if ((i = arg(a, 't')) < 0)
+		return;
+	a->v[i] = s;
+	a->len[i] = s ? (int)strlen(s) : 0;
+}
+
+void
+kps_pg_arg_bytea(struct kps_pg_args *a, const uint8_t *p, size_t n)
+{
+	int	i;
+
+	if ((i = arg(a, 'b')) < 0)
+		return;
+	/* a zero-length value needs a pointer that is not NULL */
+	a->v[i] = p ? (const char *)p : NULL;
+	if (p != NULL && n == 0)
+		a->v[i] = "";
+	a->len[i] = (int)n;
+}
+
+/* be: v in n bytes, most significant first, into the slot of arg i. */
+static void
+be(struct kps_pg_args *a, int i, uint64_t v, int n)
+{
+	int	k;
+
+	for (k = 0; k < n; k++)
+		a->num[i][k] = (unsigned char)(v >> (8 * (n - 1 - k)));
+	a->v[i] = (const char *)a->num[i];
+	a->len[i] = n;
+}
+
+void
+kps_pg_arg_i64(struct kps_pg_args *a, int64_t v)
+{
+	int	i;
+
+	if ((i = arg(a, 'i')) >= 0)
+		be(a, i, (uint64_t)v, 8);
+}
+
+void
+kps_pg_arg_i32(struct kps_pg_args *a, int32_t v)
+{
+	int	i;
+
+	if ((i = arg(a, 'n')) >= 0)
+		be(a, i, (uint32_t)v, 4);
+}
+
+void
+kps_pg_arg_f64(struct kps_pg_args *a, double v)
+{
+	uint64_t	u;
+	int		i;
+
+	memcpy(&u, &v, sizeof(u));
+	if ((i = arg(a, 'f')) >= 0)
+		be(a, i, u, 8);
+}
+
+void
+kps_pg_arg_bool(struct kps_pg_args *a, int v)
+{
+	int	i;
+
+	if ((i = arg(a, 'l')) >= 0)
+		be(a, i, v ? 1 : 0, 1);
+}
+
+void
+kps_pg_arg_null(struct kps_pg_args *a, char t)
+{
+	(void)arg(a, t);
+}
+
+/* prepare: statement i on the connection, once. */
+static int
+prepare(struct kps_pg *s, enum kps_pg_stmt i)
+{
+	Oid		 types[KPS_PG_MAXARGS];
+	PGresult	*r;
+	char		 name[16];
+	const char	*t;
+	int		 n, ok;
+
+	if (s->prepared & (1ULL << i))
+		return KP_OK;
+	for (n = 0, t = kps_pg_types(i); *t != '\0'; t++, n++)
+		types[n] = *t == 't' ? OID_TEXT : *t == 'b' ? OID_BYTEA :
+		    *t == 'i' ? OID_INT8 : *t == 'n' ? OID_INT4 :
+		    *t == 'f' ? OID_FLOAT8 : OID_BOOL;
+	snprintf(name, sizeof(name), "kps%d", (int)i);
+	r = PQprepare(s->conn, name, kps_pg_sql(i), n, types);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		result_err(s, "prepare", r);
+	PQclear(r);
+	if (!ok)
+		return KP_EDB;
+	s->prepared |= 1ULL << i;
+	return KP_OK;
+}
+
+/* session: what a new or reset connection is set to. */
+static int
+session(struct kps_pg *s)
+{
+	PGresult	*r;
+	int		 ok;
+
+	s->prepared = 0;
+	if (!s->conf.readonly)
+		return KP_OK;
+	r = PQexec(s->conn, "SET default_transaction_read_only = on");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		result_err(s, "session", r);
+	PQclear(r);
+	return ok ? KP_OK : KP_EDB;
+}
+
+/*
+ * alive: a connection to run on.  A broken one is reset, at most one
+ * try every 100 ms (a database that is down answers at once, and a
+ * burst of requests should not each wait for a connect).
+ */
+static int
+alive(struct kps_pg *s)
+{
+	int64_t	now;
+
+	if (PQstatus(s->conn) == CONNECTION_OK)
+		return KP_OK;
+	now = mono_ms();
+	if (s->reset_at != 0 && now - s->reset_at < 100) {
+		snprintf(s->err, sizeof(s->err), "the database is unavailable");
+		return KP_EDB;
+	}
+	s->reset_at = now;
+	PQreset(s->conn);
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return kps_pg_err(s, "reconnect");
+	return session(s);
+}
+
+PGresult *
+kps_pg_run(struct kps_pg *s, enum kps_pg_stmt i, const struct kps_pg_args *a)
+{
+	static const struct kps_pg_args	 none;
+	PGresult			*r;
+	char				 name[16];
+	int				 idle, st, again;
+
+	if (a == NULL)
+		a = &none;
+	if (strcmp(a->types, kps_pg_types(i)) != 0) {
+		snprintf(s->err, sizeof(s->err), "statement %d takes \"%s\", "
+		    "given \"%s\"", (int)i, kps_pg_types(i), a->types);
+		return NULL;
+	}
+	/*
+	 * The database may end the writer's transaction on its own (an
+	 * error, a lost connection): then what the batch did is gone, and
+	 * a statement now would run alone.  Refuse until the writer ends
+	 * the batch.
+	 */
+	if ((s->batch || s->own) &&
+	    PQtransactionStatus(s->conn) != PQTRANS_INTRANS) {
+		snprintf(s->err, sizeof(s->err), "the transaction was ended "
+		    "by the database");
+		return NULL;
+	}
+	idle = !s->batch && !s->own;
+	snprintf(name, sizeof(name), "kps%d", (int)i);
+	for (again = idle; ; again = 0) {
+		if (idle && alive(s) != KP_OK)
+			return NULL;
+		if (prepare(s, i) != KP_OK) {
+			r = NULL;
+		} else {
+			r = PQexecPrepared(s->conn, name, a->n, a->v, a->len,
+			    a->fmt, 1);
+			st = PQresultStatus(r);
+			if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+				return r;
+			result_err(s, "statement", r);
+			PQclear(r);
+		}
+		/* a read on a connection that broke: once more, anew */
+		if (!again || PQstatus(s->conn) == CONNECTION_OK ||
+		    strncmp(kps_pg_sql(i), "SELECT", 6) != 0)
+			return NULL;
+	}
+}
+
+int
+kps_pg_each(struct kps_pg *s, enum kps_pg_stmt i,
+    int (*fn)(void *, const PGresult *), void *arg)
+{
+	PGresult	*r;
+	char		 name[16];
+	int		 rc = KP_OK, st;
+
+	if (alive(s) != KP_OK || prepare(s, i) != KP_OK)
+		return KP_EDB;
+	snprintf(name, sizeof(name), "kps%d", (int)i);
+	if (!PQsendQueryPrepared(s->conn, name, 0, NULL, NULL, NULL, 1))
+		return kps_pg_err(s, "send");
+	(void)PQsetSingleRowMode(s->conn);
+	/* every result is read, whatever fn says, to free the connection */
+	while ((r = PQgetResult(s->conn)) != NULL) {
+		st = PQresultStatus(r);
+		if (st == PGRES_SINGLE_TUPLE) {
+			if (rc == KP_OK)
+				rc = fn(arg, r);
+		} else if (st != PGRES_TUPLES_OK && rc == KP_OK) {
+			result_err(s, "read", r);
+			rc = KP_EDB;
+		}
+		PQclear(r);
+	}
+	return rc;
+}
+
+int
+kps_pg_done(struct kps_pg *s, enum kps_pg_stmt i, const struct kps_pg_args *a,
+    uint64_t *changed)
+{
+	PGresult	*r;
+
+	if ((r = kps_pg_run(s, i, a)) == NULL)
+		return KP_EDB;
+	if (changed != NULL)
+		*changed = strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return KP_OK;
+}
+
+/* simple: run sql (no arguments, text results) for its status. */
+static int
+simple(struct kps_pg *s, const char *sql, const char *want)
+{
+	PGresult	*r;
+	int		 ok;
+
+	r = PQexec(s->conn, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (ok && want != NULL && strcmp(PQcmdStatus(r), want) != 0) {
+		snprintf(s->err, sizeof(s->err), "%s: the database answered "
+		    "%s", sql, PQcmdStatus(r));
+		PQclear(r);
+		return KP_EDB;
+	}
+	if (!ok)
+		result_err(s, sql, r);
+	PQclear(r);
+	return ok ? KP_OK : KP_EDB;
+}
+
+int
+kps_pg_op_begin(struct kps_pg *s, int *own)
+{
+	int	rc;
+
+	*own = !s->batch && !s->own;
+	if (!*own)
+		return KP_OK;
+	if ((rc = alive(s)) != KP_OK ||
+	    (rc = simple(s, "BEGIN", NULL)) != KP_OK) {
+		*own = 0;
+		return rc;
+	}
+	s->own = 1;
+	return KP_OK;
+}
+
+int
+kps_pg_op_end(struct kps_pg *s, int own, int rc)
+{
+	if (!own)
+		return rc;
+	s->own = 0;
+	if (rc == KP_OK) {
+		if (PQtransactionStatus(s->conn) == PQTRANS_INTRANS &&
+		    simple(s, "COMMIT", "COMMIT") == KP_OK)
+			return KP_OK;
+		rc = KP_EDB;
+	}
+	if (PQtransactionStatus(s->conn) == PQTRANS_INTRANS ||
+	    PQtransactionStatus(s->conn) == PQTRANS_INERROR)
+		(void)simple(s, "ROLLBACK", NULL);
+	return rc;
+}
+
+/*
+ * migrate: bring the schema to its last version, each step in a
+ * transaction of its own, under the migration's advisory lock (held by
+ * the session until the end): an instance that starts meanwhile waits,
+ * then finds the schema done.
+ */
+static int
+migrate(struct kps_pg *s)
+{
+	PGresult	*r;
+	char		 sql[128];
+	int		 v, rc;
+
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(x'%x'::int, %d)",
+	    KPS_PG_LOCKS, KPS_PG_LOCK_MIGRATE);
+	if ((rc = simple(s, sql, NULL)) != KP_OK)
+		return rc;
+	if ((rc = simple(s, "CREATE TABLE IF NOT EXISTS kpool_schema "
+	    "(version integer NOT NULL)", NULL)) != KP_OK)
+		goto out;
+	r = PQexec(s->conn, "SELECT max(version) FROM kpool_schema");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		result_err(s, "schema version", r);
+		PQclear(r);
+		rc = KP_EDB;
+		goto out;
+	}
+	v = PQgetisnull(r, 0, 0) ? 0 : atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (v > kps_pg_nmigrations()) {
+		snprintf(s->err, sizeof(s->err), "the database's schema is "
+		    "version %d, newer than this kpool-server's %d", v,
+		    kps_pg_nmigrations());
+		rc = KP_EDB;
+		goto out;
+	}
+	for (; v < kps_pg_nmigrations(); v++) {
+		snprintf(sql, sizeof(sql), "DELETE FROM kpool_schema; "
+		    "INSERT INTO kpool_schema VALUES (%d)", v + 1);
+		if ((rc = simple(s, "BEGIN", NULL)) != KP_OK)
+			goto out;
+		if ((rc = simple(s, kps_pg_migration(v), NULL)) != KP_OK ||
+		    (rc = simple(s, sql, NULL)) != KP_OK ||
+		    (rc = simple(s, "COMMIT", "COMMIT")) != KP_OK) {
+			(void)simple(s, "ROLLBACK", NULL);
+			goto out;
+		}
+	}
+	rc = KP_OK;
+out:
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(x'%x'::int, %d)",
+	    KPS_PG_LOCKS, KPS_PG_LOCK_MIGRATE);
+	if (simple(s, sql, NULL) != KP_OK && rc == KP_OK)
+		rc = KP_EDB;
+	return rc;
+}
+
+int
+kps_pg_open_with(const char *conninfo, const struct kps_store_conf *conf,
+    const struct kps_store_ops *ops, struct kps_store **out)
+{
+	/* defaults first: what conninfo says overrides them */
+	static const char *const keys[] = { "connect_timeout",
+	    "tcp_user_timeout", "application_name", "dbname", NULL };
+	const char	*vals[] = { "5", "10000", "kpool-server", conninfo,
+			    NULL };
+	struct kps_pg	*s;
+	int		 rc;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return KP_ECRYPTO;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return KP_ENOMEM;
+	s->base.ops = ops;
+	if (conf != NULL)
+		s->conf = *conf;
+	*out = &s->base;
+	if ((s->conn = PQconnectdbParams(keys, vals, 1)) == NULL) {
+		snprintf(s->err, sizeof(s->err), "out of memory");
+		return KP_ENOMEM;
+	}
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return kps_pg_err(s, "connect");
+	if ((rc = session(s)) != KP_OK)
+		return rc;
+	/* quiet: CREATE ... IF NOT EXISTS says a NOTICE otherwise */
+	if ((rc = simple(s, "SET client_min_messages = warning", NULL)) !=
+	    KP_OK)
+		return rc;
+	if (!s->conf.readonly && (rc = migrate(s)) != KP_OK)
+		return rc;
+	return KP_OK;
+}
+
+void
+kps_pg_close(struct kps_store *b)
+{
+	struct kps_pg	*s = (struct kps_pg *)b;
+
+	if (s->conn != NULL)
+		PQfinish(s->conn);
+	free(s);
+}
+
+const char *
+kps_pg_errmsg(struct kps_store *b)
+{
+	return ((struct kps_pg *)b)->err;
+}
+
+int
+kps_pg_begin(struct kps_store *b)
+{
+	struct kps_pg	*s = (struct kps_pg *)b;
+	int		 rc, tries;
+
+	/* a connection that broke while idle is found out here: anew */
+	for (tries = 0; tries < 2; tries++) {
+		if ((rc = alive(s)) != KP_OK)
+			return rc;
+		if ((rc = simple(s, "BEGIN", NULL)) == KP_OK) {
+			s->batch = 1;
+			return KP_OK;
+		}
+		if (PQstatus(s->conn) == CONNECTION_OK)
+			break;
+		s->reset_at = 0;
+	}
+	return rc;
+}
+
+int
+kps_pg_commit(struct kps_store *b)
+{
+	struct kps_pg	*s = (struct kps_pg *)b;
+
+	/* a failed COMMIT leaves the batch for a rollback */
+	if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS) {
+		snprintf(s->err, sizeof(s->err), "the transaction was ended "
+		    "by the database");
+		return KP_EDB;
+	}
+	if (simple(s, "COMMIT", "COMMIT") != KP_OK)
+		return KP_EDB;
+	s->batch = 0;
+	return KP_OK;
+}
+
+int
+kps_pg_rollback(struct kps_store *b)
+{
+	struct kps_pg	*s = (struct kps_pg *)b;
+	int		 rc = KP_OK, ts = PQtransactionStatus(s->conn);
+
+	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+		rc = simple(s, "ROLLBACK", NULL);
+	s->batch = 0;
+	return rc;
+}
+
+int
+kps_pg_in_batch(struct kps_store *b)
+{
+	struct kps_pg	*s = (struct kps_pg *)b;
+
+	return s->batch && PQtransactionStatus(s->conn) == PQTRANS_INTRANS;
+}
+
+int
+kps_pg_user_get(struct kps_store *b, const char *name, uint8_t *pk)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+	int			 rc = KP_ENOTFOUND;
+
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, name);
+	if ((r = kps_pg_run(s, PG_USER_GET, &a)) == NULL)
+		return KP_EDB;
+	if (PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 32) {
+		memcpy(pk, PQgetvalue(r, 0, 0), 32);
+		rc = KP_OK;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int
+kps_pg_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
+    int64_t now)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+	uint8_t			 have[32];
+	int			 added, rc;
+
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, name);
+	kps_pg_arg_bytea(&a, pk, 32);
+	kps_pg_arg_i64(&a, now);
+	if ((r = kps_pg_run(s, PG_USER_ADD, &a)) == NULL)
+		return KP_EDB;
+	added = PQntuples(r) == 1;
+	PQclear(r);
+	if (added)
+		return KP_OK;
+	if ((rc = kps_pg_user_get(b, name, have)) != KP_OK)
+		return rc == KP_ENOTFOUND ? KP_EDB : rc;
+	return sodium_memcmp(have, pk, 32) == 0 ? KP_OK : KP_EEXIST;
+}
+
+int
+kps_pg_nonce_put(struct kps_store *b, const char *keyid, const char *nonce,
+    int64_t created, int64_t now)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+	int			 put;
+
+	/* one prune a second, by one instance at a time */
+	if (now != s->nonces_pruned) {
+		kps_pg_args_init(&a);
+		kps_pg_arg_i64(&a, now - KP_HTTPSIG_WINDOW);
+		if (kps_pg_done(s, PG_NONCE_PRUNE, &a, NULL) != KP_OK)
+			return KP_EDB;
+		s->nonces_pruned = now;
+	}
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, keyid);
+	kps_pg_arg_text(&a, nonce);
+	kps_pg_arg_i64(&a, created);
+	if ((r = kps_pg_run(s, PG_NONCE_PUT, &a)) == NULL)
+		return KP_EDB;
+	put = PQntuples(r) == 1;
+	PQclear(r);
+	return put ? KP_OK : KP_EEXIST;
+}
+
+int
+kps_pg_rate_take(struct kps_store *b, const char *caller, const char *target,
+    int64_t now_ms, int *wait)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+	double			 per_ms = s->conf.rate_per_min / 60000.0;
+	int			 rc = KP_EDB;
+
+	*wait = 0;
+	if (s->conf.rate_per_min <= 0)
+		return KP_OK;
+	if (now_ms / 1000 != s->rates_pruned / 1000) {
+		kps_pg_args_init(&a);
+		kps_pg_arg_i64(&a, now_ms -
+		    (int64_t)(s->conf.rate_burst / per_ms) - 1);
+		if (kps_pg_done(s, PG_RATE_PRUNE, &a, NULL) != KP_OK)
+			return KP_EDB;
+		s->rates_pruned = now_ms;
+	}
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, caller);
+	kps_pg_arg_text(&a, target);
+	kps_pg_arg_i64(&a, now_ms);
+	kps_pg_arg_f64(&a, s->conf.rate_burst);
+	kps_pg_arg_f64(&a, per_ms);
+	if ((r = kps_pg_run(s, PG_RATE_TAKE, &a)) == NULL)
+		return KP_EDB;
+	if (PQntuples(r) == 1) {
+		if (!kps_pg_int(r, 0, 1))
+			*wait = kps_rate_wait(kps_pg_f64(r, 0, 0),
+			    s->conf.rate_per_min);
+		rc = KP_OK;
+	} else
+		snprintf(s->err, sizeof(s->err), "rate: no bucket");
+	PQclear(r);
+	return rc;
+}
+
+int
+kps_pg_isnull(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col);
+}
+
+int64_t
+kps_pg_int(const PGresult *r, int row, int col)
+{
+	const unsigned char	*p;
+	uint64_t		 v = 0;
+	int			 n, i;
+
+	if (PQgetisnull(r, row, col))
+		return 0;
+	p = (const unsigned char *)PQgetvalue(r, row, col);
+	n = PQgetlength(r, row, col);
+	if (n != 1 && n != 2 && n != 4 && n != 8)
+		return 0;
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	/* sign-extend the narrower ones */
+	if (n == 2)
+		return (int16_t)v;
+	if (n == 4)
+		return (int32_t)v;
+	return (int64_t)v;
+}
+
+double
+kps_pg_f64(const PGresult *r, int row, int col)
+{
+	const unsigned char	*p;
+	uint64_t		 v = 0;
+	double			 d;
+	int			 i;
+
+	if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8)
+		return 0;
+	p = (const unsigned char *)PQgetvalue(r, row, col);
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	memcpy(&d, &v, sizeof(d));
+	return d;
+}
+
+void
+kps_pg_text(const PGresult *r, int row, int col, char *out, size_t cap)
+{
+	size_t	n = (size_t)PQgetlength(r, row, col);
+
+	if (PQgetisnull(r, row, col))
+		n = 0;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, PQgetvalue(r, row, col), n);
+	out[n] = '\0';
+}
+
+void
+kps_pg_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t cap,
+    size_t *len)
+{
+	size_t	n = (size_t)PQgetlength(r, row, col);
+
+	if (PQgetisnull(r, row, col))
+		n = 0;
+	if (n > cap)
+		n = cap;
+	if (n > 0)
+		memcpy(out, PQgetvalue(r, row, col), n);
+	if (len != NULL)
+		*len = n;
+}
+
+int
+kps_pg_dupbytea(const PGresult *r, int row, int col, uint8_t **out,
+    size_t *len)
+{
+	size_t	n = (size_t)PQgetlength(r, row, col);
+
+	if ((*out = malloc(n ? n : 1)) == NULL)
+		return KP_ENOMEM;
+	if (n > 0)
+		memcpy(*out, PQgetvalue(r, row, col), n);
+	*len = n;
+	return KP_OK;
+}
+
+/* null: set bit in r->null when column col of res is NULL. */
+static void
+null(const PGresult *res, int row, int col, struct kps_row *r, unsigned bit)
+{
+	if (PQgetisnull(res, row, col))
+		r->null |= bit;
+}
+
+int
+kps_pg_row(const PGresult *res, int row, struct kps_row *r)
+{
+	struct kps_key	*k = &r->key;
+	char		 status[16];
+
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_KEY;
+	kps_pg_bytea(res, row, 0, k->ref, sizeof(k->ref), NULL);
+	kps_pg_text(res, row, 1, k->username, sizeof(k->username));
+	if (kps_pg_dupbytea(res, row, 2, &k->bytes, &k->len) != KP_OK)
+		return KP_ENOMEM;
+	k->uploaded_at = kps_pg_int(res, row, 3);
+	if (PQftype(res, 4) == OID_TEXT) {
+		kps_pg_text(res, row, 4, status, sizeof(status));
+		k->status = kps_state_parse(status);
+	} else
+		k->status = (int)kps_pg_int(res, row, 4);
+	k->last_resort = (int)kps_pg_int(res, row, 5);
+	kps_pg_text(res, row, 6, k->reservation_id,
+	    sizeof(k->reservation_id));
+	null(res, row, 6, r, KPS_NULL_RESERVATION_ID);
+	k->reserved_at = kps_pg_int(res, row, 7);
+	null(res, row, 7, r, KPS_NULL_RESERVED_AT);
+	k->reservation_expires_at = kps_pg_int(res, row, 8);
+	null(res, row, 8, r, KPS_NULL_EXPIRES);
+	kps_pg_text(res, row, 9, k->reserved_by, sizeof(k->reserved_by));
+	null(res, row, 9, r, KPS_NULL_RESERVED_BY);
+	k->spent_at = kps_pg_int(res, row, 10);
+	null(res, row, 10, r, KPS_NULL_SPENT_AT);
+	kps_pg_text(res, row, 11, k->spent_by, sizeof(k->spent_by));
+	null(res, row, 11, r, KPS_NULL_SPENT_BY);
+	kps_pg_bytea(res, row, 12, k->group_id, sizeof(k->group_id),
+	    &k->group_id_len);
+	null(res, row, 12, r, KPS_NULL_GROUP_ID);
+	k->not_after = kps_pg_int(res, row, 13);
+	kps_pg_bytea(res, row, 14, k->credential_hash,
+	    sizeof(k->credential_hash), NULL);
+	k->suite = (uint16_t)kps_pg_int(res, row, 15);
+	kps_pg_bytea(res, row, 16, k->init_key, sizeof(k->init_key), NULL);
+	r->null |= KPS_NULL_REQUEST_ID;
+	if (PQnfields(res) > 17) {
+		kps_pg_text(res, row, 17, r->request_id,
+		    sizeof(r->request_id));
+		if (!PQgetisnull(res, row, 17))
+			r->null &= ~KPS_NULL_REQUEST_ID;
+	}
+	return KP_OK;
+}
