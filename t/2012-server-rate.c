@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * 2012-server-rate: the reserve rate limit, a store operation
- * (kps_rate_take) so that every instance on one database shares it: a
- * bucket's burst, its refill, a
+ * (kps_rate_take) so that every instance on one database shares it, on
+ * the backend under test (kps_db.h): a bucket's burst, its refill, a
  * drained (caller, target) bucket that stays drained while the caller
  * reserves from many other names (it used to be evicted by them and
  * come back full), the same bucket seen from a second connection (a
@@ -10,13 +10,13 @@
  */
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tap.h"
 
 #include "kps.h"
+#include "kps_db.h"
 
 #define MS	1700000000000LL
 
@@ -55,7 +55,8 @@ main(void)
 	plan(14);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
-	snprintf(db, sizeof(db), "%s/server.db", dir);
+	db_new(db, sizeof(db), dir);
+	diag("backend: %s", db_backend());
 	/* a token a minute, a burst of two */
 	s = open_db(db, 1, 2);
 	s2 = open_db(db, 1, 2);
@@ -107,12 +108,7 @@ main(void)
 		is_int(kps_store_census(s, &c), KP_OK, "census");
 	}
 	kps_store_close(s);
-	{
-		char	cmd[600];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			diag("cannot remove %s", dir);
-	}
+	db_drop(db);
+	rmdir(dir);
 	return done_testing();
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * kps_test.h: helpers of the server tests (t/2xxx-*.c): start a real
- * kpool-server on 127.0.0.1 port 0 with a fresh database and a test
- * clock, make users, and send raw (possibly tampered) signed requests.
- * Header-only: each test includes it once.
+ * kpool-server on 127.0.0.1 port 0 with a fresh database of the backend
+ * under test (kps_db.h) and a test clock, make users, and send raw
+ * (possibly tampered) signed requests.  Header-only: each test includes
+ * it once.
  */
 #ifndef KPS_TEST_H
 #define KPS_TEST_H
@@ -28,6 +29,7 @@
 
 #include "kpool.h"
 #include "httpsig.h"
+#include "kps_db.h"
 #include "tap.h"
 
 struct srv {
@@ -35,7 +37,7 @@ struct srv {
 	int	port;
 	char	url[64];
 	char	dir[64];
-	char	db[128];
+	char	db[512];
 	char	clock[128];
 	char	log[128];
 };
@@ -128,7 +130,7 @@ srv_start(struct srv *s, const char *const *extra)
 	snprintf(s->dir, sizeof(s->dir), "/tmp/kpool-srv.XXXXXX");
 	if (mkdtemp(s->dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
-	snprintf(s->db, sizeof(s->db), "%s/server.db", s->dir);
+	db_new(s->db, sizeof(s->db), s->dir);
 	snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
 	srv_set_clock(s, (int64_t)time(NULL));
@@ -162,6 +164,7 @@ srv_stop(struct srv *s)
 		s->pid = 0;
 	}
 	if (getenv("KP_KEEP") == NULL) {
+		db_drop(s->db);
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
 		if (system(cmd) != 0)
 			diag("cannot remove %s", s->dir);
@@ -422,30 +425,61 @@ srv_metric(struct srv *s, const char *name)
 }
 
 /*
- * srv_hold_writer: take the write lock of the server's database (one
- * test), so that its writer waits and writes queue; srv_free_writer()
- * lets it go.
+ * srv_hold_writer: hold the server's writer (one test): take the write
+ * lock of its SQLite file, or lock its PostgreSQL keypackages table
+ * (every batch of the writer begins by sweeping it), so that its writer
+ * waits and writes queue; srv_free_writer() lets it go.
  */
-static __attribute__((unused)) sqlite3 *
+struct hold {
+	sqlite3	*db;
+	PGconn	*pg;
+};
+
+static __attribute__((unused)) struct hold *
 srv_hold_writer(struct srv *s)
 {
-	sqlite3	*db;
+	struct hold	*h;
+	PGresult	*r;
 
-	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		bail("calloc");
+	if (db_is_pg()) {
+		if ((h->pg = PQconnectdb(s->db)) == NULL ||
+		    PQstatus(h->pg) != CONNECTION_OK)
+			bail("connect %s", s->db);
+		r = PQexec(h->pg, "BEGIN; LOCK TABLE keypackages IN "
+		    "EXCLUSIVE MODE");
+		is_int(PQresultStatus(r), PGRES_COMMAND_OK, "the test "
+		    "locks the database's keypackages");
+		PQclear(r);
+		return h;
+	}
+	if (sqlite3_open_v2(s->db, &h->db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK)
 		bail("sqlite3_open %s", s->db);
-	sqlite3_busy_timeout(db, 5000);
-	is_int(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	sqlite3_busy_timeout(h->db, 5000);
+	is_int(sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 	    SQLITE_OK, "the test takes the database's write lock");
-	return db;
+	return h;
 }
 
 static __attribute__((unused)) void
-srv_free_writer(sqlite3 *db)
+srv_free_writer(struct hold *h)
 {
-	is_int(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK,
-	    "the test lets the writer go");
-	sqlite3_close(db);
+	PGresult	*r;
+
+	if (h->pg != NULL) {
+		r = PQexec(h->pg, "ROLLBACK");
+		is_int(PQresultStatus(r), PGRES_COMMAND_OK,
+		    "the test lets the writer go");
+		PQclear(r);
+		PQfinish(h->pg);
+	} else {
+		is_int(sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL),
+		    SQLITE_OK, "the test lets the writer go");
+		sqlite3_close(h->db);
+	}
+	free(h);
 }
 
 /* sock_open: a TCP connection to the server; bails on failure. */
