@@ -81,12 +81,16 @@ SH_TESTS = $(sort $(wildcard t/[0-9]*.t))
 # The store and API tests (t/2xxx) run on both backends: as they are, on
 # SQLite, and again on PostgreSQL through a wrapper in $(B)/t/pg/ that
 # sets KP_BACKEND=pg (t/kps_db.h), in the cluster mk/pg.sh starts for
-# the run.  NOT_PG: those with no store (2005) or that test SQLite's
-# own behaviour alone.
+# the run.  NOT_PG: those with no store (2005).  PG_ONLY: those of what
+# PostgreSQL alone does (instances sharing a database, its restart, a
+# move to it), run on PostgreSQL only.
 NOT_PG	= t/2005-httpsig.c
+PG_ONLY	= t/2014-server-instances.c t/2015-server-pg-restart.c
 PG_SRC	= $(filter-out $(NOT_PG),$(wildcard t/2[0-9][0-9][0-9]-*.c)) \
 	$(wildcard t/2[0-9][0-9][0-9]-*.t)
 PG_TESTS = $(patsubst t/%,$(B)/t/pg/%,$(PG_SRC:.c=.t))
+RUN_BIN	= $(filter-out $(PG_ONLY:t/%.c=$(B)/t/%.t),$(TEST_BIN))
+RUN_SH	= $(filter-out $(PG_ONLY),$(SH_TESTS))
 MANPAGES = $(wildcard man/*.[1-8])
 
 PROGS	= $(if $(SRV_SRC),$(B)/kpool-server) $(if $(FS_SRC),$(B)/kpoolfs)
@@ -199,7 +203,7 @@ test: tests
 	PATH=$(CURDIR)/t/interop/.node/bin:$$PATH \
 	    ASAN_OPTIONS=$(SAN_OPTS) UBSAN_OPTIONS=$(SAN_OPTS) \
 	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) sh mk/pg.sh run \
-	    $(PROVE) -j$(JOBS) $(TEST_BIN:%=./%) $(SH_TESTS:%=./%) \
+	    $(PROVE) -j$(JOBS) $(RUN_BIN:%=./%) $(RUN_SH:%=./%) \
 	    $(PG_TESTS:%=./%)
 
 # Start a local server and mount a demo pool at ./mnt; "make stop" ends it.

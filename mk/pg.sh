@@ -13,8 +13,10 @@
 #				then stop and remove the cluster, whatever
 #				CMD does (exit, signal); exits as CMD did
 #	sh mk/pg.sh start DIR [SETTING=VALUE...]
-#				a new cluster in DIR (made if absent),
-#				started; settings go to postgresql.conf
+#				a new cluster in DIR (made if absent; as
+#				root, the user postgres must reach it: a
+#				directory of /tmp, not one in a private
+#				one), started; settings go to postgresql.conf
 #	sh mk/pg.sh stop DIR	stop it (immediate) and remove DIR
 #	sh mk/pg.sh restart DIR [fast|immediate]
 #				stop (immediate by default) and start again

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -551,6 +552,105 @@ srv_log_wait(const struct srv *s, const char *needle)
 		free(log);
 	}
 	return found;
+}
+
+/*
+ * srv_twin: another instance of s's server, on the same database and
+ * clock, with extra arguments; stop it with srv_kill() (srv_stop()
+ * would remove s's directory).
+ */
+static __attribute__((unused)) void
+srv_twin(const struct srv *s, struct srv *t, const char *const *extra)
+{
+	*t = *s;
+	srv_restart(t, extra);
+}
+
+/* srv_kill: send sig to the server and wait for it; its exit status. */
+static __attribute__((unused)) int
+srv_kill(struct srv *s, int sig)
+{
+	if (s->pid > 0)
+		kill(s->pid, sig);
+	return srv_wait(s);
+}
+
+/*
+ * A reserver of the load tests: a thread that reserves keys of target
+ * through url until the pool is exhausted (409), each reserve with a
+ * request_id of its own, retried on a 5xx after 20 ms (the same id: a
+ * committed reservation comes back, never a second one), given up at
+ * the first network error (the instance is gone) or at `until`.
+ */
+#define RESERVER_MAX	1024
+struct reserver {
+	pthread_t	 t;
+	const char	*url;
+	const char	*name;
+	const uint8_t	*seed;
+	const char	*target;
+	time_t		 until;
+	int		 id;
+	/* results */
+	size_t		 n;		/* reservations answered 200 */
+	uint8_t		 refs[RESERVER_MAX][KP_REF_LEN];
+	char		 rids[RESERVER_MAX][65];
+	unsigned	 s5xx;		/* 5xx answers */
+	int		 end;		/* KP_EEXHAUSTED, KP_ENET, ... */
+};
+
+static __attribute__((unused)) void *
+reserver_main(void *arg)
+{
+	struct reserver		*v = arg;
+	struct kp_client	*c;
+	struct kp_reservation	 res;
+	char			 rid[64];
+	unsigned		 seq = 0;
+	int			 rc;
+
+	if (kp_client_new(v->url, v->name, v->seed, &c) != KP_OK) {
+		v->end = KP_ENOMEM;
+		return NULL;
+	}
+	kp_client_set_timeouts(c, 2000, 10000);
+	snprintf(rid, sizeof(rid), "r%d-%u", v->id, seq);
+	for (;;) {
+		if (time(NULL) > v->until) {
+			v->end = KP_ENET;
+			break;
+		}
+		rc = kp_client_reserve(c, v->target, (const uint8_t *)"g", 1,
+		    rid, NULL, &res);
+		if (rc == KP_OK) {
+			if (v->n < RESERVER_MAX) {
+				memcpy(v->refs[v->n], res.ref, KP_REF_LEN);
+				snprintf(v->rids[v->n], sizeof(v->rids[0]),
+				    "%s", res.reservation_id);
+				v->n++;
+			}
+			kp_reservation_free(&res);
+			snprintf(rid, sizeof(rid), "r%d-%u", v->id, ++seq);
+			continue;
+		}
+		kp_reservation_free(&res);
+		if (rc == KP_ESERVER) {
+			v->s5xx++;
+			usleep(20000);
+			continue;
+		}
+		v->end = rc;
+		break;
+	}
+	kp_client_free(c);
+	return NULL;
+}
+
+/* ref_cmp: qsort order of KeyPackageRefs. */
+static __attribute__((unused)) int
+ref_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, KP_REF_LEN);
 }
 
 #define is_reply(r, st, code, ...) do {					\
