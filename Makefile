@@ -85,7 +85,8 @@ SH_TESTS = $(sort $(wildcard t/[0-9]*.t))
 # PostgreSQL alone does (instances sharing a database, its restart, a
 # move to it), run on PostgreSQL only.
 NOT_PG	= t/2005-httpsig.c
-PG_ONLY	= t/2014-server-instances.c t/2015-server-pg-restart.c
+PG_ONLY	= t/2014-server-instances.c t/2015-server-pg-restart.c \
+	t/2016-server-migrate.t
 PG_SRC	= $(filter-out $(NOT_PG),$(wildcard t/2[0-9][0-9][0-9]-*.c)) \
 	$(wildcard t/2[0-9][0-9][0-9]-*.t)
 PG_TESTS = $(patsubst t/%,$(B)/t/pg/%,$(PG_SRC:.c=.t))

@@ -105,6 +105,12 @@ void	kps_writer_submit(struct kps_job *j);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 
+/* migrate.c */
+/* kps_migrate: copy the store from into the store to, which must be
+ * empty, and commit the copy once its counts equal the source's; says
+ * what it did on stdout, why not on stderr.  Exit status: 0 or 1. */
+int	kps_migrate(const char *from, const char *to);
+
 /* readers.c */
 /* kps_reader: this thread's read connection to kps_conf.db (NULL on
  * failure), opened on its first use. */

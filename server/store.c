@@ -5,6 +5,7 @@
  * to that backend's table; see store.h.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,41 @@ kps_store_open(const char *path, const struct kps_store_conf *conf,
 	if (strncmp(path, "sqlite:", 7) == 0)
 		path += 7;
 	return kps_sqlite_open(path, conf, out);
+}
+
+const char *
+kps_store_shown(const char *path, char *out, size_t cap)
+{
+	const char	*p, *at, *colon, *end;
+
+	snprintf(out, cap, "%s", path);
+	if (!kps_store_is_pg(path))
+		return out;
+	if ((p = strstr(path, "://")) != NULL) {
+		/* scheme://user:password@host... */
+		p += 3;
+		at = strchr(p, '@');
+		colon = strchr(p, ':');
+		end = strpbrk(p, "/?");
+		if (at == NULL || colon == NULL || colon > at ||
+		    (end != NULL && at > end))
+			return out;
+		snprintf(out, cap, "%.*s***%s", (int)(colon + 1 - path), path,
+		    at);
+		return out;
+	}
+	/* key=value ... password=secret ... (quotes and escapes aside) */
+	if ((p = strstr(path, "password")) == NULL)
+		return out;
+	p += strlen("password");
+	p += strspn(p, " ");
+	if (*p != '=')
+		return out;
+	p++;
+	p += strspn(p, " ");
+	end = p + strcspn(p, " ");
+	snprintf(out, cap, "%.*s***%s", (int)(p - path), path, end);
+	return out;
 }
 
 const char *

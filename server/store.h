@@ -214,6 +214,12 @@ int kps_store_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out) KP_WUR;
 /* kps_store_is_pg: 1 when kps_store_open() takes path for PostgreSQL. */
 int kps_store_is_pg(const char *path);
+/*
+ * kps_store_shown: path as it may be logged: a password in a URI
+ * (user:PASSWORD@) or conninfo (password=PASSWORD) becomes "***".
+ * Returns out (cut to cap).
+ */
+const char *kps_store_shown(const char *path, char *out, size_t cap);
 /* kps_store_backend: the name of s's backend ("sqlite", "postgresql"). */
 const char *kps_store_backend(struct kps_store *s);
 

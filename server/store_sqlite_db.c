@@ -505,8 +505,10 @@ kps_sq_open(const char *path, const struct kps_store_conf *conf,
 	s->base.ops = ops;
 	if (conf != NULL)
 		s->conf = *conf;
+	/* a reader does not create the file */
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    (s->conf.readonly ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
 		rc = kps_sq_err(s, path);
 		goto out;
 	}

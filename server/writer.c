@@ -254,6 +254,7 @@ int
 kps_writer_start(const char *db, char *err, size_t errlen)
 {
 	struct kps_store_conf	conf = { 0 };
+	char			shown[512];
 	int			rc;
 
 	conf.burn = kps_conf.burn;
@@ -261,14 +262,16 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 	conf.rate_per_min = kps_conf.rate_per_min;
 	conf.rate_burst = kps_conf.rate_burst;
 	if ((rc = kps_store_open(db, &conf, &wdb)) != KP_OK) {
-		snprintf(err, errlen, "%s: %s", db, wdb ?
+		snprintf(err, errlen, "%s: %s", kps_store_shown(db, shown,
+		    sizeof(shown)), wdb ?
 		    kps_store_errmsg(wdb) : kp_strerror(rc));
 		kps_store_close(wdb);
 		wdb = NULL;
 		return rc;
 	}
 	if ((rc = kps_store_open(db, &conf, &cdb)) != KP_OK) {
-		snprintf(err, errlen, "%s: %s", db, cdb ?
+		snprintf(err, errlen, "%s: %s", kps_store_shown(db, shown,
+		    sizeof(shown)), cdb ?
 		    kps_store_errmsg(cdb) : kp_strerror(rc));
 		kps_store_close(cdb);
 		kps_store_close(wdb);
