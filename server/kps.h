@@ -71,6 +71,8 @@ struct kps_job {
 						   has_sig; a replay is rc
 						   KP_EAUTH and does nothing */
 	int			 has_sig;
+	int			 sig_rc;	/* the writer's kps_nonce_put
+						   of sig */
 	int			 rate;		/* RESERVE: take a token of
 						   (caller, target) first */
 	int			 wait;		/* KP_ERATE: seconds */

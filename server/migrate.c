@@ -150,6 +150,8 @@ kps_migrate(const char *from, const char *to)
 		    kps_store_errmsg(dst));
 		goto rollback;
 	}
+	/* the target's upkeep: on PostgreSQL, statistics for the planner */
+	(void)kps_store_checkpoint(dst);
 	printf("done: %s copied into %s\n", from, kps_store_shown(to,
 	    shown, sizeof(shown)));
 	rc = 0;

@@ -150,6 +150,25 @@ kps_nonce_put(struct kps_store *s, const char *keyid, const char *nonce,
 }
 
 int
+kps_nonce_put_many(struct kps_store *s, struct kps_nonce *v, size_t n,
+    int64_t now)
+{
+	size_t	i;
+	int	rc;
+
+	if (s->ops->nonce_put_many != NULL)
+		return s->ops->nonce_put_many(s, v, n, now);
+	for (i = 0; i < n; i++) {
+		rc = s->ops->nonce_put(s, v[i].keyid, v[i].nonce, v[i].created,
+		    now);
+		if (rc != KP_OK && rc != KP_EEXIST)
+			return rc;
+		v[i].rc = rc;
+	}
+	return KP_OK;
+}
+
+int
 kps_rate_take(struct kps_store *s, const char *caller, const char *target,
     int64_t now_ms, int *wait)
 {
@@ -214,6 +233,25 @@ kps_reserve(struct kps_store *s, const struct kps_reserve *r,
 	if ((rc = s->ops->reserve(s, r, out)) != KP_OK)
 		kps_reservation_clear(out);
 	return rc;
+}
+
+int
+kps_reserve_many(struct kps_store *s, const struct kps_reserve *const *r,
+    struct kps_reservation *const *out, int *rc, size_t n)
+{
+	size_t	i;
+	int	x;
+
+	if (s->ops->reserve_many == NULL) {
+		for (i = 0; i < n; i++)
+			rc[i] = kps_reserve(s, r[i], out[i]);
+		return KP_OK;
+	}
+	x = s->ops->reserve_many(s, r, out, rc, n);
+	for (i = 0; i < n; i++)
+		if (x != KP_OK || rc[i] != KP_OK)
+			kps_reservation_clear(out[i]);
+	return x;
 }
 
 void

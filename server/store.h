@@ -132,6 +132,14 @@ struct kps_census {
 	uint64_t tombstones[2];		/* of refs, of init keys */
 };
 
+/* A nonce to remember with others (kps_nonce_put_many). */
+struct kps_nonce {
+	const char	*keyid;
+	const char	*nonce;
+	int64_t		 created;
+	int		 rc;		/* KP_OK, or KP_EEXIST: a replay */
+};
+
 struct kps_store;
 
 /*
@@ -140,10 +148,13 @@ struct kps_store;
  * kps_key_get, list_user kps_key_list, release_expired
  * kps_release_expired_reservations, count kps_count_by_status).  The
  * connection-level ones are for what a backend's database has: a
- * transaction that the database may end on its own (in_batch), a log to
- * move off the request path (checkpoint, NULL when there is none).  A
+ * transaction that the database may end on its own (in_batch), upkeep
+ * to do off the request path (checkpoint: SQLite moves its log into the
+ * database, PostgreSQL vacuums what reserves leave behind; NULL when
+ * there is none).  A
  * reserve that fails leaves what it put in its out parameter for the
- * dispatcher to free.
+ * dispatcher to free.  An operation on many at once (nonce_put_many,
+ * reserve_many) may be NULL: the dispatcher then does one at a time.
  */
 struct kps_store_ops {
 	const char *name;
@@ -159,6 +170,8 @@ struct kps_store_ops {
 	int	(*user_get)(struct kps_store *, const char *, uint8_t *);
 	int	(*nonce_put)(struct kps_store *, const char *, const char *,
 		    int64_t, int64_t);
+	int	(*nonce_put_many)(struct kps_store *, struct kps_nonce *,
+		    size_t, int64_t);
 	int	(*rate_take)(struct kps_store *, const char *, const char *,
 		    int64_t, int *);
 	int	(*save)(struct kps_store *, const struct kps_key *);
@@ -168,6 +181,9 @@ struct kps_store_ops {
 		    struct kps_key **, size_t *);
 	int	(*reserve)(struct kps_store *, const struct kps_reserve *,
 		    struct kps_reservation *);
+	int	(*reserve_many)(struct kps_store *,
+		    const struct kps_reserve *const *,
+		    struct kps_reservation *const *, int *, size_t);
 	int	(*spend)(struct kps_store *, const char *, const uint8_t *,
 		    const uint8_t *, size_t, int64_t);
 	int	(*release)(struct kps_store *, const char *, const uint8_t *,
@@ -242,8 +258,8 @@ int kps_store_rollback(struct kps_store *s);
  * operation then fails with KP_EDB until kps_store_rollback()).
  */
 int kps_store_in_batch(struct kps_store *s);
-/* kps_store_checkpoint: move the log into the database (off the
- * request path); KP_OK at once for a backend without one. */
+/* kps_store_checkpoint: the backend's upkeep, off the request path
+ * (see checkpoint above); KP_OK at once for a backend without any. */
 int kps_store_checkpoint(struct kps_store *s);
 
 /* kps_user_add: register name with its Ed25519 key; KP_EEXIST when
@@ -257,12 +273,21 @@ int kps_user_get(struct kps_store *s, const char *name,
 /*
  * kps_nonce_put: remember the signature nonce of keyid, created at
  * `created`, so that a signed request is accepted once however many
- * instances share the database: KP_EEXIST when (keyid, nonce) is
- * remembered already (a replay).  Nonces whose created is more than
- * KP_HTTPSIG_WINDOW before now are forgotten (they are stale anyway).
+ * instances share the database: KP_EEXIST when (keyid, nonce, created)
+ * is remembered already (a replay repeats all three: created is
+ * signed).  Nonces whose created is more than KP_HTTPSIG_WINDOW before
+ * now are forgotten (they are stale anyway).
  */
 int kps_nonce_put(struct kps_store *s, const char *keyid, const char *nonce,
     int64_t created, int64_t now) KP_WUR;
+/*
+ * kps_nonce_put_many: kps_nonce_put of each of the n nonces of v, in
+ * one go where the backend can (one round trip on PostgreSQL); v[i].rc
+ * is each one's result.  KP_OK, or the error that stopped them (then
+ * no rc is set).
+ */
+int kps_nonce_put_many(struct kps_store *s, struct kps_nonce *v, size_t n,
+    int64_t now) KP_WUR;
 /*
  * kps_rate_take: take a token from the bucket of (caller, target) at
  * now_ms (milliseconds), which refills at conf.rate_per_min up to
@@ -312,6 +337,14 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
  */
 int kps_reserve(struct kps_store *s, const struct kps_reserve *r,
     struct kps_reservation *out) KP_WUR;
+/*
+ * kps_reserve_many: kps_reserve of each of the n requests r[i] into
+ * out[i], its result in rc[i], in order, in one go where the backend
+ * can (one round trip on PostgreSQL).  KP_OK, or the error that stopped
+ * them (then no rc is set and no out holds anything).
+ */
+int kps_reserve_many(struct kps_store *s, const struct kps_reserve *const *r,
+    struct kps_reservation *const *out, int *rc, size_t n) KP_WUR;
 /* kps_reservation_clear: free what kps_reserve() allocated. */
 void kps_reservation_clear(struct kps_reservation *r);
 /*
@@ -337,7 +370,8 @@ int kps_retire(struct kps_store *s, const char *caller,
 int kps_cleanup_expired(struct kps_store *s, int64_t now, int64_t keep,
     uint64_t *n) KP_WUR;
 /* kps_release_expired_reservations: end reservations whose TTL passed
- * (back to available, or spent under conf.burn); *n counts them. */
+ * (back to available, or spent under conf.burn), or some of them (call
+ * again while *n > 0); *n counts them. */
 int kps_release_expired_reservations(struct kps_store *s, int64_t now,
     uint64_t *n) KP_WUR;
 /* kps_count_by_status: counts of user's keys (all users when NULL). */

@@ -169,29 +169,55 @@ take(const PGresult *r, int i, struct kps_reservation *out)
 	return kps_pg_dupbytea(r, i, 2, &out->bytes, &out->len);
 }
 
-/* oldest: reserve the oldest available key of r->target, or its last
- * resort, in one statement (see PG_RESERVE). */
-static int
-oldest(struct kps_pg *s, const struct kps_reserve *r,
-    struct kps_reservation *out)
+/* lock_args: the arguments of PG_REQUEST_LOCK for r's request_id. */
+static void
+lock_args(struct kps_pg_args *a, const struct kps_reserve *r)
 {
-	struct kps_pg_args	 a;
-	PGresult		*res;
-	int			 i, kind, found[4] = { -1, -1, -1, -1 }, rc;
+	kps_pg_args_init(a);
+	kps_pg_arg_text(a, r->caller);
+	kps_pg_arg_text(a, r->request_id);
+}
+
+/*
+ * oldest_calls: the statements of a reserve of the oldest available
+ * key of r->target, or its last resort (PG_RESERVE), after the lock of
+ * its request_id when it has one, in the same round trip: the reserve
+ * reads the database as of when it holds the lock.  a and l are the
+ * arguments to fill; out gets the new reservation id and expiry.  The
+ * number of statements put in c (1 or 2; the reserve is the last).
+ */
+static size_t
+oldest_calls(const struct kps_reserve *r, struct kps_reservation *out,
+    struct kps_pg_args *a, struct kps_pg_args *l, struct kps_pg_call *c)
+{
+	size_t	n = 0;
 
 	kps_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
-	kps_pg_args_init(&a);
-	kps_pg_arg_text(&a, r->caller);
-	kps_pg_arg_text(&a, r->target);
-	kps_pg_arg_text(&a, r->request_id);
-	kps_pg_arg_i64(&a, r->now);
-	kps_pg_arg_text(&a, out->reservation_id);
-	kps_pg_arg_i64(&a, out->expires_at);
-	kps_pg_arg_bytea(&a, r->group_id ? r->group_id : (const uint8_t *)"",
+	kps_pg_args_init(a);
+	kps_pg_arg_text(a, r->caller);
+	kps_pg_arg_text(a, r->target);
+	kps_pg_arg_text(a, r->request_id);
+	kps_pg_arg_i64(a, r->now);
+	kps_pg_arg_text(a, out->reservation_id);
+	kps_pg_arg_i64(a, out->expires_at);
+	kps_pg_arg_bytea(a, r->group_id ? r->group_id : (const uint8_t *)"",
 	    r->group_id_len);
-	if ((res = kps_pg_run(s, PG_RESERVE, &a)) == NULL)
-		return KP_EDB;
+	if (r->request_id != NULL) {
+		lock_args(l, r);
+		c[n++] = (struct kps_pg_call){ PG_REQUEST_LOCK, l, NULL };
+	}
+	c[n++] = (struct kps_pg_call){ PG_RESERVE, a, NULL };
+	return n;
+}
+
+/* oldest_take: what the reserve's result res says, into out; frees
+ * res. */
+static int
+oldest_take(PGresult *res, struct kps_reservation *out)
+{
+	int	i, kind, found[4] = { -1, -1, -1, -1 }, rc;
+
 	for (i = 0; i < PQntuples(res); i++)
 		if ((kind = (int)kps_pg_int(res, i, 0)) >= 0 && kind < 4)
 			found[kind] = i;
@@ -209,6 +235,24 @@ oldest(struct kps_pg *s, const struct kps_reserve *r,
 		rc = found[3] >= 0 ? KP_EEXHAUSTED : KP_ENOTFOUND;
 	PQclear(res);
 	return rc;
+}
+
+/* oldest: reserve the oldest available key of r->target (see
+ * oldest_calls). */
+static int
+oldest(struct kps_pg *s, const struct kps_reserve *r,
+    struct kps_reservation *out)
+{
+	struct kps_pg_args	 a, l;
+	struct kps_pg_call	 c[2];
+	size_t			 n;
+
+	n = oldest_calls(r, out, &a, &l, c);
+	if (kps_pg_pipeline(s, c, n) != KP_OK)
+		return KP_EDB;
+	if (n == 2)
+		PQclear(c[0].res);
+	return oldest_take(c[n - 1].res, out);
 }
 
 /* replay: the live reservation of r->request_id into out: KP_OK, or
@@ -251,9 +295,12 @@ named(struct kps_pg *s, const struct kps_reserve *r,
 	char			 status[16];
 	int			 rc, exists;
 
-	if (r->request_id != NULL &&
-	    (rc = replay(s, r, out)) != KP_ENOTFOUND)
-		return rc;
+	if (r->request_id != NULL) {
+		lock_args(&a, r);
+		if ((rc = kps_pg_done(s, PG_REQUEST_LOCK, &a, NULL)) != KP_OK ||
+		    (rc = replay(s, r, out)) != KP_ENOTFOUND)
+			return rc;
+	}
 	kps_pg_args_init(&a);
 	kps_pg_arg_text(&a, r->target);
 	if ((res = kps_pg_run(s, PG_USER_EXISTS, &a)) == NULL)
@@ -305,24 +352,71 @@ pg_reserve(struct kps_store *b, const struct kps_reserve *r,
     struct kps_reservation *out)
 {
 	struct kps_pg		*s = (struct kps_pg *)b;
-	struct kps_pg_args	 a;
 	int			 own, rc;
 
 	memset(out, 0, sizeof(*out));
+	/* the lock of a request_id holds till the end of the transaction */
 	if ((rc = kps_pg_op_begin(s, &own)) != KP_OK)
 		return rc;
-	if (r->request_id != NULL) {
-		/* till the end of the transaction, on every instance */
-		kps_pg_args_init(&a);
-		kps_pg_arg_text(&a, r->caller);
-		kps_pg_arg_text(&a, r->request_id);
-		if ((rc = kps_pg_done(s, PG_REQUEST_LOCK, &a, NULL)) != KP_OK)
-			goto out;
-	}
 	rc = r->ref != NULL ? named(s, r, out) : oldest(s, r, out);
-out:
 	/* on failure, the dispatcher frees what out holds */
 	return kps_pg_op_end(s, own, rc);
+}
+
+/* Reserves of a pipeline at most: each a lock and a statement. */
+#define RESERVES_AT_ONCE	32
+
+/*
+ * many: the n reserves of r, none naming a key, in one pipeline: one
+ * round trip for all.  KP_OK with each one's result in rc, or KP_EDB.
+ */
+static int
+many(struct kps_pg *s, const struct kps_reserve *const *r,
+    struct kps_reservation *const *out, int *rc, size_t n)
+{
+	struct kps_pg_call	 c[2 * RESERVES_AT_ONCE];
+	struct kps_pg_args	 a[RESERVES_AT_ONCE], l[RESERVES_AT_ONCE];
+	size_t			 i, k = 0, at[RESERVES_AT_ONCE];
+
+	for (i = 0; i < n; i++) {
+		memset(out[i], 0, sizeof(*out[i]));
+		k += oldest_calls(r[i], out[i], &a[i], &l[i], c + k);
+		at[i] = k - 1;
+	}
+	if (kps_pg_pipeline(s, c, k) != KP_OK)
+		return KP_EDB;
+	for (i = 0; i < k; i++)
+		if (c[i].stmt == PG_REQUEST_LOCK)
+			PQclear(c[i].res);
+	for (i = 0; i < n; i++)
+		rc[i] = oldest_take(c[at[i]].res, out[i]);
+	return KP_OK;
+}
+
+static int
+pg_reserve_many(struct kps_store *b, const struct kps_reserve *const *r,
+    struct kps_reservation *const *out, int *rc, size_t n)
+{
+	struct kps_pg	*s = (struct kps_pg *)b;
+	size_t		 i, m;
+	int		 own, x;
+
+	if ((x = kps_pg_op_begin(s, &own)) != KP_OK)
+		return x;
+	for (i = 0; i < n && x == KP_OK; i += m) {
+		if (r[i]->ref != NULL) {
+			/* a named key: statements that wait on each other */
+			memset(out[i], 0, sizeof(*out[i]));
+			rc[i] = named(s, r[i], out[i]);
+			m = 1;
+			continue;
+		}
+		for (m = 0; i + m < n && m < RESERVES_AT_ONCE &&
+		    r[i + m]->ref == NULL; m++)
+			;
+		x = many(s, r + i, out + i, rc + i, m);
+	}
+	return kps_pg_op_end(s, own, x);
 }
 
 /* getrow: the key of ref, locked, as spend, release and retire decide
@@ -526,15 +620,17 @@ static const struct kps_store_ops pg_ops = {
 	.commit = kps_pg_commit,
 	.rollback = kps_pg_rollback,
 	.in_batch = kps_pg_in_batch,
-	.checkpoint = NULL,
+	.checkpoint = kps_pg_checkpoint,
 	.user_add = kps_pg_user_add,
 	.user_get = kps_pg_user_get,
 	.nonce_put = kps_pg_nonce_put,
+	.nonce_put_many = kps_pg_nonce_put_many,
 	.rate_take = kps_pg_rate_take,
 	.save = pg_save,
 	.get = pg_get,
 	.list_user = pg_list_user,
 	.reserve = pg_reserve,
+	.reserve_many = pg_reserve_many,
 	.spend = pg_spend,
 	.release = pg_release,
 	.retire = pg_retire,

@@ -7,7 +7,6 @@
  * reconnection, its users, nonces and rate buckets; see store_pg_db.h.
  */
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,9 +202,14 @@ session(struct kps_pg *s)
 	int		 ok;
 
 	s->prepared = 0;
-	if (!s->conf.readonly)
-		return KP_OK;
-	r = PQexec(s->conn, "SET default_transaction_read_only = on");
+	/*
+	 * The statements are written for their generic plans (t/2013
+	 * reads them); planning reserve's anew for each run would cost
+	 * more than running it.  A reader cannot write by mistake.
+	 */
+	r = PQexec(s->conn, s->conf.readonly ? "SET plan_cache_mode = "
+	    "force_generic_plan; SET default_transaction_read_only = on" :
+	    "SET plan_cache_mode = force_generic_plan");
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		result_err(s, "session", r);
@@ -237,20 +241,102 @@ alive(struct kps_pg *s)
 	return session(s);
 }
 
-PGresult *
-kps_pg_run(struct kps_pg *s, enum kps_pg_stmt i, const struct kps_pg_args *a)
+/*
+ * pipe_send: run the n statements of c in one pipeline (one round trip),
+ * after the batch's BEGIN when it is still to be sent; c[i].res is the
+ * result of each, or all are NULL and KP_EDB says the first failure.
+ */
+static int
+pipe_send(struct kps_pg *s, struct kps_pg_call *c, size_t n)
+{
+	PGresult	*r;
+	char		 name[16];
+	size_t		 i;
+	int		 st, failed = 0, begin = s->begin_pending;
+
+	for (i = 0; i < n; i++)
+		if (prepare(s, c[i].stmt) != KP_OK)
+			return KP_EDB;
+	if (!PQenterPipelineMode(s->conn))
+		return kps_pg_err(s, "pipeline");
+	if (begin && !PQsendQueryParams(s->conn, "BEGIN", 0, NULL, NULL, NULL,
+	    NULL, 0))
+		failed = 1;
+	for (i = 0; i < n && !failed; i++) {
+		snprintf(name, sizeof(name), "kps%d", (int)c[i].stmt);
+		if (!PQsendQueryPrepared(s->conn, name, c[i].args->n,
+		    c[i].args->v, c[i].args->len, c[i].args->fmt, 1))
+			failed = 1;
+	}
+	if (failed || !PQpipelineSync(s->conn)) {
+		kps_pg_err(s, "send");
+		(void)PQexitPipelineMode(s->conn);
+		return KP_EDB;
+	}
+	/* each statement's result, then a NULL; then the sync's */
+	for (i = 0; i < n + (size_t)begin; i++) {
+		if ((r = PQgetResult(s->conn)) == NULL) {
+			if (!failed)
+				kps_pg_err(s, "result");
+			failed = 1;
+			break;
+		}
+		st = PQresultStatus(r);
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+			if (!failed && st != PGRES_PIPELINE_ABORTED)
+				result_err(s, "statement", r);
+			failed = 1;
+			PQclear(r);
+		} else if (begin && i == 0) {
+			s->begin_pending = 0;	/* the BEGIN went */
+			PQclear(r);
+		} else
+			c[i - (size_t)begin].res = r;
+		while ((r = PQgetResult(s->conn)) != NULL &&
+		    PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+			PQclear(r);
+		if (r != NULL) {	/* the sync, early: the rest is gone */
+			PQclear(r);
+			failed = 1;
+			break;
+		}
+	}
+	if (i == n + (size_t)begin) {
+		while ((r = PQgetResult(s->conn)) != NULL) {
+			st = PQresultStatus(r);
+			PQclear(r);
+			if (st == PGRES_PIPELINE_SYNC)
+				break;
+		}
+	}
+	(void)PQexitPipelineMode(s->conn);
+	if (!failed)
+		return KP_OK;
+	for (i = 0; i < n; i++) {
+		PQclear(c[i].res);
+		c[i].res = NULL;
+	}
+	return KP_EDB;
+}
+
+int
+kps_pg_pipeline(struct kps_pg *s, struct kps_pg_call *c, size_t n)
 {
 	static const struct kps_pg_args	 none;
-	PGresult			*r;
-	char				 name[16];
-	int				 idle, st, again;
+	size_t					 i;
+	int					 idle, again, reads;
 
-	if (a == NULL)
-		a = &none;
-	if (strcmp(a->types, kps_pg_types(i)) != 0) {
-		snprintf(s->err, sizeof(s->err), "statement %d takes \"%s\", "
-		    "given \"%s\"", (int)i, kps_pg_types(i), a->types);
-		return NULL;
+	for (i = 0, reads = 1; i < n; i++) {
+		c[i].res = NULL;
+		if (c[i].args == NULL)
+			c[i].args = &none;
+		if (strcmp(c[i].args->types, kps_pg_types(c[i].stmt)) != 0) {
+			snprintf(s->err, sizeof(s->err), "statement %d takes "
+			    "\"%s\", given \"%s\"", (int)c[i].stmt,
+			    kps_pg_types(c[i].stmt), c[i].args->types);
+			return KP_EDB;
+		}
+		reads &= strncmp(kps_pg_sql(c[i].stmt), "SELECT", 6) == 0;
 	}
 	/*
 	 * The database may end the writer's transaction on its own (an
@@ -258,33 +344,35 @@ kps_pg_run(struct kps_pg *s, enum kps_pg_stmt i, const struct kps_pg_args *a)
 	 * a statement now would run alone.  Refuse until the writer ends
 	 * the batch.
 	 */
-	if ((s->batch || s->own) &&
+	if ((s->batch || s->own) && !s->begin_pending &&
 	    PQtransactionStatus(s->conn) != PQTRANS_INTRANS) {
 		snprintf(s->err, sizeof(s->err), "the transaction was ended "
 		    "by the database");
-		return NULL;
+		return KP_EDB;
 	}
-	idle = !s->batch && !s->own;
-	snprintf(name, sizeof(name), "kps%d", (int)i);
-	for (again = idle; ; again = 0) {
+	/*
+	 * Out of a transaction, or first in the batch (nothing done yet),
+	 * a connection found broken is reset; reads, and a batch's first
+	 * statements, are tried once more when it breaks under them.
+	 */
+	idle = (!s->batch && !s->own) || s->begin_pending;
+	for (again = idle && (reads || s->begin_pending); ; again = 0) {
 		if (idle && alive(s) != KP_OK)
-			return NULL;
-		if (prepare(s, i) != KP_OK) {
-			r = NULL;
-		} else {
-			r = PQexecPrepared(s->conn, name, a->n, a->v, a->len,
-			    a->fmt, 1);
-			st = PQresultStatus(r);
-			if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-				return r;
-			result_err(s, "statement", r);
-			PQclear(r);
-		}
-		/* a read on a connection that broke: once more, anew */
-		if (!again || PQstatus(s->conn) == CONNECTION_OK ||
-		    strncmp(kps_pg_sql(i), "SELECT", 6) != 0)
-			return NULL;
+			return KP_EDB;
+		if (pipe_send(s, c, n) == KP_OK)
+			return KP_OK;
+		if (!again || PQstatus(s->conn) == CONNECTION_OK)
+			return KP_EDB;
+		s->reset_at = 0;
 	}
+}
+
+PGresult *
+kps_pg_run(struct kps_pg *s, enum kps_pg_stmt i, const struct kps_pg_args *a)
+{
+	struct kps_pg_call	c = { i, a, NULL };
+
+	return kps_pg_pipeline(s, &c, 1) == KP_OK ? c.res : NULL;
 }
 
 int
@@ -502,21 +590,11 @@ int
 kps_pg_begin(struct kps_store *b)
 {
 	struct kps_pg	*s = (struct kps_pg *)b;
-	int		 rc, tries;
 
-	/* a connection that broke while idle is found out here: anew */
-	for (tries = 0; tries < 2; tries++) {
-		if ((rc = alive(s)) != KP_OK)
-			return rc;
-		if ((rc = simple(s, "BEGIN", NULL)) == KP_OK) {
-			s->batch = 1;
-			return KP_OK;
-		}
-		if (PQstatus(s->conn) == CONNECTION_OK)
-			break;
-		s->reset_at = 0;
-	}
-	return rc;
+	/* sent with the batch's first statement: one round trip less */
+	s->batch = 1;
+	s->begin_pending = 1;
+	return KP_OK;
 }
 
 int
@@ -524,6 +602,10 @@ kps_pg_commit(struct kps_store *b)
 {
 	struct kps_pg	*s = (struct kps_pg *)b;
 
+	if (s->begin_pending) {		/* nothing was sent */
+		s->batch = s->begin_pending = 0;
+		return KP_OK;
+	}
 	/* a failed COMMIT leaves the batch for a rollback */
 	if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS) {
 		snprintf(s->err, sizeof(s->err), "the transaction was ended "
@@ -542,9 +624,10 @@ kps_pg_rollback(struct kps_store *b)
 	struct kps_pg	*s = (struct kps_pg *)b;
 	int		 rc = KP_OK, ts = PQtransactionStatus(s->conn);
 
-	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+	if (!s->begin_pending &&
+	    (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR))
 		rc = simple(s, "ROLLBACK", NULL);
-	s->batch = 0;
+	s->batch = s->begin_pending = 0;
 	return rc;
 }
 
@@ -553,7 +636,59 @@ kps_pg_in_batch(struct kps_store *b)
 {
 	struct kps_pg	*s = (struct kps_pg *)b;
 
-	return s->batch && PQtransactionStatus(s->conn) == PQTRANS_INTRANS;
+	return s->batch && (s->begin_pending ||
+	    PQtransactionStatus(s->conn) == PQTRANS_INTRANS);
+}
+
+/*
+ * Each reserve leaves the version of its key that was available behind,
+ * and until vacuum removes it, every later reserve's scan of the
+ * available keys steps over it: oldest first, the dead are always in
+ * front.  Autovacuum comes by the minute; this comes by the second,
+ * once some thousand are dead, on one instance at a time.  A table
+ * without statistics (just filled by migrate) is analyzed first.
+ */
+#define VACUUM_EVERY_MS	1000
+#define VACUUM_DEAD	2000
+
+int
+kps_pg_checkpoint(struct kps_store *b)
+{
+	struct kps_pg	*s = (struct kps_pg *)b;
+	PGresult	*r;
+	char		 sql[128];
+	int64_t		 now = mono_ms();
+	long		 dead;
+	int		 rc, ok, blind;
+
+	if (now - s->vacuumed < VACUUM_EVERY_MS || alive(s) != KP_OK)
+		return KP_OK;
+	s->vacuumed = now;
+	/* a table filled at once (migrate) has no statistics yet */
+	r = PQexec(s->conn, "SELECT n_dead_tup, n_live_tup > 0 AND "
+	    "coalesce(last_analyze, last_autoanalyze) IS NULL "
+	    "FROM pg_stat_user_tables WHERE relid = 'keypackages'::regclass");
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	dead = ok ? atol(PQgetvalue(r, 0, 0)) : 0;
+	blind = ok && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	PQclear(r);
+	if (blind)
+		(void)simple(s, "ANALYZE keypackages", NULL);
+	if (dead < VACUUM_DEAD)
+		return KP_OK;
+	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(x'%x'::int, "
+	    "%d)", KPS_PG_LOCKS, KPS_PG_LOCK_VACUUM);
+	r = PQexec(s->conn, sql);
+	rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!rc)
+		return KP_OK;	/* another instance is at it */
+	rc = simple(s, "VACUUM (INDEX_CLEANUP ON) keypackages", NULL);
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(x'%x'::int, %d)",
+	    KPS_PG_LOCKS, KPS_PG_LOCK_VACUUM);
+	(void)simple(s, sql, NULL);
+	return rc;
 }
 
 int
@@ -601,32 +736,64 @@ kps_pg_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
 	return sodium_memcmp(have, pk, 32) == 0 ? KP_OK : KP_EEXIST;
 }
 
+/* A pipeline of nonces: a prune, then NONCES_AT_ONCE puts at most. */
+#define NONCES_AT_ONCE	64
+
+int
+kps_pg_nonce_put_many(struct kps_store *b, struct kps_nonce *v, size_t n,
+    int64_t now)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_call	 c[NONCES_AT_ONCE + 1];
+	struct kps_pg_args	 a[NONCES_AT_ONCE + 1];
+	size_t			 i, j, k, m, first;
+	int			 prune;
+
+	for (i = 0; i < n; i += m) {
+		m = n - i < NONCES_AT_ONCE ? n - i : NONCES_AT_ONCE;
+		k = 0;
+		/* one prune a second, by one instance at a time */
+		if ((prune = now != s->nonces_pruned)) {
+			kps_pg_args_init(&a[k]);
+			kps_pg_arg_i64(&a[k], now - KP_HTTPSIG_WINDOW);
+			c[k] = (struct kps_pg_call){ PG_NONCE_PRUNE, &a[k],
+			    NULL };
+			k++;
+		}
+		first = k;
+		for (j = 0; j < m; j++, k++) {
+			kps_pg_args_init(&a[k]);
+			kps_pg_arg_text(&a[k], v[i + j].keyid);
+			kps_pg_arg_text(&a[k], v[i + j].nonce);
+			kps_pg_arg_i64(&a[k], v[i + j].created);
+			c[k] = (struct kps_pg_call){ PG_NONCE_PUT, &a[k],
+			    NULL };
+		}
+		if (kps_pg_pipeline(s, c, k) != KP_OK)
+			return KP_EDB;
+		if (prune) {
+			PQclear(c[0].res);
+			s->nonces_pruned = now;
+		}
+		for (j = 0; j < m; j++) {
+			v[i + j].rc = PQntuples(c[first + j].res) == 1 ?
+			    KP_OK : KP_EEXIST;
+			PQclear(c[first + j].res);
+		}
+	}
+	return KP_OK;
+}
+
 int
 kps_pg_nonce_put(struct kps_store *b, const char *keyid, const char *nonce,
     int64_t created, int64_t now)
 {
-	struct kps_pg		*s = (struct kps_pg *)b;
-	struct kps_pg_args	 a;
-	PGresult		*r;
-	int			 put;
+	struct kps_nonce	v = { keyid, nonce, created, KP_OK };
+	int			rc;
 
-	/* one prune a second, by one instance at a time */
-	if (now != s->nonces_pruned) {
-		kps_pg_args_init(&a);
-		kps_pg_arg_i64(&a, now - KP_HTTPSIG_WINDOW);
-		if (kps_pg_done(s, PG_NONCE_PRUNE, &a, NULL) != KP_OK)
-			return KP_EDB;
-		s->nonces_pruned = now;
-	}
-	kps_pg_args_init(&a);
-	kps_pg_arg_text(&a, keyid);
-	kps_pg_arg_text(&a, nonce);
-	kps_pg_arg_i64(&a, created);
-	if ((r = kps_pg_run(s, PG_NONCE_PUT, &a)) == NULL)
-		return KP_EDB;
-	put = PQntuples(r) == 1;
-	PQclear(r);
-	return put ? KP_OK : KP_EEXIST;
+	if ((rc = kps_pg_nonce_put_many(b, &v, 1, now)) != KP_OK)
+		return rc;
+	return v.rc;
 }
 
 int

@@ -45,6 +45,7 @@ enum kps_pg_stmt {
 #define KPS_PG_LOCK_KEYS	3
 #define KPS_PG_LOCK_NONCES	4
 #define KPS_PG_LOCK_RATES	5
+#define KPS_PG_LOCK_VACUUM	6
 #define KPS_PG_REQUESTS		0x6b707271	/* "kprq" */
 
 #define KPS_PG_MAXARGS	20
@@ -73,7 +74,10 @@ struct kps_pg {
 						   transaction */
 	int			 own;		/* in an operation's own
 						   (kps_pg_op_begin) */
+	int			 begin_pending;	/* the batch's BEGIN goes
+						   with its first statement */
 	int64_t			 reset_at;	/* last reconnect, ms */
+	int64_t			 vacuumed;	/* last upkeep look, ms */
 	int64_t			 nonces_pruned;	/* unix seconds */
 	int64_t			 rates_pruned;	/* milliseconds */
 	char			 err[256];
@@ -105,11 +109,14 @@ int kps_pg_begin(struct kps_store *b);
 int kps_pg_commit(struct kps_store *b);
 int kps_pg_rollback(struct kps_store *b);
 int kps_pg_in_batch(struct kps_store *b);
+int kps_pg_checkpoint(struct kps_store *b);
 int kps_pg_user_add(struct kps_store *b, const char *name,
     const uint8_t *pk, int64_t now);
 int kps_pg_user_get(struct kps_store *b, const char *name, uint8_t *pk);
 int kps_pg_nonce_put(struct kps_store *b, const char *keyid,
     const char *nonce, int64_t created, int64_t now);
+int kps_pg_nonce_put_many(struct kps_store *b, struct kps_nonce *v,
+    size_t n, int64_t now);
 int kps_pg_rate_take(struct kps_store *b, const char *caller,
     const char *target, int64_t now_ms, int *wait);
 /* The copy of a database (store_pg_copy.c). */
@@ -132,15 +139,27 @@ void kps_pg_arg_bool(struct kps_pg_args *a, int v);
 /* kps_pg_arg_null: SQL NULL of type t (a letter of kps_pg_args). */
 void kps_pg_arg_null(struct kps_pg_args *a, char t);
 
+/* A statement of a pipeline: which, with what (NULL: nothing). */
+struct kps_pg_call {
+	enum kps_pg_stmt	  stmt;
+	const struct kps_pg_args *args;
+	PGresult		 *res;		/* set by kps_pg_pipeline */
+};
+
 /*
- * kps_pg_run: run statement i with a (NULL: none); its result (free it
- * with PQclear), tuples or none, or NULL with the message kept: the
- * statement failed, the connection is gone, or the writer's transaction
- * was ended by the database (then nothing runs until the writer ends
- * the batch).  Out of a transaction, a connection found broken is
- * reset first, and a read that fails on a broken connection is tried
- * once more.
+ * kps_pg_pipeline: run the n statements of c in order, in one round
+ * trip (libpq's pipeline mode); each c[i].res is the result of its
+ * statement (free it with PQclear).  KP_OK, or KP_EDB with no result
+ * and the message kept: a statement failed (the others did nothing),
+ * the connection is gone, or the writer's transaction was ended by the
+ * database (then nothing runs until the writer ends the batch).  Out
+ * of a transaction, a connection found broken is reset first, and
+ * statements that only read, or that begin the writer's batch, are
+ * tried once more on a new connection when it breaks under them.
  */
+int kps_pg_pipeline(struct kps_pg *s, struct kps_pg_call *c, size_t n);
+/* kps_pg_run: kps_pg_pipeline of one statement i with a: its result,
+ * or NULL. */
 PGresult *kps_pg_run(struct kps_pg *s, enum kps_pg_stmt i,
     const struct kps_pg_args *a);
 /*

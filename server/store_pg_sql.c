@@ -36,16 +36,20 @@ static const char *const migrations[] = {
 	"  ciphersuite integer NOT NULL,"
 	"  init_key bytea NOT NULL,"
 	"  last_resort boolean NOT NULL DEFAULT false,"
-	"  UNIQUE (username, init_key));"
+	"  CONSTRAINT keypackages_user_init_key UNIQUE (username, init_key));"
 	/* reserve walks the first in upload order */
 	"CREATE INDEX keypackages_available ON keypackages"
 	"  (username, uploaded_at, id)"
 	"  WHERE status = 'available' AND NOT last_resort;"
 	"CREATE INDEX keypackages_last_resort ON keypackages"
 	"  (username, uploaded_at, id) WHERE last_resort;"
-	"CREATE INDEX keypackages_user ON keypackages"
-	"  (username, uploaded_at, id);"
-	"CREATE INDEX keypackages_not_after ON keypackages (not_after);"
+	/*
+	 * Few indexes, since a reserve writes into every one whose columns
+	 * it changes: a user's keys are found by (username, init_key), and
+	 * the minute's cleanup by a BRIN of not_after (keys come in order).
+	 */
+	"CREATE INDEX keypackages_not_after ON keypackages USING brin"
+	"  (not_after);"
 	"CREATE INDEX keypackages_reserved_until ON keypackages"
 	"  (reservation_expires_at) WHERE status = 'reserved';"
 	/* a request_id's reserves are serialized by an advisory lock */
@@ -59,12 +63,13 @@ static const char *const migrations[] = {
 	"  created_at bigint NOT NULL,"
 	"  PRIMARY KEY (kind, value, username));"
 	/* what instances share besides the keys */
+	/* a replay repeats all three (created is signed); in created
+	 * order, new ones go to the right edge, the stale go from the left */
 	"CREATE TABLE nonces ("
+	"  created bigint NOT NULL,"
 	"  keyid text NOT NULL,"
 	"  nonce text NOT NULL,"
-	"  created bigint NOT NULL,"
-	"  PRIMARY KEY (keyid, nonce));"
-	"CREATE INDEX nonces_created ON nonces (created);"
+	"  PRIMARY KEY (created, keyid, nonce));"
 	"CREATE TABLE rates ("
 	"  caller text NOT NULL,"
 	"  target text NOT NULL,"
@@ -155,16 +160,22 @@ static const struct {
 	 * one (kind 0), else the oldest key no other transaction holds,
 	 * marked reserved (kind 1), else the newest last-resort key,
 	 * unchanged (kind 2); and a row of kind 3 when $2 exists.  $4 now,
-	 * $5 the new reservation id, $6 its expiry, $7 the group.
+	 * $5 the new reservation id, $6 its expiry, $7 the group.  The
+	 * time conditions are written "+ 0" so that no statistics, stale
+	 * or none, lead the planner to an index on time: the replay goes by
+	 * keypackages_request (a request_id is only ever on a reserved key,
+	 * so its status is not asked: that would make the index of all
+	 * reserved keys fit too), the oldest by keypackages_available.
 	 */
 	[PG_RESERVE] = { "WITH u AS (SELECT 1 FROM users WHERE name = $2), "
 	    "rp AS (SELECT keypackage_ref, keypackage_bytes, reservation_id, "
 	    "reservation_expires_at FROM keypackages WHERE $3::text IS NOT "
 	    "NULL AND reserved_by = $1 AND request_id = $3 AND username = $2 "
-	    "AND status = 'reserved' AND reservation_expires_at > $4 AND "
-	    "not_after > $4 LIMIT 1), "
+	    "AND reservation_expires_at + 0 > $4 AND not_after + 0 > $4 "
+	    "LIMIT 1), "
 	    "pick AS (SELECT id FROM keypackages WHERE username = $2 AND "
-	    "status = 'available' AND NOT last_resort AND not_after > $4 AND "
+	    "status = 'available' AND NOT last_resort AND not_after + 0 > $4 "
+	    "AND "
 	    "NOT EXISTS (SELECT 1 FROM rp) ORDER BY uploaded_at, id LIMIT 1 "
 	    "FOR UPDATE SKIP LOCKED), "
 	    "up AS (UPDATE keypackages k SET status = 'reserved', "
@@ -174,7 +185,7 @@ static const struct {
 	    "RETURNING k.keypackage_ref, k.keypackage_bytes), "
 	    "lr AS (SELECT keypackage_ref, keypackage_bytes FROM keypackages "
 	    "WHERE username = $2 AND last_resort AND status = 'available' AND "
-	    "not_after > $4 AND NOT EXISTS (SELECT 1 FROM rp) AND "
+	    "not_after + 0 > $4 AND NOT EXISTS (SELECT 1 FROM rp) AND "
 	    "NOT EXISTS (SELECT 1 FROM up) "
 	    "ORDER BY uploaded_at DESC, id DESC LIMIT 1) "
 	    "SELECT 0, keypackage_ref, keypackage_bytes, reservation_id, "
@@ -187,8 +198,8 @@ static const struct {
 	[PG_REPLAY] = { "SELECT keypackage_ref, keypackage_bytes, "
 	    "reservation_id, reservation_expires_at FROM keypackages "
 	    "WHERE reserved_by = $1 AND request_id = $2 AND username = $3 "
-	    "AND status = 'reserved' AND reservation_expires_at > $4 "
-	    "AND not_after > $4", "ttti" },
+	    "AND reservation_expires_at + 0 > $4 AND not_after + 0 > $4",
+	    "ttti" },
 	[PG_NAMED] = { "SELECT id, keypackage_ref, keypackage_bytes, status, "
 	    "not_after, last_resort FROM keypackages "
 	    "WHERE keypackage_ref = $1 AND username = $2 FOR UPDATE", "bt" },
@@ -228,15 +239,28 @@ static const struct {
 	    "WHERE status = 'spent' UNION ALL "
 	    "SELECT 1, init_key, username, $2 FROM d WHERE status = 'spent' "
 	    "ON CONFLICT DO NOTHING) SELECT count(*) FROM d", "ii" },
-	/* reserved_by and the expiry stay, so a late spend learns 410 */
+	/*
+	 * reserved_by and the expiry stay, so a late spend learns 410.
+	 * SWEPT keys at most a run, the oldest first, through an ordered
+	 * index scan (a bitmap scan would read every entry vacuum has yet
+	 * to remove, each time), each then by its id (a generic plan
+	 * would join them by scanning the table); one that a spend or
+	 * release holds is left to the next sweep.
+	 */
+#define SWEPT	"500"
 	[PG_EXP_RELEASE] = { SWEEP(2) "UPDATE keypackages SET "
 	    "status = 'available', reservation_id = NULL, request_id = NULL, "
-	    "group_id = NULL WHERE status = 'reserved' AND "
-	    "reservation_expires_at <= $1 AND (SELECT ok FROM l)", "i" },
+	    "group_id = NULL WHERE id = ANY (ARRAY(SELECT id FROM keypackages "
+	    "WHERE status = 'reserved' AND reservation_expires_at <= $1 AND "
+	    "(SELECT ok FROM l) ORDER BY reservation_expires_at LIMIT " SWEPT
+	    " FOR UPDATE SKIP LOCKED))", "i" },
 	[PG_EXP_BURN] = { SWEEP(2) "UPDATE keypackages SET status = 'spent', "
 	    "spent_at = $1, spent_by = NULL, reservation_id = NULL, "
-	    "request_id = NULL WHERE status = 'reserved' AND "
-	    "reservation_expires_at <= $1 AND (SELECT ok FROM l)", "i" },
+	    "request_id = NULL WHERE id = ANY (ARRAY(SELECT id FROM "
+	    "keypackages WHERE status = 'reserved' AND "
+	    "reservation_expires_at <= $1 AND (SELECT ok FROM l) "
+	    "ORDER BY reservation_expires_at LIMIT " SWEPT
+	    " FOR UPDATE SKIP LOCKED))", "i" },
 	[PG_COUNT_USER] = { "SELECT " EFF ", last_resort, count(*) "
 	    "FROM keypackages WHERE username = $3 GROUP BY 1, 2", "int" },
 	[PG_COUNT_ALL] = { "SELECT " EFF ", last_resort, count(*) "

@@ -68,15 +68,16 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;",
 	/*
 	 * 2: what instances share besides the keys: the nonces of signed
-	 * requests, the rate-limit buckets
+	 * requests (a replay repeats all three, created being signed; in
+	 * created order, new ones go to the right edge and the stale are
+	 * pruned from the left), the rate-limit buckets
 	 */
 	"CREATE TABLE nonces("
+	"  created INTEGER NOT NULL,"
 	"  keyid TEXT NOT NULL,"
 	"  nonce TEXT NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  PRIMARY KEY (keyid, nonce)"
+	"  PRIMARY KEY (created, keyid, nonce)"
 	") WITHOUT ROWID;"
-	"CREATE INDEX nonces_created ON nonces(created);"
 	"CREATE TABLE rates("
 	"  caller TEXT NOT NULL,"
 	"  target TEXT NOT NULL,"

@@ -3,7 +3,10 @@
  * writer.c: the one writer thread.  Request threads queue jobs and
  * wait; the writer takes every queued job, runs them in one
  * transaction (each op atomic in its savepoint), commits once and wakes
- * their threads: group commit.  A checkpointer thread moves the WAL
+ * their threads: group commit.  The batch first remembers the nonces of
+ * its requests' signatures, all at once, so that a replay does nothing
+ * (a request is accepted once, whichever instance of a shared database
+ * sees it).  A checkpointer thread moves the WAL
  * into the database off the request path.  Reads do not come here:
  * each request thread has its own connection (readers.c).
  */
@@ -40,33 +43,71 @@ now_ms(void)
 }
 
 /*
- * run_one: the job's signature is remembered first, then a reserve
- * takes its token, then the job does its work; a replay (KP_EAUTH), an
- * empty bucket (KP_ERATE) or a failure of these ends it there.
+ * remember: put the nonces of the jobs from first on in the database,
+ * all at once (before the jobs: see ready); each
+ * job's sig_rc says whether its nonce was new.  KP_OK, or the error
+ * that stopped it.
  */
-static void
-run_one(struct kps_job *j, int64_t now)
+static int
+remember(struct kps_job *first)
+{
+	struct kps_nonce	*v;
+	struct kps_job		*j;
+	size_t			 n = 0, i;
+	int			 rc;
+
+	for (j = first; j != NULL; j = j->next)
+		n += j->has_sig != 0;
+	if (n == 0)
+		return KP_OK;
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return KP_ENOMEM;
+	for (j = first, i = 0; j != NULL; j = j->next)
+		if (j->has_sig) {
+			v[i].keyid = j->sig.keyid;
+			v[i].nonce = j->sig.nonce;
+			v[i++].created = j->sig.created;
+		}
+	rc = kps_nonce_put_many(wdb, v, n, kps_real_now());
+	for (j = first, i = 0; rc == KP_OK && j != NULL; j = j->next)
+		if (j->has_sig)
+			j->sig_rc = v[i++].rc;
+	free(v);
+	return rc;
+}
+
+/*
+ * ready: 1 when job j may do its work: its nonce was not a replay
+ * (else KP_EAUTH), and a reserve got its token (else KP_ERATE, or the
+ * failure of the token); else 0, with j's result set.
+ */
+static int
+ready(struct kps_job *j, int64_t now)
 {
 	size_t	i;
 	int	rc = KP_OK;
 
 	j->now = now;
-	if (j->has_sig) {
-		rc = kps_nonce_put(wdb, j->sig.keyid, j->sig.nonce,
-		    j->sig.created, kps_real_now());
-		if (rc == KP_EEXIST)
-			rc = KP_EAUTH;
-	}
+	if (j->has_sig && j->sig_rc != KP_OK)
+		rc = j->sig_rc == KP_EEXIST ? KP_EAUTH : j->sig_rc;
 	if (rc == KP_OK && j->kind == KPS_JOB_RESERVE && j->rate &&
 	    (rc = kps_rate_take(wdb, j->caller, j->reserve.target, now_ms(),
 	    &j->wait)) == KP_OK && j->wait > 0)
 		rc = KP_ERATE;
-	if (rc != KP_OK) {
-		j->rc = rc;
-		for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
-			j->rcs[i] = rc;
-		return;
-	}
+	if (rc == KP_OK)
+		return 1;
+	j->rc = rc;
+	for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
+		j->rcs[i] = rc;
+	return 0;
+}
+
+/* run_one: the work of job j, which is ready (a reserve: see run). */
+static void
+run_one(struct kps_job *j, int64_t now)
+{
+	size_t	i;
+
 	switch (j->kind) {
 	case KPS_JOB_NONCE:
 		j->rc = KP_OK;
@@ -81,9 +122,7 @@ run_one(struct kps_job *j, int64_t now)
 		}
 		j->rc = KP_OK;
 		break;
-	case KPS_JOB_RESERVE:
-		j->reserve.now = now;
-		j->rc = kps_reserve(wdb, &j->reserve, &j->res);
+	case KPS_JOB_RESERVE:	/* done by run */
 		break;
 	case KPS_JOB_SPEND:
 		j->rc = kps_spend(wdb, j->caller, j->ref, j->group_id,
@@ -96,6 +135,44 @@ run_one(struct kps_job *j, int64_t now)
 		j->rc = kps_retire(wdb, j->caller, j->ref, now);
 		break;
 	}
+}
+
+/* A run of reserves the writer hands the store at once, at most. */
+#define RUN_MAX	64
+
+/*
+ * run: do job j, or j and the reserves that follow it, at once (one
+ * round trip on PostgreSQL); the last job done.
+ */
+static struct kps_job *
+run(struct kps_job *j, int64_t now)
+{
+	const struct kps_reserve	*r[RUN_MAX];
+	struct kps_reservation		*out[RUN_MAX];
+	struct kps_job			*who[RUN_MAX], *last = j;
+	int				 rc[RUN_MAX];
+	size_t				 n = 0, i;
+
+	if (j->kind != KPS_JOB_RESERVE) {
+		if (ready(j, now))
+			run_one(j, now);
+		return j;
+	}
+	for (; j != NULL && j->kind == KPS_JOB_RESERVE && n < RUN_MAX;
+	    last = j, j = j->next) {
+		if (!ready(j, now))
+			continue;
+		j->reserve.now = now;
+		r[n] = &j->reserve;
+		out[n] = &j->res;
+		who[n++] = j;
+	}
+	if (n > 0 && kps_reserve_many(wdb, r, out, rc, n) != KP_OK)
+		for (i = 0; i < n; i++)
+			rc[i] = KP_EDB;
+	for (i = 0; i < n; i++)
+		who[i]->rc = rc[i];
+	return last;
 }
 
 /* fail: mark the jobs from first up to (not including) stop failed. */
@@ -117,10 +194,10 @@ fail(struct kps_job *first, struct kps_job *stop)
 static void *
 writer_main(void *arg)
 {
-	struct kps_job	*list, *j, *next, *async, *first;
+	struct kps_job	*list, *j, *next, *async, *first, *last;
 	struct timespec	 ts;
-	int64_t		 now, last_cleanup = 0;
-	uint64_t	 n;
+	int64_t		 now, last_cleanup = 0, last_sweep = 0;
+	uint64_t	 n, swept = 0;
 	int		 stop, open;
 
 	for (;;) {
@@ -145,10 +222,20 @@ writer_main(void *arg)
 			goto wake;
 		}
 		first = list;
-		/* reservations whose TTL passed end first, in the batch */
-		if (kps_release_expired_reservations(wdb, now, &n) == KP_OK &&
-		    n > 0)
-			kps_metric_add("reservations_expired", n);
+		/*
+		 * Reservations whose TTL passed end first, in the batch:
+		 * once a second, since none comes to an end between (a
+		 * TTL is whole seconds, and so is now), and again while
+		 * the last sweep found some (a backend may sweep a part).
+		 */
+		if ((now != last_sweep || swept > 0) &&
+		    kps_release_expired_reservations(wdb, now, &swept) ==
+		    KP_OK) {
+			if (swept > 0)
+				kps_metric_add("reservations_expired", swept);
+			last_sweep = now;
+		} else
+			swept = 0;
 		if (now - last_cleanup >= 60 || now < last_cleanup) {
 			if (kps_cleanup_expired(wdb, now,
 			    kps_conf.expired_retention, &n) == KP_OK && n > 0)
@@ -163,10 +250,19 @@ writer_main(void *arg)
 				goto wake;
 			}
 		}
+		/* the nonces of the batch, at once */
+		if (remember(list) != KP_OK || !kps_store_in_batch(wdb)) {
+			fprintf(stderr, "kpool-server: nonces: %s\n",
+			    kps_store_errmsg(wdb));
+			(void)kps_store_rollback(wdb);
+			fail(list, NULL);
+			goto wake;
+		}
 		open = 1;
-		n = 0;
-		for (j = list; j != NULL; j = j->next, n++) {
-			run_one(j, now);
+		for (j = list, n = 0; j != NULL; j = j->next)
+			n++;
+		for (j = list; j != NULL; j = last->next) {
+			last = run(j, now);
 			if (kps_store_in_batch(wdb))
 				continue;
 			/*
@@ -178,10 +274,13 @@ writer_main(void *arg)
 			    "transaction was rolled back: %s\n",
 			    kps_store_errmsg(wdb));
 			kps_metric_add("writer_rollbacks", 1);
-			fail(first, j->next);
+			fail(first, last->next);
 			(void)kps_store_rollback(wdb);
-			first = j->next;
-			if (kps_store_begin(wdb) != KP_OK) {
+			first = last->next;
+			/* the rollback took the nonces of the rest: again */
+			if (kps_store_begin(wdb) != KP_OK ||
+			    remember(first) != KP_OK) {
+				(void)kps_store_rollback(wdb);
 				fail(first, NULL);
 				open = 0;
 				break;
