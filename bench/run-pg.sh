@@ -38,19 +38,6 @@ KP_PG_FSYNC=on sh "$TOP/mk/pg.sh" start "$PG" || { echo "no cluster"; exit 1; }
 uri() { echo "postgresql://kpool@/$1?host=$PG"; }
 createdb() { psql -X -q -h "$PG" -U kpool -d postgres -c "CREATE DATABASE $1"; }
 
-start() {	# DB: a server; its pid in pid, its port in port
-	rm -f "$T/port"
-	"$B/kpool-server" --listen 127.0.0.1:0 --db "$1" --rate-limit 0 \
-	    --quiet >"$T/port" 2>>"$T/server.log" &
-	pid=$!
-	pids="$pids $pid"
-	i=0
-	until grep -q '^[0-9][0-9]*$' "$T/port" 2>/dev/null; do
-		i=$((i + 1)); [ $i -gt 100 ] && { echo "no server"; exit 1; }
-		sleep 0.1
-	done
-	port=$(head -n 1 "$T/port")
-}
 stop_all() {
 	for p in $pids; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
@@ -66,7 +53,7 @@ pgpids() {	# the cluster's postmaster and its children
 	pm=$(head -n 1 "$PG/data/postmaster.pid")
 	echo "$pm $(ps -o pid= --ppid "$pm" | tr '\n' ' ')"
 }
-field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+. "$(dirname "$0")/lib.sh"
 tck=$(getconf CLK_TCK)
 us() {	# TICKS N: microseconds per request
 	echo "$1" "$2" | awk -v t="$tck" '{ printf "%d", $1 * 1e6 / t / $2 }'
@@ -153,20 +140,5 @@ createdb big
 "$B/bench/kpfill" "$(uri big)" owner "$BIG" >/dev/null
 start "$(uri small)"; sport=$port
 start "$(uri big)"; bport=$port
-"$B/bench/loadgen" -p "$sport" -c 1 -m reserve -n 300 >/dev/null
-"$B/bench/loadgen" -p "$bport" -c 1 -m reserve -n 300 >/dev/null
-: >"$T/small.p50"; : >"$T/big.p50"
-for round in 1 2 3 4 5; do
-	s=$("$B/bench/loadgen" -p "$sport" -c 1 -m reserve -n 1000)
-	l=$("$B/bench/loadgen" -p "$bport" -c 1 -m reserve -n 1000)
-	field "$s" reserve_p50 | tr -d ms >>"$T/small.p50"
-	field "$l" reserve_p50 | tr -d ms >>"$T/big.p50"
-	echo "  round $round: 10,000 keys p50 $(field "$s" reserve_p50)," \
-	    "$BIG keys p50 $(field "$l" reserve_p50)"
-done
-s50=$(sort -n "$T/small.p50" | sed -n 3p)
-l50=$(sort -n "$T/big.p50" | sed -n 3p)
-echo "  => reserve p50 $s50 ms at 10,000 keys, $l50 ms at $BIG:" \
-    "$(awk -v a="$l50" -v b="$s50" 'BEGIN { printf "%.2f", a / b }')x" \
-    "(target <= 1.2x)"
+p50_by_size "$sport" "$bport" "$BIG"
 stop_all

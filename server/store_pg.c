@@ -588,8 +588,7 @@ pg_count(struct kps_store *b, const char *user, int64_t now,
 	struct kps_pg		*s = (struct kps_pg *)b;
 	struct kps_pg_args	 a;
 	PGresult		*r;
-	uint64_t		 c;
-	int			 i, state;
+	int			 i;
 
 	memset(out, 0, sizeof(*out));
 	kps_pg_args_init(&a);
@@ -600,14 +599,9 @@ pg_count(struct kps_store *b, const char *user, int64_t now,
 	if ((r = kps_pg_run(s, user ? PG_COUNT_USER : PG_COUNT_ALL, &a)) ==
 	    NULL)
 		return KP_EDB;
-	for (i = 0; i < PQntuples(r); i++) {
-		state = (int)kps_pg_int(r, i, 0);
-		c = (uint64_t)kps_pg_int(r, i, 2);
-		if (state > KP_STATE_CREATED && state < KP_NSTATES)
-			out->n[state] += c;
-		if (kps_pg_int(r, i, 1))
-			out->last_resort += c;
-	}
+	for (i = 0; i < PQntuples(r); i++)
+		kps_counts_add(out, (int)kps_pg_int(r, i, 0),
+		    (int)kps_pg_int(r, i, 1), (uint64_t)kps_pg_int(r, i, 2));
 	PQclear(r);
 	return KP_OK;
 }

@@ -175,8 +175,7 @@ kps_pg_census(struct kps_store *b, struct kps_census *c)
 	struct kps_pg	*s = (struct kps_pg *)b;
 	PGresult	*r;
 	char		 status[16];
-	uint64_t	 n;
-	int		 i, state, own, rc;
+	int		 i, own, rc;
 
 	if ((rc = kps_pg_op_begin(s, &own)) != KP_OK)
 		return rc;
@@ -185,14 +184,9 @@ kps_pg_census(struct kps_store *b, struct kps_census *c)
 		goto out;
 	for (i = 0; i < PQntuples(r); i++) {
 		kps_pg_text(r, i, 0, status, sizeof(status));
-		state = kps_state_parse(status);
-		n = (uint64_t)kps_pg_int(r, i, 2);
-		if (state > 0)
-			c->keys[state] += n;
-		if (kps_pg_int(r, i, 1))
-			c->last_resort += n;
-		c->rows[KPS_ROW_KEY] += n;
-		c->reservations += (uint64_t)kps_pg_int(r, i, 3);
+		kps_census_add(c, status, (int)kps_pg_int(r, i, 1),
+		    (uint64_t)kps_pg_int(r, i, 2),
+		    (uint64_t)kps_pg_int(r, i, 3));
 	}
 	PQclear(r);
 	if ((r = kps_pg_run(s, PG_CENSUS_REST, NULL)) == NULL)

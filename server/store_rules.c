@@ -124,6 +124,30 @@ kps_rule_named(const struct kps_keystate *w, int64_t now)
 	return w->last_resort ? KP_OK : KPS_APPLY;
 }
 
+void
+kps_counts_add(struct kps_counts *c, int state, int last_resort,
+    uint64_t n)
+{
+	if (state > KP_STATE_CREATED && state < KP_NSTATES)
+		c->n[state] += n;
+	if (last_resort)
+		c->last_resort += n;
+}
+
+void
+kps_census_add(struct kps_census *c, const char *status, int last_resort,
+    uint64_t n, uint64_t reservations)
+{
+	int	state = kps_state_parse(status);
+
+	if (state > 0)
+		c->keys[state] += n;
+	if (last_resort)
+		c->last_resort += n;
+	c->rows[KPS_ROW_KEY] += n;
+	c->reservations += reservations;
+}
+
 /*
  * Unique and unguessable, and in order, so that its index grows at its
  * right edge instead of touching a random page per reservation.

@@ -61,6 +61,15 @@ int	kps_rule_release(const struct kps_keystate *w, const char *caller);
  * hand it out, unchanged), KP_ECONFLICT (not available). */
 int	kps_rule_named(const struct kps_keystate *w, int64_t now);
 
+/* kps_counts_add: n keys in effective state, last resort or not, to
+ * c (a row of a count's GROUP BY). */
+void	kps_counts_add(struct kps_counts *c, int state, int last_resort,
+	    uint64_t n);
+/* kps_census_add: n keys stored as status (text), last resort or not,
+ * reservations of them with a reservation id, to c. */
+void	kps_census_add(struct kps_census *c, const char *status,
+	    int last_resort, uint64_t n, uint64_t reservations);
+
 /*
  * kps_reservation_id: a new reservation id: 48 bits of milliseconds
  * then 80 random bits, in hex (32 characters).

@@ -533,8 +533,7 @@ sq_count(struct kps_store *b, const char *user, int64_t now,
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
-	int		 x, state;
-	uint64_t	 c;
+	int		 x;
 
 	memset(out, 0, sizeof(*out));
 	if ((st = kps_sq_stmt(s, user ? SQ_COUNT_USER : SQ_COUNT_ALL)) == NULL)
@@ -542,14 +541,10 @@ sq_count(struct kps_store *b, const char *user, int64_t now,
 	sqlite3_bind_int64(st, 1, now);
 	if (user != NULL)
 		sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-	while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-		state = sqlite3_column_int(st, 0);
-		c = (uint64_t)sqlite3_column_int64(st, 2);
-		if (state > KP_STATE_CREATED && state < KP_NSTATES)
-			out->n[state] += c;
-		if (sqlite3_column_int(st, 1))
-			out->last_resort += c;
-	}
+	while ((x = sqlite3_step(st)) == SQLITE_ROW)
+		kps_counts_add(out, sqlite3_column_int(st, 0),
+		    sqlite3_column_int(st, 1),
+		    (uint64_t)sqlite3_column_int64(st, 2));
 	sqlite3_reset(st);
 	return x == SQLITE_DONE ? KP_OK : kps_sq_err(s, "count");
 }

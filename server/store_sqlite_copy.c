@@ -182,25 +182,18 @@ kps_sq_census(struct kps_store *b, struct kps_census *c)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
-	uint64_t	 n;
-	int		 x, state, own, rc;
+	int		 x, own, rc;
 
 	if ((rc = kps_sq_op_begin_read(s, &own)) != KP_OK)
 		return rc;
 	rc = KP_EDB;
 	if ((st = kps_sq_stmt(s, SQ_CENSUS_KEYS)) == NULL)
 		goto out;
-	while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-		state = kps_state_parse((const char *)
-		    sqlite3_column_text(st, 0));
-		n = (uint64_t)sqlite3_column_int64(st, 2);
-		if (state > 0)
-			c->keys[state] += n;
-		if (sqlite3_column_int(st, 1))
-			c->last_resort += n;
-		c->rows[KPS_ROW_KEY] += n;
-		c->reservations += (uint64_t)sqlite3_column_int64(st, 3);
-	}
+	while ((x = sqlite3_step(st)) == SQLITE_ROW)
+		kps_census_add(c, (const char *)sqlite3_column_text(st, 0),
+		    sqlite3_column_int(st, 1),
+		    (uint64_t)sqlite3_column_int64(st, 2),
+		    (uint64_t)sqlite3_column_int64(st, 3));
 	sqlite3_reset(st);
 	if (x != SQLITE_DONE) {
 		rc = kps_sq_err(s, "census");

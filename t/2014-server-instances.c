@@ -23,49 +23,6 @@
 
 static const char *const opts[] = { "--rate-limit", "0", "--quiet", NULL };
 
-/* upload: n fresh keys of alice through s; their refs into refs. */
-static void
-upload(struct srv *s, struct who *alice, size_t n, uint8_t (*refs)[KP_REF_LEN])
-{
-	struct kpb		 k[100];
-	const uint8_t		*kps[100];
-	size_t			 lens[100], i, j, m;
-	struct kp_upload_result	 up[100];
-	int64_t			 t = (int64_t)time(NULL);
-	struct kp_client	*c;
-
-	if (kp_client_new(s->url, alice->name, alice->seed, &c) != KP_OK)
-		bail("client");
-	for (i = 0; i < n; i += m) {
-		m = n - i < 100 ? n - i : 100;
-		for (j = 0; j < m; j++) {
-			gen(alice, "alice", t - 10, t + 86400, 0, &k[j]);
-			kps[j] = k[j].buf;
-			lens[j] = k[j].len;
-			memcpy(refs[i + j], k[j].ref, KP_REF_LEN);
-		}
-		if (kp_client_upload(c, kps, lens, m, up) != KP_OK)
-			bail("upload: %s", kp_client_errmsg(c));
-		for (j = 0; j < m; j++) {
-			if (!up[j].accepted)
-				bail("key %zu refused", i + j);
-			free(k[j].buf);
-		}
-	}
-	kp_client_free(c);
-}
-
-/* db_count: the number the query q (one row, one column) gives. */
-static long
-db_count(const char *db, const char *q)
-{
-	PGresult	*r = db_sql(db, q);
-	long		 n = atol(PQgetvalue(r, 0, 0));
-
-	PQclear(r);
-	return n;
-}
-
 /*
  * race: run NTHR reservers of alice's keys, reserver i on srv[i % 3];
  * when kill_at > 0, SIGKILL srv[0] once the database holds kill_at
@@ -135,17 +92,12 @@ main(void)
 	struct who		 alice, u[NTHR];
 	struct kp_httpsig	 keep;
 	struct rawreply		 r;
-	char			 name[16], q[512], hex[2 * KP_REF_LEN + 1];
-	size_t			 n, i, j, missing, per[3];
+	char			 name[16], q[512];
+	size_t			 n, i, j, per[3];
 	int			 exhausted, gone, rc;
 	PGresult		*res;
 
-	if (!db_is_pg()) {
-		/* the Makefile runs it with KP_BACKEND=pg only */
-		plan(1);
-		ok(0, "2014 is a PostgreSQL test: run it with KP_BACKEND=pg");
-		return done_testing();
-	}
+	db_only_pg("2014");
 	plan(24);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	srv_start(&srv[0], opts);
@@ -158,7 +110,7 @@ main(void)
 	}
 
 	/* round 1: three instances, 64 reservers, 600 keys */
-	upload(&srv[1], &alice, ROUND1, up1);
+	upload_new(&srv[1], &alice, ROUND1, up1);
 	race(srv, u, v, 0, 0);
 	for (i = 0, exhausted = 0; i < NTHR; i++)
 		exhausted += v[i].end == KP_EEXHAUSTED;
@@ -201,7 +153,7 @@ main(void)
 	    "after its restart: 401");
 
 	/* round 2: instance 1 is killed once 150 keys are out */
-	upload(&srv[2], &alice, ROUND2, up2);
+	upload_new(&srv[2], &alice, ROUND2, up2);
 	race(srv, u, v, ROUND1, 150);
 	is_int(srv[0].pid, 0, "instance 1 was killed in the middle");
 	for (i = 0, exhausted = 0, gone = 0; i < NTHR; i++) {
@@ -217,18 +169,7 @@ main(void)
 	n = answered(v, all);
 	is_int(distinct(all, n), n, "%zu reservations answered 200: no key "
 	    "twice", n);
-	/* each of them is in the database, as answered */
-	for (i = 0, missing = 0; i < NTHR; i++)
-		for (j = 0; j < v[i].n; j++) {
-			kp_hex(v[i].refs[j], KP_REF_LEN, hex);
-			snprintf(q, sizeof(q), "SELECT count(*) FROM "
-			    "keypackages WHERE keypackage_ref = '\\x%s' AND "
-			    "reservation_id = '%.64s' AND reserved_by = '%.64s' AND "
-			    "status = 'reserved'", hex, v[i].rids[j],
-			    u[i].name);
-			missing += db_count(srv[1].db, q) != 1;
-		}
-	is_int(missing, 0, "every reservation answered 200 is in the "
+	is_int(reservers_missing(srv[1].db, v, NTHR), 0, "every reservation answered 200 is in the "
 	    "database, as answered");
 	is_int(db_count(srv[1].db, "SELECT count(*) FROM keypackages WHERE "
 	    "status = 'available'"), 0, "no key is left: the others served "

@@ -45,39 +45,20 @@ pg_stop(void)
 		(void)pg("stop");
 }
 
-static long
-db_count(const char *db, const char *q)
-{
-	PGresult	*r = db_sql(db, q);
-	long		 n = atol(PQgetvalue(r, 0, 0));
-
-	PQclear(r);
-	return n;
-}
-
 int
 main(void)
 {
 	static struct reserver	 v[NTHR];
 	struct srv		 s;
 	struct who		 alice, u[NTHR];
-	struct kpb		 k[100];
-	const uint8_t		*kps[100];
-	size_t			 lens[100], i, j, n, missing, dup;
-	struct kp_upload_result	 up[100];
-	struct kp_client	*c;
+	size_t			 i, n, missing, dup;
 	struct rawreply		 r;
 	char			 name[16];
-	char			 q[512], hex[2 * KP_REF_LEN + 1];
+	char			 q[512];
 	unsigned		 s5xx;
-	int64_t			 t = (int64_t)time(NULL);
 	int			 exhausted;
 
-	if (!db_is_pg()) {
-		plan(1);
-		ok(0, "2015 is a PostgreSQL test: run it with KP_BACKEND=pg");
-		return done_testing();
-	}
+	db_only_pg("2015");
 	plan(16);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* in /tmp itself: the user postgres must reach it */
@@ -89,20 +70,7 @@ main(void)
 	setenv("KP_PG_DIR", pgdir, 1);
 	srv_start(&s, opts);
 	who_new(&s, &alice, "alice", 1);
-	if (kp_client_new(s.url, "alice", alice.seed, &c) != KP_OK)
-		bail("client");
-	for (i = 0; i < NKEYS; i += 100) {
-		for (j = 0; j < 100; j++) {
-			gen(&alice, "alice", t - 10, t + 86400, 0, &k[j]);
-			kps[j] = k[j].buf;
-			lens[j] = k[j].len;
-		}
-		if (kp_client_upload(c, kps, lens, 100, up) != KP_OK)
-			bail("upload: %s", kp_client_errmsg(c));
-		for (j = 0; j < 100; j++)
-			free(k[j].buf);
-	}
-	kp_client_free(c);
+	upload_new(&s, &alice, NKEYS, NULL);
 	for (i = 0; i < NTHR; i++) {
 		snprintf(name, sizeof(name), "u%zu", i);
 		who_new(&s, &u[i], name, 1);
@@ -144,16 +112,7 @@ main(void)
 	ok(s5xx > 0, "the reservers saw 503s (%u)", s5xx);
 	is_int(exhausted, NTHR, "then the server recovered by itself: every "
 	    "reserver served to 409 pool_exhausted");
-	for (i = 0, missing = 0; i < NTHR; i++)
-		for (j = 0; j < v[i].n; j++) {
-			kp_hex(v[i].refs[j], KP_REF_LEN, hex);
-			snprintf(q, sizeof(q), "SELECT count(*) FROM "
-			    "keypackages WHERE keypackage_ref = '\\x%s' AND "
-			    "reservation_id = '%.64s' AND reserved_by = "
-			    "'%.64s' AND status = 'reserved'", hex,
-			    v[i].rids[j], u[i].name);
-			missing += db_count(s.db, q) != 1;
-		}
+	missing = reservers_missing(s.db, v, NTHR);
 	is_int(n, NKEYS, "%d reservations answered 200", NKEYS);
 	is_int(missing, 0, "each of them is in the database, as answered");
 	dup = (size_t)db_count(s.db, "SELECT count(*) - count(DISTINCT "

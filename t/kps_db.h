@@ -150,4 +150,28 @@ db_sql(const char *db, const char *sql)
 	return r;
 }
 
+/* db_only_pg: a test of what only PostgreSQL does, run without it:
+ * fail (the Makefile runs it with KP_BACKEND=pg alone). */
+static __attribute__((unused)) void
+db_only_pg(const char *test)
+{
+	if (db_is_pg())
+		return;
+	plan(1);
+	ok(0, "%s is a PostgreSQL test: run it with KP_BACKEND=pg", test);
+	exit(done_testing());
+}
+
+/* db_count: the number the query q (one row, one column) gives on
+ * the PostgreSQL database db. */
+static __attribute__((unused)) long
+db_count(const char *db, const char *q)
+{
+	PGresult	*r = db_sql(db, q);
+	long		 n = atol(PQgetvalue(r, 0, 0));
+
+	PQclear(r);
+	return n;
+}
+
 #endif /* KPS_DB_H */

@@ -646,6 +646,66 @@ reserver_main(void *arg)
 	return NULL;
 }
 
+/*
+ * upload_new: n fresh keys of w (valid for a day) through s, in batches of
+ * 100; their refs into refs (when not NULL).  Bails on a refusal.
+ */
+static __attribute__((unused)) void
+upload_new(struct srv *s, struct who *w, size_t n, uint8_t (*refs)[KP_REF_LEN])
+{
+	struct kpb		 k[100];
+	const uint8_t		*kps[100];
+	size_t			 lens[100], i, j, m;
+	struct kp_upload_result	 up[100];
+	int64_t			 t = (int64_t)time(NULL);
+	struct kp_client	*c;
+
+	if (kp_client_new(s->url, w->name, w->seed, &c) != KP_OK)
+		bail("client");
+	for (i = 0; i < n; i += m) {
+		m = n - i < 100 ? n - i : 100;
+		for (j = 0; j < m; j++) {
+			gen(w, w->name, t - 10, t + 86400, 0, &k[j]);
+			kps[j] = k[j].buf;
+			lens[j] = k[j].len;
+			if (refs != NULL)
+				memcpy(refs[i + j], k[j].ref, KP_REF_LEN);
+		}
+		if (kp_client_upload(c, kps, lens, m, up) != KP_OK)
+			bail("upload: %s", kp_client_errmsg(c));
+		for (j = 0; j < m; j++) {
+			if (!up[j].accepted)
+				bail("key %zu refused", i + j);
+			free(k[j].buf);
+		}
+	}
+	kp_client_free(c);
+}
+
+/*
+ * reservers_missing: how many of the reservations the n reservers of v
+ * were answered 200 are not in the PostgreSQL database db, reserved by
+ * them under the reservation id they were given.
+ */
+static __attribute__((unused)) size_t
+reservers_missing(const char *db, const struct reserver *v, size_t n)
+{
+	char	q[512], hex[2 * KP_REF_LEN + 1];
+	size_t	i, j, missing = 0;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < v[i].n; j++) {
+			kp_hex(v[i].refs[j], KP_REF_LEN, hex);
+			snprintf(q, sizeof(q), "SELECT count(*) FROM "
+			    "keypackages WHERE keypackage_ref = '\\x%s' AND "
+			    "reservation_id = '%.64s' AND reserved_by = "
+			    "'%.64s' AND status = 'reserved'", hex,
+			    v[i].rids[j], v[i].name);
+			missing += db_count(db, q) != 1;
+		}
+	return missing;
+}
+
 /* ref_cmp: qsort order of KeyPackageRefs. */
 static __attribute__((unused)) int
 ref_cmp(const void *a, const void *b)
