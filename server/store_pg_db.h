@@ -110,6 +110,7 @@ int kps_pg_commit(struct kps_store *b);
 int kps_pg_rollback(struct kps_store *b);
 int kps_pg_in_batch(struct kps_store *b);
 int kps_pg_checkpoint(struct kps_store *b);
+/* What instances share besides keys (store_pg_shared.c). */
 int kps_pg_user_add(struct kps_store *b, const char *name,
     const uint8_t *pk, int64_t now);
 int kps_pg_user_get(struct kps_store *b, const char *name, uint8_t *pk);

@@ -109,8 +109,8 @@ _Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
 #define RAWCOLS	"keypackage_ref, username, keypackage_bytes, uploaded_at, " \
 		"status, last_resort, reservation_id, reserved_at, "	\
 		"reservation_expires_at, reserved_by, spent_at, spent_by, " \
-		"group_id, not_after, credential_hash, ciphersuite, init_key, " \
-		"request_id"
+		"group_id, not_after, credential_hash, ciphersuite, "	\
+		"init_key, request_id"
 
 static const struct {
 	const char	*sql;

@@ -86,7 +86,8 @@ int
 main(void)
 {
 	static struct reserver	 v[NTHR];
-	static uint8_t		 up1[ROUND1][KP_REF_LEN], up2[ROUND2][KP_REF_LEN];
+	static uint8_t		 up1[ROUND1][KP_REF_LEN];
+	static uint8_t		 up2[ROUND2][KP_REF_LEN];
 	static uint8_t		 all[NTHR * RESERVER_MAX][KP_REF_LEN];
 	struct srv		 srv[3];
 	struct who		 alice, u[NTHR];
@@ -169,8 +170,8 @@ main(void)
 	n = answered(v, all);
 	is_int(distinct(all, n), n, "%zu reservations answered 200: no key "
 	    "twice", n);
-	is_int(reservers_missing(srv[1].db, v, NTHR), 0, "every reservation answered 200 is in the "
-	    "database, as answered");
+	is_int(reservers_missing(srv[1].db, v, NTHR), 0, "every reservation "
+	    "answered 200 is in the database, as answered");
 	is_int(db_count(srv[1].db, "SELECT count(*) FROM keypackages WHERE "
 	    "status = 'available'"), 0, "no key is left: the others served "
 	    "the whole pool");
