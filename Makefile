@@ -85,8 +85,8 @@ SH_TESTS = $(sort $(wildcard t/[0-9]*.t))
 # PostgreSQL alone does (instances sharing a database, its restart, a
 # move to it), run on PostgreSQL only.
 NOT_PG	= t/2005-httpsig.c
-PG_ONLY	= t/2014-server-instances.c t/2015-server-pg-restart.c \
-	t/2016-server-migrate.t
+PG_ONLY	= t/2018-server-instances.c t/2019-server-pg-restart.c \
+	t/2020-server-migrate.t
 PG_SRC	= $(filter-out $(NOT_PG),$(wildcard t/2[0-9][0-9][0-9]-*.c)) \
 	$(wildcard t/2[0-9][0-9][0-9]-*.t)
 PG_TESTS = $(patsubst t/%,$(B)/t/pg/%,$(PG_SRC:.c=.t))
@@ -231,6 +231,13 @@ build-fuzz/%: fuzz/%.c $(LIB_SRC) lib/*.h
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(call pc_cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRC) \
 	    $(call pc_libs,$(LIB_PKGS)) -lpthread
+
+# The server's head checks (server/head.c) are fuzzed on their own.
+build-fuzz/head: fuzz/head.c server/head.c server/*.h lib/*.h
+	@mkdir -p $(@D)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iserver -Ilib \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ fuzz/head.c server/head.c
 
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)

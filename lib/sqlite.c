@@ -44,6 +44,9 @@ kp_sqlite_migrate(sqlite3 *db, const char *const *steps, size_t nsteps,
 		goto out;
 	}
 	v = sqlite3_column_int(st, 0);
+	/* done with it: a statement still running would keep a step
+	 * from dropping a table ("database table is locked") */
+	sqlite3_reset(st);
 	if (v < 0 || (size_t)v > nsteps) {
 		(void)snprintf(err, errlen, "schema version %d is newer than "
 		    "this program's (%zu)", v, nsteps);

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * auth.c: check a request's RFC 9421 signature (lib/httpsig.c does the
- * profile) and refuse replays within this process, a first check before
- * the database's (kps_nonce_put, which the writer runs with the
- * request's write, refuses a replay to another instance or after a
- * restart).  Nonces are remembered here as keyed 64-bit hashes, in
- * slices of SLICE seconds by the signature's created time.
- * A signature is fresh while created is within 300 s of now, so a
- * nonce is only remembered until its created is 300 s old: a slice is
- * dropped as a whole once every created in it is (at most SLICE + 300 s
- * after the slice began).
+ * profile) and refuse replays within this process.  A signature is
+ * fresh while its created is from 300 s before now to KPS_SIG_SKEW
+ * (60 s) after it.  Signatures are remembered as keyed 64-bit hashes of
+ * (keyid, nonce, created), in slices of SLICE seconds by created; one is
+ * only remembered until its created is 300 s old: a slice is dropped as
+ * a whole once every created in it is (at most SLICE + 300 s after the
+ * slice began).  This cache is the fast first check; the database
+ * remembers every signature too (the writer, see kps_job.sig), which
+ * refuses replays across restarts and, when instances share it, to
+ * another instance.
  */
 
 #include <stdlib.h>
@@ -21,8 +22,9 @@
 #include "kpool-httpsig.h"
 
 #define SLICE	30	/* seconds of created per slice */
-/* live slices begin in (now - WINDOW - SLICE, now + WINDOW]: 21 */
-#define NSLICE	(2 * KP_HTTPSIG_WINDOW / SLICE + 2)
+/* live slices begin in (now - WINDOW - SLICE, now + SKEW]: 14 */
+#define NSLICE	((KP_HTTPSIG_WINDOW + KPS_SIG_SKEW) / SLICE + 2)
+_Static_assert(KPS_MAX_NONCE == KP_HTTPSIG_MAX_NONCE, "KPS_MAX_NONCE");
 
 struct nset {
 	uint64_t	*slot;		/* 0 is empty; NULL: slice unused */
@@ -31,7 +33,9 @@ struct nset {
 };
 
 static const char	stale[] = "signature is stale: created is more than "
-			    "300 s from the server's time";
+			    "300 s before the server's time";
+static const char	future[] = "signature is from the future: created is "
+			    "more than 60 s after the server's time";
 static pthread_mutex_t	nlock = PTHREAD_MUTEX_INITIALIZER;
 static struct nset	ring[NSLICE];	/* nlock */
 static uint8_t		hkey[crypto_shorthash_KEYBYTES]; /* set by init */
@@ -55,12 +59,14 @@ kps_auth_fini(void)
 	memset(ring, 0, sizeof(ring));
 }
 
-/* is_stale: 1 when a signature created then is outside the window. */
+/* is_stale: 1 when a signature created then is too old, 2 when it is
+ * too far ahead, else 0. */
 static int
 is_stale(int64_t created, int64_t now)
 {
-	return created > now + KP_HTTPSIG_WINDOW ||
-	    created < now - KP_HTTPSIG_WINDOW;
+	if (created < now - KP_HTTPSIG_WINDOW)
+		return 1;
+	return created > now + KPS_SIG_SKEW ? 2 : 0;
 }
 
 static void
@@ -113,17 +119,18 @@ nset_add(struct nset *s, uint64_t h)
 }
 
 /*
- * seen: 1 when (keyid, nonce) was used before, else remember it in the
- * slice of created; 2 when created is stale by the clock read under
- * the lock.  The clock is read under the lock so that every caller
- * drops slices and checks by a time no older than the last one's: one
- * read before the lock could be older than a slice another request
- * has just filled at the window's future edge, and drop it.
+ * seen: 1 when the signature (keyid, nonce, created) was used before,
+ * else remember it in the slice of created; 2 or 3 when created is
+ * stale or ahead (is_stale() + 1) by the clock read under the lock.
+ * The clock is read under the lock so that every caller drops slices
+ * and checks by a time no older than the last one's: one read before
+ * the lock could be older than a slice another request has just
+ * filled at the window's future edge, and drop it.
  */
 static int
 seen(const char *keyid, const char *nonce, int64_t created)
 {
-	uint8_t		 in[KP_MAX_USERNAME + KP_HTTPSIG_MAX_NONCE + 2];
+	uint8_t		 in[KP_MAX_USERNAME + KP_HTTPSIG_MAX_NONCE + 10];
 	uint64_t	 h;
 	size_t		 a = strlen(keyid), b = strlen(nonce), i;
 	int64_t		 start, now;
@@ -133,16 +140,19 @@ seen(const char *keyid, const char *nonce, int64_t created)
 	memcpy(in, keyid, a);
 	in[a] = '\0';
 	memcpy(in + a + 1, nonce, b);
-	crypto_shorthash((uint8_t *)&h, in, a + 1 + b, hkey);
+	in[a + 1 + b] = '\0';
+	memcpy(in + a + b + 2, &created, sizeof(created));
+	crypto_shorthash((uint8_t *)&h, in, a + b + 2 + sizeof(created),
+	    hkey);
 	if (h == 0)
 		h = 1;
 	/* created is fresh, so positive: floor division is plain */
 	start = created - created % SLICE;
 	pthread_mutex_lock(&nlock);
 	now = kps_real_now();
-	if (is_stale(created, now)) {
+	if ((r = is_stale(created, now)) != 0) {
 		pthread_mutex_unlock(&nlock);
-		return 2;	/* went stale while it was checked */
+		return r + 1;	/* went out of the window meanwhile */
 	}
 	for (i = 0; i < NSLICE; i++) {
 		s = &ring[i];
@@ -155,7 +165,7 @@ seen(const char *keyid, const char *nonce, int64_t created)
 		 * the one case where a replay may pass).
 		 */
 		if (s->start + SLICE + KP_HTTPSIG_WINDOW <= now ||
-		    s->start > now + KP_HTTPSIG_WINDOW) {
+		    s->start > now + KPS_SIG_SKEW) {
 			nset_drop(s);
 			continue;
 		}
@@ -174,6 +184,15 @@ seen(const char *keyid, const char *nonce, int64_t created)
 	return r;
 }
 
+/* refuse: count a refusal for reason and say why; KP_EAUTH. */
+static int
+refuse(const char *reason, const char *msg, const char **why)
+{
+	kps_metric_reason("auth_refused", reason);
+	*why = msg;
+	return KP_EAUTH;
+}
+
 int
 kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
     uint8_t *pk_out, struct kps_sig *sig, const char **why)
@@ -181,53 +200,61 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	struct kp_httpsig_params	 p;
 	struct kps_store		*rd;
 	uint8_t				 pk[32];
-	int64_t				 now;
+	char				 name[KP_MAX_USERNAME + 1];
 	int				 rc;
 
 	user[0] = '\0';
-	if ((rc = kp_httpsig_parse(a->sig_input, a->signature, &p,
-	    why)) != KP_OK)
-		return KP_EAUTH;
-	now = kps_real_now();
-	if (is_stale(p.created, now)) {
-		*why = stale;
-		return KP_EAUTH;
+	if (kp_httpsig_parse(a->sig_input, a->signature, &p, why) != KP_OK)
+		return refuse("malformed", *why, why);
+	switch (is_stale(p.created, kps_real_now())) {
+	case 1:
+		return refuse("stale", stale, why);
+	case 2:
+		return refuse("future", future, why);
 	}
-	if (a->expect_keyid != NULL && strcmp(a->expect_keyid, p.keyid)) {
-		*why = "keyid is not the user being registered";
-		return KP_EAUTH;
-	}
-	if ((rc = kp_httpsig_check_digest(a->digest, a->body, a->len,
-	    why)) != KP_OK)
-		return KP_EAUTH;
-	if (a->pk != NULL)
+	if (a->expect_keyid != NULL && strcmp(a->expect_keyid, p.keyid))
+		return refuse("malformed", "keyid is not the user being "
+		    "registered", why);
+	if (kp_httpsig_check_digest(a->digest, a->body, a->len, why) != KP_OK)
+		return refuse("digest", *why, why);
+	if (a->pk != NULL) {
 		memcpy(pk, a->pk, sizeof(pk));
-	else {
+		memcpy(name, p.keyid, sizeof(name));
+	} else {
 		if ((rd = kps_reader()) == NULL) {
 			*why = "database unavailable";
 			return KP_EDB;
 		}
-		if ((rc = kps_user_get(rd, p.keyid, pk)) != KP_OK) {
-			*why = rc == KP_ENOTFOUND ? "unknown keyid: "
-			    "register the user first (POST /users)" :
-			    "database error";
-			return rc == KP_ENOTFOUND ? KP_EAUTH : KP_EDB;
+		if ((rc = kps_user_get(rd, p.keyid, pk, name)) != KP_OK) {
+			if (rc == KP_ENOTFOUND)
+				return refuse("unknown_key", "unknown keyid: "
+				    "register the user first (POST /users)",
+				    why);
+			*why = "database error";
+			return KP_EDB;
 		}
 	}
 	if ((rc = kp_httpsig_verify(&p, a->method, a->path, a->query,
-	    a->digest, pk, why)) != KP_OK)
-		return rc == KP_ENOMEM ? KP_ENOMEM : KP_EAUTH;
-	if ((rc = seen(p.keyid, p.nonce, p.created)) != 0) {
-		*why = rc == 2 ? stale :
-		    "replayed signature: this nonce was already used";
-		return KP_EAUTH;
+	    a->digest, pk, why)) != KP_OK) {
+		if (rc == KP_ENOMEM)
+			return KP_ENOMEM;
+		return refuse("signature", *why, why);
 	}
-	memcpy(user, p.keyid, strlen(p.keyid) + 1);
-	memcpy(sig->keyid, p.keyid, strlen(p.keyid) + 1);
-	memcpy(sig->nonce, p.nonce, sizeof(sig->nonce));
-	sig->created = p.created;
+	kps_fold(sig->keyid, name);
+	switch (seen(sig->keyid, p.nonce, p.created)) {
+	case 1:
+		return refuse("replay", "replayed signature: this nonce was "
+		    "already used", why);
+	case 2:
+		return refuse("stale", stale, why);
+	case 3:
+		return refuse("future", future, why);
+	}
+	memcpy(user, name, sizeof(name));
 	if (pk_out != NULL)
 		memcpy(pk_out, pk, sizeof(pk));
+	memcpy(sig->nonce, p.nonce, sizeof(sig->nonce));
+	sig->created = p.created;
 	*why = NULL;
 	return KP_OK;
 }

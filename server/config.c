@@ -13,4 +13,6 @@ struct kps_config kps_conf = {
 	.rate_burst = 100,
 	.threads = 4,
 	.max_connections = 1024,
+	.max_per_address = 128,
+	.request_deadline = 30,
 };

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * http.c: the HTTP plumbing on libmicrohttpd (thread pool, epoll): read
- * a request's raw target and body (1 MiB cap), hand it to kps_handle(),
- * send the reply, log one line per request, count it, and on shutdown
- * drain: refuse new connections, let the requests in flight finish and
- * never stop the daemon while a connection waits for the writer.
+ * http.c: the HTTP plumbing on libmicrohttpd (thread pool, epoll), which
+ * serves the connections the accept front (conn.c) gives it: check each
+ * request's framing (head.c), read its raw target and body (1 MiB cap),
+ * hand it to kps_handle(), send the reply, log one line per request,
+ * count it, tell conn.c where each request stands (its deadline), and
+ * on shutdown drain: refuse new connections, let the requests in
+ * flight finish and never stop the daemon while a connection waits for
+ * the writer.
  */
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 
 struct kps_http {
 	struct MHD_Connection *con;
+	struct kps_conn	*conn;		/* conn.c's, or NULL */
 	char		*target;	/* raw request target */
 	struct kps_pending *pending;	/* a write the writer is doing */
 	int		 woken;		/* plock: the writer is done */
@@ -50,36 +52,41 @@ static _Atomic int		 fresh;
 static _Atomic int		 waiting;
 /* orders the writer's wake and a connection's end: see wake() */
 static pthread_mutex_t		 plock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int		 draining;	/* refuse new connections */
+static _Atomic int		 draining;	/* stopping: close after each
+						   answer */
 static _Atomic int		 closing;	/* refuse new writes too */
 
 /* A connection's socket context. */
-struct kps_conn {
-	int	fresh;		/* no request begun yet: counted in `fresh` */
+struct conn {
+	struct kps_conn	*conn;	/* conn.c's */
+	int		 fresh;	/* no request begun yet: counted in `fresh` */
 };
-
-static enum MHD_Result
-on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
-{
-	return atomic_load(&draining) ? MHD_NO : MHD_YES;
-}
 
 static void
 on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
-	struct kps_conn	*cn;
+	const union MHD_ConnectionInfo	*ci;
+	struct conn			*cn;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		if ((cn = calloc(1, sizeof(*cn))) != NULL) {
+			ci = MHD_get_connection_info(con,
+			    MHD_CONNECTION_INFO_CONNECTION_FD);
+			cn->conn = ci != NULL ?
+			    kps_conn_attach(ci->connect_fd) : NULL;
 			cn->fresh = 1;
 			atomic_fetch_add(&fresh, 1);
 		}
 		*socket_context = cn;
 		return;
 	}
-	if ((cn = *socket_context) != NULL && cn->fresh)
-		atomic_fetch_sub(&fresh, 1);
+	/* before libmicrohttpd closes the socket */
+	if ((cn = *socket_context) != NULL) {
+		if (cn->fresh)
+			atomic_fetch_sub(&fresh, 1);
+		kps_conn_detach(cn->conn);
+	}
 	free(cn);
 	*socket_context = NULL;
 }
@@ -88,7 +95,7 @@ static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 {
 	const union MHD_ConnectionInfo	*ci;
-	struct kps_conn			*cn;
+	struct conn			*cn = NULL;
 	struct kps_http			*h;
 
 	ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -99,32 +106,19 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
 	h->con = con;
+	if (cn != NULL) {
+		h->conn = cn->conn;
+		kps_conn_begin(h->conn);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &h->t0);
 	if ((h->target = strdup(uri ? uri : "/")) == NULL) {
 		free(h);
 		return NULL;
 	}
-	h->route = -1;		/* named by kps_handle() or too_big() */
+	h->route = -1;		/* named by kps_handle() or name_route() */
 	atomic_fetch_add(&inflight, 1);
 	kps_metric_add("requests_in_flight", 1);
 	return h;
-}
-
-/*
- * printable: copy s up to stop (or its end) into out, as much as out
- * holds, each byte that is not printable ASCII as '?', so that no client
- * writes a newline or an escape sequence into the log; "-" for "".
- */
-static void
-printable(char *out, size_t cap, const char *s, int stop)
-{
-	size_t	i;
-
-	for (i = 0; i + 1 < cap && s[i] != '\0' && s[i] != stop; i++)
-		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
-	if (i == 0 && cap > 1)
-		out[i++] = '-';
-	out[i] = '\0';
 }
 
 /* http_free: free a request done with, and its write when done. */
@@ -144,36 +138,42 @@ http_free(struct kps_http *h)
 	free(h);
 }
 
+/* name_route: the route of the request's path, for a reply made
+ * before kps_handle() names it. */
+static void
+name_route(struct kps_http *h)
+{
+	char	*q;
+
+	if ((q = strchr(h->target, '?')) != NULL)
+		*q = '\0';
+	h->route = kps_route_of(h->target);
+	if (q != NULL)
+		*q = '?';
+}
+
 static void
 on_done(void *cls, struct MHD_Connection *con, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct kps_http	*h = *con_cls;
 	struct timespec	 t1;
-	char		 line[320], method[sizeof(h->method)], path[121];
-	char		 user[sizeof(h->user)];
 	double		 ms;
-	int		 n;
 
 	if (h == NULL)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - h->t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - h->t0.tv_nsec) / 1e6;
+	if (kps_conn_done(h->conn) && h->status == 0) {
+		/* the deadline answered it */
+		h->status = 408;
+		name_route(h);
+	}
 	if (h->status != 0)
 		kps_metric_request(h->route, h->status);
-	if (!kps_conf.quiet) {
-		/* the path only: no query, header, key or signature */
-		printable(method, sizeof(method), h->method, '\0');
-		printable(path, sizeof(path), h->target, '?');
-		printable(user, sizeof(user), h->user, '\0');
-		n = snprintf(line, sizeof(line), "%s %s %d %.3fms %s%s\n",
-		    method, path, h->status, ms, user,
-		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-		    " (aborted)");
-		if (n > 0 && (size_t)n < sizeof(line))
-			(void)!write(STDERR_FILENO, line, (size_t)n);
-	}
+	kps_log_request(h->method, h->target, h->status, ms, h->user,
+	    toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	*con_cls = NULL;
 	atomic_fetch_sub(&inflight, 1);
 	kps_metric_add("requests_in_flight", -1);
@@ -220,8 +220,8 @@ send_reply(struct MHD_Connection *con, struct kps_http *h,
 	}
 	if (r->allow[0] != '\0')
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	/* stopping: no further request on this connection */
-	if (atomic_load(&draining))
+	/* stopping, or unsure framing: no further request on it */
+	if (atomic_load(&draining) || r->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	h->status = r->status;
@@ -232,24 +232,31 @@ send_reply(struct MHD_Connection *con, struct kps_http *h,
 }
 
 /*
- * too_big: answer 413, counted under the route of the path: the only
- * reply sent before kps_handle() has named the route.
+ * refuse: answer status with code and message before the body is read
+ * (413, or 400 for its framing), and close the connection after: its
+ * bytes cannot be trusted to end where this request ends.
  */
 static enum MHD_Result
-too_big(struct MHD_Connection *con, struct kps_http *h)
+refuse(struct MHD_Connection *con, struct kps_http *h, int status,
+    const char *code, const char *message)
 {
 	struct kps_reply	r;
-	char			*q;
 
-	if ((q = strchr(h->target, '?')) != NULL)
-		*q = '\0';
-	h->route = kps_route_of(h->target);
-	if (q != NULL)
-		*q = '?';
+	name_route(h);
+	if (!kps_conn_busy(h->conn))
+		return MHD_NO;
 	memset(&r, 0, sizeof(r));
-	kps_error(&r, 413, "too_big", "the body is larger than %d bytes",
-	    KPS_MAX_BODY);
+	kps_error(&r, status, code, "%s", message);
+	r.close = 1;
 	return send_reply(con, h, &r);
+}
+
+static enum MHD_Result
+framing_field(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t klen, const char *value, size_t vlen)
+{
+	return kps_framing_field(cls, key, klen, value, vlen) ? MHD_YES :
+	    MHD_NO;
 }
 
 static const char *
@@ -287,21 +294,24 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	struct kps_http		*h = *con_cls;
 	struct kps_reply	 r;
 	struct kps_call		 c;
-	const char		*cl;
-	char			*q, *nb, *end;
+	struct kps_framing	 f;
+	char			*q, *nb;
 	size_t			 cap;
-	unsigned long long	 v;
 
 	if (h == NULL)
 		return MHD_NO;
 	if (!h->started) {
+		/* the head is read, the body not yet */
 		h->started = 1;
 		snprintf(h->method, sizeof(h->method), "%s", method);
-		if ((cl = header(con, MHD_HTTP_HEADER_CONTENT_LENGTH)) !=
-		    NULL) {
-			v = strtoull(cl, &end, 10);
-			if (v > KPS_MAX_BODY)
-				return too_big(con, h);
+		memset(&f, 0, sizeof(f));
+		(void)MHD_get_connection_values_n(con, MHD_HEADER_KIND,
+		    framing_field, &f);
+		if (kps_framing_end(&f) != 0) {
+			if (f.reason != NULL)
+				kps_metric_reason("connections_refused",
+				    f.reason);
+			return refuse(con, h, f.status, f.code, f.message);
 		}
 		return MHD_YES;
 	}
@@ -337,7 +347,11 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 		return MHD_YES;
 	}
 	if (h->too_big)
-		return too_big(con, h);
+		return refuse(con, h, 413, "too_big", "the body is larger "
+		    "than 1048576 bytes");
+	/* the whole request is read: its deadline is over */
+	if (!kps_conn_busy(h->conn))
+		return MHD_NO;
 
 	memset(&c, 0, sizeof(c));
 	c.method = method;
@@ -350,6 +364,7 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	c.sig_input = header(con, "Signature-Input");
 	c.signature = header(con, "Signature");
 	c.digest = header(con, "Content-Digest");
+	c.authorization = header(con, MHD_HTTP_HEADER_AUTHORIZATION);
 	c.body = (const uint8_t *)h->body;
 	c.len = h->len;
 	kps_handle(&c, &r);
@@ -374,52 +389,37 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	return send_reply(con, h, &r);
 }
 
+/* give: take a connection from the accept front (conn.c). */
+static int
+give(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return MHD_add_connection(daemon_, fd, addr, len) == MHD_YES ? 0 :
+	    -1;
+}
+
 int
 kps_http_start(char *err, size_t errlen, unsigned *port)
 {
-	struct sockaddr_in		 sin;
-	const union MHD_DaemonInfo	*info;
-	char				 host[64], *colon, *end;
-	unsigned long			 p;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	if ((size_t)snprintf(host, sizeof(host), "%s", kps_conf.listen) >=
-	    sizeof(host)) {
-		snprintf(err, errlen, "--listen %.64s...: longer than %zu "
-		    "bytes", kps_conf.listen, sizeof(host) - 1);
-		return -1;
-	}
-	if ((colon = strrchr(host, ':')) == NULL) {
-		snprintf(err, errlen, "--listen wants HOST:PORT");
-		return -1;
-	}
-	*colon = '\0';
-	p = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || end == colon + 1 || p > 65535 ||
-	    inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-		snprintf(err, errlen, "bad --listen address %s (want an IPv4 "
-		    "HOST:PORT)", kps_conf.listen);
-		return -1;
-	}
-	sin.sin_port = htons((uint16_t)p);
+	/* the front listens: libmicrohttpd serves what it is given */
 	daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept, NULL,
-	    on_request, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	    MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_THREAD_POOL_SIZE, kps_conf.threads,
-	    MHD_OPTION_CONNECTION_LIMIT, kps_conf.max_connections,
+	    MHD_OPTION_CONNECTION_LIMIT, kps_conf.max_connections + 64,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 	    MHD_OPTION_END);
 	if (daemon_ == NULL) {
-		snprintf(err, errlen, "cannot listen on %s", kps_conf.listen);
+		snprintf(err, errlen, "cannot start libmicrohttpd");
 		return -1;
 	}
-	info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
-	*port = info != NULL ? info->port : (unsigned)p;
+	if (kps_conn_start(give, err, errlen, port) != 0) {
+		MHD_stop_daemon(daemon_);
+		daemon_ = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -437,8 +437,9 @@ kps_http_stop(void)
 	 * request is not read yet; 10 s at most.
 	 */
 	atomic_store(&draining, 1);
+	kps_conn_drain();
 	for (i = 0; i < 1000 && (atomic_load(&inflight) > 0 ||
-	    atomic_load(&fresh) > 0); i++)
+	    atomic_load(&fresh) > 0 || kps_conn_pending() > 0); i++)
 		usleep(10000);
 	/*
 	 * Then refuse new writes and wait for every submitted one, however
@@ -451,6 +452,8 @@ kps_http_stop(void)
 	atomic_store(&closing, 1);
 	while (atomic_load(&waiting) > 0)
 		usleep(10000);
+	kps_conn_stop();
 	MHD_stop_daemon(daemon_);
 	daemon_ = NULL;
+	kps_conn_fini();
 }

@@ -6,13 +6,16 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "kpool.h"
-#include "kpool-httpsig.h"
 #include "store.h"
 
 #define KPS_MAX_BODY		(1024 * 1024)	/* 1 MiB */
 #define KPS_MAX_REQUEST_ID	64
+#define KPS_MAX_NONCE		64	/* lib's KP_HTTPSIG_MAX_NONCE */
+#define KPS_SIG_SKEW		60	/* seconds a signature's created may
+					   be ahead of the server's time */
 
 struct kps_config {
 	const char	*listen;	/* host:port */
@@ -27,8 +30,13 @@ struct kps_config {
 					   0 off */
 	double		 rate_burst;
 	unsigned	 threads;	/* HTTP thread pool */
-	unsigned	 max_connections;
-	int		 public_metrics; /* /metrics without a signature */
+	unsigned	 max_connections;	/* all addresses */
+	unsigned	 max_per_address;	/* one address; 0 off */
+	unsigned	 request_deadline;	/* seconds for a whole
+						   request (head and body) */
+	int		 public_metrics; /* /metrics for anyone */
+	const char	*metrics_token;	/* the operator's /metrics token
+					   (--metrics-token), or NULL */
 	int		 quiet;		/* no request log */
 };
 
@@ -43,14 +51,25 @@ int64_t	kps_now(void);
  * clock's second field when it has one). */
 int64_t	kps_real_now(void);
 
+/* kps_fold: name (a valid user name) folded to lower case into out. */
+static inline void
+kps_fold(char out[KP_MAX_USERNAME + 1], const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < KP_MAX_USERNAME && name[i] != '\0'; i++)
+		out[i] = name[i] >= 'A' && name[i] <= 'Z' ?
+		    (char)(name[i] - 'A' + 'a') : name[i];
+	out[i] = '\0';
+}
+
 /*
- * A signed request as replays see it: its signer, nonce and created.
- * The writer remembers it in the database (kps_nonce_put) with the
- * request's write, or alone (KPS_JOB_NONCE) for a read.
+ * A signed request as replays see it: its signer (the user name,
+ * folded), nonce and created; a replay repeats all three.
  */
 struct kps_sig {
 	char	 keyid[KP_MAX_USERNAME + 1];
-	char	 nonce[KP_HTTPSIG_MAX_NONCE + 1];
+	char	 nonce[KPS_MAX_NONCE + 1];
 	int64_t	 created;
 };
 
@@ -67,12 +86,11 @@ enum kps_job_kind {
 
 struct kps_job {
 	enum kps_job_kind	 kind;
-	struct kps_sig		 sig;		/* remembered first when
-						   has_sig; a replay is rc
-						   KP_EAUTH and does nothing */
-	int			 has_sig;
-	int			 sig_rc;	/* the writer's kps_nonce_put
-						   of sig */
+	const struct kps_sig	*sig;		/* remembered first, in the
+						   same transaction; a replay
+						   is rc KP_EAUTH, not done */
+	int			 sig_rc;	/* the writer's kps_nonce_add
+						   of sig (for the batch) */
 	int			 rate;		/* RESERVE: take a token of
 						   (caller, target) first */
 	int			 wait;		/* KP_ERATE: seconds */
@@ -104,6 +122,9 @@ void	kps_writer_run(struct kps_job *j);
 /* kps_writer_submit: queue a job; the writer calls j->wake(j->wake_arg)
  * from its thread once it is committed. */
 void	kps_writer_submit(struct kps_job *j);
+/* kps_writer_remember: queue the nonce of sig (copied) to be remembered
+ * without waiting; KP_OK or KP_ENOMEM. */
+int	kps_writer_remember(const struct kps_sig *sig);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 
@@ -135,11 +156,12 @@ struct kps_authreq {
 	const char	*expect_keyid;	/* or NULL */
 };
 /*
- * kps_auth: check a request's signature and this process's replay
- * cache; KP_OK with the user in user, its key in pk_out (when not
- * NULL) and what names the signature in sig, for the database to
- * remember (which refuses a replay to another instance); or KP_EAUTH
- * with a static reason in *why.
+ * kps_auth: check a request's signature (created from 300 s before the
+ * server's time to KPS_SIG_SKEW after it) and this process's replay
+ * cache; KP_OK with the user in user (as registered, or as given when
+ * a->pk is), its key in pk_out (when not NULL)
+ * and what names the signature in sig, for the database to remember;
+ * or KP_EAUTH with a static reason in *why (counted in metrics).
  */
 int	kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	    uint8_t *pk_out, struct kps_sig *sig, const char **why);
@@ -160,6 +182,9 @@ void	kps_metric_request(int route, int status);
 /* kps_metric_add: add n to the counter or gauge called name (see
  * metrics.c; an unknown name counts nothing). */
 void	kps_metric_add(const char *name, int64_t n);
+/* kps_metric_reason: count one in the labelled counter family (as
+ * "auth_refused") under reason (an unknown pair counts nothing). */
+void	kps_metric_reason(const char *family, const char *reason);
 /* kps_metrics_text: the Prometheus text, malloc'd (NULL: no memory);
  * route i is called routes[i], for i below nroutes. */
 char	*kps_metrics_text(const char *const *routes, size_t nroutes);
@@ -173,12 +198,14 @@ struct kps_reply {
 	const char *content_type;
 	int	 retry_after;	/* seconds, for 429 */
 	char	 allow[32];	/* the methods of the path, for 405 */
+	int	 close;		/* no further request on the connection */
 };
 struct kps_call {
 	const char	*method;
 	const char	*path;		/* raw, without the query */
 	const char	*query;		/* raw, without '?' */
 	const char	*sig_input, *signature, *digest;
+	const char	*authorization;	/* the header, or NULL */
 	const uint8_t	*body;
 	size_t		 len;
 	int		 route;		/* set by kps_handle: see
@@ -208,6 +235,85 @@ void	kps_finish(struct kps_pending *p, struct kps_reply *r);
 /* kps_error: fill r with {"error": code, "message": ...}. */
 void	kps_error(struct kps_reply *r, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* kps_log_request: log a request to standard error (not with --quiet):
+ * method, path (the target without its query), status, milliseconds
+ * and caller ("" for none), each byte not printable ASCII as '?'. */
+void	kps_log_request(const char *method, const char *target, int status,
+	    double ms, const char *user, int aborted);
+
+/*
+ * conn.c: the connections: an accept front that reads each connection's
+ * first request head before libmicrohttpd does, the per-address and
+ * global limits, and the deadline of a whole request.  A connection
+ * that libmicrohttpd serves is a struct kps_conn, given to the hooks
+ * below from its threads.
+ */
+struct kps_conn;
+/* kps_conn_start: listen on kps_conf.listen (the limit of open files
+ * raised to its hard limit) and accept; a connection whose first head
+ * is good is given to give_to(fd, addr, len), which returns 0, or -1
+ * having closed fd.  0 with the port in *port, or -1 with why in err. */
+int	kps_conn_start(int (*give_to)(int, const struct sockaddr *,
+	    socklen_t), char *err, size_t errlen, unsigned *port);
+/* kps_conn_drain: stop listening; the heads being read go on. */
+void	kps_conn_drain(void);
+/* kps_conn_pending: how many first heads the front is reading. */
+int	kps_conn_pending(void);
+/* kps_conn_stop: stop the front and close what it holds; the hooks
+ * still work (libmicrohttpd's connections end after). */
+void	kps_conn_stop(void);
+/* kps_conn_fini: free the tables, once libmicrohttpd has stopped. */
+void	kps_conn_fini(void);
+/* kps_conn_attach: the connection of socket fd given to libmicrohttpd
+ * (NULL when it is not one). */
+struct kps_conn *kps_conn_attach(int fd);
+/* kps_conn_begin: a request's line is read. */
+void	kps_conn_begin(struct kps_conn *c);
+/* kps_conn_busy: its body is read: the deadline stops; 0 when the
+ * deadline has already closed the connection (do not answer). */
+int	kps_conn_busy(struct kps_conn *c);
+/* kps_conn_done: its answer is sent (the next request's clock starts);
+ * 1 when the deadline had closed it (it was answered 408). */
+int	kps_conn_done(struct kps_conn *c);
+/* kps_conn_detach: libmicrohttpd closes the connection (before its
+ * socket). */
+void	kps_conn_detach(struct kps_conn *c);
+
+/* head.c: a request's head, as conn.c and http.c check it. */
+/* What the header fields say of a request's framing, and whether it
+ * is refused (status 0: not). */
+struct kps_framing {
+	int		 ncl, nte;	/* Content-Length, Transfer-Encoding */
+	uint64_t	 length;	/* the Content-Length */
+	int		 status;	/* 400, 413, ... or 0 */
+	const char	*code;		/* of the JSON error */
+	const char	*message;
+	const char	*reason;	/* kpool_connections_refused_total,
+					   or NULL */
+};
+/* kps_framing_field: check one header field (name and value, not
+ * NUL-terminated, the value without its leading whitespace) into f;
+ * 0 when f now holds a refusal, else 1. */
+int	kps_framing_field(struct kps_framing *f, const char *name,
+	    size_t nlen, const char *value, size_t vlen);
+/* kps_framing_end: check the fields seen as a whole; f->status. */
+int	kps_framing_end(struct kps_framing *f);
+
+#define KPS_HEAD_MORE	0	/* the head is not complete yet */
+#define KPS_HEAD_DONE	1	/* complete, or refused */
+struct kps_head {
+	size_t			 len;	/* bytes of the head (blank line
+					   included) when complete */
+	int			 line;	/* the request line is in */
+	char			 method[16];	/* for the log, cut */
+	char			 target[128];
+	struct kps_framing	 f;	/* f.status: 0, or the refusal */
+};
+/* kps_head_parse: check the head of a request at the start of buf;
+ * KPS_HEAD_MORE when len (below cap) holds no complete head yet, else
+ * KPS_HEAD_DONE with h->f.status 0 (h->len) or the refusal. */
+int	kps_head_parse(const char *buf, size_t len, size_t cap,
+	    struct kps_head *h);
 
 /* http.c */
 /* kps_http_start: listen on kps_conf.listen and serve; 0 with the port

@@ -29,7 +29,10 @@ usage(void)
 	    "[--rate-burst n]\n"
 	    "\t[--registration open | closed] [--threads n] "
 	    "[--max-connections n]\n"
-	    "\t[--public-metrics] [--quiet] [--test-clock file]\n"
+	    "\t[--max-connections-per-address n] "
+	    "[--request-deadline seconds]\n"
+	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
+	    "[--test-clock file]\n"
 	    "       kpool-server --db database user add name public-key\n"
 	    "       kpool-server migrate --from database --to database\n");
 	exit(2);
@@ -46,6 +49,35 @@ number(const char *s, const char *what, long long lo, long long hi)
 		errx(2, "%s: %s is not a number from %lld to %lld", what, s,
 		    lo, hi);
 	return v;
+}
+
+/*
+ * metrics_token: the operator's token for GET /metrics, from the first
+ * line of path: 16 to 256 printable characters, no space (a trailing
+ * newline is dropped); exits 1 when path does not read, 2 when the
+ * token is not one.
+ */
+static const char *
+metrics_token(const char *path)
+{
+	static char	 tok[258];
+	FILE		*f;
+	size_t		 n, i;
+
+	if ((f = fopen(path, "re")) == NULL)
+		err(1, "--metrics-token %s", path);
+	if (fgets(tok, sizeof(tok), f) == NULL)
+		tok[0] = '\0';
+	fclose(f);
+	n = strcspn(tok, "\r\n");
+	tok[n] = '\0';
+	for (i = 0; i < n; i++)
+		if (tok[i] <= 0x20 || tok[i] >= 0x7f)
+			break;
+	if (n < 16 || n > 256 || i < n)
+		errx(2, "--metrics-token %s: the first line must be a token "
+		    "of 16 to 256 printable characters without spaces", path);
+	return tok;
 }
 
 /* user add NAME PUBKEY_B64: provision a user (closed registration). */
@@ -128,7 +160,11 @@ main(int argc, char **argv)
 		{ "registration", required_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'c' },
+		{ "max-connections-per-address", required_argument, NULL,
+		    'A' },
+		{ "request-deadline", required_argument, NULL, 'D' },
 		{ "public-metrics", no_argument, NULL, 'P' },
+		{ "metrics-token", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "test-clock", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -192,8 +228,19 @@ main(int argc, char **argv)
 			kps_conf.max_connections = (unsigned)number(optarg,
 			    "--max-connections", 1, 100000);
 			break;
+		case 'A':
+			kps_conf.max_per_address = (unsigned)number(optarg,
+			    "--max-connections-per-address", 0, 100000);
+			break;
+		case 'D':
+			kps_conf.request_deadline = (unsigned)number(optarg,
+			    "--request-deadline", 1, 3600);
+			break;
 		case 'P':
 			kps_conf.public_metrics = 1;
+			break;
+		case 'M':
+			kps_conf.metrics_token = metrics_token(optarg);
 			break;
 		case 'q':
 			kps_conf.quiet = 1;

@@ -3,8 +3,8 @@
  * metrics.c: GET /metrics, in the Prometheus text format: requests by
  * route and code, the counters and gauges that the other files report
  * (reservations expired, pool-exhausted answers, last-resort keys
- * served, the writer's work, requests in flight, ...), and keys by
- * state, counted at scrape time.
+ * served, the writer's work, requests in flight, ...), the refusals by
+ * reason, and keys by state, counted at scrape time.
  */
 
 #include <stdarg.h>
@@ -16,7 +16,8 @@
 #include "kps.h"
 
 static const int codes[] = {
-	200, 201, 400, 401, 403, 404, 405, 409, 410, 413, 429, 500, 503,
+	200, 201, 400, 401, 403, 404, 405, 408, 409, 410, 413, 414, 429,
+	431, 500, 503, 505,
 };
 #define NCODES	(sizeof(codes) / sizeof(codes[0]))
 
@@ -34,6 +35,7 @@ static const struct {
 	{ "last_resort_served", "Last-resort KeyPackages handed out", 0 },
 	{ "keys_cleaned_up", "Expired keys deleted", 0 },
 	{ "keys_uploaded", "KeyPackages accepted by upload", 0 },
+	{ "nonces_pruned", "Nonces of stale signatures forgotten", 0 },
 	{ "writer_batches", "Transactions of the writer (group commits)", 0 },
 	{ "writer_jobs", "Writes committed by the writer", 0 },
 	{ "writer_rollbacks", "Writer transactions SQLite rolled back "
@@ -42,9 +44,32 @@ static const struct {
 	    "transaction", 1 },
 	{ "requests_in_flight", "HTTP requests begun and not done, this "
 	    "one included", 1 },
+	{ "connections_open", "Connections open (being read by the "
+	    "accept front or served)", 1 },
+	{ "connections_idle_closed", "Connections closed at the request "
+	    "deadline with no request begun (idle)", 0 },
 };
 #define NNAMED	(sizeof(named) / sizeof(named[0]))
 static _Atomic int64_t	values[NNAMED];		/* atomic, lock-free */
+
+/* The counters by reason (NAME_total{reason="..."}), every reason
+ * listed, so that a scrape shows the zeros too. */
+#define NREASONS	8
+static const struct {
+	const char	*name;
+	const char	*help;
+	const char	*reasons[NREASONS];	/* NULL-ended */
+} families[] = {
+	{ "auth_refused", "Signed requests refused (401), by reason",
+	    { "malformed", "digest", "stale", "future", "unknown_key",
+	    "signature", "replay", NULL } },
+	{ "connections_refused", "Connections refused or closed by the "
+	    "server's limits and checks, by reason",
+	    { "per_address", "global", "deadline", "framing", "malformed",
+	    NULL } },
+};
+#define NFAMILIES	(sizeof(families) / sizeof(families[0]))
+static _Atomic uint64_t	reasons[NFAMILIES][NREASONS];	/* lock-free */
 
 void
 kps_metric_request(int route, int status)
@@ -69,6 +94,21 @@ kps_metric_add(const char *name, int64_t n)
 		if (strcmp(named[i].name, name) == 0)
 			atomic_fetch_add_explicit(&values[i], n,
 			    memory_order_relaxed);
+}
+
+void
+kps_metric_reason(const char *family, const char *reason)
+{
+	size_t	f, i;
+
+	for (f = 0; f < NFAMILIES; f++) {
+		if (strcmp(families[f].name, family) != 0)
+			continue;
+		for (i = 0; families[f].reasons[i] != NULL; i++)
+			if (strcmp(families[f].reasons[i], reason) == 0)
+				atomic_fetch_add_explicit(&reasons[f][i], 1,
+				    memory_order_relaxed);
+	}
 }
 
 struct buf {
@@ -148,6 +188,16 @@ kps_metrics_text(const char *const *routes, size_t nroutes)
 			    "kpool_%s_total %llu\n", named[i].name,
 			    named[i].help, named[i].name, named[i].name,
 			    (unsigned long long)v);
+	}
+	for (r = 0; r < NFAMILIES; r++) {
+		put(&b, "# HELP kpool_%s_total %s.\n# TYPE kpool_%s_total "
+		    "counter\n", families[r].name, families[r].help,
+		    families[r].name);
+		for (i = 0; families[r].reasons[i] != NULL; i++)
+			put(&b, "kpool_%s_total{reason=\"%s\"} %llu\n",
+			    families[r].name, families[r].reasons[i],
+			    (unsigned long long)atomic_load_explicit(
+			    &reasons[r][i], memory_order_relaxed));
 	}
 	if ((rd = kps_reader()) != NULL &&
 	    kps_count_by_status(rd, NULL, kps_now(), &c) == KP_OK) {

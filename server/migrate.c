@@ -4,8 +4,9 @@
  * one (SQLite into PostgreSQL, say) through the store's dump and load
  * operations, whatever the two backends, and check the copy: the counts
  * of every table, of keys per state and of tombstones must be equal
- * before the copy is committed.  Nonces and rate buckets are not
- * copied: they only matter for minutes (see docs/deploy.md).
+ * before the copy is committed.  The nonces of signatures are copied
+ * too, so that a request signed before the move is not carried out
+ * again after it; the rate buckets are not (they refill in seconds).
  */
 
 #include <stdio.h>
@@ -23,8 +24,10 @@ struct copy {
 
 static const char *const kind_name[KPS_NROWKINDS] = {
 	[KPS_ROW_USER] = "users",
+	[KPS_ROW_SET_ASIDE] = "names set aside",
 	[KPS_ROW_KEY] = "keys",
 	[KPS_ROW_TOMBSTONE] = "tombstones",
+	[KPS_ROW_NONCE] = "nonces",
 };
 
 /* load: one row of the source into the target. */
@@ -49,10 +52,12 @@ load(void *arg, const struct kps_row *r)
 static void
 show(FILE *f, const char *what, const struct kps_census *c)
 {
-	fprintf(f, "%s: %llu users, %llu keys (%llu available, %llu "
-	    "reserved, %llu spent; %llu last resort, %llu reservations), "
-	    "%llu tombstones (%llu refs, %llu init keys)\n", what,
+	fprintf(f, "%s: %llu users (%llu names set aside), %llu keys (%llu "
+	    "available, %llu reserved, %llu spent; %llu last resort, %llu "
+	    "reservations), %llu tombstones (%llu refs, %llu init keys), "
+	    "%llu nonces\n", what,
 	    (unsigned long long)c->rows[KPS_ROW_USER],
+	    (unsigned long long)c->rows[KPS_ROW_SET_ASIDE],
 	    (unsigned long long)c->rows[KPS_ROW_KEY],
 	    (unsigned long long)c->keys[KP_STATE_AVAILABLE],
 	    (unsigned long long)c->keys[KP_STATE_RESERVED],
@@ -61,7 +66,8 @@ show(FILE *f, const char *what, const struct kps_census *c)
 	    (unsigned long long)c->reservations,
 	    (unsigned long long)c->rows[KPS_ROW_TOMBSTONE],
 	    (unsigned long long)c->tombstones[0],
-	    (unsigned long long)c->tombstones[1]);
+	    (unsigned long long)c->tombstones[1],
+	    (unsigned long long)c->rows[KPS_ROW_NONCE]);
 }
 
 /* empty: 1 when c counts no row of any table. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -62,13 +63,51 @@ kps_error(struct kps_reply *r, int status, const char *code,
 	    "message", msg));
 }
 
+/*
+ * printable: copy s up to stop (or its end) into out, as much as out
+ * holds, each byte that is not printable ASCII as '?', so that no client
+ * writes a newline or an escape sequence into the log; "-" for "".
+ */
+static void
+printable(char *out, size_t cap, const char *s, int stop)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < cap && s[i] != '\0' && s[i] != stop; i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (i == 0 && cap > 1)
+		out[i++] = '-';
+	out[i] = '\0';
+}
+
+void
+kps_log_request(const char *method, const char *target, int status,
+    double ms, const char *user, int aborted)
+{
+	char	line[320], m[16], path[121], u[KP_MAX_USERNAME + 1];
+	int	n;
+
+	if (kps_conf.quiet)
+		return;
+	/* the path only: no query, header, key or signature */
+	printable(m, sizeof(m), method, '\0');
+	printable(path, sizeof(path), target, '?');
+	printable(u, sizeof(u), user, '\0');
+	n = snprintf(line, sizeof(line), "%s %s %d %.3fms %s%s\n", m, path,
+	    status, ms, u, aborted ? " (aborted)" : "");
+	/* one write: lines of concurrent requests do not mix */
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
 int
 kps_reply_dberr(struct kps_reply *r, int rc)
 {
-	if (rc == KP_EAUTH)
+	if (rc == KP_EAUTH) {
+		kps_metric_reason("auth_refused", "replay");
 		kps_error(r, 401, "unauthorized", "replayed signature: this "
 		    "nonce was already used");
-	else if (rc == KP_ENOMEM)
+	} else if (rc == KP_ENOMEM)
 		kps_error(r, 500, "internal", "out of memory");
 	else {
 		kps_error(r, 503, "unavailable", "database error; try again");
@@ -77,20 +116,11 @@ kps_reply_dberr(struct kps_reply *r, int rc)
 	return -1;
 }
 
-void
-kps_req_sign(struct kps_req *x, struct kps_job *j)
-{
-	if (!x->sig_pending)
-		return;
-	j->sig = x->sig;
-	j->has_sig = 1;
-	x->sig_pending = 0;
-}
-
 int
 kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect)
 {
 	struct kps_authreq	 a;
+	struct kps_store	*rd;
 	const char		*why = NULL;
 	int			 rc;
 
@@ -105,14 +135,30 @@ kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect)
 	a.len = x->c->len;
 	a.pk = pk;
 	a.expect_keyid = expect;
-	if ((rc = kps_auth(&a, x->user, x->pk, &x->sig, &why)) == KP_OK) {
-		x->sig_pending = 1;
-		return 0;
+	if ((rc = kps_auth(&a, x->user, x->pk, &x->sig, &why)) != KP_OK) {
+		if (rc != KP_EAUTH)
+			return kps_reply_dberr(x->r, rc);
+		kps_error(x->r, 401, "unauthorized", "%s", why ? why :
+		    "refused");
+		return -1;
 	}
-	if (rc != KP_EAUTH)
-		return kps_reply_dberr(x->r, rc);
-	kps_error(x->r, 401, "unauthorized", "%s", why ? why : "refused");
-	return -1;
+	if (strcmp(x->c->method, "GET") == 0) {
+		if ((rd = kps_reader()) == NULL)
+			return kps_reply_dberr(x->r, KP_EDB);
+		if ((rc = kps_nonce_seen(rd, x->sig.keyid, x->sig.nonce,
+		    x->sig.created)) != KP_OK)
+			return kps_reply_dberr(x->r, rc == KP_EEXIST ?
+			    KP_EAUTH : rc);
+	}
+	x->sig_unsaved = 1;
+	return 0;
+}
+
+const struct kps_sig *
+kps_req_sig(struct kps_req *x)
+{
+	x->sig_unsaved = 0;
+	return &x->sig;
 }
 
 int
@@ -176,9 +222,12 @@ kps_unb64(const char *s, size_t max, uint8_t *out, size_t *len)
 int
 kps_req_ref(struct kps_req *x, const char *s, uint8_t ref[KP_REF_LEN])
 {
-	if (strlen(s) != 2 * KP_REF_LEN || kp_unhex(s, ref, KP_REF_LEN) != 0) {
-		kps_error(x->r, 400, "bad_ref", "keypackage_ref must be %d "
-		    "hex digits", 2 * KP_REF_LEN);
+	/* one spelling of a ref: lower case, as the server writes it */
+	if (strlen(s) != 2 * KP_REF_LEN ||
+	    strspn(s, "0123456789abcdef") != 2 * KP_REF_LEN ||
+	    kp_unhex(s, ref, KP_REF_LEN) != 0) {
+		kps_error(x->r, 400, "bad_ref", "a KeyPackageRef is %d "
+		    "lower-case hex digits", 2 * KP_REF_LEN);
 		return -1;
 	}
 	return 0;

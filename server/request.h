@@ -24,37 +24,40 @@ struct kps_req {
 	const struct kps_route	*route;		/* the request's entry */
 	char			 user[KP_MAX_USERNAME + 1]; /* the caller */
 	uint8_t			 pk[32];	/* the caller's key */
-	struct kps_sig		 sig;		/* the caller's signature */
-	int			 sig_pending;	/* not yet in a job: see
-						   kps_req_sign() */
 	json_t			*in;		/* the body, or NULL */
+	struct kps_sig		 sig;		/* the signature, once
+						   authenticated */
+	int			 sig_unsaved;	/* sig is for kps_handle()
+						   to remember */
 };
 
 /* kps_reply_json: fill r with status and j (taken) as its body, or a
  * 500 when j is NULL or does not encode. */
 void	kps_reply_json(struct kps_reply *r, int status, json_t *j);
-/* kps_reply_dberr: fill r with the error of a store or writer result
- * rc: 401 for a replayed signature (KP_EAUTH, the database refused its
- * nonce), 500 out of memory, else 503 with a Retry-After; returns -1. */
+/* kps_reply_dberr: fill r with the error of store result rc (401 for
+ * a replay the database refused, 500 out of memory, else 503 with a
+ * Retry-After); returns -1. */
 int	kps_reply_dberr(struct kps_reply *r, int rc);
 
-/* kps_req_auth: check the signature with pk (NULL: the key registered
- * for its keyid, which must be expect when not NULL); fills x->user and
- * x->pk. */
-int	kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect);
 /*
- * kps_req_sign: hand the signature that kps_req_auth() checked to the
- * write j, which the writer remembers with it; a request that writes
- * nothing has kps_handle() remember it on its own (a KPS_JOB_NONCE).
+ * kps_req_auth: check the signature with pk (NULL: the key registered
+ * for its keyid, which must be expect when not NULL); fills x->user,
+ * x->pk and x->sig.  A GET, which no write will follow, is refused when
+ * the database remembers its signature (a replay across a restart).
+ * The signature is then remembered by the write the endpoint makes
+ * (kps_req_sig()), or by kps_handle() when it makes none.
  */
-void	kps_req_sign(struct kps_req *x, struct kps_job *j);
+int	kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect);
+/* kps_req_sig: the signature for the write the request makes, which
+ * remembers it in its transaction (kps_job.sig). */
+const struct kps_sig *kps_req_sig(struct kps_req *x);
 /* kps_req_body: the body as a JSON object in x->in. */
 int	kps_req_body(struct kps_req *x);
 /* kps_req_str: the string member name of the body in *out, NULL when
  * absent and not required. */
 int	kps_req_str(struct kps_req *x, const char *name, int required,
 	    const char **out);
-/* kps_req_ref: the KeyPackageRef s (hex) into ref. */
+/* kps_req_ref: the KeyPackageRef s (lower-case hex only) into ref. */
 int	kps_req_ref(struct kps_req *x, const char *s, uint8_t ref[KP_REF_LEN]);
 /* kps_req_group: the body's "group_id" (base64, may be absent: empty)
  * into g, its length in *glen. */

@@ -9,10 +9,13 @@
  * thread's connection.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "request.h"
 
@@ -40,10 +43,12 @@ static void	r_metrics(struct kps_req *, const char *);
 static void
 r_users(struct kps_req *x, const char *arg)
 {
-	struct kps_job	 j;
-	const char	*name, *pks;
-	uint8_t		 pk[64];
-	size_t		 pklen;
+	struct kps_job		 j;
+	struct kps_store	*rd;
+	const char		*name, *pks;
+	char			 canon[KP_MAX_USERNAME + 1];
+	uint8_t			 pk[64];
+	size_t			 pklen;
 
 	if (kps_req_body(x) != 0 || kps_req_str(x, "username", 1, &name) != 0 ||
 	    kps_req_str(x, "public_key", 1, &pks) != 0)
@@ -69,17 +74,21 @@ r_users(struct kps_req *x, const char *arg)
 	}
 	memset(&j, 0, sizeof(j));
 	j.kind = KPS_JOB_USER_ADD;
+	j.sig = kps_req_sig(x);
 	j.caller = name;
 	j.pk = pk;
-	kps_req_sign(x, &j);
 	kps_writer_run(&j);
 	if (j.rc == KP_EEXIST)
 		kps_error(x->r, 409, "username_taken", "the user name %s is "
 		    "taken", name);
 	else if (j.rc != KP_OK)
 		kps_reply_dberr(x->r, j.rc);
-	else
-		kps_reply_json(x->r, 201, json_pack("{s:s}", "username", name));
+	else if ((rd = kps_reader()) == NULL ||
+	    (j.rc = kps_user_get(rd, name, pk, canon)) != KP_OK)
+		kps_reply_dberr(x->r, rd == NULL ? KP_EDB : j.rc);
+	else	/* the name as first registered, when this is again */
+		kps_reply_json(x->r, 201, json_pack("{s:s}", "username",
+		    canon));
 }
 
 static int
@@ -104,6 +113,7 @@ valid_request_id(const char *s)
 struct kps_pending {
 	struct kps_job	 job;
 	const struct kps_route *route;	/* its finisher answers */
+	struct kps_sig	 sig;		/* the job's */
 	char		 user[KP_MAX_USERNAME + 1];
 	char		 target[KP_MAX_USERNAME + 1];
 	char		 rid[KPS_MAX_REQUEST_ID + 1];
@@ -124,9 +134,10 @@ pending_new(struct kps_req *x)
 		return NULL;
 	}
 	p->route = x->route;
+	p->sig = *kps_req_sig(x);
+	p->job.sig = &p->sig;
 	memcpy(p->user, x->user, sizeof(p->user));
 	p->job.caller = p->user;
-	kps_req_sign(x, &p->job);
 	x->c->pending = p;
 	return p;
 }
@@ -383,20 +394,24 @@ r_retire(struct kps_req *x, const char *refs)
 		return;
 	memset(&j, 0, sizeof(j));
 	j.kind = KPS_JOB_RETIRE;
+	j.sig = kps_req_sig(x);
 	j.caller = x->user;
 	j.ref = ref;
-	kps_req_sign(x, &j);
 	kps_writer_run(&j);
 	ref_reply(x->r, j.rc, ref, "retired", retire_answers);
 }
 
-/* GET /keypackages/status/{username} */
+/*
+ * GET /keypackages/status/{username}: the counts to that user alone;
+ * to anyone else whether a reserve would hand out a key now.
+ */
 static void
 r_status(struct kps_req *x, const char *name)
 {
 	struct kps_store	*rd;
 	struct kps_counts	 c;
 	uint8_t			 pk[32];
+	char			 canon[KP_MAX_USERNAME + 1];
 	int			 rc;
 
 	if (kps_req_auth(x, NULL, NULL) != 0)
@@ -409,17 +424,22 @@ r_status(struct kps_req *x, const char *name)
 		kps_reply_dberr(x->r, KP_EDB);
 		return;
 	}
-	if ((rc = kps_user_get(rd, name, pk)) == KP_ENOTFOUND) {
+	if ((rc = kps_user_get(rd, name, pk, canon)) == KP_ENOTFOUND) {
 		kps_error(x->r, 404, "unknown_user", "no user %s", name);
 		return;
 	}
 	if (rc != KP_OK ||
-	    (rc = kps_count_by_status(rd, name, kps_now(), &c)) != KP_OK) {
+	    (rc = kps_count_by_status(rd, canon, kps_now(), &c)) != KP_OK) {
 		kps_reply_dberr(x->r, rc);
 		return;
 	}
+	if (strcmp(x->user, canon) != 0) {
+		kps_reply_json(x->r, 200, json_pack("{s:s, s:b}", "username",
+		    canon, "has_keys", c.n[KP_STATE_AVAILABLE] > 0));
+		return;
+	}
 	kps_reply_json(x->r, 200, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
-	    "username", name,
+	    "username", canon,
 	    "available", (json_int_t)c.n[KP_STATE_AVAILABLE],
 	    "reserved", (json_int_t)c.n[KP_STATE_RESERVED],
 	    "spent", (json_int_t)c.n[KP_STATE_SPENT],
@@ -525,14 +545,46 @@ static const struct kps_route routes[] = {
 #define NO_ROUTE	(&routes[NROUTES - 1])
 _Static_assert(NROUTES <= KPS_MAX_ROUTES, "KPS_MAX_ROUTES too small");
 
-/* GET /metrics, signed unless kps_conf.public_metrics */
+/*
+ * operator: 1 when the request carries the operator's metrics token
+ * (Authorization: Bearer TOKEN), else 0 with a 403 (no token) or a 401
+ * (another token).  The tokens are compared by their hashes, in
+ * constant time.
+ */
+static int
+operator(struct kps_req *x)
+{
+	const char	*a = x->c->authorization;
+	uint8_t		 h[2][crypto_generichash_BYTES];
+
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0) {
+		kps_error(x->r, 403, "forbidden", "GET /metrics is the "
+		    "operator's: send Authorization: Bearer with the token "
+		    "of --metrics-token");
+		return 0;
+	}
+	if (kps_conf.metrics_token != NULL) {
+		crypto_generichash(h[0], sizeof(h[0]), (const uint8_t *)a + 7,
+		    strlen(a + 7), NULL, 0);
+		crypto_generichash(h[1], sizeof(h[1]),
+		    (const uint8_t *)kps_conf.metrics_token,
+		    strlen(kps_conf.metrics_token), NULL, 0);
+		if (sodium_memcmp(h[0], h[1], sizeof(h[0])) == 0)
+			return 1;
+	}
+	kps_error(x->r, 401, "unauthorized", "not the metrics token of "
+	    "this server");
+	return 0;
+}
+
+/* GET /metrics: the operator's, or anyone's with --public-metrics */
 static void
 r_metrics(struct kps_req *x, const char *arg)
 {
 	const char	*names[NROUTES];
 	size_t		 i;
 
-	if (!kps_conf.public_metrics && kps_req_auth(x, NULL, NULL) != 0)
+	if (!kps_conf.public_metrics && !operator(x))
 		return;
 	for (i = 0; i < NROUTES; i++)
 		names[i] = routes[i].metric;
@@ -610,27 +662,6 @@ with_method(const struct kps_route *rt, const char *method, char *allow,
 	return NULL;
 }
 
-/*
- * remember: have the writer remember the signature of a request that
- * wrote nothing (a read, or a write refused before it was queued); a
- * replay makes the answer 401 instead, a database error 503.
- */
-static void
-remember(struct kps_req *x)
-{
-	struct kps_job	j;
-
-	memset(&j, 0, sizeof(j));
-	j.kind = KPS_JOB_NONCE;
-	kps_req_sign(x, &j);
-	kps_writer_run(&j);
-	if (j.rc == KP_OK)
-		return;
-	free(x->r->body);
-	memset(x->r, 0, sizeof(*x->r));
-	kps_reply_dberr(x->r, j.rc);
-}
-
 void
 kps_handle(struct kps_call *c, struct kps_reply *r)
 {
@@ -656,8 +687,10 @@ kps_handle(struct kps_call *c, struct kps_reply *r)
 		return;
 	}
 	x.route->handle(&x, match(x.route, c->path));
-	if (x.sig_pending)
-		remember(&x);
+	/* a signature no write remembered is remembered on its own */
+	if (x.sig_unsaved && kps_writer_remember(&x.sig) != KP_OK)
+		fprintf(stderr, "kpool-server: out of memory: a nonce is "
+		    "not remembered\n");
 	/* the authenticated caller, for the request log */
 	memcpy(c->user, x.user, sizeof(c->user));
 	json_decref(x.in);

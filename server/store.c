@@ -137,30 +137,42 @@ kps_user_add(struct kps_store *s, const char *name, const uint8_t pk[32],
 }
 
 int
-kps_user_get(struct kps_store *s, const char *name, uint8_t pk[32])
+kps_user_get(struct kps_store *s, const char *name, uint8_t pk[32],
+    char canon[KP_MAX_USERNAME + 1])
 {
-	return s->ops->user_get(s, name, pk);
+	return s->ops->user_get(s, name, pk, canon);
 }
 
 int
-kps_nonce_put(struct kps_store *s, const char *keyid, const char *nonce,
-    int64_t created, int64_t now)
+kps_nonce_add(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created)
 {
-	return s->ops->nonce_put(s, keyid, nonce, created, now);
+	return s->ops->nonce_add(s, keyid, nonce, created);
 }
 
 int
-kps_nonce_put_many(struct kps_store *s, struct kps_nonce *v, size_t n,
-    int64_t now)
+kps_nonce_seen(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	return s->ops->nonce_seen(s, keyid, nonce, created);
+}
+
+int
+kps_nonce_prune(struct kps_store *s, int64_t before, int max, uint64_t *n)
+{
+	return s->ops->nonce_prune(s, before, max, n);
+}
+
+int
+kps_nonce_add_many(struct kps_store *s, struct kps_nonce *v, size_t n)
 {
 	size_t	i;
 	int	rc;
 
-	if (s->ops->nonce_put_many != NULL)
-		return s->ops->nonce_put_many(s, v, n, now);
+	if (s->ops->nonce_add_many != NULL)
+		return s->ops->nonce_add_many(s, v, n);
 	for (i = 0; i < n; i++) {
-		rc = s->ops->nonce_put(s, v[i].keyid, v[i].nonce, v[i].created,
-		    now);
+		rc = s->ops->nonce_add(s, v[i].keyid, v[i].nonce, v[i].created);
 		if (rc != KP_OK && rc != KP_EEXIST)
 			return rc;
 		v[i].rc = rc;
@@ -169,10 +181,16 @@ kps_nonce_put_many(struct kps_store *s, struct kps_nonce *v, size_t n,
 }
 
 int
-kps_rate_take(struct kps_store *s, const char *caller, const char *target,
-    int64_t now_ms, int *wait)
+kps_rate_take(struct kps_store *s, struct kps_take *v, size_t n,
+    int64_t now_ms)
 {
-	return s->ops->rate_take(s, caller, target, now_ms, wait);
+	return n == 0 ? KP_OK : s->ops->rate_take(s, v, n, now_ms);
+}
+
+int
+kps_rate_prune(struct kps_store *s, int64_t now_ms, int max, uint64_t *n)
+{
+	return s->ops->rate_prune(s, now_ms, max, n);
 }
 
 int

@@ -28,8 +28,6 @@ struct kps_store_conf {
 	int	burn;		/* expired reservations become spent */
 	int	manual_checkpoint; /* no automatic WAL checkpoints */
 	int	readonly;	/* a reader connection */
-	double	rate_per_min;	/* kps_rate_take: tokens a minute */
-	double	rate_burst;	/* and the bucket's size (>= 1) */
 };
 
 /* One stored KeyPackage, public parts and its life on the server. */
@@ -91,8 +89,10 @@ struct kps_counts {
  */
 enum kps_row_kind {
 	KPS_ROW_USER,
+	KPS_ROW_SET_ASIDE,	/* a name set aside by the case rule */
 	KPS_ROW_KEY,
 	KPS_ROW_TOMBSTONE,
+	KPS_ROW_NONCE,
 	KPS_NROWKINDS
 };
 
@@ -108,10 +108,16 @@ enum kps_row_kind {
 
 struct kps_row {
 	enum kps_row_kind kind;
-	/* USER: name, public_key, created_at; TOMBSTONE: name (the user) */
+	/* USER and SET_ASIDE: name (as registered), public_key,
+	 * created_at; TOMBSTONE: name (the user) */
 	char		 name[KP_MAX_USERNAME + 1];
 	uint8_t		 public_key[32];
-	int64_t		 created_at;	/* USER and TOMBSTONE */
+	int64_t		 created_at;	/* USER, SET_ASIDE, TOMBSTONE;
+					   NONCE: the signature's created */
+	/* SET_ASIDE: the name kept in its place, and when */
+	char		 kept[KP_MAX_USERNAME + 1];
+	int64_t		 set_aside_at;
+	int64_t		 nonce_id;	/* NONCE: kps_nonce_id() */
 	/* KEY: key.status is the stored state (available, reserved or
 	 * spent), every other field the column as stored (0 or "" when
 	 * NULL); key.bytes belongs to the row's reader */
@@ -132,12 +138,33 @@ struct kps_census {
 	uint64_t tombstones[2];		/* of refs, of init keys */
 };
 
-/* A nonce to remember with others (kps_nonce_put_many). */
+/* A nonce to remember with others (kps_nonce_add_many). */
 struct kps_nonce {
-	const char	*keyid;
+	const char	*keyid;		/* folded */
 	const char	*nonce;
 	int64_t		 created;
 	int		 rc;		/* KP_OK, or KP_EEXIST: a replay */
+};
+
+/*
+ * A take of one token from a bucket of the rate limits
+ * (kps_rate_take).  A bucket is named by its kind and up to two names
+ * (folded; "" where the kind has fewer); it holds up to burst tokens
+ * and refills at per_min a minute, both given with each take, so that a
+ * kind's limits are the caller's to set.  KPS_BUCKET_RESERVE is
+ * (caller, target): the reserves of target's keys by caller.
+ */
+enum kps_bucket_kind {
+	KPS_BUCKET_RESERVE = 1,
+};
+struct kps_take {
+	enum kps_bucket_kind	 kind;
+	const char		*a, *b;
+	double			 per_min;	/* > 0 */
+	double			 burst;		/* >= 1 */
+	int			 wait;		/* out: 0, a token was taken;
+						   else the seconds until
+						   one is there (>= 1) */
 };
 
 struct kps_store;
@@ -153,7 +180,7 @@ struct kps_store;
  * database, PostgreSQL vacuums what reserves leave behind; NULL when
  * there is none).  A
  * reserve that fails leaves what it put in its out parameter for the
- * dispatcher to free.  An operation on many at once (nonce_put_many,
+ * dispatcher to free.  An operation on many at once (nonce_add_many,
  * reserve_many) may be NULL: the dispatcher then does one at a time.
  */
 struct kps_store_ops {
@@ -167,13 +194,18 @@ struct kps_store_ops {
 	int	(*checkpoint)(struct kps_store *);
 	int	(*user_add)(struct kps_store *, const char *,
 		    const uint8_t *, int64_t);
-	int	(*user_get)(struct kps_store *, const char *, uint8_t *);
-	int	(*nonce_put)(struct kps_store *, const char *, const char *,
-		    int64_t, int64_t);
-	int	(*nonce_put_many)(struct kps_store *, struct kps_nonce *,
-		    size_t, int64_t);
-	int	(*rate_take)(struct kps_store *, const char *, const char *,
-		    int64_t, int *);
+	int	(*user_get)(struct kps_store *, const char *, uint8_t *,
+		    char *);
+	int	(*nonce_add)(struct kps_store *, const char *, const char *,
+		    int64_t);
+	int	(*nonce_add_many)(struct kps_store *, struct kps_nonce *,
+		    size_t);
+	int	(*nonce_seen)(struct kps_store *, const char *, const char *,
+		    int64_t);
+	int	(*nonce_prune)(struct kps_store *, int64_t, int, uint64_t *);
+	int	(*rate_take)(struct kps_store *, struct kps_take *, size_t,
+		    int64_t);
+	int	(*rate_prune)(struct kps_store *, int64_t, int, uint64_t *);
 	int	(*save)(struct kps_store *, const struct kps_key *);
 	int	(*get)(struct kps_store *, const uint8_t *, int64_t,
 		    struct kps_key *);
@@ -262,40 +294,61 @@ int kps_store_in_batch(struct kps_store *s);
  * (see checkpoint above); KP_OK at once for a backend without any. */
 int kps_store_checkpoint(struct kps_store *s);
 
-/* kps_user_add: register name with its Ed25519 key; KP_EEXIST when
- * the name is taken by another key, KP_OK (no change) for the same. */
+/*
+ * User names are compared without case (ASCII): a name is unique and
+ * found by its folded form, and keeps the spelling of its registration
+ * (the name its keys are stored under, and their credential identity).
+ * kps_user_add: register name with its Ed25519 key; KP_EEXIST when the
+ * name (folded) is taken by another key, KP_OK (no change) for the same.
+ */
 int kps_user_add(struct kps_store *s, const char *name,
     const uint8_t pk[32], int64_t now) KP_WUR;
-/* kps_user_get: the key of name; KP_ENOTFOUND for an unknown user. */
+/* kps_user_get: the key of name (any case) and, when canon is not
+ * NULL, the name as registered; KP_ENOTFOUND for an unknown user. */
 int kps_user_get(struct kps_store *s, const char *name,
-    uint8_t pk[32]) KP_WUR;
+    uint8_t pk[32], char canon[KP_MAX_USERNAME + 1]) KP_WUR;
 
 /*
- * kps_nonce_put: remember the signature nonce of keyid, created at
- * `created`, so that a signed request is accepted once however many
- * instances share the database: KP_EEXIST when (keyid, nonce, created)
- * is remembered already (a replay repeats all three: created is
- * signed).  Nonces whose created is more than KP_HTTPSIG_WINDOW before
- * now are forgotten (they are stale anyway).
+ * The nonces of signed requests, so that a signature is accepted once,
+ * across restarts and (with a shared database) across instances.  A
+ * signature is named by its signer's keyid (the folded user name), its
+ * nonce and its created time; a replay repeats all three, since created
+ * is signed.  kps_nonce_add remembers one, and a unique constraint of
+ * the database decides: KP_EEXIST when it is remembered already (a
+ * replay), whoever remembered it.  kps_nonce_seen: KP_EEXIST when it
+ * is remembered, else KP_OK; it changes nothing.  kps_nonce_prune
+ * forgets at most max of those created before `before` (stale: they
+ * are refused by their time anyway); *n (may be NULL) counts them.
  */
-int kps_nonce_put(struct kps_store *s, const char *keyid, const char *nonce,
-    int64_t created, int64_t now) KP_WUR;
+int kps_nonce_add(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created) KP_WUR;
+int kps_nonce_seen(struct kps_store *s, const char *keyid, const char *nonce,
+    int64_t created) KP_WUR;
+int kps_nonce_prune(struct kps_store *s, int64_t before, int max,
+    uint64_t *n) KP_WUR;
+
 /*
- * kps_nonce_put_many: kps_nonce_put of each of the n nonces of v, in
- * one go where the backend can (one round trip on PostgreSQL); v[i].rc
- * is each one's result.  KP_OK, or the error that stopped them (then
+ * kps_nonce_add_many: kps_nonce_add of each of the n nonces of v, in
+ * one go where the backend can (one round trip on PostgreSQL), each
+ * one's result in v[i].rc.  KP_OK, or the error that stopped them (then
  * no rc is set).
  */
-int kps_nonce_put_many(struct kps_store *s, struct kps_nonce *v, size_t n,
-    int64_t now) KP_WUR;
+int kps_nonce_add_many(struct kps_store *s, struct kps_nonce *v, size_t n)
+    KP_WUR;
+
 /*
- * kps_rate_take: take a token from the bucket of (caller, target) at
- * now_ms (milliseconds), which refills at conf.rate_per_min up to
- * conf.rate_burst; *wait is 0 when one was taken, else the seconds
- * until one is there (at least 1).  Buckets full again are forgotten.
+ * kps_rate_take: take a token from the bucket of each of the n takes of
+ * v at now_ms (milliseconds of the real time, which instances share),
+ * each take on its own, in one go where the backend can; v[i].wait says
+ * whether each got one.  A bucket seen for the first time is full.
+ * KP_OK, or the error that stopped them.  kps_rate_prune forgets at
+ * most max buckets full again by now_ms (a full bucket and no bucket
+ * are the same); *n (may be NULL) counts them.
  */
-int kps_rate_take(struct kps_store *s, const char *caller,
-    const char *target, int64_t now_ms, int *wait) KP_WUR;
+int kps_rate_take(struct kps_store *s, struct kps_take *v, size_t n,
+    int64_t now_ms) KP_WUR;
+int kps_rate_prune(struct kps_store *s, int64_t now_ms, int max,
+    uint64_t *n) KP_WUR;
 
 /*
  * kps_key_save: store a new key (status available).  KP_EEXIST when
@@ -326,8 +379,9 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
 
 /*
  * kps_reserve: reserve the oldest available unexpired key of target
- * (or r->ref), atomically.  A reserve with a request_id that already
- * holds a live reservation of an unexpired key returns that one.  With
+ * (any case; r->caller as registered) or r->ref, atomically.  A
+ * reserve with a request_id that already holds a live reservation of
+ * an unexpired key returns that one.  With
  * no key left, the target's newest last-resort key is returned; a
  * last-resort key, named or not, is never consumed.
  * KP_ENOTFOUND unknown user or ref, KP_EFORBIDDEN a named key of

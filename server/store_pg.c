@@ -255,10 +255,10 @@ oldest(struct kps_pg *s, const struct kps_reserve *r,
 	return oldest_take(c[n - 1].res, out);
 }
 
-/* replay: the live reservation of r->request_id into out: KP_OK, or
- * KP_ENOTFOUND when there is none. */
+/* replay: the live reservation of r->request_id of target's keys (as
+ * registered) into out: KP_OK, or KP_ENOTFOUND when there is none. */
 static int
-replay(struct kps_pg *s, const struct kps_reserve *r,
+replay(struct kps_pg *s, const struct kps_reserve *r, const char *target,
     struct kps_reservation *out)
 {
 	struct kps_pg_args	 a;
@@ -268,7 +268,7 @@ replay(struct kps_pg *s, const struct kps_reserve *r,
 	kps_pg_args_init(&a);
 	kps_pg_arg_text(&a, r->caller);
 	kps_pg_arg_text(&a, r->request_id);
-	kps_pg_arg_text(&a, r->target);
+	kps_pg_arg_text(&a, target);
 	kps_pg_arg_i64(&a, r->now);
 	if ((res = kps_pg_run(s, PG_REPLAY, &a)) == NULL)
 		return KP_EDB;
@@ -292,28 +292,32 @@ named(struct kps_pg *s, const struct kps_reserve *r,
 	struct kps_keystate	 w;
 	struct kps_pg_args	 a;
 	PGresult		*res;
-	char			 status[16];
+	char			 status[16], target[KP_MAX_USERNAME + 1];
 	int			 rc, exists;
 
 	if (r->request_id != NULL) {
 		lock_args(&a, r);
-		if ((rc = kps_pg_done(s, PG_REQUEST_LOCK, &a, NULL)) != KP_OK ||
-		    (rc = replay(s, r, out)) != KP_ENOTFOUND)
+		if ((rc = kps_pg_done(s, PG_REQUEST_LOCK, &a, NULL)) != KP_OK)
 			return rc;
 	}
+	/* the target as registered: its keys are stored under that name */
 	kps_pg_args_init(&a);
 	kps_pg_arg_text(&a, r->target);
 	if ((res = kps_pg_run(s, PG_USER_EXISTS, &a)) == NULL)
 		return KP_EDB;
-	exists = PQntuples(res) > 0;
+	if ((exists = PQntuples(res) > 0))
+		kps_pg_text(res, 0, 0, target, sizeof(target));
 	PQclear(res);
 	if (!exists)
 		return KP_ENOTFOUND;
-	if (strcmp(r->caller, r->target) != 0)
+	if (r->request_id != NULL &&
+	    (rc = replay(s, r, target, out)) != KP_ENOTFOUND)
+		return rc;
+	if (strcmp(r->caller, target) != 0)
 		return KP_EFORBIDDEN;
 	kps_pg_args_init(&a);
 	kps_pg_arg_bytea(&a, r->ref, KP_REF_LEN);
-	kps_pg_arg_text(&a, r->target);
+	kps_pg_arg_text(&a, target);
 	if ((res = kps_pg_run(s, PG_NAMED, &a)) == NULL)
 		return KP_EDB;
 	if (PQntuples(res) == 0) {
@@ -617,9 +621,12 @@ static const struct kps_store_ops pg_ops = {
 	.checkpoint = kps_pg_checkpoint,
 	.user_add = kps_pg_user_add,
 	.user_get = kps_pg_user_get,
-	.nonce_put = kps_pg_nonce_put,
-	.nonce_put_many = kps_pg_nonce_put_many,
+	.nonce_add = kps_pg_nonce_add,
+	.nonce_add_many = kps_pg_nonce_add_many,
+	.nonce_seen = kps_pg_nonce_seen,
+	.nonce_prune = kps_pg_nonce_prune,
 	.rate_take = kps_pg_rate_take,
+	.rate_prune = kps_pg_rate_prune,
 	.save = pg_save,
 	.get = pg_get,
 	.list_user = pg_list_user,

@@ -34,6 +34,34 @@ user_row(void *arg, const PGresult *res)
 }
 
 static int
+aside_row(void *arg, const PGresult *res)
+{
+	struct dump	*d = arg;
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.kind = KPS_ROW_SET_ASIDE;
+	kps_pg_text(res, 0, 0, d->r.name, sizeof(d->r.name));
+	kps_pg_bytea(res, 0, 1, d->r.public_key, sizeof(d->r.public_key),
+	    NULL);
+	d->r.created_at = kps_pg_int(res, 0, 2);
+	kps_pg_text(res, 0, 3, d->r.kept, sizeof(d->r.kept));
+	d->r.set_aside_at = kps_pg_int(res, 0, 4);
+	return d->row(d->arg, &d->r);
+}
+
+static int
+nonce_row(void *arg, const PGresult *res)
+{
+	struct dump	*d = arg;
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.kind = KPS_ROW_NONCE;
+	d->r.created_at = kps_pg_int(res, 0, 0);
+	d->r.nonce_id = kps_pg_int(res, 0, 1);
+	return d->row(d->arg, &d->r);
+}
+
+static int
 key_row(void *arg, const PGresult *res)
 {
 	struct dump	*d = arg;
@@ -71,8 +99,10 @@ kps_pg_dump(struct kps_store *b, int (*row)(void *, const struct kps_row *),
 		int			(*fn)(void *, const PGresult *);
 	} kinds[KPS_NROWKINDS] = {
 		[KPS_ROW_USER] = { PG_DUMP_USERS, user_row },
+		[KPS_ROW_SET_ASIDE] = { PG_DUMP_ASIDE, aside_row },
 		[KPS_ROW_KEY] = { PG_DUMP_KEYS, key_row },
 		[KPS_ROW_TOMBSTONE] = { PG_DUMP_TOMBS, tomb_row },
+		[KPS_ROW_NONCE] = { PG_DUMP_NONCES, nonce_row },
 	};
 	struct kps_pg	*s = (struct kps_pg *)b;
 	struct dump	 d;
@@ -149,6 +179,14 @@ kps_pg_load(struct kps_store *b, const struct kps_row *r)
 		kps_pg_arg_bytea(&a, r->public_key, 32);
 		kps_pg_arg_i64(&a, r->created_at);
 		break;
+	case KPS_ROW_SET_ASIDE:
+		st = PG_LOAD_ASIDE;
+		kps_pg_arg_text(&a, r->name);
+		kps_pg_arg_bytea(&a, r->public_key, 32);
+		kps_pg_arg_i64(&a, r->created_at);
+		kps_pg_arg_text(&a, r->kept);
+		kps_pg_arg_i64(&a, r->set_aside_at);
+		break;
 	case KPS_ROW_KEY:
 		st = PG_LOAD_KEY;
 		if ((rc = load_key(&a, r)) != KP_OK)
@@ -160,6 +198,11 @@ kps_pg_load(struct kps_store *b, const struct kps_row *r)
 		kps_pg_arg_bytea(&a, r->tomb_value, 32);
 		kps_pg_arg_text(&a, r->name);
 		kps_pg_arg_i64(&a, r->created_at);
+		break;
+	case KPS_ROW_NONCE:
+		st = PG_LOAD_NONCE;
+		kps_pg_arg_i64(&a, r->created_at);
+		kps_pg_arg_i64(&a, r->nonce_id);
 		break;
 	default:
 		return KP_EINVAL;
@@ -195,6 +238,8 @@ kps_pg_census(struct kps_store *b, struct kps_census *c)
 	c->tombstones[0] = (uint64_t)kps_pg_int(r, 0, 1);
 	c->tombstones[1] = (uint64_t)kps_pg_int(r, 0, 2);
 	c->rows[KPS_ROW_TOMBSTONE] = c->tombstones[0] + c->tombstones[1];
+	c->rows[KPS_ROW_SET_ASIDE] = (uint64_t)kps_pg_int(r, 0, 3);
+	c->rows[KPS_ROW_NONCE] = (uint64_t)kps_pg_int(r, 0, 4);
 	PQclear(r);
 	rc = KP_OK;
 out:

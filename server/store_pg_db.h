@@ -26,10 +26,11 @@ enum kps_pg_stmt {
 	PG_GET, PG_LIST_ALL, PG_LIST_STATE, PG_REQUEST_LOCK, PG_RESERVE,
 	PG_REPLAY, PG_NAMED, PG_MARK, PG_ROW, PG_TOMB_REF, PG_SPEND,
 	PG_RELEASE, PG_RETIRE, PG_CLEANUP, PG_EXP_RELEASE, PG_EXP_BURN,
-	PG_COUNT_USER, PG_COUNT_ALL, PG_NONCE_PUT, PG_NONCE_PRUNE,
-	PG_RATE_TAKE, PG_RATE_PRUNE, PG_DUMP_USERS, PG_DUMP_KEYS,
-	PG_DUMP_TOMBS, PG_LOAD_USER, PG_LOAD_KEY, PG_LOAD_TOMB,
-	PG_CENSUS_KEYS, PG_CENSUS_REST,
+	PG_COUNT_USER, PG_COUNT_ALL, PG_NONCE_ADD, PG_NONCE_SEEN,
+	PG_NONCE_PRUNE, PG_RATE_TAKE, PG_RATE_PRUNE, PG_DUMP_USERS,
+	PG_DUMP_ASIDE, PG_DUMP_KEYS, PG_DUMP_TOMBS, PG_DUMP_NONCES,
+	PG_LOAD_USER, PG_LOAD_ASIDE, PG_LOAD_KEY, PG_LOAD_TOMB,
+	PG_LOAD_NONCE, PG_CENSUS_KEYS, PG_CENSUS_REST,
 	PG_NSTMTS
 };
 
@@ -78,8 +79,6 @@ struct kps_pg {
 						   with its first statement */
 	int64_t			 reset_at;	/* last reconnect, ms */
 	int64_t			 vacuumed;	/* last upkeep look, ms */
-	int64_t			 nonces_pruned;	/* unix seconds */
-	int64_t			 rates_pruned;	/* milliseconds */
 	char			 err[256];
 };
 _Static_assert(PG_NSTMTS <= 64, "kps_pg.prepared has 64 bits");
@@ -113,13 +112,20 @@ int kps_pg_checkpoint(struct kps_store *b);
 /* What instances share besides keys (store_pg_shared.c). */
 int kps_pg_user_add(struct kps_store *b, const char *name,
     const uint8_t *pk, int64_t now);
-int kps_pg_user_get(struct kps_store *b, const char *name, uint8_t *pk);
-int kps_pg_nonce_put(struct kps_store *b, const char *keyid,
-    const char *nonce, int64_t created, int64_t now);
-int kps_pg_nonce_put_many(struct kps_store *b, struct kps_nonce *v,
-    size_t n, int64_t now);
-int kps_pg_rate_take(struct kps_store *b, const char *caller,
-    const char *target, int64_t now_ms, int *wait);
+int kps_pg_user_get(struct kps_store *b, const char *name, uint8_t *pk,
+    char *canon);
+int kps_pg_nonce_add(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created);
+int kps_pg_nonce_add_many(struct kps_store *b, struct kps_nonce *v,
+    size_t n);
+int kps_pg_nonce_seen(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created);
+int kps_pg_nonce_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+int kps_pg_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
+    int64_t now_ms);
+int kps_pg_rate_prune(struct kps_store *b, int64_t now_ms, int max,
+    uint64_t *n);
 /* The copy of a database (store_pg_copy.c). */
 int kps_pg_dump(struct kps_store *b,
     int (*row)(void *, const struct kps_row *), void *arg);

@@ -78,8 +78,68 @@ static const char *const migrations[] = {
 	"  taken boolean NOT NULL,"
 	"  PRIMARY KEY (caller, target));"
 	"CREATE INDEX rates_at ON rates (at);",
+	/*
+	 * 2: what the SQLite schema's 2 to 4 are.  User names compared
+	 * without case (ASCII, as lower() folds under the C collation):
+	 * unique and looked up by the folded name, the first
+	 * registration's spelling kept; a later name that folds to an
+	 * earlier one's is set aside, and its keys are retired
+	 * (tombstones kept): docs/security.md.  Nonces named by
+	 * kps_nonce_id(), as on SQLite; the buckets of any kind, each
+	 * forgotten once full again.  The nonces and buckets of version
+	 * 1 go: a replay of a request signed in the minutes before the
+	 * upgrade is then refused by the replay cache of the instance
+	 * that took it, no longer by the database.
+	 */
+	"ALTER TABLE users ADD COLUMN folded text COLLATE \"C\";"
+	"UPDATE users SET folded = lower(name COLLATE \"C\");"
+	"CREATE TABLE users_set_aside ("
+	"  name text PRIMARY KEY,"
+	"  public_key bytea NOT NULL,"
+	"  created_at bigint NOT NULL,"
+	"  kept text NOT NULL,"
+	"  set_aside_at bigint NOT NULL);"
+	"INSERT INTO users_set_aside SELECT u.name, u.public_key,"
+	"  u.created_at, k.name, extract(epoch FROM now())::bigint"
+	"  FROM users u JOIN (SELECT DISTINCT ON (folded) folded, name"
+	"  FROM users ORDER BY folded, created_at, name COLLATE \"C\") k"
+	"  ON k.folded = u.folded WHERE k.name <> u.name;"
+	"INSERT INTO tombstones (kind, value, username, created_at)"
+	"  SELECT 0, keypackage_ref, username,"
+	"  extract(epoch FROM now())::bigint FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside)"
+	"  ON CONFLICT DO NOTHING;"
+	"INSERT INTO tombstones (kind, value, username, created_at)"
+	"  SELECT 1, init_key, username,"
+	"  extract(epoch FROM now())::bigint FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside)"
+	"  ON CONFLICT DO NOTHING;"
+	"DELETE FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"DELETE FROM users WHERE name IN (SELECT name FROM users_set_aside);"
+	"ALTER TABLE users ALTER COLUMN folded SET NOT NULL,"
+	"  DROP CONSTRAINT users_pkey, ADD PRIMARY KEY (folded);"
+	"DROP TABLE nonces;"
+	"CREATE TABLE nonces ("
+	"  created bigint NOT NULL,"
+	"  id bigint NOT NULL,"
+	"  PRIMARY KEY (created, id));"
+	"DROP TABLE rates;"
+	"CREATE TABLE buckets ("
+	"  kind integer NOT NULL,"
+	"  a text NOT NULL,"
+	"  b text NOT NULL,"
+	"  tokens double precision NOT NULL,"
+	"  at bigint NOT NULL,"
+	"  full_at bigint NOT NULL,"
+	"  taken boolean NOT NULL,"
+	"  PRIMARY KEY (kind, a, b));"
+	"CREATE INDEX buckets_full ON buckets (full_at);",
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* a user name folded as the SQLite backend's lower() does: ASCII */
+#define FOLD(x)	"lower(" x " COLLATE \"C\")"
 
 #define LOCKS	"6b706f6f"	/* KPS_PG_LOCKS in hex */
 _Static_assert(KPS_PG_LOCKS == 0x6b706f6f, "LOCKS");
@@ -116,12 +176,13 @@ static const struct {
 	const char	*sql;
 	const char	*types;
 } stmts[PG_NSTMTS] = {
-	[PG_USER_ADD] = { "INSERT INTO users (name, public_key, created_at) "
-	    "VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING 1",
-	    "tbi" },
-	[PG_USER_GET] = { "SELECT public_key FROM users WHERE name = $1",
-	    "t" },
-	[PG_USER_EXISTS] = { "SELECT 1 FROM users WHERE name = $1", "t" },
+	[PG_USER_ADD] = { "INSERT INTO users (folded, name, public_key, "
+	    "created_at) VALUES (" FOLD("$1") ", $1, $2, $3) "
+	    "ON CONFLICT (folded) DO NOTHING RETURNING 1", "tbi" },
+	[PG_USER_GET] = { "SELECT public_key, name FROM users "
+	    "WHERE folded = " FOLD("$1"), "t" },
+	[PG_USER_EXISTS] = { "SELECT name FROM users "
+	    "WHERE folded = " FOLD("$1"), "t" },
 	/*
 	 * A new key: refused by a tombstone of its ref (kind 0) or init
 	 * key (kind 1), or by its ref stored already (its status); else
@@ -155,11 +216,12 @@ static const struct {
 	[PG_REQUEST_LOCK] = { "SELECT pg_advisory_xact_lock(x'6b707271'::int, "
 	    "hashtext($1 || E'\\n' || $2))", "tt" },
 	/*
-	 * The reserve of the oldest available key of $2 by $1, in one
-	 * statement: the live reservation of request_id $3 if there is
-	 * one (kind 0), else the oldest key no other transaction holds,
-	 * marked reserved (kind 1), else the newest last-resort key,
-	 * unchanged (kind 2); and a row of kind 3 when $2 exists.  $4 now,
+	 * The reserve of the oldest available key of $2 (in any case:
+	 * u is the name as registered) by $1, in one statement: the live
+	 * reservation of request_id $3 if there is one (kind 0), else the
+	 * oldest key no other transaction holds, marked reserved (kind 1),
+	 * else the newest last-resort key, unchanged (kind 2); and a row
+	 * of kind 3 when $2 exists.  $4 now,
 	 * $5 the new reservation id, $6 its expiry, $7 the group.  The
 	 * time conditions are written "+ 0" so that no statistics, stale
 	 * or none, lead the planner to an index on time: the replay goes by
@@ -167,13 +229,16 @@ static const struct {
 	 * so its status is not asked: that would make the index of all
 	 * reserved keys fit too), the oldest by keypackages_available.
 	 */
-	[PG_RESERVE] = { "WITH u AS (SELECT 1 FROM users WHERE name = $2), "
+	[PG_RESERVE] = { "WITH u AS (SELECT name FROM users "
+	    "WHERE folded = " FOLD("$2") "), "
 	    "rp AS (SELECT keypackage_ref, keypackage_bytes, reservation_id, "
 	    "reservation_expires_at FROM keypackages WHERE $3::text IS NOT "
-	    "NULL AND reserved_by = $1 AND request_id = $3 AND username = $2 "
+	    "NULL AND reserved_by = $1 AND request_id = $3 AND "
+	    "username = (SELECT name FROM u) "
 	    "AND reservation_expires_at + 0 > $4 AND not_after + 0 > $4 "
 	    "LIMIT 1), "
-	    "pick AS (SELECT id FROM keypackages WHERE username = $2 AND "
+	    "pick AS (SELECT id FROM keypackages WHERE "
+	    "username = (SELECT name FROM u) AND "
 	    "status = 'available' AND NOT last_resort AND not_after + 0 > $4 "
 	    "AND "
 	    "NOT EXISTS (SELECT 1 FROM rp) ORDER BY uploaded_at, id LIMIT 1 "
@@ -184,7 +249,8 @@ static const struct {
 	    "group_id = $7 FROM pick WHERE k.id = pick.id "
 	    "RETURNING k.keypackage_ref, k.keypackage_bytes), "
 	    "lr AS (SELECT keypackage_ref, keypackage_bytes FROM keypackages "
-	    "WHERE username = $2 AND last_resort AND status = 'available' AND "
+	    "WHERE username = (SELECT name FROM u) AND last_resort AND "
+	    "status = 'available' AND "
 	    "not_after + 0 > $4 AND NOT EXISTS (SELECT 1 FROM rp) AND "
 	    "NOT EXISTS (SELECT 1 FROM up) "
 	    "ORDER BY uploaded_at DESC, id DESC LIMIT 1) "
@@ -265,32 +331,51 @@ static const struct {
 	    "FROM keypackages WHERE username = $3 GROUP BY 1, 2", "int" },
 	[PG_COUNT_ALL] = { "SELECT " EFF ", last_resort, count(*) "
 	    "FROM keypackages GROUP BY 1, 2", "in" },
-	[PG_NONCE_PUT] = { "INSERT INTO nonces (keyid, nonce, created) "
-	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1", "tti" },
-	[PG_NONCE_PRUNE] = { SWEEP(4) "DELETE FROM nonces WHERE "
-	    "created < $1 AND (SELECT ok FROM l)", "i" },
+	[PG_NONCE_ADD] = { "INSERT INTO nonces (created, id) VALUES ($1, $2) "
+	    "ON CONFLICT DO NOTHING RETURNING 1", "ii" },
+	[PG_NONCE_SEEN] = { "SELECT 1 FROM nonces WHERE created = $1 AND "
+	    "id = $2", "ii" },
+	/* the oldest $2 before $1, by their place (a TID scan) */
+	[PG_NONCE_PRUNE] = { SWEEP(4) "DELETE FROM nonces WHERE ctid = ANY "
+	    "(ARRAY(SELECT ctid FROM nonces WHERE created < $1 AND "
+	    "(SELECT ok FROM l) ORDER BY created LIMIT $2))", "ii" },
 	/*
-	 * $3 now (ms), $4 the burst, $5 tokens a millisecond: the bucket
-	 * refilled to now (SET reads the old row), less the token taken.
+	 * $1 kind, $2 a, $3 b, $4 now (ms), $5 the burst, $6 tokens a
+	 * millisecond: the bucket refilled to now (SET reads the row,
+	 * locked), less the token taken when there is one, and when it
+	 * will be full again.
 	 */
-	[PG_RATE_TAKE] = { "INSERT INTO rates AS r (caller, target, tokens, "
-	    "at, taken) VALUES ($1, $2, $4 - 1, $3, true) "
-	    "ON CONFLICT (caller, target) DO UPDATE SET "
-	    "tokens = LEAST($4, r.tokens + GREATEST($3 - r.at, 0) * $5) - "
-	    "CASE WHEN LEAST($4, r.tokens + GREATEST($3 - r.at, 0) * $5) >= 1 "
-	    "THEN 1 ELSE 0 END, "
-	    "taken = LEAST($4, r.tokens + GREATEST($3 - r.at, 0) * $5) >= 1, "
-	    "at = GREATEST($3, r.at) RETURNING tokens, taken", "ttiff" },
-	[PG_RATE_PRUNE] = { SWEEP(5) "DELETE FROM rates WHERE at < $1 AND "
-	    "(SELECT ok FROM l)", "i" },
+#define REFILL	"LEAST($5, r.tokens + GREATEST($4 - r.at, 0) * $6)"
+#define LEFT	"(" REFILL " - CASE WHEN " REFILL " >= 1 THEN 1 ELSE 0 END)"
+	[PG_RATE_TAKE] = { "INSERT INTO buckets AS r (kind, a, b, tokens, at, "
+	    "full_at, taken) VALUES ($1, $2, $3, $5 - 1, $4, "
+	    "$4 + ceil(1 / $6)::bigint, true) "
+	    "ON CONFLICT (kind, a, b) DO UPDATE SET tokens = " LEFT ", "
+	    "taken = " REFILL " >= 1, at = GREATEST($4, r.at), "
+	    "full_at = GREATEST($4, r.at) + ceil(($5 - " LEFT ") / $6)::bigint "
+	    "RETURNING tokens, taken", "nttiff" },
+#undef REFILL
+#undef LEFT
+	[PG_RATE_PRUNE] = { SWEEP(5) "DELETE FROM buckets WHERE ctid = ANY "
+	    "(ARRAY(SELECT ctid FROM buckets WHERE full_at <= $1 AND "
+	    "(SELECT ok FROM l) ORDER BY full_at LIMIT $2))", "ii" },
+	/* a copy (store_pg_copy.c), in kps_row_kind's order */
 	[PG_DUMP_USERS] = { "SELECT name, public_key, created_at FROM users "
 	    "ORDER BY created_at, name", "" },
+	[PG_DUMP_ASIDE] = { "SELECT name, public_key, created_at, kept, "
+	    "set_aside_at FROM users_set_aside ORDER BY name", "" },
 	[PG_DUMP_KEYS] = { "SELECT " RAWCOLS " FROM keypackages "
 	    "ORDER BY uploaded_at, id", "" },
 	[PG_DUMP_TOMBS] = { "SELECT kind, value, username, created_at "
 	    "FROM tombstones ORDER BY created_at, kind, value", "" },
-	[PG_LOAD_USER] = { "INSERT INTO users (name, public_key, created_at) "
-	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "tbi" },
+	[PG_DUMP_NONCES] = { "SELECT created, id FROM nonces "
+	    "ORDER BY created, id", "" },
+	[PG_LOAD_USER] = { "INSERT INTO users (folded, name, public_key, "
+	    "created_at) VALUES (" FOLD("$1") ", $1, $2, $3) "
+	    "ON CONFLICT DO NOTHING", "tbi" },
+	[PG_LOAD_ASIDE] = { "INSERT INTO users_set_aside (name, public_key, "
+	    "created_at, kept, set_aside_at) VALUES ($1, $2, $3, $4, $5) "
+	    "ON CONFLICT DO NOTHING", "tbiti" },
 	[PG_LOAD_KEY] = { "INSERT INTO keypackages (" RAWCOLS ") VALUES "
 	    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
 	    "$15, $16, $17, $18) ON CONFLICT DO NOTHING",
@@ -298,11 +383,15 @@ static const struct {
 	[PG_LOAD_TOMB] = { "INSERT INTO tombstones (kind, value, username, "
 	    "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
 	    "nbti" },
+	[PG_LOAD_NONCE] = { "INSERT INTO nonces (created, id) VALUES ($1, $2) "
+	    "ON CONFLICT DO NOTHING", "ii" },
 	[PG_CENSUS_KEYS] = { "SELECT status, last_resort, count(*), "
 	    "count(reservation_id) FROM keypackages GROUP BY 1, 2", "" },
 	[PG_CENSUS_REST] = { "SELECT (SELECT count(*) FROM users), "
 	    "(SELECT count(*) FROM tombstones WHERE kind = 0), "
-	    "(SELECT count(*) FROM tombstones WHERE kind = 1)", "" },
+	    "(SELECT count(*) FROM tombstones WHERE kind = 1), "
+	    "(SELECT count(*) FROM users_set_aside), "
+	    "(SELECT count(*) FROM nonces)", "" },
 };
 
 const char *

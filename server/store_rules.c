@@ -176,3 +176,21 @@ kps_rate_wait(double tokens, double per_min)
 
 	return r < 1 ? 1 : r;
 }
+
+int64_t
+kps_nonce_id(const char *keyid, const char *nonce)
+{
+	crypto_generichash_state	h;
+	uint8_t				out[crypto_generichash_BYTES_MIN];
+	uint64_t			v = 0;
+	size_t				i;
+
+	crypto_generichash_init(&h, NULL, 0, sizeof(out));
+	crypto_generichash_update(&h, (const uint8_t *)keyid,
+	    strlen(keyid) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)nonce, strlen(nonce));
+	crypto_generichash_final(&h, out, sizeof(out));
+	for (i = 0; i < 8; i++)
+		v = v << 8 | out[i];
+	return (int64_t)v;
+}

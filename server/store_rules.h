@@ -3,7 +3,8 @@
  * store_rules.h: what every backend of the store decides the same way,
  * whatever its SQL (store_rules.c): how a stored row reads at a time,
  * who may spend or release a key and what that does, which named key
- * may be reserved, a new reservation id, the wait of an empty bucket.
+ * may be reserved, a new reservation id, the wait of an empty bucket,
+ * the id of a nonce.
  * For the backends only; the rest of the server sees store.h.
  */
 #ifndef KPS_STORE_RULES_H
@@ -78,5 +79,12 @@ void	kps_reservation_id(char out[65]);
 /* kps_rate_wait: the seconds (at least 1) until a bucket holding
  * tokens (< 1) has one, refilled at per_min a minute. */
 int	kps_rate_wait(double tokens, double per_min);
+
+/*
+ * kps_nonce_id: the 64 bits that name a signature in the nonces table,
+ * with its created: the first 8 bytes of BLAKE2b(keyid NUL nonce),
+ * big-endian (so that both backends, and a copy between them, agree).
+ */
+int64_t	kps_nonce_id(const char *keyid, const char *nonce);
 
 #endif /* KPS_STORE_RULES_H */

@@ -189,6 +189,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	struct kps_sq		*s = (struct kps_sq *)b;
 	struct kps_keystate	 w;
 	sqlite3_stmt		*st;
+	char			 target[KP_MAX_USERNAME + 1];
 	int64_t			 rowid;
 	int			 own, rc, x;
 
@@ -196,12 +197,26 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
 	rc = KP_EDB;
+	/* the target as registered: its keys are stored under that name */
+	if ((st = kps_sq_stmt(s, SQ_USER_EXISTS)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+	if ((x = sqlite3_step(st)) == SQLITE_ROW)
+		kps_sq_text(st, 0, target, sizeof(target));
+	sqlite3_reset(st);
+	if (x == SQLITE_DONE) {
+		rc = KP_ENOTFOUND;
+		goto out;
+	} else if (x != SQLITE_ROW) {
+		rc = kps_sq_err(s, "user");
+		goto out;
+	}
 	if (r->request_id != NULL) {
 		if ((st = kps_sq_stmt(s, SQ_REPLAY)) == NULL)
 			goto out;
 		sqlite3_bind_text(st, 1, r->caller, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, r->request_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, target, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, r->now);
 		if ((x = sqlite3_step(st)) == SQLITE_ROW) {
 			rc = take(st, 0, 1, out);
@@ -218,27 +233,15 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 			goto out;
 		}
 	}
-	if ((st = kps_sq_stmt(s, SQ_USER_EXISTS)) == NULL)
-		goto out;
-	sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
-	x = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (x == SQLITE_DONE) {
-		rc = KP_ENOTFOUND;
-		goto out;
-	} else if (x != SQLITE_ROW) {
-		rc = kps_sq_err(s, "user");
-		goto out;
-	}
 	if (r->ref != NULL) {
-		if (strcmp(r->caller, r->target) != 0) {
+		if (strcmp(r->caller, target) != 0) {
 			rc = KP_EFORBIDDEN;
 			goto out;
 		}
 		if ((st = kps_sq_stmt(s, SQ_NAMED)) == NULL)
 			goto out;
 		sqlite3_bind_blob(st, 1, r->ref, KP_REF_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
 		if ((x = sqlite3_step(st)) == SQLITE_DONE) {
 			sqlite3_reset(st);
 			rc = KP_ENOTFOUND;
@@ -263,14 +266,14 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	} else {
 		if ((st = kps_sq_stmt(s, SQ_OLDEST)) == NULL)
 			goto out;
-		sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, r->now);
 		if ((x = sqlite3_step(st)) == SQLITE_DONE) {
 			/* nothing left: the last-resort key, not consumed */
 			sqlite3_reset(st);
 			if ((st = kps_sq_stmt(s, SQ_LAST_RESORT)) == NULL)
 				goto out;
-			sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, r->now);
 			if ((x = sqlite3_step(st)) == SQLITE_ROW) {
 				rc = last_resort(st, r, out);
@@ -560,6 +563,12 @@ static const struct kps_store_ops sqlite_ops = {
 	.checkpoint = kps_sq_checkpoint,
 	.user_add = kps_sq_user_add,
 	.user_get = kps_sq_user_get,
+	.nonce_add = kps_sq_nonce_add,
+	.nonce_seen = kps_sq_nonce_seen,
+	.nonce_add_many = NULL,		/* one at a time: no round trips */
+	.nonce_prune = kps_sq_nonce_prune,
+	.rate_take = kps_sq_rate_take,
+	.rate_prune = kps_sq_rate_prune,
 	.save = sq_save,
 	.get = sq_get,
 	.list_user = sq_list_user,
@@ -571,9 +580,6 @@ static const struct kps_store_ops sqlite_ops = {
 	.cleanup_expired = sq_cleanup_expired,
 	.release_expired = sq_release_expired,
 	.count = sq_count,
-	.nonce_put = kps_sq_nonce_put,
-	.nonce_put_many = NULL,		/* one at a time: no round trips */
-	.rate_take = kps_sq_rate_take,
 	.dump = kps_sq_dump,
 	.load = kps_sq_load,
 	.census = kps_sq_census,

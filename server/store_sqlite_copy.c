@@ -47,6 +47,26 @@ read_user(sqlite3_stmt *st, struct kps_row *r)
 }
 
 static int
+read_aside(sqlite3_stmt *st, struct kps_row *r)
+{
+	read_user(st, r);
+	r->kind = KPS_ROW_SET_ASIDE;
+	kps_sq_text(st, 3, r->kept, sizeof(r->kept));
+	r->set_aside_at = sqlite3_column_int64(st, 4);
+	return KP_OK;
+}
+
+static int
+read_nonce(sqlite3_stmt *st, struct kps_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_NONCE;
+	r->created_at = sqlite3_column_int64(st, 0);
+	r->nonce_id = sqlite3_column_int64(st, 1);
+	return KP_OK;
+}
+
+static int
 read_tomb(sqlite3_stmt *st, struct kps_row *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -64,14 +84,18 @@ kps_sq_dump(struct kps_store *b, int (*row)(void *, const struct kps_row *),
 {
 	static const enum kps_sq_stmt	 stmt[KPS_NROWKINDS] = {
 		[KPS_ROW_USER] = SQ_DUMP_USERS,
+		[KPS_ROW_SET_ASIDE] = SQ_DUMP_ASIDE,
 		[KPS_ROW_KEY] = SQ_DUMP_KEYS,
 		[KPS_ROW_TOMBSTONE] = SQ_DUMP_TOMBS,
+		[KPS_ROW_NONCE] = SQ_DUMP_NONCES,
 	};
 	static int		(*const read[KPS_NROWKINDS])(sqlite3_stmt *,
 				    struct kps_row *) = {
 		[KPS_ROW_USER] = read_user,
+		[KPS_ROW_SET_ASIDE] = read_aside,
 		[KPS_ROW_KEY] = kps_sq_row,
 		[KPS_ROW_TOMBSTONE] = read_tomb,
+		[KPS_ROW_NONCE] = read_nonce,
 	};
 	struct kps_sq		*s = (struct kps_sq *)b;
 	struct kps_row		 r;
@@ -155,6 +179,15 @@ kps_sq_load(struct kps_store *b, const struct kps_row *r)
 		sqlite3_bind_blob(st, 2, r->public_key, 32, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, r->created_at);
 		break;
+	case KPS_ROW_SET_ASIDE:
+		if ((st = kps_sq_stmt(s, SQ_LOAD_ASIDE)) == NULL)
+			return KP_EDB;
+		sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, r->public_key, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, r->created_at);
+		sqlite3_bind_text(st, 4, r->kept, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, r->set_aside_at);
+		break;
 	case KPS_ROW_KEY:
 		if ((st = kps_sq_stmt(s, SQ_LOAD_KEY)) == NULL)
 			return KP_EDB;
@@ -168,6 +201,12 @@ kps_sq_load(struct kps_store *b, const struct kps_row *r)
 		sqlite3_bind_blob(st, 2, r->tomb_value, 32, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, r->created_at);
+		break;
+	case KPS_ROW_NONCE:
+		if ((st = kps_sq_stmt(s, SQ_LOAD_NONCE)) == NULL)
+			return KP_EDB;
+		sqlite3_bind_int64(st, 1, r->created_at);
+		sqlite3_bind_int64(st, 2, r->nonce_id);
 		break;
 	default:
 		return KP_EINVAL;
@@ -207,6 +246,9 @@ kps_sq_census(struct kps_store *b, struct kps_census *c)
 		c->tombstones[1] = (uint64_t)sqlite3_column_int64(st, 2);
 		c->rows[KPS_ROW_TOMBSTONE] = c->tombstones[0] +
 		    c->tombstones[1];
+		c->rows[KPS_ROW_SET_ASIDE] = (uint64_t)sqlite3_column_int64(st,
+		    3);
+		c->rows[KPS_ROW_NONCE] = (uint64_t)sqlite3_column_int64(st, 4);
 		rc = KP_OK;
 	} else
 		rc = kps_sq_err(s, "census");

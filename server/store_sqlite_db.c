@@ -2,7 +2,8 @@
 /*
  * store_sqlite_db.c: one connection of the server's SQLite store (one
  * file, WAL, migrations numbered by PRAGMA user_version): its schema and
- * statements, its transactions, its users; see store_sqlite_db.h.
+ * statements, its transactions, its users and the nonces of signatures;
+ * see store_sqlite_db.h.
  */
 
 #include <stdio.h>
@@ -12,7 +13,6 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "kpool-httpsig.h"
 #include "store_rules.h"
 #include "store_sqlite_db.h"
 
@@ -67,26 +67,72 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (kind, value, username)"
 	") WITHOUT ROWID;",
 	/*
-	 * 2: what instances share besides the keys: the nonces of signed
-	 * requests (a replay repeats all three, created being signed; in
-	 * created order, new ones go to the right edge and the stale are
-	 * pruned from the left), the rate-limit buckets
+	 * 2: the nonces of signatures, by created first, so that new
+	 * ones go to the right edge of the tree and stale ones leave
+	 * from its left; id is 64 bits of BLAKE2b(keyid NUL nonce)
 	 */
 	"CREATE TABLE nonces("
 	"  created INTEGER NOT NULL,"
-	"  keyid TEXT NOT NULL,"
-	"  nonce TEXT NOT NULL,"
-	"  PRIMARY KEY (created, keyid, nonce)"
+	"  id INTEGER NOT NULL,"
+	"  PRIMARY KEY (created, id)"
+	") WITHOUT ROWID;",
+	/*
+	 * 3: user names compared without case (ASCII): unique and looked
+	 * up by the folded name, the first registration's spelling kept.
+	 * A later name that folds to an earlier one's is set aside, and
+	 * its keys are retired (tombstones kept): docs/security.md.  The
+	 * times written are the migration's own, from SQLite's clock.
+	 */
+	"CREATE TABLE users3("
+	"  folded TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+	"  created_at INTEGER NOT NULL"
 	") WITHOUT ROWID;"
-	"CREATE TABLE rates("
-	"  caller TEXT NOT NULL,"
-	"  target TEXT NOT NULL,"
+	"INSERT OR IGNORE INTO users3 SELECT lower(name), name, public_key,"
+	"  created_at FROM users ORDER BY created_at, name;"
+	"CREATE TABLE users_set_aside("
+	"  name TEXT PRIMARY KEY,"
+	"  public_key BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  kept TEXT NOT NULL,"
+	"  set_aside_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO users_set_aside SELECT u.name, u.public_key,"
+	"  u.created_at, k.name, CAST(strftime('%s', 'now') AS INTEGER)"
+	"  FROM users u JOIN users3 k ON k.folded = lower(u.name)"
+	"  WHERE k.name <> u.name;"
+	"INSERT OR IGNORE INTO tombstones(kind, value, username, created_at)"
+	"  SELECT 0, keypackage_ref, username,"
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"INSERT OR IGNORE INTO tombstones(kind, value, username, created_at)"
+	"  SELECT 1, init_key, username,"
+	"  CAST(strftime('%s', 'now') AS INTEGER) FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"DELETE FROM keypackages"
+	"  WHERE username IN (SELECT name FROM users_set_aside);"
+	"DROP TABLE users;"
+	"ALTER TABLE users3 RENAME TO users;",
+	/*
+	 * 4: the rate limits' token buckets (store.h, kps_take), shared
+	 * with other instances on PostgreSQL, here so that both backends
+	 * keep them alike; a bucket is forgotten once full again (full_at,
+	 * milliseconds), when it is the same as none.  A rowid table:
+	 * the prune deletes by rowid (a key of text columns would be
+	 * searched by its first column only)
+	 */
+	"CREATE TABLE buckets("
+	"  kind INTEGER NOT NULL,"
+	"  a TEXT NOT NULL,"
+	"  b TEXT NOT NULL,"
 	"  tokens REAL NOT NULL,"
 	"  at INTEGER NOT NULL,"
+	"  full_at INTEGER NOT NULL,"
 	"  taken INTEGER NOT NULL,"
-	"  PRIMARY KEY (caller, target)"
-	") WITHOUT ROWID;"
-	"CREATE INDEX rates_at ON rates(at);",
+	"  UNIQUE (kind, a, b)"
+	");"
+	"CREATE INDEX buckets_full ON buckets(full_at);",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -117,9 +163,18 @@ _Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
 		"group_id, not_after, credential_hash, ciphersuite, init_key"
 
 static const char *const sql_text[SQ_NSTMTS] = {
-	[SQ_USER_ADD] = "INSERT INTO users(name, public_key, created_at) "
-	    "VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
-	[SQ_USER_GET] = "SELECT public_key FROM users WHERE name = ?1",
+	/* names are ASCII: SQLite's lower() folds exactly that */
+	[SQ_USER_ADD] = "INSERT INTO users(folded, name, public_key, "
+	    "created_at) VALUES (lower(?1), ?1, ?2, ?3) "
+	    "ON CONFLICT(folded) DO NOTHING",
+	[SQ_USER_GET] = "SELECT public_key, name FROM users "
+	    "WHERE folded = lower(?1)",
+	[SQ_NONCE_ADD] = "INSERT INTO nonces(created, id) VALUES (?1, ?2) "
+	    "ON CONFLICT DO NOTHING",
+	[SQ_NONCE_SEEN] = "SELECT 1 FROM nonces WHERE created = ?1 AND id = ?2",
+	[SQ_NONCE_PRUNE] = "DELETE FROM nonces WHERE (created, id) IN "
+	    "(SELECT created, id FROM nonces WHERE created < ?1 "
+	    "ORDER BY created LIMIT ?2)",
 	[SQ_TOMB_CHECK] = "SELECT kind FROM tombstones WHERE "
 	    "(kind = 0 AND value = ?1) OR "
 	    "(kind = 1 AND value = ?2 AND username = ?3) ORDER BY kind LIMIT 1",
@@ -145,7 +200,7 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "request_id = ?2 AND username = ?3 "
 	    "AND status = 'reserved' AND reservation_expires_at > ?4 "
 	    "AND not_after > ?4",
-	[SQ_USER_EXISTS] = "SELECT 1 FROM users WHERE name = ?1",
+	[SQ_USER_EXISTS] = "SELECT name FROM users WHERE folded = lower(?1)",
 	[SQ_OLDEST] = "SELECT rowid, keypackage_ref, keypackage_bytes "
 	    "FROM keypackages INDEXED BY keypackages_user_status "
 	    "WHERE username = ?1 AND status = 'available' "
@@ -199,23 +254,31 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "FROM keypackages WHERE username = ?2 GROUP BY 1, 2",
 	[SQ_COUNT_ALL] = "SELECT " EFF ", last_resort, count(*) "
 	    "FROM keypackages GROUP BY 1, 2",
-	[SQ_NONCE_PUT] = "INSERT OR IGNORE INTO nonces(keyid, nonce, created) "
-	    "VALUES (?1, ?2, ?3)",
-	[SQ_NONCE_PRUNE] = "DELETE FROM nonces WHERE created < ?1",
 	/*
-	 * ?3 now (ms), ?4 the burst, ?5 tokens a millisecond: the bucket
-	 * refilled to now (SET reads the old row), less the token taken.
+	 * ?1 kind, ?2 a, ?3 b, ?4 now (ms), ?5 the burst, ?6 tokens a
+	 * millisecond: the bucket refilled to now (SET reads the old
+	 * row), less the token taken when there is one, and when it will
+	 * be full again.
 	 */
-	[SQ_RATE_TAKE] = "INSERT INTO rates(caller, target, tokens, at, "
-	    "taken) VALUES (?1, ?2, ?4 - 1, ?3, 1) "
-	    "ON CONFLICT(caller, target) DO UPDATE SET "
-	    "tokens = min(?4, tokens + max(?3 - at, 0) * ?5) - "
-	    "(min(?4, tokens + max(?3 - at, 0) * ?5) >= 1), "
-	    "taken = min(?4, tokens + max(?3 - at, 0) * ?5) >= 1, "
-	    "at = max(?3, at) RETURNING tokens, taken",
-	[SQ_RATE_PRUNE] = "DELETE FROM rates WHERE at < ?1",
+#define REFILL	"min(?5, tokens + max(?4 - at, 0) * ?6)"
+#define LEFT	"(" REFILL " - (" REFILL " >= 1))"
+	[SQ_RATE_TAKE] = "INSERT INTO buckets(kind, a, b, tokens, at, "
+	    "full_at, taken) VALUES (?1, ?2, ?3, ?5 - 1, ?4, "
+	    "?4 + CAST(1 / ?6 AS INTEGER) + 1, 1) "
+	    "ON CONFLICT(kind, a, b) DO UPDATE SET tokens = " LEFT ", "
+	    "taken = " REFILL " >= 1, at = max(?4, at), "
+	    "full_at = max(?4, at) + CAST((?5 - " LEFT ") / ?6 AS INTEGER) "
+	    "+ 1 RETURNING tokens, taken",
+#undef REFILL
+#undef LEFT
+	[SQ_RATE_PRUNE] = "DELETE FROM buckets WHERE rowid IN "
+	    "(SELECT rowid FROM buckets WHERE full_at <= ?1 "
+	    "ORDER BY full_at LIMIT ?2)",
+	/* a copy (store_sqlite_copy.c), in kps_row_kind's order */
 	[SQ_DUMP_USERS] = "SELECT name, public_key, created_at FROM users "
 	    "ORDER BY created_at, name",
+	[SQ_DUMP_ASIDE] = "SELECT name, public_key, created_at, kept, "
+	    "set_aside_at FROM users_set_aside ORDER BY name",
 	[SQ_DUMP_KEYS] = "SELECT keypackage_ref, username, keypackage_bytes, "
 	    "uploaded_at, status, last_resort, reservation_id, reserved_at, "
 	    "reservation_expires_at, reserved_by, spent_at, spent_by, "
@@ -223,8 +286,13 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "request_id FROM keypackages ORDER BY uploaded_at, rowid",
 	[SQ_DUMP_TOMBS] = "SELECT kind, value, username, created_at "
 	    "FROM tombstones ORDER BY created_at, kind, value",
-	[SQ_LOAD_USER] = "INSERT OR IGNORE INTO users(name, public_key, "
-	    "created_at) VALUES (?1, ?2, ?3)",
+	[SQ_DUMP_NONCES] = "SELECT created, id FROM nonces "
+	    "ORDER BY created, id",
+	[SQ_LOAD_USER] = "INSERT OR IGNORE INTO users(folded, name, "
+	    "public_key, created_at) VALUES (lower(?1), ?1, ?2, ?3)",
+	[SQ_LOAD_ASIDE] = "INSERT OR IGNORE INTO users_set_aside(name, "
+	    "public_key, created_at, kept, set_aside_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SQ_LOAD_KEY] = "INSERT OR IGNORE INTO keypackages(keypackage_ref, "
 	    "username, keypackage_bytes, uploaded_at, status, last_resort, "
 	    "reservation_id, reserved_at, reservation_expires_at, "
@@ -234,11 +302,15 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "?15, ?16, ?17, ?18)",
 	[SQ_LOAD_TOMB] = "INSERT OR IGNORE INTO tombstones(kind, value, "
 	    "username, created_at) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_LOAD_NONCE] = "INSERT OR IGNORE INTO nonces(created, id) "
+	    "VALUES (?1, ?2)",
 	[SQ_CENSUS_KEYS] = "SELECT status, last_resort, count(*), "
 	    "count(reservation_id) FROM keypackages GROUP BY 1, 2",
 	[SQ_CENSUS_REST] = "SELECT (SELECT count(*) FROM users), "
 	    "(SELECT count(*) FROM tombstones WHERE kind = 0), "
-	    "(SELECT count(*) FROM tombstones WHERE kind = 1)",
+	    "(SELECT count(*) FROM tombstones WHERE kind = 1), "
+	    "(SELECT count(*) FROM users_set_aside), "
+	    "(SELECT count(*) FROM nonces)",
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
 	[SQ_BEGIN_READ] = "BEGIN",
 	[SQ_COMMIT] = "COMMIT",
@@ -612,9 +684,10 @@ kps_sq_checkpoint(struct kps_store *b)
 	return KP_OK;
 }
 
-/* user_get: the key of name into pk; KP_ENOTFOUND for no such user. */
+/* user_get: the key of name into pk and its registered spelling into
+ * canon (when not NULL); KP_ENOTFOUND for no such user. */
 static int
-user_get(struct kps_sq *s, const char *name, uint8_t *pk)
+user_get(struct kps_sq *s, const char *name, uint8_t *pk, char *canon)
 {
 	sqlite3_stmt	*st;
 	int		 r;
@@ -625,6 +698,8 @@ user_get(struct kps_sq *s, const char *name, uint8_t *pk)
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
 		memcpy(pk, sqlite3_column_blob(st, 0), 32);
+		if (canon != NULL)
+			kps_sq_text(st, 1, canon, KP_MAX_USERNAME + 1);
 		sqlite3_reset(st);
 		return KP_OK;
 	}
@@ -635,9 +710,10 @@ user_get(struct kps_sq *s, const char *name, uint8_t *pk)
 }
 
 int
-kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk)
+kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk,
+    char *canon)
 {
-	return user_get((struct kps_sq *)b, name, pk);
+	return user_get((struct kps_sq *)b, name, pk, canon);
 }
 
 int
@@ -661,7 +737,7 @@ kps_sq_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
 	if ((rc = kps_sq_done(s, st, "user add")) != KP_OK)
 		goto out;
 	if (sqlite3_changes(s->db) == 0) {
-		if ((rc = user_get(s, name, have)) != KP_OK)
+		if ((rc = user_get(s, name, have, NULL)) != KP_OK)
 			goto out;
 		rc = sodium_memcmp(have, pk, 32) == 0 ? KP_OK : KP_EEXIST;
 	}
@@ -670,85 +746,135 @@ out:
 }
 
 
+/* nonce_stmt: statement i with the nonce's created and id bound. */
+static sqlite3_stmt *
+nonce_stmt(struct kps_sq *s, enum kps_sq_stmt i, const char *keyid,
+    const char *nonce, int64_t created)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = kps_sq_stmt(s, i)) == NULL)
+		return NULL;
+	sqlite3_bind_int64(st, 1, created);
+	sqlite3_bind_int64(st, 2, kps_nonce_id(keyid, nonce));
+	return st;
+}
+
 int
-kps_sq_nonce_put(struct kps_store *b, const char *keyid, const char *nonce,
-    int64_t created, int64_t now)
+kps_sq_nonce_add(struct kps_store *b, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc, seen = 0;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = nonce_stmt(s, SQ_NONCE_ADD, keyid, nonce, created)) == NULL)
+		rc = KP_EDB;
+	else if ((rc = kps_sq_done(s, st, "nonce")) == KP_OK)
+		seen = sqlite3_changes(s->db) == 0;
+	if ((rc = kps_sq_op_end1(s, own, rc)) != KP_OK)
+		return rc;
+	return seen ? KP_EEXIST : KP_OK;
+}
+
+int
+kps_sq_nonce_seen(struct kps_store *b, const char *keyid, const char *nonce,
+    int64_t created)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((st = nonce_stmt(s, SQ_NONCE_SEEN, keyid, nonce, created)) == NULL)
+		return KP_EDB;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_ROW)
+		return KP_EEXIST;
+	return r == SQLITE_DONE ? KP_OK : kps_sq_err(s, "nonce seen");
+}
+
+int
+kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
 	int		 own, rc;
 
-	/* the prune may land alone: it forgets only what is stale */
+	if (n != NULL)
+		*n = 0;
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
-	if (now != s->nonces_pruned) {
-		if ((st = kps_sq_stmt(s, SQ_NONCE_PRUNE)) == NULL) {
-			rc = KP_EDB;
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, now - KP_HTTPSIG_WINDOW);
-		if ((rc = kps_sq_done(s, st, "nonce prune")) != KP_OK)
-			goto out;
-	}
-	if ((st = kps_sq_stmt(s, SQ_NONCE_PUT)) == NULL) {
+	if ((st = kps_sq_stmt(s, SQ_NONCE_PRUNE)) == NULL)
 		rc = KP_EDB;
-		goto out;
+	else {
+		sqlite3_bind_int64(st, 1, before);
+		sqlite3_bind_int(st, 2, max);
+		if ((rc = kps_sq_done(s, st, "nonce prune")) == KP_OK &&
+		    n != NULL)
+			*n = (uint64_t)sqlite3_changes(s->db);
 	}
-	sqlite3_bind_text(st, 1, keyid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, nonce, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, created);
-	if ((rc = kps_sq_done(s, st, "nonce")) == KP_OK &&
-	    sqlite3_changes(s->db) == 0)
-		rc = KP_EEXIST;
-out:
-	if ((rc = kps_sq_op_end1(s, own, rc)) == KP_OK || rc == KP_EEXIST)
-		s->nonces_pruned = now;
-	return rc;
+	return kps_sq_op_end1(s, own, rc);
 }
 
 int
-kps_sq_rate_take(struct kps_store *b, const char *caller, const char *target,
-    int64_t now_ms, int *wait)
+kps_sq_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
+    int64_t now_ms)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
-	double		 per_ms = s->conf.rate_per_min / 60000.0;
-	int		 own, rc, x;
+	size_t		 i;
+	int		 own, rc = KP_OK, x;
 
-	*wait = 0;
-	if (s->conf.rate_per_min <= 0)
-		return KP_OK;
+	if ((rc = kps_sq_op_begin(s, &own)) != KP_OK)
+		return rc;
+	for (i = 0; i < n && rc == KP_OK; i++) {
+		if ((st = kps_sq_stmt(s, SQ_RATE_TAKE)) == NULL) {
+			rc = KP_EDB;
+			break;
+		}
+		sqlite3_bind_int(st, 1, (int)v[i].kind);
+		sqlite3_bind_text(st, 2, v[i].a, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, v[i].b, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, now_ms);
+		sqlite3_bind_double(st, 5, v[i].burst);
+		sqlite3_bind_double(st, 6, v[i].per_min / 60000.0);
+		v[i].wait = 0;
+		if ((x = sqlite3_step(st)) == SQLITE_ROW) {
+			if (!sqlite3_column_int(st, 1))
+				v[i].wait = kps_rate_wait(
+				    sqlite3_column_double(st, 0),
+				    v[i].per_min);
+			x = sqlite3_step(st);
+		}
+		sqlite3_reset(st);
+		if (x != SQLITE_DONE)
+			rc = kps_sq_err(s, "rate");
+	}
+	return kps_sq_op_end(s, own, rc);
+}
+
+int
+kps_sq_rate_prune(struct kps_store *b, int64_t now_ms, int max, uint64_t *n)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if (n != NULL)
+		*n = 0;
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
-	if (now_ms / 1000 != s->rates_pruned / 1000) {
-		if ((st = kps_sq_stmt(s, SQ_RATE_PRUNE)) == NULL) {
-			rc = KP_EDB;
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, now_ms -
-		    (int64_t)(s->conf.rate_burst / per_ms) - 1);
-		if ((rc = kps_sq_done(s, st, "rate prune")) != KP_OK)
-			goto out;
-	}
-	if ((st = kps_sq_stmt(s, SQ_RATE_TAKE)) == NULL) {
+	if ((st = kps_sq_stmt(s, SQ_RATE_PRUNE)) == NULL)
 		rc = KP_EDB;
-		goto out;
+	else {
+		sqlite3_bind_int64(st, 1, now_ms);
+		sqlite3_bind_int(st, 2, max);
+		if ((rc = kps_sq_done(s, st, "rate prune")) == KP_OK &&
+		    n != NULL)
+			*n = (uint64_t)sqlite3_changes(s->db);
 	}
-	sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now_ms);
-	sqlite3_bind_double(st, 4, s->conf.rate_burst);
-	sqlite3_bind_double(st, 5, per_ms);
-	if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!sqlite3_column_int(st, 1))
-			*wait = kps_rate_wait(sqlite3_column_double(st, 0),
-			    s->conf.rate_per_min);
-		x = sqlite3_step(st);
-	}
-	sqlite3_reset(st);
-	rc = x == SQLITE_DONE ? KP_OK : kps_sq_err(s, "rate");
-out:
-	if ((rc = kps_sq_op_end1(s, own, rc)) == KP_OK)
-		s->rates_pruned = now_ms;
-	return rc;
+	return kps_sq_op_end1(s, own, rc);
 }

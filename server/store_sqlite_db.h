@@ -2,8 +2,9 @@
 /*
  * store_sqlite_db.h: one connection of the SQLite backend, internal to
  * it (store_sqlite.c builds the table of operations on it): the schema,
- * the statements, the transactions and savepoints, the users, and the
- * helpers that run statements and read their rows.
+ * the statements, the transactions and savepoints, the users, the
+ * nonces of signatures and the rate buckets, and the helpers that run
+ * statements and read their rows.
  *
  * A state the statements report is lib's (KP_STATE_AVAILABLE, ...): the
  * rows store a status as text ('available', 'reserved', 'spent'), and
@@ -28,10 +29,11 @@ enum kps_sq_stmt {
 	SQ_SPEND, SQ_TOMB_ADD, SQ_RELEASE, SQ_DELETE,
 	SQ_CLEANUP, SQ_EXP_RELEASE, SQ_CLEAN_TOMB_REF,
 	SQ_CLEAN_TOMB_INIT, SQ_EXP_BURN, SQ_COUNT_USER,
-	SQ_COUNT_ALL, SQ_NONCE_PUT, SQ_NONCE_PRUNE, SQ_RATE_TAKE,
-	SQ_RATE_PRUNE, SQ_DUMP_USERS, SQ_DUMP_KEYS, SQ_DUMP_TOMBS,
-	SQ_LOAD_USER, SQ_LOAD_KEY, SQ_LOAD_TOMB, SQ_CENSUS_KEYS,
-	SQ_CENSUS_REST,
+	SQ_COUNT_ALL, SQ_NONCE_ADD, SQ_NONCE_SEEN, SQ_NONCE_PRUNE,
+	SQ_RATE_TAKE, SQ_RATE_PRUNE, SQ_DUMP_USERS, SQ_DUMP_ASIDE,
+	SQ_DUMP_KEYS, SQ_DUMP_TOMBS, SQ_DUMP_NONCES, SQ_LOAD_USER,
+	SQ_LOAD_ASIDE, SQ_LOAD_KEY, SQ_LOAD_TOMB, SQ_LOAD_NONCE,
+	SQ_CENSUS_KEYS, SQ_CENSUS_REST,
 	SQ_BEGIN, SQ_BEGIN_READ, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
 	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
 	SQ_NSTMTS
@@ -44,8 +46,6 @@ struct kps_sq {
 	struct kps_store_conf	 conf;
 	sqlite3_stmt		*st[SQ_NSTMTS];
 	int			 batch;	/* in the writer's transaction */
-	int64_t			 nonces_pruned;	/* when, unix seconds */
-	int64_t			 rates_pruned;	/* when, milliseconds */
 	char			 err[256];
 };
 
@@ -71,11 +71,18 @@ int kps_sq_in_batch(struct kps_store *b);
 int kps_sq_checkpoint(struct kps_store *b);
 int kps_sq_user_add(struct kps_store *b, const char *name,
     const uint8_t *pk, int64_t now);
-int kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk);
-int kps_sq_nonce_put(struct kps_store *b, const char *keyid,
-    const char *nonce, int64_t created, int64_t now);
-int kps_sq_rate_take(struct kps_store *b, const char *caller,
-    const char *target, int64_t now_ms, int *wait);
+int kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk,
+    char *canon);
+int kps_sq_nonce_add(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created);
+int kps_sq_nonce_seen(struct kps_store *b, const char *keyid,
+    const char *nonce, int64_t created);
+int kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+int kps_sq_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
+    int64_t now_ms);
+int kps_sq_rate_prune(struct kps_store *b, int64_t now_ms, int max,
+    uint64_t *n);
 /* The copy of a database (store_sqlite_copy.c). */
 int kps_sq_dump(struct kps_store *b,
     int (*row)(void *, const struct kps_row *), void *arg);

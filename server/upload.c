@@ -164,10 +164,10 @@ kps_upload(struct kps_req *x, const char *arg)
 	if (nk > 0) {
 		memset(&j, 0, sizeof(j));
 		j.kind = KPS_JOB_SAVE;
+		j.sig = kps_req_sig(x);
 		j.keys = keys;
 		j.rcs = rcs;
 		j.nkeys = nk;
-		kps_req_sign(x, &j);
 		kps_writer_run(&j);
 		if (j.rc != KP_OK) {
 			/* replayed, or not committed: nothing is saved */

@@ -3,11 +3,14 @@
  * writer.c: the one writer thread.  Request threads queue jobs and
  * wait; the writer takes every queued job, runs them in one
  * transaction (each op atomic in its savepoint), commits once and wakes
- * their threads: group commit.  The batch first remembers the nonces of
- * its requests' signatures, all at once, so that a replay does nothing
- * (a request is accepted once, whichever instance of a shared database
- * sees it).  A checkpointer thread moves the WAL
- * into the database off the request path.  Reads do not come here:
+ * their threads: group commit.  A batch first remembers the nonces of
+ * its requests' signatures, all at once and in its transaction, then
+ * takes the rate limit's tokens of its reserves, all at once: a replay
+ * does nothing (a signed request is carried out once, across restarts
+ * and whichever instance of a shared database sees it), and a reserve
+ * without a token is refused.  A checkpointer thread does the store's
+ * upkeep (SQLite: moves the WAL into the database) off the request
+ * path.  Reads do not come here:
  * each request thread has its own connection (readers.c).
  */
 
@@ -21,6 +24,7 @@
 #include <time.h>
 
 #include "kps.h"
+#include "kpool-httpsig.h"
 
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 work = PTHREAD_COND_INITIALIZER;	/* lock */
@@ -43,43 +47,73 @@ now_ms(void)
 }
 
 /*
- * remember: put the nonces of the jobs from first on in the database,
- * all at once (before the jobs: see ready); each
- * job's sig_rc says whether its nonce was new.  KP_OK, or the error
- * that stopped it.
+ * admit: what a batch asks first of its jobs from first on, at once
+ * (one round trip each on PostgreSQL): the nonces of their signatures,
+ * then a token of the rate limit for each reserve whose nonce was new,
+ * from the bucket of (caller, target) by their folded names.  Each
+ * job's sig_rc and wait say how it went (see ready).  KP_OK, or the
+ * error that stopped it.
  */
 static int
-remember(struct kps_job *first)
+admit(struct kps_job *first)
 {
-	struct kps_nonce	*v;
+	struct kps_nonce	*v = NULL;
+	struct kps_take		*t = NULL;
 	struct kps_job		*j;
-	size_t			 n = 0, i;
-	int			 rc;
+	char			(*names)[2][KP_MAX_USERNAME + 1] = NULL;
+	size_t			 n = 0, i, k;
+	int			 rc = KP_ENOMEM;
 
-	for (j = first; j != NULL; j = j->next)
-		n += j->has_sig != 0;
+	for (j = first; j != NULL; j = j->next) {
+		n++;
+		j->sig_rc = KP_OK;
+		j->wait = 0;
+	}
 	if (n == 0)
 		return KP_OK;
-	if ((v = calloc(n, sizeof(*v))) == NULL)
-		return KP_ENOMEM;
+	if ((v = calloc(n, sizeof(*v))) == NULL ||
+	    (t = calloc(n, sizeof(*t))) == NULL ||
+	    (names = calloc(n, sizeof(*names))) == NULL)
+		goto out;
 	for (j = first, i = 0; j != NULL; j = j->next)
-		if (j->has_sig) {
-			v[i].keyid = j->sig.keyid;
-			v[i].nonce = j->sig.nonce;
-			v[i++].created = j->sig.created;
+		if (j->sig != NULL) {
+			v[i].keyid = j->sig->keyid;
+			v[i].nonce = j->sig->nonce;
+			v[i++].created = j->sig->created;
 		}
-	rc = kps_nonce_put_many(wdb, v, n, kps_real_now());
-	for (j = first, i = 0; rc == KP_OK && j != NULL; j = j->next)
-		if (j->has_sig)
+	if ((rc = kps_nonce_add_many(wdb, v, i)) != KP_OK)
+		goto out;
+	for (j = first, i = 0, k = 0; j != NULL; j = j->next) {
+		if (j->sig != NULL)
 			j->sig_rc = v[i++].rc;
+		if (j->kind != KPS_JOB_RESERVE || !j->rate ||
+		    j->sig_rc != KP_OK)
+			continue;
+		kps_fold(names[k][0], j->caller);
+		kps_fold(names[k][1], j->reserve.target);
+		t[k].kind = KPS_BUCKET_RESERVE;
+		t[k].a = names[k][0];
+		t[k].b = names[k][1];
+		t[k].per_min = kps_conf.rate_per_min;
+		t[k++].burst = kps_conf.rate_burst;
+	}
+	if ((rc = kps_rate_take(wdb, t, k, now_ms())) != KP_OK)
+		goto out;
+	for (j = first, k = 0; j != NULL; j = j->next)
+		if (j->kind == KPS_JOB_RESERVE && j->rate &&
+		    j->sig_rc == KP_OK)
+			j->wait = t[k++].wait;
+out:
+	free(names);
+	free(t);
 	free(v);
 	return rc;
 }
 
 /*
- * ready: 1 when job j may do its work: its nonce was not a replay
- * (else KP_EAUTH), and a reserve got its token (else KP_ERATE, or the
- * failure of the token); else 0, with j's result set.
+ * ready: 1 when job j may do its work: its nonce was new (else
+ * KP_EAUTH, a replay: the job does nothing), and a reserve got its
+ * token (else KP_ERATE); else 0, with j's result set.
  */
 static int
 ready(struct kps_job *j, int64_t now)
@@ -88,11 +122,9 @@ ready(struct kps_job *j, int64_t now)
 	int	rc = KP_OK;
 
 	j->now = now;
-	if (j->has_sig && j->sig_rc != KP_OK)
+	if (j->sig != NULL && j->sig_rc != KP_OK)
 		rc = j->sig_rc == KP_EEXIST ? KP_EAUTH : j->sig_rc;
-	if (rc == KP_OK && j->kind == KPS_JOB_RESERVE && j->rate &&
-	    (rc = kps_rate_take(wdb, j->caller, j->reserve.target, now_ms(),
-	    &j->wait)) == KP_OK && j->wait > 0)
+	else if (j->kind == KPS_JOB_RESERVE && j->wait > 0)
 		rc = KP_ERATE;
 	if (rc == KP_OK)
 		return 1;
@@ -191,6 +223,33 @@ fail(struct kps_job *first, struct kps_job *stop)
 	}
 }
 
+/*
+ * prune: forget what is stale by now: the nonces of signatures past
+ * the window, the rate buckets full again; a few at a time when writes
+ * wait (the batch is on their path), more when the writer is idle.
+ * Once a prune found fewer than it may take, nothing is left to take
+ * until the next second.
+ */
+static void
+prune(int busy)
+{
+	static int64_t	nonces_done, buckets_done;	/* writer thread */
+	int64_t		now = kps_real_now();
+	uint64_t	n;
+	int		max = busy ? 256 : 8192;
+
+	if (now != nonces_done && kps_nonce_prune(wdb, now -
+	    KP_HTTPSIG_WINDOW, max, &n) == KP_OK) {
+		if (n > 0)
+			kps_metric_add("nonces_pruned", (int64_t)n);
+		if (n < (uint64_t)max)
+			nonces_done = now;
+	}
+	if (now != buckets_done && kps_rate_prune(wdb, now * 1000, max,
+	    &n) == KP_OK && n < (uint64_t)max)
+		buckets_done = now;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -236,6 +295,7 @@ writer_main(void *arg)
 			last_sweep = now;
 		} else
 			swept = 0;
+		prune(list != NULL);
 		if (now - last_cleanup >= 60 || now < last_cleanup) {
 			if (kps_cleanup_expired(wdb, now,
 			    kps_conf.expired_retention, &n) == KP_OK && n > 0)
@@ -250,8 +310,8 @@ writer_main(void *arg)
 				goto wake;
 			}
 		}
-		/* the nonces of the batch, at once */
-		if (remember(list) != KP_OK || !kps_store_in_batch(wdb)) {
+		/* the nonces and tokens of the batch, at once */
+		if (admit(list) != KP_OK || !kps_store_in_batch(wdb)) {
 			fprintf(stderr, "kpool-server: nonces: %s\n",
 			    kps_store_errmsg(wdb));
 			(void)kps_store_rollback(wdb);
@@ -277,9 +337,10 @@ writer_main(void *arg)
 			fail(first, last->next);
 			(void)kps_store_rollback(wdb);
 			first = last->next;
-			/* the rollback took the nonces of the rest: again */
+			/* the rollback took the nonces and tokens of the
+			 * rest: again */
 			if (kps_store_begin(wdb) != KP_OK ||
-			    remember(first) != KP_OK) {
+			    admit(first) != KP_OK) {
 				(void)kps_store_rollback(wdb);
 				fail(first, NULL);
 				open = 0;
@@ -358,8 +419,6 @@ kps_writer_start(const char *db, char *err, size_t errlen)
 
 	conf.burn = kps_conf.burn;
 	conf.manual_checkpoint = 1;
-	conf.rate_per_min = kps_conf.rate_per_min;
-	conf.rate_burst = kps_conf.rate_burst;
 	if ((rc = kps_store_open(db, &conf, &wdb)) != KP_OK) {
 		snprintf(err, errlen, "%s: %s", kps_store_shown(db, shown,
 		    sizeof(shown)), wdb ?
@@ -406,6 +465,32 @@ kps_writer_submit(struct kps_job *j)
 	pthread_mutex_lock(&lock);
 	enqueue(j);
 	pthread_mutex_unlock(&lock);
+}
+
+/* forget: the wake of a job of kps_writer_remember(): free it. */
+static void
+forget(void *arg)
+{
+	free(arg);
+}
+
+int
+kps_writer_remember(const struct kps_sig *sig)
+{
+	struct {
+		struct kps_job	j;
+		struct kps_sig	sig;
+	} *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return KP_ENOMEM;
+	m->sig = *sig;
+	m->j.kind = KPS_JOB_NONCE;
+	m->j.sig = &m->sig;
+	m->j.wake = forget;
+	m->j.wake_arg = m;
+	kps_writer_submit(&m->j);
+	return KP_OK;
 }
 
 void

@@ -79,7 +79,7 @@ main(void)
 	size_t			 nl;
 	int			 i;
 
-	plan(95);
+	plan(104);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
 	db_new(path, sizeof(path), dir);
@@ -95,10 +95,29 @@ main(void)
 	    "add alice again with the same key: no change");
 	is_int(kps_user_add(s, "alice", pk2, T0), KP_EEXIST,
 	    "alice with another key: taken");
-	is_int(kps_user_get(s, "alice", out), KP_OK, "get alice");
+	is_int(kps_user_get(s, "alice", out, NULL), KP_OK, "get alice");
 	is_blob(out, 32, pk, 32, "alice's key");
-	is_int(kps_user_get(s, "nobody", out), KP_ENOTFOUND, "unknown user");
+	is_int(kps_user_get(s, "nobody", out, NULL), KP_ENOTFOUND,
+	    "unknown user");
 	is_int(kps_user_add(s, "bob", pk2, T0), KP_OK, "add bob");
+
+	/* nonces: insert-or-fail on (keyid, nonce, created) */
+	is_int(kps_nonce_seen(s, "alice", "n0nce-1", T0), KP_OK,
+	    "a new nonce is not seen");
+	is_int(kps_nonce_add(s, "alice", "n0nce-1", T0), KP_OK,
+	    "remember it");
+	is_int(kps_nonce_add(s, "alice", "n0nce-1", T0), KP_EEXIST,
+	    "again: a replay");
+	is_int(kps_nonce_seen(s, "alice", "n0nce-1", T0), KP_EEXIST,
+	    "it is seen");
+	is_int(kps_nonce_add(s, "bob", "n0nce-1", T0), KP_OK,
+	    "the same nonce of another keyid");
+	is_int(kps_nonce_add(s, "alice", "n0nce-2", T0 + 10), KP_OK,
+	    "a later one");
+	is_int(kps_nonce_prune(s, T0 + 1, 100, &n), KP_OK, "prune");
+	is_int((int)n, 2, "the two created before T0 + 1 go");
+	is_int(kps_nonce_add(s, "alice", "n0nce-2", T0 + 10), KP_EEXIST,
+	    "the later one stays");
 
 	/* save and get by ref */
 	mkkey(&k[0], "alice", T0, T0 + 1000, 0);

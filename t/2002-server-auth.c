@@ -36,12 +36,14 @@ main(void)
 	char			*b, cmd[1536], pkb64[64], body[256];
 	size_t			 n, i;
 	int			 rc;
+	const char *const	 tok[] = { "--metrics-token", token_file(),
+	    NULL };
 	const char *const	 closed[] = { "--registration", "closed",
 				    "--rate-limit", "60", "--rate-burst", "2",
 				    NULL };
 
-	plan(140);
-	srv_start(&s, NULL);
+	plan(146);
+	srv_start(&s, tok);
 
 	/* healthz needs no signature */
 	memset(&alice, 0, sizeof(alice));
@@ -123,8 +125,9 @@ main(void)
 	    1, &r);
 	is_reply(&r, 401, "unauthorized", "the same signature again: replay");
 	ok(strstr(r.body, "replay") != NULL, "message: replay");
-	/* nonces are kept by created: replays at either edge of the window */
-	for (edge = -290; edge <= 290; edge += 580) {
+	/* nonces are kept by created: replays at either edge of the window
+	 * (300 s back, 60 s ahead) */
+	for (edge = -290; edge <= 55; edge += 345) {
 		if (kp_httpsig_sign("GET", "/keypackages/mine", "", NULL, 0,
 		    "alice", alice.sk, (int64_t)time(NULL) + edge,
 		    &keep) != KP_OK)
@@ -237,9 +240,14 @@ main(void)
 	    "status of an unknown user");
 	raw(&s, &alice, "GET", "/keypackages/status/nobody", NULL, T_NONE, &r);
 	is_reply(&r, 404, "unknown_user", "status: unknown_user");
-	is_int(kp_client_status(alice.c, "bob", &st), KP_OK, "status of bob");
+	is_int(kp_client_status(alice.c, "alice", &st), KP_OK,
+	    "alice's own status");
 	is_int(st.available + st.reserved + st.spent + st.expired, 0,
 	    "all zero");
+	raw(&s, &alice, "GET", "/keypackages/status/bob", NULL, T_NONE, &r);
+	is_int(r.status, 200, "bob's status, to alice: 200");
+	is_string(r.body, "{\"username\":\"bob\",\"has_keys\":false}\n",
+	    "whether he has keys, no counts");
 	raw(&s, &alice, "GET", "/nothing/here", NULL, T_NONE, &r);
 	is_reply(&r, 404, "not_found", "an unknown endpoint");
 	raw(&s, &alice, "GET", "/keypackages/reserve", NULL, T_NONE, &r);
@@ -252,9 +260,11 @@ main(void)
 	is_int(n, 0, "no keys yet");
 	free(keys);
 
-	/* metrics */
+	/* metrics: the operator's (a user's signature is not enough) */
 	raw(&s, &alice, "GET", "/metrics", NULL, T_NONE, &r);
-	is_int(r.status, 200, "GET /metrics signed: 200");
+	is_reply(&r, 403, "forbidden", "GET /metrics signed by alice: 403");
+	raw_bearer(&s, TEST_TOKEN, "/metrics", &r);
+	is_int(r.status, 200, "GET /metrics with the operator's token: 200");
 	ok(strstr(r.body, "kpool_requests_total{route=\"reserve\","
 	    "code=\"409\"} 2\n") != NULL, "reserve 409s counted");
 	ok(strstr(r.body, "kpool_pool_exhausted_total 2\n") != NULL,
@@ -264,7 +274,9 @@ main(void)
 	ok(strstr(r.body, "kpool_last_resort_served_total 0\n") != NULL,
 	    "last-resort served");
 	raw(&s, &alice, "GET", "/metrics", NULL, T_UNSIGNED, &r);
-	is_reply(&r, 401, "unauthorized", "/metrics unsigned: 401");
+	is_reply(&r, 403, "forbidden", "/metrics unsigned, no token: 403");
+	raw_bearer(&s, "operator-token-0123456780", "/metrics", &r);
+	is_reply(&r, 401, "unauthorized", "/metrics with another token: 401");
 
 	/* no key or signature in the log */
 	{

@@ -104,7 +104,9 @@ main(void)
 	size_t				 lens[8], n, i;
 	const char *const		 opts[] = { "--rate-limit", "0",
 					    "--expired-retention", "100",
-					    "--max-lifetime", "2592000", NULL };
+					    "--max-lifetime", "2592000",
+					    "--metrics-token", token_file(),
+					    NULL };
 	const char *const		 burn[] = { "--expired-reservations",
 					    "burn", NULL };
 
@@ -188,7 +190,7 @@ main(void)
 	is_string(r2.reservation_id, r1.reservation_id,
 	    "the same reservation");
 	kp_reservation_free(&r2);
-	is_int(kp_client_status(carol.c, "alice", &st), KP_OK, "status");
+	is_int(kp_client_status(alice.c, "alice", &st), KP_OK, "status");
 	ok(st.available == 2 && st.reserved == 1 && st.spent == 0 &&
 	    st.expired == 0 && st.last_resort == 0,
 	    "2 available, 1 reserved (not two)");
@@ -276,10 +278,10 @@ main(void)
 	    KP_OK, "bob reserves key 1 at T+5");
 	is_blob(r1.ref, KP_REF_LEN, k[1].ref, KP_REF_LEN, "key 1");
 	srv_set_clock(&s, T + 64);
-	is_int(kp_client_status(carol.c, "alice", &st), KP_OK, "status");
+	is_int(kp_client_status(alice.c, "alice", &st), KP_OK, "status");
 	ok(st.reserved == 1, "reserved until the TTL passes");
 	srv_set_clock(&s, T + 65);
-	is_int(kp_client_status(carol.c, "alice", &st), KP_OK, "status");
+	is_int(kp_client_status(alice.c, "alice", &st), KP_OK, "status");
 	ok(st.available == 2 && st.reserved == 0,
 	    "at T+65 the reservation is over: 2 available");
 	is_int(kp_client_reserve(carol.c, "alice", NULL, 0, NULL, NULL, &r2),
@@ -373,7 +375,7 @@ main(void)
 	}
 	is_int(kp_client_spend(bob.c, lr.ref, NULL, 0), KP_OK,
 	    "spending the last-resort key is accepted");
-	is_int(kp_client_status(carol.c, "alice", &st), KP_OK, "status");
+	is_int(kp_client_status(alice.c, "alice", &st), KP_OK, "status");
 	ok(st.available == 1 && st.last_resort == 1 && st.expired == 1,
 	    "the last-resort key stays available; one expired (%u %u %u)",
 	    st.available, st.last_resort, st.expired);
@@ -395,7 +397,7 @@ main(void)
 	free(keys);
 
 	/* metrics count what happened */
-	raw(&s, &alice, "GET", "/metrics", NULL, T_NONE, &rr);
+	raw_bearer(&s, TEST_TOKEN, "/metrics", &rr);
 	ok(strstr(rr.body, "kpool_last_resort_served_total 3\n") != NULL,
 	    "three last-resort keys served");
 	ok(strstr(rr.body, "kpool_reservations_expired_total 2\n") != NULL,
@@ -422,7 +424,7 @@ main(void)
 	srv_set_clock(&sb, T + 61);
 	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, NULL, &r1),
 	    KP_EEXHAUSTED, "after the TTL it is not handed out again");
-	is_int(kp_client_status(bob.c, "alice", &st), KP_OK, "status");
+	is_int(kp_client_status(alice.c, "alice", &st), KP_OK, "status");
 	ok(st.spent == 1 && st.available == 0, "burned: spent");
 	is_int(kp_client_spend(bob.c, k[0].ref, NULL, 0), KP_EGONE,
 	    "bob's late spend: 410");

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * 2006-server-nonce: the replay cache of a real kpool-server across the
- * edges of the 300 s window, with the signature clock held by the test
- * (the second field of --test-clock): a nonce is refused as a replay
- * while its created is fresh, as stale after.  Then threads sign at the
- * window's future edge while the clock moves on, beside large signed
+ * edges of the window (300 s back, 60 s ahead), with the signature clock
+ * held by the test (the second field of --test-clock): a nonce is
+ * refused as a replay while its created is fresh, as stale or from the
+ * future after.  Then threads sign at the window's future edge while
+ * the clock moves on, beside large signed
  * bodies (a long digest check between the clock and the cache): once
  * the clock was read before the cache's lock, a request holding an
  * older time could drop a slice another had just filled, and its
@@ -18,7 +19,7 @@
 
 #define NTHR	4
 #define NREQ	60	/* signed requests per thread */
-#define NSTEP	9	/* clock steps of 2 slices (60 s): 540 s < 600 s */
+#define NSTEP	11	/* clock steps of a slice (30 s): 330 s < 360 s */
 
 static int64_t		 C;		/* the base time */
 static _Atomic int64_t	 S;		/* the signature clock now */
@@ -57,7 +58,7 @@ work(void *arg)
 	int		 i;
 
 	for (i = 0; i < NREQ; i++) {
-		if (!sign(atomic_load(&S) + 299, &w->sig[i]))
+		if (!sign(atomic_load(&S) + 59, &w->sig[i]))
 			break;
 		if (send1(&w->sig[i]) == 200)
 			w->ok++;
@@ -99,7 +100,7 @@ main(void)
 	struct worker		 w[NTHR];
 	int			 i, j, step, sent, fresh, replayed;
 
-	plan(19);
+	plan(20);
 	srv_start(&s, NULL);
 	who_new(&s, &alice, "alice", 1);
 	C = (int64_t)time(NULL);
@@ -128,24 +129,30 @@ main(void)
 
 	/* the future edge */
 	srv_set_clocks(&s, C, C);
-	if (!sign(C + 300, &b))
+	if (!sign(C + 61, &b))
 		bail("sign");
-	is_int(send1(&b), 200, "created = now + 300: 200");
+	raw_ex(&s, &alice, "GET", "/keypackages/mine", NULL, 0, T_NONE, &b, 1,
+	    &r);
+	ok(r.status == 401 && strstr(r.body, "future") != NULL,
+	    "created = now + 61: from the future");
+	if (!sign(C + 60, &b))
+		bail("sign");
+	is_int(send1(&b), 200, "created = now + 60: 200");
 	raw_ex(&s, &alice, "GET", "/keypackages/mine", NULL, 0, T_NONE, &b, 1,
 	    &r);
 	ok(r.status == 401 && strstr(r.body, "replay") != NULL,
 	    "at once again: a replay");
-	srv_set_clocks(&s, C, C + 600);
+	srv_set_clocks(&s, C, C + 360);
 	raw_ex(&s, &alice, "GET", "/keypackages/mine", NULL, 0, T_NONE, &b, 1,
 	    &r);
 	ok(r.status == 401 && strstr(r.body, "replay") != NULL,
-	    "600 s later (created = now - 300): a replay");
-	srv_set_clocks(&s, C, C + 601);
+	    "360 s later (created = now - 300): a replay");
+	srv_set_clocks(&s, C, C + 361);
 	raw_ex(&s, &alice, "GET", "/keypackages/mine", NULL, 0, T_NONE, &b, 1,
 	    &r);
 	ok(r.status == 401 && strstr(r.body, "stale") != NULL,
-	    "601 s later: stale");
-	if (!sign(C + 302, &a))
+	    "361 s later: stale");
+	if (!sign(C + 62, &a))
 		bail("sign");
 	is_int(send1(&a), 200, "a new nonce of the same slice: 200");
 
@@ -176,8 +183,8 @@ main(void)
 		}
 		/* the server first: a request signed by the old S is
 		 * fresh by the new, not the other way round */
-		srv_set_clocks(&s, C, C + 60 * step);
-		atomic_store(&S, C + 60 * step);
+		srv_set_clocks(&s, C, C + 30 * step);
+		atomic_store(&S, C + 30 * step);
 	}
 	for (i = 0, fresh = 0; i < NTHR; i++) {
 		pthread_join(w[i].t, NULL);
@@ -188,8 +195,8 @@ main(void)
 		pthread_join(sl[i], NULL);
 	free(big);
 	is_int(fresh, NTHR * NREQ, "%d fresh nonces: each 200", NTHR * NREQ);
-	/* every created is in [C + 299, C + 60 * NSTEP + 299]: all fresh */
-	srv_set_clocks(&s, C, C + 60 * NSTEP + 1);
+	/* every created is in [C + 59, C + 30 * NSTEP + 59]: all fresh */
+	srv_set_clocks(&s, C, C + 30 * NSTEP);
 	for (i = 0, replayed = 0, sent = 0; i < NTHR; i++)
 		for (j = 0; j < w[i].n; j++, sent++)
 			if (send1(&w[i].sig[j]) == 200)

@@ -60,7 +60,7 @@ main(void)
 	is_int(settle(&s, "kpool_requests_in_flight", 2), 2,
 	    "a request begun: in flight with the scrape");
 	close(fd);
-	ok(srv_log_wait(&s, "- /keypackages/upload 0 "),
+	ok(srv_log_wait(&s, "POST /keypackages/upload 0 "),
 	    "the request gone in its headers is logged");
 	/* gone in the body */
 	fd = sock_open(&s);

@@ -92,9 +92,18 @@ static const struct {
 	    " (kind=? AND value=? AND username=?); "
 	    "USE TEMP B-TREE FOR ORDER BY" },
 	{ SQ_USER_GET, "auth: the user's key",
-	    "SEARCH users USING PRIMARY KEY (name=?)" },
+	    "SEARCH users USING PRIMARY KEY (folded=?)" },
 	{ SQ_USER_EXISTS, "a user exists",
-	    "SEARCH users USING PRIMARY KEY (name=?)" },
+	    "SEARCH users USING PRIMARY KEY (folded=?)" },
+	{ SQ_NONCE_SEEN, "a read's nonce",
+	    "SEARCH nonces USING PRIMARY KEY (created=? AND id=?)" },
+	{ SQ_NONCE_PRUNE, "the stale nonces",
+	    "SEARCH nonces USING PRIMARY KEY (created=? AND id=?); "
+	    "LIST SUBQUERY 1; SEARCH nonces USING PRIMARY KEY (created<?)" },
+	{ SQ_RATE_PRUNE, "the full buckets",
+	    "SEARCH buckets USING INTEGER PRIMARY KEY (rowid=?); "
+	    "LIST SUBQUERY 1; SEARCH buckets USING COVERING INDEX "
+	    "buckets_full (full_at<?)" },
 	{ SQ_LIST_ALL, "mine",
 	    "SEARCH keypackages USING INDEX keypackages_user_not_after"
 	    " (username=?); USE TEMP B-TREE FOR ORDER BY" },
@@ -129,6 +138,10 @@ static const struct {
 	{ PG_SAVE, "upload: a ref known", "keypackages_keypackage_ref_key" },
 	{ PG_SAVE, "upload: tombstones", "tombstones_pkey" },
 	{ PG_USER_GET, "auth: the user's key", "users_pkey" },
+	{ PG_USER_EXISTS, "a user exists", "users_pkey" },
+	{ PG_NONCE_SEEN, "a read's nonce", "nonces_pkey" },
+	{ PG_NONCE_PRUNE, "the stale nonces", "nonces_pkey" },
+	{ PG_RATE_PRUNE, "the full buckets", "buckets_full" },
 	{ PG_LIST_ALL, "mine", "keypackages_user_init_key" },
 	{ PG_COUNT_USER, "status", "keypackages_user_init_key" },
 	{ PG_EXP_RELEASE, "sweep: reservations that ran out",
@@ -192,9 +205,10 @@ pg_main(void)
 		bail("open: %s", s ? kps_store_errmsg(s) : "?");
 	kps_store_close(s);
 	/* 200 users with 100 keys each, and more without keys */
-	PQclear(db_sql(db, "INSERT INTO users SELECT CASE WHEN i = 0 "
-	    "THEN 'alice' ELSE 'u' || i END, sha256(int8send(i)), 0 "
-	    "FROM generate_series(0, 999) i; "
+	PQclear(db_sql(db, "INSERT INTO users (name, public_key, "
+	    "created_at, folded) SELECT CASE WHEN i = 0 THEN 'alice' "
+	    "ELSE 'u' || i END, sha256(int8send(i)), 0, CASE WHEN i = 0 "
+	    "THEN 'alice' ELSE 'u' || i END FROM generate_series(0, 999) i; "
 	    "INSERT INTO keypackages (keypackage_ref, username, "
 	    "keypackage_bytes, uploaded_at, status, not_after, "
 	    "credential_hash, ciphersuite, init_key, last_resort, "
@@ -210,6 +224,10 @@ pg_main(void)
 	    "FROM generate_series(1, 20000) i; "
 	    "INSERT INTO tombstones SELECT i % 2, sha256(int8send(i)), "
 	    "'alice', 0 FROM generate_series(1, 2000) i; "
+	    "INSERT INTO nonces SELECT 1700000000 + i / 100, i "
+	    "FROM generate_series(1, 20000) i; "
+	    "INSERT INTO buckets SELECT 1, 'u' || i, 'alice', 1, 0, "
+	    "1700000000000 + i, true FROM generate_series(1, 2000) i; "
 	    "ANALYZE"));
 	for (i = 0; i < NPG; i++) {
 		p = pg_plan(db, pgwant[i].stmt);

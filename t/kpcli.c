@@ -14,7 +14,7 @@
  * spend REF [GROUP]		release REF		retire REF
  * status USER			print "available N reserved N ..."
  * mine [long]			print "REF STATUS" lines; long: every
- *				field of each key (t/2016)
+ *				field of each key (t/2020)
  *
  * A failure prints "kpcli: HTTP CODE: ERROR: MESSAGE" and exits 1.
  */

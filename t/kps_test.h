@@ -181,7 +181,7 @@ struct who {
 };
 
 /* who_new: a user with a fresh key and a client; registered when reg. */
-static void
+static __attribute__((unused)) void
 who_new(struct srv *s, struct who *w, const char *name, int reg)
 {
 	int	rc;
@@ -197,7 +197,7 @@ who_new(struct srv *s, struct who *w, const char *name, int reg)
 		    kp_client_errmsg(w->c));
 }
 
-static void
+static __attribute__((unused)) void
 who_free(struct who *w)
 {
 	kp_client_free(w->c);
@@ -384,6 +384,66 @@ raw(struct srv *s, struct who *w, const char *method, const char *target,
 	    0, out);
 }
 
+/* The operator's metrics token of the tests, and a file that holds it. */
+#define TEST_TOKEN	"operator-token-0123456789"
+
+/* token_file: the path (static) of a file holding TEST_TOKEN, for
+ * --metrics-token; made on first use, removed at exit. */
+static char	token_path[64];
+
+static void
+token_gone(void)
+{
+	unlink(token_path);
+}
+
+static __attribute__((unused)) const char *
+token_file(void)
+{
+	int	fd;
+
+	if (token_path[0] != '\0')
+		return token_path;
+	snprintf(token_path, sizeof(token_path), "/tmp/kpool-token.XXXXXX");
+	if ((fd = mkstemp(token_path)) == -1 ||
+	    write(fd, TEST_TOKEN "\n", sizeof(TEST_TOKEN)) !=
+	    (ssize_t)sizeof(TEST_TOKEN))
+		bail("token file: %s", strerror(errno));
+	close(fd);
+	atexit(token_gone);
+	return token_path;
+}
+
+/* raw_bearer: GET path with "Authorization: Bearer token" (none when
+ * token is NULL), unsigned; fills *out. */
+static __attribute__((unused)) void
+raw_bearer(struct srv *s, const char *token, const char *path,
+    struct rawreply *out)
+{
+	struct curl_slist	*h = NULL;
+	CURL			*c;
+	char			 url[512], line[300];
+
+	memset(out, 0, sizeof(*out));
+	if (token != NULL) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s",
+		    token);
+		h = curl_slist_append(h, line);
+	}
+	snprintf(url, sizeof(url), "%s%s", s->url, path);
+	if ((c = curl_easy_init()) == NULL)
+		bail("curl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+}
+
 /* error_code: the "error" member of a JSON reply, in a static buffer. */
 static __attribute__((unused)) const char *
 error_code(const struct rawreply *r)
@@ -423,6 +483,45 @@ srv_metric(struct srv *s, const char *name)
 			return atoll(p + strlen(name) + 1);
 	}
 	return -1;
+}
+
+/* srv_count: the integer the query gives on the server's database (read
+ * only, beside the running server), or -1. */
+static __attribute__((unused)) long long
+srv_count(struct srv *s, const char *query)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*st = NULL;
+	long long	 n = -1;
+
+	if (db_is_pg())
+		return db_count(s->db, query);
+	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && sqlite3_prepare_v2(db, query, -1, &st, NULL) ==
+	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* srv_sql: run the statements text on the server's database; bails on
+ * failure. */
+static __attribute__((unused)) void
+srv_sql(struct srv *s, const char *text)
+{
+	sqlite3	*db;
+	char	*msg = NULL;
+
+	if (db_is_pg()) {
+		PQclear(db_sql(s->db, text));
+		return;
+	}
+	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK || sqlite3_exec(db, text, NULL, NULL, &msg) !=
+	    SQLITE_OK)
+		bail("sql: %s", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_close(db);
 }
 
 /*

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2015-server-pg-restart: PostgreSQL goes away under load and comes
+ * 2019-server-pg-restart: PostgreSQL goes away under load and comes
  * back (PostgreSQL only, on a cluster of the test's own, since it stops
  * it: mk/pg.sh).  16 reservers keep reserving; the database is stopped
  * at once (a crash of the server), then started again.  Meanwhile
@@ -58,11 +58,11 @@ main(void)
 	unsigned		 s5xx;
 	int			 exhausted;
 
-	db_only_pg("2015");
+	db_only_pg("2019");
 	plan(16);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* in /tmp itself: the user postgres must reach it */
-	snprintf(pgdir, sizeof(pgdir), "/tmp/kpool-2015-pg.XXXXXX");
+	snprintf(pgdir, sizeof(pgdir), "/tmp/kpool-2019-pg.XXXXXX");
 	if (mkdtemp(pgdir) == NULL)
 		bail("mkdtemp");
 	atexit(pg_stop);

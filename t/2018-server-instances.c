@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2014-server-instances: three kpool-server instances on one PostgreSQL
+ * 2018-server-instances: three kpool-server instances on one PostgreSQL
  * database (PostgreSQL only).  64 reservers spread over the three race
  * for one pool: every key goes to one of them, and each ends on 409
  * pool_exhausted.  A signed request replayed to another instance, or to
  * the same one after a restart, is refused (401): the nonces are in the
- * database.  Then one instance is killed (SIGKILL) in the middle of the
- * same race: every reservation answered 200 is in the database, no key
- * is handed out twice, and the other two serve to the end.
+ * database (a write's with its change, a read's once the writer that
+ * its answer queued it to has committed it).  Then one instance is
+ * killed (SIGKILL) in the middle of the same race: every reservation
+ * answered 200 is in the database, no key is handed out twice, and the
+ * other two serve to the end.
  */
 
 #include <pthread.h>
@@ -95,11 +97,12 @@ main(void)
 	struct rawreply		 r;
 	char			 name[16], q[512];
 	size_t			 n, i, j, per[3];
+	long			 nonces;
 	int			 exhausted, gone, rc;
 	PGresult		*res;
 
-	db_only_pg("2014");
-	plan(24);
+	db_only_pg("2018");
+	plan(26);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	srv_start(&srv[0], opts);
 	srv_twin(&srv[0], &srv[1], opts);
@@ -133,19 +136,27 @@ main(void)
 	    "reservations", ROUND1);
 
 	/* a signature is accepted once, whichever instance sees it */
+	nonces = db_count(srv[0].db, "SELECT count(*) FROM nonces");
 	raw_ex(&srv[0], &u[0], "GET", "/keypackages/status/alice", NULL, 0,
 	    T_NONE, &keep, 0, &r);
 	is_int(r.status, 200, "a signed status to instance 1: 200");
+	for (i = 0; i < 500 && db_count(srv[0].db, "SELECT count(*) FROM "
+	    "nonces") == nonces; i++)
+		usleep(2000);
 	raw_ex(&srv[1], &u[0], "GET", "/keypackages/status/alice", NULL, 0,
 	    T_NONE, &keep, 1, &r);
 	is_reply(&r, 401, "unauthorized", "the same request replayed to "
-	    "instance 2: 401");
+	    "instance 2, once its nonce is committed: 401");
 	ok(strstr(r.body, "replayed") != NULL, "it says replayed");
 	snprintf(q, sizeof(q), "{\"target_username\":\"alice\"}");
 	raw_ex(&srv[2], &u[1], "POST", "/keypackages/reserve", q, strlen(q),
 	    T_NONE, &keep, 0, &r);
 	is_reply(&r, 409, "pool_exhausted", "a signed reserve to instance "
 	    "3: 409");
+	raw_ex(&srv[0], &u[1], "POST", "/keypackages/reserve", q, strlen(q),
+	    T_NONE, &keep, 1, &r);
+	is_reply(&r, 401, "unauthorized", "replayed at once to instance 1: "
+	    "401 (a write's nonce is committed before its answer)");
 	srv_kill(&srv[2], SIGTERM);
 	srv_restart(&srv[2], opts);
 	raw_ex(&srv[2], &u[1], "POST", "/keypackages/reserve", q, strlen(q),

@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2017-store-copy: the store's copy operations (kps_store_dump, _load,
+ * 2021-store-copy: the store's copy operations (kps_store_dump, _load,
  * _census) that kpool-server migrate is made of.  A SQLite store is
- * given rows of every kind and state (a reservation with and without a
+ * given rows of every kind and state (a user whose name has capitals,
+ * a name set aside by the case rule, a reservation with and without a
  * request_id, one released, one burned, a spend, a last-resort key, a
- * retirement's tombstones), then copied into a database of the backend
- * under test, and back again into a second SQLite file: the census is
- * the same at every step, and so is every row, column by column, NULLs
- * included.
+ * retirement's tombstones, nonces), then copied into a database of the
+ * backend under test, and back again into a second SQLite file: the
+ * census is the same at every step, and so is every row, column by
+ * column, NULLs included; the copy finds the user in any case and
+ * refuses the nonces as replays.
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "tap.h"
 
@@ -130,7 +134,7 @@ copy(struct kps_store *src, struct kps_store *dst)
 int
 main(void)
 {
-	char			 dir[] = "/tmp/kpool-2017.XXXXXX", a[512];
+	char			 dir[] = "/tmp/kpool-2021.XXXXXX", a[512];
 	char			 mid[512], back[512];
 	struct kps_store	*s, *sb, *m, *z;
 	struct kps_census	 c1, c2, c3;
@@ -139,11 +143,13 @@ main(void)
 	struct kps_key		 k;
 	struct kps_row		 one;
 	static struct rows	 d1, d2, d3;
-	uint8_t			 pk[32];
+	sqlite3			*raw;
+	uint8_t			 pk[32], got[32];
+	char			 canon[KP_MAX_USERNAME + 1];
 	uint64_t		 n;
 	int			 i;
 
-	plan(14);
+	plan(19);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
 	diag("copied into: %s", db_backend());
@@ -157,8 +163,18 @@ main(void)
 	s = open_db(a, 0);
 	memset(pk, 1, sizeof(pk));
 	if (kps_user_add(s, "alice", pk, T0) != KP_OK ||
-	    kps_user_add(s, "bob", pk, T0 + 1) != KP_OK)
-		bail("users");
+	    kps_user_add(s, "bob", pk, T0 + 1) != KP_OK ||
+	    kps_user_add(s, "Carol", pk, T0 + 2) != KP_OK ||
+	    kps_nonce_add(s, "bob", "n-1", T0 + 3) != KP_OK ||
+	    kps_nonce_add(s, "carol", "n-2", T0 + 4) != KP_OK)
+		bail("users and nonces");
+	/* what the case rule's migration leaves of a look-alike */
+	if (sqlite3_open(a, &raw) != SQLITE_OK || sqlite3_exec(raw,
+	    "INSERT INTO users_set_aside VALUES ('ALICE', zeroblob(32), "
+	    "1700000005, 'alice', 1700000006)", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		bail("set aside: %s", sqlite3_errmsg(raw));
+	sqlite3_close(raw);
 	for (i = 1; i <= 7; i++) {
 		mkkey(&k, i, i == 7);
 		if (kps_key_save(s, &k) != KP_OK)
@@ -203,14 +219,16 @@ main(void)
 		bail("retire 6");
 
 	is_int(kps_store_census(s, &c1), KP_OK, "census of the source");
-	ok(c1.rows[KPS_ROW_USER] == 2 && c1.rows[KPS_ROW_KEY] == 6 &&
+	ok(c1.rows[KPS_ROW_USER] == 3 && c1.rows[KPS_ROW_SET_ASIDE] == 1 &&
+	    c1.rows[KPS_ROW_NONCE] == 2 && c1.rows[KPS_ROW_KEY] == 6 &&
 	    c1.keys[KP_STATE_AVAILABLE] == 2 &&
 	    c1.keys[KP_STATE_RESERVED] == 2 && c1.keys[KP_STATE_SPENT] == 2 &&
 	    c1.last_resort == 1 && c1.reservations == 2 &&
 	    c1.tombstones[0] == 1 && c1.tombstones[1] == 1,
-	    "users, keys by state, reservations and tombstones");
+	    "users, names set aside, keys by state, reservations, "
+	    "tombstones, nonces");
 	is_int(kps_store_dump(s, keep, &d1), KP_OK, "dump the source");
-	is_int((int)d1.n, 2 + 6 + 2, "ten rows");
+	is_int((int)d1.n, 3 + 1 + 6 + 2 + 2, "fourteen rows");
 
 	m = open_db(mid, 0);
 	is_int(copy(s, m), KP_OK, "load them into %s", db_backend());
@@ -221,6 +239,16 @@ main(void)
 	one = d1.r[0];
 	is_int(kps_store_load(m, &one), KP_EEXIST, "a row loaded again: "
 	    "there already");
+	is_int(kps_user_get(m, "CAROL", got, canon), KP_OK,
+	    "the copy finds Carol as CAROL");
+	is_string(canon, "Carol", "as she registered");
+	is_int(kps_user_add(m, "carol", got, T0 + 9), KP_OK,
+	    "carol with her key: the same user, no change");
+	memset(got, 2, sizeof(got));
+	is_int(kps_user_add(m, "CAROL", got, T0 + 9), KP_EEXIST,
+	    "CAROL with another key: taken");
+	is_int(kps_nonce_add(m, "carol", "n-2", T0 + 4), KP_EEXIST,
+	    "a nonce of the source is a replay in the copy");
 
 	z = open_db(back, 0);
 	is_int(copy(m, z), KP_OK, "and back into SQLite");
