@@ -574,15 +574,10 @@ pg_cleanup_expired(struct kps_store *b, int64_t now, int64_t keep,
 static int
 pg_release_expired(struct kps_store *b, int64_t now, uint64_t *n)
 {
-	struct kps_pg		*s = (struct kps_pg *)b;
-	struct kps_pg_args	 a;
+	struct kps_pg	*s = (struct kps_pg *)b;
 
-	if (n != NULL)
-		*n = 0;
-	kps_pg_args_init(&a);
-	kps_pg_arg_i64(&a, now);
-	return kps_pg_done(s, s->conf.burn ? PG_EXP_BURN : PG_EXP_RELEASE, &a,
-	    n);
+	return kps_pg_sweep(s, s->conf.burn ? PG_EXP_BURN : PG_EXP_RELEASE,
+	    now, -1, n);
 }
 
 static int

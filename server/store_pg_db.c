@@ -418,6 +418,21 @@ kps_pg_done(struct kps_pg *s, enum kps_pg_stmt i, const struct kps_pg_args *a,
 	return KP_OK;
 }
 
+int
+kps_pg_sweep(struct kps_pg *s, enum kps_pg_stmt i, int64_t a, int64_t b,
+    uint64_t *n)
+{
+	struct kps_pg_args	args;
+
+	if (n != NULL)
+		*n = 0;
+	kps_pg_args_init(&args);
+	kps_pg_arg_i64(&args, a);
+	if (b >= 0)
+		kps_pg_arg_i64(&args, b);
+	return kps_pg_done(s, i, &args, n);
+}
+
 /* simple: run sql (no arguments, text results) for its status. */
 static int
 simple(struct kps_pg *s, const char *sql, const char *want)

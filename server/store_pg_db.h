@@ -180,6 +180,10 @@ int kps_pg_each(struct kps_pg *s, enum kps_pg_stmt i,
  * *changed (when not NULL); KP_OK or KP_EDB. */
 int kps_pg_done(struct kps_pg *s, enum kps_pg_stmt i,
     const struct kps_pg_args *a, uint64_t *changed);
+/* kps_pg_sweep: kps_pg_done of statement i, a change of many rows,
+ * with $1 a and, when b >= 0, $2 b (both int8). */
+int kps_pg_sweep(struct kps_pg *s, enum kps_pg_stmt i, int64_t a, int64_t b,
+    uint64_t *n);
 /* kps_pg_err: keep what failed and the connection's message; KP_EDB. */
 int kps_pg_err(struct kps_pg *s, const char *what);
 

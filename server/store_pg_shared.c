@@ -169,26 +169,11 @@ kps_pg_nonce_seen(struct kps_store *b, const char *keyid, const char *nonce,
 	return rc;
 }
 
-/* prune: statement i (a sweep: one instance at a time) of before and
- * max; *n the rows it removed. */
-static int
-prune(struct kps_pg *s, enum kps_pg_stmt i, int64_t before, int max,
-    uint64_t *n)
-{
-	struct kps_pg_args	a;
-
-	if (n != NULL)
-		*n = 0;
-	kps_pg_args_init(&a);
-	kps_pg_arg_i64(&a, before);
-	kps_pg_arg_i64(&a, max);
-	return kps_pg_done(s, i, &a, n);
-}
-
 int
 kps_pg_nonce_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
 {
-	return prune((struct kps_pg *)b, PG_NONCE_PRUNE, before, max, n);
+	return kps_pg_sweep((struct kps_pg *)b, PG_NONCE_PRUNE, before, max,
+	    n);
 }
 
 int
@@ -246,5 +231,6 @@ kps_pg_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
 int
 kps_pg_rate_prune(struct kps_store *b, int64_t now_ms, int max, uint64_t *n)
 {
-	return prune((struct kps_pg *)b, PG_RATE_PRUNE, now_ms, max, n);
+	return kps_pg_sweep((struct kps_pg *)b, PG_RATE_PRUNE, now_ms, max,
+	    n);
 }

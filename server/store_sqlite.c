@@ -509,25 +509,9 @@ static int
 sq_release_expired(struct kps_store *b, int64_t now, uint64_t *n)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
-	int		 own, rc;
 
-	if (n != NULL)
-		*n = 0;
-	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
-		return rc;
-	st = kps_sq_stmt(s, s->conf.burn ? SQ_EXP_BURN : SQ_EXP_RELEASE);
-	if (st == NULL) {
-		rc = KP_EDB;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, now);
-	if ((rc = kps_sq_done(s, st, "expire reservations")) != KP_OK)
-		goto out;
-	if (n != NULL)
-		*n = (uint64_t)sqlite3_changes(s->db);
-out:
-	return kps_sq_op_end1(s, own, rc);
+	return kps_sq_sweep(s, s->conf.burn ? SQ_EXP_BURN : SQ_EXP_RELEASE,
+	    now, -1, n, "expire reservations");
 }
 
 static int

@@ -458,6 +458,29 @@ kps_sq_done(struct kps_sq *s, sqlite3_stmt *st, const char *what)
 	return KP_OK;
 }
 
+int
+kps_sq_sweep(struct kps_sq *s, enum kps_sq_stmt i, int64_t a, int64_t b,
+    uint64_t *n, const char *what)
+{
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if (n != NULL)
+		*n = 0;
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, i)) == NULL)
+		rc = KP_EDB;
+	else {
+		sqlite3_bind_int64(st, 1, a);
+		if (b >= 0)
+			sqlite3_bind_int64(st, 2, b);
+		if ((rc = kps_sq_done(s, st, what)) == KP_OK && n != NULL)
+			*n = (uint64_t)sqlite3_changes(s->db);
+	}
+	return kps_sq_op_end1(s, own, rc);
+}
+
 void
 kps_sq_text(sqlite3_stmt *st, int i, char *out, size_t cap)
 {
@@ -799,24 +822,8 @@ kps_sq_nonce_seen(struct kps_store *b, const char *keyid, const char *nonce,
 int
 kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
-	int		 own, rc;
-
-	if (n != NULL)
-		*n = 0;
-	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
-		return rc;
-	if ((st = kps_sq_stmt(s, SQ_NONCE_PRUNE)) == NULL)
-		rc = KP_EDB;
-	else {
-		sqlite3_bind_int64(st, 1, before);
-		sqlite3_bind_int(st, 2, max);
-		if ((rc = kps_sq_done(s, st, "nonce prune")) == KP_OK &&
-		    n != NULL)
-			*n = (uint64_t)sqlite3_changes(s->db);
-	}
-	return kps_sq_op_end1(s, own, rc);
+	return kps_sq_sweep((struct kps_sq *)b, SQ_NONCE_PRUNE, before, max,
+	    n, "nonce prune");
 }
 
 int
@@ -859,22 +866,6 @@ kps_sq_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
 int
 kps_sq_rate_prune(struct kps_store *b, int64_t now_ms, int max, uint64_t *n)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
-	int		 own, rc;
-
-	if (n != NULL)
-		*n = 0;
-	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
-		return rc;
-	if ((st = kps_sq_stmt(s, SQ_RATE_PRUNE)) == NULL)
-		rc = KP_EDB;
-	else {
-		sqlite3_bind_int64(st, 1, now_ms);
-		sqlite3_bind_int(st, 2, max);
-		if ((rc = kps_sq_done(s, st, "rate prune")) == KP_OK &&
-		    n != NULL)
-			*n = (uint64_t)sqlite3_changes(s->db);
-	}
-	return kps_sq_op_end1(s, own, rc);
+	return kps_sq_sweep((struct kps_sq *)b, SQ_RATE_PRUNE, now_ms, max, n,
+	    "rate prune");
 }

@@ -100,6 +100,13 @@ sqlite3_stmt *kps_sq_stmt(struct kps_sq *s, enum kps_sq_stmt i);
 /* kps_sq_done: step st, which returns no row, and reset it; KP_OK, or
  * KP_EDB (kps_sq_err(what)). */
 int kps_sq_done(struct kps_sq *s, sqlite3_stmt *st, const char *what);
+/*
+ * kps_sq_sweep: run statement i, one change of many rows (a sweep), with
+ * ?1 bound to a and, when b >= 0, ?2 to b, as an operation; *n (may be
+ * NULL) the rows it changed.  KP_OK or KP_EDB (kps_sq_err(what)).
+ */
+int kps_sq_sweep(struct kps_sq *s, enum kps_sq_stmt i, int64_t a, int64_t b,
+    uint64_t *n, const char *what);
 
 /*
  * kps_sq_op_begin/kps_sq_op_end: make one operation atomic: a savepoint
