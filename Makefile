@@ -182,7 +182,29 @@ $(B)/t/pg/%.t: $(B)/t/%.t
 	    $* $(abspath $<) >$@
 	chmod +x $@
 
-tests: all $(TEST_BIN) $(TOOL_BIN) $(PG_TESTS)
+# The fault harness's tools (t/fault/, docs/reliability.md): plain
+# sockets and threads, no library of ours.
+FAULT_COMMON = t/fault/util.c t/fault/http.c
+FAULT_BIN = $(B)/t/faultproxy $(B)/t/faultcrash
+$(B)/t/faultproxy: t/fault/proxy.c t/fault/relay.c $(FAULT_COMMON) \
+    t/fault/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It/fault -o $@ t/fault/proxy.c t/fault/relay.c \
+	    $(FAULT_COMMON) -lpthread -lm
+
+$(B)/t/faultcrash: t/fault/crash.c $(FAULT_COMMON) t/fault/*.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It/fault -o $@ t/fault/crash.c $(FAULT_COMMON) \
+	    -lpthread -lm
+
+# The framing test of those tools links their code alone.
+$(B)/t/4103-fault-framing.t: t/4103-fault-framing.c $(FAULT_COMMON) \
+    $(B)/t/tap.o t/fault/*.h t/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It -It/fault -o $@ t/4103-fault-framing.c \
+	    $(FAULT_COMMON) $(B)/t/tap.o -lm
+
+tests: all $(TEST_BIN) $(TOOL_BIN) $(FAULT_BIN) $(PG_TESTS)
 
 # Install the Debian packages that are missing (needs root or sudo).
 deps:
@@ -266,3 +288,4 @@ clean:
 .DELETE_ON_ERROR:
 
 $(B)/t/2002-server-auth.t $(B)/t/2003-server-keys.t: t/kps_test.h
+$(B)/t/4100-fault-proxy.t: t/fault/ctl.h
