@@ -272,10 +272,14 @@ db_new() {
 	DB="postgresql://kpool@/$_d?host=$KP_PG_DIR"
 }
 
-# db_sql DB SQL: the rows SQL gives on the PostgreSQL database DB,
-# unaligned, "|" between columns.
+# db_sql DB SQL: the rows SQL gives on the database DB (of the backend
+# under test), unaligned, "|" between columns.
 db_sql() {
-	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+	if db_is_pg; then
+		psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+	else
+		sqlite3 -bail "$1" "$2"
+	fi
 }
 
 if db_is_pg && [ -z "${KP_PG_DIR:-}" ]; then
