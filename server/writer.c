@@ -312,7 +312,7 @@ writer_main(void *arg)
 		}
 		/* the nonces and tokens of the batch, at once */
 		if (admit(list) != KP_OK || !kps_store_in_batch(wdb)) {
-			fprintf(stderr, "kpool-server: nonces: %s\n",
+			fprintf(stderr, "kpool-server: nonces and tokens: %s\n",
 			    kps_store_errmsg(wdb));
 			(void)kps_store_rollback(wdb);
 			fail(list, NULL);
