@@ -71,6 +71,10 @@ FS_SRC	= $(sort $(wildcard kpoolfs/*.c))
 # kpoolfs's objects go to $(B)/fs/: $(B)/kpoolfs is the program.
 FS_OBJ	= $(FS_SRC:kpoolfs/%.c=$(B)/fs/%.o)
 # t/NNNN-*.c are TAP tests; other t/*.c are helper programs (t/kptool.c).
+# The TAP helper and t/support/ (what only tests call) make libkptest.a.
+KPT_SRC	= t/tap.c $(sort $(wildcard t/support/*.c))
+KPT_OBJ	= $(KPT_SRC:t/%.c=$(B)/t/%.o)
+KPT_LIB	= $(B)/t/libkptest.a
 TEST_SRC = $(sort $(wildcard t/[0-9]*.c))
 TEST_BIN = $(TEST_SRC:t/%.c=$(B)/t/%.t)
 TOOL_SRC = $(filter-out t/tap.c $(TEST_SRC),$(sort $(wildcard t/*.c)))
@@ -136,16 +140,22 @@ $(B)/kpoolfs: $(FS_OBJ) $(B)/libkpool.a
 	$(CC) $(SANFLAGS) -o $@ $(FS_OBJ) $(B)/libkpool.a \
 	    $(call pc_libs,$(FS_PKGS)) -lpthread
 
-$(B)/t/tap.o: t/tap.c t/tap.h
+$(B)/t/%.o: t/%.c t/*.h t/support/*.h lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -It -c $< -o $@
+	$(CC) $(KCFLAGS) -It -It/support -Ilib $(call pc_cflags,$(LIB_PKGS)) \
+	    -c $< -o $@
 
-$(B)/t/%.t: t/%.c $(B)/t/tap.o $(B)/libkps.a $(B)/libkpool.a t/*.h lib/*.h \
-    server/*.h
+$(KPT_LIB): $(KPT_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/t/%.t: t/%.c $(KPT_LIB) $(B)/libkps.a $(B)/libkpool.a t/*.h \
+    t/support/*.h lib/*.h server/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -It -Ilib -Iserver $(call pc_cflags,$(SERVER_PKGS)) \
-	    -o $@ $< $(B)/t/tap.o $(B)/libkps.a $(B)/libkpool.a \
-	    $(call pc_libs,$(SERVER_PKGS)) -lpthread
+	$(CC) $(KCFLAGS) -It -It/support -Ilib -Iserver \
+	    $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< $(KPT_LIB) \
+	    $(B)/libkps.a $(B)/libkpool.a $(call pc_libs,$(SERVER_PKGS)) \
+	    -lpthread
 
 $(B)/t/%: t/%.c $(B)/libkpool.a lib/*.h
 	@mkdir -p $(@D)
@@ -165,9 +175,9 @@ $(B)/bench/memfs: bench/memfs.c
 	    $(call pc_libs,fuse3) -lpthread
 
 # t/0008's driver of the C TAP helper.
-$(B)/t/taptool: t/taptool.c $(B)/t/tap.o t/tap.h
+$(B)/t/taptool: t/taptool.c $(KPT_LIB) $(B)/libkpool.a t/tap.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -It -o $@ $< $(B)/t/tap.o
+	$(CC) $(KCFLAGS) -It -o $@ $< $(KPT_LIB) $(B)/libkpool.a
 
 # A PostgreSQL run of a shell test, then of a C test.
 $(B)/t/pg/%.t: t/%.t
@@ -197,12 +207,13 @@ $(B)/t/faultcrash: t/fault/crash.c $(FAULT_COMMON) t/fault/*.h
 	$(CC) $(KCFLAGS) -It/fault -o $@ t/fault/crash.c $(FAULT_COMMON) \
 	    -lpthread -lm
 
-# The framing test of those tools links their code alone.
+# The framing test of those tools links their code, the TAP helper and
+# the one piece of libkpool that helper uses (kp_unhex).
 $(B)/t/4103-fault-framing.t: t/4103-fault-framing.c $(FAULT_COMMON) \
-    $(B)/t/tap.o t/fault/*.h t/tap.h
+    $(B)/t/tap.o $(B)/libkpool.a t/fault/*.h t/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It -It/fault -o $@ t/4103-fault-framing.c \
-	    $(FAULT_COMMON) $(B)/t/tap.o -lm
+	    $(FAULT_COMMON) $(B)/t/tap.o $(B)/libkpool.a -lm
 
 tests: all $(TEST_BIN) $(TOOL_BIN) $(FAULT_BIN) $(PG_TESTS)
 
@@ -247,11 +258,12 @@ bench: deps
 FUZZTIME ?= 60
 FUZZ_SRC = $(sort $(wildcard fuzz/*.c))
 FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC) lib/*.h
+FUZZ_SUPPORT = $(sort $(wildcard t/support/*.c))
+build-fuzz/%: fuzz/%.c $(LIB_SRC) lib/*.h $(FUZZ_SUPPORT) t/support/*.h
 	@mkdir -p $(@D)
-	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib \
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -It/support \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    $(call pc_cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRC) \
+	    $(call pc_cflags,$(LIB_PKGS)) -o $@ $< $(LIB_SRC) $(FUZZ_SUPPORT) \
 	    $(call pc_libs,$(LIB_PKGS)) -lpthread
 
 # The server's head checks (server/head.c) are fuzzed on their own.

@@ -2,9 +2,10 @@
 /*
  * fuzz/welcome: libFuzzer target for the Welcome side: the MLSMessage
  * (Welcome) decoder, GroupSecrets, GroupInfo and ratchet tree parsers,
- * the tree hash, and kp_welcome_open with the KeyPackage and init key
- * of welcome.json (suite 1), so that inputs near the vector reach the
- * decryption.
+ * the tree hash, parent hashes and path secret of the input read as a
+ * ratchet tree, and kp_welcome_open with the KeyPackage and init key of
+ * welcome.json (suite 1), so that inputs near the vector reach the
+ * decryption (fuzz/welcome-inner.c goes past it).
  */
 
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 
 #include "kpool.h"
 #include "mls.h"
+#include "tree.h"
 #include "welcome.h"
+#include "kptest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -61,7 +64,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct kp_welcome_info	 info;
-	struct kp_span		 key;
+	struct kp_tree		 t;
+	struct kp_span		 key, ps = { signer_pub, sizeof(signer_pub) };
 	uint8_t			*refs, *enc;
 	size_t			 n, enclen;
 
@@ -85,11 +89,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(enc);
 	}
+	/* the input as a ratchet tree: its parent hashes and a path */
+	if (kp_tree_load(data, size, &t) == KP_OK) {
+		(void)kp_tree_parent_hashes(&t);
+		(void)kp_tree_path_secret(&t, 0, 1, ps);
+		kp_tree_free(&t);
+	}
+	/* the input as a Welcome: without a tree, and with the signer's key */
 	if (kp_welcome_open(data, size, kp_bytes, sizeof(kp_bytes), init_priv,
-	    signer_pub, sizeof(signer_pub), &info) == KP_OK)
-		kp_welcome_info_free(&info);
-	if (kp_welcome_open(data, size, kp_bytes, sizeof(kp_bytes), init_priv,
-	    NULL, 0, &info) == KP_OK)
+	    NULL, 0, 0, &info) == KP_OK)
+		abort();	/* no tree: never opens */
+	if (kp_welcome_open_signer(data, size, kp_bytes, sizeof(kp_bytes),
+	    init_priv, signer_pub, &info) == KP_OK)
 		kp_welcome_info_free(&info);
 	return 0;
 }

@@ -3,18 +3,49 @@
  * kpoolfs.h: the parts of kpoolfs shared by its files.
  *
  * main.c parses the options and runs the FUSE loop; ops.c holds the
- * fuse_operations; tree.c parses paths and renders file contents;
- * refresh.c runs the background refresh thread.
+ * fuse_operations, thin; cache.c is the layer under them: what the
+ * daemon keeps of the pool (keys, counts, listings, unlinked files) and
+ * how it and the kernel's cache follow the pool's changes (the pool's
+ * observer); ctl.c the control files (status, config, ctl, welcome);
+ * refresh.c the background thread; tree.c the paths and the key files'
+ * text; daemon.c the log, the clock, the pool's opening and the errno
+ * table.  Calls go one way (tree.c and daemon.c call none of the
+ * others):
+ *
+ *	main	-> ops, refresh, daemon
+ *	ops	-> ctl, cache, refresh, tree, daemon
+ *	ctl	-> cache, refresh, tree, daemon
+ *	cache	-> tree, daemon
+ *	refresh	-> daemon
+ *
+ * The pool is one handle, shared by every thread (kpool.h says how it
+ * serializes its conversations with the server).
+ *
+ * Locks.  kpoolfs never holds one of its locks across a call into the
+ * pool or the kernel (fuse_invalidate_path), and takes them in this
+ * order:
+ *
+ *	rqlock	one ctl request at a time (refresh.c)
+ *	rlock	the refresh thread's requests and state (refresh.c)
+ *	lock	the cache, the times and the open files (cache.c, ops.c);
+ *		a leaf: nothing is taken while it is held
+ *
+ * The pool's observer (cache.c) runs in the thread that made a change,
+ * after the pool released its own locks; it takes lock, then, with no
+ * lock held, invalidates the kernel's entries.
  */
 #ifndef KPOOLFS_H
 #define KPOOLFS_H
 
 #define FUSE_USE_VERSION 314
 
+#include <sys/queue.h>
+#include <sys/types.h>
+
 #include <fuse.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <sys/types.h>
+#include <time.h>
 
 #include "kpool.h"
 
@@ -74,11 +105,56 @@ struct kpfs_path {
 /* Longest info file. */
 #define KPFS_INFO_MAX	4096
 
+#define KPFS_CACHE_TTL	5		/* seconds */
+#define KPFS_NS		1000000000LL	/* nanoseconds a second */
+#define KPFS_LIST_TTL_MS 1000		/* as the kernel's entry timeout */
+#define KPFS_CACHE_MAX	(1u << 17)	/* keys; then it starts again */
+
+/* One entry of a directory listing. */
+struct kpfs_dent {
+	char	name[2 * KP_REF_LEN + 1];
+	int	has_st;			/* attributes known */
+	mode_t	mode;
+	nlink_t	nlink;
+	off_t	size;
+	int64_t	mtime;
+};
+
+/* The last listing of a state directory, reused within a second. */
+struct kpfs_list {
+	struct kpfs_dent *e;
+	size_t		 n;
+	uint64_t	 gen;		/* kgen it was taken at */
+	int64_t		 at_ms;		/* monotonic */
+};
+
+/* Keys some of whose files were unlinked (rm -r of a deletable key). */
+struct kpfs_hidden {
+	uint8_t		ref[KP_REF_LEN];
+	uint32_t	mask;		/* 1 << KPFS_K_* unlinked */
+};
+
+/* An open file or directory (ops.c), on fs->handles. */
+struct kpfs_handle {
+	LIST_ENTRY(kpfs_handle) link;
+	int		 dir;		/* 1: a directory listing */
+};
+
+/* An open file: a snapshot to read, or what was written so far. */
+struct kpfs_fh {
+	struct kpfs_handle h;		/* first: on fs->handles */
+	int		 kind;
+	int		 file;
+	uint8_t		*buf;
+	size_t		 len;
+	int		 done;		/* welcome: opened already */
+};
+
 /* One mounted pool. */
 struct kpfs {
 	/*
-	 * Set in main before the FUSE loop (fuse in init, before the
-	 * refresh thread starts and before any operation), read-only
+	 * Set in main before the FUSE loop (fuse and pool in init, before
+	 * the refresh thread starts and before any operation), read-only
 	 * afterwards: no lock.
 	 */
 	char		*store;		/* the database, absolute */
@@ -91,82 +167,42 @@ struct kpfs {
 	uid_t		 uid;
 	gid_t		 gid;
 	struct fuse	*fuse;		/* set in init */
+	struct kp_pool	*pool;		/* set in init; thread-safe */
 
 	/*
-	 * The handle for FUSE operations that stay local (reads, config,
-	 * ctl generate/cleanup, rmdir, welcome, the rename created ->
-	 * expired).  Guarded by lock.
+	 * The cache, the times and the open files.  Guarded by lock.
+	 *
+	 * keys: the keys last read, by ref (a tsearch(3) tree of struct
+	 * kpfs_kent), so that the lookups, getattrs and opens of one key
+	 * cost one query; the observer drops a key when it changes, and
+	 * an entry lasts KPFS_CACHE_TTL seconds for changes made by other
+	 * processes.  counts: the state counts, dropped on any change.
+	 * kgen moves at every change: a listing, or a key read from the
+	 * pool while it moved, is not kept.  hidden: the unlinked files.
+	 * handles: the open files and directories, freed by destroy when
+	 * the kernel never released them (open at unmount).
 	 */
 	pthread_mutex_t	 lock;
-	struct kp_pool	*fp;
-	/*
-	 * unlinked: keys some of whose files were unlinked (rm -r of a
-	 * deletable key), a mask of KPFS_K_* per ref.  Guarded by lock.
-	 */
-	struct kpfs_hidden *hidden;
-	size_t		 nhidden;
-	/*
-	 * keys: the keys last loaded through fp, by ref (open addressing,
-	 * cap a power of 2), so that the lookups, getattrs and opens of one
-	 * key cost one SQLite query.  Entries are dropped whenever the
-	 * daemon changes or sees a change to their key, and expire after
-	 * KPFS_CACHE_TTL seconds for changes made by other processes.
-	 * counts: the state counts, dropped on any change.  Guarded by
-	 * lock.
-	 */
-	struct kpfs_kent **keys;
-	size_t		 nkeys, capkeys;
+	void		*keys;
+	size_t		 nkeys;
 	struct kp_counts counts;
 	int64_t		 counts_at;	/* monotonic s, 0: none */
-	/*
-	 * lists: the last listing of each state directory, reused by
-	 * opendir for KPFS_LIST_TTL_MS while kgen, bumped by every
-	 * change to any key, stays the same.  Guarded by lock.
-	 */
 	uint64_t	 kgen;
-	struct kpfs_list {
-		struct kpfs_dent *e;
-		size_t		 n;
-		uint64_t	 gen;
-		int64_t		 at_ms;	/* monotonic */
-	} lists[KP_NSTATES];
-
-	/*
-	 * handles: the open files and directories (ops.c), freed by
-	 * destroy when the kernel never released them (open at unmount).
-	 * Guarded by hlock.
-	 */
-	pthread_mutex_t	 hlock;
-	struct kpfs_handle *handles;
-
-	/*
-	 * The handle for renames, which ask the server.  Guarded by tlock,
-	 * the tree lock, which the refresh thread also holds while it
-	 * applies the server's view (refresh.c, run), so that a sync and
-	 * a rename never interleave.  Taken before lock, never after.
-	 */
-	pthread_mutex_t	 tlock;
-	struct kp_pool	*tp;
-
-	/*
-	 * Times and health shared by every thread.  Guarded by mlock.
-	 */
-	pthread_mutex_t	 mlock;
+	struct kpfs_list lists[KP_NSTATES];
+	struct kpfs_hidden *hidden;
+	size_t		 nhidden;
+	LIST_HEAD(, kpfs_handle) handles;
 	int64_t		 mounted_at;
 	int64_t		 state_mtime[KP_NSTATES]; /* last change, ns */
 	int64_t		 config_mtime;
-	int64_t		 last_sync;	/* last server refresh */
-	int		 online;	/* the last server call succeeded */
 
 	/*
-	 * The refresh thread and its requests.  rp is the thread's own
-	 * handle, touched by no one else (and by init before the thread
-	 * starts); rthread is set and joined by the thread that runs init
-	 * and the stop.  The rest, rstarted included, is guarded by rlock.
+	 * The refresh thread and its requests.  rthread is set and joined
+	 * by the thread that runs init and the stop.  The rest, rstarted
+	 * included, is guarded by rlock.
 	 */
 	pthread_t	 rthread;
 	int		 rstarted;
-	struct kp_pool	*rp;
 	pthread_mutex_t	 rqlock;	/* one ctl request at a time */
 	pthread_mutex_t	 rlock;
 	pthread_cond_t	 rcond;		/* a request, or its end */
@@ -177,78 +213,14 @@ struct kpfs {
 	uint64_t	 rdone;		/* requests served */
 	int		 rresult;	/* KP_E* of the last served */
 	/*
-	 * scrub_due: a rename wiped private keys (on fp or tp); by scrub_at
-	 * (monotonic) the thread runs the WAL scrub the wipe owes, once
-	 * for all the wipes of that second (kpfs_scrub_soon).
+	 * flush_due: a rename to expired was batched by the pool and wiped
+	 * private keys; by flush_at (monotonic) the thread has the pool
+	 * commit the batch and run the WAL scrub the wipes owe, once for
+	 * all the renames of that second (kpfs_flush_soon).  Guarded by
+	 * rlock.
 	 */
-	int		 scrub_due;
-	struct timespec	 scrub_at;
-	/*
-	 * snap: the keys the thread last saw, by ref, with the moves the
-	 * operations made since (kpfs_snap_note).  Guarded by tlock.
-	 */
-	struct kpfs_snap *snap;
-	size_t		 nsnap;
-};
-
-/* The head of an open file or directory, on fs->handles. */
-struct kpfs_handle {
-	struct kpfs_handle *prev, *next;
-	int		 dir;		/* 1: a directory listing */
-};
-
-struct kpfs_hidden {
-	uint8_t		ref[KP_REF_LEN];
-	uint32_t	mask;		/* 1 << KPFS_K_* unlinked */
-};
-
-#define KPFS_CACHE_TTL	5		/* seconds */
-#define KPFS_NS		1000000000LL	/* nanoseconds a second */
-#define KPFS_LIST_TTL_MS 1000		/* as the kernel's entry timeout */
-#define KPFS_CACHE_MAX	(1u << 17)	/* keys; then it restarts */
-
-/*
- * A cached key, compact (a struct kp_key is 712 bytes, mostly room for
- * rare strings): the times and flags inline, the reservation and spend
- * strings and the group id in one malloc'd tail when there are any.
- */
-struct kpfs_kent {
-	uint8_t		ref[KP_REF_LEN];
-	int64_t		t[10];		/* times, kp_key order */
-	int64_t		loaded_at;	/* monotonic seconds */
-	uint32_t	keypackage_len;
-	uint16_t	suite;
-	int8_t		state;
-	uint8_t		flags;		/* KPFS_KE_* */
-	uint8_t		group_id_len;
-	uint8_t		lens[3];	/* of the three strings */
-	uint8_t		*tail;		/* the strings, group_id */
-};
-#define KPFS_KE_VALID		0x01
-#define KPFS_KE_LAST_RESORT	0x02
-#define KPFS_KE_PRIVATE		0x04
-
-/* One entry of a directory listing (ops.c). */
-struct kpfs_dent {
-	char	name[2 * KP_REF_LEN + 1];
-	int	has_st;			/* attributes known */
-	mode_t	mode;
-	nlink_t	nlink;
-	off_t	size;
-	int64_t	mtime;
-};
-
-struct kpfs_snap {
-	uint8_t		ref[KP_REF_LEN];
-	int		state;
-	int64_t		changed_at;
-	/*
-	 * sum: of every field a key file shows, for the changes that keep
-	 * state and changed_at (a reservation passed on within the same
-	 * second, spent_by learnt after the Welcome, a wipe)
-	 */
-	uint64_t	sum;
-	int		known;		/* 0: a move noted, the rest old */
+	int		 flush_due;
+	struct timespec	 flush_at;
 };
 
 #define KPFS_R_PERIODIC	1
@@ -256,10 +228,10 @@ struct kpfs_snap {
 #define KPFS_R_REFRESH	3
 #define KPFS_R_GENERATE	4
 #define KPFS_R_CLEANUP	5
-#define KPFS_R_SCRUB	6		/* the thread's own, never a request */
+#define KPFS_R_FLUSH	6		/* the thread's own, never a request */
 
-/* How long after a wiping rename its WAL scrub runs, at the latest. */
-#define KPFS_SCRUB_DELAY_MS 1000
+/* How long after a rename to expired its batch commits, at the latest. */
+#define KPFS_FLUSH_DELAY_MS 1000
 
 /* tree.c */
 
@@ -284,60 +256,127 @@ void kpfs_rfc3339(int64_t t, char *buf, size_t cap);
  * or -1 when it does not fit.
  */
 int kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
-    int health, int64_t last_sync, char *buf, size_t cap);
+    char *buf, size_t cap);
 
-/* ops.c */
-
-/* kpfs_ops: the fuse_operations of kpoolfs. */
-extern const struct fuse_operations kpfs_ops;
-/* kpfs_errno: the errno (positive) for a KP_E* code. */
-int kpfs_errno(int kp);
-/* kpfs_invalidate_key: drop the kernel's cached attributes of a key's
- * directory and files under state dir. */
-void kpfs_invalidate_key(struct kpfs *fs, int state, const char *ref_hex);
-/* kpfs_invalidate: drop the kernel's cached attributes of path. */
-void kpfs_invalidate(struct kpfs *fs, const char *path);
-/* kpfs_key_changed: forget the cached key ref, its unlinked files (a
- * key that moved or went is no longer being removed) and the counts. */
-void kpfs_key_changed(struct kpfs *fs, const uint8_t *ref);
-/* kpfs_touch_state: record that a key entered or left state's directory
- * now: its mtime moves forward, by 1 ns at least. */
-void kpfs_touch_state(struct kpfs *fs, int state);
-
-/* refresh.c */
-
-/* kpfs_refresh_start: open the refresh handle and start the thread. */
-int kpfs_refresh_start(struct kpfs *fs);
-/* kpfs_refresh_stop: stop and join the thread, close its handle. */
-void kpfs_refresh_stop(struct kpfs *fs);
-/*
- * kpfs_refresh_request: ask the thread to run one ctl verb (KPFS_R_*;
- * n keys for KPFS_R_GENERATE), wait for it and for the kernel's caches
- * to be invalidated; returns its KP_E* result.
- */
-int kpfs_refresh_request(struct kpfs *fs, int what, uint32_t n);
-/*
- * kpfs_snap_note: an operation moved key ref to state (-1: deleted) and
- * invalidated it; the refresh thread's next comparison takes the move as
- * seen.  Call with tlock held, in the same hold as the move.
- */
-void kpfs_snap_note(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int state);
-/*
- * kpfs_scrub_soon: a rename wiped private keys; have the
- * thread run the checkpoint that scrubs them from the WAL within
- * KPFS_SCRUB_DELAY_MS (one for every wipe until then).
- */
-void kpfs_scrub_soon(struct kpfs *fs);
-
-/* main.c */
+/* daemon.c */
 
 /* kpfs_log: log to stderr (foreground) or syslog (daemon). */
 void kpfs_log(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* kpfs_log_to_syslog: from now on kpfs_log and libfuse go to syslog. */
+void kpfs_log_to_syslog(void);
 /* kpfs_open_pool: open a handle on the store with the server and clock
  * of the mount. */
 int kpfs_open_pool(struct kpfs *fs, struct kp_pool **out);
 /* kpfs_now: the mount's idea of now (test clock or real). */
 int64_t kpfs_now(struct kpfs *fs);
+/* kpfs_mono_ms: monotonic milliseconds. */
+int64_t kpfs_mono_ms(void);
+/* kpfs_load_key: the key of pp from the pool into *k: 0, -ENOENT when
+ * it is gone, or another -errno (logged). */
+int kpfs_load_key(struct kpfs *fs, const struct kpfs_path *pp,
+    struct kp_key **k);
+/* kpfs_errno: the errno (positive) for a KP_E* code. */
+int kpfs_errno(int kp);
+
+/* cache.c */
+
+/* kpfs_cache_init: the state directories' times at mount, from the
+ * pool's keys. */
+int kpfs_cache_init(struct kpfs *fs);
+/* kpfs_cache_fini: free what the cache holds. */
+void kpfs_cache_fini(struct kpfs *fs);
+/*
+ * kpfs_cache_changed: the pool's observer (kp_pool_set_observer, arg
+ * fs): forget key ref (NULL: every key) and invalidate the kernel's
+ * entries of it and of the state directories it left or entered (their
+ * mtime moves forward, by 1 ns at least), and the status.
+ */
+void kpfs_cache_changed(void *arg, const uint8_t *ref, int from, int to);
+/*
+ * kpfs_cache_key: the key a key path names, from the cache or the pool;
+ * fn(arg, k, mask) reads it (mask: its unlinked files) with lock held,
+ * and may not call the pool.  -ENOENT unless the key is in the path's
+ * state, -errno when it cannot be read, else what fn returns.
+ */
+int kpfs_cache_key(struct kpfs *fs, const struct kpfs_path *pp,
+    int (*fn)(void *arg, const struct kp_key *k, uint32_t mask), void *arg);
+/*
+ * kpfs_cache_renaming: this thread's rename(2) of key ref (NULL: done)
+ * is under way: the kernel moves the key's directory (nothing is under
+ * the new name yet) and drops the attributes of both state directories
+ * itself, so that the observer leaves those entries alone.
+ */
+void kpfs_cache_renaming(const uint8_t *ref);
+/* kpfs_cache_hide: file f of key ref was unlinked; 0 or -ENOMEM. */
+int kpfs_cache_hide(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], int f);
+/* kpfs_cache_counts: the state counts, from the cache when fresh (1 s). */
+int kpfs_cache_counts(struct kpfs *fs, struct kp_counts *c);
+/*
+ * kpfs_cache_list: the listing of state directory state into *e
+ * (malloc'd, caller frees) and *n, with the keys' attributes; *again = 1
+ * when it is the one handed out less than KPFS_LIST_TTL_MS ago with no
+ * change since (the kernel still holds the attributes).
+ */
+int kpfs_cache_list(struct kpfs *fs, int state, struct kpfs_dent **e,
+    size_t *n, int *again);
+/* kpfs_cache_state_mtime: the mtime of state's directory, ns. */
+int64_t kpfs_cache_state_mtime(struct kpfs *fs, int state);
+/*
+ * kpfs_cache_times: the mount's time and the config's (unix seconds),
+ * and the latest change of a state directory (ns, the mount's at least).
+ */
+void kpfs_cache_times(struct kpfs *fs, int64_t *mounted_at, int64_t *config,
+    int64_t *latest);
+/* kpfs_touch_config: the config changed now (its mtime, the status). */
+void kpfs_touch_config(struct kpfs *fs);
+/* kpfs_invalidate: drop the kernel's cached attributes of path. */
+void kpfs_invalidate(struct kpfs *fs, const char *path);
+
+/* ctl.c */
+
+/* kpfs_ctl_status: the status file into buf (cap bytes); its length, or
+ * -errno.  *last_sync gets the time of the last sync (0: never). */
+int kpfs_ctl_status(struct kpfs *fs, char *buf, size_t cap,
+    int64_t *last_sync);
+/* kpfs_ctl_config: the config file's text into *text (malloc'd); 0 or
+ * -errno. */
+int kpfs_ctl_config(struct kpfs *fs, char **text);
+/* kpfs_ctl_write_config: a write to config; size or -errno. */
+int kpfs_ctl_write_config(struct kpfs *fs, const char *data, size_t size);
+/* kpfs_ctl_write_ctl: a write to ctl, run before it returns; size or
+ * -errno. */
+int kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size);
+/* kpfs_ctl_write_welcome: a write to welcome (fh gathers it); size or
+ * -errno. */
+int kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh,
+    const char *data, size_t size);
+
+/* refresh.c */
+
+/* kpfs_refresh_start: start the thread. */
+int kpfs_refresh_start(struct kpfs *fs);
+/* kpfs_refresh_stop: stop and join the thread. */
+void kpfs_refresh_stop(struct kpfs *fs);
+/*
+ * kpfs_refresh_request: ask the thread to run one ctl verb (KPFS_R_*;
+ * n keys for KPFS_R_GENERATE) and wait for it; returns its KP_E*
+ * result.
+ */
+int kpfs_refresh_request(struct kpfs *fs, int what, uint32_t n);
+/* kpfs_refresh_wake: the thread rereads refresh_interval now. */
+void kpfs_refresh_wake(struct kpfs *fs);
+/*
+ * kpfs_flush_soon: a rename to expired was batched (kp_pool_set_batching)
+ * and wiped private keys; have the thread commit the batch and run the
+ * checkpoint that scrubs them from the WAL within KPFS_FLUSH_DELAY_MS
+ * (one for every rename until then).
+ */
+void kpfs_flush_soon(struct kpfs *fs);
+
+/* ops.c */
+
+/* kpfs_ops: the fuse_operations of kpoolfs. */
+extern const struct fuse_operations kpfs_ops;
 
 #endif /* KPOOLFS_H */

@@ -13,19 +13,15 @@
  * SIGHUP and fusermount3 -u unmount cleanly and exit 0.
  */
 #include <err.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -36,90 +32,6 @@
 #include <fuse_lowlevel.h>
 
 #define KPOOLFS_VERSION	"0.1"
-
-static int log_foreground = 1;
-
-void
-kpfs_log(int prio, const char *fmt, ...)
-{
-	va_list ap;
-	char line[1024];
-
-	va_start(ap, fmt);
-	if (log_foreground) {
-		/* one write a line: stderr is unbuffered */
-		(void)vsnprintf(line, sizeof(line), fmt, ap);
-		fprintf(stderr, "kpoolfs: %s\n", line);
-	} else
-		vsyslog(prio, fmt, ap);
-	va_end(ap);
-}
-
-/* libfuse's own messages go where ours go. */
-static void
-fuse_log_to_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
-{
-	vsyslog((int)level, fmt, ap);
-}
-
-/* The test clock: a file holding unix seconds; the real clock if bad. */
-static int64_t
-clock_file(void *arg)
-{
-	const char *path = arg;
-	char buf[32], *end;
-	ssize_t n;
-	long long v;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (int64_t)time(NULL);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return (int64_t)time(NULL);
-	buf[n] = '\0';
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n'))
-		return (int64_t)time(NULL);
-	return (int64_t)v;
-}
-
-int64_t
-kpfs_now(struct kpfs *fs)
-{
-	if (fs->test_clock != NULL)
-		return clock_file(fs->test_clock);
-	return (int64_t)time(NULL);
-}
-
-int
-kpfs_open_pool(struct kpfs *fs, struct kp_pool **out)
-{
-	struct kp_pool *p = NULL;
-	int rc;
-
-	*out = NULL;
-	if ((rc = kp_pool_open(fs->store, fs->keyfile, fs->user, &p)) !=
-	    KP_OK) {
-		kpfs_log(LOG_ERR, "%s: %s", fs->store, p != NULL ?
-		    kp_errmsg(p) : kp_strerror(rc));
-		goto out;
-	}
-	if (fs->test_clock != NULL)
-		kp_pool_set_clock(p, clock_file, fs->test_clock);
-	if (fs->server != NULL &&
-	    (rc = kp_pool_set_server(p, fs->server)) != KP_OK) {
-		kpfs_log(LOG_ERR, "server %s: %s", fs->server, kp_errmsg(p));
-		goto out;
-	}
-	*out = p;
-	p = NULL;
- out:
-	kp_pool_close(p);
-	return rc;
-}
 
 struct opts {
 	char	*server;
@@ -156,7 +68,7 @@ static const struct fuse_opt opt_spec[] = {
 static int
 opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 {
-	struct opts *o = data;
+	struct opts	*o = data;
 
 	switch (key) {
 	case KEY_HELP:
@@ -212,7 +124,7 @@ help(void)
 static char *
 absolute(const char *path)
 {
-	char cwd[PATH_MAX], *out;
+	char	cwd[PATH_MAX], *out;
 
 	if (path[0] == '/')
 		return strdup(path);
@@ -231,8 +143,8 @@ absolute(const char *path)
 static int
 check_store(struct kpfs *fs)
 {
-	struct kp_pool *p = NULL;
-	char *u;
+	struct kp_pool	*p = NULL;
+	char		*u;
 
 	if (kpfs_open_pool(fs, &p) != KP_OK)
 		return -1;
@@ -255,11 +167,11 @@ check_store(struct kpfs *fs)
 static int
 serve(struct fuse_args *args, struct kpfs *fs, int checked)
 {
-	struct fuse_cmdline_opts co;
-	struct fuse_loop_config *lc = NULL;
-	struct fuse_session *se = NULL;
-	struct fuse *f = NULL;
-	int rc = 1, mounted = 0, signals = 0, res;
+	struct fuse_cmdline_opts	 co;
+	struct fuse_loop_config		*lc = NULL;
+	struct fuse_session		*se = NULL;
+	struct fuse			*f = NULL;
+	int				 rc = 1, mounted = 0, signals = 0, res;
 
 	memset(&co, 0, sizeof(co));
 	if (fuse_parse_cmdline(args, &co) != 0)
@@ -280,11 +192,8 @@ serve(struct fuse_args *args, struct kpfs *fs, int checked)
 	if (fuse_daemonize(co.foreground) != 0)
 		goto out;
 	/* from here on nobody reads the terminal */
-	if (!fs->foreground) {
-		openlog("kpoolfs", LOG_PID, LOG_DAEMON);
-		log_foreground = 0;
-		fuse_set_log_func(fuse_log_to_syslog);
-	}
+	if (!fs->foreground)
+		kpfs_log_to_syslog();
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	signals = 1;
@@ -321,14 +230,14 @@ serve(struct fuse_args *args, struct kpfs *fs, int checked)
 int
 main(int argc, char *argv[])
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct kpfs fs;
-	struct opts o;
-	struct passwd *pw;
-	pthread_condattr_t ca;
-	char *fsname = NULL;
-	const char *u;
-	int rc = 1, checked;
+	struct fuse_args	 args = FUSE_ARGS_INIT(argc, argv);
+	struct kpfs		 fs;
+	struct opts		 o;
+	struct passwd		*pw;
+	pthread_condattr_t	 ca;
+	char			*fsname = NULL;
+	const char		*u;
+	int			 rc = 1, checked;
 
 	memset(&fs, 0, sizeof(fs));
 	memset(&o, 0, sizeof(o));
@@ -398,16 +307,13 @@ main(int argc, char *argv[])
 	fs.uid = getuid();
 	fs.gid = getgid();
 	pthread_mutex_init(&fs.lock, NULL);
-	pthread_mutex_init(&fs.tlock, NULL);
-	pthread_mutex_init(&fs.mlock, NULL);
-	pthread_mutex_init(&fs.hlock, NULL);
+	LIST_INIT(&fs.handles);
 	pthread_mutex_init(&fs.rqlock, NULL);
 	pthread_mutex_init(&fs.rlock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&fs.rcond, &ca);
 	pthread_condattr_destroy(&ca);
-	fs.online = fs.server != NULL;
 
 	/*
 	 * An existing store is checked now and names its user; a new one

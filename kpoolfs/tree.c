@@ -44,8 +44,8 @@ kpfs_keyfile_name(int f)
 static int
 component(const char **p, char *buf, size_t cap)
 {
-	const char *s = *p, *e;
-	size_t n;
+	const char	*s = *p, *e;
+	size_t		 n;
 
 	while (*s == '/')
 		s++;
@@ -67,7 +67,7 @@ component(const char **p, char *buf, size_t cap)
 static int
 parse_ref(const char *name, uint8_t ref[KP_REF_LEN])
 {
-	size_t i;
+	size_t	i;
 
 	if (strlen(name) != 2 * KP_REF_LEN)
 		return -1;
@@ -83,9 +83,9 @@ parse_ref(const char *name, uint8_t ref[KP_REF_LEN])
 int
 kpfs_path_parse(const char *path, struct kpfs_path *out)
 {
-	char c[3][80];
-	const char *p = path;
-	int i, n, r;
+	char		 c[3][80];
+	const char	*p = path;
+	int		 i, n, r;
 
 	memset(out, 0, sizeof(*out));
 	out->state = -1;
@@ -139,28 +139,30 @@ kpfs_path_parse(const char *path, struct kpfs_path *out)
 int
 kpfs_keyfile_applies(const struct kp_key *k, int f)
 {
+	size_t	glen;
+
 	switch (f) {
 	case KPFS_K_UPLOADED_AT:
-		return k->uploaded_at > 0;
+		return kp_key_time(k, KP_T_UPLOADED) > 0;
 	case KPFS_K_RESERVED_AT:
-		return k->reserved_at > 0;
+		return kp_key_time(k, KP_T_RESERVED) > 0;
 	case KPFS_K_RESERVED_BY:
-		return k->reserved_by[0] != '\0';
+		return kp_key_text(k, KP_X_RESERVED_BY)[0] != '\0';
 	case KPFS_K_RESERVATION_ID:
-		return k->reservation_id[0] != '\0';
+		return kp_key_text(k, KP_X_RESERVATION_ID)[0] != '\0';
 	case KPFS_K_RESERVATION_EXPIRES_AT:
-		return k->reservation_expires_at > 0;
+		return kp_key_time(k, KP_T_RESERVATION_EXPIRES) > 0;
 	case KPFS_K_SPENT_AT:
-		return k->spent_at > 0;
+		return kp_key_time(k, KP_T_SPENT) > 0;
 	case KPFS_K_SPENT_BY:
-		return k->spent_by[0] != '\0';
+		return kp_key_text(k, KP_X_SPENT_BY)[0] != '\0';
 	case KPFS_K_GROUP_ID:
-		return k->group_id_len > 0 &&
-		    k->group_id_len <= sizeof(k->group_id);
+		(void)kp_key_group_id(k, &glen);
+		return glen > 0;
 	case KPFS_K_EPOCH:
-		return k->epoch >= 0;
+		return kp_key_epoch(k) >= 0;
 	case KPFS_K_EXPIRED_AT:
-		return k->expired_at > 0;
+		return kp_key_time(k, KP_T_EXPIRED) > 0;
 	default:
 		return f >= 0 && f < KPFS_NKEYFILES;
 	}
@@ -169,8 +171,8 @@ kpfs_keyfile_applies(const struct kp_key *k, int f)
 void
 kpfs_rfc3339(int64_t t, char *buf, size_t cap)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
+	struct tm	tm;
+	time_t		tt = (time_t)t;
 
 	if (gmtime_r(&tt, &tm) == NULL ||
 	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
@@ -179,72 +181,84 @@ kpfs_rfc3339(int64_t t, char *buf, size_t cap)
 	}
 }
 
+/* The time each time file shows (enum kp_key_time), -1 for the others. */
+static int
+time_of(int f)
+{
+	switch (f) {
+	case KPFS_K_NOT_BEFORE:
+		return KP_T_NOT_BEFORE;
+	case KPFS_K_NOT_AFTER:
+		return KP_T_NOT_AFTER;
+	case KPFS_K_CREATED_AT:
+		return KP_T_CREATED;
+	case KPFS_K_UPLOADED_AT:
+		return KP_T_UPLOADED;
+	case KPFS_K_RESERVED_AT:
+		return KP_T_RESERVED;
+	case KPFS_K_RESERVATION_EXPIRES_AT:
+		return KP_T_RESERVATION_EXPIRES;
+	case KPFS_K_SPENT_AT:
+		return KP_T_SPENT;
+	case KPFS_K_EXPIRED_AT:
+		return KP_T_EXPIRED;
+	default:
+		return -1;
+	}
+}
+
 /* The value of file f of k, without a newline, into buf. */
 static int
 value(const struct kp_key *k, int f, char *buf, size_t cap)
 {
-	int64_t t;
-	int n;
+	const uint8_t	*g;
+	size_t		 glen;
+	int		 n;
 
 	switch (f) {
 	case KPFS_K_STATUS:
-		n = snprintf(buf, cap, "%s", kp_state_name(k->state) ?
-		    kp_state_name(k->state) : "unknown");
+		n = snprintf(buf, cap, "%s", kp_state_name(kp_key_state(k)) ?
+		    kp_state_name(kp_key_state(k)) : "unknown");
 		break;
 	case KPFS_K_REF:
-		n = snprintf(buf, cap, "%s", k->ref_hex);
+		n = snprintf(buf, cap, "%s", kp_key_ref_hex(k));
 		break;
 	case KPFS_K_SUITE:
-		n = snprintf(buf, cap, "0x%04x", (unsigned)k->suite);
+		n = snprintf(buf, cap, "0x%04x", (unsigned)kp_key_suite(k));
 		break;
 	case KPFS_K_RESERVED_BY:
-		n = snprintf(buf, cap, "%s", k->reserved_by);
+		n = snprintf(buf, cap, "%s", kp_key_text(k, KP_X_RESERVED_BY));
 		break;
 	case KPFS_K_RESERVATION_ID:
-		n = snprintf(buf, cap, "%s", k->reservation_id);
+		n = snprintf(buf, cap, "%s",
+		    kp_key_text(k, KP_X_RESERVATION_ID));
 		break;
 	case KPFS_K_SPENT_BY:
-		n = snprintf(buf, cap, "%s", k->spent_by);
+		n = snprintf(buf, cap, "%s", kp_key_text(k, KP_X_SPENT_BY));
 		break;
 	case KPFS_K_GROUP_ID:
-		if (cap < 2 * k->group_id_len + 1)
+		g = kp_key_group_id(k, &glen);
+		if (cap < 2 * glen + 1)
 			return -1;
-		kp_hex(k->group_id, k->group_id_len, buf);
-		n = (int)(2 * k->group_id_len);
+		kp_hex(g, glen, buf);
+		n = (int)(2 * glen);
 		break;
 	case KPFS_K_EPOCH:
-		n = snprintf(buf, cap, "%" PRId64, k->epoch);
+		n = snprintf(buf, cap, "%" PRId64, kp_key_epoch(k));
 		break;
 	case KPFS_K_LAST_RESORT:
-		n = snprintf(buf, cap, "%d", k->last_resort ? 1 : 0);
+		n = snprintf(buf, cap, "%d", kp_key_last_resort(k) ? 1 : 0);
 		break;
 	case KPFS_K_PRIVATE_KEYS:
-		n = snprintf(buf, cap, "%s", k->has_private ? "stored" :
+		n = snprintf(buf, cap, "%s", kp_key_has_private(k) ? "stored" :
 		    "wiped");
 		break;
-	case KPFS_K_NOT_BEFORE:
-	case KPFS_K_NOT_AFTER:
-	case KPFS_K_CREATED_AT:
-	case KPFS_K_UPLOADED_AT:
-	case KPFS_K_RESERVED_AT:
-	case KPFS_K_RESERVATION_EXPIRES_AT:
-	case KPFS_K_SPENT_AT:
-	case KPFS_K_EXPIRED_AT:
-		t = f == KPFS_K_NOT_BEFORE ? k->not_before :
-		    f == KPFS_K_NOT_AFTER ? k->not_after :
-		    f == KPFS_K_CREATED_AT ? k->created_at :
-		    f == KPFS_K_UPLOADED_AT ? k->uploaded_at :
-		    f == KPFS_K_RESERVED_AT ? k->reserved_at :
-		    f == KPFS_K_RESERVATION_EXPIRES_AT ?
-		    k->reservation_expires_at :
-		    f == KPFS_K_SPENT_AT ? k->spent_at : k->expired_at;
-		if (cap < 21)
+	default:
+		if (time_of(f) < 0 || cap < 21)
 			return -1;
-		kpfs_rfc3339(t, buf, cap);
+		kpfs_rfc3339(kp_key_time(k, time_of(f)), buf, cap);
 		n = (int)strlen(buf);
 		break;
-	default:
-		return -1;
 	}
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
@@ -254,8 +268,8 @@ value(const struct kp_key *k, int f, char *buf, size_t cap)
 int
 kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap)
 {
-	size_t len = 0;
-	int i, n;
+	size_t	len = 0;
+	int	i, n;
 
 	if (!kpfs_keyfile_applies(k, f) || f == KPFS_K_KEYPACKAGE)
 		return -1;
@@ -282,7 +296,7 @@ kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap)
 		buf[len] = '\0';
 	}
 	n = snprintf(buf + len, cap - len, "keypackage_size: %zu\n",
-	    k->keypackage_len);
+	    kp_key_keypackage_len(k));
 	if (n < 0 || (size_t)n >= cap - len)
 		return -1;
 	len += n;
@@ -291,13 +305,13 @@ kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap)
 
 int
 kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
-    int health, int64_t last_sync, char *buf, size_t cap)
+    char *buf, size_t cap)
 {
-	char ls[32];
-	int n;
+	char	ls[32];
+	int	n;
 
-	if (last_sync > 0)
-		kpfs_rfc3339(last_sync, ls, sizeof(ls));
+	if (st->last_sync > 0)
+		kpfs_rfc3339(st->last_sync, ls, sizeof(ls));
 	else
 		snprintf(ls, sizeof(ls), "never");
 	n = snprintf(buf, cap,
@@ -316,7 +330,8 @@ kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
 	    st->counts.n[KP_STATE_RESERVED], st->counts.n[KP_STATE_SPENT],
 	    st->counts.n[KP_STATE_EXPIRED], st->counts.total,
 	    pol->target, pol->low_watermark, pol->hard_cap,
-	    kp_health_name(health) ? kp_health_name(health) : "unknown", ls);
+	    kp_health_name(st->health) ? kp_health_name(st->health) :
+	    "unknown", ls);
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
 	return n;

@@ -353,12 +353,6 @@ proto(struct kp_client *c, const char *what)
 }
 
 int
-kp_client_healthz(struct kp_client *c)
-{
-	return request(c, "GET", "/healthz", NULL, NULL);
-}
-
-int
 kp_client_register(struct kp_client *c)
 {
 	char	*body;

@@ -45,6 +45,11 @@ int	kp_crypto_init(void) KP_WUR;
 /* kp_suite_find: the suite with this id, or NULL when unsupported. */
 const struct kp_suite *kp_suite_find(uint16_t id);
 
+/*
+ * kp_x25519_small_order: 1 when pk is an X25519 public key of small
+ * order (an all-zero shared secret with any private key), else 0.
+ */
+int	kp_x25519_small_order(const uint8_t pk[KP_KEY_LEN]);
 /* kp_sha256: out = SHA-256(buf); needs no kp_crypto_init(). */
 void	kp_sha256(const void *buf, size_t len, uint8_t out[KP_HASH_LEN]);
 /* kp_hmac: out = HMAC-SHA256(key, msg). */
@@ -64,10 +69,6 @@ int	kp_expand_with_label(const uint8_t *secret, size_t slen,
 /* kp_derive_secret: DeriveSecret = ExpandWithLabel(s, label, "", Nh). */
 int	kp_derive_secret(const uint8_t *secret, size_t slen,
 	    const char *label, uint8_t out[KP_HASH_LEN]) KP_WUR;
-/* kp_derive_tree_secret: DeriveTreeSecret (RFC 9420 §9). */
-int	kp_derive_tree_secret(const uint8_t *secret, size_t slen,
-	    const char *label, uint32_t generation, uint8_t *out,
-	    size_t olen) KP_WUR;
 /* kp_ref_hash: RefHash(label, value) = H(label<V> || value<V>). */
 int	kp_ref_hash(const char *label, const uint8_t *value, size_t vlen,
 	    uint8_t out[KP_HASH_LEN]) KP_WUR;

@@ -18,26 +18,6 @@
 #define COMPONENTS	"(\"@method\" \"@path\" \"@query\" \"content-digest\")"
 #define B64V		sodium_base64_VARIANT_ORIGINAL
 
-int
-kp_username_valid(const char *name)
-{
-	size_t	i, n;
-
-	if (name == NULL || (n = strlen(name)) == 0 || n > KP_MAX_USERNAME)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9'))
-			continue;
-		if (i > 0 && (c == '.' || c == '_' || c == '-' || c == '@'))
-			continue;
-		return 0;
-	}
-	return 1;
-}
-
 void
 kp_httpsig_digest(const void *body, size_t len,
     char out[KP_HTTPSIG_DIGEST_LEN])
@@ -52,6 +32,15 @@ kp_httpsig_digest(const void *body, size_t len,
 	    body == NULL ? 0 : len);
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), B64V);
 	(void)snprintf(out, KP_HTTPSIG_DIGEST_LEN, "sha-256=:%s:", b64);
+}
+
+/* keyid_valid: 1 when keyid is a principal (user, or user/device). */
+static int
+keyid_valid(const char *keyid)
+{
+	char	u[KP_MAX_USERNAME + 1], d[KP_MAX_DEVICE + 1];
+
+	return kp_principal_parse(keyid, u, d) == KP_OK;
 }
 
 /*
@@ -99,7 +88,7 @@ kp_httpsig_sign(const char *method, const char *path, const char *query,
 	size_t	 blen;
 	int	 n, rc;
 
-	if (!kp_username_valid(keyid))
+	if (!keyid_valid(keyid))
 		return KP_EINVAL;
 	if ((rc = kp_crypto_init()) != KP_OK)
 		return rc;
@@ -213,7 +202,7 @@ kp_httpsig_parse(const char *input, const char *signature,
 		} else if (strncmp(p, "keyid=", 6) == 0 && !have_keyid) {
 			p += 6;
 			if (sfstring(&p, out->keyid, sizeof(out->keyid)) != 0 ||
-			    !kp_username_valid(out->keyid))
+			    !keyid_valid(out->keyid))
 				return KP_EAUTH;
 			have_keyid = 1;
 		} else if (strncmp(p, "alg=", 4) == 0 && !have_alg) {

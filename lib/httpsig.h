@@ -22,7 +22,7 @@
 /* The three headers of a signed request. */
 struct kp_httpsig {
 	char	digest[KP_HTTPSIG_DIGEST_LEN];	/* Content-Digest */
-	char	input[256 + KP_MAX_USERNAME];	/* Signature-Input */
+	char	input[256 + KP_MAX_PRINCIPAL];	/* Signature-Input */
 	char	signature[128];			/* Signature */
 };
 

@@ -30,13 +30,6 @@ struct kp_keypackage {
 };
 
 int
-kp_is_grease(uint16_t v)
-{
-	return (v & 0x0f0f) == 0x0a0a && (v >> 12) == ((v >> 4) & 0x0f) &&
-	    (v >> 12) <= 0x0e;
-}
-
-int
 kp_u16_list_has(struct kp_span body, uint16_t v)
 {
 	size_t	i;
@@ -109,6 +102,12 @@ rd_u16_list(struct kp_rd *r, struct kp_span *s)
 	if ((rc = kp_rd_vec(r, &s->p, &s->n)) != KP_OK)
 		return rc;
 	return s->n % 2 == 0 ? KP_OK : KP_EMALFORMED;
+}
+
+int
+kp_nested(int rc)
+{
+	return rc == KP_ETRUNC || rc == KP_ETRAILING ? KP_EMALFORMED : rc;
 }
 
 int
@@ -352,9 +351,9 @@ kp_keypackage_free(struct kp_keypackage *kp)
 	free(kp);
 }
 
-/* Every extension type in an extensions body must be in the caps. */
-static int
-exts_listed(struct kp_span exts, struct kp_span caps)
+/* kp_exts_listed: see mls.h. */
+int
+kp_exts_listed(struct kp_span exts, struct kp_span caps)
 {
 	struct kp_rd	 r;
 	uint16_t	 t;
@@ -365,10 +364,11 @@ exts_listed(struct kp_span exts, struct kp_span caps)
 	while (kp_rd_left(&r) > 0) {
 		if (kp_rd_u16(&r, &t) != KP_OK || kp_rd_vec(&r, &p, &n) != KP_OK)
 			return KP_EMALFORMED;
-		/* default types (§7.2) and GREASE (§13.5) need no listing */
+		/*
+		 * The default types need no listing (§7.2); GREASE values
+		 * do, as any other type in use (§13.5).
+		 */
 		if (t >= KP_EXT_APPLICATION_ID && t <= KP_EXT_EXTERNAL_SENDERS)
-			continue;
-		if (kp_is_grease(t))
 			continue;
 		if (!kp_u16_list_has(caps, t))
 			return KP_ECAPS;
@@ -406,11 +406,15 @@ kp_keypackage_validate(const struct kp_keypackage *kp, uint64_t now)
 	    !kp_u16_list_has(l->cap_suites, f->suite) ||
 	    !kp_u16_list_has(l->cap_creds, l->cred_type))
 		return KP_ECAPS;
-	if ((rc = exts_listed(l->exts, l->cap_exts)) != KP_OK ||
-	    (rc = exts_listed(f->exts, l->cap_exts)) != KP_OK)
+	if ((rc = kp_exts_listed(l->exts, l->cap_exts)) != KP_OK ||
+	    (rc = kp_exts_listed(f->exts, l->cap_exts)) != KP_OK)
 		return rc;
 	if (sodium_memcmp(f->init_key.p, l->enc_key.p, KP_KEY_LEN) == 0)
 		return KP_ESAMEKEY;
+	/* the KEM cannot encrypt to a key of small order */
+	if (kp_x25519_small_order(f->init_key.p) ||
+	    kp_x25519_small_order(l->enc_key.p))
+		return KP_EWEAKKEY;
 	if (l->not_before > l->not_after)
 		return KP_ELIFETIME;
 	if (now < l->not_before)
@@ -527,6 +531,13 @@ kp_kpopts_check(const struct kp_kpopts *o, const char **why)
 	    !caps_list_ok(o->cap_extensions, o->ncap_extensions) ||
 	    !caps_list_ok(o->cap_proposals, o->ncap_proposals)) {
 		w = "a capabilities list is NULL or longer than 64 entries";
+		goto out;
+	}
+	/* RFC 9420 §7.2: the credential type in use must be listed */
+	if (o->ncap_credentials > 0 && !u16_any_in(o->cap_credentials,
+	    o->ncap_credentials, KP_CRED_BASIC, KP_CRED_BASIC)) {
+		w = "capabilities.credentials does not list basic (0x0001), "
+		    "the credential type in use";
 		goto out;
 	}
 	/* RFC 9420 §7.2: the default types must not be listed */

@@ -26,10 +26,10 @@ extern "C" {
 
 /* What a verifier learns from parsing Signature-Input and Signature. */
 struct kp_httpsig_params {
-	char	 keyid[KP_MAX_USERNAME + 1];
+	char	 keyid[KP_MAX_PRINCIPAL + 1];	/* user or user/device */
 	char	 nonce[KP_HTTPSIG_MAX_NONCE + 1];
 	int64_t	 created;
-	char	 params[256 + KP_MAX_USERNAME];	/* @signature-params value */
+	char	 params[256 + KP_MAX_PRINCIPAL];	/* @signature-params value */
 	uint8_t	 sig[64];
 };
 

@@ -8,12 +8,13 @@
  *
  * Conventions: every function that can fail returns KP_OK (0) or a
  * negative KP_E* code; kp_strerror() names a code.  Handles that carry
- * state (struct kp_pool, struct kp_client) keep the detail of their last
- * error for kp_errmsg().  The library never prints and never exits.
- * Memory a function returns through an out parameter belongs to the
- * caller and is released with the free function named in its comment.
- * Private keys handed to the caller are the caller's to wipe
- * (sodium_memzero) after use.
+ * state keep the detail of their last error: kp_errmsg() of a pool
+ * tells of the last call the calling thread made on it,
+ * kp_client_errmsg() of a client (used by one thread) of its last.  The
+ * library never prints and never exits.  Memory a function returns
+ * through an out parameter belongs to the caller and is released with
+ * the free function named in its comment.  Private keys handed to the
+ * caller are the caller's to wipe (sodium_memzero) after use.
  */
 #ifndef KPOOL_H
 #define KPOOL_H
@@ -75,6 +76,15 @@ enum kp_error {
 				   GroupInfo's tree_hash, lacks our leaf,
 				   holds a public key twice or a bad
 				   unmerged leaf */
+	KP_ENOTREE = -52,	/* a Welcome with no ratchet tree, neither
+				   in its GroupInfo nor given */
+	KP_EPARENTHASH = -53,	/* a parent node of the ratchet tree is
+				   not parent-hash valid (§7.9.2) */
+	KP_EPATHSECRET = -54,	/* the Welcome's path_secret does not give
+				   the tree's public keys */
+	KP_ECREDTYPE = -55,	/* a member's credential type is not
+				   supported by every member */
+	KP_EWEAKKEY = -56,	/* an X25519 public key of small order */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */
@@ -203,22 +213,32 @@ void kp_keypackage_free(struct kp_keypackage *kp);
  * Accessors of a decoded KeyPackage.  Pointers returned point into kp
  * and live as long as it does.
  */
+/* kp_keypackage_bytes: the raw KeyPackage (unwrapped) and its length. */
 const uint8_t	*kp_keypackage_bytes(const struct kp_keypackage *kp,
-		    size_t *len);	/* the raw KeyPackage, unwrapped */
+		    size_t *len);
+/* kp_keypackage_ref: its KeyPackageRef, KP_REF_LEN bytes. */
 const uint8_t	*kp_keypackage_ref(const struct kp_keypackage *kp);
+/* kp_keypackage_suite: its cipher suite. */
 uint16_t	 kp_keypackage_suite(const struct kp_keypackage *kp);
+/* kp_keypackage_credential_type: KP_CRED_BASIC or KP_CRED_X509. */
 uint16_t	 kp_keypackage_credential_type(const struct kp_keypackage *kp);
+/* kp_keypackage_identity: the basic credential's identity. */
 const uint8_t	*kp_keypackage_identity(const struct kp_keypackage *kp,
-		    size_t *len);	/* basic credential identity */
+		    size_t *len);
+/* kp_keypackage_init_key: the HPKE init_key. */
 const uint8_t	*kp_keypackage_init_key(const struct kp_keypackage *kp,
 		    size_t *len);
+/* kp_keypackage_encryption_key: the LeafNode's encryption_key. */
 const uint8_t	*kp_keypackage_encryption_key(const struct kp_keypackage *kp,
 		    size_t *len);
+/* kp_keypackage_signature_key: the LeafNode's signature_key. */
 const uint8_t	*kp_keypackage_signature_key(const struct kp_keypackage *kp,
 		    size_t *len);
+/* kp_keypackage_not_before: the lifetime's start, unix seconds. */
 uint64_t	 kp_keypackage_not_before(const struct kp_keypackage *kp);
+/* kp_keypackage_not_after: the lifetime's end, unix seconds. */
 uint64_t	 kp_keypackage_not_after(const struct kp_keypackage *kp);
-/* 1 when the KeyPackage's own extensions include type, else 0 */
+/* kp_keypackage_has_extension: 1 when its own extensions hold type. */
 int		 kp_keypackage_has_extension(const struct kp_keypackage *kp,
 		    uint16_t type);
 
@@ -243,9 +263,11 @@ struct kp_welcome_info {
 	size_t		 group_id_len;
 	uint64_t	 epoch;
 	uint16_t	 suite;
-	int		 signature_checked; /* GroupInfo signature verified */
+	int		 signature_checked; /* GroupInfo signature verified:
+					       always 1 on success */
 	uint8_t		 epoch_authenticator[32];
-	int		 tree_checked;	/* ratchet tree hash and our leaf */
+	int		 tree_checked;	/* ratchet tree checked: always 1
+					   on success */
 };
 
 /*
@@ -255,23 +277,30 @@ struct kp_welcome_info {
 int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
     size_t *n) KP_WUR;
 
+/* kp_welcome_open flags */
+#define KP_WELCOME_ANY_LIFETIME	0x01	/* accept tree leaves whose lifetime
+					   does not cover now */
+
 /*
  * kp_welcome_open: open a Welcome (MLSMessage) addressed to the
- * KeyPackage kp (encoded) with its init private key: decrypt the
- * GroupSecrets and the GroupInfo, check the confirmation tag, and verify
- * the GroupInfo signature with the signer's key from the ratchet_tree
- * extension (signer_pub, when given too, must be that key), or with
- * signer_pub when there is no tree.  A tree must hash to the GroupInfo's
- * tree_hash, hold our KeyPackage's LeafNode and no public key twice
- * (KP_ETREE), and its leaves' signatures must verify (KP_ELEAFSIG);
- * docs/mls.md says what is not verified.  PSKs are not supported
- * (KP_EPSK).  On success fills *info; release it with
- * kp_welcome_info_free().
+ * KeyPackage kp (encoded) with its init private key, as a joiner does
+ * (RFC 9420 §12.4.3.1): decrypt the GroupSecrets and the GroupInfo,
+ * take the ratchet tree from the GroupInfo's ratchet_tree extension or
+ * else from tree (a serialized optional<Node> ratchet_tree<V>, NULL when
+ * none; KP_ENOTREE without either) and check it: its hash is the
+ * GroupInfo's tree_hash and it holds our LeafNode and no public key
+ * twice (KP_ETREE), every parent is parent-hash valid (KP_EPARENTHASH),
+ * every leaf passes §7.3 (KP_ELEAFSIG, KP_ECAPS, KP_ECREDTYPE, and
+ * KP_EEXPIRED or KP_ENOTYET unless flags has KP_WELCOME_ANY_LIFETIME).
+ * Then the GroupInfo signature verifies with the signer's leaf
+ * (KP_EGISIG), a path_secret gives the public keys of the common
+ * ancestor and above (KP_EPATHSECRET), and the confirmation tag
+ * matches (KP_ECONFIRM).  PSKs are not supported (KP_EPSK).  On success
+ * fills *info; release it with kp_welcome_info_free().
  */
 int kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
-    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
-    const uint8_t *signer_pub, size_t signer_pub_len,
-    struct kp_welcome_info *info) KP_WUR;
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN], const uint8_t *tree,
+    size_t treelen, int flags, struct kp_welcome_info *info) KP_WUR;
 
 /* kp_welcome_info_free: release what kp_welcome_open filled in. */
 void kp_welcome_info_free(struct kp_welcome_info *info);
@@ -308,8 +337,39 @@ int kp_sqlite_migrate(struct sqlite3 *db, const char *const *steps,
 #define KP_MAX_GROUP_ID		255	/* bytes of an MLS group_id */
 #define KP_MAX_BATCH		256	/* KeyPackages in one upload */
 
-/* kp_username_valid: 1 when name is a valid user name, else 0. */
+/*
+ * kp_username_valid: 1 when name is a user name (1 to KP_MAX_USERNAME
+ * bytes of A-Z a-z 0-9, and . _ - @ after the first), else 0.
+ */
 int kp_username_valid(const char *name);
+
+#define KP_MAX_DEVICE		32	/* bytes of a device name */
+#define KP_MAX_PRINCIPAL	(KP_MAX_USERNAME + 1 + KP_MAX_DEVICE)
+#define KP_DEFAULT_DEVICE	"default"
+
+/*
+ * kp_devicename_valid: 1 when name is a device name (1 to KP_MAX_DEVICE
+ * bytes of a-z 0-9, and . _ - after the first), else 0.
+ */
+int kp_devicename_valid(const char *name);
+
+/*
+ * kp_principal: the name of one device of a user, as credentials,
+ * signatures and the server give it: "user" for the device "default"
+ * (device NULL means it too), "user/device" for any other.  KP_OK, or
+ * KP_EINVAL for an invalid name or a buf shorter than the principal
+ * (KP_MAX_PRINCIPAL + 1 always suffices).
+ */
+int kp_principal(const char *user, const char *device, char *buf,
+    size_t len) KP_WUR;
+
+/*
+ * kp_principal_parse: split principal s into user and device
+ * ("default" when s names no device; "alice/default" is accepted).
+ * KP_OK, or KP_EINVAL when either part is not a valid name.
+ */
+int kp_principal_parse(const char *s, char user[KP_MAX_USERNAME + 1],
+    char device[KP_MAX_DEVICE + 1]) KP_WUR;
 
 struct kp_client;	/* one user's signed connection to a server, opaque */
 
@@ -320,6 +380,7 @@ struct kp_client;	/* one user's signed connection to a server, opaque */
  */
 int kp_client_new(const char *url, const char *user,
     const uint8_t seed[KP_SIGN_SEED_LEN], struct kp_client **out) KP_WUR;
+/* kp_client_free: close the connection; NULL is fine. */
 void kp_client_free(struct kp_client *c);
 /* kp_client_errmsg: detail of the client's last error (server message). */
 const char *kp_client_errmsg(const struct kp_client *c);
@@ -329,9 +390,8 @@ void kp_client_set_timeouts(struct kp_client *c, long connect_ms,
 /* kp_client_last_status: HTTP status of the last request, 0 if none. */
 long kp_client_last_status(const struct kp_client *c);
 
-/* GET /healthz */
-int kp_client_healthz(struct kp_client *c) KP_WUR;
-/* POST /users with our name and public key; KP_ECONFLICT when taken. */
+/* kp_client_register: POST /users, our name and public key; KP_ECONFLICT
+ * when the name is taken. */
 int kp_client_register(struct kp_client *c) KP_WUR;
 
 struct kp_upload_result {
@@ -367,21 +427,22 @@ struct kp_reservation {
 int kp_client_reserve(struct kp_client *c, const char *target,
     const uint8_t *group_id, size_t group_id_len, const char *request_id,
     const uint8_t *ref, struct kp_reservation *out) KP_WUR;
+/* kp_reservation_free: release what kp_client_reserve filled in. */
 void kp_reservation_free(struct kp_reservation *r);
-/* POST /keypackages/spend */
+/* kp_client_spend: POST /keypackages/spend of ref for group_id. */
 int kp_client_spend(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
     const uint8_t *group_id, size_t group_id_len) KP_WUR;
-/* POST /keypackages/release */
+/* kp_client_release: POST /keypackages/release of ref. */
 int kp_client_release(struct kp_client *c,
     const uint8_t ref[KP_REF_LEN]) KP_WUR;
-/* DELETE /keypackages/{ref} */
+/* kp_client_retire: DELETE /keypackages/{ref}. */
 int kp_client_retire(struct kp_client *c,
     const uint8_t ref[KP_REF_LEN]) KP_WUR;
 
 struct kp_remote_status {
 	uint32_t available, reserved, spent, expired, last_resort;
 };
-/* GET /keypackages/status/{user} */
+/* kp_client_status: GET /keypackages/status/{user}, the counts. */
 int kp_client_status(struct kp_client *c, const char *user,
     struct kp_remote_status *out) KP_WUR;
 
@@ -410,7 +471,7 @@ struct kp_remote_key {
 	uint8_t	group_id[KP_MAX_GROUP_ID];
 	size_t	group_id_len;
 };
-/* GET /keypackages/mine; *keys is malloc'd, caller frees. */
+/* kp_client_mine: GET /keypackages/mine; *keys malloc'd, caller frees. */
 int kp_client_mine(struct kp_client *c, struct kp_remote_key **keys,
     size_t *n) KP_WUR;
 
@@ -446,27 +507,64 @@ int kp_policy_should_replenish(const struct kp_policy *p,
 uint32_t kp_policy_needed(const struct kp_policy *p,
     const struct kp_counts *c);
 
-/* One key of the pool as the tree and the tools see it: public only. */
-struct kp_key {
-	uint8_t	 ref[KP_REF_LEN];
-	char	 ref_hex[2 * KP_REF_LEN + 1];
-	int	 state;			/* KP_STATE_* */
-	uint16_t suite;
-	int	 last_resort;
-	int	 has_private;		/* private keys still in the store */
-	int64_t	 created_at, uploaded_at, reserved_at, spent_at, expired_at;
-	int64_t	 not_before, not_after;
-	int64_t	 changed_at;		/* last transition */
-	char	 reservation_id[65];
-	int64_t	 reservation_expires_at;
-	char	 reserved_by[KP_MAX_USERNAME + 1];
-	char	 spent_by[KP_MAX_USERNAME + 1];
-	uint8_t	 group_id[KP_MAX_GROUP_ID];
-	size_t	 group_id_len;
-	int64_t	 epoch;			/* from an opened Welcome, else -1 */
-	size_t	 keypackage_len;
-	uint8_t	 credential_hash[32];
+/*
+ * One key's public record, opaque: no private key, a copy taken when it
+ * was read (it does not follow later changes).  Read it with the
+ * accessors below; pointers they return live as long as the record.
+ */
+struct kp_key;
+
+/* kp_key_free: release a record; NULL is fine. */
+void kp_key_free(struct kp_key *k);
+/*
+ * kp_keys_free: release the n records of keys and the array; NULL
+ * entries (records the caller kept) are skipped.
+ */
+void kp_keys_free(struct kp_key **keys, size_t n);
+/* kp_key_ref: the KeyPackageRef, KP_REF_LEN bytes. */
+const uint8_t *kp_key_ref(const struct kp_key *k);
+/* kp_key_ref_hex: the KeyPackageRef in lowercase hex. */
+const char *kp_key_ref_hex(const struct kp_key *k);
+/* kp_key_state: the KP_STATE_* of the key. */
+int kp_key_state(const struct kp_key *k);
+/* kp_key_suite: the cipher suite. */
+uint16_t kp_key_suite(const struct kp_key *k);
+/* kp_key_last_resort: 1 for a last-resort key, else 0. */
+int kp_key_last_resort(const struct kp_key *k);
+/* kp_key_has_private: 1 while its private keys are in the store. */
+int kp_key_has_private(const struct kp_key *k);
+/* kp_key_keypackage_len: bytes of the encoded KeyPackage. */
+size_t kp_key_keypackage_len(const struct kp_key *k);
+
+/* The times of a key (kp_key_time). */
+enum kp_key_time {
+	KP_T_CREATED,
+	KP_T_UPLOADED,
+	KP_T_RESERVED,
+	KP_T_RESERVATION_EXPIRES,
+	KP_T_SPENT,
+	KP_T_EXPIRED,
+	KP_T_NOT_BEFORE,
+	KP_T_NOT_AFTER,
+	KP_T_CHANGED,		/* the last transition */
 };
+/* kp_key_time: a KP_T_* time of the key, unix seconds; 0 when unset. */
+int64_t kp_key_time(const struct kp_key *k, int which);
+
+/* The texts of a key (kp_key_text). */
+enum kp_key_text {
+	KP_X_RESERVATION_ID,
+	KP_X_RESERVED_BY,
+	KP_X_SPENT_BY,
+};
+/* kp_key_text: a KP_X_* text of the key; "" when unset. */
+const char *kp_key_text(const struct kp_key *k, int which);
+/* kp_key_group_id: the group it was spent in (*len 0: none known). */
+const uint8_t *kp_key_group_id(const struct kp_key *k, size_t *len);
+/* kp_key_epoch: the epoch of its opened Welcome; -1 when none was. */
+int64_t kp_key_epoch(const struct kp_key *k);
+/* kp_key_credential_hash: SHA-256 of its Credential, 32 bytes. */
+const uint8_t *kp_key_credential_hash(const struct kp_key *k);
 
 struct kp_pool;		/* one user's local pool, opaque */
 
@@ -476,15 +574,25 @@ struct kp_pool;		/* one user's local pool, opaque */
  * first use; NULL means dbpath with ".key" appended).  A new store gets
  * a fresh Ed25519 identity.  user may be NULL to open an existing store
  * as whoever owns it.  Close with kp_pool_close().  On failure *out may
- * still hold a handle for kp_errmsg(): close it too.  A handle is used
- * by one thread at a time; several handles may share one store.
+ * still hold a handle for kp_errmsg(): close it too.
+ *
+ * A handle may be used by several threads at once: local work (reads,
+ * generation, local moves, Welcomes) goes on while another thread talks
+ * to the server, and conversations with the server take turns, so a
+ * view pulled before a transition is never applied after it.  Several
+ * handles, in one process or several, may share one store.
  */
 int kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
     struct kp_pool **out) KP_WUR;
+/* kp_pool_close: close the store and wipe the identity; NULL is fine.
+ * No other thread may be using p. */
 void kp_pool_close(struct kp_pool *p);
-/* kp_errmsg: detail of the pool's last error; never a secret.  It tells
- * of the last kp_pool_* call only: empty after one that succeeded with
- * nothing to report. */
+/*
+ * kp_errmsg: the detail of the last kp_pool_* call this thread made on
+ * p; never a secret, empty after a call that succeeded with nothing to
+ * report.  Other threads' calls on p do not change it.  The string
+ * lasts until this thread's next call on p.
+ */
 const char *kp_errmsg(const struct kp_pool *p);
 /* kp_pool_user: the user name the store belongs to. */
 const char *kp_pool_user(const struct kp_pool *p);
@@ -492,12 +600,43 @@ const char *kp_pool_user(const struct kp_pool *p);
 void kp_pool_identity(const struct kp_pool *p, uint8_t pub[KP_SIGN_PK_LEN]);
 /* kp_pool_set_server: talk to url from now on; NULL means offline. */
 int kp_pool_set_server(struct kp_pool *p, const char *url) KP_WUR;
-/* kp_pool_set_clock: a clock for tests (NULL: the real one). */
+/* kp_pool_set_clock: a clock for tests (NULL: the real one); set it
+ * before other threads use p. */
 void kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *),
     void *arg);
 /* kp_pool_now: the pool's idea of now, unix seconds. */
 int64_t kp_pool_now(const struct kp_pool *p);
 
+/*
+ * kp_pool_set_observer: fn(arg, ref, from, to) hears of every key that a
+ * call through p changed, once per key, after the call's changes are
+ * committed (or journaled, kp_pool_set_batching): from -1 for a new
+ * key, to -1 for a deleted one, from == to for a change that kept the
+ * state (reservation details, spent_by learnt later, a wipe of private
+ * keys).  ref NULL (from and to -1) says that
+ * another connection changed the store, so any key may have changed
+ * (noticed by kp_pool_expire, kp_pool_sync and kp_pool_refresh).  fn
+ * runs in the thread that made the change, with no lock of p held, and
+ * must not call back into p; the calls of two threads may reach it in
+ * either order.  fn NULL: nobody hears.
+ */
+void kp_pool_set_observer(struct kp_pool *p,
+    void (*fn)(void *arg, const uint8_t *ref, int from, int to), void *arg);
+
+/*
+ * kp_pool_set_batching: with on, p batches its local moves (the
+ * kp_pool_transition of created -> expired): each is recorded before it
+ * returns in a journal beside the store, which outlives the process (a
+ * later open of the store applies it), and committed to the store with
+ * the handle's next call that writes (kp_pool_expire, for one) or its
+ * close; till then other connections see the key where it was and wait
+ * to write.  For a handle whose owner makes such a call soon after each
+ * move (kpoolfs: within a second).  KP_EBUSY when another live handle
+ * batches on the store.  Off (the default) commits what is batched.
+ */
+int kp_pool_set_batching(struct kp_pool *p, int on) KP_WUR;
+
+/* kp_pool_policy_get: the stored policy, defaults where unset. */
 int kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out) KP_WUR;
 /* kp_pool_policy_set: store a policy; KP_EINVAL if inconsistent. */
 int kp_pool_policy_set(struct kp_pool *p, const struct kp_policy *in) KP_WUR;
@@ -507,16 +646,20 @@ int kp_pool_config_set(struct kp_pool *p, const char *key,
 /* kp_pool_config_text: the settings as "key = value\n" lines, malloc'd. */
 int kp_pool_config_text(struct kp_pool *p, char **text) KP_WUR;
 
+/* kp_pool_counts: keys per state, last-resort keys included. */
 int kp_pool_counts(struct kp_pool *p, struct kp_counts *out) KP_WUR;
-/* kp_pool_list: keys in state (-1: all), oldest first; free(*keys). */
-int kp_pool_list(struct kp_pool *p, int state, struct kp_key **keys,
+/*
+ * kp_pool_list: the keys in state (-1: all), oldest first, into *keys
+ * (an array of *n records); release with kp_keys_free(*keys, *n).  A
+ * caller may keep (*keys)[i] by setting it to NULL; kp_key_free() it
+ * later.
+ */
+int kp_pool_list(struct kp_pool *p, int state, struct kp_key ***keys,
     size_t *n) KP_WUR;
-/* kp_pool_get: one key; KP_ENOTFOUND when missing. */
-int kp_pool_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
-    struct kp_key *out) KP_WUR;
-/* kp_pool_load: like kp_pool_get, but a missing key sets *found = 0. */
-int kp_pool_load(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
-    struct kp_key *out, int *found) KP_WUR;
+/* kp_pool_key: one key into *out (kp_key_free()); KP_ENOTFOUND when
+ * missing. */
+int kp_pool_key(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    struct kp_key **out) KP_WUR;
 /* kp_pool_keypackage: the encoded KeyPackage; free(*buf). */
 int kp_pool_keypackage(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
     uint8_t **buf, size_t *len) KP_WUR;
@@ -575,15 +718,21 @@ enum kp_health {
 	KP_HEALTH_OK = 0,
 	KP_HEALTH_LOW,		/* available < low watermark */
 	KP_HEALTH_EMPTY,	/* nothing available */
-	KP_HEALTH_OFFLINE,	/* the last server call failed */
+	KP_HEALTH_OFFLINE,	/* no server, or it did not answer last */
 };
-/* kp_health_name: "ok", "low", "empty", "offline". */
+/* kp_health_name: "ok", "low", "empty", "offline"; NULL for a bad one. */
 const char *kp_health_name(int health);
 struct kp_status {
 	struct kp_counts counts;
 	int	 health;		/* KP_HEALTH_* */
 	int64_t	 last_sync;		/* 0: never */
 };
+/*
+ * kp_pool_status: the counts, the health and the time of the last sync.
+ * Health is offline when no server is set or when the last exchange
+ * with it, by any handle on the store, got no answer (a refusal is an
+ * answer); else empty, low or ok by the regular available keys.
+ */
 int kp_pool_status(struct kp_pool *p, struct kp_status *out) KP_WUR;
 
 #ifdef __cplusplus

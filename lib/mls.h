@@ -68,6 +68,13 @@ struct kp_kpfields {
 
 /* kp_rd_span: an opaque<V> from r as a span into the input. */
 int	kp_rd_span(struct kp_rd *r, struct kp_span *s) KP_WUR;
+/*
+ * kp_nested: the code of a structure read from a field of another.
+ * KP_ETRUNC and KP_ETRAILING describe the caller's buffer, so a nested
+ * structure that runs past its field or does not fill it makes the
+ * outer one KP_EMALFORMED; other codes pass through.
+ */
+int	kp_nested(int rc);
 /* kp_leaf_read: one LeafNode from r (structure only). */
 int	kp_leaf_read(struct kp_rd *r, struct kp_leaf *l) KP_WUR;
 /* kp_leaf_write: encode l; sign it with sk (64 bytes) or use l->sig. */
@@ -85,10 +92,14 @@ int	kp_kp_write(struct kp_wb *w, const struct kp_kpfields *f,
 int	kp_exts_check(struct kp_span body) KP_WUR;
 /* kp_exts_find: the data of extension type in body; 1 if found. */
 int	kp_exts_find(struct kp_span body, uint16_t type, struct kp_span *data);
+/*
+ * kp_exts_listed: every non-default extension type in the extensions<V>
+ * body exts, GREASE values included, is in the capabilities list caps
+ * (RFC 9420 §7.2, §7.3); KP_ECAPS if one is not.
+ */
+int	kp_exts_listed(struct kp_span exts, struct kp_span caps) KP_WUR;
 /* kp_u16_list_has: 1 when a uint16 vector body holds v. */
 int	kp_u16_list_has(struct kp_span body, uint16_t v);
-/* kp_is_grease: 1 for the GREASE values of RFC 9420 §13.5. */
-int	kp_is_grease(uint16_t v);
 /* kp_leaf_verify: VerifyWithLabel "LeafNodeTBS" of a key_package leaf. */
 int	kp_leaf_verify(const struct kp_leaf *l) KP_WUR;
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "kpool.h"
-#include "store.h"
+#include "policy.h"
 
 #define MAX_TARGET		10000
 #define MAX_HARD_CAP		10000

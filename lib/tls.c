@@ -37,16 +37,6 @@ kp_rd_end(const struct kp_rd *r)
 }
 
 int
-kp_rd_fixed(struct kp_rd *r, size_t n, const uint8_t **p)
-{
-	if (n > r->len - r->off)
-		return KP_ETRUNC;
-	*p = r->p + r->off;
-	r->off += n;
-	return KP_OK;
-}
-
-int
 kp_rd_u8(struct kp_rd *r, uint8_t *v)
 {
 	if (r->len - r->off < 1)
@@ -166,18 +156,6 @@ kp_rd_sub(struct kp_rd *r, struct kp_rd *sub)
 	kp_rd_init(sub, p, n);
 	sub->p = p;	/* keep a valid pointer even for empty bodies */
 	return KP_OK;
-}
-
-int
-kp_varint_decode(const uint8_t *buf, size_t len, uint32_t *v)
-{
-	struct kp_rd	r;
-	int		rc;
-
-	kp_rd_init(&r, buf, len);
-	if ((rc = kp_rd_varint(&r, v)) != KP_OK)
-		return rc;
-	return kp_rd_end(&r);
 }
 
 size_t

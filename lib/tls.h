@@ -44,15 +44,11 @@ int	kp_rd_u32(struct kp_rd *r, uint32_t *v) KP_WUR;
 int	kp_rd_u64(struct kp_rd *r, uint64_t *v) KP_WUR;
 /* kp_rd_varint: a minimal MLS varint (KP_EVARINT otherwise). */
 int	kp_rd_varint(struct kp_rd *r, uint32_t *v) KP_WUR;
-/* kp_rd_fixed: n raw bytes; *p points into the input. */
-int	kp_rd_fixed(struct kp_rd *r, size_t n, const uint8_t **p) KP_WUR;
 /* kp_rd_vec: an opaque<V>; *p points into the input, *n its length. */
 int	kp_rd_vec(struct kp_rd *r, const uint8_t **p, size_t *n) KP_WUR;
 /* kp_rd_sub: the body of a vector<V> as a cursor of its own. */
 int	kp_rd_sub(struct kp_rd *r, struct kp_rd *sub) KP_WUR;
 
-/* kp_varint_decode: decode a whole buffer as one varint, nothing left. */
-int	kp_varint_decode(const uint8_t *buf, size_t len, uint32_t *v) KP_WUR;
 /* kp_varint_size: bytes of the minimal encoding of v (0 if too big). */
 size_t	kp_varint_size(uint64_t v);
 /* kp_varint_put: the minimal encoding of v into b; its size, 0 if too big. */

@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kpool.h"
+#include "util.h"
 
 void
 kp_hex(const uint8_t *buf, size_t len, char *out)
@@ -78,4 +80,21 @@ kp_clock_file(const char *path, int field)
 			return (int64_t)time(NULL);
 	}
 	return (int64_t)v;
+}
+
+int
+kp_grow(void *vp, size_t *cap, size_t n, size_t size, size_t first)
+{
+	void	*v, *nv;
+	size_t	 ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap > 0 ? 2 * *cap : first;
+	memcpy(&v, vp, sizeof(v));
+	if ((nv = reallocarray(v, ncap, size)) == NULL)
+		return -1;
+	memcpy(vp, &nv, sizeof(nv));
+	*cap = ncap;
+	return 0;
 }

@@ -3,12 +3,14 @@
  * welcome.c: open an RFC 9420 Welcome (§12.4.3.1) addressed to one of
  * our KeyPackages: find our EncryptedGroupSecrets, decrypt GroupSecrets
  * with the init private key, run the key schedule to the welcome and
- * epoch secrets, decrypt the GroupInfo, verify its signature and its
+ * epoch secrets, decrypt the GroupInfo, check the ratchet tree
+ * (tree.c, treepath.c), verify the GroupInfo signature and the
  * confirmation tag, and derive the epoch_authenticator.
  */
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -16,68 +18,11 @@
 #include "hpke.h"
 #include "mls.h"
 #include "tls.h"
+#include "tree.h"
 #include "welcome.h"
 
-#define MAX_WELCOME	(1 << 20)	/* cap on a Welcome we parse */
-#define MAX_PSKS	64
-#define MAX_TREE_NODES	(1 << 16)	/* nodes in a ratchet tree */
-
-#define PSK_EXTERNAL	1
-#define PSK_RESUMPTION	2
-
-struct egs {
-	struct kp_span	new_member, kem_output, ciphertext;
-};
-
-struct welcome {
-	uint16_t	suite;
-	struct kp_span	secrets;	/* body of secrets<V> */
-	struct kp_span	egi;		/* encrypted_group_info */
-};
-
-struct psk_id {
-	uint8_t		type;
-	struct kp_span	id;		/* external psk_id */
-	uint8_t		usage;		/* resumption */
-	struct kp_span	group_id;
-	uint64_t	epoch;
-	struct kp_span	nonce;
-	struct kp_span	raw;		/* the encoded PreSharedKeyID */
-};
-
-struct group_secrets {
-	struct kp_span	joiner;
-	uint8_t		has_path;
-	struct kp_span	path;
-	struct kp_span	psks;		/* body of psks<V> */
-};
-
-struct group_info {
-	uint16_t	version, suite;
-	struct kp_span	group_id;
-	uint64_t	epoch;
-	struct kp_span	tree_hash, cth, gc_exts;
-	struct kp_span	context;	/* the encoded GroupContext */
-	struct kp_span	exts, tag;
-	uint32_t	signer;
-	struct kp_span	sig;
-	size_t		tbs_len;
-};
-
-/*
- * The code of a structure nested in a field of another: KP_ETRUNC and
- * KP_ETRAILING describe the caller's buffer, so a nested structure that
- * runs past its field or does not fill it makes the outer one
- * KP_EMALFORMED.
- */
-static int
-nested(int rc)
-{
-	return rc == KP_ETRUNC || rc == KP_ETRAILING ? KP_EMALFORMED : rc;
-}
-
-static int
-rd_egs(struct kp_rd *r, struct egs *e)
+int
+kp_egs_read(struct kp_rd *r, struct kp_egs *e)
 {
 	int	rc;
 
@@ -88,18 +33,18 @@ rd_egs(struct kp_rd *r, struct egs *e)
 	return KP_OK;
 }
 
-/* MLSMessage(Welcome): the header, the Welcome, nothing after. */
-static int
-welcome_read(const uint8_t *buf, size_t len, struct welcome *w)
+/* kp_welcome_read: see welcome.h. */
+int
+kp_welcome_read(const uint8_t *buf, size_t len, struct kp_welcome_msg *w)
 {
 	struct kp_rd	r, s;
-	struct egs	e;
+	struct kp_egs	e;
 	uint16_t	version, wf;
 	int		rc;
 
 	if (buf == NULL && len > 0)
 		return KP_EINVAL;
-	if (len > MAX_WELCOME)
+	if (len > KP_MAX_WELCOME)
 		return KP_ETOOBIG;
 	kp_rd_init(&r, buf, len);
 	if ((rc = kp_rd_u16(&r, &version)) != KP_OK ||
@@ -117,13 +62,13 @@ welcome_read(const uint8_t *buf, size_t len, struct welcome *w)
 		return rc;
 	kp_rd_init(&s, w->secrets.p, w->secrets.n);
 	while (kp_rd_left(&s) > 0)
-		if ((rc = rd_egs(&s, &e)) != KP_OK)
-			return nested(rc);
+		if ((rc = kp_egs_read(&s, &e)) != KP_OK)
+			return kp_nested(rc);
 	return KP_OK;
 }
 
-static int
-rd_psk_id(struct kp_rd *r, struct psk_id *p)
+int
+kp_psk_id_read(struct kp_rd *r, struct kp_psk_id *p)
 {
 	const uint8_t	*start = kp_rd_pos(r);
 	int		 rc;
@@ -132,11 +77,11 @@ rd_psk_id(struct kp_rd *r, struct psk_id *p)
 	if ((rc = kp_rd_u8(r, &p->type)) != KP_OK)
 		return rc;
 	switch (p->type) {
-	case PSK_EXTERNAL:
+	case KP_PSK_EXTERNAL:
 		if ((rc = kp_rd_span(r, &p->id)) != KP_OK)
 			return rc;
 		break;
-	case PSK_RESUMPTION:
+	case KP_PSK_RESUMPTION:
 		if ((rc = kp_rd_u8(r, &p->usage)) != KP_OK ||
 		    (rc = kp_rd_span(r, &p->group_id)) != KP_OK ||
 		    (rc = kp_rd_u64(r, &p->epoch)) != KP_OK)
@@ -154,11 +99,12 @@ rd_psk_id(struct kp_rd *r, struct psk_id *p)
 	return KP_OK;
 }
 
-static int
-group_secrets_read(const uint8_t *buf, size_t len, struct group_secrets *g)
+int
+kp_group_secrets_read(const uint8_t *buf, size_t len,
+    struct kp_group_secrets *g)
 {
 	struct kp_rd	r, s;
-	struct psk_id	p;
+	struct kp_psk_id	p;
 	int		rc;
 
 	memset(g, 0, sizeof(*g));
@@ -176,13 +122,13 @@ group_secrets_read(const uint8_t *buf, size_t len, struct group_secrets *g)
 		return rc;
 	kp_rd_init(&s, g->psks.p, g->psks.n);
 	while (kp_rd_left(&s) > 0)
-		if ((rc = rd_psk_id(&s, &p)) != KP_OK)
-			return nested(rc);
+		if ((rc = kp_psk_id_read(&s, &p)) != KP_OK)
+			return kp_nested(rc);
 	return KP_OK;
 }
 
-static int
-group_info_read(const uint8_t *buf, size_t len, struct group_info *g)
+int
+kp_group_info_read(const uint8_t *buf, size_t len, struct kp_group_info *g)
 {
 	struct kp_rd	r;
 	int		rc;
@@ -213,449 +159,13 @@ group_info_read(const uint8_t *buf, size_t len, struct group_info *g)
 	return kp_exts_check(g->exts);
 }
 
+/* kp_psk_secret: see welcome.h. */
 int
-kp_group_info_check(const uint8_t *buf, size_t len)
-{
-	struct group_info	g;
-
-	return group_info_read(buf, len, &g);
-}
-
-int
-kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
-    struct kp_span *key)
-{
-	struct kp_rd	 r, body;
-	struct kp_leaf	 l;
-	struct kp_span	 a, b, c;
-	uint64_t	 want = 2 * (uint64_t)leaf, i;
-	uint8_t		 present, type;
-	int		 rc;
-
-	kp_rd_init(&r, tree, len);
-	if ((rc = kp_rd_sub(&r, &body)) != KP_OK)
-		return rc;
-	if ((rc = kp_rd_end(&r)) != KP_OK)
-		return rc;
-	for (i = 0; kp_rd_left(&body) > 0; i++) {
-		if ((rc = kp_rd_u8(&body, &present)) != KP_OK)
-			return KP_EMALFORMED;
-		if (present > 1)
-			return KP_EMALFORMED;
-		if (!present) {
-			if (i == want)
-				return KP_ENOTFOUND;
-			continue;
-		}
-		if ((rc = kp_rd_u8(&body, &type)) != KP_OK)
-			return KP_EMALFORMED;
-		if (type == 1) {
-			if ((rc = kp_leaf_read(&body, &l)) != KP_OK)
-				return nested(rc);
-			if (i % 2 != 0)
-				return KP_EMALFORMED;
-			if (i == want) {
-				*key = l.sig_key;
-				return KP_OK;
-			}
-		} else if (type == 2) {
-			if (kp_rd_span(&body, &a) != KP_OK ||
-			    kp_rd_span(&body, &b) != KP_OK ||
-			    kp_rd_span(&body, &c) != KP_OK || c.n % 4 != 0 ||
-			    i % 2 != 1)
-				return KP_EMALFORMED;
-		} else
-			return KP_EMALFORMED;
-	}
-	return KP_ENOTFOUND;
-}
-
-/*
- * The nodes of a serialized ratchet tree (optional<Node> ratchet_tree<V>,
- * RFC 9420 §12.4.3.3): nodes[i] spans node i's optional<Node> content
- * after its node_type, with p == NULL for a blank node.
- */
-static int
-tree_nodes(const uint8_t *tree, size_t len, struct kp_span **out,
-    size_t *count)
-{
-	struct kp_rd	 r, body;
-	struct kp_span	*nodes = NULL, a, b, c;
-	struct kp_leaf	 l;
-	const uint8_t	*start;
-	size_t		 n = 0, i, cap;
-	uint8_t		 present, type;
-	int		 rc;
-
-	*out = NULL;
-	*count = 0;
-	kp_rd_init(&r, tree, len);
-	if ((rc = kp_rd_sub(&r, &body)) != KP_OK ||
-	    (rc = kp_rd_end(&r)) != KP_OK)
-		return rc;
-	for (i = 0, cap = 0; kp_rd_left(&body) > 0; i++) {
-		if (i == cap) {
-			struct kp_span	*nn;
-
-			if (cap == MAX_TREE_NODES) {
-				rc = KP_ETOOBIG;
-				goto out;
-			}
-			cap = cap == 0 ? 64 : 2 * cap;
-			if ((nn = reallocarray(nodes, cap,
-			    sizeof(*nodes))) == NULL) {
-				rc = KP_ENOMEM;
-				goto out;
-			}
-			nodes = nn;
-		}
-		nodes[i].p = NULL;
-		nodes[i].n = 0;
-		if (kp_rd_u8(&body, &present) != KP_OK || present > 1) {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
-		n = i + 1;
-		if (!present)
-			continue;
-		if (kp_rd_u8(&body, &type) != KP_OK) {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
-		start = kp_rd_pos(&body);
-		if (type == 1 && i % 2 == 0) {
-			if ((rc = kp_leaf_read(&body, &l)) != KP_OK) {
-				rc = nested(rc);
-				goto out;
-			}
-		} else if (type == 2 && i % 2 == 1) {
-			if (kp_rd_span(&body, &a) != KP_OK ||
-			    kp_rd_span(&body, &b) != KP_OK ||
-			    kp_rd_span(&body, &c) != KP_OK || c.n % 4 != 0) {
-				rc = KP_EMALFORMED;
-				goto out;
-			}
-		} else {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
-		nodes[i].p = start;
-		nodes[i].n = (size_t)(kp_rd_pos(&body) - start);
-	}
-	/* trailing blank nodes are left out, so the last one is a leaf */
-	if (n == 0 || n % 2 == 0 || nodes[n - 1].p == NULL) {
-		rc = KP_EMALFORMED;
-		goto out;
-	}
-	*out = nodes;
-	*count = n;
-	nodes = NULL;
-	rc = KP_OK;
-out:
-	free(nodes);
-	return rc;
-}
-
-/* The tree hashes of the nodes tree_nodes() found; see kp_tree_hashes. */
-static int
-hash_nodes(const struct kp_span *nodes, size_t count, uint8_t **hashes,
-    size_t *width)
-{
-	crypto_hash_sha256_state st;
-	uint8_t		*h = NULL, hdr[5];
-	size_t		 leaves, w, x, half;
-	unsigned	 level;
-	int		 rc;
-
-	/* the full tree: leaves a power of two */
-	for (leaves = 1; 2 * leaves - 1 < count; leaves *= 2)
-		;
-	w = 2 * leaves - 1;
-	if ((h = malloc(w * KP_HASH_LEN)) == NULL) {
-		rc = KP_ENOMEM;
-		goto out;
-	}
-	/* TreeHashInput, leaves first, then each level up (RFC 9420 §7.8) */
-	for (level = 0, half = 0; ((size_t)1 << level) <= leaves; level++) {
-		for (x = ((size_t)1 << level) - 1; x < w;
-		    x += (size_t)2 << level) {
-			crypto_hash_sha256_init(&st);
-			if (level == 0) {
-				hdr[0] = 1;
-				hdr[1] = (uint8_t)((x / 2) >> 24);
-				hdr[2] = (uint8_t)((x / 2) >> 16);
-				hdr[3] = (uint8_t)((x / 2) >> 8);
-				hdr[4] = (uint8_t)(x / 2);
-				crypto_hash_sha256_update(&st, hdr, 5);
-			} else {
-				hdr[0] = 2;
-				crypto_hash_sha256_update(&st, hdr, 1);
-			}
-			hdr[0] = x < count && nodes[x].p != NULL;
-			crypto_hash_sha256_update(&st, hdr, 1);
-			if (hdr[0])
-				crypto_hash_sha256_update(&st, nodes[x].p,
-				    nodes[x].n);
-			if (level > 0) {
-				hdr[0] = KP_HASH_LEN;
-				crypto_hash_sha256_update(&st, hdr, 1);
-				crypto_hash_sha256_update(&st,
-				    h + (x - half) * KP_HASH_LEN, KP_HASH_LEN);
-				crypto_hash_sha256_update(&st, hdr, 1);
-				crypto_hash_sha256_update(&st,
-				    h + (x + half) * KP_HASH_LEN, KP_HASH_LEN);
-			}
-			crypto_hash_sha256_final(&st, h + x * KP_HASH_LEN);
-		}
-		half = (size_t)1 << level;
-	}
-	*hashes = h;
-	*width = w;
-	h = NULL;
-	rc = KP_OK;
-out:
-	free(h);
-	return rc;
-}
-
-int
-kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
-    size_t *width)
-{
-	struct kp_span	*nodes = NULL;
-	size_t		 count;
-	int		 rc;
-
-	*hashes = NULL;
-	*width = 0;
-	if ((rc = kp_crypto_init()) != KP_OK)
-		return rc;
-	if ((rc = tree_nodes(tree, len, &nodes, &count)) != KP_OK)
-		return rc;
-	rc = hash_nodes(nodes, count, hashes, width);
-	free(nodes);
-	return rc;
-}
-
-/*
- * The signature of the LeafNode at leaf index idx of group gid: alone
- * for a key_package leaf, with group_id and leaf_index for the others
- * (LeafNodeTBS, RFC 9420 §7.2).
- */
-static int
-tree_leaf_verify(struct kp_span node, struct kp_span gid, uint32_t idx)
-{
-	struct kp_leaf	 l;
-	struct kp_rd	 r;
-	struct kp_wb	 w;
-	int		 rc;
-
-	kp_rd_init(&r, node.p, node.n);
-	if ((rc = kp_leaf_read(&r, &l)) != KP_OK)
-		return nested(rc);
-	if (l.source == KP_LEAF_KEY_PACKAGE)
-		return kp_leaf_verify(&l) == KP_OK ? KP_OK : KP_ELEAFSIG;
-	kp_wb_init(&w, MAX_WELCOME);
-	kp_wb_bytes(&w, l.start, l.tbs_len);
-	kp_wb_vec(&w, gid.p, gid.n);
-	kp_wb_u32(&w, idx);
-	if ((rc = w.err) == KP_OK && kp_verify_with_label(l.sig_key.p,
-	    l.sig_key.n, KP_LEAF_SIG_LABEL, w.buf, w.len, l.sig.p, l.sig.n) !=
-	    KP_OK)
-		rc = KP_ELEAFSIG;
-	kp_wb_free(&w);
-	return rc;
-}
-
-/* A public key of the tree: kind 0 an encryption key, 1 a signature key. */
-struct tree_key {
-	int		kind;
-	struct kp_span	key;
-};
-
-static int
-tree_key_cmp(const void *a, const void *b)
-{
-	const struct tree_key	*x = a, *y = b;
-
-	if (x->kind != y->kind)
-		return x->kind < y->kind ? -1 : 1;
-	if (x->key.n != y->key.n)
-		return x->key.n < y->key.n ? -1 : 1;
-	return x->key.n == 0 ? 0 : memcmp(x->key.p, y->key.p, x->key.n);
-}
-
-/*
- * RFC 9420 §7.3 and §12.4.3.1: no encryption key (of a leaf or a parent)
- * and no leaf signature key appears twice in the tree; KP_ETREE if one
- * does.
- */
-static int
-tree_keys_unique(const struct kp_span *nodes, size_t count)
-{
-	struct tree_key	*keys;
-	struct kp_leaf	 l;
-	struct kp_rd	 r;
-	size_t		 i, n = 0;
-	int		 rc = KP_OK;
-
-	if ((keys = reallocarray(NULL, count + 1, 2 * sizeof(*keys))) ==
-	    NULL)
-		return KP_ENOMEM;
-	for (i = 0; i < count; i++) {
-		if (nodes[i].p == NULL)
-			continue;
-		kp_rd_init(&r, nodes[i].p, nodes[i].n);
-		if (i % 2 == 0) {
-			if (kp_leaf_read(&r, &l) != KP_OK) {
-				rc = KP_EMALFORMED;
-				goto out;
-			}
-			keys[n].kind = 0;
-			keys[n++].key = l.enc_key;
-			keys[n].kind = 1;
-			keys[n++].key = l.sig_key;
-		} else {
-			keys[n].kind = 0;
-			if (kp_rd_span(&r, &keys[n++].key) != KP_OK) {
-				rc = KP_EMALFORMED;
-				goto out;
-			}
-		}
-	}
-	qsort(keys, n, sizeof(*keys), tree_key_cmp);
-	for (i = 1; i < n; i++)
-		if (tree_key_cmp(&keys[i - 1], &keys[i]) == 0) {
-			rc = KP_ETREE;
-			goto out;
-		}
-out:
-	free(keys);
-	return rc;
-}
-
-/* The unmerged_leaves body of the parent node content p; 1 if it is. */
-static int
-unmerged_of(struct kp_span p, struct kp_span *list)
-{
-	struct kp_rd	r;
-	struct kp_span	skip;
-
-	kp_rd_init(&r, p.p, p.n);
-	return kp_rd_span(&r, &skip) == KP_OK &&
-	    kp_rd_span(&r, &skip) == KP_OK && kp_rd_span(&r, list) == KP_OK;
-}
-
-/* 1 when the unmerged_leaves body list holds leaf index u. */
-static int
-unmerged_has(struct kp_span list, uint32_t u)
-{
-	struct kp_rd	r;
-	uint32_t	v;
-
-	kp_rd_init(&r, list.p, list.n);
-	while (kp_rd_u32(&r, &v) == KP_OK)
-		if (v == u)
-			return 1;
-	return 0;
-}
-
-/* The ancestor of node x at level l of the tree (RFC 9420 §4.1). */
-static size_t
-ancestor(size_t x, unsigned l)
-{
-	return (x & ~(((size_t)2 << l) - 1)) | (((size_t)1 << l) - 1);
-}
-
-/*
- * RFC 9420 §12.4.3.1: each entry of a parent's unmerged_leaves is a
- * non-blank leaf below it, and every non-blank node between the two
- * lists it too; KP_ETREE if not.
- */
-static int
-tree_unmerged_ok(const struct kp_span *nodes, size_t count)
-{
-	struct kp_span	list, mid;
-	struct kp_rd	r;
-	size_t		p, x, q;
-	unsigned	level, j;
-	uint32_t	u;
-
-	for (p = 1; p < count; p += 2) {
-		if (nodes[p].p == NULL)
-			continue;
-		if (!unmerged_of(nodes[p], &list))
-			return KP_EMALFORMED;
-		for (level = 0; (p >> level) & 1; level++)
-			;
-		kp_rd_init(&r, list.p, list.n);
-		while (kp_rd_u32(&r, &u) == KP_OK) {
-			x = 2 * (size_t)u;
-			/* p is the ancestor of x at p's level */
-			if (x >= count || nodes[x].p == NULL ||
-			    ancestor(x, level) != p)
-				return KP_ETREE;
-			for (j = 1; j < level; j++) {
-				q = ancestor(x, j);
-				if (q < count && nodes[q].p != NULL &&
-				    (!unmerged_of(nodes[q], &mid) ||
-				    !unmerged_has(mid, u)))
-					return KP_ETREE;
-			}
-		}
-	}
-	return KP_OK;
-}
-
-/*
- * RFC 9420 §12.4.3.1: the tree's root hash is the GroupContext's
- * tree_hash, one of its leaves is the LeafNode of our KeyPackage, no
- * public key appears twice and the unmerged leaves are where they must
- * be (else KP_ETREE); then the signature of
- * every leaf, under the group's gid (KP_ELEAFSIG).  The tree's own
- * errors as they are.
- */
-static int
-tree_verify(const uint8_t *tree, size_t len, struct kp_span tree_hash,
-    struct kp_span ours, struct kp_span gid)
-{
-	struct kp_span	*nodes = NULL;
-	uint8_t		*h = NULL;
-	size_t		 count, w, i;
-	int		 rc;
-
-	if ((rc = tree_nodes(tree, len, &nodes, &count)) != KP_OK ||
-	    (rc = hash_nodes(nodes, count, &h, &w)) != KP_OK)
-		goto out;
-	rc = KP_ETREE;
-	if (tree_hash.n != KP_HASH_LEN ||
-	    memcmp(h + (w - 1) / 2 * KP_HASH_LEN, tree_hash.p,
-	    KP_HASH_LEN) != 0)
-		goto out;
-	for (i = 0; i < count; i += 2)
-		if (nodes[i].p != NULL && nodes[i].n == ours.n &&
-		    memcmp(nodes[i].p, ours.p, ours.n) == 0)
-			rc = KP_OK;
-	if (rc == KP_OK)
-		rc = tree_keys_unique(nodes, count);
-	if (rc == KP_OK)
-		rc = tree_unmerged_ok(nodes, count);
-	for (i = 0; rc == KP_OK && i < count; i += 2)
-		if (nodes[i].p != NULL)
-			rc = tree_leaf_verify(nodes[i], gid, (uint32_t)(i / 2));
-out:
-	free(h);
-	free(nodes);
-	return rc;
-}
-
-/* psk_secret of RFC 9420 §8.4 over the PSKs the GroupSecrets name. */
-static int
-psk_secret(const struct kp_suite *s, struct kp_span psks,
+kp_psk_secret(const struct kp_suite *s, struct kp_span psks,
     const struct kp_psk *have, size_t nhave, uint8_t out[KP_HASH_LEN])
 {
 	struct kp_rd	 r;
-	struct psk_id	 p;
+	struct kp_psk_id	 p;
 	struct kp_wb	 label;
 	uint8_t		 ext[KP_HASH_LEN], in[KP_HASH_LEN], next[KP_HASH_LEN];
 	const struct kp_psk *k;
@@ -665,20 +175,20 @@ psk_secret(const struct kp_suite *s, struct kp_span psks,
 	memset(out, 0, KP_HASH_LEN);
 	kp_rd_init(&r, psks.p, psks.n);
 	while (kp_rd_left(&r) > 0) {
-		if (rd_psk_id(&r, &p) != KP_OK)
+		if (kp_psk_id_read(&r, &p) != KP_OK)
 			return KP_EMALFORMED;
 		count++;
 	}
-	if (count > MAX_PSKS || count > 0xffff)
+	if (count > KP_MAX_PSKS || count > 0xffff)
 		return KP_ETOOBIG;
 	kp_rd_init(&r, psks.p, psks.n);
 	kp_wb_init(&label, (size_t)1 << 20);
 	for (idx = 0; idx < count; idx++) {
-		if (rd_psk_id(&r, &p) != KP_OK) {
+		if (kp_psk_id_read(&r, &p) != KP_OK) {
 			rc = KP_EMALFORMED;
 			goto out;
 		}
-		if (p.type != PSK_EXTERNAL) {
+		if (p.type != KP_PSK_EXTERNAL) {
 			rc = KP_EPSK;
 			goto out;
 		}
@@ -718,20 +228,21 @@ int
 kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
     size_t *n)
 {
-	struct welcome	 w;
+	struct kp_welcome_msg	 w;
 	struct kp_rd	 s;
-	struct egs	 e;
+	struct kp_egs	 e;
 	size_t		 count = 0, i;
 	uint8_t		*out = NULL;
 	int		 rc;
 
 	*refs = NULL;
 	*n = 0;
-	if ((rc = welcome_read(welcome, len, &w)) != KP_OK)
+	if ((rc = kp_welcome_read(welcome, len, &w)) != KP_OK)
 		goto out;
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	while (kp_rd_left(&s) > 0) {
-		if (rd_egs(&s, &e) != KP_OK || e.new_member.n != KP_REF_LEN) {
+		if (kp_egs_read(&s, &e) != KP_OK ||
+		    e.new_member.n != KP_REF_LEN) {
 			rc = KP_EMALFORMED;
 			goto out;
 		}
@@ -743,7 +254,7 @@ kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
 	}
 	kp_rd_init(&s, w.secrets.p, w.secrets.n);
 	for (i = 0; i < count; i++) {
-		if (rd_egs(&s, &e) != KP_OK) {
+		if (kp_egs_read(&s, &e) != KP_OK) {
 			rc = KP_EMALFORMED;
 			goto out;
 		}
@@ -757,96 +268,103 @@ out:
 	return rc;
 }
 
-int
-kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
-    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
-    const uint8_t *signer_pub, size_t signer_pub_len, const uint8_t *tree,
-    size_t treelen, const struct kp_psk *psks, size_t npsks,
-    struct kp_welcome_info *info)
+void
+kp_welcome_state_free(struct kp_welcome_state *st)
 {
-	struct kp_keypackage	*kp = NULL;
-	const struct kp_suite	*suite;
-	struct welcome		 w;
-	struct group_secrets	 gs;
-	struct group_info	 gi;
-	struct kp_rd		 s;
-	struct egs		 e, mine;
-	struct kp_span		 key, treeext, ours;
-	struct kp_kpfields	 kpf;
-	const uint8_t		*raw;
-	size_t			 rawlen;
-	uint8_t			*gsbuf = NULL, *gibuf = NULL;
-	size_t			 gslen = 0, gilen = 0;
-	uint8_t			 psk[KP_HASH_LEN], member[KP_HASH_LEN];
-	uint8_t			 wsecret[KP_HASH_LEN], wkey[KP_AEAD_MAXKEY];
-	uint8_t			 wnonce[KP_NONCE_LEN], epoch[KP_HASH_LEN];
-	uint8_t			 confirm[KP_HASH_LEN], tag[KP_HASH_LEN];
-	int			 found = 0, from_ext, rc;
-
-	memset(info, 0, sizeof(*info));
-	memset(&mine, 0, sizeof(mine));
-	if (signer_pub != NULL && signer_pub_len != KP_SIGN_PK_LEN)
-		return KP_EINVAL;
-	if ((rc = kp_crypto_init()) != KP_OK)
-		return rc;
-	if ((rc = welcome_read(welcome, len, &w)) != KP_OK)
-		return rc;
-	if ((suite = kp_suite_find(w.suite)) == NULL)
-		return KP_ESUITE;
-	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &kp)) != KP_OK)
-		goto out;
-	if (kp_keypackage_suite(kp) != w.suite) {
-		rc = KP_ENOTOURS;
-		goto out;
+	kp_keypackage_free(st->kp);
+	if (st->gsbuf != NULL) {
+		sodium_memzero(st->gsbuf, st->gscap);
+		free(st->gsbuf);
 	}
-	kp_rd_init(&s, w.secrets.p, w.secrets.n);
+	if (st->gibuf != NULL) {
+		sodium_memzero(st->gibuf, st->gicap);
+		free(st->gibuf);
+	}
+	sodium_memzero(st, sizeof(*st));
+}
+
+/* The EncryptedGroupSecrets of w for kp; KP_ENOTOURS if none. */
+static int
+find_ours(const struct kp_welcome_msg *w, const struct kp_keypackage *kp,
+    struct kp_egs *mine)
+{
+	struct kp_rd	s;
+	struct kp_egs	e;
+
+	kp_rd_init(&s, w->secrets.p, w->secrets.n);
 	while (kp_rd_left(&s) > 0) {
-		if (rd_egs(&s, &e) != KP_OK) {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
+		if (kp_egs_read(&s, &e) != KP_OK)
+			return KP_EMALFORMED;
 		if (e.new_member.n == KP_REF_LEN &&
 		    memcmp(e.new_member.p, kp_keypackage_ref(kp),
 		    KP_REF_LEN) == 0) {
-			mine = e;
-			found = 1;
-			break;
+			*mine = e;
+			return KP_OK;
 		}
 	}
-	if (!found) {
+	return KP_ENOTOURS;
+}
+
+/* kp_welcome_decrypt: see welcome.h. */
+int
+kp_welcome_decrypt(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+    const struct kp_psk *psks, size_t npsks, struct kp_welcome_state *st)
+{
+	struct kp_welcome_msg	 w;
+	struct kp_egs		 mine;
+	uint8_t			 psk[KP_HASH_LEN], wsecret[KP_HASH_LEN];
+	uint8_t			 wkey[KP_AEAD_MAXKEY], wnonce[KP_NONCE_LEN];
+	size_t			 gslen = 0;
+	int			 rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = kp_crypto_init()) != KP_OK)
+		return rc;
+	if ((rc = kp_welcome_read(welcome, len, &w)) != KP_OK)
+		return rc;
+	if ((st->suite = kp_suite_find(w.suite)) == NULL)
+		return KP_ESUITE;
+	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &st->kp)) != KP_OK)
+		goto out;
+	if (kp_keypackage_suite(st->kp) != w.suite) {
 		rc = KP_ENOTOURS;
 		goto out;
 	}
+	if ((rc = find_ours(&w, st->kp, &mine)) != KP_OK)
+		goto out;
 
 	/* GroupSecrets */
-	if ((gsbuf = malloc(mine.ciphertext.n + 1)) == NULL) {
+	st->gscap = mine.ciphertext.n + 1;
+	if ((st->gsbuf = malloc(st->gscap)) == NULL) {
 		rc = KP_ENOMEM;
 		goto out;
 	}
-	if ((rc = kp_decrypt_with_label(suite, init_priv, "Welcome", w.egi.p,
-	    w.egi.n, mine.kem_output.p, mine.kem_output.n, mine.ciphertext.p,
-	    mine.ciphertext.n, gsbuf, &gslen)) != KP_OK)
+	if ((rc = kp_decrypt_with_label(st->suite, init_priv, "Welcome",
+	    w.egi.p, w.egi.n, mine.kem_output.p, mine.kem_output.n,
+	    mine.ciphertext.p, mine.ciphertext.n, st->gsbuf, &gslen)) != KP_OK)
 		goto out;
-	if ((rc = group_secrets_read(gsbuf, gslen, &gs)) != KP_OK) {
-		rc = nested(rc);
+	if ((rc = kp_group_secrets_read(st->gsbuf, gslen, &st->gs)) != KP_OK) {
+		rc = kp_nested(rc);
 		goto out;
 	}
-	if (gs.joiner.n != suite->nh) {
+	if (st->gs.joiner.n != st->suite->nh) {
 		rc = KP_EMALFORMED;
 		goto out;
 	}
 
 	/* key schedule to the welcome secret */
-	if ((rc = psk_secret(suite, gs.psks, psks, npsks, psk)) != KP_OK)
+	if ((rc = kp_psk_secret(st->suite, st->gs.psks, psks, npsks, psk)) !=
+	    KP_OK)
 		goto out;
-	if ((rc = kp_hkdf_extract(gs.joiner.p, gs.joiner.n, psk, suite->nh,
-	    member)) != KP_OK ||
-	    (rc = kp_derive_secret(member, suite->nh, "welcome", wsecret)) !=
-	    KP_OK ||
-	    (rc = kp_expand_with_label(wsecret, suite->nh, "key", NULL, 0,
-	    wkey, suite->nk)) != KP_OK ||
-	    (rc = kp_expand_with_label(wsecret, suite->nh, "nonce", NULL, 0,
-	    wnonce, suite->nn)) != KP_OK)
+	if ((rc = kp_hkdf_extract(st->gs.joiner.p, st->gs.joiner.n, psk,
+	    st->suite->nh, st->member)) != KP_OK ||
+	    (rc = kp_derive_secret(st->member, st->suite->nh, "welcome",
+	    wsecret)) != KP_OK ||
+	    (rc = kp_expand_with_label(wsecret, st->suite->nh, "key", NULL, 0,
+	    wkey, st->suite->nk)) != KP_OK ||
+	    (rc = kp_expand_with_label(wsecret, st->suite->nh, "nonce", NULL,
+	    0, wnonce, st->suite->nn)) != KP_OK)
 		goto out;
 
 	/* GroupInfo */
@@ -854,134 +372,186 @@ kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
 		rc = KP_EDECRYPT;
 		goto out;
 	}
-	if ((gibuf = malloc(w.egi.n + 1)) == NULL) {
+	st->gicap = w.egi.n;
+	if ((st->gibuf = malloc(st->gicap)) == NULL) {
 		rc = KP_ENOMEM;
 		goto out;
 	}
-	if ((rc = kp_aead_open(suite->aead, wkey, wnonce, NULL, 0, w.egi.p,
-	    w.egi.n, gibuf)) != KP_OK)
+	if ((rc = kp_aead_open(st->suite->aead, wkey, wnonce, NULL, 0,
+	    w.egi.p, w.egi.n, st->gibuf)) != KP_OK)
 		goto out;
-	gilen = w.egi.n - KP_TAG_LEN;
-	if ((rc = group_info_read(gibuf, gilen, &gi)) != KP_OK) {
-		rc = nested(rc);
+	if ((rc = kp_group_info_read(st->gibuf, w.egi.n - KP_TAG_LEN,
+	    &st->gi)) != KP_OK) {
+		rc = kp_nested(rc);
 		goto out;
 	}
-	if (gi.version != KP_MLS10) {
+	if (st->gi.version != KP_MLS10)
 		rc = KP_EVERSION;
-		goto out;
-	}
-	if (gi.suite != w.suite) {
+	else if (st->gi.suite != w.suite)
 		rc = KP_EMALFORMED;
-		goto out;
-	}
-
-	/*
-	 * The ratchet tree: the GroupInfo's extension, else the caller's.
-	 * When there is one, it must be the group's, and the signer's leaf
-	 * in it holds the key the signature is checked with; a signer_pub
-	 * given as well must be that key.  Without a tree, signer_pub.
-	 */
-	from_ext = kp_exts_find(gi.exts, KP_EXT_RATCHET_TREE, &treeext);
-	if (from_ext) {
-		tree = treeext.p;
-		treelen = treeext.n;
-	}
-	key.p = NULL;
-	key.n = 0;
-	if (tree != NULL) {
-		raw = kp_keypackage_bytes(kp, &rawlen);
-		kp_rd_init(&s, raw, rawlen);
-		if ((rc = kp_kp_read(&s, &kpf)) != KP_OK)
-			goto out;
-		ours.p = kpf.leaf.start;
-		ours.n = kpf.leaf.len;
-		rc = tree_verify(tree, treelen, gi.tree_hash, ours,
-		    gi.group_id);
-		if (from_ext)
-			rc = nested(rc);
-		if (rc != KP_OK)
-			goto out;
-		info->tree_checked = 1;
-		rc = kp_tree_signature_key(tree, treelen, gi.signer, &key);
-		if (from_ext)
-			rc = nested(rc);
-		if (rc == KP_ENOTFOUND || (rc == KP_OK && signer_pub != NULL &&
-		    (key.n != signer_pub_len ||
-		    memcmp(key.p, signer_pub, key.n) != 0)))
-			rc = KP_EGISIG;
-		if (rc != KP_OK)
-			goto out;
-	} else if (signer_pub != NULL) {
-		key.p = signer_pub;
-		key.n = signer_pub_len;
-	}
-	if (key.p != NULL) {
-		if (kp_verify_with_label(key.p, key.n, "GroupInfoTBS", gibuf,
-		    gi.tbs_len, gi.sig.p, gi.sig.n) != KP_OK) {
-			rc = KP_EGISIG;
-			goto out;
-		}
-		info->signature_checked = 1;
-	}
-
-	/* epoch secret, confirmation tag, epoch authenticator */
-	if ((rc = kp_expand_with_label(member, suite->nh, "epoch",
-	    gi.context.p, gi.context.n, epoch, suite->nh)) != KP_OK ||
-	    (rc = kp_derive_secret(epoch, suite->nh, "confirm", confirm)) !=
-	    KP_OK ||
-	    (rc = kp_hmac(confirm, suite->nh, gi.cth.p, gi.cth.n, tag)) !=
-	    KP_OK)
-		goto out;
-	if (gi.tag.n != suite->nh || sodium_memcmp(tag, gi.tag.p,
-	    suite->nh) != 0) {
-		rc = KP_ECONFIRM;
-		goto out;
-	}
-	if ((rc = kp_derive_secret(epoch, suite->nh, "authentication",
-	    info->epoch_authenticator)) != KP_OK)
-		goto out;
-	if ((info->group_id = malloc(gi.group_id.n + 1)) == NULL) {
-		rc = KP_ENOMEM;
-		goto out;
-	}
-	memcpy(info->group_id, gi.group_id.p, gi.group_id.n);
-	info->group_id_len = gi.group_id.n;
-	info->epoch = gi.epoch;
-	info->suite = gi.suite;
-	rc = KP_OK;
 out:
-	if (rc != KP_OK) {
-		free(info->group_id);
-		memset(info, 0, sizeof(*info));
-	}
-	kp_keypackage_free(kp);
-	if (gsbuf != NULL) {
-		sodium_memzero(gsbuf, mine.ciphertext.n);
-		free(gsbuf);
-	}
-	if (gibuf != NULL) {
-		sodium_memzero(gibuf, w.egi.n);
-		free(gibuf);
-	}
+	if (rc != KP_OK)
+		kp_welcome_state_free(st);
 	sodium_memzero(psk, sizeof(psk));
-	sodium_memzero(member, sizeof(member));
 	sodium_memzero(wsecret, sizeof(wsecret));
 	sodium_memzero(wkey, sizeof(wkey));
 	sodium_memzero(wnonce, sizeof(wnonce));
+	return rc;
+}
+
+/* kp_welcome_confirm: see welcome.h. */
+int
+kp_welcome_confirm(const struct kp_welcome_state *st,
+    struct kp_welcome_info *info)
+{
+	const struct kp_suite	*s = st->suite;
+	const struct kp_group_info *gi = &st->gi;
+	uint8_t			 epoch[KP_HASH_LEN], confirm[KP_HASH_LEN];
+	uint8_t			 tag[KP_HASH_LEN];
+	int			 rc;
+
+	if ((rc = kp_expand_with_label(st->member, s->nh, "epoch",
+	    gi->context.p, gi->context.n, epoch, s->nh)) != KP_OK ||
+	    (rc = kp_derive_secret(epoch, s->nh, "confirm", confirm)) !=
+	    KP_OK ||
+	    (rc = kp_hmac(confirm, s->nh, gi->cth.p, gi->cth.n, tag)) != KP_OK)
+		goto out;
+	if (gi->tag.n != s->nh || sodium_memcmp(tag, gi->tag.p, s->nh) != 0) {
+		rc = KP_ECONFIRM;
+		goto out;
+	}
+	if ((rc = kp_derive_secret(epoch, s->nh, "authentication",
+	    info->epoch_authenticator)) != KP_OK)
+		goto out;
+	if ((info->group_id = malloc(gi->group_id.n + 1)) == NULL) {
+		rc = KP_ENOMEM;
+		goto out;
+	}
+	memcpy(info->group_id, gi->group_id.p, gi->group_id.n);
+	info->group_id_len = gi->group_id.n;
+	info->epoch = gi->epoch;
+	info->suite = gi->suite;
+out:
 	sodium_memzero(epoch, sizeof(epoch));
 	sodium_memzero(confirm, sizeof(confirm));
 	sodium_memzero(tag, sizeof(tag));
 	return rc;
 }
 
+/*
+ * The joiner's checks of the ratchet tree t (RFC 9420 §12.4.3.1): the
+ * tree itself, the GroupInfo signature with the signer's leaf, then the
+ * path_secret.
+ */
+static int
+check_tree(const struct kp_welcome_state *st, const struct kp_tree *t,
+    const struct kp_welcome_args *a)
+{
+	const struct kp_group_info *gi = &st->gi;
+	struct kp_tree_want	 want;
+	struct kp_kpfields	 f;
+	struct kp_leaf		 signer;
+	struct kp_rd		 r;
+	const uint8_t		*raw;
+	size_t			 rawlen;
+	uint32_t		 ours;
+	int			 rc;
+
+	raw = kp_keypackage_bytes(st->kp, &rawlen);
+	kp_rd_init(&r, raw, rawlen);
+	if ((rc = kp_kp_read(&r, &f)) != KP_OK)
+		return rc;
+	memset(&want, 0, sizeof(want));
+	want.tree_hash = gi->tree_hash;
+	want.ours.p = f.leaf.start;
+	want.ours.n = f.leaf.len;
+	want.gid = gi->group_id;
+	want.gc_exts = gi->gc_exts;
+	want.now = a->now;
+	want.any_lifetime = (a->flags & KP_WELCOME_ANY_LIFETIME) != 0;
+	if ((rc = kp_tree_verify(t, &want, &ours)) != KP_OK)
+		return rc;
+	rc = kp_tree_leaf(t, gi->signer, &signer);
+	if (rc == KP_ENOTFOUND)
+		return KP_EGISIG;
+	if (rc != KP_OK)
+		return rc;
+	if (kp_verify_with_label(signer.sig_key.p, signer.sig_key.n,
+	    "GroupInfoTBS", st->gibuf, gi->tbs_len, gi->sig.p, gi->sig.n) !=
+	    KP_OK)
+		return KP_EGISIG;
+	if (st->gs.has_path)
+		return kp_tree_path_secret(t, ours, gi->signer, st->gs.path);
+	return KP_OK;
+}
+
+/* kp_welcome_open_ex: see welcome.h. */
+int
+kp_welcome_open_ex(const uint8_t *welcome, size_t len, const uint8_t *kpbuf,
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
+    const struct kp_welcome_args *a, struct kp_welcome_info *info)
+{
+	struct kp_welcome_state	 st;
+	struct kp_tree		 t;
+	struct kp_span		 ext;
+	const uint8_t		*tree = a->tree;
+	size_t			 treelen = a->treelen;
+	int			 from_ext, rc;
+
+	memset(info, 0, sizeof(*info));
+	memset(&t, 0, sizeof(t));
+	if ((a->flags & ~KP_WELCOME_ANY_LIFETIME) != 0)
+		return KP_EINVAL;
+	if ((rc = kp_welcome_decrypt(welcome, len, kpbuf, kplen, init_priv,
+	    a->psks, a->npsks, &st)) != KP_OK)
+		return rc;
+
+	/*
+	 * The ratchet tree: the GroupInfo's extension, else the caller's;
+	 * a joiner cannot check the GroupInfo without one (§12.4.3.1).  A
+	 * nested tree that does not fit its extension is KP_EMALFORMED.
+	 */
+	if ((from_ext = kp_exts_find(st.gi.exts, KP_EXT_RATCHET_TREE,
+	    &ext))) {
+		tree = ext.p;
+		treelen = ext.n;
+	}
+	if (tree == NULL) {
+		rc = KP_ENOTREE;
+		goto out;
+	}
+	if ((rc = kp_tree_load(tree, treelen, &t)) != KP_OK) {
+		if (from_ext)
+			rc = kp_nested(rc);
+		goto out;
+	}
+	if ((rc = check_tree(&st, &t, a)) != KP_OK ||
+	    (rc = kp_welcome_confirm(&st, info)) != KP_OK)
+		goto out;
+	info->signature_checked = 1;
+	info->tree_checked = 1;
+out:
+	if (rc != KP_OK)
+		kp_welcome_info_free(info);
+	kp_tree_free(&t);
+	kp_welcome_state_free(&st);
+	return rc;
+}
+
 int
 kp_welcome_open(const uint8_t *welcome, size_t len, const uint8_t *kp,
-    size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
-    const uint8_t *signer_pub, size_t signer_pub_len,
-    struct kp_welcome_info *info)
+    size_t kplen, const uint8_t init_priv[KP_KEY_LEN], const uint8_t *tree,
+    size_t treelen, int flags, struct kp_welcome_info *info)
 {
-	return kp_welcome_open_ex(welcome, len, kp, kplen, init_priv,
-	    signer_pub, signer_pub_len, NULL, 0, NULL, 0, info);
+	struct kp_welcome_args	a;
+
+	memset(&a, 0, sizeof(a));
+	a.tree = tree;
+	a.treelen = treelen;
+	a.now = (uint64_t)time(NULL);
+	a.flags = flags;
+	return kp_welcome_open_ex(welcome, len, kp, kplen, init_priv, &a,
+	    info);
 }
 
 void
@@ -991,335 +561,4 @@ kp_welcome_info_free(struct kp_welcome_info *info)
 		return;
 	free(info->group_id);
 	sodium_memzero(info, sizeof(*info));
-}
-
-int
-kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
-    size_t *outlen)
-{
-	struct welcome	w;
-	struct kp_rd	s;
-	struct egs	e;
-	struct kp_wb	wb;
-	size_t		mark;
-	int		rc;
-
-	kp_wb_init(&wb, MAX_WELCOME);
-	if ((rc = welcome_read(buf, len, &w)) != KP_OK)
-		goto out;
-	kp_wb_u16(&wb, KP_MLS10);
-	kp_wb_u16(&wb, KP_WF_WELCOME);
-	kp_wb_u16(&wb, w.suite);
-	mark = kp_wb_begin(&wb);
-	kp_rd_init(&s, w.secrets.p, w.secrets.n);
-	while (kp_rd_left(&s) > 0) {
-		if (rd_egs(&s, &e) != KP_OK) {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
-		kp_wb_vec(&wb, e.new_member.p, e.new_member.n);
-		kp_wb_vec(&wb, e.kem_output.p, e.kem_output.n);
-		kp_wb_vec(&wb, e.ciphertext.p, e.ciphertext.n);
-	}
-	kp_wb_end(&wb, mark);
-	kp_wb_vec(&wb, w.egi.p, w.egi.n);
-	rc = kp_wb_finish(&wb, out, outlen);
-out:
-	kp_wb_free(&wb);
-	return rc;
-}
-
-int
-kp_group_secrets_reencode(const uint8_t *buf, size_t len, uint8_t **out,
-    size_t *outlen)
-{
-	struct group_secrets	g;
-	struct psk_id		p;
-	struct kp_rd		s;
-	struct kp_wb		wb;
-	size_t			mark;
-	int			rc;
-
-	kp_wb_init(&wb, MAX_WELCOME);
-	if ((rc = group_secrets_read(buf, len, &g)) != KP_OK)
-		goto out;
-	kp_wb_vec(&wb, g.joiner.p, g.joiner.n);
-	kp_wb_u8(&wb, g.has_path);
-	if (g.has_path)
-		kp_wb_vec(&wb, g.path.p, g.path.n);
-	mark = kp_wb_begin(&wb);
-	kp_rd_init(&s, g.psks.p, g.psks.n);
-	while (kp_rd_left(&s) > 0) {
-		if (rd_psk_id(&s, &p) != KP_OK) {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
-		kp_wb_u8(&wb, p.type);
-		if (p.type == PSK_EXTERNAL)
-			kp_wb_vec(&wb, p.id.p, p.id.n);
-		else {
-			kp_wb_u8(&wb, p.usage);
-			kp_wb_vec(&wb, p.group_id.p, p.group_id.n);
-			kp_wb_u64(&wb, p.epoch);
-		}
-		kp_wb_vec(&wb, p.nonce.p, p.nonce.n);
-	}
-	kp_wb_end(&wb, mark);
-	rc = kp_wb_finish(&wb, out, outlen);
-out:
-	kp_wb_free(&wb);	/* a GroupSecrets holds the joiner_secret */
-	return rc;
-}
-
-/*
- * For kp_welcome_build: a ratchet tree of two leaves, the signer's (a
- * key_package LeafNode signed with seed, its signature broken when bad)
- * at the index signer (0 or 1) and the joiner's from kp at the other
- * (there as well when dup), and its root tree hash.  The parent between
- * them is blank, or with unmerged > 0 lists the joiner as unmerged, or
- * with unmerged < 0 lists leaf 5, which the tree does not have.
- */
-static int
-build_tree(const struct kp_keypackage *kp, const uint8_t *seed,
-    uint32_t signer, int bad, int dup, int unmerged, struct kp_wb *t,
-    uint8_t th[KP_HASH_LEN])
-{
-	struct kp_kpopts	 o;
-	struct kp_kpfields	 f, sf;
-	struct kp_rd		 r;
-	struct kp_span		 leaf[2];
-	const uint8_t		*raw;
-	uint8_t			*h = NULL, *skp = NULL, ref[KP_REF_LEN];
-	uint8_t			 pk[KP_KEY_LEN];
-	size_t			 rawlen, skplen, mark, w, i;
-	int			 rc;
-
-	if (signer > 1)
-		return KP_EINVAL;
-	memset(&o, 0, sizeof(o));
-	o.suite = kp_keypackage_suite(kp);
-	o.identity = (const uint8_t *)"signer";
-	o.identity_len = 6;
-	if ((rc = kp_keypackage_generate(&o, seed, &skp, &skplen, ref,
-	    NULL)) != KP_OK)
-		return rc;
-	raw = kp_keypackage_bytes(kp, &rawlen);
-	kp_rd_init(&r, raw, rawlen);
-	if ((rc = kp_kp_read(&r, &f)) != KP_OK)
-		goto out;
-	kp_rd_init(&r, skp, skplen);
-	if ((rc = kp_kp_read(&r, &sf)) != KP_OK)
-		goto out;
-	leaf[signer].p = dup ? f.leaf.start : sf.leaf.start;
-	leaf[signer].n = dup ? f.leaf.len : sf.leaf.len;
-	leaf[1 - signer].p = f.leaf.start;
-	leaf[1 - signer].n = f.leaf.len;
-	if (bad)	/* the last byte of the signer's leaf signature */
-		skp[(size_t)(sf.leaf.start - skp) + sf.leaf.len - 1] ^= 0x01;
-	mark = kp_wb_begin(t);
-	for (i = 0; i < 2; i++) {
-		if (i == 1 && unmerged == 0)
-			kp_wb_u8(t, 0);		/* a blank parent */
-		else if (i == 1) {
-			/* a parent with a random key, the joiner unmerged */
-			randombytes_buf(pk, sizeof(pk));
-			kp_wb_u16(t, 0x0102);	/* present, parent */
-			kp_wb_vec(t, pk, sizeof(pk));
-			kp_wb_vec(t, NULL, 0);
-			kp_wb_u8(t, 4);
-			kp_wb_u32(t, unmerged > 0 ? 1 - signer : 5);
-		}
-		kp_wb_u16(t, 0x0101);		/* present, leaf */
-		kp_wb_bytes(t, leaf[i].p, leaf[i].n);
-	}
-	kp_wb_end(t, mark);
-	if ((rc = t->err) != KP_OK ||
-	    (rc = kp_tree_hashes(t->buf, t->len, &h, &w)) != KP_OK)
-		goto out;
-	memcpy(th, h + (w - 1) / 2 * KP_HASH_LEN, KP_HASH_LEN);
-out:
-	free(h);
-	free(skp);
-	return rc;
-}
-
-int
-kp_welcome_build(const uint8_t *kpbuf, size_t kplen, const uint8_t *group_id,
-    size_t gidlen, uint64_t epoch, const uint8_t seed[KP_SIGN_SEED_LEN],
-    uint32_t signer, int flags, uint8_t **out, size_t *outlen)
-{
-	static const uint8_t	 zero[KP_HASH_LEN];
-	struct kp_keypackage	*kp = NULL;
-	const struct kp_suite	*suite;
-	struct kp_wb		 gi, gs, w, tree;
-	uint8_t			 joiner[KP_HASH_LEN], member[KP_HASH_LEN];
-	uint8_t			 epoch_secret[KP_HASH_LEN], confirm[KP_HASH_LEN];
-	uint8_t			 tag[KP_HASH_LEN], wsecret[KP_HASH_LEN];
-	uint8_t			 wkey[KP_AEAD_MAXKEY], wnonce[KP_NONCE_LEN];
-	uint8_t			 th[KP_HASH_LEN], cth[KP_HASH_LEN];
-	uint8_t			 pk[KP_SIGN_PK_LEN], sk[KP_SIGN_SK_LEN];
-	uint8_t			 sig[KP_SIG_LEN], kem[KP_HPKE_ENC_LEN];
-	uint8_t			 psk[KP_HASH_LEN], nonce[KP_HASH_LEN];
-	uint8_t			*egi = NULL, *ct = NULL;
-	const uint8_t		*init_key;
-	size_t			 gclen, ctlen, n, mark;
-	int			 rc;
-
-	*out = NULL;
-	*outlen = 0;
-	kp_wb_init(&gi, MAX_WELCOME);
-	kp_wb_init(&gs, MAX_WELCOME);
-	kp_wb_init(&w, MAX_WELCOME);
-	kp_wb_init(&tree, MAX_WELCOME);
-	if ((rc = kp_crypto_init()) != KP_OK)
-		goto out;
-	if ((rc = kp_keypackage_decode(kpbuf, kplen, 1, &kp)) != KP_OK)
-		goto out;
-	if ((suite = kp_suite_find(kp_keypackage_suite(kp))) == NULL) {
-		rc = KP_ESUITE;
-		goto out;
-	}
-	init_key = kp_keypackage_init_key(kp, &n);
-	if (n != KP_KEY_LEN) {
-		rc = KP_EMALFORMED;
-		goto out;
-	}
-	randombytes_buf(joiner, sizeof(joiner));
-	randombytes_buf(th, sizeof(th));
-	if ((flags & KP_WB_ANY_TREE) != 0 &&
-	    (rc = build_tree(kp, seed, signer, flags & KP_WB_TREE_BADLEAF,
-	    flags & KP_WB_TREE_DUP, (flags & KP_WB_TREE_UNMERGED) ? 1 :
-	    (flags & KP_WB_TREE_BADUNMERGED) ? -1 : 0, &tree, th)) != KP_OK)
-		goto out;
-	randombytes_buf(cth, sizeof(cth));
-	randombytes_buf(nonce, sizeof(nonce));
-	memset(psk, 0, sizeof(psk));
-
-	/* GroupSecrets {joiner_secret, path_secret absent, psks} */
-	kp_wb_vec(&gs, joiner, sizeof(joiner));
-	kp_wb_u8(&gs, 0);
-	mark = kp_wb_begin(&gs);
-	if (flags & KP_WB_PSK) {
-		kp_wb_u8(&gs, PSK_EXTERNAL);
-		kp_wb_vec(&gs, "psk", 3);
-		kp_wb_vec(&gs, nonce, sizeof(nonce));
-	}
-	kp_wb_end(&gs, mark);
-	if (flags & KP_WB_GS_TRAIL)
-		kp_wb_u8(&gs, 0);
-	if ((rc = gs.err) != KP_OK)
-		goto out;
-	if ((flags & KP_WB_PSK) != 0) {
-		struct kp_psk	 have = { (const uint8_t *)"psk", 3, zero, 32 };
-		struct kp_rd	 r;
-		struct kp_span	 body;
-
-		kp_rd_init(&r, gs.buf, gs.len);
-		if (kp_rd_span(&r, &body) != KP_OK || kp_rd_u8(&r, &psk[0]) !=
-		    KP_OK || kp_rd_span(&r, &body) != KP_OK) {
-			rc = KP_EMALFORMED;
-			goto out;
-		}
-		if ((rc = psk_secret(suite, body, &have, 1, psk)) != KP_OK)
-			goto out;
-	}
-
-	/* GroupContext, then the rest of the GroupInfo */
-	kp_wb_u16(&gi, KP_MLS10);
-	kp_wb_u16(&gi, suite->id);
-	kp_wb_vec(&gi, group_id, gidlen);
-	kp_wb_u64(&gi, epoch);
-	kp_wb_vec(&gi, th, sizeof(th));
-	kp_wb_vec(&gi, cth, sizeof(cth));
-	kp_wb_vec(&gi, NULL, 0);
-	if ((rc = gi.err) != KP_OK)
-		goto out;
-	gclen = gi.len;
-	if ((rc = kp_hkdf_extract(joiner, suite->nh, psk, suite->nh,
-	    member)) != KP_OK ||
-	    (rc = kp_expand_with_label(member, suite->nh, "epoch", gi.buf,
-	    gclen, epoch_secret, suite->nh)) != KP_OK ||
-	    (rc = kp_derive_secret(epoch_secret, suite->nh, "confirm",
-	    confirm)) != KP_OK ||
-	    (rc = kp_hmac(confirm, suite->nh, cth, sizeof(cth), tag)) != KP_OK)
-		goto out;
-	if (flags & KP_WB_BAD_TAG)
-		tag[0] ^= 0x01;
-	/* extensions: a broken ratchet_tree for the bad twins */
-	if (flags & KP_WB_TREE_CUT)
-		kp_wb_vec(&gi, "\x00\x02\x02\x05\x01", 5);
-	else if (flags & KP_WB_TREE_TRAIL)
-		kp_wb_vec(&gi, "\x00\x02\x02\x00\x00", 5);
-	else if (tree.len > 0) {
-		mark = kp_wb_begin(&gi);
-		kp_wb_u16(&gi, KP_EXT_RATCHET_TREE);
-		kp_wb_vec(&gi, tree.buf, tree.len);
-		kp_wb_end(&gi, mark);
-	} else
-		kp_wb_vec(&gi, NULL, 0);
-	kp_wb_vec(&gi, tag, suite->nh);
-	/* the twin whose signer field names the joiner's leaf instead */
-	kp_wb_u32(&gi, (flags & KP_WB_TREE_OTHER) ? 1 - signer : signer);
-	if ((rc = gi.err) != KP_OK)
-		goto out;
-	if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {
-		rc = KP_ECRYPTO;
-		goto out;
-	}
-	if ((rc = kp_sign_with_label(sk, "GroupInfoTBS", gi.buf, gi.len,
-	    sig)) != KP_OK)
-		goto out;
-	kp_wb_vec(&gi, sig, sizeof(sig));
-	if (flags & KP_WB_GI_TRAIL)
-		kp_wb_u8(&gi, 0);
-	if ((rc = gi.err) != KP_OK)
-		goto out;
-
-	/* encrypt the GroupInfo with the welcome key and nonce */
-	if ((rc = kp_derive_secret(member, suite->nh, "welcome", wsecret)) !=
-	    KP_OK ||
-	    (rc = kp_expand_with_label(wsecret, suite->nh, "key", NULL, 0,
-	    wkey, suite->nk)) != KP_OK ||
-	    (rc = kp_expand_with_label(wsecret, suite->nh, "nonce", NULL, 0,
-	    wnonce, suite->nn)) != KP_OK)
-		goto out;
-	if ((egi = malloc(gi.len + KP_TAG_LEN)) == NULL) {
-		rc = KP_ENOMEM;
-		goto out;
-	}
-	if ((rc = kp_aead_seal(suite->aead, wkey, wnonce, NULL, 0, gi.buf,
-	    gi.len, egi)) != KP_OK)
-		goto out;
-	if ((rc = kp_encrypt_with_label(suite, init_key, "Welcome", egi,
-	    gi.len + KP_TAG_LEN, gs.buf, gs.len, kem, &ct, &ctlen)) != KP_OK)
-		goto out;
-
-	kp_wb_u16(&w, KP_MLS10);
-	kp_wb_u16(&w, KP_WF_WELCOME);
-	kp_wb_u16(&w, suite->id);
-	mark = kp_wb_begin(&w);
-	kp_wb_vec(&w, kp_keypackage_ref(kp), KP_REF_LEN);
-	kp_wb_vec(&w, kem, sizeof(kem));
-	kp_wb_vec(&w, ct, ctlen);
-	kp_wb_end(&w, mark);
-	kp_wb_vec(&w, egi, gi.len + KP_TAG_LEN);
-	rc = kp_wb_finish(&w, out, outlen);
-out:
-	kp_keypackage_free(kp);
-	free(egi);
-	free(ct);
-	kp_wb_free(&gi);
-	kp_wb_free(&gs);
-	kp_wb_free(&w);
-	kp_wb_free(&tree);
-	sodium_memzero(joiner, sizeof(joiner));
-	sodium_memzero(member, sizeof(member));
-	sodium_memzero(epoch_secret, sizeof(epoch_secret));
-	sodium_memzero(confirm, sizeof(confirm));
-	sodium_memzero(wsecret, sizeof(wsecret));
-	sodium_memzero(wkey, sizeof(wkey));
-	sodium_memzero(wnonce, sizeof(wnonce));
-	sodium_memzero(sk, sizeof(sk));
-	sodium_memzero(psk, sizeof(psk));
-	return rc;
 }

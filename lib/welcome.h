@@ -10,7 +10,59 @@
 #include <stdint.h>
 
 #include "kpool.h"
+#include "crypto.h"
 #include "mls.h"
+
+#define KP_MAX_WELCOME	(1 << 20)	/* cap on a Welcome we parse */
+#define KP_MAX_PSKS	64		/* PSKs a GroupSecrets may name */
+
+/* PreSharedKeyID.psktype (RFC 9420 §8.4) */
+#define KP_PSK_EXTERNAL	1
+#define KP_PSK_RESUMPTION	2
+
+/* EncryptedGroupSecrets: one joiner's share of a Welcome. */
+struct kp_egs {
+	struct kp_span	new_member, kem_output, ciphertext;
+};
+
+/* Welcome (§12.4.3.1), read from an MLSMessage. */
+struct kp_welcome_msg {
+	uint16_t	suite;
+	struct kp_span	secrets;	/* body of secrets<V> */
+	struct kp_span	egi;		/* encrypted_group_info */
+};
+
+/* PreSharedKeyID (§8.4). */
+struct kp_psk_id {
+	uint8_t		type;
+	struct kp_span	id;		/* external psk_id */
+	uint8_t		usage;		/* resumption */
+	struct kp_span	group_id;
+	uint64_t	epoch;
+	struct kp_span	nonce;
+	struct kp_span	raw;		/* the encoded PreSharedKeyID */
+};
+
+/* GroupSecrets (§12.4.3.1). */
+struct kp_group_secrets {
+	struct kp_span	joiner;
+	uint8_t		has_path;
+	struct kp_span	path;
+	struct kp_span	psks;		/* body of psks<V> */
+};
+
+/* GroupInfo (§12.4.3). */
+struct kp_group_info {
+	uint16_t	version, suite;
+	struct kp_span	group_id;
+	uint64_t	epoch;
+	struct kp_span	tree_hash, cth, gc_exts;
+	struct kp_span	context;	/* the encoded GroupContext */
+	struct kp_span	exts, tag;
+	uint32_t	signer;
+	struct kp_span	sig;
+	size_t		tbs_len;
+};
 
 /* An external PSK the joiner holds (RFC 9420 §8.4). */
 struct kp_psk {
@@ -21,79 +73,87 @@ struct kp_psk {
 };
 
 /*
- * kp_welcome_open_ex: kp_welcome_open with two extras: tree, when not
- * NULL, is the serialized ratchet tree to take the signer's key from
- * when the Welcome carries none; psks are the external PSKs we hold.
+ * The decoders of a Welcome's parts.  Each reads exactly its struct;
+ * the spans of *out point into the input.
+ */
+/* kp_welcome_read: an MLSMessage(Welcome) and its secrets' structure. */
+int	kp_welcome_read(const uint8_t *buf, size_t len,
+	    struct kp_welcome_msg *out) KP_WUR;
+/* kp_egs_read: one EncryptedGroupSecrets from r. */
+int	kp_egs_read(struct kp_rd *r, struct kp_egs *out) KP_WUR;
+/* kp_psk_id_read: one PreSharedKeyID from r. */
+int	kp_psk_id_read(struct kp_rd *r, struct kp_psk_id *out) KP_WUR;
+/* kp_group_secrets_read: a GroupSecrets, its PSK list checked. */
+int	kp_group_secrets_read(const uint8_t *buf, size_t len,
+	    struct kp_group_secrets *out) KP_WUR;
+/* kp_group_info_read: a GroupInfo, its extension lists checked. */
+int	kp_group_info_read(const uint8_t *buf, size_t len,
+	    struct kp_group_info *out) KP_WUR;
+/*
+ * kp_psk_secret: psk_secret (RFC 9420 §8.4) of the PSKs the psks<V>
+ * body names, from the nhave PSKs we hold; KP_EPSK when one is not ours
+ * or is a resumption PSK.  All zeros when none is named.
+ */
+int	kp_psk_secret(const struct kp_suite *s, struct kp_span psks,
+	    const struct kp_psk *have, size_t nhave,
+	    uint8_t out[KP_HASH_LEN]) KP_WUR;
+
+/*
+ * A Welcome opened as far as our secrets go: our KeyPackage, the
+ * decrypted GroupSecrets and GroupInfo (spans into gsbuf and gibuf) and
+ * the member secret; wiped by kp_welcome_state_free.
+ */
+struct kp_welcome_state {
+	const struct kp_suite	*suite;
+	struct kp_keypackage	*kp;
+	struct kp_group_secrets	 gs;
+	struct kp_group_info	 gi;
+	uint8_t			*gsbuf, *gibuf;
+	size_t			 gscap, gicap;
+	uint8_t			 member[KP_HASH_LEN];
+};
+
+/*
+ * kp_welcome_decrypt: the steps of kp_welcome_open up to the GroupInfo:
+ * find our EncryptedGroupSecrets, decrypt and read the GroupSecrets,
+ * derive the member and welcome secrets with the external PSKs psks we
+ * hold, decrypt and read the GroupInfo (mls10, the Welcome's suite).
+ * Nothing is authenticated yet.  On success free *st with
+ * kp_welcome_state_free.
+ */
+int	kp_welcome_decrypt(const uint8_t *welcome, size_t len,
+	    const uint8_t *kp, size_t kplen,
+	    const uint8_t init_priv[KP_KEY_LEN], const struct kp_psk *psks,
+	    size_t npsks, struct kp_welcome_state *st) KP_WUR;
+/*
+ * kp_welcome_confirm: the last steps: the epoch secret from the
+ * GroupContext, the confirmation tag (KP_ECONFIRM), and *info's
+ * epoch_authenticator, group_id (malloc'd), epoch and suite.
+ */
+int	kp_welcome_confirm(const struct kp_welcome_state *st,
+	    struct kp_welcome_info *info) KP_WUR;
+/* kp_welcome_state_free: wipe and release *st. */
+void	kp_welcome_state_free(struct kp_welcome_state *st);
+
+/* What kp_welcome_open_ex takes beyond kp_welcome_open's arguments. */
+struct kp_welcome_args {
+	const uint8_t		*tree;		/* serialized ratchet tree,
+						   NULL when none */
+	size_t			 treelen;
+	const struct kp_psk	*psks;		/* external PSKs we hold */
+	size_t			 npsks;
+	uint64_t		 now;		/* for leaf lifetimes */
+	int			 flags;		/* KP_WELCOME_* */
+};
+
+/*
+ * kp_welcome_open_ex: kp_welcome_open with the external PSKs a->psks
+ * and the time a->now.
  */
 int	kp_welcome_open_ex(const uint8_t *welcome, size_t len,
-	    const uint8_t *kp, size_t kplen, const uint8_t init_priv[KP_KEY_LEN],
-	    const uint8_t *signer_pub, size_t signer_pub_len,
-	    const uint8_t *tree, size_t treelen, const struct kp_psk *psks,
-	    size_t npsks, struct kp_welcome_info *info) KP_WUR;
-
-/* kp_welcome_reencode: decode an MLSMessage(Welcome) and encode it again. */
-int	kp_welcome_reencode(const uint8_t *buf, size_t len, uint8_t **out,
-	    size_t *outlen) KP_WUR;
-/*
- * kp_group_secrets_reencode: the same for a GroupSecrets; *out holds its
- * joiner_secret, so a caller with a real one wipes *out before free.
- */
-int	kp_group_secrets_reencode(const uint8_t *buf, size_t len,
-	    uint8_t **out, size_t *outlen) KP_WUR;
-/* kp_group_info_check: parse a GroupInfo, KP_OK when well formed. */
-int	kp_group_info_check(const uint8_t *buf, size_t len) KP_WUR;
-/*
- * kp_tree_signature_key: the signature_key of leaf index leaf in a
- * serialized ratchet tree (optional<Node> ratchet_tree<V>, whole).
- */
-int	kp_tree_signature_key(const uint8_t *tree, size_t len, uint32_t leaf,
-	    struct kp_span *key) KP_WUR;
-
-/*
- * kp_tree_hashes: the tree hash (RFC 9420 §7.8) of every node of a
- * serialized ratchet tree (optional<Node> ratchet_tree<V>, whole),
- * padded with blank nodes to a full tree of *width nodes; the root is
- * node (*width - 1) / 2.  *hashes is malloc'd (*width * 32 bytes),
- * caller frees.  The tree must be well formed: leaves at even and
- * parents at odd indexes, the last node not blank (KP_EMALFORMED).
- */
-int	kp_tree_hashes(const uint8_t *tree, size_t len, uint8_t **hashes,
-	    size_t *width) KP_WUR;
-
-/* kp_welcome_build flags */
-#define KP_WB_BAD_TAG		0x01	/* a wrong confirmation_tag */
-#define KP_WB_PSK		0x02	/* name an external PSK "psk" */
-#define KP_WB_TREE_CUT		0x04	/* a ratchet_tree whose vector runs
-					   past its extension */
-#define KP_WB_TREE_TRAIL	0x08	/* a ratchet_tree with a byte after
-					   its vector */
-#define KP_WB_GI_TRAIL		0x10	/* a byte after the GroupInfo */
-#define KP_WB_GS_TRAIL		0x20	/* a byte after the GroupSecrets */
-#define KP_WB_TREE		0x40	/* a ratchet_tree of two leaves, the
-					   signer's (signer 0 or 1) and kp's,
-					   hashed into the GroupContext */
-#define KP_WB_TREE_BADLEAF	0x80	/* the same with the signer's leaf
-					   signature broken */
-#define KP_WB_TREE_OTHER	0x100	/* the same, signed by the signer but
-					   naming the joiner's leaf */
-#define KP_WB_TREE_DUP		0x200	/* the joiner's leaf at both places */
-#define KP_WB_TREE_UNMERGED	0x400	/* a parent listing the joiner as an
-					   unmerged leaf */
-#define KP_WB_TREE_BADUNMERGED	0x800	/* a parent listing leaf 5, which is
-					   not in the tree */
-#define KP_WB_ANY_TREE		0xfc0	/* any of the KP_WB_TREE* */
-
-/*
- * kp_welcome_build: the committer's side, for tests and tools: an
- * MLSMessage(Welcome) adding the KeyPackage kp (raw or MLSMessage) to a
- * group group_id at epoch, with a GroupInfo signed by the Ed25519 seed
- * as leaf signer, a random joiner_secret and no ratchet tree unless a
- * flag asks for one.  *out is malloc'd, caller frees.  flags (KP_WB_*)
- * make bad twins.
- */
-int	kp_welcome_build(const uint8_t *kp, size_t kplen,
-	    const uint8_t *group_id, size_t gidlen, uint64_t epoch,
-	    const uint8_t seed[KP_SIGN_SEED_LEN], uint32_t signer, int flags,
-	    uint8_t **out, size_t *outlen) KP_WUR;
+	    const uint8_t *kp, size_t kplen,
+	    const uint8_t init_priv[KP_KEY_LEN],
+	    const struct kp_welcome_args *a,
+	    struct kp_welcome_info *info) KP_WUR;
 
 #endif /* KP_WELCOME_H */

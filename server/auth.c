@@ -215,6 +215,9 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	if (a->expect_keyid != NULL && strcmp(a->expect_keyid, p.keyid))
 		return refuse("malformed", "keyid is not the user being "
 		    "registered", why);
+	if (strlen(p.keyid) > KP_MAX_USERNAME || strchr(p.keyid, '/') != NULL)
+		return refuse("unknown_key", "unknown keyid: this server knows "
+		    "no devices, only users", why);
 	if (kp_httpsig_check_digest(a->digest, a->body, a->len, why) != KP_OK)
 		return refuse("digest", *why, why);
 	if (a->pk != NULL) {

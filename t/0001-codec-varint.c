@@ -11,6 +11,7 @@
 
 #include "kpool.h"
 #include "tls.h"
+#include "kptest.h"
 #include "tap.h"
 #include "0-vectors.h"
 

@@ -13,6 +13,7 @@
 #include "kpool.h"
 #include "crypto.h"
 #include "hpke.h"
+#include "kptest.h"
 #include "tap.h"
 #include "0-vectors.h"
 

@@ -15,6 +15,7 @@
 #include "mls.h"
 #include "tls.h"
 #include "welcome.h"
+#include "kptest.h"
 #include "tap.h"
 #include "0-vectors.h"
 

@@ -15,7 +15,9 @@
 #include "crypto.h"
 #include "mls.h"
 #include "tls.h"
+#include "tree.h"
 #include "welcome.h"
+#include "kptest.h"
 #include "tap.h"
 #include "0-vectors.h"
 

@@ -12,7 +12,9 @@
 
 #include "kpool.h"
 #include "mls.h"
+#include "tree.h"
 #include "welcome.h"
+#include "kptest.h"
 #include "tap.h"
 
 #define B32(x)	x x x x x x x x x x x x x x x x \

@@ -206,16 +206,28 @@ options(void)
 		kp_keypackage_free(kp);
 	}
 
-	/* credentials capability without basic: generated, not valid */
+	/*
+	 * credentials capability without basic, the type in use: refused,
+	 * as validation would refuse the KeyPackage (KP_ECAPS)
+	 */
 	memset(&o, 0, sizeof(o));
 	o.identity = (const uint8_t *)"bob";
 	o.identity_len = 3;
 	o.cap_credentials = x509;
 	o.ncap_credentials = 1;
-	kp = gen(&o, seed, NULL, "x509 only");
-	is_int(kp_keypackage_validate(kp, (uint64_t)time(NULL)), KP_ECAPS,
-	    "capabilities without basic: KP_ECAPS");
-	kp_keypackage_free(kp);
+	{
+		uint8_t		*b = NULL;
+		size_t		 bl = 0;
+		const char	*why = NULL;
+
+		is_int(kp_keypackage_generate(&o, seed, &b, &bl, ref, NULL),
+		    KP_EINVAL, "capabilities.credentials x509 only: KP_EINVAL");
+		ok(b == NULL && bl == 0, "x509 only: nothing made");
+		is_int(kp_kpopts_check(&o, &why), KP_EINVAL,
+		    "x509 only: kp_kpopts_check agrees");
+		is_string(why, "capabilities.credentials does not list basic "
+		    "(0x0001), the credential type in use", "x509 only: why");
+	}
 
 	/* another seed: the public key cache follows the seed */
 	memset(&o, 0, sizeof(o));

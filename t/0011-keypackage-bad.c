@@ -279,6 +279,9 @@ fields_bad(void)
 	static const uint8_t	 oddcred[] = { 0x00, 0x07, 0x00 };
 	static const uint8_t	 lastres[] = { 0x00, 0x0a, 0x00 };
 	static const uint8_t	 grease[] = { 0x3a, 0x3a, 0x00 };
+	static const uint8_t	 greasecap[] = { 0x3a, 0x3a };
+	static const uint8_t	 vmany[] = { 0x00, 0x00, 0x00, 0x01, 0x00,
+				    0x02, 0x0a, 0x0a, 0xff, 0xff };
 	static const uint8_t	 dup[] = { 0x00, 0x0a, 0x00, 0x00, 0x0a, 0x00 };
 	static const uint8_t	 odd[] = { 0x00, 0x01, 0x00 };
 	static const uint8_t	 lrcap[] = { 0x00, 0x0a };
@@ -351,10 +354,34 @@ fields_bad(void)
 	f.leaf.exts.n = sizeof(lastres);
 	twin(&f, 1, 1, KP_OK, KP_ECAPS,
 	    "leaf extension not in capabilities");
+	/* GREASE types in use are listed like any other (§7.2, §13.5) */
 	fields(&f);
 	f.leaf.exts.p = grease;
 	f.leaf.exts.n = sizeof(grease);
-	twin(&f, 1, 1, KP_OK, KP_OK, "a GREASE leaf extension is fine");
+	twin(&f, 1, 1, KP_OK, KP_ECAPS,
+	    "a GREASE leaf extension not in capabilities");
+	f.leaf.cap_exts.p = greasecap;
+	f.leaf.cap_exts.n = sizeof(greasecap);
+	twin(&f, 1, 1, KP_OK, KP_OK, "a GREASE leaf extension listed: valid");
+	fields(&f);
+	f.exts.p = grease;
+	f.exts.n = sizeof(grease);
+	twin(&f, 1, 1, KP_OK, KP_ECAPS,
+	    "a GREASE KeyPackage extension not in capabilities");
+	f.leaf.cap_exts.p = greasecap;
+	f.leaf.cap_exts.n = sizeof(greasecap);
+	twin(&f, 1, 1, KP_OK, KP_OK,
+	    "a GREASE KeyPackage extension listed: valid");
+	/* unknown versions in capabilities are ignored (§13) */
+	fields(&f);
+	f.leaf.cap_versions.p = vmany;
+	f.leaf.cap_versions.n = sizeof(vmany);
+	twin(&f, 1, 1, KP_OK, KP_OK,
+	    "versions 0, mls10, 2, GREASE and 0xffff listed: valid");
+	f.leaf.cap_versions.p = vmany + 4;
+	f.leaf.cap_versions.n = sizeof(vmany) - 4;
+	twin(&f, 1, 1, KP_OK, KP_ECAPS,
+	    "versions 2, GREASE and 0xffff, no mls10: KP_ECAPS");
 	fields(&f);
 	f.exts.p = dup;
 	f.exts.n = sizeof(dup);
@@ -419,6 +446,61 @@ fields_bad(void)
 	twin(&f, 1, 1, KP_OK, KP_OK, "lifetime 0 .. 2^64-1: valid");
 }
 
+/*
+ * init_key or encryption_key of small order: the KEM cannot encrypt to
+ * it (KP_EWEAKKEY).  Each point, and its encoding with the top bit set,
+ * which X25519 ignores; libsodium refuses the same points.
+ */
+static void
+weak_keys(void)
+{
+	static const char	*hex[] = {
+	    "0000000000000000000000000000000000000000000000000000000000000000",
+	    "0100000000000000000000000000000000000000000000000000000000000000",
+	    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+	    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+	    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	};
+	struct kp_kpfields	 f;
+	uint8_t			*pt, key[32], out[32], sc[32];
+	char			 what[128];
+	size_t			 i, n, top, sodium_bad = 0;
+
+	randombytes_buf(sc, sizeof(sc));
+	for (i = 0; i < sizeof(hex) / sizeof(hex[0]); i++)
+		for (top = 0; top < 2; top++) {
+			pt = tap_unhex(hex[i], &n);
+			memcpy(key, pt, sizeof(key));
+			free(pt);
+			key[31] |= (uint8_t)(top << 7);
+			if (crypto_scalarmult(out, sc, key) != -1)
+				sodium_bad++;
+			fields(&f);
+			f.init_key.p = key;
+			snprintf(what, sizeof(what), "init_key %.8s..%s: "
+			    "KP_EWEAKKEY", hex[i], top ? " (top bit set)" : "");
+			twin(&f, 1, 1, KP_OK, KP_EWEAKKEY, what);
+			fields(&f);
+			f.leaf.enc_key.p = key;
+			snprintf(what, sizeof(what), "encryption_key %.8s..%s: "
+			    "KP_EWEAKKEY", hex[i], top ? " (top bit set)" : "");
+			twin(&f, 1, 1, KP_OK, KP_EWEAKKEY, what);
+		}
+	is_int(sodium_bad, 0, "libsodium's crypto_scalarmult refuses the "
+	    "same 14 encodings");
+	/* p + 2, the next encoding: not of small order */
+	memset(key, 0xff, sizeof(key));
+	key[0] = 0xef;
+	key[31] = 0x7f;
+	ok(crypto_scalarmult(out, sc, key) == 0, "libsodium takes p + 2");
+	fields(&f);
+	f.init_key.p = key;
+	twin(&f, 1, 1, KP_OK, KP_OK, "init_key p + 2: valid");
+	sodium_memzero(sc, sizeof(sc));
+}
+
 int
 main(void)
 {
@@ -429,6 +511,7 @@ main(void)
 	varint();
 	signatures();
 	fields_bad();
+	weak_keys();
 	free(good);
 	sodium_memzero(sk, sizeof(sk));
 	return done_testing();

@@ -4,7 +4,7 @@
 # output lines, exit codes (0 ok, 1 rejected, 2 usage) and secret files.
 . "${KP_TOP:-.}/t/tap.sh"
 
-plan 28
+plan 33
 K=kptool
 hex() { od -An -v -tx1 "$1" | tr -d ' \n'; }
 
@@ -33,6 +33,13 @@ nb=$(echo "$v" | sed 's/.*not_before=\([0-9]*\).*/\1/')
 na=$(echo "$v" | sed 's/.*not_after=\([0-9]*\)/\1/')
 is "$((na - nb))" $((2 * 86400 + 3600)) "--lifetime-days 2"
 ok "two KeyPackages, two refs" test "$out" != "$out2"
+# capabilities.credentials without basic, the credential type in use: the
+# KeyPackage would not validate, so gen refuses to make it
+$K gen --credentials x509 --out "$TMP/kpx" >/dev/null 2>"$TMP/err"
+like "$?:$(cat "$TMP/err")" \
+    "^1:.*credentials does not list basic \\(0x0001\\), the credential type in use" \
+    "gen --credentials x509: exit 1, basic not listed"
+ok "gen --credentials x509: no file" test ! -e "$TMP/kpx"
 # the signature key is the one in the seed file: bytes 71..102 of both agree
 is "$(dd if="$TMP/kp" bs=1 skip=71 count=32 2>/dev/null | od -An -tx1)" \
     "$(dd if="$TMP/kp3" bs=1 skip=71 count=32 2>/dev/null | od -An -tx1)" \
@@ -78,18 +85,45 @@ is "$?" 2 "validate without a file: exit 2"
 $K gen --init-priv-out "$TMP/ip" --out "$TMP/kp4" >/dev/null 2>&1
 is "$?" 1 "an existing --init-priv-out file is refused: exit 1"
 
-# open-welcome with welcome.json (suite 1)
-V=$KP_TOP/../shared/vectors/welcome.json
-if perl -MJSON::PP -e 1 2>/dev/null; then
+# open-welcome: the Welcomes of the vectors.  vec FILE N DIR writes the
+# hex fields of entry N of FILE into DIR, one file each.
+vec() {
 	perl -MJSON::PP -e '
 	    local $/; open my $f, "<", $ARGV[0] or die; my $j = decode_json(<$f>);
-	    for my $k (qw(init_priv signer_pub key_package welcome)) {
-		open my $o, ">", "$ARGV[1]/$k" or die; binmode $o;
-		print $o pack("H*", $j->[0]{$k}); }' "$V" "$TMP"
-	out=$($K open-welcome --welcome "$TMP/welcome" --kp "$TMP/key_package" \
-	    --init-priv "$TMP/init_priv" --signer-pub "$TMP/signer_pub")
+	    my $e = $j->[$ARGV[1]];
+	    for my $k (keys %$e) {
+		next unless defined $e->{$k} && !ref $e->{$k} &&
+		    $e->{$k} =~ /^([0-9a-f]{2})+$/;
+		open my $o, ">", "$ARGV[2]/$k" or die; binmode $o;
+		print $o pack("H*", $e->{$k}); }' \
+	    "$KP_TOP/../shared/vectors/$1" "$2" "$3"
+}
+if perl -MJSON::PP -e 1 2>/dev/null; then
+	# welcome.json carries no ratchet tree: a joiner cannot check it
+	mkdir "$TMP/w0"
+	vec welcome.json 0 "$TMP/w0"
+	$K open-welcome --welcome "$TMP/w0/welcome" \
+	    --kp "$TMP/w0/key_package" --init-priv "$TMP/w0/init_priv" \
+	    >"$TMP/out" 2>"$TMP/err"
+	like "$?:$(cat "$TMP/out" "$TMP/err")" "^1:.*no ratchet tree" \
+	    "open-welcome without a tree: exit 1, no ratchet tree"
+	# passive-client-welcome.json #4: the tree beside the Welcome; its
+	# leaves' lifetimes ended in 2024
+	mkdir "$TMP/w4"
+	vec passive-client-welcome.json 4 "$TMP/w4"
+	set -- --welcome "$TMP/w4/welcome" --kp "$TMP/w4/key_package" \
+	    --init-priv "$TMP/w4/init_priv"
+	out=$($K open-welcome "$@" --tree "$TMP/w4/ratchet_tree" \
+	    --any-lifetime)
 	like "$out" '^group_id=[0-9a-f]+ epoch=[0-9]+$' \
-	    "open-welcome prints group_id and epoch"
+	    "open-welcome --tree --any-lifetime prints group_id and epoch"
+	$K open-welcome "$@" --tree "$TMP/w4/ratchet_tree" >/dev/null \
+	    2>"$TMP/err"
+	like "$?:$(cat "$TMP/err")" "^1:.*lifetime expired" \
+	    "without --any-lifetime: exit 1, lifetime expired"
+	$K open-welcome "$@" --any-lifetime >/dev/null 2>"$TMP/err"
+	like "$?:$(cat "$TMP/err")" "^1:.*no ratchet tree" \
+	    "without --tree: exit 1, no ratchet tree"
 else
-	skip 1 "no JSON::PP"
+	skip 4 "no JSON::PP"
 fi

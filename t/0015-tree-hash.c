@@ -14,6 +14,7 @@
 #include "kpool.h"
 #include "mls.h"
 #include "tls.h"
+#include "tree.h"
 #include "welcome.h"
 #include "tap.h"
 #include "0-vectors.h"

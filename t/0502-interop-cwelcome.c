@@ -22,7 +22,7 @@
 #include <sodium.h>
 
 #include "kpool.h"
-#include "welcome.h"
+#include "kptest.h"
 #include "tap.h"
 
 static char	dir[PATH_MAX];

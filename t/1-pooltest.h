@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * 1-pooltest.h: helpers shared by the 1xxx (local pool) tests: a
- * temporary directory, a byte search in files, a test clock, and a real
- * kpool-server on 127.0.0.1 port 0.  Static functions only; each test
- * includes this once.
+ * temporary directory, a byte search in files, a test clock, a real
+ * kpool-server on 127.0.0.1 port 0, a key's sealed bytes, and random
+ * owner calls racing others.  Static functions only; each test includes
+ * this once.
  */
 #ifndef POOLTEST_H
 #define POOLTEST_H
@@ -19,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "kpool.h"
 #include "tap.h"
@@ -242,11 +245,167 @@ pt_small_policy(struct kp_pool *p, const char *low, const char *target,
 		bail("policy: %s", kp_errmsg(p));
 }
 
-/* pt_get: the key ref of p into *k, or bail. */
-static void __attribute__((unused))
-pt_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], struct kp_key *k)
+/*
+ * pt_key: kp_pool_key of ref into *k, releasing what *k held first
+ * (NULL is fine); returns kp_pool_key's code.
+ */
+static int __attribute__((unused))
+pt_key(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], struct kp_key **k)
 {
-	if (kp_pool_get(p, ref, k) != KP_OK)
+	kp_key_free(*k);
+	*k = NULL;
+	return kp_pool_key(p, ref, k);
+}
+
+/* pt_key_same: 1 when the records a and b say the same of every field. */
+static int __attribute__((unused))
+pt_key_same(const struct kp_key *a, const struct kp_key *b)
+{
+	const uint8_t	*ga, *gb;
+	size_t		 la, lb;
+	int		 i;
+
+	for (i = KP_T_CREATED; i <= KP_T_CHANGED; i++)
+		if (kp_key_time(a, i) != kp_key_time(b, i))
+			return 0;
+	for (i = KP_X_RESERVATION_ID; i <= KP_X_SPENT_BY; i++)
+		if (strcmp(kp_key_text(a, i), kp_key_text(b, i)) != 0)
+			return 0;
+	ga = kp_key_group_id(a, &la);
+	gb = kp_key_group_id(b, &lb);
+	return memcmp(kp_key_ref(a), kp_key_ref(b), KP_REF_LEN) == 0 &&
+	    strcmp(kp_key_ref_hex(a), kp_key_ref_hex(b)) == 0 &&
+	    kp_key_state(a) == kp_key_state(b) &&
+	    kp_key_suite(a) == kp_key_suite(b) &&
+	    kp_key_last_resort(a) == kp_key_last_resort(b) &&
+	    kp_key_has_private(a) == kp_key_has_private(b) &&
+	    kp_key_keypackage_len(a) == kp_key_keypackage_len(b) &&
+	    la == lb && memcmp(ga, gb, la) == 0 &&
+	    kp_key_epoch(a) == kp_key_epoch(b) &&
+	    memcmp(kp_key_credential_hash(a), kp_key_credential_hash(b),
+	    32) == 0;
+}
+
+/*
+ * pt_sealed: the sealed private init key of ref as db holds it, len
+ * bytes into out; bails unless the row holds one of that length.
+ */
+static void __attribute__((unused))
+pt_sealed(sqlite3 *db, const uint8_t *ref, uint8_t *out, size_t len)
+{
+	sqlite3_stmt	*s;
+
+	if (sqlite3_prepare_v2(db, "SELECT private_init_key FROM "
+	    "keypackages WHERE keypackage_ref = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		bail("prepare");
+	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_ROW ||
+	    (size_t)sqlite3_column_bytes(s, 0) != len)
+		bail("no sealed key");
+	memcpy(out, sqlite3_column_blob(s, 0), len);
+	sqlite3_finalize(s);
+}
+
+/*
+ * pt_operate: n random owner calls on p from seed (make a key, delete
+ * one, move one), each of which succeeds or loses a race that another
+ * thread or handle won or forbade; *done counts the calls, *bad those
+ * that failed otherwise (with a diag).
+ */
+static void __attribute__((unused))
+pt_operate(struct kp_pool *p, unsigned seed, int n, int *done, int *bad)
+{
+	static const int	  to[] = {
+		KP_STATE_RESERVED, KP_STATE_SPENT, KP_STATE_EXPIRED,
+		KP_STATE_AVAILABLE,
+	};
+	struct kp_key		**keys;
+	size_t			  nk;
+	int			  i, rc;
+	const uint8_t		 *ref;
+
+	for (i = 0; i < n; i++) {
+		seed = seed * 1103515245 + 12345;
+		if (kp_pool_list(p, -1, &keys, &nk) != KP_OK)
+			bail("list: %s", kp_errmsg(p));
+		if (nk == 0 || seed % 7 == 0) {
+			rc = kp_pool_generate(p, 1, 0);
+			if (rc != KP_OK && rc != KP_ETOOBIG)
+				goto bad;
+		} else if (seed % 7 == 1) {
+			rc = kp_pool_delete(p, kp_key_ref(keys[seed % nk]));
+			if (rc != KP_OK && rc != KP_EBUSY && rc != KP_ENOTFOUND)
+				goto bad;
+		} else {
+			ref = kp_key_ref(keys[seed % nk]);
+			rc = kp_pool_transition(p, ref,
+			    kp_key_state(keys[seed % nk]), to[(seed >> 8) % 4]);
+			if (rc != KP_OK && rc != KP_ESTATE &&
+			    rc != KP_ENOTFOUND && rc != KP_EBUSY &&
+			    rc != KP_EPERM && rc != KP_EREJECTED)
+				goto bad;
+		}
+		(*done)++;
+		kp_keys_free(keys, nk);
+		continue;
+bad:
+		diag("op %d: %s: %s", i, kp_strerror(rc), kp_errmsg(p));
+		(*bad)++;
+		kp_keys_free(keys, nk);
+	}
+}
+
+/*
+ * pt_refreshes: n kp_pool_refresh calls on p; *done counts them, *bad
+ * those that failed (with a diag).
+ */
+static void __attribute__((unused))
+pt_refreshes(struct kp_pool *p, int n, int *done, int *bad)
+{
+	struct kp_sync_report	r;
+	int			i, rc;
+
+	for (i = 0; i < n; i++) {
+		rc = kp_pool_refresh(p, &r);
+		if (rc != KP_OK) {
+			diag("refresh: %s: %s", kp_strerror(rc), kp_errmsg(p));
+			(*bad)++;
+		}
+		(*done)++;
+	}
+}
+
+/*
+ * pt_one_state: the tests (three) that p's counts, its list of every
+ * key and its lists by state agree: every key in exactly one state.
+ */
+static void __attribute__((unused))
+pt_one_state(struct kp_pool *p)
+{
+	struct kp_counts	  c;
+	struct kp_key		**keys;
+	size_t			  n, m, sum = 0;
+	int			  s;
+
+	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_list(p, -1, &keys, &n), KP_OK, "list");
+	kp_keys_free(keys, n);
+	for (s = 0; s < KP_NSTATES; s++) {
+		if (kp_pool_list(p, s, &keys, &m) != KP_OK)
+			bail("list");
+		kp_keys_free(keys, m);
+		sum += m;
+	}
+	ok(c.total == n && sum == n && pt_sum(&c) == (int)c.total,
+	    "every key in exactly one state (%zu keys)", n);
+}
+
+/* pt_get: the key ref of p into *k (as pt_key), or bail. */
+static void __attribute__((unused))
+pt_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], struct kp_key **k)
+{
+	if (pt_key(p, ref, k) != KP_OK)
 		bail("get: %s", kp_errmsg(p));
 }
 

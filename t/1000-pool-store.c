@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "1-pooltest.h"
+#include "pool.h"
 #include "store.h"
 
 static char	errbuf[KP_ERRLEN];
@@ -239,6 +240,32 @@ test_delete_wipe(void)
 	kp_store_close(st);
 }
 
+/*
+ * Expire and wipe every live key of the credential with this hash, as
+ * a store would when a credential is revoked; *n gets the rows changed.
+ */
+static int
+invalidate(struct kp_store *st, const uint8_t hash[32], int64_t now,
+    uint32_t *n)
+{
+	sqlite3_stmt	*s;
+	int		 rc = KP_OK;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE keypackages SET status = "
+	    "'expired', expired_at = ?2, changed_at = ?2, private_init_key = "
+	    "NULL, private_encryption_key = NULL WHERE credential_hash = ?1 "
+	    "AND status IN ('created', 'available', 'reserved')", -1, &s,
+	    NULL) != SQLITE_OK)
+		bail("prepare: %s", sqlite3_errmsg(st->db));
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = KP_EDB;
+	*n = (uint32_t)sqlite3_changes(st->db);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 #define MANY	200
 
 static void
@@ -247,11 +274,9 @@ test_many(void)
 	struct kp_store	*st;
 	struct kp_bundle *b, got;
 	struct kp_counts c;
-	struct kp_key	*keys;
+	struct kp_rec	*keys;
 	uint8_t		 (*kp)[64], cred[2][32], *kps;
-	char		 id[65], by[KP_MAX_USERNAME + 1];
-	int64_t		 exp, at;
-	size_t		 n, i;
+	size_t		 n, i, m;
 	uint32_t	 inval;
 	int		 bad = 0, sorted = 1;
 
@@ -314,15 +339,18 @@ test_many(void)
 	ok(sorted, "oldest first");
 	free(keys);
 
-	is_int(kp_store_available(st, KP_SUITE_X25519_CHACHA20, &keys, &n),
-	    KP_OK, "available keys of suite 3");
+	is_int(kp_store_list(st, KP_STATE_AVAILABLE, &keys, &n), KP_OK,
+	    "available keys");
 	bad = 0;
-	for (i = 0; i < n; i++)
-		if (keys[i].state != KP_STATE_AVAILABLE ||
-		    keys[i].suite != KP_SUITE_X25519_CHACHA20)
+	m = 0;
+	for (i = 0; i < n; i++) {
+		if (keys[i].state != KP_STATE_AVAILABLE)
 			bad++;
-	is_int(n, 20, "20 of them (i mod 10 is 1)");
-	is_int(bad, 0, "all available, all suite 3");
+		if (keys[i].suite == KP_SUITE_X25519_CHACHA20)
+			m++;
+	}
+	is_int(m, 20, "20 of suite 3 (i mod 10 is 1)");
+	is_int(bad, 0, "all available");
 	free(keys);
 
 	/* not_after = 10000 + i: at 10050, keys 0..49 are past it */
@@ -331,18 +359,24 @@ test_many(void)
 	    "reserved among 0..49)");
 	free(keys);
 
-	is_int(kp_store_reservation(st, b[2].key.ref, id, &exp, by, &at),
-	    KP_OK, "reservation info");
-	is_string(id, "r2", "reservation id");
-	is_string(by, "inviter2", "reserved by");
-	is_int(exp, 62, "reservation expiry");
-	is_int(at, 2, "reserved at");
-	is_int(kp_store_reservation(st, b[1].key.ref, id, &exp, by, &at),
-	    KP_ESTATE, "no reservation on an available key: KP_ESTATE");
+	is_int(kp_store_get(st, b[2].key.ref, 0, &got), KP_OK,
+	    "reservation info");
+	is_string(got.key.reservation_id, "r2", "reservation id");
+	is_string(got.key.reserved_by, "inviter2", "reserved by");
+	is_int(got.key.reservation_expires_at, 62, "reservation expiry");
+	is_int(got.key.reserved_at, 2, "reserved at");
+	kp_bundle_clear(&got);
+	ok(kp_store_get(st, b[1].key.ref, 0, &got) == KP_OK &&
+	    got.key.state == KP_STATE_AVAILABLE &&
+	    got.key.reservation_id[0] == '\0' &&
+	    got.key.reserved_by[0] == '\0' &&
+	    got.key.reservation_expires_at == 0,
+	    "no reservation on an available key");
+	kp_bundle_clear(&got);
 
 	/* credential 1 holds keys with i % 3 == 0 */
-	is_int(kp_store_invalidate_credential(st, cred[1], 20000, &inval),
-	    KP_OK, "invalidate a credential");
+	is_int(invalidate(st, cred[1], 20000, &inval), KP_OK,
+	    "invalidate a credential");
 	is_int(inval, 40, "its 40 live keys (i mod 3 is 0, state below spent)");
 	bad = 0;
 	for (i = 0; i < MANY; i += 3) {
@@ -357,8 +391,8 @@ test_many(void)
 		kp_bundle_clear(&got);
 	}
 	is_int(bad, 0, "they are expired and wiped; spent ones stay spent");
-	is_int(kp_store_invalidate_credential(st, cred[1], 20000, &inval),
-	    KP_OK, "invalidate again");
+	is_int(invalidate(st, cred[1], 20000, &inval), KP_OK,
+	    "invalidate again");
 	is_int(inval, 0, "nothing left");
 
 	for (i = 0; i < MANY; i++)
@@ -450,7 +484,7 @@ static void
 test_pool_scrub(void)
 {
 	struct kp_pool	*p = NULL;
-	struct kp_key	*keys = NULL;
+	struct kp_key	**keys = NULL;
 	uint8_t		 sealed[2][128];
 	size_t		 sl[2], n = 0, i;
 	struct kp_sync_report r;
@@ -463,25 +497,25 @@ test_pool_scrub(void)
 	if (n != 2)
 		bail("no keys");
 	for (i = 0; i < 2; i++)
-		sl[i] = sealed_of(p->st, keys[i].ref, "private_init_key",
-		    sealed[i], sizeof(sealed[i]));
+		sl[i] = sealed_of(p->st, kp_key_ref(keys[i]),
+		    "private_init_key", sealed[i], sizeof(sealed[i]));
 	ok(pt_store_has(pt_file("s.db"), sealed[0], sl[0]),
 	    "a sealed key is in the files");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_OK, "created -> expired");
 	is_int(p->st->scrub_owed, 1, "its scrub is owed, not run");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_ESTATE, "again: KP_ESTATE");
 	is_int(kp_pool_expire(p, &r), KP_OK, "expire");
 	is_int(p->st->scrub_owed, 0, "ran the scrub");
 	ok(!pt_store_has(pt_file("s.db"), sealed[0], sl[0]),
 	    "after it no sealed bytes of the expired key in the files");
-	is_int(kp_pool_transition(p, keys[1].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[1]), KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_OK, "the other created -> expired");
 	kp_pool_close(p);
 	ok(!pt_store_has(pt_file("s.db"), sealed[1], sl[1]),
 	    "after close no sealed bytes of it in the files");
-	free(keys);
+	kp_keys_free(keys, n);
 }
 
 int

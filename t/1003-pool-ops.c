@@ -14,7 +14,7 @@ static void
 test_generate(struct kp_pool *p)
 {
 	struct kp_counts	 c;
-	struct kp_key		*keys, k;
+	struct kp_key		**keys, *k = NULL;
 	struct kp_keypackage	*kp;
 	uint8_t			*buf, ref[KP_REF_LEN];
 	size_t			 n, len, i;
@@ -43,12 +43,13 @@ test_generate(struct kp_pool *p)
 	is_int(kp_pool_list(p, KP_STATE_CREATED, &keys, &n), KP_OK, "list");
 	is_int(n, 33, "33 created");
 	for (i = 0; i < n; i++) {
-		if (kp_pool_keypackage(p, keys[i].ref, &buf, &len) != KP_OK) {
+		k = keys[i];
+		if (kp_pool_keypackage(p, kp_key_ref(k), &buf, &len) != KP_OK) {
 			bad++;
 			continue;
 		}
-		if (kp_keypackage_ref_compute(keys[i].suite, buf, len, ref) !=
-		    KP_OK || memcmp(ref, keys[i].ref, KP_REF_LEN) != 0)
+		if (kp_keypackage_ref_compute(kp_key_suite(k), buf, len, ref) !=
+		    KP_OK || memcmp(ref, kp_key_ref(k), KP_REF_LEN) != 0)
 			bad++;
 		else if (kp_keypackage_decode(buf, len, 0, &kp) != KP_OK)
 			bad++;
@@ -56,32 +57,34 @@ test_generate(struct kp_pool *p)
 			if (kp_keypackage_validate(kp, (uint64_t)pt_clock) !=
 			    KP_OK ||
 			    kp_keypackage_not_after(kp) !=
-			    (uint64_t)keys[i].not_after ||
+			    (uint64_t)kp_key_time(k, KP_T_NOT_AFTER) ||
 			    kp_keypackage_has_extension(kp,
-			    KP_EXT_LAST_RESORT) != keys[i].last_resort ||
-			    len != keys[i].keypackage_len)
+			    KP_EXT_LAST_RESORT) != kp_key_last_resort(k) ||
+			    len != kp_key_keypackage_len(k))
 				bad++;
 			kp_keypackage_free(kp);
 		}
 		free(buf);
-		if (keys[i].not_before != pt_clock - 3600 ||
-		    keys[i].not_after != pt_clock + 14 * 86400 ||
-		    keys[i].created_at != pt_clock ||
-		    keys[i].suite != KP_SUITE_X25519_AES128GCM ||
-		    !keys[i].has_private || keys[i].epoch != -1)
+		if (kp_key_time(k, KP_T_NOT_BEFORE) != pt_clock - 3600 ||
+		    kp_key_time(k, KP_T_NOT_AFTER) != pt_clock + 14 * 86400 ||
+		    kp_key_time(k, KP_T_CREATED) != pt_clock ||
+		    kp_key_suite(k) != KP_SUITE_X25519_AES128GCM ||
+		    !kp_key_has_private(k) || kp_key_epoch(k) != -1)
 			bad++;
 	}
+	k = NULL;
 	is_int(bad, 0, "each ref is RefHash of its bytes, which validate, "
 	    "with lifetimes from the pool clock");
-	is_int(kp_pool_get(p, keys[0].ref, &k), KP_OK, "get one");
-	ok(memcmp(&k, &keys[0], sizeof(k)) == 0, "get agrees with list");
-	free(keys);
+	is_int(pt_key(p, kp_key_ref(keys[0]), &k), KP_OK, "get one");
+	ok(pt_key_same(k, keys[0]), "get agrees with list");
+	kp_key_free(k);
+	kp_keys_free(keys, n);
 }
 
 static void
 test_moves(struct kp_pool *p)
 {
-	struct kp_key		*keys, k;
+	struct kp_key		**keys, *k = NULL;
 	struct kp_kpsecrets	 sec;
 	struct kp_counts	 c;
 	uint8_t			 missing[KP_REF_LEN];
@@ -89,52 +92,55 @@ test_moves(struct kp_pool *p)
 
 	if (kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n < 4)
 		bail("list");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_AVAILABLE), KP_ENET,
 	    "created -> available without a server: KP_ENET");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_AVAILABLE,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_AVAILABLE,
 	    KP_STATE_RESERVED), KP_ESTATE,
 	    "from a state the key is not in: KP_ESTATE");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_SPENT), KP_ESTATE, "created -> spent: KP_ESTATE");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_RESERVED), KP_ESTATE, "created -> reserved: KP_ESTATE");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_CREATED), KP_ESTATE, "created -> created: KP_ESTATE");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED, 5),
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED, 5),
 	    KP_EINVAL, "a bad state: KP_EINVAL");
-	is_int(kp_pool_transition(p, keys[0].ref, -1, KP_STATE_EXPIRED),
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), -1, KP_STATE_EXPIRED),
 	    KP_EINVAL, "a negative state: KP_EINVAL");
 	memset(missing, 0x42, sizeof(missing));
 	is_int(kp_pool_transition(p, missing, KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_ENOTFOUND, "an unknown ref: KP_ENOTFOUND");
 
-	is_int(kp_pool_take(p, keys[0].ref, &sec), KP_ESTATE,
+	is_int(kp_pool_take(p, kp_key_ref(keys[0]), &sec), KP_ESTATE,
 	    "take before a Welcome: KP_ESTATE");
 	is_int(kp_pool_take(p, missing, &sec), KP_ENOTFOUND,
 	    "take of an unknown ref: KP_ENOTFOUND");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_CREATED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_CREATED,
 	    KP_STATE_EXPIRED), KP_OK, "created -> expired works offline");
-	is_int(kp_pool_get(p, keys[0].ref, &k), KP_OK, "get it");
-	is_int(k.state, KP_STATE_EXPIRED, "expired");
-	is_int(k.has_private, 0, "its private keys are wiped");
-	is_int(k.expired_at, pt_clock, "expired_at is now");
-	is_int(kp_pool_take(p, keys[0].ref, &sec), KP_ENOTFOUND,
+	is_int(pt_key(p, kp_key_ref(keys[0]), &k), KP_OK, "get it");
+	is_int(kp_key_state(k), KP_STATE_EXPIRED, "expired");
+	is_int(kp_key_has_private(k), 0, "its private keys are wiped");
+	is_int(kp_key_time(k, KP_T_EXPIRED), pt_clock, "expired_at is now");
+	is_int(kp_pool_take(p, kp_key_ref(keys[0]), &sec), KP_ENOTFOUND,
 	    "take of a wiped key: KP_ENOTFOUND");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_EXPIRED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_EXPIRED,
 	    KP_STATE_AVAILABLE), KP_ESTATE, "expired -> available: KP_ESTATE");
-	is_int(kp_pool_transition(p, keys[0].ref, KP_STATE_EXPIRED,
+	is_int(kp_pool_transition(p, kp_key_ref(keys[0]), KP_STATE_EXPIRED,
 	    KP_STATE_CREATED), KP_ESTATE, "expired -> created: KP_ESTATE");
 
-	is_int(kp_pool_delete(p, keys[0].ref), KP_OK, "delete an expired key");
-	is_int(kp_pool_delete(p, keys[1].ref), KP_OK, "delete a created key");
-	is_int(kp_pool_get(p, keys[1].ref, &k), KP_ENOTFOUND, "it is gone");
-	is_int(kp_pool_delete(p, keys[1].ref), KP_ENOTFOUND,
+	is_int(kp_pool_delete(p, kp_key_ref(keys[0])), KP_OK,
+	    "delete an expired key");
+	is_int(kp_pool_delete(p, kp_key_ref(keys[1])), KP_OK,
+	    "delete a created key");
+	is_int(pt_key(p, kp_key_ref(keys[1]), &k), KP_ENOTFOUND, "it is gone");
+	is_int(kp_pool_delete(p, kp_key_ref(keys[1])), KP_ENOTFOUND,
 	    "delete again: KP_ENOTFOUND");
 	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
 	is_int(c.total, 31, "31 left");
 	is_int(pt_sum(&c), (int)c.total, "the counts sum to the total");
-	free(keys);
+	kp_key_free(k);
+	kp_keys_free(keys, n);
 }
 
 static void

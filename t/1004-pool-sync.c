@@ -98,7 +98,9 @@ test_pull(struct kp_pool *p)
 	struct kp_reservation	res[26];
 	struct kp_sync_report	r;
 	struct kp_status	s;
-	struct kp_key		k;
+	struct kp_key		*k = NULL;
+	const uint8_t		*g;
+	size_t			 gl;
 	int			i, bad = 0;
 
 	is_int(kp_client_reserve(bob, "alice", (const uint8_t *)"g1", 2,
@@ -106,10 +108,10 @@ test_pull(struct kp_pool *p)
 	is_int(kp_pool_sync(p, &r), KP_OK, "alice syncs");
 	report_is(&r, 0, 1, 0, 0, "one key pulled");
 	counts_are(p, 0, 32, 1, 0, 0, "one reserved");
-	is_int(kp_pool_get(p, res[0].ref, &k), KP_OK, "the key");
-	is_int(k.state, KP_STATE_RESERVED, "reserved");
-	is_string(k.reserved_by, "bob", "by bob");
-	is_int(k.reservation_expires_at, res[0].expires_at,
+	is_int(pt_key(p, res[0].ref, &k), KP_OK, "the key");
+	is_int(kp_key_state(k), KP_STATE_RESERVED, "reserved");
+	is_string(kp_key_text(k, KP_X_RESERVED_BY), "bob", "by bob");
+	is_int(kp_key_time(k, KP_T_RESERVATION_EXPIRES), res[0].expires_at,
 	    "with the server's expiry");
 	is_int(kp_pool_sync(p, &r), KP_OK, "sync again");
 	report_is(&r, 0, 0, 0, 0, "idempotent");
@@ -118,11 +120,13 @@ test_pull(struct kp_pool *p)
 	    KP_OK, "bob spends it");
 	is_int(kp_pool_sync(p, &r), KP_OK, "alice syncs");
 	report_is(&r, 0, 1, 0, 0, "one key pulled");
-	is_int(kp_pool_get(p, res[0].ref, &k), KP_OK, "the key");
-	is_int(k.state, KP_STATE_SPENT, "spent");
-	is_string(k.spent_by, "bob", "by bob");
-	is_blob(k.group_id, k.group_id_len, "g1", 2, "in group g1");
-	is_int(k.has_private, 1, "its private keys wait for the Welcome");
+	is_int(pt_key(p, res[0].ref, &k), KP_OK, "the key");
+	is_int(kp_key_state(k), KP_STATE_SPENT, "spent");
+	is_string(kp_key_text(k, KP_X_SPENT_BY), "bob", "by bob");
+	g = kp_key_group_id(k, &gl);
+	is_blob(g, gl, "g1", 2, "in group g1");
+	is_int(kp_key_has_private(k), 1,
+	    "its private keys wait for the Welcome");
 	kp_reservation_free(&res[0]);
 
 	is_int(kp_client_reserve(bob, "alice", (const uint8_t *)"g2", 2,
@@ -131,9 +135,10 @@ test_pull(struct kp_pool *p)
 	is_int(kp_client_release(bob, res[0].ref), KP_OK, "bob releases it");
 	is_int(kp_pool_sync(p, &r), KP_OK, "alice syncs");
 	report_is(&r, 0, 1, 0, 0, "back to available");
-	is_int(kp_pool_get(p, res[0].ref, &k), KP_OK, "the key");
-	is_int(k.state, KP_STATE_AVAILABLE, "available");
-	is_string(k.reserved_by, "", "no reservation left");
+	is_int(pt_key(p, res[0].ref, &k), KP_OK, "the key");
+	is_int(kp_key_state(k), KP_STATE_AVAILABLE, "available");
+	is_string(kp_key_text(k, KP_X_RESERVED_BY), "",
+	    "no reservation left");
 	kp_reservation_free(&res[0]);
 	counts_are(p, 0, 32, 0, 1, 0, "31 + 1 available, 1 spent");
 
@@ -159,13 +164,14 @@ test_pull(struct kp_pool *p)
 	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh");
 	report_is(&r, 0, 25, 25, 25, "7 regular available: 25 more");
 	counts_are(p, 0, 33, 0, 26, 0, "back to 32 + 1");
+	kp_key_free(k);
 }
 
 static void
 test_expiry(struct kp_pool *p)
 {
 	struct kp_sync_report	 r;
-	struct kp_key		*keys;
+	struct kp_key		**keys;
 	size_t			 n, i;
 	int			 bad = 0;
 
@@ -175,13 +181,13 @@ test_expiry(struct kp_pool *p)
 	counts_are(p, 0, 33, 0, 26, 33, "fresh keys; old ones expired");
 	is_int(kp_pool_list(p, KP_STATE_EXPIRED, &keys, &n), KP_OK, "list");
 	for (i = 0; i < n; i++)
-		bad += keys[i].has_private;
-	free(keys);
+		bad += kp_key_has_private(keys[i]);
+	kp_keys_free(keys, n);
 	is_int(bad, 0, "expired keys have no private keys");
 	is_int(kp_pool_list(p, KP_STATE_SPENT, &keys, &n), KP_OK, "list");
 	for (i = 0; i < n; i++)
-		bad += keys[i].has_private;
-	free(keys);
+		bad += kp_key_has_private(keys[i]);
+	kp_keys_free(keys, n);
 	is_int(bad, 0, "nor do expired spent keys never taken");
 	is_int(server_available(), 33, "the server hands out only the new 33");
 	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh again");
@@ -193,7 +199,7 @@ test_moves(struct kp_pool *p)
 {
 	struct kp_reservation	 res;
 	struct kp_sync_report	 r;
-	struct kp_key		*keys, k;
+	struct kp_key		**keys, *k = NULL;
 	size_t			 n;
 	uint8_t			 ref[KP_REF_LEN];
 	int			 avail;
@@ -202,17 +208,19 @@ test_moves(struct kp_pool *p)
 	    kp_pool_generate(p, 1, 0) != KP_OK ||
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n != 1)
 		bail("generate: %s", kp_errmsg(p));
-	memcpy(ref, keys[0].ref, KP_REF_LEN);
-	free(keys);
+	memcpy(ref, kp_key_ref(keys[0]), KP_REF_LEN);
+	kp_keys_free(keys, n);
 	is_int(kp_pool_transition(p, ref, KP_STATE_CREATED,
 	    KP_STATE_AVAILABLE), KP_OK, "created -> available uploads");
-	is_int(kp_pool_get(p, ref, &k), KP_OK, "get");
-	is_int(k.uploaded_at, pt_clock, "uploaded_at now");
+	is_int(pt_key(p, ref, &k), KP_OK, "get");
+	is_int(kp_key_time(k, KP_T_UPLOADED), pt_clock, "uploaded_at now");
 	is_int(kp_pool_transition(p, ref, KP_STATE_AVAILABLE,
 	    KP_STATE_RESERVED), KP_OK, "available -> reserved (by its owner)");
-	is_int(kp_pool_get(p, ref, &k), KP_OK, "get");
-	is_string(k.reserved_by, "alice", "reserved by alice");
-	ok(k.reservation_id[0] != '\0', "with a reservation id");
+	is_int(pt_key(p, ref, &k), KP_OK, "get");
+	is_string(kp_key_text(k, KP_X_RESERVED_BY), "alice",
+	    "reserved by alice");
+	ok(kp_key_text(k, KP_X_RESERVATION_ID)[0] != '\0',
+	    "with a reservation id");
 	is_int(kp_pool_transition(p, ref, KP_STATE_RESERVED,
 	    KP_STATE_AVAILABLE), KP_OK, "reserved -> available releases");
 	is_int(kp_pool_transition(p, ref, KP_STATE_AVAILABLE,
@@ -240,18 +248,19 @@ test_moves(struct kp_pool *p)
 	/* retire */
 	if (kp_pool_list(p, KP_STATE_AVAILABLE, &keys, &n) != KP_OK || n == 0)
 		bail("list");
-	memcpy(ref, keys[0].ref, KP_REF_LEN);
-	free(keys);
+	memcpy(ref, kp_key_ref(keys[0]), KP_REF_LEN);
+	kp_keys_free(keys, n);
 	avail = server_available();
 	is_int(kp_pool_delete(p, ref), KP_EBUSY,
 	    "deleting an available key: KP_EBUSY");
 	is_int(kp_pool_transition(p, ref, KP_STATE_AVAILABLE,
 	    KP_STATE_EXPIRED), KP_OK, "available -> expired retires");
 	is_int(server_available(), avail - 1, "one fewer on the server");
-	is_int(kp_pool_get(p, ref, &k), KP_OK, "get");
-	is_int(k.has_private, 0, "wiped");
+	is_int(pt_key(p, ref, &k), KP_OK, "get");
+	is_int(kp_key_has_private(k), 0, "wiped");
 	is_int(kp_pool_sync(p, &r), KP_OK, "sync");
 	report_is(&r, 0, 1, 0, 0, "the spent key pulled, nothing else");
+	kp_key_free(k);
 }
 
 static void
@@ -281,7 +290,7 @@ static void
 test_reject(struct kp_pool *p)
 {
 	struct kp_sync_report	 r;
-	struct kp_key		*keys, k;
+	struct kp_key		**keys, *k = NULL;
 	size_t			 n;
 	uint8_t			 ref[KP_REF_LEN];
 	int64_t			 saved = pt_clock;
@@ -291,20 +300,21 @@ test_reject(struct kp_pool *p)
 	if (kp_pool_generate(p, 1, 0) != KP_OK ||
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n != 1)
 		bail("generate: %s", kp_errmsg(p));
-	memcpy(ref, keys[0].ref, KP_REF_LEN);
-	free(keys);
+	memcpy(ref, kp_key_ref(keys[0]), KP_REF_LEN);
+	kp_keys_free(keys, n);
 	is_int(kp_pool_transition(p, ref, KP_STATE_CREATED,
 	    KP_STATE_AVAILABLE), KP_EREJECTED,
 	    "uploading a key the server finds expired: KP_EREJECTED");
 	ok(strstr(kp_errmsg(p), "rejected: expired") != NULL,
 	    "with the server's reason: %s", kp_errmsg(p));
-	is_int(kp_pool_get(p, ref, &k), KP_OK, "get");
-	is_int(k.state, KP_STATE_CREATED, "the key stays created");
+	is_int(pt_key(p, ref, &k), KP_OK, "get");
+	is_int(kp_key_state(k), KP_STATE_CREATED, "the key stays created");
 	is_int(kp_pool_sync(p, &r), KP_OK, "sync");
 	report_is(&r, 1, 0, 0, 0, "sync gives up on it: expired");
-	is_int(kp_pool_get(p, ref, &k), KP_OK, "get");
-	is_int(k.state, KP_STATE_EXPIRED, "expired");
-	is_int(k.has_private, 0, "and wiped");
+	is_int(pt_key(p, ref, &k), KP_OK, "get");
+	is_int(kp_key_state(k), KP_STATE_EXPIRED, "expired");
+	is_int(kp_key_has_private(k), 0, "and wiped");
+	kp_key_free(k);
 	pt_clock = saved;
 }
 

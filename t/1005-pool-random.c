@@ -35,17 +35,17 @@ rnd(unsigned n)
 static void
 reload(struct kp_pool *p)
 {
-	struct kp_key	*keys;
+	struct kp_key	**keys;
 	size_t		 n, i;
 
 	if (kp_pool_list(p, -1, &keys, &n) != KP_OK || n > MAXKEYS)
 		bail("list: %s", kp_errmsg(p));
 	for (i = 0; i < n; i++) {
-		memcpy(model[i].ref, keys[i].ref, KP_REF_LEN);
-		model[i].state = keys[i].state;
+		memcpy(model[i].ref, kp_key_ref(keys[i]), KP_REF_LEN);
+		model[i].state = kp_key_state(keys[i]);
 	}
 	nmodel = n;
-	free(keys);
+	kp_keys_free(keys, n);
 }
 
 /* A random model key in one of the states of mask; -1 if none. */
@@ -65,7 +65,7 @@ static int
 check(struct kp_pool *p, int step, const char *op)
 {
 	struct kp_counts c;
-	struct kp_key	*all, *in;
+	struct kp_key	**all, **in;
 	size_t		 n, m, i, j, k, seen;
 	int		 bad = 0, s;
 
@@ -91,13 +91,13 @@ check(struct kp_pool *p, int step, const char *op)
 		seen += m;
 		for (j = 0; j < m; j++) {
 			for (k = 0; k < n; k++)
-				if (memcmp(all[k].ref, in[j].ref,
-				    KP_REF_LEN) == 0)
+				if (memcmp(kp_key_ref(all[k]),
+				    kp_key_ref(in[j]), KP_REF_LEN) == 0)
 					break;
-			if (k == n || all[k].state != s)
+			if (k == n || kp_key_state(all[k]) != s)
 				bad = 1;
 		}
-		free(in);
+		kp_keys_free(in, m);
 	}
 	if (seen != n) {
 		diag("step %d (%s): %zu keys listed by state, %zu in all",
@@ -106,23 +106,24 @@ check(struct kp_pool *p, int step, const char *op)
 	}
 	for (i = 0; i < nmodel && !bad; i++) {
 		for (k = 0; k < n; k++)
-			if (memcmp(all[k].ref, model[i].ref, KP_REF_LEN) == 0)
+			if (memcmp(kp_key_ref(all[k]), model[i].ref,
+			    KP_REF_LEN) == 0)
 				break;
-		if (k == n || all[k].state != model[i].state) {
+		if (k == n || kp_key_state(all[k]) != model[i].state) {
 			diag("step %d (%s): key %zu is %s, model says %s", step,
 			    op, i, k == n ? "missing" :
-			    kp_state_name(all[k].state),
+			    kp_state_name(kp_key_state(all[k])),
 			    kp_state_name(model[i].state));
 			bad = 1;
 		}
-		if (k < n && all[k].state == KP_STATE_EXPIRED &&
-		    all[k].has_private) {
+		if (k < n && kp_key_state(all[k]) == KP_STATE_EXPIRED &&
+		    kp_key_has_private(all[k])) {
 			diag("step %d (%s): expired key with private keys",
 			    step, op);
 			bad = 1;
 		}
 	}
-	free(all);
+	kp_keys_free(all, n);
 	return bad;
 }
 

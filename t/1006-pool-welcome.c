@@ -20,7 +20,7 @@ static int
 gen(const char *db, const char *suite, const char *kpfile)
 {
 	struct kp_pool	*p;
-	struct kp_key	*keys;
+	struct kp_key	**keys;
 	uint8_t		*buf;
 	size_t		 n, len;
 	FILE		*f;
@@ -29,16 +29,17 @@ gen(const char *db, const char *suite, const char *kpfile)
 	    kp_pool_config_set(p, "suite", suite) != KP_OK ||
 	    kp_pool_generate(p, 1, 0) != KP_OK ||
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n < 1 ||
-	    kp_pool_keypackage(p, keys[n - 1].ref, &buf, &len) != KP_OK) {
+	    kp_pool_keypackage(p, kp_key_ref(keys[n - 1]), &buf, &len) !=
+	    KP_OK) {
 		fprintf(stderr, "gen: %s\n", kp_errmsg(p));
 		return 1;
 	}
 	if ((f = fopen(kpfile, "wb")) == NULL || fwrite(buf, 1, len, f) !=
 	    len || fclose(f) == EOF)
 		return 1;
-	printf("%s\n", keys[n - 1].ref_hex);
+	printf("%s\n", kp_key_ref_hex(keys[n - 1]));
 	free(buf);
-	free(keys);
+	kp_keys_free(keys, n);
 	kp_pool_close(p);
 	return 0;
 }
@@ -68,7 +69,9 @@ one_suite(const char *self, const char *dir, int suite)
 	struct kp_pool		*p;
 	struct kp_welcome_info	 info;
 	struct kp_kpsecrets	 sec, sec2;
-	struct kp_key		 k;
+	struct kp_key		*k = NULL;
+	const uint8_t		*g;
+	size_t			 gl;
 	uint8_t			 ref[KP_REF_LEN], got[KP_REF_LEN], *w, *gid;
 	char			 cmd[2048], line[512], refhex[80], gidhex[600];
 	size_t			 wlen, gidlen;
@@ -109,21 +112,24 @@ one_suite(const char *self, const char *dir, int suite)
 	is_int(info.signature_checked, 1, "GroupInfo signature checked");
 	kp_welcome_info_free(&info);
 
-	is_int(kp_pool_get(p, ref, &k), KP_OK, "get the key");
-	is_int(k.state, KP_STATE_SPENT, "spent");
-	is_blob(k.group_id, k.group_id_len, gid, gidlen, "group_id recorded");
-	is_int(k.epoch, epoch, "epoch recorded");
-	is_int(k.has_private, 1, "private keys kept for the MLS client");
+	is_int(pt_key(p, ref, &k), KP_OK, "get the key");
+	is_int(kp_key_state(k), KP_STATE_SPENT, "spent");
+	g = kp_key_group_id(k, &gl);
+	is_blob(g, gl, gid, gidlen, "group_id recorded");
+	is_int(kp_key_epoch(k), epoch, "epoch recorded");
+	is_int(kp_key_has_private(k), 1,
+	    "private keys kept for the MLS client");
 
 	is_int(kp_pool_take(p, ref, &sec), KP_OK, "take them");
 	ok(!sodium_is_zero(sec.init_priv, KP_KEY_LEN), "an init key");
 	is_int(kp_pool_take(p, ref, &sec2), KP_ENOTFOUND,
 	    "take again: KP_ENOTFOUND");
-	is_int(kp_pool_get(p, ref, &k), KP_OK, "get the key");
-	is_int(k.has_private, 0, "the store has them no more");
+	is_int(pt_key(p, ref, &k), KP_OK, "get the key");
+	is_int(kp_key_has_private(k), 0, "the store has them no more");
 	is_int(kp_pool_welcome(p, w, wlen, got, &info), KP_ENOTFOUND,
 	    "the Welcome again, keys taken: KP_ENOTFOUND");
 	sodium_memzero(&sec, sizeof(sec));
+	kp_key_free(k);
 	kp_pool_close(p);
 	free(w);
 	free(gid);

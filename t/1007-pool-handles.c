@@ -32,19 +32,10 @@ open_handle(void)
 static void *
 refresher(void *arg)
 {
-	struct kp_pool		*p = open_handle();
-	struct kp_sync_report	 r;
-	int			 i, rc;
+	struct kp_pool	*p = open_handle();
 
 	(void)arg;
-	for (i = 0; i < 40; i++) {
-		rc = kp_pool_refresh(p, &r);
-		if (rc != KP_OK) {
-			diag("refresh: %s: %s", kp_strerror(rc), kp_errmsg(p));
-			bad_refresh++;
-		}
-		nrefresh++;
-	}
+	pt_refreshes(p, 40, &nrefresh, &bad_refresh);
 	kp_pool_close(p);
 	return NULL;
 }
@@ -52,47 +43,10 @@ refresher(void *arg)
 static void *
 operator(void *arg)
 {
-	static const int	 to[] = {
-		KP_STATE_RESERVED, KP_STATE_SPENT, KP_STATE_EXPIRED,
-		KP_STATE_AVAILABLE,
-	};
-	struct kp_pool		*p = open_handle();
-	struct kp_key		*keys;
-	size_t			 n;
-	unsigned		 seed = 7;
-	int			 i, rc, t;
+	struct kp_pool	*p = open_handle();
 
 	(void)arg;
-	for (i = 0; i < 150; i++) {
-		seed = seed * 1103515245 + 12345;
-		if (kp_pool_list(p, -1, &keys, &n) != KP_OK)
-			bail("list: %s", kp_errmsg(p));
-		if (n == 0 || seed % 7 == 0) {
-			rc = kp_pool_generate(p, 1, 0);
-			if (rc != KP_OK && rc != KP_ETOOBIG)
-				goto bad;
-		} else if (seed % 7 == 1) {
-			rc = kp_pool_delete(p, keys[seed % n].ref);
-			if (rc != KP_OK && rc != KP_EBUSY && rc != KP_ENOTFOUND)
-				goto bad;
-		} else {
-			t = to[(seed >> 8) % 4];
-			rc = kp_pool_transition(p, keys[seed % n].ref,
-			    keys[seed % n].state, t);
-			/* a move the other handle beat us to, or forbade */
-			if (rc != KP_OK && rc != KP_ESTATE &&
-			    rc != KP_ENOTFOUND && rc != KP_EBUSY &&
-			    rc != KP_EPERM && rc != KP_EREJECTED)
-				goto bad;
-		}
-		nops++;
-		free(keys);
-		continue;
-bad:
-		diag("op %d: %s: %s", i, kp_strerror(rc), kp_errmsg(p));
-		bad_ops++;
-		free(keys);
-	}
+	pt_operate(p, 7, 150, &nops, &bad_ops);
 	kp_pool_close(p);
 	return NULL;
 }
@@ -100,12 +54,8 @@ bad:
 int
 main(void)
 {
-	struct kp_pool		*p;
-	struct kp_counts	 c;
-	struct kp_key		*keys;
-	pthread_t		 a, b;
-	size_t			 n, m, sum = 0;
-	int			 s;
+	struct kp_pool	*p;
+	pthread_t	 a, b;
 
 	if (sodium_init() < 0)
 		bail("sodium_init");
@@ -123,17 +73,7 @@ main(void)
 	    nrefresh);
 	is_int(bad_ops, 0, "%d operations on the other succeed or lose a "
 	    "race with a state error", nops);
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
-	is_int(kp_pool_list(p, -1, &keys, &n), KP_OK, "list");
-	free(keys);
-	for (s = 0; s < KP_NSTATES; s++) {
-		if (kp_pool_list(p, s, &keys, &m) != KP_OK)
-			bail("list");
-		free(keys);
-		sum += m;
-	}
-	ok(c.total == n && sum == n && pt_sum(&c) == (int)c.total,
-	    "every key in exactly one state (%zu keys)", n);
+	pt_one_state(p);
 	kp_pool_close(p);
 	return done_testing();
 }

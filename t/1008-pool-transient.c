@@ -60,14 +60,14 @@ counts_are(struct kp_pool *p, uint32_t cr, uint32_t av, uint32_t ex,
 static void
 all_private(struct kp_pool *p, const char *what)
 {
-	struct kp_key	*keys;
+	struct kp_key	**keys;
 	size_t		 n, i, bad = 0;
 
 	if (kp_pool_list(p, -1, &keys, &n) != KP_OK)
 		bail("list: %s", kp_errmsg(p));
 	for (i = 0; i < n; i++)
-		bad += !keys[i].has_private;
-	free(keys);
+		bad += !kp_key_has_private(keys[i]);
+	kp_keys_free(keys, n);
 	is_int(bad, 0, "%s: every key keeps its private keys", what);
 }
 

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "1-pooltest.h"
+#include "pool.h"
 #include "store.h"
 
 static int	hold_w = -1, hold_r = -1;	/* the held process's pipes */
@@ -59,9 +60,9 @@ static int
 child(const char *db, const char *keyfile)
 {
 	struct kp_pool		*p = NULL;
-	struct kp_key		*keys = NULL;
+	struct kp_key		**keys = NULL;
 	struct kp_bundle	 b;
-	size_t			 n, i;
+	size_t			 n = 0, i;
 	int			 rc = 0, found;
 
 	if (kp_pool_open(db, keyfile, "alice", &p) != KP_OK) {
@@ -76,7 +77,7 @@ child(const char *db, const char *keyfile)
 		goto out;
 	}
 	for (i = 0; i < n && rc == 0; i++) {
-		if (kp_store_load(p->st, keys[i].ref, 1, &b, &found) !=
+		if (kp_store_load(p->st, kp_key_ref(keys[i]), 1, &b, &found) !=
 		    KP_OK || !found || !b.key.has_private ||
 		    sodium_is_zero(b.sec.init_priv, KP_KEY_LEN)) {
 			fprintf(stderr, "load: %s\n", kp_errmsg(p));
@@ -85,7 +86,7 @@ child(const char *db, const char *keyfile)
 		kp_bundle_clear(&b);
 	}
 out:
-	free(keys);
+	kp_keys_free(keys, n);
 	kp_pool_close(p);
 	return rc;
 }
@@ -95,7 +96,7 @@ static int
 all_open(const char *db, const char *keyfile)
 {
 	struct kp_pool		*p = NULL;
-	struct kp_key		*keys = NULL;
+	struct kp_key		**keys = NULL;
 	struct kp_bundle	 b;
 	size_t			 n = 0, i;
 	int			 found, bad = 0;
@@ -108,12 +109,12 @@ all_open(const char *db, const char *keyfile)
 	if (kp_pool_list(p, -1, &keys, &n) != KP_OK)
 		bail("list: %s", kp_errmsg(p));
 	for (i = 0; i < n; i++) {
-		if (kp_store_load(p->st, keys[i].ref, 1, &b, &found) !=
+		if (kp_store_load(p->st, kp_key_ref(keys[i]), 1, &b, &found) !=
 		    KP_OK || !found || !b.key.has_private)
 			bad = 1;
 		kp_bundle_clear(&b);
 	}
-	free(keys);
+	kp_keys_free(keys, n);
 	kp_pool_close(p);
 	return bad ? -1 : (int)n;
 }

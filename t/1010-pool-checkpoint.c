@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "1-pooltest.h"
+#include "pool.h"
 #include "store.h"
 
 static double

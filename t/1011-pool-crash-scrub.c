@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "1-pooltest.h"
+#include "pool.h"
 #include "store.h"
 
 #define SEALED	72	/* nonce, key, tag */
@@ -46,7 +47,7 @@ static void
 dying(const char *db, int to_test)
 {
 	struct kp_pool	*p;
-	struct kp_key	*keys;
+	struct kp_key	**keys;
 	struct msg	 m;
 	size_t		 n;
 	int		 i;
@@ -56,13 +57,13 @@ dying(const char *db, int to_test)
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n != 3)
 		_exit(2);
 	for (i = 0; i < 3; i++) {
-		memcpy(m.ref[i], keys[i].ref, KP_REF_LEN);
-		sealed_of(p->st, keys[i].ref, "private_init_key",
+		memcpy(m.ref[i], kp_key_ref(keys[i]), KP_REF_LEN);
+		sealed_of(p->st, kp_key_ref(keys[i]), "private_init_key",
 		    m.sealed[i][0]);
-		sealed_of(p->st, keys[i].ref, "private_encryption_key",
+		sealed_of(p->st, kp_key_ref(keys[i]), "private_encryption_key",
 		    m.sealed[i][1]);
 	}
-	free(keys);
+	kp_keys_free(keys, n);
 	/* the local move to expired wipes and leaves the scrub owed */
 	if (kp_pool_transition(p, m.ref[0], KP_STATE_CREATED,
 	    KP_STATE_EXPIRED) != KP_OK)
@@ -80,7 +81,7 @@ int
 main(void)
 {
 	struct kp_pool	*p;
-	struct kp_key	 k;
+	struct kp_key	*k = NULL;
 	struct msg	 m;
 	char		 wal[600];
 	pid_t		 pid;
@@ -123,15 +124,16 @@ main(void)
 	ok(pt_store_has(db, m.sealed[2][0], SEALED) &&
 	    pt_store_has(db, m.sealed[2][1], SEALED),
 	    "the live key's sealed keys are still there");
-	is_int(kp_pool_get(p, m.ref[0], &k), KP_OK, "the expired key");
-	ok(k.state == KP_STATE_EXPIRED && !k.has_private,
+	is_int(pt_key(p, m.ref[0], &k), KP_OK, "the expired key");
+	ok(kp_key_state(k) == KP_STATE_EXPIRED && !kp_key_has_private(k),
 	    "is expired, without private keys");
-	is_int(kp_pool_get(p, m.ref[1], &k), KP_ENOTFOUND,
+	is_int(pt_key(p, m.ref[1], &k), KP_ENOTFOUND,
 	    "the deleted key is gone");
-	is_int(kp_pool_get(p, m.ref[2], &k), KP_OK, "the live key");
-	ok(k.state == KP_STATE_CREATED && k.has_private,
+	is_int(pt_key(p, m.ref[2], &k), KP_OK, "the live key");
+	ok(kp_key_state(k) == KP_STATE_CREATED && kp_key_has_private(k),
 	    "is created, with its private keys");
 	is_int(p->st->scrub_owed, 0, "nothing is owed any more");
+	kp_key_free(k);
 	kp_pool_close(p);
 	return done_testing();
 }

@@ -11,41 +11,25 @@
 #include <sqlite3.h>
 
 #include "1-pooltest.h"
+#include "pool.h"
 #include "store.h"
 
 #define SEALED	72
-
-static void
-sealed_of(struct kp_store *st, const uint8_t *ref, uint8_t out[SEALED])
-{
-	sqlite3_stmt	*s;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT private_init_key FROM "
-	    "keypackages WHERE keypackage_ref = ?", -1, &s, NULL) !=
-	    SQLITE_OK)
-		bail("prepare");
-	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_ROW ||
-	    sqlite3_column_bytes(s, 0) != SEALED)
-		bail("no sealed key");
-	memcpy(out, sqlite3_column_blob(s, 0), SEALED);
-	sqlite3_finalize(s);
-}
 
 /* Make one key (last-resort or not) and move it to spent; its ref. */
 static void
 spent_key(struct kp_pool *p, int last_resort, uint8_t ref[KP_REF_LEN],
     uint8_t sealed[SEALED])
 {
-	struct kp_key	*keys;
+	struct kp_key	**keys;
 	size_t		 n;
 
 	if (kp_pool_generate(p, 1, last_resort) != KP_OK ||
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n != 1)
 		bail("generate: %s", kp_errmsg(p));
-	memcpy(ref, keys[0].ref, KP_REF_LEN);
-	free(keys);
-	sealed_of(p->st, ref, sealed);
+	memcpy(ref, kp_key_ref(keys[0]), KP_REF_LEN);
+	kp_keys_free(keys, n);
+	pt_sealed(p->st->db, ref, sealed, SEALED);
 	if (kp_store_set_state(p->st, ref, KP_STATE_CREATED, KP_STATE_SPENT,
 	    pt_clock) != KP_OK)
 		bail("spend: %s", kp_errmsg(p));
@@ -54,10 +38,13 @@ spent_key(struct kp_pool *p, int last_resort, uint8_t ref[KP_REF_LEN],
 static int
 has_private(struct kp_pool *p, const uint8_t ref[KP_REF_LEN])
 {
-	struct kp_key	k;
+	struct kp_key	*k = NULL;
+	int		 has;
 
 	pt_get(p, ref, &k);
-	return k.has_private;
+	has = kp_key_has_private(k);
+	kp_key_free(k);
+	return has;
 }
 
 int
@@ -66,7 +53,7 @@ main(void)
 	struct kp_pool		*p;
 	struct kp_sync_report	 r;
 	struct kp_kpsecrets	 sec;
-	struct kp_key		 k;
+	struct kp_key		*k = NULL;
 	uint8_t			 lr[KP_REF_LEN], reg[KP_REF_LEN],
 				 young[KP_REF_LEN], s_lr[SEALED],
 				 s_reg[SEALED], s_young[SEALED];
@@ -96,8 +83,9 @@ main(void)
 	    "the spent key never taken: wiped");
 	is_int(has_private(p, young), 1,
 	    "the spent key still within its lifetime keeps them");
-	is_int(kp_pool_get(p, lr, &k), KP_OK, "the last-resort key");
-	is_int(k.state, KP_STATE_SPENT, "stays spent (the record is kept)");
+	is_int(pt_key(p, lr, &k), KP_OK, "the last-resort key");
+	is_int(kp_key_state(k), KP_STATE_SPENT,
+	    "stays spent (the record is kept)");
 	ok(!pt_store_has(db, s_lr, SEALED) && !pt_store_has(db, s_reg, SEALED),
 	    "no byte of their sealed keys in the database, -wal or -shm");
 	ok(pt_store_has(db, s_young, SEALED), "the young key's are there");
@@ -109,6 +97,7 @@ main(void)
 	pt_clock += 7 * 86400;
 	is_int(kp_pool_expire(p, &r), KP_OK, "expire again");
 	is_int(has_private(p, young), 0, "taken: nothing left to wipe");
+	kp_key_free(k);
 	kp_pool_close(p);
 	return done_testing();
 }

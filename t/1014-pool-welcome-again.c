@@ -19,19 +19,19 @@
 static void
 key_out(struct kp_pool *p, int lr, const char *kpfile, uint8_t ref[KP_REF_LEN])
 {
-	struct kp_key	*keys;
+	struct kp_key	**keys;
 	uint8_t		*buf;
 	size_t		 n, i, len;
 	FILE		*f;
 
 	if (kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK)
 		bail("list: %s", kp_errmsg(p));
-	for (i = 0; i < n && keys[i].last_resort != lr; i++)
+	for (i = 0; i < n && kp_key_last_resort(keys[i]) != lr; i++)
 		;
 	if (i == n)
 		bail("no key");
-	memcpy(ref, keys[i].ref, KP_REF_LEN);
-	free(keys);
+	memcpy(ref, kp_key_ref(keys[i]), KP_REF_LEN);
+	kp_keys_free(keys, n);
 	if (kp_pool_keypackage(p, ref, &buf, &len) != KP_OK)
 		bail("keypackage: %s", kp_errmsg(p));
 	if ((f = fopen(kpfile, "wb")) == NULL || fwrite(buf, 1, len, f) !=
@@ -60,18 +60,26 @@ welcome(const char *kpfile, const char *gid, int epochs, const char *out,
 static int
 same_key(const struct kp_key *a, const struct kp_key *b)
 {
-	return a->state == b->state && a->spent_at == b->spent_at &&
-	    a->changed_at == b->changed_at && a->epoch == b->epoch &&
-	    a->group_id_len == b->group_id_len &&
-	    memcmp(a->group_id, b->group_id, a->group_id_len) == 0 &&
-	    a->has_private == b->has_private;
+	const uint8_t	*ga, *gb;
+	size_t		 la, lb;
+
+	ga = kp_key_group_id(a, &la);
+	gb = kp_key_group_id(b, &lb);
+	return kp_key_state(a) == kp_key_state(b) &&
+	    kp_key_time(a, KP_T_SPENT) == kp_key_time(b, KP_T_SPENT) &&
+	    kp_key_time(a, KP_T_CHANGED) == kp_key_time(b, KP_T_CHANGED) &&
+	    kp_key_epoch(a) == kp_key_epoch(b) && la == lb &&
+	    memcmp(ga, gb, la) == 0 &&
+	    kp_key_has_private(a) == kp_key_has_private(b);
 }
 
 static void
 test_regular(struct kp_pool *p)
 {
 	struct kp_welcome_info	 info;
-	struct kp_key		 k, k2;
+	struct kp_key		*k = NULL, *k2 = NULL;
+	const uint8_t		*g;
+	size_t			 gl;
 	struct kp_kpsecrets	 sec;
 	uint8_t			 ref[KP_REF_LEN], got[KP_REF_LEN], *w[4];
 	size_t			 wl[4];
@@ -92,9 +100,10 @@ test_regular(struct kp_pool *p)
 	is_blob(got, KP_REF_LEN, ref, KP_REF_LEN, "for our key");
 	kp_welcome_info_free(&info);
 	pt_get(p, ref, &k);
-	is_int(k.state, KP_STATE_SPENT, "spent");
-	is_blob(k.group_id, k.group_id_len, "\xa1", 1, "group a1");
-	is_int(k.epoch, 1, "epoch 1");
+	is_int(kp_key_state(k), KP_STATE_SPENT, "spent");
+	g = kp_key_group_id(k, &gl);
+	is_blob(g, gl, "\xa1", 1, "group a1");
+	is_int(kp_key_epoch(k), 1, "epoch 1");
 
 	pt_clock += 60;
 	for (i = 0; i < 2; i++) {
@@ -108,7 +117,7 @@ test_regular(struct kp_pool *p)
 		is_int(info.epoch, 1, "at epoch 1");
 		kp_welcome_info_free(&info);
 		pt_get(p, ref, &k2);
-		ok(same_key(&k, &k2),
+		ok(same_key(k, k2),
 		    "the key is unchanged (spent_at, changed_at too)");
 	}
 	for (i = 2; i < 4; i++) {
@@ -120,21 +129,25 @@ test_regular(struct kp_pool *p)
 		ok(info.group_id == NULL && info.epoch == 0,
 		    "nothing is filled in");
 		pt_get(p, ref, &k2);
-		ok(same_key(&k, &k2), "the key is unchanged: "
+		ok(same_key(k, k2), "the key is unchanged: "
 		    "group a1, epoch %lld, private keys kept",
-		    (long long)k2.epoch);
+		    (long long)kp_key_epoch(k2));
 	}
 	is_int(kp_pool_take(p, ref, &sec), KP_OK, "take still works");
 	sodium_memzero(&sec, sizeof(sec));
 	for (i = 0; i < 4; i++)
 		free(w[i]);
+	kp_key_free(k);
+	kp_key_free(k2);
 }
 
 static void
 test_last_resort(struct kp_pool *p)
 {
 	struct kp_welcome_info	 info;
-	struct kp_key		 k;
+	struct kp_key		*k = NULL;
+	const uint8_t		*g;
+	size_t			 gl;
 	uint8_t			 ref[KP_REF_LEN], got[KP_REF_LEN], *w[2];
 	size_t			 wl[2];
 
@@ -151,11 +164,13 @@ test_last_resort(struct kp_pool *p)
 	    "and then one of group d4 (%s)", kp_errmsg(p));
 	kp_welcome_info_free(&info);
 	pt_get(p, ref, &k);
-	is_int(k.state, KP_STATE_CREATED, "it keeps its state");
-	is_blob(k.group_id, k.group_id_len, "\xd4", 1, "group d4 recorded");
-	is_int(k.epoch, 3, "at epoch 3");
+	is_int(kp_key_state(k), KP_STATE_CREATED, "it keeps its state");
+	g = kp_key_group_id(k, &gl);
+	is_blob(g, gl, "\xd4", 1, "group d4 recorded");
+	is_int(kp_key_epoch(k), 3, "at epoch 3");
 	free(w[0]);
 	free(w[1]);
+	kp_key_free(k);
 }
 
 int

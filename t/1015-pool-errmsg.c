@@ -14,7 +14,7 @@ main(void)
 {
 	struct kp_pool		*p;
 	struct kp_counts	 c;
-	struct kp_key		 k;
+	struct kp_key		*k = NULL;
 	struct kp_sync_report	 r;
 	uint8_t			 ref[KP_REF_LEN];
 
@@ -25,7 +25,7 @@ main(void)
 		bail("open: %s", kp_errmsg(p));
 	memset(ref, 0x11, sizeof(ref));
 
-	is_int(kp_pool_get(p, ref, &k), KP_ENOTFOUND, "get of no key");
+	is_int(kp_pool_key(p, ref, &k), KP_ENOTFOUND, "get of no key");
 	ok(strncmp(kp_errmsg(p), "no key 1111", 11) == 0, "its message: %s",
 	    kp_errmsg(p));
 	is_int(kp_pool_counts(p, &c), KP_OK, "then counts succeeds");

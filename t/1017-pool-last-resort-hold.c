@@ -11,30 +11,35 @@
 
 #include "1-pooltest.h"
 
-/* the last-resort key of p, or bail */
-static void
-last_resort_key(struct kp_pool *p, struct kp_key *out)
+/* the last-resort key of p (kp_key_free() it), or bail */
+static struct kp_key *
+last_resort_key(struct kp_pool *p)
 {
-	struct kp_key	*keys = NULL;
-	size_t		 n = 0, i;
+	struct kp_key	**keys = NULL, *lr;
+	size_t		  n = 0, i;
 
 	if (kp_pool_list(p, -1, &keys, &n) != KP_OK)
 		bail("list: %s", kp_errmsg(p));
-	for (i = 0; i < n && !keys[i].last_resort; i++)
+	for (i = 0; i < n && !kp_key_last_resort(keys[i]); i++)
 		;
 	if (i == n)
 		bail("no last-resort key");
-	*out = keys[i];
-	free(keys);
+	lr = keys[i];
+	keys[i] = NULL;
+	kp_keys_free(keys, n);
+	return lr;
 }
 
 static int
 state_of(struct kp_pool *p, const struct kp_key *k)
 {
-	struct kp_key	now;
+	struct kp_key	*now = NULL;
+	int		 state;
 
-	pt_get(p, k->ref, &now);
-	return now.state;
+	pt_get(p, kp_key_ref(k), &now);
+	state = kp_key_state(now);
+	kp_key_free(now);
+	return state;
 }
 
 int
@@ -42,7 +47,7 @@ main(void)
 {
 	struct kp_pool		*p;
 	struct kp_sync_report	 r;
-	struct kp_key		 lr, held;
+	struct kp_key		*lr, *held = NULL;
 	const char		*url;
 
 	if (sodium_init() < 0)
@@ -60,30 +65,34 @@ main(void)
 		bail("policy: %s", kp_errmsg(p));
 	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh publishes 2 keys and "
 	    "the last-resort key");
-	last_resort_key(p, &lr);
-	is_int(lr.state, KP_STATE_AVAILABLE, "the last-resort key is available");
+	lr = last_resort_key(p);
+	is_int(kp_key_state(lr), KP_STATE_AVAILABLE,
+	    "the last-resort key is available");
 
-	is_int(kp_pool_transition(p, lr.ref, KP_STATE_AVAILABLE,
+	is_int(kp_pool_transition(p, kp_key_ref(lr), KP_STATE_AVAILABLE,
 	    KP_STATE_RESERVED), KP_OK, "the owner holds it: available -> "
 	    "reserved");
-	pt_get(p, lr.ref, &held);
-	ok(held.reservation_expires_at > pt_clock, "the hold has an expiry");
+	pt_get(p, kp_key_ref(lr), &held);
+	ok(kp_key_time(held, KP_T_RESERVATION_EXPIRES) > pt_clock,
+	    "the hold has an expiry");
 	is_int(kp_pool_sync(p, &r), KP_OK, "a sync");
-	is_int(state_of(p, &lr), KP_STATE_RESERVED,
+	is_int(state_of(p, lr), KP_STATE_RESERVED,
 	    "keeps the hold although the server says available");
-	is_int(kp_pool_transition(p, lr.ref, KP_STATE_RESERVED,
+	is_int(kp_pool_transition(p, kp_key_ref(lr), KP_STATE_RESERVED,
 	    KP_STATE_AVAILABLE), KP_OK, "a release of the hold succeeds");
-	is_int(state_of(p, &lr), KP_STATE_AVAILABLE, "the key is available");
+	is_int(state_of(p, lr), KP_STATE_AVAILABLE, "the key is available");
 
-	is_int(kp_pool_transition(p, lr.ref, KP_STATE_AVAILABLE,
+	is_int(kp_pool_transition(p, kp_key_ref(lr), KP_STATE_AVAILABLE,
 	    KP_STATE_RESERVED), KP_OK, "held again");
-	pt_set_clock(held.reservation_expires_at - 1);
+	pt_set_clock(kp_key_time(held, KP_T_RESERVATION_EXPIRES) - 1);
 	is_int(kp_pool_sync(p, &r), KP_OK, "a sync a second before it ends");
-	is_int(state_of(p, &lr), KP_STATE_RESERVED, "still held");
-	pt_set_clock(held.reservation_expires_at + 1);
+	is_int(state_of(p, lr), KP_STATE_RESERVED, "still held");
+	pt_set_clock(kp_key_time(held, KP_T_RESERVATION_EXPIRES) + 1);
 	is_int(kp_pool_sync(p, &r), KP_OK, "a sync once it has ended");
-	is_int(state_of(p, &lr), KP_STATE_AVAILABLE,
+	is_int(state_of(p, lr), KP_STATE_AVAILABLE,
 	    "the server's view applies: available");
+	kp_key_free(lr);
+	kp_key_free(held);
 	kp_pool_close(p);
 	return done_testing();
 }

@@ -37,10 +37,17 @@ opens() {
 	    "$1: its private keys stay for the MLS client"
 }
 
-ka=$(ls "$M/available" | head -n 1)
-kr=$(ls "$M/available" | sed -n 2p)
-ks=$(ls "$M/available" | sed -n 3p)
-ke=$(ls "$M/available" | sed -n 4p)
+# four keys of available/ that are not last-resort (a last-resort key
+# keeps its state when its Welcome opens)
+regular=$(for k in $(ls "$M/available"); do
+	if [ "$(cat "$M/available/$k/last_resort")" = 0 ]; then
+		echo "$k"
+	fi
+done)
+ka=$(echo "$regular" | sed -n 1p)
+kr=$(echo "$regular" | sed -n 2p)
+ks=$(echo "$regular" | sed -n 3p)
+ke=$(echo "$regular" | sed -n 4p)
 kc=$(ls "$M/created")
 like "$kc" '^[0-9a-f]{64}$' "a key in created/"
 welcome_for "$M/available/$ka" 0a

@@ -8,7 +8,11 @@
  *	    [--last-resort] --out FILE
  *	kptool validate FILE
  *	kptool open-welcome --welcome FILE --kp FILE --init-priv FILE
- *	    [--signer-pub FILE]
+ *	    [--tree FILE] [--any-lifetime]
+ *
+ * open-welcome takes the ratchet tree from --tree when the Welcome
+ * carries none; --any-lifetime accepts tree leaves whose lifetime does
+ * not cover now (KP_WELCOME_ANY_LIFETIME).
  *
  * Exit 0 on success, 1 when the input is rejected (or an I/O error),
  * 2 on a usage error.  One line on stdout.
@@ -42,7 +46,7 @@ usage(void)
 	    "       kptool validate FILE\n"
 	    "       kptool open-welcome --welcome FILE --kp FILE "
 	    "--init-priv FILE\n"
-	    "           [--signer-pub FILE]\n");
+	    "           [--tree FILE] [--any-lifetime]\n");
 	exit(2);
 }
 
@@ -373,14 +377,15 @@ cmd_open_welcome(int argc, char **argv)
 		{ "welcome", required_argument, NULL, 'w' },
 		{ "kp", required_argument, NULL, 'k' },
 		{ "init-priv", required_argument, NULL, 'p' },
-		{ "signer-pub", required_argument, NULL, 's' },
+		{ "tree", required_argument, NULL, 't' },
+		{ "any-lifetime", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kp_welcome_info	 info;
-	const char		*wf = NULL, *kf = NULL, *pf = NULL, *sf = NULL;
-	uint8_t			*wb, *kb, *pb, *sb = NULL;
-	size_t			 wl, kl, pl, sl = 0, i;
-	int			 ch, rc;
+	const char		*wf = NULL, *kf = NULL, *pf = NULL, *tf = NULL;
+	uint8_t			*wb, *kb, *pb, *tb = NULL;
+	size_t			 wl, kl, pl, tl = 0, i;
+	int			 ch, rc, flags = 0;
 
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -393,8 +398,11 @@ cmd_open_welcome(int argc, char **argv)
 		case 'p':
 			pf = optarg;
 			break;
-		case 's':
-			sf = optarg;
+		case 't':
+			tf = optarg;
+			break;
+		case 'a':
+			flags |= KP_WELCOME_ANY_LIFETIME;
 			break;
 		default:
 			usage();
@@ -407,18 +415,14 @@ cmd_open_welcome(int argc, char **argv)
 	pb = slurp(pf, KP_KEY_LEN, &pl);
 	if (pl != KP_KEY_LEN)
 		errx(1, "%s: not a %d-byte X25519 private key", pf, KP_KEY_LEN);
-	if (sf != NULL) {
-		sb = slurp(sf, KP_SIGN_PK_LEN, &sl);
-		if (sl != KP_SIGN_PK_LEN)
-			errx(1, "%s: not a %d-byte Ed25519 public key", sf,
-			    KP_SIGN_PK_LEN);
-	}
-	rc = kp_welcome_open(wb, wl, kb, kl, pb, sb, sl, &info);
+	if (tf != NULL)
+		tb = slurp(tf, MAX_FILE, &tl);
+	rc = kp_welcome_open(wb, wl, kb, kl, pb, tb, tl, flags, &info);
 	sodium_memzero(pb, pl);
 	free(pb);
 	free(wb);
 	free(kb);
-	free(sb);
+	free(tb);
 	if (rc != KP_OK) {
 		warnx("%s: %s", wf, kp_strerror(rc));
 		return 1;

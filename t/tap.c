@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kpool.h"
 #include "tap.h"
 
 static int	planned = -1;
@@ -206,34 +207,18 @@ tap_slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 uint8_t *
 tap_unhex(const char *hex, size_t *len)
 {
-	size_t	 n = strlen(hex), i;
+	size_t	 n = strlen(hex);
 	uint8_t	*out;
 
 	if (n % 2 != 0)
 		tap_bail("odd hex length %zu", n);
 	if ((out = malloc(n / 2 + 1)) == NULL)
 		tap_bail("out of memory");
-	for (i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			tap_bail("bad hex at %zu", 2 * i);
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (kp_unhex(hex, out, n / 2) != KP_OK)
+		tap_bail("bad hex: %.64s", hex);
 	*len = n / 2;
 	return out;
 }

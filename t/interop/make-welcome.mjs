@@ -11,18 +11,31 @@
 // the ratchet_tree extension unless --no-ratchet-tree; --signer-pub-out
 // writes the committer's (the GroupInfo signer's) Ed25519 public key.
 // --external-psk ID:SECRET (hex) adds an external PSK proposal to the
-// Commit, so the Welcome can be opened only with that PSK.
+// Commit, so the Welcome can be opened only with that PSK.  --tree-out
+// writes the ratchet tree of the new epoch (optional<Node>
+// ratchet_tree<V>), as a joiner given the tree beside the Welcome gets it.
+// --with-path makes the Commit that adds the KeyPackage also remove a
+// member added before, so that it carries a path and the Welcome a
+// path_secret.
+// Bad twins, for the joiner to refuse: --break-signature signs the
+// GroupInfo with a key other than the committer's leaf's;
+// --break-parent-hash first commits a path over a group of four leaves,
+// then flips a byte of a parent node's parent_hash in the committer's
+// tree before the Commit that adds the KeyPackage, which ts-mls then
+// hashes and signs as it is.
 
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { bytesToBase64, createCommit, decodeMlsMessage, encodeMlsMessage,
     makePskIndex } from "ts-mls";
-import { args, hex, impl, intArg, kpRef, newGroup, newMember,
+import { encodeRatchetTree } from "ts-mls/ratchetTree.js";
+import { addMembers, args, hex, impl, intArg, kpRef, newGroup, newMember,
     readKeyPackage, suiteArg, suiteId, unhex, usage } from "./lib.mjs";
 
 const USAGE = "[--suite 1|3] --kp FILE --welcome-out FILE [--group-id HEX] " +
     "[--signer-pub-out FILE] [--epochs N] [--others N] [--no-ratchet-tree] " +
-    "[--external-psk ID:SECRET]";
+    "[--external-psk ID:SECRET] [--tree-out FILE] [--with-path] " +
+    "[--break-signature] [--break-parent-hash]";
 const { values: o } = args(USAGE, {
 	suite: { type: "string" },
 	kp: { type: "string" },
@@ -33,6 +46,10 @@ const { values: o } = args(USAGE, {
 	others: { type: "string" },
 	"no-ratchet-tree": { type: "boolean" },
 	"external-psk": { type: "string" },
+	"tree-out": { type: "string" },
+	"with-path": { type: "boolean" },
+	"break-signature": { type: "boolean" },
+	"break-parent-hash": { type: "boolean" },
 });
 if (o.kp === undefined || o["welcome-out"] === undefined)
 	usage(USAGE, "--kp and --welcome-out are required");
@@ -66,14 +83,50 @@ if (suiteId(kp.cipherSuite) !== n) {
 }
 
 let { creator, state } = await newGroup(groupId, cs);
+if (o["break-parent-hash"]) {
+	// two more members, then a path from the creator over the four
+	// leaves: the parent above the creator holds the root's parent hash
+	const two = [];
+	for (let i = 0; i < 2; i++)
+		two.push((await newMember(`ts-mls-early-${i}`, cs))
+		    .publicPackage);
+	state = (await addMembers(state, two, cs)).newState;
+	state = (await createCommit({ state, cipherSuite: cs })).newState;
+	const tree = [...state.ratchetTree];
+	const p = tree[1];
+	if (p?.nodeType !== "parent" || p.parent.parentHash.length === 0)
+		throw new Error("no parent hash to break");
+	const ph = new Uint8Array(p.parent.parentHash);
+	ph[ph.length - 1] ^= 1;
+	tree[1] = { nodeType: "parent", parent: { ...p.parent,
+	    parentHash: ph } };
+	state = { ...state, ratchetTree: tree };
+}
 for (let i = 0; i < epochs; i++)
 	state = (await createCommit({ state, cipherSuite: cs })).newState;
 const others = [];
 for (let i = 0; i < nothers; i++)
 	others.push((await newMember(`ts-mls-other-${i}`, cs)).publicPackage);
+let leaver;
+if (o["with-path"]) {
+	// a member the next Commit removes, so that it needs a path
+	const l = (await newMember("ts-mls-leaver", cs)).publicPackage;
+	state = (await addMembers(state, [l], cs)).newState;
+	leaver = state.ratchetTree.findIndex((n) => n?.nodeType === "leaf" &&
+	    hex(n.leaf.signaturePublicKey) === hex(l.leafNode.signaturePublicKey));
+}
 const adds = [...others.slice(0, 1), kp, ...others.slice(1)];
 const proposals = adds.map((keyPackage) => ({ proposalType: "add",
     add: { keyPackage } }));
+if (leaver !== undefined)
+	proposals.push({ proposalType: "remove",
+	    remove: { removed: leaver / 2 } });
+if (o["break-signature"]) {
+	// the committer signs with another member's key than its leaf's
+	const other = await newMember("ts-mls-forger", cs);
+	state = { ...state,
+	    signaturePrivateKey: other.privatePackage.signaturePrivateKey };
+}
 let pskIndex;
 if (psk !== undefined) {
 	pskIndex = makePskIndex(state, { [bytesToBase64(psk.id)]: psk.secret });
@@ -102,6 +155,8 @@ if (back === undefined || back[1] !== bytes.length ||
     !back[0].welcome.secrets.some((s) => hex(s.newMember) === ref))
 	throw new Error("the Welcome does not round-trip");
 writeFileSync(o["welcome-out"], bytes);
+if (o["tree-out"] !== undefined)
+	writeFileSync(o["tree-out"], encodeRatchetTree(r.newState.ratchetTree));
 if (o["signer-pub-out"] !== undefined)
 	writeFileSync(o["signer-pub-out"],
 	    creator.publicPackage.leafNode.signaturePublicKey);

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ctl.c: the control files at the root of the tree: status (read),
+ * config (read and write), ctl (a verb a write) and welcome (a Welcome
+ * to open).  A write is consumed whole or fails, and its errors are the
+ * write's, never the close's (but an incomplete Welcome's).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <sodium.h>
+
+#include "kpoolfs.h"
+
+#define CONFIG_WRITE_MAX	65536		/* config write, bytes */
+#define CONFIG_LINES_MAX	64		/* lines of a config write */
+#define WELCOME_MAX		(1024 * 1024)	/* bytes of a Welcome */
+
+int
+kpfs_ctl_status(struct kpfs *fs, char *buf, size_t cap, int64_t *last_sync)
+{
+	struct kp_status	st;
+	struct kp_policy	pol;
+	int			rc, n;
+
+	*last_sync = 0;
+	if ((rc = kp_pool_status(fs->pool, &st)) != KP_OK ||
+	    (rc = kp_pool_policy_get(fs->pool, &pol)) != KP_OK) {
+		kpfs_log(LOG_ERR, "status: %s", kp_errmsg(fs->pool));
+		return -kpfs_errno(rc);
+	}
+	*last_sync = st.last_sync;
+	n = kpfs_status_render(&st, &pol, buf, cap);
+	return n < 0 ? -EIO : n;
+}
+
+int
+kpfs_ctl_config(struct kpfs *fs, char **text)
+{
+	int	rc;
+
+	if ((rc = kp_pool_config_text(fs->pool, text)) != KP_OK)
+		kpfs_log(LOG_ERR, "config: %s", kp_errmsg(fs->pool));
+	return -kpfs_errno(rc);
+}
+
+/* Trim blanks at both ends of s in place. */
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * Apply the n settings keys[i] = vals[i], each in the pool; all of them,
+ * or none.  The library checks the whole policy after each setting, so
+ * settings that only make sense together (target = 100 with hard_cap =
+ * 200) are applied in passes until none is left or a pass makes no
+ * progress.
+ */
+static int
+config_apply(struct kpfs *fs, char **keys, char **vals, int n)
+{
+	struct kp_policy	saved;
+	int			done[CONFIG_LINES_MAX];
+	int			i, left, progress, rc, nset = 0;
+
+	if ((rc = kp_pool_policy_get(fs->pool, &saved)) != KP_OK)
+		return rc;
+	memset(done, 0, sizeof(done));
+	for (left = n, progress = 1; left > 0 && progress; ) {
+		progress = 0;
+		for (i = 0; i < n; i++) {
+			if (done[i])
+				continue;
+			rc = kp_pool_config_set(fs->pool, keys[i], vals[i]);
+			if (rc == KP_OK) {
+				done[i] = 1;
+				left--;
+				progress = 1;
+				nset++;
+			} else if (rc != KP_EINVAL)
+				break;
+		}
+		if (rc != KP_OK && rc != KP_EINVAL)
+			break;
+	}
+	if (left == 0)
+		return KP_OK;
+	for (i = 0; i < n && done[i]; i++)
+		;
+	if (rc == KP_OK)
+		rc = KP_EINVAL;
+	kpfs_log(LOG_NOTICE, "config %s = %s: %s", keys[i], vals[i],
+	    kp_errmsg(fs->pool));
+	if (nset > 0 && kp_pool_policy_set(fs->pool, &saved) != KP_OK)
+		kpfs_log(LOG_ERR, "config: cannot restore the policy: %s",
+		    kp_errmsg(fs->pool));
+	return rc;
+}
+
+/*
+ * config: each write holds whole "key = value" lines (blank lines and
+ * lines starting with # are skipped).  All of them take effect, or a bad
+ * one fails the write with EINVAL and none does.
+ */
+int
+kpfs_ctl_write_config(struct kpfs *fs, const char *data, size_t size)
+{
+	char	*text = NULL, *line, *next, *eq, *key, *val;
+	char	*keys[CONFIG_LINES_MAX], *vals[CONFIG_LINES_MAX];
+	int	 n = 0, rc;
+
+	if (size > CONFIG_WRITE_MAX || memchr(data, '\0', size) != NULL)
+		return -EINVAL;
+	if ((text = malloc(size + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	/* syntax first, so that nothing changes on a malformed write */
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		key = trim(line);
+		if (*key == '\0' || *key == '#')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL || n == CONFIG_LINES_MAX) {
+			rc = -EINVAL;
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(key);
+		val = trim(eq + 1);
+		if (*key == '\0' || *val == '\0') {
+			rc = -EINVAL;
+			goto out;
+		}
+		keys[n] = key;
+		vals[n] = val;
+		n++;
+	}
+	if ((rc = config_apply(fs, keys, vals, n)) != KP_OK) {
+		rc = rc == KP_ENOMEM ? -ENOMEM : rc == KP_EDB || rc == KP_EIO ?
+		    -EIO : -EINVAL;
+		goto out;
+	}
+	kpfs_touch_config(fs);
+	/* the refresh thread rereads refresh_interval on its next wait */
+	kpfs_refresh_wake(fs);
+	rc = (int)size;
+out:
+	free(text);
+	return rc;
+}
+
+/*
+ * ctl takes one command a write (a trailing newline is fine):
+ *
+ *	ctl	= "sync" | "refresh" | "generate" SP count | "cleanup"
+ *	count	= 1*DIGIT		(1 .. hard_cap)
+ *
+ *	sync		pull the server's view of our keys, push the
+ *			created ones
+ *	refresh		expire, sync and replenish to target
+ *	generate N	make N keys in created/
+ *	cleanup		move keys past not_after to expired/, then
+ *			delete
+ *			the expired keys and the spent ones whose private
+ *			keys were taken
+ *
+ * The command runs before write(2) returns; its failure is the write's.
+ */
+static const struct {
+	const char	*verb;
+	int		 what;
+	int		 takes_count;
+} ctl_verbs[] = {
+	{ "sync",	KPFS_R_SYNC,	 0 },
+	{ "refresh",	KPFS_R_REFRESH,	 0 },
+	{ "generate",	KPFS_R_GENERATE, 1 },
+	{ "cleanup",	KPFS_R_CLEANUP,	 0 },
+};
+#define NVERBS	(sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
+
+int
+kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
+{
+	char		 cmd[64], *arg, *end;
+	unsigned long	 n = 0;
+	size_t		 len = size, i;
+	int		 rc;
+
+	if (len > 0 && data[len - 1] == '\n')
+		len--;
+	if (len == 0 || len >= sizeof(cmd) || memchr(data, '\n', len) ||
+	    memchr(data, '\0', len))
+		return -EINVAL;
+	memcpy(cmd, data, len);
+	cmd[len] = '\0';
+	if ((arg = strchr(cmd, ' ')) != NULL)
+		*arg++ = '\0';
+	for (i = 0; i < NVERBS; i++)
+		if (strcmp(cmd, ctl_verbs[i].verb) == 0)
+			break;
+	if (i == NVERBS)
+		return -EINVAL;
+	if (ctl_verbs[i].takes_count) {
+		if (arg == NULL || *arg < '1' || *arg > '9')
+			return -EINVAL;
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (errno != 0 || *end != '\0' || n == 0 || n > UINT32_MAX)
+			return -EINVAL;
+	} else if (arg != NULL)
+		return -EINVAL;
+	rc = kpfs_refresh_request(fs, ctl_verbs[i].what, (uint32_t)n);
+	if (rc != KP_OK)
+		return rc == KP_ETOOBIG ? -EINVAL : -kpfs_errno(rc);
+	return (int)size;
+}
+
+/*
+ * welcome: the bytes of an MLSMessage(Welcome), in one write or several;
+ * it is opened as soon as it is whole.  The write that completes it
+ * fails if it is not ours or does not open.
+ */
+int
+kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
+    size_t size)
+{
+	struct kp_welcome_info	 info;
+	uint8_t			 ref[KP_REF_LEN], *refs = NULL, *nb;
+	char			 hex[2 * KP_REF_LEN + 1];
+	char			 gid[2 * KP_MAX_GROUP_ID + 1];
+	size_t			 nrefs = 0;
+	int			 rc;
+
+	if (fh->done)
+		return -EINVAL;
+	if (size > WELCOME_MAX || fh->len > WELCOME_MAX - size)
+		return -EINVAL;
+	if ((nb = realloc(fh->buf, fh->len + size)) == NULL)
+		return -ENOMEM;
+	fh->buf = nb;
+	memcpy(fh->buf + fh->len, data, size);
+	fh->len += size;
+
+	rc = kp_welcome_refs(fh->buf, fh->len, &refs, &nrefs);
+	free(refs);
+	if (rc == KP_ETRUNC)
+		return (int)size;	/* wait for the rest */
+	if (rc == KP_OK &&
+	    (rc = kp_pool_welcome(fs->pool, fh->buf, fh->len, ref,
+	    &info)) != KP_OK)
+		kpfs_log(LOG_NOTICE, "welcome: %s", kp_errmsg(fs->pool));
+	if (rc != KP_OK) {
+		/* a later write starts a new Welcome */
+		sodium_memzero(fh->buf, fh->len);
+		fh->len = 0;
+		return -kpfs_errno(rc);
+	}
+	fh->done = 1;
+	kp_hex(ref, KP_REF_LEN, hex);
+	if (info.group_id_len <= KP_MAX_GROUP_ID)
+		kp_hex(info.group_id, info.group_id_len, gid);
+	else
+		gid[0] = '\0';
+	kpfs_log(LOG_INFO, "welcome: key %s joined group %s at epoch %"
+	    PRIu64, hex, gid, info.epoch);
+	kp_welcome_info_free(&info);
+	return (int)size;
+}

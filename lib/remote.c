@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * remote.c: the pool's conversation with its server: the client and
+ * registration, the net result of each call (health: did the server
+ * answer?), the owner's moves that ask the server first, uploads and
+ * retirements.  Every function here runs with the net lock held (see
+ * pool.h) and takes the store lock only around the store work between
+ * two calls, never across one.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpool.h"
+#include "pool.h"
+#include "state.h"
+#include "store.h"
+
+#define CONNECT_MS	2000
+#define TOTAL_MS	15000
+
+/*
+ * The group_id the owner uses to hold (reserve) and to spend one of its
+ * own keys through kp_pool_transition: no MLS group is involved.
+ */
+#define OWNER_GROUP	"kpool-owner"
+#define OWNER_GROUP_LEN	(sizeof(OWNER_GROUP) - 1)
+
+void
+kp_remote_drop(struct kp_pool *p)
+{
+	kp_client_free(p->client);
+	p->client = NULL;
+}
+
+/* No answer came: the server is away or broken (health: offline). */
+static int
+is_offline_error(int rc)
+{
+	return rc == KP_ENET || rc == KP_ESERVER;
+}
+
+int
+kp_remote_result(struct kp_pool *p, int rc, const char *what)
+{
+	int	failed = is_offline_error(rc), r;
+
+	if (rc != KP_OK)
+		(void)snprintf(kp_pool_msg(p), KP_ERRLEN, "%s: %s", what,
+		    p->client ? kp_client_errmsg(p->client) : kp_strerror(rc));
+	/* every time: another handle on the store may have said otherwise */
+	kp_pool_lock(p);
+	r = kp_store_setting_set(p->st, "last_call", failed ? "failed" :
+	    "ok");
+	kp_pool_unlock(p);
+	if (r != KP_OK && rc == KP_OK)
+		(void)snprintf(kp_pool_msg(p), KP_ERRLEN, "%s: could not "
+		    "record the server's health", what);
+	return rc;
+}
+
+/*
+ * Make sure the server knows our name and key.  A 409 is fine only when
+ * the server already has our key: a signed request of ours then
+ * succeeds.
+ */
+static int
+register_once(struct kp_pool *p)
+{
+	struct kp_remote_key	*keys = NULL;
+	size_t			 n;
+	int			 rc;
+
+	if (p->registered)
+		return KP_OK;
+	rc = kp_client_register(p->client);
+	if (rc == KP_ECONFLICT) {
+		rc = kp_client_mine(p->client, &keys, &n);
+		free(keys);
+		if (rc == KP_EAUTH || rc == KP_EFORBIDDEN) {
+			kp_remote_result(p, KP_OK, "register");
+			return kp_pool_err(p, KP_ECONFLICT, "register: the "
+			    "user name \"%s\" is taken by another key",
+			    p->user);
+		}
+	}
+	if (rc != KP_OK)
+		return kp_remote_result(p, rc, "register");
+	kp_pool_lock(p);
+	rc = kp_store_identity_registered(p->st, kp_pool_now(p));
+	kp_pool_unlock(p);
+	if (rc != KP_OK)
+		return rc;
+	p->registered = 1;
+	return KP_OK;
+}
+
+int
+kp_remote_register(struct kp_pool *p)
+{
+	p->registered = 0;
+	return register_once(p);
+}
+
+int
+kp_remote_need(struct kp_pool *p)
+{
+	int	rc;
+
+	if (p->url == NULL)
+		return kp_pool_err(p, KP_ENET, "no server set (offline)");
+	if (p->client == NULL) {
+		if ((rc = kp_client_new(p->url, p->user, p->seed,
+		    &p->client)) != KP_OK) {
+			p->client = NULL;
+			return kp_pool_err(p, rc, "client for %s: %s", p->url,
+			    kp_strerror(rc));
+		}
+		kp_client_set_timeouts(p->client, CONNECT_MS, TOTAL_MS);
+	}
+	return register_once(p);
+}
+
+/*
+ * A per-key answer that is the server's word on the key itself: accepted
+ * under another ref, or refused for what the key is.  A store failure on
+ * the server ("internal") or a key the reply left out says nothing about
+ * the key: it may be uploaded again.
+ */
+static int
+is_refusal(const struct kp_upload_result *res)
+{
+	return res->accepted || (res->error != KP_ESERVER &&
+	    res->error != KP_EPROTO);
+}
+
+/*
+ * Apply what the server said of each key of one batch sent at now,
+ * under slock.  Returns the first transient per-key failure
+ * (KP_ESERVER, KP_EPROTO) after applying the rest, its message in
+ * first; such a key stays created.
+ */
+static int
+apply_batch(struct kp_pool *p, const struct kp_bundle *b, size_t m,
+    const struct kp_upload_result *res, int64_t now, int expire_rejected,
+    uint32_t *uploaded, uint32_t *expired, int *rejected, char *first)
+{
+	size_t		 j;
+	int		 rc, transient = KP_OK;
+
+	for (j = 0; j < m; j++) {
+		if (res[j].accepted &&
+		    memcmp(res[j].ref, b[j].key.ref, KP_REF_LEN) == 0) {
+			rc = kp_store_set_state(p->st, b[j].key.ref,
+			    KP_STATE_CREATED, KP_STATE_AVAILABLE, now);
+			if (rc == KP_OK && uploaded != NULL)
+				(*uploaded)++;
+			else if (rc != KP_OK && rc != KP_ESTATE &&
+			    rc != KP_ENOTFOUND)
+				return rc;	/* not a lost race */
+			continue;
+		}
+		(void)snprintf(kp_pool_msg(p), KP_ERRLEN, "upload: key %s "
+		    "%s: %s%s%s", b[j].key.ref_hex,
+		    is_refusal(&res[j]) ? "rejected" : "not stored",
+		    res[j].accepted ? "the server derived another ref" :
+		    res[j].code, res[j].message[0] ? ": " : "",
+		    res[j].accepted ? "" : res[j].message);
+		if (!is_refusal(&res[j])) {
+			/* the server's trouble, not the key's: stays created */
+			if (transient == KP_OK) {
+				transient = res[j].error;
+				(void)snprintf(first, KP_ERRLEN, "%s",
+				    kp_pool_msg(p));
+			}
+			continue;
+		}
+		(*rejected)++;
+		if (expire_rejected && kp_state_may(KP_STATE_CREATED,
+		    KP_STATE_EXPIRED, KP_BY_SERVER) &&
+		    kp_store_set_state(p->st, b[j].key.ref, KP_STATE_CREATED,
+		    KP_STATE_EXPIRED, now) == KP_OK && expired != NULL)
+			(*expired)++;
+	}
+	return transient;
+}
+
+/* Send one batch and apply what the server says of each key. */
+static int
+upload_batch(struct kp_pool *p, struct kp_bundle *b, size_t m,
+    int expire_rejected, uint32_t *uploaded, uint32_t *expired,
+    int *rejected)
+{
+	struct kp_upload_result	*res = NULL;
+	const uint8_t		*kps[KP_MAX_BATCH];
+	size_t			 lens[KP_MAX_BATCH], j;
+	int64_t			 now = kp_pool_now(p);
+	char			 first[KP_ERRLEN];
+	int			 rc;
+
+	if (m == 0 || m > KP_MAX_BATCH)
+		return KP_OK;
+	if ((res = calloc(m, sizeof(*res))) == NULL)
+		return kp_pool_err(p, KP_ENOMEM, "out of memory");
+	for (j = 0; j < m; j++) {
+		kps[j] = b[j].keypackage;
+		lens[j] = b[j].keypackage_len;
+	}
+	rc = kp_client_upload(p->client, kps, lens, m, res);
+	if (kp_remote_result(p, rc, "upload") != KP_OK)
+		goto out;
+	kp_pool_lock(p);
+	rc = apply_batch(p, b, m, res, now, expire_rejected, uploaded,
+	    expired, rejected, first);
+	kp_pool_unlock(p);
+	if (rc == KP_ESERVER || rc == KP_EPROTO) {
+		kp_remote_result(p, rc, "upload");	/* health: offline */
+		(void)snprintf(kp_pool_msg(p), KP_ERRLEN, "%s", first);
+	}
+out:
+	free(res);
+	return rc;
+}
+
+/* Load the keys of refs that are still created, up to KP_MAX_BATCH. */
+static int
+load_batch(struct kp_pool *p, const uint8_t *refs, size_t n, size_t *i,
+    struct kp_bundle *b, size_t *m)
+{
+	int	rc = KP_OK, found;
+
+	*m = 0;
+	kp_pool_lock(p);
+	for (; *i < n && *m < KP_MAX_BATCH; (*i)++) {
+		if ((rc = kp_store_load(p->st, refs + *i * KP_REF_LEN, 0,
+		    &b[*m], &found)) != KP_OK)
+			break;
+		if (!found || b[*m].key.state != KP_STATE_CREATED) {
+			kp_bundle_clear(&b[*m]);  /* another handle moved it */
+			continue;
+		}
+		(*m)++;
+	}
+	kp_pool_unlock(p);
+	return rc;
+}
+
+int
+kp_remote_upload(struct kp_pool *p, const uint8_t *refs, size_t n,
+    int expire_rejected, uint32_t *uploaded, uint32_t *expired)
+{
+	struct kp_bundle	*b = NULL;
+	size_t			 i = 0, m = 0, j;
+	int			 rc = KP_OK, rejected = 0;
+
+	if (n == 0)
+		return KP_OK;
+	if ((b = calloc(KP_MAX_BATCH, sizeof(*b))) == NULL)
+		return kp_pool_err(p, KP_ENOMEM, "out of memory");
+	/* the keys must survive a power cut before anyone can get them */
+	kp_pool_lock(p);
+	rc = kp_store_checkpoint(p->st);
+	kp_pool_unlock(p);
+	while (rc == KP_OK && i < n) {
+		if ((rc = load_batch(p, refs, n, &i, b, &m)) == KP_OK &&
+		    m > 0)
+			rc = upload_batch(p, b, m, expire_rejected, uploaded,
+			    expired, &rejected);
+		for (j = 0; j < m; j++)
+			kp_bundle_clear(&b[j]);
+	}
+	if (rc == KP_OK && rejected > 0 && !expire_rejected)
+		rc = KP_EREJECTED;
+	for (j = 0; j < KP_MAX_BATCH; j++)
+		kp_bundle_clear(&b[j]);
+	free(b);
+	return rc;
+}
+
+int
+kp_remote_retire(struct kp_pool *p, const uint8_t *refs, size_t n)
+{
+	size_t	i;
+	int	rc = KP_OK, r;
+
+	for (i = 0; i < n; i++) {
+		r = kp_client_retire(p->client, refs + i * KP_REF_LEN);
+		if (r == KP_ENOTFOUND)
+			r = KP_OK;
+		kp_remote_result(p, r, "retire");
+		if (r != KP_OK && rc == KP_OK)
+			rc = r;
+		if (is_offline_error(r))
+			break;
+	}
+	return rc;
+}
+
+/* The owner reserves its own key k (to hold it). */
+static int
+reserve(struct kp_pool *p, struct kp_rec *k)
+{
+	struct kp_reservation	res;
+	int			rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = kp_client_reserve(p->client, p->user,
+	    (const uint8_t *)OWNER_GROUP, OWNER_GROUP_LEN, NULL, k->ref, &res);
+	if (kp_remote_result(p, rc, "reserve") == KP_ECONFLICT ||
+	    rc == KP_EEXHAUSTED)
+		return kp_pool_err(p, KP_EBUSY, "reserve: %s is not "
+		    "available on the server", k->ref_hex);
+	if (rc != KP_OK)
+		return rc;
+	if (memcmp(res.ref, k->ref, KP_REF_LEN) != 0) {
+		/* give it back; the error below says what went on */
+		if (kp_client_release(p->client, res.ref) != KP_OK)
+			kp_remote_result(p, KP_OK, "release");
+		kp_reservation_free(&res);
+		return kp_pool_err(p, KP_EPROTO, "reserve: the server "
+		    "handed out another key than %s", k->ref_hex);
+	}
+	memcpy(k->reservation_id, res.reservation_id,
+	    sizeof(k->reservation_id));
+	k->reservation_expires_at = res.expires_at;
+	(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s", p->user);
+	kp_reservation_free(&res);
+	return KP_OK;
+}
+
+int
+kp_remote_move(struct kp_pool *p, struct kp_rec *k, int to)
+{
+	uint32_t	uploaded = 0;
+	int		rc;
+
+	switch (kp_state_call(k->state, to)) {
+	case KP_CALL_UPLOAD:
+		if ((rc = kp_remote_upload(p, k->ref, 1, 0, &uploaded,
+		    NULL)) != KP_OK)
+			return rc;
+		if (uploaded == 0)
+			return kp_pool_err(p, KP_ESTATE, "key %s moved while "
+			    "it was uploaded", k->ref_hex);
+		return KP_OK;
+	case KP_CALL_RELEASE:
+		rc = kp_client_release(p->client, k->ref);
+		if (kp_remote_result(p, rc, "release") == KP_EFORBIDDEN)
+			return kp_pool_err(p, KP_EPERM, "release: another "
+			    "user holds the reservation of %s", k->ref_hex);
+		return rc;
+	case KP_CALL_RESERVE:
+		return reserve(p, k);
+	case KP_CALL_SPEND:
+		rc = kp_client_spend(p->client, k->ref,
+		    (const uint8_t *)OWNER_GROUP, OWNER_GROUP_LEN);
+		if (kp_remote_result(p, rc, "spend") == KP_ECONFLICT)
+			return kp_pool_err(p, KP_EPERM, "spend: %s is already "
+			    "spent", k->ref_hex);
+		if (rc == KP_OK) {
+			(void)snprintf(k->spent_by, sizeof(k->spent_by), "%s",
+			    p->user);
+			memcpy(k->group_id, OWNER_GROUP, OWNER_GROUP_LEN);
+			k->group_id_len = OWNER_GROUP_LEN;
+		}
+		return rc;
+	case KP_CALL_RETIRE:
+		rc = kp_client_retire(p->client, k->ref);
+		if (rc == KP_ENOTFOUND)
+			rc = KP_OK;	/* the server has forgotten it */
+		return kp_remote_result(p, rc, "retire");
+	}
+	return kp_pool_err(p, KP_ESTATE, "no such move");
+}
