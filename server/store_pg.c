@@ -503,9 +503,13 @@ out:
 	return kps_pg_op_end(s, own, rc);
 }
 
+/*
+ * settle: caller's release (PG_RELEASE) or retirement (PG_RETIRE, which
+ * tombstones the key in its statement) of ref at now, as its rule says.
+ */
 static int
-pg_release(struct kps_store *b, const char *caller, const uint8_t *ref,
-    int64_t now)
+settle(struct kps_store *b, enum kps_pg_stmt stmt, const char *caller,
+    const uint8_t *ref, int64_t now)
 {
 	struct kps_pg		*s = (struct kps_pg *)b;
 	struct kps_keystate	 w;
@@ -516,38 +520,31 @@ pg_release(struct kps_store *b, const char *caller, const uint8_t *ref,
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK)
 		goto out;
-	if ((rc = kps_rule_release(&w, caller)) != KPS_APPLY)
+	rc = stmt == PG_RETIRE ? kps_rule_retire(&w, caller) :
+	    kps_rule_release(&w, caller);
+	if (rc != KPS_APPLY)
 		goto out;
 	kps_pg_args_init(&a);
 	kps_pg_arg_i64(&a, w.id);
-	rc = kps_pg_done(s, PG_RELEASE, &a, NULL);
+	if (stmt == PG_RETIRE)
+		kps_pg_arg_i64(&a, now);
+	rc = kps_pg_done(s, stmt, &a, NULL);
 out:
 	return kps_pg_op_end(s, own, rc);
+}
+
+static int
+pg_release(struct kps_store *b, const char *caller, const uint8_t *ref,
+    int64_t now)
+{
+	return settle(b, PG_RELEASE, caller, ref, now);
 }
 
 static int
 pg_retire(struct kps_store *b, const char *caller, const uint8_t *ref,
     int64_t now)
 {
-	struct kps_pg		*s = (struct kps_pg *)b;
-	struct kps_keystate	 w;
-	struct kps_pg_args	 a;
-	int			 own, rc;
-
-	if ((rc = kps_pg_op_begin(s, &own)) != KP_OK)
-		return rc;
-	if ((rc = getrow(s, ref, &w)) != KP_OK)
-		goto out;
-	if (strcmp(w.owner, caller) != 0) {
-		rc = KP_EFORBIDDEN;
-		goto out;
-	}
-	kps_pg_args_init(&a);
-	kps_pg_arg_i64(&a, w.id);
-	kps_pg_arg_i64(&a, now);
-	rc = kps_pg_done(s, PG_RETIRE, &a, NULL);
-out:
-	return kps_pg_op_end(s, own, rc);
+	return settle(b, PG_RETIRE, caller, ref, now);
 }
 
 static int

@@ -116,6 +116,12 @@ kps_rule_release(const struct kps_keystate *w, const char *caller)
 }
 
 int
+kps_rule_retire(const struct kps_keystate *w, const char *caller)
+{
+	return strcmp(w->owner, caller) == 0 ? KPS_APPLY : KP_EFORBIDDEN;
+}
+
+int
 kps_rule_named(const struct kps_keystate *w, int64_t now)
 {
 	if (w->status != KP_STATE_AVAILABLE || w->not_after <= now)

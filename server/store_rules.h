@@ -57,6 +57,9 @@ int	kps_rule_spend(const struct kps_keystate *w, const char *caller,
  * it available), KP_OK (nothing to give back), or KP_EFORBIDDEN,
  * KP_ESTATE (not reserved), KP_ECONFLICT (spent). */
 int	kps_rule_release(const struct kps_keystate *w, const char *caller);
+/* kps_rule_retire: what caller's retirement of w does: KPS_APPLY (its
+ * owner: tombstone and delete it) or KP_EFORBIDDEN. */
+int	kps_rule_retire(const struct kps_keystate *w, const char *caller);
 /* kps_rule_named: what a reserve of the named key w at now does, its
  * owner asking: KPS_APPLY (reserve it), KP_OK (a last-resort key:
  * hand it out, unchanged), KP_ECONFLICT (not available). */

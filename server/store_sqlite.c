@@ -455,10 +455,8 @@ sq_retire(struct kps_store *b, const char *caller, const uint8_t *ref,
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK)
 		goto out;
-	if (strcmp(w.owner, caller) != 0) {
-		rc = KP_EFORBIDDEN;
+	if ((rc = kps_rule_retire(&w, caller)) != KPS_APPLY)
 		goto out;
-	}
 	if ((rc = tombstone(s, w.owner, ref, w.init_key, now)) != KP_OK)
 		goto out;
 	if ((st = kps_sq_stmt(s, SQ_DELETE)) == NULL) {
