@@ -1,7 +1,44 @@
 # SPDX-License-Identifier: ISC
 #
-# lib.sh: what the server benchmarks share (sourced by run-server.sh and
-# run-pg.sh, which set B, the build directory, and T, a temporary one).
+# lib.sh: what the server benchmarks share (sourced by run-server.sh,
+# run-pg.sh and run-rate.sh, which set B, the build directory, and TOP,
+# the tree's; T, a temporary directory, run-server.sh sets, pg_dirs the
+# others).
+
+# pg_dirs NAME: temporary directories T (files) and PG (a PostgreSQL
+# cluster's, mk/pg.sh), removed on exit with the servers of pids.
+pg_dirs() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/kpool-bench-$1.XXXXXX")
+	PG=$(mktemp -d "${TMPDIR:-/tmp}/kpool-bench-${1}db.XXXXXX")
+	pids=
+	trap pg_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+pg_cleanup() {
+	stop_all
+	sh "$TOP/mk/pg.sh" stop "$PG"
+	rm -rf "$T"
+}
+
+# pg_up: the cluster in PG started, fsync on (commits as durable as
+# PostgreSQL makes them).
+pg_up() {
+	KP_PG_FSYNC=on sh "$TOP/mk/pg.sh" start "$PG" || {
+		echo "no cluster"; exit 1; }
+}
+# uri DBNAME: the cluster's database DBNAME for --db.
+uri() { echo "postgresql://kpool@/$1?host=$PG"; }
+# createdb DBNAME: a new database in the cluster.
+createdb() { psql -X -q -h "$PG" -U kpool -d postgres -c "CREATE DATABASE $1"; }
+
+# stop_all: the servers of pids ended.
+stop_all() {
+	for p in ${pids:-}; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+	done
+	pids=
+}
 
 # start DB [ARGS]: a kpool-server on DB, its pid in pid (and added to
 # pids), its port in port, once it listens.

@@ -20,30 +20,9 @@ B=${KP_BUILD:-$(pwd)/build}
 TOP=${KP_TOP:-$(pwd)}
 BIG=${KP_BENCH_BIG:-1000000}
 POOL=${KP_BENCH_POOL:-160000}
-T=$(mktemp -d "${TMPDIR:-/tmp}/kpool-bench-pg.XXXXXX")
-PG=$(mktemp -d "${TMPDIR:-/tmp}/kpool-bench-pgdb.XXXXXX")
-pids=
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	sh "$TOP/mk/pg.sh" stop "$PG"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-KP_PG_FSYNC=on sh "$TOP/mk/pg.sh" start "$PG" || { echo "no cluster"; exit 1; }
-uri() { echo "postgresql://kpool@/$1?host=$PG"; }
-createdb() { psql -X -q -h "$PG" -U kpool -d postgres -c "CREATE DATABASE $1"; }
-
-stop_all() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
-	done
-	pids=
-}
+. "$(dirname "$0")/lib.sh"
+pg_dirs pg
+pg_up
 cpu() {	# PIDS: their utime + stime, in ticks
 	for p in "$@"; do
 		awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0
@@ -53,7 +32,6 @@ pgpids() {	# the cluster's postmaster and its children
 	pm=$(head -n 1 "$PG/data/postmaster.pid")
 	echo "$pm $(ps -o pid= --ppid "$pm" | tr '\n' ' ')"
 }
-. "$(dirname "$0")/lib.sh"
 tck=$(getconf CLK_TCK)
 us() {	# TICKS N: microseconds per request
 	echo "$1" "$2" | awk -v t="$tck" '{ printf "%d", $1 * 1e6 / t / $2 }'

@@ -20,21 +20,8 @@ TOP=${KP_TOP:-$(pwd)}
 OTHER=${KP_BENCH_OTHER:-}
 ROUNDS=${KP_BENCH_ROUNDS:-3}
 POOL=120000
-T=$(mktemp -d "${TMPDIR:-/tmp}/kpool-bench-rate.XXXXXX")
-PG=$(mktemp -d "${TMPDIR:-/tmp}/kpool-bench-ratedb.XXXXXX")
-pids=
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	sh "$TOP/mk/pg.sh" stop "$PG"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 . "$(dirname "$0")/lib.sh"
+pg_dirs rate
 tck=$(getconf CLK_TCK)
 ON="--rate-limit 100000000 --rate-burst 100000000"
 
@@ -48,7 +35,7 @@ round() {
 		    -c "SET client_min_messages = warning" \
 		    -c "DROP DATABASE IF EXISTS run" \
 		    -c "CREATE DATABASE run TEMPLATE pool" >/dev/null
-		run="postgresql://kpool@/run?host=$PG" ;;
+		run=$(uri run) ;;
 	*)
 		cp "$db" "$T/run.db"; rm -f "$T/run.db-wal" "$T/run.db-shm"
 		run=$T/run.db ;;
@@ -98,9 +85,9 @@ medians sqlite-off
 [ -n "$OTHER" ] && medians other-on && medians other-off
 
 echo "-- PostgreSQL, one instance, the same"
-KP_PG_FSYNC=on sh "$TOP/mk/pg.sh" start "$PG" || { echo "no cluster"; exit 1; }
-psql -X -q -h "$PG" -U kpool -d postgres -c "CREATE DATABASE pool"
-db="postgresql://kpool@/pool?host=$PG"
+pg_up
+createdb pool
+db=$(uri pool)
 "$B/bench/kpfill" "$db" owner "$POOL" >/dev/null
 : >"$T/pg-on"; : >"$T/pg-off"
 k=0
