@@ -196,7 +196,7 @@ struct kps_reply {
 	char	*body;		/* malloc'd */
 	size_t	 len;
 	const char *content_type;
-	int	 retry_after;	/* seconds, for 429 */
+	int	 retry_after;	/* seconds, for 429 and 503 */
 	char	 allow[32];	/* the methods of the path, for 405 */
 	int	 close;		/* no further request on the connection */
 };
