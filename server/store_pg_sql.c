@@ -7,6 +7,7 @@
  */
 
 #include "store_pg_db.h"
+#include "store_rules.h"
 
 /* Migrations: migrations[i] takes the schema's version i to i + 1. */
 static const char *const migrations[] = {
@@ -155,17 +156,8 @@ _Static_assert(KPS_PG_LOCK_RESERVATIONS == 2 && KPS_PG_LOCK_KEYS == 3 &&
  * $2 is the state of a reservation whose TTL passed (spent under burn,
  * else available).
  */
-#define EFF	"(CASE WHEN status = 'spent' THEN 3 "			\
-		"WHEN not_after <= $1 THEN 4 "				\
-		"WHEN status = 'reserved' AND "				\
-		"reservation_expires_at > $1 THEN 2 "			\
-		"WHEN status = 'reserved' THEN $2 ELSE 1 END)"
-_Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
-    KP_STATE_SPENT == 3 && KP_STATE_EXPIRED == 4, "EFF numbers the states");
-#define KEYCOLS	"keypackage_ref, username, keypackage_bytes, uploaded_at, " \
-		EFF ", last_resort, reservation_id, reserved_at, "	\
-		"reservation_expires_at, reserved_by, spent_at, spent_by, " \
-		"group_id, not_after, credential_hash, ciphersuite, init_key"
+#define EFF	"(" KPS_SQL_EFF("$1", "$2") ")"
+#define KEYCOLS	KPS_SQL_KEYCOLS(EFF)
 #define RAWCOLS	"keypackage_ref, username, keypackage_bytes, uploaded_at, " \
 		"status, last_resort, reservation_id, reserved_at, "	\
 		"reservation_expires_at, reserved_by, spent_at, spent_by, " \

@@ -14,6 +14,29 @@
 
 #include "store.h"
 
+/*
+ * KPS_SQL_EFF(NOW, BURN): the SQL of the state a key is in at NOW,
+ * numbered as lib's enum kp_state; BURN is the state of a reservation
+ * whose TTL passed (spent under burn, else available).  NOW and BURN
+ * are the backend's placeholders.  KPS_SQL_KEYCOLS(EFF): the columns a
+ * key is read from, in the order both backends read them, its state
+ * computed by EFF.
+ */
+#define KPS_SQL_EFF(now, burn)						\
+	"CASE WHEN status = 'spent' THEN 3 "				\
+	"WHEN not_after <= " now " THEN 4 "				\
+	"WHEN status = 'reserved' AND "					\
+	"reservation_expires_at > " now " THEN 2 "			\
+	"WHEN status = 'reserved' THEN " burn " ELSE 1 END"
+_Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
+    KP_STATE_SPENT == 3 && KP_STATE_EXPIRED == 4,
+    "KPS_SQL_EFF numbers the states");
+#define KPS_SQL_KEYCOLS(eff)						\
+	"keypackage_ref, username, keypackage_bytes, uploaded_at, "	\
+	eff ", last_resort, reservation_id, reserved_at, "		\
+	"reservation_expires_at, reserved_by, spent_at, spent_by, "	\
+	"group_id, not_after, credential_hash, ciphersuite, init_key"
+
 /* A rule's verdict that the backend is to make the change. */
 #define KPS_APPLY	1
 

@@ -150,17 +150,8 @@ static const char *const migrations[] = {
  * later ?2 of the statement would then share.
  */
 #define BURN	"?20"
-#define EFF	"CASE WHEN status = 'spent' THEN 3 "			\
-		"WHEN not_after <= ?1 THEN 4 "				\
-		"WHEN status = 'reserved' AND "				\
-		"reservation_expires_at > ?1 THEN 2 "			\
-		"WHEN status = 'reserved' THEN " BURN " ELSE 1 END"
-_Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
-    KP_STATE_SPENT == 3 && KP_STATE_EXPIRED == 4, "EFF numbers the states");
-#define KEYCOLS	"keypackage_ref, username, keypackage_bytes, uploaded_at, " \
-		EFF ", last_resort, reservation_id, reserved_at, "	\
-		"reservation_expires_at, reserved_by, spent_at, spent_by, " \
-		"group_id, not_after, credential_hash, ciphersuite, init_key"
+#define EFF	KPS_SQL_EFF("?1", BURN)
+#define KEYCOLS	KPS_SQL_KEYCOLS(EFF)
 
 static const char *const sql_text[SQ_NSTMTS] = {
 	/* names are ASCII: SQLite's lower() folds exactly that */
