@@ -40,6 +40,7 @@ deb_libcurl	= libcurl4-openssl-dev
 deb_fuse3	= libfuse3-dev
 deb_libmicrohttpd = libmicrohttpd-dev
 deb_jansson	= libjansson-dev
+deb_libpq	= libpq-dev
 
 # pkg-config lookups are expanded lazily, only by the rules that compile or
 # link, so that "make deps" runs on a machine that has none of them yet.
@@ -50,7 +51,7 @@ pc_cflags = $(foreach m,$(1),$(call pc_check,$(m))$(shell pkg-config --cflags $(
 pc_libs = $(foreach m,$(1),$(call pc_check,$(m))$(shell pkg-config --libs $(m)))
 
 LIB_PKGS	= libsodium libcrypto sqlite3 libcurl jansson
-SERVER_PKGS	= $(LIB_PKGS) libmicrohttpd
+SERVER_PKGS	= $(LIB_PKGS) libmicrohttpd libpq
 FS_PKGS		= $(LIB_PKGS) fuse3
 
 WARN	= -Wall -Wextra -Wformat=2 -Werror -Wshadow -Wpointer-arith \
@@ -91,6 +92,20 @@ TOOL_BIN = $(TOOL_SRC:t/%.c=$(B)/t/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 SH_TESTS = $(sort $(wildcard t/[0-9]*.t))
+# The store and API tests (t/2xxx) run on both backends: as they are, on
+# SQLite, and again on PostgreSQL through a wrapper in $(B)/t/pg/ that
+# sets KP_BACKEND=pg (t/kps_db.h), in the cluster mk/pg.sh starts for
+# the run.  NOT_PG: those with no store (2005, the signature codec).
+# PG_ONLY: those of what PostgreSQL alone does, run on PostgreSQL only:
+# 2018, instances sharing a database (a SQLite file has one server);
+# 2019, the database server restarted under load (SQLite has none).
+NOT_PG	= t/2005-httpsig.c
+PG_ONLY	= t/2018-server-instances.c t/2019-server-pg-restart.c
+PG_SRC	= $(filter-out $(NOT_PG),$(wildcard t/2[0-9][0-9][0-9]-*.c)) \
+	$(wildcard t/2[0-9][0-9][0-9]-*.t)
+PG_TESTS = $(patsubst t/%,$(B)/t/pg/%,$(PG_SRC:.c=.t))
+RUN_BIN	= $(filter-out $(PG_ONLY:t/%.c=$(B)/t/%.t),$(TEST_BIN))
+RUN_SH	= $(filter-out $(PG_ONLY),$(SH_TESTS))
 MANPAGES = $(wildcard man/*.[1-8])
 
 PROGS	= $(if $(SRV_SRC),$(B)/kpool-server) $(if $(FS_SRC),$(B)/kpoolfs)
@@ -185,6 +200,19 @@ $(B)/t/taptool: t/taptool.c $(KPT_LIB) $(B)/libkpool.a t/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It -o $@ $< $(KPT_LIB) $(B)/libkpool.a
 
+# A PostgreSQL run of a shell test, then of a C test.
+$(B)/t/pg/%.t: t/%.t
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\n# %s on PostgreSQL\nKP_BACKEND=pg exec "%s" "$$@"\n' \
+	    $* $(abspath $<) >$@
+	chmod +x $@
+
+$(B)/t/pg/%.t: $(B)/t/%.t
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\n# %s on PostgreSQL\nKP_BACKEND=pg exec "%s" "$$@"\n' \
+	    $* $(abspath $<) >$@
+	chmod +x $@
+
 # The fault harness's tools (t/fault/, docs/reliability.md): plain
 # sockets and threads, no library of ours.
 FAULT_COMMON = t/fault/util.c t/fault/http.c
@@ -208,7 +236,7 @@ $(B)/t/4103-fault-framing.t: t/4103-fault-framing.c $(FAULT_COMMON) \
 	$(CC) $(KCFLAGS) -It -It/fault -o $@ t/4103-fault-framing.c \
 	    $(FAULT_COMMON) $(B)/t/tap.o $(B)/libkpool.a -lm
 
-tests: all $(TEST_BIN) $(TOOL_BIN) $(FAULT_BIN)
+tests: all $(TEST_BIN) $(TOOL_BIN) $(FAULT_BIN) $(PG_TESTS)
 
 # Install the Debian packages that are missing (needs root or sudo).
 deps:
@@ -223,12 +251,15 @@ check: deps
 # its $TMP/sanitizer and fails the test on any report found there.
 SAN_OPTS = halt_on_error=1:exitcode=134:abort_on_error=0:print_stacktrace=1
 
+# One PostgreSQL cluster for the whole run (mk/pg.sh run removes it
+# however the run ends); each test makes its own databases in it.
 test: tests
 	@sh mk/interop-deps.sh
 	PATH=$(CURDIR)/t/interop/.node/bin:$$PATH \
 	    ASAN_OPTIONS=$(SAN_OPTS) UBSAN_OPTIONS=$(SAN_OPTS) \
-	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) $(PROVE) -j$(JOBS) \
-	    $(TEST_BIN:%=./%) $(SH_TESTS:%=./%)
+	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) sh mk/pg.sh run \
+	    $(PROVE) -j$(JOBS) $(RUN_BIN:%=./%) $(RUN_SH:%=./%) \
+	    $(PG_TESTS:%=./%)
 
 # Start a local server and mount a demo pool at ./mnt; "make stop" ends it.
 run: deps
