@@ -187,7 +187,12 @@ kp_client_claim(struct kp_client *c, const char *target,
 		return KP_ENOMEM;
 	rc = kp_client_request(c, "POST", "/keypackages/claim", body, &reply);
 	if (rc == KP_EEXHAUSTED) {
-		/* the error body still lists the devices: keep them */
+		/* the error's body still lists the devices */
+		reply = kp_client_last_json(c);
+		if (json_is_object(reply) && parse_exhausted(c,
+		    json_object_get(reply, "exhausted"), out) != KP_OK)
+			kp_claim_free(out);
+		json_decref(reply);
 		free(body);
 		return rc;
 	}

@@ -151,6 +151,17 @@ kp_client_error_code(const struct kp_client *c)
 	return c->code;
 }
 
+/* kp_client_last_json: the last reply's body as JSON, NULL if none. */
+json_t *
+kp_client_last_json(const struct kp_client *c)
+{
+	json_error_t	jerr;
+
+	if (c->reply == NULL || c->replylen == 0)
+		return NULL;
+	return json_loadb(c->reply, c->replylen, 0, &jerr);
+}
+
 /* kp_client_user: the user part of the client's principal. */
 const char *
 kp_client_user(const struct kp_client *c)

@@ -40,6 +40,11 @@ int	kp_client_unb64(const char *s, uint8_t *out, size_t cap,
 int	kp_client_proto(struct kp_client *c, const char *what);
 /* kp_client_u32: member name of o as a uint32 into *out; -1 when not. */
 int	kp_client_u32(json_t *o, const char *name, uint32_t *out);
+/*
+ * kp_client_last_json: the body of the last reply (an error's too) as
+ * JSON, NULL when there was none or it is not JSON; json_decref() it.
+ */
+json_t	*kp_client_last_json(const struct kp_client *c);
 /* kp_client_user: the user part of the client's principal. */
 const char *kp_client_user(const struct kp_client *c);
 
