@@ -130,6 +130,7 @@ kpfs_errno(int kp)
 	case KP_EPERM:
 	case KP_ECONFLICT:
 	case KP_EFORBIDDEN:
+	case KP_ENOTENROLLED:
 	case KP_EGONE:
 		return EPERM;
 	case KP_EBUSY:

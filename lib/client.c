@@ -210,7 +210,8 @@ status_code(long status, const char *code)
 	case 401:
 		return KP_EAUTH;
 	case 403:
-		return KP_EFORBIDDEN;
+		return strcmp(code, "enrollment_required") == 0 ?
+		    KP_ENOTENROLLED : KP_EFORBIDDEN;
 	case 404:
 		return KP_ENOTFOUND;
 	case 409:

@@ -97,6 +97,8 @@ enum kp_error {
 	KP_ERATE = -77,		/* 429: rate limited */
 	KP_EREJECTED = -78,	/* 400 or upload rejected the key */
 	KP_ESERVER = -79,	/* 5xx */
+	KP_ENOTENROLLED = -80,	/* 403 enrollment_required: the device is
+				   not enrolled yet */
 };
 
 /*
@@ -399,9 +401,8 @@ const char *kp_client_error_code(const struct kp_client *c);
 
 /*
  * kp_client_register: POST /users, our user, device and public key;
- * KP_ECONFLICT when the name or key is taken, KP_EFORBIDDEN with
- * kp_client_error_code() "enrollment_required" when the user exists
- * and this device is not enrolled yet.
+ * KP_ECONFLICT when the name or key is taken, KP_ENOTENROLLED when the
+ * user exists and this device is not enrolled yet.
  */
 int kp_client_register(struct kp_client *c) KP_WUR;
 

@@ -93,14 +93,13 @@ register_once(struct kp_pool *p)
 	if (p->registered)
 		return KP_OK;
 	rc = kp_client_register(p->client);
-	if (rc == KP_EFORBIDDEN && strcmp(kp_client_error_code(p->client),
-	    "enrollment_required") == 0) {
+	if (rc == KP_ENOTENROLLED) {
 		kp_remote_result(p, KP_OK, "register");	/* it answered */
 		if ((rc = note_enrollment(p, "pending")) != KP_OK)
 			return rc;
 		sodium_bin2base64(b64, sizeof(b64), p->pub, sizeof(p->pub),
 		    sodium_base64_VARIANT_ORIGINAL);
-		return kp_pool_err(p, KP_EFORBIDDEN, "device \"%s\" of "
+		return kp_pool_err(p, KP_ENOTENROLLED, "device \"%s\" of "
 		    "\"%s\" is not enrolled: on an enrolled device run "
 		    "echo \"enroll %s %s\" > MNT/ctl, or have the operator "
 		    "run kpool-server device add %s %s %s", p->device, p->user,
