@@ -2,8 +2,9 @@
 /*
  * ctl.c: the control files at the root of the tree: status, identity
  * and devices (read), config (read and write), ctl (a verb a write) and
- * welcome (a Welcome to open).  A write is consumed whole or fails, and its errors are the
- * write's, never the close's (but an incomplete Welcome's).
+ * welcome (a Welcome to open).  A write is consumed whole or fails, and
+ * its errors are the write's, never the close's (but an incomplete
+ * Welcome's).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -9,8 +9,8 @@
  * observer); ctl.c the control files (status, config, ctl, welcome,
  * identity, devices); refresh.c the background thread; tree.c the paths
  * and the text of the key files, status and devices; daemon.c the log,
- * the clock, the pool's opening and the errno table.  Calls go one way (tree.c and daemon.c call none of the
- * others):
+ * the clock, the pool's opening and the errno table.  Calls go one way
+ * (tree.c and daemon.c call none of the others):
  *
  *	main	-> ops, refresh, daemon
  *	ops	-> ctl, cache, refresh, tree, daemon

@@ -260,8 +260,8 @@ kp_client_request(struct kp_client *c, const char *method, const char *path,
 	if ((url = malloc(ulen)) == NULL)
 		return KP_ENOMEM;
 	snprintf(url, ulen, "%s%s", c->url, path);
-	if ((rc = kp_httpsig_sign(method, path, "", body, blen, c->principal, c->sk,
-	    (int64_t)time(NULL), &sig)) != KP_OK) {
+	if ((rc = kp_httpsig_sign(method, path, "", body, blen, c->principal,
+	    c->sk, (int64_t)time(NULL), &sig)) != KP_OK) {
 		seterr(c, "cannot sign the request");
 		goto out;
 	}
@@ -487,7 +487,8 @@ kp_client_upload(struct kp_client *c, const uint8_t *const *kps,
 	if ((arr = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < n; i++)
-		if (json_array_append_new(arr, kp_client_jb64(kps[i], lens[i])) != 0)
+		if (json_array_append_new(arr, kp_client_jb64(kps[i],
+		    lens[i])) != 0)
 			goto out;
 	body = kp_client_dumps(json_pack("{s:o}", "keypackages", arr));
 	arr = NULL;

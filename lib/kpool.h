@@ -128,7 +128,7 @@ const char *kp_strerror(int code);
 #define KP_SIGN_SEED_LEN	32	/* Ed25519 seed (private) */
 #define KP_MAX_KEYPACKAGE	65536	/* cap on an encoded KeyPackage */
 #define KP_MAX_IDENTITY		255	/* cap on a basic credential identity */
-#define KP_MAX_CAPS		64	/* entries a capabilities list may hold */
+#define KP_MAX_CAPS		64	/* types a capabilities list holds */
 
 /* ------------------------------------------------------------------ */
 /* KeyPackages (lib/keypackage.c). */

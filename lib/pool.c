@@ -691,9 +691,10 @@ out:
 
 /*
  * kp_pool_generate: make n keys in state created, in one transaction,
- * in the policy's first suite and its lifetime.  Regular keys stop at the hard cap
- * on created + available of the suite (KP_ETOOBIG); a last-resort key is
- * made one at a time (n > 1 is KP_ETOOBIG) and is not held to the cap.
+ * in the policy's first suite and its lifetime.  Regular keys stop at
+ * the hard cap on created + available of the suite (KP_ETOOBIG); a
+ * last-resort key is made one at a time (n > 1 is KP_ETOOBIG) and is
+ * not held to the cap.
  */
 int
 kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)

@@ -2,8 +2,8 @@
 /*
  * store.h: the local pool's SQLite store, internal to libkpool:
  * lib/store.c (the connection, its transactions and checkpoints,
- * settings, identity and the devices' list), lib/seal.c (the at-rest key and sealing) and
- * lib/keys.c (the key rows).
+ * settings, identity and the devices' list), lib/seal.c (the at-rest
+ * key and sealing) and lib/keys.c (the key rows).
  *
  * One SQLite file per device, WAL, secure_delete, versioned migrations.
  * Private keys (the two X25519 keys of each KeyPackage and the identity's

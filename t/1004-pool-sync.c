@@ -149,7 +149,9 @@ test_pull(struct kp_pool *p)
 	/* 25 reservations leave 6 regular keys available */
 	for (i = 0; i < 25; i++)
 		if (kp_client_reserve(bob, "alice",
-		    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g3", .group_id_len = 2 }, &res[i]) != KP_OK || res[i].last_resort)
+		    &(struct kp_reserve_opts){ .group_id =
+		    (const uint8_t *)"g3", .group_id_len = 2 }, &res[i]) !=
+		    KP_OK || res[i].last_resort)
 			bad++;
 	is_int(bad, 0, "bob reserves 25 regular keys");
 	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK, "refresh");

@@ -26,8 +26,9 @@ test_bad_lists(struct kp_pool *p)
 		{ "extensions", "0x0001", "capabilities.extensions "
 		    "lists a default extension type (0x0001 to 0x0005), which "
 		    "RFC 9420 section 7.2 forbids" },
-		{ "extensions", "0x0a0a,5", "capabilities.extensions lists a default extension type (0x0001 to "
-		    "0x0005), which RFC 9420 section 7.2 forbids" },
+		{ "extensions", "0x0a0a,5", "capabilities.extensions lists a "
+		    "default extension type (0x0001 to 0x0005), which RFC "
+		    "9420 section 7.2 forbids" },
 		{ "proposals", "0x0007", "capabilities.proposals "
 		    "lists a default proposal type (0x0001 to 0x0007), which "
 		    "RFC 9420 section 7.2 forbids" },
@@ -35,8 +36,8 @@ test_bad_lists(struct kp_pool *p)
 		    "type twice" },
 		{ "credentials", "basic,basic", "a capabilities list holds a "
 		    "type twice" },
-		{ "credentials", "x509", "capabilities.credentials does not list basic (0x0001), the credential "
-		    "type in use" },
+		{ "credentials", "x509", "capabilities.credentials does not "
+		    "list basic (0x0001), the credential type in use" },
 		{ "proposals", "0", "a capabilities list holds the "
 		    "reserved type 0x0000" },
 		{ "credentials", "pgp", "credentials: not a type (a number, "
