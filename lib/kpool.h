@@ -85,6 +85,10 @@ enum kp_error {
 	KP_ECREDTYPE = -55,	/* a member's credential type is not
 				   supported by every member */
 	KP_EWEAKKEY = -56,	/* an X25519 public key of small order */
+	KP_ENOTRESERVED = -57,	/* the server records no reservation or
+				   spend of the Welcome's key */
+	KP_EGROUP = -58,	/* a Welcome (or spend) for another group
+				   than the key was reserved or spent for */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */
@@ -474,6 +478,12 @@ struct kp_remote_key {
 /* kp_client_mine: GET /keypackages/mine; *keys malloc'd, caller frees. */
 int kp_client_mine(struct kp_client *c, struct kp_remote_key **keys,
     size_t *n) KP_WUR;
+/*
+ * kp_client_mine_one: GET /keypackages/mine/{ref}: the server's record of
+ * one of our keys into *out; KP_ENOTFOUND when it has none.
+ */
+int kp_client_mine_one(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
+    struct kp_remote_key *out) KP_WUR;
 
 /* ------------------------------------------------------------------ */
 /* The local pool (lib/store.c, lib/policy.c, lib/sync.c). */
