@@ -157,8 +157,9 @@ kpfs_keyfile_applies(const struct kp_key *k, int f)
 	case KPFS_K_SPENT_BY:
 		return kp_key_text(k, KP_X_SPENT_BY)[0] != '\0';
 	case KPFS_K_GROUP_ID:
+		/* the owner's, writable, in available/ and reserved/ */
 		(void)kp_key_group_id(k, &glen);
-		return glen > 0;
+		return glen > 0 || kpfs_group_state(kp_key_state(k));
 	case KPFS_K_EPOCH:
 		return kp_key_epoch(k) >= 0;
 	case KPFS_K_EXPIRED_AT:
