@@ -200,7 +200,7 @@ static const struct {
 int
 kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 {
-	char		 cmd[64], *arg, *end;
+	char		 cmd[2 * KP_REF_LEN + 2 * KP_MAX_GROUP_ID + 16], *arg, *end;
 	unsigned long	 n = 0;
 	size_t		 len = size, i;
 	int		 rc;
