@@ -272,8 +272,12 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 		return (int)size;	/* wait for the rest */
 	if (rc == KP_OK && (rc = kp_pool_welcome(fs->pool, fh->buf, wlen,
 	    tlen ? fh->buf + wlen : NULL, tlen, ref, &info)) == KP_ENOTREE &&
-	    tlen == 0)
-		return (int)size;	/* a tree is to follow; else close fails */
+	    tlen == 0) {
+		/* a tree is to follow; else close(2) fails with EINVAL */
+		kpfs_log(LOG_NOTICE, "welcome: %s: waiting for the tree",
+		    kp_errmsg(fs->pool));
+		return (int)size;
+	}
 	if (rc != KP_OK) {
 		kpfs_log(LOG_NOTICE, "welcome: %s", kp_errmsg(fs->pool));
 		/* a later write starts a new Welcome */
