@@ -18,6 +18,8 @@
 #define CONFIG_WRITE_MAX	65536		/* config write, bytes */
 #define CONFIG_LINES_MAX	64		/* lines of a config write */
 #define WELCOME_MAX		(1024 * 1024)	/* bytes of a Welcome */
+/* a ctl line: "spend", a ref and a group id in hex */
+#define CTL_LINE_MAX		(2 * KP_REF_LEN + 2 * KP_MAX_GROUP_ID + 16)
 
 int
 kpfs_ctl_status(struct kpfs *fs, char *buf, size_t cap, int64_t *last_sync)
@@ -200,7 +202,7 @@ static const struct {
 int
 kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 {
-	char		 cmd[2 * KP_REF_LEN + 2 * KP_MAX_GROUP_ID + 16], *arg, *end;
+	char		 cmd[CTL_LINE_MAX], *arg, *end;
 	unsigned long	 n = 0;
 	size_t		 len = size, i;
 	int		 rc;

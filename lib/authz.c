@@ -31,10 +31,11 @@ recorded(const struct kp_view *v)
 
 /* The authorization of a Welcome of group gid by the record v. */
 static int
-decide(struct kp_pool *p, const struct kp_rec *k, const struct kp_view *v,
-    const uint8_t *gid, size_t len, int online)
+record_allows(struct kp_pool *p, const struct kp_rec *k,
+    const struct kp_view *v, const uint8_t *gid, size_t len, int online)
 {
-	const char	*src = online ? "the server" : "the last sync (offline)";
+	const char	*src = online ? "the server" :
+	    "the last sync (offline)";
 	const char	*what = v->state == KP_STATE_SPENT ? "spend" :
 	    "reservation";
 
@@ -91,7 +92,7 @@ kp_authz_welcome(struct kp_pool *p, const struct kp_rec *k,
 	} else
 		return rc;
 	kp_pool_msg(p)[0] = '\0';
-	return decide(p, k, v, gid, len, *online);
+	return record_allows(p, k, v, gid, len, *online);
 }
 
 /* kp_pool_set_group: see kpool.h. */
@@ -130,11 +131,14 @@ int
 kp_pool_group(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
     uint8_t gid[KP_MAX_GROUP_ID], size_t *len)
 {
-	int	rc;
+	struct kp_view	v;
+	int		rc;
 
 	kp_pool_begin(p);
 	kp_pool_lock_read(p);
-	rc = kp_view_owner_group(p->st, ref, gid, len);
+	rc = kp_view_get(p->st, ref, &v);
 	kp_pool_unlock(p);
+	*len = rc == KP_OK ? v.owner_group_len : 0;
+	memcpy(gid, v.owner_group, *len);
 	return kp_pool_end(p, rc);
 }

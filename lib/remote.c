@@ -334,14 +334,16 @@ spend(struct kp_pool *p, struct kp_rec *k)
 {
 	struct kp_view	v;
 	uint8_t		gid[KP_MAX_GROUP_ID];
-	size_t		glen = 0;
+	size_t		glen;
 	int		rc;
 
 	kp_pool_lock_read(p);
-	rc = kp_view_owner_group(p->st, k->ref, gid, &glen);
+	rc = kp_view_get(p->st, k->ref, &v);
 	kp_pool_unlock(p);
 	if (rc != KP_OK)
 		return rc;
+	glen = v.owner_group_len;
+	memcpy(gid, v.owner_group, glen);
 	rc = kp_client_spend(p->client, k->ref, glen ? gid : NULL, glen);
 	if (kp_remote_result(p, rc, "spend") == KP_ECONFLICT)
 		return kp_pool_err(p, KP_EPERM, "spend: %s is already "

@@ -78,8 +78,8 @@ kp_view_get(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	memset(v, 0, sizeof(*v));
 	v->state = -1;
 	if ((rc = kp_store_prepare(st, "SELECT status, last_resort, "
-	    "principal, group_id, seen_at FROM server_view WHERE "
-	    "keypackage_ref = ?1", &s)) != KP_OK)
+	    "principal, group_id, seen_at, owner_group FROM server_view "
+	    "WHERE keypackage_ref = ?1", &s)) != KP_OK)
 		return rc;
 	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
 	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
@@ -96,36 +96,16 @@ kp_view_get(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 			    (size_t)glen);
 		v->group_id_len = (size_t)glen;
 		v->seen_at = sqlite3_column_int64(s, 4);
-		rc = KP_OK;
-	} else
-		rc = r == SQLITE_DONE ? KP_OK : kp_store_dberr(st,
-		    "server view");
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int
-kp_view_owner_group(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-    uint8_t gid[KP_MAX_GROUP_ID], size_t *len)
-{
-	sqlite3_stmt	*s = NULL;
-	int		 rc, r, glen;
-
-	*len = 0;
-	if ((rc = kp_store_prepare(st, "SELECT owner_group FROM server_view "
-	    "WHERE keypackage_ref = ?1", &s)) != KP_OK)
-		return rc;
-	sqlite3_bind_blob(s, 1, ref, KP_REF_LEN, SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		glen = sqlite3_column_bytes(s, 0);
+		glen = sqlite3_column_bytes(s, 5);
 		if (glen > 0 && glen <= KP_MAX_GROUP_ID) {
-			memcpy(gid, sqlite3_column_blob(s, 0), (size_t)glen);
-			*len = (size_t)glen;
+			memcpy(v->owner_group, sqlite3_column_blob(s, 5),
+			    (size_t)glen);
+			v->owner_group_len = (size_t)glen;
 		}
 		rc = KP_OK;
 	} else
 		rc = r == SQLITE_DONE ? KP_OK : kp_store_dberr(st,
-		    "owner group");
+		    "server view");
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -23,6 +23,8 @@ struct kp_view {
 	uint8_t	 group_id[KP_MAX_GROUP_ID];
 	size_t	 group_id_len;
 	int64_t	 seen_at;		/* when the pool heard it so */
+	uint8_t	 owner_group[KP_MAX_GROUP_ID];	/* the owner's spend's */
+	size_t	 owner_group_len;
 };
 
 /* The SQL of the store's migration that makes the view's table. */
@@ -50,16 +52,17 @@ void	kp_view_from(struct kp_view *v, const struct kp_remote_key *rk,
  */
 int	kp_view_note(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	    const struct kp_view *v) KP_WUR;
-/* kp_view_get: the stored record of ref; state -1 when there is none. */
+/*
+ * kp_view_get: the stored record of ref, and the owner's group; state
+ * -1 (and no group) when there is none.
+ */
 int	kp_view_get(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	    struct kp_view *v) KP_WUR;
 /*
- * kp_view_owner_group: the group the owner's spend of ref is to name
- * (kp_pool_set_group), *len 0 when none; kp_view_set_owner_group sets
- * it (len 0 forgets it), inside the caller's transaction.
+ * kp_view_set_owner_group: the group the owner's spend of ref is to name
+ * (kp_pool_set_group; kp_view_get reads it back), len 0 forgets it,
+ * inside the caller's transaction.
  */
-int	kp_view_owner_group(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-	    uint8_t gid[KP_MAX_GROUP_ID], size_t *len) KP_WUR;
 int	kp_view_set_owner_group(struct kp_store *st,
 	    const uint8_t ref[KP_REF_LEN], const uint8_t *gid,
 	    size_t len) KP_WUR;

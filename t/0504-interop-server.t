@@ -28,14 +28,6 @@ ctl "$M" refresh
 
 plan 18
 
-# mkw REF GROUP OUT [ARGS...]: ts-mls adds alice's key REF to GROUP
-mkw() {
-	_r=$1; _g=$2; _o=$3; shift 3
-	node "$INTEROP/make-welcome.mjs" --kp "$M/available/$_r/keypackage" \
-	    --welcome-out "$TMP/$_o" --group-id "$_g" --others 1 "$@" \
-	    >"$TMP/$_o.out" || bail "make-welcome.mjs $*"
-}
-
 # refused WANT REASON DESC OUT REF: writing $TMP/OUT gives errno WANT,
 # kpoolfs logs REASON, and REF stays in available/
 refused() {
@@ -52,16 +44,17 @@ like "$kr" '^[0-9a-f]{64}$' "the ts-mls member reserves a key for group 7473"
 set -- $(ls "$M/available" | grep -v "$kr")
 kn=$1
 
-mkw "$kn" 7473 nobody
+ts_welcome "$M/available/$kn" 7473 nobody
 refused EACCES "records no reservation" "a key nobody reserved" nobody "$kn"
-mkw "$kr" 7474 othergroup
+ts_welcome "$M/available/$kr" 7474 othergroup
 refused EPERM "another group" "another group id" othergroup "$kr"
-mkw "$kr" 7473 badsig --break-signature
+ts_welcome "$M/available/$kr" 7473 badsig --break-signature
 refused EINVAL "bad GroupInfo signature" "a broken GroupInfo signature" \
     badsig "$kr"
-mkw "$kr" 7473 badph --break-parent-hash
+ts_welcome "$M/available/$kr" 7473 badph --break-parent-hash
 refused EINVAL "parent hash not valid" "a broken parent hash" badph "$kr"
-mkw "$kr" 7473 notree --no-ratchet-tree --tree-out "$TMP/tree"
+ts_welcome "$M/available/$kr" 7473 notree --no-ratchet-tree \
+    --tree-out "$TMP/tree"
 refused EINVAL "no ratchet tree" "no ratchet tree, none follows" notree "$kr"
 
 cat "$TMP/notree" "$TMP/tree" >"$TMP/withtree"

@@ -134,7 +134,8 @@ test_regular(struct kp_pool *p)
 	pt_clock += 60;
 	for (i = 0; i < 2; i++) {
 		memset(got, 0, sizeof(got));
-		is_int(kp_pool_welcome(p, w[i], wl[i], NULL, 0, got, &info), KP_OK,
+		is_int(kp_pool_welcome(p, w[i], wl[i], NULL, 0, got, &info),
+		    KP_OK,
 		    "%s for the same group and epoch: KP_OK", i == 0 ?
 		    "the same Welcome again" : "another Welcome");
 		is_blob(got, KP_REF_LEN, ref, KP_REF_LEN, "names our key");

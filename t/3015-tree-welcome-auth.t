@@ -23,19 +23,10 @@ ctl "$M" refresh
 
 plan 30
 
-# welcome KEYDIR GROUP OUT [ARGS...]: a ts-mls Welcome for the key in
-# KEYDIR into group GROUP, written to $TMP/OUT.
-welcome() {
-	_d=$1; _g=$2; _o=$3; shift 3
-	node "$INTEROP/make-welcome.mjs" --kp "$_d/keypackage" \
-	    --welcome-out "$TMP/$_o" --group-id "$_g" "$@" >/dev/null ||
-	    bail "make-welcome.mjs failed for $_d"
-}
-
 # a forged Welcome: nobody reserved the key
 set -- $(ls "$M/available")
 kf=$1
-welcome "$M/available/$kf" 0f forged
+ts_welcome "$M/available/$kf" 0f forged
 is_errno EACCES "a forged Welcome for a key nobody reserved: EACCES" \
     writefile "$M/welcome" "$TMP/forged"
 is "$(cat "$M/available/$kf/status")" available "the key stays in available/"
@@ -45,11 +36,12 @@ ok "the log says why" test $? = 0
 # an inviter reserves a key for group 6731
 set -- $("$INV" reserve "$SERVER_URL" inv1 alice 6731)
 kr=$1
-welcome "$M/available/$kr" 0bad other
+ts_welcome "$M/available/$kr" 0bad other
 is_errno EPERM "a Welcome for another group than the reservation's: EPERM" \
     writefile "$M/welcome" "$TMP/other"
 is "$(cat "$M/available/$kr/status")" available "nothing moved"
-welcome "$M/available/$kr" 6731 genuine --no-ratchet-tree --tree-out "$TMP/tree"
+ts_welcome "$M/available/$kr" 6731 genuine --no-ratchet-tree \
+    --tree-out "$TMP/tree"
 is_errno EINVAL "the genuine Welcome without its tree: EINVAL at close" \
     writefile "$M/welcome" "$TMP/genuine"
 is "$(cat "$M/available/$kr/status")" available "nothing moved"
@@ -61,7 +53,8 @@ is "$(cat "$M/spent/$kr/group_id" "$M/spent/$kr/epoch" | tr '\n' ' ')" \
 
 set -- $("$INV" reserve "$SERVER_URL" inv1 alice 6732)
 k2=$1
-welcome "$M/available/$k2" 6732 w2 --no-ratchet-tree --tree-out "$TMP/tree2"
+ts_welcome "$M/available/$k2" 6732 w2 --no-ratchet-tree \
+    --tree-out "$TMP/tree2"
 cat "$TMP/w2" "$TMP/tree2" >"$M/welcome"
 ok "cat welcome tree > welcome (two writes) opens" test $? = 0
 is "$(cat "$M/spent/$k2/group_id")" 6732 "for group 6732"
@@ -83,11 +76,11 @@ is_errno OK "mv available/<key> spent/" rename "$M/available/$ko" "$M/spent/$ko"
 is "$(cat "$M/spent/$ko/group_id")" 0a1b "spent/<key>/group_id: 0a1b"
 is "$(stat -c %a "$M/spent/$ko/group_id")" 444 "read-only in spent/"
 is_errno EACCES "writing it there: EACCES" write "$M/spent/$ko/group_id" 01
-welcome "$M/spent/$ko" 0a1b own
+ts_welcome "$M/spent/$ko" 0a1b own
 is_errno OK "the Welcome of the owner's group opens" \
     writefile "$M/welcome" "$TMP/own"
 is "$(cat "$M/spent/$ko/epoch")" 1 "its epoch is recorded"
-welcome "$M/spent/$ko" 0a1c own2
+ts_welcome "$M/spent/$ko" 0a1c own2
 is_errno EPERM "another group's Welcome for it: EPERM" \
     writefile "$M/welcome" "$TMP/own2"
 
@@ -95,7 +88,7 @@ set -- $(ls "$M/available")
 kc=$1
 is_errno OK "ctl: spend REF GROUPHEX" write "$M/ctl" "spend $kc 0c0d"
 is "$(cat "$M/spent/$kc/group_id")" 0c0d "the key is in spent/ for 0c0d"
-welcome "$M/spent/$kc" 0c0d ctlw
+ts_welcome "$M/spent/$kc" 0c0d ctlw
 is_errno OK "its Welcome opens" writefile "$M/welcome" "$TMP/ctlw"
 is_errno EPERM "ctl spend of a spent key: EPERM" write "$M/ctl" "spend $kc 0c0d"
 is_errno EINVAL "ctl spend without a group: EINVAL" write "$M/ctl" "spend $kc"
