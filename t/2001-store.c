@@ -77,7 +77,7 @@ main(void)
 	size_t			 nl;
 	int			 i;
 
-	plan(104);
+	plan(105);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
 	snprintf(path, sizeof(path), "%s/server.db", dir);
