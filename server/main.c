@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * main.c: kpool-server, the sync server of kpool: options, the
- * "user add" command, start-up and a clean stop on SIGTERM.
+ * "user add" and "migrate" commands, start-up and a clean stop on
+ * SIGTERM.
  */
 
 #include <err.h>
@@ -20,7 +21,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: kpool-server [--listen host:port] --db path "
+	    "usage: kpool-server [--listen host:port] --db database "
 	    "[--reservation-ttl seconds]\n"
 	    "\t[--expired-reservations release | burn] "
 	    "[--max-lifetime seconds]\n"
@@ -32,7 +33,8 @@ usage(void)
 	    "[--request-deadline seconds]\n"
 	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
 	    "[--test-clock file]\n"
-	    "       kpool-server --db path user add name public-key\n");
+	    "       kpool-server --db database user add name public-key\n"
+	    "       kpool-server migrate --from database --to database\n");
 	exit(2);
 }
 
@@ -85,6 +87,7 @@ user_add(int argc, char **argv)
 	struct kps_store_conf	 conf = { 0 };
 	struct kps_store	*s = NULL;
 	uint8_t			 pk[64];
+	char			 shown[512];
 	size_t			 len;
 	int			 rc;
 
@@ -96,8 +99,8 @@ user_add(int argc, char **argv)
 	    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || len != 32)
 		errx(2, "the public key must be standard base64 of 32 bytes");
 	if ((rc = kps_store_open(kps_conf.db, &conf, &s)) != KP_OK) {
-		warnx("%s: %s", kps_conf.db, s ? kps_store_errmsg(s) :
-		    kp_strerror(rc));
+		warnx("%s: %s", kps_store_shown(kps_conf.db, shown,
+		    sizeof(shown)), s ? kps_store_errmsg(s) : kp_strerror(rc));
 		kps_store_close(s);
 		return 1;
 	}
@@ -110,6 +113,36 @@ user_add(int argc, char **argv)
 		printf("%s\n", argv[2]);
 	kps_store_close(s);
 	return rc == KP_OK ? 0 : 1;
+}
+
+/* migrate --from DB --to DB: copy a store into an empty one. */
+static int
+migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char	*from = NULL, *to = NULL;
+	int		 ch;
+
+	optind = 1;	/* argv[0] is "migrate" */
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			from = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || from == NULL || to == NULL)
+		usage();
+	return kps_migrate(from, to);
 }
 
 int
@@ -138,7 +171,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	sigset_t	set;
-	char		errbuf[512];
+	char		errbuf[512], shown[512];
 	unsigned	port;
 	int		ch, sig;
 
@@ -221,10 +254,12 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (kps_conf.db == NULL)
-		usage();
 	if (sodium_init() < 0)
 		errx(1, "libsodium does not initialize");
+	if (argc > 0 && strcmp(argv[0], "migrate") == 0)
+		return migrate(argc, argv);
+	if (kps_conf.db == NULL)
+		usage();
 	if (argc > 0) {
 		if (strcmp(argv[0], "user") != 0)
 			usage();
@@ -239,8 +274,8 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (kps_auth_init() != KP_OK || kps_rate_init() != KP_OK)
-		errx(1, "out of memory");
+	if (kps_auth_init() != KP_OK)
+		errx(1, "libsodium does not initialize");
 	if (kps_writer_start(kps_conf.db, errbuf, sizeof(errbuf)) != KP_OK)
 		errx(1, "%s", errbuf);
 	if (kps_http_start(errbuf, sizeof(errbuf), &port) != 0) {
@@ -250,7 +285,8 @@ main(int argc, char **argv)
 	printf("%u\n", port);
 	fflush(stdout);
 	fprintf(stderr, "kpool-server: listening on %s (port %u), "
-	    "database %s\n", kps_conf.listen, port, kps_conf.db);
+	    "database %s\n", kps_conf.listen, port,
+	    kps_store_shown(kps_conf.db, shown, sizeof(shown)));
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
@@ -262,7 +298,6 @@ main(int argc, char **argv)
 	kps_http_stop();
 	kps_writer_stop();
 	kps_readers_close();
-	kps_rate_fini();
 	kps_auth_fini();
 	return 0;
 }

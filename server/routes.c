@@ -151,7 +151,6 @@ r_reserve(struct kps_req *x, const char *arg)
 	const char		*target, *rid, *refs;
 	uint8_t			 g[KP_MAX_GROUP_ID], ref[KP_REF_LEN];
 	size_t			 glen;
-	int			 wait;
 
 	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_body(x) != 0 ||
 	    kps_req_str(x, "target_username", 1, &target) != 0 ||
@@ -171,18 +170,13 @@ r_reserve(struct kps_req *x, const char *arg)
 	}
 	if (refs != NULL && kps_req_ref(x, refs, ref) != 0)
 		return;
-	if ((wait = kps_rate_take(x->user, target)) > 0) {
-		x->r->retry_after = wait;
-		kps_error(x->r, 429, "rate_limited", "too many reservations "
-		    "of %s's keys; retry in %d s", target, wait);
-		return;
-	}
 	if ((p = pending_new(x)) == NULL)
 		return;
 	memcpy(p->target, target, strlen(target) + 1);
 	memcpy(p->g, g, glen);
 	p->glen = glen;
 	p->job.kind = KPS_JOB_RESERVE;
+	p->job.rate = kps_conf.rate_per_min > 0;
 	p->job.reserve.caller = p->user;
 	p->job.reserve.target = p->target;
 	p->job.reserve.group_id = p->g;
@@ -231,6 +225,11 @@ f_reserve(struct kps_pending *p, struct kps_reply *r)
 	case KP_ECONFLICT:
 		kps_error(r, 409, "not_available", "the key %s is not "
 		    "available (reserved, spent or expired)", p->refs);
+		break;
+	case KP_ERATE:
+		r->retry_after = j->wait;
+		kps_error(r, 429, "rate_limited", "too many reservations of "
+		    "%s's keys; retry in %d s", p->target, j->wait);
 		break;
 	case KP_EEXHAUSTED:
 		kps_metric_add("pool_exhausted", 1);

@@ -8,11 +8,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <sodium.h>
 #include <sqlite3.h>
 
+#include "store_rules.h"
 #include "store_sqlite_db.h"
 
 static const struct kps_store_ops sqlite_ops;
@@ -158,27 +156,6 @@ out:
 	return rc;
 }
 
-/*
- * new_reservation_id: 48 bits of milliseconds then 80 random bits, in
- * hex: unique and unguessable, and in order, so its index grows at
- * its right edge instead of touching a random page per reservation.
- */
-static void
-new_reservation_id(char out[65])
-{
-	struct timespec	ts;
-	uint64_t	ms;
-	uint8_t		id[16];
-	int		i;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	for (i = 0; i < 6; i++)
-		id[i] = (uint8_t)(ms >> (40 - 8 * i));
-	randombytes_buf(id + 6, sizeof(id) - 6);
-	kp_hex(id, sizeof(id), out);
-}
-
 /* take: copy ref (col 1) and bytes (col 2) of a row into out. */
 static int
 take(sqlite3_stmt *st, int refcol, int bytescol, struct kps_reservation *out)
@@ -203,7 +180,7 @@ last_resort(struct kps_sq *s, sqlite3_stmt *st, const struct kps_reserve *r,
 
 	rc = take(st, 1, 2, out);
 	sqlite3_reset(st);
-	new_reservation_id(out->reservation_id);
+	kps_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
 	out->last_resort = 1;
 	if (rc != KP_OK || r->ref != NULL)
@@ -222,11 +199,12 @@ static int
 sq_reserve(struct kps_store *b, const struct kps_reserve *r,
     struct kps_reservation *out)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
-	char		 target[KP_MAX_USERNAME + 1];
-	int64_t		 rowid;
-	int		 own, rc, x;
+	struct kps_sq		*s = (struct kps_sq *)b;
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	char			 target[KP_MAX_USERNAME + 1];
+	int64_t			 rowid;
+	int			 own, rc, x;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
@@ -286,16 +264,16 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 			rc = kps_sq_err(s, "named key");
 			goto out;
 		}
-		if (strcmp((const char *)sqlite3_column_text(st, 3),
-		    "available") != 0 ||
-		    sqlite3_column_int64(st, 4) <= r->now) {
-			sqlite3_reset(st);
-			rc = KP_ECONFLICT;
-			goto out;
-		}
-		if (sqlite3_column_int(st, 5)) {
-			/* served, never consumed, named or not */
+		memset(&w, 0, sizeof(w));
+		w.status = kps_state_parse((const char *)
+		    sqlite3_column_text(st, 3));
+		w.not_after = sqlite3_column_int64(st, 4);
+		w.last_resort = sqlite3_column_int(st, 5);
+		if ((rc = kps_rule_named(&w, r->now)) == KP_OK) {
 			rc = last_resort(s, st, r, out);
+			goto out;
+		} else if (rc != KPS_APPLY) {
+			sqlite3_reset(st);
 			goto out;
 		}
 	} else {
@@ -329,7 +307,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	sqlite3_reset(st);
 	if (rc != KP_OK)
 		goto out;
-	new_reservation_id(out->reservation_id);
+	kps_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
 	if ((st = kps_sq_stmt(s, SQ_MARK_RESERVED)) == NULL) {
 		rc = KP_EDB;
@@ -350,24 +328,9 @@ out:
 	return kps_sq_op_end1(s, own, rc);
 }
 
-/* A key as spend, release and retire see it. */
-struct row {
-	int64_t	 rowid;
-	char	 owner[KP_MAX_USERNAME + 1];
-	char	 status[16];
-	char	 reserved_by[KP_MAX_USERNAME + 1];
-	int	 has_reservation;
-	int64_t	 reservation_expires_at;
-	int64_t	 not_after;
-	int	 last_resort;
-	uint8_t	 init_key[KP_KEY_LEN];
-	int	 spent_by_null;
-	uint8_t	 group_id[KP_MAX_GROUP_ID];
-	size_t	 group_id_len;
-};
-
+/* getrow: the key of ref as spend, release and retire decide on it. */
 static int
-getrow(struct kps_sq *s, const uint8_t *ref, struct row *w)
+getrow(struct kps_sq *s, const uint8_t *ref, struct kps_keystate *w)
 {
 	sqlite3_stmt	*st;
 	int		 x;
@@ -377,9 +340,10 @@ getrow(struct kps_sq *s, const uint8_t *ref, struct row *w)
 		return KP_EDB;
 	sqlite3_bind_blob(st, 1, ref, KP_REF_LEN, SQLITE_STATIC);
 	if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-		w->rowid = sqlite3_column_int64(st, 0);
+		w->id = sqlite3_column_int64(st, 0);
 		kps_sq_text(st, 1, w->owner, sizeof(w->owner));
-		kps_sq_text(st, 2, w->status, sizeof(w->status));
+		w->status = kps_state_parse((const char *)
+		    sqlite3_column_text(st, 2));
 		kps_sq_text(st, 3, w->reserved_by, sizeof(w->reserved_by));
 		w->has_reservation = sqlite3_column_type(st, 4) !=
 		    SQLITE_NULL;
@@ -440,10 +404,10 @@ static int
 sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
     const uint8_t *group_id, size_t group_id_len, int64_t now)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	struct row	 w;
-	sqlite3_stmt	*st;
-	int		 own, rc, owner, mine, live;
+	struct kps_sq		*s = (struct kps_sq *)b;
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	int			 own, rc;
 
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
@@ -452,36 +416,9 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 			rc = tombstoned(s, ref);
 		goto out;
 	}
-	owner = strcmp(w.owner, caller) == 0;
-	mine = strcmp(w.reserved_by, caller) == 0;
-	live = w.has_reservation && w.reservation_expires_at > now;
-	if (strcmp(w.status, "spent") == 0) {
-		/* burned at the end of the caller's reservation: 410 */
-		rc = w.spent_by_null && mine && !owner ? KP_EGONE :
-		    KP_ECONFLICT;
+	if ((rc = kps_rule_spend(&w, caller, group_id, group_id_len,
+	    now)) != KPS_APPLY)
 		goto out;
-	}
-	if (w.last_resort && strcmp(w.status, "available") == 0) {
-		rc = KP_OK;	/* handed out again and again, never spent */
-		goto out;
-	}
-	if (strcmp(w.status, "reserved") == 0 && live) {
-		if (!mine) {
-			rc = KP_EFORBIDDEN;
-			goto out;
-		}
-		/* a Welcome is accepted for the reservation's group only */
-		if (group_id_len > 0 && w.group_id_len > 0 &&
-		    (group_id_len != w.group_id_len ||
-		    memcmp(group_id, w.group_id, group_id_len) != 0)) {
-			rc = KP_EGROUP;
-			goto out;
-		}
-	} else if (!owner) {
-		/* no live reservation: the caller's ran out, or never was */
-		rc = mine && w.has_reservation ? KP_EGONE : KP_EFORBIDDEN;
-		goto out;
-	}
 	if ((st = kps_sq_stmt(s, SQ_SPEND)) == NULL) {
 		rc = KP_EDB;
 		goto out;
@@ -490,7 +427,7 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 	sqlite3_bind_text(st, 2, caller, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, group_id ? group_id : (const uint8_t *)"",
 	    (int)group_id_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, w.rowid);
+	sqlite3_bind_int64(st, 4, w.id);
 	rc = kps_sq_done(s, st, "spend");
 out:
 	return kps_sq_op_end1(s, own, rc);
@@ -500,35 +437,22 @@ static int
 sq_release(struct kps_store *b, const char *caller, const uint8_t *ref,
     int64_t now)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	struct row	 w;
-	sqlite3_stmt	*st;
-	int		 own, rc, mine;
+	struct kps_sq		*s = (struct kps_sq *)b;
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	int			 own, rc;
 
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK)
 		goto out;
-	mine = strcmp(w.reserved_by, caller) == 0;
-	if (strcmp(w.status, "spent") == 0) {
-		rc = KP_ECONFLICT;
+	if ((rc = kps_rule_release(&w, caller)) != KPS_APPLY)
 		goto out;
-	}
-	if (strcmp(w.status, "available") == 0) {
-		/* a last-resort key, or a reservation that ran out */
-		rc = w.last_resort || (mine && w.has_reservation) ? KP_OK :
-		    KP_ESTATE;
-		goto out;
-	}
-	if (!mine) {
-		rc = KP_EFORBIDDEN;
-		goto out;
-	}
 	if ((st = kps_sq_stmt(s, SQ_RELEASE)) == NULL) {
 		rc = KP_EDB;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, w.rowid);
+	sqlite3_bind_int64(st, 1, w.id);
 	rc = kps_sq_done(s, st, "release");
 out:
 	return kps_sq_op_end1(s, own, rc);
@@ -538,26 +462,24 @@ static int
 sq_retire(struct kps_store *b, const char *caller, const uint8_t *ref,
     int64_t now)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	struct row	 w;
-	sqlite3_stmt	*st;
-	int		 own, rc;
+	struct kps_sq		*s = (struct kps_sq *)b;
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	int			 own, rc;
 
 	if ((rc = kps_sq_op_begin(s, &own)) != KP_OK)
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK)
 		goto out;
-	if (strcmp(w.owner, caller) != 0) {
-		rc = KP_EFORBIDDEN;
+	if ((rc = kps_rule_retire(&w, caller)) != KPS_APPLY)
 		goto out;
-	}
 	if ((rc = tombstone(s, w.owner, ref, w.init_key, now)) != KP_OK)
 		goto out;
 	if ((st = kps_sq_stmt(s, SQ_DELETE)) == NULL) {
 		rc = KP_EDB;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, w.rowid);
+	sqlite3_bind_int64(st, 1, w.id);
 	rc = kps_sq_done(s, st, "retire");
 out:
 	return kps_sq_op_end(s, own, rc);
@@ -601,25 +523,9 @@ static int
 sq_release_expired(struct kps_store *b, int64_t now, uint64_t *n)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
-	int		 own, rc;
 
-	if (n != NULL)
-		*n = 0;
-	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
-		return rc;
-	st = kps_sq_stmt(s, s->conf.burn ? SQ_EXP_BURN : SQ_EXP_RELEASE);
-	if (st == NULL) {
-		rc = KP_EDB;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, now);
-	if ((rc = kps_sq_done(s, st, "expire reservations")) != KP_OK)
-		goto out;
-	if (n != NULL)
-		*n = (uint64_t)sqlite3_changes(s->db);
-out:
-	return kps_sq_op_end1(s, own, rc);
+	return kps_sq_sweep(s, s->conf.burn ? SQ_EXP_BURN : SQ_EXP_RELEASE,
+	    now, -1, n, "expire reservations");
 }
 
 static int
@@ -628,8 +534,7 @@ sq_count(struct kps_store *b, const char *user, int64_t now,
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
-	int		 x, state;
-	uint64_t	 c;
+	int		 x;
 
 	memset(out, 0, sizeof(*out));
 	if ((st = kps_sq_stmt(s, user ? SQ_COUNT_USER : SQ_COUNT_ALL)) == NULL)
@@ -637,14 +542,10 @@ sq_count(struct kps_store *b, const char *user, int64_t now,
 	sqlite3_bind_int64(st, 1, now);
 	if (user != NULL)
 		sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-	while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-		state = sqlite3_column_int(st, 0);
-		c = (uint64_t)sqlite3_column_int64(st, 2);
-		if (state > KP_STATE_CREATED && state < KP_NSTATES)
-			out->n[state] += c;
-		if (sqlite3_column_int(st, 1))
-			out->last_resort += c;
-	}
+	while ((x = sqlite3_step(st)) == SQLITE_ROW)
+		kps_counts_add(out, sqlite3_column_int(st, 0),
+		    sqlite3_column_int(st, 1),
+		    (uint64_t)sqlite3_column_int64(st, 2));
 	sqlite3_reset(st);
 	return x == SQLITE_DONE ? KP_OK : kps_sq_err(s, "count");
 }
@@ -662,15 +563,22 @@ static const struct kps_store_ops sqlite_ops = {
 	.user_get = kps_sq_user_get,
 	.nonce_add = kps_sq_nonce_add,
 	.nonce_seen = kps_sq_nonce_seen,
+	.nonce_add_many = NULL,		/* one at a time: no round trips */
 	.nonce_prune = kps_sq_nonce_prune,
+	.rate_take = kps_sq_rate_take,
+	.rate_prune = kps_sq_rate_prune,
 	.save = sq_save,
 	.get = sq_get,
 	.list_user = sq_list_user,
 	.reserve = sq_reserve,
+	.reserve_many = NULL,		/* one at a time: no round trips */
 	.spend = sq_spend,
 	.release = sq_release,
 	.retire = sq_retire,
 	.cleanup_expired = sq_cleanup_expired,
 	.release_expired = sq_release_expired,
 	.count = sq_count,
+	.dump = kps_sq_dump,
+	.load = kps_sq_load,
+	.census = kps_sq_census,
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2001-store: the server's store on a temporary SQLite file: save and
+ * 2001-store: the server's store on a fresh database of the backend
+ * under test (kps_db.h): save and
  * get, reserve oldest first, double spend, reservation expiry (release
  * and burn), expired keys, listing filters, tombstones, last resort,
  * request ids, retire, counts.
@@ -16,11 +17,12 @@
 #include "tap.h"
 /* The store is server code, linked from libkps.a. */
 #include "kps.h"
+#include "kps_db.h"
 
 #define T0	1700000000
 
 static char	dir[] = "/tmp/kpool-2001.XXXXXX";
-static char	path[128];
+static char	path[512];
 static int	seq;
 
 static void
@@ -77,10 +79,11 @@ main(void)
 	size_t			 nl;
 	int			 i;
 
-	plan(105);
+	plan(109);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
-	snprintf(path, sizeof(path), "%s/server.db", dir);
+	db_new(path, sizeof(path), dir);
+	diag("backend: %s", db_backend());
 	if (kps_store_open(path, &conf, &s) != KP_OK)
 		bail("open: %s", s ? kps_store_errmsg(s) : "?");
 
@@ -261,6 +264,14 @@ main(void)
 		is_blob(res.ref, 32, k[3].ref, 32, "it is the one");
 		kps_reservation_clear(&res);
 	}
+	is_int(kps_key_get(s, k[3].ref, T0 + 102, &got), KP_OK,
+	    "get the last-resort key");
+	is_int(got.status, KP_STATE_AVAILABLE, "it is available");
+	ok(strcmp(got.reserved_by, "bob") == 0 && got.reserved_at == T0 + 101,
+	    "it records its latest handing out: by bob at T0 + 101");
+	is_blob(got.group_id, got.group_id_len, "group-1", 7,
+	    "for his group");
+	kps_key_clear(&got);
 	is_int(kps_spend(s, "bob", k[3].ref, NULL, 0, T0 + 103), KP_OK,
 	    "spending the last-resort key is accepted");
 	is_int(kps_count_by_status(s, "alice", T0 + 103, &c), KP_OK,
@@ -319,15 +330,7 @@ main(void)
 	kps_store_close(sb);
 
 	kps_store_close(s);
-	unlink(path);
-	{
-		char p2[160];
-
-		snprintf(p2, sizeof(p2), "%s-wal", path);
-		unlink(p2);
-		snprintf(p2, sizeof(p2), "%s-shm", path);
-		unlink(p2);
-	}
+	db_drop(path);
 	rmdir(dir);
 	return done_testing();
 }
