@@ -20,6 +20,8 @@
 #define CONFIG_WRITE_MAX	65536		/* config write, bytes */
 #define CONFIG_LINES_MAX	64		/* lines of a config write */
 #define WELCOME_MAX		(1024 * 1024)	/* bytes of a Welcome */
+/* a ctl line: "spend", a ref and a group id in hex */
+#define CTL_LINE_MAX		(2 * KP_REF_LEN + 2 * KP_MAX_GROUP_ID + 16)
 
 /* The status file into *text; *at the last sync. */
 static int
@@ -250,7 +252,8 @@ out:
 	return rc;
 }
 
-/* ctl enroll DEVICE PUBKEY: enroll another device of the user. */
+/* ctl enroll DEVICE PUBKEY: enroll another device of the user; 0 or
+ * -errno. */
 static int
 ctl_enroll(struct kpfs *fs, char **args)
 {
@@ -263,16 +266,17 @@ ctl_enroll(struct kpfs *fs, char **args)
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || len != sizeof(pub)) {
 		kpfs_log(LOG_NOTICE, "enroll: a device name and a base64 "
 		    "Ed25519 public key (its identity file) are needed");
-		return KP_EINVAL;
+		return -EINVAL;
 	}
 	if ((rc = kp_pool_enroll(fs->pool, args[0], pub)) == KP_OK)
 		kpfs_log(LOG_INFO, "enroll: device %s enrolled", args[0]);
 	else
 		kpfs_log(LOG_NOTICE, "enroll: %s", kp_errmsg(fs->pool));
-	return rc;
+	return -kpfs_errno(rc);
 }
 
-/* ctl remove DEVICE: remove a device of the user, its keys retired. */
+/* ctl remove DEVICE: remove a device of the user, its keys retired; 0
+ * or -errno. */
 static int
 ctl_remove(struct kpfs *fs, char **args)
 {
@@ -285,15 +289,25 @@ ctl_remove(struct kpfs *fs, char **args)
 		    "retired", args[0], retired);
 	else
 		kpfs_log(LOG_NOTICE, "remove: %s", kp_errmsg(fs->pool));
-	return rc;
+	return -kpfs_errno(rc);
+}
+
+/* ctl spend REF GROUPHEX: the owner's spend (group.c); 0 or -errno. */
+static int
+ctl_spend(struct kpfs *fs, char **args)
+{
+	char	line[CTL_LINE_MAX];
+
+	(void)snprintf(line, sizeof(line), "%s %s", args[0], args[1]);
+	return kpfs_ctl_spend(fs, line);
 }
 
 /*
  * ctl takes one command a write (a trailing newline is fine):
  *
  *	ctl	= "sync" | "refresh" | "rotate" | "generate" SP count |
- *		  "cleanup" | "enroll" SP device SP pubkey |
- *		  "remove" SP device
+ *		  "cleanup" | "spend" SP ref SP group |
+ *		  "enroll" SP device SP pubkey | "remove" SP device
  *	count	= 1*DIGIT		(1 .. hard_cap)
  *	device	= a device name		(a-z 0-9 . _ -, 1 to 32)
  *	pubkey	= base64 of an Ed25519 public key (another mount's
@@ -308,6 +322,10 @@ ctl_remove(struct kpfs *fs, char **args)
  *	cleanup		move keys past not_after to expired/, then
  *			delete the expired keys and the spent ones whose
  *			private keys were taken
+ *	spend REF GROUPHEX
+ *			the owner spends its key REF (available or
+ *			reserved) for the group GROUPHEX (hex), so that
+ *			the Welcome of that group is accepted
  *	enroll D K	enroll device D of our user with key K
  *	remove D	remove device D of our user, its keys retired
  *
@@ -319,13 +337,14 @@ static const struct {
 	const char	*verb;
 	int		 what;		/* KPFS_R_*, or 0: fn */
 	int		 nargs;
-	int		(*fn)(struct kpfs *, char **);
+	int		(*fn)(struct kpfs *, char **);	/* 0, -errno */
 } ctl_verbs[] = {
 	{ "sync",	KPFS_R_SYNC,	 0, NULL },
 	{ "refresh",	KPFS_R_REFRESH,	 0, NULL },
 	{ "rotate",	KPFS_R_ROTATE,	 0, NULL },
 	{ "generate",	KPFS_R_GENERATE, 1, NULL },
 	{ "cleanup",	KPFS_R_CLEANUP,	 0, NULL },
+	{ "spend",	0,		 2, ctl_spend },
 	{ "enroll",	0,		 2, ctl_enroll },
 	{ "remove",	0,		 1, ctl_remove },
 };
@@ -335,7 +354,7 @@ static const struct {
 int
 kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 {
-	char		 cmd[160], *args[CTL_ARGS + 1], *end, *s;
+	char		 cmd[CTL_LINE_MAX], *args[CTL_ARGS + 1], *end, *s;
 	unsigned long	 n = 0;
 	size_t		 len = size, i;
 	int		 nargs = 0, rc;
@@ -360,43 +379,44 @@ kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 	if (i == NVERBS || nargs != ctl_verbs[i].nargs)
 		return -EINVAL;
 	if (ctl_verbs[i].fn != NULL)
-		rc = ctl_verbs[i].fn(fs, args);
-	else {
-		if (ctl_verbs[i].what == KPFS_R_GENERATE) {
-			if (*args[0] < '1' || *args[0] > '9')
-				return -EINVAL;
-			errno = 0;
-			n = strtoul(args[0], &end, 10);
-			if (errno != 0 || *end != '\0' || n == 0 ||
-			    n > UINT32_MAX)
-				return -EINVAL;
-		}
-		rc = kpfs_refresh_request(fs, ctl_verbs[i].what,
-		    (uint32_t)n);
+		return (rc = ctl_verbs[i].fn(fs, args)) < 0 ? rc : (int)size;
+	if (ctl_verbs[i].what == KPFS_R_GENERATE) {
+		if (*args[0] < '1' || *args[0] > '9')
+			return -EINVAL;
+		errno = 0;
+		n = strtoul(args[0], &end, 10);
+		if (errno != 0 || *end != '\0' || n == 0 || n > UINT32_MAX)
+			return -EINVAL;
 	}
+	rc = kpfs_refresh_request(fs, ctl_verbs[i].what, (uint32_t)n);
 	if (rc != KP_OK)
 		return rc == KP_ETOOBIG ? -EINVAL : -kpfs_errno(rc);
 	return (int)size;
 }
 
 /*
- * welcome: the bytes of an MLSMessage(Welcome), in one write or several;
- * it is opened as soon as it is whole.  The write that completes it
- * fails if it is not ours or does not open.
+ * welcome: the bytes of an MLSMessage(Welcome), in one write or several,
+ * and then, when the Welcome carries no ratchet tree, the tree (a
+ * serialized ratchet_tree vector, as `cat welcome.bin tree.bin` writes
+ * them).  Both are self-delimiting, so it is opened as soon as it is
+ * whole: the Welcome alone, and when that needs a tree (KP_ENOTREE),
+ * again with the tree once the tree is whole.  The write that completes
+ * it fails if it is not ours, does not open, or is not authorized; a
+ * tree written after a Welcome that carried its own is ignored.
  */
 int
 kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
     size_t size)
 {
 	struct kp_welcome_info	 info;
-	uint8_t			 ref[KP_REF_LEN], *refs = NULL, *nb;
+	uint8_t			 ref[KP_REF_LEN], *nb;
 	char			 hex[2 * KP_REF_LEN + 1];
 	char			 gid[2 * KP_MAX_GROUP_ID + 1];
-	size_t			 nrefs = 0;
+	size_t			 wlen = 0, tlen = 0;
 	int			 rc;
 
 	if (fh->done)
-		return -EINVAL;
+		return (int)size;	/* its own tree opened it */
 	if (size > WELCOME_MAX || fh->len > WELCOME_MAX - size)
 		return -EINVAL;
 	if ((nb = realloc(fh->buf, fh->len + size)) == NULL)
@@ -405,15 +425,19 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	memcpy(fh->buf + fh->len, data, size);
 	fh->len += size;
 
-	rc = kp_welcome_refs(fh->buf, fh->len, &refs, &nrefs);
-	free(refs);
+	rc = kp_welcome_split(fh->buf, fh->len, &wlen, &tlen);
 	if (rc == KP_ETRUNC)
 		return (int)size;	/* wait for the rest */
-	if (rc == KP_OK &&
-	    (rc = kp_pool_welcome(fs->pool, fh->buf, fh->len, ref,
-	    &info)) != KP_OK)
-		kpfs_log(LOG_NOTICE, "welcome: %s", kp_errmsg(fs->pool));
+	if (rc == KP_OK && (rc = kp_pool_welcome(fs->pool, fh->buf, wlen,
+	    tlen ? fh->buf + wlen : NULL, tlen, ref, &info)) == KP_ENOTREE &&
+	    tlen == 0) {
+		/* a tree is to follow; else close(2) fails with EINVAL */
+		kpfs_log(LOG_NOTICE, "welcome: %s: waiting for the tree",
+		    kp_errmsg(fs->pool));
+		return (int)size;
+	}
 	if (rc != KP_OK) {
+		kpfs_log(LOG_NOTICE, "welcome: %s", kp_errmsg(fs->pool));
 		/* a later write starts a new Welcome */
 		sodium_memzero(fh->buf, fh->len);
 		fh->len = 0;

@@ -35,6 +35,7 @@
 
 #include "kpool.h"
 #include "store.h"
+#include "view.h"
 #include "util.h"
 
 
@@ -87,8 +88,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX keypackages_credential ON keypackages (credential_hash);"
 	"CREATE INDEX keypackages_expiry ON keypackages (not_after);"
 	"CREATE INDEX keypackages_suite ON keypackages (ciphersuite, status);",
+	/* 2: what the server records of each key; the owner's groups */
+	KP_VIEW_SCHEMA,
 	/*
-	 * 2: devices.  The identity names its device (a store made before
+	 * 3: devices.  The identity names its device (a store made before
 	 * is the device "default", its keys kept); the user's devices as
 	 * the server last listed them, for display when offline.
 	 */

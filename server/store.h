@@ -383,7 +383,10 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
  * reserve with a request_id that already holds a live reservation of
  * an unexpired key returns that one.  With
  * no key left, the target's newest last-resort key is returned; a
- * last-resort key, named or not, is never consumed.
+ * last-resort key, named or not, is never consumed, but an unnamed
+ * reserve records its caller, time and group_id on it (reserved_by,
+ * reserved_at, group_id: the latest handing out; kps_key_get returns
+ * them with status available).
  * KP_ENOTFOUND unknown user or ref, KP_EFORBIDDEN a named key of
  * someone else, KP_ECONFLICT the named key is not available,
  * KP_EEXHAUSTED nothing to hand out.  Free out with
@@ -404,8 +407,10 @@ void kps_reservation_clear(struct kps_reservation *r);
 /*
  * kps_spend: mark ref spent by caller for group_id.  The owner may
  * spend an available key or one it reserved; anyone else needs its own
- * live reservation.  KP_ENOTFOUND, KP_EFORBIDDEN, KP_ECONFLICT (already
- * spent), KP_EGONE (the reservation expired).
+ * live reservation.  An empty group_id keeps the reservation's group;
+ * another one than a live reservation named is KP_EGROUP.
+ * KP_ENOTFOUND, KP_EFORBIDDEN, KP_ECONFLICT (already spent), KP_EGONE
+ * (the reservation expired).
  */
 int kps_spend(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,

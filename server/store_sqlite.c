@@ -165,13 +165,17 @@ take(sqlite3_stmt *st, int refcol, int bytescol, struct kps_reservation *out)
 }
 
 /*
- * last_resort: hand out the last-resort key of the row st is on (ref
- * in column 1, bytes in 2) without marking it reserved; resets st.
+ * last_resort: hand out the last-resort key of the row st is on (rowid
+ * in column 0, ref in 1, bytes in 2) without marking it reserved; resets
+ * st.  An inviter's reserve (not the owner's hold of a named key) is
+ * recorded on the row, the latest only: who, when and for which group,
+ * so that the owner's pool accepts the Welcome of that group.
  */
 static int
-last_resort(sqlite3_stmt *st, const struct kps_reserve *r,
+last_resort(struct kps_sq *s, sqlite3_stmt *st, const struct kps_reserve *r,
     struct kps_reservation *out)
 {
+	int64_t	rowid = sqlite3_column_int64(st, 0);
 	int	rc;
 
 	rc = take(st, 1, 2, out);
@@ -179,7 +183,16 @@ last_resort(sqlite3_stmt *st, const struct kps_reserve *r,
 	kps_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
 	out->last_resort = 1;
-	return rc;
+	if (rc != KP_OK || r->ref != NULL)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_LR_GRANT)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, r->caller, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->now);
+	sqlite3_bind_blob(st, 3, r->group_id ? r->group_id :
+	    (const uint8_t *)"", (int)r->group_id_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, rowid);
+	return kps_sq_done(s, st, "last resort");
 }
 
 static int
@@ -257,7 +270,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 		w.not_after = sqlite3_column_int64(st, 4);
 		w.last_resort = sqlite3_column_int(st, 5);
 		if ((rc = kps_rule_named(&w, r->now)) == KP_OK) {
-			rc = last_resort(st, r, out);
+			rc = last_resort(s, st, r, out);
 			goto out;
 		} else if (rc != KPS_APPLY) {
 			sqlite3_reset(st);
@@ -276,7 +289,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 			sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, r->now);
 			if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-				rc = last_resort(st, r, out);
+				rc = last_resort(s, st, r, out);
 				goto out;
 			}
 			sqlite3_reset(st);
@@ -339,6 +352,8 @@ getrow(struct kps_sq *s, const uint8_t *ref, struct kps_keystate *w)
 		w->last_resort = sqlite3_column_int(st, 6);
 		kps_sq_blob(st, 7, w->init_key, sizeof(w->init_key), NULL);
 		w->spent_by_null = sqlite3_column_type(st, 8) == SQLITE_NULL;
+		kps_sq_blob(st, 9, w->group_id, sizeof(w->group_id),
+		    &w->group_id_len);
 	}
 	sqlite3_reset(st);
 	if (x == SQLITE_DONE)
@@ -401,7 +416,8 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 			rc = tombstoned(s, ref);
 		goto out;
 	}
-	if ((rc = kps_rule_spend(&w, caller, now)) != KPS_APPLY)
+	if ((rc = kps_rule_spend(&w, caller, group_id, group_id_len,
+	    now)) != KPS_APPLY)
 		goto out;
 	if ((st = kps_sq_stmt(s, SQ_SPEND)) == NULL) {
 		rc = KP_EDB;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 1023-pool-rotate: refresh to target and rotation against a real
+ * 1026-pool-rotate: refresh to target and rotation against a real
  * kpool-server.  A background refresh (KP_REFRESH_WATERMARK) leaves a
  * pool above its low watermark under a raised target; KP_REFRESH_TARGET
  * tops it up.  kp_pool_rotate retires every available key (the server

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 1021-pool-devices: a store's device.  A store made before devices
- * (the schema of migration 1, made here from a new store) migrates in
+ * 1024-pool-devices: a store's device.  A store made before devices
+ * (the schema of migration 2, made here from a new store) migrates in
  * place to the device "default", its keys and identity kept, and its
  * keys' identity and keyid stay the user name.  A new store of the
  * device "laptop" names itself alice/laptop in its keys' credential; a
@@ -38,7 +38,7 @@ identity_of(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], char *buf,
 	return buf;
 }
 
-/* Take the store at db back to the schema of migration 1. */
+/* Take the store at db back to the schema of migration 2. */
 static void
 make_old(const char *db)
 {
@@ -47,7 +47,7 @@ make_old(const char *db)
 
 	if (sqlite3_open(db, &s) != SQLITE_OK ||
 	    sqlite3_exec(s, "ALTER TABLE identity DROP COLUMN device;"
-	    "DROP TABLE devices; PRAGMA user_version = 1;", NULL, NULL,
+	    "DROP TABLE devices; PRAGMA user_version = 2;", NULL, NULL,
 	    &err) != SQLITE_OK)
 		bail("old schema: %s", err ? err : sqlite3_errmsg(s));
 	sqlite3_close(s);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# 3015-tree-devices: a mount of one device (-o device=), its identity,
+# 3016-tree-devices: a mount of one device (-o device=), its identity,
 # devices and status files, the config keys suites, credentials,
 # extensions and proposals (a bad list is EINVAL with its reason
 # logged), and the ctl verbs rotate, refresh (to target), enroll and

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 1022-pool-suites: a pool of two suites and the capabilities of its
+ * 1025-pool-suites: a pool of two suites and the capabilities of its
  * keys.  suites = 0x0001,0x0003 keeps each suite at target with its own
  * last-resort key (counts per suite, against a real kpool-server); the
  * old suite = X is one suite.  The capabilities lists are refused, each
