@@ -51,7 +51,7 @@ kps_rate_fini(void)
 }
 
 int
-kps_rate_take(const char *caller, const char *target)
+kps_rate_take(const char *caller, const char *target, unsigned n)
 {
 	uint8_t		 in[2 * KP_MAX_USERNAME + 2];
 	uint64_t	 h;
@@ -90,10 +90,10 @@ kps_rate_take(const char *caller, const char *target)
 		b->h = h;
 		b->tokens = kps_conf.rate_burst;
 	}
-	if (b->tokens >= 1.0)
-		b->tokens -= 1.0;
+	if (b->tokens >= (double)n)
+		b->tokens -= (double)n;
 	else {
-		wait = (1.0 - b->tokens) / rate;
+		wait = ((double)n - b->tokens) / rate;
 		r = (int)wait + ((double)(int)wait < wait);
 		if (r < 1)
 			r = 1;

@@ -3,7 +3,8 @@
  * store_sqlite.c: the SQLite backend of the server's store: its table of
  * operations, and the life of a key in it (save, reserve, spend,
  * release, retire, expiry, counts); the connection it works on is
- * store_sqlite_db.c's.  See store.h.
+ * store_sqlite_db.c's, its users and devices store_sqlite_dev.c's.
+ * See store.h.
  */
 
 #include <stdlib.h>
@@ -74,6 +75,8 @@ sq_save(struct kps_store *b, const struct kps_key *k)
 	sqlite3_bind_int(st, 7, k->suite);
 	sqlite3_bind_blob(st, 8, k->init_key, KP_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_int(st, 9, k->last_resort ? 1 : 0);
+	sqlite3_bind_text(st, 10, k->device[0] ? k->device : KP_DEFAULT_DEVICE,
+	    -1, SQLITE_STATIC);
 	r = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (r == SQLITE_CONSTRAINT || (r & 0xff) == SQLITE_CONSTRAINT)
@@ -110,8 +113,8 @@ sq_get(struct kps_store *b, const uint8_t *ref, int64_t now,
 }
 
 static int
-sq_list_user(struct kps_store *b, const char *user, int status, int64_t now,
-    struct kps_key **keys, size_t *n)
+sq_list_user(struct kps_store *b, const char *user, const char *device,
+    int status, int64_t now, struct kps_key **keys, size_t *n)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
@@ -121,13 +124,16 @@ sq_list_user(struct kps_store *b, const char *user, int status, int64_t now,
 
 	*keys = NULL;
 	*n = 0;
-	st = kps_sq_stmt(s, status < 0 ? SQ_LIST_ALL : SQ_LIST_STATE);
+	st = kps_sq_stmt(s, status >= 0 ? SQ_LIST_STATE : device != NULL ?
+	    SQ_LIST_DEV : SQ_LIST_ALL);
 	if (st == NULL)
 		return KP_EDB;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
 	if (status >= 0)
 		sqlite3_bind_int(st, 3, status);
+	if (device != NULL)
+		sqlite3_bind_text(st, 4, device, -1, SQLITE_STATIC);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -179,25 +185,31 @@ new_reservation_id(char out[65])
 	kp_hex(id, sizeof(id), out);
 }
 
-/* take: copy ref (col 1) and bytes (col 2) of a row into out. */
+/*
+ * take: copy ref (column col), bytes (col + 1), device (dcol) and suite
+ * (dcol + 1) of a row into out.
+ */
 static int
-take(sqlite3_stmt *st, int refcol, int bytescol, struct kps_reservation *out)
+take(sqlite3_stmt *st, int col, int dcol, struct kps_reservation *out)
 {
-	kps_sq_blob(st, refcol, out->ref, sizeof(out->ref), NULL);
-	return kps_sq_dupblob(st, bytescol, &out->bytes, &out->len);
+	kps_sq_blob(st, col, out->ref, sizeof(out->ref), NULL);
+	kps_sq_text(st, dcol, out->device, sizeof(out->device));
+	out->suite = (uint16_t)sqlite3_column_int(st, dcol + 1);
+	return kps_sq_dupblob(st, col + 1, &out->bytes, &out->len);
 }
 
 /*
  * last_resort: hand out the last-resort key of the row st is on (ref
- * in column 1, bytes in 2) without marking it reserved; resets st.
+ * in column 1, bytes in 2, device in dcol, suite after) without marking
+ * it reserved; resets st.
  */
 static int
-last_resort(sqlite3_stmt *st, const struct kps_reserve *r,
+last_resort(sqlite3_stmt *st, int dcol, const struct kps_reserve *r,
     struct kps_reservation *out)
 {
 	int	rc;
 
-	rc = take(st, 1, 2, out);
+	rc = take(st, 1, dcol, out);
 	sqlite3_reset(st);
 	new_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
@@ -205,12 +217,140 @@ last_resort(sqlite3_stmt *st, const struct kps_reserve *r,
 	return rc;
 }
 
+/*
+ * owned_by: 1 when the key of user and device is caller's own (caller
+ * is the principal of that device).
+ */
+static int
+owned_by(const char *user, const char *device, const char *caller)
+{
+	char	p[KP_MAX_PRINCIPAL + 1];
+
+	return kp_principal(user, device, p, sizeof(p)) == KP_OK &&
+	    strcmp(p, caller) == 0;
+}
+
+/* replay: the live reservation of r's request_id into out: KP_OK, or
+ * KP_ENOTFOUND for none. */
+static int
+replay(struct kps_sq *s, const struct kps_reserve *r, const char *target,
+    struct kps_reservation *out)
+{
+	sqlite3_stmt	*st;
+	int		 x, rc;
+
+	if ((st = kps_sq_stmt(s, SQ_REPLAY)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, r->caller, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, r->now);
+	if (r->device != NULL)
+		sqlite3_bind_text(st, 5, r->device, -1, SQLITE_STATIC);
+	if ((x = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = take(st, 0, 4, out);
+		kps_sq_text(st, 2, out->reservation_id,
+		    sizeof(out->reservation_id));
+		out->expires_at = sqlite3_column_int64(st, 3);
+		out->replayed = 1;
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	return x == SQLITE_DONE ? KP_ENOTFOUND : kps_sq_err(s, "replay");
+}
+
+/*
+ * pick: step the statement that finds the key r asks for (last resort
+ * or not) of target: 1 on its row (ref 1, bytes 2, device 3, suite 4),
+ * 0 for none, or a KP_E* code; *stp is the statement.
+ */
+static int
+pick(struct kps_sq *s, const struct kps_reserve *r, const char *target,
+    int lr, sqlite3_stmt **stp)
+{
+	sqlite3_stmt	*st;
+	int		 x;
+
+	x = (r->device != NULL) * 2 + (r->suite != 0);
+	if ((*stp = st = kps_sq_stmt(s, (lr ? SQ_LAST_RESORT : SQ_OLDEST) +
+	    x)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->now);
+	if (r->device != NULL)
+		sqlite3_bind_text(st, 3, r->device, -1, SQLITE_STATIC);
+	if (r->suite != 0)
+		sqlite3_bind_int(st, 4, r->suite);
+	if ((x = sqlite3_step(st)) == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(st);
+	return x == SQLITE_DONE ? 0 : kps_sq_err(s, "pick");
+}
+
+/*
+ * named: step SQ_NAMED on the key r->ref of target, which the caller
+ * must own and which must be available: 1 on its row, or a KP_E*
+ * code; *stp is the statement.
+ */
+static int
+named(struct kps_sq *s, const struct kps_reserve *r, const char *target,
+    sqlite3_stmt **stp)
+{
+	sqlite3_stmt	*st;
+	char		 dev[KP_MAX_DEVICE + 1];
+	int		 x;
+
+	if ((*stp = st = kps_sq_stmt(s, SQ_NAMED)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_blob(st, 1, r->ref, KP_REF_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	if ((x = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (x != SQLITE_DONE)
+			return kps_sq_err(s, "named key");
+		/* a caller of another user learns of no key of target */
+		x = (int)strcspn(r->caller, "/");
+		return strlen(target) == (size_t)x &&
+		    strncmp(r->caller, target, (size_t)x) == 0 ?
+		    KP_ENOTFOUND : KP_EFORBIDDEN;
+	}
+	kps_sq_text(st, 6, dev, sizeof(dev));
+	if (!owned_by(target, dev, r->caller))
+		x = KP_EFORBIDDEN;
+	else if (strcmp((const char *)sqlite3_column_text(st, 3),
+	    "available") != 0 || sqlite3_column_int64(st, 4) <= r->now)
+		x = KP_ECONFLICT;
+	else
+		return 1;
+	sqlite3_reset(st);
+	return x;
+}
+
+/* device_known: KP_OK when target has device, else KP_ENOTFOUND. */
+static int
+device_known(struct kps_sq *s, const char *target, const char *device)
+{
+	sqlite3_stmt	*st;
+	int		 x;
+
+	if ((st = kps_sq_stmt(s, SQ_DEV_KEY)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+	x = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (x == SQLITE_ROW)
+		return KP_OK;
+	return x == SQLITE_DONE ? KP_ENOTFOUND : kps_sq_err(s, "device");
+}
+
 static int
 sq_reserve(struct kps_store *b, const struct kps_reserve *r,
     struct kps_reservation *out)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st = NULL;
 	char		 target[KP_MAX_USERNAME + 1];
 	int64_t		 rowid;
 	int		 own, rc, x;
@@ -218,101 +358,42 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	memset(out, 0, sizeof(*out));
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
-	rc = KP_EDB;
 	/* the target as registered: its keys are stored under that name */
-	if ((st = kps_sq_stmt(s, SQ_USER_EXISTS)) == NULL)
+	if ((rc = kps_sq_canon(s, r->target, target)) != KP_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
-	if ((x = sqlite3_step(st)) == SQLITE_ROW)
-		kps_sq_text(st, 0, target, sizeof(target));
-	sqlite3_reset(st);
-	if (x == SQLITE_DONE) {
-		rc = KP_ENOTFOUND;
+	if (r->device != NULL && r->ref == NULL &&
+	    (rc = device_known(s, target, r->device)) != KP_OK)
 		goto out;
-	} else if (x != SQLITE_ROW) {
-		rc = kps_sq_err(s, "user");
+	if (r->request_id != NULL &&
+	    (rc = replay(s, r, target, out)) != KP_ENOTFOUND)
 		goto out;
-	}
-	if (r->request_id != NULL) {
-		if ((st = kps_sq_stmt(s, SQ_REPLAY)) == NULL)
-			goto out;
-		sqlite3_bind_text(st, 1, r->caller, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, r->request_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, target, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, r->now);
-		if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-			rc = take(st, 0, 1, out);
-			kps_sq_text(st, 2, out->reservation_id,
-			    sizeof(out->reservation_id));
-			out->expires_at = sqlite3_column_int64(st, 3);
-			out->replayed = 1;
-			sqlite3_reset(st);
-			goto out;
-		}
-		sqlite3_reset(st);
-		if (x != SQLITE_DONE) {
-			rc = kps_sq_err(s, "replay");
-			goto out;
-		}
-	}
 	if (r->ref != NULL) {
-		if (strcmp(r->caller, target) != 0) {
-			rc = KP_EFORBIDDEN;
-			goto out;
-		}
-		if ((st = kps_sq_stmt(s, SQ_NAMED)) == NULL)
-			goto out;
-		sqlite3_bind_blob(st, 1, r->ref, KP_REF_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
-		if ((x = sqlite3_step(st)) == SQLITE_DONE) {
-			sqlite3_reset(st);
-			rc = KP_ENOTFOUND;
-			goto out;
-		} else if (x != SQLITE_ROW) {
-			sqlite3_reset(st);
-			rc = kps_sq_err(s, "named key");
-			goto out;
-		}
-		if (strcmp((const char *)sqlite3_column_text(st, 3),
-		    "available") != 0 ||
-		    sqlite3_column_int64(st, 4) <= r->now) {
-			sqlite3_reset(st);
-			rc = KP_ECONFLICT;
+		if ((x = named(s, r, target, &st)) != 1) {
+			rc = x;
 			goto out;
 		}
 		if (sqlite3_column_int(st, 5)) {
 			/* served, never consumed, named or not */
-			rc = last_resort(st, r, out);
+			rc = last_resort(st, 6, r, out);
 			goto out;
 		}
+		rowid = sqlite3_column_int64(st, 0);
+		rc = take(st, 1, 6, out);
 	} else {
-		if ((st = kps_sq_stmt(s, SQ_OLDEST)) == NULL)
-			goto out;
-		sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, r->now);
-		if ((x = sqlite3_step(st)) == SQLITE_DONE) {
+		if ((x = pick(s, r, target, 0, &st)) == 0) {
 			/* nothing left: the last-resort key, not consumed */
-			sqlite3_reset(st);
-			if ((st = kps_sq_stmt(s, SQ_LAST_RESORT)) == NULL)
-				goto out;
-			sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, r->now);
-			if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-				rc = last_resort(st, r, out);
-				goto out;
-			}
-			sqlite3_reset(st);
-			rc = x == SQLITE_DONE ? KP_EEXHAUSTED :
-			    kps_sq_err(s, "last resort");
+			if ((x = pick(s, r, target, 1, &st)) == 1)
+				rc = last_resort(st, 3, r, out);
+			else
+				rc = x == 0 ? KP_EEXHAUSTED : x;
 			goto out;
-		} else if (x != SQLITE_ROW) {
-			sqlite3_reset(st);
-			rc = kps_sq_err(s, "oldest");
+		} else if (x != 1) {
+			rc = x;
 			goto out;
 		}
+		rowid = sqlite3_column_int64(st, 0);
+		rc = take(st, 1, 3, out);
 	}
-	rowid = sqlite3_column_int64(st, 0);
-	rc = take(st, 1, 2, out);
 	sqlite3_reset(st);
 	if (rc != KP_OK)
 		goto out;
@@ -341,8 +422,9 @@ out:
 struct row {
 	int64_t	 rowid;
 	char	 owner[KP_MAX_USERNAME + 1];
+	char	 device[KP_MAX_DEVICE + 1];
 	char	 status[16];
-	char	 reserved_by[KP_MAX_USERNAME + 1];
+	char	 reserved_by[KP_MAX_PRINCIPAL + 1];
 	int	 has_reservation;
 	int64_t	 reservation_expires_at;
 	int64_t	 not_after;
@@ -373,6 +455,7 @@ getrow(struct kps_sq *s, const uint8_t *ref, struct row *w)
 		w->last_resort = sqlite3_column_int(st, 6);
 		kps_sq_blob(st, 7, w->init_key, sizeof(w->init_key), NULL);
 		w->spent_by_null = sqlite3_column_type(st, 8) == SQLITE_NULL;
+		kps_sq_text(st, 9, w->device, sizeof(w->device));
 	}
 	sqlite3_reset(st);
 	if (x == SQLITE_DONE)
@@ -435,7 +518,7 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 			rc = tombstoned(s, ref);
 		goto out;
 	}
-	owner = strcmp(w.owner, caller) == 0;
+	owner = owned_by(w.owner, w.device, caller);
 	mine = strcmp(w.reserved_by, caller) == 0;
 	live = w.has_reservation && w.reservation_expires_at > now;
 	if (strcmp(w.status, "spent") == 0) {
@@ -523,7 +606,7 @@ sq_retire(struct kps_store *b, const char *caller, const uint8_t *ref,
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK)
 		goto out;
-	if (strcmp(w.owner, caller) != 0) {
+	if (!owned_by(w.owner, w.device, caller)) {
 		rc = KP_EFORBIDDEN;
 		goto out;
 	}
@@ -634,8 +717,11 @@ static const struct kps_store_ops sqlite_ops = {
 	.rollback = kps_sq_rollback,
 	.in_batch = kps_sq_in_batch,
 	.checkpoint = kps_sq_checkpoint,
-	.user_add = kps_sq_user_add,
 	.user_get = kps_sq_user_get,
+	.device_get = kps_sq_device_get,
+	.device_add = kps_sq_device_add,
+	.device_remove = kps_sq_device_remove,
+	.device_list = kps_sq_device_list,
 	.nonce_add = kps_sq_nonce_add,
 	.nonce_seen = kps_sq_nonce_seen,
 	.nonce_prune = kps_sq_nonce_prune,

@@ -50,8 +50,13 @@ run_one(struct kps_job *j, int64_t now)
 	case KPS_JOB_NONCE:
 		j->rc = KP_OK;
 		break;
-	case KPS_JOB_USER_ADD:
-		j->rc = kps_user_add(wdb, j->caller, j->pk, now);
+	case KPS_JOB_DEVICE_ADD:
+		j->rc = kps_device_add(wdb, j->caller, j->device, j->pk,
+		    j->mode, now);
+		break;
+	case KPS_JOB_DEVICE_REMOVE:
+		j->rc = kps_device_remove(wdb, j->caller, j->device, now,
+		    &j->count);
 		break;
 	case KPS_JOB_SAVE:
 		for (i = 0; i < j->nkeys; i++) {
@@ -63,6 +68,10 @@ run_one(struct kps_job *j, int64_t now)
 	case KPS_JOB_RESERVE:
 		j->reserve.now = now;
 		j->rc = kps_reserve(wdb, &j->reserve, &j->res);
+		break;
+	case KPS_JOB_CLAIM:
+		j->reserve.now = now;
+		j->rc = kps_claim(wdb, &j->reserve, j->claim);
 		break;
 	case KPS_JOB_SPEND:
 		j->rc = kps_spend(wdb, j->caller, j->ref, j->group_id,
@@ -87,6 +96,8 @@ fail(struct kps_job *first, struct kps_job *stop)
 	for (j = first; j != stop; j = j->next) {
 		if (j->kind == KPS_JOB_RESERVE)
 			kps_reservation_clear(&j->res);
+		if (j->kind == KPS_JOB_CLAIM)
+			kps_claim_clear(j->claim);
 		j->rc = KP_EDB;
 		for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
 			j->rcs[i] = KP_EDB;

@@ -70,7 +70,7 @@ migration(void)
 	struct srv		 s;
 	struct who		 alice, look, bob;
 	struct rawreply		 r;
-	char			 q[1024], hk[3][65];
+	char			 q[1536], hk[3][65];
 	int			 i;
 
 	srv_start(&s, pub);
@@ -85,6 +85,10 @@ migration(void)
 		kp_hex(i == 0 ? alice.pk : i == 1 ? look.pk : bob.pk, 32,
 		    hk[i]);
 	snprintf(q, sizeof(q), "DROP TABLE users; DROP TABLE users_set_aside;"
+	    "DROP TABLE devices; DROP INDEX keypackages_user_suite;"
+	    "DROP INDEX keypackages_device_status;"
+	    "DROP INDEX keypackages_device_suite;"
+	    "ALTER TABLE keypackages DROP COLUMN device;"
 	    "CREATE TABLE users(name TEXT PRIMARY KEY, public_key BLOB NOT "
 	    "NULL CHECK (length(public_key) = 32), created_at INTEGER NOT "
 	    "NULL) WITHOUT ROWID;"
@@ -98,7 +102,8 @@ migration(void)
 	    "PRAGMA user_version = 2;", hk[0], hk[1], hk[2], hk[2]);
 	sql(&s, q);
 	srv_restart(&s, pub);
-	is_int(srv_count(&s, "PRAGMA user_version"), 3, "migrated to schema 3");
+	is_int(srv_count(&s, "PRAGMA user_version"), 4,
+	    "migrated to schema 3, then 4 (devices)");
 	is_int(srv_count(&s, "SELECT count(*) FROM users WHERE "
 	    "folded = 'alice' AND name = 'ALICE'"), 1,
 	    "of three that fold together, the first registered is kept "
@@ -157,8 +162,8 @@ main(void)
 	v = as(&alice, "ALICE");
 	reg(&s, &v, &r);
 	is_int(r.status, 201, "ALICE with alice's own key: 201 (no change)");
-	is_string(r.body, "{\"username\":\"alice\"}\n",
-	    "the name as first registered");
+	is_string(r.body, "{\"username\":\"alice\",\"device\":\"default\"}\n",
+	    "the name as first registered (and the device)");
 	raw(&s, &v, "GET", "/keypackages/mine", NULL, T_NONE, &r);
 	is_int(r.status, 200, "alice signs as ALICE: 200");
 	ok(strstr(r.body, "\"keypackage_ref\"") != NULL, "her keys");
@@ -188,8 +193,12 @@ main(void)
 	raw(&s, &alice, "GET", "/keypackages/status/Alice", NULL, T_NONE, &r);
 	is_int(r.status, 200, "alice asks for her own (as Alice): 200");
 	is_string(r.body, "{\"username\":\"alice\",\"available\":0,"
-	    "\"reserved\":3,\"spent\":0,\"expired\":0,\"last_resort\":0}\n",
-	    "her counts");
+	    "\"reserved\":3,\"spent\":0,\"expired\":0,\"last_resort\":0,"
+	    "\"devices\":{\"default\":{\"available\":0,\"reserved\":3,"
+	    "\"spent\":0,\"expired\":0,\"last_resort\":0}},"
+	    "\"suites\":{\"0x0001\":{\"available\":0,\"reserved\":3,"
+	    "\"spent\":0,\"expired\":0,\"last_resort\":0}}}\n",
+	    "her counts, in all, per device and per suite");
 	gen(&alice, "alice", T - 10, T + 86400, 1, &ck[0]);
 	ok(upload1(&alice, &ck[0]).accepted, "alice uploads a last-resort key");
 	raw(&s, &bob, "GET", "/keypackages/status/alice", NULL, T_NONE, &r);
