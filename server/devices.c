@@ -87,9 +87,7 @@ add_job(struct kps_req *x, const char *user, const char *device,
 {
 	struct kps_job	j;
 
-	memset(&j, 0, sizeof(j));
-	j.kind = KPS_JOB_DEVICE_ADD;
-	j.sig = kps_req_sig(x);
+	kps_req_job(x, &j, KPS_JOB_DEVICE_ADD);
 	j.caller = user;
 	j.device = device;
 	j.pk = pk;
@@ -202,9 +200,7 @@ kps_device_remove_route(struct kps_req *x, const char *dev)
 		kps_error(x->r, 400, "bad_device", "not a device name");
 		return;
 	}
-	memset(&j, 0, sizeof(j));
-	j.kind = KPS_JOB_DEVICE_REMOVE;
-	j.sig = kps_req_sig(x);
+	kps_req_job(x, &j, KPS_JOB_DEVICE_REMOVE);
 	j.caller = x->user;
 	j.device = dev;
 	kps_writer_run(&j);

@@ -163,6 +163,14 @@ kps_req_sig(struct kps_req *x)
 	return &x->sig;
 }
 
+void
+kps_req_job(struct kps_req *x, struct kps_job *j, enum kps_job_kind kind)
+{
+	memset(j, 0, sizeof(*j));
+	j->kind = kind;
+	j->sig = kps_req_sig(x);
+}
+
 int
 kps_req_body(struct kps_req *x)
 {

@@ -55,6 +55,10 @@ int	kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect);
 /* kps_req_sig: the signature for the write the request makes, which
  * remembers it in its transaction (kps_job.sig). */
 const struct kps_sig *kps_req_sig(struct kps_req *x);
+/* kps_req_job: clear j into a write of kind that remembers the request's
+ * signature (kps_req_sig()), for kps_writer_run(). */
+void	kps_req_job(struct kps_req *x, struct kps_job *j,
+	    enum kps_job_kind kind);
 /* kps_req_body: the body as a JSON object in x->in. */
 int	kps_req_body(struct kps_req *x);
 /* kps_req_str: the string member name of the body in *out, NULL when

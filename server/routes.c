@@ -469,9 +469,7 @@ r_retire(struct kps_req *x, const char *refs)
 
 	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_ref(x, refs, ref) != 0)
 		return;
-	memset(&j, 0, sizeof(j));
-	j.kind = KPS_JOB_RETIRE;
-	j.sig = kps_req_sig(x);
+	kps_req_job(x, &j, KPS_JOB_RETIRE);
 	j.caller = x->principal;
 	j.ref = ref;
 	kps_writer_run(&j);

@@ -108,6 +108,17 @@ struct kps_counts {
 	uint64_t last_resort;
 };
 
+/* kps_counts_add: count n keys of state (KP_STATE_*) into c, as
+ * last-resort keys too when lr. */
+static inline void
+kps_counts_add(struct kps_counts *c, int state, int lr, uint64_t n)
+{
+	if (state > KP_STATE_CREATED && state < KP_NSTATES)
+		c->n[state] += n;
+	if (lr)
+		c->last_resort += n;
+}
+
 /* One device of a user, with the counts of its keys. */
 struct kps_device {
 	char			 device[KP_MAX_DEVICE + 1];

@@ -327,24 +327,6 @@ named(struct kps_sq *s, const struct kps_reserve *r, const char *target,
 	return x;
 }
 
-/* device_known: KP_OK when target has device, else KP_ENOTFOUND. */
-static int
-device_known(struct kps_sq *s, const char *target, const char *device)
-{
-	sqlite3_stmt	*st;
-	int		 x;
-
-	if ((st = kps_sq_stmt(s, SQ_DEV_KEY)) == NULL)
-		return KP_EDB;
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-	x = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (x == SQLITE_ROW)
-		return KP_OK;
-	return x == SQLITE_DONE ? KP_ENOTFOUND : kps_sq_err(s, "device");
-}
-
 static int
 sq_reserve(struct kps_store *b, const struct kps_reserve *r,
     struct kps_reservation *out)
@@ -362,7 +344,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	if ((rc = kps_sq_canon(s, r->target, target)) != KP_OK)
 		goto out;
 	if (r->device != NULL && r->ref == NULL &&
-	    (rc = device_known(s, target, r->device)) != KP_OK)
+	    (rc = kps_sq_device_known(s, target, r->device)) != KP_OK)
 		goto out;
 	if (r->request_id != NULL &&
 	    (rc = replay(s, r, target, out)) != KP_ENOTFOUND)
@@ -687,8 +669,7 @@ sq_count(struct kps_store *b, const char *user, int64_t now,
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
-	int		 x, state;
-	uint64_t	 c;
+	int		 x;
 
 	memset(out, 0, sizeof(*out));
 	if ((st = kps_sq_stmt(s, user ? SQ_COUNT_USER : SQ_COUNT_ALL)) == NULL)
@@ -696,14 +677,10 @@ sq_count(struct kps_store *b, const char *user, int64_t now,
 	sqlite3_bind_int64(st, 1, now);
 	if (user != NULL)
 		sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-	while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-		state = sqlite3_column_int(st, 0);
-		c = (uint64_t)sqlite3_column_int64(st, 2);
-		if (state > KP_STATE_CREATED && state < KP_NSTATES)
-			out->n[state] += c;
-		if (sqlite3_column_int(st, 1))
-			out->last_resort += c;
-	}
+	while ((x = sqlite3_step(st)) == SQLITE_ROW)
+		kps_counts_add(out, sqlite3_column_int(st, 0),
+		    sqlite3_column_int(st, 1),
+		    (uint64_t)sqlite3_column_int64(st, 2));
 	sqlite3_reset(st);
 	return x == SQLITE_DONE ? KP_OK : kps_sq_err(s, "count");
 }

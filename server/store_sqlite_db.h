@@ -83,6 +83,10 @@ int kps_sq_device_remove(struct kps_store *b, const char *user,
 int kps_sq_device_list(struct kps_store *b, const char *user, int counts,
     int64_t now, char *canon, struct kps_device *out, size_t max,
     size_t *n);
+/* kps_sq_device_known: KP_OK when user (as registered) has device,
+ * else KP_ENOTFOUND. */
+int kps_sq_device_known(struct kps_sq *s, const char *user,
+    const char *device);
 /* kps_sq_canon: the registered spelling of user (any case) into canon;
  * KP_ENOTFOUND for no such user. */
 int kps_sq_canon(struct kps_sq *s, const char *user,

@@ -100,6 +100,20 @@ by_user_device(struct kps_sq *s, enum kps_sq_stmt i, const char *user,
 	return st;
 }
 
+int
+kps_sq_device_known(struct kps_sq *s, const char *user, const char *device)
+{
+	sqlite3_stmt	*st;
+	int		 x;
+
+	if ((st = by_user_device(s, SQ_DEV_KEY, user, device)) == NULL ||
+	    (x = one_row(s, st, "device")) < 0)
+		return KP_EDB;
+	if (x == 1)
+		sqlite3_reset(st);
+	return x == 1 ? KP_OK : KP_ENOTFOUND;
+}
+
 /*
  * add: the body of kps_sq_device_add, in its transaction: the device's
  * own key first (the same: done), then whether pk is taken, then the
@@ -198,17 +212,10 @@ kps_sq_device_remove(struct kps_store *b, const char *user,
 		*retired = 0;
 	if ((rc = kps_sq_op_begin(s, &own)) != KP_OK)
 		return rc;
-	if ((rc = kps_sq_canon(s, user, canon)) != KP_OK)
+	if ((rc = kps_sq_canon(s, user, canon)) != KP_OK ||
+	    (rc = kps_sq_device_known(s, canon, device)) != KP_OK)
 		goto out;
 	rc = KP_EDB;
-	if ((st = by_user_device(s, SQ_DEV_KEY, canon, device)) == NULL ||
-	    (x = one_row(s, st, "device")) < 0)
-		goto out;
-	if (x == 0) {
-		rc = KP_ENOTFOUND;
-		goto out;
-	}
-	sqlite3_reset(st);
 	if ((st = kps_sq_stmt(s, SQ_DEV_COUNT)) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
@@ -257,7 +264,7 @@ counts(struct kps_sq *s, const char *canon, int64_t now,
 	sqlite3_stmt		*st;
 	char			 name[KP_MAX_DEVICE + 1];
 	uint64_t		 c;
-	int			 x, state, si, i;
+	int			 x, state, si, lr;
 
 	if ((st = kps_sq_stmt(s, SQ_COUNT_DEV)) == NULL)
 		return KP_EDB;
@@ -269,16 +276,11 @@ counts(struct kps_sq *s, const char *canon, int64_t now,
 			continue;
 		si = kps_suite_index((unsigned)sqlite3_column_int(st, 1));
 		state = sqlite3_column_int(st, 2);
+		lr = sqlite3_column_int(st, 3);
 		c = (uint64_t)sqlite3_column_int64(st, 4);
-		for (i = -1; i < (si < 0 ? 0 : 1); i++) {
-			struct kps_counts *k = i < 0 ? &d->counts :
-			    &d->suite[si];
-
-			if (state > KP_STATE_CREATED && state < KP_NSTATES)
-				k->n[state] += c;
-			if (sqlite3_column_int(st, 3))
-				k->last_resort += c;
-		}
+		kps_counts_add(&d->counts, state, lr, c);
+		if (si >= 0)
+			kps_counts_add(&d->suite[si], state, lr, c);
 	}
 	sqlite3_reset(st);
 	return x == SQLITE_DONE ? KP_OK : kps_sq_err(s, "count");

@@ -164,9 +164,7 @@ kps_upload(struct kps_req *x, const char *arg)
 		idx[nk++] = i;
 	}
 	if (nk > 0) {
-		memset(&j, 0, sizeof(j));
-		j.kind = KPS_JOB_SAVE;
-		j.sig = kps_req_sig(x);
+		kps_req_job(x, &j, KPS_JOB_SAVE);
 		j.keys = keys;
 		j.rcs = rcs;
 		j.nkeys = nk;
