@@ -120,7 +120,9 @@ static const char *const migrations[] = {
 	 * two users before stays the first's (by created_at); the other
 	 * user is left without a device, for the operator to give it one
 	 * (kpool-server device add).  Reserve of one device, of one suite
-	 * or both walks an index of its own, in upload order.
+	 * or both walks an index of its own, in upload order; those hold
+	 * the available keys only, so that a reserve deletes one entry of
+	 * each and writes none.
 	 */
 	"CREATE TABLE devices("
 	"  username TEXT NOT NULL,"
@@ -142,11 +144,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE keypackages ADD COLUMN device TEXT NOT NULL"
 	"  DEFAULT 'default';"
 	"CREATE INDEX keypackages_user_suite ON keypackages(username,"
-	"  ciphersuite, status, last_resort, uploaded_at);"
+	"  ciphersuite, last_resort, uploaded_at)"
+	"  WHERE status = 'available';"
 	"CREATE INDEX keypackages_device_status ON keypackages(username,"
-	"  device, status, last_resort, uploaded_at);"
+	"  device, last_resort, uploaded_at) WHERE status = 'available';"
 	"CREATE INDEX keypackages_device_suite ON keypackages(username,"
-	"  device, ciphersuite, status, last_resort, uploaded_at);",
+	"  device, ciphersuite, last_resort, uploaded_at)"
+	"  WHERE status = 'available';",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 

@@ -94,31 +94,29 @@ static const struct {
 	    "PRIMARY KEY (username=? AND device=?)" },
 	{ SQ_OLDEST_S, "reserve: the oldest key of a suite",
 	    "SEARCH keypackages USING INDEX keypackages_user_suite "
-	    "(username=? AND ciphersuite=? AND status=? AND "
-	    "last_resort=?)" },
+	    "(username=? AND ciphersuite=? AND last_resort=?)" },
 	{ SQ_OLDEST_D, "reserve, claim: the oldest key of a device",
 	    "SEARCH keypackages USING INDEX "
 	    "keypackages_device_status (username=? AND device=? AND "
-	    "status=? AND last_resort=?)" },
+	    "last_resort=?)" },
 	{ SQ_OLDEST_DS, "reserve, claim: the oldest key of a device and "
 	    "suite",
 	    "SEARCH keypackages USING INDEX keypackages_device_suite "
-	    "(username=? AND device=? AND ciphersuite=? AND status=? "
-	    "AND last_resort=?)" },
+	    "(username=? AND device=? AND ciphersuite=? AND "
+	    "last_resort=?)" },
 	{ SQ_LAST_RESORT_S, "reserve: the last-resort key of a suite",
 	    "SEARCH keypackages USING INDEX keypackages_user_suite "
-	    "(username=? AND ciphersuite=? AND status=? AND "
-	    "last_resort=?)" },
+	    "(username=? AND ciphersuite=? AND last_resort=?)" },
 	{ SQ_LAST_RESORT_D, "reserve, claim: the last-resort key of a "
 	    "device",
 	    "SEARCH keypackages USING INDEX "
 	    "keypackages_device_status (username=? AND device=? AND "
-	    "status=? AND last_resort=?)" },
+	    "last_resort=?)" },
 	{ SQ_LAST_RESORT_DS, "reserve, claim: the last-resort key of a "
 	    "device and suite",
 	    "SEARCH keypackages USING INDEX keypackages_device_suite "
-	    "(username=? AND device=? AND ciphersuite=? AND status=? "
-	    "AND last_resort=?)" },
+	    "(username=? AND device=? AND ciphersuite=? AND "
+	    "last_resort=?)" },
 	{ SQ_DEV_KEY, "reserve: a device of the target",
 	    "SEARCH devices USING PRIMARY KEY (username=? AND "
 	    "device=?)" },
@@ -126,25 +124,27 @@ static const struct {
 	    "SEARCH devices USING PRIMARY KEY (username=?)" },
 	{ SQ_COUNT_DEV, "devices, status: counts per device and suite",
 
-	    "SEARCH keypackages USING INDEX keypackages_device_suite "
-	    "(username=?); USE TEMP B-TREE FOR GROUP BY" },
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?); USE TEMP "
+	    "B-TREE FOR GROUP BY" },
 	{ SQ_LIST_DEV, "mine: the keys of a device",
-	    "SEARCH keypackages USING INDEX keypackages_device_suite "
-	    "(username=? AND device=?); USE TEMP B-TREE FOR ORDER BY" },
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?); USE TEMP "
+	    "B-TREE FOR ORDER BY" },
 	{ SQ_KEY_USED, "enroll: a key in use",
 	    "SEARCH devices USING COVERING INDEX "
 	    "sqlite_autoindex_devices_1 (public_key=?)" },
 	{ SQ_DEV_COUNT, "enroll, remove: the devices of a user",
 	    "SEARCH devices USING PRIMARY KEY (username=?)" },
 	{ SQ_DEV_TOMB_REF, "remove: tombstones of the refs",
-	    "SEARCH keypackages USING INDEX keypackages_device_suite "
-	    "(username=? AND device=?)" },
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?)" },
 	{ SQ_DEV_TOMB_INIT, "remove: tombstones of the init keys",
-	    "SEARCH keypackages USING INDEX keypackages_device_suite "
-	    "(username=? AND device=?)" },
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?)" },
 	{ SQ_DEV_KEYS_DEL, "remove: the keys",
-	    "SEARCH keypackages USING INDEX keypackages_device_suite "
-	    "(username=? AND device=?)" },
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?)" },
 	{ SQ_DEV_DEL, "remove: the device",
 	    "SEARCH devices USING PRIMARY KEY (username=? AND "
 	    "device=?)" },
