@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2019-server-claim-race: 16 processes claim, all at once and again and
+ * 2023-server-claim-race: 16 processes claim, all at once and again and
  * again, the keys of a user with 4 devices on a real kpool-server,
  * until the pool runs dry: no key is handed to two callers, no claim
  * gets two keys of one device, every key is handed out once, and the

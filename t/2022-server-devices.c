@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2018-server-devices: a user's devices on a real kpool-server:
+ * 2022-server-devices: a user's devices on a real kpool-server:
  * registration and enrollment (by an enrolled device; a stranger's
  * request is 401, another user's 403), uploads bound to (user, device),
  * reserve of one device and of one suite, the claim of one key per
