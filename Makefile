@@ -5,8 +5,18 @@
 
 CC	?= cc
 CLANG	?= clang
+VERSION	 = 0.2.0
+SOVER	 = 0
 PREFIX	?= /usr/local
 DESTDIR	?=
+# Debian's layout: the library in the multiarch directory, the server
+# in sbin.
+MULTIARCH != $(CC) -print-multiarch 2>/dev/null || true
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+INCDIR	?= $(PREFIX)/include
+PCDIR	?= $(LIBDIR)/pkgconfig
 MANDIR	?= $(PREFIX)/share/man
 CFLAGS	?= -O2 -g
 SANITIZE ?=
@@ -30,6 +40,7 @@ deb_libcurl	= libcurl4-openssl-dev
 deb_fuse3	= libfuse3-dev
 deb_libmicrohttpd = libmicrohttpd-dev
 deb_jansson	= libjansson-dev
+deb_libpq	= libpq-dev
 
 # pkg-config lookups are expanded lazily, only by the rules that compile or
 # link, so that "make deps" runs on a machine that has none of them yet.
@@ -40,7 +51,7 @@ pc_cflags = $(foreach m,$(1),$(call pc_check,$(m))$(shell pkg-config --cflags $(
 pc_libs = $(foreach m,$(1),$(call pc_check,$(m))$(shell pkg-config --libs $(m)))
 
 LIB_PKGS	= libsodium libcrypto sqlite3 libcurl jansson
-SERVER_PKGS	= $(LIB_PKGS) libmicrohttpd
+SERVER_PKGS	= $(LIB_PKGS) libmicrohttpd libpq
 FS_PKGS		= $(LIB_PKGS) fuse3
 
 WARN	= -Wall -Wextra -Wformat=2 -Werror -Wshadow -Wpointer-arith \
@@ -81,6 +92,20 @@ TOOL_BIN = $(TOOL_SRC:t/%.c=$(B)/t/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 SH_TESTS = $(sort $(wildcard t/[0-9]*.t))
+# The store and API tests (t/2xxx) run on both backends: as they are, on
+# SQLite, and again on PostgreSQL through a wrapper in $(B)/t/pg/ that
+# sets KP_BACKEND=pg (t/kps_db.h), in the cluster mk/pg.sh starts for
+# the run.  NOT_PG: those with no store (2005, the signature codec).
+# PG_ONLY: those of what PostgreSQL alone does, run on PostgreSQL only:
+# 2018, instances sharing a database (a SQLite file has one server);
+# 2019, the database server restarted under load (SQLite has none).
+NOT_PG	= t/2005-httpsig.c
+PG_ONLY	= t/2018-server-instances.c t/2019-server-pg-restart.c
+PG_SRC	= $(filter-out $(NOT_PG),$(wildcard t/2[0-9][0-9][0-9]-*.c)) \
+	$(wildcard t/2[0-9][0-9][0-9]-*.t)
+PG_TESTS = $(patsubst t/%,$(B)/t/pg/%,$(PG_SRC:.c=.t))
+RUN_BIN	= $(filter-out $(PG_ONLY:t/%.c=$(B)/t/%.t),$(TEST_BIN))
+RUN_SH	= $(filter-out $(PG_ONLY),$(SH_TESTS))
 MANPAGES = $(wildcard man/*.[1-8])
 
 PROGS	= $(if $(SRV_SRC),$(B)/kpool-server) $(if $(FS_SRC),$(B)/kpoolfs)
@@ -111,8 +136,19 @@ $(B)/libkpool.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/libkpool.so: $(LIB_OBJ)
-	$(CC) -shared $(SANFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+# libkpool.so.VERSION, named libkpool.so.SOVER inside, and its two links.
+$(B)/libkpool.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared $(SANFLAGS) -Wl,-soname,libkpool.so.$(SOVER) -o $@ $^ \
+	    $(call pc_libs,$(LIB_PKGS))
+
+$(B)/libkpool.so: $(B)/libkpool.so.$(VERSION)
+	ln -sf libkpool.so.$(VERSION) $(B)/libkpool.so.$(SOVER)
+	ln -sf libkpool.so.$(VERSION) $@
+
+$(B)/kpool.pc: mk/kpool.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(LIB_PKGS)|' mk/kpool.pc.in > $@
 
 $(B)/libkps.a: $(KPS_OBJ)
 	@rm -f $@
@@ -164,6 +200,19 @@ $(B)/t/taptool: t/taptool.c $(KPT_LIB) $(B)/libkpool.a t/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It -o $@ $< $(KPT_LIB) $(B)/libkpool.a
 
+# A PostgreSQL run of a shell test, then of a C test.
+$(B)/t/pg/%.t: t/%.t
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\n# %s on PostgreSQL\nKP_BACKEND=pg exec "%s" "$$@"\n' \
+	    $* $(abspath $<) >$@
+	chmod +x $@
+
+$(B)/t/pg/%.t: $(B)/t/%.t
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\n# %s on PostgreSQL\nKP_BACKEND=pg exec "%s" "$$@"\n' \
+	    $* $(abspath $<) >$@
+	chmod +x $@
+
 # The fault harness's tools (t/fault/, docs/reliability.md): plain
 # sockets and threads, no library of ours.
 FAULT_COMMON = t/fault/util.c t/fault/http.c
@@ -187,7 +236,7 @@ $(B)/t/4103-fault-framing.t: t/4103-fault-framing.c $(FAULT_COMMON) \
 	$(CC) $(KCFLAGS) -It -It/fault -o $@ t/4103-fault-framing.c \
 	    $(FAULT_COMMON) $(B)/t/tap.o $(B)/libkpool.a -lm
 
-tests: all $(TEST_BIN) $(TOOL_BIN) $(FAULT_BIN)
+tests: all $(TEST_BIN) $(TOOL_BIN) $(FAULT_BIN) $(PG_TESTS)
 
 # Install the Debian packages that are missing (needs root or sudo).
 deps:
@@ -202,12 +251,15 @@ check: deps
 # its $TMP/sanitizer and fails the test on any report found there.
 SAN_OPTS = halt_on_error=1:exitcode=134:abort_on_error=0:print_stacktrace=1
 
+# One PostgreSQL cluster for the whole run (mk/pg.sh run removes it
+# however the run ends); each test makes its own databases in it.
 test: tests
 	@sh mk/interop-deps.sh
 	PATH=$(CURDIR)/t/interop/.node/bin:$$PATH \
 	    ASAN_OPTIONS=$(SAN_OPTS) UBSAN_OPTIONS=$(SAN_OPTS) \
-	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) $(PROVE) -j$(JOBS) \
-	    $(TEST_BIN:%=./%) $(SH_TESTS:%=./%)
+	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) sh mk/pg.sh run \
+	    $(PROVE) -j$(JOBS) $(RUN_BIN:%=./%) $(RUN_SH:%=./%) \
+	    $(PG_TESTS:%=./%)
 
 # Start a local server and mount a demo pool at ./mnt; "make stop" ends it.
 run: deps
@@ -251,21 +303,44 @@ fuzz: deps
 	        build-fuzz/corpus-$$n fuzz/seeds/$$n || exit 1; \
 	done
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
-	install -m 644 $(B)/libkpool.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(B)/libkpool.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(PUB_HDR) $(DESTDIR)$(PREFIX)/include/
-	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(PREFIX)/bin/; done
+# make install [DESTDIR=D] [PREFIX=/usr]: the programs, the library with
+# its SONAME links, the headers, kpool.pc and the man pages.
+INSTALLED = $(if $(FS_SRC),$(BINDIR)/kpoolfs) \
+	$(if $(SRV_SRC),$(SBINDIR)/kpool-server) \
+	$(LIBDIR)/libkpool.a $(LIBDIR)/libkpool.so.$(VERSION) \
+	$(LIBDIR)/libkpool.so.$(SOVER) $(LIBDIR)/libkpool.so \
+	$(PUB_HDR:lib/%=$(INCDIR)/%) $(PCDIR)/kpool.pc \
+	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
+install: all $(B)/kpool.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(B)/libkpool.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libkpool.so.$(SOVER)
+	ln -sf libkpool.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libkpool.so
+	install -m 644 $(PUB_HDR) $(DESTDIR)$(INCDIR)/
+	install -m 644 $(B)/kpool.pc $(DESTDIR)$(PCDIR)/
+	$(if $(FS_SRC),install -m 755 $(B)/kpoolfs $(DESTDIR)$(BINDIR)/)
+	$(if $(SRV_SRC),install -m 755 $(B)/kpool-server $(DESTDIR)$(SBINDIR)/)
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+# What install wrote, and nothing else; directories are left.
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+
+# The list install writes, for t/9005.
+install-list:
+	@for f in $(INSTALLED); do echo "$$f"; done
 
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all tests deps check test run stop bench fuzz install clean
+.PHONY: all tests deps check test run stop bench fuzz install uninstall \
+	install-list clean
 .DELETE_ON_ERROR:
 
 $(B)/t/2002-server-auth.t $(B)/t/2003-server-keys.t: t/kps_test.h

@@ -27,24 +27,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-start() {	# DB [ARGS]
-	db=$1; shift
-	rm -f "$T/port"
-	"$B/kpool-server" --listen 127.0.0.1:0 --db "$db" --rate-limit 0 \
-	    --quiet "$@" >"$T/port" 2>>"$T/server.log" &
-	pid=$!
-	i=0
-	until grep -q '^[0-9][0-9]*$' "$T/port" 2>/dev/null; do
-		i=$((i + 1)); [ $i -gt 100 ] && { echo "no server"; exit 1; }
-		sleep 0.1
-	done
-	port=$(head -n 1 "$T/port")
-}
+. "$(dirname "$0")/lib.sh"
 stop() {
 	kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
 lg() { "$B/bench/loadgen" -p "$port" "$@"; }
-field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
 echo "kpool-server on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "-- reserve + spend, 100,000 keys (each line: healthz, then the API)"
@@ -108,22 +95,7 @@ start "$T/small.db"
 spid=$pid sport=$port
 start "$T/big.db"
 bpid=$pid bport=$port
-port=$sport lg -c 1 -m reserve -n 300 >/dev/null	# warm up
-port=$bport lg -c 1 -m reserve -n 300 >/dev/null
-: >"$T/small.p50"; : >"$T/big.p50"
-for round in 1 2 3 4 5; do
-	s=$(port=$sport; lg -c 1 -m reserve -n 1000)
-	l=$(port=$bport; lg -c 1 -m reserve -n 1000)
-	field "$s" reserve_p50 | tr -d ms >>"$T/small.p50"
-	field "$l" reserve_p50 | tr -d ms >>"$T/big.p50"
-	echo "  round $round: 10,000 keys p50 $(field "$s" reserve_p50)," \
-	    "$BIG keys p50 $(field "$l" reserve_p50)"
-done
-s50=$(sort -n "$T/small.p50" | sed -n 3p)
-l50=$(sort -n "$T/big.p50" | sed -n 3p)
-echo "  => reserve p50 $s50 ms at 10,000 keys, $l50 ms at $BIG:" \
-    "$(awk -v a="$l50" -v b="$s50" 'BEGIN { printf "%.2f", a / b }')x" \
-    "(target <= 1.2x)"
+p50_by_size "$sport" "$bport" "$BIG"
 port=$bport lg -c 64 -m reserve -n 100 >/dev/null
 rss=$(awk '/VmRSS/ { print $2 }' "/proc/$bpid/status")
 echo "  => kpool-server RSS with $BIG keys after the runs:" \

@@ -13,13 +13,21 @@
 #	libclang-rt-14-dev	clang's sanitizer and libFuzzer runtimes
 #			(only recommended by clang, so not installed with it)
 #	ca-certificates	npm fetches ts-mls over https
+#	postgresql	the server's second backend: make check runs the
+#			store and API tests on a throwaway cluster too
+#			(mk/pg.sh; initdb, pg_ctl, psql)
+#	libpq-dev	the server's PostgreSQL client library
+#	nginx		t/9004 checks docs/deploy.md's proxy configuration
+#			(nginx -t; Debian's policy in containers keeps the
+#			service from starting)
+#	openssl		its test certificate
 
 set -eu
 
 pkgs="build-essential pkg-config libsodium-dev libssl-dev libsqlite3-dev
 	sqlite3 libcurl4-openssl-dev libfuse3-dev fuse3 libmicrohttpd-dev
 	libjansson-dev perl procps bc groff-base nodejs npm ca-certificates
-	clang libclang-rt-14-dev curl"
+	clang libclang-rt-14-dev curl postgresql libpq-dev nginx openssl"
 
 missing=
 for p in $pkgs; do

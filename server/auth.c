@@ -9,7 +9,8 @@
  * a whole once every created in it is (at most SLICE + 300 s after the
  * slice began).  This cache is the fast first check; the database
  * remembers every signature too (the writer, see kps_job.sig), which
- * refuses replays across restarts.
+ * refuses replays across restarts and, when instances share it, to
+ * another instance.
  */
 
 #include <stdlib.h>

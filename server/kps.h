@@ -92,6 +92,12 @@ struct kps_job {
 	const struct kps_sig	*sig;		/* remembered first, in the
 						   same transaction; a replay
 						   is rc KP_EAUTH, not done */
+	int			 sig_rc;	/* the writer's kps_nonce_add
+						   of sig (for the batch) */
+	int			 rate;		/* RESERVE, CLAIM: take a
+						   token of (caller's user,
+						   target) first */
+	int			 wait;		/* KP_ERATE: seconds */
 	const char		*caller;	/* a principal; the user
 						   for DEVICE_* */
 	const uint8_t		*ref;
@@ -131,6 +137,12 @@ int	kps_writer_remember(const struct kps_sig *sig);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 
+/* migrate.c */
+/* kps_migrate: copy the store from into the store to, which must be
+ * empty, and commit the copy once its counts equal the source's; says
+ * what it did on stdout, why not on stderr.  Exit status: 0 or 1. */
+int	kps_migrate(const char *from, const char *to);
+
 /* readers.c */
 /* kps_reader: this thread's read connection to kps_conf.db (NULL on
  * failure), opened on its first use. */
@@ -169,16 +181,6 @@ int	kps_auth_init(void);
 /* kps_auth_fini: forget the replay cache. */
 void	kps_auth_fini(void);
 
-/* ratelimit.c */
-/* kps_rate_init: the buckets, unless kps_conf turns the limit off;
- * KP_OK or KP_ENOMEM. */
-int	kps_rate_init(void);
-/* kps_rate_fini: free the buckets. */
-void	kps_rate_fini(void);
-/* kps_rate_take: 0 when caller (a user) may reserve n keys of target
- * now (and takes them), else the seconds to wait. */
-int	kps_rate_take(const char *caller, const char *target, unsigned n);
-
 /*
  * metrics.c: the other files report to it, and it asks nothing of them
  * but the store's counts.  A route is a number below KPS_MAX_ROUTES
@@ -205,7 +207,7 @@ struct kps_reply {
 	char	*body;		/* malloc'd */
 	size_t	 len;
 	const char *content_type;
-	int	 retry_after;	/* seconds, for 429 */
+	int	 retry_after;	/* seconds, for 429 and 503 */
 	char	 allow[32];	/* the methods of the path, for 405 */
 	int	 close;		/* no further request on the connection */
 };

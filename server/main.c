@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * main.c: kpool-server, the sync server of kpool: options, the
- * operator's commands ("user add", "device add|remove|list"), start-up
- * and a clean stop on SIGTERM.
+ * operator's commands ("user add", "device add|remove|list",
+ * "migrate"), start-up and a clean stop on SIGTERM.
  */
 
 #include <err.h>
@@ -21,7 +21,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: kpool-server [--listen host:port] --db path "
+	    "usage: kpool-server [--listen host:port] --db database "
 	    "[--reservation-ttl seconds]\n"
 	    "\t[--expired-reservations release | burn] "
 	    "[--max-lifetime seconds]\n"
@@ -33,11 +33,12 @@ usage(void)
 	    "[--request-deadline seconds]\n"
 	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
 	    "[--test-clock file]\n"
-	    "       kpool-server --db path user add name public-key\n"
-	    "       kpool-server --db path device add name device "
+	    "       kpool-server --db database user add name public-key\n"
+	    "       kpool-server --db database device add name device "
 	    "public-key\n"
-	    "       kpool-server --db path device remove name device\n"
-	    "       kpool-server --db path device list name\n");
+	    "       kpool-server --db database device remove name device\n"
+	    "       kpool-server --db database device list name\n"
+	    "       kpool-server migrate --from database --to database\n");
 	exit(2);
 }
 
@@ -90,11 +91,12 @@ open_db(void)
 {
 	struct kps_store_conf	 conf = { 0 };
 	struct kps_store	*s = NULL;
+	char			 shown[512];
 	int			 rc;
 
 	if ((rc = kps_store_open(kps_conf.db, &conf, &s)) != KP_OK) {
-		warnx("%s: %s", kps_conf.db, s ? kps_store_errmsg(s) :
-		    kp_strerror(rc));
+		warnx("%s: %s", kps_store_shown(kps_conf.db, shown,
+		    sizeof(shown)), s ? kps_store_errmsg(s) : kp_strerror(rc));
 		kps_store_close(s);
 		exit(1);
 	}
@@ -217,6 +219,36 @@ command(int argc, char **argv)
 	usage();
 }
 
+/* migrate --from DB --to DB: copy a store into an empty one. */
+static int
+migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char	*from = NULL, *to = NULL;
+	int		 ch;
+
+	optind = 1;	/* argv[0] is "migrate" */
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			from = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || from == NULL || to == NULL)
+		usage();
+	return kps_migrate(from, to);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -243,7 +275,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	sigset_t	set;
-	char		errbuf[512];
+	char		errbuf[512], shown[512];
 	unsigned	port;
 	int		ch, sig;
 
@@ -326,10 +358,12 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (kps_conf.db == NULL)
-		usage();
 	if (sodium_init() < 0)
 		errx(1, "libsodium does not initialize");
+	if (argc > 0 && strcmp(argv[0], "migrate") == 0)
+		return migrate(argc, argv);
+	if (kps_conf.db == NULL)
+		usage();
 	if (argc > 0)
 		return command(argc, argv);
 
@@ -341,8 +375,8 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (kps_auth_init() != KP_OK || kps_rate_init() != KP_OK)
-		errx(1, "out of memory");
+	if (kps_auth_init() != KP_OK)
+		errx(1, "libsodium does not initialize");
 	if (kps_writer_start(kps_conf.db, errbuf, sizeof(errbuf)) != KP_OK)
 		errx(1, "%s", errbuf);
 	if (kps_http_start(errbuf, sizeof(errbuf), &port) != 0) {
@@ -352,7 +386,8 @@ main(int argc, char **argv)
 	printf("%u\n", port);
 	fflush(stdout);
 	fprintf(stderr, "kpool-server: listening on %s (port %u), "
-	    "database %s\n", kps_conf.listen, port, kps_conf.db);
+	    "database %s\n", kps_conf.listen, port,
+	    kps_store_shown(kps_conf.db, shown, sizeof(shown)));
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
@@ -364,7 +399,6 @@ main(int argc, char **argv)
 	kps_http_stop();
 	kps_writer_stop();
 	kps_readers_close();
-	kps_rate_fini();
 	kps_auth_fini();
 	return 0;
 }

@@ -109,8 +109,10 @@ kps_reply_dberr(struct kps_reply *r, int rc)
 		    "nonce was already used");
 	} else if (rc == KP_ENOMEM)
 		kps_error(r, 500, "internal", "out of memory");
-	else
+	else {
 		kps_error(r, 503, "unavailable", "database error; try again");
+		r->retry_after = 1;
+	}
 	return -1;
 }
 

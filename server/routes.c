@@ -96,21 +96,18 @@ pending_new(struct kps_req *x)
  * reserve_body: the members reserve and claim share (the request is
  * authenticated, its body parsed), {"target_username",
  * "group_id"?, "request_id"?, "cipher_suite"?}, into a new pending write
- * of kind, after the rate limit of n keys (n 0: one per device of the
- * target); NULL with the reply made when they are not right.
+ * of kind, which the writer counts against the rate limit; NULL with
+ * the reply made when they are not right.
  */
 static struct kps_pending *
-reserve_body(struct kps_req *x, enum kps_job_kind kind, unsigned n)
+reserve_body(struct kps_req *x, enum kps_job_kind kind)
 {
 	struct kps_pending	*p;
-	struct kps_store	*rd;
-	struct kps_device	 d[KPS_MAX_DEVICES];
 	const char		*target, *rid;
 	json_t			*v;
 	uint8_t			 g[KP_MAX_GROUP_ID];
-	size_t			 glen, nd;
+	size_t			 glen;
 	json_int_t		 suite = 0;
-	int			 wait;
 
 	if (kps_req_name(x, "target_username", 1, 0, &target) != 0 ||
 	    kps_req_str(x, "request_id", 0, &rid) != 0 ||
@@ -130,26 +127,13 @@ reserve_body(struct kps_req *x, enum kps_job_kind kind, unsigned n)
 		    "(MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519)");
 		return NULL;
 	}
-	if (n == 0) {
-		/* a claim: one reserve per device it may hand a key of */
-		if ((rd = kps_reader()) == NULL ||
-		    kps_device_list(rd, target, 0, 0, NULL, d,
-		    KPS_MAX_DEVICES, &nd) != KP_OK)
-			nd = 1;
-		n = nd > 0 ? (unsigned)nd : 1;
-	}
-	if ((wait = kps_rate_take(x->user, target, n)) > 0) {
-		x->r->retry_after = wait;
-		kps_error(x->r, 429, "rate_limited", "too many reservations "
-		    "of %s's keys; retry in %d s", target, wait);
-		return NULL;
-	}
 	if ((p = pending_new(x)) == NULL)
 		return NULL;
 	memcpy(p->target, target, strlen(target) + 1);
 	memcpy(p->g, g, glen);
 	p->glen = glen;
 	p->job.kind = kind;
+	p->job.rate = kps_conf.rate_per_min > 0;
 	p->job.reserve.caller = p->user;
 	p->job.reserve.target = p->target;
 	p->job.reserve.group_id = p->g;
@@ -178,7 +162,7 @@ r_reserve(struct kps_req *x, const char *arg)
 		return;
 	if (refs != NULL && kps_req_ref(x, refs, ref) != 0)
 		return;
-	if ((p = reserve_body(x, KPS_JOB_RESERVE, 1)) == NULL)
+	if ((p = reserve_body(x, KPS_JOB_RESERVE)) == NULL)
 		return;
 	if (dev != NULL) {
 		memcpy(p->device, dev, strlen(dev) + 1);
@@ -255,6 +239,11 @@ f_reserve(struct kps_pending *p, struct kps_reply *r)
 		kps_error(r, 409, "not_available", "the key %s is not "
 		    "available (reserved, spent or expired)", p->refs);
 		break;
+	case KP_ERATE:
+		r->retry_after = j->wait;
+		kps_error(r, 429, "rate_limited", "too many reservations of "
+		    "%s's keys; retry in %d s", p->target, j->wait);
+		break;
 	case KP_EEXHAUSTED:
 		exhausted(p, r);
 		break;
@@ -274,7 +263,7 @@ r_claim(struct kps_req *x, const char *arg)
 
 	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_body(x) != 0)
 		return;
-	if ((p = reserve_body(x, KPS_JOB_CLAIM, 0)) != NULL)
+	if ((p = reserve_body(x, KPS_JOB_CLAIM)) != NULL)
 		p->job.claim = &p->claim;
 }
 
@@ -288,6 +277,12 @@ f_claim(struct kps_pending *p, struct kps_reply *r)
 
 	if (p->job.rc == KP_ENOTFOUND) {
 		kps_error(r, 404, "unknown_user", "no user %s", p->target);
+		return;
+	}
+	if (p->job.rc == KP_ERATE) {
+		r->retry_after = p->job.wait;
+		kps_error(r, 429, "rate_limited", "too many reservations of "
+		    "%s's keys; retry in %d s", p->target, p->job.wait);
 		return;
 	}
 	if (p->job.rc != KP_OK) {

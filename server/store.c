@@ -5,42 +5,83 @@
  * to that backend's table; see store.h.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
 
-/*
- * The backends by the prefix of a database's name; a name with none of
- * these is a SQLite file.  A backend without an open is not built yet.
- */
-static const struct {
-	const char	*prefix;
-	int		(*open)(const char *, const struct kps_store_conf *,
-			    struct kps_store **);
-} backends[] = {
-	{ "sqlite:", kps_sqlite_open },
-	{ "postgresql:", NULL },
-};
+/* A libpq conninfo string begins with a keyword and '=' ("host=..."). */
+static int
+is_conninfo(const char *s)
+{
+	size_t	n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+
+	s += n;
+	s += strspn(s, " ");
+	return n > 0 && *s == '=';
+}
+
+int
+kps_store_is_pg(const char *path)
+{
+	return strncmp(path, "postgresql://", 13) == 0 ||
+	    strncmp(path, "postgres://", 11) == 0 || is_conninfo(path);
+}
 
 int
 kps_store_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out)
 {
-	size_t	i, n;
-
 	*out = NULL;
 	if (path == NULL || *path == '\0')
 		return KP_EINVAL;
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		n = strlen(backends[i].prefix);
-		if (strncmp(path, backends[i].prefix, n) != 0)
-			continue;
-		if (backends[i].open == NULL)
-			return KP_EINVAL;
-		return backends[i].open(path + n, conf, out);
-	}
+	if (kps_store_is_pg(path))
+		return kps_pg_open(path, conf, out);
+	if (strncmp(path, "sqlite:", 7) == 0)
+		path += 7;
 	return kps_sqlite_open(path, conf, out);
+}
+
+const char *
+kps_store_shown(const char *path, char *out, size_t cap)
+{
+	const char	*p, *at, *colon, *end;
+
+	snprintf(out, cap, "%s", path);
+	if (!kps_store_is_pg(path))
+		return out;
+	if ((p = strstr(path, "://")) != NULL) {
+		/* scheme://user:password@host... */
+		p += 3;
+		at = strchr(p, '@');
+		colon = strchr(p, ':');
+		end = strpbrk(p, "/?");
+		if (at == NULL || colon == NULL || colon > at ||
+		    (end != NULL && at > end))
+			return out;
+		snprintf(out, cap, "%.*s***%s", (int)(colon + 1 - path), path,
+		    at);
+		return out;
+	}
+	/* key=value ... password=secret ... (quotes and escapes aside) */
+	if ((p = strstr(path, "password")) == NULL)
+		return out;
+	p += strlen("password");
+	p += strspn(p, " ");
+	if (*p != '=')
+		return out;
+	p++;
+	p += strspn(p, " ");
+	end = p + strcspn(p, " ");
+	snprintf(out, cap, "%.*s***%s", (int)(p - path), path, end);
+	return out;
+}
+
+const char *
+kps_store_backend(struct kps_store *s)
+{
+	return s->ops->name;
 }
 
 void
@@ -153,6 +194,36 @@ kps_nonce_prune(struct kps_store *s, int64_t before, int max, uint64_t *n)
 }
 
 int
+kps_nonce_add_many(struct kps_store *s, struct kps_nonce *v, size_t n)
+{
+	size_t	i;
+	int	rc;
+
+	if (s->ops->nonce_add_many != NULL)
+		return s->ops->nonce_add_many(s, v, n);
+	for (i = 0; i < n; i++) {
+		rc = s->ops->nonce_add(s, v[i].keyid, v[i].nonce, v[i].created);
+		if (rc != KP_OK && rc != KP_EEXIST)
+			return rc;
+		v[i].rc = rc;
+	}
+	return KP_OK;
+}
+
+int
+kps_rate_take(struct kps_store *s, struct kps_take *v, size_t n,
+    int64_t now_ms)
+{
+	return n == 0 ? KP_OK : s->ops->rate_take(s, v, n, now_ms);
+}
+
+int
+kps_rate_prune(struct kps_store *s, int64_t now_ms, int max, uint64_t *n)
+{
+	return s->ops->rate_prune(s, now_ms, max, n);
+}
+
+int
 kps_key_save(struct kps_store *s, const struct kps_key *k)
 {
 	return s->ops->save(s, k);
@@ -210,6 +281,25 @@ kps_reserve(struct kps_store *s, const struct kps_reserve *r,
 	if ((rc = s->ops->reserve(s, r, out)) != KP_OK)
 		kps_reservation_clear(out);
 	return rc;
+}
+
+int
+kps_reserve_many(struct kps_store *s, const struct kps_reserve *const *r,
+    struct kps_reservation *const *out, int *rc, size_t n)
+{
+	size_t	i;
+	int	x;
+
+	if (s->ops->reserve_many == NULL) {
+		for (i = 0; i < n; i++)
+			rc[i] = kps_reserve(s, r[i], out[i]);
+		return KP_OK;
+	}
+	x = s->ops->reserve_many(s, r, out, rc, n);
+	for (i = 0; i < n; i++)
+		if (x != KP_OK || rc[i] != KP_OK)
+			kps_reservation_clear(out[i]);
+	return x;
 }
 
 void
@@ -307,4 +397,24 @@ kps_count_by_status(struct kps_store *s, const char *user, int64_t now,
     struct kps_counts *out)
 {
 	return s->ops->count(s, user, now, out);
+}
+
+int
+kps_store_dump(struct kps_store *s,
+    int (*row)(void *, const struct kps_row *), void *arg)
+{
+	return s->ops->dump(s, row, arg);
+}
+
+int
+kps_store_load(struct kps_store *s, const struct kps_row *r)
+{
+	return s->ops->load(s, r);
+}
+
+int
+kps_store_census(struct kps_store *s, struct kps_census *c)
+{
+	memset(c, 0, sizeof(*c));
+	return s->ops->census(s, c);
 }

@@ -4,7 +4,9 @@
  * backend fills a table of operations (struct kps_store_ops), and the
  * dispatcher (store.c) picks a backend by the database's name and calls
  * it through the table; a backend never calls back into the dispatcher.
- * SQLite is the one backend now (store_sqlite*.c); PostgreSQL is to come.
+ * The backends are SQLite (store_sqlite*.c, one file, one instance) and
+ * PostgreSQL (store_pg*.c, any number of instances on one database);
+ * what both decide the same way is store_rules.c's.
  *
  * A user has devices, each with its own Ed25519 key; a key belongs to
  * the device that uploaded it.  A device is named by its principal
@@ -108,16 +110,96 @@ struct kps_counts {
 	uint64_t last_resort;
 };
 
-/* kps_counts_add: count n keys of state (KP_STATE_*) into c, as
- * last-resort keys too when lr. */
-static inline void
-kps_counts_add(struct kps_counts *c, int state, int lr, uint64_t n)
-{
-	if (state > KP_STATE_CREATED && state < KP_NSTATES)
-		c->n[state] += n;
-	if (lr)
-		c->last_resort += n;
-}
+/*
+ * A row of any table, every column as stored, NULLs told apart: what
+ * kps_store_dump() reads and kps_store_load() writes, so that migrate
+ * copies a database whatever its backends.  One kind a table, in the
+ * order a copy loads them (a user before its devices, a device before
+ * the keys that name it).
+ */
+enum kps_row_kind {
+	KPS_ROW_USER,
+	KPS_ROW_DEVICE,
+	KPS_ROW_SET_ASIDE,	/* a name set aside by the case rule */
+	KPS_ROW_KEY,
+	KPS_ROW_TOMBSTONE,
+	KPS_ROW_NONCE,
+	KPS_NROWKINDS
+};
+
+/* The columns of a key that may be NULL: bits of kps_row.null. */
+#define KPS_NULL_RESERVATION_ID	0x01
+#define KPS_NULL_EXPIRES	0x02
+#define KPS_NULL_RESERVED_BY	0x04
+#define KPS_NULL_RESERVED_AT	0x08
+#define KPS_NULL_REQUEST_ID	0x10
+#define KPS_NULL_SPENT_AT	0x20
+#define KPS_NULL_SPENT_BY	0x40
+#define KPS_NULL_GROUP_ID	0x80
+
+struct kps_row {
+	enum kps_row_kind kind;
+	/* USER: name (as registered), created_at; DEVICE: name (the
+	 * user), device, public_key, created_at; SET_ASIDE: name,
+	 * public_key, created_at; TOMBSTONE: name (the user) */
+	char		 name[KP_MAX_USERNAME + 1];
+	char		 device[KP_MAX_DEVICE + 1];
+	uint8_t		 public_key[32];
+	int64_t		 created_at;	/* USER, DEVICE, SET_ASIDE,
+					   TOMBSTONE; NONCE: the
+					   signature's created */
+	/* SET_ASIDE: the name kept in its place, and when */
+	char		 kept[KP_MAX_USERNAME + 1];
+	int64_t		 set_aside_at;
+	int64_t		 nonce_id;	/* NONCE: kps_nonce_id() */
+	/* KEY: key.status is the stored state (available, reserved or
+	 * spent), every other field the column as stored (0 or "" when
+	 * NULL); key.bytes belongs to the row's reader */
+	struct kps_key	 key;
+	char		 request_id[65];
+	unsigned	 null;		/* KPS_NULL_* */
+	/* TOMBSTONE: a ref (0) or an init key (1) */
+	int		 tomb_kind;
+	uint8_t		 tomb_value[32];
+};
+
+/* What a database holds, to check a copy against its source. */
+struct kps_census {
+	uint64_t rows[KPS_NROWKINDS];	/* per table */
+	uint64_t keys[KP_NSTATES];	/* per stored state */
+	uint64_t last_resort;
+	uint64_t reservations;		/* keys with a reservation id */
+	uint64_t tombstones[2];		/* of refs, of init keys */
+};
+
+/* A nonce to remember with others (kps_nonce_add_many). */
+struct kps_nonce {
+	const char	*keyid;		/* folded */
+	const char	*nonce;
+	int64_t		 created;
+	int		 rc;		/* KP_OK, or KP_EEXIST: a replay */
+};
+
+/*
+ * A take of one token from a bucket of the rate limits
+ * (kps_rate_take).  A bucket is named by its kind and up to two names
+ * (folded; "" where the kind has fewer); it holds up to burst tokens
+ * and refills at per_min a minute, both given with each take, so that a
+ * kind's limits are the caller's to set.  KPS_BUCKET_RESERVE is
+ * (caller, target): the reserves of target's keys by caller.
+ */
+enum kps_bucket_kind {
+	KPS_BUCKET_RESERVE = 1,
+};
+struct kps_take {
+	enum kps_bucket_kind	 kind;
+	const char		*a, *b;
+	double			 per_min;	/* > 0 */
+	double			 burst;		/* >= 1 */
+	int			 wait;		/* out: 0, a token was taken;
+						   else the seconds until
+						   one is there (>= 1) */
+};
 
 /* One device of a user, with the counts of its keys. */
 struct kps_device {
@@ -143,10 +225,13 @@ struct kps_store;
  * kps_key_get, list_user kps_key_list, release_expired
  * kps_release_expired_reservations, count kps_count_by_status).  The
  * connection-level ones are for what a backend's database has: a
- * transaction that the database may end on its own (in_batch), a log to
- * move off the request path (checkpoint, NULL when there is none).  A
+ * transaction that the database may end on its own (in_batch), upkeep
+ * to do off the request path (checkpoint: SQLite moves its log into the
+ * database, PostgreSQL vacuums what reserves leave behind; NULL when
+ * there is none).  A
  * reserve that fails leaves what it put in its out parameter for the
- * dispatcher to free.
+ * dispatcher to free.  An operation on many at once (nonce_add_many,
+ * reserve_many) may be NULL: the dispatcher then does one at a time.
  */
 struct kps_store_ops {
 	const char *name;
@@ -168,9 +253,14 @@ struct kps_store_ops {
 		    char *, struct kps_device *, size_t, size_t *);
 	int	(*nonce_add)(struct kps_store *, const char *, const char *,
 		    int64_t);
+	int	(*nonce_add_many)(struct kps_store *, struct kps_nonce *,
+		    size_t);
 	int	(*nonce_seen)(struct kps_store *, const char *, const char *,
 		    int64_t);
 	int	(*nonce_prune)(struct kps_store *, int64_t, int, uint64_t *);
+	int	(*rate_take)(struct kps_store *, struct kps_take *, size_t,
+		    int64_t);
+	int	(*rate_prune)(struct kps_store *, int64_t, int, uint64_t *);
 	int	(*save)(struct kps_store *, const struct kps_key *);
 	int	(*get)(struct kps_store *, const uint8_t *, int64_t,
 		    struct kps_key *);
@@ -178,6 +268,9 @@ struct kps_store_ops {
 		    int, int64_t, struct kps_key **, size_t *);
 	int	(*reserve)(struct kps_store *, const struct kps_reserve *,
 		    struct kps_reservation *);
+	int	(*reserve_many)(struct kps_store *,
+		    const struct kps_reserve *const *,
+		    struct kps_reservation *const *, int *, size_t);
 	int	(*spend)(struct kps_store *, const char *, const uint8_t *,
 		    const uint8_t *, size_t, int64_t);
 	int	(*release)(struct kps_store *, const char *, const uint8_t *,
@@ -189,6 +282,10 @@ struct kps_store_ops {
 	int	(*release_expired)(struct kps_store *, int64_t, uint64_t *);
 	int	(*count)(struct kps_store *, const char *, int64_t,
 		    struct kps_counts *);
+	int	(*dump)(struct kps_store *,
+		    int (*)(void *, const struct kps_row *), void *);
+	int	(*load)(struct kps_store *, const struct kps_row *);
+	int	(*census)(struct kps_store *, struct kps_census *);
 };
 
 /* A connection: a backend's own struct begins with this one. */
@@ -198,20 +295,36 @@ struct kps_store {
 
 /*
  * The backends.  kps_sqlite_open: open a connection to the SQLite file
- * path, as kps_store_open() does (store_sqlite.c).
+ * path, as kps_store_open() does (store_sqlite.c).  kps_pg_open: the
+ * same for the PostgreSQL database of a libpq URI or conninfo string
+ * (store_pg.c).
  */
 int kps_sqlite_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out) KP_WUR;
+int kps_pg_open(const char *conninfo, const struct kps_store_conf *conf,
+    struct kps_store **out) KP_WUR;
 
 /*
- * kps_store_open: open one connection to the store named by path: a
- * file name or "sqlite:FILE" for SQLite ("postgresql:..." is refused,
- * KP_EINVAL, until that backend is built), creating and migrating it
- * on first use.  *out is set even on failure, for kps_store_errmsg();
- * close it with kps_store_close() in any case.
+ * kps_store_open: open one connection to the store named by path:
+ * PostgreSQL for a libpq URI ("postgresql://..." or "postgres://...")
+ * or conninfo string ("host=... dbname=...": it begins with a word and
+ * '='), else SQLite: "sqlite:FILE" or a file name.  The database is
+ * created (SQLite) and migrated on first use, unless conf says
+ * readonly.  *out is set even on failure, for kps_store_errmsg(); close
+ * it with kps_store_close() in any case.
  */
 int kps_store_open(const char *path, const struct kps_store_conf *conf,
     struct kps_store **out) KP_WUR;
+/* kps_store_is_pg: 1 when kps_store_open() takes path for PostgreSQL. */
+int kps_store_is_pg(const char *path);
+/*
+ * kps_store_shown: path as it may be logged: a password in a URI
+ * (user:PASSWORD@) or conninfo (password=PASSWORD) becomes "***".
+ * Returns out (cut to cap).
+ */
+const char *kps_store_shown(const char *path, char *out, size_t cap);
+/* kps_store_backend: the name of s's backend ("sqlite", "postgresql"). */
+const char *kps_store_backend(struct kps_store *s);
 
 /* kps_store_close: close a connection; NULL is fine. */
 void kps_store_close(struct kps_store *s);
@@ -232,8 +345,8 @@ int kps_store_rollback(struct kps_store *s);
  * operation then fails with KP_EDB until kps_store_rollback()).
  */
 int kps_store_in_batch(struct kps_store *s);
-/* kps_store_checkpoint: move the log into the database (off the
- * request path); KP_OK at once for a backend without one. */
+/* kps_store_checkpoint: the backend's upkeep, off the request path
+ * (see checkpoint above); KP_OK at once for a backend without any. */
 int kps_store_checkpoint(struct kps_store *s);
 
 /*
@@ -308,6 +421,29 @@ int kps_nonce_prune(struct kps_store *s, int64_t before, int max,
     uint64_t *n) KP_WUR;
 
 /*
+ * kps_nonce_add_many: kps_nonce_add of each of the n nonces of v, in
+ * one go where the backend can (one round trip on PostgreSQL), each
+ * one's result in v[i].rc.  KP_OK, or the error that stopped them (then
+ * no rc is set).
+ */
+int kps_nonce_add_many(struct kps_store *s, struct kps_nonce *v, size_t n)
+    KP_WUR;
+
+/*
+ * kps_rate_take: take a token from the bucket of each of the n takes of
+ * v at now_ms (milliseconds of the real time, which instances share),
+ * each take on its own, in one go where the backend can; v[i].wait says
+ * whether each got one.  A bucket seen for the first time is full.
+ * KP_OK, or the error that stopped them.  kps_rate_prune forgets at
+ * most max buckets full again by now_ms (a full bucket and no bucket
+ * are the same); *n (may be NULL) counts them.
+ */
+int kps_rate_take(struct kps_store *s, struct kps_take *v, size_t n,
+    int64_t now_ms) KP_WUR;
+int kps_rate_prune(struct kps_store *s, int64_t now_ms, int max,
+    uint64_t *n) KP_WUR;
+
+/*
  * kps_key_save: store a new key (status available).  KP_EEXIST when
  * the same ref is already stored (nothing changes), KP_ESTATE when the
  * ref was spent or retired (tombstone), KP_ECONFLICT when its init_key
@@ -350,6 +486,14 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
  */
 int kps_reserve(struct kps_store *s, const struct kps_reserve *r,
     struct kps_reservation *out) KP_WUR;
+/*
+ * kps_reserve_many: kps_reserve of each of the n requests r[i] into
+ * out[i], its result in rc[i], in order, in one go where the backend
+ * can (one round trip on PostgreSQL).  KP_OK, or the error that stopped
+ * them (then no rc is set and no out holds anything).
+ */
+int kps_reserve_many(struct kps_store *s, const struct kps_reserve *const *r,
+    struct kps_reservation *const *out, int *rc, size_t n) KP_WUR;
 /* kps_reservation_clear: free what kps_reserve() allocated. */
 void kps_reservation_clear(struct kps_reservation *r);
 /*
@@ -369,8 +513,8 @@ void kps_claim_clear(struct kps_claim *c);
 /*
  * kps_spend: mark ref spent by caller (a principal) for group_id.  The
  * owner device may spend an available key or one it reserved; anyone
- * else needs its own live reservation.  KP_ENOTFOUND, KP_EFORBIDDEN, KP_ECONFLICT (already
- * spent), KP_EGONE (the reservation expired).
+ * else needs its own live reservation.  KP_ENOTFOUND, KP_EFORBIDDEN,
+ * KP_ECONFLICT (already spent), KP_EGONE (the reservation expired).
  */
 int kps_spend(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,
@@ -389,11 +533,26 @@ int kps_retire(struct kps_store *s, const char *caller,
 int kps_cleanup_expired(struct kps_store *s, int64_t now, int64_t keep,
     uint64_t *n) KP_WUR;
 /* kps_release_expired_reservations: end reservations whose TTL passed
- * (back to available, or spent under conf.burn); *n counts them. */
+ * (back to available, or spent under conf.burn), or some of them (call
+ * again while *n > 0); *n counts them. */
 int kps_release_expired_reservations(struct kps_store *s, int64_t now,
     uint64_t *n) KP_WUR;
 /* kps_count_by_status: counts of user's keys (all users when NULL). */
 int kps_count_by_status(struct kps_store *s, const char *user, int64_t now,
     struct kps_counts *out) KP_WUR;
+
+/*
+ * kps_store_dump: call row(arg, r) on every row of every table, kind by
+ * kind in kps_row_kind's order, keys oldest first; a row is valid during
+ * the call only.  Stops at the first non-KP_OK return of row, and
+ * returns it.
+ */
+int kps_store_dump(struct kps_store *s,
+    int (*row)(void *, const struct kps_row *), void *arg) KP_WUR;
+/* kps_store_load: insert r as it is (its state, reservation, NULLs);
+ * KP_EEXIST when it is there already. */
+int kps_store_load(struct kps_store *s, const struct kps_row *r) KP_WUR;
+/* kps_store_census: count what s holds into c. */
+int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;
 
 #endif /* KPS_STORE_H */

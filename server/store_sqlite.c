@@ -9,11 +9,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <sodium.h>
 #include <sqlite3.h>
 
+#include "store_rules.h"
 #include "store_sqlite_db.h"
 
 static const struct kps_store_ops sqlite_ops;
@@ -165,27 +163,6 @@ out:
 }
 
 /*
- * new_reservation_id: 48 bits of milliseconds then 80 random bits, in
- * hex: unique and unguessable, and in order, so its index grows at
- * its right edge instead of touching a random page per reservation.
- */
-static void
-new_reservation_id(char out[65])
-{
-	struct timespec	ts;
-	uint64_t	ms;
-	uint8_t		id[16];
-	int		i;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	for (i = 0; i < 6; i++)
-		id[i] = (uint8_t)(ms >> (40 - 8 * i));
-	randombytes_buf(id + 6, sizeof(id) - 6);
-	kp_hex(id, sizeof(id), out);
-}
-
-/*
  * take: copy ref (column col), bytes (col + 1), device (dcol) and suite
  * (dcol + 1) of a row into out.
  */
@@ -211,23 +188,10 @@ last_resort(sqlite3_stmt *st, int dcol, const struct kps_reserve *r,
 
 	rc = take(st, 1, dcol, out);
 	sqlite3_reset(st);
-	new_reservation_id(out->reservation_id);
+	kps_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
 	out->last_resort = 1;
 	return rc;
-}
-
-/*
- * owned_by: 1 when the key of user and device is caller's own (caller
- * is the principal of that device).
- */
-static int
-owned_by(const char *user, const char *device, const char *caller)
-{
-	char	p[KP_MAX_PRINCIPAL + 1];
-
-	return kp_principal(user, device, p, sizeof(p)) == KP_OK &&
-	    strcmp(p, caller) == 0;
 }
 
 /* replay: the live reservation of r's request_id into out: KP_OK, or
@@ -297,9 +261,10 @@ static int
 named(struct kps_sq *s, const struct kps_reserve *r, const char *target,
     sqlite3_stmt **stp)
 {
-	sqlite3_stmt	*st;
-	char		 dev[KP_MAX_DEVICE + 1];
-	int		 x;
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	char			 dev[KP_MAX_DEVICE + 1];
+	int			 x;
 
 	if ((*stp = st = kps_sq_stmt(s, SQ_NAMED)) == NULL)
 		return KP_EDB;
@@ -316,13 +281,14 @@ named(struct kps_sq *s, const struct kps_reserve *r, const char *target,
 		    KP_ENOTFOUND : KP_EFORBIDDEN;
 	}
 	kps_sq_text(st, 6, dev, sizeof(dev));
-	if (!owned_by(target, dev, r->caller))
+	memset(&w, 0, sizeof(w));
+	w.status = kps_state_parse((const char *)sqlite3_column_text(st, 3));
+	w.not_after = sqlite3_column_int64(st, 4);
+	w.last_resort = sqlite3_column_int(st, 5);
+	if (!kps_rule_owner(target, dev, r->caller))
 		x = KP_EFORBIDDEN;
-	else if (strcmp((const char *)sqlite3_column_text(st, 3),
-	    "available") != 0 || sqlite3_column_int64(st, 4) <= r->now)
-		x = KP_ECONFLICT;
-	else
-		return 1;
+	else if ((x = kps_rule_named(&w, r->now)) == KPS_APPLY || x == KP_OK)
+		return 1;	/* a last-resort key is served, unchanged */
 	sqlite3_reset(st);
 	return x;
 }
@@ -379,7 +345,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 	sqlite3_reset(st);
 	if (rc != KP_OK)
 		goto out;
-	new_reservation_id(out->reservation_id);
+	kps_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
 	if ((st = kps_sq_stmt(s, SQ_MARK_RESERVED)) == NULL) {
 		rc = KP_EDB;
@@ -400,23 +366,9 @@ out:
 	return kps_sq_op_end1(s, own, rc);
 }
 
-/* A key as spend, release and retire see it. */
-struct row {
-	int64_t	 rowid;
-	char	 owner[KP_MAX_USERNAME + 1];
-	char	 device[KP_MAX_DEVICE + 1];
-	char	 status[16];
-	char	 reserved_by[KP_MAX_PRINCIPAL + 1];
-	int	 has_reservation;
-	int64_t	 reservation_expires_at;
-	int64_t	 not_after;
-	int	 last_resort;
-	uint8_t	 init_key[KP_KEY_LEN];
-	int	 spent_by_null;
-};
-
+/* getrow: the key of ref as spend, release and retire decide on it. */
 static int
-getrow(struct kps_sq *s, const uint8_t *ref, struct row *w)
+getrow(struct kps_sq *s, const uint8_t *ref, struct kps_keystate *w)
 {
 	sqlite3_stmt	*st;
 	int		 x;
@@ -426,9 +378,10 @@ getrow(struct kps_sq *s, const uint8_t *ref, struct row *w)
 		return KP_EDB;
 	sqlite3_bind_blob(st, 1, ref, KP_REF_LEN, SQLITE_STATIC);
 	if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-		w->rowid = sqlite3_column_int64(st, 0);
+		w->id = sqlite3_column_int64(st, 0);
 		kps_sq_text(st, 1, w->owner, sizeof(w->owner));
-		kps_sq_text(st, 2, w->status, sizeof(w->status));
+		w->status = kps_state_parse((const char *)
+		    sqlite3_column_text(st, 2));
 		kps_sq_text(st, 3, w->reserved_by, sizeof(w->reserved_by));
 		w->has_reservation = sqlite3_column_type(st, 4) !=
 		    SQLITE_NULL;
@@ -488,10 +441,10 @@ static int
 sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
     const uint8_t *group_id, size_t group_id_len, int64_t now)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	struct row	 w;
-	sqlite3_stmt	*st;
-	int		 own, rc, owner, mine, live;
+	struct kps_sq		*s = (struct kps_sq *)b;
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	int			 own, rc;
 
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
@@ -500,29 +453,8 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 			rc = tombstoned(s, ref);
 		goto out;
 	}
-	owner = owned_by(w.owner, w.device, caller);
-	mine = strcmp(w.reserved_by, caller) == 0;
-	live = w.has_reservation && w.reservation_expires_at > now;
-	if (strcmp(w.status, "spent") == 0) {
-		/* burned at the end of the caller's reservation: 410 */
-		rc = w.spent_by_null && mine && !owner ? KP_EGONE :
-		    KP_ECONFLICT;
+	if ((rc = kps_rule_spend(&w, caller, now)) != KPS_APPLY)
 		goto out;
-	}
-	if (w.last_resort && strcmp(w.status, "available") == 0) {
-		rc = KP_OK;	/* handed out again and again, never spent */
-		goto out;
-	}
-	if (strcmp(w.status, "reserved") == 0 && live) {
-		if (!mine) {
-			rc = KP_EFORBIDDEN;
-			goto out;
-		}
-	} else if (!owner) {
-		/* no live reservation: the caller's ran out, or never was */
-		rc = mine && w.has_reservation ? KP_EGONE : KP_EFORBIDDEN;
-		goto out;
-	}
 	if ((st = kps_sq_stmt(s, SQ_SPEND)) == NULL) {
 		rc = KP_EDB;
 		goto out;
@@ -531,7 +463,7 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 	sqlite3_bind_text(st, 2, caller, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, group_id ? group_id : (const uint8_t *)"",
 	    (int)group_id_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, w.rowid);
+	sqlite3_bind_int64(st, 4, w.id);
 	rc = kps_sq_done(s, st, "spend");
 out:
 	return kps_sq_op_end1(s, own, rc);
@@ -541,35 +473,22 @@ static int
 sq_release(struct kps_store *b, const char *caller, const uint8_t *ref,
     int64_t now)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	struct row	 w;
-	sqlite3_stmt	*st;
-	int		 own, rc, mine;
+	struct kps_sq		*s = (struct kps_sq *)b;
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	int			 own, rc;
 
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK)
 		goto out;
-	mine = strcmp(w.reserved_by, caller) == 0;
-	if (strcmp(w.status, "spent") == 0) {
-		rc = KP_ECONFLICT;
+	if ((rc = kps_rule_release(&w, caller)) != KPS_APPLY)
 		goto out;
-	}
-	if (strcmp(w.status, "available") == 0) {
-		/* a last-resort key, or a reservation that ran out */
-		rc = w.last_resort || (mine && w.has_reservation) ? KP_OK :
-		    KP_ESTATE;
-		goto out;
-	}
-	if (!mine) {
-		rc = KP_EFORBIDDEN;
-		goto out;
-	}
 	if ((st = kps_sq_stmt(s, SQ_RELEASE)) == NULL) {
 		rc = KP_EDB;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, w.rowid);
+	sqlite3_bind_int64(st, 1, w.id);
 	rc = kps_sq_done(s, st, "release");
 out:
 	return kps_sq_op_end1(s, own, rc);
@@ -579,26 +498,24 @@ static int
 sq_retire(struct kps_store *b, const char *caller, const uint8_t *ref,
     int64_t now)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	struct row	 w;
-	sqlite3_stmt	*st;
-	int		 own, rc;
+	struct kps_sq		*s = (struct kps_sq *)b;
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	int			 own, rc;
 
 	if ((rc = kps_sq_op_begin(s, &own)) != KP_OK)
 		return rc;
 	if ((rc = getrow(s, ref, &w)) != KP_OK)
 		goto out;
-	if (!owned_by(w.owner, w.device, caller)) {
-		rc = KP_EFORBIDDEN;
+	if ((rc = kps_rule_retire(&w, caller)) != KPS_APPLY)
 		goto out;
-	}
 	if ((rc = tombstone(s, w.owner, ref, w.init_key, now)) != KP_OK)
 		goto out;
 	if ((st = kps_sq_stmt(s, SQ_DELETE)) == NULL) {
 		rc = KP_EDB;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, w.rowid);
+	sqlite3_bind_int64(st, 1, w.id);
 	rc = kps_sq_done(s, st, "retire");
 out:
 	return kps_sq_op_end(s, own, rc);
@@ -642,25 +559,9 @@ static int
 sq_release_expired(struct kps_store *b, int64_t now, uint64_t *n)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
-	int		 own, rc;
 
-	if (n != NULL)
-		*n = 0;
-	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
-		return rc;
-	st = kps_sq_stmt(s, s->conf.burn ? SQ_EXP_BURN : SQ_EXP_RELEASE);
-	if (st == NULL) {
-		rc = KP_EDB;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, now);
-	if ((rc = kps_sq_done(s, st, "expire reservations")) != KP_OK)
-		goto out;
-	if (n != NULL)
-		*n = (uint64_t)sqlite3_changes(s->db);
-out:
-	return kps_sq_op_end1(s, own, rc);
+	return kps_sq_sweep(s, s->conf.burn ? SQ_EXP_BURN : SQ_EXP_RELEASE,
+	    now, -1, n, "expire reservations");
 }
 
 static int
@@ -701,15 +602,22 @@ static const struct kps_store_ops sqlite_ops = {
 	.device_list = kps_sq_device_list,
 	.nonce_add = kps_sq_nonce_add,
 	.nonce_seen = kps_sq_nonce_seen,
+	.nonce_add_many = NULL,		/* one at a time: no round trips */
 	.nonce_prune = kps_sq_nonce_prune,
+	.rate_take = kps_sq_rate_take,
+	.rate_prune = kps_sq_rate_prune,
 	.save = sq_save,
 	.get = sq_get,
 	.list_user = sq_list_user,
 	.reserve = sq_reserve,
+	.reserve_many = NULL,		/* one at a time: no round trips */
 	.spend = sq_spend,
 	.release = sq_release,
 	.retire = sq_retire,
 	.cleanup_expired = sq_cleanup_expired,
 	.release_expired = sq_release_expired,
 	.count = sq_count,
+	.dump = kps_sq_dump,
+	.load = kps_sq_load,
+	.census = kps_sq_census,
 };

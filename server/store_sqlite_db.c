@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "store_rules.h"
 #include "store_sqlite_db.h"
 
 /* Migrations: migrations[i] takes user_version i to i + 1. */
@@ -114,7 +115,26 @@ static const char *const migrations[] = {
 	"DROP TABLE users;"
 	"ALTER TABLE users3 RENAME TO users;",
 	/*
-	 * 4: devices.  A user has devices, each with its own key (one
+	 * 4: the rate limits' token buckets (store.h, kps_take), shared
+	 * with other instances on PostgreSQL, here so that both backends
+	 * keep them alike; a bucket is forgotten once full again (full_at,
+	 * milliseconds), when it is the same as none.  A rowid table:
+	 * the prune deletes by rowid (a key of text columns would be
+	 * searched by its first column only)
+	 */
+	"CREATE TABLE buckets("
+	"  kind INTEGER NOT NULL,"
+	"  a TEXT NOT NULL,"
+	"  b TEXT NOT NULL,"
+	"  tokens REAL NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  full_at INTEGER NOT NULL,"
+	"  taken INTEGER NOT NULL,"
+	"  UNIQUE (kind, a, b)"
+	");"
+	"CREATE INDEX buckets_full ON buckets(full_at);",
+	/*
+	 * 5: devices.  A user has devices, each with its own key (one
 	 * key, one device); every user gets the device "default" with
 	 * its key, and every key is the default device's.  A key held by
 	 * two users before stays the first's (by created_at); the other
@@ -168,18 +188,8 @@ static const char *const migrations[] = {
  * later ?2 of the statement would then share.
  */
 #define BURN	"?20"
-#define EFF	"CASE WHEN status = 'spent' THEN 3 "			\
-		"WHEN not_after <= ?1 THEN 4 "				\
-		"WHEN status = 'reserved' AND "				\
-		"reservation_expires_at > ?1 THEN 2 "			\
-		"WHEN status = 'reserved' THEN " BURN " ELSE 1 END"
-_Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
-    KP_STATE_SPENT == 3 && KP_STATE_EXPIRED == 4, "EFF numbers the states");
-#define KEYCOLS	"keypackage_ref, username, keypackage_bytes, uploaded_at, " \
-		EFF ", last_resort, reservation_id, reserved_at, "	\
-		"reservation_expires_at, reserved_by, spent_at, spent_by, " \
-		"group_id, not_after, credential_hash, ciphersuite, init_key, " \
-		"device"
+#define EFF	KPS_SQL_EFF("?1", BURN)
+#define KEYCOLS	KPS_SQL_KEYCOLS(EFF)
 
 /*
  * PICK: the statement that finds the oldest (or, last resort, the
@@ -314,7 +324,70 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "FROM keypackages WHERE username = ?2 GROUP BY 1, 2",
 	[SQ_COUNT_ALL] = "SELECT " EFF ", last_resort, count(*) "
 	    "FROM keypackages GROUP BY 1, 2",
+	/*
+	 * ?1 kind, ?2 a, ?3 b, ?4 now (ms), ?5 the burst, ?6 tokens a
+	 * millisecond: the bucket refilled to now (SET reads the old
+	 * row), less the token taken when there is one, and when it will
+	 * be full again.
+	 */
+#define REFILL	"min(?5, tokens + max(?4 - at, 0) * ?6)"
+#define LEFT	"(" REFILL " - (" REFILL " >= 1))"
+	[SQ_RATE_TAKE] = "INSERT INTO buckets(kind, a, b, tokens, at, "
+	    "full_at, taken) VALUES (?1, ?2, ?3, ?5 - 1, ?4, "
+	    "?4 + CAST(1 / ?6 AS INTEGER) + 1, 1) "
+	    "ON CONFLICT(kind, a, b) DO UPDATE SET tokens = " LEFT ", "
+	    "taken = " REFILL " >= 1, at = max(?4, at), "
+	    "full_at = max(?4, at) + CAST((?5 - " LEFT ") / ?6 AS INTEGER) "
+	    "+ 1 RETURNING tokens, taken",
+#undef REFILL
+#undef LEFT
+	[SQ_RATE_PRUNE] = "DELETE FROM buckets WHERE rowid IN "
+	    "(SELECT rowid FROM buckets WHERE full_at <= ?1 "
+	    "ORDER BY full_at LIMIT ?2)",
+	/* a copy (store_sqlite_copy.c), in kps_row_kind's order */
+	[SQ_DUMP_USERS] = "SELECT name, created_at FROM users "
+	    "ORDER BY created_at, name",
+	[SQ_DUMP_DEVICES] = "SELECT username, device, public_key, created_at "
+	    "FROM devices ORDER BY username, device",
+	[SQ_DUMP_ASIDE] = "SELECT name, public_key, created_at, kept, "
+	    "set_aside_at FROM users_set_aside ORDER BY name",
+	[SQ_DUMP_KEYS] = "SELECT keypackage_ref, username, keypackage_bytes, "
+	    "uploaded_at, status, last_resort, reservation_id, reserved_at, "
+	    "reservation_expires_at, reserved_by, spent_at, spent_by, "
+	    "group_id, not_after, credential_hash, ciphersuite, init_key, "
+	    "device, request_id FROM keypackages ORDER BY uploaded_at, rowid",
+	[SQ_DUMP_TOMBS] = "SELECT kind, value, username, created_at "
+	    "FROM tombstones ORDER BY created_at, kind, value",
+	[SQ_DUMP_NONCES] = "SELECT created, id FROM nonces "
+	    "ORDER BY created, id",
+	[SQ_LOAD_USER] = "INSERT OR IGNORE INTO users(folded, name, "
+	    "created_at) VALUES (lower(?1), ?1, ?3)",
+	[SQ_LOAD_DEVICE] = "INSERT OR IGNORE INTO devices(username, device, "
+	    "public_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_LOAD_ASIDE] = "INSERT OR IGNORE INTO users_set_aside(name, "
+	    "public_key, created_at, kept, set_aside_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_LOAD_KEY] = "INSERT OR IGNORE INTO keypackages(keypackage_ref, "
+	    "username, keypackage_bytes, uploaded_at, status, last_resort, "
+	    "reservation_id, reserved_at, reservation_expires_at, "
+	    "reserved_by, spent_at, spent_by, group_id, not_after, "
+	    "credential_hash, ciphersuite, init_key, request_id, device) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14, ?15, ?16, ?17, ?18, ?19)",
+	[SQ_LOAD_TOMB] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_LOAD_NONCE] = "INSERT OR IGNORE INTO nonces(created, id) "
+	    "VALUES (?1, ?2)",
+	[SQ_CENSUS_KEYS] = "SELECT status, last_resort, count(*), "
+	    "count(reservation_id) FROM keypackages GROUP BY 1, 2",
+	[SQ_CENSUS_REST] = "SELECT (SELECT count(*) FROM users), "
+	    "(SELECT count(*) FROM tombstones WHERE kind = 0), "
+	    "(SELECT count(*) FROM tombstones WHERE kind = 1), "
+	    "(SELECT count(*) FROM users_set_aside), "
+	    "(SELECT count(*) FROM nonces), "
+	    "(SELECT count(*) FROM devices)",
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_BEGIN_READ] = "BEGIN",
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
 	[SQ_SAVEPOINT] = "SAVEPOINT op",
@@ -412,6 +485,13 @@ kps_sq_op_begin1(struct kps_sq *s, int *own)
 }
 
 int
+kps_sq_op_begin_read(struct kps_sq *s, int *own)
+{
+	*own = sqlite3_get_autocommit(s->db);
+	return *own ? run(s, SQ_BEGIN_READ) : KP_OK;
+}
+
+int
 kps_sq_op_end1(struct kps_sq *s, int own, int rc)
 {
 	if (!own)
@@ -453,6 +533,29 @@ kps_sq_done(struct kps_sq *s, sqlite3_stmt *st, const char *what)
 	return KP_OK;
 }
 
+int
+kps_sq_sweep(struct kps_sq *s, enum kps_sq_stmt i, int64_t a, int64_t b,
+    uint64_t *n, const char *what)
+{
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if (n != NULL)
+		*n = 0;
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, i)) == NULL)
+		rc = KP_EDB;
+	else {
+		sqlite3_bind_int64(st, 1, a);
+		if (b >= 0)
+			sqlite3_bind_int64(st, 2, b);
+		if ((rc = kps_sq_done(s, st, what)) == KP_OK && n != NULL)
+			*n = (uint64_t)sqlite3_changes(s->db);
+	}
+	return kps_sq_op_end1(s, own, rc);
+}
+
 void
 kps_sq_text(sqlite3_stmt *st, int i, char *out, size_t cap)
 {
@@ -491,46 +594,71 @@ kps_sq_dupblob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len)
 	return KP_OK;
 }
 
-int
-kps_sq_key(sqlite3_stmt *st, struct kps_key *k)
+/* null: set bit in r->null when column i of st is NULL. */
+static void
+null(sqlite3_stmt *st, int i, struct kps_row *r, unsigned bit)
 {
-	memset(k, 0, sizeof(*k));
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		r->null |= bit;
+}
+
+int
+kps_sq_row(sqlite3_stmt *st, struct kps_row *r)
+{
+	struct kps_key	*k = &r->key;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_KEY;
 	kps_sq_blob(st, 0, k->ref, sizeof(k->ref), NULL);
 	kps_sq_text(st, 1, k->username, sizeof(k->username));
 	if (kps_sq_dupblob(st, 2, &k->bytes, &k->len) != KP_OK)
 		return KP_ENOMEM;
 	k->uploaded_at = sqlite3_column_int64(st, 3);
-	k->status = sqlite3_column_int(st, 4);
+	if (sqlite3_column_type(st, 4) == SQLITE_TEXT)
+		k->status = kps_state_parse((const char *)
+		    sqlite3_column_text(st, 4));
+	else
+		k->status = sqlite3_column_int(st, 4);
 	k->last_resort = sqlite3_column_int(st, 5);
+	kps_sq_text(st, 6, k->reservation_id, sizeof(k->reservation_id));
+	null(st, 6, r, KPS_NULL_RESERVATION_ID);
+	k->reserved_at = sqlite3_column_int64(st, 7);
+	null(st, 7, r, KPS_NULL_RESERVED_AT);
+	k->reservation_expires_at = sqlite3_column_int64(st, 8);
+	null(st, 8, r, KPS_NULL_EXPIRES);
+	kps_sq_text(st, 9, k->reserved_by, sizeof(k->reserved_by));
+	null(st, 9, r, KPS_NULL_RESERVED_BY);
+	k->spent_at = sqlite3_column_int64(st, 10);
+	null(st, 10, r, KPS_NULL_SPENT_AT);
+	kps_sq_text(st, 11, k->spent_by, sizeof(k->spent_by));
+	null(st, 11, r, KPS_NULL_SPENT_BY);
+	kps_sq_blob(st, 12, k->group_id, sizeof(k->group_id),
+	    &k->group_id_len);
+	null(st, 12, r, KPS_NULL_GROUP_ID);
 	k->not_after = sqlite3_column_int64(st, 13);
 	kps_sq_blob(st, 14, k->credential_hash, sizeof(k->credential_hash),
 	    NULL);
 	k->suite = (uint16_t)sqlite3_column_int(st, 15);
 	kps_sq_blob(st, 16, k->init_key, sizeof(k->init_key), NULL);
 	kps_sq_text(st, 17, k->device, sizeof(k->device));
-	if (k->status == KP_STATE_RESERVED) {
-		kps_sq_text(st, 6, k->reservation_id,
-		    sizeof(k->reservation_id));
-		k->reserved_at = sqlite3_column_int64(st, 7);
-		k->reservation_expires_at = sqlite3_column_int64(st, 8);
-		kps_sq_text(st, 9, k->reserved_by, sizeof(k->reserved_by));
-		kps_sq_blob(st, 12, k->group_id, sizeof(k->group_id),
-		    &k->group_id_len);
-	} else if (k->status == KP_STATE_SPENT ||
-	    (k->status == KP_STATE_EXPIRED && sqlite3_column_type(st, 10) !=
-	    SQLITE_NULL)) {
-		k->reserved_at = sqlite3_column_int64(st, 7);
-		kps_sq_text(st, 9, k->reserved_by, sizeof(k->reserved_by));
-		k->spent_at = sqlite3_column_int64(st, 10);
-		kps_sq_text(st, 11, k->spent_by, sizeof(k->spent_by));
-		kps_sq_blob(st, 12, k->group_id, sizeof(k->group_id),
-		    &k->group_id_len);
-		if (sqlite3_column_type(st, 10) == SQLITE_NULL) {
-			/* burned at the end of its reservation */
-			k->spent_at = sqlite3_column_int64(st, 8);
-			k->spent_by[0] = '\0';
-		}
+	r->null |= KPS_NULL_REQUEST_ID;
+	if (sqlite3_column_count(st) > 18) {
+		kps_sq_text(st, 18, r->request_id, sizeof(r->request_id));
+		if (sqlite3_column_type(st, 18) != SQLITE_NULL)
+			r->null &= ~KPS_NULL_REQUEST_ID;
 	}
+	return KP_OK;
+}
+
+int
+kps_sq_key(sqlite3_stmt *st, struct kps_key *k)
+{
+	struct kps_row	r;
+
+	memset(k, 0, sizeof(*k));
+	if (kps_sq_row(st, &r) != KP_OK)
+		return KP_ENOMEM;
+	kps_key_view(&r, r.key.status, k);
 	return KP_OK;
 }
 
@@ -549,8 +677,10 @@ kps_sq_open(const char *path, const struct kps_store_conf *conf,
 	s->base.ops = ops;
 	if (conf != NULL)
 		s->conf = *conf;
+	/* a reader does not create the file */
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    (s->conf.readonly ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
 		rc = kps_sq_err(s, path);
 		goto out;
 	}
@@ -653,25 +783,6 @@ kps_sq_checkpoint(struct kps_store *b)
 	return KP_OK;
 }
 
-/* nonce_id: 64 bits of BLAKE2b(keyid NUL nonce), the row's id. */
-static int64_t
-nonce_id(const char *keyid, const char *nonce)
-{
-	crypto_generichash_state	h;
-	uint8_t				out[crypto_generichash_BYTES_MIN];
-	uint64_t			v = 0;
-	size_t				i;
-
-	crypto_generichash_init(&h, NULL, 0, sizeof(out));
-	crypto_generichash_update(&h, (const uint8_t *)keyid,
-	    strlen(keyid) + 1);
-	crypto_generichash_update(&h, (const uint8_t *)nonce, strlen(nonce));
-	crypto_generichash_final(&h, out, sizeof(out));
-	for (i = 0; i < 8; i++)
-		v = v << 8 | out[i];
-	return (int64_t)v;
-}
-
 /* nonce_stmt: statement i with the nonce's created and id bound. */
 static sqlite3_stmt *
 nonce_stmt(struct kps_sq *s, enum kps_sq_stmt i, const char *keyid,
@@ -682,7 +793,7 @@ nonce_stmt(struct kps_sq *s, enum kps_sq_stmt i, const char *keyid,
 	if ((st = kps_sq_stmt(s, i)) == NULL)
 		return NULL;
 	sqlite3_bind_int64(st, 1, created);
-	sqlite3_bind_int64(st, 2, nonce_id(keyid, nonce));
+	sqlite3_bind_int64(st, 2, kps_nonce_id(keyid, nonce));
 	return st;
 }
 
@@ -725,22 +836,50 @@ kps_sq_nonce_seen(struct kps_store *b, const char *keyid, const char *nonce,
 int
 kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
 {
+	return kps_sq_sweep((struct kps_sq *)b, SQ_NONCE_PRUNE, before, max,
+	    n, "nonce prune");
+}
+
+int
+kps_sq_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
+    int64_t now_ms)
+{
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
-	int		 own, rc;
+	size_t		 i;
+	int		 own, rc = KP_OK, x;
 
-	if (n != NULL)
-		*n = 0;
-	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+	if ((rc = kps_sq_op_begin(s, &own)) != KP_OK)
 		return rc;
-	if ((st = kps_sq_stmt(s, SQ_NONCE_PRUNE)) == NULL)
-		rc = KP_EDB;
-	else {
-		sqlite3_bind_int64(st, 1, before);
-		sqlite3_bind_int(st, 2, max);
-		if ((rc = kps_sq_done(s, st, "nonce prune")) == KP_OK &&
-		    n != NULL)
-			*n = (uint64_t)sqlite3_changes(s->db);
+	for (i = 0; i < n && rc == KP_OK; i++) {
+		if ((st = kps_sq_stmt(s, SQ_RATE_TAKE)) == NULL) {
+			rc = KP_EDB;
+			break;
+		}
+		sqlite3_bind_int(st, 1, (int)v[i].kind);
+		sqlite3_bind_text(st, 2, v[i].a, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, v[i].b, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, now_ms);
+		sqlite3_bind_double(st, 5, v[i].burst);
+		sqlite3_bind_double(st, 6, v[i].per_min / 60000.0);
+		v[i].wait = 0;
+		if ((x = sqlite3_step(st)) == SQLITE_ROW) {
+			if (!sqlite3_column_int(st, 1))
+				v[i].wait = kps_rate_wait(
+				    sqlite3_column_double(st, 0),
+				    v[i].per_min);
+			x = sqlite3_step(st);
+		}
+		sqlite3_reset(st);
+		if (x != SQLITE_DONE)
+			rc = kps_sq_err(s, "rate");
 	}
-	return kps_sq_op_end1(s, own, rc);
+	return kps_sq_op_end(s, own, rc);
+}
+
+int
+kps_sq_rate_prune(struct kps_store *b, int64_t now_ms, int max, uint64_t *n)
+{
+	return kps_sq_sweep((struct kps_sq *)b, SQ_RATE_PRUNE, now_ms, max, n,
+	    "rate prune");
 }

@@ -3,8 +3,8 @@
  * store_sqlite_db.h: one connection of the SQLite backend, internal to
  * it (store_sqlite.c builds the table of operations on it): the schema,
  * the statements, the transactions and savepoints, the nonces of
- * signatures, and the helpers that run statements and read their rows;
- * its users and devices are store_sqlite_dev.c's.
+ * signatures and the rate buckets, and the helpers that run statements
+ * and read their rows; its users and devices are store_sqlite_dev.c's.
  *
  * A state the statements report is lib's (KP_STATE_AVAILABLE, ...): the
  * rows store a status as text ('available', 'reserved', 'spent'), and
@@ -35,7 +35,11 @@ enum kps_sq_stmt {
 	SQ_CLEANUP, SQ_EXP_RELEASE, SQ_CLEAN_TOMB_REF,
 	SQ_CLEAN_TOMB_INIT, SQ_EXP_BURN, SQ_COUNT_USER,
 	SQ_COUNT_ALL, SQ_NONCE_ADD, SQ_NONCE_SEEN, SQ_NONCE_PRUNE,
-	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
+	SQ_RATE_TAKE, SQ_RATE_PRUNE, SQ_DUMP_USERS, SQ_DUMP_DEVICES,
+	SQ_DUMP_ASIDE, SQ_DUMP_KEYS, SQ_DUMP_TOMBS, SQ_DUMP_NONCES,
+	SQ_LOAD_USER, SQ_LOAD_DEVICE, SQ_LOAD_ASIDE, SQ_LOAD_KEY, SQ_LOAD_TOMB, SQ_LOAD_NONCE,
+	SQ_CENSUS_KEYS, SQ_CENSUS_REST,
+	SQ_BEGIN, SQ_BEGIN_READ, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
 	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
 	SQ_NSTMTS
 };
@@ -97,6 +101,15 @@ int kps_sq_nonce_seen(struct kps_store *b, const char *keyid,
     const char *nonce, int64_t created);
 int kps_sq_nonce_prune(struct kps_store *b, int64_t before, int max,
     uint64_t *n);
+int kps_sq_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
+    int64_t now_ms);
+int kps_sq_rate_prune(struct kps_store *b, int64_t now_ms, int max,
+    uint64_t *n);
+/* The copy of a database (store_sqlite_copy.c). */
+int kps_sq_dump(struct kps_store *b,
+    int (*row)(void *, const struct kps_row *), void *arg);
+int kps_sq_load(struct kps_store *b, const struct kps_row *r);
+int kps_sq_census(struct kps_store *b, struct kps_census *c);
 
 /* kps_sq_err: keep what failed and SQLite's message; returns KP_EDB. */
 int kps_sq_err(struct kps_sq *s, const char *what);
@@ -109,6 +122,13 @@ sqlite3_stmt *kps_sq_stmt(struct kps_sq *s, enum kps_sq_stmt i);
 /* kps_sq_done: step st, which returns no row, and reset it; KP_OK, or
  * KP_EDB (kps_sq_err(what)). */
 int kps_sq_done(struct kps_sq *s, sqlite3_stmt *st, const char *what);
+/*
+ * kps_sq_sweep: run statement i, one change of many rows (a sweep), with
+ * ?1 bound to a and, when b >= 0, ?2 to b, as an operation; *n (may be
+ * NULL) the rows it changed.  KP_OK or KP_EDB (kps_sq_err(what)).
+ */
+int kps_sq_sweep(struct kps_sq *s, enum kps_sq_stmt i, int64_t a, int64_t b,
+    uint64_t *n, const char *what);
 
 /*
  * kps_sq_op_begin/kps_sq_op_end: make one operation atomic: a savepoint
@@ -124,9 +144,19 @@ int kps_sq_op_end(struct kps_sq *s, int own, int rc);
  */
 int kps_sq_op_begin1(struct kps_sq *s, int *own);
 int kps_sq_op_end1(struct kps_sq *s, int own, int rc);
+/* kps_sq_op_begin_read: a read transaction of its own (one snapshot
+ * of every table) unless in one already; end it with kps_sq_op_end1. */
+int kps_sq_op_begin_read(struct kps_sq *s, int *own);
 
-/* kps_sq_key: fill k from a row of SQ_GET or SQ_LIST_*; k->bytes
- * is malloc'd.  KP_OK or KP_ENOMEM. */
+/*
+ * kps_sq_row: fill r from a row of SQ_GET, SQ_LIST_* or SQ_DUMP_KEYS
+ * (KEYCOLS, with the effective state or the stored status text in
+ * column 4, then request_id if there is a column 17); r->key.bytes is
+ * malloc'd.  KP_OK or KP_ENOMEM.
+ */
+int kps_sq_row(sqlite3_stmt *st, struct kps_row *r);
+/* kps_sq_key: the key of a row of SQ_GET or SQ_LIST_* as it reads in
+ * its effective state; k->bytes is malloc'd.  KP_OK or KP_ENOMEM. */
 int kps_sq_key(sqlite3_stmt *st, struct kps_key *k);
 /* kps_sq_text: column i of st as a string into out ("" for NULL). */
 void kps_sq_text(sqlite3_stmt *st, int i, char *out, size_t cap);

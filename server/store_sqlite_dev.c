@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "store_rules.h"
 #include "store_sqlite_db.h"
 
 int

@@ -169,7 +169,8 @@ kps_upload(struct kps_req *x, const char *arg)
 		j.rcs = rcs;
 		j.nkeys = nk;
 		kps_writer_run(&j);
-		if (j.rc == KP_EAUTH) {
+		if (j.rc != KP_OK) {
+			/* replayed, or not committed: nothing is saved */
 			kps_reply_dberr(x->r, j.rc);
 			goto out;
 		}

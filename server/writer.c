@@ -3,9 +3,13 @@
  * writer.c: the one writer thread.  Request threads queue jobs and
  * wait; the writer takes every queued job, runs them in one
  * transaction (each op atomic in its savepoint), commits once and wakes
- * their threads: group commit.  A job remembers the nonce of its
- * request's signature in the same transaction, before its change.  A
- * checkpointer thread moves the WAL into the database off the request
+ * their threads: group commit.  A batch first remembers the nonces of
+ * its requests' signatures, all at once and in its transaction, then
+ * takes the rate limit's tokens of its reserves, all at once: a replay
+ * does nothing (a signed request is carried out once, across restarts
+ * and whichever instance of a shared database sees it), and a reserve
+ * without a token is refused.  A checkpointer thread does the store's
+ * upkeep (SQLite: moves the WAL into the database) off the request
  * path.  Reads do not come here:
  * each request thread has its own connection (readers.c).
  */
@@ -31,21 +35,121 @@ static pthread_t	 writer_thr, ckpt_thr;	/* main thread: start, stop */
 static struct kps_store	*wdb;			/* writer thread only */
 static struct kps_store	*cdb;			/* checkpointer only */
 
+/* now_ms: the real time in milliseconds, which the rate buckets of
+ * every instance share. */
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* limited: 1 when job j takes a token of the rate limit (a reserve or
+ * a claim, when the limit is on). */
+static int
+limited(const struct kps_job *j)
+{
+	return (j->kind == KPS_JOB_RESERVE || j->kind == KPS_JOB_CLAIM) &&
+	    j->rate;
+}
+
+/*
+ * admit: what a batch asks first of its jobs from first on, at once
+ * (one round trip each on PostgreSQL): the nonces of their signatures,
+ * then a token of the rate limit for each reserve whose nonce was new,
+ * from the bucket of (caller, target) by their folded names.  Each
+ * job's sig_rc and wait say how it went (see ready).  KP_OK, or the
+ * error that stopped it.
+ */
+static int
+admit(struct kps_job *first)
+{
+	struct kps_nonce	*v = NULL;
+	struct kps_take		*t = NULL;
+	struct kps_job		*j;
+	char			(*names)[2][KP_MAX_USERNAME + 1] = NULL;
+	size_t			 n = 0, i, k;
+	int			 rc = KP_ENOMEM;
+
+	for (j = first; j != NULL; j = j->next) {
+		n++;
+		j->sig_rc = KP_OK;
+		j->wait = 0;
+	}
+	if (n == 0)
+		return KP_OK;
+	if ((v = calloc(n, sizeof(*v))) == NULL ||
+	    (t = calloc(n, sizeof(*t))) == NULL ||
+	    (names = calloc(n, sizeof(*names))) == NULL)
+		goto out;
+	for (j = first, i = 0; j != NULL; j = j->next)
+		if (j->sig != NULL) {
+			v[i].keyid = j->sig->keyid;
+			v[i].nonce = j->sig->nonce;
+			v[i++].created = j->sig->created;
+		}
+	if ((rc = kps_nonce_add_many(wdb, v, i)) != KP_OK)
+		goto out;
+	for (j = first, i = 0, k = 0; j != NULL; j = j->next) {
+		if (j->sig != NULL)
+			j->sig_rc = v[i++].rc;
+		if (!limited(j) || j->sig_rc != KP_OK)
+			continue;
+		/* the caller's user: its devices share one bucket */
+		snprintf(names[k][0], sizeof(names[k][0]), "%.*s",
+		    (int)strcspn(j->caller, "/"), j->caller);
+		kps_fold(names[k][0], names[k][0]);
+		kps_fold(names[k][1], j->reserve.target);
+		t[k].kind = KPS_BUCKET_RESERVE;
+		t[k].a = names[k][0];
+		t[k].b = names[k][1];
+		t[k].per_min = kps_conf.rate_per_min;
+		t[k++].burst = kps_conf.rate_burst;
+	}
+	if ((rc = kps_rate_take(wdb, t, k, now_ms())) != KP_OK)
+		goto out;
+	for (j = first, k = 0; j != NULL; j = j->next)
+		if (limited(j) && j->sig_rc == KP_OK)
+			j->wait = t[k++].wait;
+out:
+	free(names);
+	free(t);
+	free(v);
+	return rc;
+}
+
+/*
+ * ready: 1 when job j may do its work: its nonce was new (else
+ * KP_EAUTH, a replay: the job does nothing), and a reserve got its
+ * token (else KP_ERATE); else 0, with j's result set.
+ */
+static int
+ready(struct kps_job *j, int64_t now)
+{
+	size_t	i;
+	int	rc = KP_OK;
+
+	j->now = now;
+	if (j->sig != NULL && j->sig_rc != KP_OK)
+		rc = j->sig_rc == KP_EEXIST ? KP_EAUTH : j->sig_rc;
+	else if (limited(j) && j->wait > 0)
+		rc = KP_ERATE;
+	if (rc == KP_OK)
+		return 1;
+	j->rc = rc;
+	for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
+		j->rcs[i] = rc;
+	return 0;
+}
+
+/* run_one: the work of job j, which is ready (a reserve: see run). */
 static void
 run_one(struct kps_job *j, int64_t now)
 {
 	size_t	i;
-	int	rc;
 
-	j->now = now;
-	if (j->sig != NULL && (rc = kps_nonce_add(wdb, j->sig->keyid,
-	    j->sig->nonce, j->sig->created)) != KP_OK) {
-		/* a replay (or a failure): the job does nothing */
-		j->rc = rc == KP_EEXIST ? KP_EAUTH : rc;
-		for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
-			j->rcs[i] = j->rc;
-		return;
-	}
 	switch (j->kind) {
 	case KPS_JOB_NONCE:
 		j->rc = KP_OK;
@@ -65,9 +169,7 @@ run_one(struct kps_job *j, int64_t now)
 		}
 		j->rc = KP_OK;
 		break;
-	case KPS_JOB_RESERVE:
-		j->reserve.now = now;
-		j->rc = kps_reserve(wdb, &j->reserve, &j->res);
+	case KPS_JOB_RESERVE:	/* done by run */
 		break;
 	case KPS_JOB_CLAIM:
 		j->reserve.now = now;
@@ -84,6 +186,44 @@ run_one(struct kps_job *j, int64_t now)
 		j->rc = kps_retire(wdb, j->caller, j->ref, now);
 		break;
 	}
+}
+
+/* A run of reserves the writer hands the store at once, at most. */
+#define RUN_MAX	64
+
+/*
+ * run: do job j, or j and the reserves that follow it, at once (one
+ * round trip on PostgreSQL); the last job done.
+ */
+static struct kps_job *
+run(struct kps_job *j, int64_t now)
+{
+	const struct kps_reserve	*r[RUN_MAX];
+	struct kps_reservation		*out[RUN_MAX];
+	struct kps_job			*who[RUN_MAX], *last = j;
+	int				 rc[RUN_MAX];
+	size_t				 n = 0, i;
+
+	if (j->kind != KPS_JOB_RESERVE) {
+		if (ready(j, now))
+			run_one(j, now);
+		return j;
+	}
+	for (; j != NULL && j->kind == KPS_JOB_RESERVE && n < RUN_MAX;
+	    last = j, j = j->next) {
+		if (!ready(j, now))
+			continue;
+		j->reserve.now = now;
+		r[n] = &j->reserve;
+		out[n] = &j->res;
+		who[n++] = j;
+	}
+	if (n > 0 && kps_reserve_many(wdb, r, out, rc, n) != KP_OK)
+		for (i = 0; i < n; i++)
+			rc[i] = KP_EDB;
+	for (i = 0; i < n; i++)
+		who[i]->rc = rc[i];
+	return last;
 }
 
 /* fail: mark the jobs from first up to (not including) stop failed. */
@@ -105,27 +245,39 @@ fail(struct kps_job *first, struct kps_job *stop)
 }
 
 /*
- * prune: forget the nonces of signatures that are stale by now, a few
- * at a time when writes wait (the batch is on their path), more when
- * the writer is idle.
+ * prune: forget what is stale by now: the nonces of signatures past
+ * the window, the rate buckets full again; a few at a time when writes
+ * wait (the batch is on their path), more when the writer is idle.
+ * Once a prune found fewer than it may take, nothing is left to take
+ * until the next second.
  */
 static void
 prune(int busy)
 {
+	static int64_t	nonces_done, buckets_done;	/* writer thread */
+	int64_t		now = kps_real_now();
 	uint64_t	n;
+	int		max = busy ? 256 : 8192;
 
-	if (kps_nonce_prune(wdb, kps_real_now() - KP_HTTPSIG_WINDOW,
-	    busy ? 256 : 8192, &n) == KP_OK && n > 0)
-		kps_metric_add("nonces_pruned", (int64_t)n);
+	if (now != nonces_done && kps_nonce_prune(wdb, now -
+	    KP_HTTPSIG_WINDOW, max, &n) == KP_OK) {
+		if (n > 0)
+			kps_metric_add("nonces_pruned", (int64_t)n);
+		if (n < (uint64_t)max)
+			nonces_done = now;
+	}
+	if (now != buckets_done && kps_rate_prune(wdb, now * 1000, max,
+	    &n) == KP_OK && n < (uint64_t)max)
+		buckets_done = now;
 }
 
 static void *
 writer_main(void *arg)
 {
-	struct kps_job	*list, *j, *next, *async, *first;
+	struct kps_job	*list, *j, *next, *async, *first, *last;
 	struct timespec	 ts;
-	int64_t		 now, last_cleanup = 0;
-	uint64_t	 n;
+	int64_t		 now, last_cleanup = 0, last_sweep = 0;
+	uint64_t	 n, swept = 0;
 	int		 stop, open;
 
 	for (;;) {
@@ -150,10 +302,20 @@ writer_main(void *arg)
 			goto wake;
 		}
 		first = list;
-		/* reservations whose TTL passed end first, in the batch */
-		if (kps_release_expired_reservations(wdb, now, &n) == KP_OK &&
-		    n > 0)
-			kps_metric_add("reservations_expired", n);
+		/*
+		 * Reservations whose TTL passed end first, in the batch:
+		 * once a second, since none comes to an end between (a
+		 * TTL is whole seconds, and so is now), and again while
+		 * the last sweep found some (a backend may sweep a part).
+		 */
+		if ((now != last_sweep || swept > 0) &&
+		    kps_release_expired_reservations(wdb, now, &swept) ==
+		    KP_OK) {
+			if (swept > 0)
+				kps_metric_add("reservations_expired", swept);
+			last_sweep = now;
+		} else
+			swept = 0;
 		prune(list != NULL);
 		if (now - last_cleanup >= 60 || now < last_cleanup) {
 			if (kps_cleanup_expired(wdb, now,
@@ -169,10 +331,19 @@ writer_main(void *arg)
 				goto wake;
 			}
 		}
+		/* the nonces and tokens of the batch, at once */
+		if (admit(list) != KP_OK || !kps_store_in_batch(wdb)) {
+			fprintf(stderr, "kpool-server: nonces and tokens: %s\n",
+			    kps_store_errmsg(wdb));
+			(void)kps_store_rollback(wdb);
+			fail(list, NULL);
+			goto wake;
+		}
 		open = 1;
-		n = 0;
-		for (j = list; j != NULL; j = j->next, n++) {
-			run_one(j, now);
+		for (j = list, n = 0; j != NULL; j = j->next)
+			n++;
+		for (j = list; j != NULL; j = last->next) {
+			last = run(j, now);
 			if (kps_store_in_batch(wdb))
 				continue;
 			/*
@@ -184,10 +355,14 @@ writer_main(void *arg)
 			    "transaction was rolled back: %s\n",
 			    kps_store_errmsg(wdb));
 			kps_metric_add("writer_rollbacks", 1);
-			fail(first, j->next);
+			fail(first, last->next);
 			(void)kps_store_rollback(wdb);
-			first = j->next;
-			if (kps_store_begin(wdb) != KP_OK) {
+			first = last->next;
+			/* the rollback took the nonces and tokens of the
+			 * rest: again */
+			if (kps_store_begin(wdb) != KP_OK ||
+			    admit(first) != KP_OK) {
+				(void)kps_store_rollback(wdb);
 				fail(first, NULL);
 				open = 0;
 				break;
@@ -260,19 +435,22 @@ int
 kps_writer_start(const char *db, char *err, size_t errlen)
 {
 	struct kps_store_conf	conf = { 0 };
+	char			shown[512];
 	int			rc;
 
 	conf.burn = kps_conf.burn;
 	conf.manual_checkpoint = 1;
 	if ((rc = kps_store_open(db, &conf, &wdb)) != KP_OK) {
-		snprintf(err, errlen, "%s: %s", db, wdb ?
+		snprintf(err, errlen, "%s: %s", kps_store_shown(db, shown,
+		    sizeof(shown)), wdb ?
 		    kps_store_errmsg(wdb) : kp_strerror(rc));
 		kps_store_close(wdb);
 		wdb = NULL;
 		return rc;
 	}
 	if ((rc = kps_store_open(db, &conf, &cdb)) != KP_OK) {
-		snprintf(err, errlen, "%s: %s", db, cdb ?
+		snprintf(err, errlen, "%s: %s", kps_store_shown(db, shown,
+		    sizeof(shown)), cdb ?
 		    kps_store_errmsg(cdb) : kp_strerror(rc));
 		kps_store_close(cdb);
 		kps_store_close(wdb);

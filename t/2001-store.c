@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2001-store: the server's store on a temporary SQLite file: save and
+ * 2001-store: the server's store on a fresh database of the backend
+ * under test (kps_db.h): save and
  * get, reserve oldest first, double spend, reservation expiry (release
  * and burn), expired keys, listing filters, tombstones, last resort,
  * request ids, retire, counts.
@@ -16,11 +17,12 @@
 #include "tap.h"
 /* The store is server code, linked from libkps.a. */
 #include "kps.h"
+#include "kps_db.h"
 
 #define T0	1700000000
 
 static char	dir[] = "/tmp/kpool-2001.XXXXXX";
-static char	path[128];
+static char	path[512];
 static int	seq;
 
 static void
@@ -80,7 +82,8 @@ main(void)
 	plan(104);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
-	snprintf(path, sizeof(path), "%s/server.db", dir);
+	db_new(path, sizeof(path), dir);
+	diag("backend: %s", db_backend());
 	if (kps_store_open(path, &conf, &s) != KP_OK)
 		bail("open: %s", s ? kps_store_errmsg(s) : "?");
 
@@ -318,15 +321,7 @@ main(void)
 	kps_store_close(sb);
 
 	kps_store_close(s);
-	unlink(path);
-	{
-		char p2[160];
-
-		snprintf(p2, sizeof(p2), "%s-wal", path);
-		unlink(p2);
-		snprintf(p2, sizeof(p2), "%s-shm", path);
-		unlink(p2);
-	}
+	db_drop(path);
 	rmdir(dir);
 	return done_testing();
 }

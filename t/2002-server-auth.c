@@ -33,7 +33,7 @@ main(void)
 	struct kp_reservation	 res;
 	struct kp_remote_key	*keys;
 	uint8_t			 ref[KP_REF_LEN];
-	char			*b, cmd[512], pkb64[64], body[256];
+	char			*b, cmd[1536], pkb64[64], body[256];
 	size_t			 n, i;
 	int			 rc;
 	const char *const	 tok[] = { "--metrics-token", token_file(),
@@ -301,13 +301,13 @@ main(void)
 	    "message names the operator's command");
 	sodium_bin2base64(pkb64, sizeof(pkb64), alice.pk, 32,
 	    sodium_base64_VARIANT_ORIGINAL);
-	snprintf(cmd, sizeof(cmd), "%s/kpool-server --db %s user add alice "
+	snprintf(cmd, sizeof(cmd), "%s/kpool-server --db '%s' user add alice "
 	    "%s >/dev/null", getenv("KP_BUILD") ? getenv("KP_BUILD") :
 	    "build", s2.db, pkb64);
 	is_int(system(cmd), 0, "kpool-server user add alice");
 	is_int(kp_client_status(alice.c, "alice", &st), KP_OK,
 	    "alice's signature is accepted now");
-	snprintf(cmd, sizeof(cmd), "%s/kpool-server --db %s user add alice "
+	snprintf(cmd, sizeof(cmd), "%s/kpool-server --db '%s' user add alice "
 	    "%s 2>/dev/null", getenv("KP_BUILD") ? getenv("KP_BUILD") :
 	    "build", s2.db, "AAAA");
 	rc = system(cmd);

@@ -94,7 +94,7 @@ main(void)
 	struct kp_remote_key	*keys;
 	struct rawreply		 r;
 	struct timespec		 t0, t1;
-	sqlite3			*db;
+	struct hold		*db;
 	_Atomic int		 stop;
 	long long		 w;
 	int64_t			 T;

@@ -35,7 +35,7 @@ main(void)
 	struct rawreply		 r;
 	struct timespec		 t0, t1;
 	const uint8_t		*kp;
-	sqlite3			*db;
+	struct hold		*db;
 	char			 req[2048], body[256];
 	int			 fd, n;
 	double			 ms;

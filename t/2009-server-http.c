@@ -143,12 +143,12 @@ main(void)
 	    "code=\"404\"} 3\n") != NULL, "the three 404s under other");
 	/* --listen longer than the server reads is refused, not cut */
 	{
-		char	cmd[512], out[256], *build = getenv("KP_BUILD");
+		char	cmd[1536], out[256], *build = getenv("KP_BUILD");
 		FILE	*f;
 		int	st;
 
 		/* (a server that listens instead is stopped after 10 s) */
-		snprintf(cmd, sizeof(cmd), "timeout 10 %s/kpool-server --db %s "
+		snprintf(cmd, sizeof(cmd), "timeout 10 %s/kpool-server --db '%s' "
 		    "--listen 127.0.0.1:%s080 2>&1", build ? build : "build", s.db,
 		    "0000000000000000000000000000000000000000000000000000");
 		if ((f = popen(cmd, "r")) == NULL)
@@ -167,7 +167,7 @@ main(void)
 	 * not share the port (SO_REUSEPORT) and take half the connections.
 	 */
 	{
-		char	cmd[512], out[256], *build = getenv("KP_BUILD");
+		char	cmd[1536], out[256], *build = getenv("KP_BUILD");
 		FILE	*f;
 		int	st;
 

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2011-store-rollback: the server's store (linked from libkps.a, on a
- * real SQLite file) when SQLite rolls the writer's batch back on its own
- * (as it may on SQLITE_FULL, IOERR, BUSY or NOMEM): the batch says so,
- * and no operation runs outside it (one used to commit alone, so a
- * request could be told its write failed while half the batch landed,
- * or the other way round), until the writer ends the batch.
+ * 2011-store-rollback: the server's store (linked from libkps.a) when
+ * the database ends the writer's batch on its own: SQLite rolls it back
+ * (as it may on SQLITE_FULL, IOERR, BUSY or NOMEM), PostgreSQL loses
+ * the connection (here the test terminates its backend, as a restart
+ * or a crash of the server does).  The batch says so, and no operation
+ * runs outside it (one used to commit alone, so a request could be told
+ * its write failed while half the batch landed, or the other way
+ * round), until the writer ends the batch; the next batch works (on
+ * PostgreSQL, on a new connection).
  */
 
 #include <stdio.h>
@@ -18,6 +21,8 @@
 #include "tap.h"
 
 #include "kps.h"
+#include "kps_db.h"
+#include "store_pg_db.h"
 #include "store_sqlite_db.h"
 
 #define T0	1700000000
@@ -61,8 +66,8 @@ stored(const char *path, int n)
 int
 main(void)
 {
-	char			 dir[] = "/tmp/kpool-2011.XXXXXX", path[128];
-	char			 cmd[160];
+	char			 dir[] = "/tmp/kpool-2011.XXXXXX", path[512];
+	char			 cmd[160], sql[128];
 	struct kps_store_conf	 conf = { 0 };
 	struct kps_store	*s = NULL;
 	struct kps_reserve	 r;
@@ -73,7 +78,8 @@ main(void)
 	plan(17);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
-	snprintf(path, sizeof(path), "%s/server.db", dir);
+	db_new(path, sizeof(path), dir);
+	diag("backend: %s", db_backend());
 	if (kps_store_open(path, &conf, &s) != KP_OK)
 		bail("open");
 	memset(pk, 7, sizeof(pk));
@@ -83,15 +89,31 @@ main(void)
 	mkkey(&k, 1);
 	is_int(kps_key_save(s, &k), KP_OK, "key 1 saved in the batch");
 	is_int(kps_store_in_batch(s), 1, "the batch is open");
-	/* what SQLite does on its own after SQLITE_FULL and the like */
-	is_int(sqlite3_exec(((struct kps_sq *)s)->db, "ROLLBACK", NULL,
-	    NULL, NULL), SQLITE_OK, "SQLite rolls the transaction back");
-	is_int(kps_store_in_batch(s), 0, "the batch knows it is gone");
-	mkkey(&k, 2);
-	is_int(kps_key_save(s, &k), KP_EDB,
-	    "key 2 is refused, not committed alone");
-	is_string(kps_store_errmsg(s), "the transaction was rolled back by "
-	    "SQLite", "and says why");
+	if (!db_is_pg()) {
+		/* what SQLite does on its own after SQLITE_FULL and such */
+		is_int(sqlite3_exec(((struct kps_sq *)s)->db, "ROLLBACK",
+		    NULL, NULL, NULL), SQLITE_OK,
+		    "SQLite rolls the transaction back");
+		is_int(kps_store_in_batch(s), 0, "the batch knows it is gone");
+		mkkey(&k, 2);
+		is_int(kps_key_save(s, &k), KP_EDB,
+		    "key 2 is refused, not committed alone");
+		is_string(kps_store_errmsg(s), "the transaction was rolled "
+		    "back by SQLite", "and says why");
+	} else {
+		/* the connection goes: a restart, a crash, an operator */
+		snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)",
+		    PQbackendPID(((struct kps_pg *)s)->conn));
+		PQclear(db_sql(path, sql));
+		ok(1, "the test terminates the writer's backend");
+		mkkey(&k, 2);
+		is_int(kps_key_save(s, &k), KP_EDB,
+		    "key 2 is refused: the connection is gone");
+		is_int(kps_store_in_batch(s), 0, "the batch knows it is gone");
+		ok(strstr(kps_store_errmsg(s), "terminat") != NULL ||
+		    strstr(kps_store_errmsg(s), "closed") != NULL,
+		    "and says why: %s", kps_store_errmsg(s));
+	}
 	memset(&r, 0, sizeof(r));
 	r.caller = "alice";
 	r.target = "alice";
@@ -110,6 +132,7 @@ main(void)
 	ok(stored(path, 2), "key 2 is stored");
 
 	kps_store_close(s);
+	db_drop(path);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);

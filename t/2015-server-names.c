@@ -49,20 +49,6 @@ upload1(struct who *w, const struct kpb *k)
 	return res;
 }
 
-/* sql: run sql on the database of s; bails on failure. */
-static void
-sql(struct srv *s, const char *text)
-{
-	sqlite3	*db;
-	char	*msg = NULL;
-
-	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK || sqlite3_exec(db, text, NULL, NULL, &msg) !=
-	    SQLITE_OK)
-		bail("sql: %s", msg ? msg : sqlite3_errmsg(db));
-	sqlite3_close(db);
-}
-
 static void
 migration(void)
 {
@@ -70,7 +56,7 @@ migration(void)
 	struct srv		 s;
 	struct who		 alice, look, bob;
 	struct rawreply		 r;
-	char			 q[1536], hk[3][65];
+	char			 q[2048], hk[3][65];
 	int			 i;
 
 	srv_start(&s, pub);
@@ -80,30 +66,63 @@ migration(void)
 	kill(s.pid, SIGTERM);
 	if (srv_wait(&s) != 0)
 		bail("stop");
-	/* the users table of schema 2, where names had their case */
+	/* the users table of schema 2 (PostgreSQL's 1), where names had
+	 * their case */
 	for (i = 0; i < 3; i++)
 		kp_hex(i == 0 ? alice.pk : i == 1 ? look.pk : bob.pk, 32,
 		    hk[i]);
-	snprintf(q, sizeof(q), "DROP TABLE users; DROP TABLE users_set_aside;"
-	    "DROP TABLE devices; DROP INDEX keypackages_user_suite;"
-	    "DROP INDEX keypackages_device_status;"
-	    "DROP INDEX keypackages_device_suite;"
-	    "ALTER TABLE keypackages DROP COLUMN device;"
-	    "CREATE TABLE users(name TEXT PRIMARY KEY, public_key BLOB NOT "
-	    "NULL CHECK (length(public_key) = 32), created_at INTEGER NOT "
-	    "NULL) WITHOUT ROWID;"
-	    "INSERT INTO users VALUES ('alice', x'%s', 100),"
-	    " ('Alice', x'%s', 200), ('ALICE', x'%s', 100), ('bob', x'%s', 50);"
-	    "INSERT INTO keypackages(keypackage_ref, username, "
-	    "keypackage_bytes, uploaded_at, status, not_after, "
-	    "credential_hash, ciphersuite, init_key) VALUES (randomblob(32), "
-	    "'Alice', x'00', 1, 'available', 9999999999, randomblob(32), 1, "
-	    "randomblob(32));"
-	    "PRAGMA user_version = 2;", hk[0], hk[1], hk[2], hk[2]);
-	sql(&s, q);
+	if (db_is_pg())
+		snprintf(q, sizeof(q), "DROP TABLE users; DROP TABLE "
+		    "users_set_aside; DROP TABLE nonces; DROP TABLE buckets;"
+		    "DROP TABLE devices; ALTER TABLE keypackages DROP COLUMN "
+		    "device;"
+		    "CREATE TABLE users (name text PRIMARY KEY, public_key "
+		    "bytea NOT NULL CHECK (length(public_key) = 32), "
+		    "created_at bigint NOT NULL);"
+		    "CREATE TABLE nonces (created bigint NOT NULL, keyid text "
+		    "NOT NULL, nonce text NOT NULL, PRIMARY KEY (created, "
+		    "keyid, nonce));"
+		    "CREATE TABLE rates (caller text NOT NULL, target text "
+		    "NOT NULL, tokens double precision NOT NULL, at bigint "
+		    "NOT NULL, taken boolean NOT NULL, PRIMARY KEY (caller, "
+		    "target));"
+		    "INSERT INTO users VALUES ('alice', '\\x%s', 100),"
+		    " ('Alice', '\\x%s', 200), ('ALICE', '\\x%s', 100),"
+		    " ('bob', '\\x%s', 50);"
+		    "INSERT INTO keypackages(keypackage_ref, username, "
+		    "keypackage_bytes, uploaded_at, status, not_after, "
+		    "credential_hash, ciphersuite, init_key) VALUES "
+		    "(sha256('r'), 'Alice', '\\x00', 1, 'available', "
+		    "9999999999, sha256('c'), 1, sha256('i'));"
+		    "UPDATE kpool_schema SET version = 1;", hk[0], hk[1],
+		    hk[2], hk[2]);
+	else
+		snprintf(q, sizeof(q), "DROP TABLE users; DROP TABLE "
+		    "users_set_aside; DROP TABLE buckets;"
+		    "DROP TABLE devices; DROP INDEX keypackages_user_suite;"
+		    "DROP INDEX keypackages_device_status;"
+		    "DROP INDEX keypackages_device_suite;"
+		    "ALTER TABLE keypackages DROP COLUMN device;"
+		    "CREATE TABLE users(name TEXT PRIMARY KEY, public_key "
+		    "BLOB NOT NULL CHECK (length(public_key) = 32), "
+		    "created_at INTEGER NOT NULL) WITHOUT ROWID;"
+		    "INSERT INTO users VALUES ('alice', x'%s', 100),"
+		    " ('Alice', x'%s', 200), ('ALICE', x'%s', 100),"
+		    " ('bob', x'%s', 50);"
+		    "INSERT INTO keypackages(keypackage_ref, username, "
+		    "keypackage_bytes, uploaded_at, status, not_after, "
+		    "credential_hash, ciphersuite, init_key) VALUES "
+		    "(randomblob(32), 'Alice', x'00', 1, 'available', "
+		    "9999999999, randomblob(32), 1, randomblob(32));"
+		    "PRAGMA user_version = 2;", hk[0], hk[1], hk[2], hk[2]);
+	srv_sql(&s, q);
 	srv_restart(&s, pub);
-	is_int(srv_count(&s, "PRAGMA user_version"), 4,
-	    "migrated to schema 3, then 4 (devices)");
+	if (db_is_pg())
+		is_int(srv_count(&s, "SELECT max(version) FROM kpool_schema"),
+		    3, "PostgreSQL: migrated to schema 2, then 3 (devices)");
+	else
+		is_int(srv_count(&s, "PRAGMA user_version"), 5,
+		    "SQLite: migrated to schema 4, then 5 (devices)");
 	is_int(srv_count(&s, "SELECT count(*) FROM users WHERE "
 	    "folded = 'alice' AND name = 'ALICE'"), 1,
 	    "of three that fold together, the first registered is kept "

@@ -13,7 +13,8 @@
  *				each ref, then "exhausted"
  * spend REF [GROUP]		release REF		retire REF
  * status USER			print "available N reserved N ..."
- * mine				print "REF STATUS" lines
+ * mine [long]			print "REF STATUS" lines; long: every
+ *				field of each key (t/2020)
  *
  * A failure prints "kpcli: HTTP CODE: ERROR: MESSAGE" and exits 1.
  */
@@ -221,7 +222,20 @@ main(int argc, char **argv)
 			fail(cmd, rc);
 		for (i = 0; i < n; i++) {
 			kp_hex(k[i].ref, KP_REF_LEN, hex);
-			printf("%s %s\n", hex, kp_state_name(k[i].state));
+			printf("%s %s", hex, kp_state_name(k[i].state));
+			if (argc > 1 && strcmp(argv[1], "long") == 0)
+				printf(" lr=%d up=%lld na=%lld rby=%s rat=%lld "
+				    "rexp=%lld sby=%s sat=%lld g=%.*s",
+				    k[i].last_resort,
+				    (long long)k[i].uploaded_at,
+				    (long long)k[i].not_after,
+				    k[i].reserved_by,
+				    (long long)k[i].reserved_at,
+				    (long long)k[i].reservation_expires_at,
+				    k[i].spent_by, (long long)k[i].spent_at,
+				    (int)k[i].group_id_len,
+				    (const char *)k[i].group_id);
+			printf("\n");
 		}
 		free(k);
 	} else

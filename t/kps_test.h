@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * kps_test.h: helpers of the server tests (t/2xxx-*.c): start a real
- * kpool-server on 127.0.0.1 port 0 with a fresh database and a test
- * clock, make users, and send raw (possibly tampered) signed requests.
- * Header-only: each test includes it once.
+ * kpool-server on 127.0.0.1 port 0 with a fresh database of the backend
+ * under test (kps_db.h) and a test clock, make users, and send raw
+ * (possibly tampered) signed requests.  Header-only: each test includes
+ * it once.
  */
 #ifndef KPS_TEST_H
 #define KPS_TEST_H
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 
 #include "kpool.h"
 #include "httpsig.h"
+#include "kps_db.h"
 #include "tap.h"
 
 struct srv {
@@ -35,7 +38,7 @@ struct srv {
 	int	port;
 	char	url[64];
 	char	dir[64];
-	char	db[128];
+	char	db[512];
 	char	clock[128];
 	char	log[128];
 };
@@ -128,7 +131,7 @@ srv_start(struct srv *s, const char *const *extra)
 	snprintf(s->dir, sizeof(s->dir), "/tmp/kpool-srv.XXXXXX");
 	if (mkdtemp(s->dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
-	snprintf(s->db, sizeof(s->db), "%s/server.db", s->dir);
+	db_new(s->db, sizeof(s->db), s->dir);
 	snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
 	srv_set_clock(s, (int64_t)time(NULL));
@@ -162,6 +165,7 @@ srv_stop(struct srv *s)
 		s->pid = 0;
 	}
 	if (getenv("KP_KEEP") == NULL) {
+		db_drop(s->db);
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
 		if (system(cmd) != 0)
 			diag("cannot remove %s", s->dir);
@@ -490,6 +494,8 @@ srv_count(struct srv *s, const char *query)
 	sqlite3_stmt	*st = NULL;
 	long long	 n = -1;
 
+	if (db_is_pg())
+		return db_count(s->db, query);
 	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) ==
 	    SQLITE_OK && sqlite3_prepare_v2(db, query, -1, &st, NULL) ==
 	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
@@ -499,31 +505,81 @@ srv_count(struct srv *s, const char *query)
 	return n;
 }
 
-/*
- * srv_hold_writer: take the write lock of the server's database (one
- * test), so that its writer waits and writes queue; srv_free_writer()
- * lets it go.
- */
-static __attribute__((unused)) sqlite3 *
-srv_hold_writer(struct srv *s)
+/* srv_sql: run the statements text on the server's database; bails on
+ * failure. */
+static __attribute__((unused)) void
+srv_sql(struct srv *s, const char *text)
 {
 	sqlite3	*db;
+	char	*msg = NULL;
 
+	if (db_is_pg()) {
+		PQclear(db_sql(s->db, text));
+		return;
+	}
 	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK || sqlite3_exec(db, text, NULL, NULL, &msg) !=
+	    SQLITE_OK)
+		bail("sql: %s", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/*
+ * srv_hold_writer: hold the server's writer (one test): take the write
+ * lock of its SQLite file, or lock its PostgreSQL keypackages table
+ * (every batch of the writer begins by sweeping it), so that its writer
+ * waits and writes queue; srv_free_writer() lets it go.
+ */
+struct hold {
+	sqlite3	*db;
+	PGconn	*pg;
+};
+
+static __attribute__((unused)) struct hold *
+srv_hold_writer(struct srv *s)
+{
+	struct hold	*h;
+	PGresult	*r;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		bail("calloc");
+	if (db_is_pg()) {
+		if ((h->pg = PQconnectdb(s->db)) == NULL ||
+		    PQstatus(h->pg) != CONNECTION_OK)
+			bail("connect %s", s->db);
+		r = PQexec(h->pg, "BEGIN; LOCK TABLE keypackages IN "
+		    "EXCLUSIVE MODE");
+		is_int(PQresultStatus(r), PGRES_COMMAND_OK, "the test "
+		    "locks the database's keypackages");
+		PQclear(r);
+		return h;
+	}
+	if (sqlite3_open_v2(s->db, &h->db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK)
 		bail("sqlite3_open %s", s->db);
-	sqlite3_busy_timeout(db, 5000);
-	is_int(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	sqlite3_busy_timeout(h->db, 5000);
+	is_int(sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 	    SQLITE_OK, "the test takes the database's write lock");
-	return db;
+	return h;
 }
 
 static __attribute__((unused)) void
-srv_free_writer(sqlite3 *db)
+srv_free_writer(struct hold *h)
 {
-	is_int(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK,
-	    "the test lets the writer go");
-	sqlite3_close(db);
+	PGresult	*r;
+
+	if (h->pg != NULL) {
+		r = PQexec(h->pg, "ROLLBACK");
+		is_int(PQresultStatus(r), PGRES_COMMAND_OK,
+		    "the test lets the writer go");
+		PQclear(r);
+		PQfinish(h->pg);
+	} else {
+		is_int(sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL),
+		    SQLITE_OK, "the test lets the writer go");
+		sqlite3_close(h->db);
+	}
+	free(h);
 }
 
 /* sock_open: a TCP connection to the server; bails on failure. */
@@ -684,6 +740,165 @@ put(struct srv *s, struct who *w, int n, uint16_t suite, int lr,
 	struct rawreply	r;
 
 	return put_ex(s, w, NULL, NULL, n, suite, lr, refs, &r);
+}
+
+/*
+ * srv_twin: another instance of s's server, on the same database and
+ * clock, with extra arguments; stop it with srv_kill() (srv_stop()
+ * would remove s's directory).
+ */
+static __attribute__((unused)) void
+srv_twin(const struct srv *s, struct srv *t, const char *const *extra)
+{
+	*t = *s;
+	srv_restart(t, extra);
+}
+
+/* srv_kill: send sig to the server and wait for it; its exit status. */
+static __attribute__((unused)) int
+srv_kill(struct srv *s, int sig)
+{
+	if (s->pid > 0)
+		kill(s->pid, sig);
+	return srv_wait(s);
+}
+
+/*
+ * A reserver of the load tests: a thread that reserves keys of target
+ * through url until the pool is exhausted (409), each reserve with a
+ * request_id of its own, retried on a 5xx after 20 ms (the same id: a
+ * committed reservation comes back, never a second one), given up at
+ * the first network error (the instance is gone) or at `until`.
+ */
+#define RESERVER_MAX	1024
+struct reserver {
+	pthread_t	 t;
+	const char	*url;
+	const char	*name;
+	const uint8_t	*seed;
+	const char	*target;
+	time_t		 until;
+	int		 id;
+	/* results */
+	size_t		 n;		/* reservations answered 200 */
+	uint8_t		 refs[RESERVER_MAX][KP_REF_LEN];
+	char		 rids[RESERVER_MAX][65];
+	unsigned	 s5xx;		/* 5xx answers */
+	int		 end;		/* KP_EEXHAUSTED, KP_ENET, ... */
+};
+
+static __attribute__((unused)) void *
+reserver_main(void *arg)
+{
+	struct reserver		*v = arg;
+	struct kp_client	*c;
+	struct kp_reservation	 res;
+	char			 rid[64];
+	unsigned		 seq = 0;
+	int			 rc;
+
+	if (kp_client_new(v->url, v->name, v->seed, &c) != KP_OK) {
+		v->end = KP_ENOMEM;
+		return NULL;
+	}
+	kp_client_set_timeouts(c, 2000, 10000);
+	snprintf(rid, sizeof(rid), "r%d-%u", v->id, seq);
+	for (;;) {
+		if (time(NULL) > v->until) {
+			v->end = KP_ENET;
+			break;
+		}
+		rc = kp_client_reserve(c, v->target, (const uint8_t *)"g", 1,
+		    rid, NULL, &res);
+		if (rc == KP_OK) {
+			if (v->n < RESERVER_MAX) {
+				memcpy(v->refs[v->n], res.ref, KP_REF_LEN);
+				snprintf(v->rids[v->n], sizeof(v->rids[0]),
+				    "%s", res.reservation_id);
+				v->n++;
+			}
+			kp_reservation_free(&res);
+			snprintf(rid, sizeof(rid), "r%d-%u", v->id, ++seq);
+			continue;
+		}
+		kp_reservation_free(&res);
+		if (rc == KP_ESERVER) {
+			v->s5xx++;
+			usleep(20000);
+			continue;
+		}
+		v->end = rc;
+		break;
+	}
+	kp_client_free(c);
+	return NULL;
+}
+
+/*
+ * upload_new: n fresh keys of w (valid for a day) through s, in batches of
+ * 100; their refs into refs (when not NULL).  Bails on a refusal.
+ */
+static __attribute__((unused)) void
+upload_new(struct srv *s, struct who *w, size_t n, uint8_t (*refs)[KP_REF_LEN])
+{
+	struct kpb		 k[100];
+	const uint8_t		*kps[100];
+	size_t			 lens[100], i, j, m;
+	struct kp_upload_result	 up[100];
+	int64_t			 t = (int64_t)time(NULL);
+	struct kp_client	*c;
+
+	if (kp_client_new(s->url, w->name, w->seed, &c) != KP_OK)
+		bail("client");
+	for (i = 0; i < n; i += m) {
+		m = n - i < 100 ? n - i : 100;
+		for (j = 0; j < m; j++) {
+			gen(w, w->name, t - 10, t + 86400, 0, &k[j]);
+			kps[j] = k[j].buf;
+			lens[j] = k[j].len;
+			if (refs != NULL)
+				memcpy(refs[i + j], k[j].ref, KP_REF_LEN);
+		}
+		if (kp_client_upload(c, kps, lens, m, up) != KP_OK)
+			bail("upload: %s", kp_client_errmsg(c));
+		for (j = 0; j < m; j++) {
+			if (!up[j].accepted)
+				bail("key %zu refused", i + j);
+			free(k[j].buf);
+		}
+	}
+	kp_client_free(c);
+}
+
+/*
+ * reservers_missing: how many of the reservations the n reservers of v
+ * were answered 200 are not in the PostgreSQL database db, reserved by
+ * them under the reservation id they were given.
+ */
+static __attribute__((unused)) size_t
+reservers_missing(const char *db, const struct reserver *v, size_t n)
+{
+	char	q[512], hex[2 * KP_REF_LEN + 1];
+	size_t	i, j, missing = 0;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < v[i].n; j++) {
+			kp_hex(v[i].refs[j], KP_REF_LEN, hex);
+			snprintf(q, sizeof(q), "SELECT count(*) FROM "
+			    "keypackages WHERE keypackage_ref = '\\x%s' AND "
+			    "reservation_id = '%.64s' AND reserved_by = "
+			    "'%.64s' AND status = 'reserved'", hex,
+			    v[i].rids[j], v[i].name);
+			missing += db_count(db, q) != 1;
+		}
+	return missing;
+}
+
+/* ref_cmp: qsort order of KeyPackageRefs. */
+static __attribute__((unused)) int
+ref_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, KP_REF_LEN);
 }
 
 #define is_reply(r, st, code, ...) do {					\

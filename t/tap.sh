@@ -12,6 +12,12 @@
 # Every test gets its own $TMP (mktemp -d), removed on exit after the
 # mounts are undone and the servers stopped.
 #
+# The server tests (t/2xxx) run on both backends: on SQLite, and on
+# PostgreSQL when KP_BACKEND=pg (the Makefile runs them a second time
+# so), in the cluster mk/pg.sh started for the run (KP_PG_DIR); db_new
+# makes each server a fresh database, dropped at exit.  Without a
+# cluster such a test skips, or fails under KP_REQUIRE_PG=1 (CI).
+#
 # Sanitizer builds: every program the test runs (kpool-server, kpoolfs,
 # the tools) writes its ASan/UBSan/LSan reports to $TMP/sanitizer.PID
 # (log_path, added to the ASAN_OPTIONS and UBSAN_OPTIONS that make test
@@ -30,6 +36,7 @@ _tap_mounts=
 _tap_pids=
 
 _tap_skipped=
+_tap_dbs=
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kpool-test.XXXXXX")
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TMP/sanitizer
@@ -80,6 +87,10 @@ _tap_cleanup() {
 	done
 	_tap_sanitizer
 	_san=$?
+	for d in $_tap_dbs; do
+		db_admin "DROP DATABASE IF EXISTS $d WITH (FORCE)" \
+		    >/dev/null 2>&1
+	done
 	rm -rf "$TMP"
 	if [ -n "$_tap_planned" ] && [ "$_tap_n" -ne "$_tap_planned" ]; then
 		echo "# planned $_tap_planned tests but ran $_tap_n"
@@ -236,12 +247,57 @@ bail() {
 	exit 255
 }
 
+# db_is_pg: the tests run on PostgreSQL.
+db_is_pg() {
+	[ "${KP_BACKEND:-}" = pg ]
+}
+
+# db_admin SQL: run SQL in the cluster's database postgres.
+db_admin() {
+	psql -X -q -v ON_ERROR_STOP=1 -h "$KP_PG_DIR" -U kpool -d postgres \
+	    -c "$1"
+}
+
+# db_new [NAME]: a fresh database, its --db in DB: $TMP/NAME.db (NAME
+# is server by default) on SQLite, a new database of the cluster on
+# PostgreSQL.
+db_new() {
+	if ! db_is_pg; then
+		DB=$TMP/${1:-server}.db
+		return
+	fi
+	_d=kpt_$$_${1:-server}
+	db_admin "CREATE DATABASE $_d" >/dev/null || bail "CREATE DATABASE $_d"
+	_tap_dbs="$_tap_dbs $_d"
+	DB="postgresql://kpool@/$_d?host=$KP_PG_DIR"
+}
+
+# db_sql DB SQL: the rows SQL gives on the database DB (of the backend
+# under test), unaligned, "|" between columns.
+db_sql() {
+	if db_is_pg; then
+		psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+	else
+		sqlite3 -bail "$1" "$2"
+	fi
+}
+
+if db_is_pg && [ -z "${KP_PG_DIR:-}" ]; then
+	[ -n "${KP_REQUIRE_PG:-}" ] && bail "KP_BACKEND=pg but no cluster" \
+	    "(KP_PG_DIR): run the tests with make check"
+	skip_all "no PostgreSQL cluster (KP_PG_DIR): make check starts one"
+fi
+
 # start_server [ARGS...]: start kpool-server on 127.0.0.1, port 0 (or
-# $_tap_port, see restart_server), with a fresh SQLite file in $TMP; sets
+# $_tap_port, see restart_server), with a fresh database (db_new) unless
+# SERVER_DB names one; sets
 # SERVER_PID, SERVER_PORT, SERVER_URL and SERVER_DB and returns once the
 # server listens (it prints its port then).  Extra ARGS go to the server.
 start_server() {
-	SERVER_DB=${SERVER_DB:-$TMP/server.db}
+	if [ -z "${SERVER_DB:-}" ]; then
+		db_new
+		SERVER_DB=$DB
+	fi
 	_log=$TMP/server.log
 	_pf=$TMP/server.port
 	rm -f "$_pf"

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * 2021-store-copy: the store's copy operations (kps_store_dump, _load,
+ * _census) that kpool-server migrate is made of.  A SQLite store is
+ * given rows of every kind and state (a user whose name has capitals,
+ * the users' devices, a name set aside by the case rule, a reservation
+ * with and without a request_id, one released, one burned, a spend, a
+ * last-resort key, a retirement's tombstones, nonces), then copied into a database of the
+ * backend under test, and back again into a second SQLite file: the
+ * census is the same at every step, and so is every row, column by
+ * column, NULLs included; the copy finds the user in any case and
+ * refuses the nonces as replays.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "tap.h"
+
+#include "kps.h"
+#include "kps_db.h"
+
+#define T0	1700000000
+#define MAXROWS	64
+
+/* Rows as a dump gave them, bytes copied. */
+struct rows {
+	struct kps_row	r[MAXROWS];
+	uint8_t		bytes[MAXROWS][64];
+	size_t		n;
+};
+
+static int
+keep(void *arg, const struct kps_row *r)
+{
+	struct rows	*d = arg;
+
+	if (d->n == MAXROWS)
+		return KP_ETOOBIG;
+	d->r[d->n] = *r;
+	if (r->kind == KPS_ROW_KEY) {
+		memcpy(d->bytes[d->n], r->key.bytes, r->key.len);
+		d->r[d->n].key.bytes = d->bytes[d->n];
+	}
+	d->n++;
+	return KP_OK;
+}
+
+static int
+load(void *arg, const struct kps_row *r)
+{
+	return kps_store_load(arg, r);
+}
+
+/* same: 1 when a and b hold the same rows, column by column. */
+static int
+same(const struct rows *a, const struct rows *b)
+{
+	struct kps_row	x, y;
+	size_t		i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		x = a->r[i];
+		y = b->r[i];
+		if (x.kind == KPS_ROW_KEY &&
+		    (x.key.len != y.key.len ||
+		    memcmp(x.key.bytes, y.key.bytes, x.key.len) != 0)) {
+			diag("row %zu: the bytes differ", i);
+			return 0;
+		}
+		x.key.bytes = y.key.bytes = NULL;
+		if (memcmp(&x, &y, sizeof(x)) != 0) {
+			diag("row %zu (kind %d) differs", i, x.kind);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static struct kps_store *
+open_db(const char *db, int burn)
+{
+	struct kps_store_conf	 conf = { 0 };
+	struct kps_store	*s = NULL;
+
+	conf.burn = burn;
+	if (kps_store_open(db, &conf, &s) != KP_OK)
+		bail("open %s: %s", db, s ? kps_store_errmsg(s) : "?");
+	return s;
+}
+
+static void
+mkkey(struct kps_key *k, int n, int lr)
+{
+	static uint8_t	bytes[8][64];
+
+	memset(k, 0, sizeof(*k));
+	k->ref[0] = (uint8_t)n;
+	k->ref[31] = 0xee;
+	memset(k->init_key, 0xa0, sizeof(k->init_key));
+	k->init_key[0] = (uint8_t)n;
+	snprintf(k->username, sizeof(k->username), "alice");
+	memset(bytes[n % 8], n, sizeof(bytes[0]));
+	k->bytes = bytes[n % 8];
+	k->len = 40 + (size_t)n;
+	memset(k->credential_hash, n, sizeof(k->credential_hash));
+	k->uploaded_at = T0 + n;
+	k->not_after = T0 + 86400;
+	k->suite = 1;
+	k->last_resort = lr;
+}
+
+/* copy: src into a fresh, empty dst, in one batch; KP_OK or the error. */
+static int
+copy(struct kps_store *src, struct kps_store *dst)
+{
+	int	rc;
+
+	if ((rc = kps_store_begin(dst)) != KP_OK)
+		return rc;
+	if ((rc = kps_store_dump(src, load, dst)) != KP_OK) {
+		(void)kps_store_rollback(dst);
+		return rc;
+	}
+	return kps_store_commit(dst);
+}
+
+int
+main(void)
+{
+	char			 dir[] = "/tmp/kpool-2021.XXXXXX", a[512];
+	char			 mid[512], back[512];
+	struct kps_store	*s, *sb, *m, *z;
+	struct kps_census	 c1, c2, c3;
+	struct kps_reserve	 r;
+	struct kps_reservation	 res;
+	struct kps_key		 k;
+	struct kps_row		 one;
+	static struct rows	 d1, d2, d3;
+	sqlite3			*raw;
+	uint8_t			 pk[32], got[32];
+	char			 canon[KP_MAX_USERNAME + 1];
+	uint64_t		 n;
+	int			 i;
+
+	plan(19);
+	if (mkdtemp(dir) == NULL)
+		bail("mkdtemp");
+	diag("copied into: %s", db_backend());
+	snprintf(a, sizeof(a), "%s/a.db", dir);
+	snprintf(back, sizeof(back), "%s/back.db", dir);
+	db_new(mid, sizeof(mid), dir);
+	if (strcmp(mid, a) == 0)	/* on SQLite: another file */
+		snprintf(mid, sizeof(mid), "%s/mid.db", dir);
+
+	/* a SQLite store with rows of every kind and state */
+	s = open_db(a, 0);
+	/* one key, one device: each user a key of its own */
+	memset(pk, 1, sizeof(pk));
+	if (kps_user_add(s, "alice", pk, T0) != KP_OK ||
+	    (pk[0] = 3, kps_user_add(s, "bob", pk, T0 + 1)) != KP_OK ||
+	    (pk[0] = 4, kps_user_add(s, "Carol", pk, T0 + 2)) != KP_OK ||
+	    kps_nonce_add(s, "bob", "n-1", T0 + 3) != KP_OK ||
+	    kps_nonce_add(s, "carol", "n-2", T0 + 4) != KP_OK)
+		bail("users and nonces");
+	/* what the case rule's migration leaves of a look-alike */
+	if (sqlite3_open(a, &raw) != SQLITE_OK || sqlite3_exec(raw,
+	    "INSERT INTO users_set_aside VALUES ('ALICE', zeroblob(32), "
+	    "1700000005, 'alice', 1700000006)", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		bail("set aside: %s", sqlite3_errmsg(raw));
+	sqlite3_close(raw);
+	for (i = 1; i <= 7; i++) {
+		mkkey(&k, i, i == 7);
+		if (kps_key_save(s, &k) != KP_OK)
+			bail("save %d", i);
+	}
+	memset(&r, 0, sizeof(r));
+	r.caller = "bob";
+	r.target = "alice";
+	r.group_id = (const uint8_t *)"grp";
+	r.group_id_len = 3;
+	r.ttl = 60;
+	/* key 1 burned: reserved, and its TTL runs out under burn */
+	sb = open_db(a, 1);
+	r.now = T0 + 10;
+	r.request_id = "rid-0";
+	if (kps_reserve(sb, &r, &res) != KP_OK ||
+	    kps_release_expired_reservations(sb, T0 + 71, &n) != KP_OK ||
+	    n != 1)
+		bail("burn 1");
+	kps_reservation_clear(&res);
+	kps_store_close(sb);
+	r.now = T0 + 80;
+	r.request_id = "rid-1";		/* key 2: reserved, request id */
+	if (kps_reserve(s, &r, &res) != KP_OK)
+		bail("reserve 2");
+	kps_reservation_clear(&res);
+	r.request_id = NULL;		/* key 3: reserved, none */
+	if (kps_reserve(s, &r, &res) != KP_OK)
+		bail("reserve 3");
+	kps_reservation_clear(&res);
+	if (kps_reserve(s, &r, &res) != KP_OK ||	/* key 4: spent */
+	    kps_spend(s, "bob", res.ref, (const uint8_t *)"", 0, T0 + 81) !=
+	    KP_OK)
+		bail("spend 4");
+	kps_reservation_clear(&res);
+	if (kps_reserve(s, &r, &res) != KP_OK ||	/* key 5: released */
+	    kps_release(s, "bob", res.ref, T0 + 82) != KP_OK)
+		bail("release 5");
+	kps_reservation_clear(&res);
+	mkkey(&k, 6, 0);			/* key 6: retired */
+	if (kps_retire(s, "alice", k.ref, T0 + 83) != KP_OK)
+		bail("retire 6");
+
+	is_int(kps_store_census(s, &c1), KP_OK, "census of the source");
+	ok(c1.rows[KPS_ROW_USER] == 3 && c1.rows[KPS_ROW_DEVICE] == 3 &&
+	    c1.rows[KPS_ROW_SET_ASIDE] == 1 &&
+	    c1.rows[KPS_ROW_NONCE] == 2 && c1.rows[KPS_ROW_KEY] == 6 &&
+	    c1.keys[KP_STATE_AVAILABLE] == 2 &&
+	    c1.keys[KP_STATE_RESERVED] == 2 && c1.keys[KP_STATE_SPENT] == 2 &&
+	    c1.last_resort == 1 && c1.reservations == 2 &&
+	    c1.tombstones[0] == 1 && c1.tombstones[1] == 1,
+	    "users, devices, names set aside, keys by state, reservations, "
+	    "tombstones, nonces");
+	is_int(kps_store_dump(s, keep, &d1), KP_OK, "dump the source");
+	is_int((int)d1.n, 3 + 3 + 1 + 6 + 2 + 2, "seventeen rows");
+
+	m = open_db(mid, 0);
+	is_int(copy(s, m), KP_OK, "load them into %s", db_backend());
+	is_int(kps_store_census(m, &c2), KP_OK, "its census");
+	ok(memcmp(&c1, &c2, sizeof(c1)) == 0, "the same census");
+	is_int(kps_store_dump(m, keep, &d2), KP_OK, "dump the copy");
+	ok(same(&d1, &d2), "the same rows, column by column, NULLs and all");
+	one = d1.r[0];
+	is_int(kps_store_load(m, &one), KP_EEXIST, "a row loaded again: "
+	    "there already");
+	is_int(kps_device_get(m, "CAROL", "default", got, canon), KP_OK,
+	    "the copy finds Carol as CAROL, with her device");
+	is_string(canon, "Carol", "as she registered");
+	is_int(kps_user_add(m, "carol", got, T0 + 9), KP_OK,
+	    "carol with her key: the same user, no change");
+	memset(got, 2, sizeof(got));
+	is_int(kps_user_add(m, "CAROL", got, T0 + 9), KP_EEXIST,
+	    "CAROL with another key: taken");
+	is_int(kps_nonce_add(m, "carol", "n-2", T0 + 4), KP_EEXIST,
+	    "a nonce of the source is a replay in the copy");
+
+	z = open_db(back, 0);
+	is_int(copy(m, z), KP_OK, "and back into SQLite");
+	is_int(kps_store_census(z, &c3), KP_OK, "census");
+	ok(memcmp(&c1, &c3, sizeof(c1)) == 0, "the same census again");
+	is_int(kps_store_dump(z, keep, &d3) == KP_OK && same(&d1, &d3), 1,
+	    "and the same rows");
+
+	kps_store_close(z);
+	kps_store_close(m);
+	kps_store_close(s);
+	db_drop(mid);
+	db_drop(a);
+	db_drop(back);
+	rmdir(dir);
+	return done_testing();
+}
