@@ -13,7 +13,8 @@ R=$TMP/root
 san=
 [ "${KP_BUILD##*/}" = build-san ] && san=1
 mk() {
-	make -s --no-print-directory -C "$KP_TOP" B="$KP_BUILD" \
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory \
+	    -C "$KP_TOP" B="$KP_BUILD" \
 	    SANITIZE="$san" PREFIX=/usr DESTDIR="$R" "$@"
 }
 
