@@ -211,18 +211,6 @@ out:
 	return kps_pg_op_end(s, own, rc);
 }
 
-/* find: the device called name among out[0..n), or NULL. */
-static struct kps_device *
-find(struct kps_device *out, size_t n, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(out[i].device, name) == 0)
-			return &out[i];
-	return NULL;
-}
-
 int
 kps_pg_device_list(struct kps_store *b, const char *user, int counts,
     int64_t now, char *out_canon, struct kps_device *out, size_t max,
@@ -230,11 +218,9 @@ kps_pg_device_list(struct kps_store *b, const char *user, int counts,
 {
 	struct kps_pg		*s = (struct kps_pg *)b;
 	struct kps_pg_args	 a;
-	struct kps_device	*d;
 	PGresult		*r;
 	char			 c[KP_MAX_USERNAME + 1], name[KP_MAX_DEVICE + 1];
-	uint64_t		 k;
-	int			 i, rc, si, state, lr;
+	int			 i, rc;
 
 	*n = 0;
 	if ((rc = canon(s, user, c)) != KP_OK)
@@ -264,15 +250,9 @@ kps_pg_device_list(struct kps_store *b, const char *user, int counts,
 		return KP_EDB;
 	for (i = 0; i < PQntuples(r); i++) {
 		kps_pg_text(r, i, 0, name, sizeof(name));
-		if ((d = find(out, *n, name)) == NULL)
-			continue;
-		si = kps_suite_index((unsigned)kps_pg_int(r, i, 1));
-		state = (int)kps_pg_int(r, i, 2);
-		lr = (int)kps_pg_int(r, i, 3);
-		k = (uint64_t)kps_pg_int(r, i, 4);
-		kps_counts_add(&d->counts, state, lr, k);
-		if (si >= 0)
-			kps_counts_add(&d->suite[si], state, lr, k);
+		kps_device_counts_add(out, *n, name,
+		    (unsigned)kps_pg_int(r, i, 1), (int)kps_pg_int(r, i, 2),
+		    (int)kps_pg_int(r, i, 3), (uint64_t)kps_pg_int(r, i, 4));
 	}
 	PQclear(r);
 	return KP_OK;

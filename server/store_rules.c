@@ -152,6 +152,23 @@ kps_counts_add(struct kps_counts *c, int state, int last_resort,
 }
 
 void
+kps_device_counts_add(struct kps_device *d, size_t nd, const char *device,
+    unsigned suite, int state, int last_resort, uint64_t n)
+{
+	size_t	i;
+	int	si = kps_suite_index(suite);
+
+	for (i = 0; i < nd; i++)
+		if (strcmp(d[i].device, device) == 0)
+			break;
+	if (i == nd)
+		return;
+	kps_counts_add(&d[i].counts, state, last_resort, n);
+	if (si >= 0)
+		kps_counts_add(&d[i].suite[si], state, last_resort, n);
+}
+
+void
 kps_census_add(struct kps_census *c, const char *status, int last_resort,
     uint64_t n, uint64_t reservations)
 {

@@ -98,6 +98,13 @@ int	kps_rule_named(const struct kps_keystate *w, int64_t now);
  * c (a row of a count's GROUP BY). */
 void	kps_counts_add(struct kps_counts *c, int state, int last_resort,
 	    uint64_t n);
+/* kps_device_counts_add: a row of a count per device and suite (n keys
+ * of device, suite, in effective state, last resort or not) to that
+ * device among d[0..nd) and its suite's counts; a device not there is
+ * ignored. */
+void	kps_device_counts_add(struct kps_device *d, size_t nd,
+	    const char *device, unsigned suite, int state, int last_resort,
+	    uint64_t n);
 /* kps_census_add: n keys stored as status (text), last resort or not,
  * reservations of them with a reservation id, to c. */
 void	kps_census_add(struct kps_census *c, const char *status,

@@ -244,28 +244,14 @@ out:
 	return kps_sq_op_end(s, own, rc);
 }
 
-/* find: the device called name among out[0..n), or NULL. */
-static struct kps_device *
-find(struct kps_device *out, size_t n, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(out[i].device, name) == 0)
-			return &out[i];
-	return NULL;
-}
-
 /* counts: add the counts of canon's keys at now to its devices. */
 static int
 counts(struct kps_sq *s, const char *canon, int64_t now,
     struct kps_device *out, size_t n)
 {
-	struct kps_device	*d;
-	sqlite3_stmt		*st;
-	char			 name[KP_MAX_DEVICE + 1];
-	uint64_t		 c;
-	int			 x, state, si, lr;
+	sqlite3_stmt	*st;
+	char		 name[KP_MAX_DEVICE + 1];
+	int		 x;
 
 	if ((st = kps_sq_stmt(s, SQ_COUNT_DEV)) == NULL)
 		return KP_EDB;
@@ -273,15 +259,10 @@ counts(struct kps_sq *s, const char *canon, int64_t now,
 	sqlite3_bind_text(st, 2, canon, -1, SQLITE_STATIC);
 	while ((x = sqlite3_step(st)) == SQLITE_ROW) {
 		kps_sq_text(st, 0, name, sizeof(name));
-		if ((d = find(out, n, name)) == NULL)
-			continue;
-		si = kps_suite_index((unsigned)sqlite3_column_int(st, 1));
-		state = sqlite3_column_int(st, 2);
-		lr = sqlite3_column_int(st, 3);
-		c = (uint64_t)sqlite3_column_int64(st, 4);
-		kps_counts_add(&d->counts, state, lr, c);
-		if (si >= 0)
-			kps_counts_add(&d->suite[si], state, lr, c);
+		kps_device_counts_add(out, n, name,
+		    (unsigned)sqlite3_column_int(st, 1),
+		    sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+		    (uint64_t)sqlite3_column_int64(st, 4));
 	}
 	sqlite3_reset(st);
 	return x == SQLITE_DONE ? KP_OK : kps_sq_err(s, "count");
