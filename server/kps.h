@@ -51,24 +51,25 @@ int64_t	kps_now(void);
  * clock's second field when it has one). */
 int64_t	kps_real_now(void);
 
-/* kps_fold: name (a valid user name) folded to lower case into out. */
+/* kps_fold: name (a valid user name or principal) folded to lower case
+ * into out. */
 static inline void
-kps_fold(char out[KP_MAX_USERNAME + 1], const char *name)
+kps_fold(char out[KP_MAX_PRINCIPAL + 1], const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < KP_MAX_USERNAME && name[i] != '\0'; i++)
+	for (i = 0; i < KP_MAX_PRINCIPAL && name[i] != '\0'; i++)
 		out[i] = name[i] >= 'A' && name[i] <= 'Z' ?
 		    (char)(name[i] - 'A' + 'a') : name[i];
 	out[i] = '\0';
 }
 
 /*
- * A signed request as replays see it: its signer (the user name,
+ * A signed request as replays see it: its signer (the principal,
  * folded), nonce and created; a replay repeats all three.
  */
 struct kps_sig {
-	char	 keyid[KP_MAX_USERNAME + 1];
+	char	 keyid[KP_MAX_PRINCIPAL + 1];
 	char	 nonce[KPS_MAX_NONCE + 1];
 	int64_t	 created;
 };
@@ -76,9 +77,11 @@ struct kps_sig {
 /* The work the single writer thread does, in group commits. */
 enum kps_job_kind {
 	KPS_JOB_NONCE,		/* only remember sig */
-	KPS_JOB_USER_ADD,
+	KPS_JOB_DEVICE_ADD,
+	KPS_JOB_DEVICE_REMOVE,
 	KPS_JOB_SAVE,
 	KPS_JOB_RESERVE,
+	KPS_JOB_CLAIM,
 	KPS_JOB_SPEND,
 	KPS_JOB_RELEASE,
 	KPS_JOB_RETIRE,
@@ -91,19 +94,25 @@ struct kps_job {
 						   is rc KP_EAUTH, not done */
 	int			 sig_rc;	/* the writer's kps_nonce_add
 						   of sig (for the batch) */
-	int			 rate;		/* RESERVE: take a token of
-						   (caller, target) first */
+	int			 rate;		/* RESERVE, CLAIM: take a
+						   token of (caller's user,
+						   target) first */
 	int			 wait;		/* KP_ERATE: seconds */
-	const char		*caller;
+	const char		*caller;	/* a principal; the user
+						   for DEVICE_* */
 	const uint8_t		*ref;
 	const uint8_t		*group_id;
 	size_t			 group_id_len;
-	const uint8_t		*pk;		/* USER_ADD */
+	const char		*device;	/* DEVICE_* */
+	const uint8_t		*pk;		/* DEVICE_ADD */
+	enum kps_dev_mode	 mode;		/* DEVICE_ADD */
+	uint64_t		 count;		/* DEVICE_REMOVE: retired */
 	struct kps_key		*keys;		/* SAVE */
 	int			*rcs;		/* SAVE: one per key */
 	size_t			 nkeys;
-	struct kps_reserve	 reserve;	/* RESERVE */
+	struct kps_reserve	 reserve;	/* RESERVE, CLAIM */
 	struct kps_reservation	 res;		/* RESERVE result */
+	struct kps_claim	*claim;		/* CLAIM result */
 	int64_t			 now;
 	int			 rc;
 	int			 done;		/* guarded by the writer lock */
@@ -153,18 +162,20 @@ struct kps_authreq {
 	size_t		 len;
 	const uint8_t	*pk;		/* the key to check with, or NULL:
 					   the registered key of keyid */
-	const char	*expect_keyid;	/* or NULL */
+	const char	*expect_keyid;	/* a principal, or NULL */
 };
 /*
  * kps_auth: check a request's signature (created from 300 s before the
- * server's time to KPS_SIG_SKEW after it) and this process's replay
- * cache; KP_OK with the user in user (as registered, or as given when
- * a->pk is), its key in pk_out (when not NULL)
- * and what names the signature in sig, for the database to remember;
- * or KP_EAUTH with a static reason in *why (counted in metrics).
+ * server's time to KPS_SIG_SKEW after it) by the key of the device its
+ * keyid names (a principal) and this process's replay cache; KP_OK
+ * with the user in user (as registered, or as given when a->pk is),
+ * the device in device, its key in pk_out (when not NULL) and what
+ * names the signature in sig, for the database to remember; or
+ * KP_EAUTH with a static reason in *why (counted in metrics).
  */
 int	kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
-	    uint8_t *pk_out, struct kps_sig *sig, const char **why);
+	    char device[KP_MAX_DEVICE + 1], uint8_t *pk_out,
+	    struct kps_sig *sig, const char **why);
 /* kps_auth_init: key the replay cache; KP_OK or KP_ECRYPTO. */
 int	kps_auth_init(void);
 /* kps_auth_fini: forget the replay cache. */
@@ -175,7 +186,7 @@ void	kps_auth_fini(void);
  * but the store's counts.  A route is a number below KPS_MAX_ROUTES
  * (an entry of the route table in routes.c).
  */
-#define KPS_MAX_ROUTES	16
+#define KPS_MAX_ROUTES	24
 /* kps_metric_request: count a reply of status to route (ignored when
  * out of range). */
 void	kps_metric_request(int route, int status);
@@ -210,8 +221,9 @@ struct kps_call {
 	size_t		 len;
 	int		 route;		/* set by kps_handle: see
 					   kps_route_of() */
-	char		 user[KP_MAX_USERNAME + 1]; /* set by kps_handle:
-					   the authenticated caller or "" */
+	char		 user[KP_MAX_PRINCIPAL + 1]; /* set by kps_handle:
+					   the authenticated caller (its
+					   principal) or "" */
 	struct kps_pending *pending;	/* set by kps_handle: a write to
 					   submit, r is not filled yet */
 };

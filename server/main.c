@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * main.c: kpool-server, the sync server of kpool: options, the
- * "user add" and "migrate" commands, start-up and a clean stop on
- * SIGTERM.
+ * operator's commands ("user add", "device add|remove|list",
+ * "migrate"), start-up and a clean stop on SIGTERM.
  */
 
 #include <err.h>
@@ -34,6 +34,10 @@ usage(void)
 	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
 	    "[--test-clock file]\n"
 	    "       kpool-server --db database user add name public-key\n"
+	    "       kpool-server --db database device add name device "
+	    "public-key\n"
+	    "       kpool-server --db database device remove name device\n"
+	    "       kpool-server --db database device list name\n"
 	    "       kpool-server migrate --from database --to database\n");
 	exit(2);
 }
@@ -80,39 +84,139 @@ metrics_token(const char *path)
 	return tok;
 }
 
-/* user add NAME PUBKEY_B64: provision a user (closed registration). */
-static int
-user_add(int argc, char **argv)
+/* open_db: the store of --db for a command; exits 1 when it does not
+ * open. */
+static struct kps_store *
+open_db(void)
 {
 	struct kps_store_conf	 conf = { 0 };
 	struct kps_store	*s = NULL;
-	uint8_t			 pk[64];
 	char			 shown[512];
-	size_t			 len;
 	int			 rc;
 
-	if (argc != 4 || strcmp(argv[1], "add") != 0)
-		usage();
-	if (!kp_username_valid(argv[2]))
-		errx(2, "%s: not a valid user name", argv[2]);
-	if (sodium_base642bin(pk, sizeof(pk), argv[3], strlen(argv[3]), NULL,
-	    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || len != 32)
-		errx(2, "the public key must be standard base64 of 32 bytes");
 	if ((rc = kps_store_open(kps_conf.db, &conf, &s)) != KP_OK) {
 		warnx("%s: %s", kps_store_shown(kps_conf.db, shown,
 		    sizeof(shown)), s ? kps_store_errmsg(s) : kp_strerror(rc));
 		kps_store_close(s);
-		return 1;
+		exit(1);
 	}
-	rc = kps_user_add(s, argv[2], pk, (int64_t)time(NULL));
+	return s;
+}
+
+/* names: check a command's user and device names (exit 2). */
+static void
+names(const char *user, const char *device)
+{
+	if (!kp_username_valid(user))
+		errx(2, "%s: not a valid user name", user);
+	if (device != NULL && !kp_devicename_valid(device))
+		errx(2, "%s: not a valid device name (lower case)", device);
+}
+
+/* device_add: add device of user with key b64 (and the user when it
+ * does not exist), as "device add" and "user add" do. */
+static int
+device_add(const char *user, const char *device, const char *b64)
+{
+	struct kps_store	*s;
+	uint8_t			 pk[64];
+	char			 who[KP_MAX_PRINCIPAL + 1];
+	size_t			 len;
+	int			 rc;
+
+	names(user, device);
+	if (sodium_base642bin(pk, sizeof(pk), b64, strlen(b64), NULL, &len,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || len != 32)
+		errx(2, "the public key must be standard base64 of 32 bytes");
+	s = open_db();
+	rc = kps_device_add(s, user, device, pk, KPS_DEV_OPERATOR,
+	    (int64_t)time(NULL));
 	if (rc == KP_EEXIST)
-		warnx("%s: the name is taken by another key", argv[2]);
+		warnx("%s: the device %s has another key", user, device);
+	else if (rc == KP_ECONFLICT)
+		warnx("the key is another device's");
+	else if (rc == KP_ETOOBIG)
+		warnx("%s has %d devices, the most a user may have", user,
+		    KPS_MAX_DEVICES);
+	else if (rc != KP_OK)
+		warnx("%s", kps_store_errmsg(s));
+	else if (kp_principal(user, device, who, sizeof(who)) == KP_OK)
+		printf("%s\n", who);
+	kps_store_close(s);
+	return rc == KP_OK ? 0 : 1;
+}
+
+/* device_remove: remove device of user, retiring its keys. */
+static int
+device_remove(const char *user, const char *device)
+{
+	struct kps_store	*s;
+	uint64_t		 n;
+	int			 rc;
+
+	names(user, device);
+	s = open_db();
+	rc = kps_device_remove(s, user, device, (int64_t)time(NULL), &n);
+	if (rc == KP_ENOTFOUND)
+		warnx("%s has no device %s", user, device);
+	else if (rc == KP_ECONFLICT)
+		warnx("%s is the only device of %s", device, user);
 	else if (rc != KP_OK)
 		warnx("%s", kps_store_errmsg(s));
 	else
-		printf("%s\n", argv[2]);
+		printf("%s %s: %llu keys retired\n", user, device,
+		    (unsigned long long)n);
 	kps_store_close(s);
 	return rc == KP_OK ? 0 : 1;
+}
+
+/* device_list: the devices of user, one a line: name, key, counts. */
+static int
+device_list(const char *user)
+{
+	struct kps_store	*s;
+	struct kps_device	 d[KPS_MAX_DEVICES];
+	char			 b64[64];
+	size_t			 n, i;
+	int			 rc;
+
+	names(user, NULL);
+	s = open_db();
+	rc = kps_device_list(s, user, 1, (int64_t)time(NULL), NULL, d,
+	    KPS_MAX_DEVICES, &n);
+	if (rc == KP_ENOTFOUND)
+		warnx("no user %s", user);
+	else if (rc != KP_OK)
+		warnx("%s", kps_store_errmsg(s));
+	for (i = 0; rc == KP_OK && i < n; i++) {
+		sodium_bin2base64(b64, sizeof(b64), d[i].public_key, 32,
+		    sodium_base64_VARIANT_ORIGINAL);
+		printf("%s %s available=%llu reserved=%llu spent=%llu\n",
+		    d[i].device, b64,
+		    (unsigned long long)d[i].counts.n[KP_STATE_AVAILABLE],
+		    (unsigned long long)d[i].counts.n[KP_STATE_RESERVED],
+		    (unsigned long long)d[i].counts.n[KP_STATE_SPENT]);
+	}
+	kps_store_close(s);
+	return rc == KP_OK ? 0 : 1;
+}
+
+/* command: the operator's commands, "user add" and "device ...". */
+static int
+command(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[0], "user") == 0 &&
+	    strcmp(argv[1], "add") == 0)
+		return device_add(argv[2], KP_DEFAULT_DEVICE, argv[3]);
+	if (argc < 2 || strcmp(argv[0], "device") != 0)
+		usage();
+	if (argc == 5 && strcmp(argv[1], "add") == 0)
+		return device_add(argv[2], argv[3], argv[4]);
+	if (argc == 4 && strcmp(argv[1], "remove") == 0)
+		return device_remove(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "list") == 0)
+		return device_list(argv[2]);
+	usage();
 }
 
 /* migrate --from DB --to DB: copy a store into an empty one. */
@@ -260,11 +364,8 @@ main(int argc, char **argv)
 		return migrate(argc, argv);
 	if (kps_conf.db == NULL)
 		usage();
-	if (argc > 0) {
-		if (strcmp(argv[0], "user") != 0)
-			usage();
-		return user_add(argc, argv);
-	}
+	if (argc > 0)
+		return command(argc, argv);
 
 	/* Threads inherit this mask; main takes the signals in sigwait. */
 	sigemptyset(&set);

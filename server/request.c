@@ -84,7 +84,7 @@ void
 kps_log_request(const char *method, const char *target, int status,
     double ms, const char *user, int aborted)
 {
-	char	line[320], m[16], path[121], u[KP_MAX_USERNAME + 1];
+	char	line[360], m[16], path[121], u[KP_MAX_PRINCIPAL + 1];
 	int	n;
 
 	if (kps_conf.quiet)
@@ -135,13 +135,17 @@ kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect)
 	a.len = x->c->len;
 	a.pk = pk;
 	a.expect_keyid = expect;
-	if ((rc = kps_auth(&a, x->user, x->pk, &x->sig, &why)) != KP_OK) {
+	if ((rc = kps_auth(&a, x->user, x->device, x->pk, &x->sig,
+	    &why)) != KP_OK) {
 		if (rc != KP_EAUTH)
 			return kps_reply_dberr(x->r, rc);
 		kps_error(x->r, 401, "unauthorized", "%s", why ? why :
 		    "refused");
 		return -1;
 	}
+	if (kp_principal(x->user, x->device, x->principal,
+	    sizeof(x->principal)) != KP_OK)
+		return kps_reply_dberr(x->r, KP_EINVAL);
 	if (strcmp(x->c->method, "GET") == 0) {
 		if ((rd = kps_reader()) == NULL)
 			return kps_reply_dberr(x->r, KP_EDB);
@@ -159,6 +163,14 @@ kps_req_sig(struct kps_req *x)
 {
 	x->sig_unsaved = 0;
 	return &x->sig;
+}
+
+void
+kps_req_job(struct kps_req *x, struct kps_job *j, enum kps_job_kind kind)
+{
+	memset(j, 0, sizeof(*j));
+	j->kind = kind;
+	j->sig = kps_req_sig(x);
 }
 
 int
@@ -204,6 +216,44 @@ kps_req_str(struct kps_req *x, const char *name, int required, const char **out)
 		return -1;
 	}
 	*out = json_string_value(v);
+	return 0;
+}
+
+int
+kps_req_name(struct kps_req *x, const char *name, int required, int device,
+    const char **out)
+{
+	if (kps_req_str(x, name, required, out) != 0)
+		return -1;
+	if (*out == NULL || (device ? kp_devicename_valid(*out) :
+	    kp_username_valid(*out)))
+		return 0;
+	if (device)
+		kps_error(x->r, 400, "bad_device", "\"%s\": a device name is "
+		    "1 to %d lower-case letters, digits, '.', '_' or '-', "
+		    "starting with a letter or digit", name, KP_MAX_DEVICE);
+	else
+		kps_error(x->r, 400, "bad_username", "\"%s\": a user name "
+		    "is 1 to %d letters, digits, '.', '_', '-' or '@', "
+		    "starting with a letter or digit", name, KP_MAX_USERNAME);
+	return -1;
+}
+
+int
+kps_req_pk(struct kps_req *x, uint8_t pk[32])
+{
+	const char	*s;
+	uint8_t		 buf[64];
+	size_t		 len;
+
+	if (kps_req_str(x, "public_key", 1, &s) != 0)
+		return -1;
+	if (kps_unb64(s, sizeof(buf), buf, &len) != 0 || len != 32) {
+		kps_error(x->r, 400, "bad_base64", "public_key is not "
+		    "standard base64 of a 32-byte Ed25519 key");
+		return -1;
+	}
+	memcpy(pk, buf, 32);
 	return 0;
 }
 
