@@ -124,7 +124,8 @@ $(B)/lib/%.o: lib/%.c lib/*.h
 
 $(B)/server/%.o: server/%.c server/*.h $(PUB_DEP)
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -Iserver $(PUB_INC) $(call pc_cflags,$(SERVER_PKGS)) \
+	$(CC) $(KCFLAGS) -DKPS_VERSION='"$(VERSION)"' -Iserver $(PUB_INC) \
+	    $(call pc_cflags,$(SERVER_PKGS)) \
 	    -c $< -o $@
 
 $(B)/fs/%.o: kpoolfs/%.c kpoolfs/*.h $(PUB_DEP)
