@@ -18,6 +18,10 @@ LIBDIR	?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
 INCDIR	?= $(PREFIX)/include
 PCDIR	?= $(LIBDIR)/pkgconfig
 MANDIR	?= $(PREFIX)/share/man
+# /etc for PREFIX=/usr, else PREFIX/etc; the systemd units under
+# PREFIX/lib/systemd (Debian's package: /lib/systemd).
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd
 CFLAGS	?= -O2 -g
 SANITIZE ?=
 PROVE	?= prove
@@ -305,19 +309,29 @@ fuzz: deps
 	done
 
 # make install [DESTDIR=D] [PREFIX=/usr]: the programs, the library with
-# its SONAME links, the headers, kpool.pc and the man pages.
+# its SONAME links, the headers, kpool.pc, the man pages, the systemd
+# units and the server's settings (SYSCONFDIR/kpool/kpool-server.conf,
+# written only when absent, removed by uninstall only when unchanged).
+CONF	= $(SYSCONFDIR)/kpool/kpool-server.conf
 INSTALLED = $(if $(FS_SRC),$(BINDIR)/kpoolfs) \
 	$(if $(SRV_SRC),$(SBINDIR)/kpool-server) \
+	$(SYSTEMDDIR)/system/kpool-server.service \
+	$(SYSTEMDDIR)/user/kpoolfs@.service $(CONF) \
 	$(LIBDIR)/libkpool.a $(LIBDIR)/libkpool.so.$(VERSION) \
 	$(LIBDIR)/libkpool.so.$(SOVER) $(LIBDIR)/libkpool.so \
 	$(PUB_HDR:lib/%=$(INCDIR)/%) $(PCDIR)/kpool.pc \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
+# The systemd units get this install's paths.
+UNIT_SED = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
 install: all $(B)/kpool.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
-	    $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR)/system \
+	    $(DESTDIR)$(SYSTEMDDIR)/user $(DESTDIR)$(SYSCONFDIR)/kpool
 	install -m 644 $(B)/libkpool.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libkpool.so.$(SOVER)
@@ -328,10 +342,22 @@ install: all $(B)/kpool.pc
 	$(if $(SRV_SRC),install -m 755 $(B)/kpool-server $(DESTDIR)$(SBINDIR)/)
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	$(UNIT_SED) systemd/kpool-server.service.in \
+	    >$(DESTDIR)$(SYSTEMDDIR)/system/kpool-server.service
+	$(UNIT_SED) systemd/kpoolfs@.service.in \
+	    >$(DESTDIR)$(SYSTEMDDIR)/user/kpoolfs@.service
+	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/system/kpool-server.service \
+	    $(DESTDIR)$(SYSTEMDDIR)/user/kpoolfs@.service
+	test -e $(DESTDIR)$(CONF) || \
+	    install -m 644 systemd/kpool-server.conf $(DESTDIR)$(CONF)
 
-# What install wrote, and nothing else; directories are left.
+# What install wrote, and nothing else; directories are left, and so
+# is a settings file the operator changed.
+REMOVED	= $(filter-out $(CONF),$(INSTALLED))
 uninstall:
-	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	cmp -s systemd/kpool-server.conf $(DESTDIR)$(CONF) && \
+	    rm -f $(DESTDIR)$(CONF) || true
+	rm -f $(REMOVED:%=$(DESTDIR)%)
 
 # The list install writes, for t/9005.
 install-list:

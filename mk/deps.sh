@@ -21,13 +21,16 @@
 #			(nginx -t; Debian's policy in containers keeps the
 #			service from starting)
 #	openssl		its test certificate
+#	systemd		t/9006 checks the units with systemd-analyze verify
+#			(offline: systemd need not run, nor be PID 1)
 
 set -eu
 
 pkgs="build-essential pkg-config libsodium-dev libssl-dev libsqlite3-dev
 	sqlite3 libcurl4-openssl-dev libfuse3-dev fuse3 libmicrohttpd-dev
 	libjansson-dev perl procps bc groff-base nodejs npm ca-certificates
-	clang libclang-rt-14-dev curl postgresql libpq-dev nginx openssl"
+	clang libclang-rt-14-dev curl postgresql libpq-dev nginx openssl
+	systemd"
 
 missing=
 for p in $pkgs; do
