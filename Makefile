@@ -22,7 +22,10 @@ MANDIR	?= $(PREFIX)/share/man
 # PREFIX/lib/systemd (Debian's package: /lib/systemd).
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd
+SYSUNITDIR ?= $(SYSTEMDDIR)/system
+USERUNITDIR ?= $(SYSTEMDDIR)/user
 CFLAGS	?= -O2 -g
+LDFLAGS	?=
 SANITIZE ?=
 PROVE	?= prove
 JOBS	?= 2
@@ -143,7 +146,7 @@ $(B)/libkpool.a: $(LIB_OBJ)
 
 # libkpool.so.VERSION, named libkpool.so.SOVER inside, and its two links.
 $(B)/libkpool.so.$(VERSION): $(LIB_OBJ)
-	$(CC) -shared $(SANFLAGS) -Wl,-soname,libkpool.so.$(SOVER) -o $@ $^ \
+	$(CC) -shared $(SANFLAGS) $(LDFLAGS) -Wl,-soname,libkpool.so.$(SOVER) -o $@ $^ \
 	    $(call pc_libs,$(LIB_PKGS))
 
 $(B)/libkpool.so: $(B)/libkpool.so.$(VERSION)
@@ -160,10 +163,11 @@ $(B)/libkps.a: $(KPS_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/kpool-server: $(B)/server/main.o $(B)/libkps.a $(B)/libkpool.a
-	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(SERVER_PKGS)) -lpthread
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SERVER_PKGS)) \
+	    -lpthread
 
 $(B)/kpoolfs: $(FS_OBJ) $(B)/libkpool.a
-	$(CC) $(SANFLAGS) -o $@ $(FS_OBJ) $(B)/libkpool.a \
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(FS_OBJ) $(B)/libkpool.a \
 	    $(call pc_libs,$(FS_PKGS)) -lpthread
 
 $(B)/t/%.o: t/%.c t/*.h t/support/*.h lib/*.h
@@ -315,8 +319,8 @@ fuzz: deps
 CONF	= $(SYSCONFDIR)/kpool/kpool-server.conf
 INSTALLED = $(if $(FS_SRC),$(BINDIR)/kpoolfs) \
 	$(if $(SRV_SRC),$(SBINDIR)/kpool-server) \
-	$(SYSTEMDDIR)/system/kpool-server.service \
-	$(SYSTEMDDIR)/user/kpoolfs@.service $(CONF) \
+	$(SYSUNITDIR)/kpool-server.service \
+	$(USERUNITDIR)/kpoolfs@.service $(CONF) \
 	$(LIBDIR)/libkpool.a $(LIBDIR)/libkpool.so.$(VERSION) \
 	$(LIBDIR)/libkpool.so.$(SOVER) $(LIBDIR)/libkpool.so \
 	$(PUB_HDR:lib/%=$(INCDIR)/%) $(PCDIR)/kpool.pc \
@@ -330,8 +334,8 @@ install: all $(B)/kpool.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR)/system \
-	    $(DESTDIR)$(SYSTEMDDIR)/user $(DESTDIR)$(SYSCONFDIR)/kpool
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSUNITDIR) \
+	    $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(SYSCONFDIR)/kpool
 	install -m 644 $(B)/libkpool.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libkpool.so.$(SOVER)
@@ -343,11 +347,11 @@ install: all $(B)/kpool.pc
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	$(UNIT_SED) systemd/kpool-server.service.in \
-	    >$(DESTDIR)$(SYSTEMDDIR)/system/kpool-server.service
+	    >$(DESTDIR)$(SYSUNITDIR)/kpool-server.service
 	$(UNIT_SED) systemd/kpoolfs@.service.in \
-	    >$(DESTDIR)$(SYSTEMDDIR)/user/kpoolfs@.service
-	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/system/kpool-server.service \
-	    $(DESTDIR)$(SYSTEMDDIR)/user/kpoolfs@.service
+	    >$(DESTDIR)$(USERUNITDIR)/kpoolfs@.service
+	chmod 644 $(DESTDIR)$(SYSUNITDIR)/kpool-server.service \
+	    $(DESTDIR)$(USERUNITDIR)/kpoolfs@.service
 	test -e $(DESTDIR)$(CONF) || \
 	    install -m 644 systemd/kpool-server.conf $(DESTDIR)$(CONF)
 
