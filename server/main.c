@@ -293,6 +293,23 @@ trim(char *s)
 	return s;
 }
 
+/* keep: a copy of value that lives until exit (held here, so that a
+ * setting the command line overrides is not a leak); exits 1 when out
+ * of memory. */
+static const char *
+keep(const char *value, const char *where)
+{
+	static char	**kept;		/* every copy */
+	static size_t	  nkept;
+	char		**nk;
+
+	if ((nk = realloc(kept, (nkept + 1) * sizeof(*kept))) == NULL ||
+	    (nk[nkept] = strdup(value)) == NULL)
+		err(1, "%s", where);
+	kept = nk;
+	return kept[nkept++];
+}
+
 /*
  * config_file: apply the settings of path, "name = value" lines whose
  * names are the long options' (config, version and help aside); a
@@ -307,7 +324,6 @@ config_file(const char *path)
 	const struct option	*o;
 	FILE			*f;
 	char			 line[4096], where[4200], *name, *value, *eq;
-	char			*v;
 	unsigned		 n = 0;
 
 	if ((f = fopen(path, "re")) == NULL)
@@ -340,9 +356,7 @@ config_file(const char *path)
 		}
 		if (*value == '\0')
 			bad("%s: no value", name);
-		if ((v = strdup(value)) == NULL)
-			err(1, "%s", where);
-		apply(o->val, v);	/* v lives on, as optarg does */
+		apply(o->val, keep(value, where));
 	}
 	if (ferror(f))
 		err(1, "--config %s", path);
