@@ -2,12 +2,14 @@
 /*
  * kpfill: fill a kpool-server database for the benchmarks, straight
  * through the server's store (bench/run-server.sh).  It registers the
- * pool's owner and the reservers u0..u63, whose Ed25519 seeds are
- * SHA-256("kpool-bench:" NAME) (bench/loadgen.c derives the same), and
- * stores N keys of the owner: one real KeyPackage's bytes under N
- * distinct refs and init keys, uploaded one second apart, oldest first.
+ * pool's owner with D devices (default, d1, d2, ...; 1 when not given)
+ * and the reservers u0..u63, whose Ed25519 seeds are
+ * SHA-256("kpool-bench:" PRINCIPAL) (bench/loadgen.c derives the same),
+ * and stores N keys of each device of the owner: one real KeyPackage's
+ * bytes under N distinct refs and init keys, uploaded one second apart,
+ * oldest first.  Several owners may share a database.
  *
- *	kpfill DB OWNER N
+ *	kpfill DB OWNER N [D]
  */
 
 #include <err.h>
@@ -39,24 +41,34 @@ main(int argc, char **argv)
 	struct kp_kpopts	 o;
 	struct kp_kpsecrets	 sec;
 	uint8_t			 seed[32], pk[32], sk[64], ref[KP_REF_LEN];
-	uint8_t			*kp;
-	size_t			 kplen;
-	char			 name[16];
-	unsigned long		 n, i;
+	uint8_t			*kp, h[64 + KP_MAX_PRINCIPAL];
+	size_t			 kplen, hl;
+	char			 name[16], dev[KP_MAX_DEVICE + 1];
+	char			 who[KP_MAX_PRINCIPAL + 1];
+	unsigned long		 n, i, nd = 1, d;
 	int64_t			 now = (int64_t)time(NULL);
 	int			 rc;
 
-	if (argc != 4)
-		errx(2, "usage: kpfill db owner n");
+	if (argc != 4 && argc != 5)
+		errx(2, "usage: kpfill db owner n [devices]");
 	n = strtoul(argv[3], NULL, 10);
+	if (argc == 5 && ((nd = strtoul(argv[4], NULL, 10)) < 1 ||
+	    nd > KPS_MAX_DEVICES))
+		errx(2, "devices: 1 to %d", KPS_MAX_DEVICES);
 	if (sodium_init() < 0)
 		errx(1, "sodium_init");
 	if ((rc = kps_store_open(argv[1], &conf, &s)) != KP_OK)
 		errx(1, "%s: %s", argv[1], s ? kps_store_errmsg(s) : "?");
-	bench_seed(argv[2], seed);
-	crypto_sign_seed_keypair(pk, sk, seed);
-	if (kps_user_add(s, argv[2], pk, now) != KP_OK)
-		errx(1, "user add: %s", kps_store_errmsg(s));
+	for (d = 0; d < nd; d++) {
+		snprintf(dev, sizeof(dev), d ? "d%lu" : KP_DEFAULT_DEVICE, d);
+		if (kp_principal(argv[2], dev, who, sizeof(who)) != KP_OK)
+			errx(2, "%s: not a user name", argv[2]);
+		bench_seed(who, seed);
+		crypto_sign_seed_keypair(pk, sk, seed);
+		if (kps_device_add(s, argv[2], dev, pk, KPS_DEV_OPERATOR,
+		    now) != KP_OK)
+			errx(1, "device add: %s", kps_store_errmsg(s));
+	}
 	for (i = 0; i < 64; i++) {
 		snprintf(name, sizeof(name), "u%lu", i);
 		bench_seed(name, seed);
@@ -76,25 +88,34 @@ main(int argc, char **argv)
 	k.len = kplen;
 	k.suite = 1;
 	k.not_after = now + 30 * 86400;
-	for (i = 0; i < n; i++) {
-		if (i % 20000 == 0 && kps_store_begin(s) != KP_OK)
-			errx(1, "begin: %s", kps_store_errmsg(s));
-		crypto_hash_sha256(k.ref, (const uint8_t *)&i, sizeof(i));
-		k.init_key[0] = 1;
-		memcpy(k.init_key + 1, k.ref, 31);
-		k.uploaded_at = now - (int64_t)n + (int64_t)i;
-		if ((rc = kps_key_save(s, &k)) != KP_OK)
-			errx(1, "save: %s %s", kp_strerror(rc),
-			    kps_store_errmsg(s));
-		if ((i % 20000 == 19999 || i + 1 == n) &&
-		    kps_store_commit(s) != KP_OK)
-			errx(1, "commit: %s", kps_store_errmsg(s));
+	for (d = 0; d < nd; d++) {
+		snprintf(k.device, sizeof(k.device), d ? "d%lu" :
+		    KP_DEFAULT_DEVICE, d);
+		/* refs of (owner, device, i): owners may share a database */
+		hl = (size_t)snprintf((char *)h + sizeof(i), sizeof(h) -
+		    sizeof(i), "%s/%s", argv[2], k.device) + sizeof(i);
+		for (i = 0; i < n; i++) {
+			if (i % 20000 == 0 && kps_store_begin(s) != KP_OK)
+				errx(1, "begin: %s", kps_store_errmsg(s));
+			memcpy(h, &i, sizeof(i));
+			crypto_hash_sha256(k.ref, h, hl);
+			k.init_key[0] = 1;
+			memcpy(k.init_key + 1, k.ref, 31);
+			k.uploaded_at = now - (int64_t)n + (int64_t)i;
+			if ((rc = kps_key_save(s, &k)) != KP_OK)
+				errx(1, "save: %s %s", kp_strerror(rc),
+				    kps_store_errmsg(s));
+			if ((i % 20000 == 19999 || i + 1 == n) &&
+			    kps_store_commit(s) != KP_OK)
+				errx(1, "commit: %s", kps_store_errmsg(s));
+		}
 	}
 	kps_store_checkpoint(s);
 	kps_store_close(s);
 	free(kp);
 	sodium_memzero(&sec, sizeof(sec));
 	sodium_memzero(sk, sizeof(sk));
-	printf("%lu keys of %s in %s\n", n, argv[2], argv[1]);
+	printf("%lu keys of each of %lu devices of %s in %s\n", n, nd,
+	    argv[2], argv[1]);
 	return 0;
 }

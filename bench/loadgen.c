@@ -8,8 +8,11 @@
  * starts; a spend is signed when its reserve answers, since it names
  * the key the reserve returned.
  *
- *	loadgen -p PORT -c CLIENTS -m healthz|reserve|reserve-spend
+ *	loadgen -p PORT -c CLIENTS -m healthz|reserve|reserve-spend|claim
  *	    [-n OPS_PER_CLIENT] [-d SECONDS] [-t OWNER]
+ *
+ * A claim (POST /keypackages/claim) hands out one key per device of
+ * OWNER; its ops count claims, and keys= the keys handed out.
  *
  * It prints one line: mode, clients, operations, seconds, ops/s and
  * the p50/p99 latency of each request kind in milliseconds.  Reservers
@@ -33,7 +36,7 @@
 #include "kpool.h"
 #include "httpsig.h"
 
-enum { M_HEALTHZ, M_RESERVE, M_RESERVE_SPEND };
+enum { M_HEALTHZ, M_RESERVE, M_RESERVE_SPEND, M_CLAIM };
 
 static int		 port, mode, nclients = 1;
 static long		 nops = 1000;
@@ -52,6 +55,7 @@ struct client {
 	char		**pre;		/* pre-signed requests */
 	size_t		*prelen;
 	long		 n;		/* operations done */
+	long		 keys;		/* keys handed out */
 	double		*lat_a, *lat_b;	/* reserve (or healthz), spend */
 	long		 na, nb;
 	long		 errors;
@@ -203,6 +207,9 @@ on_reply(struct client *c, int st, char *body, double end)
 		return;
 	}
 	c->lat_a[c->na++] = t;
+	for (ref = body; (ref = strstr(ref, "\"keypackage_ref\"")) != NULL;
+	    ref++)
+		c->keys++;
 	if (mode == M_RESERVE_SPEND) {
 		if ((ref = strstr(body, "\"keypackage_ref\":\"")) == NULL)
 			errx(1, "no ref in %s", body);
@@ -290,6 +297,7 @@ main(int argc, char **argv)
 	char		 body[256], rid[17];
 	double		 t0, t1, *all_a, *all_b, a50, a99, b50, b99;
 	long		 i, j, total = 0, na = 0, nb = 0, errors = 0, cap;
+	long		 keys = 0;
 	int		 ch;
 
 	while ((ch = getopt(argc, argv, "p:c:m:n:d:t:")) != -1) {
@@ -303,6 +311,7 @@ main(int argc, char **argv)
 		case 'm':
 			mode = strcmp(optarg, "healthz") == 0 ? M_HEALTHZ :
 			    strcmp(optarg, "reserve") == 0 ? M_RESERVE :
+			    strcmp(optarg, "claim") == 0 ? M_CLAIM :
 			    M_RESERVE_SPEND;
 			break;
 		case 'n':
@@ -351,6 +360,7 @@ main(int argc, char **argv)
 			    "\"%s\",\"group_id\":\"Z3JvdXA=\",\"request_id\":"
 			    "\"%s\"}", owner, rid);
 			cl[i].pre[j] = sign_req(&cl[i], "POST",
+			    mode == M_CLAIM ? "/keypackages/claim" :
 			    "/keypackages/reserve", body, &cl[i].prelen[j]);
 		}
 	}
@@ -364,6 +374,7 @@ main(int argc, char **argv)
 		na += cl[i].na;
 		nb += cl[i].nb;
 		errors += cl[i].errors;
+		keys += cl[i].keys;
 	}
 	all_a = calloc((size_t)na + 1, sizeof(double));
 	all_b = calloc((size_t)nb + 1, sizeof(double));
@@ -379,12 +390,14 @@ main(int argc, char **argv)
 	pct(all_b, nb, &b50, &b99);
 	printf("%s clients=%d ops=%ld errors=%ld seconds=%.2f ops/s=%.0f "
 	    "req/s=%.0f", mode == M_HEALTHZ ? "healthz" : mode == M_RESERVE ?
-	    "reserve" : "reserve+spend", nclients, total, errors, t1 - t0,
-	    total / (t1 - t0), (na + nb) / (t1 - t0));
+	    "reserve" : mode == M_CLAIM ? "claim" : "reserve+spend",
+	    nclients, total, errors, t1 - t0, total / (t1 - t0),
+	    (na + nb) / (t1 - t0));
 	if (mode == M_HEALTHZ)
 		printf(" p50=%.3fms p99=%.3fms\n", a50, a99);
-	else if (mode == M_RESERVE)
-		printf(" reserve_p50=%.3fms reserve_p99=%.3fms\n", a50, a99);
+	else if (mode == M_RESERVE || mode == M_CLAIM)
+		printf(" keys=%ld reserve_p50=%.3fms reserve_p99=%.3fms\n",
+		    keys, a50, a99);
 	else
 		printf(" reserve_p50=%.3fms reserve_p99=%.3fms "
 		    "spend_p50=%.3fms spend_p99=%.3fms\n", a50, a99, b50, b99);

@@ -7,10 +7,12 @@
 #    100,000 keys, each beside GET /healthz under the same load in the
 #    same run (the HTTP ceiling); then signed reserve alone with 64,
 #    three rounds.
-# 2. Reserve p50 (one client) with 10,000 and with 1,000,000 stored keys.
-# 3. The server's RSS with 1,000,000 keys.
+# 2. A claim for a user with 4 devices of 100,000 keys each, 64 clients,
+#    beside single-device signed reserve in the same run, three rounds.
+# 3. Reserve p50 (one client) with 10,000 and with 1,000,000 stored keys.
+# 4. The server's RSS with 1,000,000 keys.
 #
-# KP_BENCH_BIG=100000 makes step 2 and 3 smaller (quicker, for a try).
+# KP_BENCH_BIG=100000 makes step 3 and 4 smaller (quicker, for a try).
 set -eu
 
 B=${KP_BUILD:-$(pwd)/build}
@@ -62,6 +64,26 @@ for round in 1 2 3; do
 	    "$(( (c1 - c0) * 1000000 / tck / (64 * 300) )) us/request," \
 	    "vs healthz $(field "$h" ops/s) req/s" \
 	    "(target >= 10000/s, p99 <= 10 ms)"
+done
+stop
+
+echo "-- claim of a user with 4 devices (100,000 keys each) beside" \
+    "single-device reserve (100,000 keys), one server, 64 clients"
+"$B/bench/kpfill" "$T/claim.db" solo 100000 >/dev/null
+"$B/bench/kpfill" "$T/claim.db" multi 100000 4 >/dev/null
+start "$T/claim.db"
+lg -c 64 -m reserve -n 20 -t solo >/dev/null	# warm up
+lg -c 64 -m claim -n 20 -t multi >/dev/null
+for round in 1 2 3; do
+	r=$(lg -c 64 -m reserve -n 300 -t solo)
+	c=$(lg -c 64 -m claim -n 300 -t multi)
+	echo "  $r"
+	echo "  $c"
+	echo "  => round $round: claim $(field "$c" ops/s)/s" \
+	    "($(field "$c" keys) keys), p99 $(field "$c" reserve_p99);" \
+	    "reserve $(field "$r" ops/s)/s, p99 $(field "$r" reserve_p99):" \
+	    "$(awk -v a="$(field "$c" ops/s)" -v b="$(field "$r" ops/s)" \
+	    'BEGIN { printf "%.0f", 100 * a / b }') % (target >= 25 %)"
 done
 stop
 

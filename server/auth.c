@@ -130,7 +130,7 @@ nset_add(struct nset *s, uint64_t h)
 static int
 seen(const char *keyid, const char *nonce, int64_t created)
 {
-	uint8_t		 in[KP_MAX_USERNAME + KP_HTTPSIG_MAX_NONCE + 10];
+	uint8_t		 in[KP_MAX_PRINCIPAL + KP_HTTPSIG_MAX_NONCE + 10];
 	uint64_t	 h;
 	size_t		 a = strlen(keyid), b = strlen(nonce), i;
 	int64_t		 start, now;
@@ -195,15 +195,20 @@ refuse(const char *reason, const char *msg, const char **why)
 
 int
 kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
-    uint8_t *pk_out, struct kps_sig *sig, const char **why)
+    char device[KP_MAX_DEVICE + 1], uint8_t *pk_out, struct kps_sig *sig,
+    const char **why)
 {
 	struct kp_httpsig_params	 p;
 	struct kps_store		*rd;
 	uint8_t				 pk[32];
 	char				 name[KP_MAX_USERNAME + 1];
+	char				 u[KP_MAX_USERNAME + 1];
+	char				 d[KP_MAX_DEVICE + 1];
+	char				 who[KP_MAX_PRINCIPAL + 1];
 	int				 rc;
 
 	user[0] = '\0';
+	device[0] = '\0';
 	if (kp_httpsig_parse(a->sig_input, a->signature, &p, why) != KP_OK)
 		return refuse("malformed", *why, why);
 	switch (is_stale(p.created, kps_real_now())) {
@@ -212,27 +217,30 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 	case 2:
 		return refuse("future", future, why);
 	}
-	if (a->expect_keyid != NULL && strcmp(a->expect_keyid, p.keyid))
-		return refuse("malformed", "keyid is not the user being "
+	/* keyid is a principal: "alice/default" is "alice" */
+	if (kp_principal_parse(p.keyid, u, d) != KP_OK ||
+	    kp_principal(u, d, who, sizeof(who)) != KP_OK)
+		return refuse("malformed", "keyid is not a principal (USER or "
+		    "USER/DEVICE)", why);
+	if (a->expect_keyid != NULL && strcmp(a->expect_keyid, who) != 0)
+		return refuse("malformed", "keyid is not the device being "
 		    "registered", why);
-	if (strlen(p.keyid) > KP_MAX_USERNAME || strchr(p.keyid, '/') != NULL)
-		return refuse("unknown_key", "unknown keyid: this server knows "
-		    "no devices, only users", why);
 	if (kp_httpsig_check_digest(a->digest, a->body, a->len, why) != KP_OK)
 		return refuse("digest", *why, why);
 	if (a->pk != NULL) {
 		memcpy(pk, a->pk, sizeof(pk));
-		memcpy(name, p.keyid, sizeof(name));
+		memcpy(name, u, sizeof(name));
 	} else {
 		if ((rd = kps_reader()) == NULL) {
 			*why = "database unavailable";
 			return KP_EDB;
 		}
-		if ((rc = kps_user_get(rd, p.keyid, pk, name)) != KP_OK) {
+		if ((rc = kps_device_get(rd, u, d, pk, name)) != KP_OK) {
 			if (rc == KP_ENOTFOUND)
 				return refuse("unknown_key", "unknown keyid: "
-				    "register the user first (POST /users)",
-				    why);
+				    "no such user or device; register the "
+				    "user (POST /users) or enroll the device "
+				    "(POST /devices)", why);
 			*why = "database error";
 			return KP_EDB;
 		}
@@ -243,7 +251,9 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 			return KP_ENOMEM;
 		return refuse("signature", *why, why);
 	}
-	kps_fold(sig->keyid, name);
+	if (kp_principal(name, d, who, sizeof(who)) != KP_OK)
+		return refuse("malformed", "keyid is not a principal", why);
+	kps_fold(sig->keyid, who);
 	switch (seen(sig->keyid, p.nonce, p.created)) {
 	case 1:
 		return refuse("replay", "replayed signature: this nonce was "
@@ -254,6 +264,7 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 		return refuse("future", future, why);
 	}
 	memcpy(user, name, sizeof(name));
+	memcpy(device, d, sizeof(d));
 	if (pk_out != NULL)
 		memcpy(pk_out, pk, sizeof(pk));
 	memcpy(sig->nonce, p.nonce, sizeof(sig->nonce));

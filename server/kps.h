@@ -13,6 +13,10 @@
 
 #define KPS_MAX_BODY		(1024 * 1024)	/* 1 MiB */
 #define KPS_MAX_REQUEST_ID	64
+#define KPS_REQUEST_ID		16	/* hex digits of a request's log id
+					   (X-Request-Id), not the
+					   request_id of a reserve */
+#define KPS_ADDR_TEXT		48	/* an address as text, with room */
 #define KPS_MAX_NONCE		64	/* lib's KP_HTTPSIG_MAX_NONCE */
 #define KPS_SIG_SKEW		60	/* seconds a signature's created may
 					   be ahead of the server's time */
@@ -51,24 +55,25 @@ int64_t	kps_now(void);
  * clock's second field when it has one). */
 int64_t	kps_real_now(void);
 
-/* kps_fold: name (a valid user name) folded to lower case into out. */
+/* kps_fold: name (a valid user name or principal) folded to lower case
+ * into out. */
 static inline void
-kps_fold(char out[KP_MAX_USERNAME + 1], const char *name)
+kps_fold(char out[KP_MAX_PRINCIPAL + 1], const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < KP_MAX_USERNAME && name[i] != '\0'; i++)
+	for (i = 0; i < KP_MAX_PRINCIPAL && name[i] != '\0'; i++)
 		out[i] = name[i] >= 'A' && name[i] <= 'Z' ?
 		    (char)(name[i] - 'A' + 'a') : name[i];
 	out[i] = '\0';
 }
 
 /*
- * A signed request as replays see it: its signer (the user name,
+ * A signed request as replays see it: its signer (the principal,
  * folded), nonce and created; a replay repeats all three.
  */
 struct kps_sig {
-	char	 keyid[KP_MAX_USERNAME + 1];
+	char	 keyid[KP_MAX_PRINCIPAL + 1];
 	char	 nonce[KPS_MAX_NONCE + 1];
 	int64_t	 created;
 };
@@ -76,9 +81,11 @@ struct kps_sig {
 /* The work the single writer thread does, in group commits. */
 enum kps_job_kind {
 	KPS_JOB_NONCE,		/* only remember sig */
-	KPS_JOB_USER_ADD,
+	KPS_JOB_DEVICE_ADD,
+	KPS_JOB_DEVICE_REMOVE,
 	KPS_JOB_SAVE,
 	KPS_JOB_RESERVE,
+	KPS_JOB_CLAIM,
 	KPS_JOB_SPEND,
 	KPS_JOB_RELEASE,
 	KPS_JOB_RETIRE,
@@ -91,19 +98,25 @@ struct kps_job {
 						   is rc KP_EAUTH, not done */
 	int			 sig_rc;	/* the writer's kps_nonce_add
 						   of sig (for the batch) */
-	int			 rate;		/* RESERVE: take a token of
-						   (caller, target) first */
+	int			 rate;		/* RESERVE, CLAIM: take a
+						   token of (caller's user,
+						   target) first */
 	int			 wait;		/* KP_ERATE: seconds */
-	const char		*caller;
+	const char		*caller;	/* a principal; the user
+						   for DEVICE_* */
 	const uint8_t		*ref;
 	const uint8_t		*group_id;
 	size_t			 group_id_len;
-	const uint8_t		*pk;		/* USER_ADD */
+	const char		*device;	/* DEVICE_* */
+	const uint8_t		*pk;		/* DEVICE_ADD */
+	enum kps_dev_mode	 mode;		/* DEVICE_ADD */
+	uint64_t		 count;		/* DEVICE_REMOVE: retired */
 	struct kps_key		*keys;		/* SAVE */
 	int			*rcs;		/* SAVE: one per key */
 	size_t			 nkeys;
-	struct kps_reserve	 reserve;	/* RESERVE */
+	struct kps_reserve	 reserve;	/* RESERVE, CLAIM */
 	struct kps_reservation	 res;		/* RESERVE result */
+	struct kps_claim	*claim;		/* CLAIM result */
 	int64_t			 now;
 	int			 rc;
 	int			 done;		/* guarded by the writer lock */
@@ -127,6 +140,12 @@ void	kps_writer_submit(struct kps_job *j);
 int	kps_writer_remember(const struct kps_sig *sig);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
+
+/* lock.c */
+/* kps_db_lock: for a SQLite database, hold an exclusive lock on
+ * DB.lock until the process exits; 0, or -1 with why in err (another
+ * server holds it).  A PostgreSQL database: 0, no lock. */
+int	kps_db_lock(const char *db, char *err, size_t errlen);
 
 /* migrate.c */
 /* kps_migrate: copy the store from into the store to, which must be
@@ -153,18 +172,20 @@ struct kps_authreq {
 	size_t		 len;
 	const uint8_t	*pk;		/* the key to check with, or NULL:
 					   the registered key of keyid */
-	const char	*expect_keyid;	/* or NULL */
+	const char	*expect_keyid;	/* a principal, or NULL */
 };
 /*
  * kps_auth: check a request's signature (created from 300 s before the
- * server's time to KPS_SIG_SKEW after it) and this process's replay
- * cache; KP_OK with the user in user (as registered, or as given when
- * a->pk is), its key in pk_out (when not NULL)
- * and what names the signature in sig, for the database to remember;
- * or KP_EAUTH with a static reason in *why (counted in metrics).
+ * server's time to KPS_SIG_SKEW after it) by the key of the device its
+ * keyid names (a principal) and this process's replay cache; KP_OK
+ * with the user in user (as registered, or as given when a->pk is),
+ * the device in device, its key in pk_out (when not NULL) and what
+ * names the signature in sig, for the database to remember; or
+ * KP_EAUTH with a static reason in *why (counted in metrics).
  */
 int	kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
-	    uint8_t *pk_out, struct kps_sig *sig, const char **why);
+	    char device[KP_MAX_DEVICE + 1], uint8_t *pk_out,
+	    struct kps_sig *sig, const char **why);
 /* kps_auth_init: key the replay cache; KP_OK or KP_ECRYPTO. */
 int	kps_auth_init(void);
 /* kps_auth_fini: forget the replay cache. */
@@ -175,7 +196,7 @@ void	kps_auth_fini(void);
  * but the store's counts.  A route is a number below KPS_MAX_ROUTES
  * (an entry of the route table in routes.c).
  */
-#define KPS_MAX_ROUTES	16
+#define KPS_MAX_ROUTES	24
 /* kps_metric_request: count a reply of status to route (ignored when
  * out of range). */
 void	kps_metric_request(int route, int status);
@@ -210,8 +231,9 @@ struct kps_call {
 	size_t		 len;
 	int		 route;		/* set by kps_handle: see
 					   kps_route_of() */
-	char		 user[KP_MAX_USERNAME + 1]; /* set by kps_handle:
-					   the authenticated caller or "" */
+	char		 user[KP_MAX_PRINCIPAL + 1]; /* set by kps_handle:
+					   the authenticated caller (its
+					   principal) or "" */
 	struct kps_pending *pending;	/* set by kps_handle: a write to
 					   submit, r is not filled yet */
 };
@@ -236,10 +258,19 @@ void	kps_finish(struct kps_pending *p, struct kps_reply *r);
 void	kps_error(struct kps_reply *r, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* kps_log_request: log a request to standard error (not with --quiet):
- * method, path (the target without its query), status, milliseconds
- * and caller ("" for none), each byte not printable ASCII as '?'. */
-void	kps_log_request(const char *method, const char *target, int status,
-	    double ms, const char *user, int aborted);
+ * the time (RFC 3339, UTC, milliseconds), the client's address, the
+ * request's id, method, path (the target without its query), status,
+ * milliseconds and caller ("" for none), each byte not printable ASCII
+ * as '?'.  See docs/server.md. */
+void	kps_log_request(const char *addr, const char *rid, const char *method,
+	    const char *target, int status, double ms, const char *user,
+	    int aborted);
+/* kps_request_id: a new request id, KPS_REQUEST_ID hex digits, into
+ * out; unique within the process, unlikely to repeat across runs. */
+void	kps_request_id(char out[KPS_REQUEST_ID + 1]);
+/* kps_addr_text: sa's address as text (IPv6 without brackets, an
+ * IPv4-mapped one as IPv4) into out (cap bytes); "-" when unknown. */
+void	kps_addr_text(const struct sockaddr *sa, char *out, size_t cap);
 
 /*
  * conn.c: the connections: an accept front that reads each connection's
@@ -255,6 +286,14 @@ struct kps_conn;
  * having closed fd.  0 with the port in *port, or -1 with why in err. */
 int	kps_conn_start(int (*give_to)(int, const struct sockaddr *,
 	    socklen_t), char *err, size_t errlen, unsigned *port);
+/* kps_listen_split: HOST:PORT, [IPV6]:PORT or NAME:PORT (s) into host
+ * (without brackets) and port (digits, at most 65535); 0, or -1 when s
+ * is none of those or a part does not fit. */
+int	kps_listen_split(const char *s, char *host, size_t hcap, char *port,
+	    size_t pcap);
+/* kps_conn_bound: the addresses listened on, as "A:P [B]:P ..."
+ * (static; "" before kps_conn_start). */
+const char *kps_conn_bound(void);
 /* kps_conn_drain: stop listening; the heads being read go on. */
 void	kps_conn_drain(void);
 /* kps_conn_pending: how many first heads the front is reading. */
@@ -267,8 +306,9 @@ void	kps_conn_fini(void);
 /* kps_conn_attach: the connection of socket fd given to libmicrohttpd
  * (NULL when it is not one). */
 struct kps_conn *kps_conn_attach(int fd);
-/* kps_conn_begin: a request's line is read. */
-void	kps_conn_begin(struct kps_conn *c);
+/* kps_conn_begin: a request's line is read; rid is its id (for a 408
+ * the deadline sends). */
+void	kps_conn_begin(struct kps_conn *c, const char *rid);
 /* kps_conn_busy: its body is read: the deadline stops; 0 when the
  * deadline has already closed the connection (do not answer). */
 int	kps_conn_busy(struct kps_conn *c);

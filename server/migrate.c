@@ -52,11 +52,12 @@ load(void *arg, const struct kps_row *r)
 static void
 show(FILE *f, const char *what, const struct kps_census *c)
 {
-	fprintf(f, "%s: %llu users (%llu names set aside), %llu keys (%llu "
-	    "available, %llu reserved, %llu spent; %llu last resort, %llu "
-	    "reservations), %llu tombstones (%llu refs, %llu init keys), "
-	    "%llu nonces\n", what,
+	fprintf(f, "%s: %llu users (%llu devices, %llu names set aside), "
+	    "%llu keys (%llu available, %llu reserved, %llu spent; %llu last "
+	    "resort, %llu reservations), %llu tombstones (%llu refs, %llu "
+	    "init keys), %llu nonces\n", what,
 	    (unsigned long long)c->rows[KPS_ROW_USER],
+	    (unsigned long long)c->rows[KPS_ROW_DEVICE],
 	    (unsigned long long)c->rows[KPS_ROW_SET_ASIDE],
 	    (unsigned long long)c->rows[KPS_ROW_KEY],
 	    (unsigned long long)c->keys[KP_STATE_AVAILABLE],

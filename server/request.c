@@ -5,10 +5,15 @@
  * request.h.
  */
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -17,6 +22,14 @@
 #include "request.h"
 
 #define B64V	sodium_base64_VARIANT_ORIGINAL
+
+static uint32_t	run_value;	/* once: request ids' first half */
+
+static void
+run_init(void)
+{
+	run_value = randombytes_random();
+}
 
 void
 kps_reply_json(struct kps_reply *r, int status, json_t *j)
@@ -81,20 +94,62 @@ printable(char *out, size_t cap, const char *s, int stop)
 }
 
 void
-kps_log_request(const char *method, const char *target, int status,
-    double ms, const char *user, int aborted)
+kps_request_id(char out[KPS_REQUEST_ID + 1])
 {
-	char	line[320], m[16], path[121], u[KP_MAX_USERNAME + 1];
-	int	n;
+	static _Atomic uint32_t	 next;
+	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
+	uint32_t		 n;
+
+	(void)pthread_once(&once, run_init);
+	n = atomic_fetch_add(&next, 1);
+	snprintf(out, KPS_REQUEST_ID + 1, "%08x%08x", run_value, n);
+}
+
+void
+kps_addr_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+	const struct sockaddr_in6	*sin6;
+	const void			*a = NULL;
+	int				 af = sa != NULL ? sa->sa_family : 0;
+
+	if (af == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (af == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)sa;
+		a = &sin6->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			af = AF_INET;
+			a = (const uint8_t *)&sin6->sin6_addr + 12;
+		}
+	}
+	if (a == NULL || inet_ntop(af, a, out, (socklen_t)cap) == NULL)
+		snprintf(out, cap, "-");
+}
+
+void
+kps_log_request(const char *addr, const char *rid, const char *method,
+    const char *target, int status, double ms, const char *user,
+    int aborted)
+{
+	char		line[448], m[16], path[121], u[KP_MAX_PRINCIPAL + 1];
+	char		when[40];
+	struct timespec	ts;
+	struct tm	tm;
+	int		n;
 
 	if (kps_conf.quiet)
 		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (gmtime_r(&ts.tv_sec, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(when, sizeof(when), "-");
 	/* the path only: no query, header, key or signature */
 	printable(m, sizeof(m), method, '\0');
 	printable(path, sizeof(path), target, '?');
 	printable(u, sizeof(u), user, '\0');
-	n = snprintf(line, sizeof(line), "%s %s %d %.3fms %s%s\n", m, path,
-	    status, ms, u, aborted ? " (aborted)" : "");
+	n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s %s %s %d %.3fms "
+	    "%s%s\n", when, ts.tv_nsec / 1000000, addr, rid[0] ? rid : "-",
+	    m, path, status, ms, u, aborted ? " (aborted)" : "");
 	/* one write: lines of concurrent requests do not mix */
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)!write(STDERR_FILENO, line, (size_t)n);
@@ -135,13 +190,17 @@ kps_req_auth(struct kps_req *x, const uint8_t *pk, const char *expect)
 	a.len = x->c->len;
 	a.pk = pk;
 	a.expect_keyid = expect;
-	if ((rc = kps_auth(&a, x->user, x->pk, &x->sig, &why)) != KP_OK) {
+	if ((rc = kps_auth(&a, x->user, x->device, x->pk, &x->sig,
+	    &why)) != KP_OK) {
 		if (rc != KP_EAUTH)
 			return kps_reply_dberr(x->r, rc);
 		kps_error(x->r, 401, "unauthorized", "%s", why ? why :
 		    "refused");
 		return -1;
 	}
+	if (kp_principal(x->user, x->device, x->principal,
+	    sizeof(x->principal)) != KP_OK)
+		return kps_reply_dberr(x->r, KP_EINVAL);
 	if (strcmp(x->c->method, "GET") == 0) {
 		if ((rd = kps_reader()) == NULL)
 			return kps_reply_dberr(x->r, KP_EDB);
@@ -159,6 +218,14 @@ kps_req_sig(struct kps_req *x)
 {
 	x->sig_unsaved = 0;
 	return &x->sig;
+}
+
+void
+kps_req_job(struct kps_req *x, struct kps_job *j, enum kps_job_kind kind)
+{
+	memset(j, 0, sizeof(*j));
+	j->kind = kind;
+	j->sig = kps_req_sig(x);
 }
 
 int
@@ -204,6 +271,44 @@ kps_req_str(struct kps_req *x, const char *name, int required, const char **out)
 		return -1;
 	}
 	*out = json_string_value(v);
+	return 0;
+}
+
+int
+kps_req_name(struct kps_req *x, const char *name, int required, int device,
+    const char **out)
+{
+	if (kps_req_str(x, name, required, out) != 0)
+		return -1;
+	if (*out == NULL || (device ? kp_devicename_valid(*out) :
+	    kp_username_valid(*out)))
+		return 0;
+	if (device)
+		kps_error(x->r, 400, "bad_device", "\"%s\": a device name is "
+		    "1 to %d lower-case letters, digits, '.', '_' or '-', "
+		    "starting with a letter or digit", name, KP_MAX_DEVICE);
+	else
+		kps_error(x->r, 400, "bad_username", "\"%s\": a user name "
+		    "is 1 to %d letters, digits, '.', '_', '-' or '@', "
+		    "starting with a letter or digit", name, KP_MAX_USERNAME);
+	return -1;
+}
+
+int
+kps_req_pk(struct kps_req *x, uint8_t pk[32])
+{
+	const char	*s;
+	uint8_t		 buf[64];
+	size_t		 len;
+
+	if (kps_req_str(x, "public_key", 1, &s) != 0)
+		return -1;
+	if (kps_unb64(s, sizeof(buf), buf, &len) != 0 || len != 32) {
+		kps_error(x->r, 400, "bad_base64", "public_key is not "
+		    "standard base64 of a 32-byte Ed25519 key");
+		return -1;
+	}
+	memcpy(pk, buf, 32);
 	return 0;
 }
 

@@ -22,7 +22,7 @@
 /* What a route's path is followed by. */
 enum arg {
 	ARG_NONE,	/* nothing: the path is the route's path */
-	ARG_NAME,	/* a segment, not empty: a user name */
+	ARG_NAME,	/* a segment, not empty: a user or device name */
 	ARG_REF,	/* 2 * KP_REF_LEN characters: a KeyPackageRef */
 };
 
@@ -38,58 +38,6 @@ struct kps_route {
 
 /* r_metrics reads the route table, which names it. */
 static void	r_metrics(struct kps_req *, const char *);
-
-/* POST /users {"username", "public_key"}, signed with that key. */
-static void
-r_users(struct kps_req *x, const char *arg)
-{
-	struct kps_job		 j;
-	struct kps_store	*rd;
-	const char		*name, *pks;
-	char			 canon[KP_MAX_USERNAME + 1];
-	uint8_t			 pk[64];
-	size_t			 pklen;
-
-	if (kps_req_body(x) != 0 || kps_req_str(x, "username", 1, &name) != 0 ||
-	    kps_req_str(x, "public_key", 1, &pks) != 0)
-		return;
-	if (!kp_username_valid(name)) {
-		kps_error(x->r, 400, "bad_username", "a user name is 1 to %d "
-		    "letters, digits, '.', '_', '-' or '@', starting with a "
-		    "letter or digit", KP_MAX_USERNAME);
-		return;
-	}
-	if (kps_unb64(pks, sizeof(pk), pk, &pklen) != 0 || pklen != 32) {
-		kps_error(x->r, 400, "bad_base64", "public_key is not "
-		    "standard base64 of a 32-byte Ed25519 key");
-		return;
-	}
-	if (kps_req_auth(x, pk, name) != 0)
-		return;
-	if (!kps_conf.registration_open) {
-		kps_error(x->r, 403, "registration_closed", "registration "
-		    "is closed on this server; ask its operator to add you "
-		    "(kpool-server user add)");
-		return;
-	}
-	memset(&j, 0, sizeof(j));
-	j.kind = KPS_JOB_USER_ADD;
-	j.sig = kps_req_sig(x);
-	j.caller = name;
-	j.pk = pk;
-	kps_writer_run(&j);
-	if (j.rc == KP_EEXIST)
-		kps_error(x->r, 409, "username_taken", "the user name %s is "
-		    "taken", name);
-	else if (j.rc != KP_OK)
-		kps_reply_dberr(x->r, j.rc);
-	else if ((rd = kps_reader()) == NULL ||
-	    (j.rc = kps_user_get(rd, name, pk, canon)) != KP_OK)
-		kps_reply_dberr(x->r, rd == NULL ? KP_EDB : j.rc);
-	else	/* the name as first registered, when this is again */
-		kps_reply_json(x->r, 201, json_pack("{s:s}", "username",
-		    canon));
-}
 
 static int
 valid_request_id(const char *s)
@@ -114,8 +62,10 @@ struct kps_pending {
 	struct kps_job	 job;
 	const struct kps_route *route;	/* its finisher answers */
 	struct kps_sig	 sig;		/* the job's */
-	char		 user[KP_MAX_USERNAME + 1];
+	char		 user[KP_MAX_PRINCIPAL + 1];	/* the caller */
 	char		 target[KP_MAX_USERNAME + 1];
+	char		 device[KP_MAX_DEVICE + 1];	/* target_device */
+	struct kps_claim claim;		/* a claim's result */
 	char		 rid[KPS_MAX_REQUEST_ID + 1];
 	char		 refs[2 * KP_REF_LEN + 1];
 	int		 has_ref;
@@ -136,54 +86,87 @@ pending_new(struct kps_req *x)
 	p->route = x->route;
 	p->sig = *kps_req_sig(x);
 	p->job.sig = &p->sig;
-	memcpy(p->user, x->user, sizeof(p->user));
+	memcpy(p->user, x->principal, sizeof(p->user));
 	p->job.caller = p->user;
 	x->c->pending = p;
 	return p;
 }
 
-/* POST /keypackages/reserve {"target_username", "group_id",
- * "request_id", "keypackage_ref"?} */
-static void
-r_reserve(struct kps_req *x, const char *arg)
+/*
+ * reserve_body: the members reserve and claim share (the request is
+ * authenticated, its body parsed), {"target_username",
+ * "group_id"?, "request_id"?, "cipher_suite"?}, into a new pending write
+ * of kind, which the writer counts against the rate limit; NULL with
+ * the reply made when they are not right.
+ */
+static struct kps_pending *
+reserve_body(struct kps_req *x, enum kps_job_kind kind)
 {
 	struct kps_pending	*p;
-	const char		*target, *rid, *refs;
-	uint8_t			 g[KP_MAX_GROUP_ID], ref[KP_REF_LEN];
+	const char		*target, *rid;
+	json_t			*v;
+	uint8_t			 g[KP_MAX_GROUP_ID];
 	size_t			 glen;
+	json_int_t		 suite = 0;
 
-	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_body(x) != 0 ||
-	    kps_req_str(x, "target_username", 1, &target) != 0 ||
+	if (kps_req_name(x, "target_username", 1, 0, &target) != 0 ||
 	    kps_req_str(x, "request_id", 0, &rid) != 0 ||
-	    kps_req_str(x, "keypackage_ref", 0, &refs) != 0 ||
 	    kps_req_group(x, g, &glen) != 0)
-		return;
-	if (!kp_username_valid(target)) {
-		kps_error(x->r, 400, "bad_username", "target_username is not "
-		    "a valid user name");
-		return;
-	}
+		return NULL;
 	if (rid != NULL && !valid_request_id(rid)) {
 		kps_error(x->r, 400, "bad_request", "request_id must be 1 to "
 		    "%d printable ASCII characters", KPS_MAX_REQUEST_ID);
-		return;
+		return NULL;
 	}
-	if (refs != NULL && kps_req_ref(x, refs, ref) != 0)
-		return;
+	if ((v = json_object_get(x->in, "cipher_suite")) != NULL &&
+	    !json_is_null(v) && (!json_is_integer(v) ||
+	    kps_suite_index((unsigned)(suite = json_integer_value(v))) < 0 ||
+	    suite != (json_int_t)(unsigned)suite)) {
+		kps_error(x->r, 400, "bad_suite", "cipher_suite is 1 "
+		    "(MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519) or 3 "
+		    "(MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519)");
+		return NULL;
+	}
 	if ((p = pending_new(x)) == NULL)
-		return;
+		return NULL;
 	memcpy(p->target, target, strlen(target) + 1);
 	memcpy(p->g, g, glen);
 	p->glen = glen;
-	p->job.kind = KPS_JOB_RESERVE;
+	p->job.kind = kind;
 	p->job.rate = kps_conf.rate_per_min > 0;
 	p->job.reserve.caller = p->user;
 	p->job.reserve.target = p->target;
 	p->job.reserve.group_id = p->g;
 	p->job.reserve.group_id_len = p->glen;
+	p->job.reserve.suite = (uint16_t)suite;
 	if (rid != NULL) {
 		memcpy(p->rid, rid, strlen(rid) + 1);
 		p->job.reserve.request_id = p->rid;
+	}
+	p->job.reserve.ttl = kps_conf.reservation_ttl;
+	return p;
+}
+
+/* POST /keypackages/reserve {"target_username", "group_id",
+ * "request_id", "keypackage_ref"?, "target_device"?, "cipher_suite"?} */
+static void
+r_reserve(struct kps_req *x, const char *arg)
+{
+	struct kps_pending	*p;
+	const char		*refs, *dev;
+	uint8_t			 ref[KP_REF_LEN];
+
+	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_body(x) != 0 ||
+	    kps_req_str(x, "keypackage_ref", 0, &refs) != 0 ||
+	    kps_req_name(x, "target_device", 0, 1, &dev) != 0)
+		return;
+	if (refs != NULL && kps_req_ref(x, refs, ref) != 0)
+		return;
+	if ((p = reserve_body(x, KPS_JOB_RESERVE)) == NULL)
+		return;
+	if (dev != NULL) {
+		memcpy(p->device, dev, strlen(dev) + 1);
+		p->job.reserve.device = p->device;
 	}
 	if (refs != NULL) {
 		p->has_ref = 1;
@@ -191,7 +174,39 @@ r_reserve(struct kps_req *x, const char *arg)
 		kp_hex(ref, KP_REF_LEN, p->refs);
 		p->job.reserve.ref = p->ref;
 	}
-	p->job.reserve.ttl = kps_conf.reservation_ttl;
+}
+
+/* reservation_json: one reservation of a reply, with its device. */
+static json_t *
+reservation_json(const struct kps_reservation *res)
+{
+	return json_pack("{s:o, s:o, s:s, s:I, s:b, s:s, s:i}",
+	    "keypackage_ref", kps_json_hex(res->ref, KP_REF_LEN),
+	    "keypackage", kps_json_b64(res->bytes, res->len),
+	    "reservation_id", res->reservation_id,
+	    "expires_at", (json_int_t)res->expires_at,
+	    "last_resort", res->last_resort,
+	    "device", res->device,
+	    "cipher_suite", (int)res->suite);
+}
+
+/* exhausted: the 409 pool_exhausted of p's target. */
+static void
+exhausted(struct kps_pending *p, struct kps_reply *r)
+{
+	kps_metric_add("pool_exhausted", 1);
+	if (p->job.reserve.suite != 0)
+		kps_error(r, 409, "pool_exhausted", "%s%s%s has no available "
+		    "KeyPackage of cipher suite 0x%04x and no last-resort key "
+		    "of it; ask %s to keep keys of that suite (suites in "
+		    "their pool's config)", p->target, p->device[0] ? "/" : "",
+		    p->device, p->job.reserve.suite, p->target);
+	else
+		kps_error(r, 409, "pool_exhausted", "%s%s%s has no available "
+		    "KeyPackage and no last-resort key; ask %s to bring "
+		    "their pool online (kpoolfs replenishes it) and try "
+		    "again later", p->target, p->device[0] ? "/" : "",
+		    p->device, p->target);
 }
 
 static void
@@ -203,24 +218,22 @@ f_reserve(struct kps_pending *p, struct kps_reply *r)
 	case KP_OK:
 		if (j->res.last_resort)
 			kps_metric_add("last_resort_served", 1);
-		kps_reply_json(r, 200, json_pack("{s:o, s:o, s:s, s:I, s:b}",
-		    "keypackage_ref", kps_json_hex(j->res.ref, KP_REF_LEN),
-		    "keypackage", kps_json_b64(j->res.bytes, j->res.len),
-		    "reservation_id", j->res.reservation_id,
-		    "expires_at", (json_int_t)j->res.expires_at,
-		    "last_resort", j->res.last_resort));
+		kps_reply_json(r, 200, reservation_json(&j->res));
 		break;
 	case KP_ENOTFOUND:
 		if (p->has_ref)
 			kps_error(r, 404, "not_found", "%s has no key %s",
 			    p->target, p->refs);
+		else if (p->device[0])
+			kps_error(r, 404, "unknown_device", "no user %s with "
+			    "a device %s", p->target, p->device);
 		else
 			kps_error(r, 404, "unknown_user", "no user %s",
 			    p->target);
 		break;
 	case KP_EFORBIDDEN:
-		kps_error(r, 403, "forbidden", "only %s may reserve one "
-		    "named key of theirs", p->target);
+		kps_error(r, 403, "forbidden", "only the device that "
+		    "uploaded a key may reserve it by name");
 		break;
 	case KP_ECONFLICT:
 		kps_error(r, 409, "not_available", "the key %s is not "
@@ -232,17 +245,76 @@ f_reserve(struct kps_pending *p, struct kps_reply *r)
 		    "%s's keys; retry in %d s", p->target, j->wait);
 		break;
 	case KP_EEXHAUSTED:
-		kps_metric_add("pool_exhausted", 1);
-		kps_error(r, 409, "pool_exhausted", "%s has no available "
-		    "KeyPackage and no last-resort key; ask %s to bring "
-		    "their pool online (kpoolfs replenishes it) and try "
-		    "again later", p->target, p->target);
+		exhausted(p, r);
 		break;
 	default:
 		kps_reply_dberr(r, j->rc);
 		break;
 	}
 	kps_reservation_clear(&j->res);
+}
+
+/* POST /keypackages/claim {"target_username", "group_id"?,
+ * "request_id"?, "cipher_suite"?}: one key per device of the target. */
+static void
+r_claim(struct kps_req *x, const char *arg)
+{
+	struct kps_pending	*p;
+
+	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_body(x) != 0)
+		return;
+	if ((p = reserve_body(x, KPS_JOB_CLAIM)) != NULL)
+		p->job.claim = &p->claim;
+}
+
+static void
+f_claim(struct kps_pending *p, struct kps_reply *r)
+{
+	struct kps_claim	*c = &p->claim;
+	json_t			*keys, *ex;
+	char			 msg[40];
+	size_t			 i;
+
+	if (p->job.rc == KP_ENOTFOUND) {
+		kps_error(r, 404, "unknown_user", "no user %s", p->target);
+		return;
+	}
+	if (p->job.rc == KP_ERATE) {
+		r->retry_after = p->job.wait;
+		kps_error(r, 429, "rate_limited", "too many reservations of "
+		    "%s's keys; retry in %d s", p->target, p->job.wait);
+		return;
+	}
+	if (p->job.rc != KP_OK) {
+		kps_reply_dberr(r, p->job.rc);
+		return;
+	}
+	keys = json_array();
+	ex = json_array();
+	for (i = 0; keys != NULL && i < c->n; i++) {
+		if (c->res[i].last_resort)
+			kps_metric_add("last_resort_served", 1);
+		json_array_append_new(keys, reservation_json(&c->res[i]));
+	}
+	for (i = 0; ex != NULL && i < c->nexhausted; i++)
+		json_array_append_new(ex, json_string(c->exhausted[i]));
+	if (c->n == 0) {
+		/* the error, with the devices that had nothing */
+		kps_metric_add("pool_exhausted", 1);
+		json_decref(keys);
+		if (p->job.reserve.suite != 0)
+			snprintf(msg, sizeof(msg), " of cipher suite 0x%04x",
+			    p->job.reserve.suite);
+		else
+			msg[0] = '\0';
+		kps_reply_json(r, 409, json_pack("{s:s, s:s++++, s:o}", "error",
+		    "pool_exhausted", "message", "no device of ", p->target,
+		    " has a KeyPackage", msg, " to hand out, nor a last-resort "
+		    "key", "exhausted", ex));
+	} else
+		kps_reply_json(r, 200, json_pack("{s:o, s:o}", "keypackages",
+		    keys, "exhausted", ex));
+	kps_claim_clear(c);
 }
 
 /*
@@ -394,26 +466,27 @@ r_retire(struct kps_req *x, const char *refs)
 
 	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_ref(x, refs, ref) != 0)
 		return;
-	memset(&j, 0, sizeof(j));
-	j.kind = KPS_JOB_RETIRE;
-	j.sig = kps_req_sig(x);
-	j.caller = x->user;
+	kps_req_job(x, &j, KPS_JOB_RETIRE);
+	j.caller = x->principal;
 	j.ref = ref;
 	kps_writer_run(&j);
 	ref_reply(x->r, j.rc, ref, "retired", retire_answers);
 }
 
 /*
- * GET /keypackages/status/{username}: the counts to that user alone;
- * to anyone else whether a reserve would hand out a key now.
+ * GET /keypackages/status/{username}: the counts (in all, per device,
+ * per suite) to that user's devices alone; to anyone else whether a
+ * reserve would hand out a key now.
  */
 static void
 r_status(struct kps_req *x, const char *name)
 {
 	struct kps_store	*rd;
-	struct kps_counts	 c;
-	uint8_t			 pk[32];
+	struct kps_counts	 c, suites[KPS_NSUITES];
+	struct kps_device	 d[KPS_MAX_DEVICES];
+	json_t			*o, *devs, *counts;
 	char			 canon[KP_MAX_USERNAME + 1];
+	size_t			 n, i, k, si;
 	int			 rc;
 
 	if (kps_req_auth(x, NULL, NULL) != 0)
@@ -426,7 +499,7 @@ r_status(struct kps_req *x, const char *name)
 		kps_reply_dberr(x->r, KP_EDB);
 		return;
 	}
-	if ((rc = kps_user_get(rd, name, pk, canon)) == KP_ENOTFOUND) {
+	if ((rc = kps_user_get(rd, name, canon)) == KP_ENOTFOUND) {
 		kps_error(x->r, 404, "unknown_user", "no user %s", name);
 		return;
 	}
@@ -440,13 +513,35 @@ r_status(struct kps_req *x, const char *name)
 		    canon, "has_keys", c.n[KP_STATE_AVAILABLE] > 0));
 		return;
 	}
-	kps_reply_json(x->r, 200, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
-	    "username", canon,
-	    "available", (json_int_t)c.n[KP_STATE_AVAILABLE],
-	    "reserved", (json_int_t)c.n[KP_STATE_RESERVED],
-	    "spent", (json_int_t)c.n[KP_STATE_SPENT],
-	    "expired", (json_int_t)c.n[KP_STATE_EXPIRED],
-	    "last_resort", (json_int_t)c.last_resort));
+	if ((rc = kps_device_list(rd, canon, 1, kps_now(), NULL, d,
+	    KPS_MAX_DEVICES, &n)) != KP_OK) {
+		kps_reply_dberr(x->r, rc);
+		return;
+	}
+	memset(suites, 0, sizeof(suites));
+	devs = json_object();
+	for (i = 0; i < n; i++) {
+		json_object_set_new(devs, d[i].device,
+		    kps_json_counts(&d[i].counts));
+		for (si = 0; si < KPS_NSUITES; si++) {
+			for (k = 0; k < KP_NSTATES; k++)
+				suites[si].n[k] += d[i].suite[si].n[k];
+			suites[si].last_resort += d[i].suite[si].last_resort;
+		}
+	}
+	o = json_pack("{s:s}", "username", canon);
+	counts = kps_json_counts(&c);
+	if (o != NULL && counts != NULL &&
+	    json_object_update(o, counts) == 0) {
+		json_object_set_new(o, "devices", devs);
+		json_object_set_new(o, "suites", kps_json_suites(suites));
+	} else {
+		json_decref(devs);
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(counts);
+	kps_reply_json(x->r, 200, o);
 }
 
 static json_t *
@@ -461,7 +556,7 @@ opt_str(const char *s)
 	return *s ? json_string(s) : json_null();
 }
 
-/* One of the owner's keys as GET /keypackages/mine shows it. */
+/* One of the calling device's keys as GET /keypackages/mine shows it. */
 static json_t *
 key_json(const struct kps_key *k)
 {
@@ -471,7 +566,7 @@ key_json(const struct kps_key *k)
 	res = live || k->reserved_by[0];
 	sp = k->status == KP_STATE_SPENT || k->spent_at != 0;
 	return json_pack("{s:o, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:o, "
-	    "s:o}",
+	    "s:o, s:i}",
 	    "keypackage_ref", kps_json_hex(k->ref, KP_REF_LEN),
 	    "status", kp_state_name(k->status),
 	    "last_resort", k->last_resort,
@@ -484,11 +579,12 @@ key_json(const struct kps_key *k)
 	    "spent_by", opt_str(k->spent_by),
 	    "spent_at", opt_int(k->spent_at, sp),
 	    "group_id", k->group_id_len || res || sp ? kps_json_b64(
-		k->group_id, k->group_id_len) : json_null());
+		k->group_id, k->group_id_len) : json_null(),
+	    "cipher_suite", (int)k->suite);
 }
 
 /*
- * GET /keypackages/mine/{ref}: one of the caller's keys, as
+ * GET /keypackages/mine/{ref}: one of the calling device's keys, as
  * /keypackages/mine shows it; for the owner's check of a Welcome.
  */
 static void
@@ -507,10 +603,12 @@ r_mine_one(struct kps_req *x, const char *refs)
 	}
 	memset(&k, 0, sizeof(k));
 	rc = kps_key_get(rd, ref, kps_now(), &k);
-	if (rc == KP_OK && strcmp(k.username, x->user) != 0)
-		rc = KP_ENOTFOUND;	/* not the caller's: say no more */
+	/* another device's, of this user or not: say no more */
+	if (rc == KP_OK && !kps_rule_owner(k.username, k.device, x->principal))
+		rc = KP_ENOTFOUND;
 	if (rc == KP_ENOTFOUND)
-		kps_error(x->r, 404, "not_found", "you have no such key");
+		kps_error(x->r, 404, "not_found", "this device has no such "
+		    "key");
 	else if (rc != KP_OK)
 		kps_reply_dberr(x->r, rc);
 	else
@@ -518,7 +616,7 @@ r_mine_one(struct kps_req *x, const char *refs)
 	kps_key_clear(&k);
 }
 
-/* GET /keypackages/mine */
+/* GET /keypackages/mine: the calling device's keys */
 static void
 r_mine(struct kps_req *x, const char *arg)
 {
@@ -534,7 +632,7 @@ r_mine(struct kps_req *x, const char *arg)
 		kps_reply_dberr(x->r, KP_EDB);
 		return;
 	}
-	if ((rc = kps_key_list(rd, x->user, -1, kps_now(), &keys,
+	if ((rc = kps_key_list(rd, x->user, x->device, -1, kps_now(), &keys,
 	    &n)) != KP_OK) {
 		kps_reply_dberr(x->r, rc);
 		return;
@@ -566,11 +664,18 @@ r_healthz(struct kps_req *x, const char *arg)
  * The metric names the route in /metrics.
  */
 static const struct kps_route routes[] = {
-	{ "POST", "/users", ARG_NONE, r_users, NULL, "users" },
+	{ "POST", "/users", ARG_NONE, kps_users, NULL, "users" },
+	{ "POST", "/devices", ARG_NONE, kps_device_enroll, NULL,
+	    "devices_enroll" },
+	{ "GET", "/devices", ARG_NONE, kps_devices, NULL, "devices" },
+	{ "DELETE", "/devices/", ARG_NAME, kps_device_remove_route, NULL,
+	    "devices_remove" },
 	{ "POST", "/keypackages/upload", ARG_NONE, kps_upload, NULL,
 	    "upload" },
 	{ "POST", "/keypackages/reserve", ARG_NONE, r_reserve, f_reserve,
 	    "reserve" },
+	{ "POST", "/keypackages/claim", ARG_NONE, r_claim, f_claim,
+	    "claim" },
 	{ "POST", "/keypackages/spend", ARG_NONE, r_spend, f_spend, "spend" },
 	{ "POST", "/keypackages/release", ARG_NONE, r_release, f_release,
 	    "release" },

@@ -133,14 +133,44 @@ int
 kps_user_add(struct kps_store *s, const char *name, const uint8_t pk[32],
     int64_t now)
 {
-	return s->ops->user_add(s, name, pk, now);
+	return s->ops->device_add(s, name, KP_DEFAULT_DEVICE, pk,
+	    KPS_DEV_OPERATOR, now);
 }
 
 int
-kps_user_get(struct kps_store *s, const char *name, uint8_t pk[32],
+kps_user_get(struct kps_store *s, const char *name,
     char canon[KP_MAX_USERNAME + 1])
 {
-	return s->ops->user_get(s, name, pk, canon);
+	return s->ops->user_get(s, name, canon);
+}
+
+int
+kps_device_get(struct kps_store *s, const char *user, const char *device,
+    uint8_t pk[32], char canon[KP_MAX_USERNAME + 1])
+{
+	return s->ops->device_get(s, user, device, pk, canon);
+}
+
+int
+kps_device_add(struct kps_store *s, const char *user, const char *device,
+    const uint8_t pk[32], enum kps_dev_mode mode, int64_t now)
+{
+	return s->ops->device_add(s, user, device, pk, mode, now);
+}
+
+int
+kps_device_remove(struct kps_store *s, const char *user, const char *device,
+    int64_t now, uint64_t *retired)
+{
+	return s->ops->device_remove(s, user, device, now, retired);
+}
+
+int
+kps_device_list(struct kps_store *s, const char *user, int counts,
+    int64_t now, char canon[KP_MAX_USERNAME + 1], struct kps_device *out,
+    size_t max, size_t *n)
+{
+	return s->ops->device_list(s, user, counts, now, canon, out, max, n);
 }
 
 int
@@ -217,10 +247,10 @@ kps_key_clear(struct kps_key *k)
 }
 
 int
-kps_key_list(struct kps_store *s, const char *user, int status, int64_t now,
-    struct kps_key **keys, size_t *n)
+kps_key_list(struct kps_store *s, const char *user, const char *device,
+    int status, int64_t now, struct kps_key **keys, size_t *n)
 {
-	return s->ops->list_user(s, user, status, now, keys, n);
+	return s->ops->list_user(s, user, device, status, now, keys, n);
 }
 
 void
@@ -239,7 +269,7 @@ int
 kps_list_available_for_user(struct kps_store *s, const char *user,
     int64_t now, struct kps_key **keys, size_t *n)
 {
-	return kps_key_list(s, user, KP_STATE_AVAILABLE, now, keys, n);
+	return kps_key_list(s, user, NULL, KP_STATE_AVAILABLE, now, keys, n);
 }
 
 int
@@ -280,6 +310,50 @@ kps_reservation_clear(struct kps_reservation *r)
 	free(r->bytes);
 	r->bytes = NULL;
 	r->len = 0;
+}
+
+int
+kps_claim(struct kps_store *s, const struct kps_reserve *r,
+    struct kps_claim *out)
+{
+	struct kps_device	 devs[KPS_MAX_DEVICES];
+	struct kps_reserve	 one;
+	size_t			 n, i;
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = kps_device_list(s, r->target, 0, r->now, NULL, devs,
+	    KPS_MAX_DEVICES, &n)) != KP_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		one = *r;
+		one.device = devs[i].device;
+		one.ref = NULL;
+		rc = kps_reserve(s, &one, &out->res[out->n]);
+		if (rc == KP_OK)
+			out->n++;
+		else if (rc == KP_EEXHAUSTED || rc == KP_ENOTFOUND)
+			/* nothing left, or the device went meanwhile */
+			memcpy(out->exhausted[out->nexhausted++],
+			    devs[i].device, sizeof(devs[i].device));
+		else {
+			kps_claim_clear(out);
+			return rc;
+		}
+	}
+	return KP_OK;
+}
+
+void
+kps_claim_clear(struct kps_claim *c)
+{
+	size_t	i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		kps_reservation_clear(&c->res[i]);
+	c->n = 0;
 }
 
 int

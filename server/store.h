@@ -8,6 +8,12 @@
  * PostgreSQL (store_pg*.c, any number of instances on one database);
  * what both decide the same way is store_rules.c's.
  *
+ * A user has devices, each with its own Ed25519 key; a key belongs to
+ * the device that uploaded it.  A device is named by its principal
+ * (lib's kp_principal: "USER" for the device "default", "USER/DEVICE"
+ * for any other), which is what a caller, reserved_by and spent_by
+ * hold.
+ *
  * A struct kps_store is one connection, used by one thread at a time.
  * Every operation is atomic on its own, and may also run inside
  * kps_store_begin()/kps_store_commit() so that one writer commits many
@@ -30,10 +36,22 @@ struct kps_store_conf {
 	int	readonly;	/* a reader connection */
 };
 
+#define KPS_MAX_DEVICES	32	/* devices of one user */
+#define KPS_NSUITES	2	/* the suites a key may have */
+
+/* kps_suite_index: the slot of suite (0x0001: 0, 0x0003: 1), or -1. */
+static inline int
+kps_suite_index(unsigned suite)
+{
+	return suite == 1 ? 0 : suite == 3 ? 1 : -1;
+}
+
 /* One stored KeyPackage, public parts and its life on the server. */
 struct kps_key {
 	uint8_t	 ref[KP_REF_LEN];
 	char	 username[KP_MAX_USERNAME + 1];
+	char	 device[KP_MAX_DEVICE + 1];	/* its owner; "" is
+						   "default" */
 	uint8_t	*bytes;			/* malloc'd by get/list */
 	size_t	 len;
 	int64_t	 uploaded_at;
@@ -41,9 +59,9 @@ struct kps_key {
 	int	 last_resort;
 	char	 reservation_id[65];
 	int64_t	 reserved_at, reservation_expires_at;
-	char	 reserved_by[KP_MAX_USERNAME + 1];
+	char	 reserved_by[KP_MAX_PRINCIPAL + 1];
 	int64_t	 spent_at;
-	char	 spent_by[KP_MAX_USERNAME + 1];
+	char	 spent_by[KP_MAX_PRINCIPAL + 1];
 	uint8_t	 group_id[KP_MAX_GROUP_ID];
 	size_t	 group_id_len;
 	int64_t	 not_after;
@@ -53,8 +71,10 @@ struct kps_key {
 };
 
 struct kps_reserve {
-	const char	*caller;
-	const char	*target;
+	const char	*caller;	/* a principal */
+	const char	*target;	/* a user */
+	const char	*device;	/* one device of target, or NULL */
+	uint16_t	 suite;		/* only keys of this suite, or 0 */
 	const uint8_t	*group_id;
 	size_t		 group_id_len;
 	const char	*request_id;	/* may be NULL */
@@ -72,6 +92,17 @@ struct kps_reservation {
 	int64_t	 expires_at;
 	int	 last_resort;
 	int	 replayed;		/* same request_id: same reservation */
+	char	 device[KP_MAX_DEVICE + 1];	/* the key's device */
+	uint16_t suite;
+};
+
+/* What a claim hands out: one reservation per device of the target
+ * that had a key, and the names of those that had none. */
+struct kps_claim {
+	struct kps_reservation	 res[KPS_MAX_DEVICES];
+	size_t			 n;
+	char			 exhausted[KPS_MAX_DEVICES][KP_MAX_DEVICE + 1];
+	size_t			 nexhausted;
 };
 
 struct kps_counts {
@@ -83,12 +114,12 @@ struct kps_counts {
  * A row of any table, every column as stored, NULLs told apart: what
  * kps_store_dump() reads and kps_store_load() writes, so that migrate
  * copies a database whatever its backends.  One kind a table, in the
- * order a copy loads them (a user before the keys that name it).
- * Devices, once they exist, are a kind after KPS_ROW_USER, with their
- * columns in a part of their own below.
+ * order a copy loads them (a user before its devices, a device before
+ * the keys that name it).
  */
 enum kps_row_kind {
 	KPS_ROW_USER,
+	KPS_ROW_DEVICE,
 	KPS_ROW_SET_ASIDE,	/* a name set aside by the case rule */
 	KPS_ROW_KEY,
 	KPS_ROW_TOMBSTONE,
@@ -108,12 +139,15 @@ enum kps_row_kind {
 
 struct kps_row {
 	enum kps_row_kind kind;
-	/* USER and SET_ASIDE: name (as registered), public_key,
-	 * created_at; TOMBSTONE: name (the user) */
+	/* USER: name (as registered), created_at; DEVICE: name (the
+	 * user), device, public_key, created_at; SET_ASIDE: name,
+	 * public_key, created_at; TOMBSTONE: name (the user) */
 	char		 name[KP_MAX_USERNAME + 1];
+	char		 device[KP_MAX_DEVICE + 1];
 	uint8_t		 public_key[32];
-	int64_t		 created_at;	/* USER, SET_ASIDE, TOMBSTONE;
-					   NONCE: the signature's created */
+	int64_t		 created_at;	/* USER, DEVICE, SET_ASIDE,
+					   TOMBSTONE; NONCE: the
+					   signature's created */
 	/* SET_ASIDE: the name kept in its place, and when */
 	char		 kept[KP_MAX_USERNAME + 1];
 	int64_t		 set_aside_at;
@@ -167,6 +201,22 @@ struct kps_take {
 						   one is there (>= 1) */
 };
 
+/* One device of a user, with the counts of its keys. */
+struct kps_device {
+	char			 device[KP_MAX_DEVICE + 1];
+	uint8_t			 public_key[32];
+	int64_t			 created_at;
+	struct kps_counts	 counts;	/* every suite */
+	struct kps_counts	 suite[KPS_NSUITES]; /* kps_suite_index() */
+};
+
+/* How kps_device_add() treats the user (see there). */
+enum kps_dev_mode {
+	KPS_DEV_REGISTER,	/* POST /users */
+	KPS_DEV_ENROLL,		/* POST /devices */
+	KPS_DEV_OPERATOR,	/* kpool-server device add */
+};
+
 struct kps_store;
 
 /*
@@ -192,10 +242,15 @@ struct kps_store_ops {
 	int	(*rollback)(struct kps_store *);
 	int	(*in_batch)(struct kps_store *);
 	int	(*checkpoint)(struct kps_store *);
-	int	(*user_add)(struct kps_store *, const char *,
-		    const uint8_t *, int64_t);
-	int	(*user_get)(struct kps_store *, const char *, uint8_t *,
-		    char *);
+	int	(*user_get)(struct kps_store *, const char *, char *);
+	int	(*device_get)(struct kps_store *, const char *, const char *,
+		    uint8_t *, char *);
+	int	(*device_add)(struct kps_store *, const char *, const char *,
+		    const uint8_t *, enum kps_dev_mode, int64_t);
+	int	(*device_remove)(struct kps_store *, const char *,
+		    const char *, int64_t, uint64_t *);
+	int	(*device_list)(struct kps_store *, const char *, int, int64_t,
+		    char *, struct kps_device *, size_t, size_t *);
 	int	(*nonce_add)(struct kps_store *, const char *, const char *,
 		    int64_t);
 	int	(*nonce_add_many)(struct kps_store *, struct kps_nonce *,
@@ -209,8 +264,8 @@ struct kps_store_ops {
 	int	(*save)(struct kps_store *, const struct kps_key *);
 	int	(*get)(struct kps_store *, const uint8_t *, int64_t,
 		    struct kps_key *);
-	int	(*list_user)(struct kps_store *, const char *, int, int64_t,
-		    struct kps_key **, size_t *);
+	int	(*list_user)(struct kps_store *, const char *, const char *,
+		    int, int64_t, struct kps_key **, size_t *);
 	int	(*reserve)(struct kps_store *, const struct kps_reserve *,
 		    struct kps_reservation *);
 	int	(*reserve_many)(struct kps_store *,
@@ -297,21 +352,59 @@ int kps_store_checkpoint(struct kps_store *s);
 /*
  * User names are compared without case (ASCII): a name is unique and
  * found by its folded form, and keeps the spelling of its registration
- * (the name its keys are stored under, and their credential identity).
- * kps_user_add: register name with its Ed25519 key; KP_EEXIST when the
- * name (folded) is taken by another key, KP_OK (no change) for the same.
+ * (the name its keys and devices are stored under).  Device names are
+ * lower case only and compared as they are.
+ *
+ * kps_user_add: kps_device_add(s, name, "default", pk,
+ * KPS_DEV_OPERATOR, now), the operator's "user add".
  */
 int kps_user_add(struct kps_store *s, const char *name,
     const uint8_t pk[32], int64_t now) KP_WUR;
-/* kps_user_get: the key of name (any case) and, when canon is not
- * NULL, the name as registered; KP_ENOTFOUND for an unknown user. */
+/* kps_user_get: whether name (any case) is a user, and when canon is
+ * not NULL its name as registered; KP_OK or KP_ENOTFOUND. */
 int kps_user_get(struct kps_store *s, const char *name,
-    uint8_t pk[32], char canon[KP_MAX_USERNAME + 1]) KP_WUR;
+    char canon[KP_MAX_USERNAME + 1]) KP_WUR;
+/* kps_device_get: the key of device of user (any case) and, when canon
+ * is not NULL, the user as registered; KP_ENOTFOUND when either is not
+ * there (a removed device's key signs nothing). */
+int kps_device_get(struct kps_store *s, const char *user,
+    const char *device, uint8_t pk[32],
+    char canon[KP_MAX_USERNAME + 1]) KP_WUR;
+/*
+ * kps_device_add: give user the device with key pk.  KP_OK when added,
+ * or when the user has this device with this very key already (no
+ * change); KP_EEXIST when the device has another key; KP_ECONFLICT when
+ * pk is another device's; KP_ETOOBIG at KPS_MAX_DEVICES.  By mode, a
+ * user that does not exist is made (REGISTER, OPERATOR) or KP_ENOTFOUND
+ * (ENROLL); one that exists without this device is KP_EFORBIDDEN
+ * (REGISTER: a further device is enrolled, not registered).
+ */
+int kps_device_add(struct kps_store *s, const char *user,
+    const char *device, const uint8_t pk[32], enum kps_dev_mode mode,
+    int64_t now) KP_WUR;
+/*
+ * kps_device_remove: remove device of user (any case): every key of it
+ * is retired in whatever state (tombstones of its refs and init keys
+ * kept), and its key signs nothing more; *retired (may be NULL) counts
+ * the keys.  KP_ENOTFOUND no such user or device, KP_ECONFLICT the
+ * user's only device.
+ */
+int kps_device_remove(struct kps_store *s, const char *user,
+    const char *device, int64_t now, uint64_t *retired) KP_WUR;
+/*
+ * kps_device_list: the devices of user (any case) in name order, at
+ * most max into out, with the counts of their keys at now when counts
+ * (else zero: a claim's cheap list); *n how many, canon (may be NULL)
+ * the user as registered.  KP_ENOTFOUND no such user.
+ */
+int kps_device_list(struct kps_store *s, const char *user, int counts,
+    int64_t now, char canon[KP_MAX_USERNAME + 1], struct kps_device *out,
+    size_t max, size_t *n) KP_WUR;
 
 /*
  * The nonces of signed requests, so that a signature is accepted once,
  * across restarts and (with a shared database) across instances.  A
- * signature is named by its signer's keyid (the folded user name), its
+ * signature is named by its signer's keyid (the folded principal), its
  * nonce and its created time; a replay repeats all three, since created
  * is signed.  kps_nonce_add remembers one, and a unique constraint of
  * the database decides: KP_EEXIST when it is remembered already (a
@@ -364,12 +457,19 @@ int kps_key_get(struct kps_store *s, const uint8_t ref[KP_REF_LEN],
 /* kps_key_clear: free what kps_key_get() allocated. */
 void kps_key_clear(struct kps_key *k);
 /*
- * kps_key_list: keys of user, oldest first, with effective status at
- * now; status -1 lists all, KP_STATE_AVAILABLE lists only keys that
- * reserve could hand out (unexpired).  Free with kps_key_list_free().
+ * kps_rule_owner: 1 when caller (a principal) is the device of user
+ * (as registered), the owner of its keys; else 0.  Every backend and
+ * every endpoint asks it (store_rules.c).
  */
-int kps_key_list(struct kps_store *s, const char *user, int status,
-    int64_t now, struct kps_key **keys, size_t *n) KP_WUR;
+int kps_rule_owner(const char *user, const char *device, const char *caller);
+/*
+ * kps_key_list: keys of user (as registered), of its device device
+ * (NULL: every device), oldest first, with effective status at now;
+ * status -1 lists all, KP_STATE_AVAILABLE lists only keys that reserve
+ * could hand out (unexpired).  Free with kps_key_list_free().
+ */
+int kps_key_list(struct kps_store *s, const char *user, const char *device,
+    int status, int64_t now, struct kps_key **keys, size_t *n) KP_WUR;
 /* kps_key_list_free: free what kps_key_list() allocated. */
 void kps_key_list_free(struct kps_key *keys, size_t n);
 /* kps_list_available_for_user: kps_key_list(s, user,
@@ -379,17 +479,18 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
 
 /*
  * kps_reserve: reserve the oldest available unexpired key of target
- * (any case; r->caller as registered) or r->ref, atomically.  A
- * reserve with a request_id that already holds a live reservation of
- * an unexpired key returns that one.  With
- * no key left, the target's newest last-resort key is returned; a
- * last-resort key, named or not, is never consumed, but an unnamed
- * reserve records its caller, time and group_id on it (reserved_by,
- * reserved_at, group_id: the latest handing out; kps_key_get returns
- * them with status available).
- * KP_ENOTFOUND unknown user or ref, KP_EFORBIDDEN a named key of
- * someone else, KP_ECONFLICT the named key is not available,
- * KP_EEXHAUSTED nothing to hand out.  Free out with
+ * (any case; r->caller the principal of a device as registered), of
+ * its device r->device (else of any) and of suite r->suite (else of
+ * any), or r->ref, atomically.  A reserve with a request_id that
+ * already holds a live reservation of an unexpired key (of r->device,
+ * when given) returns that one.  With no key left, the newest
+ * last-resort key of the same choice is returned; a last-resort key,
+ * named or not, is never consumed, but an unnamed reserve records its
+ * caller, time and group_id on it (reserved_by, reserved_at, group_id:
+ * the latest handing out; kps_key_get returns them with status
+ * available).  KP_ENOTFOUND unknown user, device or ref, KP_EFORBIDDEN
+ * a named key of another device, KP_ECONFLICT the named key is not
+ * available, KP_EEXHAUSTED nothing to hand out.  Free out with
  * kps_reservation_clear().
  */
 int kps_reserve(struct kps_store *s, const struct kps_reserve *r,
@@ -405,12 +506,26 @@ int kps_reserve_many(struct kps_store *s, const struct kps_reserve *const *r,
 /* kps_reservation_clear: free what kps_reserve() allocated. */
 void kps_reservation_clear(struct kps_reservation *r);
 /*
- * kps_spend: mark ref spent by caller for group_id.  The owner may
- * spend an available key or one it reserved; anyone else needs its own
- * live reservation.  An empty group_id keeps the reservation's group;
- * another one than a live reservation named is KP_EGROUP.
- * KP_ENOTFOUND, KP_EFORBIDDEN, KP_ECONFLICT (already spent), KP_EGONE
- * (the reservation expired).
+ * kps_claim: one kps_reserve() of r (r->device and r->ref unused) per
+ * device of the target, in device-name order, each atomic on its own:
+ * the devices with nothing to hand out are listed in out->exhausted.
+ * A request_id replays per device.  KP_ENOTFOUND unknown user; another
+ * error ends the claim (what it reserved runs out with its TTL, or
+ * comes back to a retry with the same request_id).  Free out with
+ * kps_claim_clear().  Built on the operations above: no backend has
+ * one of its own.
+ */
+int kps_claim(struct kps_store *s, const struct kps_reserve *r,
+    struct kps_claim *out) KP_WUR;
+/* kps_claim_clear: free what kps_claim() allocated. */
+void kps_claim_clear(struct kps_claim *c);
+/*
+ * kps_spend: mark ref spent by caller (a principal) for group_id.  The
+ * owner device may spend an available key or one it reserved; anyone
+ * else needs its own live reservation.  An empty group_id keeps the
+ * reservation's group; another one than a live reservation named is
+ * KP_EGROUP.  KP_ENOTFOUND, KP_EFORBIDDEN, KP_ECONFLICT (already
+ * spent), KP_EGONE (the reservation expired).
  */
 int kps_spend(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,
@@ -420,8 +535,8 @@ int kps_spend(struct kps_store *s, const char *caller,
  * KP_ECONFLICT (spent). */
 int kps_release(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
-/* kps_retire: the owner has the server forget a key, keeping its
- * tombstone.  KP_ENOTFOUND, KP_EFORBIDDEN. */
+/* kps_retire: the owner device has the server forget a key, keeping
+ * its tombstone.  KP_ENOTFOUND, KP_EFORBIDDEN. */
 int kps_retire(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
 /* kps_cleanup_expired: delete keys whose not_after <= now - keep;

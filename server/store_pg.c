@@ -77,6 +77,7 @@ pg_save(struct kps_store *b, const struct kps_key *k)
 	kps_pg_arg_i32(&a, k->suite);
 	kps_pg_arg_bytea(&a, k->init_key, KP_KEY_LEN);
 	kps_pg_arg_bool(&a, k->last_resort);
+	kps_pg_arg_text(&a, k->device[0] ? k->device : KP_DEFAULT_DEVICE);
 	if ((r = kps_pg_run(s, PG_SAVE, &a)) == NULL)
 		return KP_EDB;
 	if (!kps_pg_isnull(r, 0, 0))
@@ -121,8 +122,8 @@ pg_get(struct kps_store *b, const uint8_t *ref, int64_t now,
 }
 
 static int
-pg_list_user(struct kps_store *b, const char *user, int status, int64_t now,
-    struct kps_key **keys, size_t *n)
+pg_list_user(struct kps_store *b, const char *user, const char *device,
+    int status, int64_t now, struct kps_key **keys, size_t *n)
 {
 	struct kps_pg		*s = (struct kps_pg *)b;
 	struct kps_pg_args	 a;
@@ -138,10 +139,13 @@ pg_list_user(struct kps_store *b, const char *user, int status, int64_t now,
 	kps_pg_arg_i64(&a, now);
 	kps_pg_arg_i32(&a, burn(s));
 	kps_pg_arg_text(&a, user);
-	if (status >= 0)
+	if (status >= 0) {
 		kps_pg_arg_i32(&a, status);
-	if ((r = kps_pg_run(s, status < 0 ? PG_LIST_ALL : PG_LIST_STATE,
-	    &a)) == NULL)
+		kps_pg_arg_text(&a, device);
+	} else if (device != NULL)
+		kps_pg_arg_text(&a, device);
+	if ((r = kps_pg_run(s, status >= 0 ? PG_LIST_STATE : device != NULL ?
+	    PG_LIST_DEV : PG_LIST_ALL, &a)) == NULL)
 		return KP_EDB;
 	nt = (size_t)PQntuples(r);
 	if (nt > 0 && (k = calloc(nt, sizeof(*k))) == NULL)
@@ -161,11 +165,14 @@ pg_list_user(struct kps_store *b, const char *user, int status, int64_t now,
 	return KP_OK;
 }
 
-/* take: ref (column 1) and bytes (2) of row i of r into out. */
+/* take: ref (column 1), bytes (2), device (dcol) and suite (dcol + 1)
+ * of row i of r into out. */
 static int
-take(const PGresult *r, int i, struct kps_reservation *out)
+take(const PGresult *r, int i, int dcol, struct kps_reservation *out)
 {
 	kps_pg_bytea(r, i, 1, out->ref, sizeof(out->ref), NULL);
+	kps_pg_text(r, i, dcol, out->device, sizeof(out->device));
+	out->suite = (uint16_t)kps_pg_int(r, i, dcol + 1);
 	return kps_pg_dupbytea(r, i, 2, &out->bytes, &out->len);
 }
 
@@ -203,6 +210,8 @@ oldest_calls(const struct kps_reserve *r, struct kps_reservation *out,
 	kps_pg_arg_i64(a, out->expires_at);
 	kps_pg_arg_bytea(a, r->group_id ? r->group_id : (const uint8_t *)"",
 	    r->group_id_len);
+	kps_pg_arg_text(a, r->device);
+	kps_pg_arg_i32(a, r->suite);
 	if (r->request_id != NULL) {
 		lock_args(l, r);
 		c[n++] = (struct kps_pg_call){ PG_REQUEST_LOCK, l, NULL };
@@ -230,7 +239,7 @@ oldest_take(PGresult *res, struct kps_reservation *out)
 	} else if ((i = found[1]) < 0 && (i = found[2]) >= 0)
 		out->last_resort = 1;	/* served, not consumed */
 	if (i >= 0)
-		rc = take(res, i, out);
+		rc = take(res, i, 5, out);
 	else
 		rc = found[3] >= 0 ? KP_EEXHAUSTED : KP_ENOTFOUND;
 	PQclear(res);
@@ -278,6 +287,8 @@ replay(struct kps_pg *s, const struct kps_reserve *r, const char *target,
 		kps_pg_text(res, 0, 2, out->reservation_id,
 		    sizeof(out->reservation_id));
 		out->expires_at = kps_pg_int(res, 0, 3);
+		kps_pg_text(res, 0, 4, out->device, sizeof(out->device));
+		out->suite = (uint16_t)kps_pg_int(res, 0, 5);
 		out->replayed = 1;
 	}
 	PQclear(res);
@@ -293,6 +304,8 @@ named(struct kps_pg *s, const struct kps_reserve *r,
 	struct kps_pg_args	 a;
 	PGresult		*res;
 	char			 status[16], target[KP_MAX_USERNAME + 1];
+	char			 dev[KP_MAX_DEVICE + 1];
+	size_t			 n;
 	int			 rc, exists;
 
 	if (r->request_id != NULL) {
@@ -313,8 +326,6 @@ named(struct kps_pg *s, const struct kps_reserve *r,
 	if (r->request_id != NULL &&
 	    (rc = replay(s, r, target, out)) != KP_ENOTFOUND)
 		return rc;
-	if (strcmp(r->caller, target) != 0)
-		return KP_EFORBIDDEN;
 	kps_pg_args_init(&a);
 	kps_pg_arg_bytea(&a, r->ref, KP_REF_LEN);
 	kps_pg_arg_text(&a, target);
@@ -322,7 +333,15 @@ named(struct kps_pg *s, const struct kps_reserve *r,
 		return KP_EDB;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		return KP_ENOTFOUND;
+		/* a caller of another user learns of no key of target */
+		n = strcspn(r->caller, "/");
+		return strlen(target) == n && strncmp(r->caller, target,
+		    n) == 0 ? KP_ENOTFOUND : KP_EFORBIDDEN;
+	}
+	kps_pg_text(res, 0, 6, dev, sizeof(dev));
+	if (!kps_rule_owner(target, dev, r->caller)) {
+		PQclear(res);
+		return KP_EFORBIDDEN;
 	}
 	memset(&w, 0, sizeof(w));
 	w.id = kps_pg_int(res, 0, 0);
@@ -335,7 +354,7 @@ named(struct kps_pg *s, const struct kps_reserve *r,
 	if ((rc = kps_rule_named(&w, r->now)) == KP_OK)
 		out->last_resort = 1;
 	if (rc == KP_OK || rc == KPS_APPLY)
-		rc = take(res, 0, out) != KP_OK ? KP_ENOMEM : rc;
+		rc = take(res, 0, 6, out) != KP_OK ? KP_ENOMEM : rc;
 	PQclear(res);
 	if (rc != KPS_APPLY)
 		return rc;
@@ -452,6 +471,7 @@ getrow(struct kps_pg *s, const uint8_t *ref, struct kps_keystate *w)
 		w->spent_by_null = (int)kps_pg_int(r, 0, 8);
 		kps_pg_bytea(r, 0, 9, w->group_id, sizeof(w->group_id),
 		    &w->group_id_len);
+		kps_pg_text(r, 0, 10, w->device, sizeof(w->device));
 		rc = KP_OK;
 	}
 	PQclear(r);
@@ -614,8 +634,11 @@ static const struct kps_store_ops pg_ops = {
 	.rollback = kps_pg_rollback,
 	.in_batch = kps_pg_in_batch,
 	.checkpoint = kps_pg_checkpoint,
-	.user_add = kps_pg_user_add,
 	.user_get = kps_pg_user_get,
+	.device_get = kps_pg_device_get,
+	.device_add = kps_pg_device_add,
+	.device_remove = kps_pg_device_remove,
+	.device_list = kps_pg_device_list,
 	.nonce_add = kps_pg_nonce_add,
 	.nonce_add_many = kps_pg_nonce_add_many,
 	.nonce_seen = kps_pg_nonce_seen,

@@ -27,9 +27,22 @@ user_row(void *arg, const PGresult *res)
 	memset(&d->r, 0, sizeof(d->r));
 	d->r.kind = KPS_ROW_USER;
 	kps_pg_text(res, 0, 0, d->r.name, sizeof(d->r.name));
-	kps_pg_bytea(res, 0, 1, d->r.public_key, sizeof(d->r.public_key),
+	d->r.created_at = kps_pg_int(res, 0, 1);
+	return d->row(d->arg, &d->r);
+}
+
+static int
+device_row(void *arg, const PGresult *res)
+{
+	struct dump	*d = arg;
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.kind = KPS_ROW_DEVICE;
+	kps_pg_text(res, 0, 0, d->r.name, sizeof(d->r.name));
+	kps_pg_text(res, 0, 1, d->r.device, sizeof(d->r.device));
+	kps_pg_bytea(res, 0, 2, d->r.public_key, sizeof(d->r.public_key),
 	    NULL);
-	d->r.created_at = kps_pg_int(res, 0, 2);
+	d->r.created_at = kps_pg_int(res, 0, 3);
 	return d->row(d->arg, &d->r);
 }
 
@@ -99,6 +112,7 @@ kps_pg_dump(struct kps_store *b, int (*row)(void *, const struct kps_row *),
 		int			(*fn)(void *, const PGresult *);
 	} kinds[KPS_NROWKINDS] = {
 		[KPS_ROW_USER] = { PG_DUMP_USERS, user_row },
+		[KPS_ROW_DEVICE] = { PG_DUMP_DEVICES, device_row },
 		[KPS_ROW_SET_ASIDE] = { PG_DUMP_ASIDE, aside_row },
 		[KPS_ROW_KEY] = { PG_DUMP_KEYS, key_row },
 		[KPS_ROW_TOMBSTONE] = { PG_DUMP_TOMBS, tomb_row },
@@ -157,6 +171,7 @@ load_key(struct kps_pg_args *a, const struct kps_row *r)
 	kps_pg_arg_bytea(a, k->credential_hash, 32);
 	kps_pg_arg_i32(a, k->suite);
 	kps_pg_arg_bytea(a, k->init_key, KP_KEY_LEN);
+	kps_pg_arg_text(a, k->device[0] ? k->device : KP_DEFAULT_DEVICE);
 	kps_pg_arg_text(a, r->null & KPS_NULL_REQUEST_ID ? NULL :
 	    r->request_id);
 	return KP_OK;
@@ -176,6 +191,12 @@ kps_pg_load(struct kps_store *b, const struct kps_row *r)
 	case KPS_ROW_USER:
 		st = PG_LOAD_USER;
 		kps_pg_arg_text(&a, r->name);
+		kps_pg_arg_i64(&a, r->created_at);
+		break;
+	case KPS_ROW_DEVICE:
+		st = PG_LOAD_DEVICE;
+		kps_pg_arg_text(&a, r->name);
+		kps_pg_arg_text(&a, r->device);
 		kps_pg_arg_bytea(&a, r->public_key, 32);
 		kps_pg_arg_i64(&a, r->created_at);
 		break;
@@ -240,6 +261,7 @@ kps_pg_census(struct kps_store *b, struct kps_census *c)
 	c->rows[KPS_ROW_TOMBSTONE] = c->tombstones[0] + c->tombstones[1];
 	c->rows[KPS_ROW_SET_ASIDE] = (uint64_t)kps_pg_int(r, 0, 3);
 	c->rows[KPS_ROW_NONCE] = (uint64_t)kps_pg_int(r, 0, 4);
+	c->rows[KPS_ROW_DEVICE] = (uint64_t)kps_pg_int(r, 0, 5);
 	PQclear(r);
 	rc = KP_OK;
 out:

@@ -843,11 +843,12 @@ kps_pg_row(const PGresult *res, int row, struct kps_row *r)
 	    sizeof(k->credential_hash), NULL);
 	k->suite = (uint16_t)kps_pg_int(res, row, 15);
 	kps_pg_bytea(res, row, 16, k->init_key, sizeof(k->init_key), NULL);
+	kps_pg_text(res, row, 17, k->device, sizeof(k->device));
 	r->null |= KPS_NULL_REQUEST_ID;
-	if (PQnfields(res) > 17) {
-		kps_pg_text(res, row, 17, r->request_id,
+	if (PQnfields(res) > 18) {
+		kps_pg_text(res, row, 18, r->request_id,
 		    sizeof(r->request_id));
-		if (!PQgetisnull(res, row, 17))
+		if (!PQgetisnull(res, row, 18))
 			r->null &= ~KPS_NULL_REQUEST_ID;
 	}
 	return KP_OK;

@@ -22,7 +22,10 @@
 
 /* The statements, prepared on a connection on their first use. */
 enum kps_pg_stmt {
-	PG_USER_ADD, PG_USER_GET, PG_USER_EXISTS, PG_SAVE, PG_REF_STATUS,
+	PG_USER_ADD, PG_USER_GET, PG_USER_EXISTS, PG_DEV_GET, PG_DEV_KEY,
+	PG_KEY_USED, PG_DEV_COUNT, PG_DEV_ADD, PG_DEV_LIST, PG_DEV_REMOVE,
+	PG_COUNT_DEV, PG_LIST_DEV, PG_DUMP_DEVICES, PG_LOAD_DEVICE,
+	PG_SAVE, PG_REF_STATUS,
 	PG_GET, PG_LIST_ALL, PG_LIST_STATE, PG_REQUEST_LOCK, PG_RESERVE,
 	PG_REPLAY, PG_NAMED, PG_MARK, PG_ROW, PG_TOMB_REF, PG_SPEND,
 	PG_RELEASE, PG_RETIRE, PG_CLEANUP, PG_EXP_RELEASE, PG_EXP_BURN,
@@ -109,11 +112,19 @@ int kps_pg_commit(struct kps_store *b);
 int kps_pg_rollback(struct kps_store *b);
 int kps_pg_in_batch(struct kps_store *b);
 int kps_pg_checkpoint(struct kps_store *b);
+/* Users and devices (store_pg_dev.c, see store.h). */
+int kps_pg_user_get(struct kps_store *b, const char *name, char *canon);
+int kps_pg_device_get(struct kps_store *b, const char *user,
+    const char *device, uint8_t *pk, char *canon);
+int kps_pg_device_add(struct kps_store *b, const char *user,
+    const char *device, const uint8_t *pk, enum kps_dev_mode mode,
+    int64_t now);
+int kps_pg_device_remove(struct kps_store *b, const char *user,
+    const char *device, int64_t now, uint64_t *retired);
+int kps_pg_device_list(struct kps_store *b, const char *user, int counts,
+    int64_t now, char *canon, struct kps_device *out, size_t max,
+    size_t *n);
 /* What instances share besides keys (store_pg_shared.c). */
-int kps_pg_user_add(struct kps_store *b, const char *name,
-    const uint8_t *pk, int64_t now);
-int kps_pg_user_get(struct kps_store *b, const char *name, uint8_t *pk,
-    char *canon);
 int kps_pg_nonce_add(struct kps_store *b, const char *keyid,
     const char *nonce, int64_t created);
 int kps_pg_nonce_add_many(struct kps_store *b, struct kps_nonce *v,
@@ -212,7 +223,8 @@ int kps_pg_dupbytea(const PGresult *r, int row, int col, uint8_t **out,
 /*
  * kps_pg_row: fill r from row `row` of a result of PG_GET, PG_LIST_* or
  * PG_DUMP_KEYS (KEYCOLS, the effective state or the stored status text
- * in column 4, then request_id if there is a column 17); r->key.bytes
+ * in column 4, the device in 17, then request_id if there is a column
+ * 18); r->key.bytes
  * is malloc'd.  KP_OK or KP_ENOMEM.
  */
 int kps_pg_row(const PGresult *res, int row, struct kps_row *r);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * store_pg_shared.c: what the PostgreSQL backend keeps besides keys,
- * which every instance on the database shares: users, the nonces of
- * signed requests, the rate-limit buckets.  See store.h.
+ * which every instance on the database shares: the nonces of signed
+ * requests, the rate-limit buckets (users and devices are
+ * store_pg_dev.c's).  See store.h.
  *
  * A batch's nonces and takes go in one pipeline each, in the order of
  * their keys, so that two instances whose batches hold some of the same
@@ -18,54 +19,6 @@
 
 #include "store_pg_db.h"
 #include "store_rules.h"
-
-int
-kps_pg_user_get(struct kps_store *b, const char *name, uint8_t *pk,
-    char *canon)
-{
-	struct kps_pg		*s = (struct kps_pg *)b;
-	struct kps_pg_args	 a;
-	PGresult		*r;
-	int			 rc = KP_ENOTFOUND;
-
-	kps_pg_args_init(&a);
-	kps_pg_arg_text(&a, name);
-	if ((r = kps_pg_run(s, PG_USER_GET, &a)) == NULL)
-		return KP_EDB;
-	if (PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 32) {
-		memcpy(pk, PQgetvalue(r, 0, 0), 32);
-		if (canon != NULL)
-			kps_pg_text(r, 0, 1, canon, KP_MAX_USERNAME + 1);
-		rc = KP_OK;
-	}
-	PQclear(r);
-	return rc;
-}
-
-int
-kps_pg_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
-    int64_t now)
-{
-	struct kps_pg		*s = (struct kps_pg *)b;
-	struct kps_pg_args	 a;
-	PGresult		*r;
-	uint8_t			 have[32];
-	int			 added, rc;
-
-	kps_pg_args_init(&a);
-	kps_pg_arg_text(&a, name);
-	kps_pg_arg_bytea(&a, pk, 32);
-	kps_pg_arg_i64(&a, now);
-	if ((r = kps_pg_run(s, PG_USER_ADD, &a)) == NULL)
-		return KP_EDB;
-	added = PQntuples(r) == 1;
-	PQclear(r);
-	if (added)
-		return KP_OK;
-	if ((rc = kps_pg_user_get(b, name, have, NULL)) != KP_OK)
-		return rc == KP_ENOTFOUND ? KP_EDB : rc;
-	return sodium_memcmp(have, pk, 32) == 0 ? KP_OK : KP_EEXIST;
-}
 
 /* nonce_args: the arguments (created, id) of a nonce's statement. */
 static void

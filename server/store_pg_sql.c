@@ -136,6 +136,24 @@ static const char *const migrations[] = {
 	"  taken boolean NOT NULL,"
 	"  PRIMARY KEY (kind, a, b));"
 	"CREATE INDEX buckets_full ON buckets (full_at);",
+	/*
+	 * 3: devices, what the SQLite schema's 5 is.  Every user gets the
+	 * device 'default' with its key (a key that two users held stays
+	 * the first's), every key is the default device's.  A reserve of
+	 * one device or suite filters the user's available keys in upload
+	 * order (keypackages_available).
+	 */
+	"CREATE TABLE devices ("
+	"  username text NOT NULL,"
+	"  device text NOT NULL,"
+	"  public_key bytea NOT NULL UNIQUE CHECK (length(public_key) = 32),"
+	"  created_at bigint NOT NULL,"
+	"  PRIMARY KEY (username, device));"
+	"INSERT INTO devices SELECT name, 'default', public_key, created_at"
+	"  FROM users ORDER BY created_at, name ON CONFLICT DO NOTHING;"
+	"ALTER TABLE users DROP COLUMN public_key;"
+	"ALTER TABLE keypackages ADD COLUMN device text NOT NULL"
+	"  DEFAULT 'default';",
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -151,6 +169,10 @@ _Static_assert(KPS_PG_LOCKS == 0x6b706f6f, "LOCKS");
 _Static_assert(KPS_PG_LOCK_RESERVATIONS == 2 && KPS_PG_LOCK_KEYS == 3 &&
     KPS_PG_LOCK_NONCES == 4 && KPS_PG_LOCK_RATES == 5, "SWEEP numbers");
 
+/* a reserve of one device ($8, NULL: any) and suite ($9, 0: any) */
+#define ONE	"AND ($8::text IS NULL OR device = $8) "
+#define SUITE	"AND ($9 = 0 OR ciphersuite = $9) "
+
 /*
  * The state a key is in at $1 (now), numbered as lib's enum kp_state;
  * $2 is the state of a reservation whose TTL passed (spent under burn,
@@ -162,17 +184,39 @@ _Static_assert(KPS_PG_LOCK_RESERVATIONS == 2 && KPS_PG_LOCK_KEYS == 3 &&
 		"status, last_resort, reservation_id, reserved_at, "	\
 		"reservation_expires_at, reserved_by, spent_at, spent_by, " \
 		"group_id, not_after, credential_hash, ciphersuite, "	\
-		"init_key, request_id"
+		"init_key, device, request_id"
 
 static const struct {
 	const char	*sql;
 	const char	*types;
 } stmts[PG_NSTMTS] = {
-	[PG_USER_ADD] = { "INSERT INTO users (folded, name, public_key, "
-	    "created_at) VALUES (" FOLD("$1") ", $1, $2, $3) "
-	    "ON CONFLICT (folded) DO NOTHING RETURNING 1", "tbi" },
-	[PG_USER_GET] = { "SELECT public_key, name FROM users "
+	[PG_USER_ADD] = { "INSERT INTO users (folded, name, created_at) "
+	    "VALUES (" FOLD("$1") ", $1, $2) "
+	    "ON CONFLICT (folded) DO NOTHING RETURNING 1", "ti" },
+	[PG_USER_GET] = { "SELECT name FROM users "
 	    "WHERE folded = " FOLD("$1"), "t" },
+	[PG_DEV_GET] = { "SELECT d.public_key, u.name FROM users u "
+	    "JOIN devices d ON d.username = u.name "
+	    "WHERE u.folded = " FOLD("$1") " AND d.device = $2", "tt" },
+	[PG_DEV_KEY] = { "SELECT public_key FROM devices "
+	    "WHERE username = $1 AND device = $2", "tt" },
+	[PG_KEY_USED] = { "SELECT 1 FROM devices WHERE public_key = $1", "b" },
+	[PG_DEV_COUNT] = { "SELECT count(*) FROM devices WHERE username = $1",
+	    "t" },
+	[PG_DEV_ADD] = { "INSERT INTO devices (username, device, public_key, "
+	    "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING "
+	    "RETURNING 1", "ttbi" },
+	[PG_DEV_LIST] = { "SELECT device, public_key, created_at FROM devices "
+	    "WHERE username = $1 ORDER BY device COLLATE \"C\"", "t" },
+	/* every key of the device goes, its tombstones stay, then it */
+	[PG_DEV_REMOVE] = { "WITH d AS (DELETE FROM keypackages WHERE "
+	    "username = $1 AND device = $2 "
+	    "RETURNING keypackage_ref, init_key, username), "
+	    "t AS (INSERT INTO tombstones (kind, value, username, created_at) "
+	    "SELECT 0, keypackage_ref, username, $3 FROM d UNION ALL "
+	    "SELECT 1, init_key, username, $3 FROM d ON CONFLICT DO NOTHING), "
+	    "x AS (DELETE FROM devices WHERE username = $1 AND device = $2) "
+	    "SELECT count(*) FROM d", "tti" },
 	[PG_USER_EXISTS] = { "SELECT name FROM users "
 	    "WHERE folded = " FOLD("$1"), "t" },
 	/*
@@ -188,22 +232,25 @@ static const struct {
 	    "e AS (SELECT status FROM keypackages WHERE keypackage_ref = $1), "
 	    "i AS (INSERT INTO keypackages (keypackage_ref, username, "
 	    "keypackage_bytes, uploaded_at, status, not_after, "
-	    "credential_hash, ciphersuite, init_key, last_resort) "
-	    "SELECT $1, $2, $3, $4, 'available', $5, $6, $7, $8, $9 "
+	    "credential_hash, ciphersuite, init_key, last_resort, device) "
+	    "SELECT $1, $2, $3, $4, 'available', $5, $6, $7, $8, $9, $10 "
 	    "WHERE NOT EXISTS (SELECT 1 FROM t) AND "
 	    "NOT EXISTS (SELECT 1 FROM e) "
 	    "ON CONFLICT DO NOTHING RETURNING 1) "
 	    "SELECT (SELECT kind FROM t), (SELECT status FROM e), "
-	    "EXISTS (SELECT 1 FROM i)", "btbiibnbl" },
+	    "EXISTS (SELECT 1 FROM i)", "btbiibnblt" },
 	[PG_REF_STATUS] = { "SELECT status FROM keypackages "
 	    "WHERE keypackage_ref = $1", "b" },
 	[PG_GET] = { "SELECT " KEYCOLS " FROM keypackages "
 	    "WHERE keypackage_ref = $3", "inb" },
 	[PG_LIST_ALL] = { "SELECT " KEYCOLS " FROM keypackages "
 	    "WHERE username = $3 ORDER BY uploaded_at, id", "int" },
+	[PG_LIST_DEV] = { "SELECT " KEYCOLS " FROM keypackages "
+	    "WHERE username = $3 AND device = $4 ORDER BY uploaded_at, id",
+	    "intt" },
 	[PG_LIST_STATE] = { "SELECT " KEYCOLS " FROM keypackages "
-	    "WHERE username = $3 AND " EFF " = $4 ORDER BY uploaded_at, id",
-	    "intn" },
+	    "WHERE username = $3 AND ($5::text IS NULL OR device = $5) AND "
+	    EFF " = $4 ORDER BY uploaded_at, id", "intnt" },
 	/* a request_id's reserves one at a time, every instance */
 	[PG_REQUEST_LOCK] = { "SELECT pg_advisory_xact_lock(x'6b707271'::int, "
 	    "hashtext($1 || E'\\n' || $2))", "tt" },
@@ -212,9 +259,10 @@ static const struct {
 	 * u is the name as registered) by $1, in one statement: the live
 	 * reservation of request_id $3 if there is one (kind 0), else the
 	 * oldest key no other transaction holds, marked reserved (kind 1),
-	 * else the newest last-resort key, unchanged (kind 2); and a row
-	 * of kind 3 when $2 exists.  $4 now,
-	 * $5 the new reservation id, $6 its expiry, $7 the group.  The
+	 * else the newest last-resort key, left available with this
+	 * handing out recorded on it (kind 2); and a row of kind 3 when $2
+	 * exists.  $4 now, $5 the new reservation id, $6 its expiry, $7
+	 * the group, $8 the device (NULL: any), $9 the suite (0: any).  The
 	 * time conditions are written "+ 0" so that no statistics, stale
 	 * or none, lead the planner to an index on time: the replay goes by
 	 * keypackages_request (a request_id is only ever on a reserved key,
@@ -222,48 +270,55 @@ static const struct {
 	 * reserved keys fit too), the oldest by keypackages_available.
 	 */
 	[PG_RESERVE] = { "WITH u AS (SELECT name FROM users "
-	    "WHERE folded = " FOLD("$2") "), "
+	    "WHERE folded = " FOLD("$2") " AND ($8::text IS NULL OR EXISTS "
+	    "(SELECT 1 FROM devices d WHERE d.username = users.name AND "
+	    "d.device = $8))), "
 	    "rp AS (SELECT keypackage_ref, keypackage_bytes, reservation_id, "
-	    "reservation_expires_at FROM keypackages WHERE $3::text IS NOT "
+	    "reservation_expires_at, device, ciphersuite FROM keypackages "
+	    "WHERE $3::text IS NOT "
 	    "NULL AND reserved_by = $1 AND request_id = $3 AND "
-	    "username = (SELECT name FROM u) "
+	    "username = (SELECT name FROM u) " ONE
 	    "AND reservation_expires_at + 0 > $4 AND not_after + 0 > $4 "
 	    "LIMIT 1), "
 	    "pick AS (SELECT id FROM keypackages WHERE "
 	    "username = (SELECT name FROM u) AND "
 	    "status = 'available' AND NOT last_resort AND not_after + 0 > $4 "
-	    "AND "
+	    ONE SUITE "AND "
 	    "NOT EXISTS (SELECT 1 FROM rp) ORDER BY uploaded_at, id LIMIT 1 "
 	    "FOR UPDATE SKIP LOCKED), "
 	    "up AS (UPDATE keypackages k SET status = 'reserved', "
 	    "reservation_id = $5, reservation_expires_at = $6, "
 	    "reserved_by = $1, reserved_at = $4, request_id = $3, "
 	    "group_id = $7 FROM pick WHERE k.id = pick.id "
-	    "RETURNING k.keypackage_ref, k.keypackage_bytes), "
+	    "RETURNING k.keypackage_ref, k.keypackage_bytes, k.device, "
+	    "k.ciphersuite), "
 	    /* the last-resort key, not consumed: its latest handing out */
 	    "lrp AS (SELECT id FROM keypackages "
 	    "WHERE username = (SELECT name FROM u) AND last_resort AND "
-	    "status = 'available' AND "
+	    "status = 'available' " ONE SUITE "AND "
 	    "not_after + 0 > $4 AND NOT EXISTS (SELECT 1 FROM rp) AND "
 	    "NOT EXISTS (SELECT 1 FROM up) "
 	    "ORDER BY uploaded_at DESC, id DESC LIMIT 1), "
 	    "lr AS (UPDATE keypackages k SET reserved_by = $1, "
 	    "reserved_at = $4, group_id = $7 FROM lrp WHERE k.id = lrp.id "
-	    "RETURNING k.keypackage_ref, k.keypackage_bytes) "
+	    "RETURNING k.keypackage_ref, k.keypackage_bytes, k.device, "
+	    "k.ciphersuite) "
 	    "SELECT 0, keypackage_ref, keypackage_bytes, reservation_id, "
-	    "reservation_expires_at FROM rp UNION ALL "
-	    "SELECT 1, keypackage_ref, keypackage_bytes, NULL, NULL FROM up "
-	    "UNION ALL "
-	    "SELECT 2, keypackage_ref, keypackage_bytes, NULL, NULL FROM lr "
-	    "UNION ALL SELECT 3, NULL, NULL, NULL, NULL FROM u",
-	    "tttitib" },
+	    "reservation_expires_at, device, ciphersuite FROM rp UNION ALL "
+	    "SELECT 1, keypackage_ref, keypackage_bytes, NULL, NULL, device, "
+	    "ciphersuite FROM up UNION ALL "
+	    "SELECT 2, keypackage_ref, keypackage_bytes, NULL, NULL, device, "
+	    "ciphersuite FROM lr "
+	    "UNION ALL SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL FROM u",
+	    "tttitibtn" },
 	[PG_REPLAY] = { "SELECT keypackage_ref, keypackage_bytes, "
-	    "reservation_id, reservation_expires_at FROM keypackages "
+	    "reservation_id, reservation_expires_at, device, ciphersuite "
+	    "FROM keypackages "
 	    "WHERE reserved_by = $1 AND request_id = $2 AND username = $3 "
 	    "AND reservation_expires_at + 0 > $4 AND not_after + 0 > $4",
 	    "ttti" },
 	[PG_NAMED] = { "SELECT id, keypackage_ref, keypackage_bytes, status, "
-	    "not_after, last_resort FROM keypackages "
+	    "not_after, last_resort, device, ciphersuite FROM keypackages "
 	    "WHERE keypackage_ref = $1 AND username = $2 FOR UPDATE", "bt" },
 	[PG_MARK] = { "UPDATE keypackages SET status = 'reserved', "
 	    "reservation_id = $1, reservation_expires_at = $2, "
@@ -271,7 +326,7 @@ static const struct {
 	    "group_id = $6 WHERE id = $7", "tititbi" },
 	[PG_ROW] = { "SELECT id, username, status, reserved_by, "
 	    "reservation_expires_at, not_after, last_resort, init_key, "
-	    "spent_by IS NULL, group_id FROM keypackages "
+	    "spent_by IS NULL, group_id, device FROM keypackages "
 	    "WHERE keypackage_ref = $1 FOR UPDATE", "b" },
 	[PG_TOMB_REF] = { "SELECT 1 FROM tombstones WHERE kind = 0 AND "
 	    "value = $1 LIMIT 1", "b" },
@@ -329,6 +384,9 @@ static const struct {
 	    "FROM keypackages WHERE username = $3 GROUP BY 1, 2", "int" },
 	[PG_COUNT_ALL] = { "SELECT " EFF ", last_resort, count(*) "
 	    "FROM keypackages GROUP BY 1, 2", "in" },
+	[PG_COUNT_DEV] = { "SELECT device, ciphersuite, " EFF ", last_resort, "
+	    "count(*) FROM keypackages WHERE username = $3 "
+	    "GROUP BY 1, 2, 3, 4", "int" },
 	[PG_NONCE_ADD] = { "INSERT INTO nonces (created, id) VALUES ($1, $2) "
 	    "ON CONFLICT DO NOTHING RETURNING 1", "ii" },
 	[PG_NONCE_SEEN] = { "SELECT 1 FROM nonces WHERE created = $1 AND "
@@ -358,8 +416,10 @@ static const struct {
 	    "(ARRAY(SELECT ctid FROM buckets WHERE full_at <= $1 AND "
 	    "(SELECT ok FROM l) ORDER BY full_at LIMIT $2))", "ii" },
 	/* a copy (store_pg_copy.c), in kps_row_kind's order */
-	[PG_DUMP_USERS] = { "SELECT name, public_key, created_at FROM users "
+	[PG_DUMP_USERS] = { "SELECT name, created_at FROM users "
 	    "ORDER BY created_at, name", "" },
+	[PG_DUMP_DEVICES] = { "SELECT username, device, public_key, "
+	    "created_at FROM devices ORDER BY username, device", "" },
 	[PG_DUMP_ASIDE] = { "SELECT name, public_key, created_at, kept, "
 	    "set_aside_at FROM users_set_aside ORDER BY name", "" },
 	[PG_DUMP_KEYS] = { "SELECT " RAWCOLS " FROM keypackages "
@@ -368,16 +428,18 @@ static const struct {
 	    "FROM tombstones ORDER BY created_at, kind, value", "" },
 	[PG_DUMP_NONCES] = { "SELECT created, id FROM nonces "
 	    "ORDER BY created, id", "" },
-	[PG_LOAD_USER] = { "INSERT INTO users (folded, name, public_key, "
-	    "created_at) VALUES (" FOLD("$1") ", $1, $2, $3) "
-	    "ON CONFLICT DO NOTHING", "tbi" },
+	[PG_LOAD_USER] = { "INSERT INTO users (folded, name, created_at) "
+	    "VALUES (" FOLD("$1") ", $1, $2) ON CONFLICT DO NOTHING", "ti" },
+	[PG_LOAD_DEVICE] = { "INSERT INTO devices (username, device, "
+	    "public_key, created_at) VALUES ($1, $2, $3, $4) "
+	    "ON CONFLICT DO NOTHING", "ttbi" },
 	[PG_LOAD_ASIDE] = { "INSERT INTO users_set_aside (name, public_key, "
 	    "created_at, kept, set_aside_at) VALUES ($1, $2, $3, $4, $5) "
 	    "ON CONFLICT DO NOTHING", "tbiti" },
 	[PG_LOAD_KEY] = { "INSERT INTO keypackages (" RAWCOLS ") VALUES "
 	    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-	    "$15, $16, $17, $18) ON CONFLICT DO NOTHING",
-	    "btbitltiititbibnbt" },
+	    "$15, $16, $17, $18, $19) ON CONFLICT DO NOTHING",
+	    "btbitltiititbibnbtt" },
 	[PG_LOAD_TOMB] = { "INSERT INTO tombstones (kind, value, username, "
 	    "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
 	    "nbti" },
@@ -389,7 +451,8 @@ static const struct {
 	    "(SELECT count(*) FROM tombstones WHERE kind = 0), "
 	    "(SELECT count(*) FROM tombstones WHERE kind = 1), "
 	    "(SELECT count(*) FROM users_set_aside), "
-	    "(SELECT count(*) FROM nonces)", "" },
+	    "(SELECT count(*) FROM nonces), "
+	    "(SELECT count(*) FROM devices)", "" },
 };
 
 const char *

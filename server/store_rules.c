@@ -43,6 +43,7 @@ kps_key_view(struct kps_row *r, int state, struct kps_key *k)
 	memset(k, 0, sizeof(*k));
 	memcpy(k->ref, c->ref, sizeof(k->ref));
 	memcpy(k->username, c->username, sizeof(k->username));
+	memcpy(k->device, c->device, sizeof(k->device));
 	k->bytes = c->bytes;
 	k->len = c->len;
 	r->key.bytes = NULL;
@@ -86,12 +87,21 @@ kps_key_view(struct kps_row *r, int state, struct kps_key *k)
 }
 
 int
+kps_rule_owner(const char *user, const char *device, const char *caller)
+{
+	char	p[KP_MAX_PRINCIPAL + 1];
+
+	return kp_principal(user, device[0] ? device : NULL, p,
+	    sizeof(p)) == KP_OK && strcmp(p, caller) == 0;
+}
+
+int
 kps_rule_spend(const struct kps_keystate *w, const char *caller,
     const uint8_t *gid, size_t glen, int64_t now)
 {
 	int	owner, mine, live;
 
-	owner = strcmp(w->owner, caller) == 0;
+	owner = kps_rule_owner(w->owner, w->device, caller);
 	mine = strcmp(w->reserved_by, caller) == 0;
 	live = w->has_reservation && w->reservation_expires_at > now;
 	if (w->status == KP_STATE_SPENT)
@@ -133,7 +143,8 @@ kps_rule_release(const struct kps_keystate *w, const char *caller)
 int
 kps_rule_retire(const struct kps_keystate *w, const char *caller)
 {
-	return strcmp(w->owner, caller) == 0 ? KPS_APPLY : KP_EFORBIDDEN;
+	return kps_rule_owner(w->owner, w->device, caller) ? KPS_APPLY :
+	    KP_EFORBIDDEN;
 }
 
 int
@@ -153,6 +164,23 @@ kps_counts_add(struct kps_counts *c, int state, int last_resort,
 		c->n[state] += n;
 	if (last_resort)
 		c->last_resort += n;
+}
+
+void
+kps_device_counts_add(struct kps_device *d, size_t nd, const char *device,
+    unsigned suite, int state, int last_resort, uint64_t n)
+{
+	size_t	i;
+	int	si = kps_suite_index(suite);
+
+	for (i = 0; i < nd; i++)
+		if (strcmp(d[i].device, device) == 0)
+			break;
+	if (i == nd)
+		return;
+	kps_counts_add(&d[i].counts, state, last_resort, n);
+	if (si >= 0)
+		kps_counts_add(&d[i].suite[si], state, last_resort, n);
 }
 
 void

@@ -36,7 +36,8 @@ _Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
 	"keypackage_ref, username, keypackage_bytes, uploaded_at, "	\
 	eff ", last_resort, reservation_id, reserved_at, "		\
 	"reservation_expires_at, reserved_by, spent_at, spent_by, "	\
-	"group_id, not_after, credential_hash, ciphersuite, init_key"
+	"group_id, not_after, credential_hash, ciphersuite, init_key, "	\
+	"device"
 
 /* A rule's verdict that the backend is to make the change. */
 #define KPS_APPLY	1
@@ -45,8 +46,9 @@ _Static_assert(KP_STATE_AVAILABLE == 1 && KP_STATE_RESERVED == 2 &&
 struct kps_keystate {
 	int64_t	 id;			/* the backend's row id */
 	char	 owner[KP_MAX_USERNAME + 1];
+	char	 device[KP_MAX_DEVICE + 1];	/* the owner's device */
 	int	 status;		/* stored: available, reserved, spent */
-	char	 reserved_by[KP_MAX_USERNAME + 1];	/* "" for NULL */
+	char	 reserved_by[KP_MAX_PRINCIPAL + 1];	/* "" for NULL */
 	int	 has_reservation;	/* reservation_expires_at not NULL */
 	int64_t	 reservation_expires_at;
 	int64_t	 not_after;
@@ -96,6 +98,13 @@ int	kps_rule_named(const struct kps_keystate *w, int64_t now);
 /* kps_counts_add: n keys in effective state, last resort or not, to
  * c (a row of a count's GROUP BY). */
 void	kps_counts_add(struct kps_counts *c, int state, int last_resort,
+	    uint64_t n);
+/* kps_device_counts_add: a row of a count per device and suite (n keys
+ * of device, suite, in effective state, last resort or not) to that
+ * device among d[0..nd) and its suite's counts; a device not there is
+ * ignored. */
+void	kps_device_counts_add(struct kps_device *d, size_t nd,
+	    const char *device, unsigned suite, int state, int last_resort,
 	    uint64_t n);
 /* kps_census_add: n keys stored as status (text), last resort or not,
  * reservations of them with a reservation id, to c. */

@@ -3,7 +3,8 @@
  * store_sqlite.c: the SQLite backend of the server's store: its table of
  * operations, and the life of a key in it (save, reserve, spend,
  * release, retire, expiry, counts); the connection it works on is
- * store_sqlite_db.c's.  See store.h.
+ * store_sqlite_db.c's, its users and devices store_sqlite_dev.c's.
+ * See store.h.
  */
 
 #include <stdlib.h>
@@ -72,6 +73,8 @@ sq_save(struct kps_store *b, const struct kps_key *k)
 	sqlite3_bind_int(st, 7, k->suite);
 	sqlite3_bind_blob(st, 8, k->init_key, KP_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_int(st, 9, k->last_resort ? 1 : 0);
+	sqlite3_bind_text(st, 10, k->device[0] ? k->device : KP_DEFAULT_DEVICE,
+	    -1, SQLITE_STATIC);
 	r = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (r == SQLITE_CONSTRAINT || (r & 0xff) == SQLITE_CONSTRAINT)
@@ -108,8 +111,8 @@ sq_get(struct kps_store *b, const uint8_t *ref, int64_t now,
 }
 
 static int
-sq_list_user(struct kps_store *b, const char *user, int status, int64_t now,
-    struct kps_key **keys, size_t *n)
+sq_list_user(struct kps_store *b, const char *user, const char *device,
+    int status, int64_t now, struct kps_key **keys, size_t *n)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
@@ -119,13 +122,16 @@ sq_list_user(struct kps_store *b, const char *user, int status, int64_t now,
 
 	*keys = NULL;
 	*n = 0;
-	st = kps_sq_stmt(s, status < 0 ? SQ_LIST_ALL : SQ_LIST_STATE);
+	st = kps_sq_stmt(s, status >= 0 ? SQ_LIST_STATE : device != NULL ?
+	    SQ_LIST_DEV : SQ_LIST_ALL);
 	if (st == NULL)
 		return KP_EDB;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
 	if (status >= 0)
 		sqlite3_bind_int(st, 3, status);
+	if (device != NULL)
+		sqlite3_bind_text(st, 4, device, -1, SQLITE_STATIC);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -156,29 +162,35 @@ out:
 	return rc;
 }
 
-/* take: copy ref (col 1) and bytes (col 2) of a row into out. */
+/*
+ * take: copy ref (column col), bytes (col + 1), device (dcol) and suite
+ * (dcol + 1) of a row into out.
+ */
 static int
-take(sqlite3_stmt *st, int refcol, int bytescol, struct kps_reservation *out)
+take(sqlite3_stmt *st, int col, int dcol, struct kps_reservation *out)
 {
-	kps_sq_blob(st, refcol, out->ref, sizeof(out->ref), NULL);
-	return kps_sq_dupblob(st, bytescol, &out->bytes, &out->len);
+	kps_sq_blob(st, col, out->ref, sizeof(out->ref), NULL);
+	kps_sq_text(st, dcol, out->device, sizeof(out->device));
+	out->suite = (uint16_t)sqlite3_column_int(st, dcol + 1);
+	return kps_sq_dupblob(st, col + 1, &out->bytes, &out->len);
 }
 
 /*
  * last_resort: hand out the last-resort key of the row st is on (rowid
- * in column 0, ref in 1, bytes in 2) without marking it reserved; resets
- * st.  An inviter's reserve (not the owner's hold of a named key) is
- * recorded on the row, the latest only: who, when and for which group,
- * so that the owner's pool accepts the Welcome of that group.
+ * in column 0, ref in 1, bytes in 2, device in dcol, suite after)
+ * without marking it reserved; resets st.  An inviter's reserve (not
+ * the owner device's hold of a named key) is recorded on the row, the
+ * latest only: who (a principal), when and for which group, so that
+ * the owner's pool accepts the Welcome of that group.
  */
 static int
-last_resort(struct kps_sq *s, sqlite3_stmt *st, const struct kps_reserve *r,
-    struct kps_reservation *out)
+last_resort(struct kps_sq *s, sqlite3_stmt *st, int dcol,
+    const struct kps_reserve *r, struct kps_reservation *out)
 {
 	int64_t	rowid = sqlite3_column_int64(st, 0);
 	int	rc;
 
-	rc = take(st, 1, 2, out);
+	rc = take(st, 1, dcol, out);
 	sqlite3_reset(st);
 	kps_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
@@ -195,115 +207,154 @@ last_resort(struct kps_sq *s, sqlite3_stmt *st, const struct kps_reserve *r,
 	return kps_sq_done(s, st, "last resort");
 }
 
+/* replay: the live reservation of r's request_id into out: KP_OK, or
+ * KP_ENOTFOUND for none. */
+static int
+replay(struct kps_sq *s, const struct kps_reserve *r, const char *target,
+    struct kps_reservation *out)
+{
+	sqlite3_stmt	*st;
+	int		 x, rc;
+
+	if ((st = kps_sq_stmt(s, SQ_REPLAY)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, r->caller, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, r->now);
+	if (r->device != NULL)
+		sqlite3_bind_text(st, 5, r->device, -1, SQLITE_STATIC);
+	if ((x = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = take(st, 0, 4, out);
+		kps_sq_text(st, 2, out->reservation_id,
+		    sizeof(out->reservation_id));
+		out->expires_at = sqlite3_column_int64(st, 3);
+		out->replayed = 1;
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	return x == SQLITE_DONE ? KP_ENOTFOUND : kps_sq_err(s, "replay");
+}
+
+/*
+ * pick: step the statement that finds the key r asks for (last resort
+ * or not) of target: 1 on its row (ref 1, bytes 2, device 3, suite 4),
+ * 0 for none, or a KP_E* code; *stp is the statement.
+ */
+static int
+pick(struct kps_sq *s, const struct kps_reserve *r, const char *target,
+    int lr, sqlite3_stmt **stp)
+{
+	sqlite3_stmt	*st;
+	int		 x;
+
+	x = (r->device != NULL) * 2 + (r->suite != 0);
+	if ((*stp = st = kps_sq_stmt(s, (lr ? SQ_LAST_RESORT : SQ_OLDEST) +
+	    x)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->now);
+	if (r->device != NULL)
+		sqlite3_bind_text(st, 3, r->device, -1, SQLITE_STATIC);
+	if (r->suite != 0)
+		sqlite3_bind_int(st, 4, r->suite);
+	if ((x = sqlite3_step(st)) == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(st);
+	return x == SQLITE_DONE ? 0 : kps_sq_err(s, "pick");
+}
+
+/*
+ * named: step SQ_NAMED on the key r->ref of target, which the caller
+ * must own and which must be available: 1 on its row, or a KP_E*
+ * code; *stp is the statement.
+ */
+static int
+named(struct kps_sq *s, const struct kps_reserve *r, const char *target,
+    sqlite3_stmt **stp)
+{
+	struct kps_keystate	 w;
+	sqlite3_stmt		*st;
+	char			 dev[KP_MAX_DEVICE + 1];
+	int			 x;
+
+	if ((*stp = st = kps_sq_stmt(s, SQ_NAMED)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_blob(st, 1, r->ref, KP_REF_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	if ((x = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (x != SQLITE_DONE)
+			return kps_sq_err(s, "named key");
+		/* a caller of another user learns of no key of target */
+		x = (int)strcspn(r->caller, "/");
+		return strlen(target) == (size_t)x &&
+		    strncmp(r->caller, target, (size_t)x) == 0 ?
+		    KP_ENOTFOUND : KP_EFORBIDDEN;
+	}
+	kps_sq_text(st, 6, dev, sizeof(dev));
+	memset(&w, 0, sizeof(w));
+	w.status = kps_state_parse((const char *)sqlite3_column_text(st, 3));
+	w.not_after = sqlite3_column_int64(st, 4);
+	w.last_resort = sqlite3_column_int(st, 5);
+	if (!kps_rule_owner(target, dev, r->caller))
+		x = KP_EFORBIDDEN;
+	else if ((x = kps_rule_named(&w, r->now)) == KPS_APPLY || x == KP_OK)
+		return 1;	/* a last-resort key is served, unchanged */
+	sqlite3_reset(st);
+	return x;
+}
+
 static int
 sq_reserve(struct kps_store *b, const struct kps_reserve *r,
     struct kps_reservation *out)
 {
-	struct kps_sq		*s = (struct kps_sq *)b;
-	struct kps_keystate	 w;
-	sqlite3_stmt		*st;
-	char			 target[KP_MAX_USERNAME + 1];
-	int64_t			 rowid;
-	int			 own, rc, x;
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st = NULL;
+	char		 target[KP_MAX_USERNAME + 1];
+	int64_t		 rowid;
+	int		 own, rc, x;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
 		return rc;
-	rc = KP_EDB;
 	/* the target as registered: its keys are stored under that name */
-	if ((st = kps_sq_stmt(s, SQ_USER_EXISTS)) == NULL)
+	if ((rc = kps_sq_canon(s, r->target, target)) != KP_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
-	if ((x = sqlite3_step(st)) == SQLITE_ROW)
-		kps_sq_text(st, 0, target, sizeof(target));
-	sqlite3_reset(st);
-	if (x == SQLITE_DONE) {
-		rc = KP_ENOTFOUND;
+	if (r->device != NULL && r->ref == NULL &&
+	    (rc = kps_sq_device_known(s, target, r->device)) != KP_OK)
 		goto out;
-	} else if (x != SQLITE_ROW) {
-		rc = kps_sq_err(s, "user");
+	if (r->request_id != NULL &&
+	    (rc = replay(s, r, target, out)) != KP_ENOTFOUND)
 		goto out;
-	}
-	if (r->request_id != NULL) {
-		if ((st = kps_sq_stmt(s, SQ_REPLAY)) == NULL)
-			goto out;
-		sqlite3_bind_text(st, 1, r->caller, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, r->request_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, target, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, r->now);
-		if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-			rc = take(st, 0, 1, out);
-			kps_sq_text(st, 2, out->reservation_id,
-			    sizeof(out->reservation_id));
-			out->expires_at = sqlite3_column_int64(st, 3);
-			out->replayed = 1;
-			sqlite3_reset(st);
-			goto out;
-		}
-		sqlite3_reset(st);
-		if (x != SQLITE_DONE) {
-			rc = kps_sq_err(s, "replay");
-			goto out;
-		}
-	}
 	if (r->ref != NULL) {
-		if (strcmp(r->caller, target) != 0) {
-			rc = KP_EFORBIDDEN;
+		if ((x = named(s, r, target, &st)) != 1) {
+			rc = x;
 			goto out;
 		}
-		if ((st = kps_sq_stmt(s, SQ_NAMED)) == NULL)
-			goto out;
-		sqlite3_bind_blob(st, 1, r->ref, KP_REF_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
-		if ((x = sqlite3_step(st)) == SQLITE_DONE) {
-			sqlite3_reset(st);
-			rc = KP_ENOTFOUND;
-			goto out;
-		} else if (x != SQLITE_ROW) {
-			sqlite3_reset(st);
-			rc = kps_sq_err(s, "named key");
+		if (sqlite3_column_int(st, 5)) {
+			/* served, never consumed, named or not */
+			rc = last_resort(s, st, 6, r, out);
 			goto out;
 		}
-		memset(&w, 0, sizeof(w));
-		w.status = kps_state_parse((const char *)
-		    sqlite3_column_text(st, 3));
-		w.not_after = sqlite3_column_int64(st, 4);
-		w.last_resort = sqlite3_column_int(st, 5);
-		if ((rc = kps_rule_named(&w, r->now)) == KP_OK) {
-			rc = last_resort(s, st, r, out);
-			goto out;
-		} else if (rc != KPS_APPLY) {
-			sqlite3_reset(st);
-			goto out;
-		}
+		rowid = sqlite3_column_int64(st, 0);
+		rc = take(st, 1, 6, out);
 	} else {
-		if ((st = kps_sq_stmt(s, SQ_OLDEST)) == NULL)
-			goto out;
-		sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, r->now);
-		if ((x = sqlite3_step(st)) == SQLITE_DONE) {
+		if ((x = pick(s, r, target, 0, &st)) == 0) {
 			/* nothing left: the last-resort key, not consumed */
-			sqlite3_reset(st);
-			if ((st = kps_sq_stmt(s, SQ_LAST_RESORT)) == NULL)
-				goto out;
-			sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, r->now);
-			if ((x = sqlite3_step(st)) == SQLITE_ROW) {
-				rc = last_resort(s, st, r, out);
-				goto out;
-			}
-			sqlite3_reset(st);
-			rc = x == SQLITE_DONE ? KP_EEXHAUSTED :
-			    kps_sq_err(s, "last resort");
+			if ((x = pick(s, r, target, 1, &st)) == 1)
+				rc = last_resort(s, st, 3, r, out);
+			else
+				rc = x == 0 ? KP_EEXHAUSTED : x;
 			goto out;
-		} else if (x != SQLITE_ROW) {
-			sqlite3_reset(st);
-			rc = kps_sq_err(s, "oldest");
+		} else if (x != 1) {
+			rc = x;
 			goto out;
 		}
+		rowid = sqlite3_column_int64(st, 0);
+		rc = take(st, 1, 3, out);
 	}
-	rowid = sqlite3_column_int64(st, 0);
-	rc = take(st, 1, 2, out);
 	sqlite3_reset(st);
 	if (rc != KP_OK)
 		goto out;
@@ -354,6 +405,7 @@ getrow(struct kps_sq *s, const uint8_t *ref, struct kps_keystate *w)
 		w->spent_by_null = sqlite3_column_type(st, 8) == SQLITE_NULL;
 		kps_sq_blob(st, 9, w->group_id, sizeof(w->group_id),
 		    &w->group_id_len);
+		kps_sq_text(st, 10, w->device, sizeof(w->device));
 	}
 	sqlite3_reset(st);
 	if (x == SQLITE_DONE)
@@ -559,8 +611,11 @@ static const struct kps_store_ops sqlite_ops = {
 	.rollback = kps_sq_rollback,
 	.in_batch = kps_sq_in_batch,
 	.checkpoint = kps_sq_checkpoint,
-	.user_add = kps_sq_user_add,
 	.user_get = kps_sq_user_get,
+	.device_get = kps_sq_device_get,
+	.device_add = kps_sq_device_add,
+	.device_remove = kps_sq_device_remove,
+	.device_list = kps_sq_device_list,
 	.nonce_add = kps_sq_nonce_add,
 	.nonce_seen = kps_sq_nonce_seen,
 	.nonce_add_many = NULL,		/* one at a time: no round trips */

@@ -41,16 +41,30 @@ read_user(sqlite3_stmt *st, struct kps_row *r)
 	memset(r, 0, sizeof(*r));
 	r->kind = KPS_ROW_USER;
 	kps_sq_text(st, 0, r->name, sizeof(r->name));
-	kps_sq_blob(st, 1, r->public_key, sizeof(r->public_key), NULL);
-	r->created_at = sqlite3_column_int64(st, 2);
+	r->created_at = sqlite3_column_int64(st, 1);
+	return KP_OK;
+}
+
+static int
+read_device(sqlite3_stmt *st, struct kps_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_DEVICE;
+	kps_sq_text(st, 0, r->name, sizeof(r->name));
+	kps_sq_text(st, 1, r->device, sizeof(r->device));
+	kps_sq_blob(st, 2, r->public_key, sizeof(r->public_key), NULL);
+	r->created_at = sqlite3_column_int64(st, 3);
 	return KP_OK;
 }
 
 static int
 read_aside(sqlite3_stmt *st, struct kps_row *r)
 {
-	read_user(st, r);
+	memset(r, 0, sizeof(*r));
 	r->kind = KPS_ROW_SET_ASIDE;
+	kps_sq_text(st, 0, r->name, sizeof(r->name));
+	kps_sq_blob(st, 1, r->public_key, sizeof(r->public_key), NULL);
+	r->created_at = sqlite3_column_int64(st, 2);
 	kps_sq_text(st, 3, r->kept, sizeof(r->kept));
 	r->set_aside_at = sqlite3_column_int64(st, 4);
 	return KP_OK;
@@ -84,6 +98,7 @@ kps_sq_dump(struct kps_store *b, int (*row)(void *, const struct kps_row *),
 {
 	static const enum kps_sq_stmt	 stmt[KPS_NROWKINDS] = {
 		[KPS_ROW_USER] = SQ_DUMP_USERS,
+		[KPS_ROW_DEVICE] = SQ_DUMP_DEVICES,
 		[KPS_ROW_SET_ASIDE] = SQ_DUMP_ASIDE,
 		[KPS_ROW_KEY] = SQ_DUMP_KEYS,
 		[KPS_ROW_TOMBSTONE] = SQ_DUMP_TOMBS,
@@ -92,6 +107,7 @@ kps_sq_dump(struct kps_store *b, int (*row)(void *, const struct kps_row *),
 	static int		(*const read[KPS_NROWKINDS])(sqlite3_stmt *,
 				    struct kps_row *) = {
 		[KPS_ROW_USER] = read_user,
+		[KPS_ROW_DEVICE] = read_device,
 		[KPS_ROW_SET_ASIDE] = read_aside,
 		[KPS_ROW_KEY] = kps_sq_row,
 		[KPS_ROW_TOMBSTONE] = read_tomb,
@@ -161,6 +177,8 @@ bind_key(sqlite3_stmt *st, const struct kps_row *r)
 	sqlite3_bind_int(st, 16, k->suite);
 	sqlite3_bind_blob(st, 17, k->init_key, KP_KEY_LEN, SQLITE_STATIC);
 	bind_text(st, 18, r->request_id, r, KPS_NULL_REQUEST_ID);
+	sqlite3_bind_text(st, 19, k->device[0] ? k->device :
+	    KP_DEFAULT_DEVICE, -1, SQLITE_STATIC);
 	return KP_OK;
 }
 
@@ -176,8 +194,15 @@ kps_sq_load(struct kps_store *b, const struct kps_row *r)
 		if ((st = kps_sq_stmt(s, SQ_LOAD_USER)) == NULL)
 			return KP_EDB;
 		sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 2, r->public_key, 32, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, r->created_at);
+		break;
+	case KPS_ROW_DEVICE:
+		if ((st = kps_sq_stmt(s, SQ_LOAD_DEVICE)) == NULL)
+			return KP_EDB;
+		sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->device, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, r->public_key, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, r->created_at);
 		break;
 	case KPS_ROW_SET_ASIDE:
 		if ((st = kps_sq_stmt(s, SQ_LOAD_ASIDE)) == NULL)
@@ -249,6 +274,8 @@ kps_sq_census(struct kps_store *b, struct kps_census *c)
 		c->rows[KPS_ROW_SET_ASIDE] = (uint64_t)sqlite3_column_int64(st,
 		    3);
 		c->rows[KPS_ROW_NONCE] = (uint64_t)sqlite3_column_int64(st, 4);
+		c->rows[KPS_ROW_DEVICE] = (uint64_t)sqlite3_column_int64(st,
+		    5);
 		rc = KP_OK;
 	} else
 		rc = kps_sq_err(s, "census");

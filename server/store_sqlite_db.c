@@ -133,6 +133,44 @@ static const char *const migrations[] = {
 	"  UNIQUE (kind, a, b)"
 	");"
 	"CREATE INDEX buckets_full ON buckets(full_at);",
+	/*
+	 * 5: devices.  A user has devices, each with its own key (one
+	 * key, one device); every user gets the device "default" with
+	 * its key, and every key is the default device's.  A key held by
+	 * two users before stays the first's (by created_at); the other
+	 * user is left without a device, for the operator to give it one
+	 * (kpool-server device add).  Reserve of one device, of one suite
+	 * or both walks an index of its own, in upload order; those hold
+	 * the available keys only, so that a reserve deletes one entry of
+	 * each and writes none.
+	 */
+	"CREATE TABLE devices("
+	"  username TEXT NOT NULL,"
+	"  device TEXT NOT NULL,"
+	"  public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32),"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (username, device)"
+	") WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO devices SELECT name, 'default', public_key,"
+	"  created_at FROM users ORDER BY created_at, name;"
+	"CREATE TABLE users4("
+	"  folded TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO users4 SELECT folded, name, created_at FROM users;"
+	"DROP TABLE users;"
+	"ALTER TABLE users4 RENAME TO users;"
+	"ALTER TABLE keypackages ADD COLUMN device TEXT NOT NULL"
+	"  DEFAULT 'default';"
+	"CREATE INDEX keypackages_user_suite ON keypackages(username,"
+	"  ciphersuite, last_resort, uploaded_at)"
+	"  WHERE status = 'available';"
+	"CREATE INDEX keypackages_device_status ON keypackages(username,"
+	"  device, last_resort, uploaded_at) WHERE status = 'available';"
+	"CREATE INDEX keypackages_device_suite ON keypackages(username,"
+	"  device, ciphersuite, last_resort, uploaded_at)"
+	"  WHERE status = 'available';",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -153,13 +191,49 @@ static const char *const migrations[] = {
 #define EFF	KPS_SQL_EFF("?1", BURN)
 #define KEYCOLS	KPS_SQL_KEYCOLS(EFF)
 
+/*
+ * PICK: the statement that finds the oldest (or, last resort, the
+ * newest) available unexpired key of user ?1 at ?2, through index idx,
+ * with more terms: device ?3, suite ?4.
+ */
+#define PICK(idx, terms, lr, order)					\
+	"SELECT rowid, keypackage_ref, keypackage_bytes, device, "	\
+	"ciphersuite FROM keypackages INDEXED BY " idx " "		\
+	"WHERE username = ?1" terms " AND status = 'available' "	\
+	"AND last_resort = " lr " AND not_after > ?2 "			\
+	"ORDER BY uploaded_at" order ", rowid" order " LIMIT 1"
+#define DEV	" AND device = ?3"
+#define SUITE	" AND ciphersuite = ?4"
+
 static const char *const sql_text[SQ_NSTMTS] = {
 	/* names are ASCII: SQLite's lower() folds exactly that */
-	[SQ_USER_ADD] = "INSERT INTO users(folded, name, public_key, "
-	    "created_at) VALUES (lower(?1), ?1, ?2, ?3) "
-	    "ON CONFLICT(folded) DO NOTHING",
-	[SQ_USER_GET] = "SELECT public_key, name FROM users "
-	    "WHERE folded = lower(?1)",
+	[SQ_USER_ADD] = "INSERT INTO users(folded, name, created_at) "
+	    "VALUES (lower(?1), ?1, ?2)",
+	[SQ_USER_GET] = "SELECT name FROM users WHERE folded = lower(?1)",
+	[SQ_DEV_GET] = "SELECT d.public_key, u.name FROM users u "
+	    "JOIN devices d ON d.username = u.name "
+	    "WHERE u.folded = lower(?1) AND d.device = ?2",
+	[SQ_DEV_KEY] = "SELECT public_key FROM devices "
+	    "WHERE username = ?1 AND device = ?2",
+	[SQ_KEY_USED] = "SELECT 1 FROM devices WHERE public_key = ?1",
+	[SQ_DEV_COUNT] = "SELECT count(*) FROM devices WHERE username = ?1",
+	[SQ_DEV_ADD] = "INSERT INTO devices(username, device, public_key, "
+	    "created_at) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_DEV_LIST] = "SELECT device, public_key, created_at FROM devices "
+	    "WHERE username = ?1 ORDER BY device",
+	[SQ_DEV_DEL] = "DELETE FROM devices WHERE username = ?1 AND "
+	    "device = ?2",
+	[SQ_DEV_TOMB_REF] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) SELECT 0, keypackage_ref, username, ?3 "
+	    "FROM keypackages WHERE username = ?1 AND device = ?2",
+	[SQ_DEV_TOMB_INIT] = "INSERT OR IGNORE INTO tombstones(kind, value, "
+	    "username, created_at) SELECT 1, init_key, username, ?3 "
+	    "FROM keypackages WHERE username = ?1 AND device = ?2",
+	[SQ_DEV_KEYS_DEL] = "DELETE FROM keypackages WHERE username = ?1 "
+	    "AND device = ?2",
+	[SQ_COUNT_DEV] = "SELECT device, ciphersuite, " EFF ", last_resort, "
+	    "count(*) FROM keypackages WHERE username = ?2 "
+	    "GROUP BY 1, 2, 3, 4",
 	[SQ_NONCE_ADD] = "INSERT INTO nonces(created, id) VALUES (?1, ?2) "
 	    "ON CONFLICT DO NOTHING",
 	[SQ_NONCE_SEEN] = "SELECT 1 FROM nonces WHERE created = ?1 AND id = ?2",
@@ -173,45 +247,51 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "WHERE keypackage_ref = ?1",
 	[SQ_INSERT] = "INSERT INTO keypackages(keypackage_ref, username, "
 	    "keypackage_bytes, uploaded_at, status, not_after, "
-	    "credential_hash, ciphersuite, init_key, last_resort) VALUES "
-	    "(?1, ?2, ?3, ?4, 'available', ?5, ?6, ?7, ?8, ?9)",
+	    "credential_hash, ciphersuite, init_key, last_resort, device) "
+	    "VALUES (?1, ?2, ?3, ?4, 'available', ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SQ_GET] = "SELECT " KEYCOLS " FROM keypackages "
 	    "WHERE keypackage_ref = ?2",
 	[SQ_LIST_ALL] = "SELECT " KEYCOLS " FROM keypackages "
 	    "WHERE username = ?2 ORDER BY uploaded_at, rowid",
+	[SQ_LIST_DEV] = "SELECT " KEYCOLS " FROM keypackages "
+	    "WHERE username = ?2 AND device = ?4 ORDER BY uploaded_at, rowid",
 	[SQ_LIST_STATE] = "SELECT " KEYCOLS " FROM keypackages "
-	    "WHERE username = ?2 AND " EFF " = ?3 ORDER BY uploaded_at, rowid",
+	    "WHERE username = ?2 AND (?4 IS NULL OR device = ?4) AND "
+	    EFF " = ?3 ORDER BY uploaded_at, rowid",
 	/*
 	 * Named: with the not_after term and no statistics, SQLite took
 	 * (username, not_after) and read every key of the owner.
 	 */
 	[SQ_REPLAY] = "SELECT keypackage_ref, keypackage_bytes, "
-	    "reservation_id, reservation_expires_at FROM keypackages "
+	    "reservation_id, reservation_expires_at, device, ciphersuite "
+	    "FROM keypackages "
 	    "INDEXED BY keypackages_request WHERE reserved_by = ?1 AND "
 	    "request_id = ?2 AND username = ?3 "
+	    "AND (?5 IS NULL OR device = ?5) "
 	    "AND status = 'reserved' AND reservation_expires_at > ?4 "
 	    "AND not_after > ?4",
-	[SQ_USER_EXISTS] = "SELECT name FROM users WHERE folded = lower(?1)",
-	[SQ_OLDEST] = "SELECT rowid, keypackage_ref, keypackage_bytes "
-	    "FROM keypackages INDEXED BY keypackages_user_status "
-	    "WHERE username = ?1 AND status = 'available' "
-	    "AND last_resort = 0 AND not_after > ?2 "
-	    "ORDER BY uploaded_at, rowid LIMIT 1",
-	[SQ_LAST_RESORT] = "SELECT rowid, keypackage_ref, keypackage_bytes "
-	    "FROM keypackages INDEXED BY keypackages_user_status "
-	    "WHERE username = ?1 AND status = 'available' "
-	    "AND last_resort = 1 AND not_after > ?2 "
-	    "ORDER BY uploaded_at DESC, rowid DESC LIMIT 1",
+	[SQ_OLDEST] = PICK("keypackages_user_status", "", "0", ""),
+	[SQ_OLDEST_S] = PICK("keypackages_user_suite", SUITE, "0", ""),
+	[SQ_OLDEST_D] = PICK("keypackages_device_status", DEV, "0", ""),
+	[SQ_OLDEST_DS] = PICK("keypackages_device_suite", DEV SUITE, "0", ""),
+	[SQ_LAST_RESORT] = PICK("keypackages_user_status", "", "1", " DESC"),
+	[SQ_LAST_RESORT_S] = PICK("keypackages_user_suite", SUITE, "1",
+	    " DESC"),
+	[SQ_LAST_RESORT_D] = PICK("keypackages_device_status", DEV, "1",
+	    " DESC"),
+	[SQ_LAST_RESORT_DS] = PICK("keypackages_device_suite", DEV SUITE, "1",
+	    " DESC"),
 	[SQ_NAMED] = "SELECT rowid, keypackage_ref, keypackage_bytes, status, "
-	    "not_after, last_resort FROM keypackages WHERE "
-	    "keypackage_ref = ?1 AND username = ?2",
+	    "not_after, last_resort, device, ciphersuite FROM keypackages "
+	    "WHERE keypackage_ref = ?1 AND username = ?2",
 	[SQ_MARK_RESERVED] = "UPDATE keypackages SET status = 'reserved', "
 	    "reservation_id = ?1, reservation_expires_at = ?2, "
 	    "reserved_by = ?3, reserved_at = ?4, request_id = ?5, "
 	    "group_id = ?6 WHERE rowid = ?7",
 	[SQ_ROW] = "SELECT rowid, username, status, reserved_by, "
 	    "reservation_expires_at, not_after, last_resort, init_key, "
-	    "spent_by, group_id FROM keypackages WHERE keypackage_ref = ?1",
+	    "spent_by, group_id, device FROM keypackages "
+	    "WHERE keypackage_ref = ?1",
 	/* a spend that names no group keeps the reservation's */
 	[SQ_SPEND] = "UPDATE keypackages SET status = 'spent', spent_at = ?1, "
 	    "spent_by = ?2, group_id = CASE WHEN length(?3) > 0 THEN ?3 "
@@ -271,21 +351,25 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "(SELECT rowid FROM buckets WHERE full_at <= ?1 "
 	    "ORDER BY full_at LIMIT ?2)",
 	/* a copy (store_sqlite_copy.c), in kps_row_kind's order */
-	[SQ_DUMP_USERS] = "SELECT name, public_key, created_at FROM users "
+	[SQ_DUMP_USERS] = "SELECT name, created_at FROM users "
 	    "ORDER BY created_at, name",
+	[SQ_DUMP_DEVICES] = "SELECT username, device, public_key, created_at "
+	    "FROM devices ORDER BY username, device",
 	[SQ_DUMP_ASIDE] = "SELECT name, public_key, created_at, kept, "
 	    "set_aside_at FROM users_set_aside ORDER BY name",
 	[SQ_DUMP_KEYS] = "SELECT keypackage_ref, username, keypackage_bytes, "
 	    "uploaded_at, status, last_resort, reservation_id, reserved_at, "
 	    "reservation_expires_at, reserved_by, spent_at, spent_by, "
 	    "group_id, not_after, credential_hash, ciphersuite, init_key, "
-	    "request_id FROM keypackages ORDER BY uploaded_at, rowid",
+	    "device, request_id FROM keypackages ORDER BY uploaded_at, rowid",
 	[SQ_DUMP_TOMBS] = "SELECT kind, value, username, created_at "
 	    "FROM tombstones ORDER BY created_at, kind, value",
 	[SQ_DUMP_NONCES] = "SELECT created, id FROM nonces "
 	    "ORDER BY created, id",
 	[SQ_LOAD_USER] = "INSERT OR IGNORE INTO users(folded, name, "
-	    "public_key, created_at) VALUES (lower(?1), ?1, ?2, ?3)",
+	    "created_at) VALUES (lower(?1), ?1, ?3)",
+	[SQ_LOAD_DEVICE] = "INSERT OR IGNORE INTO devices(username, device, "
+	    "public_key, created_at) VALUES (?1, ?2, ?3, ?4)",
 	[SQ_LOAD_ASIDE] = "INSERT OR IGNORE INTO users_set_aside(name, "
 	    "public_key, created_at, kept, set_aside_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -293,9 +377,9 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "username, keypackage_bytes, uploaded_at, status, last_resort, "
 	    "reservation_id, reserved_at, reservation_expires_at, "
 	    "reserved_by, spent_at, spent_by, group_id, not_after, "
-	    "credential_hash, ciphersuite, init_key, request_id) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	    "?15, ?16, ?17, ?18)",
+	    "credential_hash, ciphersuite, init_key, request_id, device) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14, ?15, ?16, ?17, ?18, ?19)",
 	[SQ_LOAD_TOMB] = "INSERT OR IGNORE INTO tombstones(kind, value, "
 	    "username, created_at) VALUES (?1, ?2, ?3, ?4)",
 	[SQ_LOAD_NONCE] = "INSERT OR IGNORE INTO nonces(created, id) "
@@ -306,7 +390,8 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "(SELECT count(*) FROM tombstones WHERE kind = 0), "
 	    "(SELECT count(*) FROM tombstones WHERE kind = 1), "
 	    "(SELECT count(*) FROM users_set_aside), "
-	    "(SELECT count(*) FROM nonces)",
+	    "(SELECT count(*) FROM nonces), "
+	    "(SELECT count(*) FROM devices)",
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
 	[SQ_BEGIN_READ] = "BEGIN",
 	[SQ_COMMIT] = "COMMIT",
@@ -561,10 +646,11 @@ kps_sq_row(sqlite3_stmt *st, struct kps_row *r)
 	    NULL);
 	k->suite = (uint16_t)sqlite3_column_int(st, 15);
 	kps_sq_blob(st, 16, k->init_key, sizeof(k->init_key), NULL);
+	kps_sq_text(st, 17, k->device, sizeof(k->device));
 	r->null |= KPS_NULL_REQUEST_ID;
-	if (sqlite3_column_count(st) > 17) {
-		kps_sq_text(st, 17, r->request_id, sizeof(r->request_id));
-		if (sqlite3_column_type(st, 17) != SQLITE_NULL)
+	if (sqlite3_column_count(st) > 18) {
+		kps_sq_text(st, 18, r->request_id, sizeof(r->request_id));
+		if (sqlite3_column_type(st, 18) != SQLITE_NULL)
 			r->null &= ~KPS_NULL_REQUEST_ID;
 	}
 	return KP_OK;
@@ -702,68 +788,6 @@ kps_sq_checkpoint(struct kps_store *b)
 		return kps_sq_err(s, "checkpoint");
 	return KP_OK;
 }
-
-/* user_get: the key of name into pk and its registered spelling into
- * canon (when not NULL); KP_ENOTFOUND for no such user. */
-static int
-user_get(struct kps_sq *s, const char *name, uint8_t *pk, char *canon)
-{
-	sqlite3_stmt	*st;
-	int		 r;
-
-	if ((st = kps_sq_stmt(s, SQ_USER_GET)) == NULL)
-		return KP_EDB;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
-		memcpy(pk, sqlite3_column_blob(st, 0), 32);
-		if (canon != NULL)
-			kps_sq_text(st, 1, canon, KP_MAX_USERNAME + 1);
-		sqlite3_reset(st);
-		return KP_OK;
-	}
-	sqlite3_reset(st);
-	if (r == SQLITE_DONE)
-		return KP_ENOTFOUND;
-	return kps_sq_err(s, "user get");
-}
-
-int
-kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk,
-    char *canon)
-{
-	return user_get((struct kps_sq *)b, name, pk, canon);
-}
-
-int
-kps_sq_user_add(struct kps_store *b, const char *name, const uint8_t *pk,
-    int64_t now)
-{
-	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
-	uint8_t		 have[32];
-	int		 own, rc;
-
-	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
-		return rc;
-	if ((st = kps_sq_stmt(s, SQ_USER_ADD)) == NULL) {
-		rc = KP_EDB;
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	if ((rc = kps_sq_done(s, st, "user add")) != KP_OK)
-		goto out;
-	if (sqlite3_changes(s->db) == 0) {
-		if ((rc = user_get(s, name, have, NULL)) != KP_OK)
-			goto out;
-		rc = sodium_memcmp(have, pk, 32) == 0 ? KP_OK : KP_EEXIST;
-	}
-out:
-	return kps_sq_op_end1(s, own, rc);
-}
-
 
 /* nonce_stmt: statement i with the nonce's created and id bound. */
 static sqlite3_stmt *

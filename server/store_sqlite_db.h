@@ -2,9 +2,9 @@
 /*
  * store_sqlite_db.h: one connection of the SQLite backend, internal to
  * it (store_sqlite.c builds the table of operations on it): the schema,
- * the statements, the transactions and savepoints, the users, the
- * nonces of signatures and the rate buckets, and the helpers that run
- * statements and read their rows.
+ * the statements, the transactions and savepoints, the nonces of
+ * signatures and the rate buckets, and the helpers that run statements
+ * and read their rows; its users and devices are store_sqlite_dev.c's.
  *
  * A state the statements report is lib's (KP_STATE_AVAILABLE, ...): the
  * rows store a status as text ('available', 'reserved', 'spent'), and
@@ -22,17 +22,22 @@
 
 /* The statements of the backend, prepared once each on first use. */
 enum kps_sq_stmt {
-	SQ_USER_ADD, SQ_USER_GET, SQ_TOMB_CHECK,
-	SQ_REF_EXISTS, SQ_INSERT, SQ_GET, SQ_LIST_ALL,
-	SQ_LIST_STATE, SQ_REPLAY, SQ_USER_EXISTS, SQ_OLDEST,
-	SQ_LAST_RESORT, SQ_NAMED, SQ_MARK_RESERVED, SQ_ROW, SQ_LR_GRANT,
+	SQ_USER_ADD, SQ_USER_GET, SQ_DEV_GET, SQ_DEV_KEY, SQ_KEY_USED,
+	SQ_DEV_COUNT, SQ_DEV_ADD, SQ_DEV_LIST, SQ_DEV_DEL, SQ_DEV_TOMB_REF,
+	SQ_DEV_TOMB_INIT, SQ_DEV_KEYS_DEL, SQ_COUNT_DEV, SQ_TOMB_CHECK,
+	SQ_REF_EXISTS, SQ_INSERT, SQ_GET, SQ_LIST_ALL, SQ_LIST_DEV,
+	SQ_LIST_STATE, SQ_REPLAY,
+	/* by (device given) * 2 + (suite given), from SQ_OLDEST */
+	SQ_OLDEST, SQ_OLDEST_S, SQ_OLDEST_D, SQ_OLDEST_DS,
+	SQ_LAST_RESORT, SQ_LAST_RESORT_S, SQ_LAST_RESORT_D, SQ_LAST_RESORT_DS,
+	SQ_NAMED, SQ_MARK_RESERVED, SQ_ROW, SQ_LR_GRANT,
 	SQ_SPEND, SQ_TOMB_ADD, SQ_RELEASE, SQ_DELETE,
 	SQ_CLEANUP, SQ_EXP_RELEASE, SQ_CLEAN_TOMB_REF,
 	SQ_CLEAN_TOMB_INIT, SQ_EXP_BURN, SQ_COUNT_USER,
 	SQ_COUNT_ALL, SQ_NONCE_ADD, SQ_NONCE_SEEN, SQ_NONCE_PRUNE,
-	SQ_RATE_TAKE, SQ_RATE_PRUNE, SQ_DUMP_USERS, SQ_DUMP_ASIDE,
-	SQ_DUMP_KEYS, SQ_DUMP_TOMBS, SQ_DUMP_NONCES, SQ_LOAD_USER,
-	SQ_LOAD_ASIDE, SQ_LOAD_KEY, SQ_LOAD_TOMB, SQ_LOAD_NONCE,
+	SQ_RATE_TAKE, SQ_RATE_PRUNE, SQ_DUMP_USERS, SQ_DUMP_DEVICES,
+	SQ_DUMP_ASIDE, SQ_DUMP_KEYS, SQ_DUMP_TOMBS, SQ_DUMP_NONCES,
+	SQ_LOAD_USER, SQ_LOAD_DEVICE, SQ_LOAD_ASIDE, SQ_LOAD_KEY, SQ_LOAD_TOMB, SQ_LOAD_NONCE,
 	SQ_CENSUS_KEYS, SQ_CENSUS_REST,
 	SQ_BEGIN, SQ_BEGIN_READ, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
 	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
@@ -69,10 +74,27 @@ int kps_sq_commit(struct kps_store *b);
 int kps_sq_rollback(struct kps_store *b);
 int kps_sq_in_batch(struct kps_store *b);
 int kps_sq_checkpoint(struct kps_store *b);
-int kps_sq_user_add(struct kps_store *b, const char *name,
-    const uint8_t *pk, int64_t now);
-int kps_sq_user_get(struct kps_store *b, const char *name, uint8_t *pk,
-    char *canon);
+
+/* store_sqlite_dev.c: users and devices (see store.h). */
+int kps_sq_user_get(struct kps_store *b, const char *name, char *canon);
+int kps_sq_device_get(struct kps_store *b, const char *user,
+    const char *device, uint8_t *pk, char *canon);
+int kps_sq_device_add(struct kps_store *b, const char *user,
+    const char *device, const uint8_t *pk, enum kps_dev_mode mode,
+    int64_t now);
+int kps_sq_device_remove(struct kps_store *b, const char *user,
+    const char *device, int64_t now, uint64_t *retired);
+int kps_sq_device_list(struct kps_store *b, const char *user, int counts,
+    int64_t now, char *canon, struct kps_device *out, size_t max,
+    size_t *n);
+/* kps_sq_device_known: KP_OK when user (as registered) has device,
+ * else KP_ENOTFOUND. */
+int kps_sq_device_known(struct kps_sq *s, const char *user,
+    const char *device);
+/* kps_sq_canon: the registered spelling of user (any case) into canon;
+ * KP_ENOTFOUND for no such user. */
+int kps_sq_canon(struct kps_sq *s, const char *user,
+    char canon[KP_MAX_USERNAME + 1]);
 int kps_sq_nonce_add(struct kps_store *b, const char *keyid,
     const char *nonce, int64_t created);
 int kps_sq_nonce_seen(struct kps_store *b, const char *keyid,

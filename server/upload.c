@@ -17,8 +17,9 @@
 
 #define B64V	sodium_base64_VARIANT_ORIGINAL
 
-/* check_kp: decode and validate one uploaded KeyPackage for x->user;
- * fills k, or returns the rejection code and message. */
+/* check_kp: decode and validate one uploaded KeyPackage for the
+ * caller's device (identity its principal, signed by its key); fills k,
+ * or returns the rejection code and message. */
 static const char *
 check_kp(struct kps_req *x, const uint8_t *buf, size_t len, int64_t now,
     struct kps_key *k, char *msg, size_t msglen)
@@ -43,16 +44,16 @@ check_kp(struct kps_req *x, const uint8_t *buf, size_t len, int64_t now,
 	}
 	p = kp_keypackage_identity(kp, &n);
 	if (kp_keypackage_credential_type(kp) != KP_CRED_BASIC || p == NULL ||
-	    n != strlen(x->user) || memcmp(p, x->user, n) != 0) {
+	    n != strlen(x->principal) || memcmp(p, x->principal, n) != 0) {
 		snprintf(msg, msglen, "the credential identity is not the "
-		    "caller %s", x->user);
+		    "caller %s", x->principal);
 		code = "wrong_identity";
 		goto out;
 	}
 	p = kp_keypackage_signature_key(kp, &n);
 	if (p == NULL || n != 32 || sodium_memcmp(p, x->pk, 32) != 0) {
 		snprintf(msg, msglen, "the signature key is not the key "
-		    "registered for %s", x->user);
+		    "registered for %s", x->principal);
 		code = "wrong_signature_key";
 		goto out;
 	}
@@ -74,6 +75,7 @@ check_kp(struct kps_req *x, const uint8_t *buf, size_t len, int64_t now,
 	memcpy(k->init_key, p, KP_KEY_LEN);
 	memcpy(k->ref, kp_keypackage_ref(kp), KP_REF_LEN);
 	snprintf(k->username, sizeof(k->username), "%s", x->user);
+	snprintf(k->device, sizeof(k->device), "%s", x->device);
 	p = kp_keypackage_bytes(kp, &n);
 	if ((k->bytes = malloc(n)) == NULL) {
 		snprintf(msg, msglen, "out of memory");
@@ -162,9 +164,7 @@ kps_upload(struct kps_req *x, const char *arg)
 		idx[nk++] = i;
 	}
 	if (nk > 0) {
-		memset(&j, 0, sizeof(j));
-		j.kind = KPS_JOB_SAVE;
-		j.sig = kps_req_sig(x);
+		kps_req_job(x, &j, KPS_JOB_SAVE);
 		j.keys = keys;
 		j.rcs = rcs;
 		j.nkeys = nk;

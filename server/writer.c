@@ -46,6 +46,15 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* limited: 1 when job j takes a token of the rate limit (a reserve or
+ * a claim, when the limit is on). */
+static int
+limited(const struct kps_job *j)
+{
+	return (j->kind == KPS_JOB_RESERVE || j->kind == KPS_JOB_CLAIM) &&
+	    j->rate;
+}
+
 /*
  * admit: what a batch asks first of its jobs from first on, at once
  * (one round trip each on PostgreSQL): the nonces of their signatures,
@@ -86,10 +95,12 @@ admit(struct kps_job *first)
 	for (j = first, i = 0, k = 0; j != NULL; j = j->next) {
 		if (j->sig != NULL)
 			j->sig_rc = v[i++].rc;
-		if (j->kind != KPS_JOB_RESERVE || !j->rate ||
-		    j->sig_rc != KP_OK)
+		if (!limited(j) || j->sig_rc != KP_OK)
 			continue;
-		kps_fold(names[k][0], j->caller);
+		/* the caller's user: its devices share one bucket */
+		snprintf(names[k][0], sizeof(names[k][0]), "%.*s",
+		    (int)strcspn(j->caller, "/"), j->caller);
+		kps_fold(names[k][0], names[k][0]);
 		kps_fold(names[k][1], j->reserve.target);
 		t[k].kind = KPS_BUCKET_RESERVE;
 		t[k].a = names[k][0];
@@ -100,8 +111,7 @@ admit(struct kps_job *first)
 	if ((rc = kps_rate_take(wdb, t, k, now_ms())) != KP_OK)
 		goto out;
 	for (j = first, k = 0; j != NULL; j = j->next)
-		if (j->kind == KPS_JOB_RESERVE && j->rate &&
-		    j->sig_rc == KP_OK)
+		if (limited(j) && j->sig_rc == KP_OK)
 			j->wait = t[k++].wait;
 out:
 	free(names);
@@ -124,7 +134,7 @@ ready(struct kps_job *j, int64_t now)
 	j->now = now;
 	if (j->sig != NULL && j->sig_rc != KP_OK)
 		rc = j->sig_rc == KP_EEXIST ? KP_EAUTH : j->sig_rc;
-	else if (j->kind == KPS_JOB_RESERVE && j->wait > 0)
+	else if (limited(j) && j->wait > 0)
 		rc = KP_ERATE;
 	if (rc == KP_OK)
 		return 1;
@@ -144,8 +154,13 @@ run_one(struct kps_job *j, int64_t now)
 	case KPS_JOB_NONCE:
 		j->rc = KP_OK;
 		break;
-	case KPS_JOB_USER_ADD:
-		j->rc = kps_user_add(wdb, j->caller, j->pk, now);
+	case KPS_JOB_DEVICE_ADD:
+		j->rc = kps_device_add(wdb, j->caller, j->device, j->pk,
+		    j->mode, now);
+		break;
+	case KPS_JOB_DEVICE_REMOVE:
+		j->rc = kps_device_remove(wdb, j->caller, j->device, now,
+		    &j->count);
 		break;
 	case KPS_JOB_SAVE:
 		for (i = 0; i < j->nkeys; i++) {
@@ -155,6 +170,10 @@ run_one(struct kps_job *j, int64_t now)
 		j->rc = KP_OK;
 		break;
 	case KPS_JOB_RESERVE:	/* done by run */
+		break;
+	case KPS_JOB_CLAIM:
+		j->reserve.now = now;
+		j->rc = kps_claim(wdb, &j->reserve, j->claim);
 		break;
 	case KPS_JOB_SPEND:
 		j->rc = kps_spend(wdb, j->caller, j->ref, j->group_id,
@@ -217,6 +236,8 @@ fail(struct kps_job *first, struct kps_job *stop)
 	for (j = first; j != stop; j = j->next) {
 		if (j->kind == KPS_JOB_RESERVE)
 			kps_reservation_clear(&j->res);
+		if (j->kind == KPS_JOB_CLAIM)
+			kps_claim_clear(j->claim);
 		j->rc = KP_EDB;
 		for (i = 0; j->kind == KPS_JOB_SAVE && i < j->nkeys; i++)
 			j->rcs[i] = KP_EDB;

@@ -95,10 +95,11 @@ main(void)
 	    "add alice again with the same key: no change");
 	is_int(kps_user_add(s, "alice", pk2, T0), KP_EEXIST,
 	    "alice with another key: taken");
-	is_int(kps_user_get(s, "alice", out, NULL), KP_OK, "get alice");
+	is_int(kps_device_get(s, "alice", "default", out, NULL), KP_OK,
+	    "get alice");
 	is_blob(out, 32, pk, 32, "alice's key");
-	is_int(kps_user_get(s, "nobody", out, NULL), KP_ENOTFOUND,
-	    "unknown user");
+	is_int(kps_device_get(s, "nobody", "default", out, NULL),
+	    KP_ENOTFOUND, "unknown user");
 	is_int(kps_user_add(s, "bob", pk2, T0), KP_OK, "add bob");
 
 	/* nonces: insert-or-fail on (keyid, nonce, created) */
@@ -169,11 +170,13 @@ main(void)
 	else
 		ok(0, "it is the young one");
 	kps_key_list_free(list, nl);
-	is_int(kps_key_list(s, "alice", KP_STATE_EXPIRED, T0 + 20, &list, &nl),
+	is_int(kps_key_list(s, "alice", NULL, KP_STATE_EXPIRED, T0 + 20,
+	    &list, &nl),
 	    KP_OK, "list expired");
 	is_int(nl, 1, "one expired");
 	kps_key_list_free(list, nl);
-	is_int(kps_key_list(s, "alice", -1, T0 + 20, &list, &nl), KP_OK,
+	is_int(kps_key_list(s, "alice", NULL, -1, T0 + 20, &list, &nl),
+	    KP_OK,
 	    "list all");
 	is_int(nl, 3, "three keys");
 	if (nl == 3) {

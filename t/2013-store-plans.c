@@ -91,10 +91,66 @@ static const struct {
 	    "INDEX 2; SEARCH tombstones USING PRIMARY KEY"
 	    " (kind=? AND value=? AND username=?); "
 	    "USE TEMP B-TREE FOR ORDER BY" },
-	{ SQ_USER_GET, "auth: the user's key",
+	{ SQ_USER_GET, "a user exists, as registered",
 	    "SEARCH users USING PRIMARY KEY (folded=?)" },
-	{ SQ_USER_EXISTS, "a user exists",
-	    "SEARCH users USING PRIMARY KEY (folded=?)" },
+	{ SQ_DEV_GET, "auth: the key of a device",
+	    "SEARCH u USING PRIMARY KEY (folded=?); SEARCH d USING "
+	    "PRIMARY KEY (username=? AND device=?)" },
+	{ SQ_OLDEST_S, "reserve: the oldest key of a suite",
+	    "SEARCH keypackages USING INDEX keypackages_user_suite "
+	    "(username=? AND ciphersuite=? AND last_resort=?)" },
+	{ SQ_OLDEST_D, "reserve, claim: the oldest key of a device",
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_device_status (username=? AND device=? AND "
+	    "last_resort=?)" },
+	{ SQ_OLDEST_DS, "reserve, claim: the oldest key of a device and "
+	    "suite",
+	    "SEARCH keypackages USING INDEX keypackages_device_suite "
+	    "(username=? AND device=? AND ciphersuite=? AND "
+	    "last_resort=?)" },
+	{ SQ_LAST_RESORT_S, "reserve: the last-resort key of a suite",
+	    "SEARCH keypackages USING INDEX keypackages_user_suite "
+	    "(username=? AND ciphersuite=? AND last_resort=?)" },
+	{ SQ_LAST_RESORT_D, "reserve, claim: the last-resort key of a "
+	    "device",
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_device_status (username=? AND device=? AND "
+	    "last_resort=?)" },
+	{ SQ_LAST_RESORT_DS, "reserve, claim: the last-resort key of a "
+	    "device and suite",
+	    "SEARCH keypackages USING INDEX keypackages_device_suite "
+	    "(username=? AND device=? AND ciphersuite=? AND "
+	    "last_resort=?)" },
+	{ SQ_DEV_KEY, "reserve: a device of the target",
+	    "SEARCH devices USING PRIMARY KEY (username=? AND "
+	    "device=?)" },
+	{ SQ_DEV_LIST, "claim, devices: the devices of a user",
+	    "SEARCH devices USING PRIMARY KEY (username=?)" },
+	{ SQ_COUNT_DEV, "devices, status: counts per device and suite",
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?); USE TEMP "
+	    "B-TREE FOR GROUP BY" },
+	{ SQ_LIST_DEV, "mine: the keys of a device",
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?); USE TEMP "
+	    "B-TREE FOR ORDER BY" },
+	{ SQ_KEY_USED, "enroll: a key in use",
+	    "SEARCH devices USING COVERING INDEX "
+	    "sqlite_autoindex_devices_1 (public_key=?)" },
+	{ SQ_DEV_COUNT, "enroll, remove: the devices of a user",
+	    "SEARCH devices USING PRIMARY KEY (username=?)" },
+	{ SQ_DEV_TOMB_REF, "remove: tombstones of the refs",
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?)" },
+	{ SQ_DEV_TOMB_INIT, "remove: tombstones of the init keys",
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?)" },
+	{ SQ_DEV_KEYS_DEL, "remove: the keys",
+	    "SEARCH keypackages USING INDEX "
+	    "keypackages_user_not_after (username=?)" },
+	{ SQ_DEV_DEL, "remove: the device",
+	    "SEARCH devices USING PRIMARY KEY (username=? AND "
+	    "device=?)" },
 	{ SQ_NONCE_SEEN, "a read's nonce",
 	    "SEARCH nonces USING PRIMARY KEY (created=? AND id=?)" },
 	{ SQ_NONCE_PRUNE, "the stale nonces",
@@ -137,7 +193,10 @@ static const struct {
 	{ PG_GET, "get", "keypackages_keypackage_ref_key" },
 	{ PG_SAVE, "upload: a ref known", "keypackages_keypackage_ref_key" },
 	{ PG_SAVE, "upload: tombstones", "tombstones_pkey" },
-	{ PG_USER_GET, "auth: the user's key", "users_pkey" },
+	{ PG_USER_GET, "a user, as registered", "users_pkey" },
+	{ PG_DEV_GET, "auth: the key of a device", "devices_pkey" },
+	{ PG_DEV_LIST, "claim, devices: the devices of a user",
+	    "devices_pkey" },
 	{ PG_USER_EXISTS, "a user exists", "users_pkey" },
 	{ PG_NONCE_SEEN, "a read's nonce", "nonces_pkey" },
 	{ PG_NONCE_PRUNE, "the stale nonces", "nonces_pkey" },
@@ -205,10 +264,12 @@ pg_main(void)
 		bail("open: %s", s ? kps_store_errmsg(s) : "?");
 	kps_store_close(s);
 	/* 200 users with 100 keys each, and more without keys */
-	PQclear(db_sql(db, "INSERT INTO users (name, public_key, "
+	PQclear(db_sql(db, "INSERT INTO users (name, "
 	    "created_at, folded) SELECT CASE WHEN i = 0 THEN 'alice' "
-	    "ELSE 'u' || i END, sha256(int8send(i)), 0, CASE WHEN i = 0 "
+	    "ELSE 'u' || i END, 0, CASE WHEN i = 0 "
 	    "THEN 'alice' ELSE 'u' || i END FROM generate_series(0, 999) i; "
+	    "INSERT INTO devices SELECT name, 'default', sha256(name::bytea), "
+	    "0 FROM users; "
 	    "INSERT INTO keypackages (keypackage_ref, username, "
 	    "keypackage_bytes, uploaded_at, status, not_after, "
 	    "credential_hash, ciphersuite, init_key, last_resort, "

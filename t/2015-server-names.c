@@ -74,6 +74,8 @@ migration(void)
 	if (db_is_pg())
 		snprintf(q, sizeof(q), "DROP TABLE users; DROP TABLE "
 		    "users_set_aside; DROP TABLE nonces; DROP TABLE buckets;"
+		    "DROP TABLE devices; ALTER TABLE keypackages DROP COLUMN "
+		    "device;"
 		    "CREATE TABLE users (name text PRIMARY KEY, public_key "
 		    "bytea NOT NULL CHECK (length(public_key) = 32), "
 		    "created_at bigint NOT NULL);"
@@ -97,6 +99,10 @@ migration(void)
 	else
 		snprintf(q, sizeof(q), "DROP TABLE users; DROP TABLE "
 		    "users_set_aside; DROP TABLE buckets;"
+		    "DROP TABLE devices; DROP INDEX keypackages_user_suite;"
+		    "DROP INDEX keypackages_device_status;"
+		    "DROP INDEX keypackages_device_suite;"
+		    "ALTER TABLE keypackages DROP COLUMN device;"
 		    "CREATE TABLE users(name TEXT PRIMARY KEY, public_key "
 		    "BLOB NOT NULL CHECK (length(public_key) = 32), "
 		    "created_at INTEGER NOT NULL) WITHOUT ROWID;"
@@ -113,10 +119,10 @@ migration(void)
 	srv_restart(&s, pub);
 	if (db_is_pg())
 		is_int(srv_count(&s, "SELECT max(version) FROM kpool_schema"),
-		    2, "PostgreSQL: migrated to schema 2");
+		    3, "PostgreSQL: migrated to schema 2, then 3 (devices)");
 	else
-		is_int(srv_count(&s, "PRAGMA user_version"), 4,
-		    "SQLite: migrated to schema 4");
+		is_int(srv_count(&s, "PRAGMA user_version"), 5,
+		    "SQLite: migrated to schema 4, then 5 (devices)");
 	is_int(srv_count(&s, "SELECT count(*) FROM users WHERE "
 	    "folded = 'alice' AND name = 'ALICE'"), 1,
 	    "of three that fold together, the first registered is kept "
@@ -175,8 +181,8 @@ main(void)
 	v = as(&alice, "ALICE");
 	reg(&s, &v, &r);
 	is_int(r.status, 201, "ALICE with alice's own key: 201 (no change)");
-	is_string(r.body, "{\"username\":\"alice\"}\n",
-	    "the name as first registered");
+	is_string(r.body, "{\"username\":\"alice\",\"device\":\"default\"}\n",
+	    "the name as first registered (and the device)");
 	raw(&s, &v, "GET", "/keypackages/mine", NULL, T_NONE, &r);
 	is_int(r.status, 200, "alice signs as ALICE: 200");
 	ok(strstr(r.body, "\"keypackage_ref\"") != NULL, "her keys");
@@ -206,8 +212,12 @@ main(void)
 	raw(&s, &alice, "GET", "/keypackages/status/Alice", NULL, T_NONE, &r);
 	is_int(r.status, 200, "alice asks for her own (as Alice): 200");
 	is_string(r.body, "{\"username\":\"alice\",\"available\":0,"
-	    "\"reserved\":3,\"spent\":0,\"expired\":0,\"last_resort\":0}\n",
-	    "her counts");
+	    "\"reserved\":3,\"spent\":0,\"expired\":0,\"last_resort\":0,"
+	    "\"devices\":{\"default\":{\"available\":0,\"reserved\":3,"
+	    "\"spent\":0,\"expired\":0,\"last_resort\":0}},"
+	    "\"suites\":{\"0x0001\":{\"available\":0,\"reserved\":3,"
+	    "\"spent\":0,\"expired\":0,\"last_resort\":0}}}\n",
+	    "her counts, in all, per device and per suite");
 	gen(&alice, "alice", T - 10, T + 86400, 1, &ck[0]);
 	ok(upload1(&alice, &ck[0]).accepted, "alice uploads a last-resort key");
 	raw(&s, &bob, "GET", "/keypackages/status/alice", NULL, T_NONE, &r);

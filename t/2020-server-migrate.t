@@ -45,7 +45,7 @@ ok "migrate into an empty database ($(db_is_pg && echo PostgreSQL ||
     echo SQLite))" \
     "$KP_BUILD/kpool-server" migrate --from "$src" --to "$DB"
 like "$(cat "$TMP/.out")" "done: " "it says done"
-like "$(cat "$TMP/.out")" "source: 4 users \(0 names set aside\), 7 keys \(5 available, 1 reserved, 1 spent; 1 last resort, 1 reservations\), 2 tombstones \(1 refs, 1 init keys\), [0-9]+ nonces" \
+like "$(cat "$TMP/.out")" "source: 4 users \(4 devices, 0 names set aside\), 7 keys \(5 available, 1 reserved, 1 spent; 1 last resort, 1 reservations\), 2 tombstones \(1 refs, 1 init keys\), [0-9]+ nonces" \
     "with the source's counts"
 nok "migrate again: the target is not empty" \
     "$KP_BUILD/kpool-server" migrate --from "$src" --to "$DB"

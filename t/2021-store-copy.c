@@ -3,9 +3,9 @@
  * 2021-store-copy: the store's copy operations (kps_store_dump, _load,
  * _census) that kpool-server migrate is made of.  A SQLite store is
  * given rows of every kind and state (a user whose name has capitals,
- * a name set aside by the case rule, a reservation with and without a
- * request_id, one released, one burned, a spend, a last-resort key, a
- * retirement's tombstones, nonces), then copied into a database of the
+ * the users' devices, a name set aside by the case rule, a reservation
+ * with and without a request_id, one released, one burned, a spend, a
+ * last-resort key, a retirement's tombstones, nonces), then copied into a database of the
  * backend under test, and back again into a second SQLite file: the
  * census is the same at every step, and so is every row, column by
  * column, NULLs included; the copy finds the user in any case and
@@ -161,10 +161,11 @@ main(void)
 
 	/* a SQLite store with rows of every kind and state */
 	s = open_db(a, 0);
+	/* one key, one device: each user a key of its own */
 	memset(pk, 1, sizeof(pk));
 	if (kps_user_add(s, "alice", pk, T0) != KP_OK ||
-	    kps_user_add(s, "bob", pk, T0 + 1) != KP_OK ||
-	    kps_user_add(s, "Carol", pk, T0 + 2) != KP_OK ||
+	    (pk[0] = 3, kps_user_add(s, "bob", pk, T0 + 1)) != KP_OK ||
+	    (pk[0] = 4, kps_user_add(s, "Carol", pk, T0 + 2)) != KP_OK ||
 	    kps_nonce_add(s, "bob", "n-1", T0 + 3) != KP_OK ||
 	    kps_nonce_add(s, "carol", "n-2", T0 + 4) != KP_OK)
 		bail("users and nonces");
@@ -219,16 +220,17 @@ main(void)
 		bail("retire 6");
 
 	is_int(kps_store_census(s, &c1), KP_OK, "census of the source");
-	ok(c1.rows[KPS_ROW_USER] == 3 && c1.rows[KPS_ROW_SET_ASIDE] == 1 &&
+	ok(c1.rows[KPS_ROW_USER] == 3 && c1.rows[KPS_ROW_DEVICE] == 3 &&
+	    c1.rows[KPS_ROW_SET_ASIDE] == 1 &&
 	    c1.rows[KPS_ROW_NONCE] == 2 && c1.rows[KPS_ROW_KEY] == 6 &&
 	    c1.keys[KP_STATE_AVAILABLE] == 2 &&
 	    c1.keys[KP_STATE_RESERVED] == 2 && c1.keys[KP_STATE_SPENT] == 2 &&
 	    c1.last_resort == 1 && c1.reservations == 2 &&
 	    c1.tombstones[0] == 1 && c1.tombstones[1] == 1,
-	    "users, names set aside, keys by state, reservations, "
+	    "users, devices, names set aside, keys by state, reservations, "
 	    "tombstones, nonces");
 	is_int(kps_store_dump(s, keep, &d1), KP_OK, "dump the source");
-	is_int((int)d1.n, 3 + 1 + 6 + 2 + 2, "fourteen rows");
+	is_int((int)d1.n, 3 + 3 + 1 + 6 + 2 + 2, "seventeen rows");
 
 	m = open_db(mid, 0);
 	is_int(copy(s, m), KP_OK, "load them into %s", db_backend());
@@ -239,8 +241,8 @@ main(void)
 	one = d1.r[0];
 	is_int(kps_store_load(m, &one), KP_EEXIST, "a row loaded again: "
 	    "there already");
-	is_int(kps_user_get(m, "CAROL", got, canon), KP_OK,
-	    "the copy finds Carol as CAROL");
+	is_int(kps_device_get(m, "CAROL", "default", got, canon), KP_OK,
+	    "the copy finds Carol as CAROL, with her device");
 	is_string(canon, "Carol", "as she registered");
 	is_int(kps_user_add(m, "carol", got, T0 + 9), KP_OK,
 	    "carol with her key: the same user, no change");

@@ -654,6 +654,95 @@ srv_log_wait(const struct srv *s, const char *needle)
 }
 
 /*
+ * Devices.  dev_new: a device that signs as principal (USER or
+ * USER/DEVICE) with a fresh key, without a client (raw() signs with
+ * w->name as the keyid).
+ */
+static __attribute__((unused)) void
+dev_new(struct who *w, const char *principal)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->name, sizeof(w->name), "%s", principal);
+	randombytes_buf(w->seed, sizeof(w->seed));
+	crypto_sign_seed_keypair(w->pk, w->sk, w->seed);
+}
+
+/* pk_b64: w's public key in standard base64 (static buffer). */
+static __attribute__((unused)) const char *
+pk_b64(const struct who *w)
+{
+	static char	out[64];
+
+	sodium_bin2base64(out, sizeof(out), w->pk, 32,
+	    sodium_base64_VARIANT_ORIGINAL);
+	return out;
+}
+
+/*
+ * put: make n KeyPackages of w (identity its name, signed by its key)
+ * of suite (0: 1), last resort when lr, upload them as w in one raw
+ * request and keep their refs in refs (when not NULL); the number
+ * accepted, or -1 when the upload is refused as a whole.  With signer
+ * not NULL the keys are signed by signer's key instead.
+ */
+static __attribute__((unused)) int
+put_ex(struct srv *s, struct who *w, const struct who *signer,
+    const char *identity, int n, uint16_t suite, int lr,
+    uint8_t (*refs)[KP_REF_LEN], struct rawreply *r)
+{
+	struct kp_kpopts	 o;
+	struct kp_kpsecrets	 sec;
+	uint8_t			*kp, ref[KP_REF_LEN];
+	size_t			 len, cap = 64 + (size_t)n * 600, used;
+	char			*body;
+	int			 i, acc = 0;
+	const char		*p;
+	int64_t			 now = (int64_t)time(NULL);
+
+	if ((body = malloc(cap)) == NULL)
+		bail("malloc");
+	used = (size_t)snprintf(body, cap, "{\"keypackages\":[");
+	for (i = 0; i < n; i++) {
+		memset(&o, 0, sizeof(o));
+		o.suite = suite;
+		o.identity = (const uint8_t *)(identity ? identity : w->name);
+		o.identity_len = strlen((const char *)o.identity);
+		o.not_before = (uint64_t)(now - 60);
+		o.not_after = (uint64_t)(now + 7 * 86400);
+		o.last_resort = lr;
+		if (kp_keypackage_generate(&o, (signer ? signer : w)->seed,
+		    &kp, &len, refs ? refs[i] : ref, &sec) != KP_OK)
+			bail("generate");
+		sodium_memzero(&sec, sizeof(sec));
+		used += (size_t)snprintf(body + used, cap - used, "%s\"",
+		    i ? "," : "");
+		sodium_bin2base64(body + used, cap - used, kp, len,
+		    sodium_base64_VARIANT_ORIGINAL);
+		used += strlen(body + used);
+		used += (size_t)snprintf(body + used, cap - used, "\"");
+		free(kp);
+	}
+	snprintf(body + used, cap - used, "]}");
+	raw(s, w, "POST", "/keypackages/upload", body, T_NONE, r);
+	free(body);
+	if (r->status != 200)
+		return -1;
+	/* only an accepted entry names a ref */
+	for (p = r->body; (p = strstr(p, "\"keypackage_ref\"")) != NULL; p++)
+		acc++;
+	return acc;
+}
+
+static __attribute__((unused)) int
+put(struct srv *s, struct who *w, int n, uint16_t suite, int lr,
+    uint8_t (*refs)[KP_REF_LEN])
+{
+	struct rawreply	r;
+
+	return put_ex(s, w, NULL, NULL, n, suite, lr, refs, &r);
+}
+
+/*
  * srv_twin: another instance of s's server, on the same database and
  * clock, with extra arguments; stop it with srv_kill() (srv_stop()
  * would remove s's directory).
