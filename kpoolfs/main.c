@@ -45,9 +45,14 @@ struct opts {
 	int	 help;
 	int	 version;
 	int	 foreground;
+	int	 allow_other;
+	int	 default_permissions;
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND };
+enum {
+	KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMISSIONS
+};
 
 #define OPT(t, f)	{ t, offsetof(struct opts, f), 1 }
 static const struct fuse_opt opt_spec[] = {
@@ -64,6 +69,8 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_FOREGROUND),
 	FUSE_OPT_KEY("debug", KEY_FOREGROUND),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_END
 };
 
@@ -81,6 +88,12 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 		return 1;
 	case KEY_FOREGROUND:
 		o->foreground = 1;
+		return 1;
+	case KEY_ALLOW_OTHER:
+		o->allow_other = 1;
+		return 1;
+	case KEY_DEFAULT_PERMISSIONS:
+		o->default_permissions = 1;
 		return 1;
 	case FUSE_OPT_KEY_NONOPT:
 		/* the first is the store, the second the mount point */
@@ -348,8 +361,15 @@ main(int argc, char *argv[])
 	 * mount(8), and a cap on idle threads (libfuse 3.14's default of
 	 * -1 makes it print a warning at every mount).
 	 */
-	if (asprintf(&fsname, "-ofsname=kpool:%s,subtype=kpool,"
-	    "max_idle_threads=8", fs.user) == -1 ||
+	/*
+	 * allow_other lets other local users into the tree; without
+	 * default_permissions the kernel would not check the modes, and
+	 * they could reserve keys and rewrite config.  So one implies the
+	 * other.
+	 */
+	if (asprintf(&fsname, "-ofsname=kpool:%s,subtype=kpoolfs,"
+	    "max_idle_threads=8%s", fs.user, o.allow_other &&
+	    !o.default_permissions ? ",default_permissions" : "") == -1 ||
 	    fuse_opt_insert_arg(&args, 1, fsname) == -1) {
 		warnx("out of memory");
 		goto out;
