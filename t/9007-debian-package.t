@@ -62,6 +62,10 @@ wants=/etc/systemd/system/multi-user.target.wants/kpool-server.service
 
 if [ "$(id -u)" -eq 0 ] && [ ! -d /run/systemd/system ]; then
 	diag "installing for real (root, systemd not running)"
+	# one install at a time on this machine: another checkout's run of
+	# this test would hold dpkg's lock, or purge what this one checks
+	exec 9>/run/lock/kpool-t9007.lock
+	flock -w 900 9 || bail "another run of 9007 holds the machine's dpkg"
 	ok "dpkg -i installs the four" dpkg -i $debs
 	R=
 	for p in kpool-server kpoolfs libkpool0 libkpool-dev; do
