@@ -361,14 +361,23 @@ kps_spend(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,
     size_t group_id_len, int64_t now)
 {
-	return s->ops->spend(s, caller, ref, group_id, group_id_len, now);
+	int	rc;
+
+	if ((rc = s->ops->spend(s, caller, ref, group_id, group_id_len,
+	    now)) != KP_OK)
+		return rc;
+	return kps_drain_spent(s, caller, ref, now);
 }
 
 int
 kps_release(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], int64_t now)
 {
-	return s->ops->release(s, caller, ref, now);
+	int	rc;
+
+	if ((rc = s->ops->release(s, caller, ref, now)) != KP_OK)
+		return rc;
+	return kps_drain_released(s, caller, ref);
 }
 
 int

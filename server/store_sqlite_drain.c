@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_sqlite_drain.c: the drain budget's tables on SQLite (schema
+ * version 6): contacts, and the grants of reservations of other users'
+ * keys; see store.h.  The PostgreSQL twins are in store_pg_drain.c.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store_sqlite_db.h"
+
+static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
+	/*
+	 * ?1 caller, ?2 target (folded), ?3 the target as registered,
+	 * ?4 device or NULL, ?5 suite or 0, ?6 now, ?7 the window's start
+	 */
+	[SQ_DR_FACTS - SQ_DRAIN_FIRST] = "SELECT "
+	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
+	    "contact = ?1), "
+	    "(SELECT count(*) FROM grants WHERE target = ?2 AND "
+	    "stranger = 1 AND granted_at > ?7), "
+	    "(SELECT min(granted_at) FROM grants WHERE target = ?2 AND "
+	    "stranger = 1 AND granted_at > ?7), "
+	    "(SELECT count(*) FROM grants WHERE caller = ?1 AND ended = 0 "
+	    "AND expires_at > ?7), "
+	    "(SELECT min(expires_at) FROM grants WHERE caller = ?1 AND "
+	    "ended = 0 AND expires_at > ?7), "
+	    "(SELECT count(*) FROM keypackages WHERE username = ?3 AND "
+	    "status IN ('available', 'reserved') AND last_resort = 0 AND "
+	    "not_after > ?6), "
+	    "(SELECT count(*) FROM keypackages WHERE username = ?3 AND "
+	    "status = 'available' AND last_resort = 0 AND not_after > ?6 "
+	    "AND (?4 IS NULL OR device = ?4) AND "
+	    "(?5 = 0 OR ciphersuite = ?5))",
+	[SQ_DR_GRANT_ADD - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
+	    "target, device, ref, stranger, granted_at, expires_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQ_DR_GRANT_END - SQ_DRAIN_FIRST] = "UPDATE grants SET ended = ?3 "
+	    "WHERE ref = ?2 AND caller = ?1 AND ended = 0",
+	[SQ_DR_GRANT_PRUNE - SQ_DRAIN_FIRST] = "DELETE FROM grants WHERE "
+	    "rowid IN (SELECT rowid FROM grants WHERE expires_at < ?1 "
+	    "ORDER BY expires_at LIMIT ?2)",
+	[SQ_DR_CONTACT_ADD - SQ_DRAIN_FIRST] = "INSERT INTO contacts(owner, "
+	    "contact, kind, created_at) VALUES (?1, ?2, ?3, ?4) "
+	    "ON CONFLICT DO NOTHING",
+	[SQ_DR_CONTACT_COUNT - SQ_DRAIN_FIRST] = "SELECT count(*), "
+	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?1 AND "
+	    "contact = ?2 AND kind = 1) FROM contacts "
+	    "WHERE owner = ?1 AND kind = 1",
+	[SQ_DR_CONTACT_DEL - SQ_DRAIN_FIRST] = "DELETE FROM contacts WHERE "
+	    "owner = ?1 AND contact = ?2 AND kind = 1",
+	[SQ_DR_CONTACT_LIST - SQ_DRAIN_FIRST] = "SELECT contact FROM contacts "
+	    "WHERE owner = ?1 AND kind = 1 ORDER BY contact LIMIT ?2",
+};
+_Static_assert(KPS_CONTACT_VOUCH == 1, "the statements say kind = 1");
+
+const char *
+kps_sq_drain_sql(enum kps_sq_stmt i)
+{
+	return drain_sql[i - SQ_DRAIN_FIRST];
+}
+
+int
+kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 x;
+
+	if ((st = kps_sq_stmt(s, SQ_DR_FACTS)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, a->caller, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, a->canon, -1, SQLITE_STATIC);
+	if (a->device != NULL)
+		sqlite3_bind_text(st, 4, a->device, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, a->suite);
+	sqlite3_bind_int64(st, 6, a->now);
+	sqlite3_bind_int64(st, 7, a->since);
+	if ((x = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return kps_sq_err(s, "budget");
+	}
+	f->contact = sqlite3_column_int(st, 0);
+	f->strangers = (uint64_t)sqlite3_column_int64(st, 1);
+	f->oldest = sqlite3_column_int64(st, 2);
+	f->held = (uint64_t)sqlite3_column_int64(st, 3);
+	f->held_first = sqlite3_column_int64(st, 4);
+	f->pool = (uint64_t)sqlite3_column_int64(st, 5);
+	f->available = (uint64_t)sqlite3_column_int64(st, 6);
+	sqlite3_reset(st);
+	return KP_OK;
+}
+
+int
+kps_sq_grant_add(struct kps_store *b, const struct kps_grant *g)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_DR_GRANT_ADD)) == NULL)
+		rc = KP_EDB;
+	else {
+		sqlite3_bind_text(st, 1, g->caller, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, g->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, g->device, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, g->ref, KP_REF_LEN, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, g->stranger != 0);
+		sqlite3_bind_int64(st, 6, g->granted_at);
+		sqlite3_bind_int64(st, 7, g->expires_at);
+		rc = kps_sq_done(s, st, "grant");
+	}
+	return kps_sq_op_end1(s, own, rc);
+}
+
+int
+kps_sq_grant_end(struct kps_store *b, const char *caller, const uint8_t *ref,
+    int how)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_DR_GRANT_END)) == NULL)
+		rc = KP_EDB;
+	else {
+		sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, ref, KP_REF_LEN, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, how);
+		rc = kps_sq_done(s, st, "grant end");
+	}
+	return kps_sq_op_end1(s, own, rc);
+}
+
+int
+kps_sq_grant_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
+{
+	return kps_sq_sweep((struct kps_sq *)b, SQ_DR_GRANT_PRUNE, before, max,
+	    n, "prune grants");
+}
+
+int
+kps_sq_contact_add(struct kps_store *b, const char *owner,
+    const char *contact, enum kps_contact_kind kind, int64_t now)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc = KP_OK;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if (kind == KPS_CONTACT_VOUCH) {
+		/* a vouch more than the most is refused; one again is not */
+		if ((st = kps_sq_stmt(s, SQ_DR_CONTACT_COUNT)) == NULL) {
+			rc = KP_EDB;
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			rc = kps_sq_err(s, "contacts");
+		else if (sqlite3_column_int64(st, 0) >= KPS_MAX_CONTACTS &&
+		    !sqlite3_column_int(st, 1))
+			rc = KP_ETOOBIG;
+		sqlite3_reset(st);
+		if (rc != KP_OK)
+			goto out;
+	}
+	if ((st = kps_sq_stmt(s, SQ_DR_CONTACT_ADD)) == NULL) {
+		rc = KP_EDB;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, kind);
+	sqlite3_bind_int64(st, 4, now);
+	rc = kps_sq_done(s, st, "contact");
+out:
+	return kps_sq_op_end1(s, own, rc);
+}
+
+int
+kps_sq_contact_remove(struct kps_store *b, const char *owner,
+    const char *contact)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_DR_CONTACT_DEL)) == NULL)
+		rc = KP_EDB;
+	else {
+		sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
+		if ((rc = kps_sq_done(s, st, "contact")) == KP_OK &&
+		    sqlite3_changes(s->db) == 0)
+			rc = KP_ENOTFOUND;
+	}
+	return kps_sq_op_end1(s, own, rc == KP_ENOTFOUND ? KP_OK : rc) ==
+	    KP_OK ? rc : KP_EDB;
+}
+
+int
+kps_sq_contact_list(struct kps_store *b, const char *owner,
+    char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 x = SQLITE_DONE;
+
+	*n = 0;
+	if ((st = kps_sq_stmt(s, SQ_DR_CONTACT_LIST)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while (*n < max && (x = sqlite3_step(st)) == SQLITE_ROW)
+		kps_sq_text(st, 0, out[(*n)++], KP_MAX_USERNAME + 1);
+	if (*n < max && x != SQLITE_DONE) {
+		sqlite3_reset(st);
+		return kps_sq_err(s, "contacts");
+	}
+	sqlite3_reset(st);
+	return KP_OK;
+}
