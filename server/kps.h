@@ -14,6 +14,7 @@
 #define KPS_MAX_BODY		(1024 * 1024)	/* 1 MiB */
 #define KPS_MAX_REQUEST_ID	64
 #define KPS_MAX_NONCE		64	/* lib's KP_HTTPSIG_MAX_NONCE */
+#define KPS_BUDGET_WINDOW	3600	/* the drain budget's window, s */
 #define KPS_SIG_SKEW		60	/* seconds a signature's created may
 					   be ahead of the server's time */
 
@@ -29,6 +30,10 @@ struct kps_config {
 	double		 rate_per_min;	/* reserves per (caller, target);
 					   0 off */
 	double		 rate_burst;
+	int		 stranger_share; /* % of a pool to strangers an
+					   hour; 0 off */
+	int		 contact_floor;	/* keys kept for contacts; 0 off */
+	int		 caller_cap;	/* grants a caller holds; 0 off */
 	unsigned	 threads;	/* HTTP thread pool */
 	unsigned	 max_connections;	/* all addresses */
 	unsigned	 max_per_address;	/* one address; 0 off */
@@ -85,6 +90,8 @@ enum kps_job_kind {
 	KPS_JOB_SPEND,
 	KPS_JOB_RELEASE,
 	KPS_JOB_RETIRE,
+	KPS_JOB_CONTACT_ADD,	/* caller vouches for device (a user) */
+	KPS_JOB_CONTACT_REMOVE,
 };
 
 struct kps_job {
@@ -97,7 +104,8 @@ struct kps_job {
 	int			 rate;		/* RESERVE, CLAIM: take a
 						   token of (caller's user,
 						   target) first */
-	int			 wait;		/* KP_ERATE: seconds */
+	int			 wait;		/* KP_ERATE, KPS_EBUDGET,
+						   KPS_ECAP: seconds */
 	const char		*caller;	/* a principal; the user
 						   for DEVICE_* */
 	const uint8_t		*ref;
@@ -123,6 +131,8 @@ struct kps_job {
 };
 
 /* writer.c */
+/* kps_budget_conf: the drain budget of the settings. */
+void	kps_budget_conf(struct kps_budget *b);
 /* kps_writer_start: open the writer's connection and start it and the
  * checkpointer. */
 int	kps_writer_start(const char *db, char *err, size_t errlen);

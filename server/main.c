@@ -27,6 +27,8 @@ usage(void)
 	    "[--max-lifetime seconds]\n"
 	    "\t[--expired-retention seconds] [--rate-limit per-minute] "
 	    "[--rate-burst n]\n"
+	    "\t[--stranger-share percent] [--contact-floor n] "
+	    "[--caller-cap n]\n"
 	    "\t[--registration open | closed] [--threads n] "
 	    "[--max-connections n]\n"
 	    "\t[--max-connections-per-address n] "
@@ -262,6 +264,9 @@ main(int argc, char **argv)
 		{ "rate-limit", required_argument, NULL, 'r' },
 		{ "rate-burst", required_argument, NULL, 'b' },
 		{ "registration", required_argument, NULL, 'g' },
+		{ "stranger-share", required_argument, NULL, 'S' },
+		{ "contact-floor", required_argument, NULL, 'F' },
+		{ "caller-cap", required_argument, NULL, 'K' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'c' },
 		{ "max-connections-per-address", required_argument, NULL,
@@ -315,6 +320,18 @@ main(int argc, char **argv)
 		case 'b':
 			kps_conf.rate_burst = (double)number(optarg,
 			    "--rate-burst", 1, 100000000);
+			break;
+		case 'S':
+			kps_conf.stranger_share = (int)number(optarg,
+			    "--stranger-share", 0, 100);
+			break;
+		case 'F':
+			kps_conf.contact_floor = (int)number(optarg,
+			    "--contact-floor", 0, 100000);
+			break;
+		case 'K':
+			kps_conf.caller_cap = (int)number(optarg,
+			    "--caller-cap", 0, 100000);
 			break;
 		case 'g':
 			if (strcmp(optarg, "open") == 0)

@@ -97,6 +97,10 @@ void	kps_users(struct kps_req *x, const char *arg);
 void	kps_device_enroll(struct kps_req *x, const char *arg);
 void	kps_device_remove_route(struct kps_req *x, const char *device);
 void	kps_devices(struct kps_req *x, const char *arg);
+/* contacts.c: POST, DELETE and GET /contacts. */
+void	kps_contact_add_route(struct kps_req *x, const char *arg);
+void	kps_contact_remove_route(struct kps_req *x, const char *name);
+void	kps_contacts(struct kps_req *x, const char *arg);
 /* kps_json_counts: the counts c as a JSON object (available, reserved,
  * spent, expired, last_resort), or NULL. */
 json_t	*kps_json_counts(const struct kps_counts *c);

@@ -209,6 +209,47 @@ exhausted(struct kps_pending *p, struct kps_reply *r)
 		    p->device, p->target);
 }
 
+/*
+ * refused: the reply to a reserve or claim of p that the rate limit or
+ * the drain budget refused (docs/security.md, "Draining"), counted by
+ * its reason.
+ */
+static void
+refused(struct kps_pending *p, struct kps_reply *r)
+{
+	int	w = p->job.wait;
+
+	switch (p->job.rc) {
+	case KP_ERATE:
+		kps_metric_reason("reserve_refused", "rate_limited");
+		r->retry_after = w;
+		kps_error(r, 429, "rate_limited", "too many reservations of "
+		    "%s's keys; retry in %d s", p->target, w);
+		break;
+	case KPS_EBUDGET:
+		kps_metric_reason("reserve_refused", "budget_exhausted");
+		r->retry_after = w;
+		kps_error(r, 429, "budget_exhausted", "%s's keys handed to "
+		    "users %s does not know have reached their share for "
+		    "the hour; retry in %d s, or ask %s to add you as a "
+		    "contact", p->target, p->target, w, p->target);
+		break;
+	case KPS_ECAP:
+		kps_metric_reason("reserve_refused", "caller_cap");
+		r->retry_after = w;
+		kps_error(r, 429, "caller_cap", "you hold %d reservations "
+		    "not spent within the hour, the most; spend or release "
+		    "them, or retry in %d s", kps_conf.caller_cap, w);
+		break;
+	default:
+		kps_metric_reason("reserve_refused", "contact_floor");
+		kps_error(r, 409, "contact_floor", "%s's last keys are kept "
+		    "for the users %s knows; ask %s to add you as a "
+		    "contact", p->target, p->target, p->target);
+		break;
+	}
+}
+
 static void
 f_reserve(struct kps_pending *p, struct kps_reply *r)
 {
@@ -240,9 +281,10 @@ f_reserve(struct kps_pending *p, struct kps_reply *r)
 		    "available (reserved, spent or expired)", p->refs);
 		break;
 	case KP_ERATE:
-		r->retry_after = j->wait;
-		kps_error(r, 429, "rate_limited", "too many reservations of "
-		    "%s's keys; retry in %d s", p->target, j->wait);
+	case KPS_EBUDGET:
+	case KPS_ECAP:
+	case KPS_EFLOOR:
+		refused(p, r);
 		break;
 	case KP_EEXHAUSTED:
 		exhausted(p, r);
@@ -279,10 +321,9 @@ f_claim(struct kps_pending *p, struct kps_reply *r)
 		kps_error(r, 404, "unknown_user", "no user %s", p->target);
 		return;
 	}
-	if (p->job.rc == KP_ERATE) {
-		r->retry_after = p->job.wait;
-		kps_error(r, 429, "rate_limited", "too many reservations of "
-		    "%s's keys; retry in %d s", p->target, p->job.wait);
+	if (p->job.rc == KP_ERATE || p->job.rc == KPS_EBUDGET ||
+	    p->job.rc == KPS_ECAP) {
+		refused(p, r);
 		return;
 	}
 	if (p->job.rc != KP_OK) {
@@ -640,6 +681,11 @@ static const struct kps_route routes[] = {
 	{ "GET", "/keypackages/status/", ARG_NAME, r_status, NULL, "status" },
 	{ "GET", "/keypackages/mine", ARG_NONE, r_mine, NULL, "mine" },
 	{ "DELETE", "/keypackages/", ARG_REF, r_retire, NULL, "retire" },
+	{ "POST", "/contacts", ARG_NONE, kps_contact_add_route, NULL,
+	    "contacts_add" },
+	{ "GET", "/contacts", ARG_NONE, kps_contacts, NULL, "contacts" },
+	{ "DELETE", "/contacts/", ARG_NAME, kps_contact_remove_route, NULL,
+	    "contacts_remove" },
 	{ "GET", "/healthz", ARG_NONE, r_healthz, NULL, "healthz" },
 	{ "GET", "/metrics", ARG_NONE, r_metrics, NULL, "metrics" },
 	{ NULL, NULL, ARG_NONE, NULL, NULL, "other" },
