@@ -9,6 +9,7 @@ struct kps_config kps_conf = {
 	.max_lifetime = 90 * 86400,
 	.expired_retention = 86400,
 	.registration_open = 1,
+	.register_rate = 5,
 	.rate_per_min = 600,
 	.rate_burst = 8,	/* lib's low watermark */
 	.stranger_share = 25,

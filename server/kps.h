@@ -15,6 +15,10 @@
 #define KPS_MAX_REQUEST_ID	64
 #define KPS_MAX_NONCE		64	/* lib's KP_HTTPSIG_MAX_NONCE */
 #define KPS_BUDGET_WINDOW	3600	/* the drain budget's window, s */
+#define KPS_REG_INVITE		2	/* --registration invite */
+/* Why a registration was refused (beyond lib's codes and store.h's). */
+#define KPS_EREGRATE		(-203)	/* --register-rate from its address */
+#define KPS_EINVITE		(-204)	/* no such invitation, or used up */
 #define KPS_SIG_SKEW		60	/* seconds a signature's created may
 					   be ahead of the server's time */
 
@@ -26,7 +30,10 @@ struct kps_config {
 	int		 burn;		/* --expired-reservations burn */
 	int64_t		 max_lifetime;	/* 90 days */
 	int64_t		 expired_retention;	/* keep expired keys 1 day */
-	int		 registration_open;
+	int		 registration_open;	/* 1 open, 0 closed,
+						   KPS_REG_INVITE */
+	int		 register_rate;	/* new users an hour from one
+					   address; 0 off */
 	double		 rate_per_min;	/* reserves per (caller, target);
 					   0 off */
 	double		 rate_burst;
@@ -114,6 +121,10 @@ struct kps_job {
 	const char		*device;	/* DEVICE_* */
 	const uint8_t		*pk;		/* DEVICE_ADD */
 	enum kps_dev_mode	 mode;		/* DEVICE_ADD */
+	const char		*addr;		/* DEVICE_ADD (register):
+						   the source address */
+	const uint8_t		*invite;	/* DEVICE_ADD (register):
+						   an invitation's hash */
 	uint64_t		 count;		/* DEVICE_REMOVE: retired */
 	struct kps_key		*keys;		/* SAVE */
 	int			*rcs;		/* SAVE: one per key */
@@ -227,6 +238,8 @@ struct kps_call {
 	const char	*query;		/* raw, without '?' */
 	const char	*sig_input, *signature, *digest;
 	const char	*authorization;	/* the header, or NULL */
+	char		 addr[64];	/* the source: an IPv4 address, or
+					   an IPv6 /64 ("" unknown) */
 	const uint8_t	*body;
 	size_t		 len;
 	int		 route;		/* set by kps_handle: see

@@ -2,7 +2,7 @@
 /*
  * main.c: kpool-server, the sync server of kpool: options, the
  * operator's commands ("user add", "device add|remove|list",
- * "migrate"), start-up and a clean stop on SIGTERM.
+ * "invite create", "migrate"), start-up and a clean stop on SIGTERM.
  */
 
 #include <err.h>
@@ -29,7 +29,8 @@ usage(void)
 	    "[--rate-burst n]\n"
 	    "\t[--stranger-share percent] [--contact-floor n] "
 	    "[--caller-cap n]\n"
-	    "\t[--registration open | closed] [--threads n] "
+	    "\t[--registration open | closed | invite] [--register-rate n]\n"
+	    "\t[--threads n] "
 	    "[--max-connections n]\n"
 	    "\t[--max-connections-per-address n] "
 	    "[--request-deadline seconds]\n"
@@ -40,6 +41,7 @@ usage(void)
 	    "public-key\n"
 	    "       kpool-server --db database device remove name device\n"
 	    "       kpool-server --db database device list name\n"
+	    "       kpool-server --db database invite create [--uses n]\n"
 	    "       kpool-server migrate --from database --to database\n");
 	exit(2);
 }
@@ -203,10 +205,48 @@ device_list(const char *user)
 	return rc == KP_OK ? 0 : 1;
 }
 
-/* command: the operator's commands, "user add" and "device ...". */
+/*
+ * invite_create: a new invitation for uses registrations: its token
+ * (32 characters of base64url) on stdout, its hash in the database.
+ */
+static int
+invite_create(int uses)
+{
+	struct kps_store	*s;
+	uint8_t			 raw[24], hash[32];
+	char			 tok[40];
+	int			 rc;
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(tok, sizeof(tok), raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)tok,
+	    strlen(tok), NULL, 0);
+	s = open_db();
+	if ((rc = kps_invite_add(s, hash, uses, (int64_t)time(NULL))) !=
+	    KP_OK)
+		warnx("%s", kps_store_errmsg(s));
+	else
+		printf("%s\n", tok);
+	kps_store_close(s);
+	sodium_memzero(raw, sizeof(raw));
+	return rc == KP_OK ? 0 : 1;
+}
+
+/* command: the operator's commands, "user add", "device ..." and
+ * "invite create". */
 static int
 command(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[0], "invite") == 0 &&
+	    strcmp(argv[1], "create") == 0) {
+		if (argc == 2)
+			return invite_create(1);
+		if (argc == 4 && strcmp(argv[2], "--uses") == 0)
+			return invite_create((int)number(argv[3], "--uses", 1,
+			    1000000));
+		usage();
+	}
 	if (argc == 4 && strcmp(argv[0], "user") == 0 &&
 	    strcmp(argv[1], "add") == 0)
 		return device_add(argv[2], KP_DEFAULT_DEVICE, argv[3]);
@@ -267,6 +307,7 @@ main(int argc, char **argv)
 		{ "stranger-share", required_argument, NULL, 'S' },
 		{ "contact-floor", required_argument, NULL, 'F' },
 		{ "caller-cap", required_argument, NULL, 'K' },
+		{ "register-rate", required_argument, NULL, 'R' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'c' },
 		{ "max-connections-per-address", required_argument, NULL,
@@ -333,13 +374,20 @@ main(int argc, char **argv)
 			kps_conf.caller_cap = (int)number(optarg,
 			    "--caller-cap", 0, 100000);
 			break;
+		case 'R':
+			kps_conf.register_rate = (int)number(optarg,
+			    "--register-rate", 0, 1000000);
+			break;
 		case 'g':
 			if (strcmp(optarg, "open") == 0)
 				kps_conf.registration_open = 1;
 			else if (strcmp(optarg, "closed") == 0)
 				kps_conf.registration_open = 0;
+			else if (strcmp(optarg, "invite") == 0)
+				kps_conf.registration_open = KPS_REG_INVITE;
 			else
-				errx(2, "--registration: open or closed");
+				errx(2, "--registration: open, closed or "
+				    "invite");
 			break;
 		case 'T':
 			kps_conf.threads = (unsigned)number(optarg,

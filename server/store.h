@@ -354,6 +354,14 @@ struct kps_store_ops {
 		    const char *);
 	int	(*contact_list)(struct kps_store *, const char *,
 		    char (*)[KP_MAX_USERNAME + 1], size_t, size_t *);
+	/* registrations by address, invitations */
+	int	(*reg_facts)(struct kps_store *, const char *, int64_t,
+		    uint64_t *, int64_t *);
+	int	(*reg_add)(struct kps_store *, const char *, int64_t);
+	int	(*reg_prune)(struct kps_store *, int64_t, int, uint64_t *);
+	int	(*invite_add)(struct kps_store *, const uint8_t *, int,
+		    int64_t);
+	int	(*invite_take)(struct kps_store *, const uint8_t *, int);
 };
 
 /* A connection: a backend's own struct begins with this one. */
@@ -665,6 +673,28 @@ int kps_drain_spent(struct kps_store *s, const char *caller,
 /* kps_drain_released: caller's grant of ref was given back. */
 int kps_drain_released(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN]) KP_WUR;
+
+/*
+ * Registrations, so many an hour from one source address (a text: an
+ * IPv4 address, or an IPv6 /64), and invitations, named by the
+ * BLAKE2b-256 of their token.  kps_reg_facts: how many registrations
+ * from addr since `since` (*n) and the first of them (*first, 0 for
+ * none).  kps_reg_add: one from addr at now.  kps_reg_prune: forget at
+ * most max from before `before`; *n (may be NULL) counts them.
+ */
+int kps_reg_facts(struct kps_store *s, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first) KP_WUR;
+int kps_reg_add(struct kps_store *s, const char *addr, int64_t now) KP_WUR;
+int kps_reg_prune(struct kps_store *s, int64_t before, int max,
+    uint64_t *n) KP_WUR;
+/* kps_invite_add: an invitation of hash for uses registrations. */
+int kps_invite_add(struct kps_store *s, const uint8_t hash[32], int uses,
+    int64_t now) KP_WUR;
+/* kps_invite_take: take one use of the invitation of hash (back when
+ * give_back: the registration failed); KP_ENOTFOUND when there is no
+ * such invitation or no use left (nothing changes). */
+int kps_invite_take(struct kps_store *s, const uint8_t hash[32],
+    int give_back) KP_WUR;
 
 /* The limits of the drain budget, the server's settings (0: off). */
 struct kps_budget {

@@ -70,6 +70,40 @@ kps_contact_list(struct kps_store *s, const char *owner,
 	return s->ops->contact_list(s, owner, out, max, n);
 }
 
+int
+kps_reg_facts(struct kps_store *s, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first)
+{
+	*n = 0;
+	*first = 0;
+	return s->ops->reg_facts(s, addr, since, n, first);
+}
+
+int
+kps_reg_add(struct kps_store *s, const char *addr, int64_t now)
+{
+	return s->ops->reg_add(s, addr, now);
+}
+
+int
+kps_reg_prune(struct kps_store *s, int64_t before, int max, uint64_t *n)
+{
+	return s->ops->reg_prune(s, before, max, n);
+}
+
+int
+kps_invite_add(struct kps_store *s, const uint8_t hash[32], int uses,
+    int64_t now)
+{
+	return s->ops->invite_add(s, hash, uses, now);
+}
+
+int
+kps_invite_take(struct kps_store *s, const uint8_t hash[32], int give_back)
+{
+	return s->ops->invite_take(s, hash, give_back);
+}
+
 /* user_of: the user of principal p (USER or USER/DEVICE), folded. */
 static void
 user_of(char out[KP_MAX_USERNAME + 1], const char *p)

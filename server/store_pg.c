@@ -665,4 +665,9 @@ static const struct kps_store_ops pg_ops = {
 	.contact_add = kps_pg_contact_add,
 	.contact_remove = kps_pg_contact_remove,
 	.contact_list = kps_pg_contact_list,
+	.reg_facts = kps_pg_reg_facts,
+	.reg_add = kps_pg_reg_add,
+	.reg_prune = kps_pg_reg_prune,
+	.invite_add = kps_pg_invite_add,
+	.invite_take = kps_pg_invite_take,
 };

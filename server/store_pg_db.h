@@ -37,7 +37,9 @@ enum kps_pg_stmt {
 	/* the drain budget's (store_pg_drain.c) */
 	PG_DR_LOCK, PG_DR_FACTS, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
 	PG_DR_GRANT_PRUNE, PG_DR_CONTACT_ADD, PG_DR_CONTACT_COUNT,
-	PG_DR_CONTACT_DEL, PG_DR_CONTACT_LIST,
+	PG_DR_CONTACT_DEL, PG_DR_CONTACT_LIST, PG_DR_REG_FACTS,
+	PG_DR_REG_ADD, PG_DR_REG_PRUNE, PG_DR_INVITE_ADD, PG_DR_INVITE_TAKE,
+	PG_DR_INVITE_BACK,
 	PG_NSTMTS
 };
 
@@ -80,7 +82,7 @@ struct kps_pg {
 	struct kps_store	 base;
 	PGconn			*conn;
 	struct kps_store_conf	 conf;
-	uint64_t		 prepared;	/* bit i: statement i is */
+	uint64_t		 prepared[2];	/* bit i: statement i is */
 	int			 batch;		/* in the writer's
 						   transaction */
 	int			 own;		/* in an operation's own
@@ -91,7 +93,7 @@ struct kps_pg {
 	int64_t			 vacuumed;	/* last upkeep look, ms */
 	char			 err[256];
 };
-_Static_assert(PG_NSTMTS <= 64, "kps_pg.prepared has 64 bits");
+_Static_assert(PG_NSTMTS <= 128, "kps_pg.prepared has 128 bits");
 
 /* store_pg_sql.c: kps_pg_sql: the SQL text of statement i (static);
  * kps_pg_types: the types of its parameters (see kps_pg_args);
@@ -160,6 +162,15 @@ int kps_pg_contact_remove(struct kps_store *b, const char *owner,
     const char *contact);
 int kps_pg_contact_list(struct kps_store *b, const char *owner,
     char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n);
+int kps_pg_reg_facts(struct kps_store *b, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first);
+int kps_pg_reg_add(struct kps_store *b, const char *addr, int64_t now);
+int kps_pg_reg_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+int kps_pg_invite_add(struct kps_store *b, const uint8_t *hash, int uses,
+    int64_t now);
+int kps_pg_invite_take(struct kps_store *b, const uint8_t *hash,
+    int give_back);
 /* The copy of a database (store_pg_copy.c). */
 int kps_pg_dump(struct kps_store *b,
     int (*row)(void *, const struct kps_row *), void *arg);

@@ -188,3 +188,75 @@ kps_pg_contact_list(struct kps_store *b, const char *owner,
 	PQclear(r);
 	return KP_OK;
 }
+
+int
+kps_pg_reg_facts(struct kps_store *b, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+	const char		*v[1] = { addr };
+	int			 rc;
+
+	/* an address's registrations, one instance at a time */
+	if ((rc = kps_pg_budget_lock(b, v, 1)) != KP_OK)
+		return rc;
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, addr);
+	kps_pg_arg_i64(&a, since);
+	if ((r = kps_pg_run(s, PG_DR_REG_FACTS, &a)) == NULL)
+		return KP_EDB;
+	if (PQntuples(r) == 1) {
+		*n = (uint64_t)kps_pg_int(r, 0, 0);
+		*first = kps_pg_int(r, 0, 1);
+	}
+	PQclear(r);
+	return KP_OK;
+}
+
+int
+kps_pg_reg_add(struct kps_store *b, const char *addr, int64_t now)
+{
+	struct kps_pg_args	a;
+
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, addr);
+	kps_pg_arg_i64(&a, now);
+	return kps_pg_done((struct kps_pg *)b, PG_DR_REG_ADD, &a, NULL);
+}
+
+int
+kps_pg_reg_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
+{
+	return kps_pg_sweep((struct kps_pg *)b, PG_DR_REG_PRUNE, before, max,
+	    n);
+}
+
+int
+kps_pg_invite_add(struct kps_store *b, const uint8_t *hash, int uses,
+    int64_t now)
+{
+	struct kps_pg_args	a;
+
+	kps_pg_args_init(&a);
+	kps_pg_arg_bytea(&a, hash, 32);
+	kps_pg_arg_i32(&a, uses);
+	kps_pg_arg_i64(&a, now);
+	return kps_pg_done((struct kps_pg *)b, PG_DR_INVITE_ADD, &a, NULL);
+}
+
+int
+kps_pg_invite_take(struct kps_store *b, const uint8_t *hash, int give_back)
+{
+	struct kps_pg_args	a;
+	uint64_t		n = 0;
+	int			rc;
+
+	kps_pg_args_init(&a);
+	kps_pg_arg_bytea(&a, hash, 32);
+	if ((rc = kps_pg_done((struct kps_pg *)b, give_back ?
+	    PG_DR_INVITE_BACK : PG_DR_INVITE_TAKE, &a, &n)) != KP_OK)
+		return rc;
+	return n > 0 ? KP_OK : KP_ENOTFOUND;
+}

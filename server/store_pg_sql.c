@@ -180,7 +180,18 @@ static const char *const migrations[] = {
 	"CREATE INDEX grants_caller ON grants (caller, expires_at)"
 	"  WHERE ended = 0;"
 	"CREATE INDEX grants_ref ON grants (ref);"
-	"CREATE INDEX grants_expires ON grants (expires_at);",
+	"CREATE INDEX grants_expires ON grants (expires_at);"
+	/* registrations by source address; invitations by their hash */
+	"CREATE TABLE registrations ("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  address text NOT NULL,"
+	"  at bigint NOT NULL);"
+	"CREATE INDEX registrations_address ON registrations (address, at);"
+	"CREATE INDEX registrations_at ON registrations (at);"
+	"CREATE TABLE invites ("
+	"  hash bytea PRIMARY KEY,"
+	"  uses integer NOT NULL,"
+	"  created_at bigint NOT NULL);",
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -518,6 +529,20 @@ static const struct {
 	[PG_DR_CONTACT_LIST] = { "SELECT contact FROM contacts "
 	    "WHERE owner = $1 AND kind = 1 ORDER BY contact LIMIT $2",
 	    "ti" },
+	/* registrations from one address are serialized by its lock */
+	[PG_DR_REG_FACTS] = { "SELECT count(*), min(at) FROM registrations "
+	    "WHERE address = $1 AND at > $2", "ti" },
+	[PG_DR_REG_ADD] = { "INSERT INTO registrations (address, at) "
+	    "VALUES ($1, $2)", "ti" },
+	[PG_DR_REG_PRUNE] = { SWEEP(7) "DELETE FROM registrations WHERE "
+	    "id = ANY (ARRAY(SELECT id FROM registrations WHERE at < $1 AND "
+	    "(SELECT ok FROM l) ORDER BY at LIMIT $2))", "ii" },
+	[PG_DR_INVITE_ADD] = { "INSERT INTO invites (hash, uses, created_at) "
+	    "VALUES ($1, $2, $3)", "bni" },
+	[PG_DR_INVITE_TAKE] = { "UPDATE invites SET uses = uses - 1 "
+	    "WHERE hash = $1 AND uses > 0", "b" },
+	[PG_DR_INVITE_BACK] = { "UPDATE invites SET uses = uses + 1 "
+	    "WHERE hash = $1", "b" },
 };
 
 const char *

@@ -629,4 +629,9 @@ static const struct kps_store_ops sqlite_ops = {
 	.contact_add = kps_sq_contact_add,
 	.contact_remove = kps_sq_contact_remove,
 	.contact_list = kps_sq_contact_list,
+	.reg_facts = kps_sq_reg_facts,
+	.reg_add = kps_sq_reg_add,
+	.reg_prune = kps_sq_reg_prune,
+	.invite_add = kps_sq_invite_add,
+	.invite_take = kps_sq_invite_take,
 };

@@ -199,7 +199,19 @@ static const char *const migrations[] = {
 	"CREATE INDEX grants_caller ON grants(caller, expires_at)"
 	"  WHERE ended = 0;"
 	"CREATE INDEX grants_ref ON grants(ref);"
-	"CREATE INDEX grants_expires ON grants(expires_at);",
+	"CREATE INDEX grants_expires ON grants(expires_at);"
+	/* registrations by source address; invitations by their hash */
+	"CREATE TABLE registrations("
+	"  address TEXT NOT NULL,"
+	"  at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX registrations_address ON registrations(address, at);"
+	"CREATE INDEX registrations_at ON registrations(at);"
+	"CREATE TABLE invites("
+	"  hash BLOB PRIMARY KEY,"
+	"  uses INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 

@@ -45,6 +45,8 @@ enum kps_sq_stmt {
 	SQ_DRAIN_FIRST, SQ_DR_FACTS = SQ_DRAIN_FIRST, SQ_DR_GRANT_ADD,
 	SQ_DR_GRANT_END, SQ_DR_GRANT_PRUNE, SQ_DR_CONTACT_ADD,
 	SQ_DR_CONTACT_COUNT, SQ_DR_CONTACT_DEL, SQ_DR_CONTACT_LIST,
+	SQ_DR_REG_FACTS, SQ_DR_REG_ADD, SQ_DR_REG_PRUNE, SQ_DR_INVITE_ADD,
+	SQ_DR_INVITE_TAKE, SQ_DR_INVITE_BACK,
 	SQ_NSTMTS
 };
 
@@ -125,6 +127,15 @@ int kps_sq_contact_remove(struct kps_store *b, const char *owner,
     const char *contact);
 int kps_sq_contact_list(struct kps_store *b, const char *owner,
     char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n);
+int kps_sq_reg_facts(struct kps_store *b, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first);
+int kps_sq_reg_add(struct kps_store *b, const char *addr, int64_t now);
+int kps_sq_reg_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+int kps_sq_invite_add(struct kps_store *b, const uint8_t *hash, int uses,
+    int64_t now);
+int kps_sq_invite_take(struct kps_store *b, const uint8_t *hash,
+    int give_back);
 /* The copy of a database (store_sqlite_copy.c). */
 int kps_sq_dump(struct kps_store *b,
     int (*row)(void *, const struct kps_row *), void *arg);

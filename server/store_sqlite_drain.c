@@ -54,6 +54,19 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	    "owner = ?1 AND contact = ?2 AND kind = 1",
 	[SQ_DR_CONTACT_LIST - SQ_DRAIN_FIRST] = "SELECT contact FROM contacts "
 	    "WHERE owner = ?1 AND kind = 1 ORDER BY contact LIMIT ?2",
+	[SQ_DR_REG_FACTS - SQ_DRAIN_FIRST] = "SELECT count(*), min(at) FROM "
+	    "registrations WHERE address = ?1 AND at > ?2",
+	[SQ_DR_REG_ADD - SQ_DRAIN_FIRST] = "INSERT INTO registrations(address, "
+	    "at) VALUES (?1, ?2)",
+	[SQ_DR_REG_PRUNE - SQ_DRAIN_FIRST] = "DELETE FROM registrations WHERE "
+	    "rowid IN (SELECT rowid FROM registrations WHERE at < ?1 "
+	    "ORDER BY at LIMIT ?2)",
+	[SQ_DR_INVITE_ADD - SQ_DRAIN_FIRST] = "INSERT INTO invites(hash, uses, "
+	    "created_at) VALUES (?1, ?2, ?3)",
+	[SQ_DR_INVITE_TAKE - SQ_DRAIN_FIRST] = "UPDATE invites SET "
+	    "uses = uses - 1 WHERE hash = ?1 AND uses > 0",
+	[SQ_DR_INVITE_BACK - SQ_DRAIN_FIRST] = "UPDATE invites SET "
+	    "uses = uses + 1 WHERE hash = ?1",
 };
 _Static_assert(KPS_CONTACT_VOUCH == 1, "the statements say kind = 1");
 
@@ -232,4 +245,95 @@ kps_sq_contact_list(struct kps_store *b, const char *owner,
 	}
 	sqlite3_reset(st);
 	return KP_OK;
+}
+
+int
+kps_sq_reg_facts(struct kps_store *b, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+
+	if ((st = kps_sq_stmt(s, SQ_DR_REG_FACTS)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return kps_sq_err(s, "registrations");
+	}
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	*first = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return KP_OK;
+}
+
+/* one: run statement i, one change, with ?1 the text or blob a (alen
+ * bytes; -1: text) and ?2, ?3 the numbers x, y; *changed its rows. */
+static int
+one(struct kps_sq *s, enum kps_sq_stmt i, const void *a, int alen,
+    int64_t x, int64_t y, int *changed)
+{
+	sqlite3_stmt	*st;
+	int		 own, rc;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, i)) == NULL)
+		rc = KP_EDB;
+	else {
+		if (alen < 0)
+			sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_blob(st, 1, a, alen, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, x);
+		if (sqlite3_bind_parameter_count(st) >= 3)
+			sqlite3_bind_int64(st, 3, y);
+		if ((rc = kps_sq_done(s, st, "registration")) == KP_OK &&
+		    changed != NULL)
+			*changed = sqlite3_changes(s->db);
+	}
+	return kps_sq_op_end1(s, own, rc);
+}
+
+int
+kps_sq_reg_add(struct kps_store *b, const char *addr, int64_t now)
+{
+	return one((struct kps_sq *)b, SQ_DR_REG_ADD, addr, -1, now, 0, NULL);
+}
+
+int
+kps_sq_reg_prune(struct kps_store *b, int64_t before, int max, uint64_t *n)
+{
+	return kps_sq_sweep((struct kps_sq *)b, SQ_DR_REG_PRUNE, before, max,
+	    n, "prune registrations");
+}
+
+int
+kps_sq_invite_add(struct kps_store *b, const uint8_t *hash, int uses,
+    int64_t now)
+{
+	return one((struct kps_sq *)b, SQ_DR_INVITE_ADD, hash, 32, uses, now,
+	    NULL);
+}
+
+int
+kps_sq_invite_take(struct kps_store *b, const uint8_t *hash, int give_back)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	int		 own, rc, n = 0;
+
+	if ((rc = kps_sq_op_begin1(s, &own)) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, give_back ? SQ_DR_INVITE_BACK :
+	    SQ_DR_INVITE_TAKE)) == NULL)
+		rc = KP_EDB;
+	else {
+		sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+		if ((rc = kps_sq_done(s, st, "invitation")) == KP_OK)
+			n = sqlite3_changes(s->db);
+	}
+	rc = kps_sq_op_end1(s, own, rc);
+	return rc == KP_OK && n == 0 ? KP_ENOTFOUND : rc;
 }

@@ -199,6 +199,45 @@ ready(struct kps_job *j, int64_t now)
 	return 0;
 }
 
+/*
+ * register_user: the registration of job j: refused (KPS_EREGRATE,
+ * j->wait) when its address registered --register-rate users within
+ * the hour, or (KPS_EINVITE) when its invitation has no use left;
+ * else kps_device_add(), which takes an invitation's use and counts
+ * for the address when it makes the user.
+ */
+static int
+register_user(struct kps_job *j, int64_t now)
+{
+	uint64_t	n;
+	int64_t		first, w;
+	int		rc, rate = kps_conf.register_rate > 0 &&
+			    j->addr != NULL && j->addr[0] != '\0';
+
+	if (rate) {
+		if ((rc = kps_reg_facts(wdb, j->addr, now - KPS_BUDGET_WINDOW,
+		    &n, &first)) != KP_OK)
+			return rc;
+		if (n >= (uint64_t)kps_conf.register_rate) {
+			w = first + KPS_BUDGET_WINDOW - now;
+			j->wait = w < 1 ? 1 : (int)w;
+			return KPS_EREGRATE;
+		}
+	}
+	if (j->invite != NULL &&
+	    (rc = kps_invite_take(wdb, j->invite, 0)) != KP_OK)
+		return rc == KP_ENOTFOUND ? KPS_EINVITE : rc;
+	if ((rc = kps_device_add(wdb, j->caller, j->device, j->pk, j->mode,
+	    now)) != KP_OK) {
+		/* the use is given back (else the batch fails anyway) */
+		if (j->invite != NULL &&
+		    kps_invite_take(wdb, j->invite, 1) != KP_OK)
+			return KP_EDB;
+		return rc;
+	}
+	return rate ? kps_reg_add(wdb, j->addr, now) : KP_OK;
+}
+
 /* run_one: the work of job j, which is ready (a reserve: see run). */
 static void
 run_one(struct kps_job *j, int64_t now)
@@ -212,8 +251,9 @@ run_one(struct kps_job *j, int64_t now)
 		j->rc = KP_OK;
 		break;
 	case KPS_JOB_DEVICE_ADD:
-		j->rc = kps_device_add(wdb, j->caller, j->device, j->pk,
-		    j->mode, now);
+		j->rc = j->mode == KPS_DEV_REGISTER ? register_user(j, now) :
+		    kps_device_add(wdb, j->caller, j->device, j->pk, j->mode,
+		    now);
 		break;
 	case KPS_JOB_DEVICE_REMOVE:
 		j->rc = kps_device_remove(wdb, j->caller, j->device, now,
@@ -326,7 +366,7 @@ fail(struct kps_job *first, struct kps_job *stop)
 /*
  * prune: forget what is stale by now: the nonces of signatures past
  * the window, the rate buckets full again, the grants of the drain
- * budget past its window; a few at a time when writes
+ * budget and the registrations past its window; a few at a time when writes
  * wait (the batch is on their path), more when the writer is idle.
  * Once a prune found fewer than it may take, nothing is left to take
  * until the next second.
@@ -334,8 +374,8 @@ fail(struct kps_job *first, struct kps_job *stop)
 static void
 prune(int busy)
 {
-	static int64_t	nonces_done, buckets_done, grants_done; /* writer
-							   thread */
+	static int64_t	nonces_done, buckets_done, grants_done,
+			regs_done;	/* writer thread */
 	int64_t		now = kps_real_now();
 	uint64_t	n;
 	int		max = busy ? 256 : 8192;
@@ -359,6 +399,9 @@ prune(int busy)
 		if (n < (uint64_t)max)
 			grants_done = now;
 	}
+	if (now != regs_done && kps_reg_prune(wdb, now - KPS_BUDGET_WINDOW,
+	    max, &n) == KP_OK && n < (uint64_t)max)
+		regs_done = now;
 }
 
 static void *

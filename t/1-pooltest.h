@@ -179,7 +179,7 @@ pt_server(int test_clock)
 	static char	 url[64];
 	static int	 nserver;
 	const char	*build = getenv("KP_BUILD");
-	char		 bin[512], line[64], db[32], *argv[18];
+	char		 bin[512], line[64], db[32], *argv[20];
 	FILE		*f;
 	int		 fds[2], port, i = 0;
 
@@ -207,6 +207,8 @@ pt_server(int test_clock)
 	argv[i++] = "0";
 	argv[i++] = "--rate-burst";
 	argv[i++] = "100";
+	argv[i++] = "--register-rate";
+	argv[i++] = "0";
 	if (test_clock) {
 		argv[i++] = "--test-clock";
 		argv[i++] = (char *)pt_file("clock");

@@ -87,7 +87,7 @@ static void
 srv_restart(struct srv *s, const char *const *extra)
 {
 	const char	*build = getenv("KP_BUILD");
-	const char	*argv[56];
+	const char	*argv[58];
 	char		 bin[512], line[32];
 	int		 p[2], i = 0, n;
 	ssize_t		 r;
@@ -109,8 +109,10 @@ srv_restart(struct srv *s, const char *const *extra)
 		argv[i++] = "0";
 		argv[i++] = "--rate-burst";
 		argv[i++] = "100";
+		argv[i++] = "--register-rate";
+		argv[i++] = "0";
 	}
-	while (extra != NULL && *extra != NULL && i < 54)
+	while (extra != NULL && *extra != NULL && i < 56)
 		argv[i++] = *extra++;
 	argv[i] = NULL;
 	if (pipe(p) != 0)
@@ -305,6 +307,9 @@ raw_header(char *p, size_t sz, size_t n, void *arg)
 	return len;
 }
 
+/* raw_source: the address raw requests come from (NULL: any). */
+static const char	*raw_source;
+
 /*
  * raw: send method path (with an optional query) and body as w
  * (tampered with t); replay, when not NULL, holds the headers to send
@@ -384,6 +389,8 @@ raw_ex(struct srv *s, struct who *w, const char *method, const char *target,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, raw_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (raw_source != NULL)
+		curl_easy_setopt(c, CURLOPT_INTERFACE, raw_source);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,

@@ -293,7 +293,7 @@ fi
 # with the burst of before them); a test's ARGS come after, and
 # override.
 KP_NO_DRAIN_LIMITS="--stranger-share 0 --contact-floor 0 --caller-cap 0
-    --rate-burst 100"
+    --rate-burst 100 --register-rate 0"
 
 # start_server [ARGS...]: start kpool-server on 127.0.0.1, port 0 (or
 # $_tap_port, see restart_server), with a fresh database (db_new) unless
