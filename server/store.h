@@ -634,9 +634,10 @@ int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;
 /*
  * The drain budget's store (store_drain.c builds the budget on these).
  * kps_budget_lock: serialize, until the transaction ends, the budgets
- * of the n folded targets (sorted and locked in one order, so that
- * instances never wait in a circle); KP_OK at once where one writer is
- * all there is (SQLite).
+ * of the n folded targets, or the registration counts of addresses
+ * (kps_reg_facts), sorted and locked in one order, so that instances
+ * never wait in a circle; KP_OK at once where one writer is all there
+ * is (SQLite).
  */
 int kps_budget_lock(struct kps_store *s, const char *const *targets,
     size_t n) KP_WUR;

@@ -132,10 +132,21 @@ budgeted(const struct kps_job *j)
 	    (j->sig == NULL || j->sig_rc == KP_OK);
 }
 
+/* counted: 1 when job j registers a user from an address (its count
+ * is locked with the budgets). */
+static int
+counted(const struct kps_job *j)
+{
+	return j->kind == KPS_JOB_DEVICE_ADD && j->mode == KPS_DEV_REGISTER &&
+	    j->addr != NULL && j->addr[0] != '\0' &&
+	    (j->sig == NULL || j->sig_rc == KP_OK);
+}
+
 /*
  * lock_budgets: take the budget locks of the targets of the reserves
- * from first on (on a shared database: until the batch commits), all
- * at once in one order, before any reserve of the batch checks one.
+ * from first on, and of the addresses of its registrations (on a
+ * shared database: until the batch commits), all at once in one
+ * order, before any job of the batch checks one.
  */
 static int
 lock_budgets(struct kps_job *first)
@@ -147,7 +158,7 @@ lock_budgets(struct kps_job *first)
 	int		  rc = KP_ENOMEM;
 
 	for (j = first; j != NULL; j = j->next)
-		n += budgeted(j);
+		n += budgeted(j) || counted(j);
 	if (n == 0)
 		return KP_OK;
 	if ((v = calloc(n, sizeof(*v))) == NULL ||
@@ -158,7 +169,8 @@ lock_budgets(struct kps_job *first)
 			kps_fold(names[k], j->reserve.target);
 			v[k] = names[k];
 			k++;
-		}
+		} else if (counted(j))
+			v[k++] = j->addr;
 	rc = kps_budget_lock(wdb, v, k);
 out:
 	free(names);
