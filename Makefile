@@ -18,7 +18,14 @@ LIBDIR	?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
 INCDIR	?= $(PREFIX)/include
 PCDIR	?= $(LIBDIR)/pkgconfig
 MANDIR	?= $(PREFIX)/share/man
+# /etc for PREFIX=/usr, else PREFIX/etc; the systemd units under
+# PREFIX/lib/systemd (Debian's package: /lib/systemd).
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd
+SYSUNITDIR ?= $(SYSTEMDDIR)/system
+USERUNITDIR ?= $(SYSTEMDDIR)/user
 CFLAGS	?= -O2 -g
+LDFLAGS	?=
 SANITIZE ?=
 PROVE	?= prove
 JOBS	?= 2
@@ -124,7 +131,8 @@ $(B)/lib/%.o: lib/%.c lib/*.h
 
 $(B)/server/%.o: server/%.c server/*.h $(PUB_DEP)
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -Iserver $(PUB_INC) $(call pc_cflags,$(SERVER_PKGS)) \
+	$(CC) $(KCFLAGS) -DKPS_VERSION='"$(VERSION)"' -Iserver $(PUB_INC) \
+	    $(call pc_cflags,$(SERVER_PKGS)) \
 	    -c $< -o $@
 
 $(B)/fs/%.o: kpoolfs/%.c kpoolfs/*.h $(PUB_DEP)
@@ -138,7 +146,7 @@ $(B)/libkpool.a: $(LIB_OBJ)
 
 # libkpool.so.VERSION, named libkpool.so.SOVER inside, and its two links.
 $(B)/libkpool.so.$(VERSION): $(LIB_OBJ)
-	$(CC) -shared $(SANFLAGS) -Wl,-soname,libkpool.so.$(SOVER) -o $@ $^ \
+	$(CC) -shared $(SANFLAGS) $(LDFLAGS) -Wl,-soname,libkpool.so.$(SOVER) -o $@ $^ \
 	    $(call pc_libs,$(LIB_PKGS))
 
 $(B)/libkpool.so: $(B)/libkpool.so.$(VERSION)
@@ -155,10 +163,11 @@ $(B)/libkps.a: $(KPS_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/kpool-server: $(B)/server/main.o $(B)/libkps.a $(B)/libkpool.a
-	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(SERVER_PKGS)) -lpthread
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SERVER_PKGS)) \
+	    -lpthread
 
 $(B)/kpoolfs: $(FS_OBJ) $(B)/libkpool.a
-	$(CC) $(SANFLAGS) -o $@ $(FS_OBJ) $(B)/libkpool.a \
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(FS_OBJ) $(B)/libkpool.a \
 	    $(call pc_libs,$(FS_PKGS)) -lpthread
 
 $(B)/t/%.o: t/%.c t/*.h t/support/*.h lib/*.h
@@ -304,19 +313,29 @@ fuzz: deps
 	done
 
 # make install [DESTDIR=D] [PREFIX=/usr]: the programs, the library with
-# its SONAME links, the headers, kpool.pc and the man pages.
+# its SONAME links, the headers, kpool.pc, the man pages, the systemd
+# units and the server's settings (SYSCONFDIR/kpool/kpool-server.conf,
+# written only when absent, removed by uninstall only when unchanged).
+CONF	= $(SYSCONFDIR)/kpool/kpool-server.conf
 INSTALLED = $(if $(FS_SRC),$(BINDIR)/kpoolfs) \
 	$(if $(SRV_SRC),$(SBINDIR)/kpool-server) \
+	$(SYSUNITDIR)/kpool-server.service \
+	$(USERUNITDIR)/kpoolfs@.service $(CONF) \
 	$(LIBDIR)/libkpool.a $(LIBDIR)/libkpool.so.$(VERSION) \
 	$(LIBDIR)/libkpool.so.$(SOVER) $(LIBDIR)/libkpool.so \
 	$(PUB_HDR:lib/%=$(INCDIR)/%) $(PCDIR)/kpool.pc \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
+# The systemd units get this install's paths.
+UNIT_SED = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
 install: all $(B)/kpool.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
-	    $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSUNITDIR) \
+	    $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(SYSCONFDIR)/kpool
 	install -m 644 $(B)/libkpool.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libkpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libkpool.so.$(SOVER)
@@ -327,10 +346,22 @@ install: all $(B)/kpool.pc
 	$(if $(SRV_SRC),install -m 755 $(B)/kpool-server $(DESTDIR)$(SBINDIR)/)
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	$(UNIT_SED) systemd/kpool-server.service.in \
+	    >$(DESTDIR)$(SYSUNITDIR)/kpool-server.service
+	$(UNIT_SED) systemd/kpoolfs@.service.in \
+	    >$(DESTDIR)$(USERUNITDIR)/kpoolfs@.service
+	chmod 644 $(DESTDIR)$(SYSUNITDIR)/kpool-server.service \
+	    $(DESTDIR)$(USERUNITDIR)/kpoolfs@.service
+	test -e $(DESTDIR)$(CONF) || \
+	    install -m 644 systemd/kpool-server.conf $(DESTDIR)$(CONF)
 
-# What install wrote, and nothing else; directories are left.
+# What install wrote, and nothing else; directories are left, and so
+# is a settings file the operator changed.
+REMOVED	= $(filter-out $(CONF),$(INSTALLED))
 uninstall:
-	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	cmp -s systemd/kpool-server.conf $(DESTDIR)$(CONF) && \
+	    rm -f $(DESTDIR)$(CONF) || true
+	rm -f $(REMOVED:%=$(DESTDIR)%)
 
 # The list install writes, for t/9005.
 install-list:

@@ -18,6 +18,8 @@
 #define CONFIG_WRITE_MAX	65536		/* config write, bytes */
 #define CONFIG_LINES_MAX	64		/* lines of a config write */
 #define WELCOME_MAX		(1024 * 1024)	/* bytes of a Welcome */
+/* a ctl line: "spend", a ref and a group id in hex */
+#define CTL_LINE_MAX		(2 * KP_REF_LEN + 2 * KP_MAX_GROUP_ID + 16)
 
 int
 kpfs_ctl_status(struct kpfs *fs, char *buf, size_t cap, int64_t *last_sync)
@@ -166,7 +168,8 @@ out:
 /*
  * ctl takes one command a write (a trailing newline is fine):
  *
- *	ctl	= "sync" | "refresh" | "generate" SP count | "cleanup"
+ *	ctl	= "sync" | "refresh" | "generate" SP count | "cleanup" |
+ *		  "spend" SP ref SP group
  *	count	= 1*DIGIT		(1 .. hard_cap)
  *
  *	sync		pull the server's view of our keys, push the
@@ -177,6 +180,10 @@ out:
  *			delete
  *			the expired keys and the spent ones whose private
  *			keys were taken
+ *	spend REF GROUPHEX
+ *			the owner spends its key REF (available or
+ *			reserved) for the group GROUPHEX (hex), so that
+ *			the Welcome of that group is accepted
  *
  * The command runs before write(2) returns; its failure is the write's.
  */
@@ -195,7 +202,7 @@ static const struct {
 int
 kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 {
-	char		 cmd[64], *arg, *end;
+	char		 cmd[CTL_LINE_MAX], *arg, *end;
 	unsigned long	 n = 0;
 	size_t		 len = size, i;
 	int		 rc;
@@ -209,6 +216,8 @@ kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 	cmd[len] = '\0';
 	if ((arg = strchr(cmd, ' ')) != NULL)
 		*arg++ = '\0';
+	if (strcmp(cmd, "spend") == 0)
+		return (rc = kpfs_ctl_spend(fs, arg)) < 0 ? rc : (int)size;
 	for (i = 0; i < NVERBS; i++)
 		if (strcmp(cmd, ctl_verbs[i].verb) == 0)
 			break;
@@ -230,23 +239,28 @@ kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 }
 
 /*
- * welcome: the bytes of an MLSMessage(Welcome), in one write or several;
- * it is opened as soon as it is whole.  The write that completes it
- * fails if it is not ours or does not open.
+ * welcome: the bytes of an MLSMessage(Welcome), in one write or several,
+ * and then, when the Welcome carries no ratchet tree, the tree (a
+ * serialized ratchet_tree vector, as `cat welcome.bin tree.bin` writes
+ * them).  Both are self-delimiting, so it is opened as soon as it is
+ * whole: the Welcome alone, and when that needs a tree (KP_ENOTREE),
+ * again with the tree once the tree is whole.  The write that completes
+ * it fails if it is not ours, does not open, or is not authorized; a
+ * tree written after a Welcome that carried its own is ignored.
  */
 int
 kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
     size_t size)
 {
 	struct kp_welcome_info	 info;
-	uint8_t			 ref[KP_REF_LEN], *refs = NULL, *nb;
+	uint8_t			 ref[KP_REF_LEN], *nb;
 	char			 hex[2 * KP_REF_LEN + 1];
 	char			 gid[2 * KP_MAX_GROUP_ID + 1];
-	size_t			 nrefs = 0;
+	size_t			 wlen = 0, tlen = 0;
 	int			 rc;
 
 	if (fh->done)
-		return -EINVAL;
+		return (int)size;	/* its own tree opened it */
 	if (size > WELCOME_MAX || fh->len > WELCOME_MAX - size)
 		return -EINVAL;
 	if ((nb = realloc(fh->buf, fh->len + size)) == NULL)
@@ -255,15 +269,19 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	memcpy(fh->buf + fh->len, data, size);
 	fh->len += size;
 
-	rc = kp_welcome_refs(fh->buf, fh->len, &refs, &nrefs);
-	free(refs);
+	rc = kp_welcome_split(fh->buf, fh->len, &wlen, &tlen);
 	if (rc == KP_ETRUNC)
 		return (int)size;	/* wait for the rest */
-	if (rc == KP_OK &&
-	    (rc = kp_pool_welcome(fs->pool, fh->buf, fh->len, ref,
-	    &info)) != KP_OK)
-		kpfs_log(LOG_NOTICE, "welcome: %s", kp_errmsg(fs->pool));
+	if (rc == KP_OK && (rc = kp_pool_welcome(fs->pool, fh->buf, wlen,
+	    tlen ? fh->buf + wlen : NULL, tlen, ref, &info)) == KP_ENOTREE &&
+	    tlen == 0) {
+		/* a tree is to follow; else close(2) fails with EINVAL */
+		kpfs_log(LOG_NOTICE, "welcome: %s: waiting for the tree",
+		    kp_errmsg(fs->pool));
+		return (int)size;
+	}
 	if (rc != KP_OK) {
+		kpfs_log(LOG_NOTICE, "welcome: %s", kp_errmsg(fs->pool));
 		/* a later write starts a new Welcome */
 		sodium_memzero(fh->buf, fh->len);
 		fh->len = 0;

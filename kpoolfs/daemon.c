@@ -126,6 +126,9 @@ kpfs_errno(int kp)
 		return ENOENT;
 	case KP_EEXIST:
 		return EEXIST;
+	case KP_ENOTRESERVED:
+		return EACCES;	/* a Welcome nobody was given the key for */
+	case KP_EGROUP:		/* a Welcome for another group */
 	case KP_ESTATE:
 	case KP_EPERM:
 	case KP_ECONFLICT:

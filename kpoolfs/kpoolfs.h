@@ -148,6 +148,7 @@ struct kpfs_fh {
 	uint8_t		*buf;
 	size_t		 len;
 	int		 done;		/* welcome: opened already */
+	uint8_t		 ref[KP_REF_LEN];	/* a key's group_id file */
 };
 
 /* One mounted pool. */
@@ -351,6 +352,27 @@ int kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size);
  * -errno. */
 int kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh,
     const char *data, size_t size);
+
+/* group.c */
+
+/* kpfs_group_state: 1 when keys in state have a writable group_id. */
+int kpfs_group_state(int state);
+/* kpfs_group_mine: 1 when file f of k is the owner's group_id. */
+int kpfs_group_mine(const struct kp_key *k, int f);
+/* kpfs_group_render: the owner's group of ref in hex with a newline
+ * (nothing when none) into buf; its length or -1. */
+int kpfs_group_render(struct kpfs *fs, const uint8_t ref[KP_REF_LEN],
+    char *buf, size_t cap);
+/* kpfs_group_open: open the owner's group_id file of k for acc into fh;
+ * 0 or -errno. */
+int kpfs_group_open(struct kpfs *fs, const struct kp_key *k, int acc,
+    struct kpfs_fh *fh);
+/* kpfs_group_write: a write to a key file: the owner's group_id takes
+ * a group id in hex (EACCES for any other file); size or -errno. */
+int kpfs_group_write(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
+    size_t size);
+/* kpfs_ctl_spend: the ctl verb "spend REF GROUPHEX"; 0 or -errno. */
+int kpfs_ctl_spend(struct kpfs *fs, const char *arg);
 
 /* refresh.c */
 

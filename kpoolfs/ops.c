@@ -110,9 +110,14 @@ stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
 		    kp_key_time(k, KP_T_CREATED));
 		return 0;
 	}
-	if ((n = kpfs_keyfile_render(k, f, buf, sizeof(buf))) < 0)
+	if (kpfs_group_mine(k, f))
+		n = kpfs_group_render(fs, kp_key_ref(k), buf, sizeof(buf));
+	else
+		n = kpfs_keyfile_render(k, f, buf, sizeof(buf));
+	if (n < 0)
 		return -EIO;
-	stat_file(fs, st, 0444, n, kp_key_time(k, KP_T_CHANGED));
+	stat_file(fs, st, kpfs_group_mine(k, f) ? 0644 : 0444, n,
+	    kp_key_time(k, KP_T_CHANGED));
 	return 0;
 }
 
@@ -442,7 +447,9 @@ kpfs_releasedir(const char *path, struct fuse_file_info *fi)
 
 /* What open asks of a key (kpfs_cache_key): its file's text. */
 struct opened {
+	struct kpfs	*fs;
 	int		 file;
+	int		 acc;		/* O_RDONLY, ... */
 	struct kpfs_fh	*fh;
 };
 
@@ -454,6 +461,10 @@ open_keyfile(void *arg, const struct kp_key *k, uint32_t mask)
 
 	if (!keyfile_exists(k, mask, o->file))
 		return -ENOENT;
+	if (kpfs_group_mine(k, o->file))
+		return kpfs_group_open(o->fs, k, o->acc, o->fh);
+	if (o->acc != O_RDONLY)
+		return -EACCES;
 	if (o->file == KPFS_K_KEYPACKAGE)
 		return 0;	/* read from the pool */
 	if ((o->fh->buf = malloc(KPFS_INFO_MAX)) == NULL)
@@ -518,9 +529,9 @@ kpfs_open(const char *path, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	if (pp.kind == KPFS_ROOTFILE)
 		rc = open_rootfile(fs, pp.file, fi->flags & O_ACCMODE, fh);
-	else if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		rc = -EACCES;
 	else {
+		o.fs = fs;
+		o.acc = fi->flags & O_ACCMODE;
 		o.file = pp.file;
 		o.fh = fh;
 		rc = kpfs_cache_key(fs, &pp, open_keyfile, &o);
@@ -578,7 +589,7 @@ kpfs_write(const char *path, const char *data, size_t size, off_t off,
 	if (fh == NULL)
 		return -EBADF;
 	if (fh->kind != KPFS_ROOTFILE)
-		return -EACCES;
+		return kpfs_group_write(fs, fh, data, size);
 	switch (fh->file) {
 	case KPFS_F_CONFIG:
 		return kpfs_ctl_write_config(fs, data, size);
@@ -628,6 +639,9 @@ kpfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return rc;
 	if (pp.kind != KPFS_ROOTFILE && pp.kind != KPFS_KEYFILE)
 		return -EISDIR;
+	if (pp.kind == KPFS_KEYFILE && pp.file == KPFS_K_GROUP_ID &&
+	    kpfs_group_state(pp.state))
+		return size == 0 ? 0 : -EINVAL;	/* writes replace it */
 	if (pp.kind == KPFS_KEYFILE || pp.file == KPFS_F_STATUS)
 		return -EACCES;
 	/* O_TRUNC on config, ctl or welcome: writes replace, nothing to do */
@@ -648,7 +662,8 @@ kpfs_access(const char *path, int mask)
 	if (pp.kind == KPFS_ROOTFILE)
 		mode = rootfile_mode[pp.file];
 	else if (pp.kind == KPFS_KEYFILE)
-		mode = 0444;
+		mode = pp.file == KPFS_K_GROUP_ID &&
+		    kpfs_group_state(pp.state) ? 0644 : 0444;
 	else
 		mode = 0755;
 	if (((mask & R_OK) && !(mode & 0400)) ||

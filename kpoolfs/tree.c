@@ -136,11 +136,19 @@ kpfs_path_parse(const char *path, struct kpfs_path *out)
 	return -ENOENT;
 }
 
-int
-kpfs_keyfile_applies(const struct kp_key *k, int f)
+/* 1 when the key's record has a group_id (spent, or reserved for one). */
+static int
+has_group(const struct kp_key *k)
 {
 	size_t	glen;
 
+	(void)kp_key_group_id(k, &glen);
+	return glen > 0;
+}
+
+int
+kpfs_keyfile_applies(const struct kp_key *k, int f)
+{
 	switch (f) {
 	case KPFS_K_UPLOADED_AT:
 		return kp_key_time(k, KP_T_UPLOADED) > 0;
@@ -157,8 +165,8 @@ kpfs_keyfile_applies(const struct kp_key *k, int f)
 	case KPFS_K_SPENT_BY:
 		return kp_key_text(k, KP_X_SPENT_BY)[0] != '\0';
 	case KPFS_K_GROUP_ID:
-		(void)kp_key_group_id(k, &glen);
-		return glen > 0;
+		/* the owner's, writable, in available/ and reserved/ */
+		return has_group(k) || kpfs_group_state(kp_key_state(k));
 	case KPFS_K_EPOCH:
 		return kp_key_epoch(k) >= 0;
 	case KPFS_K_EXPIRED_AT:
@@ -282,7 +290,9 @@ kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap)
 	}
 	/* info: every other value as "name: value" lines */
 	for (i = KPFS_K_STATUS; i < KPFS_K_INFO; i++) {
-		if (!kpfs_keyfile_applies(k, i))
+		/* the owner's group (group.c) is not the key's record */
+		if (!kpfs_keyfile_applies(k, i) ||
+		    (i == KPFS_K_GROUP_ID && !has_group(k)))
 			continue;
 		n = snprintf(buf + len, cap - len, "%s: ", keyfiles[i]);
 		if (n < 0 || (size_t)n >= cap - len)

@@ -173,6 +173,8 @@ status_code(long status, const char *code)
 	case 404:
 		return KP_ENOTFOUND;
 	case 409:
+		if (strcmp(code, "group_mismatch") == 0)
+			return KP_EGROUP;
 		return strcmp(code, "pool_exhausted") == 0 ?
 		    KP_EEXHAUSTED : KP_ECONFLICT;
 	case 410:
@@ -650,12 +652,39 @@ strfield(json_t *o, const char *name, char *out, size_t cap)
 	snprintf(out, cap, "%s", s ? s : "");
 }
 
+/* One key of /keypackages/mine (e) into k; -1 (a proto error) or 0. */
+static int
+remote_key(struct kp_client *c, json_t *e, struct kp_remote_key *k)
+{
+	const char	*s;
+
+	s = json_string_value(json_object_get(e, "keypackage_ref"));
+	if (s == NULL || kp_unhex(s, k->ref, KP_REF_LEN) != 0)
+		return proto(c, "keypackage_ref");
+	k->state = kp_state_from_name(json_string_value(json_object_get(e,
+	    "status")));
+	if (k->state < 0)
+		return proto(c, "status");
+	k->last_resort = json_is_true(json_object_get(e, "last_resort"));
+	k->uploaded_at = i64field(e, "uploaded_at");
+	k->not_after = i64field(e, "not_after");
+	k->reserved_at = i64field(e, "reserved_at");
+	k->reservation_expires_at = i64field(e, "reservation_expires_at");
+	k->spent_at = i64field(e, "spent_at");
+	strfield(e, "reserved_by", k->reserved_by, sizeof(k->reserved_by));
+	strfield(e, "spent_by", k->spent_by, sizeof(k->spent_by));
+	s = json_string_value(json_object_get(e, "group_id"));
+	if (s != NULL && unb64(s, k->group_id, sizeof(k->group_id),
+	    &k->group_id_len) != 0)
+		return proto(c, "group_id");
+	return KP_OK;
+}
+
 int
 kp_client_mine(struct kp_client *c, struct kp_remote_key **keys, size_t *n)
 {
 	struct kp_remote_key	*k = NULL;
 	json_t			*reply = NULL, *arr, *e;
-	const char		*s;
 	size_t			 i, cnt;
 	int			 rc;
 
@@ -675,34 +704,8 @@ kp_client_mine(struct kp_client *c, struct kp_remote_key **keys, size_t *n)
 		goto out;
 	}
 	json_array_foreach(arr, i, e) {
-		s = json_string_value(json_object_get(e, "keypackage_ref"));
-		if (s == NULL || kp_unhex(s, k[i].ref, KP_REF_LEN) != 0) {
-			rc = proto(c, "keypackage_ref");
+		if ((rc = remote_key(c, e, &k[i])) != KP_OK)
 			goto out;
-		}
-		k[i].state = kp_state_from_name(json_string_value(
-		    json_object_get(e, "status")));
-		if (k[i].state < 0) {
-			rc = proto(c, "status");
-			goto out;
-		}
-		k[i].last_resort = json_is_true(json_object_get(e,
-		    "last_resort"));
-		k[i].uploaded_at = i64field(e, "uploaded_at");
-		k[i].not_after = i64field(e, "not_after");
-		k[i].reserved_at = i64field(e, "reserved_at");
-		k[i].reservation_expires_at = i64field(e,
-		    "reservation_expires_at");
-		k[i].spent_at = i64field(e, "spent_at");
-		strfield(e, "reserved_by", k[i].reserved_by,
-		    sizeof(k[i].reserved_by));
-		strfield(e, "spent_by", k[i].spent_by, sizeof(k[i].spent_by));
-		s = json_string_value(json_object_get(e, "group_id"));
-		if (s != NULL && unb64(s, k[i].group_id,
-		    sizeof(k[i].group_id), &k[i].group_id_len) != 0) {
-			rc = proto(c, "group_id");
-			goto out;
-		}
 	}
 	*keys = k;
 	*n = cnt;
@@ -710,6 +713,25 @@ kp_client_mine(struct kp_client *c, struct kp_remote_key **keys, size_t *n)
 	rc = KP_OK;
 out:
 	free(k);
+	json_decref(reply);
+	return rc;
+}
+
+int
+kp_client_mine_one(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
+    struct kp_remote_key *out)
+{
+	json_t	*reply = NULL;
+	char	 hex[2 * KP_REF_LEN + 1], path[32 + 2 * KP_REF_LEN];
+	int	 rc;
+
+	memset(out, 0, sizeof(*out));
+	kp_hex(ref, KP_REF_LEN, hex);
+	(void)snprintf(path, sizeof(path), "/keypackages/mine/%s", hex);
+	if ((rc = request(c, "GET", path, NULL, &reply)) == KP_OK &&
+	    (rc = remote_key(c, reply, out)) == KP_OK &&
+	    memcmp(out->ref, ref, KP_REF_LEN) != 0)
+		rc = proto(c, "keypackage_ref");
 	json_decref(reply);
 	return rc;
 }

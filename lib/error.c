@@ -46,6 +46,10 @@ static const struct {
 	{ KP_EPATHSECRET, "path_secret does not match the ratchet tree" },
 	{ KP_ECREDTYPE,	"credential type not supported by every member" },
 	{ KP_EWEAKKEY,	"X25519 public key of small order" },
+	{ KP_ENOTRESERVED, "the server records no reservation or spend of "
+	    "this key" },
+	{ KP_EGROUP,	"the Welcome is for another group than the one this "
+	    "key was reserved or spent for" },
 	{ KP_ENET,	"server unreachable" },
 	{ KP_EPROTO,	"unexpected server reply" },
 	{ KP_EAUTH,	"signature refused" },

@@ -85,6 +85,10 @@ enum kp_error {
 	KP_ECREDTYPE = -55,	/* a member's credential type is not
 				   supported by every member */
 	KP_EWEAKKEY = -56,	/* an X25519 public key of small order */
+	KP_ENOTRESERVED = -57,	/* the server records no reservation or
+				   spend of the Welcome's key */
+	KP_EGROUP = -58,	/* a Welcome (or spend) for another group
+				   than the key was reserved or spent for */
 
 	/* server and network, -70 .. -99 */
 	KP_ENET = -70,		/* server unreachable or timed out */
@@ -276,6 +280,16 @@ struct kp_welcome_info {
  */
 int kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
     size_t *n) KP_WUR;
+
+/*
+ * kp_welcome_split: buf starts with an MLSMessage(Welcome), self-
+ * delimiting, of *wlen bytes; what follows it, if anything, is a
+ * serialized ratchet tree (a vector) of *treelen bytes (0: none).
+ * KP_ETRUNC while either is incomplete, KP_ETRAILING for bytes after
+ * the tree.  Neither is decoded further.
+ */
+int kp_welcome_split(const uint8_t *buf, size_t len, size_t *wlen,
+    size_t *treelen) KP_WUR;
 
 /* kp_welcome_open flags */
 #define KP_WELCOME_ANY_LIFETIME	0x01	/* accept tree leaves whose lifetime
@@ -474,6 +488,12 @@ struct kp_remote_key {
 /* kp_client_mine: GET /keypackages/mine; *keys malloc'd, caller frees. */
 int kp_client_mine(struct kp_client *c, struct kp_remote_key **keys,
     size_t *n) KP_WUR;
+/*
+ * kp_client_mine_one: GET /keypackages/mine/{ref}: the server's record of
+ * one of our keys into *out; KP_ENOTFOUND when it has none.
+ */
+int kp_client_mine_one(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
+    struct kp_remote_key *out) KP_WUR;
 
 /* ------------------------------------------------------------------ */
 /* The local pool (lib/store.c, lib/policy.c, lib/sync.c). */
@@ -700,15 +720,34 @@ int kp_pool_sync(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
 int kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
 
 /*
- * kp_pool_welcome: open a Welcome (MLSMessage) for one of our keys; the
- * key becomes spent with group_id and epoch.  *ref names it; fill *info
- * as kp_welcome_open() does.  Again for the same group_id and epoch: a
- * success that changes nothing; for a key whose Welcome of another
- * group or epoch was recorded: KP_EPERM, nothing changed (a last-resort
- * key records each new one).
+ * kp_pool_welcome: open a Welcome (MLSMessage) for one of our keys, with
+ * the ratchet tree of its GroupInfo's extension or else tree (treelen
+ * bytes, a serialized ratchet tree; NULL when none: KP_ENOTREE without
+ * either), as kp_welcome_open() does.  It is accepted only when the
+ * server records a live reservation or a spend of the key (the server
+ * is asked; when it cannot be reached, the last sync's view decides)
+ * that named the Welcome's group_id: else KP_ENOTRESERVED or KP_EGROUP,
+ * and nothing changes.  The key becomes spent with group_id and epoch;
+ * *ref names it; *info is filled as kp_welcome_open() does.  Again for
+ * the same group_id and epoch: a success that changes nothing; for a key
+ * whose Welcome of another group or epoch was recorded: KP_EPERM,
+ * nothing changed (a last-resort key records each new one).
  */
 int kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
-    uint8_t ref[KP_REF_LEN], struct kp_welcome_info *info) KP_WUR;
+    const uint8_t *tree, size_t treelen, uint8_t ref[KP_REF_LEN],
+    struct kp_welcome_info *info) KP_WUR;
+/*
+ * kp_pool_set_group: the group (gid, len bytes; len 0: none) that the
+ * owner's next spend of ref (kp_pool_transition to spent) names to the
+ * server, so that the owner may open the Welcome of a group it made the
+ * key join out of band.  KP_ENOTFOUND, KP_ESTATE unless available or
+ * reserved, KP_ETOOBIG over KP_MAX_GROUP_ID.  kp_pool_group: that
+ * group, *len 0 when none.
+ */
+int kp_pool_set_group(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    const uint8_t *gid, size_t len) KP_WUR;
+int kp_pool_group(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+    uint8_t gid[KP_MAX_GROUP_ID], size_t *len) KP_WUR;
 /* kp_pool_take: hand a key's private keys to the caller and wipe them
  * from the store; KP_ENOTFOUND when already taken or wiped. */
 int kp_pool_take(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],

@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "state.h"
 #include "store.h"
+#include "view.h"
 #include "util.h"
 
 /* Load the identity, or make one for user in a new store.  slock. */
@@ -728,10 +729,13 @@ welcome_key(struct kp_pool *p, const uint8_t *refs, size_t n,
 	    kp_pool_err(p, KP_ENOTOURS, "welcome: it is for none of our keys");
 }
 
-/* Record an opened Welcome for ref in one transaction.  slock. */
+/*
+ * Record an opened Welcome for ref in one transaction, with the server's
+ * record v that authorized it when the server was asked (online).  slock.
+ */
 static int
 welcome_record(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
-    const struct kp_welcome_info *info)
+    const struct kp_welcome_info *info, const struct kp_view *v, int online)
 {
 	struct kp_rec	k;
 	int		rc, from;
@@ -744,7 +748,8 @@ welcome_record(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 	switch (rc = kp_rec_welcome(&k, info->group_id, info->group_id_len,
 	    info->epoch, kp_pool_now(p))) {
 	case KP_WELCOME_RECORDED:
-		if ((rc = kp_store_update(p->st, &k, from)) != KP_OK)
+		if ((rc = kp_store_update(p->st, &k, from)) != KP_OK ||
+		    (online && (rc = kp_view_note(p->st, ref, v)) != KP_OK))
 			goto out;
 		return kp_store_commit(p->st);
 	case KP_WELCOME_AGAIN:
@@ -766,21 +771,26 @@ out:
 
 /*
  * kp_pool_welcome: open a Welcome for one of our keys with its stored
- * init key; the key becomes spent with the group_id and epoch.  Once a
+ * init key and the ratchet tree of its extension or tree (treelen
+ * bytes, NULL for none), then have it authorized (authz.c: the server
+ * records a reservation or spend of the key for the Welcome's group);
+ * only then the key becomes spent with the group_id and epoch.  Once a
  * key's Welcome is recorded, one for the same group_id and epoch
  * succeeds and changes nothing, and one for another group or epoch is
- * KP_EPERM and changes nothing.  A last-resort key keeps its state (it
+ * refused and changes nothing.  A last-resort key keeps its state (it
  * may serve again) and records the group_id and epoch of its latest
  * Welcome.
  */
 int
 kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
-    uint8_t ref[KP_REF_LEN], struct kp_welcome_info *info)
+    const uint8_t *tree, size_t treelen, uint8_t ref[KP_REF_LEN],
+    struct kp_welcome_info *info)
 {
 	struct kp_bundle	b;
+	struct kp_view		v;
 	uint8_t			*refs = NULL;
 	size_t			 n = 0;
-	int			 rc, opened = 0;
+	int			 rc, opened = 0, online = 0;
 
 	kp_pool_begin(p);
 	memset(&b, 0, sizeof(b));
@@ -795,7 +805,7 @@ kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
 	if (rc != KP_OK)
 		goto out;
 	if ((rc = kp_welcome_open(msg, len, b.keypackage, b.keypackage_len,
-	    b.sec.init_priv, NULL, 0, 0, info)) != KP_OK) {
+	    b.sec.init_priv, tree, treelen, 0, info)) != KP_OK) {
 		rc = kp_pool_err(p, rc, "welcome for %s: %s", b.key.ref_hex,
 		    kp_strerror(rc));
 		goto out;
@@ -806,9 +816,12 @@ kp_pool_welcome(struct kp_pool *p, const uint8_t *msg, size_t len,
 		    "bytes", info->group_id_len);
 		goto out;
 	}
+	if ((rc = kp_authz_welcome(p, &b.key, info->group_id,
+	    info->group_id_len, &v, &online)) != KP_OK)
+		goto out;
 	/* record it against the key's current state */
 	kp_pool_lock(p);
-	rc = welcome_record(p, b.key.ref, info);
+	rc = welcome_record(p, b.key.ref, info, &v, online);
 	kp_pool_unlock(p);
 	if (rc == KP_OK)
 		memcpy(ref, b.key.ref, KP_REF_LEN);

@@ -117,6 +117,21 @@ void	kp_pool_locks_fini(struct kp_pool *p);
 int	kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
 	    uint32_t *made) KP_WUR;
 
+/* authz.c */
+
+struct kp_view;
+/*
+ * kp_authz_welcome: may a Welcome of group gid (len bytes) be opened for
+ * our key k?  The server is asked (nlock), or the last sync's view
+ * decides when it cannot be reached (slock); neither lock held on entry.
+ * KP_OK with the deciding record in *v and *online 1 when the server
+ * answered; KP_ENOTRESERVED, KP_EGROUP or the server's error, with the
+ * reason in the message.
+ */
+int	kp_authz_welcome(struct kp_pool *p, const struct kp_rec *k,
+	    const uint8_t *gid, size_t len, struct kp_view *v,
+	    int *online) KP_WUR;
+
 /* remote.c: with nlock held. */
 
 /*

@@ -16,16 +16,10 @@
 #include "pool.h"
 #include "state.h"
 #include "store.h"
+#include "view.h"
 
 #define CONNECT_MS	2000
 #define TOTAL_MS	15000
-
-/*
- * The group_id the owner uses to hold (reserve) and to spend one of its
- * own keys through kp_pool_transition: no MLS group is involved.
- */
-#define OWNER_GROUP	"kpool-owner"
-#define OWNER_GROUP_LEN	(sizeof(OWNER_GROUP) - 1)
 
 void
 kp_remote_drop(struct kp_pool *p)
@@ -305,8 +299,9 @@ reserve(struct kp_pool *p, struct kp_rec *k)
 	int			rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = kp_client_reserve(p->client, p->user,
-	    (const uint8_t *)OWNER_GROUP, OWNER_GROUP_LEN, NULL, k->ref, &res);
+	/* a hold names no group: no Welcome is accepted for it */
+	rc = kp_client_reserve(p->client, p->user, NULL, 0, NULL, k->ref,
+	    &res);
 	if (kp_remote_result(p, rc, "reserve") == KP_ECONFLICT ||
 	    rc == KP_EEXHAUSTED)
 		return kp_pool_err(p, KP_EBUSY, "reserve: %s is not "
@@ -327,6 +322,54 @@ reserve(struct kp_pool *p, struct kp_rec *k)
 	(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s", p->user);
 	kp_reservation_free(&res);
 	return KP_OK;
+}
+
+/*
+ * The owner spends its own key k, naming the group kp_pool_set_group
+ * gave it (none: no Welcome is accepted for it), and notes what the
+ * server now records.
+ */
+static int
+spend(struct kp_pool *p, struct kp_rec *k)
+{
+	struct kp_view	v;
+	uint8_t		gid[KP_MAX_GROUP_ID];
+	size_t		glen;
+	int		rc;
+
+	kp_pool_lock_read(p);
+	rc = kp_view_get(p->st, k->ref, &v);
+	kp_pool_unlock(p);
+	if (rc != KP_OK)
+		return rc;
+	glen = v.owner_group_len;
+	memcpy(gid, v.owner_group, glen);
+	rc = kp_client_spend(p->client, k->ref, glen ? gid : NULL, glen);
+	if (kp_remote_result(p, rc, "spend") == KP_ECONFLICT)
+		return kp_pool_err(p, KP_EPERM, "spend: %s is already "
+		    "spent", k->ref_hex);
+	if (rc == KP_EGROUP)
+		return kp_pool_err(p, KP_EGROUP, "spend: %s is reserved for "
+		    "another group", k->ref_hex);
+	if (rc != KP_OK)
+		return rc;
+	(void)snprintf(k->spent_by, sizeof(k->spent_by), "%s", p->user);
+	memcpy(k->group_id, gid, glen);
+	k->group_id_len = glen;
+	memset(&v, 0, sizeof(v));
+	v.state = KP_STATE_SPENT;
+	v.last_resort = k->last_resort;
+	(void)snprintf(v.by, sizeof(v.by), "%s", p->user);
+	memcpy(v.group_id, gid, glen);
+	v.group_id_len = glen;
+	v.seen_at = kp_pool_now(p);
+	kp_pool_lock(p);
+	if ((rc = kp_store_begin(p->st)) == KP_OK &&
+	    (rc = kp_view_note(p->st, k->ref, &v)) == KP_OK)
+		rc = kp_store_commit(p->st);
+	kp_store_rollback(p->st);
+	kp_pool_unlock(p);
+	return rc;
 }
 
 int
@@ -353,18 +396,7 @@ kp_remote_move(struct kp_pool *p, struct kp_rec *k, int to)
 	case KP_CALL_RESERVE:
 		return reserve(p, k);
 	case KP_CALL_SPEND:
-		rc = kp_client_spend(p->client, k->ref,
-		    (const uint8_t *)OWNER_GROUP, OWNER_GROUP_LEN);
-		if (kp_remote_result(p, rc, "spend") == KP_ECONFLICT)
-			return kp_pool_err(p, KP_EPERM, "spend: %s is already "
-			    "spent", k->ref_hex);
-		if (rc == KP_OK) {
-			(void)snprintf(k->spent_by, sizeof(k->spent_by), "%s",
-			    p->user);
-			memcpy(k->group_id, OWNER_GROUP, OWNER_GROUP_LEN);
-			k->group_id_len = OWNER_GROUP_LEN;
-		}
-		return rc;
+		return spend(p, k);
 	case KP_CALL_RETIRE:
 		rc = kp_client_retire(p->client, k->ref);
 		if (rc == KP_ENOTFOUND)

@@ -35,6 +35,7 @@
 
 #include "kpool.h"
 #include "store.h"
+#include "view.h"
 #include "util.h"
 
 
@@ -87,6 +88,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX keypackages_credential ON keypackages (credential_hash);"
 	"CREATE INDEX keypackages_expiry ON keypackages (not_after);"
 	"CREATE INDEX keypackages_suite ON keypackages (ciphersuite, status);",
+	/* 2: what the server records of each key; the owner's groups */
+	KP_VIEW_SCHEMA,
 };
 #define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
 

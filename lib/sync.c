@@ -21,6 +21,7 @@
 #include "pool.h"
 #include "state.h"
 #include "store.h"
+#include "view.h"
 
 /*
  * Expire live keys past not_after and wipe their private keys (spent
@@ -124,6 +125,7 @@ apply_view(struct kp_pool *p, const struct kp_remote_key *rk, size_t rn,
     int64_t now, struct kp_sync_report *r, uint8_t *gone, size_t *ngone)
 {
 	struct kp_rec	*keys = NULL, *k, key, probe;
+	struct kp_view	 v;
 	uint8_t		*seen = NULL;
 	size_t		 n = 0, i;
 	int		 rc, from, retire_it;
@@ -151,6 +153,9 @@ apply_view(struct kp_pool *p, const struct kp_remote_key *rk, size_t rn,
 			continue;
 		}
 		seen[k - keys] = 1;
+		kp_view_from(&v, &rk[i], now);
+		if ((rc = kp_view_note(p->st, k->ref, &v)) != KP_OK)
+			goto out;
 		key = *k;
 		from = key.state;
 		if (kp_rec_pull(&key, &rk[i], now, &retire_it)) {
@@ -166,6 +171,12 @@ apply_view(struct kp_pool *p, const struct kp_remote_key *rk, size_t rn,
 	}
 	/* published keys the server lost go back to created: re-upload */
 	for (i = 0; i < n; i++) {
+		if (!seen[i] && keys[i].state != KP_STATE_CREATED) {
+			kp_view_from(&v, NULL, now);
+			if ((rc = kp_view_note(p->st, keys[i].ref, &v)) !=
+			    KP_OK)
+				goto out;
+		}
 		if (seen[i] || !kp_state_published(keys[i].state) ||
 		    !kp_state_may(keys[i].state, KP_STATE_CREATED,
 		    KP_BY_SERVER))

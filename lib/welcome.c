@@ -224,6 +224,36 @@ out:
 	return rc;
 }
 
+/*
+ * kp_welcome_split: buf holds an MLSMessage(Welcome) of *wlen bytes and
+ * then, if anything, a ratchet tree (a vector) of *treelen bytes.
+ */
+int
+kp_welcome_split(const uint8_t *buf, size_t len, size_t *wlen,
+    size_t *treelen)
+{
+	struct kp_rd	r;
+	struct kp_span	sp;
+	uint16_t	v;
+	int		rc;
+
+	*wlen = *treelen = 0;
+	kp_rd_init(&r, buf, len);
+	if ((rc = kp_rd_u16(&r, &v)) != KP_OK ||
+	    (rc = kp_rd_u16(&r, &v)) != KP_OK ||
+	    (rc = kp_rd_u16(&r, &v)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &sp)) != KP_OK ||
+	    (rc = kp_rd_span(&r, &sp)) != KP_OK)
+		return rc;
+	*wlen = len - kp_rd_left(&r);
+	if (kp_rd_left(&r) == 0)
+		return KP_OK;
+	if ((rc = kp_rd_span(&r, &sp)) != KP_OK)
+		return rc;
+	*treelen = len - *wlen - kp_rd_left(&r);
+	return kp_rd_end(&r);
+}
+
 int
 kp_welcome_refs(const uint8_t *welcome, size_t len, uint8_t **refs,
     size_t *n)

@@ -21,13 +21,18 @@
 #			(nginx -t; Debian's policy in containers keeps the
 #			service from starting)
 #	openssl		its test certificate
+#	systemd		t/9006 checks the units with systemd-analyze verify
+#			(offline: systemd need not run, nor be PID 1)
+#	dpkg-dev debhelper lintian
+#			t/9007 builds the Debian packages and checks them
 
 set -eu
 
 pkgs="build-essential pkg-config libsodium-dev libssl-dev libsqlite3-dev
 	sqlite3 libcurl4-openssl-dev libfuse3-dev fuse3 libmicrohttpd-dev
 	libjansson-dev perl procps bc groff-base nodejs npm ca-certificates
-	clang libclang-rt-14-dev curl postgresql libpq-dev nginx openssl"
+	clang libclang-rt-14-dev curl postgresql libpq-dev nginx openssl
+	systemd dpkg-dev debhelper lintian"
 
 missing=
 for p in $pkgs; do

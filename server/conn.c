@@ -12,6 +12,12 @@
  * kps_conf.request_deadline is answered 408 and its connection closed
  * (one between requests is closed without a word).
  *
+ * It listens on each address --listen names (a host name may have
+ * several).  The per-address limit counts an IPv4 client by its
+ * address and an IPv6 one by its /64, the block one host or site is
+ * given: counting whole IPv6 addresses would let one client take as
+ * many as it likes.
+ *
  * A connection is a slot of a table indexed by its socket, whose state
  * says who holds it: the front (HEAD, LINGER) or libmicrohttpd (IDLE,
  * REQUEST, BUSY), through the hooks http.c calls.  libmicrohttpd calls
@@ -22,6 +28,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,6 +46,7 @@
 #define HEAD_CAP	16384	/* bytes of a first head the front reads */
 #define LINGER_MS	1000	/* a refused request's rest is read for */
 #define DROP_MAX	64	/* reads of 4 KiB dropped at a time */
+#define MAX_LISTEN	8	/* sockets of one --listen */
 #define FD_MARGIN(t)	(32 + 8 * (t))	/* descriptors kept for SQLite,
 					   libmicrohttpd's threads, ... */
 
@@ -54,7 +62,12 @@ enum state {
 struct kps_conn {
 	enum state	 state;		/* clk */
 	int		 killed;	/* clk: closed by the deadline */
-	uint32_t	 addr;		/* clk: IPv4, network order */
+	int		 counted;	/* clk: key is counted in peers */
+	uint8_t		 key[16];	/* clk: its peer's key */
+	struct sockaddr_storage sa;	/* clk: the client's address */
+	socklen_t	 salen;
+	char		 rid[KPS_REQUEST_ID + 1];	/* clk: the request
+					   being read, for a 408 */
 	int64_t		 since;		/* clk: ms, the request's clock */
 	/* the front's, while HEAD: */
 	int		 begun;		/* the request line is in, counted
@@ -64,7 +77,7 @@ struct kps_conn {
 };
 
 struct peer {
-	uint32_t	 addr;
+	uint8_t		 key[16];	/* see peer_key() */
 	uint32_t	 n;		/* connections open; 0: empty */
 };
 
@@ -78,7 +91,10 @@ static size_t		 npeers;	/* start: a power of two */
 static unsigned		 maxconn;	/* start: the global limit */
 static int64_t		 deadline_ms;	/* start */
 static int		(*handoff)(int, const struct sockaddr *, socklen_t);
-static int		 lfd = -1;	/* start; then the front thread */
+static int		 lfds[MAX_LISTEN];	/* start; then the front
+					   thread; -1 when closed */
+static size_t		 nlfd;		/* start */
+static char		 bound[512];	/* start: the addresses, as text */
 static int		 ep = -1, wakefd = -1;	/* start, stop */
 static int		 spare = -1;	/* front: closed to accept at EMFILE */
 static int		*expired;	/* front: the sweep's list, nslots */
@@ -95,36 +111,76 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* peer: the entry of addr (clk); with add, a new one when none. */
-static struct peer *
-peer(uint32_t addr, int add)
+/*
+ * peer_key: the key a client is counted under in key: an IPv4 address
+ * (or an IPv4-mapped IPv6 one) whole, as ::ffff:a.b.c.d; an IPv6
+ * address by its /64.  0, or -1 for another family (not counted).
+ */
+static int
+peer_key(const struct sockaddr *sa, uint8_t key[16])
 {
-	size_t	i = (size_t)((addr * 0x9e3779b1u) & (npeers - 1));
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)sa;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &sin->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family != AF_INET6)
+		return -1;
+	sin6 = (const struct sockaddr_in6 *)sa;
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		memcpy(key, &sin6->sin6_addr, 16);
+	else
+		memcpy(key, &sin6->sin6_addr, 8);
+	return 0;
+}
+
+/* peer_hash: the first slot of key's probe in peers. */
+static size_t
+peer_hash(const uint8_t key[16])
+{
+	uint32_t	h = 2166136261u;
+	size_t		i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return (size_t)((h * 0x9e3779b1u) & (npeers - 1));
+}
+
+/* peer: the entry of key (clk); with add, a new one when none. */
+static struct peer *
+peer(const uint8_t key[16], int add)
+{
+	size_t	i = peer_hash(key);
 
 	for (; peers[i].n != 0; i = (i + 1) & (npeers - 1))
-		if (peers[i].addr == addr)
+		if (memcmp(peers[i].key, key, 16) == 0)
 			return &peers[i];
 	if (!add)
 		return NULL;
-	peers[i].addr = addr;
+	memcpy(peers[i].key, key, 16);
 	return &peers[i];
 }
 
-/* peer_put: addr has one connection fewer (clk); an entry that falls
+/* peer_put: key has one connection fewer (clk); an entry that falls
  * to none is deleted by shifting back the ones probed past it. */
 static void
-peer_put(uint32_t addr)
+peer_put(const uint8_t key[16])
 {
 	struct peer	*p;
 	size_t		 i, j, k, mask = npeers - 1;
 
-	if ((p = peer(addr, 0)) == NULL || --p->n > 0)
+	if ((p = peer(key, 0)) == NULL || --p->n > 0)
 		return;
 	for (i = j = (size_t)(p - peers);;) {
 		j = (j + 1) & mask;
 		if (peers[j].n == 0)
 			break;
-		k = (size_t)((peers[j].addr * 0x9e3779b1u) & mask);
+		k = peer_hash(peers[j].key);
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
 		peers[i] = peers[j];
@@ -142,8 +198,8 @@ slot_free(struct kps_conn *s)
 	if (s->state != FREE) {
 		nopen--;
 		kps_metric_add("connections_open", -1);
-		if (s->addr != 0)
-			peer_put(s->addr);
+		if (s->counted)
+			peer_put(s->key);
 	}
 	memset(s, 0, sizeof(*s));
 }
@@ -171,16 +227,18 @@ phrase(int status)
 
 /*
  * answer: write the JSON error {code, message} with status on fd, and
- * "Connection: close"; as much as the socket takes at once (the whole
- * of it: a few hundred bytes into an empty buffer).
+ * "Connection: close", and the request's id rid when not NULL; as much
+ * as the socket takes at once (the whole of it: a few hundred bytes
+ * into an empty buffer).
  */
 static void
-answer(int fd, int status, const char *code, const char *message)
+answer(int fd, int status, const char *code, const char *message,
+    const char *rid)
 {
 	struct kps_reply	r;
 	struct tm		tm;
 	time_t			t = time(NULL);
-	char			head[320], date[64];
+	char			head[384], date[64], idh[KPS_REQUEST_ID + 32];
 	int			n;
 
 	memset(&r, 0, sizeof(r));
@@ -188,10 +246,13 @@ answer(int fd, int status, const char *code, const char *message)
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
 		date[0] = '\0';
+	idh[0] = '\0';
+	if (rid != NULL)
+		snprintf(idh, sizeof(idh), "X-Request-Id: %s\r\n", rid);
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "%sContent-Type: application/json\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n", r.status, phrase(r.status), date,
-	    r.len);
+	    idh, r.len);
 	if (n > 0 && (size_t)n < sizeof(head) &&
 	    send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT |
 	    MSG_MORE) == n && r.body != NULL)
@@ -207,7 +268,7 @@ refuse_now(int fd, const char *reason)
 	answer(fd, 503, "too_many_connections", strcmp(reason, "global") ?
 	    "this address has too many connections open; close some and "
 	    "retry" : "the server has too many connections open; retry "
-	    "later");
+	    "later", NULL);
 	close(fd);
 }
 
@@ -215,7 +276,7 @@ refuse_now(int fd, const char *reason)
 static void
 request_log(struct kps_conn *s, int status)
 {
-	char	*q;
+	char	*q, addr[KPS_ADDR_TEXT];
 
 	if ((q = strchr(s->target, '?')) != NULL)
 		*q = '\0';
@@ -223,7 +284,8 @@ request_log(struct kps_conn *s, int status)
 		kps_metric_request(kps_route_of(s->target), status);
 	if (q != NULL)
 		*q = '?';
-	kps_log_request(s->method, s->target, status,
+	kps_addr_text((const struct sockaddr *)&s->sa, addr, sizeof(addr));
+	kps_log_request(addr, s->rid, s->method, s->target, status,
 	    (double)(now_ms() - s->since), "", status == 0);
 }
 
@@ -259,7 +321,7 @@ front_refuse(int fd, int status, const char *code, const char *message,
 	for (i = 0; i < DROP_MAX && recv(fd, buf, sizeof(buf),
 	    MSG_DONTWAIT) > 0; i++)
 		;
-	answer(fd, status, code, message);
+	answer(fd, status, code, message, s->begun ? s->rid : NULL);
 	(void)shutdown(fd, SHUT_WR);
 	if (s->begun) {
 		kps_metric_add("requests_in_flight", -1);
@@ -279,7 +341,6 @@ static void
 give(int fd)
 {
 	struct kps_conn		*s = &slots[fd];
-	struct sockaddr_in	 sin;
 
 	(void)epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 	if (s->begun) {
@@ -287,14 +348,11 @@ give(int fd)
 		kps_metric_add("requests_in_flight", -1);
 		s->begun = 0;
 	}
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = s->addr;
 	pthread_mutex_lock(&clk);
 	nhead--;
 	s->state = IDLE;
 	pthread_mutex_unlock(&clk);
-	if (handoff(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+	if (handoff(fd, (struct sockaddr *)&s->sa, s->salen) != 0) {
 		/* closed by libmicrohttpd; only this thread accepts, so the
 		 * slot cannot be another connection's yet */
 		pthread_mutex_lock(&clk);
@@ -328,6 +386,7 @@ head(int fd, int hup)
 	if (h.line && !s->begun) {
 		/* a request begun, as libmicrohttpd counts one */
 		s->begun = 1;
+		kps_request_id(s->rid);
 		memcpy(s->method, h.method, sizeof(s->method));
 		memcpy(s->target, h.target, sizeof(s->target));
 		kps_metric_add("requests_in_flight", 1);
@@ -366,19 +425,23 @@ linger(int fd)
 		front_close(fd);
 }
 
-/* admit: a new connection fd from sin: NULL, or why it is refused. */
+/* admit: a new connection fd from sa (len bytes): NULL, or why it is
+ * refused. */
 static const char *
-admit(int fd, const struct sockaddr_in *sin)
+admit(int fd, const struct sockaddr_storage *sa, socklen_t len)
 {
 	struct kps_conn	*s;
 	struct peer	*p;
 	const char	*why = NULL;
+	uint8_t		 key[16];
+	int		 counted;
 
+	counted = peer_key((const struct sockaddr *)sa, key) == 0;
 	pthread_mutex_lock(&clk);
 	if ((size_t)fd >= nslots || nopen >= maxconn)
 		why = "global";
-	else if (kps_conf.max_per_address > 0 &&
-	    (p = peer(sin->sin_addr.s_addr, 0)) != NULL &&
+	else if (kps_conf.max_per_address > 0 && counted &&
+	    (p = peer(key, 0)) != NULL &&
 	    p->n >= kps_conf.max_per_address)
 		why = "per_address";
 	else {
@@ -386,9 +449,13 @@ admit(int fd, const struct sockaddr_in *sin)
 		if (s->state != FREE)
 			slot_free(s);	/* closed by libmicrohttpd unsaid */
 		s->state = HEAD;
-		s->addr = sin->sin_addr.s_addr;
+		memcpy(&s->sa, sa, sizeof(s->sa));
+		s->salen = len;
+		memcpy(s->key, key, sizeof(s->key));
+		s->counted = counted;
 		s->since = now_ms();
-		peer(s->addr, 1)->n++;
+		if (counted)
+			peer(key, 1)->n++;
 		nopen++;
 		nhead++;
 		kps_metric_add("connections_open", 1);
@@ -397,19 +464,20 @@ admit(int fd, const struct sockaddr_in *sin)
 	return why;
 }
 
-/* accept_all: take every connection waiting on the listening socket. */
+/* accept_all: take every connection waiting on listening socket lfd. */
 static void
-accept_all(void)
+accept_all(int lfd)
 {
 	struct epoll_event	ev;
-	struct sockaddr_in	sin;
+	struct sockaddr_storage	sa;
 	socklen_t		len;
 	const char		*why;
 	int			fd;
 
 	for (;;) {
-		len = sizeof(sin);
-		fd = accept4(lfd, (struct sockaddr *)&sin, &len,
+		len = sizeof(sa);
+		memset(&sa, 0, sizeof(sa));
+		fd = accept4(lfd, (struct sockaddr *)&sa, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -428,7 +496,7 @@ accept_all(void)
 			close(fd);
 			continue;
 		}
-		if ((why = admit(fd, &sin)) != NULL) {
+		if ((why = admit(fd, &sa, len)) != NULL) {
 			refuse_now(fd, why);
 			continue;
 		}
@@ -475,7 +543,8 @@ sweep(int64_t now)
 				    "deadline");
 				answer((int)fd, 408, "request_timeout", "the "
 				    "request took longer than the server's "
-				    "deadline for a whole request");
+				    "deadline for a whole request",
+				    s->rid[0] != '\0' ? s->rid : NULL);
 			} else
 				kps_metric_add("connections_idle_closed", 1);
 			(void)shutdown((int)fd, SHUT_RDWR);
@@ -500,6 +569,18 @@ sweep(int64_t now)
 	}
 }
 
+/* listener: fd is one of the listening sockets. */
+static int
+listener(int fd)
+{
+	size_t	i;
+
+	for (i = 0; i < nlfd; i++)
+		if (lfds[i] == fd)
+			return 1;
+	return 0;
+}
+
 static void *
 front_main(void *arg)
 {
@@ -507,6 +588,7 @@ front_main(void *arg)
 	uint64_t		v;
 	int64_t			now, next = 0, every;
 	int			n, i, fd;
+	size_t			j;
 
 	/* sweeps an eighth of the deadline apart, 50 to 500 ms */
 	every = deadline_ms / 8 < 50 ? 50 : deadline_ms / 8 > 500 ? 500 :
@@ -517,18 +599,19 @@ front_main(void *arg)
 			fd = ev[i].data.fd;
 			if (fd == wakefd)
 				(void)!read(wakefd, &v, sizeof(v));
-			else if (fd == lfd)
-				accept_all();
+			else if (listener(fd))
+				accept_all(fd);
 			else if (slots[fd].state == HEAD)
 				head(fd, (ev[i].events & (EPOLLRDHUP |
 				    EPOLLHUP | EPOLLERR)) != 0);
 			else if (slots[fd].state == LINGER)
 				linger(fd);
 		}
-		if (atomic_load(&draining) && lfd != -1) {
-			close(lfd);
-			lfd = -1;
-		}
+		for (j = 0; atomic_load(&draining) && j < nlfd; j++)
+			if (lfds[j] != -1) {
+				close(lfds[j]);
+				lfds[j] = -1;
+			}
 		if ((now = now_ms()) >= next) {
 			sweep(now);
 			next = now + every;
@@ -537,52 +620,161 @@ front_main(void *arg)
 	return NULL;
 }
 
-/* listen_on: the listening socket of kps_conf.listen in lfd; 0, or -1
- * with the reason in err. */
+int
+kps_listen_split(const char *s, char *host, size_t hcap, char *port,
+    size_t pcap)
+{
+	const char	*colon, *h = s, *end;
+	size_t		 hlen, i;
+
+	if (s[0] == '[') {
+		/* [IPv6]:port */
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			return -1;
+		h = s + 1;
+		hlen = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL ||
+		    memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return -1;	/* an IPv6 literal wants brackets */
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hcap || strlen(colon + 1) >= pcap)
+		return -1;
+	for (i = 1; colon[i] != '\0'; i++)
+		if (colon[i] < '0' || colon[i] > '9')
+			return -1;
+	if (i == 1 || i > 6 || strtoul(colon + 1, NULL, 10) > 65535)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	snprintf(port, pcap, "%s", colon + 1);
+	return 0;
+}
+
+/* listen_one: a listening socket on ai in lfds[nlfd] (nlfd counts it);
+ * 0, or the errno of what failed. */
+static int
+listen_one(const struct addrinfo *ai)
+{
+	int	fd, one = 1, e;
+
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol)) == -1)
+		return errno;
+	/* SO_REUSEADDR, never SO_REUSEPORT: a taken port is an error;
+	 * IPV6_V6ONLY is left to the system (Linux: off, so [::] takes
+	 * IPv4 clients too, as IPv4-mapped addresses) */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(fd, SOMAXCONN) != 0) {
+		e = errno;
+		close(fd);
+		return e;
+	}
+	lfds[nlfd++] = fd;
+	return 0;
+}
+
+/*
+ * listen_on: a listening socket in lfds for each address of
+ * kps_conf.listen: an IPv4 address, an IPv6 one in brackets, or a
+ * name, resolved; with port 0, the port the first one gets is the
+ * port of the others.  An address of a name that this system cannot
+ * bind (no such address here, no IPv6) is passed over with a warning.
+ * 0 with the port in *port, or -1 with the reason in err.
+ */
 static int
 listen_on(char *err, size_t errlen, unsigned *port)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof(sin);
-	char			 host[64], *colon, *end;
-	unsigned long		 p;
-	int			 one = 1;
+	struct addrinfo		 hints, *res = NULL, *ai;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 host[256], serv[8], num[INET6_ADDRSTRLEN];
+	const char		*sep = "";
+	size_t			 used = 0;
+	unsigned		 p = 0;
+	int			 rc, e, first_e = 0, numeric;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	if ((size_t)snprintf(host, sizeof(host), "%s", kps_conf.listen) >=
-	    sizeof(host)) {
-		snprintf(err, errlen, "--listen %.64s...: longer than %zu "
-		    "bytes", kps_conf.listen, sizeof(host) - 1);
+	if (kps_listen_split(kps_conf.listen, host, sizeof(host), serv,
+	    sizeof(serv)) != 0) {
+		snprintf(err, errlen, "bad --listen address %.300s (want "
+		    "HOST:PORT, [IPV6]:PORT or NAME:PORT)", kps_conf.listen);
 		return -1;
 	}
-	if ((colon = strrchr(host, ':')) == NULL) {
-		snprintf(err, errlen, "--listen wants HOST:PORT");
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	numeric = inet_pton(AF_INET, host, &ss) == 1 ||
+	    inet_pton(AF_INET6, host, &ss) == 1;
+	if ((rc = getaddrinfo(host, serv, &hints, &res)) != 0) {
+		snprintf(err, errlen, "--listen %.300s: %s", kps_conf.listen,
+		    gai_strerror(rc));
 		return -1;
 	}
-	*colon = '\0';
-	p = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || end == colon + 1 || p > 65535 ||
-	    inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-		snprintf(err, errlen, "bad --listen address %s (want an IPv4 "
-		    "HOST:PORT)", kps_conf.listen);
+	bound[0] = '\0';
+	for (ai = res; ai != NULL && nlfd < MAX_LISTEN; ai = ai->ai_next) {
+		if (p != 0) {
+			/* the first one's port */
+			if (ai->ai_family == AF_INET)
+				((struct sockaddr_in *)ai->ai_addr)->sin_port =
+				    htons((uint16_t)p);
+			else if (ai->ai_family == AF_INET6)
+				((struct sockaddr_in6 *)ai->ai_addr)->
+				    sin6_port = htons((uint16_t)p);
+		}
+		if ((e = listen_one(ai)) != 0) {
+			if (numeric || (e != EADDRNOTAVAIL &&
+			    e != EAFNOSUPPORT)) {
+				snprintf(err, errlen, "cannot listen on %.300s: "
+				    "%s", kps_conf.listen, strerror(e));
+				goto fail;
+			}
+			if (first_e == 0)
+				first_e = e;
+			fprintf(stderr, "kpool-server: --listen %s: passing "
+			    "over an address: %s\n", kps_conf.listen,
+			    strerror(e));
+			continue;
+		}
+		len = sizeof(ss);
+		if (getsockname(lfds[nlfd - 1], (struct sockaddr *)&ss,
+		    &len) != 0 || getnameinfo((struct sockaddr *)&ss, len,
+		    num, sizeof(num), NULL, 0, NI_NUMERICHOST) != 0) {
+			snprintf(err, errlen, "cannot listen on %.300s: %s",
+			    kps_conf.listen, strerror(errno));
+			goto fail;
+		}
+		p = ntohs(ss.ss_family == AF_INET ?
+		    ((struct sockaddr_in *)&ss)->sin_port :
+		    ((struct sockaddr_in6 *)&ss)->sin6_port);
+		rc = snprintf(bound + used, sizeof(bound) - used, "%s%s%s%s:%u",
+		    sep, ss.ss_family == AF_INET6 ? "[" : "", num,
+		    ss.ss_family == AF_INET6 ? "]" : "", p);
+		if (rc > 0 && (size_t)rc < sizeof(bound) - used)
+			used += (size_t)rc;
+		sep = " ";
+	}
+	freeaddrinfo(res);
+	if (nlfd == 0) {
+		snprintf(err, errlen, "cannot listen on %.300s: %s",
+		    kps_conf.listen, strerror(first_e ? first_e : EADDRNOTAVAIL));
 		return -1;
 	}
-	sin.sin_port = htons((uint16_t)p);
-	/* SO_REUSEADDR, never SO_REUSEPORT: a taken port is an error */
-	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1 ||
-	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) != 0 ||
-	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    listen(lfd, SOMAXCONN) != 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sin, &len) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s",
-		    kps_conf.listen, strerror(errno));
-		return -1;
-	}
-	*port = ntohs(sin.sin_port);
+	*port = p;
 	return 0;
+fail:
+	freeaddrinfo(res);
+	return -1;
+}
+
+const char *
+kps_conn_bound(void)
+{
+	return bound;
 }
 
 /*
@@ -641,6 +833,8 @@ int
 kps_conn_start(int (*give_to)(int, const struct sockaddr *, socklen_t),
     char *err, size_t errlen, unsigned *port)
 {
+	size_t	i;
+
 	handoff = give_to;
 	deadline_ms = (int64_t)kps_conf.request_deadline * 1000;
 	if (budget(err, errlen) != 0)
@@ -656,13 +850,17 @@ kps_conn_start(int (*give_to)(int, const struct sockaddr *, socklen_t),
 	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    (wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
-	    watch(lfd) != 0 || watch(wakefd) != 0 ||
-	    pthread_create(&front, NULL, front_main, NULL) != 0) {
-		snprintf(err, errlen, "the accept front: %s", strerror(errno));
-		goto fail;
-	}
+	    watch(wakefd) != 0)
+		goto front;
+	for (i = 0; i < nlfd; i++)
+		if (watch(lfds[i]) != 0)
+			goto front;
+	if (pthread_create(&front, NULL, front_main, NULL) != 0)
+		goto front;
 	running = 1;
 	return 0;
+front:
+	snprintf(err, errlen, "the accept front: %s", strerror(errno));
 fail:
 	kps_conn_stop();
 	kps_conn_fini();
@@ -682,11 +880,14 @@ wake(void)
 void
 kps_conn_drain(void)
 {
+	size_t	i;
+
 	atomic_store(&draining, 1);
 	/* stop listening now: new connections are refused at once (the
 	 * front closes the socket when it wakes) */
-	if (lfd != -1)
-		(void)shutdown(lfd, SHUT_RD);
+	for (i = 0; i < nlfd; i++)
+		if (lfds[i] != -1)
+			(void)shutdown(lfds[i], SHUT_RD);
 	wake();
 }
 
@@ -720,15 +921,17 @@ kps_conn_stop(void)
 	pthread_mutex_unlock(&clk);
 	for (i = 0; i < n; i++)
 		front_close(expired[i]);
-	if (lfd != -1)
-		close(lfd);
+	for (i = 0; i < nlfd; i++)
+		if (lfds[i] != -1)
+			close(lfds[i]);
+	nlfd = 0;
 	if (ep != -1)
 		close(ep);
 	if (wakefd != -1)
 		close(wakefd);
 	if (spare != -1)
 		close(spare);
-	lfd = ep = wakefd = spare = -1;
+	ep = wakefd = spare = -1;
 }
 
 void
@@ -756,11 +959,12 @@ kps_conn_attach(int fd)
 }
 
 void
-kps_conn_begin(struct kps_conn *s)
+kps_conn_begin(struct kps_conn *s, const char *rid)
 {
 	if (s == NULL)
 		return;
 	pthread_mutex_lock(&clk);
+	snprintf(s->rid, sizeof(s->rid), "%s", rid);
 	if (s->state == IDLE)
 		s->state = REQUEST;
 	pthread_mutex_unlock(&clk);

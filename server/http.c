@@ -41,6 +41,8 @@ struct kps_http {
 	int		 route;
 	char		 method[16];
 	char		 user[KP_MAX_USERNAME + 1];	/* the caller or "" */
+	char		 rid[KPS_REQUEST_ID + 1];	/* X-Request-Id */
+	char		 addr[KPS_ADDR_TEXT];		/* the client's */
 	struct timespec	 t0;
 };
 
@@ -108,9 +110,14 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
 	h->con = con;
+	kps_request_id(h->rid);
+	ci = MHD_get_connection_info(con,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	kps_addr_text(ci != NULL ? ci->client_addr : NULL, h->addr,
+	    sizeof(h->addr));
 	if (cn != NULL) {
 		h->conn = cn->conn;
-		kps_conn_begin(h->conn);
+		kps_conn_begin(h->conn, h->rid);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &h->t0);
 	if ((h->target = strdup(uri ? uri : "/")) == NULL) {
@@ -174,8 +181,8 @@ on_done(void *cls, struct MHD_Connection *con, void **con_cls,
 	}
 	if (h->status != 0)
 		kps_metric_request(h->route, h->status);
-	kps_log_request(h->method, h->target, h->status, ms, h->user,
-	    toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	kps_log_request(h->addr, h->rid, h->method, h->target, h->status, ms,
+	    h->user, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	*con_cls = NULL;
 	atomic_fetch_sub(&inflight, 1);
 	kps_metric_add("requests_in_flight", -1);
@@ -222,6 +229,7 @@ send_reply(struct MHD_Connection *con, struct kps_http *h,
 	}
 	if (r->allow[0] != '\0')
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	MHD_add_response_header(resp, "X-Request-Id", h->rid);
 	/* stopping, or unsure framing: no further request on it */
 	if (atomic_load(&draining) || r->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,

@@ -13,6 +13,10 @@
 
 #define KPS_MAX_BODY		(1024 * 1024)	/* 1 MiB */
 #define KPS_MAX_REQUEST_ID	64
+#define KPS_REQUEST_ID		16	/* hex digits of a request's log id
+					   (X-Request-Id), not the
+					   request_id of a reserve */
+#define KPS_ADDR_TEXT		48	/* an address as text, with room */
 #define KPS_MAX_NONCE		64	/* lib's KP_HTTPSIG_MAX_NONCE */
 #define KPS_BUDGET_WINDOW	3600	/* the drain budget's window, s */
 #define KPS_REG_INVITE		2	/* --registration invite */
@@ -158,6 +162,12 @@ int	kps_writer_remember(const struct kps_sig *sig);
 /* kps_writer_stop: finish the queue, checkpoint, close. */
 void	kps_writer_stop(void);
 
+/* lock.c */
+/* kps_db_lock: for a SQLite database, hold an exclusive lock on
+ * DB.lock until the process exits; 0, or -1 with why in err (another
+ * server holds it).  A PostgreSQL database: 0, no lock. */
+int	kps_db_lock(const char *db, char *err, size_t errlen);
+
 /* migrate.c */
 /* kps_migrate: copy the store from into the store to, which must be
  * empty, and commit the copy once its counts equal the source's; says
@@ -271,10 +281,19 @@ void	kps_finish(struct kps_pending *p, struct kps_reply *r);
 void	kps_error(struct kps_reply *r, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* kps_log_request: log a request to standard error (not with --quiet):
- * method, path (the target without its query), status, milliseconds
- * and caller ("" for none), each byte not printable ASCII as '?'. */
-void	kps_log_request(const char *method, const char *target, int status,
-	    double ms, const char *user, int aborted);
+ * the time (RFC 3339, UTC, milliseconds), the client's address, the
+ * request's id, method, path (the target without its query), status,
+ * milliseconds and caller ("" for none), each byte not printable ASCII
+ * as '?'.  See docs/server.md. */
+void	kps_log_request(const char *addr, const char *rid, const char *method,
+	    const char *target, int status, double ms, const char *user,
+	    int aborted);
+/* kps_request_id: a new request id, KPS_REQUEST_ID hex digits, into
+ * out; unique within the process, unlikely to repeat across runs. */
+void	kps_request_id(char out[KPS_REQUEST_ID + 1]);
+/* kps_addr_text: sa's address as text (IPv6 without brackets, an
+ * IPv4-mapped one as IPv4) into out (cap bytes); "-" when unknown. */
+void	kps_addr_text(const struct sockaddr *sa, char *out, size_t cap);
 
 /*
  * conn.c: the connections: an accept front that reads each connection's
@@ -290,6 +309,14 @@ struct kps_conn;
  * having closed fd.  0 with the port in *port, or -1 with why in err. */
 int	kps_conn_start(int (*give_to)(int, const struct sockaddr *,
 	    socklen_t), char *err, size_t errlen, unsigned *port);
+/* kps_listen_split: HOST:PORT, [IPV6]:PORT or NAME:PORT (s) into host
+ * (without brackets) and port (digits, at most 65535); 0, or -1 when s
+ * is none of those or a part does not fit. */
+int	kps_listen_split(const char *s, char *host, size_t hcap, char *port,
+	    size_t pcap);
+/* kps_conn_bound: the addresses listened on, as "A:P [B]:P ..."
+ * (static; "" before kps_conn_start). */
+const char *kps_conn_bound(void);
 /* kps_conn_drain: stop listening; the heads being read go on. */
 void	kps_conn_drain(void);
 /* kps_conn_pending: how many first heads the front is reading. */
@@ -302,8 +329,9 @@ void	kps_conn_fini(void);
 /* kps_conn_attach: the connection of socket fd given to libmicrohttpd
  * (NULL when it is not one). */
 struct kps_conn *kps_conn_attach(int fd);
-/* kps_conn_begin: a request's line is read. */
-void	kps_conn_begin(struct kps_conn *c);
+/* kps_conn_begin: a request's line is read; rid is its id (for a 408
+ * the deadline sends). */
+void	kps_conn_begin(struct kps_conn *c, const char *rid);
 /* kps_conn_busy: its body is read: the deadline stops; 0 when the
  * deadline has already closed the connection (do not answer). */
 int	kps_conn_busy(struct kps_conn *c);

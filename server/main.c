@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * main.c: kpool-server, the sync server of kpool: options, the
- * operator's commands ("user add", "device add|remove|list",
- * "invite create", "migrate"), start-up and a clean stop on SIGTERM.
+ * main.c: kpool-server, the sync server of kpool: options (and the
+ * --config file, whose names are the long options'), the operator's
+ * commands ("user add", "device add|remove|list", "invite create",
+ * "migrate"), start-up and a clean stop on SIGTERM.
  */
 
 #include <err.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,8 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: kpool-server [--listen host:port] --db database "
+	    "usage: kpool-server [--config file] [--listen host:port] "
+	    "--db database "
 	    "[--reservation-ttl seconds]\n"
 	    "\t[--expired-reservations release | burn] "
 	    "[--max-lifetime seconds]\n"
@@ -42,8 +45,27 @@ usage(void)
 	    "       kpool-server --db database device remove name device\n"
 	    "       kpool-server --db database device list name\n"
 	    "       kpool-server --db database invite create [--uses n]\n"
-	    "       kpool-server migrate --from database --to database\n");
+	    "       kpool-server migrate --from database --to database\n"
+	    "       kpool-server --version\n");
 	exit(2);
+}
+
+/* "FILE:LINE" while a --config file is read, for its errors; or NULL */
+static const char *origin;
+
+/* bad: a bad option or setting: say so (where, in a file) and exit 2. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+bad(const char *fmt, ...)
+{
+	va_list	ap;
+	char	msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (origin != NULL)
+		errx(2, "%s: %s", origin, msg);
+	errx(2, "%s", msg);
 }
 
 static long long
@@ -54,7 +76,7 @@ number(const char *s, const char *what, long long lo, long long hi)
 
 	v = strtoll(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
-		errx(2, "%s: %s is not a number from %lld to %lld", what, s,
+		bad("%s: %s is not a number from %lld to %lld", what, s,
 		    lo, hi);
 	return v;
 }
@@ -73,7 +95,8 @@ metrics_token(const char *path)
 	size_t		 n, i;
 
 	if ((f = fopen(path, "re")) == NULL)
-		err(1, "--metrics-token %s", path);
+		err(1, "%s%s--metrics-token %s", origin ? origin : "",
+		    origin ? ": " : "", path);
 	if (fgets(tok, sizeof(tok), f) == NULL)
 		tok[0] = '\0';
 	fclose(f);
@@ -83,7 +106,7 @@ metrics_token(const char *path)
 		if (tok[i] <= 0x20 || tok[i] >= 0x7f)
 			break;
 	if (n < 16 || n > 256 || i < n)
-		errx(2, "--metrics-token %s: the first line must be a token "
+		bad("--metrics-token %s: the first line must be a token "
 		    "of 16 to 256 printable characters without spaces", path);
 	return tok;
 }
@@ -291,136 +314,254 @@ migrate(int argc, char **argv)
 	return kps_migrate(from, to);
 }
 
+/* The options; a --config file's names are their long names. */
+static const struct option opts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "db", required_argument, NULL, 'd' },
+	{ "reservation-ttl", required_argument, NULL, 't' },
+	{ "expired-reservations", required_argument, NULL, 'e' },
+	{ "max-lifetime", required_argument, NULL, 'm' },
+	{ "expired-retention", required_argument, NULL, 'k' },
+	{ "rate-limit", required_argument, NULL, 'r' },
+	{ "rate-burst", required_argument, NULL, 'b' },
+	{ "registration", required_argument, NULL, 'g' },
+	{ "stranger-share", required_argument, NULL, 'S' },
+	{ "contact-floor", required_argument, NULL, 'L' },
+	{ "caller-cap", required_argument, NULL, 'K' },
+	{ "register-rate", required_argument, NULL, 'R' },
+	{ "threads", required_argument, NULL, 'T' },
+	{ "max-connections", required_argument, NULL, 'c' },
+	{ "max-connections-per-address", required_argument, NULL,
+	    'A' },
+	{ "request-deadline", required_argument, NULL, 'D' },
+	{ "public-metrics", no_argument, NULL, 'P' },
+	{ "metrics-token", required_argument, NULL, 'M' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "test-clock", required_argument, NULL, 'C' },
+	{ "config", required_argument, NULL, 'F' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* apply: option ch (of opts) with its argument arg, which lives on. */
+static void
+apply(int ch, const char *arg)
+{
+	char	host[256], port[8];
+
+	switch (ch) {
+	case 'l':
+		if (kps_listen_split(arg, host, sizeof(host), port,
+		    sizeof(port)) != 0)
+			bad("--listen %s: want HOST:PORT, [IPV6]:PORT or "
+			    "NAME:PORT", arg);
+		kps_conf.listen = arg;
+		break;
+	case 'd':
+		kps_conf.db = arg;
+		break;
+	case 't':
+		kps_conf.reservation_ttl = number(arg,
+		    "--reservation-ttl", 1, 86400);
+		break;
+	case 'e':
+		if (strcmp(arg, "release") == 0)
+			kps_conf.burn = 0;
+		else if (strcmp(arg, "burn") == 0)
+			kps_conf.burn = 1;
+		else
+			bad("--expired-reservations: release or burn");
+		break;
+	case 'm':
+		kps_conf.max_lifetime = number(arg,
+		    "--max-lifetime", 1, 10LL * 365 * 86400);
+		break;
+	case 'k':
+		kps_conf.expired_retention = number(arg,
+		    "--expired-retention", 0, 10LL * 365 * 86400);
+		break;
+	case 'r':
+		kps_conf.rate_per_min = (double)number(arg,
+		    "--rate-limit", 0, 100000000);
+		break;
+	case 'b':
+		kps_conf.rate_burst = (double)number(arg,
+		    "--rate-burst", 1, 100000000);
+		break;
+	case 'g':
+		if (strcmp(arg, "open") == 0)
+			kps_conf.registration_open = 1;
+		else if (strcmp(arg, "closed") == 0)
+			kps_conf.registration_open = 0;
+		else if (strcmp(arg, "invite") == 0)
+			kps_conf.registration_open = KPS_REG_INVITE;
+		else
+			bad("--registration: open, closed or invite");
+		break;
+	case 'S':
+		kps_conf.stranger_share = (int)number(arg,
+		    "--stranger-share", 0, 100);
+		break;
+	case 'L':
+		kps_conf.contact_floor = (int)number(arg,
+		    "--contact-floor", 0, 100000);
+		break;
+	case 'K':
+		kps_conf.caller_cap = (int)number(arg,
+		    "--caller-cap", 0, 100000);
+		break;
+	case 'R':
+		kps_conf.register_rate = (int)number(arg,
+		    "--register-rate", 0, 1000000);
+		break;
+	case 'T':
+		kps_conf.threads = (unsigned)number(arg,
+		    "--threads", 1, 256);
+		break;
+	case 'c':
+		kps_conf.max_connections = (unsigned)number(arg,
+		    "--max-connections", 1, 100000);
+		break;
+	case 'A':
+		kps_conf.max_per_address = (unsigned)number(arg,
+		    "--max-connections-per-address", 0, 100000);
+		break;
+	case 'D':
+		kps_conf.request_deadline = (unsigned)number(arg,
+		    "--request-deadline", 1, 3600);
+		break;
+	case 'P':
+		kps_conf.public_metrics = 1;
+		break;
+	case 'M':
+		kps_conf.metrics_token = metrics_token(arg);
+		break;
+	case 'q':
+		kps_conf.quiet = 1;
+		break;
+	case 'C':
+		kps_conf.test_clock = arg;
+		break;
+	default:
+		usage();
+	}
+}
+
+/* trim: s without its leading and trailing blanks (in place). */
+static char *
+trim(char *s)
+{
+	size_t	n;
+
+	s += strspn(s, " \t");
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+	    s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* keep: a copy of value that lives until exit (held here, so that a
+ * setting the command line overrides is not a leak); exits 1 when out
+ * of memory. */
+static const char *
+keep(const char *value, const char *where)
+{
+	static char	**kept;		/* every copy */
+	static size_t	  nkept;
+	char		**nk;
+
+	if ((nk = realloc(kept, (nkept + 1) * sizeof(*kept))) == NULL ||
+	    (nk[nkept] = strdup(value)) == NULL)
+		err(1, "%s", where);
+	kept = nk;
+	return kept[nkept++];
+}
+
+/*
+ * config_file: apply the settings of path, "name = value" lines whose
+ * names are the long options' (config, version and help aside); a
+ * line whose first non-blank is '#' and a blank line say nothing.  An
+ * option without an argument takes "yes" (set) or "no" (left as is).
+ * An unknown name or a bad value exits 2 naming the file and line; a
+ * file that does not read exits 1.
+ */
+static void
+config_file(const char *path)
+{
+	const struct option	*o;
+	FILE			*f;
+	char			 line[4096], where[4200], *name, *value, *eq;
+	unsigned		 n = 0;
+
+	if ((f = fopen(path, "re")) == NULL)
+		err(1, "--config %s", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		snprintf(where, sizeof(where), "%s:%u", path, ++n);
+		origin = where;
+		if (strchr(line, '\n') == NULL && !feof(f))
+			bad("a line longer than %zu bytes", sizeof(line) - 2);
+		name = trim(line);
+		if (*name == '\0' || *name == '#')
+			continue;
+		if ((eq = strchr(name, '=')) == NULL)
+			bad("want name = value");
+		*eq = '\0';
+		name = trim(name);
+		value = trim(eq + 1);
+		for (o = opts; o->name != NULL; o++)
+			if (strcmp(o->name, name) == 0)
+				break;
+		if (o->name == NULL || o->val == 'F' || o->val == 'V' ||
+		    o->val == 'h')
+			bad("unknown setting \"%s\"", name);
+		if (o->has_arg == no_argument) {
+			if (strcmp(value, "yes") == 0)
+				apply(o->val, NULL);
+			else if (strcmp(value, "no") != 0)
+				bad("%s: yes or no", name);
+			continue;
+		}
+		if (*value == '\0')
+			bad("%s: no value", name);
+		apply(o->val, keep(value, where));
+	}
+	if (ferror(f))
+		err(1, "--config %s", path);
+	fclose(f);
+	origin = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "reservation-ttl", required_argument, NULL, 't' },
-		{ "expired-reservations", required_argument, NULL, 'e' },
-		{ "max-lifetime", required_argument, NULL, 'm' },
-		{ "expired-retention", required_argument, NULL, 'k' },
-		{ "rate-limit", required_argument, NULL, 'r' },
-		{ "rate-burst", required_argument, NULL, 'b' },
-		{ "registration", required_argument, NULL, 'g' },
-		{ "stranger-share", required_argument, NULL, 'S' },
-		{ "contact-floor", required_argument, NULL, 'F' },
-		{ "caller-cap", required_argument, NULL, 'K' },
-		{ "register-rate", required_argument, NULL, 'R' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "max-connections", required_argument, NULL, 'c' },
-		{ "max-connections-per-address", required_argument, NULL,
-		    'A' },
-		{ "request-deadline", required_argument, NULL, 'D' },
-		{ "public-metrics", no_argument, NULL, 'P' },
-		{ "metrics-token", required_argument, NULL, 'M' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "test-clock", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	sigset_t	set;
-	char		errbuf[512], shown[512];
-	unsigned	port;
-	int		ch, sig;
+	const char	*config = NULL;
+	sigset_t	 set;
+	char		 errbuf[512], shown[512];
+	unsigned	 port;
+	int		 ch, sig, version = 0;
 
+	/* first --config and --version, then the file, then the options:
+	 * an option given wins over the file's setting */
 	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			kps_conf.listen = optarg;
-			break;
-		case 'd':
-			kps_conf.db = optarg;
-			break;
-		case 't':
-			kps_conf.reservation_ttl = number(optarg,
-			    "--reservation-ttl", 1, 86400);
-			break;
-		case 'e':
-			if (strcmp(optarg, "release") == 0)
-				kps_conf.burn = 0;
-			else if (strcmp(optarg, "burn") == 0)
-				kps_conf.burn = 1;
-			else
-				errx(2, "--expired-reservations: release or "
-				    "burn");
-			break;
-		case 'm':
-			kps_conf.max_lifetime = number(optarg,
-			    "--max-lifetime", 1, 10LL * 365 * 86400);
-			break;
-		case 'k':
-			kps_conf.expired_retention = number(optarg,
-			    "--expired-retention", 0, 10LL * 365 * 86400);
-			break;
-		case 'r':
-			kps_conf.rate_per_min = (double)number(optarg,
-			    "--rate-limit", 0, 100000000);
-			break;
-		case 'b':
-			kps_conf.rate_burst = (double)number(optarg,
-			    "--rate-burst", 1, 100000000);
-			break;
-		case 'S':
-			kps_conf.stranger_share = (int)number(optarg,
-			    "--stranger-share", 0, 100);
-			break;
-		case 'F':
-			kps_conf.contact_floor = (int)number(optarg,
-			    "--contact-floor", 0, 100000);
-			break;
-		case 'K':
-			kps_conf.caller_cap = (int)number(optarg,
-			    "--caller-cap", 0, 100000);
-			break;
-		case 'R':
-			kps_conf.register_rate = (int)number(optarg,
-			    "--register-rate", 0, 1000000);
-			break;
-		case 'g':
-			if (strcmp(optarg, "open") == 0)
-				kps_conf.registration_open = 1;
-			else if (strcmp(optarg, "closed") == 0)
-				kps_conf.registration_open = 0;
-			else if (strcmp(optarg, "invite") == 0)
-				kps_conf.registration_open = KPS_REG_INVITE;
-			else
-				errx(2, "--registration: open, closed or "
-				    "invite");
-			break;
-		case 'T':
-			kps_conf.threads = (unsigned)number(optarg,
-			    "--threads", 1, 256);
-			break;
-		case 'c':
-			kps_conf.max_connections = (unsigned)number(optarg,
-			    "--max-connections", 1, 100000);
-			break;
-		case 'A':
-			kps_conf.max_per_address = (unsigned)number(optarg,
-			    "--max-connections-per-address", 0, 100000);
-			break;
-		case 'D':
-			kps_conf.request_deadline = (unsigned)number(optarg,
-			    "--request-deadline", 1, 3600);
-			break;
-		case 'P':
-			kps_conf.public_metrics = 1;
-			break;
-		case 'M':
-			kps_conf.metrics_token = metrics_token(optarg);
-			break;
-		case 'q':
-			kps_conf.quiet = 1;
-			break;
-		case 'C':
-			kps_conf.test_clock = optarg;
-			break;
-		default:
+		if (ch == 'F')
+			config = optarg;
+		else if (ch == 'V')
+			version = 1;
+		else if (ch == '?' || ch == 'h')
 			usage();
-		}
 	}
+	if (version) {
+		printf("kpool-server %s\n", KPS_VERSION);
+		return 0;
+	}
+	if (config != NULL)
+		config_file(config);
+	optind = 0;	/* glibc: start again */
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1)
+		if (ch != 'F' && ch != 'V')
+			apply(ch, optarg);
 	argc -= optind;
 	argv += optind;
 	if (sodium_init() < 0)
@@ -442,6 +583,8 @@ main(int argc, char **argv)
 
 	if (kps_auth_init() != KP_OK)
 		errx(1, "libsodium does not initialize");
+	if (kps_db_lock(kps_conf.db, errbuf, sizeof(errbuf)) != 0)
+		errx(1, "%s", errbuf);
 	if (kps_writer_start(kps_conf.db, errbuf, sizeof(errbuf)) != KP_OK)
 		errx(1, "%s", errbuf);
 	if (kps_http_start(errbuf, sizeof(errbuf), &port) != 0) {
@@ -450,8 +593,8 @@ main(int argc, char **argv)
 	}
 	printf("%u\n", port);
 	fflush(stdout);
-	fprintf(stderr, "kpool-server: listening on %s (port %u), "
-	    "database %s\n", kps_conf.listen, port,
+	fprintf(stderr, "kpool-server %s: listening on %s (port %u), "
+	    "database %s\n", KPS_VERSION, kps_conn_bound(), port,
 	    kps_store_shown(kps_conf.db, shown, sizeof(shown)));
 
 	for (;;) {

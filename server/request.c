@@ -5,10 +5,15 @@
  * request.h.
  */
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -17,6 +22,14 @@
 #include "request.h"
 
 #define B64V	sodium_base64_VARIANT_ORIGINAL
+
+static uint32_t	run_value;	/* once: request ids' first half */
+
+static void
+run_init(void)
+{
+	run_value = randombytes_random();
+}
 
 void
 kps_reply_json(struct kps_reply *r, int status, json_t *j)
@@ -81,20 +94,62 @@ printable(char *out, size_t cap, const char *s, int stop)
 }
 
 void
-kps_log_request(const char *method, const char *target, int status,
-    double ms, const char *user, int aborted)
+kps_request_id(char out[KPS_REQUEST_ID + 1])
 {
-	char	line[360], m[16], path[121], u[KP_MAX_PRINCIPAL + 1];
-	int	n;
+	static _Atomic uint32_t	 next;
+	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
+	uint32_t		 n;
+
+	(void)pthread_once(&once, run_init);
+	n = atomic_fetch_add(&next, 1);
+	snprintf(out, KPS_REQUEST_ID + 1, "%08x%08x", run_value, n);
+}
+
+void
+kps_addr_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+	const struct sockaddr_in6	*sin6;
+	const void			*a = NULL;
+	int				 af = sa != NULL ? sa->sa_family : 0;
+
+	if (af == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (af == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)sa;
+		a = &sin6->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			af = AF_INET;
+			a = (const uint8_t *)&sin6->sin6_addr + 12;
+		}
+	}
+	if (a == NULL || inet_ntop(af, a, out, (socklen_t)cap) == NULL)
+		snprintf(out, cap, "-");
+}
+
+void
+kps_log_request(const char *addr, const char *rid, const char *method,
+    const char *target, int status, double ms, const char *user,
+    int aborted)
+{
+	char		line[448], m[16], path[121], u[KP_MAX_PRINCIPAL + 1];
+	char		when[40];
+	struct timespec	ts;
+	struct tm	tm;
+	int		n;
 
 	if (kps_conf.quiet)
 		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (gmtime_r(&ts.tv_sec, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(when, sizeof(when), "-");
 	/* the path only: no query, header, key or signature */
 	printable(m, sizeof(m), method, '\0');
 	printable(path, sizeof(path), target, '?');
 	printable(u, sizeof(u), user, '\0');
-	n = snprintf(line, sizeof(line), "%s %s %d %.3fms %s%s\n", m, path,
-	    status, ms, u, aborted ? " (aborted)" : "");
+	n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s %s %s %d %.3fms "
+	    "%s%s\n", when, ts.tv_nsec / 1000000, addr, rid[0] ? rid : "-",
+	    m, path, status, ms, u, aborted ? " (aborted)" : "");
 	/* one write: lines of concurrent requests do not mix */
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)!write(STDERR_FILENO, line, (size_t)n);

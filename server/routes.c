@@ -403,6 +403,8 @@ static const struct answer spend_answers[] = {
 	    "(or was retired)" },
 	{ KP_EGONE, 410, "reservation_expired", "your reservation of this "
 	    "key expired; reserve another key" },
+	{ KP_EGROUP, 409, "group_mismatch", "this key was reserved for "
+	    "another group_id; spend it for that group, or send no group_id" },
 	{ 0, 0, NULL, NULL },
 };
 
@@ -595,15 +597,75 @@ opt_str(const char *s)
 	return *s ? json_string(s) : json_null();
 }
 
+/* One of the calling device's keys as GET /keypackages/mine shows it. */
+static json_t *
+key_json(const struct kps_key *k)
+{
+	int	live, res, sp;
+
+	live = k->status == KP_STATE_RESERVED;
+	res = live || k->reserved_by[0];
+	sp = k->status == KP_STATE_SPENT || k->spent_at != 0;
+	return json_pack("{s:o, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:o, "
+	    "s:o, s:i}",
+	    "keypackage_ref", kps_json_hex(k->ref, KP_REF_LEN),
+	    "status", kp_state_name(k->status),
+	    "last_resort", k->last_resort,
+	    "uploaded_at", (json_int_t)k->uploaded_at,
+	    "not_after", (json_int_t)k->not_after,
+	    "reserved_by", opt_str(k->reserved_by),
+	    "reserved_at", opt_int(k->reserved_at, res),
+	    "reservation_expires_at", opt_int(k->reservation_expires_at,
+		live),
+	    "spent_by", opt_str(k->spent_by),
+	    "spent_at", opt_int(k->spent_at, sp),
+	    "group_id", k->group_id_len || res || sp ? kps_json_b64(
+		k->group_id, k->group_id_len) : json_null(),
+	    "cipher_suite", (int)k->suite);
+}
+
+/*
+ * GET /keypackages/mine/{ref}: one of the calling device's keys, as
+ * /keypackages/mine shows it; for the owner's check of a Welcome.
+ */
+static void
+r_mine_one(struct kps_req *x, const char *refs)
+{
+	struct kps_store	*rd;
+	struct kps_key		 k;
+	uint8_t			 ref[KP_REF_LEN];
+	int			 rc;
+
+	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_ref(x, refs, ref) != 0)
+		return;
+	if ((rd = kps_reader()) == NULL) {
+		kps_reply_dberr(x->r, KP_EDB);
+		return;
+	}
+	memset(&k, 0, sizeof(k));
+	rc = kps_key_get(rd, ref, kps_now(), &k);
+	/* another device's, of this user or not: say no more */
+	if (rc == KP_OK && !kps_rule_owner(k.username, k.device, x->principal))
+		rc = KP_ENOTFOUND;
+	if (rc == KP_ENOTFOUND)
+		kps_error(x->r, 404, "not_found", "this device has no such "
+		    "key");
+	else if (rc != KP_OK)
+		kps_reply_dberr(x->r, rc);
+	else
+		kps_reply_json(x->r, 200, key_json(&k));
+	kps_key_clear(&k);
+}
+
 /* GET /keypackages/mine: the calling device's keys */
 static void
 r_mine(struct kps_req *x, const char *arg)
 {
 	struct kps_store	*rd;
-	struct kps_key		*keys = NULL, *k;
+	struct kps_key		*keys = NULL;
 	json_t			*arr;
 	size_t			 n = 0, i;
-	int			 rc, live, res, sp;
+	int			 rc;
 
 	if (kps_req_auth(x, NULL, NULL) != 0)
 		return;
@@ -620,28 +682,8 @@ r_mine(struct kps_req *x, const char *arg)
 		kps_reply_dberr(x->r, KP_ENOMEM);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		k = &keys[i];
-		live = k->status == KP_STATE_RESERVED;
-		res = live || k->reserved_by[0];
-		sp = k->status == KP_STATE_SPENT || k->spent_at != 0;
-		json_array_append_new(arr, json_pack("{s:o, s:s, s:b, s:I, "
-		    "s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:i}",
-		    "keypackage_ref", kps_json_hex(k->ref, KP_REF_LEN),
-		    "status", kp_state_name(k->status),
-		    "last_resort", k->last_resort,
-		    "uploaded_at", (json_int_t)k->uploaded_at,
-		    "not_after", (json_int_t)k->not_after,
-		    "reserved_by", opt_str(k->reserved_by),
-		    "reserved_at", opt_int(k->reserved_at, res),
-		    "reservation_expires_at", opt_int(
-			k->reservation_expires_at, live),
-		    "spent_by", opt_str(k->spent_by),
-		    "spent_at", opt_int(k->spent_at, sp),
-		    "group_id", k->group_id_len || res || sp ? kps_json_b64(
-			k->group_id, k->group_id_len) : json_null(),
-		    "cipher_suite", (int)k->suite));
-	}
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, key_json(&keys[i]));
 	kps_reply_json(x->r, 200, json_pack("{s:o}", "keypackages", arr));
 out:
 	kps_key_list_free(keys, n);
@@ -680,6 +722,7 @@ static const struct kps_route routes[] = {
 	    "release" },
 	{ "GET", "/keypackages/status/", ARG_NAME, r_status, NULL, "status" },
 	{ "GET", "/keypackages/mine", ARG_NONE, r_mine, NULL, "mine" },
+	{ "GET", "/keypackages/mine/", ARG_REF, r_mine_one, NULL, "mine_one" },
 	{ "DELETE", "/keypackages/", ARG_REF, r_retire, NULL, "retire" },
 	{ "POST", "/contacts", ARG_NONE, kps_contact_add_route, NULL,
 	    "contacts_add" },

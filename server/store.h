@@ -533,6 +533,12 @@ int kps_key_get(struct kps_store *s, const uint8_t ref[KP_REF_LEN],
 /* kps_key_clear: free what kps_key_get() allocated. */
 void kps_key_clear(struct kps_key *k);
 /*
+ * kps_rule_owner: 1 when caller (a principal) is the device of user
+ * (as registered), the owner of its keys; else 0.  Every backend and
+ * every endpoint asks it (store_rules.c).
+ */
+int kps_rule_owner(const char *user, const char *device, const char *caller);
+/*
  * kps_key_list: keys of user (as registered), of its device device
  * (NULL: every device), oldest first, with effective status at now;
  * status -1 lists all, KP_STATE_AVAILABLE lists only keys that reserve
@@ -555,10 +561,13 @@ int kps_list_available_for_user(struct kps_store *s, const char *user,
  * already holds a live reservation of an unexpired key (of r->device,
  * when given) returns that one.  With no key left, the newest
  * last-resort key of the same choice is returned; a last-resort key,
- * named or not, is never consumed.  KP_ENOTFOUND unknown user, device
- * or ref, KP_EFORBIDDEN a named key of another device, KP_ECONFLICT
- * the named key is not available, KP_EEXHAUSTED nothing to hand out.
- * Free out with kps_reservation_clear().
+ * named or not, is never consumed, but an unnamed reserve records its
+ * caller, time and group_id on it (reserved_by, reserved_at, group_id:
+ * the latest handing out; kps_key_get returns them with status
+ * available).  KP_ENOTFOUND unknown user, device or ref, KP_EFORBIDDEN
+ * a named key of another device, KP_ECONFLICT the named key is not
+ * available, KP_EEXHAUSTED nothing to hand out.  Free out with
+ * kps_reservation_clear().
  */
 int kps_reserve(struct kps_store *s, const struct kps_reserve *r,
     struct kps_reservation *out) KP_WUR;
@@ -589,8 +598,10 @@ void kps_claim_clear(struct kps_claim *c);
 /*
  * kps_spend: mark ref spent by caller (a principal) for group_id.  The
  * owner device may spend an available key or one it reserved; anyone
- * else needs its own live reservation.  KP_ENOTFOUND, KP_EFORBIDDEN,
- * KP_ECONFLICT (already spent), KP_EGONE (the reservation expired).
+ * else needs its own live reservation.  An empty group_id keeps the
+ * reservation's group; another one than a live reservation named is
+ * KP_EGROUP.  KP_ENOTFOUND, KP_EFORBIDDEN, KP_ECONFLICT (already
+ * spent), KP_EGONE (the reservation expired).
  */
 int kps_spend(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,

@@ -470,7 +470,9 @@ getrow(struct kps_pg *s, const uint8_t *ref, struct kps_keystate *w)
 		w->last_resort = (int)kps_pg_int(r, 0, 6);
 		kps_pg_bytea(r, 0, 7, w->init_key, sizeof(w->init_key), NULL);
 		w->spent_by_null = (int)kps_pg_int(r, 0, 8);
-		kps_pg_text(r, 0, 9, w->device, sizeof(w->device));
+		kps_pg_bytea(r, 0, 9, w->group_id, sizeof(w->group_id),
+		    &w->group_id_len);
+		kps_pg_text(r, 0, 10, w->device, sizeof(w->device));
 		rc = KP_OK;
 	}
 	PQclear(r);
@@ -511,7 +513,8 @@ pg_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 			rc = tombstoned(s, ref);
 		goto out;
 	}
-	if ((rc = kps_rule_spend(&w, caller, now)) != KPS_APPLY)
+	if ((rc = kps_rule_spend(&w, caller, group_id, group_id_len,
+	    now)) != KPS_APPLY)
 		goto out;
 	kps_pg_args_init(&a);
 	kps_pg_arg_i64(&a, now);

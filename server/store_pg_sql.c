@@ -298,9 +298,10 @@ static const struct {
 	 * u is the name as registered) by $1, in one statement: the live
 	 * reservation of request_id $3 if there is one (kind 0), else the
 	 * oldest key no other transaction holds, marked reserved (kind 1),
-	 * else the newest last-resort key, unchanged (kind 2); and a row
-	 * of kind 3 when $2 exists.  $4 now,
-	 * $5 the new reservation id, $6 its expiry, $7 the group.  The
+	 * else the newest last-resort key, left available with this
+	 * handing out recorded on it (kind 2); and a row of kind 3 when $2
+	 * exists.  $4 now, $5 the new reservation id, $6 its expiry, $7
+	 * the group, $8 the device (NULL: any), $9 the suite (0: any).  The
 	 * time conditions are written "+ 0" so that no statistics, stale
 	 * or none, lead the planner to an index on time: the replay goes by
 	 * keypackages_request (a request_id is only ever on a reserved key,
@@ -330,13 +331,17 @@ static const struct {
 	    "group_id = $7 FROM pick WHERE k.id = pick.id "
 	    "RETURNING k.keypackage_ref, k.keypackage_bytes, k.device, "
 	    "k.ciphersuite), "
-	    "lr AS (SELECT keypackage_ref, keypackage_bytes, device, "
-	    "ciphersuite FROM keypackages "
+	    /* the last-resort key, not consumed: its latest handing out */
+	    "lrp AS (SELECT id FROM keypackages "
 	    "WHERE username = (SELECT name FROM u) AND last_resort AND "
 	    "status = 'available' " ONE SUITE "AND "
 	    "not_after + 0 > $4 AND NOT EXISTS (SELECT 1 FROM rp) AND "
 	    "NOT EXISTS (SELECT 1 FROM up) "
-	    "ORDER BY uploaded_at DESC, id DESC LIMIT 1) "
+	    "ORDER BY uploaded_at DESC, id DESC LIMIT 1), "
+	    "lr AS (UPDATE keypackages k SET reserved_by = $1, "
+	    "reserved_at = $4, group_id = $7 FROM lrp WHERE k.id = lrp.id "
+	    "RETURNING k.keypackage_ref, k.keypackage_bytes, k.device, "
+	    "k.ciphersuite) "
 	    "SELECT 0, keypackage_ref, keypackage_bytes, reservation_id, "
 	    "reservation_expires_at, device, ciphersuite FROM rp UNION ALL "
 	    "SELECT 1, keypackage_ref, keypackage_bytes, NULL, NULL, device, "
@@ -360,12 +365,14 @@ static const struct {
 	    "group_id = $6 WHERE id = $7", "tititbi" },
 	[PG_ROW] = { "SELECT id, username, status, reserved_by, "
 	    "reservation_expires_at, not_after, last_resort, init_key, "
-	    "spent_by IS NULL, device FROM keypackages "
+	    "spent_by IS NULL, group_id, device FROM keypackages "
 	    "WHERE keypackage_ref = $1 FOR UPDATE", "b" },
 	[PG_TOMB_REF] = { "SELECT 1 FROM tombstones WHERE kind = 0 AND "
 	    "value = $1 LIMIT 1", "b" },
+	/* a spend that names no group keeps the reservation's */
 	[PG_SPEND] = { "UPDATE keypackages SET status = 'spent', "
-	    "spent_at = $1, spent_by = $2, group_id = $3, request_id = NULL, "
+	    "spent_at = $1, spent_by = $2, group_id = CASE WHEN "
+	    "length($3) > 0 THEN $3 ELSE group_id END, request_id = NULL, "
 	    "reservation_id = NULL WHERE id = $4", "itbi" },
 	[PG_RELEASE] = { "UPDATE keypackages SET status = 'available', "
 	    "reservation_id = NULL, reservation_expires_at = NULL, "

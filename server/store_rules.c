@@ -77,6 +77,12 @@ kps_key_view(struct kps_row *r, int state, struct kps_key *k)
 			k->spent_at = c->reservation_expires_at;
 			k->spent_by[0] = '\0';
 		}
+	} else if (state == KP_STATE_AVAILABLE && c->last_resort) {
+		/* its latest handing out, for the owner's Welcome check */
+		k->reserved_at = c->reserved_at;
+		memcpy(k->reserved_by, c->reserved_by, sizeof(k->reserved_by));
+		memcpy(k->group_id, c->group_id, c->group_id_len);
+		k->group_id_len = c->group_id_len;
 	}
 }
 
@@ -90,7 +96,8 @@ kps_rule_owner(const char *user, const char *device, const char *caller)
 }
 
 int
-kps_rule_spend(const struct kps_keystate *w, const char *caller, int64_t now)
+kps_rule_spend(const struct kps_keystate *w, const char *caller,
+    const uint8_t *gid, size_t glen, int64_t now)
 {
 	int	owner, mine, live;
 
@@ -103,8 +110,16 @@ kps_rule_spend(const struct kps_keystate *w, const char *caller, int64_t now)
 		    KP_ECONFLICT;
 	if (w->last_resort && w->status == KP_STATE_AVAILABLE)
 		return KP_OK;	/* handed out again and again, never spent */
-	if (w->status == KP_STATE_RESERVED && live)
-		return mine ? KPS_APPLY : KP_EFORBIDDEN;
+	if (w->status == KP_STATE_RESERVED && live) {
+		if (!mine)
+			return KP_EFORBIDDEN;
+		/* a Welcome is accepted for the reservation's group only */
+		if (glen > 0 && w->group_id_len > 0 &&
+		    (glen != w->group_id_len ||
+		    memcmp(gid, w->group_id, glen) != 0))
+			return KP_EGROUP;
+		return KPS_APPLY;
+	}
 	if (!owner)
 		/* no live reservation: the caller's ran out, or never was */
 		return mine && w->has_reservation ? KP_EGONE : KP_EFORBIDDEN;

@@ -10,6 +10,7 @@
 #ifndef KPS_STORE_RULES_H
 #define KPS_STORE_RULES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -54,6 +55,8 @@ struct kps_keystate {
 	int	 last_resort;
 	uint8_t	 init_key[KP_KEY_LEN];
 	int	 spent_by_null;
+	uint8_t	 group_id[KP_MAX_GROUP_ID];	/* the reservation's */
+	size_t	 group_id_len;
 };
 
 /* kps_state_parse: the KP_STATE_* of a stored status text, or -1. */
@@ -70,18 +73,16 @@ const char *kps_state_text(int state);
  */
 void	kps_key_view(struct kps_row *r, int state, struct kps_key *k);
 
-/* kps_rule_owner: 1 when caller (a principal) is the device of user
- * (as registered), the owner of its keys; else 0. */
-int	kps_rule_owner(const char *user, const char *device,
-	    const char *caller);
 /*
- * kps_rule_spend: what caller's spend of w at now does: KPS_APPLY (mark
- * it spent), KP_OK (a last-resort key: accepted, nothing changes), or
- * KP_EFORBIDDEN, KP_ECONFLICT (already spent), KP_EGONE (the caller's
- * reservation ran out).
+ * kps_rule_spend: what caller's spend of w for group gid (glen bytes, 0:
+ * none) at now does: KPS_APPLY (mark it spent; a spend that names no
+ * group keeps the reservation's), KP_OK (a last-resort key: accepted,
+ * nothing changes), or KP_EFORBIDDEN, KP_ECONFLICT (already spent),
+ * KP_EGONE (the caller's reservation ran out), KP_EGROUP (another group
+ * than the caller's live reservation named).
  */
 int	kps_rule_spend(const struct kps_keystate *w, const char *caller,
-	    int64_t now);
+	    const uint8_t *gid, size_t glen, int64_t now);
 /* kps_rule_release: what caller's release of w does: KPS_APPLY (make
  * it available), KP_OK (nothing to give back), or KP_EFORBIDDEN,
  * KP_ESTATE (not reserved), KP_ECONFLICT (spent). */

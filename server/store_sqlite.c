@@ -176,14 +176,18 @@ take(sqlite3_stmt *st, int col, int dcol, struct kps_reservation *out)
 }
 
 /*
- * last_resort: hand out the last-resort key of the row st is on (ref
- * in column 1, bytes in 2, device in dcol, suite after) without marking
- * it reserved; resets st.
+ * last_resort: hand out the last-resort key of the row st is on (rowid
+ * in column 0, ref in 1, bytes in 2, device in dcol, suite after)
+ * without marking it reserved; resets st.  An inviter's reserve (not
+ * the owner device's hold of a named key) is recorded on the row, the
+ * latest only: who (a principal), when and for which group, so that
+ * the owner's pool accepts the Welcome of that group.
  */
 static int
-last_resort(sqlite3_stmt *st, int dcol, const struct kps_reserve *r,
-    struct kps_reservation *out)
+last_resort(struct kps_sq *s, sqlite3_stmt *st, int dcol,
+    const struct kps_reserve *r, struct kps_reservation *out)
 {
+	int64_t	rowid = sqlite3_column_int64(st, 0);
 	int	rc;
 
 	rc = take(st, 1, dcol, out);
@@ -191,7 +195,16 @@ last_resort(sqlite3_stmt *st, int dcol, const struct kps_reserve *r,
 	kps_reservation_id(out->reservation_id);
 	out->expires_at = r->now + r->ttl;
 	out->last_resort = 1;
-	return rc;
+	if (rc != KP_OK || r->ref != NULL)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_LR_GRANT)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, r->caller, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->now);
+	sqlite3_bind_blob(st, 3, r->group_id ? r->group_id :
+	    (const uint8_t *)"", (int)r->group_id_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, rowid);
+	return kps_sq_done(s, st, "last resort");
 }
 
 /* replay: the live reservation of r's request_id into out: KP_OK, or
@@ -322,7 +335,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 		}
 		if (sqlite3_column_int(st, 5)) {
 			/* served, never consumed, named or not */
-			rc = last_resort(st, 6, r, out);
+			rc = last_resort(s, st, 6, r, out);
 			goto out;
 		}
 		rowid = sqlite3_column_int64(st, 0);
@@ -332,7 +345,7 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 		    pick(s, r, target, 0, &st)) == 0) {
 			/* nothing left: the last-resort key, not consumed */
 			if ((x = pick(s, r, target, 1, &st)) == 1)
-				rc = last_resort(st, 3, r, out);
+				rc = last_resort(s, st, 3, r, out);
 			else
 				rc = x == 0 ? KP_EEXHAUSTED : x;
 			goto out;
@@ -391,7 +404,9 @@ getrow(struct kps_sq *s, const uint8_t *ref, struct kps_keystate *w)
 		w->last_resort = sqlite3_column_int(st, 6);
 		kps_sq_blob(st, 7, w->init_key, sizeof(w->init_key), NULL);
 		w->spent_by_null = sqlite3_column_type(st, 8) == SQLITE_NULL;
-		kps_sq_text(st, 9, w->device, sizeof(w->device));
+		kps_sq_blob(st, 9, w->group_id, sizeof(w->group_id),
+		    &w->group_id_len);
+		kps_sq_text(st, 10, w->device, sizeof(w->device));
 	}
 	sqlite3_reset(st);
 	if (x == SQLITE_DONE)
@@ -454,7 +469,8 @@ sq_spend(struct kps_store *b, const char *caller, const uint8_t *ref,
 			rc = tombstoned(s, ref);
 		goto out;
 	}
-	if ((rc = kps_rule_spend(&w, caller, now)) != KPS_APPLY)
+	if ((rc = kps_rule_spend(&w, caller, group_id, group_id_len,
+	    now)) != KPS_APPLY)
 		goto out;
 	if ((st = kps_sq_stmt(s, SQ_SPEND)) == NULL) {
 		rc = KP_EDB;

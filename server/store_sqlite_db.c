@@ -331,10 +331,16 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "group_id = ?6 WHERE rowid = ?7",
 	[SQ_ROW] = "SELECT rowid, username, status, reserved_by, "
 	    "reservation_expires_at, not_after, last_resort, init_key, "
-	    "spent_by, device FROM keypackages WHERE keypackage_ref = ?1",
+	    "spent_by, group_id, device FROM keypackages "
+	    "WHERE keypackage_ref = ?1",
+	/* a spend that names no group keeps the reservation's */
 	[SQ_SPEND] = "UPDATE keypackages SET status = 'spent', spent_at = ?1, "
-	    "spent_by = ?2, group_id = ?3, request_id = NULL, "
+	    "spent_by = ?2, group_id = CASE WHEN length(?3) > 0 THEN ?3 "
+	    "ELSE group_id END, request_id = NULL, "
 	    "reservation_id = NULL WHERE rowid = ?4",
+	/* a last-resort key handed out: who and for which group, latest */
+	[SQ_LR_GRANT] = "UPDATE keypackages SET reserved_by = ?1, "
+	    "reserved_at = ?2, group_id = ?3 WHERE rowid = ?4",
 	[SQ_TOMB_ADD] = "INSERT OR IGNORE INTO tombstones(kind, value, "
 	    "username, created_at) VALUES (?1, ?2, ?3, ?4)",
 	[SQ_RELEASE] = "UPDATE keypackages SET status = 'available', "

@@ -422,6 +422,43 @@ pt_get(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], struct kp_key **k)
 }
 
 /*
+ * pt_inviter: a client of url for a new user name (a random seed),
+ * registered; bails.  Free it with kp_client_free().
+ */
+static __attribute__((unused)) struct kp_client *
+pt_inviter(const char *url, const char *name)
+{
+	struct kp_client	*c;
+	uint8_t			 seed[KP_SIGN_SEED_LEN];
+	int			 fd;
+
+	if ((fd = open("/dev/urandom", O_RDONLY)) == -1 ||
+	    read(fd, seed, sizeof(seed)) != (ssize_t)sizeof(seed))
+		bail("/dev/urandom");
+	close(fd);
+	if (kp_client_new(url, name, seed, &c) != KP_OK ||
+	    kp_client_register(c) != KP_OK)
+		bail("register %s at %s", name, url);
+	return c;
+}
+
+/*
+ * pt_reserve: c reserves one key of target for the group gid (len
+ * bytes), its ref into ref; bails.
+ */
+static void __attribute__((unused))
+pt_reserve(struct kp_client *c, const char *target, const void *gid,
+    size_t len, uint8_t ref[KP_REF_LEN])
+{
+	struct kp_reservation	res;
+
+	if (kp_client_reserve(c, target, gid, len, NULL, NULL, &res) != KP_OK)
+		bail("reserve a key of %s: %s", target, kp_client_errmsg(c));
+	memcpy(ref, res.ref, KP_REF_LEN);
+	kp_reservation_free(&res);
+}
+
+/*
  * pt_need_node: bail unless node >= 20.19 and t/interop's ts-mls are
  * there.  make check installs them, so, as in the t/05xx interop tests,
  * their absence is a failure, not a skip.

@@ -66,6 +66,8 @@ run(const char *cmd, char *out, size_t len)
 static void
 one_suite(const char *self, const char *dir, int suite)
 {
+	struct kp_client	*bob;
+	const char		*url;
 	struct kp_pool		*p;
 	struct kp_welcome_info	 info;
 	struct kp_kpsecrets	 sec, sec2;
@@ -81,10 +83,23 @@ one_suite(const char *self, const char *dir, int suite)
 	    self, pt_dir, suite, suite, pt_dir, suite);
 	is_int(run(cmd, refhex, sizeof(refhex)), 0,
 	    "suite %d: a first process makes the store and a key", suite);
+	pt_server_stop();
+	url = pt_server(0);
+	/* the pool publishes its key; an inviter reserves it for a group */
+	(void)snprintf(cmd, sizeof(cmd), "w%d.db", suite);
+	if (kp_pool_open(pt_file(cmd), NULL, NULL, &p) != KP_OK ||
+	    kp_pool_set_server(p, url) != KP_OK ||
+	    kp_pool_sync(p, NULL) != KP_OK)
+		bail("publish: %s", kp_errmsg(p));
+	bob = pt_inviter(url, "bob");
+	pt_reserve(bob, "walt", suite == 1 ? "\x01\xa1" : "\x03\xa3", 2,
+	    ref);
+	kp_client_free(bob);
 	(void)snprintf(cmd, sizeof(cmd), "cd '%s/t/interop' && node "
 	    "make-welcome.mjs --suite %d --kp %s/kp%d --welcome-out %s/w%d "
-	    "--others 2 --epochs 1 2>%s/node%d.err", getenv("KP_TOP"), suite,
-	    pt_dir, suite, pt_dir, suite, pt_dir, suite);
+	    "--others 2 --epochs 1 --group-id %s 2>%s/node%d.err",
+	    getenv("KP_TOP"), suite, pt_dir, suite, pt_dir, suite,
+	    suite == 1 ? "01a1" : "03a3", pt_dir, suite);
 	is_int(run(cmd, line, sizeof(line)), 0,
 	    "suite %d: ts-mls adds the key to a group", suite);
 	if (sscanf(line, "group_id=%599s epoch=%lld", gidhex, &epoch) != 2)
@@ -93,15 +108,13 @@ one_suite(const char *self, const char *dir, int suite)
 
 	(void)snprintf(cmd, sizeof(cmd), "w%d", suite);
 	w = (uint8_t *)tap_slurp(pt_file(cmd), &wlen);
-	(void)snprintf(cmd, sizeof(cmd), "w%d.db", suite);
-	if (kp_pool_open(pt_file(cmd), NULL, NULL, &p) != KP_OK)
-		bail("open: %s", kp_errmsg(p));
-	if (kp_unhex(refhex, ref, sizeof(ref)) != KP_OK)
-		bail("gen printed \"%s\"", refhex);
+	if (kp_unhex(refhex, got, sizeof(got)) != KP_OK ||
+	    memcmp(got, ref, KP_REF_LEN) != 0)
+		bail("gen printed \"%s\", not the reserved key", refhex);
 
 	is_int(kp_pool_take(p, ref, &sec), KP_ESTATE,
 	    "suite %d: take before the Welcome: KP_ESTATE", suite);
-	is_int(kp_pool_welcome(p, w, wlen, got, &info), KP_OK,
+	is_int(kp_pool_welcome(p, w, wlen, NULL, 0, got, &info), KP_OK,
 	    "suite %d: the Welcome opens in a new process (%s)", suite,
 	    kp_errmsg(p));
 	is_blob(got, sizeof(got), ref, sizeof(ref), "for our key");
@@ -126,7 +139,7 @@ one_suite(const char *self, const char *dir, int suite)
 	    "take again: KP_ENOTFOUND");
 	is_int(pt_key(p, ref, &k), KP_OK, "get the key");
 	is_int(kp_key_has_private(k), 0, "the store has them no more");
-	is_int(kp_pool_welcome(p, w, wlen, got, &info), KP_ENOTFOUND,
+	is_int(kp_pool_welcome(p, w, wlen, NULL, 0, got, &info), KP_ENOTFOUND,
 	    "the Welcome again, keys taken: KP_ENOTFOUND");
 	sodium_memzero(&sec, sizeof(sec));
 	kp_key_free(k);
@@ -148,9 +161,9 @@ not_ours(const char *self)
 	if (kp_pool_open(pt_file("x.db"), NULL, "xena", &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	w = (uint8_t *)tap_slurp(pt_file("w1"), &wlen);
-	is_int(kp_pool_welcome(p, w, wlen, got, &info), KP_ENOTOURS,
+	is_int(kp_pool_welcome(p, w, wlen, NULL, 0, got, &info), KP_ENOTOURS,
 	    "a Welcome for another pool's key: KP_ENOTOURS");
-	is_int(kp_pool_welcome(p, w, wlen - 1, got, &info), KP_ETRUNC,
+	is_int(kp_pool_welcome(p, w, wlen - 1, NULL, 0, got, &info), KP_ETRUNC,
 	    "a truncated Welcome: KP_ETRUNC");
 	free(w);
 	kp_pool_close(p);

@@ -6,14 +6,19 @@
  * one for the same group and epoch, succeed and change nothing; a
  * Welcome for another group, or for the same group at another epoch, is
  * KP_EPERM and changes nothing (group_id, epoch, spent_at, the private
- * keys).  A last-resort key, which may serve several groups, opens each
- * and records the latest.  Needs node >= 20.19 and t/interop's
+ * keys), but for another group the server's record refuses it first
+ * (KP_EGROUP).  A last-resort key, which may serve several groups, opens
+ * the Welcome of each group it was handed out for, one after the other,
+ * and records the latest.  An inviter's reservation on a real
+ * kpool-server authorizes the Welcomes.  Needs node >= 20.19 and t/interop's
  * node_modules, as make check installs them: without them it bails.
  */
 
 #include <sodium.h>
 
 #include "1-pooltest.h"
+
+static const char	*url;
 
 /* The only key of state st (lr: the last-resort one) to kpfile. */
 static void
@@ -56,6 +61,26 @@ welcome(const char *kpfile, const char *gid, int epochs, const char *out,
 	return (uint8_t *)tap_slurp(out, len);
 }
 
+/*
+ * Publish p's keys and have an inviter reserve the key ref for the
+ * one-byte group gid, which authorizes its Welcomes.
+ */
+static void
+publish(struct kp_pool *p, const char *gid, const uint8_t ref[KP_REF_LEN])
+{
+	struct kp_client	*c;
+	uint8_t			 got[KP_REF_LEN];
+
+	if (kp_pool_sync(p, NULL) != KP_OK)
+		bail("sync: %s", kp_errmsg(p));
+	c = pt_inviter(url, gid[0] == '\xa1' ? "bob" : gid[0] == '\xc3' ?
+	    "carol" : "dave");
+	pt_reserve(c, "wanda", gid, 1, got);
+	if (memcmp(got, ref, KP_REF_LEN) != 0)
+		bail("the server handed out another key");
+	kp_client_free(c);
+}
+
 /* a and b agree on what a Welcome and take may change. */
 static int
 same_key(const struct kp_key *a, const struct kp_key *b)
@@ -88,6 +113,7 @@ test_regular(struct kp_pool *p)
 	if (kp_pool_generate(p, 1, 0) != KP_OK)
 		bail("generate: %s", kp_errmsg(p));
 	key_out(p, 0, pt_file("kp"), ref);
+	publish(p, "\xa1", ref);
 	w[0] = welcome(pt_file("kp"), "a1", 0, pt_file("w0"), &wl[0]);
 	w[1] = welcome(pt_file("kp"), "a1", 0, pt_file("w1"), &wl[1]);
 	w[2] = welcome(pt_file("kp"), "b2", 0, pt_file("w2"), &wl[2]);
@@ -95,7 +121,7 @@ test_regular(struct kp_pool *p)
 	ok(wl[0] != wl[1] || memcmp(w[0], w[1], wl[0]) != 0,
 	    "two Welcomes of group a1 at epoch 1, not the same bytes");
 
-	is_int(kp_pool_welcome(p, w[0], wl[0], got, &info), KP_OK,
+	is_int(kp_pool_welcome(p, w[0], wl[0], NULL, 0, got, &info), KP_OK,
 	    "the first Welcome opens (%s)", kp_errmsg(p));
 	is_blob(got, KP_REF_LEN, ref, KP_REF_LEN, "for our key");
 	kp_welcome_info_free(&info);
@@ -108,7 +134,8 @@ test_regular(struct kp_pool *p)
 	pt_clock += 60;
 	for (i = 0; i < 2; i++) {
 		memset(got, 0, sizeof(got));
-		is_int(kp_pool_welcome(p, w[i], wl[i], got, &info), KP_OK,
+		is_int(kp_pool_welcome(p, w[i], wl[i], NULL, 0, got, &info),
+		    KP_OK,
 		    "%s for the same group and epoch: KP_OK", i == 0 ?
 		    "the same Welcome again" : "another Welcome");
 		is_blob(got, KP_REF_LEN, ref, KP_REF_LEN, "names our key");
@@ -121,10 +148,14 @@ test_regular(struct kp_pool *p)
 		    "the key is unchanged (spent_at, changed_at too)");
 	}
 	for (i = 2; i < 4; i++) {
-		is_int(kp_pool_welcome(p, w[i], wl[i], got, &info), KP_EPERM,
-		    "a Welcome for %s: KP_EPERM", i == 2 ? "another group" :
-		    "the same group at another epoch");
-		ok(strstr(kp_errmsg(p), "already joined") != NULL,
+		/* the server's record refuses another group first */
+		is_int(kp_pool_welcome(p, w[i], wl[i], NULL, 0, got, &info),
+		    i == 2 ? KP_EGROUP : KP_EPERM, "a Welcome for %s: %s",
+		    i == 2 ? "another group" :
+		    "the same group at another epoch", i == 2 ? "KP_EGROUP" :
+		    "KP_EPERM");
+		ok(strstr(kp_errmsg(p), i == 2 ? "another group" :
+		    "already joined") != NULL,
 		    "the message says why: %s", kp_errmsg(p));
 		ok(info.group_id == NULL && info.epoch == 0,
 		    "nothing is filled in");
@@ -156,15 +187,18 @@ test_last_resort(struct kp_pool *p)
 	key_out(p, 1, pt_file("lr"), ref);
 	w[0] = welcome(pt_file("lr"), "c3", 0, pt_file("l0"), &wl[0]);
 	w[1] = welcome(pt_file("lr"), "d4", 2, pt_file("l1"), &wl[1]);
-	is_int(kp_pool_welcome(p, w[0], wl[0], got, &info), KP_OK,
+	/* each handing out of the key records its group, the latest */
+	publish(p, "\xc3", ref);
+	is_int(kp_pool_welcome(p, w[0], wl[0], NULL, 0, got, &info), KP_OK,
 	    "the last-resort key opens a Welcome of group c3 (%s)",
 	    kp_errmsg(p));
 	kp_welcome_info_free(&info);
-	is_int(kp_pool_welcome(p, w[1], wl[1], got, &info), KP_OK,
+	publish(p, "\xd4", ref);
+	is_int(kp_pool_welcome(p, w[1], wl[1], NULL, 0, got, &info), KP_OK,
 	    "and then one of group d4 (%s)", kp_errmsg(p));
 	kp_welcome_info_free(&info);
 	pt_get(p, ref, &k);
-	is_int(kp_key_state(k), KP_STATE_CREATED, "it keeps its state");
+	is_int(kp_key_state(k), KP_STATE_AVAILABLE, "it keeps its state");
 	g = kp_key_group_id(k, &gl);
 	is_blob(g, gl, "\xd4", 1, "group d4 recorded");
 	is_int(kp_key_epoch(k), 3, "at epoch 3");
@@ -182,7 +216,9 @@ main(void)
 		bail("sodium_init");
 	pt_need_node();
 	pt_init();
-	if (kp_pool_open(pt_file("w.db"), NULL, "wanda", &p) != KP_OK)
+	url = pt_server(0);
+	if (kp_pool_open(pt_file("w.db"), NULL, "wanda", &p) != KP_OK ||
+	    kp_pool_set_server(p, url) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	pt_clock = (int64_t)time(NULL);	/* ts-mls checks lifetimes */
 	kp_pool_set_clock(p, pt_now, NULL);

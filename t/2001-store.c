@@ -79,7 +79,7 @@ main(void)
 	size_t			 nl;
 	int			 i;
 
-	plan(104);
+	plan(109);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
 	db_new(path, sizeof(path), dir);
@@ -190,12 +190,16 @@ main(void)
 	is_int(kps_spend(s, "carol", res.ref, (const uint8_t *)"g", 1,
 	    T0 + 21), KP_EFORBIDDEN, "someone else cannot spend bob's key");
 	is_int(kps_spend(s, "bob", res.ref, (const uint8_t *)"g2", 2,
-	    T0 + 22), KP_OK, "bob spends");
+	    T0 + 22), KP_EGROUP, "bob cannot spend it for another group than "
+	    "his reservation's");
+	is_int(kps_spend(s, "bob", res.ref, NULL, 0, T0 + 22), KP_OK,
+	    "bob spends, naming no group");
 	is_int(kps_key_get(s, res.ref, T0 + 22, &got), KP_OK, "get spent");
 	is_int(got.status, KP_STATE_SPENT, "spent");
 	is_string(got.spent_by, "bob", "spent by bob");
 	is_int(got.spent_at, T0 + 22, "spent at");
-	is_blob(got.group_id, got.group_id_len, "g2", 2, "for group g2");
+	is_blob(got.group_id, got.group_id_len, "group-1", 7,
+	    "for the reservation's group");
 	kps_key_clear(&got);
 	is_int(kps_spend(s, "bob", res.ref, (const uint8_t *)"g2", 2,
 	    T0 + 23), KP_ECONFLICT, "double spend refused");
@@ -263,6 +267,14 @@ main(void)
 		is_blob(res.ref, 32, k[3].ref, 32, "it is the one");
 		kps_reservation_clear(&res);
 	}
+	is_int(kps_key_get(s, k[3].ref, T0 + 102, &got), KP_OK,
+	    "get the last-resort key");
+	is_int(got.status, KP_STATE_AVAILABLE, "it is available");
+	ok(strcmp(got.reserved_by, "bob") == 0 && got.reserved_at == T0 + 101,
+	    "it records its latest handing out: by bob at T0 + 101");
+	is_blob(got.group_id, got.group_id_len, "group-1", 7,
+	    "for his group");
+	kps_key_clear(&got);
 	is_int(kps_spend(s, "bob", k[3].ref, NULL, 0, T0 + 103), KP_OK,
 	    "spending the last-resort key is accepted");
 	is_int(kps_count_by_status(s, "alice", T0 + 103, &c), KP_OK,

@@ -25,7 +25,7 @@ cli alice upload-new 6 >"$TMP/keys" || bail "upload"
 cli alice upload-new 1 last-resort >/dev/null || bail "upload last resort"
 r1=$(cli bob reserve alice rid-1) || bail "reserve 1"
 r2=$(cli bob reserve alice rid-2) || bail "reserve 2"
-cli bob spend "${r2%% *}" g2 || bail "spend"
+cli bob spend "${r2%% *}" g || bail "spend"
 r3=$(cli carol reserve alice rid-3) || bail "reserve 3"
 cli carol release "${r3%% *}" || bail "release"
 gone=$(tail -n 1 "$TMP/keys")
@@ -69,7 +69,7 @@ is "$(cat "$TMP/after.replay")" "$r1" \
 like "$(cat "$TMP/after.spend")" "HTTP 409: .*already spent \(or was retired\)" \
     "a spend of the retired key: 409, its tombstone came along"
 ok "bob spends the reservation he held before the move" \
-    cli bob spend "${r1%% *}" g1
+    cli bob spend "${r1%% *}" g
 is "$(cli alice status alice)" \
     "available 4 reserved 0 spent 2 expired 0 last_resort 1" \
     "the counts move on from there"

@@ -7,8 +7,10 @@
  * device (idempotent by request_id, last resort per device, exhausted
  * devices, suites), status and mine per device, removal (its keys are
  * never handed out again and its refs are refused), the operator's
- * device commands and closed registration, and the migration of a
- * database made before devices.
+ * device commands and closed registration, the migration of a
+ * database made before devices, and what a Welcome's check asks of
+ * devices: GET /keypackages/mine/{ref} answers the owner device only,
+ * a spend's group rule and a last-resort key's record name devices.
  */
 
 #include <stdarg.h>
@@ -16,6 +18,10 @@
 #include <jansson.h>
 
 #include "kps_test.h"
+
+/* Two group_ids in base64: "group-1", "group-2". */
+#define G1	"Z3JvdXAtMQ=="
+#define G2	"Z3JvdXAtMg=="
 
 /* body: a JSON body in a static buffer. */
 static const char *
@@ -146,6 +152,21 @@ member(const char *text, const char *a, const char *b, const char *c)
 	return n;
 }
 
+/* text: the string member key of JSON text into buf ("" when none). */
+static void
+text(const char *json, const char *key, char *buf, size_t len)
+{
+	json_t	*j;
+
+	buf[0] = '\0';
+	if ((j = json_loads(json, 0, NULL)) == NULL)
+		return;
+	if (json_is_string(json_object_get(j, key)))
+		snprintf(buf, len, "%s", json_string_value(json_object_get(j,
+		    key)));
+	json_decref(j);
+}
+
 static void
 registration(void)
 {
@@ -271,11 +292,12 @@ main(void)
 	struct rawreply		 r;
 	struct got		 g, g2;
 	struct kpb		 old;
-	uint8_t			 lref[4][KP_REF_LEN];
-	char			 hex[2 * KP_REF_LEN + 1];
+	struct who		 btab;
+	uint8_t			 lref[4][KP_REF_LEN], aref[1][KP_REF_LEN];
+	char			 hex[2 * KP_REF_LEN + 1], path[256], val[128];
 	int			 i;
 
-	plan(118);
+	plan(143);
 	srv_start(&s, opts);
 	who_new(&s, &alice, "alice", 1);
 	who_new(&s, &bob, "bob", 1);
@@ -370,6 +392,20 @@ main(void)
 			cnt++;
 		is_int(cnt, 4, "and only its 4 (not the other devices')");
 	}
+	/* GET /keypackages/mine/{ref}: the calling device's key only */
+	snprintf(path, sizeof(path), "/keypackages/mine/%s", hex);
+	raw(&s, &laptop, "GET", path, NULL, T_NONE, &r);
+	is_int(r.status, 200, "mine/{ref} of a laptop key, by the laptop: 200");
+	ok(strstr(r.body, "\"cipher_suite\":1") != NULL &&
+	    strstr(r.body, "\"status\":\"available\"") != NULL,
+	    "with its status and suite");
+	raw(&s, &alice, "GET", path, NULL, T_NONE, &r);
+	is_reply(&r, 404, "not_found", "by alice's default device, the same "
+	    "user: 404, not the caller device's key");
+	raw(&s, &phone, "GET", path, NULL, T_NONE, &r);
+	is_reply(&r, 404, "not_found", "by alice's phone: 404");
+	raw(&s, &bob, "GET", path, NULL, T_NONE, &r);
+	is_reply(&r, 404, "not_found", "by bob: 404");
 
 	/* reserve of one device, of one suite */
 	raw(&s, &bob, "POST", "/keypackages/reserve",
@@ -500,6 +536,58 @@ main(void)
 	is_reply(&r, 400, "bad_device", "a bad device name: 400");
 	raw(&s, &alice, "GET", "/devices/x", NULL, T_NONE, &r);
 	is_int(r.status, 405, "GET /devices/x: 405");
+
+	/*
+	 * A Welcome's checks with devices: the reserver is a device (a
+	 * principal), a spend names its group or keeps it, and a
+	 * last-resort key records its latest handing out, shown to its
+	 * owner device only.
+	 */
+	dev_new(&btab, "bob/tab");
+	enroll(&s, &bob, "tab", &btab, &r);
+	is_int(r.status, 201, "bob enrolls his tab");
+	is_int(put(&s, &alice, 1, 1, 0, aref), 1, "alice uploads one more");
+	kp_hex(aref[0], KP_REF_LEN, hex);
+	raw(&s, &btab, "POST", "/keypackages/reserve",
+	    "{\"target_username\":\"alice\",\"target_device\":\"default\","
+	    "\"group_id\":\"" G1 "\"}", T_NONE, &r);
+	ok(r.status == 200 && strstr(r.body, hex) != NULL,
+	    "bob's tab reserves it for group-1");
+	raw(&s, &bob, "POST", "/keypackages/spend", body("{\"keypackage_ref\""
+	    ":\"%s\"}", hex), T_NONE, &r);
+	is_reply(&r, 403, "forbidden", "a spend by bob's default device, "
+	    "not the reserver: 403");
+	raw(&s, &btab, "POST", "/keypackages/spend", body("{\"keypackage_ref\""
+	    ":\"%s\",\"group_id\":\"" G2 "\"}", hex), T_NONE, &r);
+	is_reply(&r, 409, "group_mismatch", "a spend by the tab for group-2: "
+	    "409 group_mismatch");
+	raw(&s, &btab, "POST", "/keypackages/spend", body("{\"keypackage_ref\""
+	    ":\"%s\"}", hex), T_NONE, &r);
+	is_int(r.status, 200, "a spend by the tab naming no group: 200");
+	snprintf(path, sizeof(path), "/keypackages/mine/%s", hex);
+	raw(&s, &alice, "GET", path, NULL, T_NONE, &r);
+	text(r.body, "spent_by", val, sizeof(val));
+	is_string(val, "bob/tab", "alice sees it spent by bob/tab");
+	text(r.body, "group_id", val, sizeof(val));
+	is_string(val, G1, "for the reservation's group-1");
+	raw(&s, &btab, "POST", "/keypackages/reserve",
+	    "{\"target_username\":\"alice\",\"target_device\":\"tablet\","
+	    "\"group_id\":\"" G2 "\"}", T_NONE, &r);
+	ok(r.status == 200 && strstr(r.body, "\"last_resort\":true") != NULL,
+	    "the tab reserves the tablet's last-resort key for group-2");
+	text(r.body, "keypackage_ref", hex, sizeof(hex));
+	snprintf(path, sizeof(path), "/keypackages/mine/%s", hex);
+	raw(&s, &tablet, "GET", path, NULL, T_NONE, &r);
+	is_int(r.status, 200, "the tablet asks for its key: 200");
+	text(r.body, "status", val, sizeof(val));
+	is_string(val, "available", "still available");
+	text(r.body, "reserved_by", val, sizeof(val));
+	is_string(val, "bob/tab", "last handed out to bob/tab");
+	text(r.body, "group_id", val, sizeof(val));
+	is_string(val, G2, "for group-2");
+	raw(&s, &phone, "GET", path, NULL, T_NONE, &r);
+	is_reply(&r, 404, "not_found", "the phone, another device of alice, "
+	    "is not told: 404");
 	is_int(srv_stop(&s), 0, "a clean exit");
 	free(old.buf);
 

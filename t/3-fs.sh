@@ -14,6 +14,7 @@
 # Each prints OK, or the errno's name (EPERM, ...), and nothing else.
 # is_errno WANT DESC fsop ...: a test that the operation gave WANT.
 # restart_server PORT brings a stopped server back on its port.
+# ts_welcome KEYDIR GROUP OUT [ARGS...]: ts-mls adds a key to a group.
 
 fsop() {
 	perl -e '
@@ -107,4 +108,15 @@ restart_server() {
 	shift
 	start_server "$@"
 	_tap_port=
+}
+
+# ts_welcome KEYDIR GROUP OUT [ARGS...]: ts-mls (make-welcome.mjs, after
+# t/interop/need-node.sh) adds the key of KEYDIR to group GROUP (hex),
+# with one other new member; the Welcome goes to $TMP/OUT and what
+# make-welcome.mjs prints (group_id=HEX epoch=N) to $TMP/OUT.out.
+ts_welcome() {
+	_d=$1; _g=$2; _o=$3; shift 3
+	node "$INTEROP/make-welcome.mjs" --kp "$_d/keypackage" \
+	    --welcome-out "$TMP/$_o" --group-id "$_g" --others 1 "$@" \
+	    >"$TMP/$_o.out" || bail "make-welcome.mjs failed for $_d"
 }

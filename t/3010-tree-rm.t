@@ -32,8 +32,9 @@ is "$(stat -c %h "$M/created")" 3 "created/ has 3 links"
 
 fails_with EBUSY "rm -r of a key in available/ fails with EBUSY" \
     rm -r "$M/available/$k3"
-is "$(ls "$M/available/$k3" | tr '\n' ' ')" "${files}uploaded_at " \
-    "and leaves every file listed"
+is "$(ls "$M/available/$k3" | tr '\n' ' ')" \
+    "$(printf '%s\n' $files group_id uploaded_at | sort | tr '\n' ' ')" \
+    "and leaves every file listed (the owner's group_id too)"
 
 ok "rm created/<key>/info" rm "$M/created/$k2/info"
 is "$(ls "$M/created/$k2" | grep -c '^info$')" 0 "info is no longer listed"

@@ -8,7 +8,8 @@
  * keygen			make SEEDFILE if missing; print the public key
  * register			POST /users
  * upload-new N [last-resort]	generate N KeyPackages, upload, print refs
- * reserve TARGET [REQUEST_ID]	print "REF RESERVATION_ID EXPIRES LR"
+ * reserve TARGET [REQUEST_ID]	print "REF RESERVATION_ID EXPIRES LR" (for
+ *				group "g": a spend names it or none)
  * reserve-all TARGET		reserve until the pool is exhausted; print
  *				each ref, then "exhausted"
  * spend REF [GROUP]		release REF		retire REF

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2025-server-register: registration against draining (docs/security.md,
+ * 2026-server-register: registration against draining (docs/security.md,
  * "Draining") on a real kpool-server: with the default settings one
  * source address registers 5 users an hour, the 6th is 429
  * registration_rate with Retry-After, another address is counted on

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2024-server-drain: the drain budget (docs/security.md, "Draining") on
+ * 2025-server-drain: the drain budget (docs/security.md, "Draining") on
  * a real kpool-server with its default settings: 10 attacker names
  * against a 100-key pool for 20 s of the test's clock get 25 keys
  * together, the 26th reserve is 429 budget_exhausted, and a real
@@ -156,7 +156,7 @@ main(void)
 				    "--rate-burst", "100", "--register-rate", "0",
 				    "--quiet", NULL };
 	/* the defaults, but for the registrations of the test's 15 names
-	 * from one address (t/2025 tests that limit) */
+	 * from one address (t/2026 tests that limit) */
 	const char *const	 opts[] = { "--public-metrics", "--quiet",
 				    "--register-rate", "100", NULL };
 	struct srv		 s, twin;
