@@ -339,6 +339,14 @@ f_claim(struct kps_pending *p, struct kps_reply *r)
 	}
 	for (i = 0; ex != NULL && i < c->nexhausted; i++)
 		json_array_append_new(ex, json_string(c->exhausted[i]));
+	if (c->n == 0 && c->nfloor > 0) {
+		/* keys there, kept for the target's contacts */
+		json_decref(keys);
+		json_decref(ex);
+		p->job.rc = KPS_EFLOOR;
+		refused(p, r);
+		return;
+	}
 	if (c->n == 0) {
 		/* the error, with the devices that had nothing */
 		kps_metric_add("pool_exhausted", 1);

@@ -106,6 +106,8 @@ struct kps_claim {
 	size_t			 n;
 	char			 exhausted[KPS_MAX_DEVICES][KP_MAX_DEVICE + 1];
 	size_t			 nexhausted;
+	size_t			 nfloor;	/* of those, held back by
+						   the contact floor */
 };
 
 struct kps_counts {
@@ -255,6 +257,8 @@ struct kps_budget_ask {
 	uint16_t	 suite;		/* or 0 */
 	int64_t		 now;
 	int64_t		 since;		/* the window's start */
+	const char	*principal;	/* the caller's device */
+	const char	*request_id;	/* or NULL */
 };
 struct kps_budget_facts {
 	int		 contact;	/* caller is a contact of target */
@@ -268,6 +272,9 @@ struct kps_budget_facts {
 					   or reserved, unexpired */
 	uint64_t	 available;	/* its regular available keys of
 					   device and suite */
+	int		 replay;	/* principal holds a live
+					   reservation of target's with
+					   request_id: the reserve replays */
 };
 
 struct kps_store;

@@ -157,8 +157,13 @@ kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
 	a.suite = r->suite;
 	a.now = r->now;
 	a.since = r->now - b->window;
+	a.principal = r->caller;
+	a.request_id = r->request_id;
 	if ((rc = kps_budget_facts(s, &a, &f)) != KP_OK)
 		return rc;
+	if (f.replay)
+		/* a retry of a reserve granted already: the same one */
+		return kps_reserve(s, r, out);
 	if (b->cap > 0 && f.held >= (uint64_t)b->cap) {
 		*wait = left(f.held_first, b->window, r->now);
 		return KPS_ECAP;
@@ -214,10 +219,12 @@ kps_claim_budget(struct kps_store *s, const struct kps_reserve *r,
 		if (rc == KP_OK)
 			out->n++;
 		else if (rc == KP_EEXHAUSTED || rc == KP_ENOTFOUND ||
-		    rc == KPS_EFLOOR)
+		    rc == KPS_EFLOOR) {
 			/* nothing left for this caller, or the device went */
 			memcpy(out->exhausted[out->nexhausted++],
 			    devs[i].device, sizeof(devs[i].device));
+			out->nfloor += rc == KPS_EFLOOR;
+		}
 		else if ((rc == KPS_EBUDGET || rc == KPS_ECAP) && out->n > 0)
 			/* what it got so far is the claim */
 			break;

@@ -68,6 +68,8 @@ kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *q,
 	kps_pg_arg_i32(&a, q->suite);
 	kps_pg_arg_i64(&a, q->now);
 	kps_pg_arg_i64(&a, q->since);
+	kps_pg_arg_text(&a, q->principal);
+	kps_pg_arg_text(&a, q->request_id);
 	if ((r = kps_pg_run(s, PG_DR_FACTS, &a)) == NULL)
 		return KP_EDB;
 	if (PQntuples(r) != 1) {
@@ -81,6 +83,7 @@ kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *q,
 	f->held_first = kps_pg_int(r, 0, 4);
 	f->pool = (uint64_t)kps_pg_int(r, 0, 5);
 	f->available = (uint64_t)kps_pg_int(r, 0, 6);
+	f->replay = kps_pg_int(r, 0, 7) != 0;
 	PQclear(r);
 	return KP_OK;
 }

@@ -495,7 +495,8 @@ static const struct {
 	/*
 	 * the drain budget (store_pg_drain.c).  Facts: $1 caller, $2
 	 * target (folded), $3 the target as registered, $4 device or
-	 * NULL, $5 suite or 0, $6 now, $7 the window's start
+	 * NULL, $5 suite or 0, $6 now, $7 the window's start, $8 the
+	 * caller's principal, $9 its request_id or NULL
 	 */
 	[PG_DR_LOCK] = { "SELECT pg_advisory_xact_lock($1)", "i" },
 	[PG_DR_FACTS] = { "SELECT "
@@ -515,7 +516,11 @@ static const struct {
 	    "(SELECT count(*) FROM keypackages WHERE username = $3 AND "
 	    "status = 'available' AND NOT last_resort AND not_after > $6 "
 	    "AND ($4::text IS NULL OR device = $4) AND "
-	    "($5 = 0 OR ciphersuite = $5))", "tttt" "nii" },
+	    "($5 = 0 OR ciphersuite = $5)), "
+	    "EXISTS (SELECT 1 FROM keypackages WHERE $9::text IS NOT NULL "
+	    "AND reserved_by = $8 AND request_id = $9 AND username = $3 AND "
+	    "status = 'reserved' AND reservation_expires_at > $6)",
+	    "tttt" "nii" "tt" },
 	[PG_DR_GRANT_ADD] = { "INSERT INTO grants (caller, target, device, "
 	    "ref, stranger, granted_at, expires_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7)", "tttblii" },

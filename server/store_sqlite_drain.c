@@ -15,7 +15,8 @@
 static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	/*
 	 * ?1 caller, ?2 target (folded), ?3 the target as registered,
-	 * ?4 device or NULL, ?5 suite or 0, ?6 now, ?7 the window's start
+	 * ?4 device or NULL, ?5 suite or 0, ?6 now, ?7 the window's start,
+	 * ?8 the caller's principal, ?9 its request_id or NULL
 	 */
 	[SQ_DR_FACTS - SQ_DRAIN_FIRST] = "SELECT "
 	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
@@ -34,7 +35,10 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	    "(SELECT count(*) FROM keypackages WHERE username = ?3 AND "
 	    "status = 'available' AND last_resort = 0 AND not_after > ?6 "
 	    "AND (?4 IS NULL OR device = ?4) AND "
-	    "(?5 = 0 OR ciphersuite = ?5))",
+	    "(?5 = 0 OR ciphersuite = ?5)), "
+	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?8 AND "
+	    "request_id = ?9 AND username = ?3 AND status = 'reserved' AND "
+	    "reservation_expires_at > ?6)",
 	[SQ_DR_GRANT_ADD - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
 	    "target, device, ref, stranger, granted_at, expires_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -94,6 +98,9 @@ kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
 	sqlite3_bind_int(st, 5, a->suite);
 	sqlite3_bind_int64(st, 6, a->now);
 	sqlite3_bind_int64(st, 7, a->since);
+	sqlite3_bind_text(st, 8, a->principal, -1, SQLITE_STATIC);
+	if (a->request_id != NULL)
+		sqlite3_bind_text(st, 9, a->request_id, -1, SQLITE_STATIC);
 	if ((x = sqlite3_step(st)) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return kps_sq_err(s, "budget");
@@ -105,6 +112,7 @@ kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
 	f->held_first = sqlite3_column_int64(st, 4);
 	f->pool = (uint64_t)sqlite3_column_int64(st, 5);
 	f->available = (uint64_t)sqlite3_column_int64(st, 6);
+	f->replay = sqlite3_column_int(st, 7);
 	sqlite3_reset(st);
 	return KP_OK;
 }

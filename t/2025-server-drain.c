@@ -9,7 +9,8 @@
  * and leaves the inviter none.  Then: a lapsed reservation still
  * counts, the window slides (an hour later, the budget is back), the
  * caller cap, the contact floor and the last-resort key within the
- * budget, a spend that makes a contact, the contacts endpoints, and
+ * budget, a spend that makes a contact, the contacts endpoints, a
+ * claim held back by the floor, a retried reserve at a full budget, and
  * racing attackers (on PostgreSQL through two instances) that never
  * get more than the budget.
  */
@@ -160,14 +161,14 @@ main(void)
 	const char *const	 opts[] = { "--public-metrics", "--quiet",
 				    "--register-rate", "100", NULL };
 	struct srv		 s, twin;
-	struct who		 alice, bob, carol, erin, dave, m[NATT];
+	struct who		 alice, bob, carol, erin, dave, fay, m[NATT];
 	struct rawreply		 r, first;
 	char			 b[256], ref[2 * KP_REF_LEN + 1];
 	pid_t			 pid[NATT];
 	int64_t			 t0 = (int64_t)time(NULL), t1;
 	int			 i, n, inv, st, total;
 
-	plan(41);
+	plan(47);
 
 	/* before the limits: the server's behaviour without them */
 	srv_start(&s, before);
@@ -284,6 +285,29 @@ main(void)
 	ok(regular(&r), "m3, now a contact of erin, gets a regular key "
 	    "below the floor");
 
+	/* a claim held back by the floor alone; a retry of a reserve */
+	who_new(&s, &fay, "fay", 1);
+	if (put(&s, &fay, 8, 1, 0, NULL) != 8)
+		bail("fay's keys");
+	raw(&s, &m[6], "POST", "/keypackages/claim", rbody("fay"), T_NONE,
+	    &r);
+	is_reply(&r, 409, "contact_floor", "a stranger's claim of fay's 8 "
+	    "keys: 409 contact_floor");
+	upload_new(&s, &fay, 4, NULL);
+	snprintf(b, sizeof(b), "{\"target_username\":\"fay\",\"request_id\":"
+	    "\"r1\"}");
+	raw(&s, &m[8], "POST", "/keypackages/reserve", b, T_NONE, &r);
+	is_int(r.status, 200, "with 12 keys: m8 reserves with request_id r1");
+	snprintf(ref, sizeof(ref), "%s", ref_of(&r));
+	reserve_paced(&s, &m[9], "fay", &r);
+	reserve_paced(&s, &m[9], "fay", &r);
+	reserve_paced(&s, &m[9], "fay", &r);
+	is_reply(&r, 429, "budget_exhausted", "m9's second fills the "
+	    "budget of 3, its third is refused");
+	raw(&s, &m[8], "POST", "/keypackages/reserve", b, T_NONE, &r);
+	ok(r.status == 200 && strcmp(ref_of(&r), ref) == 0, "m8 retries "
+	    "r1: the same reservation, budget or not");
+
 	/* racing attackers: never more than the budget */
 	who_new(&s, &dave, "dave", 1);
 	upload_new(&s, &dave, POOL, NULL);
@@ -311,6 +335,7 @@ main(void)
 	who_free(&carol);
 	who_free(&erin);
 	who_free(&dave);
+	who_free(&fay);
 	for (i = 0; i < NATT; i++)
 		who_free(&m[i]);
 	return done_testing();
