@@ -56,7 +56,7 @@ open_pool(const char *dir, const char *user)
 	char		 path[1024];
 
 	(void)snprintf(path, sizeof(path), "%s/%s.db", dir, user);
-	if (kp_pool_open(path, NULL, user, &p) != KP_OK)
+	if (kp_pool_open(path, NULL, user, NULL, &p) != KP_OK)
 		errx(1, "open %s: %s", path, kp_errmsg(p));
 	return p;
 }
@@ -119,7 +119,8 @@ bench_refresh(const char *dir, const char *url)
 		if (kp_pool_set_server(p, url) != KP_OK)
 			errx(1, "set_server");
 		t = now_ms();
-		if (kp_pool_refresh(p, &r) != KP_OK || r.uploaded != 33)
+		if (kp_pool_refresh(p, KP_REFRESH_WATERMARK,
+		    &r) != KP_OK || r.uploaded != 33)
 			errx(1, "refresh: %s", kp_errmsg(p));
 		full[i] = now_ms() - t;
 		kp_pool_close(p);
@@ -130,7 +131,8 @@ bench_refresh(const char *dir, const char *url)
 		errx(1, "set_server");
 	for (i = 0; i < RUNS; i++) {
 		t = now_ms();
-		if (kp_pool_refresh(p, &r) != KP_OK || r.uploaded != 0)
+		if (kp_pool_refresh(p, KP_REFRESH_WATERMARK,
+		    &r) != KP_OK || r.uploaded != 0)
 			errx(1, "refresh: %s", kp_errmsg(p));
 		idle[i] = now_ms() - t;
 	}

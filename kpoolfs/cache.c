@@ -229,7 +229,7 @@ kpfs_cache_counts(struct kpfs *fs, struct kp_counts *c)
 	}
 	gen = fs->kgen;
 	pthread_mutex_unlock(&fs->lock);
-	if ((rc = kp_pool_counts(fs->pool, c)) != KP_OK)
+	if ((rc = kp_pool_counts(fs->pool, 0, c)) != KP_OK)
 		return rc;
 	pthread_mutex_lock(&fs->lock);
 	if (gen == fs->kgen) {

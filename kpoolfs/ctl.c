@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * ctl.c: the control files at the root of the tree: status (read),
- * config (read and write), ctl (a verb a write) and welcome (a Welcome
- * to open).  A write is consumed whole or fails, and its errors are the
- * write's, never the close's (but an incomplete Welcome's).
+ * ctl.c: the control files at the root of the tree: status, identity
+ * and devices (read), config (read and write), ctl (a verb a write) and
+ * welcome (a Welcome to open).  A write is consumed whole or fails, and
+ * its errors are the write's, never the close's (but an incomplete
+ * Welcome's).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -21,22 +23,107 @@
 /* a ctl line: "spend", a ref and a group id in hex */
 #define CTL_LINE_MAX		(2 * KP_REF_LEN + 2 * KP_MAX_GROUP_ID + 16)
 
-int
-kpfs_ctl_status(struct kpfs *fs, char *buf, size_t cap, int64_t *last_sync)
+/* The status file into *text; *at the last sync. */
+static int
+status_text(struct kpfs *fs, char **text, int64_t *at)
 {
-	struct kp_status	st;
-	struct kp_policy	pol;
-	int			rc, n;
+	struct kpfs_status_extra x;
+	struct kp_status	 st;
+	struct kp_policy	 pol;
+	struct kp_counts	 sc[KP_MAX_SUITES];
+	uint8_t			 pub[KP_SIGN_PK_LEN];
+	char			 b64[64];
+	uint32_t		 i;
+	int			 rc, n;
 
-	*last_sync = 0;
 	if ((rc = kp_pool_status(fs->pool, &st)) != KP_OK ||
-	    (rc = kp_pool_policy_get(fs->pool, &pol)) != KP_OK) {
-		kpfs_log(LOG_ERR, "status: %s", kp_errmsg(fs->pool));
+	    (rc = kp_pool_policy_get(fs->pool, &pol)) != KP_OK)
+		goto fail;
+	for (i = 0; i < pol.nsuites; i++)
+		if ((rc = kp_pool_counts(fs->pool, pol.suites[i],
+		    &sc[i])) != KP_OK)
+			goto fail;
+	*at = st.last_sync;
+	kp_pool_identity(fs->pool, pub);
+	sodium_bin2base64(b64, sizeof(b64), pub, sizeof(pub),
+	    sodium_base64_VARIANT_ORIGINAL);
+	x.user = kp_pool_user(fs->pool);
+	x.device = kp_pool_device(fs->pool);
+	x.public_key = b64;
+	x.suites = sc;
+	if ((*text = malloc(KPFS_INFO_MAX)) == NULL)
+		return -ENOMEM;
+	if ((n = kpfs_status_render(&st, &pol, &x, *text,
+	    KPFS_INFO_MAX)) < 0) {
+		free(*text);
+		*text = NULL;
+		return -EIO;
+	}
+	return 0;
+fail:
+	kpfs_log(LOG_ERR, "status: %s", kp_errmsg(fs->pool));
+	return -kpfs_errno(rc);
+}
+
+/* The identity file: user, device and public key (base64). */
+static int
+identity_text(struct kpfs *fs, char **text)
+{
+	uint8_t	pub[KP_SIGN_PK_LEN];
+	char	b64[64];
+
+	kp_pool_identity(fs->pool, pub);
+	sodium_bin2base64(b64, sizeof(b64), pub, sizeof(pub),
+	    sodium_base64_VARIANT_ORIGINAL);
+	if (asprintf(text, "user: %s\ndevice: %s\npublic_key: %s\n",
+	    kp_pool_user(fs->pool), kp_pool_device(fs->pool), b64) < 0) {
+		*text = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The devices file: the list the server gave last; *at its time. */
+static int
+devices_text(struct kpfs *fs, char **text, int64_t *at)
+{
+	struct kp_device	*d = NULL;
+	size_t			 n = 0, cap;
+	int			 rc;
+
+	if ((rc = kp_pool_devices_cached(fs->pool, &d, &n, at)) != KP_OK) {
+		kpfs_log(LOG_ERR, "devices: %s", kp_errmsg(fs->pool));
 		return -kpfs_errno(rc);
 	}
-	*last_sync = st.last_sync;
-	n = kpfs_status_render(&st, &pol, buf, cap);
-	return n < 0 ? -EIO : n;
+	cap = (n + 1) * 192;
+	if ((*text = malloc(cap)) == NULL) {
+		free(d);
+		return -ENOMEM;
+	}
+	rc = kpfs_devices_render(d, n, *text, cap);
+	free(d);
+	if (rc < 0) {
+		free(*text);
+		*text = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+kpfs_ctl_text(struct kpfs *fs, int f, char **text, int64_t *at)
+{
+	*text = NULL;
+	*at = 0;
+	switch (f) {
+	case KPFS_F_STATUS:
+		return status_text(fs, text, at);
+	case KPFS_F_IDENTITY:
+		return identity_text(fs, text);
+	case KPFS_F_DEVICES:
+		return devices_text(fs, text, at);
+	}
+	return -EINVAL;
 }
 
 int
@@ -165,47 +252,112 @@ out:
 	return rc;
 }
 
+/* ctl enroll DEVICE PUBKEY: enroll another device of the user; 0 or
+ * -errno. */
+static int
+ctl_enroll(struct kpfs *fs, char **args)
+{
+	uint8_t	pub[KP_SIGN_PK_LEN];
+	size_t	len;
+	int	rc;
+
+	if (!kp_devicename_valid(args[0]) || sodium_base642bin(pub,
+	    sizeof(pub), args[1], strlen(args[1]), NULL, &len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || len != sizeof(pub)) {
+		kpfs_log(LOG_NOTICE, "enroll: a device name and a base64 "
+		    "Ed25519 public key (its identity file) are needed");
+		return -EINVAL;
+	}
+	if ((rc = kp_pool_enroll(fs->pool, args[0], pub)) == KP_OK)
+		kpfs_log(LOG_INFO, "enroll: device %s enrolled", args[0]);
+	else
+		kpfs_log(LOG_NOTICE, "enroll: %s", kp_errmsg(fs->pool));
+	return -kpfs_errno(rc);
+}
+
+/* ctl remove DEVICE: remove a device of the user, its keys retired; 0
+ * or -errno. */
+static int
+ctl_remove(struct kpfs *fs, char **args)
+{
+	uint32_t	retired;
+	int		rc;
+
+	if ((rc = kp_pool_remove_device(fs->pool, args[0], &retired)) ==
+	    KP_OK)
+		kpfs_log(LOG_INFO, "remove: device %s removed, %u keys "
+		    "retired", args[0], retired);
+	else
+		kpfs_log(LOG_NOTICE, "remove: %s", kp_errmsg(fs->pool));
+	return -kpfs_errno(rc);
+}
+
+/* ctl spend REF GROUPHEX: the owner's spend (group.c); 0 or -errno. */
+static int
+ctl_spend(struct kpfs *fs, char **args)
+{
+	char	line[CTL_LINE_MAX];
+
+	(void)snprintf(line, sizeof(line), "%s %s", args[0], args[1]);
+	return kpfs_ctl_spend(fs, line);
+}
+
 /*
  * ctl takes one command a write (a trailing newline is fine):
  *
- *	ctl	= "sync" | "refresh" | "generate" SP count | "cleanup" |
- *		  "spend" SP ref SP group
+ *	ctl	= "sync" | "refresh" | "rotate" | "generate" SP count |
+ *		  "cleanup" | "spend" SP ref SP group |
+ *		  "enroll" SP device SP pubkey | "remove" SP device
  *	count	= 1*DIGIT		(1 .. hard_cap)
+ *	device	= a device name		(a-z 0-9 . _ -, 1 to 32)
+ *	pubkey	= base64 of an Ed25519 public key (another mount's
+ *		  identity file)
  *
  *	sync		pull the server's view of our keys, push the
  *			created ones
- *	refresh		expire, sync and replenish to target
+ *	refresh		expire, sync and top every suite up to target
+ *	rotate		retire every available key on the server, expire
+ *			it here, make fresh keys from the config to target
  *	generate N	make N keys in created/
  *	cleanup		move keys past not_after to expired/, then
- *			delete
- *			the expired keys and the spent ones whose private
- *			keys were taken
+ *			delete the expired keys and the spent ones whose
+ *			private keys were taken
  *	spend REF GROUPHEX
  *			the owner spends its key REF (available or
  *			reserved) for the group GROUPHEX (hex), so that
  *			the Welcome of that group is accepted
+ *	enroll D K	enroll device D of our user with key K
+ *	remove D	remove device D of our user, its keys retired
  *
  * The command runs before write(2) returns; its failure is the write's.
+ * The verbs with a pass run in the refresh thread (what); the others
+ * (fn) in the writer's.
  */
 static const struct {
 	const char	*verb;
-	int		 what;
-	int		 takes_count;
+	int		 what;		/* KPFS_R_*, or 0: fn */
+	int		 nargs;
+	int		(*fn)(struct kpfs *, char **);	/* 0, -errno */
 } ctl_verbs[] = {
-	{ "sync",	KPFS_R_SYNC,	 0 },
-	{ "refresh",	KPFS_R_REFRESH,	 0 },
-	{ "generate",	KPFS_R_GENERATE, 1 },
-	{ "cleanup",	KPFS_R_CLEANUP,	 0 },
+	{ "sync",	KPFS_R_SYNC,	 0, NULL },
+	{ "refresh",	KPFS_R_REFRESH,	 0, NULL },
+	{ "rotate",	KPFS_R_ROTATE,	 0, NULL },
+	{ "generate",	KPFS_R_GENERATE, 1, NULL },
+	{ "cleanup",	KPFS_R_CLEANUP,	 0, NULL },
+	{ "spend",	0,		 2, ctl_spend },
+	{ "enroll",	0,		 2, ctl_enroll },
+	{ "remove",	0,		 1, ctl_remove },
 };
 #define NVERBS	(sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
+#define CTL_ARGS 2
 
 int
 kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 {
-	char		 cmd[CTL_LINE_MAX], *arg, *end;
+	char		 cmd[CTL_LINE_MAX], *args[CTL_ARGS + 1], *end, *s;
 	unsigned long	 n = 0;
 	size_t		 len = size, i;
-	int		 rc;
+	int		 nargs = 0, rc;
 
 	if (len > 0 && data[len - 1] == '\n')
 		len--;
@@ -214,24 +366,28 @@ kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size)
 		return -EINVAL;
 	memcpy(cmd, data, len);
 	cmd[len] = '\0';
-	if ((arg = strchr(cmd, ' ')) != NULL)
-		*arg++ = '\0';
-	if (strcmp(cmd, "spend") == 0)
-		return (rc = kpfs_ctl_spend(fs, arg)) < 0 ? rc : (int)size;
+	/* the verb, then its words, one space apart */
+	for (s = strchr(cmd, ' '); s != NULL; s = strchr(s, ' ')) {
+		*s++ = '\0';
+		if (nargs == CTL_ARGS + 1 || *s == '\0' || *s == ' ')
+			return -EINVAL;
+		args[nargs++] = s;
+	}
 	for (i = 0; i < NVERBS; i++)
 		if (strcmp(cmd, ctl_verbs[i].verb) == 0)
 			break;
-	if (i == NVERBS)
+	if (i == NVERBS || nargs != ctl_verbs[i].nargs)
 		return -EINVAL;
-	if (ctl_verbs[i].takes_count) {
-		if (arg == NULL || *arg < '1' || *arg > '9')
+	if (ctl_verbs[i].fn != NULL)
+		return (rc = ctl_verbs[i].fn(fs, args)) < 0 ? rc : (int)size;
+	if (ctl_verbs[i].what == KPFS_R_GENERATE) {
+		if (*args[0] < '1' || *args[0] > '9')
 			return -EINVAL;
 		errno = 0;
-		n = strtoul(arg, &end, 10);
+		n = strtoul(args[0], &end, 10);
 		if (errno != 0 || *end != '\0' || n == 0 || n > UINT32_MAX)
 			return -EINVAL;
-	} else if (arg != NULL)
-		return -EINVAL;
+	}
 	rc = kpfs_refresh_request(fs, ctl_verbs[i].what, (uint32_t)n);
 	if (rc != KP_OK)
 		return rc == KP_ETOOBIG ? -EINVAL : -kpfs_errno(rc);

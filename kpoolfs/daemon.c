@@ -78,8 +78,8 @@ kpfs_open_pool(struct kpfs *fs, struct kp_pool **out)
 	int		 rc;
 
 	*out = NULL;
-	if ((rc = kp_pool_open(fs->store, fs->keyfile, fs->user, &p)) !=
-	    KP_OK) {
+	if ((rc = kp_pool_open(fs->store, fs->keyfile, fs->user, fs->device,
+	    &p)) != KP_OK) {
 		kpfs_log(LOG_ERR, "%s: %s", fs->store, p != NULL ?
 		    kp_errmsg(p) : kp_strerror(rc));
 		goto out;
@@ -133,6 +133,7 @@ kpfs_errno(int kp)
 	case KP_EPERM:
 	case KP_ECONFLICT:
 	case KP_EFORBIDDEN:
+	case KP_ENOTENROLLED:
 	case KP_EGONE:
 		return EPERM;
 	case KP_EBUSY:

@@ -6,11 +6,11 @@
  * fuse_operations, thin; cache.c is the layer under them: what the
  * daemon keeps of the pool (keys, counts, listings, unlinked files) and
  * how it and the kernel's cache follow the pool's changes (the pool's
- * observer); ctl.c the control files (status, config, ctl, welcome);
- * refresh.c the background thread; tree.c the paths and the key files'
- * text; daemon.c the log, the clock, the pool's opening and the errno
- * table.  Calls go one way (tree.c and daemon.c call none of the
- * others):
+ * observer); ctl.c the control files (status, config, ctl, welcome,
+ * identity, devices); refresh.c the background thread; tree.c the paths
+ * and the text of the key files, status and devices; daemon.c the log,
+ * the clock, the pool's opening and the errno table.  Calls go one way
+ * (tree.c and daemon.c call none of the others):
  *
  *	main	-> ops, refresh, daemon
  *	ops	-> ctl, cache, refresh, tree, daemon
@@ -52,7 +52,7 @@
 /* What a path names. */
 enum kpfs_kind {
 	KPFS_ROOT = 0,		/* / */
-	KPFS_ROOTFILE,		/* /status, /config, /ctl, /welcome */
+	KPFS_ROOTFILE,		/* /status, /config, /ctl, ... */
 	KPFS_STATEDIR,		/* /available, ... */
 	KPFS_KEYDIR,		/* /available/<ref> */
 	KPFS_KEYFILE,		/* /available/<ref>/status, ... */
@@ -64,6 +64,8 @@ enum kpfs_rootfile {
 	KPFS_F_CONFIG,
 	KPFS_F_CTL,
 	KPFS_F_WELCOME,
+	KPFS_F_IDENTITY,
+	KPFS_F_DEVICES,
 	KPFS_NROOTFILES
 };
 
@@ -161,6 +163,7 @@ struct kpfs {
 	char		*store;		/* the database, absolute */
 	char		*keyfile;	/* absolute path or NULL */
 	char		*user;
+	char		*device;	/* NULL: the store's, or default */
 	char		*server;	/* URL or NULL: offline */
 	char		*test_clock;	/* test clock file or NULL */
 	int		 refresh;	/* -o refresh, -1: config */
@@ -230,6 +233,7 @@ struct kpfs {
 #define KPFS_R_GENERATE	4
 #define KPFS_R_CLEANUP	5
 #define KPFS_R_FLUSH	6		/* the thread's own, never a request */
+#define KPFS_R_ROTATE	7
 
 /* How long after a rename to expired its batch commits, at the latest. */
 #define KPFS_FLUSH_DELAY_MS 1000
@@ -252,12 +256,24 @@ int kpfs_keyfile_applies(const struct kp_key *k, int f);
 int kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap);
 /* kpfs_rfc3339: t as 2026-11-22T03:16:47Z into buf (at least 21 bytes). */
 void kpfs_rfc3339(int64_t t, char *buf, size_t cap);
+/* What the status file shows besides the pool's status and policy. */
+struct kpfs_status_extra {
+	const char		*user, *device;
+	const char		*public_key;	/* base64 */
+	const struct kp_counts	*suites;	/* one per policy suite */
+};
 /*
  * kpfs_status_render: the root status file into buf; returns its length
  * or -1 when it does not fit.
  */
 int kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
-    char *buf, size_t cap);
+    const struct kpfs_status_extra *x, char *buf, size_t cap);
+/*
+ * kpfs_devices_render: the devices file of the n devices of d into buf:
+ * one line a device; returns its length or -1 when it does not fit.
+ */
+int kpfs_devices_render(const struct kp_device *d, size_t n, char *buf,
+    size_t cap);
 
 /* daemon.c */
 
@@ -336,10 +352,13 @@ void kpfs_invalidate(struct kpfs *fs, const char *path);
 
 /* ctl.c */
 
-/* kpfs_ctl_status: the status file into buf (cap bytes); its length, or
- * -errno.  *last_sync gets the time of the last sync (0: never). */
-int kpfs_ctl_status(struct kpfs *fs, char *buf, size_t cap,
-    int64_t *last_sync);
+/*
+ * kpfs_ctl_text: the text of a read-only file at the root (status,
+ * identity, devices) into *text (malloc'd, caller frees); 0 or -errno.
+ * *at gets the time its facts are from (status: the last sync;
+ * devices: the server's list; 0: none).
+ */
+int kpfs_ctl_text(struct kpfs *fs, int f, char **text, int64_t *at);
 /* kpfs_ctl_config: the config file's text into *text (malloc'd); 0 or
  * -errno. */
 int kpfs_ctl_config(struct kpfs *fs, char **text);

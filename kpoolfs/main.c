@@ -36,6 +36,7 @@
 struct opts {
 	char	*server;
 	char	*user;
+	char	*device;
 	char	*keyfile;
 	char	*test_clock;
 	int	 refresh;
@@ -52,6 +53,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND };
 static const struct fuse_opt opt_spec[] = {
 	OPT("server=%s", server),
 	OPT("user=%s", user),
+	OPT("device=%s", device),
 	OPT("keyfile=%s", keyfile),
 	OPT("test_clock=%s", test_clock),
 	OPT("refresh=%d", refresh),
@@ -111,6 +113,8 @@ help(void)
 	    "    -o server=URL          kpool-server to sync with "
 	    "(default: none, offline)\n"
 	    "    -o user=NAME           the pool's user (default: $USER)\n"
+	    "    -o device=NAME         this device of the user (default: "
+	    "the store's, or default)\n"
 	    "    -o keyfile=PATH        at-rest key of the private keys "
 	    "(default: store.key)\n"
 	    "    -o refresh=SECONDS     refresh every SECONDS, 0 never "
@@ -138,24 +142,30 @@ absolute(const char *path)
 /*
  * check_store: open the store once, before the mount, so that a bad store
  * fails with a message on the terminal; a new store is created here.
- * The user becomes the store's.  0, or -1 after a message.
+ * The user and the device become the store's.  0, or -1 after a
+ * message.
  */
 static int
 check_store(struct kpfs *fs)
 {
 	struct kp_pool	*p = NULL;
-	char		*u;
+	char		*u, *d;
 
 	if (kpfs_open_pool(fs, &p) != KP_OK)
 		return -1;
-	if ((u = strdup(kp_pool_user(p))) == NULL) {
-		kp_pool_close(p);
+	u = strdup(kp_pool_user(p));
+	d = strdup(kp_pool_device(p));
+	kp_pool_close(p);
+	if (u == NULL || d == NULL) {
+		free(u);
+		free(d);
 		warnx("out of memory");
 		return -1;
 	}
-	kp_pool_close(p);
 	free(fs->user);
 	fs->user = u;
+	free(fs->device);
+	fs->device = d;
 	return 0;
 }
 
@@ -287,11 +297,17 @@ main(int argc, char *argv[])
 		    KP_MAX_USERNAME);
 		goto out;
 	}
+	if (o.device != NULL && !kp_devicename_valid(o.device)) {
+		warnx("device=%s: 1 to %d of a-z 0-9, and . _ - after the "
+		    "first", o.device, KP_MAX_DEVICE);
+		goto out;
+	}
 	if (o.refresh < -1) {
 		warnx("refresh=%d: seconds, 0 or more", o.refresh);
 		goto out;
 	}
 	if ((u != NULL && (fs.user = strdup(u)) == NULL) ||
+	    (o.device != NULL && (fs.device = strdup(o.device)) == NULL) ||
 	    (fs.store = absolute(o.store)) == NULL ||
 	    (o.keyfile != NULL && (fs.keyfile = absolute(o.keyfile)) == NULL) ||
 	    (o.test_clock != NULL &&
@@ -343,12 +359,14 @@ main(int argc, char *argv[])
 	fuse_opt_free_args(&args);
 	free(fsname);
 	free(fs.user);
+	free(fs.device);
 	free(fs.store);
 	free(fs.keyfile);
 	free(fs.test_clock);
 	free(o.store);
 	free(o.server);
 	free(o.user);
+	free(o.device);
 	free(o.keyfile);
 	free(o.test_clock);
 	return rc;

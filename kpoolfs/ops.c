@@ -36,6 +36,8 @@ static const mode_t rootfile_mode[KPFS_NROOTFILES] = {
 	0644,	/* config */
 	0200,	/* ctl */
 	0200,	/* welcome */
+	0444,	/* identity */
+	0444,	/* devices */
 };
 
 /* A directory listing, taken at opendir and served by offset. */
@@ -163,20 +165,12 @@ exists(struct kpfs *fs, const struct kpfs_path *pp)
 static int
 stat_rootfile(struct kpfs *fs, int f, struct stat *st)
 {
-	char	 buf[KPFS_INFO_MAX], *text = NULL;
-	int64_t	 mounted, config, t, last_sync;
+	char	*text = NULL;
+	int64_t	 mounted, config, t, at;
 	int	 rc;
 
 	kpfs_cache_times(fs, &mounted, &config, &t);
 	switch (f) {
-	case KPFS_F_STATUS:
-		if ((rc = kpfs_ctl_status(fs, buf, sizeof(buf),
-		    &last_sync)) < 0)
-			return rc;
-		stat_file(fs, st, rootfile_mode[f], rc, 0);
-		if (last_sync * KPFS_NS > t)
-			t = last_sync * KPFS_NS;
-		break;
 	case KPFS_F_CONFIG:
 		if ((rc = kpfs_ctl_config(fs, &text)) < 0)
 			return rc;
@@ -184,9 +178,20 @@ stat_rootfile(struct kpfs *fs, int f, struct stat *st)
 		free(text);
 		t = config * KPFS_NS;
 		break;
-	default:
+	case KPFS_F_CTL:
+	case KPFS_F_WELCOME:
 		stat_file(fs, st, rootfile_mode[f], 0, 0);
 		t = mounted * KPFS_NS;
+		break;
+	default:	/* status, identity, devices: text to read */
+		if ((rc = kpfs_ctl_text(fs, f, &text, &at)) < 0)
+			return rc;
+		stat_file(fs, st, rootfile_mode[f], (off_t)strlen(text), 0);
+		free(text);
+		if (f != KPFS_F_STATUS)
+			t = mounted * KPFS_NS;
+		if (at * KPFS_NS > t)
+			t = at * KPFS_NS;
 		break;
 	}
 	set_times(st, t);
@@ -481,31 +486,29 @@ static int
 open_rootfile(struct kpfs *fs, int f, int acc, struct kpfs_fh *fh)
 {
 	char	*text = NULL;
-	int64_t	 last_sync;
+	int64_t	 at;
 	int	 rc;
 
 	switch (f) {
-	case KPFS_F_STATUS:
-		if (acc != O_RDONLY)
-			return -EACCES;
-		if ((fh->buf = malloc(KPFS_INFO_MAX)) == NULL)
-			return -ENOMEM;
-		if ((rc = kpfs_ctl_status(fs, (char *)fh->buf, KPFS_INFO_MAX,
-		    &last_sync)) < 0)
-			return rc;
-		fh->len = rc;
-		return 0;
 	case KPFS_F_CONFIG:
 		if (acc == O_WRONLY)
 			return 0;
 		if ((rc = kpfs_ctl_config(fs, &text)) < 0)
 			return rc;
-		fh->buf = (uint8_t *)text;
-		fh->len = strlen(text);
-		return 0;
-	default:	/* ctl, welcome: write only */
+		break;
+	case KPFS_F_CTL:
+	case KPFS_F_WELCOME:	/* write only */
 		return acc != O_WRONLY ? -EACCES : 0;
+	default:	/* status, identity, devices: read only */
+		if (acc != O_RDONLY)
+			return -EACCES;
+		if ((rc = kpfs_ctl_text(fs, f, &text, &at)) < 0)
+			return rc;
+		break;
 	}
+	fh->buf = (uint8_t *)text;
+	fh->len = strlen(text);
+	return 0;
 }
 
 static int
@@ -642,7 +645,7 @@ kpfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (pp.kind == KPFS_KEYFILE && pp.file == KPFS_K_GROUP_ID &&
 	    kpfs_group_state(pp.state))
 		return size == 0 ? 0 : -EINVAL;	/* writes replace it */
-	if (pp.kind == KPFS_KEYFILE || pp.file == KPFS_F_STATUS)
+	if (pp.kind == KPFS_KEYFILE || !(rootfile_mode[pp.file] & 0200))
 		return -EACCES;
 	/* O_TRUNC on config, ctl or welcome: writes replace, nothing to do */
 	return size == 0 ? 0 : -EINVAL;
@@ -879,7 +882,7 @@ kpfs_utimens(const char *path, const struct timespec tv[2],
 	if ((rc = kpfs_path_parse(path, &pp)) != 0)
 		return rc;
 	/* touch(1) on a writable file is harmless; the rest is read-only */
-	if (pp.kind == KPFS_ROOTFILE && pp.file != KPFS_F_STATUS)
+	if (pp.kind == KPFS_ROOTFILE && (rootfile_mode[pp.file] & 0200))
 		return 0;
 	return -EACCES;
 }
@@ -890,7 +893,7 @@ kpfs_statfs(const char *path, struct statvfs *sv)
 	struct kp_counts	c;
 	int			rc;
 
-	if ((rc = kp_pool_counts(FS()->pool, &c)) != KP_OK)
+	if ((rc = kp_pool_counts(FS()->pool, 0, &c)) != KP_OK)
 		return -kpfs_errno(rc);
 	memset(sv, 0, sizeof(*sv));
 	sv->f_bsize = 4096;

@@ -41,6 +41,38 @@ cleanup(struct kpfs *fs)
 	return rc;
 }
 
+/*
+ * After a pass that reached the server: the user's devices as it lists
+ * them now, kept by the pool for the devices file.  A server that does
+ * not list them leaves the last list.
+ */
+static void
+devices(struct kpfs *fs)
+{
+	struct kp_device	*d = NULL;
+	size_t			 n = 0;
+
+	if (kp_pool_devices(fs->pool, &d, &n) == KP_OK)
+		free(d);
+}
+
+/* The name of a pass in the log. */
+static const char *
+pass_name(int what)
+{
+	switch (what) {
+	case KPFS_R_GENERATE:
+		return "generate";
+	case KPFS_R_CLEANUP:
+		return "cleanup";
+	case KPFS_R_SYNC:
+		return "sync";
+	case KPFS_R_ROTATE:
+		return "rotate";
+	}
+	return "refresh";
+}
+
 /* One pass of what (KPFS_R_*, n keys to generate). */
 static int
 run(struct kpfs *fs, int what, uint32_t n)
@@ -57,13 +89,25 @@ run(struct kpfs *fs, int what, uint32_t n)
 				rc = KP_ENET;
 			break;
 		}
-		/* keys expire with or without a server */
-		if ((rc = kp_pool_refresh(fs->pool, &r)) == KP_ENET &&
-		    kp_pool_expire(fs->pool, &r) != KP_OK)
+		/*
+		 * keys expire with or without a server; the background
+		 * keeps the low watermark, a refresh asked for tops the
+		 * pool up to target
+		 */
+		if ((rc = kp_pool_refresh(fs->pool, what == KPFS_R_REFRESH ?
+		    KP_REFRESH_TARGET : KP_REFRESH_WATERMARK, &r)) ==
+		    KP_ENET && kp_pool_expire(fs->pool, &r) != KP_OK)
 			kpfs_log(LOG_ERR, "expire: %s", kp_errmsg(fs->pool));
 		break;
 	case KPFS_R_SYNC:
 		rc = fs->server == NULL ? KP_ENET : kp_pool_sync(fs->pool, &r);
+		break;
+	case KPFS_R_ROTATE:
+		rc = fs->server == NULL ? KP_ENET : kp_pool_rotate(fs->pool,
+		    &r);
+		if (rc == KP_OK)
+			kpfs_log(LOG_INFO, "rotate: %u keys retired, %u made",
+			    r.retired, r.generated);
 		break;
 	case KPFS_R_GENERATE:
 		rc = kp_pool_generate(fs->pool, n, 0);
@@ -78,11 +122,11 @@ run(struct kpfs *fs, int what, uint32_t n)
 		return rc;
 	}
 	if (rc != KP_OK && !(what == KPFS_R_PERIODIC && rc == KP_ENET))
-		kpfs_log(LOG_NOTICE, "%s: %s",
-		    what == KPFS_R_GENERATE ? "generate" :
-		    what == KPFS_R_CLEANUP ? "cleanup" :
-		    what == KPFS_R_SYNC ? "sync" : "refresh",
+		kpfs_log(LOG_NOTICE, "%s: %s", pass_name(what),
 		    kp_errmsg(fs->pool));
+	if (rc == KP_OK && fs->server != NULL && (what == KPFS_R_PERIODIC ||
+	    what == KPFS_R_REFRESH || what == KPFS_R_SYNC))
+		devices(fs);
 	return rc;
 }
 

@@ -13,7 +13,7 @@
 #include "kpoolfs.h"
 
 static const char *const rootfiles[KPFS_NROOTFILES] = {
-	"status", "config", "ctl", "welcome",
+	"status", "config", "ctl", "welcome", "identity", "devices",
 };
 
 static const char *const keyfiles[KPFS_NKEYFILES] = {
@@ -315,15 +315,19 @@ kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap)
 
 int
 kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
-    char *buf, size_t cap)
+    const struct kpfs_status_extra *x, char *buf, size_t cap)
 {
-	char	ls[32];
-	int	n;
+	char		ls[32];
+	const char	*en;
+	uint32_t	i;
+	int		n, m;
 
 	if (st->last_sync > 0)
 		kpfs_rfc3339(st->last_sync, ls, sizeof(ls));
 	else
 		snprintf(ls, sizeof(ls), "never");
+	en = st->enrolled > 0 ? "enrolled" : st->enrolled == 0 ? "pending" :
+	    "unknown";
 	n = snprintf(buf, cap,
 	    "created: %" PRIu32 "\n"
 	    "available: %" PRIu32 "\n"
@@ -335,14 +339,60 @@ kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
 	    "low_watermark: %" PRIu32 "\n"
 	    "hard_cap: %" PRIu32 "\n"
 	    "health: %s\n"
-	    "last_sync: %s\n",
+	    "last_sync: %s\n"
+	    "user: %s\n"
+	    "device: %s\n"
+	    "enrollment: %s\n",
 	    st->counts.n[KP_STATE_CREATED], st->counts.n[KP_STATE_AVAILABLE],
 	    st->counts.n[KP_STATE_RESERVED], st->counts.n[KP_STATE_SPENT],
 	    st->counts.n[KP_STATE_EXPIRED], st->counts.total,
 	    pol->target, pol->low_watermark, pol->hard_cap,
 	    kp_health_name(st->health) ? kp_health_name(st->health) :
-	    "unknown", ls);
+	    "unknown", ls, x->user, x->device, en);
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
+	if (st->enrolled == 0) {
+		m = snprintf(buf + n, cap - (size_t)n, "hint: on an enrolled "
+		    "device of %s run echo \"enroll %s %s\" > MOUNT/ctl, or "
+		    "as the operator kpool-server device add %s %s %s\n",
+		    x->user, x->device, x->public_key, x->user, x->device,
+		    x->public_key);
+		if (m < 0 || (size_t)m >= cap - (size_t)n)
+			return -1;
+		n += m;
+	}
+	for (i = 0; i < pol->nsuites; i++) {
+		m = snprintf(buf + n, cap - (size_t)n,
+		    "suite_0x%04x_created: %" PRIu32 "\n"
+		    "suite_0x%04x_available: %" PRIu32 "\n"
+		    "suite_0x%04x_reserved: %" PRIu32 "\n",
+		    pol->suites[i], x->suites[i].n[KP_STATE_CREATED],
+		    pol->suites[i], x->suites[i].n[KP_STATE_AVAILABLE],
+		    pol->suites[i], x->suites[i].n[KP_STATE_RESERVED]);
+		if (m < 0 || (size_t)m >= cap - (size_t)n)
+			return -1;
+		n += m;
+	}
 	return n;
+}
+
+int
+kpfs_devices_render(const struct kp_device *d, size_t n, char *buf,
+    size_t cap)
+{
+	size_t	i, len = 0;
+	int	m;
+
+	if (cap > 0)
+		buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		m = snprintf(buf + len, cap - len, "%s available=%" PRIu32
+		    " reserved=%" PRIu32 " spent=%" PRIu32 " expired=%" PRIu32
+		    " last_resort=%" PRIu32 "\n", d[i].name, d[i].available,
+		    d[i].reserved, d[i].spent, d[i].expired, d[i].last_resort);
+		if (m < 0 || (size_t)m >= cap - len)
+			return -1;
+		len += (size_t)m;
+	}
+	return (int)len;
 }

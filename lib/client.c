@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * client.c: the HTTP client of kpool-server (libcurl, jansson).  Every
- * request is signed with the user's Ed25519 key (httpsig.c); HTTP
- * codes map to KP_E* codes and the server's "message" is kept for
- * kp_client_errmsg().
+ * client.c: the HTTP client of kpool-server (libcurl, jansson): the
+ * connection, the signed request, the one map of replies to KP_E*
+ * codes, and the calls on one's own keys (claim.c has those that hand
+ * out keys and the devices' calls).  Every request is signed with the
+ * device's Ed25519 key, keyid its principal (httpsig.c); the server's
+ * "message" is kept for kp_client_errmsg().
  */
 
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include <sodium.h>
 
 #include "kpool.h"
+#include "client.h"
 #include "httpsig.h"
 
 #define B64V		sodium_base64_VARIANT_ORIGINAL
@@ -26,7 +29,9 @@
 struct kp_client {
 	CURL	*curl;
 	char	*url;			/* base, no trailing slash */
+	char	 principal[KP_MAX_PRINCIPAL + 1];	/* the keyid */
 	char	 user[KP_MAX_USERNAME + 1];
+	char	 device[KP_MAX_DEVICE + 1];
 	uint8_t	 sk[crypto_sign_SECRETKEYBYTES];
 	uint8_t	 pk[crypto_sign_PUBLICKEYBYTES];
 	long	 connect_ms, total_ms;
@@ -58,16 +63,18 @@ seterr(struct kp_client *c, const char *fmt, ...)
 }
 
 int
-kp_client_new(const char *url, const char *user,
+kp_client_new(const char *url, const char *principal,
     const uint8_t seed[KP_SIGN_SEED_LEN], struct kp_client **out)
 {
 	struct kp_client	*c = NULL;
+	char			 user[KP_MAX_USERNAME + 1];
+	char			 device[KP_MAX_DEVICE + 1];
 	size_t			 n;
 	int			 rc;
 
 	*out = NULL;
-	if (url == NULL || !kp_username_valid(user) ||
-	    (strncmp(url, "http://", 7) != 0 &&
+	if (url == NULL || kp_principal_parse(principal, user, device) !=
+	    KP_OK || (strncmp(url, "http://", 7) != 0 &&
 	    strncmp(url, "https://", 8) != 0))
 		return KP_EINVAL;
 	if (sodium_init() < 0)
@@ -85,6 +92,12 @@ kp_client_new(const char *url, const char *user,
 	while (n > 0 && c->url[n - 1] == '/')
 		c->url[--n] = '\0';
 	snprintf(c->user, sizeof(c->user), "%s", user);
+	snprintf(c->device, sizeof(c->device), "%s", device);
+	if (kp_principal(user, device, c->principal,
+	    sizeof(c->principal)) != KP_OK) {
+		rc = KP_EINVAL;
+		goto out;
+	}
 	crypto_sign_seed_keypair(c->pk, c->sk, seed);
 	c->connect_ms = 5000;
 	c->total_ms = 30000;
@@ -132,6 +145,30 @@ kp_client_last_status(const struct kp_client *c)
 	return c->status;
 }
 
+const char *
+kp_client_error_code(const struct kp_client *c)
+{
+	return c->code;
+}
+
+/* kp_client_last_json: the last reply's body as JSON, NULL if none. */
+json_t *
+kp_client_last_json(const struct kp_client *c)
+{
+	json_error_t	jerr;
+
+	if (c->reply == NULL || c->replylen == 0)
+		return NULL;
+	return json_loadb(c->reply, c->replylen, 0, &jerr);
+}
+
+/* kp_client_user: the user part of the client's principal. */
+const char *
+kp_client_user(const struct kp_client *c)
+{
+	return c->user;
+}
+
 static size_t
 on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -158,6 +195,10 @@ on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * The one map from a reply (its HTTP status and the server's error
+ * code) to a KP_E* code, for every call.
+ */
 static int
 status_code(long status, const char *code)
 {
@@ -169,7 +210,8 @@ status_code(long status, const char *code)
 	case 401:
 		return KP_EAUTH;
 	case 403:
-		return KP_EFORBIDDEN;
+		return strcmp(code, "enrollment_required") == 0 ?
+		    KP_ENOTENROLLED : KP_EFORBIDDEN;
 	case 404:
 		return KP_ENOTFOUND;
 	case 409:
@@ -190,12 +232,12 @@ status_code(long status, const char *code)
 }
 
 /*
- * request: send one signed request; body (JSON text) may be NULL.  On
- * a 2xx reply with a JSON body *reply (when not NULL) holds it; the
- * caller json_decref()s it.
+ * kp_client_request: send one signed request; body (JSON text) may be
+ * NULL.  On a 2xx reply with a JSON body *reply (when not NULL) holds
+ * it; the caller json_decref()s it.
  */
-static int
-request(struct kp_client *c, const char *method, const char *path,
+int
+kp_client_request(struct kp_client *c, const char *method, const char *path,
     const char *body, json_t **reply)
 {
 	struct curl_slist	*h = NULL, *t;
@@ -220,8 +262,8 @@ request(struct kp_client *c, const char *method, const char *path,
 	if ((url = malloc(ulen)) == NULL)
 		return KP_ENOMEM;
 	snprintf(url, ulen, "%s%s", c->url, path);
-	if ((rc = kp_httpsig_sign(method, path, "", body, blen, c->user, c->sk,
-	    (int64_t)time(NULL), &sig)) != KP_OK) {
+	if ((rc = kp_httpsig_sign(method, path, "", body, blen, c->principal,
+	    c->sk, (int64_t)time(NULL), &sig)) != KP_OK) {
 		seterr(c, "cannot sign the request");
 		goto out;
 	}
@@ -299,9 +341,28 @@ out:
 	return rc;
 }
 
-/* dumps: serialize j (stolen) compactly; NULL on failure. */
-static char *
-dumps(json_t *j)
+/*
+ * kp_client_get_list: GET path, whose reply's member name is an array:
+ * *reply (the caller json_decref()s it) and *arr, borrowed from it.
+ */
+int
+kp_client_get_list(struct kp_client *c, const char *path, const char *name,
+    json_t **reply, json_t **arr)
+{
+	int	rc;
+
+	*arr = NULL;
+	if ((rc = kp_client_request(c, "GET", path, NULL, reply)) != KP_OK)
+		return rc;
+	*arr = json_object_get(*reply, name);
+	if (!json_is_array(*arr))
+		return kp_client_proto(c, name);
+	return KP_OK;
+}
+
+/* kp_client_dumps: serialize j (stolen) compactly; NULL on failure. */
+char *
+kp_client_dumps(json_t *j)
 {
 	char	*s;
 
@@ -324,8 +385,9 @@ b64(const uint8_t *buf, size_t len)
 	return s;
 }
 
-static json_t *
-jb64(const uint8_t *buf, size_t len)
+/* kp_client_jb64: a JSON string of buf in base64; NULL on failure. */
+json_t *
+kp_client_jb64(const uint8_t *buf, size_t len)
 {
 	char	*s;
 	json_t	*j;
@@ -337,9 +399,9 @@ jb64(const uint8_t *buf, size_t len)
 	return j;
 }
 
-/* unb64: decode base64 s into out (cap); -1 on bad input. */
-static int
-unb64(const char *s, uint8_t *out, size_t cap, size_t *len)
+/* kp_client_unb64: decode base64 s into out (cap); -1 on bad input. */
+int
+kp_client_unb64(const char *s, uint8_t *out, size_t cap, size_t *len)
 {
 	if (s == NULL)
 		return -1;
@@ -347,8 +409,9 @@ unb64(const char *s, uint8_t *out, size_t cap, size_t *len)
 	    B64V) == 0 ? 0 : -1;
 }
 
-static int
-proto(struct kp_client *c, const char *what)
+/* kp_client_proto: KP_EPROTO, "bad reply: what" as the message. */
+int
+kp_client_proto(struct kp_client *c, const char *what)
 {
 	seterr(c, "bad reply: %s", what);
 	return KP_EPROTO;
@@ -360,11 +423,18 @@ kp_client_register(struct kp_client *c)
 	char	*body;
 	int	 rc;
 
-	body = dumps(json_pack("{s:s, s:o*}", "username", c->user,
-	    "public_key", jb64(c->pk, sizeof(c->pk))));
+	/* the device "default" is named by no member: as old clients do */
+	if (strcmp(c->device, KP_DEFAULT_DEVICE) == 0)
+		body = kp_client_dumps(json_pack("{s:s, s:o*}", "username",
+		    c->user, "public_key", kp_client_jb64(c->pk,
+		    sizeof(c->pk))));
+	else
+		body = kp_client_dumps(json_pack("{s:s, s:s, s:o*}",
+		    "username", c->user, "device", c->device, "public_key",
+		    kp_client_jb64(c->pk, sizeof(c->pk))));
 	if (body == NULL)
 		return KP_ENOMEM;
-	rc = request(c, "POST", "/users", body, NULL);
+	rc = kp_client_request(c, "POST", "/users", body, NULL);
 	free(body);
 	return rc;
 }
@@ -419,13 +489,14 @@ kp_client_upload(struct kp_client *c, const uint8_t *const *kps,
 	if ((arr = json_array()) == NULL)
 		goto out;
 	for (i = 0; i < n; i++)
-		if (json_array_append_new(arr, jb64(kps[i], lens[i])) != 0)
+		if (json_array_append_new(arr, kp_client_jb64(kps[i],
+		    lens[i])) != 0)
 			goto out;
-	body = dumps(json_pack("{s:o}", "keypackages", arr));
+	body = kp_client_dumps(json_pack("{s:o}", "keypackages", arr));
 	arr = NULL;
 	if (body == NULL)
 		goto out;
-	if ((rc = request(c, "POST", "/keypackages/upload", body,
+	if ((rc = kp_client_request(c, "POST", "/keypackages/upload", body,
 	    &reply)) != KP_OK)
 		goto out;
 	json_array_foreach(json_object_get(reply, "accepted"), i, e) {
@@ -435,7 +506,7 @@ kp_client_upload(struct kp_client *c, const uint8_t *const *kps,
 		idx = (size_t)json_integer_value(json_object_get(e, "index"));
 		if (!json_is_integer(json_object_get(e, "index")) || idx >= n ||
 		    ref == NULL || kp_unhex(ref, res[idx].ref, KP_REF_LEN) != 0) {
-			rc = proto(c, "accepted entry");
+			rc = kp_client_proto(c, "accepted entry");
 			goto out;
 		}
 		res[idx].accepted = 1;
@@ -451,7 +522,7 @@ kp_client_upload(struct kp_client *c, const uint8_t *const *kps,
 		idx = (size_t)json_integer_value(json_object_get(e, "index"));
 		if (!json_is_integer(json_object_get(e, "index")) ||
 		    idx >= n) {
-			rc = proto(c, "rejected entry");
+			rc = kp_client_proto(c, "rejected entry");
 			goto out;
 		}
 		res[idx].accepted = 0;
@@ -469,87 +540,6 @@ out:
 	return rc;
 }
 
-int
-kp_client_reserve(struct kp_client *c, const char *target,
-    const uint8_t *group_id, size_t group_id_len, const char *request_id,
-    const uint8_t *ref, struct kp_reservation *out)
-{
-	json_t		*req = NULL, *reply = NULL;
-	char		*body = NULL, rid[33], refhex[2 * KP_REF_LEN + 1];
-	const char	*s;
-	uint8_t		 rnd[16], *kp = NULL;
-	size_t		 kplen;
-	int		 rc;
-
-	memset(out, 0, sizeof(*out));
-	if (target == NULL || group_id_len > KP_MAX_GROUP_ID)
-		return KP_EINVAL;
-	if (request_id == NULL) {
-		randombytes_buf(rnd, sizeof(rnd));
-		kp_hex(rnd, sizeof(rnd), rid);
-		request_id = rid;
-	}
-	rc = KP_ENOMEM;
-	if ((req = json_pack("{s:s, s:o*, s:s}", "target_username", target,
-	    "group_id", jb64(group_id, group_id_len), "request_id",
-	    request_id)) == NULL)
-		goto out;
-	if (ref != NULL) {
-		kp_hex(ref, KP_REF_LEN, refhex);
-		if (json_object_set_new(req, "keypackage_ref",
-		    json_string(refhex)) != 0)
-			goto out;
-	}
-	body = dumps(req);
-	req = NULL;
-	if (body == NULL)
-		goto out;
-	if ((rc = request(c, "POST", "/keypackages/reserve", body,
-	    &reply)) != KP_OK)
-		goto out;
-	s = json_string_value(json_object_get(reply, "keypackage_ref"));
-	if (s == NULL || kp_unhex(s, out->ref, KP_REF_LEN) != 0) {
-		rc = proto(c, "keypackage_ref");
-		goto out;
-	}
-	s = json_string_value(json_object_get(reply, "keypackage"));
-	if (s == NULL || (kp = malloc(strlen(s) + 1)) == NULL ||
-	    unb64(s, kp, strlen(s), &kplen) != 0 || kplen == 0) {
-		rc = proto(c, "keypackage");
-		goto out;
-	}
-	s = json_string_value(json_object_get(reply, "reservation_id"));
-	if (s == NULL || strlen(s) >= sizeof(out->reservation_id)) {
-		rc = proto(c, "reservation_id");
-		goto out;
-	}
-	snprintf(out->reservation_id, sizeof(out->reservation_id), "%s", s);
-	out->expires_at = json_integer_value(json_object_get(reply,
-	    "expires_at"));
-	out->last_resort = json_is_true(json_object_get(reply,
-	    "last_resort"));
-	out->keypackage = kp;
-	out->keypackage_len = kplen;
-	kp = NULL;
-	rc = KP_OK;
-out:
-	free(kp);
-	json_decref(req);
-	json_decref(reply);
-	free(body);
-	return rc;
-}
-
-void
-kp_reservation_free(struct kp_reservation *r)
-{
-	if (r == NULL)
-		return;
-	free(r->keypackage);
-	r->keypackage = NULL;
-	r->keypackage_len = 0;
-}
-
 static int
 ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
     const uint8_t *group_id, size_t group_id_len, int with_group)
@@ -561,13 +551,15 @@ ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
 		return KP_EINVAL;
 	kp_hex(ref, KP_REF_LEN, hex);
 	if (with_group)
-		body = dumps(json_pack("{s:s, s:o*}", "keypackage_ref", hex,
-		    "group_id", jb64(group_id, group_id_len)));
+		body = kp_client_dumps(json_pack("{s:s, s:o*}",
+		    "keypackage_ref", hex, "group_id",
+		    kp_client_jb64(group_id, group_id_len)));
 	else
-		body = dumps(json_pack("{s:s}", "keypackage_ref", hex));
+		body = kp_client_dumps(json_pack("{s:s}", "keypackage_ref",
+		    hex));
 	if (body == NULL)
 		return KP_ENOMEM;
-	rc = request(c, "POST", path, body, NULL);
+	rc = kp_client_request(c, "POST", path, body, NULL);
 	free(body);
 	return rc;
 }
@@ -593,11 +585,12 @@ kp_client_retire(struct kp_client *c, const uint8_t ref[KP_REF_LEN])
 
 	kp_hex(ref, KP_REF_LEN, hex);
 	snprintf(path, sizeof(path), "/keypackages/%s", hex);
-	return request(c, "DELETE", path, NULL, NULL);
+	return kp_client_request(c, "DELETE", path, NULL, NULL);
 }
 
-static int
-u32field(json_t *o, const char *name, uint32_t *out)
+/* kp_client_u32: member name of o as a uint32; -1 when not one. */
+int
+kp_client_u32(json_t *o, const char *name, uint32_t *out)
 {
 	json_t	*v = json_object_get(o, name);
 
@@ -612,7 +605,7 @@ int
 kp_client_status(struct kp_client *c, const char *user,
     struct kp_remote_status *out)
 {
-	json_t	*reply = NULL;
+	json_t	*reply = NULL, *hk;
 	char	 path[64 + KP_MAX_USERNAME];
 	int	 rc;
 
@@ -620,16 +613,25 @@ kp_client_status(struct kp_client *c, const char *user,
 	if (!kp_username_valid(user))
 		return KP_EINVAL;
 	snprintf(path, sizeof(path), "/keypackages/status/%s", user);
-	if ((rc = request(c, "GET", path, NULL, &reply)) != KP_OK)
+	if ((rc = kp_client_request(c, "GET", path, NULL, &reply)) != KP_OK)
 		goto out;
-	if (u32field(reply, "available", &out->available) != 0 ||
-	    u32field(reply, "reserved", &out->reserved) != 0 ||
-	    u32field(reply, "spent", &out->spent) != 0 ||
-	    u32field(reply, "expired", &out->expired) != 0 ||
-	    u32field(reply, "last_resort", &out->last_resort) != 0) {
-		rc = proto(c, "status counts");
+	/* another user's: whether a reserve would get a key, no more */
+	if (json_is_boolean(hk = json_object_get(reply, "has_keys")) &&
+	    json_object_get(reply, "available") == NULL) {
+		out->has_keys = json_is_true(hk);
+		rc = KP_OK;
 		goto out;
 	}
+	if (kp_client_u32(reply, "available", &out->available) != 0 ||
+	    kp_client_u32(reply, "reserved", &out->reserved) != 0 ||
+	    kp_client_u32(reply, "spent", &out->spent) != 0 ||
+	    kp_client_u32(reply, "expired", &out->expired) != 0 ||
+	    kp_client_u32(reply, "last_resort", &out->last_resort) != 0) {
+		rc = kp_client_proto(c, "status counts");
+		goto out;
+	}
+	out->counts = 1;
+	out->has_keys = out->available > 0;
 	rc = KP_OK;
 out:
 	json_decref(reply);
@@ -660,11 +662,11 @@ remote_key(struct kp_client *c, json_t *e, struct kp_remote_key *k)
 
 	s = json_string_value(json_object_get(e, "keypackage_ref"));
 	if (s == NULL || kp_unhex(s, k->ref, KP_REF_LEN) != 0)
-		return proto(c, "keypackage_ref");
+		return kp_client_proto(c, "keypackage_ref");
 	k->state = kp_state_from_name(json_string_value(json_object_get(e,
 	    "status")));
 	if (k->state < 0)
-		return proto(c, "status");
+		return kp_client_proto(c, "status");
 	k->last_resort = json_is_true(json_object_get(e, "last_resort"));
 	k->uploaded_at = i64field(e, "uploaded_at");
 	k->not_after = i64field(e, "not_after");
@@ -674,9 +676,9 @@ remote_key(struct kp_client *c, json_t *e, struct kp_remote_key *k)
 	strfield(e, "reserved_by", k->reserved_by, sizeof(k->reserved_by));
 	strfield(e, "spent_by", k->spent_by, sizeof(k->spent_by));
 	s = json_string_value(json_object_get(e, "group_id"));
-	if (s != NULL && unb64(s, k->group_id, sizeof(k->group_id),
+	if (s != NULL && kp_client_unb64(s, k->group_id, sizeof(k->group_id),
 	    &k->group_id_len) != 0)
-		return proto(c, "group_id");
+		return kp_client_proto(c, "group_id");
 	return KP_OK;
 }
 
@@ -690,14 +692,9 @@ kp_client_mine(struct kp_client *c, struct kp_remote_key **keys, size_t *n)
 
 	*keys = NULL;
 	*n = 0;
-	if ((rc = request(c, "GET", "/keypackages/mine", NULL,
-	    &reply)) != KP_OK)
+	if ((rc = kp_client_get_list(c, "/keypackages/mine", "keypackages",
+	    &reply, &arr)) != KP_OK)
 		goto out;
-	arr = json_object_get(reply, "keypackages");
-	if (!json_is_array(arr)) {
-		rc = proto(c, "keypackages");
-		goto out;
-	}
 	cnt = json_array_size(arr);
 	if ((k = calloc(cnt ? cnt : 1, sizeof(*k))) == NULL) {
 		rc = KP_ENOMEM;
@@ -728,10 +725,10 @@ kp_client_mine_one(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
 	memset(out, 0, sizeof(*out));
 	kp_hex(ref, KP_REF_LEN, hex);
 	(void)snprintf(path, sizeof(path), "/keypackages/mine/%s", hex);
-	if ((rc = request(c, "GET", path, NULL, &reply)) == KP_OK &&
+	if ((rc = kp_client_request(c, "GET", path, NULL, &reply)) == KP_OK &&
 	    (rc = remote_key(c, reply, out)) == KP_OK &&
 	    memcmp(out->ref, ref, KP_REF_LEN) != 0)
-		rc = proto(c, "keypackage_ref");
+		rc = kp_client_proto(c, "keypackage_ref");
 	json_decref(reply);
 	return rc;
 }

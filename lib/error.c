@@ -60,6 +60,7 @@ static const struct {
 	{ KP_ERATE,	"rate limited" },
 	{ KP_EREJECTED,	"rejected by server" },
 	{ KP_ESERVER,	"server error" },
+	{ KP_ENOTENROLLED, "device not enrolled" },
 };
 
 const char *

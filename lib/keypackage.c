@@ -495,6 +495,19 @@ u16_any_in(const uint16_t *v, size_t n, uint16_t lo, uint16_t hi)
 	return 0;
 }
 
+/* 1 when a value occurs twice among the n values of v. */
+static int
+u16_dup(const uint16_t *v, size_t n)
+{
+	size_t	i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (v[i] == v[j])
+				return 1;
+	return 0;
+}
+
 /* One capabilities list of opts: NULL/0, or 1 .. KP_MAX_CAPS values. */
 static int
 caps_list_ok(const uint16_t *v, size_t n)
@@ -531,6 +544,19 @@ kp_kpopts_check(const struct kp_kpopts *o, const char **why)
 	    !caps_list_ok(o->cap_extensions, o->ncap_extensions) ||
 	    !caps_list_ok(o->cap_proposals, o->ncap_proposals)) {
 		w = "a capabilities list is NULL or longer than 64 entries";
+		goto out;
+	}
+	/* RFC 9420 §7.2 lists hold each type once; 0x0000 is reserved */
+	if (u16_dup(o->cap_credentials, o->ncap_credentials) ||
+	    u16_dup(o->cap_extensions, o->ncap_extensions) ||
+	    u16_dup(o->cap_proposals, o->ncap_proposals)) {
+		w = "a capabilities list holds a type twice";
+		goto out;
+	}
+	if (u16_any_in(o->cap_credentials, o->ncap_credentials, 0, 0) ||
+	    u16_any_in(o->cap_extensions, o->ncap_extensions, 0, 0) ||
+	    u16_any_in(o->cap_proposals, o->ncap_proposals, 0, 0)) {
+		w = "a capabilities list holds the reserved type 0x0000";
 		goto out;
 	}
 	/* RFC 9420 §7.2: the credential type in use must be listed */

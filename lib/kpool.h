@@ -101,6 +101,8 @@ enum kp_error {
 	KP_ERATE = -77,		/* 429: rate limited */
 	KP_EREJECTED = -78,	/* 400 or upload rejected the key */
 	KP_ESERVER = -79,	/* 5xx */
+	KP_ENOTENROLLED = -80,	/* 403 enrollment_required: the device is
+				   not enrolled yet */
 };
 
 /*
@@ -130,6 +132,7 @@ const char *kp_strerror(int code);
 #define KP_SIGN_SEED_LEN	32	/* Ed25519 seed (private) */
 #define KP_MAX_KEYPACKAGE	65536	/* cap on an encoded KeyPackage */
 #define KP_MAX_IDENTITY		255	/* cap on a basic credential identity */
+#define KP_MAX_CAPS		64	/* types a capabilities list holds */
 
 /* ------------------------------------------------------------------ */
 /* KeyPackages (lib/keypackage.c). */
@@ -174,9 +177,11 @@ struct kp_kpsecrets {
 /*
  * kp_kpopts_check: whether kp_keypackage_generate would take opts.
  * KP_OK, or KP_EINVAL (bad identity, a capabilities list too long or
- * NULL with a count, or a default extension or proposal type listed,
- * which RFC 9420 §7.2 forbids), KP_ESUITE or KP_ELIFETIME; *why
- * (when why is not NULL) then points at a static sentence saying which.
+ * NULL with a count, a type listed twice or the reserved 0, a
+ * credential list without basic, or a default extension or proposal
+ * type listed, which RFC 9420 §7.2 forbids), KP_ESUITE or KP_ELIFETIME;
+ * *why (when why is not NULL) then points at a static sentence saying
+ * which.
  */
 int kp_kpopts_check(const struct kp_kpopts *opts, const char **why) KP_WUR;
 
@@ -385,14 +390,15 @@ int kp_principal(const char *user, const char *device, char *buf,
 int kp_principal_parse(const char *s, char user[KP_MAX_USERNAME + 1],
     char device[KP_MAX_DEVICE + 1]) KP_WUR;
 
-struct kp_client;	/* one user's signed connection to a server, opaque */
+struct kp_client;	/* one device's signed connection to a server, opaque */
 
 /*
  * kp_client_new: a client for the server at url (http://host:port) that
- * signs every request as user with the Ed25519 key of seed.  Free with
- * kp_client_free().  Not thread-safe: one client per thread.
+ * signs every request as principal (a user name, or "user/device") with
+ * the Ed25519 key of seed.  Free with kp_client_free().  Not
+ * thread-safe: one client per thread.
  */
-int kp_client_new(const char *url, const char *user,
+int kp_client_new(const char *url, const char *principal,
     const uint8_t seed[KP_SIGN_SEED_LEN], struct kp_client **out) KP_WUR;
 /* kp_client_free: close the connection; NULL is fine. */
 void kp_client_free(struct kp_client *c);
@@ -403,9 +409,15 @@ void kp_client_set_timeouts(struct kp_client *c, long connect_ms,
     long total_ms);
 /* kp_client_last_status: HTTP status of the last request, 0 if none. */
 long kp_client_last_status(const struct kp_client *c);
+/* kp_client_error_code: the server's error code of the last request
+ * ("enrollment_required", ...); "" when none. */
+const char *kp_client_error_code(const struct kp_client *c);
 
-/* kp_client_register: POST /users, our name and public key; KP_ECONFLICT
- * when the name is taken. */
+/*
+ * kp_client_register: POST /users, our user, device and public key;
+ * KP_ECONFLICT when the name or key is taken, KP_ENOTENROLLED when the
+ * user exists and this device is not enrolled yet.
+ */
 int kp_client_register(struct kp_client *c) KP_WUR;
 
 struct kp_upload_result {
@@ -430,19 +442,79 @@ struct kp_reservation {
 	char		 reservation_id[65];
 	int64_t		 expires_at;
 	int		 last_resort;
+	char		 device[KP_MAX_DEVICE + 1];	/* whose key; "" when
+							   the server did
+							   not say */
+	uint16_t	 cipher_suite;	/* 0 when the server did not say */
+};
+
+/* What a reserve or a claim asks for; zeroed fields are not sent. */
+struct kp_reserve_opts {
+	const char	*target_device;	/* one device of the target (reserve) */
+	uint16_t	 cipher_suite;	/* only keys of this suite */
+	const uint8_t	*group_id;
+	size_t		 group_id_len;
+	const char	*request_id;	/* retries; NULL: a random one */
+	const uint8_t	*ref;		/* one key, its owner only (reserve) */
 };
 
 /*
- * kp_client_reserve: POST /keypackages/reserve of one key of target for
- * group_id.  request_id makes retries idempotent (NULL: a random one).
- * ref, when not NULL, names one key: only its owner may do that.
- * Release *out with kp_reservation_free().
+ * kp_client_reserve: POST /keypackages/reserve of one key of target as
+ * o says (NULL: any key, no group).  request_id makes retries
+ * idempotent.  Release *out with kp_reservation_free().
  */
 int kp_client_reserve(struct kp_client *c, const char *target,
-    const uint8_t *group_id, size_t group_id_len, const char *request_id,
-    const uint8_t *ref, struct kp_reservation *out) KP_WUR;
+    const struct kp_reserve_opts *o, struct kp_reservation *out) KP_WUR;
 /* kp_reservation_free: release what kp_client_reserve filled in. */
 void kp_reservation_free(struct kp_reservation *r);
+/* What a claim handed out: one reservation per device that had a key. */
+struct kp_claim {
+	struct kp_reservation	*keys;		/* malloc'd, n of them */
+	size_t			 n;
+	char			(*exhausted)[KP_MAX_DEVICE + 1]; /* malloc'd */
+	size_t			 nexhausted;	/* devices with no key */
+};
+
+/*
+ * kp_client_claim: POST /keypackages/claim: one key of each device of
+ * target, as o says (its group_id, request_id and cipher_suite;
+ * target_device and ref must be unset).  KP_EEXHAUSTED when no device
+ * had one (out still lists them).  Release *out with kp_claim_free().
+ */
+int kp_client_claim(struct kp_client *c, const char *target,
+    const struct kp_reserve_opts *o, struct kp_claim *out) KP_WUR;
+/* kp_claim_free: release what kp_client_claim filled in. */
+void kp_claim_free(struct kp_claim *cl);
+
+/* One device of a user, as GET /devices lists it. */
+struct kp_device {
+	char		name[KP_MAX_DEVICE + 1];
+	uint8_t		public_key[KP_SIGN_PK_LEN];
+	int64_t		enrolled_at;
+	uint32_t	available, reserved, spent, expired, last_resort;
+};
+
+/*
+ * kp_client_enroll: POST /devices: enroll the device name of our user
+ * with its Ed25519 public key pub.  KP_ECONFLICT when the name or the
+ * key is another device's.
+ */
+int kp_client_enroll(struct kp_client *c, const char *device,
+    const uint8_t pub[KP_SIGN_PK_LEN]) KP_WUR;
+/*
+ * kp_client_remove_device: DELETE /devices/{device}: remove one device
+ * of our user, its keys retired; *retired (when not NULL) gets how many.
+ * KP_ENOTFOUND, or KP_ECONFLICT for the user's last device.
+ */
+int kp_client_remove_device(struct kp_client *c, const char *device,
+    uint32_t *retired) KP_WUR;
+/*
+ * kp_client_devices: GET /devices: our user's devices, in name order,
+ * into *list (malloc'd, caller frees) and *n.
+ */
+int kp_client_devices(struct kp_client *c, struct kp_device **list,
+    size_t *n) KP_WUR;
+
 /* kp_client_spend: POST /keypackages/spend of ref for group_id. */
 int kp_client_spend(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
     const uint8_t *group_id, size_t group_id_len) KP_WUR;
@@ -455,8 +527,14 @@ int kp_client_retire(struct kp_client *c,
 
 struct kp_remote_status {
 	uint32_t available, reserved, spent, expired, last_resort;
+	int	 counts;	/* 1: the counts above came (our own user) */
+	int	 has_keys;	/* a key is available (any user) */
 };
-/* kp_client_status: GET /keypackages/status/{user}, the counts. */
+/*
+ * kp_client_status: GET /keypackages/status/{user}: the counts for our
+ * own user; for another user the server tells only whether it has a
+ * key to hand out (counts 0, has_keys).
+ */
 int kp_client_status(struct kp_client *c, const char *user,
     struct kp_remote_status *out) KP_WUR;
 
@@ -480,8 +558,8 @@ struct kp_remote_key {
 	int	last_resort;
 	int64_t	uploaded_at, not_after, reserved_at, reservation_expires_at,
 		spent_at;
-	char	reserved_by[KP_MAX_USERNAME + 1];
-	char	spent_by[KP_MAX_USERNAME + 1];
+	char	reserved_by[KP_MAX_PRINCIPAL + 1];	/* principals */
+	char	spent_by[KP_MAX_PRINCIPAL + 1];
 	uint8_t	group_id[KP_MAX_GROUP_ID];
 	size_t	group_id_len;
 };
@@ -498,14 +576,29 @@ int kp_client_mine_one(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
 /* ------------------------------------------------------------------ */
 /* The local pool (lib/store.c, lib/policy.c, lib/sync.c). */
 
+#define KP_MAX_SUITES	2	/* suites a pool keeps (0x0001, 0x0003) */
+
 struct kp_policy {
-	uint32_t target;		/* 32 */
+	uint32_t target;		/* 32, per suite */
 	uint32_t low_watermark;		/* 8: replenish when available < it */
 	uint32_t hard_cap;		/* 64 on created + available */
 	int64_t	 lifetime;		/* 14 days, seconds */
 	int64_t	 refresh_interval;	/* 30 s */
-	uint16_t suite;			/* KP_SUITE_X25519_AES128GCM */
-	int	 last_resort;		/* keep one last-resort key: 1 */
+	int	 last_resort;		/* one last-resort key a suite: 1 */
+	/* the suites kept, each at target: { KP_SUITE_X25519_AES128GCM } */
+	uint16_t suites[KP_MAX_SUITES];
+	uint32_t nsuites;
+	/*
+	 * The capabilities of new keys (RFC 9420 §7.2), beyond what is
+	 * implied: credential types (0: basic alone; else basic must be
+	 * among them), extension and proposal types (no default ones).
+	 */
+	uint16_t credentials[KP_MAX_CAPS];
+	uint32_t ncredentials;
+	uint16_t extensions[KP_MAX_CAPS];
+	uint32_t nextensions;
+	uint16_t proposals[KP_MAX_CAPS];
+	uint32_t nproposals;
 };
 
 /* kp_policy_default: fill p with the defaults above. */
@@ -586,15 +679,19 @@ int64_t kp_key_epoch(const struct kp_key *k);
 /* kp_key_credential_hash: SHA-256 of its Credential, 32 bytes. */
 const uint8_t *kp_key_credential_hash(const struct kp_key *k);
 
-struct kp_pool;		/* one user's local pool, opaque */
+struct kp_pool;		/* one device's local pool, opaque */
 
 /*
  * kp_pool_open: open (creating on first use) the store at dbpath (mode
- * 0600, WAL) for user, with the at-rest key in keyfile (created 0600 on
- * first use; NULL means dbpath with ".key" appended).  A new store gets
- * a fresh Ed25519 identity.  user may be NULL to open an existing store
- * as whoever owns it.  Close with kp_pool_close().  On failure *out may
- * still hold a handle for kp_errmsg(): close it too.
+ * 0600, WAL) of one device of user, with the at-rest key in keyfile
+ * (created 0600 on first use; NULL means dbpath with ".key" appended).
+ * A new store gets a fresh Ed25519 identity.  user may be NULL to open
+ * an existing store as whoever owns it; device NULL means the store's
+ * device, or KP_DEFAULT_DEVICE for a new store.  A store opened with
+ * another user or device than its own is KP_EINVAL ("the store belongs
+ * to device X").  A store made before devices migrates in place: it is
+ * the device "default", its keys kept.  Close with kp_pool_close().  On
+ * failure *out may still hold a handle for kp_errmsg(): close it too.
  *
  * A handle may be used by several threads at once: local work (reads,
  * generation, local moves, Welcomes) goes on while another thread talks
@@ -603,7 +700,7 @@ struct kp_pool;		/* one user's local pool, opaque */
  * handles, in one process or several, may share one store.
  */
 int kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
-    struct kp_pool **out) KP_WUR;
+    const char *device, struct kp_pool **out) KP_WUR;
 /* kp_pool_close: close the store and wipe the identity; NULL is fine.
  * No other thread may be using p. */
 void kp_pool_close(struct kp_pool *p);
@@ -616,7 +713,14 @@ void kp_pool_close(struct kp_pool *p);
 const char *kp_errmsg(const struct kp_pool *p);
 /* kp_pool_user: the user name the store belongs to. */
 const char *kp_pool_user(const struct kp_pool *p);
-/* kp_pool_identity: the user's Ed25519 public key. */
+/* kp_pool_device: the name of the store's device. */
+const char *kp_pool_device(const struct kp_pool *p);
+/*
+ * kp_pool_principal: the device's principal (kp_principal): the
+ * identity of its keys' credential and the keyid of its requests.
+ */
+const char *kp_pool_principal(const struct kp_pool *p);
+/* kp_pool_identity: the device's Ed25519 public key. */
 void kp_pool_identity(const struct kp_pool *p, uint8_t pub[KP_SIGN_PK_LEN]);
 /* kp_pool_set_server: talk to url from now on; NULL means offline. */
 int kp_pool_set_server(struct kp_pool *p, const char *url) KP_WUR;
@@ -658,16 +762,25 @@ int kp_pool_set_batching(struct kp_pool *p, int on) KP_WUR;
 
 /* kp_pool_policy_get: the stored policy, defaults where unset. */
 int kp_pool_policy_get(struct kp_pool *p, struct kp_policy *out) KP_WUR;
-/* kp_pool_policy_set: store a policy; KP_EINVAL if inconsistent. */
+/* kp_pool_policy_set: store a policy; KP_EINVAL if inconsistent (the
+ * reason in kp_errmsg). */
 int kp_pool_policy_set(struct kp_pool *p, const struct kp_policy *in) KP_WUR;
-/* kp_pool_config_set: set one "key = value" setting; KP_EINVAL if bad. */
+/*
+ * kp_pool_config_set: set one "key = value" setting (see kpool(7)):
+ * target, low_watermark, hard_cap, lifetime, refresh_interval,
+ * last_resort, suites (suite, the old name, takes one), credentials,
+ * extensions, proposals.  KP_EINVAL with the reason in kp_errmsg when
+ * the value or the policy it makes is bad.
+ */
 int kp_pool_config_set(struct kp_pool *p, const char *key,
     const char *value) KP_WUR;
 /* kp_pool_config_text: the settings as "key = value\n" lines, malloc'd. */
 int kp_pool_config_text(struct kp_pool *p, char **text) KP_WUR;
 
-/* kp_pool_counts: keys per state, last-resort keys included. */
-int kp_pool_counts(struct kp_pool *p, struct kp_counts *out) KP_WUR;
+/* kp_pool_counts: keys of suite (0: every suite) per state, last-resort
+ * keys included. */
+int kp_pool_counts(struct kp_pool *p, uint16_t suite,
+    struct kp_counts *out) KP_WUR;
 /*
  * kp_pool_list: the keys in state (-1: all), oldest first, into *keys
  * (an array of *n records); release with kp_keys_free(*keys, *n).  A
@@ -707,17 +820,58 @@ struct kp_sync_report {
 	uint32_t generated;
 	uint32_t uploaded;
 	int	 online;	/* the server answered */
+	uint32_t retired;	/* retired on the server (rotate) */
 };
 /* kp_pool_expire: move keys past not_after to expired, wipe them. */
 int kp_pool_expire(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
 /* kp_pool_sync: pull the server's view of our keys, push created ones. */
 int kp_pool_sync(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
+/* kp_pool_refresh modes */
+#define KP_REFRESH_WATERMARK	0	/* replenish a suite whose available
+					   keys fell under the low watermark */
+#define KP_REFRESH_TARGET	1	/* top every suite up to target */
+
 /*
- * kp_pool_refresh: expire, sync, replenish to target and keep one
- * last-resort key published.  Idempotent; a failure leaves the store
- * consistent.
+ * kp_pool_refresh: expire, sync, replenish each suite to target as mode
+ * says, and keep one last-resort key a suite published.  Idempotent; a
+ * failure leaves the store consistent.
  */
-int kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
+int kp_pool_refresh(struct kp_pool *p, int mode,
+    struct kp_sync_report *r) KP_WUR;
+/*
+ * kp_pool_rotate: retire every available key of this device on the
+ * server (it keeps tombstones), expire them here (their private keys
+ * wiped), make fresh keys to target from the current policy and upload
+ * them.  Reserved keys finish their course.  r->retired counts the
+ * retired keys.
+ */
+int kp_pool_rotate(struct kp_pool *p, struct kp_sync_report *r) KP_WUR;
+
+/*
+ * kp_pool_enroll: enroll another device of our user on the server, by
+ * name, with its Ed25519 public key pub (its identity file).
+ */
+int kp_pool_enroll(struct kp_pool *p, const char *device,
+    const uint8_t pub[KP_SIGN_PK_LEN]) KP_WUR;
+/*
+ * kp_pool_remove_device: remove a device of our user on the server (its
+ * keys are retired); *retired (when not NULL) gets how many.
+ */
+int kp_pool_remove_device(struct kp_pool *p, const char *device,
+    uint32_t *retired) KP_WUR;
+/*
+ * kp_pool_devices: our user's devices as the server lists them now,
+ * kept in the store, into *list (malloc'd, caller frees) and *n.
+ */
+int kp_pool_devices(struct kp_pool *p, struct kp_device **list,
+    size_t *n) KP_WUR;
+/*
+ * kp_pool_devices_cached: the last list kp_pool_devices (or a sync)
+ * kept, with no call to the server; *at its time (0 and no devices:
+ * never asked).
+ */
+int kp_pool_devices_cached(struct kp_pool *p, struct kp_device **list,
+    size_t *n, int64_t *at) KP_WUR;
 
 /*
  * kp_pool_welcome: open a Welcome (MLSMessage) for one of our keys, with
@@ -765,6 +919,9 @@ struct kp_status {
 	struct kp_counts counts;
 	int	 health;		/* KP_HEALTH_* */
 	int64_t	 last_sync;		/* 0: never */
+	int	 enrolled;		/* 1 yes, 0 pending (an enrolled
+					   device or the operator must
+					   enroll it), -1 not asked yet */
 };
 /*
  * kp_pool_status: the counts, the health and the time of the last sync.

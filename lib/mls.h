@@ -27,7 +27,6 @@
 #define KP_PROPOSAL_DEFAULT_MAX	0x0007
 
 /* caps on counts from outside */
-#define KP_MAX_CAPS		64	/* entries a generated list may hold */
 #define KP_MAX_EXTS		256	/* extensions in one list */
 
 struct kp_span {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * policy.c: the pool policy (target, low watermark, hard cap, lifetime,
- * refresh interval, suite, last-resort key), its "key = value" text form
- * and its place in the store, and the names of the health values.
+ * refresh interval, last-resort key, the suites kept and the
+ * capabilities of new keys), its "key = value" text form and its place
+ * in the store, and the names of the health values.
  */
 
 #include <ctype.h>
@@ -42,8 +43,10 @@ kp_policy_default(struct kp_policy *p)
 	p->hard_cap = 64;
 	p->lifetime = 14 * 86400;
 	p->refresh_interval = 30;
-	p->suite = KP_SUITE_X25519_AES128GCM;
 	p->last_resort = 1;
+	p->suites[0] = KP_SUITE_X25519_AES128GCM;
+	p->nsuites = 1;
+	p->ncredentials = p->nextensions = p->nproposals = 0;
 }
 
 int
@@ -65,6 +68,63 @@ kp_policy_needed(const struct kp_policy *p, const struct kp_counts *c)
 	return (uint32_t)(want < room ? want : room);
 }
 
+/* Why the suites of p are bad, or NULL. */
+static const char *
+suites_check(const struct kp_policy *p)
+{
+	uint32_t	i;
+
+	if (p->nsuites < 1 || p->nsuites > KP_MAX_SUITES)
+		return "suites must list one or two suites";
+	for (i = 0; i < p->nsuites; i++) {
+		if (p->suites[i] != KP_SUITE_X25519_AES128GCM &&
+		    p->suites[i] != KP_SUITE_X25519_CHACHA20)
+			return "suites: each must be 0x0001 or 0x0003";
+		if (i > 0 && p->suites[i] == p->suites[0])
+			return "suites: a suite is listed twice";
+	}
+	return NULL;
+}
+
+/*
+ * Why the capabilities of p are bad (RFC 9420 §7.2), or NULL: what
+ * kp_kpopts_check says of the options new keys would be made with.
+ */
+static const char *
+caps_check(const struct kp_policy *p)
+{
+	struct kp_kpopts	o;
+	const char		*why = NULL;
+
+	if (p->ncredentials > KP_MAX_CAPS || p->nextensions > KP_MAX_CAPS ||
+	    p->nproposals > KP_MAX_CAPS)
+		return "a capabilities list holds more than 64 types";
+	kp_policy_kpopts(p, p->suites[0], &o);
+	o.identity = (const uint8_t *)"x";	/* the pool's own is valid */
+	o.identity_len = 1;
+	if (kp_kpopts_check(&o, &why) != KP_OK)
+		return why;
+	return NULL;
+}
+
+/*
+ * kp_policy_kpopts: the options of a new key of suite under p: its
+ * capabilities; identity, lifetime and last_resort are the caller's.
+ */
+void
+kp_policy_kpopts(const struct kp_policy *p, uint16_t suite,
+    struct kp_kpopts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->suite = suite;
+	o->cap_credentials = p->credentials;
+	o->ncap_credentials = p->ncredentials;
+	o->cap_extensions = p->extensions;
+	o->ncap_extensions = p->nextensions;
+	o->cap_proposals = p->proposals;
+	o->ncap_proposals = p->nproposals;
+}
+
 /*
  * kp_policy_check: 0 when p is consistent, else KP_EINVAL with the reason
  * in err.
@@ -84,11 +144,12 @@ kp_policy_check(const struct kp_policy *p, char *err, size_t errlen)
 		why = "lifetime must be 60 s to 89 days";
 	else if (p->refresh_interval < 1 || p->refresh_interval > MAX_REFRESH)
 		why = "refresh_interval must be 1 s to 1 day";
-	else if (p->suite != KP_SUITE_X25519_AES128GCM &&
-	    p->suite != KP_SUITE_X25519_CHACHA20)
-		why = "suite must be 0x0001 or 0x0003";
 	else if (p->last_resort != 0 && p->last_resort != 1)
 		why = "last_resort must be 0 or 1";
+	else
+		why = suites_check(p);
+	if (why == NULL)
+		why = caps_check(p);
 	if (why == NULL)
 		return KP_OK;
 	if (err != NULL && errlen > 0)
@@ -194,13 +255,60 @@ parse_bool(const char *s)
 	return -1;
 }
 
+/*
+ * Parse the list v ("a, b, c", or "none") of 16-bit types into out
+ * (*n of them); with names, "basic" and "x509" name credential types.
+ * NULL, or why not.
+ */
+static const char *
+parse_list(const char *v, int names, uint16_t *out, uint32_t max,
+    uint32_t *n)
+{
+	char		 item[16];
+	const char	*s = v, *e;
+	size_t		 l;
+	int64_t		 x;
+
+	*n = 0;
+	if (strcmp(v, "none") == 0)
+		return NULL;
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		for (e = s; *e != '\0' && *e != ',' && *e != ' ' &&
+		    *e != '\t'; e++)
+			;
+		if ((l = (size_t)(e - s)) == 0 || l >= sizeof(item))
+			return "not a list of types (\"a, b\" or \"none\")";
+		memcpy(item, s, l);
+		item[l] = '\0';
+		if (names && strcmp(item, "basic") == 0)
+			x = KP_CRED_BASIC;
+		else if (names && strcmp(item, "x509") == 0)
+			x = KP_CRED_X509;
+		else if ((x = parse_suite(item)) < 0 || x > UINT16_MAX)
+			return "not a type (a number, decimal or 0x hex)";
+		if (*n == max)
+			return max == KP_MAX_CAPS ? "more types than a "
+			    "capabilities list holds (64)" : "more than two "
+			    "suites";
+		out[(*n)++] = (uint16_t)x;
+		for (s = e; *s == ' ' || *s == '\t'; s++)
+			;
+		if (*s == '\0')
+			return NULL;
+		if (*s++ != ',')
+			return "types are separated by commas";
+	}
+}
+
 /* Set one setting of np from its text, without the whole-policy check. */
 static int
 parse_one(struct kp_policy *np, const char *key, const char *value,
     char *err, size_t errlen)
 {
-	char		 v[64];
-	const char	*s;
+	char		 v[KP_POLICY_VALUE_MAX];
+	const char	*s, *why;
 	size_t		 l;
 	int64_t		 x;
 
@@ -240,11 +348,30 @@ parse_one(struct kp_policy *np, const char *key, const char *value,
 		else
 			np->refresh_interval = x;
 	} else if (strcmp(key, "suite") == 0) {
+		/* the old name: one suite */
 		if ((x = parse_suite(v)) < 0 || x > UINT16_MAX) {
 			(void)snprintf(err, errlen, "suite: not a number");
 			return KP_EINVAL;
 		}
-		np->suite = (uint16_t)x;
+		np->suites[0] = (uint16_t)x;
+		np->nsuites = 1;
+	} else if (strcmp(key, "suites") == 0) {
+		if ((why = parse_list(v, 0, np->suites, KP_MAX_SUITES,
+		    &np->nsuites)) != NULL) {
+			(void)snprintf(err, errlen, "suites: %s", why);
+			return KP_EINVAL;
+		}
+	} else if (strcmp(key, "credentials") == 0 ||
+	    strcmp(key, "extensions") == 0 || strcmp(key, "proposals") == 0) {
+		why = key[0] == 'c' ? parse_list(v, 1, np->credentials,
+		    KP_MAX_CAPS, &np->ncredentials) : key[0] == 'e' ?
+		    parse_list(v, 0, np->extensions, KP_MAX_CAPS,
+		    &np->nextensions) : parse_list(v, 0, np->proposals,
+		    KP_MAX_CAPS, &np->nproposals);
+		if (why != NULL) {
+			(void)snprintf(err, errlen, "%s: %s", key, why);
+			return KP_EINVAL;
+		}
 	} else if (strcmp(key, "last_resort") == 0) {
 		if ((np->last_resort = parse_bool(v)) < 0) {
 			(void)snprintf(err, errlen, "last_resort: not 0 or 1");
@@ -276,18 +403,51 @@ kp_policy_parse_set(struct kp_policy *p, const char *key, const char *value,
 	return KP_OK;
 }
 
+/*
+ * The list of n types v as text into buf (cap bytes): "none" when
+ * empty; with names, basic and x509 by name.
+ */
+static void
+list_text(const uint16_t *v, uint32_t n, int names, char *buf, size_t cap)
+{
+	size_t		l = 0;
+	uint32_t	i;
+
+	(void)snprintf(buf, cap, "none");
+	for (i = 0; i < n && l < cap; i++) {
+		if (names && (v[i] == KP_CRED_BASIC || v[i] == KP_CRED_X509))
+			l += (size_t)snprintf(buf + l, cap - l, "%s%s",
+			    i ? "," : "", v[i] == KP_CRED_BASIC ? "basic" :
+			    "x509");
+		else
+			l += (size_t)snprintf(buf + l, cap - l, "%s0x%04x",
+			    i ? "," : "", v[i]);
+	}
+}
+
 /* kp_policy_text: p as "key = value\n" lines, malloc'd into *text. */
 int
 kp_policy_text(const struct kp_policy *p, char **text)
 {
+	char	 suites[KP_POLICY_VALUE_MAX], creds[KP_POLICY_VALUE_MAX];
+	char	 exts[KP_POLICY_VALUE_MAX], props[KP_POLICY_VALUE_MAX];
 	char	*t;
 	int	 n;
 
+	list_text(p->suites, p->nsuites, 0, suites, sizeof(suites));
+	if (p->ncredentials == 0)
+		(void)snprintf(creds, sizeof(creds), "basic");
+	else
+		list_text(p->credentials, p->ncredentials, 1, creds,
+		    sizeof(creds));
+	list_text(p->extensions, p->nextensions, 0, exts, sizeof(exts));
+	list_text(p->proposals, p->nproposals, 0, props, sizeof(props));
 	n = asprintf(&t, "target = %u\nlow_watermark = %u\nhard_cap = %u\n"
-	    "lifetime = %lld\nrefresh_interval = %lld\nsuite = 0x%04x\n"
-	    "last_resort = %d\n", p->target, p->low_watermark, p->hard_cap,
-	    (long long)p->lifetime, (long long)p->refresh_interval, p->suite,
-	    p->last_resort);
+	    "lifetime = %lld\nrefresh_interval = %lld\nsuites = %s\n"
+	    "last_resort = %d\ncredentials = %s\nextensions = %s\n"
+	    "proposals = %s\n", p->target, p->low_watermark, p->hard_cap,
+	    (long long)p->lifetime, (long long)p->refresh_interval, suites,
+	    p->last_resort, creds, exts, props);
 	if (n < 0) {
 		*text = NULL;
 		return KP_ENOMEM;
@@ -296,9 +456,12 @@ kp_policy_text(const struct kp_policy *p, char **text)
 	return KP_OK;
 }
 
+/* The stored settings, in the order they load: suite (the old name)
+ * before suites, which wins. */
 static const char *const policy_keys[] = {
 	"target", "low_watermark", "hard_cap", "lifetime", "refresh_interval",
-	"suite", "last_resort",
+	"suite", "suites", "last_resort", "credentials", "extensions",
+	"proposals",
 };
 #define NPOLICY_KEYS	(sizeof(policy_keys) / sizeof(policy_keys[0]))
 
@@ -307,7 +470,7 @@ int
 kp_policy_load(struct kp_store *st, struct kp_policy *out)
 {
 	struct kp_policy	 p;
-	char			 name[64], v[64], why[128];
+	char			 name[64], v[KP_POLICY_VALUE_MAX], why[128];
 	size_t			 i;
 	int			 rc, found;
 

@@ -12,6 +12,9 @@
 #include "kpool.h"
 #include "store.h"
 
+/* Longest value of a setting, bytes (a list of 64 types). */
+#define KP_POLICY_VALUE_MAX	512
+
 /* kp_policy_check: KP_OK, or KP_EINVAL with the reason in err. */
 int	kp_policy_check(const struct kp_policy *p, char *err,
 	    size_t errlen) KP_WUR;
@@ -27,5 +30,12 @@ int	kp_policy_parse_set(struct kp_policy *p, const char *key,
 	    const char *value, char *err, size_t errlen) KP_WUR;
 /* kp_policy_text: p as "key = value\n" lines, malloc'd into *text. */
 int	kp_policy_text(const struct kp_policy *p, char **text) KP_WUR;
+
+/*
+ * kp_policy_kpopts: the options of a new key of suite under p (its
+ * capabilities); identity, lifetime and last_resort are the caller's.
+ */
+void	kp_policy_kpopts(const struct kp_policy *p, uint16_t suite,
+	    struct kp_kpopts *o);
 
 #endif /* KP_POLICY_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * pool.c: one user's local pool: open (identity), policy and config,
+ * pool.c: one device's local pool: open (identity), policy and config,
  * keys, counts, status, generation, transitions, deletion, Welcome and
  * take.  Each public function runs between kp_pool_begin and
  * kp_pool_end (handle.c) and takes the store lock around its store
@@ -23,17 +23,20 @@
 #include "view.h"
 #include "util.h"
 
-/* Load the identity, or make one for user in a new store.  slock. */
+/*
+ * Load the identity, or make one for user and device (NULL: the
+ * default) in a new store.  slock.
+ */
 static int
-load_identity(struct kp_pool *p, const char *user)
+load_identity(struct kp_pool *p, const char *user, const char *device)
 {
 	uint8_t	sk[crypto_sign_SECRETKEYBYTES];
-	char	stored[KP_MAX_USERNAME + 1];
+	char	stored[KP_MAX_USERNAME + 1], dev[KP_MAX_DEVICE + 1];
 	int	rc, found = 0, registered = 0;
 
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		return rc;
-	if ((rc = kp_store_identity_get(p->st, stored, p->pub, p->seed,
+	if ((rc = kp_store_identity_get(p->st, stored, dev, p->pub, p->seed,
 	    &registered, &found)) != KP_OK)
 		goto out;
 	if (found) {
@@ -42,8 +45,18 @@ load_identity(struct kp_pool *p, const char *user)
 			    "user \"%s\", not \"%s\"", stored, user);
 			goto out;
 		}
+		if (device != NULL && strcmp(device, dev) != 0) {
+			rc = kp_pool_err(p, KP_EINVAL, "the store belongs to "
+			    "device \"%s\", not \"%s\"", dev, device);
+			goto out;
+		}
 		memcpy(p->user, stored, sizeof(stored));
+		memcpy(p->device, dev, sizeof(dev));
 		p->registered = registered;
+		/* a store registered before enrollment was told */
+		if (registered)
+			rc = kp_store_setting_set(p->st, "enrollment",
+			    "enrolled");
 		goto out;
 	}
 	if (user == NULL) {
@@ -53,10 +66,15 @@ load_identity(struct kp_pool *p, const char *user)
 	randombytes_buf(p->seed, sizeof(p->seed));
 	crypto_sign_seed_keypair(p->pub, sk, p->seed);
 	(void)snprintf(p->user, sizeof(p->user), "%s", user);
-	rc = kp_store_identity_put(p->st, p->user, p->pub, p->seed,
+	(void)snprintf(p->device, sizeof(p->device), "%s",
+	    device != NULL ? device : KP_DEFAULT_DEVICE);
+	rc = kp_store_identity_put(p->st, p->user, p->device, p->pub, p->seed,
 	    kp_pool_now(p));
 out:
 	sodium_memzero(sk, sizeof(sk));
+	if (rc == KP_OK && (rc = kp_principal(p->user, p->device,
+	    p->principal, sizeof(p->principal))) != KP_OK)
+		rc = kp_pool_err(p, KP_EDB, "the store's identity is damaged");
 	if (rc != KP_OK) {
 		kp_store_rollback(p->st);
 		return rc;
@@ -75,7 +93,7 @@ out:
  */
 int
 kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
-    struct kp_pool **out)
+    const char *device, struct kp_pool **out)
 {
 	struct kp_pool	*p;
 	char		*kf = NULL;
@@ -99,6 +117,11 @@ kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
 		    KP_MAX_USERNAME);
 		goto out;
 	}
+	if (device != NULL && !kp_devicename_valid(device)) {
+		rc = kp_pool_err(p, KP_EINVAL, "bad device name: 1 to %d of "
+		    "a-z 0-9, and . _ - after the first", KP_MAX_DEVICE);
+		goto out;
+	}
 	if (keyfile == NULL) {
 		if (asprintf(&kf, "%s.key", dbpath) < 0) {
 			kf = NULL;
@@ -120,7 +143,7 @@ kp_pool_open(const char *dbpath, const char *keyfile, const char *user,
 	 * then who we are */
 	if ((rc = kp_store_replay(p->st, p->jpath)) == KP_OK) {
 		kp_store_flush(p->st);
-		rc = load_identity(p, user);
+		rc = load_identity(p, user, device);
 	}
 	kp_pool_unlock(p);
 out:
@@ -158,6 +181,20 @@ const char *
 kp_pool_user(const struct kp_pool *p)
 {
 	return p->user;
+}
+
+/* kp_pool_device: the store's device name. */
+const char *
+kp_pool_device(const struct kp_pool *p)
+{
+	return p->device;
+}
+
+/* kp_pool_principal: the device's principal (credential, keyid). */
+const char *
+kp_pool_principal(const struct kp_pool *p)
+{
+	return p->principal;
 }
 
 /* kp_pool_identity: the Ed25519 public key. */
@@ -278,16 +315,17 @@ kp_pool_config_text(struct kp_pool *p, char **text)
 	return kp_pool_end(p, rc);
 }
 
-/* kp_pool_counts: keys per state, last-resort keys included. */
+/* kp_pool_counts: keys of suite (0: all) per state, last-resort keys
+ * included. */
 int
-kp_pool_counts(struct kp_pool *p, struct kp_counts *out)
+kp_pool_counts(struct kp_pool *p, uint16_t suite, struct kp_counts *out)
 {
 	int	rc;
 
 	kp_pool_begin(p);
 	kp_pool_lock_read(p);
 	if ((rc = kp_store_apply(p->st)) == KP_OK)
-		rc = kp_store_counts(p->st, 0, -1, out);
+		rc = kp_store_counts(p->st, suite, -1, out);
 	kp_pool_unlock(p);
 	return kp_pool_end(p, rc);
 }
@@ -441,6 +479,10 @@ status(struct kp_pool *p, struct kp_status *out)
 		return rc;
 	if (found && strcmp(v, "failed") == 0)
 		failed = 1;
+	if ((rc = kp_store_setting_get(p->st, "enrollment", v, sizeof(v),
+	    &found)) != KP_OK)
+		return rc;
+	out->enrolled = !found ? -1 : strcmp(v, "enrolled") == 0;
 	if (!p->has_server || failed)
 		out->health = KP_HEALTH_OFFLINE;
 	else if (reg.n[KP_STATE_AVAILABLE] == 0)
@@ -500,13 +542,13 @@ kp_pool_set_server(struct kp_pool *p, const char *url)
 }
 
 /*
- * How many keys kp_pool_make makes now: nreg regular ones and nlr
- * last-resort ones, from the request (n, last_resort) or, with fill,
- * from the policy and the counts.  In make's transaction.
+ * How many keys of suite kp_pool_make makes now: nreg regular ones and
+ * nlr last-resort ones, from the request (n, last_resort) or, with
+ * fill, from the policy and the counts.  In make's transaction.
  */
 static int
-make_count(struct kp_pool *p, const struct kp_policy *pol, uint32_t n,
-    int last_resort, int fill, uint32_t *nreg, uint32_t *nlr)
+make_count(struct kp_pool *p, const struct kp_policy *pol, uint16_t suite,
+    uint32_t n, int last_resort, int fill, uint32_t *nreg, uint32_t *nlr)
 {
 	struct kp_counts	c, lr;
 	uint64_t		live;
@@ -514,8 +556,8 @@ make_count(struct kp_pool *p, const struct kp_policy *pol, uint32_t n,
 
 	*nreg = last_resort ? 0 : n;
 	*nlr = last_resort ? n : 0;
-	if (fill && pol->last_resort) {
-		if ((rc = kp_store_counts(p->st, pol->suite, 1, &lr)) != KP_OK)
+	if (fill != KP_FILL_NONE && pol->last_resort) {
+		if ((rc = kp_store_counts(p->st, suite, 1, &lr)) != KP_OK)
 			return rc;
 		if (lr.n[KP_STATE_CREATED] + lr.n[KP_STATE_AVAILABLE] +
 		    lr.n[KP_STATE_RESERVED] == 0)
@@ -523,11 +565,13 @@ make_count(struct kp_pool *p, const struct kp_policy *pol, uint32_t n,
 	}
 	if (last_resort)
 		return KP_OK;	/* not held to the cap */
-	if ((rc = kp_store_counts(p->st, pol->suite, 0, &c)) != KP_OK)
+	if ((rc = kp_store_counts(p->st, suite, 0, &c)) != KP_OK)
 		return rc;
-	if (fill)
-		*nreg = kp_policy_should_replenish(pol, &c) ?
-		    kp_policy_needed(pol, &c) : 0;
+	if (fill == KP_FILL_TARGET || (fill == KP_FILL_WATERMARK &&
+	    kp_policy_should_replenish(pol, &c)))
+		*nreg = kp_policy_needed(pol, &c);
+	else if (fill != KP_FILL_NONE)
+		*nreg = 0;
 	live = (uint64_t)c.n[KP_STATE_CREATED] + c.n[KP_STATE_AVAILABLE] +
 	    *nreg;
 	if (live > pol->hard_cap)
@@ -583,19 +627,47 @@ out:
 	return rc;
 }
 
+/*
+ * Make what make_count says of suite under pol at now, in the open
+ * transaction; *made counts them.  slock.
+ */
+static int
+make_suite(struct kp_pool *p, const struct kp_policy *pol, uint16_t suite,
+    uint32_t n, int last_resort, int fill, int64_t now, uint32_t *made)
+{
+	struct kp_kpopts	opts;
+	uint32_t		nreg = 0, nlr = 0, i;
+	int			rc;
+
+	if ((rc = make_count(p, pol, suite, n, last_resort, fill, &nreg,
+	    &nlr)) != KP_OK)
+		return rc;
+	kp_policy_kpopts(pol, suite, &opts);
+	opts.identity = (const uint8_t *)p->principal;
+	opts.identity_len = strlen(p->principal);
+	opts.not_before = (uint64_t)(now > 3600 ? now - 3600 : 0);
+	opts.not_after = (uint64_t)(now + pol->lifetime);
+	for (i = 0; i < nreg + nlr; i++) {
+		opts.last_resort = i >= nreg;
+		if ((rc = make_one(p, &opts, now)) != KP_OK)
+			return rc;
+		(*made)++;
+	}
+	return KP_OK;
+}
+
 int
 kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
     uint32_t *made)
 {
 	struct kp_policy	pol;
-	struct kp_kpopts	opts;
-	int64_t			now = kp_pool_now(p);
-	uint32_t		nreg = 0, nlr = 0, i;
+	int64_t			now = kp_pool_now(p);	/* not under slock */
+	uint32_t		m = 0, i;
 	int			rc;
 
 	if (made != NULL)
 		*made = 0;
-	if (n == 0 && !fill)
+	if (n == 0 && fill == KP_FILL_NONE)
 		return KP_OK;
 	if (last_resort && n > 1)
 		return kp_pool_err(p, KP_ETOOBIG, "one last-resort key at a "
@@ -603,23 +675,15 @@ kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
 	kp_pool_lock(p);
 	if ((rc = kp_store_begin(p->st)) != KP_OK)
 		goto out;
-	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK ||
-	    (rc = make_count(p, &pol, n, last_resort, fill, &nreg,
-	    &nlr)) != KP_OK)
+	if ((rc = kp_policy_load(p->st, &pol)) != KP_OK)
 		goto out;
-	memset(&opts, 0, sizeof(opts));
-	opts.suite = pol.suite;
-	opts.identity = (const uint8_t *)p->user;
-	opts.identity_len = strlen(p->user);
-	opts.not_before = (uint64_t)(now > 3600 ? now - 3600 : 0);
-	opts.not_after = (uint64_t)(now + pol.lifetime);
-	for (i = 0; i < nreg + nlr; i++) {
-		opts.last_resort = i >= nreg;
-		if ((rc = make_one(p, &opts, now)) != KP_OK)
+	/* a fill keeps every suite; n keys are of the first */
+	for (i = 0; i < (fill != KP_FILL_NONE ? pol.nsuites : 1); i++)
+		if ((rc = make_suite(p, &pol, pol.suites[i], n, last_resort,
+		    fill, now, &m)) != KP_OK)
 			goto out;
-	}
 	if ((rc = kp_store_commit(p->st)) == KP_OK && made != NULL)
-		*made = nreg + nlr;	/* a failed COMMIT rolls back */
+		*made = m;	/* a failed COMMIT rolls back */
 out:
 	kp_store_rollback(p->st);	/* no-op after COMMIT */
 	kp_pool_unlock(p);
@@ -628,9 +692,10 @@ out:
 
 /*
  * kp_pool_generate: make n keys in state created, in one transaction,
- * in the policy's suite and lifetime.  Regular keys stop at the hard cap
- * on created + available of the suite (KP_ETOOBIG); a last-resort key is
- * made one at a time (n > 1 is KP_ETOOBIG) and is not held to the cap.
+ * in the policy's first suite and its lifetime.  Regular keys stop at
+ * the hard cap on created + available of the suite (KP_ETOOBIG); a
+ * last-resort key is made one at a time (n > 1 is KP_ETOOBIG) and is
+ * not held to the cap.
  */
 int
 kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
@@ -640,12 +705,12 @@ kp_pool_generate(struct kp_pool *p, uint32_t n, int last_resort)
 }
 
 /*
- * The owner's move of ref from from to to that asks the server first:
- * the key must be in from and the move the owner's; its call to the
- * server, then the record of the answer.  nlock.
+ * kp_pool_ask_move: the owner's move of ref from from to to that asks
+ * the server first: the key must be in from and the move the owner's;
+ * its call to the server, then the record of the answer.  nlock.
  */
-static int
-ask_and_move(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], int from,
+int
+kp_pool_ask_move(struct kp_pool *p, const uint8_t ref[KP_REF_LEN], int from,
     int to)
 {
 	struct kp_rec	k;
@@ -698,7 +763,7 @@ kp_pool_transition(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
 		return kp_pool_end(p, rc);
 	}
 	pthread_mutex_lock(&p->nlock);
-	rc = ask_and_move(p, ref, from, to);
+	rc = kp_pool_ask_move(p, ref, from, to);
 	pthread_mutex_unlock(&p->nlock);
 	return kp_pool_end(p, rc);
 }

@@ -31,11 +31,13 @@
 #include "rec.h"
 #include "store.h"
 
-/* One user's pool (the opaque struct kp_pool of kpool.h). */
+/* One device's pool (the opaque struct kp_pool of kpool.h). */
 struct kp_pool {
 	/* Set by kp_pool_open, read-only after: no lock. */
 	char		*jpath;		/* the move journal */
 	char		 user[KP_MAX_USERNAME + 1];
+	char		 device[KP_MAX_DEVICE + 1];
+	char		 principal[KP_MAX_PRINCIPAL + 1];
 	uint8_t		 pub[KP_SIGN_PK_LEN];
 	uint8_t		 seed[KP_SIGN_SEED_LEN];	/* wiped at close */
 	/* Set by kp_pool_set_clock before the handle is shared: no lock. */
@@ -105,17 +107,34 @@ void	kp_pool_locks_fini(struct kp_pool *p);
 
 /* pool.c */
 
+/* kp_pool_make fills */
+#define KP_FILL_NONE		0	/* n keys as asked */
+#define KP_FILL_WATERMARK	1	/* to target, a suite under the low
+					   watermark */
+#define KP_FILL_TARGET		2	/* every suite to target */
+
 /*
  * kp_pool_make: make n keys in state created, in one transaction, in
- * the policy's suite and lifetime (kp_pool_generate).  With fill, what
- * the policy wants instead, counted in the same transaction: regular
- * keys up to target when available ones fell under the low watermark,
- * and one last-resort key when the policy keeps one and none is live.
- * A handle that made them first leaves nothing to make, which is
- * success.  *made (when not NULL) gets the number made.  Takes slock.
+ * the policy's first suite and its lifetime (kp_pool_generate).  With a
+ * fill, what the policy wants instead for each of its suites, counted
+ * in the same transaction: regular keys up to target (KP_FILL_TARGET,
+ * or KP_FILL_WATERMARK when available ones fell under the low
+ * watermark), and one last-resort key when the policy keeps one and
+ * none is live.  A handle that made them first leaves nothing to make,
+ * which is success.  *made (when not NULL) gets the number made.
+ * Takes slock.
  */
 int	kp_pool_make(struct kp_pool *p, uint32_t n, int last_resort, int fill,
 	    uint32_t *made) KP_WUR;
+
+/*
+ * kp_pool_ask_move: the owner's move of ref from from to to that asks
+ * the server first (kp_pool_transition): KP_ESTATE when the key is not
+ * in from or the move is not the owner's, else the server's answer,
+ * recorded.  nlock.
+ */
+int	kp_pool_ask_move(struct kp_pool *p, const uint8_t ref[KP_REF_LEN],
+	    int from, int to) KP_WUR;
 
 /* authz.c */
 

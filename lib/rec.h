@@ -25,8 +25,8 @@ struct kp_rec {
 	int64_t	 changed_at;		/* last transition */
 	char	 reservation_id[65];
 	int64_t	 reservation_expires_at;
-	char	 reserved_by[KP_MAX_USERNAME + 1];
-	char	 spent_by[KP_MAX_USERNAME + 1];
+	char	 reserved_by[KP_MAX_PRINCIPAL + 1];	/* principals */
+	char	 spent_by[KP_MAX_PRINCIPAL + 1];
 	uint8_t	 group_id[KP_MAX_GROUP_ID];
 	size_t	 group_id_len;
 	int64_t	 epoch;			/* from an opened Welcome, else -1 */

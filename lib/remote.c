@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "kpool.h"
 #include "pool.h"
 #include "state.h"
@@ -54,37 +56,62 @@ kp_remote_result(struct kp_pool *p, int rc, const char *what)
 	return rc;
 }
 
+/* Note the enrollment the server told of (slock taken here). */
+static int
+note_enrollment(struct kp_pool *p, const char *state)
+{
+	int	rc;
+
+	kp_pool_lock(p);
+	rc = kp_store_setting_set(p->st, "enrollment", state);
+	if (rc == KP_OK && strcmp(state, "enrolled") == 0)
+		rc = kp_store_identity_registered(p->st, kp_pool_now(p));
+	kp_pool_unlock(p);
+	return rc;
+}
+
 /*
- * Make sure the server knows our name and key.  A 409 is fine only when
- * the server already has our key: a signed request of ours then
- * succeeds.
+ * Make sure the server knows our user, device and key.  A 409 is fine
+ * only when the server already has our key: a signed request of ours
+ * then succeeds.  A 403 enrollment_required leaves the device pending:
+ * the next call asks again.
  */
 static int
 register_once(struct kp_pool *p)
 {
 	struct kp_remote_key	*keys = NULL;
+	char			 b64[64];
 	size_t			 n;
 	int			 rc;
 
 	if (p->registered)
 		return KP_OK;
 	rc = kp_client_register(p->client);
+	if (rc == KP_ENOTENROLLED) {
+		kp_remote_result(p, KP_OK, "register");	/* it answered */
+		if ((rc = note_enrollment(p, "pending")) != KP_OK)
+			return rc;
+		sodium_bin2base64(b64, sizeof(b64), p->pub, sizeof(p->pub),
+		    sodium_base64_VARIANT_ORIGINAL);
+		return kp_pool_err(p, KP_ENOTENROLLED, "device \"%s\" of "
+		    "\"%s\" is not enrolled: on an enrolled device run "
+		    "echo \"enroll %s %s\" > MNT/ctl, or have the operator "
+		    "run kpool-server device add %s %s %s", p->device, p->user,
+		    p->device, b64, p->user, p->device, b64);
+	}
 	if (rc == KP_ECONFLICT) {
 		rc = kp_client_mine(p->client, &keys, &n);
 		free(keys);
 		if (rc == KP_EAUTH || rc == KP_EFORBIDDEN) {
 			kp_remote_result(p, KP_OK, "register");
 			return kp_pool_err(p, KP_ECONFLICT, "register: the "
-			    "user name \"%s\" is taken by another key",
-			    p->user);
+			    "user name \"%s\" (device \"%s\") is taken by "
+			    "another key", p->user, p->device);
 		}
 	}
 	if (rc != KP_OK)
 		return kp_remote_result(p, rc, "register");
-	kp_pool_lock(p);
-	rc = kp_store_identity_registered(p->st, kp_pool_now(p));
-	kp_pool_unlock(p);
-	if (rc != KP_OK)
+	if ((rc = note_enrollment(p, "enrolled")) != KP_OK)
 		return rc;
 	p->registered = 1;
 	return KP_OK;
@@ -105,7 +132,7 @@ kp_remote_need(struct kp_pool *p)
 	if (p->url == NULL)
 		return kp_pool_err(p, KP_ENET, "no server set (offline)");
 	if (p->client == NULL) {
-		if ((rc = kp_client_new(p->url, p->user, p->seed,
+		if ((rc = kp_client_new(p->url, p->principal, p->seed,
 		    &p->client)) != KP_OK) {
 			p->client = NULL;
 			return kp_pool_err(p, rc, "client for %s: %s", p->url,
@@ -295,13 +322,15 @@ kp_remote_retire(struct kp_pool *p, const uint8_t *refs, size_t n)
 static int
 reserve(struct kp_pool *p, struct kp_rec *k)
 {
+	struct kp_reserve_opts	o;
 	struct kp_reservation	res;
 	int			rc;
 
 	memset(&res, 0, sizeof(res));
 	/* a hold names no group: no Welcome is accepted for it */
-	rc = kp_client_reserve(p->client, p->user, NULL, 0, NULL, k->ref,
-	    &res);
+	memset(&o, 0, sizeof(o));
+	o.ref = k->ref;
+	rc = kp_client_reserve(p->client, p->user, &o, &res);
 	if (kp_remote_result(p, rc, "reserve") == KP_ECONFLICT ||
 	    rc == KP_EEXHAUSTED)
 		return kp_pool_err(p, KP_EBUSY, "reserve: %s is not "
@@ -319,7 +348,8 @@ reserve(struct kp_pool *p, struct kp_rec *k)
 	memcpy(k->reservation_id, res.reservation_id,
 	    sizeof(k->reservation_id));
 	k->reservation_expires_at = res.expires_at;
-	(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s", p->user);
+	(void)snprintf(k->reserved_by, sizeof(k->reserved_by), "%s",
+	    p->principal);
 	kp_reservation_free(&res);
 	return KP_OK;
 }
@@ -353,13 +383,14 @@ spend(struct kp_pool *p, struct kp_rec *k)
 		    "another group", k->ref_hex);
 	if (rc != KP_OK)
 		return rc;
-	(void)snprintf(k->spent_by, sizeof(k->spent_by), "%s", p->user);
+	(void)snprintf(k->spent_by, sizeof(k->spent_by), "%s",
+	    p->principal);
 	memcpy(k->group_id, gid, glen);
 	k->group_id_len = glen;
 	memset(&v, 0, sizeof(v));
 	v.state = KP_STATE_SPENT;
 	v.last_resort = k->last_resort;
-	(void)snprintf(v.by, sizeof(v.by), "%s", p->user);
+	(void)snprintf(v.by, sizeof(v.by), "%s", p->principal);
 	memcpy(v.group_id, gid, glen);
 	v.group_id_len = glen;
 	v.seen_at = kp_pool_now(p);

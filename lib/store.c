@@ -4,7 +4,7 @@
  * transactions and checkpoints, the settings and the identity (the key
  * rows are lib/keys.c's, the at-rest key and sealing lib/seal.c's).
  *
- * One file per user, mode 0600, WAL, secure_delete on, schema versioned
+ * One file per device, mode 0600, WAL, secure_delete on, schema versioned
  * with PRAGMA user_version.  synchronous=NORMAL: a commit is safe from a
  * crash of the process at once and from a power cut at the next
  * checkpoint; the pool checkpoints before anything it stored is
@@ -90,6 +90,22 @@ static const char *const migrations[] = {
 	"CREATE INDEX keypackages_suite ON keypackages (ciphersuite, status);",
 	/* 2: what the server records of each key; the owner's groups */
 	KP_VIEW_SCHEMA,
+	/*
+	 * 3: devices.  The identity names its device (a store made before
+	 * is the device "default", its keys kept); the user's devices as
+	 * the server last listed them, for display when offline.
+	 */
+	"ALTER TABLE identity ADD COLUMN device TEXT NOT NULL"
+	"  DEFAULT 'default';"
+	"CREATE TABLE devices ("
+	"  device TEXT PRIMARY KEY NOT NULL,"
+	"  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+	"  enrolled_at INTEGER NOT NULL,"
+	"  available INTEGER NOT NULL,"
+	"  reserved INTEGER NOT NULL,"
+	"  spent INTEGER NOT NULL,"
+	"  expired INTEGER NOT NULL,"
+	"  last_resort INTEGER NOT NULL);",
 };
 #define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -692,18 +708,18 @@ out:
 
 int
 kp_store_identity_get(struct kp_store *st, char user[KP_MAX_USERNAME + 1],
-    uint8_t pub[KP_SIGN_PK_LEN], uint8_t seed[KP_SIGN_SEED_LEN],
-    int *registered, int *found)
+    char device[KP_MAX_DEVICE + 1], uint8_t pub[KP_SIGN_PK_LEN],
+    uint8_t seed[KP_SIGN_SEED_LEN], int *registered, int *found)
 {
 	sqlite3_stmt	*s = NULL;
-	const char	*u;
+	const char	*u, *d;
 	size_t		 ulen;
 	int		 rc, r;
 
 	*found = 0;
 	if ((rc = kp_store_prepare(st, "SELECT username, sign_pub, sign_seed, "
-	    "registered_at IS NOT NULL FROM identity WHERE id = 1", &s)) !=
-	    KP_OK)
+	    "registered_at IS NOT NULL, device FROM identity WHERE id = 1",
+	    &s)) != KP_OK)
 		goto out;
 	r = sqlite3_step(s);
 	if (r == SQLITE_DONE)
@@ -714,12 +730,15 @@ kp_store_identity_get(struct kp_store *st, char user[KP_MAX_USERNAME + 1],
 	}
 	u = (const char *)sqlite3_column_text(s, 0);
 	ulen = u ? strlen(u) : 0;
+	d = (const char *)sqlite3_column_text(s, 4);
 	if (ulen == 0 || ulen > KP_MAX_USERNAME ||
-	    sqlite3_column_bytes(s, 1) != KP_SIGN_PK_LEN) {
+	    sqlite3_column_bytes(s, 1) != KP_SIGN_PK_LEN ||
+	    !kp_devicename_valid(d)) {
 		rc = kp_store_err(st, KP_EDB, "identity row is damaged");
 		goto out;
 	}
 	memcpy(user, u, ulen + 1);
+	memcpy(device, d, strlen(d) + 1);
 	memcpy(pub, sqlite3_column_blob(s, 1), KP_SIGN_PK_LEN);
 	if ((rc = kp_store_unseal(st, "sign_seed", (const uint8_t *)user, ulen,
 	    sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
@@ -734,8 +753,8 @@ out:
 
 int
 kp_store_identity_put(struct kp_store *st, const char *user,
-    const uint8_t pub[KP_SIGN_PK_LEN], const uint8_t seed[KP_SIGN_SEED_LEN],
-    int64_t now)
+    const char *device, const uint8_t pub[KP_SIGN_PK_LEN],
+    const uint8_t seed[KP_SIGN_SEED_LEN], int64_t now)
 {
 	sqlite3_stmt	*s = NULL;
 	uint8_t		 sealed[KP_SEALED_LEN];
@@ -744,14 +763,15 @@ kp_store_identity_put(struct kp_store *st, const char *user,
 	kp_store_seal(st, "sign_seed", (const uint8_t *)user, strlen(user),
 	    seed, sealed);
 	if ((rc = kp_store_prepare(st, "INSERT INTO identity (id, username, "
-	    "sign_pub, sign_seed, credential_type, created_at) VALUES (1, ?, "
-	    "?, ?, ?, ?)", &s)) != KP_OK)
+	    "sign_pub, sign_seed, credential_type, created_at, device) VALUES "
+	    "(1, ?, ?, ?, ?, ?, ?)", &s)) != KP_OK)
 		goto out;
 	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, pub, KP_SIGN_PK_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 3, sealed, sizeof(sealed), SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, KP_CRED_BASIC);
 	sqlite3_bind_int64(s, 5, now);
+	sqlite3_bind_text(s, 6, device, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = kp_store_dberr(st, "save identity");
 out:
@@ -773,5 +793,93 @@ kp_store_identity_registered(struct kp_store *st, int64_t now)
 		rc = kp_store_dberr(st, "identity registered");
 out:
 	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The user's devices, as the server last listed them. */
+
+int
+kp_store_devices_put(struct kp_store *st, const struct kp_device *d,
+    size_t n)
+{
+	sqlite3_stmt	*s = NULL;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = exec(st, "DELETE FROM devices")) != KP_OK ||
+	    (rc = kp_store_prepare(st, "INSERT INTO devices (device, "
+	    "public_key, enrolled_at, available, reserved, spent, expired, "
+	    "last_resort) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &s)) != KP_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, d[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, d[i].public_key, KP_SIGN_PK_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, d[i].enrolled_at);
+		sqlite3_bind_int64(s, 4, d[i].available);
+		sqlite3_bind_int64(s, 5, d[i].reserved);
+		sqlite3_bind_int64(s, 6, d[i].spent);
+		sqlite3_bind_int64(s, 7, d[i].expired);
+		sqlite3_bind_int64(s, 8, d[i].last_resort);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			rc = kp_store_dberr(st, "save devices");
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+kp_store_devices_get(struct kp_store *st, struct kp_device **list, size_t *n)
+{
+	sqlite3_stmt	 *s = NULL;
+	struct kp_device *d = NULL, *dd;
+	const char	 *name;
+	size_t		  cap = 0;
+	int		  rc, r;
+
+	*list = NULL;
+	*n = 0;
+	if ((rc = kp_store_prepare(st, "SELECT device, public_key, "
+	    "enrolled_at, available, reserved, spent, expired, last_resort "
+	    "FROM devices ORDER BY device", &s)) != KP_OK)
+		goto out;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		name = (const char *)sqlite3_column_text(s, 0);
+		if (!kp_devicename_valid(name) ||
+		    sqlite3_column_bytes(s, 1) != KP_SIGN_PK_LEN) {
+			rc = kp_store_err(st, KP_EDB, "devices row is damaged");
+			goto out;
+		}
+		if (kp_grow(&d, &cap, *n, sizeof(*d), 8) == -1) {
+			rc = kp_store_err(st, KP_ENOMEM, "out of memory");
+			goto out;
+		}
+		dd = &d[(*n)++];
+		memset(dd, 0, sizeof(*dd));
+		(void)snprintf(dd->name, sizeof(dd->name), "%s", name);
+		memcpy(dd->public_key, sqlite3_column_blob(s, 1),
+		    KP_SIGN_PK_LEN);
+		dd->enrolled_at = sqlite3_column_int64(s, 2);
+		dd->available = (uint32_t)sqlite3_column_int64(s, 3);
+		dd->reserved = (uint32_t)sqlite3_column_int64(s, 4);
+		dd->spent = (uint32_t)sqlite3_column_int64(s, 5);
+		dd->expired = (uint32_t)sqlite3_column_int64(s, 6);
+		dd->last_resort = (uint32_t)sqlite3_column_int64(s, 7);
+	}
+	if (r != SQLITE_DONE)
+		rc = kp_store_dberr(st, "devices");
+out:
+	sqlite3_finalize(s);
+	if (rc != KP_OK) {
+		free(d);
+		d = NULL;
+		*n = 0;
+	}
+	*list = d;
 	return rc;
 }

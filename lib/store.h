@@ -2,10 +2,10 @@
 /*
  * store.h: the local pool's SQLite store, internal to libkpool:
  * lib/store.c (the connection, its transactions and checkpoints,
- * settings and identity), lib/seal.c (the at-rest key and sealing) and
- * lib/keys.c (the key rows).
+ * settings, identity and the devices' list), lib/seal.c (the at-rest
+ * key and sealing) and lib/keys.c (the key rows).
  *
- * One SQLite file per user, WAL, secure_delete, versioned migrations.
+ * One SQLite file per device, WAL, secure_delete, versioned migrations.
  * Private keys (the two X25519 keys of each KeyPackage and the identity's
  * Ed25519 seed) are sealed with XChaCha20-Poly1305 under a 32-byte key
  * kept in a 0600 key file; the associated data binds each ciphertext to
@@ -212,16 +212,26 @@ int	kp_store_setting_set(struct kp_store *st, const char *name,
 	    const char *value) KP_WUR;
 
 /*
- * The identity: user name, Ed25519 public key and sealed seed.  get sets
- * *found = 0 when there is none yet.
+ * The identity: user and device name, Ed25519 public key and sealed
+ * seed.  get sets *found = 0 when there is none yet.
  */
 int	kp_store_identity_get(struct kp_store *st, char user[KP_MAX_USERNAME + 1],
-	    uint8_t pub[KP_SIGN_PK_LEN], uint8_t seed[KP_SIGN_SEED_LEN],
-	    int *registered, int *found) KP_WUR;
+	    char device[KP_MAX_DEVICE + 1], uint8_t pub[KP_SIGN_PK_LEN],
+	    uint8_t seed[KP_SIGN_SEED_LEN], int *registered, int *found) KP_WUR;
 int	kp_store_identity_put(struct kp_store *st, const char *user,
-	    const uint8_t pub[KP_SIGN_PK_LEN],
+	    const char *device, const uint8_t pub[KP_SIGN_PK_LEN],
 	    const uint8_t seed[KP_SIGN_SEED_LEN], int64_t now) KP_WUR;
 int	kp_store_identity_registered(struct kp_store *st, int64_t now) KP_WUR;
+
+/*
+ * The user's devices as the server last listed them: put replaces the
+ * list with the n of d (in the caller's transaction); get gives it in
+ * name order, *list malloc'd (caller frees).
+ */
+int	kp_store_devices_put(struct kp_store *st, const struct kp_device *d,
+	    size_t n) KP_WUR;
+int	kp_store_devices_get(struct kp_store *st, struct kp_device **list,
+	    size_t *n) KP_WUR;
 
 /* journal.c */
 

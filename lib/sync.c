@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * sync.c: the pool and its server over time: expiry, the pull of the
- * server's view of our keys, and refresh (expire, sync, replenish, keep
- * a last-resort key published).
+ * server's view of our keys, refresh (expire, sync, replenish, keep a
+ * last-resort key a suite published) and rotation.
  *
  * Every step is its own transaction and every server call is made
  * outside one, so a failure at any point leaves the store consistent: a
@@ -308,9 +308,9 @@ kp_pool_sync(struct kp_pool *p, struct kp_sync_report *r)
 	return kp_pool_end(p, rc);
 }
 
-/* Expire, sync, make what the policy wants, push it.  nlock. */
+/* Expire, sync, make what the policy wants (fill), push it.  nlock. */
 static int
-refresh(struct kp_pool *p, struct kp_sync_report *r)
+refresh(struct kp_pool *p, int fill, struct kp_sync_report *r)
 {
 	uint32_t	made;
 	int		rc;
@@ -319,7 +319,7 @@ refresh(struct kp_pool *p, struct kp_sync_report *r)
 	    (rc = sync_once(p, r)) != KP_OK)
 		return rc;
 	/* counted where it is made: another handle may have made keys */
-	if ((rc = kp_pool_make(p, 0, 0, 1, &made)) != KP_OK)
+	if ((rc = kp_pool_make(p, 0, 0, fill, &made)) != KP_OK)
 		return rc;
 	r->generated += made;
 	if (made > 0)
@@ -328,11 +328,78 @@ refresh(struct kp_pool *p, struct kp_sync_report *r)
 }
 
 /*
- * kp_pool_refresh: expire, sync, replenish to target when available keys
- * fell under the low watermark, and keep one last-resort key published.
+ * kp_pool_refresh: expire, sync, replenish each suite to target (mode
+ * KP_REFRESH_TARGET; KP_REFRESH_WATERMARK only when its available keys
+ * fell under the low watermark), and keep one last-resort key a suite
+ * published.
  */
 int
-kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
+kp_pool_refresh(struct kp_pool *p, int mode, struct kp_sync_report *r)
+{
+	struct kp_sync_report	rep;
+	int			rc;
+
+	kp_pool_begin(p);
+	memset(&rep, 0, sizeof(rep));
+	if (mode != KP_REFRESH_WATERMARK && mode != KP_REFRESH_TARGET)
+		return kp_pool_end(p, kp_pool_err(p, KP_EINVAL, "no such "
+		    "refresh mode"));
+	pthread_mutex_lock(&p->nlock);
+	rc = refresh(p, mode == KP_REFRESH_TARGET ? KP_FILL_TARGET :
+	    KP_FILL_WATERMARK, &rep);
+	pthread_mutex_unlock(&p->nlock);
+	kp_pool_lock(p);
+	kp_store_flush(p->st);	/* the wipes of this pass, if not done */
+	kp_pool_unlock(p);
+	if (r != NULL)
+		*r = rep;
+	return kp_pool_end(p, rc);
+}
+
+/*
+ * Rotate: sync, so that what inviters reserved is known, then retire
+ * each available key on the server and expire it here (the move's
+ * call, state.c), then refill to target and push.  A key reserved
+ * between the pull and its retirement is retired too (the server
+ * retires in any state): its inviter's spend then fails.  nlock.
+ */
+static int
+rotate(struct kp_pool *p, struct kp_sync_report *r)
+{
+	struct kp_rec	*keys = NULL;
+	size_t		 n = 0, i;
+	int		 rc;
+
+	if ((rc = sync_once(p, r)) != KP_OK)
+		return rc;
+	kp_pool_lock(p);
+	rc = kp_store_list(p->st, KP_STATE_AVAILABLE, &keys, &n);
+	kp_pool_unlock(p);
+	for (i = 0; rc == KP_OK && i < n; i++) {
+		rc = kp_pool_ask_move(p, keys[i].ref, KP_STATE_AVAILABLE,
+		    KP_STATE_EXPIRED);
+		if (rc == KP_ESTATE || rc == KP_ENOTFOUND) {
+			rc = KP_OK;	/* another handle moved it */
+			continue;
+		}
+		if (rc == KP_OK) {
+			r->retired++;
+			r->expired++;
+		}
+	}
+	free(keys);
+	if (rc != KP_OK)
+		return rc;
+	return refresh(p, KP_FILL_TARGET, r);
+}
+
+/*
+ * kp_pool_rotate: retire every available key on the server, expire
+ * them here, make fresh keys to target from the current policy and
+ * upload them; reserved keys finish their course.
+ */
+int
+kp_pool_rotate(struct kp_pool *p, struct kp_sync_report *r)
 {
 	struct kp_sync_report	rep;
 	int			rc;
@@ -340,10 +407,10 @@ kp_pool_refresh(struct kp_pool *p, struct kp_sync_report *r)
 	kp_pool_begin(p);
 	memset(&rep, 0, sizeof(rep));
 	pthread_mutex_lock(&p->nlock);
-	rc = refresh(p, &rep);
+	rc = rotate(p, &rep);
 	pthread_mutex_unlock(&p->nlock);
 	kp_pool_lock(p);
-	kp_store_flush(p->st);	/* the wipes of this pass, if not done */
+	kp_store_flush(p->st);	/* the wipes of the expired keys */
 	kp_pool_unlock(p);
 	if (r != NULL)
 		*r = rep;

@@ -19,7 +19,8 @@
 struct kp_view {
 	int	 state;			/* KP_STATE_* there, -1: none */
 	int	 last_resort;
-	char	 by[KP_MAX_USERNAME + 1];	/* who reserved or spent it */
+	char	 by[KP_MAX_PRINCIPAL + 1];	/* who (a principal) reserved or
+						   spent it */
 	uint8_t	 group_id[KP_MAX_GROUP_ID];
 	size_t	 group_id_len;
 	int64_t	 seen_at;		/* when the pool heard it so */

@@ -418,7 +418,7 @@ static const struct answer spend_answers[] = {
 
 static const struct answer release_answers[] = {
 	{ KP_ENOTFOUND, 404, "not_found", "no such key" },
-	{ KP_EFORBIDDEN, 403, "forbidden", "another user holds the "
+	{ KP_EFORBIDDEN, 403, "forbidden", "another device holds the "
 	    "reservation of this key" },
 	{ KP_ESTATE, 409, "not_reserved", "this key is not reserved" },
 	{ KP_ECONFLICT, 409, "already_spent", "this key is spent" },

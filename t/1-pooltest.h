@@ -379,7 +379,7 @@ pt_refreshes(struct kp_pool *p, int n, int *done, int *bad)
 	int			i, rc;
 
 	for (i = 0; i < n; i++) {
-		rc = kp_pool_refresh(p, &r);
+		rc = kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r);
 		if (rc != KP_OK) {
 			diag("refresh: %s: %s", kp_strerror(rc), kp_errmsg(p));
 			(*bad)++;
@@ -400,7 +400,7 @@ pt_one_state(struct kp_pool *p)
 	size_t			  n, m, sum = 0;
 	int			  s;
 
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	is_int(kp_pool_list(p, -1, &keys, &n), KP_OK, "list");
 	kp_keys_free(keys, n);
 	for (s = 0; s < KP_NSTATES; s++) {
@@ -452,7 +452,9 @@ pt_reserve(struct kp_client *c, const char *target, const void *gid,
 {
 	struct kp_reservation	res;
 
-	if (kp_client_reserve(c, target, gid, len, NULL, NULL, &res) != KP_OK)
+	if (kp_client_reserve(c, target,
+	    &(struct kp_reserve_opts){ .group_id = gid, .group_id_len = len },
+	    &res) != KP_OK)
 		bail("reserve a key of %s: %s", target, kp_client_errmsg(c));
 	memcpy(ref, res.ref, KP_REF_LEN);
 	kp_reservation_free(&res);

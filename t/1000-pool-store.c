@@ -97,7 +97,7 @@ test_roundtrip(void)
 	is_string(pragma_text(st, "PRAGMA secure_delete", buf, sizeof(buf)),
 	    "1", "secure_delete is on");
 	is_string(pragma_text(st, "PRAGMA user_version", buf, sizeof(buf)),
-	    "2", "schema version 2");
+	    "3", "schema version 3");
 
 	randombytes_buf(cred, sizeof(cred));
 	make_bundle(&b, kp, sizeof(kp), KP_STATE_RESERVED, 1000,
@@ -489,7 +489,7 @@ test_pool_scrub(void)
 	size_t		 sl[2], n = 0, i;
 	struct kp_sync_report r;
 
-	if (kp_pool_open(pt_file("s.db"), NULL, "scrub", &p) != KP_OK)
+	if (kp_pool_open(pt_file("s.db"), NULL, "scrub", NULL, &p) != KP_OK)
 		bail("open: %s", p != NULL ? kp_errmsg(p) : "?");
 	is_int(kp_pool_generate(p, 2, 0), KP_OK, "two keys");
 	is_int(kp_pool_list(p, KP_STATE_CREATED, &keys, &n), KP_OK, "listed");

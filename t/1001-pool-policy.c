@@ -34,7 +34,10 @@ test_rules(void)
 	is_int(p.hard_cap, 64, "hard cap 64");
 	is_int(p.lifetime, 14 * 86400, "lifetime 14 days");
 	is_int(p.refresh_interval, 30, "refresh every 30 s");
-	is_int(p.suite, KP_SUITE_X25519_AES128GCM, "suite 1");
+	ok(p.nsuites == 1 && p.suites[0] == KP_SUITE_X25519_AES128GCM,
+	    "suites 0x0001");
+	ok(p.ncredentials == 0 && p.nextensions == 0 && p.nproposals == 0,
+	    "no capabilities beyond the implied ones");
 	is_int(p.last_resort, 1, "last resort on");
 
 	c = counts(0, 7, 0, 0, 0);
@@ -77,8 +80,11 @@ static const char *const defaults_text =
 	"hard_cap = 64\n"
 	"lifetime = 1209600\n"
 	"refresh_interval = 30\n"
-	"suite = 0x0001\n"
-	"last_resort = 1\n";
+	"suites = 0x0001\n"
+	"last_resort = 1\n"
+	"credentials = basic\n"
+	"extensions = none\n"
+	"proposals = none\n";
 
 static void
 test_config(void)
@@ -121,7 +127,7 @@ test_config(void)
 	size_t			 i;
 	int			 rc;
 
-	if (kp_pool_open(pt_file("c.db"), NULL, "alice", &p) != KP_OK)
+	if (kp_pool_open(pt_file("c.db"), NULL, "alice", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	is_int(kp_pool_config_text(p, &text), KP_OK, "config text");
 	is_string(text, defaults_text, "the defaults, one per line");
@@ -153,12 +159,13 @@ test_config(void)
 	    "last_resort off");
 	kp_pool_close(p);
 
-	if (kp_pool_open(pt_file("c.db"), NULL, NULL, &p) != KP_OK)
+	if (kp_pool_open(pt_file("c.db"), NULL, NULL, NULL, &p) != KP_OK)
 		bail("reopen: %s", kp_errmsg(p));
 	is_int(kp_pool_config_text(p, &text), KP_OK, "config after reopen");
 	is_string(text, "target = 100\nlow_watermark = 25\nhard_cap = 200\n"
-	    "lifetime = 604800\nrefresh_interval = 120\nsuite = 0x0003\n"
-	    "last_resort = 0\n", "kept in the store");
+	    "lifetime = 604800\nrefresh_interval = 120\nsuites = 0x0003\n"
+	    "last_resort = 0\ncredentials = basic\nextensions = none\n"
+	    "proposals = none\n", "kept in the store");
 	free(text);
 	is_int(kp_pool_policy_get(p, &pol), KP_OK, "policy get");
 	is_int(pol.lifetime, 7 * 86400, "lifetime in seconds");
@@ -174,8 +181,9 @@ test_config(void)
 	    "lifetime 89d");
 	is_int(kp_pool_config_text(p, &text), KP_OK, "config text");
 	is_string(text, "target = 32\nlow_watermark = 8\nhard_cap = 64\n"
-	    "lifetime = 7689600\nrefresh_interval = 30\nsuite = 0x0003\n"
-	    "last_resort = 1\n", "defaults back, then suite and lifetime");
+	    "lifetime = 7689600\nrefresh_interval = 30\nsuites = 0x0003\n"
+	    "last_resort = 1\ncredentials = basic\nextensions = none\n"
+	    "proposals = none\n", "defaults back, then suite and lifetime");
 	free(text);
 	kp_pool_close(p);
 }

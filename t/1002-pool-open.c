@@ -15,13 +15,13 @@ test_identity(void)
 	struct kp_pool	*p;
 	uint8_t		 pub[KP_SIGN_PK_LEN], pub2[KP_SIGN_PK_LEN];
 
-	is_int(kp_pool_open(pt_file("i.db"), NULL, NULL, &p), KP_EINVAL,
+	is_int(kp_pool_open(pt_file("i.db"), NULL, NULL, NULL, &p), KP_EINVAL,
 	    "a new store without a user name is KP_EINVAL");
 	ok(strstr(kp_errmsg(p), "needs a user name") != NULL,
 	    "and says so: %s", kp_errmsg(p));
 	kp_pool_close(p);
 
-	is_int(kp_pool_open(pt_file("i.db"), NULL, "alice", &p), KP_OK,
+	is_int(kp_pool_open(pt_file("i.db"), NULL, "alice", NULL, &p), KP_OK,
 	    "open a new store for alice");
 	is_string(kp_pool_user(p), "alice", "its user");
 	is_int(pt_mode(pt_file("i.db")), 0600, "store 0600");
@@ -31,45 +31,47 @@ test_identity(void)
 	ok(!sodium_is_zero(pub, sizeof(pub)), "an Ed25519 identity");
 	kp_pool_close(p);
 
-	is_int(kp_pool_open(pt_file("i.db"), NULL, NULL, &p), KP_OK,
+	is_int(kp_pool_open(pt_file("i.db"), NULL, NULL, NULL, &p), KP_OK,
 	    "reopen without a user name");
 	is_string(kp_pool_user(p), "alice", "the stored user");
 	kp_pool_identity(p, pub2);
 	is_blob(pub2, sizeof(pub2), pub, sizeof(pub), "the same identity");
 	kp_pool_close(p);
 
-	is_int(kp_pool_open(pt_file("i.db"), NULL, "alice", &p), KP_OK,
+	is_int(kp_pool_open(pt_file("i.db"), NULL, "alice", NULL, &p), KP_OK,
 	    "reopen naming alice");
 	kp_pool_close(p);
-	is_int(kp_pool_open(pt_file("i.db"), NULL, "bob", &p), KP_EINVAL,
+	is_int(kp_pool_open(pt_file("i.db"), NULL, "bob", NULL, &p), KP_EINVAL,
 	    "reopen naming bob is KP_EINVAL");
 	is_string(kp_errmsg(p), "the store belongs to user \"alice\", "
 	    "not \"bob\"", "and says whose it is");
 	kp_pool_close(p);
 
-	is_int(kp_pool_open(pt_file("i.db"), pt_file("i.db.other"), NULL, &p),
+	is_int(kp_pool_open(pt_file("i.db"), pt_file("i.db.other"), NULL, NULL,
+	    &p),
 	    KP_ECRYPTO, "another (missing) key file is KP_ECRYPTO");
 	ok(strstr(kp_errmsg(p), "is missing") != NULL, "message: %s",
 	    kp_errmsg(p));
 	kp_pool_close(p);
 
-	is_int(kp_pool_open(pt_file("j.db"), NULL, "", &p), KP_EINVAL,
+	is_int(kp_pool_open(pt_file("j.db"), NULL, "", NULL, &p), KP_EINVAL,
 	    "an empty user name is KP_EINVAL");
 	kp_pool_close(p);
-	is_int(kp_pool_open(pt_file("j.db"), NULL, "a/b", &p), KP_EINVAL,
+	is_int(kp_pool_open(pt_file("j.db"), NULL, "a/b", NULL, &p), KP_EINVAL,
 	    "a user name with '/' is KP_EINVAL");
 	kp_pool_close(p);
-	is_int(kp_pool_open(pt_file("j.db"), NULL, "a\nb", &p), KP_EINVAL,
+	is_int(kp_pool_open(pt_file("j.db"), NULL, "a\nb", NULL, &p), KP_EINVAL,
 	    "a user name with a newline is KP_EINVAL");
 	kp_pool_close(p);
 	is_int(kp_pool_open(pt_file("j.db"), NULL,
 	    "0123456789012345678901234567890123456789012345678901234567890123"
-	    "4", &p), KP_EINVAL, "a 65-byte user name is KP_EINVAL");
+	    "4", NULL, &p), KP_EINVAL, "a 65-byte user name is KP_EINVAL");
 	kp_pool_close(p);
-	is_int(kp_pool_open(NULL, NULL, "alice", &p), KP_EINVAL,
+	is_int(kp_pool_open(NULL, NULL, "alice", NULL, &p), KP_EINVAL,
 	    "no path is KP_EINVAL");
 	kp_pool_close(p);
-	is_int(kp_pool_open(pt_file("nodir/x.db"), NULL, "alice", &p), KP_EIO,
+	is_int(kp_pool_open(pt_file("nodir/x.db"), NULL, "alice", NULL, &p),
+	    KP_EIO,
 	    "a store in a missing directory is KP_EIO");
 	kp_pool_close(p);
 	is_string(kp_errmsg(NULL), "out of memory", "kp_errmsg(NULL)");
@@ -86,9 +88,9 @@ test_empty(void)
 	size_t		 n, len;
 	int		 i, zero = 1;
 
-	if (kp_pool_open(pt_file("e.db"), NULL, "erin", &p) != KP_OK)
+	if (kp_pool_open(pt_file("e.db"), NULL, "erin", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	for (i = 0; i < KP_NSTATES; i++)
 		zero &= c.n[i] == 0;
 	ok(zero && c.total == 0 && c.last_resort == 0, "all zero");

@@ -26,18 +26,18 @@ test_generate(struct kp_pool *p)
 	ok(strstr(kp_errmsg(p), "over the hard cap of 64") != NULL,
 	    "message: %s", kp_errmsg(p));
 	is_int(kp_pool_generate(p, 32, 0), KP_OK, "generate 32");
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	is_int(c.n[KP_STATE_CREATED], 32, "32 created");
 	is_int(c.total, 32, "32 in all");
 	is_int(kp_pool_generate(p, 33, 0), KP_ETOOBIG,
 	    "33 more would make 65: KP_ETOOBIG");
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	is_int(c.total, 32, "a refused generate adds nothing");
 	is_int(kp_pool_generate(p, 2, 1), KP_ETOOBIG,
 	    "two last-resort keys at once: KP_ETOOBIG");
 	is_int(kp_pool_generate(p, 1, 1), KP_OK,
 	    "a last-resort key is not held to the cap");
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	is_int(c.last_resort, 1, "one last-resort key");
 
 	is_int(kp_pool_list(p, KP_STATE_CREATED, &keys, &n), KP_OK, "list");
@@ -136,7 +136,7 @@ test_moves(struct kp_pool *p)
 	is_int(pt_key(p, kp_key_ref(keys[1]), &k), KP_ENOTFOUND, "it is gone");
 	is_int(kp_pool_delete(p, kp_key_ref(keys[1])), KP_ENOTFOUND,
 	    "delete again: KP_ENOTFOUND");
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	is_int(c.total, 31, "31 left");
 	is_int(pt_sum(&c), (int)c.total, "the counts sum to the total");
 	kp_key_free(k);
@@ -158,12 +158,12 @@ test_expire(struct kp_pool *p)
 	pt_clock += 1;
 	is_int(kp_pool_expire(p, &r), KP_OK, "expire a second later");
 	is_int(r.expired, 31, "all 31 expired");
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	is_int(c.n[KP_STATE_EXPIRED], 31, "31 expired");
 	is_int(pt_sum(&c), 31, "none elsewhere");
 	is_int(kp_pool_expire(p, &r), KP_OK, "expire again");
 	is_int(r.expired, 0, "idempotent");
-	is_int(kp_pool_refresh(p, &r), KP_ENET,
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_ENET,
 	    "refresh without a server: KP_ENET");
 	is_int(r.online, 0, "not online");
 	is_int(kp_pool_status(p, &s), KP_OK, "status");
@@ -178,7 +178,7 @@ main(void)
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	pt_init();
-	if (kp_pool_open(pt_file("o.db"), NULL, "olivia", &p) != KP_OK)
+	if (kp_pool_open(pt_file("o.db"), NULL, "olivia", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	kp_pool_set_clock(p, pt_now, NULL);
 	test_generate(p);

@@ -48,7 +48,7 @@ counts_are(struct kp_pool *p, uint32_t cr, uint32_t av, uint32_t re,
 {
 	struct kp_counts	c;
 
-	if (kp_pool_counts(p, &c) != KP_OK)
+	if (kp_pool_counts(p, 0, &c) != KP_OK)
 		bail("counts: %s", kp_errmsg(p));
 	ok(c.n[KP_STATE_CREATED] == cr && c.n[KP_STATE_AVAILABLE] == av &&
 	    c.n[KP_STATE_RESERVED] == re && c.n[KP_STATE_SPENT] == sp &&
@@ -76,7 +76,7 @@ test_grow(struct kp_pool *p)
 
 	is_int(kp_pool_generate(p, 1, 0), KP_OK, "start with 1 key");
 	counts_are(p, 1, 0, 0, 0, 0, "1 created");
-	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK, "refresh");
 	report_is(&r, 0, 0, 32, 33, "first refresh");
 	counts_are(p, 0, 33, 0, 0, 0, "32 + 1 last-resort available");
 	is_int(kp_pool_status(p, &s), KP_OK, "status");
@@ -85,7 +85,8 @@ test_grow(struct kp_pool *p)
 	is_int(s.counts.last_resort, 1, "one last-resort key");
 	is_int(server_available(), 33, "the server has 33 available");
 
-	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh again");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK,
+	    "refresh again");
 	report_is(&r, 0, 0, 0, 0, "a healthy pool: nothing to do");
 	counts_are(p, 0, 33, 0, 0, 0, "unchanged");
 	is_int(kp_pool_sync(p, &r), KP_OK, "sync");
@@ -103,8 +104,10 @@ test_pull(struct kp_pool *p)
 	size_t			 gl;
 	int			i, bad = 0;
 
-	is_int(kp_client_reserve(bob, "alice", (const uint8_t *)"g1", 2,
-	    NULL, NULL, &res[0]), KP_OK, "bob reserves one of alice's keys");
+	is_int(kp_client_reserve(bob, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g1",
+	    .group_id_len = 2 }, &res[0]), KP_OK,
+	    "bob reserves one of alice's keys");
 	is_int(kp_pool_sync(p, &r), KP_OK, "alice syncs");
 	report_is(&r, 0, 1, 0, 0, "one key pulled");
 	counts_are(p, 0, 32, 1, 0, 0, "one reserved");
@@ -129,8 +132,9 @@ test_pull(struct kp_pool *p)
 	    "its private keys wait for the Welcome");
 	kp_reservation_free(&res[0]);
 
-	is_int(kp_client_reserve(bob, "alice", (const uint8_t *)"g2", 2,
-	    NULL, NULL, &res[0]), KP_OK, "bob reserves another");
+	is_int(kp_client_reserve(bob, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g2",
+	    .group_id_len = 2 }, &res[0]), KP_OK, "bob reserves another");
 	is_int(kp_pool_sync(p, &r), KP_OK, "alice syncs");
 	is_int(kp_client_release(bob, res[0].ref), KP_OK, "bob releases it");
 	is_int(kp_pool_sync(p, &r), KP_OK, "alice syncs");
@@ -144,11 +148,13 @@ test_pull(struct kp_pool *p)
 
 	/* 25 reservations leave 6 regular keys available */
 	for (i = 0; i < 25; i++)
-		if (kp_client_reserve(bob, "alice", (const uint8_t *)"g3", 2,
-		    NULL, NULL, &res[i]) != KP_OK || res[i].last_resort)
+		if (kp_client_reserve(bob, "alice",
+		    &(struct kp_reserve_opts){ .group_id =
+		    (const uint8_t *)"g3", .group_id_len = 2 }, &res[i]) !=
+		    KP_OK || res[i].last_resort)
 			bad++;
 	is_int(bad, 0, "bob reserves 25 regular keys");
-	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK, "refresh");
 	report_is(&r, 0, 25, 1, 1, "6 regular available < 8: 6 + 25 "
 	    "reserved + 1 make 32");
 	counts_are(p, 0, 8, 25, 1, 0, "8 available (1 last-resort)");
@@ -161,7 +167,7 @@ test_pull(struct kp_pool *p)
 		kp_reservation_free(&res[i]);
 	}
 	is_int(bad, 0, "bob spends the 25");
-	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK, "refresh");
 	report_is(&r, 0, 25, 25, 25, "7 regular available: 25 more");
 	counts_are(p, 0, 33, 0, 26, 0, "back to 32 + 1");
 	kp_key_free(k);
@@ -176,7 +182,8 @@ test_expiry(struct kp_pool *p)
 	int			 bad = 0;
 
 	pt_set_clock(pt_clock + 15 * 86400);
-	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh 15 days later");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK,
+	    "refresh 15 days later");
 	report_is(&r, 33, 0, 33, 33, "33 expired, 32 + 1 made and uploaded");
 	counts_are(p, 0, 33, 0, 26, 33, "fresh keys; old ones expired");
 	is_int(kp_pool_list(p, KP_STATE_EXPIRED, &keys, &n), KP_OK, "list");
@@ -190,7 +197,8 @@ test_expiry(struct kp_pool *p)
 	kp_keys_free(keys, n);
 	is_int(bad, 0, "nor do expired spent keys never taken");
 	is_int(server_available(), 33, "the server hands out only the new 33");
-	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh again");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK,
+	    "refresh again");
 	report_is(&r, 0, 0, 0, 0, "idempotent");
 }
 
@@ -230,8 +238,9 @@ test_moves(struct kp_pool *p)
 	is_int(kp_pool_delete(p, ref), KP_OK, "delete a spent key");
 
 	/* someone else holds it */
-	is_int(kp_client_reserve(bob, "alice", (const uint8_t *)"g4", 2,
-	    NULL, NULL, &res), KP_OK, "bob reserves a key");
+	is_int(kp_client_reserve(bob, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g4",
+	    .group_id_len = 2 }, &res), KP_OK, "bob reserves a key");
 	is_int(kp_pool_transition(p, res.ref, KP_STATE_AVAILABLE,
 	    KP_STATE_RESERVED), KP_EBUSY,
 	    "alice (not synced) reserving it: KP_EBUSY");
@@ -270,18 +279,19 @@ test_offline(struct kp_pool *p)
 	struct kp_status	s;
 	struct kp_counts	before, after;
 
-	if (kp_pool_counts(p, &before) != KP_OK)
+	if (kp_pool_counts(p, 0, &before) != KP_OK)
 		bail("counts");
 	is_int(kp_pool_set_server(p, "http://127.0.0.1:1"), KP_OK,
 	    "point at a dead port");
-	is_int(kp_pool_refresh(p, &r), KP_ENET, "refresh: KP_ENET");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_ENET,
+	    "refresh: KP_ENET");
 	is_int(r.online, 0, "not online");
 	is_int(kp_pool_status(p, &s), KP_OK, "status");
 	is_int(s.health, KP_HEALTH_OFFLINE, "offline");
-	is_int(kp_pool_counts(p, &after), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &after), KP_OK, "counts");
 	ok(memcmp(&before, &after, sizeof(before)) == 0, "store unchanged");
 	is_int(kp_pool_set_server(p, url), KP_OK, "back to the server");
-	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK, "refresh");
 	is_int(kp_pool_status(p, &s), KP_OK, "status");
 	is_int(s.health, KP_HEALTH_OK, "ok again");
 }
@@ -325,7 +335,7 @@ test_reset(struct kp_pool *p)
 	struct kp_counts	before, after;
 	const char		*url2;
 
-	if (kp_pool_counts(p, &before) != KP_OK)
+	if (kp_pool_counts(p, 0, &before) != KP_OK)
 		bail("counts");
 	pt_server_stop();
 	url2 = pt_server(1);
@@ -336,7 +346,7 @@ test_reset(struct kp_pool *p)
 	report_is(&r, 0, before.n[KP_STATE_AVAILABLE] +
 	    before.n[KP_STATE_RESERVED], 0, before.n[KP_STATE_AVAILABLE] +
 	    before.n[KP_STATE_RESERVED], "the keys it lost are uploaded again");
-	is_int(kp_pool_counts(p, &after), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &after), KP_OK, "counts");
 	is_int(after.n[KP_STATE_AVAILABLE], before.n[KP_STATE_AVAILABLE] +
 	    before.n[KP_STATE_RESERVED], "all available again");
 	is_int(kp_pool_sync(p, &r), KP_OK, "sync again");
@@ -350,15 +360,16 @@ test_register(void)
 	struct kp_sync_report	 r;
 	sqlite3			*db;
 
-	if (kp_pool_open(pt_file("alice2.db"), NULL, "alice", &q) != KP_OK)
+	if (kp_pool_open(pt_file("alice2.db"), NULL, "alice", NULL,
+	    &q) != KP_OK)
 		bail("open: %s", kp_errmsg(q));
 	kp_pool_set_clock(q, pt_now, NULL);
 	if (kp_pool_set_server(q, url) != KP_OK)
 		bail("set_server");
 	is_int(kp_pool_sync(q, &r), KP_ECONFLICT,
 	    "another key under alice's name: KP_ECONFLICT");
-	is_string(kp_errmsg(q), "register: the user name \"alice\" is "
-	    "taken by another key", "and says so");
+	is_string(kp_errmsg(q), "register: the user name \"alice\" (device "
+	    "\"default\") is taken by another key", "and says so");
 	kp_pool_close(q);
 
 	/* our own key registered before: the 409 is fine */
@@ -367,7 +378,7 @@ test_register(void)
 	    NULL, NULL, NULL) != SQLITE_OK)
 		bail("sqlite3");
 	sqlite3_close(db);
-	if (kp_pool_open(pt_file("alice.db"), NULL, NULL, &q) != KP_OK)
+	if (kp_pool_open(pt_file("alice.db"), NULL, NULL, NULL, &q) != KP_OK)
 		bail("open: %s", kp_errmsg(q));
 	kp_pool_set_clock(q, pt_now, NULL);
 	if (kp_pool_set_server(q, url) != KP_OK)
@@ -388,7 +399,7 @@ main(void)
 		bail("sodium_init");
 	pt_init();
 	url = pt_server(1);
-	if (kp_pool_open(pt_file("alice.db"), NULL, "alice", &p) != KP_OK)
+	if (kp_pool_open(pt_file("alice.db"), NULL, "alice", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	kp_pool_set_clock(p, pt_now, NULL);
 	if (kp_pool_set_server(p, url) != KP_OK)

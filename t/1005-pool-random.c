@@ -69,7 +69,7 @@ check(struct kp_pool *p, int step, const char *op)
 	size_t		 n, m, i, j, k, seen;
 	int		 bad = 0, s;
 
-	if (kp_pool_counts(p, &c) != KP_OK || kp_pool_list(p, -1, &all,
+	if (kp_pool_counts(p, 0, &c) != KP_OK || kp_pool_list(p, -1, &all,
 	    &n) != KP_OK)
 		bail("counts/list: %s", kp_errmsg(p));
 	if (c.total != n || pt_sum(&c) != (int)c.total) {
@@ -167,7 +167,7 @@ main(void)
 	rng = seedenv ? strtoul(seedenv, NULL, 10) : randombytes_random();
 	diag("KP_SEED=%lu", rng);
 	url = pt_server(1);
-	if (kp_pool_open(pt_file("r.db"), NULL, "rita", &p) != KP_OK)
+	if (kp_pool_open(pt_file("r.db"), NULL, "rita", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	kp_pool_set_clock(p, pt_now, NULL);
 	if (kp_pool_set_server(p, url) != KP_OK ||
@@ -180,7 +180,7 @@ main(void)
 		case 0:		/* generate */
 			op = "generate";
 			k = 1 + rnd(6);
-			if (kp_pool_counts(p, &c) != KP_OK)
+			if (kp_pool_counts(p, 0, &c) != KP_OK)
 				bail("counts");
 			rc = kp_pool_generate(p, k, 0);
 			/* the cap counts regular keys of the suite only */
@@ -280,7 +280,7 @@ main(void)
 		case 9:		/* refresh */
 			if (op[0] != 'c')
 				op = "refresh";
-			rc = kp_pool_refresh(p, &r);
+			rc = kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r);
 			bad |= expect(rc, KP_OK, step, op, p);
 			reload(p);
 			ops[8]++;
@@ -293,8 +293,10 @@ main(void)
 	diag("generate %d, publish %d, reserve %d, release %d, spend %d, "
 	    "expire %d, delete %d, forbidden %d, refresh %d", ops[0], ops[1],
 	    ops[2], ops[3], ops[4], ops[5], ops[6], ops[7], ops[8]);
-	is_int(kp_pool_refresh(p, &r), KP_OK, "a last refresh");
-	is_int(kp_pool_refresh(p, &r), KP_OK, "and another");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK,
+	    "a last refresh");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK,
+	    "and another");
 	ok(r.expired == 0 && r.pulled == 0 && r.generated == 0 &&
 	    r.uploaded == 0, "changes nothing");
 	reload(p);

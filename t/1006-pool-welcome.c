@@ -25,7 +25,7 @@ gen(const char *db, const char *suite, const char *kpfile)
 	size_t		 n, len;
 	FILE		*f;
 
-	if (kp_pool_open(db, NULL, "walt", &p) != KP_OK ||
+	if (kp_pool_open(db, NULL, "walt", NULL, &p) != KP_OK ||
 	    kp_pool_config_set(p, "suite", suite) != KP_OK ||
 	    kp_pool_generate(p, 1, 0) != KP_OK ||
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n < 1 ||
@@ -87,7 +87,7 @@ one_suite(const char *self, const char *dir, int suite)
 	url = pt_server(0);
 	/* the pool publishes its key; an inviter reserves it for a group */
 	(void)snprintf(cmd, sizeof(cmd), "w%d.db", suite);
-	if (kp_pool_open(pt_file(cmd), NULL, NULL, &p) != KP_OK ||
+	if (kp_pool_open(pt_file(cmd), NULL, NULL, NULL, &p) != KP_OK ||
 	    kp_pool_set_server(p, url) != KP_OK ||
 	    kp_pool_sync(p, NULL) != KP_OK)
 		bail("publish: %s", kp_errmsg(p));
@@ -158,7 +158,7 @@ not_ours(const char *self)
 	size_t			 wlen;
 
 	/* the Welcome of suite 1 names a key of w1.db, not of x.db */
-	if (kp_pool_open(pt_file("x.db"), NULL, "xena", &p) != KP_OK)
+	if (kp_pool_open(pt_file("x.db"), NULL, "xena", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	w = (uint8_t *)tap_slurp(pt_file("w1"), &wlen);
 	is_int(kp_pool_welcome(p, w, wlen, NULL, 0, got, &info), KP_ENOTOURS,

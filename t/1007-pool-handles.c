@@ -21,7 +21,7 @@ open_handle(void)
 {
 	struct kp_pool	*p;
 
-	if (kp_pool_open(pt_file("h.db"), NULL, "hana", &p) != KP_OK)
+	if (kp_pool_open(pt_file("h.db"), NULL, "hana", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	kp_pool_set_clock(p, pt_now, NULL);
 	if (kp_pool_set_server(p, url) != KP_OK)

@@ -47,7 +47,7 @@ counts_are(struct kp_pool *p, uint32_t cr, uint32_t av, uint32_t ex,
 {
 	struct kp_counts	c;
 
-	if (kp_pool_counts(p, &c) != KP_OK)
+	if (kp_pool_counts(p, 0, &c) != KP_OK)
 		bail("counts: %s", kp_errmsg(p));
 	ok(c.n[KP_STATE_CREATED] == cr && c.n[KP_STATE_AVAILABLE] == av &&
 	    c.n[KP_STATE_RESERVED] == 0 && c.n[KP_STATE_SPENT] == 0 &&
@@ -104,7 +104,8 @@ test_store_fails(struct kp_pool *p)
 	health_is(p, KP_HEALTH_OFFLINE, "a 5xx");
 
 	pt_set_clock(pt_clock + 60);
-	is_int(kp_pool_refresh(p, &r), KP_ESERVER, "refresh: KP_ESERVER");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_ESERVER,
+	    "refresh: KP_ESERVER");
 	is_int(r.expired, 0, "nothing expired");
 	counts_are(p, 2, 4, 0, "still created");
 
@@ -150,7 +151,8 @@ test_stopped(struct kp_pool *p)
 	counts_are(p, 1, 6, 0, "the new key stays created");
 	all_private(p, "server stopped");
 	health_is(p, KP_HEALTH_OFFLINE, "connection refused");
-	is_int(kp_pool_refresh(p, &r), KP_ENET, "refresh: KP_ENET");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_ENET,
+	    "refresh: KP_ENET");
 	is_int(r.expired + r.generated + r.uploaded + r.pulled, 0,
 	    "refresh changed nothing");
 	counts_are(p, 1, 6, 0, "unchanged");
@@ -167,13 +169,14 @@ main(void)
 		bail("sodium_init");
 	pt_init();
 	url = pt_server(1);
-	if (kp_pool_open(pt_file("alice.db"), NULL, "alice", &p) != KP_OK)
+	if (kp_pool_open(pt_file("alice.db"), NULL, "alice", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	kp_pool_set_clock(p, hook_now, NULL);
 	if (kp_pool_set_server(p, url) != KP_OK)
 		bail("set_server: %s", kp_errmsg(p));
 	pt_small_policy(p, "2", "4", "16");
-	if (kp_pool_refresh(p, &r) != KP_OK || r.uploaded != 4)
+	if (kp_pool_refresh(p, KP_REFRESH_WATERMARK,
+	    &r) != KP_OK || r.uploaded != 4)
 		bail("first refresh: %s", kp_errmsg(p));
 	test_store_fails(p);
 	test_pull_fails(p);

@@ -65,7 +65,7 @@ child(const char *db, const char *keyfile)
 	size_t			 n = 0, i;
 	int			 rc = 0, found;
 
-	if (kp_pool_open(db, keyfile, "alice", &p) != KP_OK) {
+	if (kp_pool_open(db, keyfile, "alice", NULL, &p) != KP_OK) {
 		fprintf(stderr, "open %s: %s\n", db, kp_errmsg(p));
 		rc = 2;
 		goto out;
@@ -101,7 +101,7 @@ all_open(const char *db, const char *keyfile)
 	size_t			 n = 0, i;
 	int			 found, bad = 0;
 
-	if (kp_pool_open(db, keyfile, NULL, &p) != KP_OK) {
+	if (kp_pool_open(db, keyfile, NULL, NULL, &p) != KP_OK) {
 		diag("open %s: %s", db, kp_errmsg(p));
 		kp_pool_close(p);
 		return -1;

@@ -74,7 +74,7 @@ main(void)
 	pt_init();
 	alarm(60);	/* an unbounded retry is a failure, not a hang */
 	db = pt_file("c.db");
-	if (kp_pool_open(db, NULL, "carol", &p) != KP_OK ||
+	if (kp_pool_open(db, NULL, "carol", NULL, &p) != KP_OK ||
 	    kp_pool_generate(p, 4, 0) != KP_OK)
 		bail("setup: %s", kp_errmsg(p));
 

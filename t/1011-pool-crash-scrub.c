@@ -52,7 +52,7 @@ dying(const char *db, int to_test)
 	size_t		 n;
 	int		 i;
 
-	if (kp_pool_open(db, NULL, "dora", &p) != KP_OK ||
+	if (kp_pool_open(db, NULL, "dora", NULL, &p) != KP_OK ||
 	    kp_pool_generate(p, 3, 0) != KP_OK ||
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n != 3)
 		_exit(2);
@@ -114,7 +114,7 @@ main(void)
 		    "after the crash the WAL holds wiped key %d's sealed "
 		    "private keys", i);
 
-	if (kp_pool_open(db, NULL, NULL, &p) != KP_OK)
+	if (kp_pool_open(db, NULL, NULL, NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	for (i = 0; i < 2; i++)
 		ok(!pt_store_has(db, m.sealed[i][0], SEALED) &&

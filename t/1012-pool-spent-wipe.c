@@ -63,7 +63,7 @@ main(void)
 		bail("sodium_init");
 	pt_init();
 	db = pt_file("e.db");
-	if (kp_pool_open(db, NULL, "erin", &p) != KP_OK)
+	if (kp_pool_open(db, NULL, "erin", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	kp_pool_set_clock(p, pt_now, NULL);
 	spent_key(p, 1, lr, s_lr);

@@ -49,7 +49,7 @@ counts_are(struct kp_pool *p, uint32_t cr, uint32_t av, const char *what)
 {
 	struct kp_counts	c;
 
-	if (kp_pool_counts(p, &c) != KP_OK)
+	if (kp_pool_counts(p, 0, &c) != KP_OK)
 		bail("counts: %s", kp_errmsg(p));
 	ok(c.n[KP_STATE_CREATED] == cr && c.n[KP_STATE_AVAILABLE] == av &&
 	    c.total == cr + av, "%s: created %u available %u (got %u/%u, "
@@ -68,8 +68,8 @@ main(void)
 		bail("sodium_init");
 	pt_init();
 	url = pt_server(1);
-	if (kp_pool_open(pt_file("s.db"), NULL, "sam", &a) != KP_OK ||
-	    kp_pool_open(pt_file("s.db"), NULL, NULL, &b) != KP_OK)
+	if (kp_pool_open(pt_file("s.db"), NULL, "sam", NULL, &a) != KP_OK ||
+	    kp_pool_open(pt_file("s.db"), NULL, NULL, NULL, &b) != KP_OK)
 		bail("open");
 	kp_pool_set_clock(a, a_now, NULL);
 	kp_pool_set_clock(b, pt_now, NULL);
@@ -78,7 +78,8 @@ main(void)
 	pt_small_policy(a, "2", "4", "6");
 
 	armed = 1;
-	is_int(kp_pool_refresh(a, &r), KP_OK, "a refreshes while b fills the "
+	is_int(kp_pool_refresh(a, KP_REFRESH_WATERMARK, &r), KP_OK,
+	    "a refreshes while b fills the "
 	    "pool to the hard cap: KP_OK (%s)", kp_errmsg(a));
 	is_int(fired, 1, "b filled it between a's sync and its replenishment");
 	is_int(b_made, 6, "b made 6 keys");
@@ -88,7 +89,8 @@ main(void)
 	armed = 0;
 
 	pt_set_clock(pt_clock + 60);
-	is_int(kp_pool_refresh(a, &r), KP_OK, "a refreshes again");
+	is_int(kp_pool_refresh(a, KP_REFRESH_WATERMARK, &r), KP_OK,
+	    "a refreshes again");
 	is_int(r.uploaded, 6, "and uploads b's 6 keys");
 	is_int(r.generated, 0, "making none");
 	counts_are(a, 0, 6, "6 available");

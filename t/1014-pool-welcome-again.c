@@ -217,7 +217,7 @@ main(void)
 	pt_need_node();
 	pt_init();
 	url = pt_server(0);
-	if (kp_pool_open(pt_file("w.db"), NULL, "wanda", &p) != KP_OK ||
+	if (kp_pool_open(pt_file("w.db"), NULL, "wanda", NULL, &p) != KP_OK ||
 	    kp_pool_set_server(p, url) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	pt_clock = (int64_t)time(NULL);	/* ts-mls checks lifetimes */

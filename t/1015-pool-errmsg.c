@@ -21,14 +21,14 @@ main(void)
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	pt_init();
-	if (kp_pool_open(pt_file("m.db"), NULL, "mia", &p) != KP_OK)
+	if (kp_pool_open(pt_file("m.db"), NULL, "mia", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	memset(ref, 0x11, sizeof(ref));
 
 	is_int(kp_pool_key(p, ref, &k), KP_ENOTFOUND, "get of no key");
 	ok(strncmp(kp_errmsg(p), "no key 1111", 11) == 0, "its message: %s",
 	    kp_errmsg(p));
-	is_int(kp_pool_counts(p, &c), KP_OK, "then counts succeeds");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "then counts succeeds");
 	is_string(kp_errmsg(p), "", "the old message is gone");
 
 	is_int(kp_pool_config_set(p, "target", "0"), KP_EINVAL,
@@ -38,7 +38,8 @@ main(void)
 	is_int(kp_pool_generate(p, 2, 0), KP_OK, "then generate succeeds");
 	is_string(kp_errmsg(p), "", "the old message is gone");
 
-	is_int(kp_pool_refresh(p, &r), KP_ENET, "refresh without a server");
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_ENET,
+	    "refresh without a server");
 	ok(strstr(kp_errmsg(p), "offline") != NULL, "its message: %s",
 	    kp_errmsg(p));
 	is_int(kp_pool_generate(p, 100, 0), KP_ETOOBIG, "over the cap");

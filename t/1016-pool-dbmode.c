@@ -36,7 +36,7 @@ main(void)
 	db = pt_file("o.db");
 	(void)snprintf(wal, sizeof(wal), "%s-wal", db);
 	(void)snprintf(shm, sizeof(shm), "%s-shm", db);
-	if (kp_pool_open(db, NULL, "olga", &p) != KP_OK ||
+	if (kp_pool_open(db, NULL, "olga", NULL, &p) != KP_OK ||
 	    kp_pool_generate(p, 2, 0) != KP_OK)
 		bail("setup: %s", kp_errmsg(p));
 	kp_pool_close(p);
@@ -44,17 +44,17 @@ main(void)
 	set_mode(db, 0644);
 	set_mode(wal, 0666);
 	set_mode(shm, 0664);
-	is_int(kp_pool_open(db, NULL, NULL, &p), KP_OK,
+	is_int(kp_pool_open(db, NULL, NULL, NULL, &p), KP_OK,
 	    "a store of mode 0644 opens (%s)", kp_errmsg(p));
 	is_int(pt_mode(db), 0600, "the database is 0600 again");
 	is_int(pt_mode(wal), 0600, "so is its -wal");
 	is_int(pt_mode(shm), 0600, "and its -shm");
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	is_int(c.total, 2, "its 2 keys are there");
 	kp_pool_close(p);
 
 	set_mode(pt_file("o.db.key"), 0640);
-	is_int(kp_pool_open(db, NULL, NULL, &p), KP_EPERM,
+	is_int(kp_pool_open(db, NULL, NULL, NULL, &p), KP_EPERM,
 	    "a key file of mode 0640: KP_EPERM");
 	ok(strstr(kp_errmsg(p), "must be 0600") != NULL, "which says so: %s",
 	    kp_errmsg(p));

@@ -54,7 +54,7 @@ main(void)
 		bail("sodium_init");
 	pt_init();
 	url = pt_server(1);
-	if (kp_pool_open(pt_file("l.db"), NULL, "lee", &p) != KP_OK)
+	if (kp_pool_open(pt_file("l.db"), NULL, "lee", NULL, &p) != KP_OK)
 		bail("open");
 	kp_pool_set_clock(p, pt_now, NULL);
 	if (kp_pool_set_server(p, url) != KP_OK)
@@ -63,7 +63,8 @@ main(void)
 	    kp_pool_config_set(p, "target", "2") != KP_OK ||
 	    kp_pool_config_set(p, "hard_cap", "4") != KP_OK)
 		bail("policy: %s", kp_errmsg(p));
-	is_int(kp_pool_refresh(p, &r), KP_OK, "refresh publishes 2 keys and "
+	is_int(kp_pool_refresh(p, KP_REFRESH_WATERMARK, &r), KP_OK,
+	    "refresh publishes 2 keys and "
 	    "the last-resort key");
 	lr = last_resort_key(p);
 	is_int(kp_key_state(lr), KP_STATE_AVAILABLE,

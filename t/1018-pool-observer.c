@@ -59,7 +59,7 @@ main(void)
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	pt_init();
-	if (kp_pool_open(pt_file("o.db"), NULL, "olive", &p) != KP_OK)
+	if (kp_pool_open(pt_file("o.db"), NULL, "olive", NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	kp_pool_set_observer(p, hear, NULL);
 
@@ -74,7 +74,7 @@ main(void)
 	kp_keys_free(keys, n);
 
 	nev = 0;
-	is_int(kp_pool_counts(p, &(struct kp_counts){ 0 }), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &(struct kp_counts){ 0 }), KP_OK, "counts");
 	is_int(nev, 0, "a read changes nothing");
 	is_int(kp_pool_transition(p, a, KP_STATE_CREATED, KP_STATE_AVAILABLE),
 	    KP_ENET, "a move the server must allow, offline: KP_ENET");
@@ -93,7 +93,7 @@ main(void)
 	    all_are(KP_STATE_EXPIRED, -1), "heard as expired to none");
 
 	/* another handle on the store changes a key: expire says so */
-	if (kp_pool_open(pt_file("o.db"), NULL, NULL, &q) != KP_OK)
+	if (kp_pool_open(pt_file("o.db"), NULL, NULL, NULL, &q) != KP_OK)
 		bail("open: %s", kp_errmsg(q));
 	is_int(kp_pool_transition(q, b, KP_STATE_CREATED, KP_STATE_EXPIRED),
 	    KP_OK, "another handle expires a key");

@@ -65,7 +65,8 @@ succeed(void *arg)
 	struct kp_counts	c;
 
 	(void)arg;
-	if (kp_pool_counts(shared, &c) != KP_OK || kp_errmsg(shared)[0] != '\0')
+	if (kp_pool_counts(shared, 0,
+	    &c) != KP_OK || kp_errmsg(shared)[0] != '\0')
 		bad_ops++;
 	return NULL;
 }
@@ -80,8 +81,9 @@ main(void)
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	pt_init();
-	if (kp_pool_open(pt_file("s.db"), NULL, "sasha", &shared) != KP_OK ||
-	    kp_pool_open(pt_file("s.db"), NULL, NULL, &other) != KP_OK)
+	if (kp_pool_open(pt_file("s.db"), NULL, "sasha", NULL,
+	    &shared) != KP_OK ||
+	    kp_pool_open(pt_file("s.db"), NULL, NULL, NULL, &other) != KP_OK)
 		bail("open");
 	kp_pool_set_clock(shared, pt_now, NULL);
 	if (kp_pool_set_server(shared, pt_server(1)) != KP_OK ||

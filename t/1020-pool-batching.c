@@ -64,14 +64,14 @@ main(void)
 	pt_init();
 	db = pt_file("b.db");
 	(void)snprintf(jpath, sizeof(jpath), "%s-moves", db);
-	if (kp_pool_open(db, NULL, "bea", &p) != KP_OK ||
+	if (kp_pool_open(db, NULL, "bea", NULL, &p) != KP_OK ||
 	    kp_pool_generate(p, 4, 0) != KP_OK ||
 	    kp_pool_list(p, KP_STATE_CREATED, &keys, &n) != KP_OK || n != 4)
 		bail("setup: %s", kp_errmsg(p));
 	for (i = 0; i < 4; i++)
 		memcpy(ref[i], kp_key_ref(keys[i]), KP_REF_LEN);
 	kp_keys_free(keys, n);
-	if (kp_pool_open(db, NULL, NULL, &q) != KP_OK)
+	if (kp_pool_open(db, NULL, NULL, NULL, &q) != KP_OK)
 		bail("open: %s", kp_errmsg(q));
 
 	is_int(kp_pool_set_batching(p, 1), KP_OK, "batching on");
@@ -88,7 +88,7 @@ main(void)
 	ok(kp_key_state(k) == KP_STATE_EXPIRED && !kp_key_has_private(k),
 	    "the handle says expired, private keys gone");
 	kp_key_free(k);
-	is_int(kp_pool_counts(p, &c), KP_OK, "counts");
+	is_int(kp_pool_counts(p, 0, &c), KP_OK, "counts");
 	ok(c.n[KP_STATE_EXPIRED] == 1 && c.n[KP_STATE_CREATED] == 3,
 	    "they count it expired");
 	is_int(state_of(q, ref[0]), KP_STATE_CREATED,
@@ -105,7 +105,7 @@ main(void)
 	if ((pid = fork()) == -1)
 		bail("fork");
 	if (pid == 0) {
-		if (kp_pool_open(db, NULL, NULL, &p) != KP_OK ||
+		if (kp_pool_open(db, NULL, NULL, NULL, &p) != KP_OK ||
 		    kp_pool_set_batching(p, 1) != KP_OK ||
 		    kp_pool_transition(p, ref[1], KP_STATE_CREATED,
 		    KP_STATE_EXPIRED) != KP_OK)
@@ -117,7 +117,7 @@ main(void)
 		bail("the child failed");
 	ok(journal_size(db) > 0, "a dead handle's journal stays");
 	ok(pt_store_has(db, s1, SEALED), "its key's sealed bytes are there");
-	if (kp_pool_open(db, NULL, NULL, &p) != KP_OK)
+	if (kp_pool_open(db, NULL, NULL, NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	is_int(state_of(p, ref[1]), KP_STATE_EXPIRED,
 	    "the next open applies it: expired");
@@ -131,7 +131,7 @@ main(void)
 	    KP_STATE_EXPIRED), KP_OK, "a batched move");
 	kp_pool_close(p);
 	is_int(journal_size(db), 0, "close commits it");
-	if (kp_pool_open(db, NULL, NULL, &p) != KP_OK)
+	if (kp_pool_open(db, NULL, NULL, NULL, &p) != KP_OK)
 		bail("open: %s", kp_errmsg(p));
 	is_int(state_of(p, ref[2]), KP_STATE_EXPIRED, "the move is there");
 	is_int(kp_pool_set_batching(p, 0), KP_OK, "batching off");

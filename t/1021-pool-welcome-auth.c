@@ -101,7 +101,7 @@ pool(const char *db, const char *user, const char *url, int n)
 {
 	struct kp_pool	*p;
 
-	if (kp_pool_open(pt_file(db), NULL, user, &p) != KP_OK ||
+	if (kp_pool_open(pt_file(db), NULL, user, NULL, &p) != KP_OK ||
 	    kp_pool_set_server(p, url) != KP_OK ||
 	    kp_pool_generate(p, (uint32_t)n, 0) != KP_OK ||
 	    kp_pool_sync(p, NULL) != KP_OK)

@@ -210,14 +210,18 @@ main(void)
 	/* unknown things: 404; wrong method: 405 */
 	memset(ref, 0x5a, sizeof(ref));
 	memset(&res, 0, sizeof(res));
-	is_int(kp_client_reserve(alice.c, "nobody", (const uint8_t *)"g", 1,
-	    NULL, NULL, &res), KP_ENOTFOUND, "reserve from an unknown user");
+	is_int(kp_client_reserve(alice.c, "nobody",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1 }, &res), KP_ENOTFOUND,
+	    "reserve from an unknown user");
 	is_int(kp_client_last_status(alice.c), 404, "404");
 	raw(&s, &alice, "POST", "/keypackages/reserve",
 	    "{\"target_username\":\"nobody\"}", T_NONE, &r);
 	is_reply(&r, 404, "unknown_user", "unknown_user");
-	is_int(kp_client_reserve(alice.c, "bob", (const uint8_t *)"g", 1,
-	    NULL, NULL, &res), KP_EEXHAUSTED, "bob has no keys: exhausted");
+	is_int(kp_client_reserve(alice.c, "bob",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1 }, &res), KP_EEXHAUSTED,
+	    "bob has no keys: exhausted");
 	is_int(kp_client_last_status(alice.c), 409, "409");
 	ok(strstr(kp_client_errmsg(alice.c), "ask bob") != NULL,
 	    "the message says what to do");
@@ -314,15 +318,14 @@ main(void)
 	is_int(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 2,
 	    "user add with a bad key: a usage error, exit status 2");
 	for (i = 0; i < 2; i++) {
-		rc = kp_client_reserve(alice.c, "alice", NULL, 0, NULL, NULL,
-		    &res);
+		rc = kp_client_reserve(alice.c, "alice", NULL, &res);
 		is_int(rc, KP_EEXHAUSTED, "reserve %zu within the burst", i);
 	}
 	raw(&s2, &alice, "POST", "/keypackages/reserve",
 	    "{\"target_username\":\"alice\"}", T_NONE, &r);
 	is_reply(&r, 429, "rate_limited", "third reserve: rate limited");
 	is_string(r.retry_after, "1", "Retry-After: 1");
-	is_int(kp_client_reserve(alice.c, "alice", NULL, 0, NULL, NULL, &res),
+	is_int(kp_client_reserve(alice.c, "alice", NULL, &res),
 	    KP_ERATE, "the client maps 429 to KP_ERATE");
 	is_int(srv_stop(&s2), 0, "a clean exit");
 

@@ -177,15 +177,19 @@ main(void)
 	is_int(n, 0, "none accepted");
 
 	/* reserve: oldest first, idempotent by request id */
-	is_int(kp_client_reserve(bob.c, "alice", (const uint8_t *)"grp1", 4,
-	    "req-1", NULL, &r1), KP_OK, "bob reserves one of alice's keys");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"grp1",
+	    .group_id_len = 4, .request_id = "req-1" }, &r1), KP_OK,
+	    "bob reserves one of alice's keys");
 	is_blob(r1.ref, KP_REF_LEN, k[0].ref, KP_REF_LEN, "the oldest one");
 	is_blob(r1.keypackage, r1.keypackage_len, k[0].buf, k[0].len,
 	    "its bytes");
 	is_int(r1.expires_at, T + 60, "expires after the 60 s TTL");
 	is_int(r1.last_resort, 0, "not last resort");
-	is_int(kp_client_reserve(bob.c, "alice", (const uint8_t *)"grp1", 4,
-	    "req-1", NULL, &r2), KP_OK, "retry with the same request_id");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"grp1",
+	    .group_id_len = 4, .request_id = "req-1" }, &r2), KP_OK,
+	    "retry with the same request_id");
 	is_blob(r2.ref, KP_REF_LEN, r1.ref, KP_REF_LEN, "the same key");
 	is_string(r2.reservation_id, r1.reservation_id,
 	    "the same reservation");
@@ -196,7 +200,7 @@ main(void)
 	    "2 available, 1 reserved (not two)");
 
 	/* concurrent reservers get different keys */
-	is_int(kp_client_reserve(carol.c, "alice", NULL, 0, NULL, NULL, &r2),
+	is_int(kp_client_reserve(carol.c, "alice", NULL, &r2),
 	    KP_OK, "carol reserves too");
 	ok(memcmp(r2.ref, r1.ref, KP_REF_LEN) != 0, "another key");
 	is_blob(r2.ref, KP_REF_LEN, k[1].ref, KP_REF_LEN, "the next oldest");
@@ -274,7 +278,8 @@ main(void)
 	is_string(res[0].code, "init_key_reused", "refused too");
 
 	/* reservation timeout: back to available, reserved again */
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, "req-2", NULL, &r1),
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .request_id = "req-2" }, &r1),
 	    KP_OK, "bob reserves key 1 at T+5");
 	is_blob(r1.ref, KP_REF_LEN, k[1].ref, KP_REF_LEN, "key 1");
 	srv_set_clock(&s, T + 64);
@@ -284,7 +289,7 @@ main(void)
 	is_int(kp_client_status(alice.c, "alice", &st), KP_OK, "status");
 	ok(st.available == 2 && st.reserved == 0,
 	    "at T+65 the reservation is over: 2 available");
-	is_int(kp_client_reserve(carol.c, "alice", NULL, 0, NULL, NULL, &r2),
+	is_int(kp_client_reserve(carol.c, "alice", NULL, &r2),
 	    KP_OK, "carol reserves");
 	is_blob(r2.ref, KP_REF_LEN, k[1].ref, KP_REF_LEN,
 	    "the same key 1: released for reuse");
@@ -294,7 +299,7 @@ main(void)
 	    KP_OK, "carol spends it");
 	kp_reservation_free(&r1);
 	kp_reservation_free(&r2);
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, NULL, &r1),
+	is_int(kp_client_reserve(bob.c, "alice", NULL, &r1),
 	    KP_OK, "bob reserves key 2");
 	srv_set_clock(&s, T + 130);
 	is_int(kp_client_spend(bob.c, r1.ref, NULL, 0), KP_EGONE,
@@ -306,7 +311,8 @@ main(void)
 	kp_reservation_free(&r1);
 
 	/* named reserve (owner only), owner's out-of-band spend, retire */
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, k[2].ref, &r1),
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .ref = k[2].ref }, &r1),
 	    KP_EFORBIDDEN, "bob cannot reserve a named key of alice");
 	rawj(&s, &bob, "POST", "/keypackages/reserve",
 	    "{\"target_username\":\"alice\",\"keypackage_ref\":\"%s\"}",
@@ -316,12 +322,14 @@ main(void)
 	    "{\"target_username\":\"alice\",\"keypackage_ref\":\"%s\"}",
 	    H(k[0].buf));
 	is_reply(last, 404, "not_found", "raw: a named key alice lacks");
-	is_int(kp_client_reserve(alice.c, "alice", NULL, 0, NULL, k[2].ref,
-	    &r1), KP_OK, "alice reserves her key 2 by ref");
+	is_int(kp_client_reserve(alice.c, "alice",
+	    &(struct kp_reserve_opts){ .ref = k[2].ref }, &r1), KP_OK,
+	    "alice reserves her key 2 by ref");
 	is_blob(r1.ref, KP_REF_LEN, k[2].ref, KP_REF_LEN, "that key");
 	kp_reservation_free(&r1);
-	is_int(kp_client_reserve(alice.c, "alice", NULL, 0, NULL, k[2].ref,
-	    &r1), KP_ECONFLICT, "named key not available: 409");
+	is_int(kp_client_reserve(alice.c, "alice",
+	    &(struct kp_reserve_opts){ .ref = k[2].ref }, &r1), KP_ECONFLICT,
+	    "named key not available: 409");
 	rawj(&s, &alice, "POST", "/keypackages/reserve",
 	    "{\"target_username\":\"alice\",\"keypackage_ref\":\"%s\"}",
 	    H(k[2].ref));
@@ -355,7 +363,7 @@ main(void)
 	    "retire it again: 404");
 
 	/* last resort: served when nothing else is, never consumed */
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, NULL, &r1),
+	is_int(kp_client_reserve(bob.c, "alice", NULL, &r1),
 	    KP_EEXHAUSTED, "alice's pool is empty: 409 pool_exhausted");
 	gen(&alice, "alice", T, T + 86400, 1, &lr);
 	is_int(upload1(&alice, &lr, res), KP_OK, "upload a last-resort key");
@@ -365,8 +373,8 @@ main(void)
 	    "upload a key that expires at T+200");
 	srv_set_clock(&s, T + 200);
 	for (i = 0; i < 2; i++) {
-		is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, NULL,
-		    &r1), KP_OK, "reserve %zu with an empty pool", i);
+		is_int(kp_client_reserve(bob.c, "alice", NULL, &r1), KP_OK,
+		    "reserve %zu with an empty pool", i);
 		is_int(r1.last_resort, 1, "flagged last_resort");
 		is_blob(r1.ref, KP_REF_LEN, lr.ref, KP_REF_LEN,
 		    "the last-resort key (the expired key is never handed "
@@ -389,7 +397,7 @@ main(void)
 
 	/* expired keys are cleaned up (retention 100 s, every 60 s) */
 	srv_set_clock(&s, T + 400);
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, NULL, &r1),
+	is_int(kp_client_reserve(bob.c, "alice", NULL, &r1),
 	    KP_OK, "a write runs the cleanup");
 	kp_reservation_free(&r1);
 	is_int(kp_client_mine(alice.c, &keys, &n), KP_OK, "mine");
@@ -418,11 +426,11 @@ main(void)
 	free(k[0].buf);
 	gen(&alice, "alice", T - 10, T + 86400, 0, &k[0]);
 	is_int(upload1(&alice, &k[0], res), KP_OK, "upload one key");
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, NULL, &r1),
+	is_int(kp_client_reserve(bob.c, "alice", NULL, &r1),
 	    KP_OK, "bob reserves it");
 	kp_reservation_free(&r1);
 	srv_set_clock(&sb, T + 61);
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, NULL, NULL, &r1),
+	is_int(kp_client_reserve(bob.c, "alice", NULL, &r1),
 	    KP_EEXHAUSTED, "after the TTL it is not handed out again");
 	is_int(kp_client_status(alice.c, "alice", &st), KP_OK, "status");
 	ok(st.spent == 1 && st.available == 0, "burned: spent");

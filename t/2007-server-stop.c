@@ -33,8 +33,9 @@ reserve(void *arg)
 {
 	struct inviter	*v = arg;
 
-	v->rc = kp_client_reserve(v->c, "alice", (const uint8_t *)"g", 1,
-	    v->rid, NULL, &v->res);
+	v->rc = kp_client_reserve(v->c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1, .request_id = v->rid }, &v->res);
 	v->status = kp_client_last_status(v->c);
 	return NULL;
 }
@@ -175,8 +176,10 @@ main(void)
 		kp_client_free(v[i].c);
 		if (kp_client_new(s.url, "bob", bob.seed, &v[i].c) != KP_OK)
 			bail("client");
-		if (kp_client_reserve(v[i].c, "alice", (const uint8_t *)"g",
-		    1, v[i].rid, NULL, &again) == KP_OK &&
+		if (kp_client_reserve(v[i].c, "alice",
+		    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+		    .group_id_len = 1, .request_id = v[i].rid },
+		    &again) == KP_OK &&
 		    memcmp(again.ref, v[i].res.ref, KP_REF_LEN) == 0 &&
 		    strcmp(again.reservation_id, v[i].res.reservation_id) == 0)
 			hits++;

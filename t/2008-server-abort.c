@@ -105,13 +105,15 @@ main(void)
 	    "its request is done and logged");
 	is_int(settle(&s, "kpool_requests_in_flight", 1), 1,
 	    "no request left in flight but the scrape");
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, "gone-1", NULL,
-	    &res), KP_OK, "bob retries the request_id");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .request_id = "gone-1" }, &res), KP_OK,
+	    "bob retries the request_id");
 	is_blob(res.ref, KP_REF_LEN, k.ref, KP_REF_LEN,
 	    "the orphaned reservation: alice's key");
 	kp_reservation_free(&res);
-	is_int(kp_client_reserve(bob.c, "alice", NULL, 0, "other", NULL,
-	    &res), KP_EEXHAUSTED, "a new request_id: alice has no key left");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .request_id = "other" }, &res),
+	    KP_EEXHAUSTED, "a new request_id: alice has no key left");
 	kp_reservation_free(&res);
 
 	/* a client that stays mid-body holds the stop 10 s at most; these

@@ -43,8 +43,10 @@ main(void)
 	gen(&alice, "alice", T - 10, T + 86400, 1, &lr);
 	ok(upload(&alice, &lr), "alice uploads a last-resort key");
 	memset(&res, 0, sizeof(res));
-	is_int(kp_client_reserve(alice.c, "alice", (const uint8_t *)"g", 1,
-	    NULL, lr.ref, &res), KP_OK, "alice reserves it by its ref");
+	is_int(kp_client_reserve(alice.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1, .ref = lr.ref }, &res), KP_OK,
+	    "alice reserves it by its ref");
 	is_blob(res.ref, KP_REF_LEN, lr.ref, KP_REF_LEN, "that key");
 	is_int(res.last_resort, 1, "flagged last_resort");
 	is_int(res.expires_at, T + 600, "expires_at now + TTL");
@@ -52,12 +54,16 @@ main(void)
 	is_int(kp_client_status(alice.c, "alice", &st), KP_OK, "status");
 	is_int(st.available, 1, "the last-resort key is still available");
 	is_int(st.reserved, 0, "nothing is reserved");
-	is_int(kp_client_reserve(alice.c, "alice", (const uint8_t *)"g", 1,
-	    NULL, lr.ref, &res), KP_OK, "named again: served again");
+	is_int(kp_client_reserve(alice.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1, .ref = lr.ref }, &res), KP_OK,
+	    "named again: served again");
 	is_int(res.last_resort, 1, "flagged last_resort");
 	kp_reservation_free(&res);
-	is_int(kp_client_reserve(bob.c, "alice", (const uint8_t *)"g", 1,
-	    NULL, NULL, &res), KP_OK, "bob reserves from alice: served");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1 }, &res), KP_OK,
+	    "bob reserves from alice: served");
 	is_blob(res.ref, KP_REF_LEN, lr.ref, KP_REF_LEN,
 	    "the last-resort key, as nothing else is available");
 	is_int(res.last_resort, 1, "flagged last_resort");
@@ -69,18 +75,24 @@ main(void)
 	srv_set_clock(&s, T + 1);
 	gen(&alice, "alice", T - 10, T + 86400, 0, &k2);
 	ok(upload(&alice, &k2), "k2, uploaded later");
-	is_int(kp_client_reserve(bob.c, "alice", (const uint8_t *)"g", 1,
-	    "r1", NULL, &res), KP_OK, "bob reserves with request_id r1");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1, .request_id = "r1" }, &res), KP_OK,
+	    "bob reserves with request_id r1");
 	is_blob(res.ref, KP_REF_LEN, k1.ref, KP_REF_LEN, "k1, the oldest");
 	snprintf(rid, sizeof(rid), "%s", res.reservation_id);
 	kp_reservation_free(&res);
-	is_int(kp_client_reserve(bob.c, "alice", (const uint8_t *)"g", 1,
-	    "r1", NULL, &res), KP_OK, "retry r1 at once");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1, .request_id = "r1" }, &res), KP_OK,
+	    "retry r1 at once");
 	is_string(res.reservation_id, rid, "the same reservation");
 	kp_reservation_free(&res);
 	srv_set_clock(&s, T + 100);
-	is_int(kp_client_reserve(bob.c, "alice", (const uint8_t *)"g", 1,
-	    "r1", NULL, &res), KP_OK, "retry r1 once k1 expired: 200");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1, .request_id = "r1" }, &res), KP_OK,
+	    "retry r1 once k1 expired: 200");
 	is_blob(res.ref, KP_REF_LEN, k2.ref, KP_REF_LEN, "k2, not k1");
 	ok(strcmp(res.reservation_id, rid) != 0, "a new reservation");
 	is_int(res.expires_at, T + 100 + 600, "expires_at now + TTL");
@@ -90,8 +102,10 @@ main(void)
 
 	/* a retry after the reservation's TTL passed: a new one */
 	srv_set_clock(&s, T + 700);
-	is_int(kp_client_reserve(bob.c, "alice", (const uint8_t *)"g", 1,
-	    "r1", NULL, &res), KP_OK, "retry r1 once its TTL passed: 200");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1, .request_id = "r1" }, &res), KP_OK,
+	    "retry r1 once its TTL passed: 200");
 	ok(strcmp(res.reservation_id, rid) != 0, "a new reservation");
 	is_int(res.expires_at, T + 700 + 600, "expires_at now + TTL");
 	is_blob(res.ref, KP_REF_LEN, k2.ref, KP_REF_LEN,

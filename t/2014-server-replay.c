@@ -76,8 +76,9 @@ main(void)
 	    "alice uploads one key");
 
 	/* a release, captured */
-	is_int(kp_client_reserve(bob.c, "alice", (const uint8_t *)"g", 1,
-	    NULL, NULL, &res), KP_OK, "bob reserves alice's key");
+	is_int(kp_client_reserve(bob.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1 }, &res), KP_OK, "bob reserves alice's key");
 	kp_reservation_free(&res);
 	kp_hex(k.ref, KP_REF_LEN, hex);
 	snprintf(body, sizeof(body), "{\"keypackage_ref\":\"%s\"}", hex);
@@ -86,8 +87,9 @@ main(void)
 		bail("sign");
 	again(&s, &bob, "POST", "/keypackages/release", body, &rel, &r);
 	is_int(r.status, 200, "bob releases it (the request is captured)");
-	is_int(kp_client_reserve(carol.c, "alice", (const uint8_t *)"g", 1,
-	    NULL, NULL, &res), KP_OK, "carol reserves the key");
+	is_int(kp_client_reserve(carol.c, "alice",
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+	    .group_id_len = 1 }, &res), KP_OK, "carol reserves the key");
 	is_blob(res.ref, KP_REF_LEN, k.ref, KP_REF_LEN, "the same key");
 	kp_reservation_free(&res);
 	again(&s, &bob, "POST", "/keypackages/release", body, &rel, &r);

@@ -14,8 +14,8 @@ mount_pool "$TMP/alice.db" "$M" -o user=alice,refresh=0,test_clock="$TMP/clock"
 plan 50
 
 is "$(ls "$M" | tr '\n' ' ')" \
-    "available config created ctl expired reserved spent status welcome " \
-    "the root lists the four files and the five state directories"
+    "available config created ctl devices expired identity reserved spent status welcome " \
+    "the root lists the six files and the five state directories"
 is "$(stat -c '%a %h' "$M")" "755 7" "root: mode 755, 7 links"
 is "$(cd "$M" && stat -c '%n %F %a %h' status config ctl welcome | tr '\n' ';')" \
     "status regular file 444 1;config regular file 644 1;ctl regular empty file 200 1;welcome regular empty file 200 1;" \
@@ -35,7 +35,13 @@ target: 32
 low_watermark: 8
 hard_cap: 64
 health: offline
-last_sync: never"
+last_sync: never
+user: alice
+device: default
+enrollment: unknown
+suite_0x0001_created: 0
+suite_0x0001_available: 0
+suite_0x0001_reserved: 0"
 is "$(cat "$M/status")" "$status0" "status of an empty offline pool"
 is "$(stat -c %s "$M/status")" "$(wc -c <"$M/status")" "status: stat size = bytes read"
 config0="target = 32
@@ -43,8 +49,11 @@ low_watermark = 8
 hard_cap = 64
 lifetime = 1209600
 refresh_interval = 30
-suite = 0x0001
-last_resort = 1"
+suites = 0x0001
+last_resort = 1
+credentials = basic
+extensions = none
+proposals = none"
 is "$(cat "$M/config")" "$config0" "config holds the default policy"
 is "$(stat -c %s "$M/config")" "$(wc -c <"$M/config")" "config: stat size = bytes read"
 
@@ -100,7 +109,7 @@ for f in $(find "$M/created" -type f ! -name keypackage); do
 done
 is "$bad" 0 "every key text file ends with a newline and is 444"
 is "$(find "$M" -type d | wc -l)" 9 "find sees 1 + 5 + 3 directories"
-is "$(find "$M" -type f | wc -l)" $((4 + 3 * 10)) "find sees 4 + 3 * 10 files"
+is "$(find "$M" -type f | wc -l)" $((6 + 3 * 10)) "find sees 6 + 3 * 10 files"
 ok "cp -r copies a key directory" cp -r "$K" "$TMP/copy"
 ok "the copy is identical (cmp of every file)" diff -r "$K" "$TMP/copy"
 is "$(cat "$M"/created/*/status | sort | uniq -c | tr -s ' ')" " 3 created" \

@@ -34,7 +34,7 @@ is_errno EPERM "chmod" chmod "$C/$k1/status"
 is_errno EACCES "unlink a root file" unlink "$M/status"
 is_errno OK "truncate config to 0 (O_TRUNC) is harmless" trunc "$M/config" 0
 is_errno OK "config survives the truncate" read "$M/config"
-is "$(grep -c . "$M/config")" 7 "config still has its 7 lines"
+is "$(grep -c . "$M/config")" 10 "config still has its 10 lines"
 fails_with EACCES "echo into status fails (shell)" sh -c "echo x > '$M/status'"
 fails_with EACCES "cat ctl fails (shell)" cat "$M/ctl"
 

@@ -51,7 +51,7 @@ ok "the tree is mounted" mountpoint -q "$M"
 _tap_mounts="$M $_tap_mounts"
 pid=$(pgrep -xf "$FS -o user=alice,refresh=0 $TMP/a.db $M")
 like "$pid" '^[0-9]+$' "the daemon runs"
-is "$(grep -c . "$M/config")" 7 "and serves the tree"
+is "$(grep -c . "$M/config")" 10 "and serves the tree"
 kill -TERM "$pid"
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done

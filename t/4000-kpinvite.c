@@ -103,8 +103,9 @@ race_one(void *arg)
 	snprintf(gid, sizeof(gid), "g%d", r->i);
 	memset(&res, 0, sizeof(res));
 	pthread_barrier_wait(r->go);
-	r->rc = kp_client_reserve(r->c, r->target, (const uint8_t *)gid,
-	    strlen(gid), NULL, NULL, &res);
+	r->rc = kp_client_reserve(r->c, r->target,
+	    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)gid,
+	    .group_id_len = strlen(gid) }, &res);
 	if (r->rc == KP_OK)
 		kp_hex(res.ref, KP_REF_LEN, r->ref);
 	kp_reservation_free(&res);
@@ -171,8 +172,9 @@ tool(int argc, char *argv[])
 		if ((rc = inviter(argv[2], argv[3], &c)) != KP_OK)
 			return fail(rc, c);
 		memset(&res, 0, sizeof(res));
-		rc = kp_client_reserve(c, argv[4], gid, gidlen, NULL, NULL,
-		    &res);
+		rc = kp_client_reserve(c, argv[4],
+		    &(struct kp_reserve_opts){ .group_id = gid,
+		    .group_id_len = gidlen }, &res);
 		if (rc != KP_OK)
 			return fail(rc, c);
 		kp_hex(res.ref, KP_REF_LEN, hex);

@@ -14,7 +14,7 @@ mount_pool "$TMP/alice.db" "$M" -o user=alice,server="$SERVER_URL",refresh=0
 ctl "$M" refresh
 N=8
 
-plan $((6 * N + 7))
+plan $((6 * N + 8))
 
 "$INV" race "$SERVER_URL" $N alice >"$TMP/race"
 is "$(grep -c ' [0-9a-f]\{64\}$' "$TMP/race")" $N "all $N inviters got a key"
@@ -47,6 +47,8 @@ while read -r who ref; do
 done <"$TMP/race"
 is "$(grep -E '^(reserved|spent):' "$M/status" | tr '\n' ' ')" \
     "reserved: 0 spent: $N " "status counts them"
-ctl "$M" refresh
 is "$(grep '^available:' "$M/status")" "available: $((33 - N))" \
-    "a refresh leaves it: available is still above the low watermark"
+    "the spent keys left available/"
+ctl "$M" refresh
+is "$(grep '^available:' "$M/status")" "available: 33" \
+    "echo refresh > ctl tops the pool up to target again"

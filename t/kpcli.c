@@ -12,6 +12,13 @@
  *				group "g": a spend names it or none)
  * reserve-all TARGET		reserve until the pool is exhausted; print
  *				each ref, then "exhausted"
+ * reserve-device TARGET DEVICE [SUITE]
+ *				reserve one key of one device (of a suite);
+ *				print "REF DEVICE SUITE LR"
+ * claim TARGET [SUITE [REQUEST_ID]]
+ *				one key of each device (SUITE 0: any); print
+ *				"DEVICE REF SUITE LR" lines, then
+ *				"exhausted DEVICE" lines
  * spend REF [GROUP]		release REF		retire REF
  * status USER			print "available N reserved N ..."
  * mine [long]			print "REF STATUS" lines; long: every
@@ -169,8 +176,10 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "reserve") == 0 && argc >= 2) {
 		struct kp_reservation	r;
 
-		if ((rc = kp_client_reserve(cl, argv[1], (const uint8_t *)"g",
-		    1, argc > 2 ? argv[2] : NULL, NULL, &r)) != KP_OK)
+		if ((rc = kp_client_reserve(cl, argv[1],
+		    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+		    .group_id_len = 1,
+		    .request_id = argc > 2 ? argv[2] : NULL }, &r)) != KP_OK)
 			fail(cmd, rc);
 		kp_hex(r.ref, KP_REF_LEN, hex);
 		printf("%s %s %lld %d\n", hex, r.reservation_id,
@@ -181,7 +190,8 @@ main(int argc, char **argv)
 
 		for (;;) {
 			rc = kp_client_reserve(cl, argv[1],
-			    (const uint8_t *)"g", 1, NULL, NULL, &r);
+			    &(struct kp_reserve_opts){ .group_id =
+			    (const uint8_t *)"g", .group_id_len = 1 }, &r);
 			if (rc == KP_EEXHAUSTED) {
 				printf("exhausted\n");
 				break;
@@ -192,6 +202,39 @@ main(int argc, char **argv)
 			printf("%s\n", hex);
 			kp_reservation_free(&r);
 		}
+	} else if (strcmp(cmd, "reserve-device") == 0 && argc >= 3) {
+		struct kp_reservation	r;
+
+		if ((rc = kp_client_reserve(cl, argv[1],
+		    &(struct kp_reserve_opts){ .target_device = argv[2],
+		    .cipher_suite = (uint16_t)(argc > 3 ? atoi(argv[3]) : 0),
+		    .group_id = (const uint8_t *)"g", .group_id_len = 1 },
+		    &r)) != KP_OK)
+			fail(cmd, rc);
+		kp_hex(r.ref, KP_REF_LEN, hex);
+		printf("%s %s %u %d\n", hex, r.device, r.cipher_suite,
+		    r.last_resort);
+		kp_reservation_free(&r);
+	} else if (strcmp(cmd, "claim") == 0 && argc >= 2) {
+		struct kp_claim	c;
+		size_t		i;
+
+		rc = kp_client_claim(cl, argv[1], &(struct kp_reserve_opts){
+		    .cipher_suite = (uint16_t)(argc > 2 ? atoi(argv[2]) : 0),
+		    .request_id = argc > 3 ? argv[3] : NULL,
+		    .group_id = (const uint8_t *)"g", .group_id_len = 1 }, &c);
+		if (rc != KP_OK && rc != KP_EEXHAUSTED)
+			fail(cmd, rc);
+		for (i = 0; i < c.n; i++) {
+			kp_hex(c.keys[i].ref, KP_REF_LEN, hex);
+			printf("%s %s %u %d\n", c.keys[i].device, hex,
+			    c.keys[i].cipher_suite, c.keys[i].last_resort);
+		}
+		for (i = 0; i < c.nexhausted; i++)
+			printf("exhausted %s\n", c.exhausted[i]);
+		kp_claim_free(&c);
+		if (rc != KP_OK)
+			fail(cmd, rc);
 	} else if ((strcmp(cmd, "spend") == 0 || strcmp(cmd, "release") == 0 ||
 	    strcmp(cmd, "retire") == 0) && argc >= 2) {
 		if (strlen(argv[1]) != 2 * KP_REF_LEN ||

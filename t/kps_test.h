@@ -834,8 +834,9 @@ reserver_main(void *arg)
 			v->end = KP_ENET;
 			break;
 		}
-		rc = kp_client_reserve(c, v->target, (const uint8_t *)"g", 1,
-		    rid, NULL, &res);
+		rc = kp_client_reserve(c, v->target,
+		    &(struct kp_reserve_opts){ .group_id = (const uint8_t *)"g",
+		    .group_id_len = 1, .request_id = rid }, &res);
 		if (rc == KP_OK) {
 			if (v->n < RESERVER_MAX) {
 				memcpy(v->refs[v->n], res.ref, KP_REF_LEN);

@@ -11,6 +11,7 @@ import {
 	createGroup,
 	decodeMlsMessage,
 	defaultCapabilities,
+	encodeRequiredCapabilities,
 	generateKeyPackage,
 	getCiphersuiteFromName,
 	getCiphersuiteImpl,
@@ -175,11 +176,15 @@ export function checkCapabilities(kp) {
 
 // newMember: a fresh ts-mls member (a KeyPackage and its private keys)
 // with a basic credential; the lifetime defaults to 28 days from now.
-export function newMember(name, cs, grease = false, lifetime = undefined) {
+// extensions: more extension types (numbers) its capabilities list.
+export function newMember(name, cs, grease = false, lifetime = undefined,
+    extensions = []) {
 	const cred = { credentialType: "basic",
 	    identity: new TextEncoder().encode(name) };
-	return generateKeyPackage(cred, capabilities(grease),
-	    lifetime ?? lifetimeDays(28), [], cs);
+	const caps = capabilities(grease);
+	caps.extensions.push(...extensions);
+	return generateKeyPackage(cred, caps, lifetime ?? lifetimeDays(28), [],
+	    cs);
 }
 
 // lifetimeDays: a Lifetime from now for n days.
@@ -188,11 +193,23 @@ export function lifetimeDays(n) {
 	return { notBefore: now, notAfter: now + BigInt(n) * 86400n };
 }
 
-// newGroup: a ts-mls group of one member, its creator, in suite cs.
-export async function newGroup(groupId, cs) {
-	const creator = await newMember("ts-mls-creator", cs);
+// newGroup: a ts-mls group of one member, its creator, in suite cs.  With
+// required ({ extensions: [numbers], credentials: ["basic", ...] }), the
+// group's required_capabilities extension asks every member for them
+// (RFC 9420 §11.1), its creator's capabilities listing them.
+export async function newGroup(groupId, cs, required = undefined) {
+	const creator = await newMember("ts-mls-creator", cs, false, undefined,
+	    required?.extensions ?? []);
+	const exts = required === undefined ? [] : [{
+		extensionType: "required_capabilities",
+		extensionData: encodeRequiredCapabilities({
+			extensionTypes: required.extensions,
+			proposalTypes: [],
+			credentialTypes: required.credentials,
+		}),
+	}];
 	const state = await createGroup(groupId, creator.publicPackage,
-	    creator.privatePackage, [], cs);
+	    creator.privatePackage, exts, cs);
 	return { creator, state };
 }
 

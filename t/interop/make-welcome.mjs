@@ -17,6 +17,9 @@
 // --with-path makes the Commit that adds the KeyPackage also remove a
 // member added before, so that it carries a path and the Welcome a
 // path_secret.
+// --require-extensions T,... (hex types) and --require-credentials
+// basic,x509 make the group's required_capabilities ask every member for
+// them: ts-mls refuses to add a KeyPackage whose capabilities lack one.
 // Bad twins, for the joiner to refuse: --break-signature signs the
 // GroupInfo with a key other than the committer's leaf's;
 // --break-parent-hash first commits a path over a group of four leaves,
@@ -35,7 +38,8 @@ import { addMembers, args, hex, impl, intArg, kpRef, newGroup, newMember,
 const USAGE = "[--suite 1|3] --kp FILE --welcome-out FILE [--group-id HEX] " +
     "[--signer-pub-out FILE] [--epochs N] [--others N] [--no-ratchet-tree] " +
     "[--external-psk ID:SECRET] [--tree-out FILE] [--with-path] " +
-    "[--break-signature] [--break-parent-hash]";
+    "[--break-signature] [--break-parent-hash] " +
+    "[--require-extensions T,...] [--require-credentials basic,x509]";
 const { values: o } = args(USAGE, {
 	suite: { type: "string" },
 	kp: { type: "string" },
@@ -50,6 +54,8 @@ const { values: o } = args(USAGE, {
 	"with-path": { type: "boolean" },
 	"break-signature": { type: "boolean" },
 	"break-parent-hash": { type: "boolean" },
+	"require-extensions": { type: "string" },
+	"require-credentials": { type: "string" },
 });
 if (o.kp === undefined || o["welcome-out"] === undefined)
 	usage(USAGE, "--kp and --welcome-out are required");
@@ -82,7 +88,17 @@ if (suiteId(kp.cipherSuite) !== n) {
 	process.exit(1);
 }
 
-let { creator, state } = await newGroup(groupId, cs);
+let required;
+if (o["require-extensions"] !== undefined ||
+    o["require-credentials"] !== undefined) {
+	const exts = (o["require-extensions"] ?? "").split(",")
+	    .filter((t) => t !== "").map((t) => Number.parseInt(t, 16));
+	if (exts.some((t) => !(t > 0 && t <= 0xffff)))
+		usage(USAGE, "--require-extensions: hex types, comma apart");
+	required = { extensions: exts,
+	    credentials: (o["require-credentials"] ?? "basic").split(",") };
+}
+let { creator, state } = await newGroup(groupId, cs, required);
 if (o["break-parent-hash"]) {
 	// two more members, then a path from the creator over the four
 	// leaves: the parent above the creator holds the root's parent hash
