@@ -33,25 +33,15 @@ contact_job(struct kps_req *x, const char *user, int add)
 void
 kps_contact_add_route(struct kps_req *x, const char *arg)
 {
-	struct kps_store	*rd;
-	const char		*name;
-	char			 canon[KP_MAX_USERNAME + 1];
-	int			 rc;
+	const char	*name;
+	char		 canon[KP_MAX_USERNAME + 1];
+	int		 rc;
 
 	if (kps_req_auth(x, NULL, NULL) != 0 || kps_req_body(x) != 0 ||
-	    kps_req_name(x, "username", 1, 0, &name) != 0)
+	    kps_req_name(x, "username", 1, 0, &name) != 0 ||
+	    kps_req_user(x, name, canon) != 0)
 		return;
-	if ((rd = kps_reader()) == NULL) {
-		kps_reply_dberr(x->r, KP_EDB);
-		return;
-	}
-	if ((rc = kps_user_get(rd, name, canon)) == KP_ENOTFOUND) {
-		kps_error(x->r, 404, "unknown_user", "no user %s", name);
-		return;
-	}
-	if (rc == KP_OK)
-		rc = contact_job(x, canon, 1);
-	switch (rc) {
+	switch ((rc = contact_job(x, canon, 1))) {
 	case KP_OK:
 		kps_reply_json(x->r, 200, json_pack("{s:s, s:s}", "username",
 		    x->user, "contact", canon));

@@ -538,21 +538,11 @@ r_status(struct kps_req *x, const char *name)
 	size_t			 n, i, k, si;
 	int			 rc;
 
-	if (kps_req_auth(x, NULL, NULL) != 0)
+	if (kps_req_auth(x, NULL, NULL) != 0 ||
+	    kps_req_user(x, name, canon) != 0)
 		return;
-	if (!kp_username_valid(name)) {
-		kps_error(x->r, 404, "unknown_user", "no such user");
-		return;
-	}
-	if ((rd = kps_reader()) == NULL) {
-		kps_reply_dberr(x->r, KP_EDB);
-		return;
-	}
-	if ((rc = kps_user_get(rd, name, canon)) == KP_ENOTFOUND) {
-		kps_error(x->r, 404, "unknown_user", "no user %s", name);
-		return;
-	}
-	if (rc != KP_OK ||
+	rc = KP_EDB;
+	if ((rd = kps_reader()) == NULL ||
 	    (rc = kps_count_by_status(rd, canon, kps_now(), &c)) != KP_OK) {
 		kps_reply_dberr(x->r, rc);
 		return;
