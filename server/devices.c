@@ -106,10 +106,11 @@ void
 kps_users(struct kps_req *x, const char *arg)
 {
 	struct kps_store	*rd;
-	const char		*name, *dev;
+	struct kps_job		 j;
+	const char		*name, *dev, *tok = NULL;
 	char			 canon[KP_MAX_USERNAME + 1];
 	char			 who[KP_MAX_PRINCIPAL + 1];
-	uint8_t			 pk[32], have[32];
+	uint8_t			 pk[32], have[32], inv[32];
 	int			 rc;
 
 	if (kps_req_body(x) != 0 ||
@@ -137,6 +138,20 @@ kps_users(struct kps_req *x, const char *arg)
 	}
 	if (rc == KP_ENOTFOUND)
 		rc = kps_user_get(rd, name, canon);
+	if (rc == KP_ENOTFOUND &&
+	    kps_conf.registration_open == KPS_REG_INVITE) {
+		if (kps_req_str(x, "invite", 0, &tok) != 0)
+			return;
+		if (tok == NULL) {
+			kps_error(x->r, 403, "invite_required", "registration "
+			    "on this server needs an invitation: send "
+			    "\"invite\" with the token its operator gave "
+			    "you (kpool-server invite create)");
+			return;
+		}
+		crypto_generichash(inv, sizeof(inv), (const uint8_t *)tok,
+		    strlen(tok), NULL, 0);
+	}
 	if (rc == KP_ENOTFOUND && !kps_conf.registration_open) {
 		kps_error(x->r, 403, "registration_closed", "registration "
 		    "is closed on this server; ask its operator to add you "
@@ -148,9 +163,30 @@ kps_users(struct kps_req *x, const char *arg)
 		kps_reply_dberr(x->r, rc);
 		return;
 	}
-	if ((rc = add_job(x, name, dev, pk, KPS_DEV_REGISTER)) == KP_OK &&
-	    (rc = kps_user_get(rd, name, canon)) != KP_OK) {
+	kps_req_job(x, &j, KPS_JOB_DEVICE_ADD);
+	j.caller = name;
+	j.device = dev;
+	j.pk = pk;
+	j.mode = KPS_DEV_REGISTER;
+	j.addr = x->c->addr;
+	j.invite = tok != NULL ? inv : NULL;
+	kps_writer_run(&j);
+	if ((rc = j.rc) == KP_OK && (rc = kps_user_get(rd, name, canon)) !=
+	    KP_OK) {
 		kps_reply_dberr(x->r, rc);
+		return;
+	}
+	if (rc == KPS_EREGRATE) {
+		kps_metric_reason("reserve_refused", "registration_rate");
+		x->r->retry_after = j.wait;
+		kps_error(x->r, 429, "registration_rate", "this address "
+		    "registered %d users within the hour, the most; retry in "
+		    "%d s", kps_conf.register_rate, j.wait);
+		return;
+	}
+	if (rc == KPS_EINVITE) {
+		kps_error(x->r, 403, "bad_invite", "no such invitation, or "
+		    "it has been used up");
 		return;
 	}
 	add_reply(x->r, rc, canon, name, dev);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -294,6 +296,34 @@ wake(void *arg)
 	http_free(h);
 }
 
+/*
+ * source: the source address of con as the registration limit counts
+ * it into out: an IPv4 address, or the /64 of an IPv6 one (a host
+ * holds a /64 as cheaply as one address); "" when unknown.
+ */
+static void
+source(struct MHD_Connection *con, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo	*ci;
+	struct sockaddr_in6		 a6;
+	char				 t[INET6_ADDRSTRLEN];
+
+	out[0] = '\0';
+	ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    ci->client_addr)->sin_addr, t, sizeof(t)) != NULL)
+			snprintf(out, len, "%s", t);
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		memcpy(&a6, ci->client_addr, sizeof(a6));
+		memset(a6.sin6_addr.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a6.sin6_addr, t, sizeof(t)) != NULL)
+			snprintf(out, len, "%s/64", t);
+	}
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *con, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -373,6 +403,7 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	c.signature = header(con, "Signature");
 	c.digest = header(con, "Content-Digest");
 	c.authorization = header(con, MHD_HTTP_HEADER_AUTHORIZATION);
+	source(con, c.addr, sizeof(c.addr));
 	c.body = (const uint8_t *)h->body;
 	c.len = h->len;
 	kps_handle(&c, &r);

@@ -18,6 +18,11 @@
 					   request_id of a reserve */
 #define KPS_ADDR_TEXT		48	/* an address as text, with room */
 #define KPS_MAX_NONCE		64	/* lib's KP_HTTPSIG_MAX_NONCE */
+#define KPS_BUDGET_WINDOW	3600	/* the drain budget's window, s */
+#define KPS_REG_INVITE		2	/* --registration invite */
+/* Why a registration was refused (beyond lib's codes and store.h's). */
+#define KPS_EREGRATE		(-203)	/* --register-rate from its address */
+#define KPS_EINVITE		(-204)	/* no such invitation, or used up */
 #define KPS_SIG_SKEW		60	/* seconds a signature's created may
 					   be ahead of the server's time */
 
@@ -29,10 +34,17 @@ struct kps_config {
 	int		 burn;		/* --expired-reservations burn */
 	int64_t		 max_lifetime;	/* 90 days */
 	int64_t		 expired_retention;	/* keep expired keys 1 day */
-	int		 registration_open;
+	int		 registration_open;	/* 1 open, 0 closed,
+						   KPS_REG_INVITE */
+	int		 register_rate;	/* new users an hour from one
+					   address; 0 off */
 	double		 rate_per_min;	/* reserves per (caller, target);
 					   0 off */
 	double		 rate_burst;
+	int		 stranger_share; /* % of a pool to strangers an
+					   hour; 0 off */
+	int		 contact_floor;	/* keys kept for contacts; 0 off */
+	int		 caller_cap;	/* grants a caller holds; 0 off */
 	unsigned	 threads;	/* HTTP thread pool */
 	unsigned	 max_connections;	/* all addresses */
 	unsigned	 max_per_address;	/* one address; 0 off */
@@ -89,6 +101,8 @@ enum kps_job_kind {
 	KPS_JOB_SPEND,
 	KPS_JOB_RELEASE,
 	KPS_JOB_RETIRE,
+	KPS_JOB_CONTACT_ADD,	/* caller vouches for device (a user) */
+	KPS_JOB_CONTACT_REMOVE,
 };
 
 struct kps_job {
@@ -101,7 +115,8 @@ struct kps_job {
 	int			 rate;		/* RESERVE, CLAIM: take a
 						   token of (caller's user,
 						   target) first */
-	int			 wait;		/* KP_ERATE: seconds */
+	int			 wait;		/* KP_ERATE, KPS_EBUDGET,
+						   KPS_ECAP: seconds */
 	const char		*caller;	/* a principal; the user
 						   for DEVICE_* */
 	const uint8_t		*ref;
@@ -110,6 +125,10 @@ struct kps_job {
 	const char		*device;	/* DEVICE_* */
 	const uint8_t		*pk;		/* DEVICE_ADD */
 	enum kps_dev_mode	 mode;		/* DEVICE_ADD */
+	const char		*addr;		/* DEVICE_ADD (register):
+						   the source address */
+	const uint8_t		*invite;	/* DEVICE_ADD (register):
+						   an invitation's hash */
 	uint64_t		 count;		/* DEVICE_REMOVE: retired */
 	struct kps_key		*keys;		/* SAVE */
 	int			*rcs;		/* SAVE: one per key */
@@ -127,6 +146,8 @@ struct kps_job {
 };
 
 /* writer.c */
+/* kps_budget_conf: the drain budget of the settings. */
+void	kps_budget_conf(struct kps_budget *b);
 /* kps_writer_start: open the writer's connection and start it and the
  * checkpointer. */
 int	kps_writer_start(const char *db, char *err, size_t errlen);
@@ -227,6 +248,8 @@ struct kps_call {
 	const char	*query;		/* raw, without '?' */
 	const char	*sig_input, *signature, *digest;
 	const char	*authorization;	/* the header, or NULL */
+	char		 addr[64];	/* the source: an IPv4 address, or
+					   an IPv6 /64 ("" unknown) */
 	const uint8_t	*body;
 	size_t		 len;
 	int		 route;		/* set by kps_handle: see

@@ -2,8 +2,8 @@
 /*
  * main.c: kpool-server, the sync server of kpool: options (and the
  * --config file, whose names are the long options'), the operator's
- * commands ("user add", "device add|remove|list", "migrate"), start-up
- * and a clean stop on SIGTERM.
+ * commands ("user add", "device add|remove|list", "invite create",
+ * "migrate"), start-up and a clean stop on SIGTERM.
  */
 
 #include <err.h>
@@ -30,7 +30,10 @@ usage(void)
 	    "[--max-lifetime seconds]\n"
 	    "\t[--expired-retention seconds] [--rate-limit per-minute] "
 	    "[--rate-burst n]\n"
-	    "\t[--registration open | closed] [--threads n] "
+	    "\t[--stranger-share percent] [--contact-floor n] "
+	    "[--caller-cap n]\n"
+	    "\t[--registration open | closed | invite] [--register-rate n]\n"
+	    "\t[--threads n] "
 	    "[--max-connections n]\n"
 	    "\t[--max-connections-per-address n] "
 	    "[--request-deadline seconds]\n"
@@ -41,6 +44,7 @@ usage(void)
 	    "public-key\n"
 	    "       kpool-server --db database device remove name device\n"
 	    "       kpool-server --db database device list name\n"
+	    "       kpool-server --db database invite create [--uses n]\n"
 	    "       kpool-server migrate --from database --to database\n"
 	    "       kpool-server --version\n");
 	exit(2);
@@ -224,10 +228,48 @@ device_list(const char *user)
 	return rc == KP_OK ? 0 : 1;
 }
 
-/* command: the operator's commands, "user add" and "device ...". */
+/*
+ * invite_create: a new invitation for uses registrations: its token
+ * (32 characters of base64url) on stdout, its hash in the database.
+ */
+static int
+invite_create(int uses)
+{
+	struct kps_store	*s;
+	uint8_t			 raw[24], hash[32];
+	char			 tok[40];
+	int			 rc;
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(tok, sizeof(tok), raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)tok,
+	    strlen(tok), NULL, 0);
+	s = open_db();
+	if ((rc = kps_invite_add(s, hash, uses, (int64_t)time(NULL))) !=
+	    KP_OK)
+		warnx("%s", kps_store_errmsg(s));
+	else
+		printf("%s\n", tok);
+	kps_store_close(s);
+	sodium_memzero(raw, sizeof(raw));
+	return rc == KP_OK ? 0 : 1;
+}
+
+/* command: the operator's commands, "user add", "device ..." and
+ * "invite create". */
 static int
 command(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[0], "invite") == 0 &&
+	    strcmp(argv[1], "create") == 0) {
+		if (argc == 2)
+			return invite_create(1);
+		if (argc == 4 && strcmp(argv[2], "--uses") == 0)
+			return invite_create((int)number(argv[3], "--uses", 1,
+			    1000000));
+		usage();
+	}
 	if (argc == 4 && strcmp(argv[0], "user") == 0 &&
 	    strcmp(argv[1], "add") == 0)
 		return device_add(argv[2], KP_DEFAULT_DEVICE, argv[3]);
@@ -283,6 +325,10 @@ static const struct option opts[] = {
 	{ "rate-limit", required_argument, NULL, 'r' },
 	{ "rate-burst", required_argument, NULL, 'b' },
 	{ "registration", required_argument, NULL, 'g' },
+	{ "stranger-share", required_argument, NULL, 'S' },
+	{ "contact-floor", required_argument, NULL, 'L' },
+	{ "caller-cap", required_argument, NULL, 'K' },
+	{ "register-rate", required_argument, NULL, 'R' },
 	{ "threads", required_argument, NULL, 'T' },
 	{ "max-connections", required_argument, NULL, 'c' },
 	{ "max-connections-per-address", required_argument, NULL,
@@ -348,8 +394,26 @@ apply(int ch, const char *arg)
 			kps_conf.registration_open = 1;
 		else if (strcmp(arg, "closed") == 0)
 			kps_conf.registration_open = 0;
+		else if (strcmp(arg, "invite") == 0)
+			kps_conf.registration_open = KPS_REG_INVITE;
 		else
-			bad("--registration: open or closed");
+			bad("--registration: open, closed or invite");
+		break;
+	case 'S':
+		kps_conf.stranger_share = (int)number(arg,
+		    "--stranger-share", 0, 100);
+		break;
+	case 'L':
+		kps_conf.contact_floor = (int)number(arg,
+		    "--contact-floor", 0, 100000);
+		break;
+	case 'K':
+		kps_conf.caller_cap = (int)number(arg,
+		    "--caller-cap", 0, 100000);
+		break;
+	case 'R':
+		kps_conf.register_rate = (int)number(arg,
+		    "--register-rate", 0, 1000000);
 		break;
 	case 'T':
 		kps_conf.threads = (unsigned)number(arg,

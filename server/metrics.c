@@ -48,6 +48,8 @@ static const struct {
 	    "accept front or served)", 1 },
 	{ "connections_idle_closed", "Connections closed at the request "
 	    "deadline with no request begun (idle)", 0 },
+	{ "grants_pruned", "Grants of the drain budget forgotten past its "
+	    "window", 0 },
 };
 #define NNAMED	(sizeof(named) / sizeof(named[0]))
 static _Atomic int64_t	values[NNAMED];		/* atomic, lock-free */
@@ -67,6 +69,10 @@ static const struct {
 	    "server's limits and checks, by reason",
 	    { "per_address", "global", "deadline", "framing", "malformed",
 	    NULL } },
+	{ "reserve_refused", "Reserves, claims and registrations refused "
+	    "by the drain limits, by reason",
+	    { "budget_exhausted", "caller_cap", "contact_floor",
+	    "rate_limited", "registration_rate", NULL } },
 };
 #define NFAMILIES	(sizeof(families) / sizeof(families[0]))
 static _Atomic uint64_t	reasons[NFAMILIES][NREASONS];	/* lock-free */

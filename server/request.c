@@ -295,6 +295,28 @@ kps_req_name(struct kps_req *x, const char *name, int required, int device,
 }
 
 int
+kps_req_user(struct kps_req *x, const char *name,
+    char canon[KP_MAX_USERNAME + 1])
+{
+	struct kps_store	*rd;
+	int			 rc;
+
+	if (!kp_username_valid(name)) {
+		kps_error(x->r, 404, "unknown_user", "no such user");
+		return -1;
+	}
+	if ((rd = kps_reader()) == NULL) {
+		kps_reply_dberr(x->r, KP_EDB);
+		return -1;
+	}
+	if ((rc = kps_user_get(rd, name, canon)) == KP_ENOTFOUND) {
+		kps_error(x->r, 404, "unknown_user", "no user %s", name);
+		return -1;
+	}
+	return rc == KP_OK ? 0 : kps_reply_dberr(x->r, rc);
+}
+
+int
 kps_req_pk(struct kps_req *x, uint8_t pk[32])
 {
 	const char	*s;

@@ -85,6 +85,10 @@ json_t	*kps_json_hex(const uint8_t *buf, size_t len);
  * valid device name (bad_device); *out NULL when absent. */
 int	kps_req_name(struct kps_req *x, const char *name, int required,
 	    int device, const char **out);
+/* kps_req_user: the user name (any case) as registered into canon,
+ * read through this thread's reader (404 unknown_user when none). */
+int	kps_req_user(struct kps_req *x, const char *name,
+	    char canon[KP_MAX_USERNAME + 1]);
 /* kps_req_pk: the body's "public_key", standard base64 of 32 bytes
  * (bad_base64), into pk. */
 int	kps_req_pk(struct kps_req *x, uint8_t pk[32]);
@@ -97,6 +101,10 @@ void	kps_users(struct kps_req *x, const char *arg);
 void	kps_device_enroll(struct kps_req *x, const char *arg);
 void	kps_device_remove_route(struct kps_req *x, const char *device);
 void	kps_devices(struct kps_req *x, const char *arg);
+/* contacts.c: POST, DELETE and GET /contacts. */
+void	kps_contact_add_route(struct kps_req *x, const char *arg);
+void	kps_contact_remove_route(struct kps_req *x, const char *name);
+void	kps_contacts(struct kps_req *x, const char *arg);
 /* kps_json_counts: the counts c as a JSON object (available, reserved,
  * spent, expired, last_resort), or NULL. */
 json_t	*kps_json_counts(const struct kps_counts *c);

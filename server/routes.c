@@ -209,6 +209,47 @@ exhausted(struct kps_pending *p, struct kps_reply *r)
 		    p->device, p->target);
 }
 
+/*
+ * refused: the reply to a reserve or claim of p that the rate limit or
+ * the drain budget refused (docs/security.md, "Draining"), counted by
+ * its reason.
+ */
+static void
+refused(struct kps_pending *p, struct kps_reply *r)
+{
+	int	w = p->job.wait;
+
+	switch (p->job.rc) {
+	case KP_ERATE:
+		kps_metric_reason("reserve_refused", "rate_limited");
+		r->retry_after = w;
+		kps_error(r, 429, "rate_limited", "too many reservations of "
+		    "%s's keys; retry in %d s", p->target, w);
+		break;
+	case KPS_EBUDGET:
+		kps_metric_reason("reserve_refused", "budget_exhausted");
+		r->retry_after = w;
+		kps_error(r, 429, "budget_exhausted", "%s's keys handed to "
+		    "users %s does not know have reached their share for "
+		    "the hour; retry in %d s, or ask %s to add you as a "
+		    "contact", p->target, p->target, w, p->target);
+		break;
+	case KPS_ECAP:
+		kps_metric_reason("reserve_refused", "caller_cap");
+		r->retry_after = w;
+		kps_error(r, 429, "caller_cap", "you hold %d reservations "
+		    "not spent within the hour, the most; spend or release "
+		    "them, or retry in %d s", kps_conf.caller_cap, w);
+		break;
+	default:
+		kps_metric_reason("reserve_refused", "contact_floor");
+		kps_error(r, 409, "contact_floor", "%s's last keys are kept "
+		    "for the users %s knows; ask %s to add you as a "
+		    "contact", p->target, p->target, p->target);
+		break;
+	}
+}
+
 static void
 f_reserve(struct kps_pending *p, struct kps_reply *r)
 {
@@ -240,9 +281,10 @@ f_reserve(struct kps_pending *p, struct kps_reply *r)
 		    "available (reserved, spent or expired)", p->refs);
 		break;
 	case KP_ERATE:
-		r->retry_after = j->wait;
-		kps_error(r, 429, "rate_limited", "too many reservations of "
-		    "%s's keys; retry in %d s", p->target, j->wait);
+	case KPS_EBUDGET:
+	case KPS_ECAP:
+	case KPS_EFLOOR:
+		refused(p, r);
 		break;
 	case KP_EEXHAUSTED:
 		exhausted(p, r);
@@ -279,10 +321,9 @@ f_claim(struct kps_pending *p, struct kps_reply *r)
 		kps_error(r, 404, "unknown_user", "no user %s", p->target);
 		return;
 	}
-	if (p->job.rc == KP_ERATE) {
-		r->retry_after = p->job.wait;
-		kps_error(r, 429, "rate_limited", "too many reservations of "
-		    "%s's keys; retry in %d s", p->target, p->job.wait);
+	if (p->job.rc == KP_ERATE || p->job.rc == KPS_EBUDGET ||
+	    p->job.rc == KPS_ECAP) {
+		refused(p, r);
 		return;
 	}
 	if (p->job.rc != KP_OK) {
@@ -298,6 +339,14 @@ f_claim(struct kps_pending *p, struct kps_reply *r)
 	}
 	for (i = 0; ex != NULL && i < c->nexhausted; i++)
 		json_array_append_new(ex, json_string(c->exhausted[i]));
+	if (c->n == 0 && c->nfloor > 0) {
+		/* keys there, kept for the target's contacts */
+		json_decref(keys);
+		json_decref(ex);
+		p->job.rc = KPS_EFLOOR;
+		refused(p, r);
+		return;
+	}
 	if (c->n == 0) {
 		/* the error, with the devices that had nothing */
 		kps_metric_add("pool_exhausted", 1);
@@ -489,21 +538,11 @@ r_status(struct kps_req *x, const char *name)
 	size_t			 n, i, k, si;
 	int			 rc;
 
-	if (kps_req_auth(x, NULL, NULL) != 0)
+	if (kps_req_auth(x, NULL, NULL) != 0 ||
+	    kps_req_user(x, name, canon) != 0)
 		return;
-	if (!kp_username_valid(name)) {
-		kps_error(x->r, 404, "unknown_user", "no such user");
-		return;
-	}
-	if ((rd = kps_reader()) == NULL) {
-		kps_reply_dberr(x->r, KP_EDB);
-		return;
-	}
-	if ((rc = kps_user_get(rd, name, canon)) == KP_ENOTFOUND) {
-		kps_error(x->r, 404, "unknown_user", "no user %s", name);
-		return;
-	}
-	if (rc != KP_OK ||
+	rc = KP_EDB;
+	if ((rd = kps_reader()) == NULL ||
 	    (rc = kps_count_by_status(rd, canon, kps_now(), &c)) != KP_OK) {
 		kps_reply_dberr(x->r, rc);
 		return;
@@ -683,6 +722,11 @@ static const struct kps_route routes[] = {
 	{ "GET", "/keypackages/mine", ARG_NONE, r_mine, NULL, "mine" },
 	{ "GET", "/keypackages/mine/", ARG_REF, r_mine_one, NULL, "mine_one" },
 	{ "DELETE", "/keypackages/", ARG_REF, r_retire, NULL, "retire" },
+	{ "POST", "/contacts", ARG_NONE, kps_contact_add_route, NULL,
+	    "contacts_add" },
+	{ "GET", "/contacts", ARG_NONE, kps_contacts, NULL, "contacts" },
+	{ "DELETE", "/contacts/", ARG_NAME, kps_contact_remove_route, NULL,
+	    "contacts_remove" },
 	{ "GET", "/healthz", ARG_NONE, r_healthz, NULL, "healthz" },
 	{ "GET", "/metrics", ARG_NONE, r_metrics, NULL, "metrics" },
 	{ NULL, NULL, ARG_NONE, NULL, NULL, "other" },

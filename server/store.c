@@ -316,32 +316,10 @@ int
 kps_claim(struct kps_store *s, const struct kps_reserve *r,
     struct kps_claim *out)
 {
-	struct kps_device	 devs[KPS_MAX_DEVICES];
-	struct kps_reserve	 one;
-	size_t			 n, i;
-	int			 rc;
+	static const struct kps_budget	none;	/* no limit */
+	int				wait;
 
-	memset(out, 0, sizeof(*out));
-	if ((rc = kps_device_list(s, r->target, 0, r->now, NULL, devs,
-	    KPS_MAX_DEVICES, &n)) != KP_OK)
-		return rc;
-	for (i = 0; i < n; i++) {
-		one = *r;
-		one.device = devs[i].device;
-		one.ref = NULL;
-		rc = kps_reserve(s, &one, &out->res[out->n]);
-		if (rc == KP_OK)
-			out->n++;
-		else if (rc == KP_EEXHAUSTED || rc == KP_ENOTFOUND)
-			/* nothing left, or the device went meanwhile */
-			memcpy(out->exhausted[out->nexhausted++],
-			    devs[i].device, sizeof(devs[i].device));
-		else {
-			kps_claim_clear(out);
-			return rc;
-		}
-	}
-	return KP_OK;
+	return kps_claim_budget(s, r, &none, out, &wait);
 }
 
 void
@@ -361,14 +339,23 @@ kps_spend(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,
     size_t group_id_len, int64_t now)
 {
-	return s->ops->spend(s, caller, ref, group_id, group_id_len, now);
+	int	rc;
+
+	if ((rc = s->ops->spend(s, caller, ref, group_id, group_id_len,
+	    now)) != KP_OK)
+		return rc;
+	return kps_drain_spent(s, caller, ref, now);
 }
 
 int
 kps_release(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], int64_t now)
 {
-	return s->ops->release(s, caller, ref, now);
+	int	rc;
+
+	if ((rc = s->ops->release(s, caller, ref, now)) != KP_OK)
+		return rc;
+	return kps_drain_released(s, caller, ref);
 }
 
 int

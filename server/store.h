@@ -82,6 +82,9 @@ struct kps_reserve {
 					   NULL */
 	int64_t		 now;
 	int64_t		 ttl;
+	int		 last_resort_only; /* no regular key: only a
+					   last-resort one (the contact
+					   floor, store_drain.c) */
 };
 
 struct kps_reservation {
@@ -103,6 +106,8 @@ struct kps_claim {
 	size_t			 n;
 	char			 exhausted[KPS_MAX_DEVICES][KP_MAX_DEVICE + 1];
 	size_t			 nexhausted;
+	size_t			 nfloor;	/* of those, held back by
+						   the contact floor */
 };
 
 struct kps_counts {
@@ -217,6 +222,61 @@ enum kps_dev_mode {
 	KPS_DEV_OPERATOR,	/* kpool-server device add */
 };
 
+/*
+ * The drain budget (docs/security.md, "Draining"): who is a contact of
+ * whom, and a log of the reservations granted to other users' callers.
+ * Names are folded user names.  A contact is vouched for (the owner's
+ * POST /contacts) or linked by a spend (either spent the other's key).
+ */
+enum kps_contact_kind {
+	KPS_CONTACT_VOUCH = 1,
+	KPS_CONTACT_SPEND = 2,
+};
+#define KPS_MAX_CONTACTS	256	/* vouches of one user */
+
+/* One reservation granted to caller of a key of target. */
+struct kps_grant {
+	const char	*caller;	/* folded user */
+	const char	*target;	/* folded user */
+	const char	*device;	/* the key's device */
+	const uint8_t	*ref;
+	int		 stranger;	/* caller was no contact of target */
+	int64_t		 granted_at, expires_at;
+};
+
+/* How a grant ended (kps_grant_end); an open one is 0. */
+#define KPS_GRANT_SPENT		1
+#define KPS_GRANT_RELEASED	2
+
+/* What the budget asks about one reserve (kps_budget_facts). */
+struct kps_budget_ask {
+	const char	*caller;	/* folded user */
+	const char	*target;	/* folded user */
+	const char	*canon;		/* target as registered */
+	const char	*device;	/* a device of target, or NULL */
+	uint16_t	 suite;		/* or 0 */
+	int64_t		 now;
+	int64_t		 since;		/* the window's start */
+	const char	*principal;	/* the caller's device */
+	const char	*request_id;	/* or NULL */
+};
+struct kps_budget_facts {
+	int		 contact;	/* caller is a contact of target */
+	uint64_t	 strangers;	/* grants of target's keys to
+					   non-contacts since */
+	int64_t		 oldest;	/* the first of those (0: none) */
+	uint64_t	 held;		/* caller's open grants that expire
+					   after since */
+	int64_t		 held_first;	/* the first expiry of those */
+	uint64_t	 pool;		/* target's regular keys available
+					   or reserved, unexpired */
+	uint64_t	 available;	/* its regular available keys of
+					   device and suite */
+	int		 replay;	/* principal holds a live
+					   reservation of target's with
+					   request_id: the reserve replays */
+};
+
 struct kps_store;
 
 /*
@@ -286,6 +346,29 @@ struct kps_store_ops {
 		    int (*)(void *, const struct kps_row *), void *);
 	int	(*load)(struct kps_store *, const struct kps_row *);
 	int	(*census)(struct kps_store *, struct kps_census *);
+	/* the drain budget (store_drain.c; budget_lock may be NULL) */
+	int	(*budget_lock)(struct kps_store *, const char *const *,
+		    size_t);
+	int	(*budget_facts)(struct kps_store *,
+		    const struct kps_budget_ask *, struct kps_budget_facts *);
+	int	(*grant_add)(struct kps_store *, const struct kps_grant *);
+	int	(*grant_end)(struct kps_store *, const char *,
+		    const uint8_t *, int);
+	int	(*grant_prune)(struct kps_store *, int64_t, int, uint64_t *);
+	int	(*contact_add)(struct kps_store *, const char *, const char *,
+		    enum kps_contact_kind, int64_t);
+	int	(*contact_remove)(struct kps_store *, const char *,
+		    const char *);
+	int	(*contact_list)(struct kps_store *, const char *,
+		    char (*)[KP_MAX_USERNAME + 1], size_t, size_t *);
+	/* registrations by address, invitations */
+	int	(*reg_facts)(struct kps_store *, const char *, int64_t,
+		    uint64_t *, int64_t *);
+	int	(*reg_add)(struct kps_store *, const char *, int64_t);
+	int	(*reg_prune)(struct kps_store *, int64_t, int, uint64_t *);
+	int	(*invite_add)(struct kps_store *, const uint8_t *, int,
+		    int64_t);
+	int	(*invite_take)(struct kps_store *, const uint8_t *, int);
 };
 
 /* A connection: a backend's own struct begins with this one. */
@@ -565,5 +648,105 @@ int kps_store_dump(struct kps_store *s,
 int kps_store_load(struct kps_store *s, const struct kps_row *r) KP_WUR;
 /* kps_store_census: count what s holds into c. */
 int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;
+
+/*
+ * The drain budget's store (store_drain.c builds the budget on these).
+ * kps_budget_lock: serialize, until the transaction ends, the budgets
+ * of the n folded targets, or the registration counts of addresses
+ * (kps_reg_facts), sorted and locked in one order, so that instances
+ * never wait in a circle; KP_OK at once where one writer is all there
+ * is (SQLite).
+ */
+int kps_budget_lock(struct kps_store *s, const char *const *targets,
+    size_t n) KP_WUR;
+/* kps_budget_facts: the facts of a (see kps_budget_facts) into f. */
+int kps_budget_facts(struct kps_store *s, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f) KP_WUR;
+/* kps_grant_add: log the grant g. */
+int kps_grant_add(struct kps_store *s, const struct kps_grant *g) KP_WUR;
+/* kps_grant_end: the open grant of ref to caller (folded user) ended
+ * how (KPS_GRANT_SPENT or RELEASED); none is KP_OK too. */
+int kps_grant_end(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], int how) KP_WUR;
+/* kps_grant_prune: forget at most max grants that expired before
+ * `before`; *n (may be NULL) counts them. */
+int kps_grant_prune(struct kps_store *s, int64_t before, int max,
+    uint64_t *n) KP_WUR;
+/* kps_contact_add: owner (folded) has contact (folded) as kind; KP_OK
+ * also when it had; KP_ETOOBIG past KPS_MAX_CONTACTS vouches. */
+int kps_contact_add(struct kps_store *s, const char *owner,
+    const char *contact, enum kps_contact_kind kind, int64_t now) KP_WUR;
+/* kps_contact_remove: owner's vouch for contact goes (a spend's link
+ * stays); KP_ENOTFOUND when there was none. */
+int kps_contact_remove(struct kps_store *s, const char *owner,
+    const char *contact) KP_WUR;
+/* kps_contact_list: the users owner vouched for, in name order (folded),
+ * at most max into out, *n how many. */
+int kps_contact_list(struct kps_store *s, const char *owner,
+    char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n) KP_WUR;
+/* kps_drain_spent: what caller's spend of ref (done) means to the
+ * budget: the caller and the key's owner are contacts, its grant is
+ * spent. */
+int kps_drain_spent(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
+/* kps_drain_released: caller's grant of ref was given back. */
+int kps_drain_released(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN]) KP_WUR;
+
+/*
+ * Registrations, so many an hour from one source address (a text: an
+ * IPv4 address, or an IPv6 /64), and invitations, named by the
+ * BLAKE2b-256 of their token.  kps_reg_facts: how many registrations
+ * from addr since `since` (*n) and the first of them (*first, 0 for
+ * none).  kps_reg_add: one from addr at now.  kps_reg_prune: forget at
+ * most max from before `before`; *n (may be NULL) counts them.
+ */
+int kps_reg_facts(struct kps_store *s, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first) KP_WUR;
+int kps_reg_add(struct kps_store *s, const char *addr, int64_t now) KP_WUR;
+int kps_reg_prune(struct kps_store *s, int64_t before, int max,
+    uint64_t *n) KP_WUR;
+/* kps_invite_add: an invitation of hash for uses registrations. */
+int kps_invite_add(struct kps_store *s, const uint8_t hash[32], int uses,
+    int64_t now) KP_WUR;
+/* kps_invite_take: take one use of the invitation of hash (back when
+ * give_back: the registration failed); KP_ENOTFOUND when there is no
+ * such invitation or no use left (nothing changes). */
+int kps_invite_take(struct kps_store *s, const uint8_t hash[32],
+    int give_back) KP_WUR;
+
+/* The limits of the drain budget, the server's settings (0: off). */
+struct kps_budget {
+	int	 share;		/* % of a target's pool to strangers */
+	int	 floor;		/* regular keys kept for contacts */
+	int	 cap;		/* a caller's held grants */
+	int64_t	 window;	/* seconds: 3600 */
+};
+/* Why kps_reserve_budget() refused: its codes beyond lib's. */
+#define KPS_EBUDGET	(-200)	/* the target's budget is spent */
+#define KPS_ECAP	(-201)	/* the caller holds its cap */
+#define KPS_EFLOOR	(-202)	/* the floor kept for contacts */
+/*
+ * kps_reserve_budget: kps_reserve() of r within the budget b, in the
+ * caller's transaction (take kps_budget_lock() of r->target first when
+ * instances share the database): a caller that is no contact of the
+ * target gets a key only while the target's grants to strangers in
+ * the window are below b->share % of its pool (at least 1), and only a
+ * last-resort key when a regular one would leave fewer than b->floor;
+ * every caller of another user's keys holds at most b->cap grants.
+ * The grant is logged.  KPS_EBUDGET, KPS_ECAP (*wait: seconds until
+ * one leaves the window), KPS_EFLOOR, or what kps_reserve() returns.
+ */
+int kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
+    const struct kps_budget *b, struct kps_reservation *out, int *wait)
+    KP_WUR;
+/*
+ * kps_claim_budget: kps_claim() with each device's reserve made by
+ * kps_reserve_budget(): a device refused by the floor is listed as
+ * exhausted; a refusal by the budget or the cap ends the claim, and is
+ * its result when it got no key (*wait as above).
+ */
+int kps_claim_budget(struct kps_store *s, const struct kps_reserve *r,
+    const struct kps_budget *b, struct kps_claim *out, int *wait) KP_WUR;
 
 #endif /* KPS_STORE_H */

@@ -212,6 +212,7 @@ oldest_calls(const struct kps_reserve *r, struct kps_reservation *out,
 	    r->group_id_len);
 	kps_pg_arg_text(a, r->device);
 	kps_pg_arg_i32(a, r->suite);
+	kps_pg_arg_bool(a, r->last_resort_only);
 	if (r->request_id != NULL) {
 		lock_args(l, r);
 		c[n++] = (struct kps_pg_call){ PG_REQUEST_LOCK, l, NULL };
@@ -659,4 +660,17 @@ static const struct kps_store_ops pg_ops = {
 	.dump = kps_pg_dump,
 	.load = kps_pg_load,
 	.census = kps_pg_census,
+	.budget_lock = kps_pg_budget_lock,
+	.budget_facts = kps_pg_budget_facts,
+	.grant_add = kps_pg_grant_add,
+	.grant_end = kps_pg_grant_end,
+	.grant_prune = kps_pg_grant_prune,
+	.contact_add = kps_pg_contact_add,
+	.contact_remove = kps_pg_contact_remove,
+	.contact_list = kps_pg_contact_list,
+	.reg_facts = kps_pg_reg_facts,
+	.reg_add = kps_pg_reg_add,
+	.reg_prune = kps_pg_reg_prune,
+	.invite_add = kps_pg_invite_add,
+	.invite_take = kps_pg_invite_take,
 };

@@ -176,7 +176,7 @@ prepare(struct kps_pg *s, enum kps_pg_stmt i)
 	const char	*t;
 	int		 n, ok;
 
-	if (s->prepared & (1ULL << i))
+	if (s->prepared[i / 64] & (1ULL << (i % 64)))
 		return KP_OK;
 	for (n = 0, t = kps_pg_types(i); *t != '\0'; t++, n++)
 		types[n] = *t == 't' ? OID_TEXT : *t == 'b' ? OID_BYTEA :
@@ -190,7 +190,7 @@ prepare(struct kps_pg *s, enum kps_pg_stmt i)
 	PQclear(r);
 	if (!ok)
 		return KP_EDB;
-	s->prepared |= 1ULL << i;
+	s->prepared[i / 64] |= 1ULL << (i % 64);
 	return KP_OK;
 }
 
@@ -201,7 +201,7 @@ session(struct kps_pg *s)
 	PGresult	*r;
 	int		 ok;
 
-	s->prepared = 0;
+	memset(s->prepared, 0, sizeof(s->prepared));
 	/*
 	 * The statements are written for their generic plans (t/2013
 	 * reads them); planning reserve's anew for each run would cost

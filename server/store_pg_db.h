@@ -34,6 +34,12 @@ enum kps_pg_stmt {
 	PG_DUMP_ASIDE, PG_DUMP_KEYS, PG_DUMP_TOMBS, PG_DUMP_NONCES,
 	PG_LOAD_USER, PG_LOAD_ASIDE, PG_LOAD_KEY, PG_LOAD_TOMB,
 	PG_LOAD_NONCE, PG_CENSUS_KEYS, PG_CENSUS_REST,
+	/* the drain budget's (store_pg_drain.c) */
+	PG_DR_LOCK, PG_DR_FACTS, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
+	PG_DR_GRANT_PRUNE, PG_DR_CONTACT_ADD, PG_DR_CONTACT_COUNT,
+	PG_DR_CONTACT_DEL, PG_DR_CONTACT_LIST, PG_DR_REG_FACTS,
+	PG_DR_REG_ADD, PG_DR_REG_PRUNE, PG_DR_INVITE_ADD, PG_DR_INVITE_TAKE,
+	PG_DR_INVITE_BACK,
 	PG_NSTMTS
 };
 
@@ -41,7 +47,9 @@ enum kps_pg_stmt {
  * The advisory locks (pg_advisory_xact_lock(KPS_PG_LOCKS, n)): the
  * schema's migration, and each sweep, which one instance runs at a
  * time; a reserve with a request_id locks (KPS_PG_REQUESTS, a hash of
- * caller and request_id).
+ * caller and request_id); the drain budget of a target is locked by
+ * pg_advisory_xact_lock(bigint) of a hash of its name (a key space of
+ * its own).
  */
 #define KPS_PG_LOCKS		0x6b706f6f	/* "kpoo" */
 #define KPS_PG_LOCK_MIGRATE	1
@@ -50,6 +58,7 @@ enum kps_pg_stmt {
 #define KPS_PG_LOCK_NONCES	4
 #define KPS_PG_LOCK_RATES	5
 #define KPS_PG_LOCK_VACUUM	6
+#define KPS_PG_LOCK_GRANTS	7
 #define KPS_PG_REQUESTS		0x6b707271	/* "kprq" */
 
 #define KPS_PG_MAXARGS	20
@@ -73,7 +82,7 @@ struct kps_pg {
 	struct kps_store	 base;
 	PGconn			*conn;
 	struct kps_store_conf	 conf;
-	uint64_t		 prepared;	/* bit i: statement i is */
+	uint64_t		 prepared[2];	/* bit i: statement i is */
 	int			 batch;		/* in the writer's
 						   transaction */
 	int			 own;		/* in an operation's own
@@ -84,7 +93,7 @@ struct kps_pg {
 	int64_t			 vacuumed;	/* last upkeep look, ms */
 	char			 err[256];
 };
-_Static_assert(PG_NSTMTS <= 64, "kps_pg.prepared has 64 bits");
+_Static_assert(PG_NSTMTS <= 128, "kps_pg.prepared has 128 bits");
 
 /* store_pg_sql.c: kps_pg_sql: the SQL text of statement i (static);
  * kps_pg_types: the types of its parameters (see kps_pg_args);
@@ -137,6 +146,31 @@ int kps_pg_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
     int64_t now_ms);
 int kps_pg_rate_prune(struct kps_store *b, int64_t now_ms, int max,
     uint64_t *n);
+/* The drain budget (store_pg_drain.c, see store.h). */
+int kps_pg_budget_lock(struct kps_store *b, const char *const *targets,
+    size_t n);
+int kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f);
+int kps_pg_grant_add(struct kps_store *b, const struct kps_grant *g);
+int kps_pg_grant_end(struct kps_store *b, const char *caller,
+    const uint8_t *ref, int how);
+int kps_pg_grant_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+int kps_pg_contact_add(struct kps_store *b, const char *owner,
+    const char *contact, enum kps_contact_kind kind, int64_t now);
+int kps_pg_contact_remove(struct kps_store *b, const char *owner,
+    const char *contact);
+int kps_pg_contact_list(struct kps_store *b, const char *owner,
+    char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n);
+int kps_pg_reg_facts(struct kps_store *b, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first);
+int kps_pg_reg_add(struct kps_store *b, const char *addr, int64_t now);
+int kps_pg_reg_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+int kps_pg_invite_add(struct kps_store *b, const uint8_t *hash, int uses,
+    int64_t now);
+int kps_pg_invite_take(struct kps_store *b, const uint8_t *hash,
+    int give_back);
 /* The copy of a database (store_pg_copy.c). */
 int kps_pg_dump(struct kps_store *b,
     int (*row)(void *, const struct kps_row *), void *arg);

@@ -154,6 +154,44 @@ static const char *const migrations[] = {
 	"ALTER TABLE users DROP COLUMN public_key;"
 	"ALTER TABLE keypackages ADD COLUMN device text NOT NULL"
 	"  DEFAULT 'default';",
+	/*
+	 * 4: the drain budget, what the SQLite schema's 6 is: contacts
+	 * (folded names) and the grants of reservations of other users'
+	 * keys
+	 */
+	"CREATE TABLE contacts ("
+	"  owner text NOT NULL,"
+	"  contact text NOT NULL,"
+	"  kind integer NOT NULL,"
+	"  created_at bigint NOT NULL,"
+	"  PRIMARY KEY (owner, contact, kind));"
+	"CREATE TABLE grants ("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  caller text NOT NULL,"
+	"  target text NOT NULL,"
+	"  device text NOT NULL,"
+	"  ref bytea NOT NULL,"
+	"  stranger boolean NOT NULL,"
+	"  granted_at bigint NOT NULL,"
+	"  expires_at bigint NOT NULL,"
+	"  ended integer NOT NULL DEFAULT 0);"
+	"CREATE INDEX grants_target ON grants (target, granted_at)"
+	"  WHERE stranger;"
+	"CREATE INDEX grants_caller ON grants (caller, expires_at)"
+	"  WHERE ended = 0;"
+	"CREATE INDEX grants_ref ON grants (ref);"
+	"CREATE INDEX grants_expires ON grants (expires_at);"
+	/* registrations by source address; invitations by their hash */
+	"CREATE TABLE registrations ("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  address text NOT NULL,"
+	"  at bigint NOT NULL);"
+	"CREATE INDEX registrations_address ON registrations (address, at);"
+	"CREATE INDEX registrations_at ON registrations (at);"
+	"CREATE TABLE invites ("
+	"  hash bytea PRIMARY KEY,"
+	"  uses integer NOT NULL,"
+	"  created_at bigint NOT NULL);",
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -167,7 +205,8 @@ _Static_assert(KPS_PG_LOCKS == 0x6b706f6f, "LOCKS");
 #define SWEEP(n) "WITH l AS (SELECT pg_try_advisory_xact_lock(x'" LOCKS	\
 		"'::int, " #n ") AS ok) "
 _Static_assert(KPS_PG_LOCK_RESERVATIONS == 2 && KPS_PG_LOCK_KEYS == 3 &&
-    KPS_PG_LOCK_NONCES == 4 && KPS_PG_LOCK_RATES == 5, "SWEEP numbers");
+    KPS_PG_LOCK_NONCES == 4 && KPS_PG_LOCK_RATES == 5 &&
+    KPS_PG_LOCK_GRANTS == 7, "SWEEP numbers");
 
 /* a reserve of one device ($8, NULL: any) and suite ($9, 0: any) */
 #define ONE	"AND ($8::text IS NULL OR device = $8) "
@@ -283,7 +322,7 @@ static const struct {
 	    "pick AS (SELECT id FROM keypackages WHERE "
 	    "username = (SELECT name FROM u) AND "
 	    "status = 'available' AND NOT last_resort AND not_after + 0 > $4 "
-	    ONE SUITE "AND "
+	    ONE SUITE "AND NOT $10 AND "
 	    "NOT EXISTS (SELECT 1 FROM rp) ORDER BY uploaded_at, id LIMIT 1 "
 	    "FOR UPDATE SKIP LOCKED), "
 	    "up AS (UPDATE keypackages k SET status = 'reserved', "
@@ -310,7 +349,7 @@ static const struct {
 	    "SELECT 2, keypackage_ref, keypackage_bytes, NULL, NULL, device, "
 	    "ciphersuite FROM lr "
 	    "UNION ALL SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL FROM u",
-	    "tttitibtn" },
+	    "tttitibtnl" },
 	[PG_REPLAY] = { "SELECT keypackage_ref, keypackage_bytes, "
 	    "reservation_id, reservation_expires_at, device, ciphersuite "
 	    "FROM keypackages "
@@ -453,6 +492,69 @@ static const struct {
 	    "(SELECT count(*) FROM users_set_aside), "
 	    "(SELECT count(*) FROM nonces), "
 	    "(SELECT count(*) FROM devices)", "" },
+	/*
+	 * the drain budget (store_pg_drain.c).  Facts: $1 caller, $2
+	 * target (folded), $3 the target as registered, $4 device or
+	 * NULL, $5 suite or 0, $6 now, $7 the window's start, $8 the
+	 * caller's principal, $9 its request_id or NULL
+	 */
+	[PG_DR_LOCK] = { "SELECT pg_advisory_xact_lock($1)", "i" },
+	[PG_DR_FACTS] = { "SELECT "
+	    "EXISTS (SELECT 1 FROM contacts WHERE owner = $2 AND "
+	    "contact = $1), "
+	    "(SELECT count(*) FROM grants WHERE target = $2 AND stranger "
+	    "AND granted_at > $7), "
+	    "(SELECT min(granted_at) FROM grants WHERE target = $2 AND "
+	    "stranger AND granted_at > $7), "
+	    "(SELECT count(*) FROM grants WHERE caller = $1 AND ended = 0 "
+	    "AND expires_at > $7), "
+	    "(SELECT min(expires_at) FROM grants WHERE caller = $1 AND "
+	    "ended = 0 AND expires_at > $7), "
+	    "(SELECT count(*) FROM keypackages WHERE username = $3 AND "
+	    "status IN ('available', 'reserved') AND NOT last_resort AND "
+	    "not_after > $6), "
+	    "(SELECT count(*) FROM keypackages WHERE username = $3 AND "
+	    "status = 'available' AND NOT last_resort AND not_after > $6 "
+	    "AND ($4::text IS NULL OR device = $4) AND "
+	    "($5 = 0 OR ciphersuite = $5)), "
+	    "EXISTS (SELECT 1 FROM keypackages WHERE $9::text IS NOT NULL "
+	    "AND reserved_by = $8 AND request_id = $9 AND username = $3 AND "
+	    "status = 'reserved' AND reservation_expires_at > $6)",
+	    "tttt" "nii" "tt" },
+	[PG_DR_GRANT_ADD] = { "INSERT INTO grants (caller, target, device, "
+	    "ref, stranger, granted_at, expires_at) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7)", "tttblii" },
+	[PG_DR_GRANT_END] = { "UPDATE grants SET ended = $3 "
+	    "WHERE ref = $2 AND caller = $1 AND ended = 0", "tbn" },
+	[PG_DR_GRANT_PRUNE] = { SWEEP(7) "DELETE FROM grants WHERE id = ANY "
+	    "(ARRAY(SELECT id FROM grants WHERE expires_at < $1 AND "
+	    "(SELECT ok FROM l) ORDER BY expires_at LIMIT $2))", "ii" },
+	[PG_DR_CONTACT_ADD] = { "INSERT INTO contacts (owner, contact, "
+	    "kind, created_at) VALUES ($1, $2, $3, $4) "
+	    "ON CONFLICT DO NOTHING", "ttni" },
+	[PG_DR_CONTACT_COUNT] = { "SELECT count(*), "
+	    "EXISTS (SELECT 1 FROM contacts WHERE owner = $1 AND "
+	    "contact = $2 AND kind = 1) FROM contacts "
+	    "WHERE owner = $1 AND kind = 1", "tt" },
+	[PG_DR_CONTACT_DEL] = { "DELETE FROM contacts WHERE owner = $1 AND "
+	    "contact = $2 AND kind = 1", "tt" },
+	[PG_DR_CONTACT_LIST] = { "SELECT contact FROM contacts "
+	    "WHERE owner = $1 AND kind = 1 ORDER BY contact LIMIT $2",
+	    "ti" },
+	/* registrations from one address are serialized by its lock */
+	[PG_DR_REG_FACTS] = { "SELECT count(*), min(at) FROM registrations "
+	    "WHERE address = $1 AND at > $2", "ti" },
+	[PG_DR_REG_ADD] = { "INSERT INTO registrations (address, at) "
+	    "VALUES ($1, $2)", "ti" },
+	[PG_DR_REG_PRUNE] = { SWEEP(7) "DELETE FROM registrations WHERE "
+	    "id = ANY (ARRAY(SELECT id FROM registrations WHERE at < $1 AND "
+	    "(SELECT ok FROM l) ORDER BY at LIMIT $2))", "ii" },
+	[PG_DR_INVITE_ADD] = { "INSERT INTO invites (hash, uses, created_at) "
+	    "VALUES ($1, $2, $3)", "bni" },
+	[PG_DR_INVITE_TAKE] = { "UPDATE invites SET uses = uses - 1 "
+	    "WHERE hash = $1 AND uses > 0", "b" },
+	[PG_DR_INVITE_BACK] = { "UPDATE invites SET uses = uses + 1 "
+	    "WHERE hash = $1", "b" },
 };
 
 const char *

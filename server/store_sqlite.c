@@ -341,7 +341,8 @@ sq_reserve(struct kps_store *b, const struct kps_reserve *r,
 		rowid = sqlite3_column_int64(st, 0);
 		rc = take(st, 1, 6, out);
 	} else {
-		if ((x = pick(s, r, target, 0, &st)) == 0) {
+		if ((x = r->last_resort_only ? 0 :
+		    pick(s, r, target, 0, &st)) == 0) {
 			/* nothing left: the last-resort key, not consumed */
 			if ((x = pick(s, r, target, 1, &st)) == 1)
 				rc = last_resort(s, st, 3, r, out);
@@ -636,4 +637,17 @@ static const struct kps_store_ops sqlite_ops = {
 	.dump = kps_sq_dump,
 	.load = kps_sq_load,
 	.census = kps_sq_census,
+	.budget_lock = NULL,		/* one writer: nothing to wait for */
+	.budget_facts = kps_sq_budget_facts,
+	.grant_add = kps_sq_grant_add,
+	.grant_end = kps_sq_grant_end,
+	.grant_prune = kps_sq_grant_prune,
+	.contact_add = kps_sq_contact_add,
+	.contact_remove = kps_sq_contact_remove,
+	.contact_list = kps_sq_contact_list,
+	.reg_facts = kps_sq_reg_facts,
+	.reg_add = kps_sq_reg_add,
+	.reg_prune = kps_sq_reg_prune,
+	.invite_add = kps_sq_invite_add,
+	.invite_take = kps_sq_invite_take,
 };

@@ -171,6 +171,47 @@ static const char *const migrations[] = {
 	"CREATE INDEX keypackages_device_suite ON keypackages(username,"
 	"  device, ciphersuite, last_resort, uploaded_at)"
 	"  WHERE status = 'available';",
+	/*
+	 * 6: the drain budget (store_drain.c): contacts (folded names:
+	 * owner has contact, by a vouch or a spend) and the grants of
+	 * reservations of other users' keys, forgotten once expired
+	 * past the window
+	 */
+	"CREATE TABLE contacts("
+	"  owner TEXT NOT NULL,"
+	"  contact TEXT NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (owner, contact, kind)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE grants("
+	"  caller TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  device TEXT NOT NULL,"
+	"  ref BLOB NOT NULL,"
+	"  stranger INTEGER NOT NULL,"
+	"  granted_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  ended INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX grants_target ON grants(target, granted_at)"
+	"  WHERE stranger = 1;"
+	"CREATE INDEX grants_caller ON grants(caller, expires_at)"
+	"  WHERE ended = 0;"
+	"CREATE INDEX grants_ref ON grants(ref);"
+	"CREATE INDEX grants_expires ON grants(expires_at);"
+	/* registrations by source address; invitations by their hash */
+	"CREATE TABLE registrations("
+	"  address TEXT NOT NULL,"
+	"  at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX registrations_address ON registrations(address, at);"
+	"CREATE INDEX registrations_at ON registrations(at);"
+	"CREATE TABLE invites("
+	"  hash BLOB PRIMARY KEY,"
+	"  uses INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -404,7 +445,7 @@ static const char *const sql_text[SQ_NSTMTS] = {
 const char *
 kps_sq_sql(enum kps_sq_stmt i)
 {
-	return sql_text[i];
+	return i >= SQ_DRAIN_FIRST ? kps_sq_drain_sql(i) : sql_text[i];
 }
 
 int
@@ -432,7 +473,7 @@ kps_sq_stmt(struct kps_sq *s, enum kps_sq_stmt i)
 		return NULL;
 	}
 	if (s->st[i] == NULL) {
-		if (sqlite3_prepare_v3(s->db, sql_text[i], -1,
+		if (sqlite3_prepare_v3(s->db, kps_sq_sql(i), -1,
 		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
 			kps_sq_err(s, "prepare");
 			return NULL;

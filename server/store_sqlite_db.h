@@ -41,6 +41,12 @@ enum kps_sq_stmt {
 	SQ_CENSUS_KEYS, SQ_CENSUS_REST,
 	SQ_BEGIN, SQ_BEGIN_READ, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
 	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
+	/* the drain budget's, store_sqlite_drain.c */
+	SQ_DRAIN_FIRST, SQ_DR_FACTS = SQ_DRAIN_FIRST, SQ_DR_GRANT_ADD,
+	SQ_DR_GRANT_END, SQ_DR_GRANT_PRUNE, SQ_DR_CONTACT_ADD,
+	SQ_DR_CONTACT_COUNT, SQ_DR_CONTACT_DEL, SQ_DR_CONTACT_LIST,
+	SQ_DR_REG_FACTS, SQ_DR_REG_ADD, SQ_DR_REG_PRUNE, SQ_DR_INVITE_ADD,
+	SQ_DR_INVITE_TAKE, SQ_DR_INVITE_BACK,
 	SQ_NSTMTS
 };
 
@@ -56,6 +62,8 @@ struct kps_sq {
 
 /* kps_sq_sql: the SQL text of statement i (static). */
 const char *kps_sq_sql(enum kps_sq_stmt i);
+/* kps_sq_drain_sql: that of a statement from SQ_DRAIN_FIRST on. */
+const char *kps_sq_drain_sql(enum kps_sq_stmt i);
 
 /*
  * kps_sq_open: a new connection to the database file path, with the
@@ -105,6 +113,29 @@ int kps_sq_rate_take(struct kps_store *b, struct kps_take *v, size_t n,
     int64_t now_ms);
 int kps_sq_rate_prune(struct kps_store *b, int64_t now_ms, int max,
     uint64_t *n);
+/* The drain budget (store_sqlite_drain.c, see store.h). */
+int kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f);
+int kps_sq_grant_add(struct kps_store *b, const struct kps_grant *g);
+int kps_sq_grant_end(struct kps_store *b, const char *caller,
+    const uint8_t *ref, int how);
+int kps_sq_grant_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+int kps_sq_contact_add(struct kps_store *b, const char *owner,
+    const char *contact, enum kps_contact_kind kind, int64_t now);
+int kps_sq_contact_remove(struct kps_store *b, const char *owner,
+    const char *contact);
+int kps_sq_contact_list(struct kps_store *b, const char *owner,
+    char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n);
+int kps_sq_reg_facts(struct kps_store *b, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first);
+int kps_sq_reg_add(struct kps_store *b, const char *addr, int64_t now);
+int kps_sq_reg_prune(struct kps_store *b, int64_t before, int max,
+    uint64_t *n);
+int kps_sq_invite_add(struct kps_store *b, const uint8_t *hash, int uses,
+    int64_t now);
+int kps_sq_invite_take(struct kps_store *b, const uint8_t *hash,
+    int give_back);
 /* The copy of a database (store_sqlite_copy.c). */
 int kps_sq_dump(struct kps_store *b,
     int (*row)(void *, const struct kps_row *), void *arg);

@@ -55,6 +55,8 @@ limited(const struct kps_job *j)
 	    j->rate;
 }
 
+static int	lock_budgets(struct kps_job *);
+
 /*
  * admit: what a batch asks first of its jobs from first on, at once
  * (one round trip each on PostgreSQL): the nonces of their signatures,
@@ -113,11 +115,76 @@ admit(struct kps_job *first)
 	for (j = first, k = 0; j != NULL; j = j->next)
 		if (limited(j) && j->sig_rc == KP_OK)
 			j->wait = t[k++].wait;
+	rc = lock_budgets(first);
 out:
 	free(names);
 	free(t);
 	free(v);
 	return rc;
+}
+
+/* budgeted: 1 when job j reserves keys of a user (the drain budget
+ * may hold it back). */
+static int
+budgeted(const struct kps_job *j)
+{
+	return (j->kind == KPS_JOB_RESERVE || j->kind == KPS_JOB_CLAIM) &&
+	    (j->sig == NULL || j->sig_rc == KP_OK);
+}
+
+/* counted: 1 when job j registers a user from an address (its count
+ * is locked with the budgets). */
+static int
+counted(const struct kps_job *j)
+{
+	return j->kind == KPS_JOB_DEVICE_ADD && j->mode == KPS_DEV_REGISTER &&
+	    j->addr != NULL && j->addr[0] != '\0' &&
+	    (j->sig == NULL || j->sig_rc == KP_OK);
+}
+
+/*
+ * lock_budgets: take the budget locks of the targets of the reserves
+ * from first on, and of the addresses of its registrations (on a
+ * shared database: until the batch commits), all at once in one
+ * order, before any job of the batch checks one.
+ */
+static int
+lock_budgets(struct kps_job *first)
+{
+	struct kps_job	 *j;
+	const char	**v = NULL;
+	char		(*names)[KP_MAX_PRINCIPAL + 1] = NULL;
+	size_t		  n = 0, k = 0;
+	int		  rc = KP_ENOMEM;
+
+	for (j = first; j != NULL; j = j->next)
+		n += budgeted(j) || counted(j);
+	if (n == 0)
+		return KP_OK;
+	if ((v = calloc(n, sizeof(*v))) == NULL ||
+	    (names = calloc(n, sizeof(*names))) == NULL)
+		goto out;
+	for (j = first; j != NULL; j = j->next)
+		if (budgeted(j)) {
+			kps_fold(names[k], j->reserve.target);
+			v[k] = names[k];
+			k++;
+		} else if (counted(j))
+			v[k++] = j->addr;
+	rc = kps_budget_lock(wdb, v, k);
+out:
+	free(names);
+	free(v);
+	return rc;
+}
+
+void
+kps_budget_conf(struct kps_budget *b)
+{
+	b->share = kps_conf.stranger_share;
+	b->floor = kps_conf.contact_floor;
+	b->cap = kps_conf.caller_cap;
+	b->window = KPS_BUDGET_WINDOW;
 }
 
 /*
@@ -144,19 +211,61 @@ ready(struct kps_job *j, int64_t now)
 	return 0;
 }
 
+/*
+ * register_user: the registration of job j: refused (KPS_EREGRATE,
+ * j->wait) when its address registered --register-rate users within
+ * the hour, or (KPS_EINVITE) when its invitation has no use left;
+ * else kps_device_add(), which takes an invitation's use and counts
+ * for the address when it makes the user.
+ */
+static int
+register_user(struct kps_job *j, int64_t now)
+{
+	uint64_t	n;
+	int64_t		first, w;
+	int		rc, rate = kps_conf.register_rate > 0 &&
+			    j->addr != NULL && j->addr[0] != '\0';
+
+	if (rate) {
+		if ((rc = kps_reg_facts(wdb, j->addr, now - KPS_BUDGET_WINDOW,
+		    &n, &first)) != KP_OK)
+			return rc;
+		if (n >= (uint64_t)kps_conf.register_rate) {
+			w = first + KPS_BUDGET_WINDOW - now;
+			j->wait = w < 1 ? 1 : (int)w;
+			return KPS_EREGRATE;
+		}
+	}
+	if (j->invite != NULL &&
+	    (rc = kps_invite_take(wdb, j->invite, 0)) != KP_OK)
+		return rc == KP_ENOTFOUND ? KPS_EINVITE : rc;
+	if ((rc = kps_device_add(wdb, j->caller, j->device, j->pk, j->mode,
+	    now)) != KP_OK) {
+		/* the use is given back (else the batch fails anyway) */
+		if (j->invite != NULL &&
+		    kps_invite_take(wdb, j->invite, 1) != KP_OK)
+			return KP_EDB;
+		return rc;
+	}
+	return rate ? kps_reg_add(wdb, j->addr, now) : KP_OK;
+}
+
 /* run_one: the work of job j, which is ready (a reserve: see run). */
 static void
 run_one(struct kps_job *j, int64_t now)
 {
-	size_t	i;
+	struct kps_budget	b;
+	char			who[2][KP_MAX_PRINCIPAL + 1];
+	size_t			i;
 
 	switch (j->kind) {
 	case KPS_JOB_NONCE:
 		j->rc = KP_OK;
 		break;
 	case KPS_JOB_DEVICE_ADD:
-		j->rc = kps_device_add(wdb, j->caller, j->device, j->pk,
-		    j->mode, now);
+		j->rc = j->mode == KPS_DEV_REGISTER ? register_user(j, now) :
+		    kps_device_add(wdb, j->caller, j->device, j->pk, j->mode,
+		    now);
 		break;
 	case KPS_JOB_DEVICE_REMOVE:
 		j->rc = kps_device_remove(wdb, j->caller, j->device, now,
@@ -173,7 +282,9 @@ run_one(struct kps_job *j, int64_t now)
 		break;
 	case KPS_JOB_CLAIM:
 		j->reserve.now = now;
-		j->rc = kps_claim(wdb, &j->reserve, j->claim);
+		kps_budget_conf(&b);
+		j->rc = kps_claim_budget(wdb, &j->reserve, &b, j->claim,
+		    &j->wait);
 		break;
 	case KPS_JOB_SPEND:
 		j->rc = kps_spend(wdb, j->caller, j->ref, j->group_id,
@@ -184,6 +295,14 @@ run_one(struct kps_job *j, int64_t now)
 		break;
 	case KPS_JOB_RETIRE:
 		j->rc = kps_retire(wdb, j->caller, j->ref, now);
+		break;
+	case KPS_JOB_CONTACT_ADD:
+	case KPS_JOB_CONTACT_REMOVE:
+		kps_fold(who[0], j->caller);
+		kps_fold(who[1], j->device);
+		j->rc = j->kind == KPS_JOB_CONTACT_ADD ? kps_contact_add(wdb,
+		    who[0], who[1], KPS_CONTACT_VOUCH, now) :
+		    kps_contact_remove(wdb, who[0], who[1]);
 		break;
 	}
 }
@@ -204,9 +323,21 @@ run(struct kps_job *j, int64_t now)
 	int				 rc[RUN_MAX];
 	size_t				 n = 0, i;
 
+	struct kps_budget		 b;
+
 	if (j->kind != KPS_JOB_RESERVE) {
 		if (ready(j, now))
 			run_one(j, now);
+		return j;
+	}
+	kps_budget_conf(&b);
+	if (b.share > 0 || b.floor > 0 || b.cap > 0) {
+		/* each reserve asks its budget first: one at a time */
+		if (ready(j, now)) {
+			j->reserve.now = now;
+			j->rc = kps_reserve_budget(wdb, &j->reserve, &b,
+			    &j->res, &j->wait);
+		}
 		return j;
 	}
 	for (; j != NULL && j->kind == KPS_JOB_RESERVE && n < RUN_MAX;
@@ -246,7 +377,8 @@ fail(struct kps_job *first, struct kps_job *stop)
 
 /*
  * prune: forget what is stale by now: the nonces of signatures past
- * the window, the rate buckets full again; a few at a time when writes
+ * the window, the rate buckets full again, the grants of the drain
+ * budget and the registrations past its window; a few at a time when writes
  * wait (the batch is on their path), more when the writer is idle.
  * Once a prune found fewer than it may take, nothing is left to take
  * until the next second.
@@ -254,7 +386,8 @@ fail(struct kps_job *first, struct kps_job *stop)
 static void
 prune(int busy)
 {
-	static int64_t	nonces_done, buckets_done;	/* writer thread */
+	static int64_t	nonces_done, buckets_done, grants_done,
+			regs_done;	/* writer thread */
 	int64_t		now = kps_real_now();
 	uint64_t	n;
 	int		max = busy ? 256 : 8192;
@@ -269,6 +402,18 @@ prune(int busy)
 	if (now != buckets_done && kps_rate_prune(wdb, now * 1000, max,
 	    &n) == KP_OK && n < (uint64_t)max)
 		buckets_done = now;
+	/* grants follow the server's clock, as reservations do */
+	now = kps_now();
+	if (now != grants_done && kps_grant_prune(wdb, now -
+	    KPS_BUDGET_WINDOW, max, &n) == KP_OK) {
+		if (n > 0)
+			kps_metric_add("grants_pruned", (int64_t)n);
+		if (n < (uint64_t)max)
+			grants_done = now;
+	}
+	if (now != regs_done && kps_reg_prune(wdb, now - KPS_BUDGET_WINDOW,
+	    max, &n) == KP_OK && n < (uint64_t)max)
+		regs_done = now;
 }
 
 static void *

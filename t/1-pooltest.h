@@ -179,7 +179,7 @@ pt_server(int test_clock)
 	static char	 url[64];
 	static int	 nserver;
 	const char	*build = getenv("KP_BUILD");
-	char		 bin[512], line[64], db[32], *argv[10];
+	char		 bin[512], line[64], db[32], *argv[20];
 	FILE		*f;
 	int		 fds[2], port, i = 0;
 
@@ -197,6 +197,18 @@ pt_server(int test_clock)
 	(void)snprintf(db, sizeof(db), "server%d.db", nserver++);
 	argv[i++] = "--db";
 	argv[i++] = (char *)pt_file(db);
+	/* without the drain limits, which would hold back the strangers
+	 * these tests drain pools with (docs/security.md, "Draining") */
+	argv[i++] = "--stranger-share";
+	argv[i++] = "0";
+	argv[i++] = "--contact-floor";
+	argv[i++] = "0";
+	argv[i++] = "--caller-cap";
+	argv[i++] = "0";
+	argv[i++] = "--rate-burst";
+	argv[i++] = "100";
+	argv[i++] = "--register-rate";
+	argv[i++] = "0";
 	if (test_clock) {
 		argv[i++] = "--test-clock";
 		argv[i++] = (char *)pt_file("clock");

@@ -74,6 +74,8 @@ migration(void)
 	if (db_is_pg())
 		snprintf(q, sizeof(q), "DROP TABLE users; DROP TABLE "
 		    "users_set_aside; DROP TABLE nonces; DROP TABLE buckets;"
+		    "DROP TABLE contacts; DROP TABLE grants; DROP TABLE "
+		    "registrations; DROP TABLE invites;"
 		    "DROP TABLE devices; ALTER TABLE keypackages DROP COLUMN "
 		    "device;"
 		    "CREATE TABLE users (name text PRIMARY KEY, public_key "
@@ -99,6 +101,8 @@ migration(void)
 	else
 		snprintf(q, sizeof(q), "DROP TABLE users; DROP TABLE "
 		    "users_set_aside; DROP TABLE buckets;"
+		    "DROP TABLE contacts; DROP TABLE grants; DROP TABLE "
+		    "registrations; DROP TABLE invites;"
 		    "DROP TABLE devices; DROP INDEX keypackages_user_suite;"
 		    "DROP INDEX keypackages_device_status;"
 		    "DROP INDEX keypackages_device_suite;"
@@ -119,10 +123,12 @@ migration(void)
 	srv_restart(&s, pub);
 	if (db_is_pg())
 		is_int(srv_count(&s, "SELECT max(version) FROM kpool_schema"),
-		    3, "PostgreSQL: migrated to schema 2, then 3 (devices)");
+		    4, "PostgreSQL: migrated to schema 2, then 3 (devices) "
+		    "and 4 (the drain budget)");
 	else
-		is_int(srv_count(&s, "PRAGMA user_version"), 5,
-		    "SQLite: migrated to schema 4, then 5 (devices)");
+		is_int(srv_count(&s, "PRAGMA user_version"), 6,
+		    "SQLite: migrated to schema 4, then 5 (devices) and 6 "
+		    "(the drain budget)");
 	is_int(srv_count(&s, "SELECT count(*) FROM users WHERE "
 	    "folded = 'alice' AND name = 'ALICE'"), 1,
 	    "of three that fold together, the first registered is kept "

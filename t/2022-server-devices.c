@@ -250,6 +250,8 @@ migration(void)
 	/* back to schema 4: users with their key, no devices */
 	kp_hex(alice.pk, 32, hk);
 	snprintf(q, sizeof(q), "DROP TABLE devices;"
+	    "DROP TABLE contacts; DROP TABLE grants;"
+	    "DROP TABLE registrations; DROP TABLE invites;"
 	    "DROP INDEX keypackages_user_suite;"
 	    "DROP INDEX keypackages_device_status;"
 	    "DROP INDEX keypackages_device_suite;"
@@ -263,7 +265,8 @@ migration(void)
 		bail("schema 4: %s", sqlite3_errmsg(db));
 	sqlite3_close(db);
 	srv_restart(&s, NULL);
-	is_int(srv_count(&s, "PRAGMA user_version"), 5, "migrated to 5");
+	is_int(srv_count(&s, "PRAGMA user_version"), 6, "migrated to 5 "
+	    "(and 6)");
 	is_int(srv_count(&s, "SELECT count(*) FROM devices WHERE "
 	    "username = 'alice' AND device = 'default'"), 1,
 	    "alice has the device default");

@@ -72,13 +72,22 @@ srv_set_clock(struct srv *s, int64_t t)
 	srv_set_clocks(s, t, -1);
 }
 
+/*
+ * The drain limits (docs/security.md, "Draining") would hold back the
+ * strangers most tests drain pools with: a test runs without them (and
+ * with the burst of before them), unless it sets srv_drain_limits to
+ * run with the server's defaults; its extra arguments come after, and
+ * override.
+ */
+static int	srv_drain_limits;
+
 /* srv_restart: start kpool-server again on the database and clock of
  * s, with extra arguments (NULL-ended). */
 static void
 srv_restart(struct srv *s, const char *const *extra)
 {
 	const char	*build = getenv("KP_BUILD");
-	const char	*argv[48];
+	const char	*argv[58];
 	char		 bin[512], line[32];
 	int		 p[2], i = 0, n;
 	ssize_t		 r;
@@ -91,7 +100,19 @@ srv_restart(struct srv *s, const char *const *extra)
 	argv[i++] = s->db;
 	argv[i++] = "--test-clock";
 	argv[i++] = s->clock;
-	while (extra != NULL && *extra != NULL && i < 46)
+	if (!srv_drain_limits) {
+		argv[i++] = "--stranger-share";
+		argv[i++] = "0";
+		argv[i++] = "--contact-floor";
+		argv[i++] = "0";
+		argv[i++] = "--caller-cap";
+		argv[i++] = "0";
+		argv[i++] = "--rate-burst";
+		argv[i++] = "100";
+		argv[i++] = "--register-rate";
+		argv[i++] = "0";
+	}
+	while (extra != NULL && *extra != NULL && i < 56)
 		argv[i++] = *extra++;
 	argv[i] = NULL;
 	if (pipe(p) != 0)
@@ -286,6 +307,9 @@ raw_header(char *p, size_t sz, size_t n, void *arg)
 	return len;
 }
 
+/* raw_source: the address raw requests come from (NULL: any). */
+static const char	*raw_source;
+
 /*
  * raw: send method path (with an optional query) and body as w
  * (tampered with t); replay, when not NULL, holds the headers to send
@@ -365,6 +389,8 @@ raw_ex(struct srv *s, struct who *w, const char *method, const char *target,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, raw_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (raw_source != NULL)
+		curl_easy_setopt(c, CURLOPT_INTERFACE, raw_source);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,

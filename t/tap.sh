@@ -288,6 +288,13 @@ if db_is_pg && [ -z "${KP_PG_DIR:-}" ]; then
 	skip_all "no PostgreSQL cluster (KP_PG_DIR): make check starts one"
 fi
 
+# The drain limits (docs/security.md, "Draining") would hold back the
+# strangers the tests drain pools with: servers run without them (and
+# with the burst of before them); a test's ARGS come after, and
+# override.
+KP_NO_DRAIN_LIMITS="--stranger-share 0 --contact-floor 0 --caller-cap 0
+    --rate-burst 100 --register-rate 0"
+
 # start_server [ARGS...]: start kpool-server on 127.0.0.1, port 0 (or
 # $_tap_port, see restart_server), with a fresh database (db_new) unless
 # SERVER_DB names one; sets
@@ -302,7 +309,7 @@ start_server() {
 	_pf=$TMP/server.port
 	rm -f "$_pf"
 	"$KP_BUILD/kpool-server" --listen "127.0.0.1:${_tap_port:-0}" \
-	    --db "$SERVER_DB" \
+	    --db "$SERVER_DB" $KP_NO_DRAIN_LIMITS \
 	    "$@" >"$_pf" 2>>"$_log" &
 	SERVER_PID=$!
 	_tap_pids="$_tap_pids $SERVER_PID"

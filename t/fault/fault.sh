@@ -118,7 +118,8 @@ crash_server_start() {
 	_fault_spawn "$CRASH_CTL.port" "$TMP/server.log" kpool-server \
 	    "$FAULTCRASH" --control "$CRASH_CTL" --log "$CRASH_LOG" \
 	    ${CRASH_OPTS:-} -- "$KP_BUILD/kpool-server" \
-	    --listen '127.0.0.1:{port}' --db "$SERVER_DB" "$@"
+	    --listen '127.0.0.1:{port}' --db "$SERVER_DB" \
+	    $KP_NO_DRAIN_LIMITS "$@"
 	SERVER_PID=$_fault_pid
 	SERVER_PORT=$_fault_first
 	SERVER_URL=http://127.0.0.1:$SERVER_PORT

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_drain.c: the drain budget (docs/security.md, "Draining"), built
+ * on the store's operations like kps_claim(): whether a reserve of
+ * another user's keys may go ahead (the target's budget for strangers,
+ * the floor kept for its contacts, the caller's cap), the log of what
+ * was granted, and the contacts a spend links.  See store.h.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+int
+kps_budget_lock(struct kps_store *s, const char *const *targets, size_t n)
+{
+	if (n == 0 || s->ops->budget_lock == NULL)
+		return KP_OK;
+	return s->ops->budget_lock(s, targets, n);
+}
+
+int
+kps_budget_facts(struct kps_store *s, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	return s->ops->budget_facts(s, a, f);
+}
+
+int
+kps_grant_add(struct kps_store *s, const struct kps_grant *g)
+{
+	return s->ops->grant_add(s, g);
+}
+
+int
+kps_grant_end(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], int how)
+{
+	return s->ops->grant_end(s, caller, ref, how);
+}
+
+int
+kps_grant_prune(struct kps_store *s, int64_t before, int max, uint64_t *n)
+{
+	return s->ops->grant_prune(s, before, max, n);
+}
+
+int
+kps_contact_add(struct kps_store *s, const char *owner, const char *contact,
+    enum kps_contact_kind kind, int64_t now)
+{
+	return s->ops->contact_add(s, owner, contact, kind, now);
+}
+
+int
+kps_contact_remove(struct kps_store *s, const char *owner,
+    const char *contact)
+{
+	return s->ops->contact_remove(s, owner, contact);
+}
+
+int
+kps_contact_list(struct kps_store *s, const char *owner,
+    char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n)
+{
+	*n = 0;
+	return s->ops->contact_list(s, owner, out, max, n);
+}
+
+int
+kps_reg_facts(struct kps_store *s, const char *addr, int64_t since,
+    uint64_t *n, int64_t *first)
+{
+	*n = 0;
+	*first = 0;
+	return s->ops->reg_facts(s, addr, since, n, first);
+}
+
+int
+kps_reg_add(struct kps_store *s, const char *addr, int64_t now)
+{
+	return s->ops->reg_add(s, addr, now);
+}
+
+int
+kps_reg_prune(struct kps_store *s, int64_t before, int max, uint64_t *n)
+{
+	return s->ops->reg_prune(s, before, max, n);
+}
+
+int
+kps_invite_add(struct kps_store *s, const uint8_t hash[32], int uses,
+    int64_t now)
+{
+	return s->ops->invite_add(s, hash, uses, now);
+}
+
+int
+kps_invite_take(struct kps_store *s, const uint8_t hash[32], int give_back)
+{
+	return s->ops->invite_take(s, hash, give_back);
+}
+
+/* user_of: the user of principal p (USER or USER/DEVICE), folded. */
+static void
+user_of(char out[KP_MAX_USERNAME + 1], const char *p)
+{
+	size_t	i;
+
+	for (i = 0; i < KP_MAX_USERNAME && p[i] != '\0' && p[i] != '/'; i++)
+		out[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] - 'A' + 'a') :
+		    p[i];
+	out[i] = '\0';
+}
+
+/* left: the seconds until `at` leaves a window of w at now, >= 1. */
+static int
+left(int64_t at, int64_t w, int64_t now)
+{
+	int64_t	d = at + w - now;
+
+	return d < 1 ? 1 : d > 86400 ? 86400 : (int)d;
+}
+
+int
+kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
+    const struct kps_budget *b, struct kps_reservation *out, int *wait)
+{
+	struct kps_budget_ask	 a;
+	struct kps_budget_facts	 f;
+	struct kps_reserve	 one = *r;
+	struct kps_grant	 g;
+	char			 caller[KP_MAX_USERNAME + 1];
+	char			 target[KP_MAX_USERNAME + 1];
+	char			 canon[KP_MAX_USERNAME + 1];
+	uint64_t		 limit;
+	int			 rc;
+
+	*wait = 0;
+	memset(out, 0, sizeof(*out));
+	user_of(caller, r->caller);
+	user_of(target, r->target);
+	/* one's own keys, and a key named (its owner's only): no budget */
+	if (strcmp(caller, target) == 0 || r->ref != NULL ||
+	    (b->share == 0 && b->floor == 0 && b->cap == 0))
+		return kps_reserve(s, r, out);
+	if ((rc = kps_user_get(s, r->target, canon)) != KP_OK)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.caller = caller;
+	a.target = target;
+	a.canon = canon;
+	a.device = r->device;
+	a.suite = r->suite;
+	a.now = r->now;
+	a.since = r->now - b->window;
+	a.principal = r->caller;
+	a.request_id = r->request_id;
+	if ((rc = kps_budget_facts(s, &a, &f)) != KP_OK)
+		return rc;
+	if (f.replay)
+		/* a retry of a reserve granted already: the same one */
+		return kps_reserve(s, r, out);
+	if (b->cap > 0 && f.held >= (uint64_t)b->cap) {
+		*wait = left(f.held_first, b->window, r->now);
+		return KPS_ECAP;
+	}
+	if (!f.contact && b->share > 0) {
+		limit = f.pool * (uint64_t)b->share / 100;
+		if (limit < 1)
+			limit = 1;
+		if (f.strangers >= limit) {
+			*wait = left(f.oldest, b->window, r->now);
+			return KPS_EBUDGET;
+		}
+	}
+	if (!f.contact && b->floor > 0 && f.available < (uint64_t)b->floor + 1)
+		one.last_resort_only = 1;
+	if ((rc = kps_reserve(s, &one, out)) != KP_OK)
+		return rc == KP_EEXHAUSTED && one.last_resort_only &&
+		    f.available > 0 ? KPS_EFLOOR : rc;
+	if (out->replayed)
+		return KP_OK;
+	memset(&g, 0, sizeof(g));
+	g.caller = caller;
+	g.target = target;
+	g.device = out->device;
+	g.ref = out->ref;
+	g.stranger = !f.contact;
+	g.granted_at = r->now;
+	g.expires_at = out->expires_at;
+	if ((rc = kps_grant_add(s, &g)) != KP_OK)
+		kps_reservation_clear(out);
+	return rc;
+}
+
+int
+kps_claim_budget(struct kps_store *s, const struct kps_reserve *r,
+    const struct kps_budget *b, struct kps_claim *out, int *wait)
+{
+	struct kps_device	 devs[KPS_MAX_DEVICES];
+	struct kps_reserve	 one;
+	size_t			 n, i;
+	int			 rc;
+
+	*wait = 0;
+	memset(out, 0, sizeof(*out));
+	if ((rc = kps_device_list(s, r->target, 0, r->now, NULL, devs,
+	    KPS_MAX_DEVICES, &n)) != KP_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		one = *r;
+		one.device = devs[i].device;
+		one.ref = NULL;
+		rc = kps_reserve_budget(s, &one, b, &out->res[out->n], wait);
+		if (rc == KP_OK)
+			out->n++;
+		else if (rc == KP_EEXHAUSTED || rc == KP_ENOTFOUND ||
+		    rc == KPS_EFLOOR) {
+			/* nothing left for this caller, or the device went */
+			memcpy(out->exhausted[out->nexhausted++],
+			    devs[i].device, sizeof(devs[i].device));
+			out->nfloor += rc == KPS_EFLOOR;
+		}
+		else if ((rc == KPS_EBUDGET || rc == KPS_ECAP) && out->n > 0)
+			/* what it got so far is the claim */
+			break;
+		else {
+			kps_claim_clear(out);
+			return rc;
+		}
+	}
+	return KP_OK;
+}
+
+int
+kps_drain_spent(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], int64_t now)
+{
+	struct kps_key	k;
+	char		who[KP_MAX_USERNAME + 1], owner[KP_MAX_USERNAME + 1];
+	int		rc;
+
+	if ((rc = s->ops->get(s, ref, now, &k)) != KP_OK)
+		return rc == KP_ENOTFOUND ? KP_OK : rc;
+	user_of(who, caller);
+	user_of(owner, k.username);
+	kps_key_clear(&k);
+	if (strcmp(who, owner) == 0)
+		return KP_OK;
+	if ((rc = kps_contact_add(s, owner, who, KPS_CONTACT_SPEND, now)) !=
+	    KP_OK ||
+	    (rc = kps_contact_add(s, who, owner, KPS_CONTACT_SPEND, now)) !=
+	    KP_OK)
+		return rc;
+	return kps_grant_end(s, who, ref, KPS_GRANT_SPENT);
+}
+
+int
+kps_drain_released(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN])
+{
+	char	who[KP_MAX_USERNAME + 1];
+
+	user_of(who, caller);
+	return kps_grant_end(s, who, ref, KPS_GRANT_RELEASED);
+}
