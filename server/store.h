@@ -259,7 +259,16 @@ struct kps_budget_ask {
 	int64_t		 since;		/* the window's start */
 	const char	*principal;	/* the caller's device */
 	const char	*request_id;	/* or NULL */
+	int		 share;		/* percent of the pool strangers
+					   may take, 0: no share */
+	int		 floor;		/* keys kept for contacts, 0: none */
 };
+/*
+ * The facts of one reserve against the budget.  pool and available are
+ * counted only as far as the decision needs (pool up to the size at
+ * which the share lets one more stranger in, available up to floor + 1;
+ * neither for a contact), so that a reserve never counts a whole pool.
+ */
 struct kps_budget_facts {
 	int		 contact;	/* caller is a contact of target */
 	uint64_t	 strangers;	/* grants of target's keys to

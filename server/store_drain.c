@@ -159,6 +159,8 @@ kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
 	a.since = r->now - b->window;
 	a.principal = r->caller;
 	a.request_id = r->request_id;
+	a.share = b->share;
+	a.floor = b->floor;
 	if ((rc = kps_budget_facts(s, &a, &f)) != KP_OK)
 		return rc;
 	if (f.replay)

@@ -70,6 +70,8 @@ kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *q,
 	kps_pg_arg_i64(&a, q->since);
 	kps_pg_arg_text(&a, q->principal);
 	kps_pg_arg_text(&a, q->request_id);
+	kps_pg_arg_i32(&a, q->share);
+	kps_pg_arg_i32(&a, q->floor);
 	if ((r = kps_pg_run(s, PG_DR_FACTS, &a)) == NULL)
 		return KP_EDB;
 	if (PQntuples(r) != 1) {

@@ -16,7 +16,8 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	/*
 	 * ?1 caller, ?2 target (folded), ?3 the target as registered,
 	 * ?4 device or NULL, ?5 suite or 0, ?6 now, ?7 the window's start,
-	 * ?8 the caller's principal, ?9 its request_id or NULL
+	 * ?8 the caller's principal, ?9 its request_id or NULL,
+	 * ?10 the strangers' share, ?11 the contacts' floor
 	 */
 	[SQ_DR_FACTS - SQ_DRAIN_FIRST] = "SELECT "
 	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
@@ -29,13 +30,19 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	    "AND expires_at > ?7), "
 	    "(SELECT min(expires_at) FROM grants WHERE caller = ?1 AND "
 	    "ended = 0 AND expires_at > ?7), "
-	    "(SELECT count(*) FROM keypackages WHERE username = ?3 AND "
-	    "status IN ('available', 'reserved') AND last_resort = 0 AND "
-	    "not_after > ?6), "
-	    "(SELECT count(*) FROM keypackages WHERE username = ?3 AND "
-	    "status = 'available' AND last_resort = 0 AND not_after > ?6 "
-	    "AND (?4 IS NULL OR device = ?4) AND "
-	    "(?5 = 0 OR ciphersuite = ?5)), "
+	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
+	    "username = ?3 AND status IN ('available', 'reserved') AND "
+	    "last_resort = 0 AND not_after > ?6 LIMIT CASE WHEN ?10 = 0 OR "
+	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
+	    "contact = ?1) THEN 0 ELSE ((SELECT count(*) FROM grants WHERE "
+	    "target = ?2 AND stranger = 1 AND granted_at > ?7) + 1) * 100 / "
+	    "?10 + 1 END)), "
+	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
+	    "username = ?3 AND status = 'available' AND last_resort = 0 AND "
+	    "not_after > ?6 AND (?4 IS NULL OR device = ?4) AND "
+	    "(?5 = 0 OR ciphersuite = ?5) LIMIT CASE WHEN ?11 = 0 OR "
+	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
+	    "contact = ?1) THEN 0 ELSE ?11 + 1 END)), "
 	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?8 AND "
 	    "request_id = ?9 AND username = ?3 AND status = 'reserved' AND "
 	    "reservation_expires_at > ?6)",
@@ -101,6 +108,8 @@ kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
 	sqlite3_bind_text(st, 8, a->principal, -1, SQLITE_STATIC);
 	if (a->request_id != NULL)
 		sqlite3_bind_text(st, 9, a->request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, a->share);
+	sqlite3_bind_int(st, 11, a->floor);
 	if ((x = sqlite3_step(st)) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return kps_sq_err(s, "budget");
