@@ -217,6 +217,21 @@ static const struct {
 	    "SELECT 1, init_key, username, $3 FROM d ON CONFLICT DO NOTHING), "
 	    "x AS (DELETE FROM devices WHERE username = $1 AND device = $2) "
 	    "SELECT count(*) FROM d", "tti" },
+	[PG_USER_LIST] = { "SELECT name FROM users ORDER BY folded", "" },
+	[PG_USER_DEL] = { "DELETE FROM users WHERE name = $1 AND NOT EXISTS "
+	    "(SELECT 1 FROM devices WHERE username = $1)", "t" },
+	/* every key of the device goes, its tombstones stay */
+	[PG_DEV_RETIRE] = { "WITH d AS (DELETE FROM keypackages WHERE "
+	    "username = $1 AND device = $2 "
+	    "RETURNING keypackage_ref, init_key, username), "
+	    "t AS (INSERT INTO tombstones (kind, value, username, created_at) "
+	    "SELECT 0, keypackage_ref, username, $3 FROM d UNION ALL "
+	    "SELECT 1, init_key, username, $3 FROM d ON CONFLICT DO NOTHING) "
+	    "SELECT count(*) FROM d", "tti" },
+	[PG_DEV_SETKEY] = { "UPDATE devices SET public_key = $3 "
+	    "WHERE username = $1 AND device = $2", "ttb" },
+	[PG_DEV_DEL] = { "DELETE FROM devices WHERE username = $1 AND "
+	    "device = $2", "tt" },
 	[PG_USER_EXISTS] = { "SELECT name FROM users "
 	    "WHERE folded = " FOLD("$1"), "t" },
 	/*
