@@ -3,9 +3,9 @@
 # 2027-server-users: the operator's user commands, on both backends.
 # user list prints each user with its devices and key counts; user
 # set-key gives the default device a new key, retiring the keys signed
-# with the old one (the old store is refused: its name is another key's; the new one
-# registers and publishes), refuses another device's key, and changes
-# nothing for the same key; user remove retires every key and removes
+# with the old one (the old store is refused: its name is another
+# key's; the new one registers and publishes), refuses another device's
+# key, and changes nothing for the same key; user remove retires every key and removes
 # the devices and the user, whose name then reserves nothing; unknown
 # users exit 1 and a malformed key 2.
 . "${KP_TOP:-.}/t/tap.sh"
