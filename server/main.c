@@ -279,31 +279,13 @@ user_list(void)
 	return rc == KP_OK ? 0 : 1;
 }
 
-/* user_remove: remove user, its devices and keys (tombstones kept). */
+/*
+ * user_change: with b64 NULL, remove user, its devices and keys
+ * (tombstones kept); else give its default device the key b64,
+ * retiring the keys signed with the old one.
+ */
 static int
-user_remove(const char *user)
-{
-	struct kps_store	*s;
-	uint64_t		 n;
-	int			 rc;
-
-	names(user, NULL);
-	s = open_db();
-	rc = kps_user_remove(s, user, (int64_t)time(NULL), &n);
-	if (rc == KP_ENOTFOUND)
-		warnx("no user %s", user);
-	else if (rc != KP_OK)
-		warnx("%s", kps_store_errmsg(s));
-	else
-		printf("%s: removed, %llu keys retired\n", user,
-		    (unsigned long long)n);
-	kps_store_close(s);
-	return rc == KP_OK ? 0 : 1;
-}
-
-/* user_set_key: replace the key of user's default device. */
-static int
-user_set_key(const char *user, const char *b64)
+user_change(const char *user, const char *b64)
 {
 	struct kps_store	*s;
 	uint8_t			 pk[32];
@@ -311,19 +293,24 @@ user_set_key(const char *user, const char *b64)
 	int			 rc;
 
 	names(user, NULL);
-	decode_key(b64, pk);
+	if (b64 != NULL)
+		decode_key(b64, pk);
 	s = open_db();
-	rc = kps_device_set_key(s, user, KP_DEFAULT_DEVICE, pk,
-	    (int64_t)time(NULL), &n);
+	if (b64 == NULL)
+		rc = kps_user_remove(s, user, (int64_t)time(NULL), &n);
+	else
+		rc = kps_device_set_key(s, user, KP_DEFAULT_DEVICE, pk,
+		    (int64_t)time(NULL), &n);
 	if (rc == KP_ENOTFOUND)
-		warnx("%s has no device %s", user, KP_DEFAULT_DEVICE);
+		warnx("no user %s%s", user, b64 != NULL ?
+		    " with a device " KP_DEFAULT_DEVICE : "");
 	else if (rc == KP_ECONFLICT)
 		warnx("the key is another device's");
 	else if (rc != KP_OK)
 		warnx("%s", kps_store_errmsg(s));
 	else
-		printf("%s: key set, %llu keys retired\n", user,
-		    (unsigned long long)n);
+		printf("%s: %s, %llu keys retired\n", user, b64 == NULL ?
+		    "removed" : "key set", (unsigned long long)n);
 	kps_store_close(s);
 	return rc == KP_OK ? 0 : 1;
 }
@@ -338,9 +325,9 @@ command(int argc, char **argv)
 		if (argc == 2 && strcmp(argv[1], "list") == 0)
 			return user_list();
 		if (argc == 3 && strcmp(argv[1], "remove") == 0)
-			return user_remove(argv[2]);
+			return user_change(argv[2], NULL);
 		if (argc == 4 && strcmp(argv[1], "set-key") == 0)
-			return user_set_key(argv[2], argv[3]);
+			return user_change(argv[2], argv[3]);
 		usage();
 	}
 	if (argc < 2 || strcmp(argv[0], "device") != 0)

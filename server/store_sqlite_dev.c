@@ -115,6 +115,22 @@ kps_sq_device_known(struct kps_sq *s, const char *user, const char *device)
 	return x == 1 ? KP_OK : KP_ENOTFOUND;
 }
 
+/* key_free: KP_OK when no device has the key pk, else KP_ECONFLICT
+ * (KP_EDB on error). */
+static int
+key_free(struct kps_sq *s, const uint8_t *pk)
+{
+	sqlite3_stmt	*st;
+	int		 x;
+
+	if ((st = kps_sq_stmt(s, SQ_KEY_USED)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);
+	if ((x = one_row(s, st, "key in use")) == 1)
+		sqlite3_reset(st);
+	return x < 0 ? KP_EDB : x == 1 ? KP_ECONFLICT : KP_OK;
+}
+
 /*
  * add: the body of kps_sq_device_add, in its transaction: the device's
  * own key first (the same: done), then whether pk is taken, then the
@@ -143,14 +159,8 @@ add(struct kps_sq *s, const char *user, const char *device,
 		}
 	} else if (rc != KP_ENOTFOUND)
 		return rc;
-	if ((st = kps_sq_stmt(s, SQ_KEY_USED)) == NULL)
-		return KP_EDB;
-	sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);
-	if ((x = one_row(s, st, "key in use")) != 0) {
-		if (x == 1)
-			sqlite3_reset(st);
-		return x < 0 ? KP_EDB : KP_ECONFLICT;
-	}
+	if ((x = key_free(s, pk)) != KP_OK)
+		return x;
 	if (rc == KP_OK) {
 		if (mode == KPS_DEV_REGISTER)
 			return KP_EFORBIDDEN;
@@ -288,16 +298,8 @@ drop(struct kps_sq *s, const char *user, const char *device,
 	sqlite3_reset(st);
 	if (same)
 		return KP_OK;
-	if (pk != NULL) {
-		if ((st = kps_sq_stmt(s, SQ_KEY_USED)) == NULL)
-			return KP_EDB;
-		sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);
-		if ((x = one_row(s, st, "key in use")) != 0) {
-			if (x == 1)
-				sqlite3_reset(st);
-			return x < 0 ? KP_EDB : KP_ECONFLICT;
-		}
-	}
+	if (pk != NULL && (rc = key_free(s, pk)) != KP_OK)
+		return rc;
 	if ((rc = retire(s, canon, device, now, retired)) != KP_OK)
 		return rc;
 	if (pk != NULL) {
