@@ -87,6 +87,9 @@ KPS_OBJ	= $(filter-out $(B)/server/main.o,$(SRV_OBJ))
 FS_SRC	= $(sort $(wildcard kpoolfs/*.c))
 # kpoolfs's objects go to $(B)/fs/: $(B)/kpoolfs is the program.
 FS_OBJ	= $(FS_SRC:kpoolfs/%.c=$(B)/fs/%.o)
+# kpool, the command (cli/): its objects go to $(B)/cli/.
+CLI_SRC	= $(sort $(wildcard cli/*.c))
+CLI_OBJ	= $(CLI_SRC:%.c=$(B)/%.o)
 # t/NNNN-*.c are TAP tests; other t/*.c are helper programs (t/kptool.c).
 # The TAP helper and t/support/ (what only tests call) make libkptest.a.
 KPT_SRC	= t/tap.c $(sort $(wildcard t/support/*.c))
@@ -115,7 +118,8 @@ RUN_BIN	= $(filter-out $(PG_ONLY:t/%.c=$(B)/t/%.t),$(TEST_BIN))
 RUN_SH	= $(filter-out $(PG_ONLY),$(SH_TESTS))
 MANPAGES = $(wildcard man/*.[1-8])
 
-PROGS	= $(if $(SRV_SRC),$(B)/kpool-server) $(if $(FS_SRC),$(B)/kpoolfs)
+PROGS	= $(if $(SRV_SRC),$(B)/kpool-server) $(if $(FS_SRC),$(B)/kpoolfs) \
+	$(if $(CLI_SRC),$(B)/kpool)
 
 all: $(B)/libkpool.a $(B)/libkpool.so $(PROGS)
 
@@ -138,6 +142,11 @@ $(B)/server/%.o: server/%.c server/*.h $(PUB_DEP)
 $(B)/fs/%.o: kpoolfs/%.c kpoolfs/*.h $(PUB_DEP)
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -Ikpoolfs $(PUB_INC) $(call pc_cflags,$(FS_PKGS)) \
+	    -c $< -o $@
+
+$(B)/cli/%.o: cli/%.c $(wildcard cli/*.h) $(PUB_DEP)
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -Icli $(PUB_INC) $(call pc_cflags,$(LIB_PKGS)) \
 	    -c $< -o $@
 
 $(B)/libkpool.a: $(LIB_OBJ)
@@ -169,6 +178,10 @@ $(B)/kpool-server: $(B)/server/main.o $(B)/libkps.a $(B)/libkpool.a
 $(B)/kpoolfs: $(FS_OBJ) $(B)/libkpool.a
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(FS_OBJ) $(B)/libkpool.a \
 	    $(call pc_libs,$(FS_PKGS)) -lpthread
+
+$(B)/kpool: $(CLI_OBJ) $(B)/libkpool.a
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libkpool.a \
+	    $(call pc_libs,$(LIB_PKGS)) -lpthread
 
 $(B)/t/%.o: t/%.c t/*.h t/support/*.h lib/*.h
 	@mkdir -p $(@D)
@@ -318,6 +331,7 @@ fuzz: deps
 # written only when absent, removed by uninstall only when unchanged).
 CONF	= $(SYSCONFDIR)/kpool/kpool-server.conf
 INSTALLED = $(if $(FS_SRC),$(BINDIR)/kpoolfs) \
+	$(if $(CLI_SRC),$(BINDIR)/kpool) \
 	$(if $(SRV_SRC),$(SBINDIR)/kpool-server) \
 	$(SYSUNITDIR)/kpool-server.service \
 	$(USERUNITDIR)/kpoolfs@.service $(CONF) \
@@ -343,6 +357,7 @@ install: all $(B)/kpool.pc
 	install -m 644 $(PUB_HDR) $(DESTDIR)$(INCDIR)/
 	install -m 644 $(B)/kpool.pc $(DESTDIR)$(PCDIR)/
 	$(if $(FS_SRC),install -m 755 $(B)/kpoolfs $(DESTDIR)$(BINDIR)/)
+	$(if $(CLI_SRC),install -m 755 $(B)/kpool $(DESTDIR)$(BINDIR)/)
 	$(if $(SRV_SRC),install -m 755 $(B)/kpool-server $(DESTDIR)$(SBINDIR)/)
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done

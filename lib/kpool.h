@@ -724,6 +724,24 @@ const char *kp_pool_principal(const struct kp_pool *p);
 void kp_pool_identity(const struct kp_pool *p, uint8_t pub[KP_SIGN_PK_LEN]);
 /* kp_pool_set_server: talk to url from now on; NULL means offline. */
 int kp_pool_set_server(struct kp_pool *p, const char *url) KP_WUR;
+#define KP_MAX_URL	1024	/* bytes of a server URL a store keeps */
+/*
+ * kp_pool_remember_server (lib/remember.c): keep url (http:// or
+ * https://, at most KP_MAX_URL bytes) in the store as its server, for
+ * the programs that open it later; it does not set the server of p
+ * (kp_pool_set_server does).  kp_pool_remembered_server: the URL kept
+ * into buf ("" when none; KP_ETOOBIG when len is too small).
+ */
+int kp_pool_remember_server(struct kp_pool *p, const char *url) KP_WUR;
+int kp_pool_remembered_server(struct kp_pool *p, char *buf,
+    size_t len) KP_WUR;
+/*
+ * kp_pool_client: a new client (kp_client_free()) of the server set on
+ * p, signing as the store's device, for calls the pool does not make
+ * (the inviter's reserve, claim, spend and release).  KP_ENET when no
+ * server is set.  Not shared with p: one thread uses it.
+ */
+int kp_pool_client(struct kp_pool *p, struct kp_client **out) KP_WUR;
 /* kp_pool_set_clock: a clock for tests (NULL: the real one); set it
  * before other threads use p. */
 void kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *),

@@ -40,6 +40,9 @@ usage(void)
 	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
 	    "[--test-clock file]\n"
 	    "       kpool-server --db database user add name public-key\n"
+	    "       kpool-server --db database user list\n"
+	    "       kpool-server --db database user remove name\n"
+	    "       kpool-server --db database user set-key name public-key\n"
 	    "       kpool-server --db database device add name device "
 	    "public-key\n"
 	    "       kpool-server --db database device remove name device\n"
@@ -140,21 +143,31 @@ names(const char *user, const char *device)
 		errx(2, "%s: not a valid device name (lower case)", device);
 }
 
+/* decode_key: a public key in standard base64 of 32 bytes, or exit 2. */
+static void
+decode_key(const char *b64, uint8_t pk[32])
+{
+	uint8_t	buf[64];
+	size_t	len;
+
+	if (sodium_base642bin(buf, sizeof(buf), b64, strlen(b64), NULL, &len,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || len != 32)
+		errx(2, "the public key must be standard base64 of 32 bytes");
+	memcpy(pk, buf, 32);
+}
+
 /* device_add: add device of user with key b64 (and the user when it
  * does not exist), as "device add" and "user add" do. */
 static int
 device_add(const char *user, const char *device, const char *b64)
 {
 	struct kps_store	*s;
-	uint8_t			 pk[64];
+	uint8_t			 pk[32];
 	char			 who[KP_MAX_PRINCIPAL + 1];
-	size_t			 len;
 	int			 rc;
 
 	names(user, device);
-	if (sodium_base642bin(pk, sizeof(pk), b64, strlen(b64), NULL, &len,
-	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || len != 32)
-		errx(2, "the public key must be standard base64 of 32 bytes");
+	decode_key(b64, pk);
 	s = open_db();
 	rc = kps_device_add(s, user, device, pk, KPS_DEV_OPERATOR,
 	    (int64_t)time(NULL));
@@ -256,7 +269,85 @@ invite_create(int uses)
 	return rc == KP_OK ? 0 : 1;
 }
 
-/* command: the operator's commands, "user add", "device ..." and
+/* One line of "user list": the user, its devices, its counts. */
+static int
+user_line(void *arg, const char *user)
+{
+	struct kps_store	*s = arg;
+	struct kps_device	 d[KPS_MAX_DEVICES];
+	uint64_t		 c[KP_NSTATES] = { 0 };
+	size_t			 n, i;
+	int			 rc, st;
+
+	if ((rc = kps_device_list(s, user, 1, (int64_t)time(NULL), NULL, d,
+	    KPS_MAX_DEVICES, &n)) != KP_OK)
+		return rc;
+	printf("%s ", user);
+	for (i = 0; i < n; i++)
+		printf("%s%s", i > 0 ? "," : "", d[i].device);
+	for (i = 0; i < n; i++)
+		for (st = 0; st < KP_NSTATES; st++)
+			c[st] += d[i].counts.n[st];
+	printf("%s available=%llu reserved=%llu spent=%llu expired=%llu\n",
+	    n == 0 ? "-" : "",
+	    (unsigned long long)c[KP_STATE_AVAILABLE],
+	    (unsigned long long)c[KP_STATE_RESERVED],
+	    (unsigned long long)c[KP_STATE_SPENT],
+	    (unsigned long long)c[KP_STATE_EXPIRED]);
+	return KP_OK;
+}
+
+/* user_list: every user, one a line: name, devices, key counts. */
+static int
+user_list(void)
+{
+	struct kps_store	*s;
+	int			 rc;
+
+	s = open_db();
+	if ((rc = kps_user_list(s, user_line, s)) != KP_OK)
+		warnx("%s", kps_store_errmsg(s));
+	kps_store_close(s);
+	return rc == KP_OK ? 0 : 1;
+}
+
+/*
+ * user_change: with b64 NULL, remove user, its devices and keys
+ * (tombstones kept); else give its default device the key b64,
+ * retiring the keys signed with the old one.
+ */
+static int
+user_change(const char *user, const char *b64)
+{
+	struct kps_store	*s;
+	uint8_t			 pk[32];
+	uint64_t		 n;
+	int			 rc;
+
+	names(user, NULL);
+	if (b64 != NULL)
+		decode_key(b64, pk);
+	s = open_db();
+	if (b64 == NULL)
+		rc = kps_user_remove(s, user, (int64_t)time(NULL), &n);
+	else
+		rc = kps_device_set_key(s, user, KP_DEFAULT_DEVICE, pk,
+		    (int64_t)time(NULL), &n);
+	if (rc == KP_ENOTFOUND)
+		warnx("no user %s%s", user, b64 != NULL ?
+		    " with a device " KP_DEFAULT_DEVICE : "");
+	else if (rc == KP_ECONFLICT)
+		warnx("the key is another device's");
+	else if (rc != KP_OK)
+		warnx("%s", kps_store_errmsg(s));
+	else
+		printf("%s: %s, %llu keys retired\n", user, b64 == NULL ?
+		    "removed" : "key set", (unsigned long long)n);
+	kps_store_close(s);
+	return rc == KP_OK ? 0 : 1;
+}
+
+/* command: the operator's commands, "user ...", "device ..." and
  * "invite create". */
 static int
 command(int argc, char **argv)
@@ -270,9 +361,17 @@ command(int argc, char **argv)
 			    1000000));
 		usage();
 	}
-	if (argc == 4 && strcmp(argv[0], "user") == 0 &&
-	    strcmp(argv[1], "add") == 0)
-		return device_add(argv[2], KP_DEFAULT_DEVICE, argv[3]);
+	if (argc >= 2 && strcmp(argv[0], "user") == 0) {
+		if (argc == 4 && strcmp(argv[1], "add") == 0)
+			return device_add(argv[2], KP_DEFAULT_DEVICE, argv[3]);
+		if (argc == 2 && strcmp(argv[1], "list") == 0)
+			return user_list();
+		if (argc == 3 && strcmp(argv[1], "remove") == 0)
+			return user_change(argv[2], NULL);
+		if (argc == 4 && strcmp(argv[1], "set-key") == 0)
+			return user_change(argv[2], argv[3]);
+		usage();
+	}
 	if (argc < 2 || strcmp(argv[0], "device") != 0)
 		usage();
 	if (argc == 5 && strcmp(argv[1], "add") == 0)

@@ -174,6 +174,47 @@ kps_device_list(struct kps_store *s, const char *user, int counts,
 }
 
 int
+kps_user_list(struct kps_store *s, int (*fn)(void *, const char *), void *arg)
+{
+	return s->ops->user_list(s, fn, arg);
+}
+
+int
+kps_user_remove(struct kps_store *s, const char *user, int64_t now,
+    uint64_t *retired)
+{
+	struct kps_device	 d[KPS_MAX_DEVICES];
+	char			 canon[KP_MAX_USERNAME + 1];
+	uint64_t		 n, total = 0;
+	size_t			 nd, i;
+	int			 rc;
+
+	if (retired != NULL)
+		*retired = 0;
+	if ((rc = kps_store_begin(s)) != KP_OK)
+		return rc;
+	rc = kps_device_list(s, user, 0, now, canon, d, KPS_MAX_DEVICES, &nd);
+	for (i = 0; rc == KP_OK && i < nd; i++) {
+		rc = s->ops->device_drop(s, canon, d[i].device, NULL, now, &n);
+		total += n;
+	}
+	if (rc != KP_OK) {
+		kps_store_rollback(s);
+		return rc;
+	}
+	if ((rc = kps_store_commit(s)) == KP_OK && retired != NULL)
+		*retired = total;
+	return rc;
+}
+
+int
+kps_device_set_key(struct kps_store *s, const char *user, const char *device,
+    const uint8_t pk[32], int64_t now, uint64_t *retired)
+{
+	return s->ops->device_drop(s, user, device, pk, now, retired);
+}
+
+int
 kps_nonce_add(struct kps_store *s, const char *keyid, const char *nonce,
     int64_t created)
 {

@@ -320,6 +320,10 @@ struct kps_store_ops {
 		    const char *, int64_t, uint64_t *);
 	int	(*device_list)(struct kps_store *, const char *, int, int64_t,
 		    char *, struct kps_device *, size_t, size_t *);
+	int	(*user_list)(struct kps_store *,
+		    int (*)(void *, const char *), void *);
+	int	(*device_drop)(struct kps_store *, const char *,
+		    const char *, const uint8_t *, int64_t, uint64_t *);
 	int	(*nonce_add)(struct kps_store *, const char *, const char *,
 		    int64_t);
 	int	(*nonce_add_many)(struct kps_store *, struct kps_nonce *,
@@ -492,6 +496,32 @@ int kps_device_remove(struct kps_store *s, const char *user,
 int kps_device_list(struct kps_store *s, const char *user, int counts,
     int64_t now, char canon[KP_MAX_USERNAME + 1], struct kps_device *out,
     size_t max, size_t *n) KP_WUR;
+
+/*
+ * kps_user_list: fn(arg, name) for every user, by folded name, as
+ * registered; a result of fn other than KP_OK ends the walk and is
+ * returned.  fn may use s (no transaction is held across it).
+ */
+int kps_user_list(struct kps_store *s, int (*fn)(void *, const char *),
+    void *arg) KP_WUR;
+/*
+ * kps_user_remove: remove user (any case): every key of every device
+ * retired (tombstones kept), the devices and the user gone, so the
+ * name is free again; *retired (may be NULL) counts the keys, in one
+ * transaction.  KP_ENOTFOUND no such user.
+ */
+int kps_user_remove(struct kps_store *s, const char *user, int64_t now,
+    uint64_t *retired) KP_WUR;
+/*
+ * kps_device_set_key: give device of user (any case) the key pk in
+ * place of its own: its keys, signed with the old one, are retired
+ * (tombstones kept; *retired, may be NULL, counts them).  KP_OK with
+ * nothing changed when pk is its key already; KP_ENOTFOUND no such
+ * user or device; KP_ECONFLICT pk is another device's.
+ */
+int kps_device_set_key(struct kps_store *s, const char *user,
+    const char *device, const uint8_t pk[32], int64_t now,
+    uint64_t *retired) KP_WUR;
 
 /*
  * The nonces of signed requests, so that a signature is accepted once,

@@ -34,6 +34,7 @@ enum kps_pg_stmt {
 	PG_DUMP_ASIDE, PG_DUMP_KEYS, PG_DUMP_TOMBS, PG_DUMP_NONCES,
 	PG_LOAD_USER, PG_LOAD_ASIDE, PG_LOAD_KEY, PG_LOAD_TOMB,
 	PG_LOAD_NONCE, PG_CENSUS_KEYS, PG_CENSUS_REST,
+	PG_USER_LIST, PG_USER_DEL, PG_USER_DEL_CONTACTS, PG_DEV_RETIRE, PG_DEV_SETKEY, PG_DEV_DEL,
 	/* the drain budget's (store_pg_drain.c) */
 	PG_DR_LOCK, PG_DR_FACTS, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
 	PG_DR_GRANT_PRUNE, PG_DR_CONTACT_ADD, PG_DR_CONTACT_COUNT,
@@ -130,6 +131,10 @@ int kps_pg_device_add(struct kps_store *b, const char *user,
     int64_t now);
 int kps_pg_device_remove(struct kps_store *b, const char *user,
     const char *device, int64_t now, uint64_t *retired);
+int kps_pg_user_list(struct kps_store *b,
+    int (*fn)(void *, const char *), void *arg);
+int kps_pg_device_drop(struct kps_store *b, const char *user,
+    const char *device, const uint8_t *pk, int64_t now, uint64_t *retired);
 int kps_pg_device_list(struct kps_store *b, const char *user, int counts,
     int64_t now, char *canon, struct kps_device *out, size_t max,
     size_t *n);

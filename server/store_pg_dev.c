@@ -257,3 +257,92 @@ kps_pg_device_list(struct kps_store *b, const char *user, int counts,
 	PQclear(r);
 	return KP_OK;
 }
+
+/* drop: the body of kps_pg_device_drop, in its transaction (as
+ * store_sqlite_dev.c's). */
+static int
+drop(struct kps_pg *s, const char *user, const char *device,
+    const uint8_t *pk, int64_t now, uint64_t *retired)
+{
+	struct kps_pg_args	 a;
+	char			 c[KP_MAX_USERNAME + 1];
+	uint8_t			 have[32];
+	int64_t			 n, cnt = 0;
+	int			 rc;
+
+	if ((rc = canon(s, user, c)) != KP_OK)
+		return rc;
+	user_device(&a, c, device);
+	if ((n = one(s, PG_DEV_KEY, &a, NULL, have)) < 0)
+		return KP_EDB;
+	if (n == 0)
+		return KP_ENOTFOUND;
+	if (pk != NULL && sodium_memcmp(have, pk, 32) == 0)
+		return KP_OK;
+	if (pk != NULL) {
+		kps_pg_args_init(&a);
+		kps_pg_arg_bytea(&a, pk, 32);
+		if ((n = one(s, PG_KEY_USED, &a, NULL, NULL)) != 0)
+			return n < 0 ? KP_EDB : KP_ECONFLICT;
+	}
+	user_device(&a, c, device);
+	kps_pg_arg_i64(&a, now);
+	if (one(s, PG_DEV_RETIRE, &a, &n, NULL) < 0)
+		return KP_EDB;
+	if (retired != NULL)
+		*retired = (uint64_t)n;
+	user_device(&a, c, device);
+	if (pk != NULL) {
+		kps_pg_arg_bytea(&a, pk, 32);
+		return one(s, PG_DEV_SETKEY, &a, NULL, NULL) < 0 ? KP_EDB :
+		    KP_OK;
+	}
+	if (one(s, PG_DEV_DEL, &a, NULL, NULL) < 0)
+		return KP_EDB;
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, c);
+	if (one(s, PG_DEV_COUNT, &a, &cnt, NULL) < 0)
+		return KP_EDB;
+	if (cnt > 0)
+		return KP_OK;
+	if (one(s, PG_USER_DEL, &a, NULL, NULL) < 0)
+		return KP_EDB;
+	return one(s, PG_USER_DEL_CONTACTS, &a, NULL, NULL) < 0 ? KP_EDB :
+	    KP_OK;
+}
+
+int
+kps_pg_device_drop(struct kps_store *b, const char *user, const char *device,
+    const uint8_t *pk, int64_t now, uint64_t *retired)
+{
+	struct kps_pg	*s = (struct kps_pg *)b;
+	int		 own, rc;
+
+	if (retired != NULL)
+		*retired = 0;
+	if ((rc = kps_pg_op_begin(s, &own)) != KP_OK)
+		return rc;
+	rc = drop(s, user, device, pk, now, retired);
+	return kps_pg_op_end(s, own, rc);
+}
+
+int
+kps_pg_user_list(struct kps_store *b, int (*fn)(void *, const char *),
+    void *arg)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+	char			 name[KP_MAX_USERNAME + 1];
+	int			 i, rc = KP_OK;
+
+	kps_pg_args_init(&a);
+	if ((r = kps_pg_run(s, PG_USER_LIST, &a)) == NULL)
+		return KP_EDB;
+	for (i = 0; rc == KP_OK && i < PQntuples(r); i++) {
+		kps_pg_text(r, i, 0, name, sizeof(name));
+		rc = fn(arg, name);
+	}
+	PQclear(r);
+	return rc;
+}

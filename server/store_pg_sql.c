@@ -225,6 +225,18 @@ _Static_assert(KPS_PG_LOCK_RESERVATIONS == 2 && KPS_PG_LOCK_KEYS == 3 &&
 		"group_id, not_after, credential_hash, ciphersuite, "	\
 		"init_key, device, request_id"
 
+/*
+ * RETIRE_DEV: the keys of device $2 of user $1 go (d), the tombstones of
+ * their refs and init keys, made at $3, stay (t).
+ */
+#define RETIRE_DEV							\
+	"WITH d AS (DELETE FROM keypackages WHERE "			\
+	"username = $1 AND device = $2 "				\
+	"RETURNING keypackage_ref, init_key, username), "		\
+	"t AS (INSERT INTO tombstones (kind, value, username, created_at) " \
+	"SELECT 0, keypackage_ref, username, $3 FROM d UNION ALL "	\
+	"SELECT 1, init_key, username, $3 FROM d ON CONFLICT DO NOTHING)"
+
 static const struct {
 	const char	*sql;
 	const char	*types;
@@ -248,14 +260,21 @@ static const struct {
 	[PG_DEV_LIST] = { "SELECT device, public_key, created_at FROM devices "
 	    "WHERE username = $1 ORDER BY device COLLATE \"C\"", "t" },
 	/* every key of the device goes, its tombstones stay, then it */
-	[PG_DEV_REMOVE] = { "WITH d AS (DELETE FROM keypackages WHERE "
-	    "username = $1 AND device = $2 "
-	    "RETURNING keypackage_ref, init_key, username), "
-	    "t AS (INSERT INTO tombstones (kind, value, username, created_at) "
-	    "SELECT 0, keypackage_ref, username, $3 FROM d UNION ALL "
-	    "SELECT 1, init_key, username, $3 FROM d ON CONFLICT DO NOTHING), "
+	[PG_DEV_REMOVE] = { RETIRE_DEV ", "
 	    "x AS (DELETE FROM devices WHERE username = $1 AND device = $2) "
 	    "SELECT count(*) FROM d", "tti" },
+	[PG_USER_LIST] = { "SELECT name FROM users ORDER BY folded", "" },
+	[PG_USER_DEL] = { "DELETE FROM users WHERE name = $1 AND NOT EXISTS "
+	    "(SELECT 1 FROM devices WHERE username = $1)", "t" },
+	/* a name set free takes none of its old contacts along */
+	[PG_USER_DEL_CONTACTS] = { "DELETE FROM contacts WHERE "
+	    "owner = lower($1) OR contact = lower($1)", "t" },
+	/* every key of the device goes, its tombstones stay */
+	[PG_DEV_RETIRE] = { RETIRE_DEV " SELECT count(*) FROM d", "tti" },
+	[PG_DEV_SETKEY] = { "UPDATE devices SET public_key = $3 "
+	    "WHERE username = $1 AND device = $2", "ttb" },
+	[PG_DEV_DEL] = { "DELETE FROM devices WHERE username = $1 AND "
+	    "device = $2", "tt" },
 	[PG_USER_EXISTS] = { "SELECT name FROM users "
 	    "WHERE folded = " FOLD("$1"), "t" },
 	/*

@@ -272,6 +272,13 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "FROM keypackages WHERE username = ?1 AND device = ?2",
 	[SQ_DEV_KEYS_DEL] = "DELETE FROM keypackages WHERE username = ?1 "
 	    "AND device = ?2",
+	[SQ_USER_LIST] = "SELECT name FROM users ORDER BY folded",
+	[SQ_USER_DEL] = "DELETE FROM users WHERE name = ?1",
+	/* a name set free takes none of its old contacts along */
+	[SQ_USER_DEL_CONTACTS] = "DELETE FROM contacts WHERE "
+	    "owner = lower(?1) OR contact = lower(?1)",
+	[SQ_DEV_SETKEY] = "UPDATE devices SET public_key = ?3 "
+	    "WHERE username = ?1 AND device = ?2",
 	[SQ_COUNT_DEV] = "SELECT device, ciphersuite, " EFF ", last_resort, "
 	    "count(*) FROM keypackages WHERE username = ?2 "
 	    "GROUP BY 1, 2, 3, 4",

@@ -41,6 +41,7 @@ enum kps_sq_stmt {
 	SQ_CENSUS_KEYS, SQ_CENSUS_REST,
 	SQ_BEGIN, SQ_BEGIN_READ, SQ_COMMIT, SQ_ROLLBACK, SQ_SAVEPOINT,
 	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
+	SQ_USER_LIST, SQ_USER_DEL, SQ_USER_DEL_CONTACTS, SQ_DEV_SETKEY,
 	/* the drain budget's, store_sqlite_drain.c */
 	SQ_DRAIN_FIRST, SQ_DR_FACTS = SQ_DRAIN_FIRST, SQ_DR_GRANT_ADD,
 	SQ_DR_GRANT_END, SQ_DR_GRANT_PRUNE, SQ_DR_CONTACT_ADD,
@@ -92,6 +93,10 @@ int kps_sq_device_add(struct kps_store *b, const char *user,
     int64_t now);
 int kps_sq_device_remove(struct kps_store *b, const char *user,
     const char *device, int64_t now, uint64_t *retired);
+int kps_sq_user_list(struct kps_store *b,
+    int (*fn)(void *, const char *), void *arg);
+int kps_sq_device_drop(struct kps_store *b, const char *user,
+    const char *device, const uint8_t *pk, int64_t now, uint64_t *retired);
 int kps_sq_device_list(struct kps_store *b, const char *user, int counts,
     int64_t now, char *canon, struct kps_device *out, size_t max,
     size_t *n);

@@ -115,6 +115,22 @@ kps_sq_device_known(struct kps_sq *s, const char *user, const char *device)
 	return x == 1 ? KP_OK : KP_ENOTFOUND;
 }
 
+/* key_free: KP_OK when no device has the key pk, else KP_ECONFLICT
+ * (KP_EDB on error). */
+static int
+key_free(struct kps_sq *s, const uint8_t *pk)
+{
+	sqlite3_stmt	*st;
+	int		 x;
+
+	if ((st = kps_sq_stmt(s, SQ_KEY_USED)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);
+	if ((x = one_row(s, st, "key in use")) == 1)
+		sqlite3_reset(st);
+	return x < 0 ? KP_EDB : x == 1 ? KP_ECONFLICT : KP_OK;
+}
+
 /*
  * add: the body of kps_sq_device_add, in its transaction: the device's
  * own key first (the same: done), then whether pk is taken, then the
@@ -143,14 +159,8 @@ add(struct kps_sq *s, const char *user, const char *device,
 		}
 	} else if (rc != KP_ENOTFOUND)
 		return rc;
-	if ((st = kps_sq_stmt(s, SQ_KEY_USED)) == NULL)
-		return KP_EDB;
-	sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);
-	if ((x = one_row(s, st, "key in use")) != 0) {
-		if (x == 1)
-			sqlite3_reset(st);
-		return x < 0 ? KP_EDB : KP_ECONFLICT;
-	}
+	if ((x = key_free(s, pk)) != KP_OK)
+		return x;
 	if (rc == KP_OK) {
 		if (mode == KPS_DEV_REGISTER)
 			return KP_EFORBIDDEN;
@@ -242,6 +252,121 @@ kps_sq_device_remove(struct kps_store *b, const char *user,
 	rc = KP_OK;
 out:
 	return kps_sq_op_end(s, own, rc);
+}
+
+/* retire: the keys of device of canon go, their tombstones stay. */
+static int
+retire(struct kps_sq *s, const char *canon, const char *device, int64_t now,
+    uint64_t *retired)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < 3; i++) {	/* removal[] but the device's row */
+		if ((st = by_user_device(s, removal[i], canon,
+		    device)) == NULL)
+			return KP_EDB;
+		if (removal[i] != SQ_DEV_KEYS_DEL)
+			sqlite3_bind_int64(st, 3, now);
+		if ((rc = kps_sq_done(s, st, "retire keys")) != KP_OK)
+			return rc;
+		if (removal[i] == SQ_DEV_KEYS_DEL && retired != NULL)
+			*retired = (uint64_t)sqlite3_changes(s->db);
+	}
+	return KP_OK;
+}
+
+/* drop: the body of kps_sq_device_drop, in its transaction. */
+static int
+drop(struct kps_sq *s, const char *user, const char *device,
+    const uint8_t *pk, int64_t now, uint64_t *retired)
+{
+	sqlite3_stmt	*st;
+	char		 canon[KP_MAX_USERNAME + 1];
+	int		 rc, x, same, left;
+
+	if ((rc = kps_sq_canon(s, user, canon)) != KP_OK)
+		return rc;
+	if ((st = by_user_device(s, SQ_DEV_KEY, canon, device)) == NULL ||
+	    (x = one_row(s, st, "device key")) < 0)
+		return KP_EDB;
+	if (x == 0)
+		return KP_ENOTFOUND;
+	same = pk != NULL && sqlite3_column_bytes(st, 0) == 32 &&
+	    sodium_memcmp(sqlite3_column_blob(st, 0), pk, 32) == 0;
+	sqlite3_reset(st);
+	if (same)
+		return KP_OK;
+	if (pk != NULL && (rc = key_free(s, pk)) != KP_OK)
+		return rc;
+	if ((rc = retire(s, canon, device, now, retired)) != KP_OK)
+		return rc;
+	if (pk != NULL) {
+		if ((st = by_user_device(s, SQ_DEV_SETKEY, canon,
+		    device)) == NULL)
+			return KP_EDB;
+		sqlite3_bind_blob(st, 3, pk, 32, SQLITE_STATIC);
+		return kps_sq_done(s, st, "set key");
+	}
+	if ((st = by_user_device(s, SQ_DEV_DEL, canon, device)) == NULL ||
+	    (rc = kps_sq_done(s, st, "remove device")) != KP_OK)
+		return st == NULL ? KP_EDB : rc;
+	if ((st = kps_sq_stmt(s, SQ_DEV_COUNT)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+	if ((x = one_row(s, st, "devices")) < 0)
+		return KP_EDB;
+	left = x == 1 ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	if (left > 0)
+		return KP_OK;
+	if ((st = kps_sq_stmt(s, SQ_USER_DEL)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+	if ((rc = kps_sq_done(s, st, "remove user")) != KP_OK)
+		return rc;
+	if ((st = kps_sq_stmt(s, SQ_USER_DEL_CONTACTS)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+	return kps_sq_done(s, st, "remove user's contacts");
+}
+
+int
+kps_sq_device_drop(struct kps_store *b, const char *user,
+    const char *device, const uint8_t *pk, int64_t now, uint64_t *retired)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	int		 own, rc;
+
+	if (retired != NULL)
+		*retired = 0;
+	if ((rc = kps_sq_op_begin(s, &own)) != KP_OK)
+		return rc;
+	rc = drop(s, user, device, pk, now, retired);
+	return kps_sq_op_end(s, own, rc);
+}
+
+int
+kps_sq_user_list(struct kps_store *b, int (*fn)(void *, const char *),
+    void *arg)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+	char		 name[KP_MAX_USERNAME + 1];
+	int		 rc = KP_OK, x;
+
+	if ((st = kps_sq_stmt(s, SQ_USER_LIST)) == NULL)
+		return KP_EDB;
+	while ((x = sqlite3_step(st)) == SQLITE_ROW) {
+		kps_sq_text(st, 0, name, sizeof(name));
+		if ((rc = fn(arg, name)) != KP_OK)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc == KP_OK && x != SQLITE_DONE)
+		rc = kps_sq_err(s, "users");
+	return rc;
 }
 
 /* counts: add the counts of canon's keys at now to its devices. */

@@ -163,12 +163,12 @@ main(void)
 	struct srv		 s, twin;
 	struct who		 alice, bob, carol, erin, dave, fay, m[NATT];
 	struct rawreply		 r, first;
-	char			 b[256], ref[2 * KP_REF_LEN + 1];
+	char			 b[256], ref[2 * KP_REF_LEN + 1], cmd[1024];
 	pid_t			 pid[NATT];
 	int64_t			 t0 = (int64_t)time(NULL), t1;
 	int			 i, n, inv, st, total;
 
-	plan(47);
+	plan(50);
 
 	/* before the limits: the server's behaviour without them */
 	srv_start(&s, before);
@@ -258,6 +258,17 @@ main(void)
 	is_int(r.status, 200, "DELETE /contacts/bob");
 	raw(&s, &alice, "DELETE", "/contacts/bob", NULL, T_NONE, &r);
 	is_reply(&r, 404, "not_found", "again: 404 not_found");
+	/* a name set free takes none of its contacts to its next owner */
+	snprintf(cmd, sizeof(cmd), "%s/kpool-server --db '%s' user remove "
+	    "carol >/dev/null", getenv("KP_BUILD") ? getenv("KP_BUILD") :
+	    "build", s.db);
+	is_int(system(cmd), 0, "operator: user remove carol");
+	is_int((int)srv_count(&s, "SELECT count(*) FROM contacts WHERE "
+	    "owner = 'carol' OR contact = 'carol'"), 0,
+	    "carol's contacts went with her");
+	raw(&s, &alice, "GET", "/contacts", NULL, T_NONE, &r);
+	ok(r.status == 200 && strstr(r.body, "carol") == NULL,
+	    "alice's list no longer names carol");
 
 	/* the floor, the last-resort key within the budget, a spend */
 	who_new(&s, &erin, "erin", 1);

@@ -7,7 +7,7 @@
 # gives for a usage error.
 . "${KP_TOP:-.}/t/tap.sh"
 
-plan 4
+plan 6
 
 # synopsis PAGE: the SYNOPSIS section of PAGE as formatted text.
 synopsis() {
@@ -26,7 +26,7 @@ usage() {
 	sed -n '/^usage: /,$p' "$1" | sed '1s/^usage: //' | flat
 }
 
-for p in "kpool-server 8 2" "kpoolfs 1 1"; do
+for p in "kpool-server 8 2" "kpoolfs 1 1" "kpool 1 2"; do
 	set -- $p
 	"$KP_BUILD/$1" --no-such-option >/dev/null 2>"$TMP/err"
 	rc=$?

@@ -8,7 +8,7 @@
 # every file it wrote.
 . "${KP_TOP:-.}/t/tap.sh"
 
-plan 11
+plan 12
 R=$TMP/root
 san=
 [ "${KP_BUILD##*/}" = build-san ] && san=1
@@ -28,6 +28,7 @@ lib=$R/usr/lib/$ma
 is "$(grep -c '^/usr/sbin/kpool-server$' "$TMP/got")" 1 \
     "kpool-server is in /usr/sbin"
 is "$(grep -c '^/usr/bin/kpoolfs$' "$TMP/got")" 1 "kpoolfs is in /usr/bin"
+is "$(grep -c '^/usr/bin/kpool$' "$TMP/got")" 1 "kpool is in /usr/bin"
 soname=$(readelf -d "$lib"/libkpool.so.0.* | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
 is "$soname" libkpool.so.0 "the library's SONAME is libkpool.so.0"
 is "$(readlink "$lib/libkpool.so")" libkpool.so.0 \

@@ -54,7 +54,7 @@ like "$(dpkg-deb -c "$TMP/libkpool0_${version}_$arch.deb")" \
 
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 files="/usr/sbin/kpool-server /lib/systemd/system/kpool-server.service
-/etc/kpool/kpool-server.conf /usr/bin/kpoolfs
+/etc/kpool/kpool-server.conf /usr/bin/kpoolfs /usr/bin/kpool
 /usr/lib/systemd/user/kpoolfs@.service /usr/lib/$ma/libkpool.so.0
 /usr/include/kpool.h /usr/lib/$ma/pkgconfig/kpool.pc
 /usr/share/man/man8/kpool-server.8.gz"
