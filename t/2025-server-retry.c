@@ -10,108 +10,16 @@
  */
 
 #include "kps_test.h"
-#include "fault/ctl.h"
-
-struct prox {
-	pid_t		pid;
-	char		ctl[160];
-	char		log[160];
-	char		err[160];
-	struct srv	view;	/* the server as the proxy's clients see it */
-};
+#include "fault/prox.h"
 
 static struct srv	s;
-
-/* prox_start: faultproxy in front of s, faults off. */
-static void
-prox_start(struct prox *p)
-{
-	const char	*build = getenv("KP_BUILD");
-	const char	*argv[16];
-	char		 bin[512], up[64], line[32];
-	int		 fd[2], i = 0, n = 0;
-
-	memset(p, 0, sizeof(*p));
-	snprintf(bin, sizeof(bin), "%s/t/faultproxy", build ? build : "build");
-	snprintf(up, sizeof(up), "127.0.0.1:%d", s.port);
-	snprintf(p->ctl, sizeof(p->ctl), "%s/p.sock", s.dir);
-	snprintf(p->log, sizeof(p->log), "%s/p.log", s.dir);
-	snprintf(p->err, sizeof(p->err), "%s/p.err", s.dir);
-	argv[i++] = bin;
-	argv[i++] = "--upstream";
-	argv[i++] = up;
-	argv[i++] = "--control";
-	argv[i++] = p->ctl;
-	argv[i++] = "--log";
-	argv[i++] = p->log;
-	argv[i++] = "--faults";
-	argv[i++] = "off";
-	argv[i] = NULL;
-	if (pipe(fd) != 0 || (p->pid = fork()) == -1)
-		bail("pipe or fork");
-	if (p->pid == 0) {
-		if (freopen(p->err, "a", stderr) == NULL)
-			_exit(127);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fd[1], 1);
-		close(fd[0]);
-		close(fd[1]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(fd[1]);
-	while (n < (int)sizeof(line) - 1 && read(fd[0], line + n, 1) == 1 &&
-	    line[n] != '\n')
-		n++;
-	line[n] = '\0';
-	close(fd[0]);
-	p->view = s;
-	if ((p->view.port = atoi(line)) <= 0)
-		bail("faultproxy did not report a port (see %s)", p->err);
-	snprintf(p->view.url, sizeof(p->view.url), "http://127.0.0.1:%d",
-	    p->view.port);
-}
-
-static void
-prox_stop(struct prox *p)
-{
-	int	st;
-
-	kill(p->pid, SIGTERM);
-	waitpid(p->pid, &st, 0);
-}
-
-/* pctl: one control command; the reply (static). */
-static const char *
-pctl(struct prox *p, const char *cmd)
-{
-	static char	reply[1024];
-
-	if (fault_ctl(p->ctl, cmd, reply, sizeof(reply), 20000) == -1)
-		bail("control %s: %s", cmd, reply);
-	return reply;
-}
 
 /* drop_next: the proxy's next request alone has its reply dropped (the
  * server acts, the client sees its connection closed). */
 static void
 drop_next(struct prox *p)
 {
-	char	cmd[64];
-
-	snprintf(cmd, sizeof(cmd), "seq %llu",
-	    strtoull(pctl(p, "count") + 3, NULL, 10) + 1);
-	pctl(p, cmd);
-	pctl(p, "set drop-reply 1");
-	pctl(p, "faults on");
-}
-
-static void
-heal(struct prox *p)
-{
-	pctl(p, "heal");
-	pctl(p, "set drop-reply 0");
-	pctl(p, "seq any");
+	force(p, "drop-reply", next_seq(p));
 }
 
 static long long
@@ -146,6 +54,7 @@ int
 main(void)
 {
 	static const char *const	 opts[] = { "--rate-limit", "0", NULL };
+	static const char *const	 px_args[] = { "--faults", "off", NULL };
 	struct who			 alice, bob, carol;
 	struct kpb			 k[8];
 	struct kp_upload_result		 res[8];
@@ -161,7 +70,7 @@ main(void)
 	plan(37);
 	srv_start(&s, opts);
 	now = (int64_t)time(NULL);
-	prox_start(&p);
+	prox_start(&p, &s, "p", px_args);
 	who_new(&s, &alice, "alice", 1);
 	who_new(&s, &bob, "bob", 1);
 	who_new(&s, &carol, "carol", 1);
@@ -182,7 +91,7 @@ main(void)
 	/* a spend whose reply is lost, sent again: 200 as the first */
 	drop_next(&p);
 	refreq(&p.view, &bob, "spend", rv[0].ref, "Z3JwMQ==", &r);
-	heal(&p);
+	heal(&p, "drop-reply");
 	is_int(r.status, 0, "spend: the reply is lost");
 	is_int(count("spent"), 1, "the server spent the key");
 	refreq(&p.view, &bob, "spend", rv[0].ref, "Z3JwMQ==", &r);
@@ -200,7 +109,7 @@ main(void)
 	/* a release whose reply is lost, sent again: 200 as the first */
 	drop_next(&p);
 	refreq(&p.view, &bob, "release", rv[1].ref, NULL, &r);
-	heal(&p);
+	heal(&p, "drop-reply");
 	is_int(r.status, 0, "release: the reply is lost");
 	is_int(count("reserved"), 4, "the server released the key");
 	refreq(&p.view, &bob, "release", rv[1].ref, NULL, &r);
@@ -229,12 +138,12 @@ main(void)
 	drop_next(&p);
 	is_int(kp_client_spend(viap, rv[2].ref, (const uint8_t *)"grp1", 4),
 	    KP_OK, "lib: a spend whose reply is lost: KP_OK");
-	heal(&p);
+	heal(&p, "drop-reply");
 	is_int(count("spent"), 2, "the key is spent, once");
 	drop_next(&p);
 	is_int(kp_client_release(viap, rv[3].ref), KP_OK,
 	    "lib: a release whose reply is lost: KP_OK");
-	heal(&p);
+	heal(&p, "drop-reply");
 	is_int(count("reserved"), 1, "the key is released");
 	ok(strstr(pctl(&p, "stats"), " drop-reply 4 ") != NULL,
 	    "the proxy dropped both replies (four in all)");
@@ -259,7 +168,7 @@ main(void)
 	is_int(kp_client_spend(fresh, rv[4].ref, (const uint8_t *)"grp1", 4),
 	    KP_OK, "lib, fresh connection: a spend whose reply is lost: "
 	    "KP_OK");
-	heal(&p);
+	heal(&p, "drop-reply");
 	is_int(count("spent"), 3, "the key is spent");
 	is_int(kp_client_spend(fresh, rv[4].ref, (const uint8_t *)"grp2", 4),
 	    KP_ECONFLICT, "lib: the same key for another group: conflict");
@@ -274,7 +183,7 @@ main(void)
 	who_free(&alice);
 	who_free(&bob);
 	who_free(&carol);
-	prox_stop(&p);
+	(void)prox_stop(&p);
 	is_int(srv_stop(&s), 0, "the server stops cleanly");
 	return tap_done();
 }
