@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2025-server-retry: a spend or a release whose reply was lost after
+ * 2027-server-retry: a spend or a release whose reply was lost after
  * the server acted (faultproxy's drop-reply) and that its caller sends
  * again, signed afresh, is answered as the first was; anyone else still
  * gets the refusals of before.  The library's kp_client_spend and

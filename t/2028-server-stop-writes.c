@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2026-server-stop-writes: SIGTERM while uploads and registrations wait
+ * 2028-server-stop-writes: SIGTERM while uploads and registrations wait
  * for a slow writer (--test-writer-delay, longer than the drain's 10 s
  * for requests in flight).  They wait in their request's own thread
  * (kps_writer_run), not suspended like reserve, spend and release; the
