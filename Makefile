@@ -193,7 +193,7 @@ $(KPT_LIB): $(KPT_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/t/%.t: t/%.c $(KPT_LIB) $(B)/libkps.a $(B)/libkpool.a t/*.h \
-    t/support/*.h lib/*.h server/*.h
+    t/support/*.h t/fault/*.h lib/*.h server/*.h
 	@mkdir -p $(@D)
 	$(CC) $(KCFLAGS) -It -It/support -Ilib -Iserver \
 	    $(call pc_cflags,$(SERVER_PKGS)) -o $@ $< $(KPT_LIB) \

@@ -166,11 +166,14 @@ struct kpfs {
 	char		*device;	/* NULL: the store's, or default */
 	char		*server;	/* URL or NULL: offline */
 	char		*test_clock;	/* test clock file or NULL */
+	int		 test_init_delay;	/* ms init waits, tests */
 	int		 refresh;	/* -o refresh, -1: config */
 	int		 foreground;
 	uid_t		 uid;
 	gid_t		 gid;
 	struct fuse	*fuse;		/* set in init */
+	int		 init_failed;	/* set in init: the pool did not open,
+					   the loop ends, the exit is 1 */
 	struct kp_pool	*pool;		/* set in init; thread-safe */
 
 	/*

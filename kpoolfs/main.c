@@ -39,6 +39,7 @@ struct opts {
 	char	*device;
 	char	*keyfile;
 	char	*test_clock;
+	int	 test_init_delay;
 	int	 refresh;
 	char	*store;
 	int	 nonopts;
@@ -61,6 +62,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("device=%s", device),
 	OPT("keyfile=%s", keyfile),
 	OPT("test_clock=%s", test_clock),
+	OPT("test_init_delay=%d", test_init_delay),
 	OPT("refresh=%d", refresh),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -134,6 +136,9 @@ help(void)
 	    "(default: config)\n"
 	    "    -o test_clock=FILE     tests only: FILE holds the unix "
 	    "time to use\n"
+	    "    -o test_init_delay=MS  tests only: wait MS ms after the "
+	    "mount before\n"
+	    "                           opening the store\n"
 	    "\n");
 }
 
@@ -185,7 +190,8 @@ check_store(struct kpfs *fs)
 /*
  * fuse_main's steps, with the refresh thread stopped between the end of
  * the loop and fuse_destroy.  Returns the exit status: 0 after an
- * unmount or a signal, 1 on failure.
+ * unmount or a signal, 1 on failure (init's included: the pool did not
+ * open once mounted).
  */
 static int
 serve(struct fuse_args *args, struct kpfs *fs, int checked)
@@ -230,11 +236,16 @@ serve(struct fuse_args *args, struct kpfs *fs, int checked)
 		fuse_loop_cfg_set_max_threads(lc, co.max_threads);
 		res = fuse_loop_mt(f, lc);
 	}
-	/* the loop ends with 0 on unmount, with the signal's number on one */
+	/*
+	 * the loop ends with 0 on unmount, with the signal's number on one,
+	 * and with 0 too when init could not open the pool (fuse_exit)
+	 */
 	rc = res == 0 || res == SIGTERM || res == SIGINT || res == SIGHUP ?
 	    0 : 1;
 	if (rc != 0)
 		kpfs_log(LOG_ERR, "the FUSE loop failed: %d", res);
+	if (fs->init_failed)
+		rc = 1;
  out:
 	if (signals)
 		fuse_remove_signal_handlers(se);
@@ -315,6 +326,11 @@ main(int argc, char *argv[])
 		    "first", o.device, KP_MAX_DEVICE);
 		goto out;
 	}
+	if (o.test_init_delay < 0 || o.test_init_delay > 600000) {
+		warnx("test_init_delay=%d: milliseconds, 0 to 600000",
+		    o.test_init_delay);
+		goto out;
+	}
 	if (o.refresh < -1) {
 		warnx("refresh=%d: seconds, 0 or more", o.refresh);
 		goto out;
@@ -332,6 +348,7 @@ main(int argc, char *argv[])
 	    strcmp(o.server, "none") != 0)
 		fs.server = o.server;
 	fs.refresh = o.refresh;
+	fs.test_init_delay = o.test_init_delay;
 	fs.foreground = o.foreground;
 	fs.uid = getuid();
 	fs.gid = getgid();

@@ -916,6 +916,10 @@ kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	cfg->use_ino = 0;
 	fs->fuse = fuse_get_context()->fuse;
+	if (fs->test_init_delay > 0)
+		(void)nanosleep(&(struct timespec){
+		    .tv_sec = fs->test_init_delay / 1000,
+		    .tv_nsec = fs->test_init_delay % 1000 * 1000000L }, NULL);
 	if ((rc = kpfs_open_pool(fs, &fs->pool)) != KP_OK ||
 	    (rc = kpfs_cache_init(fs)) != KP_OK)
 		goto fail;
@@ -930,6 +934,7 @@ kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return fs;
 fail:
 	kpfs_log(LOG_ERR, "cannot start: %s", kp_strerror(rc));
+	fs->init_failed = 1;	/* serve() exits 1 */
 	fuse_exit(fs->fuse);
 	return fs;
 }

@@ -540,6 +540,15 @@ out:
 	return rc;
 }
 
+/* replayed: whether the last reply was the server's 401 for a replayed
+ * signature. */
+static int
+replayed(const struct kp_client *c)
+{
+	return c->status == 401 && strncmp(c->errmsg, "replayed signature",
+	    18) == 0;
+}
+
 static int
 ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
     const uint8_t *group_id, size_t group_id_len, int with_group)
@@ -560,6 +569,16 @@ ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
 	if (body == NULL)
 		return KP_ENOMEM;
 	rc = kp_client_request(c, "POST", path, body, NULL);
+	/*
+	 * The reply may have been lost after the server acted: nothing
+	 * came back, or libcurl sent the same bytes again on a new
+	 * connection and the server refused that copy as a replay.  Ask
+	 * once more, signed afresh; the server answers a spend or release
+	 * repeated by its caller as it answered the first
+	 * (docs/reliability.md).
+	 */
+	if (rc == KP_ENET || (rc == KP_EAUTH && replayed(c)))
+		rc = kp_client_request(c, "POST", path, body, NULL);
 	free(body);
 	return rc;
 }

@@ -9,11 +9,13 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -138,6 +140,72 @@ sync_dir(const char *path)
 	return rc;
 }
 
+/* A temporary key file is this much older than an open's attempt at
+ * least before the open takes it for a crash's leftover. */
+#define TMP_STALE	60
+
+/* tmp_name: whether name is base "." 16 lowercase hex digits ".tmp",
+ * the name create_key() gives its temporary files. */
+static int
+tmp_name(const char *name, const char *base, size_t blen)
+{
+	size_t	i;
+
+	if (strncmp(name, base, blen) != 0 || name[blen] != '.')
+		return 0;
+	name += blen + 1;
+	for (i = 0; i < 16; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return strcmp(name + 16, ".tmp") == 0;
+}
+
+/*
+ * sweep_tmp: remove what a crash in create_key() left next to the key
+ * file path: regular files of its temporary name (path.HEX.tmp) last
+ * changed TMP_STALE seconds or more before now, this open's attempt.
+ * A younger one may be another opener's, about to be linked: it stays.
+ * Best effort: nothing here fails the open.
+ */
+static void
+sweep_tmp(const char *path, time_t now)
+{
+	struct dirent	*de;
+	struct stat	 sb;
+	const char	*base;
+	char		*dir, *slash;
+	size_t		 blen;
+	DIR		*d;
+
+	if ((dir = strdup(path)) == NULL)
+		return;
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		base = path;
+		(void)snprintf(dir, strlen(path) + 1, ".");
+	} else {
+		base = path + (slash - dir) + 1;
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	blen = strlen(base);
+	if (blen == 0 || (d = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!tmp_name(de->d_name, base, blen))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ==
+		    0 && S_ISREG(sb.st_mode) && sb.st_mtime <= now - TMP_STALE)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	free(dir);
+}
+
 /*
  * Make a new key file at path atomically: a fresh key goes to a temp
  * file (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, a random name next to path),
@@ -207,6 +275,8 @@ kp_store_load_key(struct kp_store *st, const char *path, int create)
 {
 	int	fd = -1, rc = KP_OK, tries, lost;
 
+	/* a crash while a key file was made left its temporary file */
+	sweep_tmp(path, time(NULL));
 	for (tries = 0; tries < 3; tries++) {
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd != -1) {

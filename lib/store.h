@@ -142,7 +142,9 @@ void	kp_store_done(struct sqlite3_stmt *s);
  * kp_store_load_key: read the at-rest key from the key file path into
  * st; with create, make the file (O_EXCL, 0600) when it is missing.
  * KP_ECRYPTO for a missing (without create) or malformed file, KP_EPERM
- * for a wide mode or a link.
+ * for a wide mode or a link.  First it removes the temporary files
+ * (path.HEX.tmp) a crash while the key file was made left behind, those
+ * a minute or more older than this call.
  */
 int	kp_store_load_key(struct kp_store *st, const char *path,
 	    int create) KP_WUR;

@@ -59,6 +59,9 @@ static pthread_mutex_t		 plock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int		 draining;	/* stopping: close after each
 						   answer */
 static _Atomic int		 closing;	/* refuse new writes too */
+/* the request kps_handle() serves on this thread, for
+ * kps_http_writing() */
+static _Thread_local struct kps_http *serving;
 
 /* A connection's socket context. */
 struct conn {
@@ -406,15 +409,19 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	source(con, c.addr, sizeof(c.addr));
 	c.body = (const uint8_t *)h->body;
 	c.len = h->len;
+	serving = h;
 	kps_handle(&c, &r);
+	serving = NULL;
 	if (q != NULL)
 		*q = '?';
 	h->route = c.route;
 	memcpy(h->user, c.user, sizeof(h->user));
 	if (c.pending != NULL) {
 		/* counted before closing is read: see kps_http_stop() */
-		h->submitted = 1;
-		atomic_fetch_add(&waiting, 1);
+		if (!h->submitted) {
+			h->submitted = 1;
+			atomic_fetch_add(&waiting, 1);
+		}
 		if (atomic_load(&closing)) {
 			kps_pending_cancel(c.pending, &r);
 			return send_reply(con, h, &r);
@@ -434,6 +441,27 @@ give(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	return MHD_add_connection(daemon_, fd, addr, len) == MHD_YES ? 0 :
 	    -1;
+}
+
+/*
+ * A write done in the request's own thread (kps_writer_run: uploads,
+ * registrations, enrollments, retirements) counts the request in
+ * `waiting` as a submitted one does, so the drain waits for its answer
+ * however long the writer takes; once closing, it is refused.
+ */
+int
+kps_http_writing(void)
+{
+	struct kps_http	*h = serving;
+
+	if (h == NULL)
+		return 0;	/* not a request's thread */
+	/* counted before closing is read: see kps_http_stop() */
+	if (!h->submitted) {
+		h->submitted = 1;
+		atomic_fetch_add(&waiting, 1);
+	}
+	return atomic_load(&closing) ? -1 : 0;
 }
 
 int
@@ -481,9 +509,11 @@ kps_http_stop(void)
 	    atomic_load(&fresh) > 0 || kps_conn_pending() > 0); i++)
 		usleep(10000);
 	/*
-	 * Then refuse new writes and wait for every submitted one, however
+	 * Then refuse new writes and wait for every submitted one, and
+	 * every request whose thread waits in kps_writer_run(), however
 	 * long the writer takes (it always answers, if only with an
-	 * error): the writer resumes their connections, which must exist.
+	 * error): the writer resumes their connections, which must exist,
+	 * and each is answered before the daemon stops.
 	 * A request counts itself in `waiting` before it reads `closing`,
 	 * and this reads `waiting` after setting `closing`, so either it
 	 * sees `closing` or this sees it.

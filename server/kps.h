@@ -30,6 +30,8 @@ struct kps_config {
 	const char	*listen;	/* host:port */
 	const char	*db;
 	const char	*test_clock;	/* file with a unix time, or NULL */
+	unsigned	 test_writer_delay;	/* ms each batch of writes
+						   waits first; 0 off */
 	int64_t		 reservation_ttl;	/* 60 s */
 	int		 burn;		/* --expired-reservations burn */
 	int64_t		 max_lifetime;	/* 90 days */
@@ -151,7 +153,8 @@ void	kps_budget_conf(struct kps_budget *b);
 /* kps_writer_start: open the writer's connection and start it and the
  * checkpointer. */
 int	kps_writer_start(const char *db, char *err, size_t errlen);
-/* kps_writer_run: queue a job and wait until it is committed. */
+/* kps_writer_run: queue a job and wait until it is committed; j->rc
+ * KP_EBUSY at once when the server is stopping (kps_http_writing). */
 void	kps_writer_run(struct kps_job *j);
 /* kps_writer_submit: queue a job; the writer calls j->wake(j->wake_arg)
  * from its thread once it is committed. */
@@ -382,6 +385,10 @@ int	kps_head_parse(const char *buf, size_t len, size_t cap,
 /* kps_http_start: listen on kps_conf.listen and serve; 0 with the port
  * bound in *port, or -1 with the reason in err. */
 int	kps_http_start(char *err, size_t errlen, unsigned *port);
+/* kps_http_writing: a request's thread is about to wait for the
+ * writer (kps_writer_run): the drain waits for its answer.  0, or -1
+ * when the server is stopping and the write is refused. */
+int	kps_http_writing(void);
 /* kps_http_stop: drain (see http.c) and stop the daemon. */
 void	kps_http_stop(void);
 

@@ -39,6 +39,7 @@ usage(void)
 	    "[--request-deadline seconds]\n"
 	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
 	    "[--test-clock file]\n"
+	    "\t[--test-writer-delay ms]\n"
 	    "       kpool-server --db database user add name public-key\n"
 	    "       kpool-server --db database user list\n"
 	    "       kpool-server --db database user remove name\n"
@@ -437,6 +438,7 @@ static const struct option opts[] = {
 	{ "metrics-token", required_argument, NULL, 'M' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "test-clock", required_argument, NULL, 'C' },
+	{ "test-writer-delay", required_argument, NULL, 'W' },
 	{ "config", required_argument, NULL, 'F' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -541,6 +543,10 @@ apply(int ch, const char *arg)
 		break;
 	case 'C':
 		kps_conf.test_clock = arg;
+		break;
+	case 'W':
+		kps_conf.test_writer_delay = (unsigned)number(arg,
+		    "--test-writer-delay", 0, 600000);
 		break;
 	default:
 		usage();

@@ -164,6 +164,12 @@ kps_reply_dberr(struct kps_reply *r, int rc)
 		    "nonce was already used");
 	} else if (rc == KP_ENOMEM)
 		kps_error(r, 500, "internal", "out of memory");
+	else if (rc == KP_EBUSY) {
+		/* kps_writer_run() while the server stops */
+		kps_error(r, 503, "unavailable", "the server is stopping; try "
+		    "again");
+		r->retry_after = 1;
+	}
 	else {
 		kps_error(r, 503, "unavailable", "database error; try again");
 		r->retry_after = 1;

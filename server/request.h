@@ -39,7 +39,7 @@ struct kps_req {
 void	kps_reply_json(struct kps_reply *r, int status, json_t *j);
 /* kps_reply_dberr: fill r with the error of store result rc (401 for
  * a replay the database refused, 500 out of memory, else 503 with a
- * Retry-After); returns -1. */
+ * Retry-After: KP_EBUSY, the server is stopping); returns -1. */
 int	kps_reply_dberr(struct kps_reply *r, int rc);
 
 /*

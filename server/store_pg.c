@@ -469,10 +469,13 @@ getrow(struct kps_pg *s, const uint8_t *ref, struct kps_keystate *w)
 		w->not_after = kps_pg_int(r, 0, 5);
 		w->last_resort = (int)kps_pg_int(r, 0, 6);
 		kps_pg_bytea(r, 0, 7, w->init_key, sizeof(w->init_key), NULL);
-		w->spent_by_null = (int)kps_pg_int(r, 0, 8);
+		w->spent_by_null = kps_pg_isnull(r, 0, 8);
+		kps_pg_text(r, 0, 8, w->spent_by, sizeof(w->spent_by));
 		kps_pg_bytea(r, 0, 9, w->group_id, sizeof(w->group_id),
 		    &w->group_id_len);
 		kps_pg_text(r, 0, 10, w->device, sizeof(w->device));
+		w->released = (int)kps_pg_int(r, 0, 11) &&
+		    w->reserved_by[0] != '\0' && w->has_reservation;
 		rc = KP_OK;
 	}
 	PQclear(r);

@@ -384,18 +384,23 @@ static const struct {
 	    "group_id = $6 WHERE id = $7", "tititbi" },
 	[PG_ROW] = { "SELECT id, username, status, reserved_by, "
 	    "reservation_expires_at, not_after, last_resort, init_key, "
-	    "spent_by IS NULL, group_id, device FROM keypackages "
-	    "WHERE keypackage_ref = $1 FOR UPDATE", "b" },
+	    "spent_by, group_id, device, reserved_at IS NULL "
+	    "FROM keypackages WHERE keypackage_ref = $1 FOR UPDATE", "b" },
 	[PG_TOMB_REF] = { "SELECT 1 FROM tombstones WHERE kind = 0 AND "
 	    "value = $1 LIMIT 1", "b" },
 	/* a spend that names no group keeps the reservation's */
 	[PG_SPEND] = { "UPDATE keypackages SET status = 'spent', "
 	    "spent_at = $1, spent_by = $2, group_id = CASE WHEN "
 	    "length($3) > 0 THEN $3 ELSE group_id END, request_id = NULL, "
+	    "reserved_by = CASE WHEN reserved_at IS NULL THEN NULL "
+	    "ELSE reserved_by END, "
 	    "reservation_id = NULL WHERE id = $4", "itbi" },
+	/*
+	 * reserved_by and the expiry stay, reserved_at goes: a retry of
+	 * the release by the same caller is answered 200 (store_rules.c)
+	 */
 	[PG_RELEASE] = { "UPDATE keypackages SET status = 'available', "
-	    "reservation_id = NULL, reservation_expires_at = NULL, "
-	    "reserved_by = NULL, reserved_at = NULL, request_id = NULL, "
+	    "reservation_id = NULL, reserved_at = NULL, request_id = NULL, "
 	    "group_id = NULL WHERE id = $1", "i" },
 	/* the key goes, its ref and init key stay as tombstones */
 	[PG_RETIRE] = { "WITH d AS (DELETE FROM keypackages WHERE id = $1 "

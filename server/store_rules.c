@@ -104,10 +104,16 @@ kps_rule_spend(const struct kps_keystate *w, const char *caller,
 	owner = kps_rule_owner(w->owner, w->device, caller);
 	mine = strcmp(w->reserved_by, caller) == 0;
 	live = w->has_reservation && w->reservation_expires_at > now;
-	if (w->status == KP_STATE_SPENT)
+	if (w->status == KP_STATE_SPENT) {
+		/* a retry after a lost reply: answered as the first */
+		if (!w->spent_by_null && strcmp(w->spent_by, caller) == 0 &&
+		    (glen == 0 || (glen == w->group_id_len &&
+		    memcmp(gid, w->group_id, glen) == 0)))
+			return KP_OK;
 		/* burned at the end of the caller's reservation: 410 */
 		return w->spent_by_null && mine && !owner ? KP_EGONE :
 		    KP_ECONFLICT;
+	}
 	if (w->last_resort && w->status == KP_STATE_AVAILABLE)
 		return KP_OK;	/* handed out again and again, never spent */
 	if (w->status == KP_STATE_RESERVED && live) {
@@ -121,8 +127,12 @@ kps_rule_spend(const struct kps_keystate *w, const char *caller,
 		return KPS_APPLY;
 	}
 	if (!owner)
-		/* no live reservation: the caller's ran out, or never was */
-		return mine && w->has_reservation ? KP_EGONE : KP_EFORBIDDEN;
+		/*
+		 * no live reservation: the caller's ran out, or never was,
+		 * or the caller gave it back
+		 */
+		return mine && w->has_reservation && !w->released ?
+		    KP_EGONE : KP_EFORBIDDEN;
 	return KPS_APPLY;
 }
 
@@ -134,7 +144,10 @@ kps_rule_release(const struct kps_keystate *w, const char *caller)
 	if (w->status == KP_STATE_SPENT)
 		return KP_ECONFLICT;
 	if (w->status == KP_STATE_AVAILABLE)
-		/* a last-resort key, or a reservation that ran out */
+		/*
+		 * a last-resort key, or the caller's reservation that ran
+		 * out or that the caller gave back (a retry)
+		 */
 		return w->last_resort || (mine && w->has_reservation) ? KP_OK :
 		    KP_ESTATE;
 	return mine ? KPS_APPLY : KP_EFORBIDDEN;

@@ -55,6 +55,8 @@ struct kps_keystate {
 	int	 last_resort;
 	uint8_t	 init_key[KP_KEY_LEN];
 	int	 spent_by_null;
+	char	 spent_by[KP_MAX_PRINCIPAL + 1];	/* "" for NULL */
+	int	 released;		/* reserved_by gave it back (release) */
 	uint8_t	 group_id[KP_MAX_GROUP_ID];	/* the reservation's */
 	size_t	 group_id_len;
 };
@@ -84,7 +86,9 @@ void	kps_key_view(struct kps_row *r, int state, struct kps_key *k);
 int	kps_rule_spend(const struct kps_keystate *w, const char *caller,
 	    const uint8_t *gid, size_t glen, int64_t now);
 /* kps_rule_release: what caller's release of w does: KPS_APPLY (make
- * it available), KP_OK (nothing to give back), or KP_EFORBIDDEN,
+ * it available, recording caller as the one who gave it back), KP_OK
+ * (nothing to give back: its reservation by caller ran out or caller
+ * released it already, a retry), or KP_EFORBIDDEN,
  * KP_ESTATE (not reserved), KP_ECONFLICT (spent). */
 int	kps_rule_release(const struct kps_keystate *w, const char *caller);
 /* kps_rule_retire: what caller's retirement of w does: KPS_APPLY (its

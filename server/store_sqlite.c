@@ -404,9 +404,12 @@ getrow(struct kps_sq *s, const uint8_t *ref, struct kps_keystate *w)
 		w->last_resort = sqlite3_column_int(st, 6);
 		kps_sq_blob(st, 7, w->init_key, sizeof(w->init_key), NULL);
 		w->spent_by_null = sqlite3_column_type(st, 8) == SQLITE_NULL;
+		kps_sq_text(st, 8, w->spent_by, sizeof(w->spent_by));
 		kps_sq_blob(st, 9, w->group_id, sizeof(w->group_id),
 		    &w->group_id_len);
 		kps_sq_text(st, 10, w->device, sizeof(w->device));
+		w->released = sqlite3_column_int(st, 11) &&
+		    w->reserved_by[0] != '\0' && w->has_reservation;
 	}
 	sqlite3_reset(st);
 	if (x == SQLITE_DONE)

@@ -338,21 +338,25 @@ static const char *const sql_text[SQ_NSTMTS] = {
 	    "group_id = ?6 WHERE rowid = ?7",
 	[SQ_ROW] = "SELECT rowid, username, status, reserved_by, "
 	    "reservation_expires_at, not_after, last_resort, init_key, "
-	    "spent_by, group_id, device FROM keypackages "
-	    "WHERE keypackage_ref = ?1",
+	    "spent_by, group_id, device, reserved_at IS NULL "
+	    "FROM keypackages WHERE keypackage_ref = ?1",
 	/* a spend that names no group keeps the reservation's */
 	[SQ_SPEND] = "UPDATE keypackages SET status = 'spent', spent_at = ?1, "
 	    "spent_by = ?2, group_id = CASE WHEN length(?3) > 0 THEN ?3 "
-	    "ELSE group_id END, request_id = NULL, "
+	    "ELSE group_id END, request_id = NULL, reserved_by = CASE WHEN "
+	    "reserved_at IS NULL THEN NULL ELSE reserved_by END, "
 	    "reservation_id = NULL WHERE rowid = ?4",
 	/* a last-resort key handed out: who and for which group, latest */
 	[SQ_LR_GRANT] = "UPDATE keypackages SET reserved_by = ?1, "
 	    "reserved_at = ?2, group_id = ?3 WHERE rowid = ?4",
 	[SQ_TOMB_ADD] = "INSERT OR IGNORE INTO tombstones(kind, value, "
 	    "username, created_at) VALUES (?1, ?2, ?3, ?4)",
+	/*
+	 * reserved_by and the expiry stay, reserved_at goes: a retry of
+	 * the release by the same caller is answered 200 (store_rules.c)
+	 */
 	[SQ_RELEASE] = "UPDATE keypackages SET status = 'available', "
-	    "reservation_id = NULL, reservation_expires_at = NULL, "
-	    "reserved_by = NULL, reserved_at = NULL, request_id = NULL, "
+	    "reservation_id = NULL, reserved_at = NULL, request_id = NULL, "
 	    "group_id = NULL WHERE rowid = ?1",
 	[SQ_DELETE] = "DELETE FROM keypackages WHERE rowid = ?1",
 	[SQ_CLEANUP] = "DELETE FROM keypackages WHERE not_after <= ?1",

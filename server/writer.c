@@ -434,6 +434,15 @@ writer_main(void *arg)
 			    ETIMEDOUT)
 				break;
 		}
+		if (head != NULL && kps_conf.test_writer_delay > 0) {
+			/* slow, for tests: what comes meanwhile joins */
+			pthread_mutex_unlock(&lock);
+			(void)nanosleep(&(struct timespec){
+			    .tv_sec = kps_conf.test_writer_delay / 1000,
+			    .tv_nsec = kps_conf.test_writer_delay % 1000 *
+			    1000000L }, NULL);
+			pthread_mutex_lock(&lock);
+		}
 		list = head;
 		head = tail = NULL;
 		stop = stopping;
@@ -662,6 +671,10 @@ kps_writer_remember(const struct kps_sig *sig)
 void
 kps_writer_run(struct kps_job *j)
 {
+	if (kps_http_writing() != 0) {
+		j->rc = KP_EBUSY;	/* stopping: 503 */
+		return;
+	}
 	j->wake = NULL;
 	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&lock);
