@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# 2027-server-users: the operator's user commands, on both backends.
+# 2029-server-users: the operator's user commands, on both backends.
 # user list prints each user with its devices and key counts; user
 # set-key gives the default device a new key, retiring the keys signed
 # with the old one (the old store is refused: its name is another

@@ -11,7 +11,8 @@
 # keys showing who reserved and spent what in which group; the owner's
 # own spend names its group.  Exact exit codes and messages: unknown
 # user (404 unknown_user), an exhausted pool (409 pool_exhausted), a
-# release of what is not reserved, no store, bad usage (2), and the
+# release of a spent key (409 already_spent; a repeated release
+# answers as the first), no store, bad usage (2), and the
 # server down (1, "server unreachable", while status shows offline).
 . "${KP_TOP:-.}/t/tap.sh"
 
@@ -120,8 +121,10 @@ is "$RC" 0 "release exits 0"
 run keys
 like "$OUT" "^$ref2 available " "the released key is available again"
 run $B release "$ref2"
-is "$RC" 1 "a second release exits 1"
-like "$ERR" 'release: HTTP 409 not_reserved' "409 not_reserved"
+is "$RC" 0 "a release repeated by its caller answers as the first (exit 0)"
+run $B release "$ref"
+like "$RC:$ERR" '^1:.*release: HTTP 409 already_spent' \
+    "a release of a spent key exits 1: 409 already_spent"
 
 # the owner's own spend goes through the pool and names its group
 run --json keys
