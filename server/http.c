@@ -467,6 +467,7 @@ kps_http_writing(void)
 int
 kps_http_start(char *err, size_t errlen, unsigned *port)
 {
+	kps_writer_admit(kps_http_writing);
 	/* the front listens: libmicrohttpd serves what it is given */
 	daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
 	    MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME |

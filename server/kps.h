@@ -389,6 +389,10 @@ int	kps_http_start(char *err, size_t errlen, unsigned *port);
  * writer (kps_writer_run): the drain waits for its answer.  0, or -1
  * when the server is stopping and the write is refused. */
 int	kps_http_writing(void);
+/* kps_writer_admit: fn is asked before a request's thread waits in
+ * kps_writer_run(); nonzero refuses the write (KP_EBUSY).  http.c gives
+ * kps_http_writing, so the writer never calls into http.c. */
+void	kps_writer_admit(int (*fn)(void));
 /* kps_http_stop: drain (see http.c) and stop the daemon. */
 void	kps_http_stop(void);
 

@@ -277,33 +277,11 @@ kps_key_get(struct kps_store *s, const uint8_t ref[KP_REF_LEN], int64_t now,
 	return s->ops->get(s, ref, now, out);
 }
 
-void
-kps_key_clear(struct kps_key *k)
-{
-	if (k == NULL)
-		return;
-	free(k->bytes);
-	k->bytes = NULL;
-	k->len = 0;
-}
-
 int
 kps_key_list(struct kps_store *s, const char *user, const char *device,
     int status, int64_t now, struct kps_key **keys, size_t *n)
 {
 	return s->ops->list_user(s, user, device, status, now, keys, n);
-}
-
-void
-kps_key_list_free(struct kps_key *keys, size_t n)
-{
-	size_t	i;
-
-	if (keys == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		kps_key_clear(&keys[i]);
-	free(keys);
 }
 
 int
@@ -353,16 +331,6 @@ kps_reservation_clear(struct kps_reservation *r)
 	r->len = 0;
 }
 
-int
-kps_claim(struct kps_store *s, const struct kps_reserve *r,
-    struct kps_claim *out)
-{
-	static const struct kps_budget	none;	/* no limit */
-	int				wait;
-
-	return kps_claim_budget(s, r, &none, out, &wait);
-}
-
 void
 kps_claim_clear(struct kps_claim *c)
 {
@@ -373,30 +341,6 @@ kps_claim_clear(struct kps_claim *c)
 	for (i = 0; i < c->n; i++)
 		kps_reservation_clear(&c->res[i]);
 	c->n = 0;
-}
-
-int
-kps_spend(struct kps_store *s, const char *caller,
-    const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,
-    size_t group_id_len, int64_t now)
-{
-	int	rc;
-
-	if ((rc = s->ops->spend(s, caller, ref, group_id, group_id_len,
-	    now)) != KP_OK)
-		return rc;
-	return kps_drain_spent(s, caller, ref, now);
-}
-
-int
-kps_release(struct kps_store *s, const char *caller,
-    const uint8_t ref[KP_REF_LEN], int64_t now)
-{
-	int	rc;
-
-	if ((rc = s->ops->release(s, caller, ref, now)) != KP_OK)
-		return rc;
-	return kps_drain_released(s, caller, ref);
 }
 
 int

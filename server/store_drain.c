@@ -270,3 +270,43 @@ kps_drain_released(struct kps_store *s, const char *caller,
 	user_of(who, caller);
 	return kps_grant_end(s, who, ref, KPS_GRANT_RELEASED);
 }
+
+/*
+ * The store's calls that keep the grants in step: a claim is one
+ * budgeted reserve per device (no limit), a spend and a release end
+ * their grant.  They live here, above the dispatcher, so that store.c
+ * never calls back into the budget.
+ */
+int
+kps_claim(struct kps_store *s, const struct kps_reserve *r,
+    struct kps_claim *out)
+{
+	static const struct kps_budget	none;	/* no limit */
+	int				wait;
+
+	return kps_claim_budget(s, r, &none, out, &wait);
+}
+
+int
+kps_spend(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], const uint8_t *group_id,
+    size_t group_id_len, int64_t now)
+{
+	int	rc;
+
+	if ((rc = s->ops->spend(s, caller, ref, group_id, group_id_len,
+	    now)) != KP_OK)
+		return rc;
+	return kps_drain_spent(s, caller, ref, now);
+}
+
+int
+kps_release(struct kps_store *s, const char *caller,
+    const uint8_t ref[KP_REF_LEN], int64_t now)
+{
+	int	rc;
+
+	if ((rc = s->ops->release(s, caller, ref, now)) != KP_OK)
+		return rc;
+	return kps_drain_released(s, caller, ref);
+}

@@ -256,3 +256,27 @@ kps_nonce_id(const char *keyid, const char *nonce)
 		v = v << 8 | out[i];
 	return (int64_t)v;
 }
+
+/* The key lists a backend hands out are freed here, below the
+ * dispatcher, so that a backend freeing its own never calls back up. */
+void
+kps_key_clear(struct kps_key *k)
+{
+	if (k == NULL)
+		return;
+	free(k->bytes);
+	k->bytes = NULL;
+	k->len = 0;
+}
+
+void
+kps_key_list_free(struct kps_key *keys, size_t n)
+{
+	size_t	i;
+
+	if (keys == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		kps_key_clear(&keys[i]);
+	free(keys);
+}

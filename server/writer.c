@@ -668,10 +668,23 @@ kps_writer_remember(const struct kps_sig *sig)
 	return KP_OK;
 }
 
+/*
+ * admit: asked before a request's thread waits for the writer (http.c
+ * gives kps_http_writing: the drain counts it, or refuses it once
+ * stopping).  Set before the first request, read only after.
+ */
+static int	(*admit_fn)(void);
+
+void
+kps_writer_admit(int (*fn)(void))
+{
+	admit_fn = fn;
+}
+
 void
 kps_writer_run(struct kps_job *j)
 {
-	if (kps_http_writing() != 0) {
+	if (admit_fn != NULL && admit_fn() != 0) {
 		j->rc = KP_EBUSY;	/* stopping: 503 */
 		return;
 	}
