@@ -317,6 +317,18 @@ int	kps_conn_start(int (*give_to)(int, const struct sockaddr *,
  * is none of those or a part does not fit. */
 int	kps_listen_split(const char *s, char *host, size_t hcap, char *port,
 	    size_t pcap);
+/*
+ * kps_listen_open: a listening socket in fds (at most max; *nfd counts
+ * them) for each address of spec (see kps_listen_split; a name is
+ * resolved); with port 0, the port the first one gets is the others'.
+ * An address of a name that this system cannot bind (no such address,
+ * no IPv6) is passed over with a warning.  The addresses go into bound
+ * as "A:P [B]:P ...".  0 with the port in *port, or -1 with the reason
+ * in err (and the sockets opened so far left in fds for the caller).
+ */
+int	kps_listen_open(const char *spec, int *fds, size_t max, size_t *nfd,
+	    char *bound, size_t boundcap, unsigned *port, char *err,
+	    size_t errlen);
 /* kps_conn_bound: the addresses listened on, as "A:P [B]:P ..."
  * (static; "" before kps_conn_start). */
 const char *kps_conn_bound(void);
