@@ -40,7 +40,7 @@ struct kps_http {
 	int		 status;
 	int		 route;
 	char		 method[16];
-	char		 user[KP_MAX_USERNAME + 1];	/* the caller or "" */
+	char		 user[KP_MAX_PRINCIPAL + 1];	/* the caller or "" */
 	char		 rid[KPS_REQUEST_ID + 1];	/* X-Request-Id */
 	char		 addr[KPS_ADDR_TEXT];		/* the client's */
 	struct timespec	 t0;

@@ -882,6 +882,8 @@ kps_handle(struct kps_call *c, struct kps_reply *r)
 		fprintf(stderr, "kpool-server: out of memory: a nonce is "
 		    "not remembered\n");
 	/* the authenticated caller, for the request log */
-	memcpy(c->user, x.user, sizeof(c->user));
+	_Static_assert(sizeof(c->user) == sizeof(x.principal),
+	    "the log's caller is a principal");
+	memcpy(c->user, x.principal, sizeof(c->user));
 	json_decref(x.in);
 }

@@ -366,7 +366,7 @@ struct kps_store_ops {
 		    const struct kps_budget_ask *, struct kps_budget_facts *);
 	int	(*grant_add)(struct kps_store *, const struct kps_grant *);
 	int	(*grant_end)(struct kps_store *, const char *,
-		    const uint8_t *, int);
+		    const uint8_t *, int, int64_t);
 	int	(*grant_prune)(struct kps_store *, int64_t, int, uint64_t *);
 	int	(*contact_add)(struct kps_store *, const char *, const char *,
 		    enum kps_contact_kind, int64_t);
@@ -704,9 +704,11 @@ int kps_budget_facts(struct kps_store *s, const struct kps_budget_ask *a,
 /* kps_grant_add: log the grant g. */
 int kps_grant_add(struct kps_store *s, const struct kps_grant *g) KP_WUR;
 /* kps_grant_end: the open grant of ref to caller (folded user) ended
- * how (KPS_GRANT_SPENT or RELEASED); none is KP_OK too. */
+ * how (KPS_GRANT_SPENT or RELEASED) by now; none is KP_OK too.  A grant
+ * whose reservation lapsed before now stays open: it counts against
+ * its caller for the window (D3), whatever comes after. */
 int kps_grant_end(struct kps_store *s, const char *caller,
-    const uint8_t ref[KP_REF_LEN], int how) KP_WUR;
+    const uint8_t ref[KP_REF_LEN], int how, int64_t now) KP_WUR;
 /* kps_grant_prune: forget at most max grants that expired before
  * `before`; *n (may be NULL) counts them. */
 int kps_grant_prune(struct kps_store *s, int64_t before, int max,
@@ -728,9 +730,9 @@ int kps_contact_list(struct kps_store *s, const char *owner,
  * spent. */
 int kps_drain_spent(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
-/* kps_drain_released: caller's grant of ref was given back. */
+/* kps_drain_released: caller's grant of ref was given back at now. */
 int kps_drain_released(struct kps_store *s, const char *caller,
-    const uint8_t ref[KP_REF_LEN]) KP_WUR;
+    const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
 
 /*
  * Registrations, so many an hour from one source address (a text: an

@@ -37,9 +37,9 @@ kps_grant_add(struct kps_store *s, const struct kps_grant *g)
 
 int
 kps_grant_end(struct kps_store *s, const char *caller,
-    const uint8_t ref[KP_REF_LEN], int how)
+    const uint8_t ref[KP_REF_LEN], int how, int64_t now)
 {
-	return s->ops->grant_end(s, caller, ref, how);
+	return s->ops->grant_end(s, caller, ref, how, now);
 }
 
 int
@@ -258,17 +258,17 @@ kps_drain_spent(struct kps_store *s, const char *caller,
 	    (rc = kps_contact_add(s, who, owner, KPS_CONTACT_SPEND, now)) !=
 	    KP_OK)
 		return rc;
-	return kps_grant_end(s, who, ref, KPS_GRANT_SPENT);
+	return kps_grant_end(s, who, ref, KPS_GRANT_SPENT, now);
 }
 
 int
 kps_drain_released(struct kps_store *s, const char *caller,
-    const uint8_t ref[KP_REF_LEN])
+    const uint8_t ref[KP_REF_LEN], int64_t now)
 {
 	char	who[KP_MAX_USERNAME + 1];
 
 	user_of(who, caller);
-	return kps_grant_end(s, who, ref, KPS_GRANT_RELEASED);
+	return kps_grant_end(s, who, ref, KPS_GRANT_RELEASED, now);
 }
 
 /*
@@ -308,5 +308,5 @@ kps_release(struct kps_store *s, const char *caller,
 
 	if ((rc = s->ops->release(s, caller, ref, now)) != KP_OK)
 		return rc;
-	return kps_drain_released(s, caller, ref);
+	return kps_drain_released(s, caller, ref, now);
 }

@@ -158,7 +158,7 @@ int kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
     struct kps_budget_facts *f);
 int kps_pg_grant_add(struct kps_store *b, const struct kps_grant *g);
 int kps_pg_grant_end(struct kps_store *b, const char *caller,
-    const uint8_t *ref, int how);
+    const uint8_t *ref, int how, int64_t now);
 int kps_pg_grant_prune(struct kps_store *b, int64_t before, int max,
     uint64_t *n);
 int kps_pg_contact_add(struct kps_store *b, const char *owner,

@@ -140,9 +140,13 @@ add(struct kps_pg *s, const char *user, const char *device,
 		kps_pg_args_init(&a);
 		kps_pg_arg_text(&a, user);
 		kps_pg_arg_i64(&a, now);
-		if (one(s, PG_USER_ADD, &a, NULL, NULL) < 0)
+		if ((n = one(s, PG_USER_ADD, &a, NULL, NULL)) < 0)
 			return KP_EDB;
-		/* made here, or by another instance just now */
+		/* another instance registered the name just now: this
+		 * device is then a further one, and needs enrolling */
+		if (n == 0 && mode == KPS_DEV_REGISTER)
+			return KP_EFORBIDDEN;
+		/* made here, or (by the operator) by another instance */
 		if ((rc = canon(s, user, c)) != KP_OK)
 			return rc == KP_ENOTFOUND ? KP_EDB : rc;
 	}

@@ -108,7 +108,7 @@ kps_pg_grant_add(struct kps_store *b, const struct kps_grant *g)
 
 int
 kps_pg_grant_end(struct kps_store *b, const char *caller, const uint8_t *ref,
-    int how)
+    int how, int64_t now)
 {
 	struct kps_pg_args	a;
 
@@ -116,6 +116,7 @@ kps_pg_grant_end(struct kps_store *b, const char *caller, const uint8_t *ref,
 	kps_pg_arg_text(&a, caller);
 	kps_pg_arg_bytea(&a, ref, KP_REF_LEN);
 	kps_pg_arg_i32(&a, how);
+	kps_pg_arg_i64(&a, now);
 	return kps_pg_done((struct kps_pg *)b, PG_DR_GRANT_END, &a, NULL);
 }
 

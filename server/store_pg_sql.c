@@ -549,13 +549,16 @@ static const struct {
 	    "contact = $1) THEN 0 ELSE $11 + 1 END) v), "
 	    "EXISTS (SELECT 1 FROM keypackages WHERE $9::text IS NOT NULL "
 	    "AND reserved_by = $8 AND request_id = $9 AND username = $3 AND "
-	    "status = 'reserved' AND reservation_expires_at > $6)",
+	    "status = 'reserved' AND reservation_expires_at > $6 AND "
+	    "($4::text IS NULL OR device = $4) AND "
+	    "($5 = 0 OR ciphersuite = $5))",
 	    "tttt" "nii" "tt" "nn" },
 	[PG_DR_GRANT_ADD] = { "INSERT INTO grants (caller, target, device, "
 	    "ref, stranger, granted_at, expires_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7)", "tttblii" },
 	[PG_DR_GRANT_END] = { "UPDATE grants SET ended = $3 "
-	    "WHERE ref = $2 AND caller = $1 AND ended = 0", "tbn" },
+	    "WHERE ref = $2 AND caller = $1 AND ended = 0 AND "
+	    "expires_at > $4", "tbni" },
 	[PG_DR_GRANT_PRUNE] = { SWEEP(7) "DELETE FROM grants WHERE id = ANY "
 	    "(ARRAY(SELECT id FROM grants WHERE expires_at < $1 AND "
 	    "(SELECT ok FROM l) ORDER BY expires_at LIMIT $2))", "ii" },

@@ -45,12 +45,13 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	    "contact = ?1) THEN 0 ELSE ?11 + 1 END)), "
 	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?8 AND "
 	    "request_id = ?9 AND username = ?3 AND status = 'reserved' AND "
-	    "reservation_expires_at > ?6)",
+	    "reservation_expires_at > ?6 AND (?4 IS NULL OR device = ?4) "
+	    "AND (?5 = 0 OR ciphersuite = ?5))",
 	[SQ_DR_GRANT_ADD - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
 	    "target, device, ref, stranger, granted_at, expires_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SQ_DR_GRANT_END - SQ_DRAIN_FIRST] = "UPDATE grants SET ended = ?3 "
-	    "WHERE ref = ?2 AND caller = ?1 AND ended = 0",
+	    "WHERE ref = ?2 AND caller = ?1 AND ended = 0 AND expires_at > ?4",
 	[SQ_DR_GRANT_PRUNE - SQ_DRAIN_FIRST] = "DELETE FROM grants WHERE "
 	    "rowid IN (SELECT rowid FROM grants WHERE expires_at < ?1 "
 	    "ORDER BY expires_at LIMIT ?2)",
@@ -152,7 +153,7 @@ kps_sq_grant_add(struct kps_store *b, const struct kps_grant *g)
 
 int
 kps_sq_grant_end(struct kps_store *b, const char *caller, const uint8_t *ref,
-    int how)
+    int how, int64_t now)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
@@ -166,6 +167,7 @@ kps_sq_grant_end(struct kps_store *b, const char *caller, const uint8_t *ref,
 		sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, ref, KP_REF_LEN, SQLITE_STATIC);
 		sqlite3_bind_int(st, 3, how);
+		sqlite3_bind_int64(st, 4, now);
 		rc = kps_sq_done(s, st, "grant end");
 	}
 	return kps_sq_op_end1(s, own, rc);

@@ -147,7 +147,8 @@ forged_then_genuine(const char *url)
 	/* no tree in the Welcome: refused, then given beside it */
 	pt_reserve(bob, "alice", "g-tree", 6, ref);
 	w = make(p, ref, "g-tree", KP_WB_NO_TREE, &wl, &tr, &tl);
-	refused(p, w, wl, ref, KP_ENOTREE, "", "a Welcome without a tree");
+	refused(p, w, wl, ref, KP_ENOTREE, "has no ratchet tree",
+	    "a Welcome without a tree");
 	opens(p, w, wl, tr, tl, ref, "g-tree",
 	    "the same Welcome with its tree given");
 	free(w);

@@ -236,13 +236,18 @@ main(void)
 		reserve_paced(&s, &carol, "alice", &r);
 		if (r.status != 200)
 			break;
+		if (n == 0)
+			snprintf(ref, sizeof(ref), "%s", ref_of(&r));
 	}
 	is_int(n, 32, "carol holds 32 reservations");
 	is_reply(&r, 429, "caller_cap", "the 33rd: 429 caller_cap");
 	srv_set_clock(&s, t1 + 61);
+	/* giving a lapsed one back frees nothing: it lapsed */
+	snprintf(b, sizeof(b), "{\"keypackage_ref\":\"%s\"}", ref);
+	raw(&s, &carol, "POST", "/keypackages/release", b, T_NONE, &r);
 	reserve_paced(&s, &carol, "alice", &r);
 	is_reply(&r, 429, "caller_cap", "lapsed without a spend, they "
-	    "still count");
+	    "still count, one released after it lapsed too");
 	is_string(r.retry_after, "3599", "Retry-After: until the first "
 	    "lapsed one leaves the hour");
 	srv_set_clock(&s, t1 + 3661);
