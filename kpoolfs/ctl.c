@@ -454,3 +454,32 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	kp_welcome_info_free(&info);
 	return (int)size;
 }
+
+int
+kpfs_ctl_open(struct kpfs *fs, int f, int acc, struct kpfs_fh *fh)
+{
+	char	*text = NULL;
+	int64_t	 at;
+	int	 rc;
+
+	switch (f) {
+	case KPFS_F_CONFIG:
+		if (acc == O_WRONLY)
+			return 0;
+		if ((rc = kpfs_ctl_config(fs, &text)) < 0)
+			return rc;
+		break;
+	case KPFS_F_CTL:
+	case KPFS_F_WELCOME:	/* write only */
+		return acc != O_WRONLY ? -EACCES : 0;
+	default:	/* status, identity, devices: read only */
+		if (acc != O_RDONLY)
+			return -EACCES;
+		if ((rc = kpfs_ctl_text(fs, f, &text, &at)) < 0)
+			return rc;
+		break;
+	}
+	fh->buf = (uint8_t *)text;
+	fh->len = strlen(text);
+	return 0;
+}

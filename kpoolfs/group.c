@@ -51,14 +51,23 @@ kpfs_group_render(struct kpfs *fs, const uint8_t ref[KP_REF_LEN], char *buf,
 }
 
 int
-kpfs_group_open(struct kpfs *fs, const struct kp_key *k, int acc,
-    struct kpfs_fh *fh)
+kpfs_group_size(struct kpfs *fs, const uint8_t ref[KP_REF_LEN],
+    struct stat *st)
+{
+	char	buf[KPFS_INFO_MAX];
+	int	n;
+
+	if ((n = kpfs_group_render(fs, ref, buf, sizeof(buf))) < 0)
+		return -EIO;
+	st->st_size = n;
+	return 0;
+}
+
+int
+kpfs_group_open(struct kpfs *fs, struct kpfs_fh *fh)
 {
 	int	n;
 
-	memcpy(fh->ref, kp_key_ref(k), KP_REF_LEN);
-	if (acc == O_WRONLY)
-		return 0;
 	if ((fh->buf = malloc(KPFS_INFO_MAX)) == NULL)
 		return -ENOMEM;
 	if ((n = kpfs_group_render(fs, fh->ref, (char *)fh->buf,

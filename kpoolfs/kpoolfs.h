@@ -385,10 +385,17 @@ int kpfs_group_mine(const struct kp_key *k, int f);
  * (nothing when none) into buf; its length or -1. */
 int kpfs_group_render(struct kpfs *fs, const uint8_t ref[KP_REF_LEN],
     char *buf, size_t cap);
-/* kpfs_group_open: open the owner's group_id file of k for acc into fh;
- * 0 or -errno. */
-int kpfs_group_open(struct kpfs *fs, const struct kp_key *k, int acc,
-    struct kpfs_fh *fh);
+/* kpfs_ctl_open: open the file f at the root for acc (O_RDONLY, ...)
+ * into fh: its text to read, or nothing to write.  0 or -errno. */
+int kpfs_ctl_open(struct kpfs *fs, int f, int acc, struct kpfs_fh *fh);
+/* kpfs_group_size: st's size, the owner's group of ref rendered; with
+ * no lock of the daemon held (it asks the pool).  0 or -EIO. */
+int kpfs_group_size(struct kpfs *fs, const uint8_t ref[KP_REF_LEN],
+    struct stat *st);
+/* kpfs_group_open: read the owner's group_id of fh->ref into fh, for a
+ * read; with no lock of the daemon held (it asks the pool).  0 or
+ * -errno. */
+int kpfs_group_open(struct kpfs *fs, struct kpfs_fh *fh);
 /* kpfs_group_write: a write to a key file: the owner's group_id takes
  * a group id in hex (EACCES for any other file); size or -errno. */
 int kpfs_group_write(struct kpfs *fs, struct kpfs_fh *fh, const char *data,

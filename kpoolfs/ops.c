@@ -100,7 +100,11 @@ keyfile_exists(const struct kp_key *k, uint32_t mask, int f)
 	return kpfs_keyfile_applies(k, f) && (mask & (1u << f)) == 0;
 }
 
-/* Attributes of file f of key k. */
+/*
+ * Attributes of file f of key k.  The owner's group_id file is read
+ * from the pool, not under the cache's lock: kpfs_group_size() sets
+ * its size afterwards.
+ */
 static int
 stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
 {
@@ -113,15 +117,14 @@ stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
 		return 0;
 	}
 	if (kpfs_group_mine(k, f))
-		n = kpfs_group_render(fs, kp_key_ref(k), buf, sizeof(buf));
-	else
-		n = kpfs_keyfile_render(k, f, buf, sizeof(buf));
-	if (n < 0)
+		n = 0;
+	else if ((n = kpfs_keyfile_render(k, f, buf, sizeof(buf))) < 0)
 		return -EIO;
 	stat_file(fs, st, kpfs_group_mine(k, f) ? 0644 : 0444, n,
 	    kp_key_time(k, KP_T_CHANGED));
 	return 0;
 }
+
 
 /* What getattr, access and rename ask of a key (kpfs_cache_key). */
 struct ask {
@@ -129,6 +132,8 @@ struct ask {
 	int		 file;		/* KPFS_K_*, -1: the directory */
 	struct stat	*st;		/* NULL: only whether it exists */
 	int		 state;		/* its state */
+	int		 group;		/* st is the owner's group_id file's */
+	uint8_t		 ref[KP_REF_LEN];
 };
 
 static int
@@ -145,6 +150,8 @@ ask_key(void *arg, const struct kp_key *k, uint32_t mask)
 		stat_dir(a->fs, a->st, 2, kp_key_time(k, KP_T_CHANGED));
 		return 0;
 	}
+	if ((a->group = kpfs_group_mine(k, a->file)))
+		memcpy(a->ref, kp_key_ref(k), KP_REF_LEN);
 	return stat_keyfile(a->fs, k, a->file, a->st);
 }
 
@@ -152,7 +159,7 @@ ask_key(void *arg, const struct kp_key *k, uint32_t mask)
 static int
 exists(struct kpfs *fs, const struct kpfs_path *pp)
 {
-	struct ask	a = { fs, -1, NULL, -1 };
+	struct ask	a = { .fs = fs, .file = -1, .st = NULL, .state = -1 };
 
 	if (pp->kind != KPFS_KEYDIR && pp->kind != KPFS_KEYFILE)
 		return 0;
@@ -229,7 +236,11 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		a.fs = fs;
 		a.file = pp.kind == KPFS_KEYFILE ? pp.file : -1;
 		a.st = st;
-		return kpfs_cache_key(fs, &pp, ask_key, &a);
+		a.group = 0;
+		if ((rc = kpfs_cache_key(fs, &pp, ask_key, &a)) == 0 &&
+		    a.group)
+			rc = kpfs_group_size(fs, a.ref, st);
+		return rc;
 	}
 }
 
@@ -322,7 +333,12 @@ list_key(void *arg, const struct kp_key *k, uint32_t mask)
 	for (f = 0; f < KPFS_NKEYFILES && rc == 0; f++) {
 		if (!keyfile_exists(k, mask, f))
 			continue;
-		rc = stat_keyfile(FS(), k, f, &st) == 0 ?
+		/* the owner's group_id: its size needs the pool, which
+		 * the cache's lock keeps out; the kernel asks getattr */
+		if (kpfs_group_mine(k, f))
+			rc = dir_add(d, kpfs_keyfile_name(f), NULL);
+		else
+			rc = stat_keyfile(FS(), k, f, &st) == 0 ?
 		    dir_add(d, kpfs_keyfile_name(f), &st) :
 		    dir_add(d, kpfs_keyfile_name(f), NULL);
 	}
@@ -456,6 +472,7 @@ struct opened {
 	int		 file;
 	int		 acc;		/* O_RDONLY, ... */
 	struct kpfs_fh	*fh;
+	int		 group;		/* the owner's group_id, to read */
 };
 
 static int
@@ -466,8 +483,12 @@ open_keyfile(void *arg, const struct kp_key *k, uint32_t mask)
 
 	if (!keyfile_exists(k, mask, o->file))
 		return -ENOENT;
-	if (kpfs_group_mine(k, o->file))
-		return kpfs_group_open(o->fs, k, o->acc, o->fh);
+	if (kpfs_group_mine(k, o->file)) {
+		/* read from the pool once the cache's lock is gone */
+		memcpy(o->fh->ref, kp_key_ref(k), KP_REF_LEN);
+		o->group = o->acc != O_WRONLY;
+		return 0;
+	}
 	if (o->acc != O_RDONLY)
 		return -EACCES;
 	if (o->file == KPFS_K_KEYPACKAGE)
@@ -478,36 +499,6 @@ open_keyfile(void *arg, const struct kp_key *k, uint32_t mask)
 	    KPFS_INFO_MAX)) < 0)
 		return -EIO;
 	o->fh->len = n;
-	return 0;
-}
-
-/* Open a file at the root into fh. */
-static int
-open_rootfile(struct kpfs *fs, int f, int acc, struct kpfs_fh *fh)
-{
-	char	*text = NULL;
-	int64_t	 at;
-	int	 rc;
-
-	switch (f) {
-	case KPFS_F_CONFIG:
-		if (acc == O_WRONLY)
-			return 0;
-		if ((rc = kpfs_ctl_config(fs, &text)) < 0)
-			return rc;
-		break;
-	case KPFS_F_CTL:
-	case KPFS_F_WELCOME:	/* write only */
-		return acc != O_WRONLY ? -EACCES : 0;
-	default:	/* status, identity, devices: read only */
-		if (acc != O_RDONLY)
-			return -EACCES;
-		if ((rc = kpfs_ctl_text(fs, f, &text, &at)) < 0)
-			return rc;
-		break;
-	}
-	fh->buf = (uint8_t *)text;
-	fh->len = strlen(text);
 	return 0;
 }
 
@@ -531,13 +522,16 @@ kpfs_open(const char *path, struct fuse_file_info *fi)
 	fh->file = pp.file;
 	fi->direct_io = 1;
 	if (pp.kind == KPFS_ROOTFILE)
-		rc = open_rootfile(fs, pp.file, fi->flags & O_ACCMODE, fh);
+		rc = kpfs_ctl_open(fs, pp.file, fi->flags & O_ACCMODE, fh);
 	else {
 		o.fs = fs;
 		o.acc = fi->flags & O_ACCMODE;
 		o.file = pp.file;
 		o.fh = fh;
-		rc = kpfs_cache_key(fs, &pp, open_keyfile, &o);
+		o.group = 0;
+		if ((rc = kpfs_cache_key(fs, &pp, open_keyfile, &o)) == 0 &&
+		    o.group)
+			rc = kpfs_group_open(fs, fh);
 	}
 	if (rc == 0 && pp.kind == KPFS_KEYFILE &&
 	    pp.file == KPFS_K_KEYPACKAGE) {
@@ -778,7 +772,7 @@ kpfs_rmdir(const char *path)
 {
 	struct kpfs		*fs;
 	struct kpfs_path	 pp;
-	struct ask		 a = { NULL, -1, NULL, -1 };
+	struct ask		 a = { .file = -1, .state = -1 };
 	int			 rc;
 
 	fs = FS();
@@ -812,7 +806,7 @@ kpfs_unlink(const char *path)
 {
 	struct kpfs		*fs;
 	struct kpfs_path	 pp;
-	struct ask		 a = { NULL, -1, NULL, -1 };
+	struct ask		 a = { .file = -1, .state = -1 };
 	int			 rc;
 
 	fs = FS();
