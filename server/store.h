@@ -579,6 +579,27 @@ int kps_key_get(struct kps_store *s, const uint8_t ref[KP_REF_LEN],
 /* kps_key_clear: free what kps_key_get() allocated. */
 void kps_key_clear(struct kps_key *k);
 /*
+ * kps_principal_user: the user of principal p (USER or USER/DEVICE)
+ * into out, folded to lower case: what the budgets and buckets count by.
+ */
+static inline void
+kps_principal_user(char out[KP_MAX_USERNAME + 1], const char *p)
+{
+	size_t	i;
+
+	for (i = 0; i < KP_MAX_USERNAME && p[i] != '\0' && p[i] != '/'; i++)
+		out[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] - 'A' + 'a') :
+		    p[i];
+	out[i] = '\0';
+}
+
+/*
+ * kps_rule_same_user: 1 when principal p is a device of user (as
+ * registered, compared exactly).
+ */
+int kps_rule_same_user(const char *p, const char *user);
+
+/*
  * kps_rule_owner: 1 when caller (a principal) is the device of user
  * (as registered), the owner of its keys; else 0.  Every backend and
  * every endpoint asks it (store_rules.c).

@@ -104,18 +104,6 @@ kps_invite_take(struct kps_store *s, const uint8_t hash[32], int give_back)
 	return s->ops->invite_take(s, hash, give_back);
 }
 
-/* user_of: the user of principal p (USER or USER/DEVICE), folded. */
-static void
-user_of(char out[KP_MAX_USERNAME + 1], const char *p)
-{
-	size_t	i;
-
-	for (i = 0; i < KP_MAX_USERNAME && p[i] != '\0' && p[i] != '/'; i++)
-		out[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] - 'A' + 'a') :
-		    p[i];
-	out[i] = '\0';
-}
-
 /* left: the seconds until `at` leaves a window of w at now, >= 1. */
 static int
 left(int64_t at, int64_t w, int64_t now)
@@ -141,8 +129,8 @@ kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
 
 	*wait = 0;
 	memset(out, 0, sizeof(*out));
-	user_of(caller, r->caller);
-	user_of(target, r->target);
+	kps_principal_user(caller, r->caller);
+	kps_principal_user(target, r->target);
 	/* one's own keys, and a key named (its owner's only): no budget */
 	if (strcmp(caller, target) == 0 || r->ref != NULL ||
 	    (b->share == 0 && b->floor == 0 && b->cap == 0))
@@ -248,8 +236,8 @@ kps_drain_spent(struct kps_store *s, const char *caller,
 
 	if ((rc = s->ops->get(s, ref, now, &k)) != KP_OK)
 		return rc == KP_ENOTFOUND ? KP_OK : rc;
-	user_of(who, caller);
-	user_of(owner, k.username);
+	kps_principal_user(who, caller);
+	kps_principal_user(owner, k.username);
 	kps_key_clear(&k);
 	if (strcmp(who, owner) == 0)
 		return KP_OK;
@@ -267,7 +255,7 @@ kps_drain_released(struct kps_store *s, const char *caller,
 {
 	char	who[KP_MAX_USERNAME + 1];
 
-	user_of(who, caller);
+	kps_principal_user(who, caller);
 	return kps_grant_end(s, who, ref, KPS_GRANT_RELEASED, now);
 }
 

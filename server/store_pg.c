@@ -306,7 +306,6 @@ named(struct kps_pg *s, const struct kps_reserve *r,
 	PGresult		*res;
 	char			 status[16], target[KP_MAX_USERNAME + 1];
 	char			 dev[KP_MAX_DEVICE + 1];
-	size_t			 n;
 	int			 rc, exists;
 
 	if (r->request_id != NULL) {
@@ -335,9 +334,8 @@ named(struct kps_pg *s, const struct kps_reserve *r,
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		/* a caller of another user learns of no key of target */
-		n = strcspn(r->caller, "/");
-		return strlen(target) == n && strncmp(r->caller, target,
-		    n) == 0 ? KP_ENOTFOUND : KP_EFORBIDDEN;
+		return kps_rule_same_user(r->caller, target) ? KP_ENOTFOUND :
+		    KP_EFORBIDDEN;
 	}
 	kps_pg_text(res, 0, 6, dev, sizeof(dev));
 	if (!kps_rule_owner(target, dev, r->caller)) {

@@ -87,6 +87,14 @@ kps_key_view(struct kps_row *r, int state, struct kps_key *k)
 }
 
 int
+kps_rule_same_user(const char *p, const char *user)
+{
+	size_t	n = strcspn(p, "/");
+
+	return strlen(user) == n && strncmp(p, user, n) == 0;
+}
+
+int
 kps_rule_owner(const char *user, const char *device, const char *caller)
 {
 	char	p[KP_MAX_PRINCIPAL + 1];

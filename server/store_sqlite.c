@@ -288,10 +288,8 @@ named(struct kps_sq *s, const struct kps_reserve *r, const char *target,
 		if (x != SQLITE_DONE)
 			return kps_sq_err(s, "named key");
 		/* a caller of another user learns of no key of target */
-		x = (int)strcspn(r->caller, "/");
-		return strlen(target) == (size_t)x &&
-		    strncmp(r->caller, target, (size_t)x) == 0 ?
-		    KP_ENOTFOUND : KP_EFORBIDDEN;
+		return kps_rule_same_user(r->caller, target) ? KP_ENOTFOUND :
+		    KP_EFORBIDDEN;
 	}
 	kps_sq_text(st, 6, dev, sizeof(dev));
 	memset(&w, 0, sizeof(w));

@@ -100,9 +100,7 @@ admit(struct kps_job *first)
 		if (!limited(j) || j->sig_rc != KP_OK)
 			continue;
 		/* the caller's user: its devices share one bucket */
-		snprintf(names[k][0], sizeof(names[k][0]), "%.*s",
-		    (int)strcspn(j->caller, "/"), j->caller);
-		kps_fold(names[k][0], names[k][0]);
+		kps_principal_user(names[k][0], j->caller);
 		kps_fold(names[k][1], j->reserve.target);
 		t[k].kind = KPS_BUCKET_RESERVE;
 		t[k].a = names[k][0];
