@@ -259,26 +259,20 @@ struct kps_budget_ask {
 	int64_t		 since;		/* the window's start */
 	const char	*principal;	/* the caller's device */
 	const char	*request_id;	/* or NULL */
-	int		 share;		/* percent of the pool strangers
-					   may take, 0: no share */
 	int		 floor;		/* keys kept for contacts, 0: none */
 };
 /*
- * The facts of one reserve against the budget.  pool and available are
- * counted only as far as the decision needs (pool up to the size at
- * which the share lets one more stranger in, available up to floor + 1;
- * neither for a contact), so that a reserve never counts a whole pool.
+ * The facts of one reserve against the budget that are the caller's.
+ * available is counted only as far as the decision needs (up to floor
+ * + 1, and not for a contact).  The target's own (its grants to
+ * strangers and its pool) are read apart, once for a run of reserves:
+ * kps_budget_strangers(), kps_budget_pool().
  */
 struct kps_budget_facts {
 	int		 contact;	/* caller is a contact of target */
-	uint64_t	 strangers;	/* grants of target's keys to
-					   non-contacts since */
-	int64_t		 oldest;	/* the first of those (0: none) */
 	uint64_t	 held;		/* caller's open grants that expire
 					   after since */
 	int64_t		 held_first;	/* the first expiry of those */
-	uint64_t	 pool;		/* target's regular keys available
-					   or reserved, unexpired */
 	uint64_t	 available;	/* its regular available keys of
 					   device and suite */
 	int		 replay;	/* principal holds a live
@@ -364,6 +358,14 @@ struct kps_store_ops {
 		    size_t);
 	int	(*budget_facts)(struct kps_store *,
 		    const struct kps_budget_ask *, struct kps_budget_facts *);
+	int	(*budget_strangers)(struct kps_store *, const char *,
+		    int64_t, uint64_t *, int64_t *);
+	int	(*budget_pool)(struct kps_store *, const char *, int64_t,
+		    uint64_t, uint64_t *);
+	/* an op of several calls made atomic (NULL: an error ends the
+	   whole transaction anyway) */
+	int	(*mark)(struct kps_store *);
+	int	(*unmark)(struct kps_store *, int);
 	int	(*grant_add)(struct kps_store *, const struct kps_grant *);
 	int	(*grant_end)(struct kps_store *, const char *,
 		    const uint8_t *, int, int64_t);
@@ -722,6 +724,14 @@ int kps_budget_lock(struct kps_store *s, const char *const *targets,
 /* kps_budget_facts: the facts of a (see kps_budget_facts) into f. */
 int kps_budget_facts(struct kps_store *s, const struct kps_budget_ask *a,
     struct kps_budget_facts *f) KP_WUR;
+/* kps_budget_strangers: *n grants of target's keys (folded) to
+ * strangers after since, the first of them at *first (0: none). */
+int kps_budget_strangers(struct kps_store *s, const char *target,
+    int64_t since, uint64_t *n, int64_t *first) KP_WUR;
+/* kps_budget_pool: *n regular keys of canon (as registered) available
+ * or reserved, unexpired at now, counted up to limit only. */
+int kps_budget_pool(struct kps_store *s, const char *canon, int64_t now,
+    uint64_t limit, uint64_t *n) KP_WUR;
 /* kps_grant_add: log the grant g. */
 int kps_grant_add(struct kps_store *s, const struct kps_grant *g) KP_WUR;
 /* kps_grant_end: the open grant of ref to caller (folded user) ended
@@ -777,12 +787,32 @@ int kps_invite_add(struct kps_store *s, const uint8_t hash[32], int uses,
 int kps_invite_take(struct kps_store *s, const uint8_t hash[32],
     int give_back) KP_WUR;
 
+/*
+ * What a run of reserves learnt of its targets' budgets: valid while
+ * the run's transaction holds the targets' budget locks and nothing
+ * but budgeted reserves and claims runs in it (a reserve moves a key
+ * between available and reserved, both in the pool; a grant counts in
+ * memory as in the table).
+ */
+#define KPS_MEMO_MAX	64
+struct kps_budget_memo {
+	size_t	 n;
+	struct kps_budget_target {
+		char	 target[KP_MAX_USERNAME + 1];	/* folded */
+		uint64_t strangers;	/* grants to strangers in the window */
+		int64_t	 oldest;	/* the first of those, 0: none */
+		uint64_t pool;		/* counted, up to limit */
+		uint64_t limit;
+	} t[KPS_MEMO_MAX];
+};
+
 /* The limits of the drain budget, the server's settings (0: off). */
 struct kps_budget {
 	int	 share;		/* % of a target's pool to strangers */
 	int	 floor;		/* regular keys kept for contacts */
 	int	 cap;		/* a caller's held grants */
 	int64_t	 window;	/* seconds: 3600 */
+	struct kps_budget_memo *memo;	/* a run's, or NULL */
 };
 /* Why kps_reserve_budget() refused: its codes beyond lib's. */
 #define KPS_EBUDGET	(-200)	/* the target's budget is spent */

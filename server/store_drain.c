@@ -30,6 +30,37 @@ kps_budget_facts(struct kps_store *s, const struct kps_budget_ask *a,
 }
 
 int
+kps_budget_strangers(struct kps_store *s, const char *target, int64_t since,
+    uint64_t *n, int64_t *first)
+{
+	*n = 0;
+	*first = 0;
+	return s->ops->budget_strangers(s, target, since, n, first);
+}
+
+int
+kps_budget_pool(struct kps_store *s, const char *canon, int64_t now,
+    uint64_t limit, uint64_t *n)
+{
+	*n = 0;
+	return s->ops->budget_pool(s, canon, now, limit, n);
+}
+
+/* mark, unmark: the calls between them are one op (unmark's rc says
+ * whether it stands). */
+static int
+mark(struct kps_store *s)
+{
+	return s->ops->mark != NULL ? s->ops->mark(s) : KP_OK;
+}
+
+static int
+unmark(struct kps_store *s, int rc)
+{
+	return s->ops->unmark != NULL ? s->ops->unmark(s, rc) : rc;
+}
+
+int
 kps_grant_add(struct kps_store *s, const struct kps_grant *g)
 {
 	return s->ops->grant_add(s, g);
@@ -113,18 +144,99 @@ left(int64_t at, int64_t w, int64_t now)
 	return d < 1 ? 1 : d > 86400 ? 86400 : (int)d;
 }
 
+/* The keys a target's pool is counted up to beyond what admits one more
+ * stranger: so that a run of reserves counts it once. */
+#define POOL_SLACK	KPS_MEMO_MAX
+
+/* admits: 1 when a pool of pool keys lets a stranger in beside n. */
+static int
+admits(uint64_t pool, uint64_t n, int share)
+{
+	uint64_t	limit = pool * (uint64_t)share / 100;
+
+	return n < (limit < 1 ? 1 : limit);
+}
+
+/*
+ * target_facts: what the share decision needs of target (folded; canon
+ * as registered) at now, from b's memo when it knows enough, else read
+ * (and kept in the memo when there is room), into *t.  The pool is
+ * counted only up to where it admits POOL_SLACK more strangers than
+ * there are, and counted again when that is not enough.
+ */
+static int
+target_facts(struct kps_store *s, const struct kps_budget *b,
+    const char *target, const char *canon, int64_t now,
+    struct kps_budget_target **t, struct kps_budget_target *tmp)
+{
+	struct kps_budget_memo	*m = b->memo;
+	size_t			 i;
+	int			 rc;
+
+	*t = NULL;
+	for (i = 0; m != NULL && i < m->n; i++)
+		if (strcmp(m->t[i].target, target) == 0) {
+			*t = &m->t[i];
+			break;
+		}
+	if (*t != NULL && ((*t)->pool < (*t)->limit ||
+	    admits((*t)->pool, (*t)->strangers, b->share)))
+		return KP_OK;	/* exact, or it admits one more anyway */
+	if (*t == NULL) {
+		*t = m != NULL && m->n < KPS_MEMO_MAX ? &m->t[m->n++] : tmp;
+		memset(*t, 0, sizeof(**t));
+		snprintf((*t)->target, sizeof((*t)->target), "%s", target);
+		if ((rc = kps_budget_strangers(s, target, now - b->window,
+		    &(*t)->strangers, &(*t)->oldest)) != KP_OK)
+			goto fail;
+	}
+	(*t)->limit = ((*t)->strangers + POOL_SLACK + 1) * 100 /
+	    (uint64_t)b->share + 1;
+	if ((rc = kps_budget_pool(s, canon, now, (*t)->limit,
+	    &(*t)->pool)) == KP_OK)
+		return KP_OK;
+fail:
+	if (*t != tmp)		/* forgotten: the next asks again */
+		**t = m->t[--m->n];
+	return rc;
+}
+
+/* grant: log the grant of out to caller by r, a stranger to target
+ * when stranger is 1 (and then counted in target's budget t, if any). */
+static int
+grant(struct kps_store *s, const char *caller, const char *target,
+    const struct kps_reserve *r, const struct kps_reservation *out,
+    int stranger, struct kps_budget_target *t)
+{
+	struct kps_grant	g;
+	int			rc;
+
+	memset(&g, 0, sizeof(g));
+	g.caller = caller;
+	g.target = target;
+	g.device = out->device;
+	g.ref = out->ref;
+	g.stranger = stranger;
+	g.granted_at = r->now;
+	g.expires_at = out->expires_at;
+	if ((rc = kps_grant_add(s, &g)) != KP_OK || t == NULL)
+		return rc;
+	if (t->strangers++ == 0)
+		t->oldest = r->now;
+	return KP_OK;
+}
+
 int
 kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
     const struct kps_budget *b, struct kps_reservation *out, int *wait)
 {
 	struct kps_budget_ask	 a;
 	struct kps_budget_facts	 f;
+	struct kps_budget_target tmp, *t = NULL;
 	struct kps_reserve	 one = *r;
-	struct kps_grant	 g;
 	char			 caller[KP_MAX_USERNAME + 1];
 	char			 target[KP_MAX_USERNAME + 1];
 	char			 canon[KP_MAX_USERNAME + 1];
-	uint64_t		 limit;
 	int			 rc;
 
 	*wait = 0;
@@ -147,7 +259,6 @@ kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
 	a.since = r->now - b->window;
 	a.principal = r->caller;
 	a.request_id = r->request_id;
-	a.share = b->share;
 	a.floor = b->floor;
 	if ((rc = kps_budget_facts(s, &a, &f)) != KP_OK)
 		return rc;
@@ -159,30 +270,26 @@ kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
 		return KPS_ECAP;
 	}
 	if (!f.contact && b->share > 0) {
-		limit = f.pool * (uint64_t)b->share / 100;
-		if (limit < 1)
-			limit = 1;
-		if (f.strangers >= limit) {
-			*wait = left(f.oldest, b->window, r->now);
+		if ((rc = target_facts(s, b, target, canon, r->now, &t,
+		    &tmp)) != KP_OK)
+			return rc;
+		if (!admits(t->pool, t->strangers, b->share)) {
+			*wait = left(t->oldest, b->window, r->now);
 			return KPS_EBUDGET;
 		}
 	}
 	if (!f.contact && b->floor > 0 && f.available < (uint64_t)b->floor + 1)
 		one.last_resort_only = 1;
-	if ((rc = kps_reserve(s, &one, out)) != KP_OK)
+	if ((rc = mark(s)) != KP_OK)
+		return rc;
+	if ((rc = kps_reserve(s, &one, out)) != KP_OK) {
+		(void)unmark(s, rc);
 		return rc == KP_EEXHAUSTED && one.last_resort_only &&
 		    f.available > 0 ? KPS_EFLOOR : rc;
-	if (out->replayed)
-		return KP_OK;
-	memset(&g, 0, sizeof(g));
-	g.caller = caller;
-	g.target = target;
-	g.device = out->device;
-	g.ref = out->ref;
-	g.stranger = !f.contact;
-	g.granted_at = r->now;
-	g.expires_at = out->expires_at;
-	if ((rc = kps_grant_add(s, &g)) != KP_OK)
+	}
+	if (!out->replayed)
+		rc = grant(s, caller, target, r, out, !f.contact, t);
+	if ((rc = unmark(s, rc)) != KP_OK)
 		kps_reservation_clear(out);
 	return rc;
 }
@@ -282,10 +389,12 @@ kps_spend(struct kps_store *s, const char *caller,
 {
 	int	rc;
 
-	if ((rc = s->ops->spend(s, caller, ref, group_id, group_id_len,
-	    now)) != KP_OK)
+	if ((rc = mark(s)) != KP_OK)
 		return rc;
-	return kps_drain_spent(s, caller, ref, now);
+	if ((rc = s->ops->spend(s, caller, ref, group_id, group_id_len,
+	    now)) == KP_OK)
+		rc = kps_drain_spent(s, caller, ref, now);
+	return unmark(s, rc);
 }
 
 int
@@ -294,7 +403,9 @@ kps_release(struct kps_store *s, const char *caller,
 {
 	int	rc;
 
-	if ((rc = s->ops->release(s, caller, ref, now)) != KP_OK)
+	if ((rc = mark(s)) != KP_OK)
 		return rc;
-	return kps_drain_released(s, caller, ref, now);
+	if ((rc = s->ops->release(s, caller, ref, now)) == KP_OK)
+		rc = kps_drain_released(s, caller, ref, now);
+	return unmark(s, rc);
 }

@@ -36,7 +36,7 @@ enum kps_pg_stmt {
 	PG_LOAD_NONCE, PG_CENSUS_KEYS, PG_CENSUS_REST,
 	PG_USER_LIST, PG_USER_DEL, PG_USER_DEL_CONTACTS, PG_DEV_RETIRE, PG_DEV_SETKEY, PG_DEV_DEL,
 	/* the drain budget's (store_pg_drain.c) */
-	PG_DR_LOCK, PG_DR_FACTS, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
+	PG_DR_LOCK, PG_DR_FACTS, PG_DR_STRANGERS, PG_DR_POOL, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
 	PG_DR_GRANT_PRUNE, PG_DR_CONTACT_ADD, PG_DR_CONTACT_COUNT,
 	PG_DR_CONTACT_DEL, PG_DR_CONTACT_LIST, PG_DR_REG_FACTS,
 	PG_DR_REG_ADD, PG_DR_REG_PRUNE, PG_DR_INVITE_ADD, PG_DR_INVITE_TAKE,
@@ -156,6 +156,10 @@ int kps_pg_budget_lock(struct kps_store *b, const char *const *targets,
     size_t n);
 int kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
     struct kps_budget_facts *f);
+int kps_pg_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first);
+int kps_pg_budget_pool(struct kps_store *b, const char *canon, int64_t now,
+    uint64_t limit, uint64_t *n);
 int kps_pg_grant_add(struct kps_store *b, const struct kps_grant *g);
 int kps_pg_grant_end(struct kps_store *b, const char *caller,
     const uint8_t *ref, int how, int64_t now);

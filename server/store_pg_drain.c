@@ -70,7 +70,6 @@ kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *q,
 	kps_pg_arg_i64(&a, q->since);
 	kps_pg_arg_text(&a, q->principal);
 	kps_pg_arg_text(&a, q->request_id);
-	kps_pg_arg_i32(&a, q->share);
 	kps_pg_arg_i32(&a, q->floor);
 	if ((r = kps_pg_run(s, PG_DR_FACTS, &a)) == NULL)
 		return KP_EDB;
@@ -79,13 +78,56 @@ kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *q,
 		return kps_pg_err(s, "budget");
 	}
 	f->contact = kps_pg_int(r, 0, 0) != 0;
-	f->strangers = (uint64_t)kps_pg_int(r, 0, 1);
-	f->oldest = kps_pg_int(r, 0, 2);
-	f->held = (uint64_t)kps_pg_int(r, 0, 3);
-	f->held_first = kps_pg_int(r, 0, 4);
-	f->pool = (uint64_t)kps_pg_int(r, 0, 5);
-	f->available = (uint64_t)kps_pg_int(r, 0, 6);
-	f->replay = kps_pg_int(r, 0, 7) != 0;
+	f->held = (uint64_t)kps_pg_int(r, 0, 1);
+	f->held_first = kps_pg_int(r, 0, 2);
+	f->available = (uint64_t)kps_pg_int(r, 0, 3);
+	f->replay = kps_pg_int(r, 0, 4) != 0;
+	PQclear(r);
+	return KP_OK;
+}
+
+int
+kps_pg_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, target);
+	kps_pg_arg_i64(&a, since);
+	if ((r = kps_pg_run(s, PG_DR_STRANGERS, &a)) == NULL)
+		return KP_EDB;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return kps_pg_err(s, "budget");
+	}
+	*n = (uint64_t)kps_pg_int(r, 0, 0);
+	*first = kps_pg_int(r, 0, 1);
+	PQclear(r);
+	return KP_OK;
+}
+
+int
+kps_pg_budget_pool(struct kps_store *b, const char *canon, int64_t now,
+    uint64_t limit, uint64_t *n)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, canon);
+	kps_pg_arg_i64(&a, now);
+	kps_pg_arg_i64(&a, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	if ((r = kps_pg_run(s, PG_DR_POOL, &a)) == NULL)
+		return KP_EDB;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return kps_pg_err(s, "budget");
+	}
+	*n = (uint64_t)kps_pg_int(r, 0, 0);
 	PQclear(r);
 	return KP_OK;
 }

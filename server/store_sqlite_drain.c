@@ -21,32 +21,28 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	 */
 	[SQ_DR_FACTS - SQ_DRAIN_FIRST] = "SELECT "
 	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
-	    "contact = ?1), "
-	    "(SELECT count(*) FROM grants WHERE target = ?2 AND "
-	    "stranger = 1 AND granted_at > ?7), "
-	    "(SELECT min(granted_at) FROM grants WHERE target = ?2 AND "
-	    "stranger = 1 AND granted_at > ?7), "
+	    "contact = ?1) AS contact, "
 	    "(SELECT count(*) FROM grants WHERE caller = ?1 AND ended = 0 "
 	    "AND expires_at > ?7), "
 	    "(SELECT min(expires_at) FROM grants WHERE caller = ?1 AND "
 	    "ended = 0 AND expires_at > ?7), "
 	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
-	    "username = ?3 AND status IN ('available', 'reserved') AND "
-	    "last_resort = 0 AND not_after > ?6 LIMIT CASE WHEN ?10 = 0 OR "
-	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
-	    "contact = ?1) THEN 0 ELSE ((SELECT count(*) FROM grants WHERE "
-	    "target = ?2 AND stranger = 1 AND granted_at > ?7) + 1) * 100 / "
-	    "?10 + 1 END)), "
-	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
 	    "username = ?3 AND status = 'available' AND last_resort = 0 AND "
-	    "not_after > ?6 AND (?4 IS NULL OR device = ?4) AND "
-	    "(?5 = 0 OR ciphersuite = ?5) LIMIT CASE WHEN ?11 = 0 OR "
+	    "+not_after > ?6 AND (?4 IS NULL OR device = ?4) AND "
+	    "(?5 = 0 OR ciphersuite = ?5) LIMIT CASE WHEN ?10 = 0 OR "
 	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
-	    "contact = ?1) THEN 0 ELSE ?11 + 1 END)), "
+	    "contact = ?1) THEN 0 ELSE ?10 + 1 END)), "
 	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?8 AND "
 	    "request_id = ?9 AND username = ?3 AND status = 'reserved' AND "
 	    "reservation_expires_at > ?6 AND (?4 IS NULL OR device = ?4) "
 	    "AND (?5 = 0 OR ciphersuite = ?5))",
+	[SQ_DR_STRANGERS - SQ_DRAIN_FIRST] = "SELECT count(*), "
+	    "min(granted_at) FROM grants WHERE target = ?1 AND "
+	    "stranger = 1 AND granted_at > ?2",
+	[SQ_DR_POOL - SQ_DRAIN_FIRST] = "SELECT count(*) FROM (SELECT 1 "
+	    "FROM keypackages WHERE username = ?1 AND status IN "
+	    "('available', 'reserved') AND last_resort = 0 AND "
+	    "+not_after > ?2 LIMIT ?3)",
 	[SQ_DR_GRANT_ADD - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
 	    "target, device, ref, stranger, granted_at, expires_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -109,22 +105,88 @@ kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
 	sqlite3_bind_text(st, 8, a->principal, -1, SQLITE_STATIC);
 	if (a->request_id != NULL)
 		sqlite3_bind_text(st, 9, a->request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 10, a->share);
-	sqlite3_bind_int(st, 11, a->floor);
+	sqlite3_bind_int(st, 10, a->floor);
 	if ((x = sqlite3_step(st)) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return kps_sq_err(s, "budget");
 	}
 	f->contact = sqlite3_column_int(st, 0);
-	f->strangers = (uint64_t)sqlite3_column_int64(st, 1);
-	f->oldest = sqlite3_column_int64(st, 2);
-	f->held = (uint64_t)sqlite3_column_int64(st, 3);
-	f->held_first = sqlite3_column_int64(st, 4);
-	f->pool = (uint64_t)sqlite3_column_int64(st, 5);
-	f->available = (uint64_t)sqlite3_column_int64(st, 6);
-	f->replay = sqlite3_column_int(st, 7);
+	f->held = (uint64_t)sqlite3_column_int64(st, 1);
+	f->held_first = sqlite3_column_int64(st, 2);
+	f->available = (uint64_t)sqlite3_column_int64(st, 3);
+	f->replay = sqlite3_column_int(st, 4);
 	sqlite3_reset(st);
 	return KP_OK;
+}
+
+int
+kps_sq_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+
+	if ((st = kps_sq_stmt(s, SQ_DR_STRANGERS)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return kps_sq_err(s, "budget");
+	}
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	*first = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return KP_OK;
+}
+
+int
+kps_sq_budget_pool(struct kps_store *b, const char *canon, int64_t now,
+    uint64_t limit, uint64_t *n)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+
+	if ((st = kps_sq_stmt(s, SQ_DR_POOL)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX :
+	    (int64_t)limit);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return kps_sq_err(s, "budget");
+	}
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return KP_OK;
+}
+
+int
+kps_sq_mark(struct kps_store *b)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	int		 own, rc;
+
+	if (s->nmarks >= (int)(8 * sizeof(s->marks)))
+		return KP_EDB;
+	if ((rc = kps_sq_op_begin(s, &own)) != KP_OK)
+		return rc;
+	s->marks = (s->marks & ~(1u << s->nmarks)) |
+	    (unsigned)(own != 0) << s->nmarks;
+	s->nmarks++;
+	return KP_OK;
+}
+
+int
+kps_sq_unmark(struct kps_store *b, int rc)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+
+	if (s->nmarks == 0)
+		return KP_EDB;
+	s->nmarks--;
+	return kps_sq_op_end(s, (s->marks >> s->nmarks) & 1, rc);
 }
 
 int

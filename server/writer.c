@@ -183,6 +183,7 @@ kps_budget_conf(struct kps_budget *b)
 	b->floor = kps_conf.contact_floor;
 	b->cap = kps_conf.caller_cap;
 	b->window = KPS_BUDGET_WINDOW;
+	b->memo = NULL;
 }
 
 /*
@@ -281,6 +282,7 @@ run_one(struct kps_job *j, int64_t now)
 	case KPS_JOB_CLAIM:
 		j->reserve.now = now;
 		kps_budget_conf(&b);
+		b.memo = NULL;
 		j->rc = kps_claim_budget(wdb, &j->reserve, &b, j->claim,
 		    &j->wait);
 		break;
@@ -309,8 +311,10 @@ run_one(struct kps_job *j, int64_t now)
 #define RUN_MAX	64
 
 /*
- * run: do job j, or j and the reserves that follow it, at once (one
- * round trip on PostgreSQL); the last job done.
+ * run: do job j, or j and the reserves (and, under the drain budget,
+ * claims) that follow it: at once (one round trip on PostgreSQL), or
+ * under the budget one after the other with one look at each target's
+ * budget; the last job done.
  */
 static struct kps_job *
 run(struct kps_job *j, int64_t now)
@@ -320,23 +324,41 @@ run(struct kps_job *j, int64_t now)
 	struct kps_job			*who[RUN_MAX], *last = j;
 	int				 rc[RUN_MAX];
 	size_t				 n = 0, i;
-
 	struct kps_budget		 b;
+	struct kps_budget_memo		 memo;
+	int				 budget;
 
-	if (j->kind != KPS_JOB_RESERVE) {
+	kps_budget_conf(&b);
+	budget = b.share > 0 || b.floor > 0 || b.cap > 0;
+	if (j->kind != KPS_JOB_RESERVE &&
+	    !(budget && j->kind == KPS_JOB_CLAIM)) {
 		if (ready(j, now))
 			run_one(j, now);
 		return j;
 	}
-	kps_budget_conf(&b);
-	if (b.share > 0 || b.floor > 0 || b.cap > 0) {
-		/* each reserve asks its budget first: one at a time */
-		if (ready(j, now)) {
+	if (budget) {
+		/*
+		 * Each reserve asks its budget, one after the other; the
+		 * run's memo reads a target's grants and pool once.
+		 */
+		memo.n = 0;
+		b.memo = &memo;
+		for (; j != NULL && (j->kind == KPS_JOB_RESERVE ||
+		    j->kind == KPS_JOB_CLAIM) && n < RUN_MAX;
+		    last = j, j = j->next, n++) {
+			if (!ready(j, now))
+				continue;
 			j->reserve.now = now;
-			j->rc = kps_reserve_budget(wdb, &j->reserve, &b,
-			    &j->res, &j->wait);
+			if (j->kind == KPS_JOB_CLAIM)
+				j->rc = kps_claim_budget(wdb, &j->reserve, &b,
+				    j->claim, &j->wait);
+			else
+				j->rc = kps_reserve_budget(wdb, &j->reserve,
+				    &b, &j->res, &j->wait);
+			if (!kps_store_in_batch(wdb))
+				return j;	/* rolled back: see the caller */
 		}
-		return j;
+		return last;
 	}
 	for (; j != NULL && j->kind == KPS_JOB_RESERVE && n < RUN_MAX;
 	    last = j, j = j->next) {
