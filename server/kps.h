@@ -86,10 +86,17 @@ kps_fold(char out[KP_MAX_PRINCIPAL + 1], const char *name)
  * A signed request as replays see it: its signer (the principal,
  * folded), nonce and created; a replay repeats all three.
  */
+/* A job's signer is no longer what signed it: its device was removed
+ * or given another key after the request was authenticated. */
+#define KPS_EKEYGONE	(-210)
+
 struct kps_sig {
 	char	 keyid[KP_MAX_PRINCIPAL + 1];
 	char	 nonce[KPS_MAX_NONCE + 1];
 	int64_t	 created;
+	uint8_t	 pk[32];	/* the key it was verified with */
+	int	 keyed;		/* pk was the device's in the store (not
+				   one a registration brings) */
 };
 
 /* The work the single writer thread does, in group commits. */

@@ -177,6 +177,15 @@ struct kps_census {
 	uint64_t tombstones[2];		/* of refs, of init keys */
 };
 
+/* A device's key to check with others (kps_device_check_many). */
+struct kps_keycheck {
+	const char	*user;
+	const char	*device;
+	const uint8_t	*pk;		/* the key it signed with */
+	int		 rc;		/* KP_OK: it is the device's key
+					   still; KP_ENOTFOUND: it is not */
+};
+
 /* A nonce to remember with others (kps_nonce_add_many). */
 struct kps_nonce {
 	const char	*keyid;		/* folded */
@@ -322,6 +331,8 @@ struct kps_store_ops {
 		    int64_t);
 	int	(*nonce_add_many)(struct kps_store *, struct kps_nonce *,
 		    size_t);
+	int	(*device_check_many)(struct kps_store *,
+		    struct kps_keycheck *, size_t);
 	int	(*nonce_seen)(struct kps_store *, const char *, const char *,
 		    int64_t);
 	int	(*nonce_prune)(struct kps_store *, int64_t, int, uint64_t *);
@@ -543,6 +554,15 @@ int kps_nonce_seen(struct kps_store *s, const char *keyid, const char *nonce,
     int64_t created) KP_WUR;
 int kps_nonce_prune(struct kps_store *s, int64_t before, int max,
     uint64_t *n) KP_WUR;
+
+/*
+ * kps_device_check_many: whether each of the n devices of v has the key
+ * it names still (a device removed or given another key since its
+ * request was authenticated has not), in one go where the backend can;
+ * each one's answer in v[i].rc.  KP_OK, or the error that stopped them.
+ */
+int kps_device_check_many(struct kps_store *s, struct kps_keycheck *v,
+    size_t n) KP_WUR;
 
 /*
  * kps_nonce_add_many: kps_nonce_add of each of the n nonces of v, in

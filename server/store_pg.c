@@ -645,6 +645,7 @@ static const struct kps_store_ops pg_ops = {
 	.device_drop = kps_pg_device_drop,
 	.nonce_add = kps_pg_nonce_add,
 	.nonce_add_many = kps_pg_nonce_add_many,
+	.device_check_many = kps_pg_device_check_many,
 	.nonce_seen = kps_pg_nonce_seen,
 	.nonce_prune = kps_pg_nonce_prune,
 	.rate_take = kps_pg_rate_take,

@@ -154,6 +154,8 @@ int kps_pg_rate_prune(struct kps_store *b, int64_t now_ms, int max,
 /* The drain budget (store_pg_drain.c, see store.h). */
 int kps_pg_budget_lock(struct kps_store *b, const char *const *targets,
     size_t n);
+int kps_pg_device_check_many(struct kps_store *b, struct kps_keycheck *v,
+    size_t n);
 int kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
     struct kps_budget_facts *f);
 int kps_pg_budget_strangers(struct kps_store *b, const char *target,

@@ -623,6 +623,7 @@ static const struct kps_store_ops sqlite_ops = {
 	.nonce_add = kps_sq_nonce_add,
 	.nonce_seen = kps_sq_nonce_seen,
 	.nonce_add_many = NULL,		/* one at a time: no round trips */
+	.device_check_many = NULL,	/* likewise */
 	.nonce_prune = kps_sq_nonce_prune,
 	.rate_take = kps_sq_rate_take,
 	.rate_prune = kps_sq_rate_prune,

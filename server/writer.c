@@ -58,6 +58,48 @@ limited(const struct kps_job *j)
 static int	lock_budgets(struct kps_job *);
 
 /*
+ * recheck: the signed jobs from first on (n jobs in all) whose device
+ * was removed or given another key since their request was
+ * authenticated (that read the key outside the writer's transaction)
+ * fail with KPS_EKEYGONE, and do nothing.
+ */
+static int
+recheck(struct kps_job *first, size_t n)
+{
+	struct kps_keycheck	*v;
+	struct kps_job		*j, **jobs;
+	char			(*who)[2][KP_MAX_PRINCIPAL + 1];
+	size_t			 i, k = 0;
+	int			 rc = KP_ENOMEM;
+
+	v = calloc(n, sizeof(*v));
+	jobs = calloc(n, sizeof(*jobs));
+	who = calloc(n, sizeof(*who));
+	if (v == NULL || jobs == NULL || who == NULL)
+		goto out;
+	for (j = first; j != NULL; j = j->next)
+		if (j->sig != NULL && j->sig->keyed && j->sig_rc == KP_OK &&
+		    kp_principal_parse(j->sig->keyid, who[k][0],
+		    who[k][1]) == KP_OK) {
+			v[k].user = who[k][0];
+			v[k].device = who[k][1];
+			v[k].pk = j->sig->pk;
+			jobs[k++] = j;
+		}
+	if ((rc = kps_device_check_many(wdb, v, k)) != KP_OK)
+		goto out;
+	for (i = 0; i < k; i++)
+		if (v[i].rc != KP_OK) {
+			jobs[i]->sig_rc = KPS_EKEYGONE;
+		}
+out:
+	free(who);
+	free(jobs);
+	free(v);
+	return rc;
+}
+
+/*
  * admit: what a batch asks first of its jobs from first on, at once
  * (one round trip each on PostgreSQL): the nonces of their signatures,
  * then a token of the rate limit for each reserve whose nonce was new,
@@ -94,9 +136,12 @@ admit(struct kps_job *first)
 		}
 	if ((rc = kps_nonce_add_many(wdb, v, i)) != KP_OK)
 		goto out;
-	for (j = first, i = 0, k = 0; j != NULL; j = j->next) {
+	for (j = first, i = 0; j != NULL; j = j->next)
 		if (j->sig != NULL)
 			j->sig_rc = v[i++].rc;
+	if ((rc = recheck(first, n)) != KP_OK)
+		goto out;
+	for (j = first, k = 0; j != NULL; j = j->next) {
 		if (!limited(j) || j->sig_rc != KP_OK)
 			continue;
 		/* the caller's user: its devices share one bucket */
