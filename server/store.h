@@ -777,8 +777,8 @@ int kps_contact_remove(struct kps_store *s, const char *owner,
 int kps_contact_list(struct kps_store *s, const char *owner,
     char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n) KP_WUR;
 /* kps_drain_spent: what caller's spend of ref (done) means to the
- * budget: the caller and the key's owner are contacts, its grant is
- * spent. */
+ * budget: the key's owner is the caller's contact (not the other way
+ * round), the caller's grant is spent. */
 int kps_drain_spent(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
 /* kps_drain_released: caller's grant of ref was given back at now. */

@@ -348,9 +348,12 @@ kps_drain_spent(struct kps_store *s, const char *caller,
 	kps_key_clear(&k);
 	if (strcmp(who, owner) == 0)
 		return KP_OK;
-	if ((rc = kps_contact_add(s, owner, who, KPS_CONTACT_SPEND, now)) !=
-	    KP_OK ||
-	    (rc = kps_contact_add(s, who, owner, KPS_CONTACT_SPEND, now)) !=
+	/*
+	 * The spender put the owner in a group: the owner is the
+	 * spender's contact.  Not the other way round: that would let a
+	 * stranger make itself the owner's contact with one spend.
+	 */
+	if ((rc = kps_contact_add(s, who, owner, KPS_CONTACT_SPEND, now)) !=
 	    KP_OK)
 		return rc;
 	return kps_grant_end(s, who, ref, KPS_GRANT_SPENT, now);
