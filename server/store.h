@@ -257,25 +257,25 @@ struct kps_grant {
 #define KPS_GRANT_SPENT		1
 #define KPS_GRANT_RELEASED	2
 
-/* What the budget asks about one reserve (kps_budget_facts). */
+/* What the budget asks about one reserve (kps_budget_facts_many). */
 struct kps_budget_ask {
 	const char	*caller;	/* folded user */
 	const char	*target;	/* folded user */
-	const char	*canon;		/* target as registered */
 	const char	*device;	/* a device of target, or NULL */
 	uint16_t	 suite;		/* or 0 */
 	int64_t		 now;
 	int64_t		 since;		/* the window's start */
 	const char	*principal;	/* the caller's device */
 	const char	*request_id;	/* or NULL */
-	int		 floor;		/* keys kept for contacts, 0: none */
+	uint64_t	 available_limit; /* count available keys up to
+					   this (0: not at all) */
 };
 /*
  * The facts of one reserve against the budget that are the caller's.
- * available is counted only as far as the decision needs (up to floor
- * + 1, and not for a contact).  The target's own (its grants to
- * strangers and its pool) are read apart, once for a run of reserves:
- * kps_budget_strangers(), kps_budget_pool().
+ * available is counted only as far as the decision needs (up to
+ * available_limit, and not for a contact).  The target's own (its
+ * grants to strangers and its pool) are read apart, once for a run of
+ * reserves: kps_budget_strangers(), kps_budget_pool().
  */
 struct kps_budget_facts {
 	int		 contact;	/* caller is a contact of target */
@@ -369,6 +369,9 @@ struct kps_store_ops {
 		    size_t);
 	int	(*budget_facts)(struct kps_store *,
 		    const struct kps_budget_ask *, struct kps_budget_facts *);
+	int	(*budget_facts_many)(struct kps_store *,
+		    const struct kps_budget_ask *, struct kps_budget_facts *,
+		    size_t);
 	int	(*budget_strangers)(struct kps_store *, const char *,
 		    int64_t, uint64_t *, int64_t *);
 	int	(*budget_pool)(struct kps_store *, const char *, int64_t,
@@ -378,6 +381,8 @@ struct kps_store_ops {
 	int	(*mark)(struct kps_store *);
 	int	(*unmark)(struct kps_store *, int);
 	int	(*grant_add)(struct kps_store *, const struct kps_grant *);
+	int	(*grant_add_many)(struct kps_store *,
+		    const struct kps_grant *, size_t);
 	int	(*grant_end)(struct kps_store *, const char *,
 		    const uint8_t *, int, int64_t);
 	int	(*grant_prune)(struct kps_store *, int64_t, int, uint64_t *);
@@ -741,19 +746,24 @@ int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;
  */
 int kps_budget_lock(struct kps_store *s, const char *const *targets,
     size_t n) KP_WUR;
-/* kps_budget_facts: the facts of a (see kps_budget_facts) into f. */
-int kps_budget_facts(struct kps_store *s, const struct kps_budget_ask *a,
-    struct kps_budget_facts *f) KP_WUR;
+/* kps_budget_facts_many: the facts of each of the n asks of a (see
+ * kps_budget_facts) into f[i], in one go where the backend can (one
+ * round trip on PostgreSQL). */
+int kps_budget_facts_many(struct kps_store *s, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f, size_t n) KP_WUR;
 /* kps_budget_strangers: *n grants of target's keys (folded) to
  * strangers after since, the first of them at *first (0: none). */
 int kps_budget_strangers(struct kps_store *s, const char *target,
     int64_t since, uint64_t *n, int64_t *first) KP_WUR;
-/* kps_budget_pool: *n regular keys of canon (as registered) available
- * or reserved, unexpired at now, counted up to limit only. */
-int kps_budget_pool(struct kps_store *s, const char *canon, int64_t now,
+/* kps_budget_pool: *n regular keys of target (folded) available or
+ * reserved, unexpired at now, counted up to limit only. */
+int kps_budget_pool(struct kps_store *s, const char *target, int64_t now,
     uint64_t limit, uint64_t *n) KP_WUR;
-/* kps_grant_add: log the grant g. */
+/* kps_grant_add: log the grant g; kps_grant_add_many the n grants of g,
+ * in one go where the backend can. */
 int kps_grant_add(struct kps_store *s, const struct kps_grant *g) KP_WUR;
+int kps_grant_add_many(struct kps_store *s, const struct kps_grant *g,
+    size_t n) KP_WUR;
 /* kps_grant_end: the open grant of ref to caller (folded user) ended
  * how (KPS_GRANT_SPENT or RELEASED) by now; none is KP_OK too.  A grant
  * whose reservation lapsed before now stays open: it counts against
@@ -852,6 +862,19 @@ struct kps_budget {
 int kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
     const struct kps_budget *b, struct kps_reservation *out, int *wait)
     KP_WUR;
+/*
+ * kps_reserve_budget_many: kps_reserve_budget() of each of the n
+ * reserves r[i] into out[i], its result in rcs[i] and wait[i], in order,
+ * in three round trips on PostgreSQL (the callers' facts, the reserves,
+ * the grants) and one look at each target's budget (b->memo).  A
+ * reserve is decided with the facts read before the run and what the
+ * run's earlier reserves were admitted to take.  KP_OK, or the error
+ * that stopped them: then no out holds anything, and reserves may
+ * stand without their grants (undo the transaction).
+ */
+int kps_reserve_budget_many(struct kps_store *s,
+    const struct kps_reserve *const *r, const struct kps_budget *b,
+    struct kps_reservation **out, int *rcs, int *wait, size_t n) KP_WUR;
 /*
  * kps_claim_budget: kps_claim() with each device's reserve made by
  * kps_reserve_budget(): a device refused by the floor is listed as

@@ -158,9 +158,13 @@ int kps_pg_device_check_many(struct kps_store *b, struct kps_keycheck *v,
     size_t n);
 int kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
     struct kps_budget_facts *f);
+int kps_pg_budget_facts_many(struct kps_store *b,
+    const struct kps_budget_ask *a, struct kps_budget_facts *f, size_t n);
+int kps_pg_grant_add_many(struct kps_store *b, const struct kps_grant *g,
+    size_t n);
 int kps_pg_budget_strangers(struct kps_store *b, const char *target,
     int64_t since, uint64_t *n, int64_t *first);
-int kps_pg_budget_pool(struct kps_store *b, const char *canon, int64_t now,
+int kps_pg_budget_pool(struct kps_store *b, const char *target, int64_t now,
     uint64_t limit, uint64_t *n);
 int kps_pg_grant_add(struct kps_store *b, const struct kps_grant *g);
 int kps_pg_grant_end(struct kps_store *b, const char *caller,

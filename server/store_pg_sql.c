@@ -523,30 +523,35 @@ static const struct {
 	 * caller's principal, $9 its request_id or NULL
 	 */
 	[PG_DR_LOCK] = { "SELECT pg_advisory_xact_lock($1)", "i" },
+	/* $1 caller, $2 target (folded users), $3 device, $4 suite, $5
+	 * now, $6 since, $7 principal, $8 request_id, $9 available_limit */
 	[PG_DR_FACTS] = { "SELECT "
 	    "EXISTS (SELECT 1 FROM contacts WHERE owner = $2 AND "
 	    "contact = $1), "
 	    "(SELECT count(*) FROM grants WHERE caller = $1 AND ended = 0 "
-	    "AND expires_at > $7), "
+	    "AND expires_at > $6), "
 	    "(SELECT min(expires_at) FROM grants WHERE caller = $1 AND "
-	    "ended = 0 AND expires_at > $7), "
+	    "ended = 0 AND expires_at > $6), "
 	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
-	    "username = $3 AND status = 'available' AND NOT last_resort AND "
-	    "not_after > $6 AND ($4::text IS NULL OR device = $4) AND "
-	    "($5 = 0 OR ciphersuite = $5) LIMIT CASE WHEN $10 = 0 OR "
-	    "EXISTS (SELECT 1 FROM contacts WHERE owner = $2 AND "
-	    "contact = $1) THEN 0 ELSE $10 + 1 END) v), "
-	    "EXISTS (SELECT 1 FROM keypackages WHERE $9::text IS NOT NULL "
-	    "AND reserved_by = $8 AND request_id = $9 AND username = $3 AND "
-	    "status = 'reserved' AND reservation_expires_at > $6 AND "
-	    "($4::text IS NULL OR device = $4) AND "
-	    "($5 = 0 OR ciphersuite = $5))",
-	    "tttt" "nii" "tt" "n" },
+	    "username = (SELECT name FROM users WHERE folded = $2) AND "
+	    "status = 'available' AND NOT last_resort AND "
+	    "not_after > $5 AND ($3::text IS NULL OR device = $3) AND "
+	    "($4 = 0 OR ciphersuite = $4) LIMIT CASE WHEN EXISTS (SELECT 1 "
+	    "FROM contacts WHERE owner = $2 AND contact = $1) THEN 0 "
+	    "ELSE $9 END) v), "
+	    "EXISTS (SELECT 1 FROM keypackages WHERE $8::text IS NOT NULL "
+	    "AND reserved_by = $7 AND request_id = $8 AND "
+	    "username = (SELECT name FROM users WHERE folded = $2) AND "
+	    "status = 'reserved' AND reservation_expires_at > $5 AND "
+	    "($3::text IS NULL OR device = $3) AND "
+	    "($4 = 0 OR ciphersuite = $4))",
+	    "ttt" "nii" "tt" "i" },
 	[PG_DR_STRANGERS] = { "SELECT count(*), min(granted_at) FROM grants "
 	    "WHERE target = $1 AND stranger AND granted_at > $2", "ti" },
 	[PG_DR_POOL] = { "SELECT count(*) FROM (SELECT 1 FROM keypackages "
-	    "WHERE username = $1 AND status IN ('available', 'reserved') AND "
-	    "NOT last_resort AND not_after > $2 LIMIT $3) p", "tii" },
+	    "WHERE username = (SELECT name FROM users WHERE folded = $1) AND "
+	    "status IN ('available', 'reserved') AND NOT last_resort AND "
+	    "not_after > $2 LIMIT $3) p", "tii" },
 	[PG_DR_GRANT_ADD] = { "INSERT INTO grants (caller, target, device, "
 	    "ref, stranger, granted_at, expires_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7)", "tttblii" },

@@ -127,7 +127,7 @@ int kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
     struct kps_budget_facts *f);
 int kps_sq_budget_strangers(struct kps_store *b, const char *target,
     int64_t since, uint64_t *n, int64_t *first);
-int kps_sq_budget_pool(struct kps_store *b, const char *canon, int64_t now,
+int kps_sq_budget_pool(struct kps_store *b, const char *target, int64_t now,
     uint64_t limit, uint64_t *n);
 int kps_sq_mark(struct kps_store *b);
 int kps_sq_unmark(struct kps_store *b, int rc);

@@ -19,30 +19,34 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	 * ?8 the caller's principal, ?9 its request_id or NULL,
 	 * ?10 the strangers' share, ?11 the contacts' floor
 	 */
+	/* ?1 caller, ?2 target (folded users), ?3 device, ?4 suite, ?5
+	 * now, ?6 since, ?7 principal, ?8 request_id, ?9 available_limit */
 	[SQ_DR_FACTS - SQ_DRAIN_FIRST] = "SELECT "
 	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
-	    "contact = ?1) AS contact, "
+	    "contact = ?1), "
 	    "(SELECT count(*) FROM grants WHERE caller = ?1 AND ended = 0 "
-	    "AND expires_at > ?7), "
+	    "AND expires_at > ?6), "
 	    "(SELECT min(expires_at) FROM grants WHERE caller = ?1 AND "
-	    "ended = 0 AND expires_at > ?7), "
+	    "ended = 0 AND expires_at > ?6), "
 	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
-	    "username = ?3 AND status = 'available' AND last_resort = 0 AND "
-	    "+not_after > ?6 AND (?4 IS NULL OR device = ?4) AND "
-	    "(?5 = 0 OR ciphersuite = ?5) LIMIT CASE WHEN ?10 = 0 OR "
-	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
-	    "contact = ?1) THEN 0 ELSE ?10 + 1 END)), "
-	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?8 AND "
-	    "request_id = ?9 AND username = ?3 AND status = 'reserved' AND "
-	    "reservation_expires_at > ?6 AND (?4 IS NULL OR device = ?4) "
-	    "AND (?5 = 0 OR ciphersuite = ?5))",
+	    "username = (SELECT name FROM users WHERE folded = ?2) AND "
+	    "status = 'available' AND last_resort = 0 AND "
+	    "+not_after > ?5 AND (?3 IS NULL OR device = ?3) AND "
+	    "(?4 = 0 OR ciphersuite = ?4) LIMIT CASE WHEN EXISTS (SELECT 1 "
+	    "FROM contacts WHERE owner = ?2 AND contact = ?1) THEN 0 "
+	    "ELSE ?9 END)), "
+	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?7 AND "
+	    "request_id = ?8 AND username = (SELECT name FROM users WHERE "
+	    "folded = ?2) AND status = 'reserved' AND "
+	    "reservation_expires_at > ?5 AND (?3 IS NULL OR device = ?3) "
+	    "AND (?4 = 0 OR ciphersuite = ?4))",
 	[SQ_DR_STRANGERS - SQ_DRAIN_FIRST] = "SELECT count(*), "
 	    "min(granted_at) FROM grants WHERE target = ?1 AND "
 	    "stranger = 1 AND granted_at > ?2",
 	[SQ_DR_POOL - SQ_DRAIN_FIRST] = "SELECT count(*) FROM (SELECT 1 "
-	    "FROM keypackages WHERE username = ?1 AND status IN "
-	    "('available', 'reserved') AND last_resort = 0 AND "
-	    "+not_after > ?2 LIMIT ?3)",
+	    "FROM keypackages WHERE username = (SELECT name FROM users "
+	    "WHERE folded = ?1) AND status IN ('available', 'reserved') AND "
+	    "last_resort = 0 AND +not_after > ?2 LIMIT ?3)",
 	[SQ_DR_GRANT_ADD - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
 	    "target, device, ref, stranger, granted_at, expires_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -96,16 +100,16 @@ kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
 		return KP_EDB;
 	sqlite3_bind_text(st, 1, a->caller, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, a->target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, a->canon, -1, SQLITE_STATIC);
 	if (a->device != NULL)
-		sqlite3_bind_text(st, 4, a->device, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, a->suite);
-	sqlite3_bind_int64(st, 6, a->now);
-	sqlite3_bind_int64(st, 7, a->since);
-	sqlite3_bind_text(st, 8, a->principal, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, a->device, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, a->suite);
+	sqlite3_bind_int64(st, 5, a->now);
+	sqlite3_bind_int64(st, 6, a->since);
+	sqlite3_bind_text(st, 7, a->principal, -1, SQLITE_STATIC);
 	if (a->request_id != NULL)
-		sqlite3_bind_text(st, 9, a->request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 10, a->floor);
+		sqlite3_bind_text(st, 8, a->request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, a->available_limit > INT64_MAX ?
+	    INT64_MAX : (int64_t)a->available_limit);
 	if ((x = sqlite3_step(st)) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return kps_sq_err(s, "budget");
@@ -141,7 +145,7 @@ kps_sq_budget_strangers(struct kps_store *b, const char *target,
 }
 
 int
-kps_sq_budget_pool(struct kps_store *b, const char *canon, int64_t now,
+kps_sq_budget_pool(struct kps_store *b, const char *target, int64_t now,
     uint64_t limit, uint64_t *n)
 {
 	struct kps_sq	*s = (struct kps_sq *)b;
@@ -149,7 +153,7 @@ kps_sq_budget_pool(struct kps_store *b, const char *canon, int64_t now,
 
 	if ((st = kps_sq_stmt(s, SQ_DR_POOL)) == NULL)
 		return KP_EDB;
-	sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX :
 	    (int64_t)limit);

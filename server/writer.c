@@ -367,7 +367,7 @@ run(struct kps_job *j, int64_t now)
 	const struct kps_reserve	*r[RUN_MAX];
 	struct kps_reservation		*out[RUN_MAX];
 	struct kps_job			*who[RUN_MAX], *last = j;
-	int				 rc[RUN_MAX];
+	int				 rc[RUN_MAX], wait[RUN_MAX];
 	size_t				 n = 0, i;
 	struct kps_budget		 b;
 	struct kps_budget_memo		 memo;
@@ -383,25 +383,38 @@ run(struct kps_job *j, int64_t now)
 	}
 	if (budget) {
 		/*
-		 * Each reserve asks its budget, one after the other; the
-		 * run's memo reads a target's grants and pool once.
+		 * The run's reserves are decided against their budgets
+		 * and made at once, its claims one at a time; the run's
+		 * memo reads a target's grants and pool once.
 		 */
 		memo.n = 0;
 		b.memo = &memo;
-		for (; j != NULL && (j->kind == KPS_JOB_RESERVE ||
-		    j->kind == KPS_JOB_CLAIM) && n < RUN_MAX;
-		    last = j, j = j->next, n++) {
+		if (j->kind == KPS_JOB_CLAIM) {
+			if (ready(j, now)) {
+				j->reserve.now = now;
+				j->rc = kps_claim_budget(wdb, &j->reserve, &b,
+				    j->claim, &j->wait);
+			}
+			return j;
+		}
+		for (; j != NULL && j->kind == KPS_JOB_RESERVE && n < RUN_MAX;
+		    last = j, j = j->next) {
 			if (!ready(j, now))
 				continue;
 			j->reserve.now = now;
-			if (j->kind == KPS_JOB_CLAIM)
-				j->rc = kps_claim_budget(wdb, &j->reserve, &b,
-				    j->claim, &j->wait);
-			else
-				j->rc = kps_reserve_budget(wdb, &j->reserve,
-				    &b, &j->res, &j->wait);
-			if (!kps_store_in_batch(wdb))
-				return j;	/* rolled back: see the caller */
+			r[n] = &j->reserve;
+			out[n] = &j->res;
+			who[n++] = j;
+		}
+		if (n > 0 && kps_reserve_budget_many(wdb, r, &b, out, rc,
+		    wait, n) != KP_OK) {
+			/* reserves may stand without their grants */
+			(void)kps_store_rollback(wdb);
+			return last;
+		}
+		for (i = 0; i < n; i++) {
+			who[i]->rc = rc[i];
+			who[i]->wait = wait[i];
 		}
 		return last;
 	}

@@ -171,20 +171,23 @@ static const struct {
 	    "PRIMARY KEY (owner=? AND contact=?); SCALAR SUBQUERY 2; "
 	    "SEARCH grants USING INDEX grants_caller (caller=? AND "
 	    "expires_at>?); SCALAR SUBQUERY 3; SEARCH grants USING INDEX "
-	    "grants_caller (caller=? AND expires_at>?); SCALAR SUBQUERY 6; "
-	    "CO-ROUTINE (subquery-5); SCALAR SUBQUERY 4; SEARCH contacts "
+	    "grants_caller (caller=? AND expires_at>?); SCALAR SUBQUERY 7; "
+	    "CO-ROUTINE (subquery-6); SCALAR SUBQUERY 5; SEARCH contacts "
 	    "USING PRIMARY KEY (owner=? AND contact=?); SEARCH keypackages "
 	    "USING INDEX keypackages_user_status (username=? AND status=? "
-	    "AND last_resort=?); SCAN (subquery-5); SCALAR SUBQUERY 7; "
+	    "AND last_resort=?); SCALAR SUBQUERY 4; SEARCH users USING "
+	    "PRIMARY KEY (folded=?); SCAN (subquery-6); SCALAR SUBQUERY 9; "
 	    "SEARCH keypackages USING INDEX keypackages_request "
-	    "(reserved_by=? AND request_id=?)" },
+	    "(reserved_by=? AND request_id=?); SCALAR SUBQUERY 8; SEARCH "
+	    "users USING PRIMARY KEY (folded=?)" },
 	{ SQ_DR_STRANGERS, "budget: the target's grants to strangers",
 	    "SEARCH grants USING INDEX grants_target (target=? AND "
 	    "granted_at>?)" },
 	{ SQ_DR_POOL, "budget: the target's pool",
-	    "CO-ROUTINE (subquery-1); SEARCH keypackages USING INDEX "
+	    "CO-ROUTINE (subquery-2); SEARCH keypackages USING INDEX "
 	    "keypackages_user_status (username=? AND status=? AND "
-	    "last_resort=?); SCAN (subquery-1)" },
+	    "last_resort=?); SCALAR SUBQUERY 1; SEARCH users USING "
+	    "PRIMARY KEY (folded=?); SCAN (subquery-2)" },
 };
 
 /* What a statement of the PostgreSQL backend reads through. */
