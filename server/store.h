@@ -257,7 +257,7 @@ struct kps_grant {
 #define KPS_GRANT_SPENT		1
 #define KPS_GRANT_RELEASED	2
 
-/* What the budget asks about one reserve (kps_budget_facts_many). */
+/* What the budget asks about one reserve (kps_budget_read). */
 struct kps_budget_ask {
 	const char	*caller;	/* folded user */
 	const char	*target;	/* folded user */
@@ -277,6 +277,22 @@ struct kps_budget_ask {
  * grants to strangers and its pool) are read apart, once for a run of
  * reserves: kps_budget_strangers(), kps_budget_pool().
  */
+/*
+ * What the budget asks about one target (kps_budget_read): its grants
+ * to strangers after since, the first at oldest (0: none), and its pool
+ * (regular keys available or reserved, unexpired at now) counted up to
+ * limit only: kps_budget_limit(strangers, slack, share).
+ */
+struct kps_budget_tq {
+	const char	*target;	/* folded */
+	int64_t		 now, since;
+	int		 share;		/* > 0 */
+	uint64_t	 slack;
+	uint64_t	 strangers;	/* read */
+	int64_t		 oldest;
+	uint64_t	 pool, limit;
+};
+
 struct kps_budget_facts {
 	int		 contact;	/* caller is a contact of target */
 	uint64_t	 held;		/* caller's open grants that expire
@@ -369,9 +385,9 @@ struct kps_store_ops {
 		    size_t);
 	int	(*budget_facts)(struct kps_store *,
 		    const struct kps_budget_ask *, struct kps_budget_facts *);
-	int	(*budget_facts_many)(struct kps_store *,
+	int	(*budget_read)(struct kps_store *,
 		    const struct kps_budget_ask *, struct kps_budget_facts *,
-		    size_t);
+		    size_t, struct kps_budget_tq *, size_t);
 	int	(*budget_strangers)(struct kps_store *, const char *,
 		    int64_t, uint64_t *, int64_t *);
 	int	(*budget_pool)(struct kps_store *, const char *, int64_t,
@@ -746,11 +762,17 @@ int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;
  */
 int kps_budget_lock(struct kps_store *s, const char *const *targets,
     size_t n) KP_WUR;
-/* kps_budget_facts_many: the facts of each of the n asks of a (see
- * kps_budget_facts) into f[i], in one go where the backend can (one
- * round trip on PostgreSQL). */
-int kps_budget_facts_many(struct kps_store *s, const struct kps_budget_ask *a,
-    struct kps_budget_facts *f, size_t n) KP_WUR;
+/*
+ * kps_budget_read: the facts of each of the n asks of a (see
+ * kps_budget_facts) into f[i], and those of each of the m targets of t,
+ * in one go where the backend can (one round trip on PostgreSQL).
+ */
+int kps_budget_read(struct kps_store *s, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f, size_t n, struct kps_budget_tq *t,
+    size_t m) KP_WUR;
+/* kps_budget_limit: how far a pool is counted for a target with
+ * strangers grants to tell whether it admits slack more. */
+uint64_t kps_budget_limit(uint64_t strangers, uint64_t slack, int share);
 /* kps_budget_strangers: *n grants of target's keys (folded) to
  * strangers after since, the first of them at *first (0: none). */
 int kps_budget_strangers(struct kps_store *s, const char *target,

@@ -38,21 +38,37 @@ kps_budget_pool(struct kps_store *s, const char *target, int64_t now,
 	return s->ops->budget_pool(s, target, now, limit, n);
 }
 
+uint64_t
+kps_budget_limit(uint64_t strangers, uint64_t slack, int share)
+{
+	return (strangers + slack + 1) * 100 / (uint64_t)share + 1;
+}
+
 int
-kps_budget_facts_many(struct kps_store *s, const struct kps_budget_ask *a,
-    struct kps_budget_facts *f, size_t n)
+kps_budget_read(struct kps_store *s, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f, size_t n, struct kps_budget_tq *t, size_t m)
 {
 	size_t	i;
 	int	rc;
 
-	if (n == 0)
-		return KP_OK;
 	memset(f, 0, n * sizeof(*f));
-	if (s->ops->budget_facts_many != NULL)
-		return s->ops->budget_facts_many(s, a, f, n);
+	if (n + m == 0)
+		return KP_OK;
+	if (s->ops->budget_read != NULL)
+		return s->ops->budget_read(s, a, f, n, t, m);
 	for (i = 0; i < n; i++)
 		if ((rc = s->ops->budget_facts(s, &a[i], &f[i])) != KP_OK)
 			return rc;
+	for (i = 0; i < m; i++) {
+		if ((rc = kps_budget_strangers(s, t[i].target, t[i].since,
+		    &t[i].strangers, &t[i].oldest)) != KP_OK)
+			return rc;
+		t[i].limit = kps_budget_limit(t[i].strangers, t[i].slack,
+		    t[i].share);
+		if ((rc = kps_budget_pool(s, t[i].target, t[i].now,
+		    t[i].limit, &t[i].pool)) != KP_OK)
+			return rc;
+	}
 	return KP_OK;
 }
 
@@ -216,8 +232,7 @@ target_facts(struct kps_store *s, const struct kps_budget *b,
 		    &(*t)->strangers, &(*t)->oldest)) != KP_OK)
 			goto fail;
 	}
-	(*t)->limit = ((*t)->strangers + POOL_SLACK + 1) * 100 /
-	    (uint64_t)b->share + 1;
+	(*t)->limit = kps_budget_limit((*t)->strangers, POOL_SLACK, b->share);
 	if ((rc = kps_budget_pool(s, target, now, (*t)->limit,
 	    &(*t)->pool)) == KP_OK)
 		return KP_OK;
@@ -238,6 +253,22 @@ struct one {
 	int			 admitted;	/* goes to kps_reserve */
 	int			 rc, wait;	/* when not admitted */
 };
+
+/* known: 1 when target's budget is in memo m or asked for in t[0..n). */
+static int
+known(const struct kps_budget_memo *m, const struct kps_budget_tq *t,
+    size_t n, const char *target)
+{
+	size_t	i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->t[i].target, target) == 0)
+			return 1;
+	for (i = 0; i < n; i++)
+		if (strcmp(t[i].target, target) == 0)
+			return 1;
+	return 0;
+}
 
 /*
  * decide: whether reserve x[i] of a run goes ahead under the budget b,
@@ -306,10 +337,11 @@ kps_reserve_budget_many(struct kps_store *s,
 	const struct kps_reserve	**rv = NULL;
 	struct kps_reservation		**ov = NULL;
 	struct kps_grant		*g = NULL;
-	struct kps_budget_target	 tmp;
+	struct kps_budget_target	 tmp, *t;
+	struct kps_budget_tq		*tq = NULL;
 	struct kps_budget_memo		 memo;
 	struct kps_budget		 run = *b;
-	size_t				 i, k, na = 0, nr = 0, ng = 0;
+	size_t				 i, k, na = 0, nr = 0, ng = 0, nt = 0;
 	int				*rc = NULL, e = KP_ENOMEM;
 	int				 off = b->share == 0 &&
 					    b->floor == 0 && b->cap == 0;
@@ -328,6 +360,7 @@ kps_reserve_budget_many(struct kps_store *s,
 	    (rv = calloc(n, sizeof(*rv))) == NULL ||
 	    (ov = calloc(n, sizeof(*ov))) == NULL ||
 	    (g = calloc(n, sizeof(*g))) == NULL ||
+	    (tq = calloc(n, sizeof(*tq))) == NULL ||
 	    (rc = calloc(n, sizeof(*rc))) == NULL)
 		goto out;
 	/* the callers' facts, at once */
@@ -353,8 +386,26 @@ kps_reserve_budget_many(struct kps_store *s,
 		a[na++].available_limit = b->floor > 0 ?
 		    (uint64_t)b->floor + 1 + n : 0;
 	}
-	if ((e = kps_budget_facts_many(s, a, f, na)) != KP_OK)
+	/* and the targets' budgets the run does not know yet */
+	for (i = 0; i < n && b->share > 0; i++) {
+		if (!x[i].budgeted || known(b->memo, tq, nt, x[i].target))
+			continue;
+		tq[nt].target = x[i].target;
+		tq[nt].now = r[i]->now;
+		tq[nt].since = r[i]->now - b->window;
+		tq[nt].share = b->share;
+		tq[nt++].slack = POOL_SLACK;
+	}
+	if ((e = kps_budget_read(s, a, f, na, tq, nt)) != KP_OK)
 		goto out;
+	for (i = 0; i < nt && b->memo->n < KPS_MEMO_MAX; i++) {
+		t = &b->memo->t[b->memo->n++];
+		snprintf(t->target, sizeof(t->target), "%s", tq[i].target);
+		t->strangers = tq[i].strangers;
+		t->oldest = tq[i].oldest;
+		t->pool = tq[i].pool;
+		t->limit = tq[i].limit;
+	}
 	for (i = k = 0; i < n; i++)
 		if (x[i].budgeted) {
 			x[i].f = f[k++];
@@ -400,6 +451,7 @@ kps_reserve_budget_many(struct kps_store *s,
 			kps_reservation_clear(out[i]);
 out:
 	free(rc);
+	free(tq);
 	free(g);
 	free(ov);
 	free(rv);

@@ -36,7 +36,7 @@ enum kps_pg_stmt {
 	PG_LOAD_NONCE, PG_CENSUS_KEYS, PG_CENSUS_REST,
 	PG_USER_LIST, PG_USER_DEL, PG_USER_DEL_CONTACTS, PG_DEV_RETIRE, PG_DEV_SETKEY, PG_DEV_DEL,
 	/* the drain budget's (store_pg_drain.c) */
-	PG_DR_LOCK, PG_DR_FACTS, PG_DR_STRANGERS, PG_DR_POOL, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
+	PG_DR_LOCK, PG_DR_FACTS, PG_DR_STRANGERS, PG_DR_POOL, PG_DR_TARGET, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
 	PG_DR_GRANT_PRUNE, PG_DR_CONTACT_ADD, PG_DR_CONTACT_COUNT,
 	PG_DR_CONTACT_DEL, PG_DR_CONTACT_LIST, PG_DR_REG_FACTS,
 	PG_DR_REG_ADD, PG_DR_REG_PRUNE, PG_DR_INVITE_ADD, PG_DR_INVITE_TAKE,
@@ -158,8 +158,8 @@ int kps_pg_device_check_many(struct kps_store *b, struct kps_keycheck *v,
     size_t n);
 int kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
     struct kps_budget_facts *f);
-int kps_pg_budget_facts_many(struct kps_store *b,
-    const struct kps_budget_ask *a, struct kps_budget_facts *f, size_t n);
+int kps_pg_budget_read(struct kps_store *b, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f, size_t n, struct kps_budget_tq *t, size_t m);
 int kps_pg_grant_add_many(struct kps_store *b, const struct kps_grant *g,
     size_t n);
 int kps_pg_budget_strangers(struct kps_store *b, const char *target,

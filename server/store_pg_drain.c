@@ -101,8 +101,8 @@ kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *q,
 }
 
 int
-kps_pg_budget_facts_many(struct kps_store *b, const struct kps_budget_ask *q,
-    struct kps_budget_facts *f, size_t n)
+kps_pg_budget_read(struct kps_store *b, const struct kps_budget_ask *q,
+    struct kps_budget_facts *f, size_t n, struct kps_budget_tq *t, size_t m)
 {
 	struct kps_pg		*s = (struct kps_pg *)b;
 	struct kps_pg_call	*c;
@@ -110,21 +110,41 @@ kps_pg_budget_facts_many(struct kps_store *b, const struct kps_budget_ask *q,
 	size_t			 i;
 	int			 rc = KP_ENOMEM;
 
-	c = calloc(n, sizeof(*c));
-	a = calloc(n, sizeof(*a));
+	c = calloc(n + m, sizeof(*c));
+	a = calloc(n + m, sizeof(*a));
 	if (c == NULL || a == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
 		facts_args(&q[i], &a[i]);
 		c[i] = (struct kps_pg_call){ PG_DR_FACTS, &a[i], NULL };
 	}
-	if ((rc = kps_pg_pipeline(s, c, n)) != KP_OK)
+	for (i = 0; i < m; i++) {
+		kps_pg_args_init(&a[n + i]);
+		kps_pg_arg_text(&a[n + i], t[i].target);
+		kps_pg_arg_i64(&a[n + i], t[i].since);
+		kps_pg_arg_i64(&a[n + i], t[i].now);
+		kps_pg_arg_i64(&a[n + i], t[i].share);
+		kps_pg_arg_i64(&a[n + i], (int64_t)t[i].slack);
+		c[n + i] = (struct kps_pg_call){ PG_DR_TARGET, &a[n + i],
+		    NULL };
+	}
+	if ((rc = kps_pg_pipeline(s, c, n + m)) != KP_OK)
 		goto out;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (rc == KP_OK)
 			rc = facts_read(s, c[i].res, &f[i]);
-		PQclear(c[i].res);
+	for (i = 0; i < m && rc == KP_OK; i++) {
+		if (PQntuples(c[n + i].res) != 1) {
+			rc = kps_pg_err(s, "budget");
+			break;
+		}
+		t[i].strangers = (uint64_t)kps_pg_int(c[n + i].res, 0, 0);
+		t[i].oldest = kps_pg_int(c[n + i].res, 0, 1);
+		t[i].limit = (uint64_t)kps_pg_int(c[n + i].res, 0, 2);
+		t[i].pool = (uint64_t)kps_pg_int(c[n + i].res, 0, 3);
 	}
+	for (i = 0; i < n + m; i++)
+		PQclear(c[i].res);
 out:
 	free(a);
 	free(c);

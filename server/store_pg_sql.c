@@ -552,6 +552,17 @@ static const struct {
 	    "WHERE username = (SELECT name FROM users WHERE folded = $1) AND "
 	    "status IN ('available', 'reserved') AND NOT last_resort AND "
 	    "not_after > $2 LIMIT $3) p", "tii" },
+	/* a target's budget: kps_budget_tq, the limit as
+	 * kps_budget_limit() makes it */
+	[PG_DR_TARGET] = { "WITH g AS (SELECT count(*) AS n, "
+	    "min(granted_at) AS f FROM grants WHERE target = $1 AND "
+	    "stranger AND granted_at > $2), l AS (SELECT n, f, "
+	    "(n + $5 + 1) * 100 / $4 + 1 AS lim FROM g) "
+	    "SELECT n, f, lim, (SELECT count(*) FROM (SELECT 1 FROM "
+	    "keypackages WHERE username = (SELECT name FROM users WHERE "
+	    "folded = $1) AND status IN ('available', 'reserved') AND "
+	    "NOT last_resort AND not_after > $3 LIMIT (SELECT lim FROM l)) "
+	    "p) FROM l", "tiiii" },
 	[PG_DR_GRANT_ADD] = { "INSERT INTO grants (caller, target, device, "
 	    "ref, stranger, granted_at, expires_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7)", "tttblii" },

@@ -233,6 +233,10 @@ static const struct {
 	    "grants_target" },
 	{ PG_DR_POOL, "budget: the target's pool",
 	    "keypackages_user_init_key" },
+	{ PG_DR_TARGET, "budget: a target's grants to strangers, at once",
+	    "grants_target" },
+	{ PG_DR_TARGET, "budget: and its pool, at once",
+	    "keypackages_user_init_key" },
 };
 #define NPG	(int)(sizeof(pgwant) / sizeof(pgwant[0]))
 
