@@ -167,8 +167,8 @@ kps_migrate(const char *from, const char *to)
 	show(stdout, "source", &a);
 	show(stdout, "copy", &b);
 	if (a.contacts_left > 0)
-		printf("%llu contacts name a removed user: left behind\n",
-		    (unsigned long long)a.contacts_left);
+		printf("left behind: %llu contacts that name a removed "
+		    "user\n", (unsigned long long)a.contacts_left);
 	a.contacts_left = 0;	/* the copy has none: not dumped */
 	if (memcmp(&a, &b, sizeof(a)) != 0) {
 		fprintf(stderr, "kpool-server: the copy's counts differ from "
