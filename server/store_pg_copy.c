@@ -330,7 +330,7 @@ kps_pg_load(struct kps_store *b, const struct kps_row *r)
 		kps_pg_arg_i32(&a, r->ended);
 		break;
 	case KPS_ROW_REGISTRATION:
-		st = PG_LOAD_REG;
+		st = PG_DR_REG_ADD;
 		kps_pg_arg_text(&a, r->address);
 		kps_pg_arg_i64(&a, r->created_at);
 		break;

@@ -586,7 +586,8 @@ static const struct {
 	 * A copy of the drain budget's tables (store_pg_copy.c), as the
 	 * SQLite backend's: every row as stored, in the order a load
 	 * keeps, but contacts that name no user (LIVE; the names folded,
-	 * compared as users.folded is, byte by byte).
+	 * compared as users.folded is, byte by byte); a registration is
+	 * loaded by PG_DR_REG_ADD.
 	 */
 #define LIVE	"owner COLLATE \"C\" IN (SELECT folded FROM users) AND " \
 		"contact COLLATE \"C\" IN (SELECT folded FROM users)"
@@ -606,8 +607,6 @@ static const struct {
 	[PG_LOAD_GRANT] = { "INSERT INTO grants (caller, target, device, "
 	    "ref, stranger, granted_at, expires_at, ended) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "tttbliin" },
-	[PG_LOAD_REG] = { "INSERT INTO registrations (address, at) "
-	    "VALUES ($1, $2)", "ti" },
 	[PG_LOAD_INVITE] = { "INSERT INTO invites (hash, uses, created_at) "
 	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "bni" },
 	[PG_CENSUS_DRAIN] = { "SELECT "

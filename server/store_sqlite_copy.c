@@ -333,7 +333,7 @@ kps_sq_load(struct kps_store *b, const struct kps_row *r)
 		sqlite3_bind_int(st, 8, r->ended);
 		break;
 	case KPS_ROW_REGISTRATION:
-		if ((st = kps_sq_stmt(s, SQ_DR_LOAD_REG)) == NULL)
+		if ((st = kps_sq_stmt(s, SQ_DR_REG_ADD)) == NULL)
 			return KP_EDB;
 		sqlite3_bind_text(st, 1, r->address, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, r->created_at);

@@ -52,7 +52,7 @@ enum kps_sq_stmt {
 	/* a copy's (store_sqlite_copy.c), in kps_row_kind's order */
 	SQ_DR_DUMP_CONTACTS, SQ_DR_DUMP_GRANTS, SQ_DR_DUMP_REGS,
 	SQ_DR_DUMP_INVITES, SQ_DR_LOAD_CONTACT, SQ_DR_LOAD_GRANT,
-	SQ_DR_LOAD_REG, SQ_DR_LOAD_INVITE, SQ_DR_CENSUS,
+	SQ_DR_LOAD_INVITE, SQ_DR_CENSUS,
 	SQ_NSTMTS
 };
 

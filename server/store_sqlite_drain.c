@@ -79,7 +79,8 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	 * A copy (store_sqlite_copy.c): every row as stored, in the order
 	 * a load keeps, but contacts that name no user (LIVE): they would
 	 * pass to the next user of the name (store.h).  Grants and
-	 * registrations have no key: the same row twice is loaded twice.
+	 * registrations have no key: the same row twice is loaded twice
+	 * (a registration's is SQ_DR_REG_ADD).
 	 */
 #define LIVE	"owner IN (SELECT folded FROM users) AND "		\
 		"contact IN (SELECT folded FROM users)"
@@ -99,8 +100,6 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	[SQ_DR_LOAD_GRANT - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
 	    "target, device, ref, stranger, granted_at, expires_at, ended) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[SQ_DR_LOAD_REG - SQ_DRAIN_FIRST] = "INSERT INTO registrations("
-	    "address, at) VALUES (?1, ?2)",
 	[SQ_DR_LOAD_INVITE - SQ_DRAIN_FIRST] = "INSERT OR IGNORE INTO "
 	    "invites(hash, uses, created_at) VALUES (?1, ?2, ?3)",
 	[SQ_DR_CENSUS - SQ_DRAIN_FIRST] = "SELECT "
