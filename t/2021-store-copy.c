@@ -16,7 +16,8 @@
  * Contacts that name a removed user are left behind, and counted as
  * such.  On the copy the budget holds: a stranger is refused by the
  * target's budget, a caller holding its cap (a lapsed grant among its
- * two) by the cap, and a vouched contact gets a regular key.
+ * two) by the cap, and a vouched contact gets a regular key.  A value
+ * too long for its field stops a dump rather than being cut short.
  */
 
 #include <stdio.h>
@@ -159,7 +160,7 @@ main(void)
 	uint64_t		 n;
 	int			 i, wait;
 
-	plan(28);
+	plan(29);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");
 	diag("copied into: %s", db_backend());
@@ -360,6 +361,16 @@ main(void)
 	ok(!res.last_resort && memcmp(res.ref, k.ref, KP_REF_LEN) == 0,
 	    "her one regular key available");
 	kps_reservation_clear(&res);
+
+	/* a value no server writes, too long for a row: the dump stops */
+	if (sqlite3_open(a, &raw) != SQLITE_OK || sqlite3_exec(raw,
+	    "INSERT INTO registrations VALUES (printf('%.64c', 'a'), 1)",
+	    NULL, NULL, NULL) != SQLITE_OK)
+		bail("long address: %s", sqlite3_errmsg(raw));
+	sqlite3_close(raw);
+	d3.n = 0;
+	is_int(kps_store_dump(s, keep, &d3), KP_ETOOBIG,
+	    "an address of 64 bytes: KP_ETOOBIG, not cut short");
 
 	kps_store_close(z);
 	kps_store_close(m);
