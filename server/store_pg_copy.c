@@ -96,8 +96,7 @@ tomb_row(void *arg, const PGresult *res)
 	memset(&d->r, 0, sizeof(d->r));
 	d->r.kind = KPS_ROW_TOMBSTONE;
 	d->r.tomb_kind = (int)kps_pg_int(res, 0, 0);
-	kps_pg_bytea(res, 0, 1, d->r.value, sizeof(d->r.value),
-	    NULL);
+	kps_pg_bytea(res, 0, 1, d->r.value, sizeof(d->r.value), NULL);
 	kps_pg_text(res, 0, 2, d->r.name, sizeof(d->r.name));
 	d->r.created_at = kps_pg_int(res, 0, 3);
 	return d->row(d->arg, &d->r);
