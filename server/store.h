@@ -119,8 +119,14 @@ struct kps_counts {
  * A row of any table, every column as stored, NULLs told apart: what
  * kps_store_dump() reads and kps_store_load() writes, so that migrate
  * copies a database whatever its backends.  One kind a table, in the
- * order a copy loads them (a user before its devices, a device before
- * the keys that name it).
+ * order a copy loads them (a user before its devices and contacts, a
+ * device before the keys that name it, a key before its grants).  A
+ * contact that names a user no longer there (none should: a removed
+ * user's contacts go with it) is neither dumped nor counted in
+ * rows[KPS_ROW_CONTACT], but in contacts_left: such a vouch would
+ * otherwise pass to whoever registers the name next.  Grants are
+ * dumped whoever they name: a removed caller's grants still count
+ * against their target's budget for the hour.
  */
 enum kps_row_kind {
 	KPS_ROW_USER,
@@ -129,8 +135,14 @@ enum kps_row_kind {
 	KPS_ROW_KEY,
 	KPS_ROW_TOMBSTONE,
 	KPS_ROW_NONCE,
+	KPS_ROW_CONTACT,	/* the drain budget's (store_drain.c) */
+	KPS_ROW_GRANT,
+	KPS_ROW_REGISTRATION,
+	KPS_ROW_INVITE,
 	KPS_NROWKINDS
 };
+
+#define KPS_MAX_ADDRESS	63	/* a registration's address, as text */
 
 /* The columns of a key that may be NULL: bits of kps_row.null. */
 #define KPS_NULL_RESERVATION_ID	0x01
@@ -163,9 +175,26 @@ struct kps_row {
 	struct kps_key	 key;
 	char		 request_id[65];
 	unsigned	 null;		/* KPS_NULL_* */
-	/* TOMBSTONE: a ref (0) or an init key (1) */
+	/* TOMBSTONE: tomb_kind, a ref (0) or an init key (1), and value,
+	 * the ref or the init key */
 	int		 tomb_kind;
-	uint8_t		 tomb_value[32];
+	uint8_t		 value[32];
+	/*
+	 * CONTACT: name (its owner, folded), peer (the contact, folded),
+	 * contact_kind, created_at.  GRANT: name (the caller, folded),
+	 * peer (the target, folded), device (the key's), value (the
+	 * key's ref), stranger, created_at (granted), expires_at, ended
+	 * (0 open, or KPS_GRANT_*).  REGISTRATION: address, created_at
+	 * (when).  INVITE: value (the token's hash), uses (left),
+	 * created_at.  No column of theirs is NULL.
+	 */
+	char		 peer[KP_MAX_USERNAME + 1];
+	int		 contact_kind;	/* enum kps_contact_kind */
+	int		 stranger;
+	int64_t		 expires_at;
+	int		 ended;
+	char		 address[KPS_MAX_ADDRESS + 1];
+	int		 uses;
 };
 
 /* What a database holds, to check a copy against its source. */
@@ -175,6 +204,10 @@ struct kps_census {
 	uint64_t last_resort;
 	uint64_t reservations;		/* keys with a reservation id */
 	uint64_t tombstones[2];		/* of refs, of init keys */
+	uint64_t contacts_left;		/* naming no user: not copied */
+	uint64_t grants_open;		/* ended 0 */
+	uint64_t grants_strangers;
+	uint64_t invite_uses;		/* left, of every invitation */
 };
 
 /* A device's key to check with others (kps_device_check_many). */
@@ -747,7 +780,8 @@ int kps_count_by_status(struct kps_store *s, const char *user, int64_t now,
 int kps_store_dump(struct kps_store *s,
     int (*row)(void *, const struct kps_row *), void *arg) KP_WUR;
 /* kps_store_load: insert r as it is (its state, reservation, NULLs);
- * KP_EEXIST when it is there already. */
+ * KP_EEXIST when it is there already (a grant or a registration has no
+ * key to tell: the same one twice is two). */
 int kps_store_load(struct kps_store *s, const struct kps_row *r) KP_WUR;
 /* kps_store_census: count what s holds into c. */
 int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;

@@ -598,6 +598,43 @@ static const struct {
 	    "WHERE hash = $1 AND uses > 0", "b" },
 	[PG_DR_INVITE_BACK] = { "UPDATE invites SET uses = uses + 1 "
 	    "WHERE hash = $1", "b" },
+	/*
+	 * A copy of the drain budget's tables (store_pg_copy.c), as the
+	 * SQLite backend's: every row as stored, in the order a load
+	 * keeps, but contacts that name no user (LIVE; the names folded,
+	 * compared as users.folded is, byte by byte); a registration is
+	 * loaded by PG_DR_REG_ADD.
+	 */
+#define LIVE	"owner COLLATE \"C\" IN (SELECT folded FROM users) AND " \
+		"contact COLLATE \"C\" IN (SELECT folded FROM users)"
+	[PG_DUMP_CONTACTS] = { "SELECT owner, contact, kind, created_at "
+	    "FROM contacts WHERE " LIVE " ORDER BY owner COLLATE \"C\", "
+	    "contact COLLATE \"C\", kind", "" },
+	[PG_DUMP_GRANTS] = { "SELECT caller, target, device, ref, stranger, "
+	    "granted_at, expires_at, ended FROM grants "
+	    "ORDER BY granted_at, id", "" },
+	[PG_DUMP_REGS] = { "SELECT address, at FROM registrations "
+	    "ORDER BY at, id", "" },
+	[PG_DUMP_INVITES] = { "SELECT hash, uses, created_at FROM invites "
+	    "ORDER BY created_at, hash", "" },
+	[PG_LOAD_CONTACT] = { "INSERT INTO contacts (owner, contact, kind, "
+	    "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+	    "ttni" },
+	[PG_LOAD_GRANT] = { "INSERT INTO grants (caller, target, device, "
+	    "ref, stranger, granted_at, expires_at, ended) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "tttbliin" },
+	[PG_LOAD_INVITE] = { "INSERT INTO invites (hash, uses, created_at) "
+	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "bni" },
+	[PG_CENSUS_DRAIN] = { "SELECT "
+	    "(SELECT count(*) FROM contacts WHERE " LIVE "), "
+	    "(SELECT count(*) FROM contacts WHERE NOT (" LIVE ")), "
+	    "(SELECT count(*) FROM grants), "
+	    "(SELECT count(*) FROM grants WHERE ended = 0), "
+	    "(SELECT count(*) FROM grants WHERE stranger), "
+	    "(SELECT count(*) FROM registrations), "
+	    "(SELECT count(*) FROM invites), "
+	    "(SELECT coalesce(sum(uses), 0) FROM invites)", "" },
+#undef LIVE
 };
 
 const char *

@@ -79,6 +79,43 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	    "uses = uses - 1 WHERE hash = ?1 AND uses > 0",
 	[SQ_DR_INVITE_BACK - SQ_DRAIN_FIRST] = "UPDATE invites SET "
 	    "uses = uses + 1 WHERE hash = ?1",
+	/*
+	 * A copy (store_sqlite_copy.c): every row as stored, in the order
+	 * a load keeps, but contacts that name no user (LIVE): they would
+	 * pass to the next user of the name (store.h).  Grants and
+	 * registrations have no key: the same row twice is loaded twice
+	 * (a registration's is SQ_DR_REG_ADD).
+	 */
+#define LIVE	"owner IN (SELECT folded FROM users) AND "		\
+		"contact IN (SELECT folded FROM users)"
+	[SQ_DR_DUMP_CONTACTS - SQ_DRAIN_FIRST] = "SELECT owner, contact, "
+	    "kind, created_at FROM contacts WHERE " LIVE " "
+	    "ORDER BY owner, contact, kind",
+	[SQ_DR_DUMP_GRANTS - SQ_DRAIN_FIRST] = "SELECT caller, target, "
+	    "device, ref, stranger, granted_at, expires_at, ended "
+	    "FROM grants ORDER BY granted_at, rowid",
+	[SQ_DR_DUMP_REGS - SQ_DRAIN_FIRST] = "SELECT address, at "
+	    "FROM registrations ORDER BY at, rowid",
+	[SQ_DR_DUMP_INVITES - SQ_DRAIN_FIRST] = "SELECT hash, uses, "
+	    "created_at FROM invites ORDER BY created_at, hash",
+	[SQ_DR_LOAD_CONTACT - SQ_DRAIN_FIRST] = "INSERT OR IGNORE INTO "
+	    "contacts(owner, contact, kind, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQ_DR_LOAD_GRANT - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
+	    "target, device, ref, stranger, granted_at, expires_at, ended) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SQ_DR_LOAD_INVITE - SQ_DRAIN_FIRST] = "INSERT OR IGNORE INTO "
+	    "invites(hash, uses, created_at) VALUES (?1, ?2, ?3)",
+	[SQ_DR_CENSUS - SQ_DRAIN_FIRST] = "SELECT "
+	    "(SELECT count(*) FROM contacts WHERE " LIVE "), "
+	    "(SELECT count(*) FROM contacts WHERE NOT (" LIVE ")), "
+	    "(SELECT count(*) FROM grants), "
+	    "(SELECT count(*) FROM grants WHERE ended = 0), "
+	    "(SELECT count(*) FROM grants WHERE stranger <> 0), "
+	    "(SELECT count(*) FROM registrations), "
+	    "(SELECT count(*) FROM invites), "
+	    "(SELECT coalesce(sum(uses), 0) FROM invites)",
+#undef LIVE
 };
 _Static_assert(KPS_CONTACT_VOUCH == 1, "the statements say kind = 1");
 
