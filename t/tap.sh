@@ -337,6 +337,33 @@ stop_server() {
 	SERVER_PID=
 }
 
+# make_certs DIR: with openssl, a test CA (DIR/ca.pem), a server
+# certificate for localhost and 127.0.0.1 that it signed
+# (DIR/server.pem, its key DIR/server.key, mode 0600), and another CA
+# that signed nothing (DIR/other-ca.pem).  ECDSA P-256, valid 2 days.
+make_certs() {
+	_d=$1
+	command -v openssl >/dev/null 2>&1 || bail "openssl missing (make deps)"
+	mkdir -p "$_d"
+	for _n in ca other-ca; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout "$_d/$_n.key" -out "$_d/$_n.pem" -days 2 \
+		    -subj "/CN=kpool test $_n" 2>>"$_d/openssl.log" ||
+		    bail "openssl: the $_n certificate"
+	done
+	printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+	    'basicConstraints=CA:FALSE' 'extendedKeyUsage=serverAuth' \
+	    >"$_d/server.ext"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$_d/server.key" -out "$_d/server.csr" \
+	    -subj /CN=localhost 2>>"$_d/openssl.log" &&
+	openssl x509 -req -in "$_d/server.csr" -CA "$_d/ca.pem" \
+	    -CAkey "$_d/ca.key" -set_serial 2 -days 2 \
+	    -extfile "$_d/server.ext" -out "$_d/server.pem" \
+	    2>>"$_d/openssl.log" || bail "openssl: the server certificate"
+	chmod 600 "$_d/server.key"
+}
+
 # need_fuse: skip the whole test when /dev/fuse is absent, unless
 # KP_REQUIRE_FUSE is set (CI), where that is a failure.
 need_fuse() {
