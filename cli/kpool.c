@@ -42,7 +42,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: kpool [--json] [--store path] init --server url "
 	    "--user name\n"
-	    "\t[--device name]\n"
+	    "\t[--device name] [--cafile path]\n"
 	    "       kpool [--json] [--store path] register\n"
 	    "       kpool [--json] [--store path] pubkey\n"
 	    "       kpool [--json] [--store path] reserve user "
@@ -331,7 +331,7 @@ put_whoami(void)
 	json_decref(o);
 }
 
-/* init --server URL --user NAME [--device NAME] */
+/* init --server URL --user NAME [--device NAME] [--cafile PATH] */
 static int
 cmd_init(int argc, char **argv)
 {
@@ -339,9 +339,12 @@ cmd_init(int argc, char **argv)
 		{ "server", required_argument, NULL, 's' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "cafile", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*url = NULL, *user = NULL, *device = NULL;
+	const char	*cafile = NULL;
+	char		 ca[PATH_MAX];
 	int		 ch, rc;
 
 	while ((ch = verb_opt(argc, argv, lo)) != -1) {
@@ -355,12 +358,18 @@ cmd_init(int argc, char **argv)
 		case 'd':
 			device = optarg;
 			break;
+		case 'c':
+			cafile = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || url == NULL || user == NULL)
 		usage();
+	/* the store keeps it absolute: its programs run anywhere */
+	if (cafile != NULL && realpath(cafile, ca) == NULL)
+		err(EX_FAIL, "--cafile %s", cafile);
 	if (!kp_username_valid(user))
 		errx(EX_USAGE, "%s: not a valid user name", user);
 	if (device != NULL && !kp_devicename_valid(device))
@@ -368,6 +377,10 @@ cmd_init(int argc, char **argv)
 	open_store(user, device, 0);
 	if ((rc = kp_pool_remember_server(pool, url)) != KP_OK)
 		pool_fail(url, rc);
+	/* the server's CAs go with it: the system's unless given */
+	if ((rc = kp_pool_set_cafile(pool, cafile != NULL ? ca : NULL)) !=
+	    KP_OK)
+		pool_fail("--cafile", rc);
 	(void)snprintf(server, sizeof(server), "%s", url);
 	put_whoami();
 	return 0;
