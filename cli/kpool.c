@@ -129,6 +129,8 @@ pool_fail(const char *what, int rc)
 		errx(EX_FAIL, "%s: server unreachable (%s)%s%s", what,
 		    server[0] != '\0' ? server : "none set", *m ? ": " : "",
 		    m);
+	if (rc == KP_ETLS && *m != '\0')	/* the message says it all */
+		errx(EX_FAIL, "%s: %s", what, m);
 	errx(EX_FAIL, "%s: %s%s%s", what, kp_strerror(rc), *m ? ": " : "", m);
 }
 
@@ -143,6 +145,8 @@ client_fail(const char *what, int rc)
 	if (rc == KP_ENET)
 		errx(EX_FAIL, "%s: server unreachable (%s)%s%s", what,
 		    server, *m ? ": " : "", m);
+	if (rc == KP_ETLS && *m != '\0')
+		errx(EX_FAIL, "%s: %s", what, m);
 	if (st != 0 && *code != '\0')
 		errx(EX_FAIL, "%s: HTTP %ld %s: %s", what, st, code,
 		    *m ? m : kp_strerror(rc));
