@@ -15,7 +15,7 @@
 # trickled after it.
 . "${KP_TOP:-.}/t/tap.sh"
 
-plan 44
+plan 47
 
 S=$KP_BUILD/kpool-server
 C=$TMP/certs
@@ -145,6 +145,16 @@ is "$(tls 'GARBAGE\r\n\r\n')" "" \
 like "$(tls 'GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n')" \
     '^HTTP/1.1 505 HTTP Version Not Supported\|<html>' \
     "documented: HTTP/2.0 gets its 505, in HTML"
+like "$(tls 'GET /healthz HTTP/1.1\r\nHost x\r\n\r\n')" \
+    '^HTTP/1.1 400 Bad Request\|<html>' \
+    "documented: a header line without a colon gets its 400, in HTML"
+is "$(tls 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\nConnection: close\r\n\r\n')" \
+    'HTTP/1.1 200 OK|{"status":"ok"}' \
+    "documented: a folded line is joined, the request served"
+big=$(head -c 40000 /dev/zero | tr '\0' a)
+like "$(tls "GET /healthz HTTP/1.1\r\nX-A: $big\r\n\r\n")" \
+    '^HTTP/1.1 431 Request Header Fields Too Large\|<html>' \
+    "documented: header fields of 40 KB get its 431, in HTML"
 is "$(metric 'kpool_connections_refused_total{reason="framing"}')" 7 \
     "the 7 framing refusals counted"
 
