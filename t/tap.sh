@@ -337,31 +337,13 @@ stop_server() {
 	SERVER_PID=
 }
 
-# make_certs DIR: with openssl, a test CA (DIR/ca.pem), a server
-# certificate for localhost and 127.0.0.1 that it signed
-# (DIR/server.pem, its key DIR/server.key, mode 0600), and another CA
-# that signed nothing (DIR/other-ca.pem).  ECDSA P-256, valid 2 days.
+# make_certs DIR: the certificates of mk/testcert.sh in DIR (a test CA
+# ca.pem, the server's server.pem and server.key for localhost and
+# 127.0.0.1, another CA other-ca.pem), made with openssl.
 make_certs() {
-	_d=$1
 	command -v openssl >/dev/null 2>&1 || bail "openssl missing (make deps)"
-	mkdir -p "$_d"
-	for _n in ca other-ca; do
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout "$_d/$_n.key" -out "$_d/$_n.pem" -days 2 \
-		    -subj "/CN=kpool test $_n" 2>>"$_d/openssl.log" ||
-		    bail "openssl: the $_n certificate"
-	done
-	printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
-	    'basicConstraints=CA:FALSE' 'extendedKeyUsage=serverAuth' \
-	    >"$_d/server.ext"
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$_d/server.key" -out "$_d/server.csr" \
-	    -subj /CN=localhost 2>>"$_d/openssl.log" &&
-	openssl x509 -req -in "$_d/server.csr" -CA "$_d/ca.pem" \
-	    -CAkey "$_d/ca.key" -set_serial 2 -days 2 \
-	    -extfile "$_d/server.ext" -out "$_d/server.pem" \
-	    2>>"$_d/openssl.log" || bail "openssl: the server certificate"
-	chmod 600 "$_d/server.key"
+	sh "$KP_TOP/mk/testcert.sh" "$1" ||
+	    bail "openssl could not make the test certificates"
 }
 
 # need_fuse: skip the whole test when /dev/fuse is absent, unless
