@@ -162,8 +162,9 @@ is "$(metric 'kpool_connections_refused_total{reason="framing"}')" 7 \
 # closed before its handshake
 held=
 for i in 1 2 3 4; do
-	(sleep 20) | openssl s_client -connect "127.0.0.1:$P" \
-	    -CAfile "$C/ca.pem" -quiet >/dev/null 2>&1 &
+	# -quiet: -ign_eof, so the connection stays until it is killed
+	openssl s_client -connect "127.0.0.1:$P" -CAfile "$C/ca.pem" \
+	    -quiet </dev/null >/dev/null 2>&1 &
 	held="$held $!"
 done
 i=0
@@ -192,7 +193,8 @@ stop_server
 
 # the deadline: a TCP connection that never starts its handshake, and
 # a head trickled after one, are cut 2 s after they opened
-SERVER_DB=
+db_new deadline
+SERVER_DB=$DB
 start_server --tls-cert "$C/server.pem" --tls-key "$C/server.key" \
     --public-metrics --quiet --request-deadline 2
 P=$SERVER_PORT
