@@ -667,6 +667,8 @@ tls(void)
 	if (kps_tls_load(kps_conf.tls_cert, kps_conf.tls_key, why,
 	    sizeof(why)) != 0)
 		bad("%s", why);
+	/* wiped once libmicrohttpd has it, or on an exit before */
+	atexit(kps_tls_wipe);
 }
 
 int
