@@ -23,7 +23,8 @@ OPS=60		# per client and round: 3,840 reserves
 pg_dirs drain
 tck=$(getconf CLK_TCK)
 OFF="--stranger-share 0 --contact-floor 0 --caller-cap 0"
-ON="--caller-cap 0"
+ON="--stranger-share 25 --contact-floor 8 --caller-cap 0"	# the defaults
+							# but the cap
 
 # round NAME DB ARGS...: one round on a copy of the SQLite file DB, or
 # of the PostgreSQL database DB names (a template) when PG is up; into
