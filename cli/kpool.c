@@ -195,18 +195,12 @@ static const char *
 default_store(void)
 {
 	static char	 path[PATH_MAX];
-	const char	*d = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
-	int		 n;
+	int		 rc;
 
-	if (d != NULL && *d == '/')
-		n = snprintf(path, sizeof(path), "%s/kpool/pool.db", d);
-	else if (h != NULL && *h != '\0')
-		n = snprintf(path, sizeof(path),
-		    "%s/.local/share/kpool/pool.db", h);
-	else
+	if ((rc = kp_default_store(path, sizeof(path))) == KP_ENOTFOUND)
 		errx(EX_FAIL, "neither XDG_DATA_HOME nor HOME is set: "
 		    "name the store with --store");
-	if (n < 0 || (size_t)n >= sizeof(path))
+	if (rc != KP_OK)
 		errx(EX_FAIL, "the default store's path is too long");
 	return path;
 }

@@ -172,7 +172,7 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	else if (r != SQLITE_DONE)
 		rc = kp_store_dberr(st, "save key");
 	else
-		kp_store_change(st, k->ref, -1, k->state);
+		kp_store_change(st, k->ref, -1, k->state, NULL);
 out:
 	kp_store_done(s);
 	sodium_memzero(si, sizeof(si));
@@ -317,7 +317,7 @@ exec_wipe(struct kp_store *st, const char *sql, const uint8_t *ref,
 			goto out;
 		}
 		kp_store_change(st, sqlite3_column_blob(s, 0), state,
-		    gone ? -1 : state);
+		    gone ? -1 : state, NULL);
 		(*changed)++;
 	}
 	if (r != SQLITE_DONE) {
@@ -415,7 +415,10 @@ kp_store_update(struct kp_store *st, const struct kp_rec *k, int from)
 			    kp_state_name(from));
 		goto out;
 	}
-	kp_store_change(st, k->ref, from, k->state);
+	/* who holds it now: the reserver, the spender */
+	kp_store_change(st, k->ref, from, k->state,
+	    k->state == KP_STATE_RESERVED ? k->reserved_by :
+	    k->state == KP_STATE_SPENT ? k->spent_by : NULL);
 	if (k->state == KP_STATE_EXPIRED)
 		kp_store_scrub(st);
 out:

@@ -487,7 +487,7 @@ kp_store_rollback(struct kp_store *st)
 
 void
 kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-    int from, int to)
+    int from, int to, const char *by)
 {
 	struct kp_change	*c;
 
@@ -500,6 +500,7 @@ kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	memcpy(c->ref, ref, KP_REF_LEN);
 	c->from = from;
 	c->to = to;
+	(void)snprintf(c->by, sizeof(c->by), "%s", by != NULL ? by : "");
 	/* a statement outside a transaction commits itself */
 	if (sqlite3_get_autocommit(st->db))
 		st->txstart = st->nchanges;

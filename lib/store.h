@@ -56,6 +56,7 @@ struct kp_move {
 struct kp_change {
 	uint8_t	ref[KP_REF_LEN];
 	int	from, to;
+	char	by[KP_MAX_PRINCIPAL + 1];	/* who made it, "" unknown */
 };
 
 /* The store: one SQLite connection and the at-rest key. */
@@ -195,10 +196,11 @@ int	kp_store_data_version(struct kp_store *st, int64_t *v) KP_WUR;
 
 /*
  * kp_store_change: note that key ref went from state from to state to
- * (-1: none); it is the caller's once its transaction commits.
+ * (-1: none), made by principal by (NULL or "": not known); it is the
+ * caller's once its transaction commits.
  */
 void	kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-	    int from, int to);
+	    int from, int to, const char *by);
 /*
  * kp_store_changes: hand over the committed changes: *out (malloc'd,
  * caller frees; NULL when none) and *n; *lost = 1 when some could not
