@@ -7,7 +7,7 @@
  *
  * Errors follow one table (kpoolfs(1), kpool(7)): EINVAL bad syntax,
  * ENOENT unknown key, EEXIST name collision, EPERM forbidden transition,
- * EBUSY in use, ENOTCONN or EIO server trouble, EACCES writes to
+ * EBUSY in use, EHOSTUNREACH or EIO server trouble, EACCES writes to
  * read-only files.  A forbidden move never gives EXDEV, which would make
  * mv(1) copy and delete.
  */
@@ -38,6 +38,8 @@ static const mode_t rootfile_mode[KPFS_NROOTFILES] = {
 	0200,	/* welcome */
 	0444,	/* identity */
 	0444,	/* devices */
+	0444,	/* status.json */
+	0444,	/* events */
 };
 
 /* A directory listing, taken at opendir and served by offset. */
@@ -125,7 +127,6 @@ stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
 	return 0;
 }
 
-
 /* What getattr, access and rename ask of a key (kpfs_cache_key). */
 struct ask {
 	struct kpfs	*fs;
@@ -187,8 +188,10 @@ stat_rootfile(struct kpfs *fs, int f, struct stat *st)
 		break;
 	case KPFS_F_CTL:
 	case KPFS_F_WELCOME:
+	case KPFS_F_EVENTS:	/* its mtime: the last change */
 		stat_file(fs, st, rootfile_mode[f], 0, 0);
-		t = mounted * KPFS_NS;
+		if ((t = f == KPFS_F_EVENTS ? kpfs_events_last(fs) : 0) == 0)
+			t = mounted * KPFS_NS;
 		break;
 	default:	/* status, identity, devices: text to read */
 		if ((rc = kpfs_ctl_text(fs, f, &text, &at)) < 0)
@@ -317,6 +320,8 @@ fh_free(struct kpfs_fh *fh)
 	if (fh != NULL) {
 		if (fh->buf != NULL)
 			sodium_memzero(fh->buf, fh->len);
+		if (fh->ph != NULL)
+			fuse_pollhandle_destroy(fh->ph);
 		free(fh->buf);
 		free(fh);
 	}
@@ -521,6 +526,7 @@ kpfs_open(const char *path, struct fuse_file_info *fi)
 	fh->kind = pp.kind;
 	fh->file = pp.file;
 	fi->direct_io = 1;
+	fi->nonseekable = pp.kind == KPFS_ROOTFILE && pp.file == KPFS_F_EVENTS;
 	if (pp.kind == KPFS_ROOTFILE)
 		rc = kpfs_ctl_open(fs, pp.file, fi->flags & O_ACCMODE, fh);
 	else {
@@ -564,6 +570,9 @@ kpfs_read(const char *path, char *buf, size_t size, off_t off,
 	if (fh->kind == KPFS_ROOTFILE && (fh->file == KPFS_F_CTL ||
 	    fh->file == KPFS_F_WELCOME))
 		return -EACCES;
+	if (fh->kind == KPFS_ROOTFILE && fh->file == KPFS_F_EVENTS)
+		return kpfs_events_read(FS(), fh, buf, size,
+		    (fi->flags & O_NONBLOCK) != 0);
 	if (off < 0)
 		return -EINVAL;
 	if ((size_t)off >= fh->len)
@@ -743,6 +752,7 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 		return 0;
 	}
 	snprintf(msg, sizeof(msg), "%s", kp_errmsg(fs->pool));
+	kpfs_refused(fs, "mv", a.ref_hex, a.state, b.state, kpfs_errno(kp));
 	if ((kp == KP_ESTATE || kp == KP_ENOTFOUND) &&
 	    (rc = refusal(fs, &a, b.state, flags)) <= 0)
 		return rc;
@@ -787,6 +797,8 @@ kpfs_rmdir(const char *path)
 	if (a.state == KP_STATE_AVAILABLE || a.state == KP_STATE_RESERVED)
 		return -EBUSY;
 	if ((rc = kp_pool_delete(fs->pool, pp.ref)) != KP_OK) {
+		kpfs_refused(fs, "rmdir", pp.ref_hex, pp.state, -1,
+		    kpfs_errno(rc));
 		kpfs_log(LOG_NOTICE, "rmdir %s: %s", pp.ref_hex,
 		    kp_errmsg(fs->pool));
 		return -kpfs_errno(rc);
@@ -914,10 +926,12 @@ kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		(void)nanosleep(&(struct timespec){
 		    .tv_sec = fs->test_init_delay / 1000,
 		    .tv_nsec = fs->test_init_delay % 1000 * 1000000L }, NULL);
-	if ((rc = kpfs_open_pool(fs, &fs->pool)) != KP_OK ||
+	if ((rc = kpfs_events_init(fs)) != KP_OK ||
+	    (rc = kpfs_open_pool(fs, &fs->pool)) != KP_OK ||
 	    (rc = kpfs_cache_init(fs)) != KP_OK)
 		goto fail;
-	kp_pool_set_observer(fs->pool, kpfs_cache_changed, fs);
+	/* the cache, then the events' readers */
+	kp_pool_set_watcher(fs->pool, kpfs_events_watch, fs);
 	/* the refresh thread commits what a rename batched (flush_soon) */
 	if (kp_pool_set_batching(fs->pool, 1) != KP_OK)
 		kpfs_log(LOG_NOTICE, "%s", kp_errmsg(fs->pool));
@@ -951,6 +965,7 @@ kpfs_destroy(void *data)
 	kp_pool_close(fs->pool);
 	fs->pool = NULL;
 	kpfs_cache_fini(fs);
+	kpfs_events_fini(fs);
 	kpfs_log(LOG_INFO, "unmounted");
 }
 
@@ -980,4 +995,5 @@ const struct fuse_operations kpfs_ops = {
 	.chown		= kpfs_chown,
 	.utimens	= kpfs_utimens,
 	.statfs		= kpfs_statfs,
+	.poll		= kpfs_events_poll,
 };

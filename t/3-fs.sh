@@ -7,6 +7,7 @@
 #	fsop write FILE DATA		open(O_WRONLY), one write(2) of DATA, close(2)
 #	fsop writefile FILE SRC		the same with the bytes of SRC
 #	fsop read FILE			open(O_RDONLY) and read
+#	fsop readnb FILE		open(O_RDONLY|O_NONBLOCK) and read
 #	fsop openw FILE			open(O_WRONLY)
 #	fsop trunc FILE N		truncate(2)
 #	fsop rmdir DIR | unlink FILE | mkdir DIR | create FILE | chmod FILE
@@ -23,7 +24,7 @@ require "syscall.ph";
 my %name;
 for my $n (qw(EPERM ENOENT EIO EBADF EACCES EBUSY EEXIST EXDEV ENOTDIR
     EISDIR EINVAL ENOSPC EROFS ENOTEMPTY ENOTCONN ENOSYS ENAMETOOLONG
-    EFBIG ENOMEM)) {
+    EFBIG ENOMEM EHOSTUNREACH EAGAIN EINTR)) {
 	my $v = eval "POSIX::$n()";
 	$name{$v} = $n if defined $v;
 }
@@ -47,8 +48,9 @@ if ($op eq "rename") {
 		my $c = close($fh);
 		if ($ok) { $ok = $c } else { $! = $e }
 	}
-} elsif ($op eq "read") {
-	if (sysopen(my $fh, $a[0], O_RDONLY)) {
+} elsif ($op eq "read" || $op eq "readnb") {
+	if (sysopen(my $fh, $a[0], O_RDONLY | ($op eq "readnb" ?
+	    O_NONBLOCK : 0))) {
 		my $buf;
 		$ok = defined(sysread($fh, $buf, 65536));
 	}
