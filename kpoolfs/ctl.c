@@ -433,7 +433,8 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 
 	rc = kp_welcome_split(fh->buf, fh->len, &wlen, &tlen);
 	if (fh->done) {
-		/* opened: only the tree that may follow it, ignored */
+		/* opened: only the tree that may follow it, ignored (a
+		 * part of one fails the close) */
 		if (rc == KP_OK || rc == KP_ETRUNC)
 			return (int)size;
 		sodium_memzero(fh->buf + fh->len - size, size);
@@ -470,6 +471,20 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	    PRIu64, hex, gid, info.epoch);
 	kp_welcome_info_free(&info);
 	return (int)size;
+}
+
+int
+kpfs_ctl_flush_welcome(struct kpfs_fh *fh)
+{
+	size_t	wlen, tlen;
+
+	if (fh->len == 0)
+		return 0;
+	if (!fh->done)
+		return -EINVAL;		/* never opened */
+	/* opened: what followed must be one whole tree, or nothing */
+	return kp_welcome_split(fh->buf, fh->len, &wlen, &tlen) == KP_OK ?
+	    0 : -EINVAL;
 }
 
 int

@@ -431,6 +431,9 @@ int kpfs_ctl_write_config(struct kpfs *fs, const char *data, size_t size);
 /* kpfs_ctl_write_ctl: a write to ctl, run before it returns; size or
  * -errno. */
 int kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size);
+/* kpfs_ctl_flush_welcome: the close of welcome: -EINVAL when what was
+ * written is not whole (a Welcome, or the tree after one), else 0. */
+int kpfs_ctl_flush_welcome(struct kpfs_fh *fh);
 /* kpfs_ctl_write_welcome: a write to welcome (fh gathers it); size or
  * -errno. */
 int kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh,

@@ -616,8 +616,8 @@ kpfs_flush(const char *path, struct fuse_file_info *fi)
 	fh = (struct kpfs_fh *)(uintptr_t)fi->fh;
 	/* a Welcome left incomplete is reported by close(2) */
 	if (fh != NULL && fh->kind == KPFS_ROOTFILE &&
-	    fh->file == KPFS_F_WELCOME && !fh->done && fh->len > 0)
-		return -EINVAL;
+	    fh->file == KPFS_F_WELCOME)
+		return kpfs_ctl_flush_welcome(fh);
 	return 0;
 }
 

@@ -6,6 +6,9 @@
 #	fsop rename OLD NEW [FLAGS]	renameat2(2); FLAGS 1 NOREPLACE, 2 EXCHANGE
 #	fsop write FILE DATA		open(O_WRONLY), one write(2) of DATA, close(2)
 #	fsop writefile FILE SRC		the same with the bytes of SRC
+#	fsop write2 FILE SRC DATA	the bytes of SRC, then DATA, on one open
+#					file: the error of the second write,
+#					else close(2)'s
 #	fsop read FILE			open(O_RDONLY) and read
 #	fsop readnb FILE		open(O_RDONLY|O_NONBLOCK) and read
 #	fsop openw FILE			open(O_WRONLY)
@@ -44,6 +47,19 @@ if ($op eq "rename") {
 		# Welcome is reported by close)
 		my $n = syswrite($fh, $data);
 		$ok = defined($n) && $n == length($data);
+		my $e = $!;
+		my $c = close($fh);
+		if ($ok) { $ok = $c } else { $! = $e }
+	}
+} elsif ($op eq "write2") {
+	open(my $f, "<:raw", $a[1]) or die "$a[1]: $!";
+	local $/; my $first = <$f>; close($f);
+	if (sysopen(my $fh, $a[0], O_WRONLY)) {
+		my $n = syswrite($fh, $first);
+		die "write2: the first write: $!\n" unless defined($n) &&
+		    $n == length($first);
+		$n = syswrite($fh, $a[2]);
+		$ok = defined($n) && $n == length($a[2]);
 		my $e = $!;
 		my $c = close($fh);
 		if ($ok) { $ok = $c } else { $! = $e }
