@@ -1,0 +1,56 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# 4013-e2e-kpool-errors: kpool --json reports a failure as one JSON
+# object on stdout, {"error": CODE, "message": TEXT} as the server's
+# errors are (the server's code when it gave one, server_unreachable,
+# usage, else error), beside the human line on stderr, with the exit
+# status of kpool(1): no store, an unknown user (404 unknown_user), a
+# bad argument and a missing one (2), the server down.
+. "${KP_TOP:-.}/t/tap.sh"
+perl -MJSON::PP -e 1 2>/dev/null || bail "no JSON::PP"
+plan 12
+
+K=$KP_BUILD/kpool
+run() {
+	"$K" "$@" >"$TMP/out" 2>"$TMP/err"
+	RC=$?
+	OUT=$(cat "$TMP/out")
+	ERR=$(cat "$TMP/err")
+}
+# obj: "CODE|MESSAGE" of the one JSON object on stdout, or why not
+obj() {
+	perl -MJSON::PP -e '
+	    local $/; my $s = <STDIN>;
+	    my $o = eval { decode_json($s) } or do { print "not JSON: $s"; exit };
+	    print join("|", $o->{error} // "-", $o->{message} // "-"),
+		scalar(keys %$o) == 2 ? "" : " (other members)";' <"$TMP/out"
+}
+
+run --json --store "$TMP/none.db" status
+is "$RC" 1 "no store: exit 1"
+is "$(obj)" "error|no store at $TMP/none.db: make one with \"kpool init --server URL --user NAME\"" \
+    "stdout: the error object"
+is "$ERR" "kpool: no store at $TMP/none.db: make one with \"kpool init --server URL --user NAME\"" \
+    "stderr: the same message"
+
+start_server
+run --json --store "$TMP/a.db" init --server "$SERVER_URL" --user alice
+is "$RC" 0 "init"
+"$K" --store "$TMP/a.db" register >/dev/null 2>&1 || bail "register"
+run --json --store "$TMP/a.db" reserve nobody
+is "$RC:$(obj)" "1:unknown_user|reserve: HTTP 404 unknown_user: no user nobody" \
+    "an unknown user: exit 1, the server's code and message"
+run --json --store "$TMP/a.db" reserve alice --suite 0
+is "$RC:$(obj)" "2:usage|0: not a cipher suite number" \
+    "a bad argument: exit 2, usage"
+run --json --store "$TMP/a.db" reserve
+is "$RC:$(obj)" "2:usage|bad usage (see kpool(1))" "a missing one: exit 2"
+is "$ERR" "kpool: bad usage (see kpool(1))" "stderr says so"
+stop_server
+run --json --store "$TMP/a.db" reserve alice
+is "$RC" 1 "server down: exit 1"
+like "$(obj)" "^server_unreachable\\|reserve: server unreachable \\($SERVER_URL\\)" \
+    "code server_unreachable"
+run --store "$TMP/a.db" reserve alice
+is "$OUT" "" "without --json nothing on stdout"
+like "$ERR" "^kpool: reserve: server unreachable" "only the human line"
