@@ -6,15 +6,17 @@
  * fuse_operations, thin; cache.c is the layer under them: what the
  * daemon keeps of the pool (keys, counts, listings, unlinked files) and
  * how it and the kernel's cache follow the pool's changes (the pool's
- * observer); ctl.c the control files (status, config, ctl, welcome,
- * identity, devices); refresh.c the background thread; tree.c the paths
+ * watcher); events.c the watcher's other half, the events file, and
+ * the last refusal; ctl.c the control files (status, status.json,
+ * config, ctl, welcome, identity, devices); refresh.c the background thread; tree.c the paths
  * and the text of the key files, status and devices; daemon.c the log,
  * the clock, the pool's opening and the errno table.  Calls go one way
  * (tree.c and daemon.c call none of the others):
  *
  *	main	-> ops, refresh, daemon
- *	ops	-> ctl, cache, refresh, tree, daemon
- *	ctl	-> cache, refresh, tree, daemon
+ *	ops	-> ctl, events, cache, refresh, tree, daemon
+ *	ctl	-> events, cache, refresh, tree, daemon
+ *	events	-> cache, tree, daemon
  *	cache	-> tree, daemon
  *	refresh	-> daemon
  *
