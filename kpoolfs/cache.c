@@ -296,7 +296,7 @@ kpfs_cache_list(struct kpfs *fs, int state, struct kpfs_dent **out,
 		e[i].mode = S_IFDIR | 0755;
 		e[i].nlink = 2;
 		e[i].size = 0;
-		e[i].mtime = kp_key_time(keys[i], KP_T_CHANGED);
+		e[i].mtime = kp_key_time_ns(keys[i], KP_T_CHANGED);
 	}
 	copy = dents_copy(e, n);	/* for the next opendir */
 	pthread_mutex_lock(&fs->lock);
@@ -542,7 +542,7 @@ kpfs_cache_init(struct kpfs *fs)
 	/* a state directory last changed when its newest key arrived */
 	for (i = 0; i < n; i++) {
 		s = kp_key_state(keys[i]);
-		t = kp_key_time(keys[i], KP_T_CHANGED) * KPFS_NS;
+		t = kp_key_time_ns(keys[i], KP_T_CHANGED);
 		if (s >= 0 && s < KP_NSTATES && t > fs->state_mtime[s])
 			fs->state_mtime[s] = t;
 	}

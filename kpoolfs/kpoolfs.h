@@ -123,7 +123,7 @@ struct kpfs_dent {
 	mode_t	mode;
 	nlink_t	nlink;
 	off_t	size;
-	int64_t	mtime;
+	int64_t	mtime;			/* ns */
 };
 
 /* The last listing of a state directory, reused within a second. */

@@ -77,7 +77,7 @@ stat_dir(struct kpfs *fs, struct stat *st, nlink_t nlink, int64_t mtime)
 	st->st_nlink = nlink;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
-	st->st_mtime = st->st_atime = st->st_ctime = (time_t)mtime;
+	set_times(st, mtime);
 }
 
 static void
@@ -92,7 +92,7 @@ stat_file(struct kpfs *fs, struct stat *st, mode_t mode, off_t size,
 	st->st_size = size;
 	st->st_blksize = 4096;
 	st->st_blocks = (size + 511) / 512;
-	st->st_mtime = st->st_atime = st->st_ctime = (time_t)mtime;
+	set_times(st, mtime);		/* ns */
 }
 
 /* A key file exists: it applies to the key and was not unlinked. */
@@ -115,7 +115,7 @@ stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
 
 	if (f == KPFS_K_KEYPACKAGE) {
 		stat_file(fs, st, 0444, (off_t)kp_key_keypackage_len(k),
-		    kp_key_time(k, KP_T_CREATED));
+		    kp_key_time_ns(k, KP_T_CREATED));
 		return 0;
 	}
 	if (kpfs_group_mine(k, f))
@@ -123,7 +123,7 @@ stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
 	else if ((n = kpfs_keyfile_render(k, f, buf, sizeof(buf))) < 0)
 		return -EIO;
 	stat_file(fs, st, kpfs_group_mine(k, f) ? 0644 : 0444, n,
-	    kp_key_time(k, KP_T_CHANGED));
+	    kp_key_time_ns(k, KP_T_CHANGED));
 	return 0;
 }
 
@@ -148,7 +148,7 @@ ask_key(void *arg, const struct kp_key *k, uint32_t mask)
 	if (a->st == NULL)
 		return 0;
 	if (a->file < 0) {
-		stat_dir(a->fs, a->st, 2, kp_key_time(k, KP_T_CHANGED));
+		stat_dir(a->fs, a->st, 2, kp_key_time_ns(k, KP_T_CHANGED));
 		return 0;
 	}
 	if ((a->group = kpfs_group_mine(k, a->file)))
@@ -224,7 +224,7 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 	switch (pp.kind) {
 	case KPFS_ROOT:
 		kpfs_cache_times(fs, &mounted, &config, &latest);
-		stat_dir(fs, st, 2 + KP_NSTATES, config);
+		stat_dir(fs, st, 2 + KP_NSTATES, config * KPFS_NS);
 		return 0;
 	case KPFS_ROOTFILE:
 		return stat_rootfile(fs, pp.file, st);
@@ -299,7 +299,8 @@ dir_add(struct kpfs_dir *d, const char *name, const struct stat *st)
 		e->mode = st->st_mode;
 		e->nlink = st->st_nlink;
 		e->size = st->st_size;
-		e->mtime = st->st_mtime;
+		e->mtime = (int64_t)st->st_mtim.tv_sec * KPFS_NS +
+		    st->st_mtim.tv_nsec;
 	}
 	return 0;
 }
@@ -446,8 +447,7 @@ kpfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 			st.st_gid = fs->gid;
 			st.st_blksize = 4096;
 			st.st_blocks = (e->size + 511) / 512;
-			st.st_mtime = st.st_atime = st.st_ctime =
-			    (time_t)e->mtime;
+			set_times(&st, e->mtime);
 			if (fill(buf, e->name, &st, (off_t)i + 1,
 			    FUSE_FILL_DIR_PLUS))
 				break;

@@ -663,6 +663,13 @@ enum kp_key_time {
 };
 /* kp_key_time: a KP_T_* time of the key, unix seconds; 0 when unset. */
 int64_t kp_key_time(const struct kp_key *k, int which);
+/*
+ * kp_key_time_ns: the same in nanoseconds since the epoch: KP_T_CREATED
+ * and KP_T_CHANGED with the store's sub-second part (keys made or moved
+ * in one second by one handle are apart, in order; keys of a store
+ * made before it have whole seconds), the others whole seconds.
+ */
+int64_t kp_key_time_ns(const struct kp_key *k, int which);
 
 /* The texts of a key (kp_key_text). */
 enum kp_key_text {

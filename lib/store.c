@@ -106,6 +106,14 @@ static const char *const migrations[] = {
 	"  spent INTEGER NOT NULL,"
 	"  expired INTEGER NOT NULL,"
 	"  last_resort INTEGER NOT NULL);",
+	/*
+	 * 4: sub-second key times: nanoseconds within created_at's and
+	 * changed_at's second (0 for the keys of before)
+	 */
+	"ALTER TABLE keypackages ADD COLUMN created_ns INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE keypackages ADD COLUMN changed_ns INTEGER NOT NULL"
+	"  DEFAULT 0;",
 };
 #define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
 

@@ -62,6 +62,7 @@ struct kp_change {
 /* The store: one SQLite connection and the at-rest key. */
 struct kp_store {
 	struct sqlite3	*db;
+	int64_t		 last_stamp;	/* ns, the last a key's time got */
 	struct sqlite3_stmt *stmts[KP_NSTMTS];	/* enum kp_stmt, kept */
 	uint8_t		 key[32];	/* at-rest key, wiped at close */
 	char		*err;		/* the caller's message buffer */
