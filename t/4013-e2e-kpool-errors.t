@@ -8,7 +8,8 @@
 # bad argument and a missing one (2), the server down.
 . "${KP_TOP:-.}/t/tap.sh"
 perl -MJSON::PP -e 1 2>/dev/null || bail "no JSON::PP"
-plan 12
+command -v gdb >/dev/null 2>&1 || bail "no gdb (make deps installs it)"
+plan 14
 
 K=$KP_BUILD/kpool
 run() {
@@ -54,3 +55,15 @@ like "$(obj)" "^server_unreachable\\|reserve: server unreachable \\($SERVER_URL\
 run --store "$TMP/a.db" reserve alice
 is "$OUT" "" "without --json nothing on stdout"
 like "$ERR" "^kpool: reserve: server unreachable" "only the human line"
+
+# on a failure's way out (errx), the store is closed: its signing key
+# wiped (kp_pool_close, run by the atexit handler); gdb stops there
+closed() {
+	gdb -q -batch -ex 'set breakpoint pending on' \
+	    -ex 'break kp_pool_close' -ex run -ex 'print $rdi != 0' \
+	    -ex continue --args "$K" "$@" 2>&1 | grep -c '^\$1 = 1$'
+}
+is "$(closed --store "$TMP/a.db" reserve alice)" 1 \
+    "a failure (server down): the pool is closed before the exit"
+is "$(closed --json --store "$TMP/a.db" reserve alice)" 1 \
+    "and with --json (the error object's way out)"
