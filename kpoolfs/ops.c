@@ -198,7 +198,7 @@ stat_rootfile(struct kpfs *fs, int f, struct stat *st)
 			return rc;
 		stat_file(fs, st, rootfile_mode[f], (off_t)strlen(text), 0);
 		free(text);
-		if (f != KPFS_F_STATUS)
+		if (f != KPFS_F_STATUS && f != KPFS_F_STATUS_JSON)
 			t = mounted * KPFS_NS;
 		if (at * KPFS_NS > t)
 			t = at * KPFS_NS;

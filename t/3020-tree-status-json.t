@@ -10,7 +10,7 @@
 . "$KP_TOP/t/3-fs.sh"
 need_fuse
 perl -MJSON::PP -e 1 2>/dev/null || bail "no JSON::PP"
-plan 13
+plan 14
 
 start_server
 M=$TMP/mnt
@@ -61,6 +61,8 @@ ctl "$M" "generate 3"
 ctl "$M" sync
 is "$(same "$(cat "$M/status")" "$(cat "$M/status.json")")" ok \
     "after a sync: the same facts again"
+is "$(stat -c %.9Y "$M/status.json")" "$(stat -c %.9Y "$M/status")" \
+    "status.json's mtime is status's (the last change or sync)"
 
 # an inviter holds a key: the mv is refused, and the reason is kept
 K=$KP_BUILD/kpool
