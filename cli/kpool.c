@@ -47,7 +47,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: kpool [--json] [--store path] init --server url "
 	    "--user name\n"
-	    "\t[--device name]\n"
+	    "\t[--device name] [--cafile path]\n"
 	    "       kpool [--json] [--store path] register\n"
 	    "       kpool [--json] [--store path] pubkey\n"
 	    "       kpool [--json] [--store path] reserve user "
@@ -174,6 +174,8 @@ pool_fail(const char *what, int rc)
 		die(EX_FAIL, "server_unreachable", "%s: server unreachable "
 		    "(%s)%s%s", what, server[0] != '\0' ? server : "none set",
 		    *m ? ": " : "", m);
+	if (rc == KP_ETLS && *m != '\0')	/* the message says it all */
+		die(EX_FAIL, "tls", "%s: %s", what, m);
 	die(EX_FAIL, *code ? code : NULL, "%s: %s%s%s", what, kp_strerror(rc),
 	    *m ? ": " : "", m);
 }
@@ -189,6 +191,8 @@ client_fail(const char *what, int rc)
 	if (rc == KP_ENET)
 		die(EX_FAIL, "server_unreachable", "%s: server unreachable "
 		    "(%s)%s%s", what, server, *m ? ": " : "", m);
+	if (rc == KP_ETLS && *m != '\0')
+		die(EX_FAIL, "tls", "%s: %s", what, m);
 	if (st != 0 && *code != '\0')
 		die(EX_FAIL, code, "%s: HTTP %ld %s: %s", what, st, code,
 		    *m ? m : kp_strerror(rc));
@@ -372,7 +376,7 @@ put_whoami(void)
 	json_decref(o);
 }
 
-/* init --server URL --user NAME [--device NAME] */
+/* init --server URL --user NAME [--device NAME] [--cafile PATH] */
 static int
 cmd_init(int argc, char **argv)
 {
@@ -380,9 +384,12 @@ cmd_init(int argc, char **argv)
 		{ "server", required_argument, NULL, 's' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "cafile", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*url = NULL, *user = NULL, *device = NULL;
+	const char	*cafile = NULL;
+	char		 ca[PATH_MAX];
 	int		 ch, rc;
 
 	while ((ch = verb_opt(argc, argv, lo)) != -1) {
@@ -396,12 +403,18 @@ cmd_init(int argc, char **argv)
 		case 'd':
 			device = optarg;
 			break;
+		case 'c':
+			cafile = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || url == NULL || user == NULL)
 		usage();
+	/* the store keeps it absolute: its programs run anywhere */
+	if (cafile != NULL && realpath(cafile, ca) == NULL)
+		die(EX_FAIL, NULL, "--cafile %s: %s", cafile, strerror(errno));
 	if (!kp_username_valid(user))
 		die(EX_USAGE, "usage", "%s: not a valid user name", user);
 	if (device != NULL && !kp_devicename_valid(device))
@@ -409,6 +422,10 @@ cmd_init(int argc, char **argv)
 	open_store(user, device, 0);
 	if ((rc = kp_pool_remember_server(pool, url)) != KP_OK)
 		pool_fail(url, rc);
+	/* the server's CAs go with it: the system's unless given */
+	if ((rc = kp_pool_set_cafile(pool, cafile != NULL ? ca : NULL)) !=
+	    KP_OK)
+		pool_fail("--cafile", rc);
 	(void)snprintf(server, sizeof(server), "%s", url);
 	put_whoami();
 	return 0;

@@ -37,6 +37,7 @@
 
 struct opts {
 	char	*server;
+	char	*cafile;
 	char	*user;
 	char	*device;
 	char	*keyfile;
@@ -60,6 +61,7 @@ enum {
 #define OPT(t, f)	{ t, offsetof(struct opts, f), 1 }
 static const struct fuse_opt opt_spec[] = {
 	OPT("server=%s", server),
+	OPT("cafile=%s", cafile),
 	OPT("user=%s", user),
 	OPT("device=%s", device),
 	OPT("keyfile=%s", keyfile),
@@ -135,6 +137,10 @@ help(void)
 	    "(default: the store's;\n"
 	    "                           kept by the store at first use; "
 	    "none: offline)\n"
+	    "    -o cafile=PATH         CAs to verify an https:// server "
+	    "with (kept in the\n"
+	    "                           store; default: the store's, or "
+	    "the system's)\n"
 	    "    -o user=NAME           the pool's user (a new store "
 	    "needs it)\n"
 	    "    -o device=NAME         this device of the user (default: "
@@ -404,6 +410,7 @@ main(int argc, char *argv[])
 	    (o.device != NULL && (fs.device = strdup(o.device)) == NULL) ||
 	    (fs.store = absolute(o.store)) == NULL ||
 	    (o.keyfile != NULL && (fs.keyfile = absolute(o.keyfile)) == NULL) ||
+	    (o.cafile != NULL && (fs.cafile = absolute(o.cafile)) == NULL) ||
 	    (o.test_clock != NULL &&
 	    (fs.test_clock = absolute(o.test_clock)) == NULL)) {
 		warn("options");
@@ -468,6 +475,7 @@ main(int argc, char *argv[])
 	free(fs.device);
 	free(fs.store);
 	free(fs.keyfile);
+	free(fs.cafile);
 	free(fs.test_clock);
 	free(fs.server);
 	free(o.store);
@@ -475,6 +483,7 @@ main(int argc, char *argv[])
 	free(o.user);
 	free(o.device);
 	free(o.keyfile);
+	free(o.cafile);
 	free(o.test_clock);
 	return rc;
 }

@@ -20,12 +20,13 @@
 #	nginx		t/9004 checks docs/deploy.md's proxy configuration
 #			(nginx -t; Debian's policy in containers keeps the
 #			service from starting)
-#	openssl		its test certificate
+#	openssl		t/9004's test certificate; the CAs and server
+#			certificates of the TLS tests (t/2030, t/4013)
 #	systemd		t/9006 checks the units with systemd-analyze verify
 #			(offline: systemd need not run, nor be PID 1)
 #	dpkg-dev debhelper lintian
 #			t/9007 builds the Debian packages and checks them
-#	gdb		t/4013 sees kpool close (and wipe) its store on a
+#	gdb		t/4015 sees kpool close (and wipe) its store on a
 #			failure's way out
 
 set -eu

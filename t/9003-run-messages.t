@@ -68,13 +68,14 @@ is "$(start_and_hint "$(bin_without man groff)")" \
 ok "make stop leaves nothing mounted" sh -c "! mountpoint -q '$top/mnt'"
 ok "and no server" sh -c "! [ -e '$top/run/server.pid' ]"
 
-# port 8477 already served (here by a server of the test's own): make
-# run takes another port rather than share it
+# port 8477 already served (here by a server of the test's own, given
+# up to 30 s to listen: a sanitizer build on a busy machine is slow):
+# make run takes another port rather than share it
 "$KP_BUILD/kpool-server" --listen 127.0.0.1:8477 --db "$TMP/other.db" \
     >"$TMP/other.port" 2>/dev/null &
 _tap_pids="$_tap_pids $!"
 i=0
-until [ -s "$TMP/other.port" ] || [ $i -gt 100 ]; do sleep 0.05; i=$((i + 1)); done
+until [ -s "$TMP/other.port" ] || [ $i -gt 600 ]; do sleep 0.05; i=$((i + 1)); done
 sh "$top/mk/run.sh" start >"$TMP/out" 2>"$TMP/err" </dev/null
 rc=$?
 url=$(sed -n 's/^kpool is running: kpool-server at \([^ ]*\) .*/\1/p' "$TMP/out")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# 4013-e2e-kpool-errors: kpool --json reports a failure as one JSON
+# 4015-e2e-kpool-errors: kpool --json reports a failure as one JSON
 # object on stdout, {"error": CODE, "message": TEXT} as the server's
 # errors are (the server's code when it gave one, server_unreachable,
 # usage, else error), beside the human line on stderr, with the exit
