@@ -67,7 +67,7 @@ printf 'generate %d' $((R * NREN)) >"$M/ctl"
 # is read through a second kpoolfs on the same store, so that the one
 # measured has seen nothing but the operations below.
 mkdir -p "$W/src"
-"$B/kpoolfs" -f -o refresh=0 "$W/bench.db" "$W/src" 2>"$W/src.log" &
+"$B/kpoolfs" -f -o server=none,refresh=0 "$W/bench.db" "$W/src" 2>"$W/src.log" &
 cpid=$!
 waitmount "$W/src" $cpid
 cp -r "$W/src/." "$SHM/" 2>/dev/null || true	# ctl and welcome are write-only

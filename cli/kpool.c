@@ -36,9 +36,14 @@ static struct kp_pool	*pool;
 static struct kp_client	*client;
 static char		 server[KP_MAX_URL + 1];
 
+static void die(int, const char *, const char *, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
 static void __attribute__((noreturn))
 usage(void)
 {
+	if (json)
+		die(EX_USAGE, "usage", "bad usage (see kpool(1))");
 	fprintf(stderr,
 	    "usage: kpool [--json] [--store path] init --server url "
 	    "--user name\n"
@@ -58,12 +63,50 @@ usage(void)
 /* ------------------------------------------------------------------ */
 /* Output. */
 
+/*
+ * Say why and exit with status: "kpool: MESSAGE" on stderr, and with
+ * --json also {"error": CODE, "message": MESSAGE} on stdout, as the
+ * server's errors go (CODE "error" when NULL).  The pool and the client
+ * are closed, their keys wiped, by the atexit handler.
+ */
+static void
+die(int status, const char *code, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[1024];
+	json_t	*o;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (json) {
+		o = json_pack("{s:s, s:s}", "error", code != NULL ? code :
+		    "error", "message", msg);
+		if (o != NULL && json_dumpf(o, stdout, JSON_COMPACT) == 0)
+			putchar('\n');
+		json_decref(o);
+		fflush(stdout);
+	}
+	warnx("%s", msg);
+	exit(status);
+}
+
+/* At every exit: the client and the pool go, their keys wiped. */
+static void
+wipe(void)
+{
+	kp_client_free(client);
+	client = NULL;
+	kp_pool_close(pool);
+	pool = NULL;
+}
+
 /* Print o (taken) as one line of JSON on stdout. */
 static void
 put_json(json_t *o)
 {
 	if (o == NULL || json_dumpf(o, stdout, JSON_COMPACT) == -1)
-		errx(EX_FAIL, "out of memory");
+		die(EX_FAIL, NULL, "out of memory");
 	putchar('\n');
 	json_decref(o);
 }
@@ -111,7 +154,7 @@ b64(const uint8_t *b, size_t len)
 	char	*s;
 
 	if ((s = malloc(n)) == NULL)
-		err(EX_FAIL, NULL);
+		die(EX_FAIL, NULL, "%s", strerror(errno));
 	sodium_bin2base64(s, n, b, len, sodium_base64_VARIANT_ORIGINAL);
 	return s;
 }
@@ -125,13 +168,16 @@ pool_fail(const char *what, int rc)
 {
 	const char	*m = pool != NULL ? kp_errmsg(pool) : "";
 
+	const char	*code = pool != NULL ? kp_errcode(pool) : "";
+
 	if (rc == KP_ENET)
-		errx(EX_FAIL, "%s: server unreachable (%s)%s%s", what,
-		    server[0] != '\0' ? server : "none set", *m ? ": " : "",
-		    m);
+		die(EX_FAIL, "server_unreachable", "%s: server unreachable "
+		    "(%s)%s%s", what, server[0] != '\0' ? server : "none set",
+		    *m ? ": " : "", m);
 	if (rc == KP_ETLS && *m != '\0')	/* the message says it all */
-		errx(EX_FAIL, "%s: %s", what, m);
-	errx(EX_FAIL, "%s: %s%s%s", what, kp_strerror(rc), *m ? ": " : "", m);
+		die(EX_FAIL, "tls", "%s: %s", what, m);
+	die(EX_FAIL, *code ? code : NULL, "%s: %s%s%s", what, kp_strerror(rc),
+	    *m ? ": " : "", m);
 }
 
 /* The server refused what (rc): its status, code and message; exit 1. */
@@ -143,14 +189,15 @@ client_fail(const char *what, int rc)
 	long		 st = kp_client_last_status(client);
 
 	if (rc == KP_ENET)
-		errx(EX_FAIL, "%s: server unreachable (%s)%s%s", what,
-		    server, *m ? ": " : "", m);
+		die(EX_FAIL, "server_unreachable", "%s: server unreachable "
+		    "(%s)%s%s", what, server, *m ? ": " : "", m);
 	if (rc == KP_ETLS && *m != '\0')
-		errx(EX_FAIL, "%s: %s", what, m);
+		die(EX_FAIL, "tls", "%s: %s", what, m);
 	if (st != 0 && *code != '\0')
-		errx(EX_FAIL, "%s: HTTP %ld %s: %s", what, st, code,
+		die(EX_FAIL, code, "%s: HTTP %ld %s: %s", what, st, code,
 		    *m ? m : kp_strerror(rc));
-	errx(EX_FAIL, "%s: %s%s%s", what, kp_strerror(rc), *m ? ": " : "", m);
+	die(EX_FAIL, NULL, "%s: %s%s%s", what, kp_strerror(rc), *m ? ": " : "",
+	    m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -161,7 +208,7 @@ static void
 parse_ref(const char *s, uint8_t ref[KP_REF_LEN])
 {
 	if (strlen(s) != 2 * KP_REF_LEN || kp_unhex(s, ref, KP_REF_LEN) != KP_OK)
-		errx(EX_USAGE, "%s: not a KeyPackageRef (64 hex digits)", s);
+		die(EX_USAGE, "usage", "%s: not a KeyPackageRef (64 hex digits)", s);
 }
 
 /* A group_id in hex (1 to KP_MAX_GROUP_ID bytes), or exit 2. */
@@ -172,7 +219,7 @@ parse_group(const char *s, uint8_t gid[KP_MAX_GROUP_ID])
 
 	if (n == 0 || n % 2 != 0 || n / 2 > KP_MAX_GROUP_ID ||
 	    kp_unhex(s, gid, n / 2) != KP_OK)
-		errx(EX_USAGE, "%s: not a group id (2 to %d hex digits)", s,
+		die(EX_USAGE, "usage", "%s: not a group id (2 to %d hex digits)", s,
 		    2 * KP_MAX_GROUP_ID);
 	return n / 2;
 }
@@ -187,7 +234,7 @@ parse_suite(const char *s)
 	errno = 0;
 	v = strtoul(s, &end, 0);
 	if (errno != 0 || *s == '\0' || *end != '\0' || v == 0 || v > 0xffff)
-		errx(EX_USAGE, "%s: not a cipher suite number", s);
+		die(EX_USAGE, "usage", "%s: not a cipher suite number", s);
 	return (uint16_t)v;
 }
 
@@ -199,19 +246,13 @@ static const char *
 default_store(void)
 {
 	static char	 path[PATH_MAX];
-	const char	*d = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
-	int		 n;
+	int		 rc;
 
-	if (d != NULL && *d == '/')
-		n = snprintf(path, sizeof(path), "%s/kpool/pool.db", d);
-	else if (h != NULL && *h != '\0')
-		n = snprintf(path, sizeof(path),
-		    "%s/.local/share/kpool/pool.db", h);
-	else
-		errx(EX_FAIL, "neither XDG_DATA_HOME nor HOME is set: "
+	if ((rc = kp_default_store(path, sizeof(path))) == KP_ENOTFOUND)
+		die(EX_FAIL, NULL, "neither XDG_DATA_HOME nor HOME is set: "
 		    "name the store with --store");
-	if (n < 0 || (size_t)n >= sizeof(path))
-		errx(EX_FAIL, "the default store's path is too long");
+	if (rc != KP_OK)
+		die(EX_FAIL, NULL, "the default store's path is too long");
 	return path;
 }
 
@@ -222,7 +263,7 @@ make_parents(const char *path)
 	char	dir[PATH_MAX], *s, c;
 
 	if (strlen(path) >= sizeof(dir))
-		errx(EX_FAIL, "%s: path too long", path);
+		die(EX_FAIL, NULL, "%s: path too long", path);
 	strcpy(dir, path);
 	if ((s = strrchr(dir, '/')) == NULL || s == dir)
 		return;
@@ -233,7 +274,7 @@ make_parents(const char *path)
 		c = *s;
 		*s = '\0';
 		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-			err(EX_FAIL, "%s", dir);
+			die(EX_FAIL, NULL, "%s: %s", dir, strerror(errno));
 		if ((*s = c) == '\0')
 			break;
 	}
@@ -251,9 +292,9 @@ open_store(const char *user, const char *device, int need_server)
 
 	if (user == NULL && stat(store, &sb) == -1) {
 		if (errno == ENOENT)
-			errx(EX_FAIL, "no store at %s: make one with "
+			die(EX_FAIL, NULL, "no store at %s: make one with "
 			    "\"kpool init --server URL --user NAME\"", store);
-		err(EX_FAIL, "%s", store);
+		die(EX_FAIL, NULL, "%s: %s", store, strerror(errno));
 	}
 	if (user != NULL)
 		make_parents(store);
@@ -265,7 +306,7 @@ open_store(const char *user, const char *device, int need_server)
 	if (!need_server)
 		return;
 	if (server[0] == '\0')
-		errx(EX_FAIL, "%s remembers no server: set one with "
+		die(EX_FAIL, NULL, "%s remembers no server: set one with "
 		    "\"kpool init --server URL --user %s\"", store,
 		    kp_pool_user(pool));
 	if ((rc = kp_pool_set_server(pool, server)) != KP_OK)
@@ -373,11 +414,11 @@ cmd_init(int argc, char **argv)
 		usage();
 	/* the store keeps it absolute: its programs run anywhere */
 	if (cafile != NULL && realpath(cafile, ca) == NULL)
-		err(EX_FAIL, "--cafile %s", cafile);
+		die(EX_FAIL, NULL, "--cafile %s: %s", cafile, strerror(errno));
 	if (!kp_username_valid(user))
-		errx(EX_USAGE, "%s: not a valid user name", user);
+		die(EX_USAGE, "usage", "%s: not a valid user name", user);
 	if (device != NULL && !kp_devicename_valid(device))
-		errx(EX_USAGE, "%s: not a valid device name", device);
+		die(EX_USAGE, "usage", "%s: not a valid device name", device);
 	open_store(user, device, 0);
 	if ((rc = kp_pool_remember_server(pool, url)) != KP_OK)
 		pool_fail(url, rc);
@@ -498,7 +539,7 @@ cmd_reserve(int argc, char **argv)
 		switch (ch) {
 		case 'd':
 			if (!kp_devicename_valid(optarg))
-				errx(EX_USAGE, "%s: not a valid device name",
+				die(EX_USAGE, "usage", "%s: not a valid device name",
 				    optarg);
 			o.target_device = optarg;
 			break;
@@ -520,7 +561,7 @@ cmd_reserve(int argc, char **argv)
 		usage();
 	target = argv[optind];
 	if (!kp_username_valid(target))
-		errx(EX_USAGE, "%s: not a valid user name", target);
+		die(EX_USAGE, "usage", "%s: not a valid user name", target);
 	open_store(NULL, NULL, 1);
 	open_client();
 	if (!all) {
@@ -721,7 +762,7 @@ cmd_status(int argc, char **argv)
 	if (argc > 2)
 		usage();
 	if (argc == 2 && !kp_username_valid(argv[1]))
-		errx(EX_USAGE, "%s: not a valid user name", argv[1]);
+		die(EX_USAGE, "usage", "%s: not a valid user name", argv[1]);
 	open_store(NULL, NULL, 1);
 	if (argc == 1)
 		return status_own();
@@ -856,8 +897,10 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage();
+	if (atexit(wipe) != 0)
+		die(EX_FAIL, NULL, "atexit failed");
 	if (sodium_init() < 0)
-		errx(EX_FAIL, "sodium_init failed");
+		die(EX_FAIL, NULL, "sodium_init failed");
 	if (store == NULL)
 		store = default_store();
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
@@ -867,7 +910,6 @@ main(int argc, char **argv)
 		usage();
 	optind = 0;	/* GNU getopt: start afresh at argv[1] */
 	rc = verbs[i].fn(argc, argv);
-	kp_client_free(client);
-	kp_pool_close(pool);
+	wipe();
 	return rc;
 }

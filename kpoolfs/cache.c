@@ -296,7 +296,7 @@ kpfs_cache_list(struct kpfs *fs, int state, struct kpfs_dent **out,
 		e[i].mode = S_IFDIR | 0755;
 		e[i].nlink = 2;
 		e[i].size = 0;
-		e[i].mtime = kp_key_time(keys[i], KP_T_CHANGED);
+		e[i].mtime = kp_key_time_ns(keys[i], KP_T_CHANGED);
 	}
 	copy = dents_copy(e, n);	/* for the next opendir */
 	pthread_mutex_lock(&fs->lock);
@@ -338,18 +338,6 @@ touch_state(struct kpfs *fs, int state, int64_t t)
 	fs->state_mtime[state] = t;
 }
 
-/* Now in nanoseconds, as the state directories' times go. */
-static int64_t
-now_ns(struct kpfs *fs)
-{
-	struct timespec	ts;
-
-	if (fs->test_clock != NULL)
-		return kpfs_now(fs) * KPFS_NS;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * KPFS_NS + ts.tv_nsec;
-}
-
 int64_t
 kpfs_cache_state_mtime(struct kpfs *fs, int state)
 {
@@ -385,7 +373,7 @@ kpfs_touch_config(struct kpfs *fs)
 	pthread_mutex_lock(&fs->lock);
 	fs->config_mtime = now;
 	pthread_mutex_unlock(&fs->lock);
-	kpfs_invalidate(fs, "/status");
+	kpfs_invalidate_status(fs);
 }
 
 void
@@ -393,6 +381,13 @@ kpfs_invalidate(struct kpfs *fs, const char *path)
 {
 	if (fs->fuse != NULL)
 		(void)fuse_invalidate_path(fs->fuse, path);
+}
+
+void
+kpfs_invalidate_status(struct kpfs *fs)
+{
+	kpfs_invalidate(fs, "/status");
+	kpfs_invalidate(fs, "/status.json");
 }
 
 /* Drop the kernel's entries of a key's directory and files under state. */
@@ -452,7 +447,7 @@ static void
 all_changed(struct kpfs *fs)
 {
 	struct gather	g;
-	int64_t		t = now_ns(fs);
+	int64_t		t = kpfs_now_ns(fs);
 	size_t		i;
 	int		s;
 
@@ -481,7 +476,7 @@ all_changed(struct kpfs *fs)
 	free(g.v);
 	for (s = 0; s < KP_NSTATES; s++)
 		invalidate_state(fs, s);
-	kpfs_invalidate(fs, "/status");
+	kpfs_invalidate_status(fs);
 }
 
 void
@@ -496,7 +491,7 @@ kpfs_cache_changed(void *arg, const uint8_t *ref, int from, int to)
 		all_changed(fs);
 		return;
 	}
-	t = from != to ? now_ns(fs) : 0;
+	t = from != to ? kpfs_now_ns(fs) : 0;
 	pthread_mutex_lock(&fs->lock);
 	hidden_drop(fs, ref);	/* a key that moved is not being removed */
 	keys_drop(fs, ref);
@@ -522,7 +517,7 @@ kpfs_cache_changed(void *arg, const uint8_t *ref, int from, int to)
 		if (to >= 0)
 			invalidate_state(fs, to);
 	}
-	kpfs_invalidate(fs, "/status");
+	kpfs_invalidate_status(fs);
 }
 
 void
@@ -547,7 +542,7 @@ kpfs_cache_init(struct kpfs *fs)
 	/* a state directory last changed when its newest key arrived */
 	for (i = 0; i < n; i++) {
 		s = kp_key_state(keys[i]);
-		t = kp_key_time(keys[i], KP_T_CHANGED) * KPFS_NS;
+		t = kp_key_time_ns(keys[i], KP_T_CHANGED);
 		if (s >= 0 && s < KP_NSTATES && t > fs->state_mtime[s])
 			fs->state_mtime[s] = t;
 	}

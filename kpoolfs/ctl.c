@@ -23,11 +23,13 @@
 /* a ctl line: "spend", a ref and a group id in hex */
 #define CTL_LINE_MAX		(2 * KP_REF_LEN + 2 * KP_MAX_GROUP_ID + 16)
 
-/* The status file into *text; *at the last sync. */
+/* The status file (json 0) or status.json (1) into *text; *at the last
+ * sync. */
 static int
-status_text(struct kpfs *fs, char **text, int64_t *at)
+status_text(struct kpfs *fs, int json, char **text, int64_t *at)
 {
 	struct kpfs_status_extra x;
+	struct kpfs_refusal	 r;
 	struct kp_status	 st;
 	struct kp_policy	 pol;
 	struct kp_counts	 sc[KP_MAX_SUITES];
@@ -51,6 +53,11 @@ status_text(struct kpfs *fs, char **text, int64_t *at)
 	x.device = kp_pool_device(fs->pool);
 	x.public_key = b64;
 	x.suites = sc;
+	x.server = fs->server != NULL ? fs->server : "none";
+	kpfs_refusal_get(fs, &r);
+	x.refusal = &r;
+	if (json)
+		return kpfs_status_json(&st, &pol, &x, text);
 	if ((*text = malloc(KPFS_INFO_MAX)) == NULL)
 		return -ENOMEM;
 	if ((n = kpfs_status_render(&st, &pol, &x, *text,
@@ -117,7 +124,8 @@ kpfs_ctl_text(struct kpfs *fs, int f, char **text, int64_t *at)
 	*at = 0;
 	switch (f) {
 	case KPFS_F_STATUS:
-		return status_text(fs, text, at);
+	case KPFS_F_STATUS_JSON:
+		return status_text(fs, f == KPFS_F_STATUS_JSON, text, at);
 	case KPFS_F_IDENTITY:
 		return identity_text(fs, text);
 	case KPFS_F_DEVICES:
@@ -415,8 +423,6 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	size_t			 wlen = 0, tlen = 0;
 	int			 rc;
 
-	if (fh->done)
-		return (int)size;	/* its own tree opened it */
 	if (size > WELCOME_MAX || fh->len > WELCOME_MAX - size)
 		return -EINVAL;
 	if ((nb = realloc(fh->buf, fh->len + size)) == NULL)
@@ -426,6 +432,17 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	fh->len += size;
 
 	rc = kp_welcome_split(fh->buf, fh->len, &wlen, &tlen);
+	if (fh->done) {
+		/* opened: only the tree that may follow it, ignored (a
+		 * part of one fails the close) */
+		if (rc == KP_OK || rc == KP_ETRUNC)
+			return (int)size;
+		sodium_memzero(fh->buf + fh->len - size, size);
+		fh->len -= size;
+		kpfs_log(LOG_NOTICE, "welcome: bytes after the Welcome "
+		    "opened on this file");
+		return -EINVAL;
+	}
 	if (rc == KP_ETRUNC)
 		return (int)size;	/* wait for the rest */
 	if (rc == KP_OK && (rc = kp_pool_welcome(fs->pool, fh->buf, wlen,
@@ -438,6 +455,7 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	}
 	if (rc != KP_OK) {
 		kpfs_log(LOG_NOTICE, "welcome: %s", kp_errmsg(fs->pool));
+		kpfs_refused(fs, "welcome", NULL, -1, -1, kpfs_errno(rc));
 		/* a later write starts a new Welcome */
 		sodium_memzero(fh->buf, fh->len);
 		fh->len = 0;
@@ -453,6 +471,20 @@ kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh, const char *data,
 	    PRIu64, hex, gid, info.epoch);
 	kp_welcome_info_free(&info);
 	return (int)size;
+}
+
+int
+kpfs_ctl_flush_welcome(struct kpfs_fh *fh)
+{
+	size_t	wlen, tlen;
+
+	if (fh->len == 0)
+		return 0;
+	if (!fh->done)
+		return -EINVAL;		/* never opened */
+	/* opened: what followed must be one whole tree, or nothing */
+	return kp_welcome_split(fh->buf, fh->len, &wlen, &tlen) == KP_OK ?
+	    0 : -EINVAL;
 }
 
 int
@@ -472,6 +504,11 @@ kpfs_ctl_open(struct kpfs *fs, int f, int acc, struct kpfs_fh *fh)
 	case KPFS_F_CTL:
 	case KPFS_F_WELCOME:	/* write only */
 		return acc != O_WRONLY ? -EACCES : 0;
+	case KPFS_F_EVENTS:	/* read only, from now on */
+		if (acc != O_RDONLY)
+			return -EACCES;
+		kpfs_events_open(fs, fh);
+		return 0;
 	default:	/* status, identity, devices: read only */
 		if (acc != O_RDONLY)
 			return -EACCES;

@@ -63,6 +63,17 @@ kpfs_now(struct kpfs *fs)
 }
 
 int64_t
+kpfs_now_ns(struct kpfs *fs)
+{
+	struct timespec	ts;
+
+	if (fs->test_clock != NULL)
+		return kpfs_now(fs) * KPFS_NS;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * KPFS_NS + ts.tv_nsec;
+}
+
+int64_t
 kpfs_mono_ms(void)
 {
 	struct timespec	ts;
@@ -145,7 +156,8 @@ kpfs_errno(int kp)
 	case KP_ERATE:
 		return EBUSY;
 	case KP_ENET:
-		return ENOTCONN;
+		/* not ENOTCONN, which reads as a dead daemon */
+		return EHOSTUNREACH;
 	case KP_EIO:
 	case KP_EDB:
 	case KP_ECRYPTO:

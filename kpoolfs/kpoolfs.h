@@ -6,15 +6,17 @@
  * fuse_operations, thin; cache.c is the layer under them: what the
  * daemon keeps of the pool (keys, counts, listings, unlinked files) and
  * how it and the kernel's cache follow the pool's changes (the pool's
- * observer); ctl.c the control files (status, config, ctl, welcome,
- * identity, devices); refresh.c the background thread; tree.c the paths
+ * watcher); events.c the watcher's other half, the events file, and
+ * the last refusal; ctl.c the control files (status, status.json,
+ * config, ctl, welcome, identity, devices); refresh.c the background thread; tree.c the paths
  * and the text of the key files, status and devices; daemon.c the log,
  * the clock, the pool's opening and the errno table.  Calls go one way
  * (tree.c and daemon.c call none of the others):
  *
  *	main	-> ops, refresh, daemon
- *	ops	-> ctl, cache, refresh, tree, daemon
- *	ctl	-> cache, refresh, tree, daemon
+ *	ops	-> ctl, events, cache, refresh, tree, daemon
+ *	ctl	-> events, cache, refresh, tree, daemon
+ *	events	-> cache, tree, daemon
  *	cache	-> tree, daemon
  *	refresh	-> daemon
  *
@@ -66,6 +68,8 @@ enum kpfs_rootfile {
 	KPFS_F_WELCOME,
 	KPFS_F_IDENTITY,
 	KPFS_F_DEVICES,
+	KPFS_F_STATUS_JSON,
+	KPFS_F_EVENTS,
 	KPFS_NROOTFILES
 };
 
@@ -119,7 +123,7 @@ struct kpfs_dent {
 	mode_t	mode;
 	nlink_t	nlink;
 	off_t	size;
-	int64_t	mtime;
+	int64_t	mtime;			/* ns */
 };
 
 /* The last listing of a state directory, reused within a second. */
@@ -151,6 +155,35 @@ struct kpfs_fh {
 	size_t		 len;
 	int		 done;		/* welcome: opened already */
 	uint8_t		 ref[KP_REF_LEN];	/* a key's group_id file */
+	/*
+	 * events (events.c), guarded by fs->lock: the next change this
+	 * reader gets (a sequence number), how much of buf (a line begun)
+	 * it read, and the poll(2) to wake.
+	 */
+	uint64_t	 epos;
+	size_t		 eoff;
+	struct fuse_pollhandle *ph;
+};
+
+/* One change for the events file. */
+struct kpfs_event {
+	int64_t		 t;		/* ns */
+	uint8_t		 ref[KP_REF_LEN];
+	int		 any;		/* ref unknown: any key may have changed */
+	int		 from, to;
+	char		 by[KP_MAX_PRINCIPAL + 1];
+};
+#define KPFS_EVENTS_MAX	1024		/* changes kept for slow readers */
+
+/* The last operation the tree refused (status, status.json). */
+struct kpfs_refusal {
+	int64_t		 t;		/* ns; 0: none yet */
+	char		 op[16];	/* mv, rmdir, welcome */
+	char		 ref[2 * KP_REF_LEN + 1];	/* "" none */
+	int		 from, to;	/* states, -1 none */
+	int		 err;		/* errno */
+	char		 code[KP_MAX_ERRCODE + 1];	/* the server's */
+	char		 msg[256];
 };
 
 /* One mounted pool. */
@@ -165,6 +198,7 @@ struct kpfs {
 	char		*user;
 	char		*device;	/* NULL: the store's, or default */
 	char		*server;	/* URL or NULL: offline */
+	int		 offline;	/* -o server=none: stay offline */
 	char		*cafile;	/* -o cafile, absolute, or NULL: the
 					   store's (kp_pool_set_cafile) */
 	char		*test_clock;	/* test clock file or NULL */
@@ -204,6 +238,16 @@ struct kpfs {
 	int64_t		 mounted_at;
 	int64_t		 state_mtime[KP_NSTATES]; /* last change, ns */
 	int64_t		 config_mtime;
+	/*
+	 * The changes for the events file (events.c): a ring of the last
+	 * KPFS_EVENTS_MAX, the one numbered eseq - 1 the newest; econd
+	 * wakes blocked readers.  refusal: the last refused operation.
+	 * Guarded by lock.
+	 */
+	struct kpfs_event *ev;
+	uint64_t	 eseq;
+	pthread_cond_t	 econd;
+	struct kpfs_refusal refusal;
 
 	/*
 	 * The refresh thread and its requests.  rthread is set and joined
@@ -261,11 +305,19 @@ int kpfs_keyfile_applies(const struct kp_key *k, int f);
 int kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap);
 /* kpfs_rfc3339: t as 2026-11-22T03:16:47Z into buf (at least 21 bytes). */
 void kpfs_rfc3339(int64_t t, char *buf, size_t cap);
+/* kpfs_rfc3339_ns: t (ns) as 2026-11-22T03:16:47.123456789Z into buf (at
+ * least 31 bytes). */
+void kpfs_rfc3339_ns(int64_t t, char *buf, size_t cap);
+/* kpfs_refusal_render: r as one line without a newline ("none" when
+ * there was none) into buf; its length or -1. */
+int kpfs_refusal_render(const struct kpfs_refusal *r, char *buf, size_t cap);
 /* What the status file shows besides the pool's status and policy. */
 struct kpfs_status_extra {
 	const char		*user, *device;
 	const char		*public_key;	/* base64 */
 	const struct kp_counts	*suites;	/* one per policy suite */
+	const char		*server;	/* URL or "none" */
+	const struct kpfs_refusal *refusal;
 };
 /*
  * kpfs_status_render: the root status file into buf; returns its length
@@ -273,6 +325,12 @@ struct kpfs_status_extra {
  */
 int kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
     const struct kpfs_status_extra *x, char *buf, size_t cap);
+/*
+ * kpfs_status_json: the same facts as one JSON object with a newline,
+ * malloc'd into *out; 0 or -ENOMEM.
+ */
+int kpfs_status_json(const struct kp_status *st, const struct kp_policy *pol,
+    const struct kpfs_status_extra *x, char **out);
 /*
  * kpfs_devices_render: the devices file of the n devices of d into buf:
  * one line a device; returns its length or -1 when it does not fit.
@@ -292,6 +350,9 @@ void kpfs_log_to_syslog(void);
 int kpfs_open_pool(struct kpfs *fs, struct kp_pool **out);
 /* kpfs_now: the mount's idea of now (test clock or real). */
 int64_t kpfs_now(struct kpfs *fs);
+/* kpfs_now_ns: the mount's now in nanoseconds (a test clock's whole
+ * seconds). */
+int64_t kpfs_now_ns(struct kpfs *fs);
 /* kpfs_mono_ms: monotonic milliseconds. */
 int64_t kpfs_mono_ms(void);
 /* kpfs_load_key: the key of pp from the pool into *k: 0, -ENOENT when
@@ -354,6 +415,8 @@ void kpfs_cache_times(struct kpfs *fs, int64_t *mounted_at, int64_t *config,
 void kpfs_touch_config(struct kpfs *fs);
 /* kpfs_invalidate: drop the kernel's cached attributes of path. */
 void kpfs_invalidate(struct kpfs *fs, const char *path);
+/* kpfs_invalidate_status: the same for status and status.json. */
+void kpfs_invalidate_status(struct kpfs *fs);
 
 /* ctl.c */
 
@@ -372,6 +435,9 @@ int kpfs_ctl_write_config(struct kpfs *fs, const char *data, size_t size);
 /* kpfs_ctl_write_ctl: a write to ctl, run before it returns; size or
  * -errno. */
 int kpfs_ctl_write_ctl(struct kpfs *fs, const char *data, size_t size);
+/* kpfs_ctl_flush_welcome: the close of welcome: -EINVAL when what was
+ * written is not whole (a Welcome, or the tree after one), else 0. */
+int kpfs_ctl_flush_welcome(struct kpfs_fh *fh);
 /* kpfs_ctl_write_welcome: a write to welcome (fh gathers it); size or
  * -errno. */
 int kpfs_ctl_write_welcome(struct kpfs *fs, struct kpfs_fh *fh,
@@ -426,6 +492,42 @@ void kpfs_refresh_wake(struct kpfs *fs);
  * (one for every rename until then).
  */
 void kpfs_flush_soon(struct kpfs *fs);
+
+/* events.c */
+
+/* kpfs_events_init, kpfs_events_fini: the ring of changes. */
+int kpfs_events_init(struct kpfs *fs);
+void kpfs_events_fini(struct kpfs *fs);
+/*
+ * kpfs_events_watch: the pool's watcher (kp_pool_set_watcher, arg fs):
+ * the cache hears of the change (kpfs_cache_changed), then the events
+ * file's readers.
+ */
+void kpfs_events_watch(void *arg, const struct kp_change_info *c);
+/* kpfs_events_open: fh reads the changes made after now. */
+void kpfs_events_open(struct kpfs *fs, struct kpfs_fh *fh);
+/*
+ * kpfs_events_read: whole lines of the changes fh has not read into buf
+ * (a line longer than size in parts); blocks until there is one unless
+ * nonblock (-EAGAIN); -EINTR when the reader is interrupted, 0 at
+ * unmount.
+ */
+int kpfs_events_read(struct kpfs *fs, struct kpfs_fh *fh, char *buf,
+    size_t size, int nonblock);
+/* kpfs_events_poll: the fuse_operations' poll of the events file. */
+int kpfs_events_poll(const char *path, struct fuse_file_info *fi,
+    struct fuse_pollhandle *ph, unsigned *reventsp);
+/* kpfs_events_last: the time (ns) of the newest change, 0: none. */
+int64_t kpfs_events_last(struct kpfs *fs);
+/*
+ * kpfs_refused: the tree refused op (mv, rmdir, welcome) of ref (hex,
+ * or NULL) from state from to to (-1: none) with errno err; the pool's
+ * reason (kp_errmsg, kp_errcode) is the caller thread's last.
+ */
+void kpfs_refused(struct kpfs *fs, const char *op, const char *ref, int from,
+    int to, int err);
+/* kpfs_refusal_get: a copy of the last refusal. */
+void kpfs_refusal_get(struct kpfs *fs, struct kpfs_refusal *r);
 
 /* ops.c */
 

@@ -2,8 +2,11 @@
 /*
  * kpoolfs: mount one user's pool of MLS KeyPackages as a directory tree.
  *
- *	kpoolfs [-dfhsV] [-o option[,option...]] store mountpoint
+ *	kpoolfs [-dfhsV] [-o option[,option...]] [store] mountpoint
  *
+ * The store is the user's own ($XDG_DATA_HOME/kpool/pool.db, as kpool(1)
+ * makes it) unless named; it remembers its server, which -o server=URL
+ * sets at first use.
  * main.c parses the options (ours through a fuse_opt table, the rest go
  * to libfuse), checks that the store opens, mounts, daemonizes unless -f
  * and runs the FUSE loop.  It runs the steps of fuse_main itself so that
@@ -15,7 +18,6 @@
 #include <err.h>
 #include <limits.h>
 #include <malloc.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -100,7 +102,10 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 		o->default_permissions = 1;
 		return 1;
 	case FUSE_OPT_KEY_NONOPT:
-		/* the first is the store, the second the mount point */
+		/*
+		 * the first is the store, the second the mount point; a
+		 * lone one is the mount point (main puts it back)
+		 */
 		if (o->nonopts++ == 0) {
 			o->store = strdup(arg);
 			return o->store == NULL ? -1 : 0;
@@ -115,7 +120,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: kpoolfs [-dfhsV] [-o option[,option...]] "
-	    "store mountpoint\n");
+	    "[store] mountpoint\n");
 }
 
 static void
@@ -124,16 +129,20 @@ help(void)
 	usage(stdout);
 	printf("\n"
 	    "Mounts the pool of MLS KeyPackages kept in the SQLite file "
-	    "store.\n"
+	    "store\n"
+	    "(default: $XDG_DATA_HOME/kpool/pool.db, made by kpool init).\n"
 	    "\n"
 	    "kpoolfs options:\n"
 	    "    -o server=URL          kpool-server to sync with "
-	    "(default: none, offline)\n"
+	    "(default: the store's;\n"
+	    "                           kept by the store at first use; "
+	    "none: offline)\n"
 	    "    -o cafile=PATH         CAs to verify an https:// server "
 	    "with (kept in the\n"
 	    "                           store; default: the store's, or "
 	    "the system's)\n"
-	    "    -o user=NAME           the pool's user (default: $USER)\n"
+	    "    -o user=NAME           the pool's user (a new store "
+	    "needs it)\n"
 	    "    -o device=NAME         this device of the user (default: "
 	    "the store's, or default)\n"
 	    "    -o keyfile=PATH        at-rest key of the private keys "
@@ -173,10 +182,32 @@ static int
 check_store(struct kpfs *fs)
 {
 	struct kp_pool	*p = NULL;
-	char		*u, *d;
+	char		*u, *d, url[KP_MAX_URL + 1];
 
 	if (kpfs_open_pool(fs, &p) != KP_OK)
 		return -1;
+	if (kp_pool_remembered_server(p, url, sizeof(url)) != KP_OK) {
+		warnx("%s: %s", fs->store, kp_errmsg(p));
+		goto fail;
+	}
+	/* the store keeps the first server it is mounted with */
+	if (fs->server != NULL && url[0] == '\0' &&
+	    kp_pool_remember_server(p, fs->server) != KP_OK) {
+		warnx("server=%s: %s", fs->server, kp_errmsg(p));
+		goto fail;
+	}
+	if (fs->server == NULL && !fs->offline) {
+		if (url[0] == '\0') {
+			warnx("%s remembers no server: mount with -o "
+			    "server=URL (the store keeps it), or -o "
+			    "server=none to stay offline", fs->store);
+			goto fail;
+		}
+		if ((fs->server = strdup(url)) == NULL) {
+			warnx("out of memory");
+			goto fail;
+		}
+	}
 	u = strdup(kp_pool_user(p));
 	d = strdup(kp_pool_device(p));
 	kp_pool_close(p);
@@ -191,6 +222,9 @@ check_store(struct kpfs *fs)
 	free(fs->device);
 	fs->device = d;
 	return 0;
+fail:
+	kp_pool_close(p);
+	return -1;
 }
 
 /*
@@ -273,10 +307,10 @@ main(int argc, char *argv[])
 	struct fuse_args	 args = FUSE_ARGS_INIT(argc, argv);
 	struct kpfs		 fs;
 	struct opts		 o;
-	struct passwd		*pw;
 	pthread_condattr_t	 ca;
 	char			*fsname = NULL;
 	const char		*u;
+	char			 dflt[PATH_MAX];
 	int			 rc = 1, checked;
 
 	memset(&fs, 0, sizeof(fs));
@@ -300,9 +334,37 @@ main(int argc, char *argv[])
 		rc = 0;
 		goto out;
 	}
-	if (o.store == NULL || o.nonopts != 2) {
+	if (o.store == NULL || o.nonopts < 1 || o.nonopts > 2) {
 		usage(stderr);
 		goto out;
+	}
+	if (o.nonopts == 1) {
+		/* kpoolfs MNT: the mount point, on the user's store */
+		if (fuse_opt_add_arg(&args, o.store) == -1) {
+			warnx("out of memory");
+			goto out;
+		}
+		free(o.store);
+		o.store = NULL;
+		if ((rc = kp_default_store(dflt, sizeof(dflt))) != KP_OK) {
+			warnx("no store named and %s: name one (kpoolfs "
+			    "[options] store mountpoint)", rc == KP_ENOTFOUND ?
+			    "neither XDG_DATA_HOME nor HOME is set" :
+			    "the default store's path is too long");
+			rc = 1;
+			goto out;
+		}
+		rc = 1;
+		if (access(dflt, F_OK) != 0) {
+			warnx("no store at %s: make one with \"kpool init "
+			    "--server URL --user NAME\", or name one "
+			    "(kpoolfs [options] store mountpoint)", dflt);
+			goto out;
+		}
+		if ((o.store = strdup(dflt)) == NULL) {
+			warnx("out of memory");
+			goto out;
+		}
 	}
 	if (sodium_init() == -1)
 		errx(1, "libsodium does not initialize");
@@ -317,11 +379,14 @@ main(int argc, char *argv[])
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	sqlite3_soft_heap_limit64(2 * 1024 * 1024);
 
-	/* an existing store knows its user; a new one is $USER's */
+	/* an existing store knows its user and server; a new one is told */
 	checked = access(o.store, F_OK) == 0;
-	if ((u = o.user) == NULL && !checked &&
-	    (u = getenv("USER")) == NULL && (pw = getpwuid(getuid())) != NULL)
-		u = pw->pw_name;
+	u = o.user;
+	if (!checked && (u == NULL || o.server == NULL)) {
+		warnx("%s is a new store: it needs -o user=NAME and -o "
+		    "server=URL (or server=none to stay offline)", o.store);
+		goto out;
+	}
 	if (u != NULL && (*u == '\0' || strlen(u) > KP_MAX_USERNAME)) {
 		warnx("a user name of 1 to %d bytes is needed (-o user=NAME)",
 		    KP_MAX_USERNAME);
@@ -351,9 +416,13 @@ main(int argc, char *argv[])
 		warn("options");
 		goto out;
 	}
-	if (o.server != NULL && *o.server != '\0' &&
-	    strcmp(o.server, "none") != 0)
-		fs.server = o.server;
+	if (o.server != NULL && (*o.server == '\0' ||
+	    strcmp(o.server, "none") == 0))
+		fs.offline = 1;
+	else if (o.server != NULL && (fs.server = strdup(o.server)) == NULL) {
+		warnx("out of memory");
+		goto out;
+	}
 	fs.refresh = o.refresh;
 	fs.test_init_delay = o.test_init_delay;
 	fs.foreground = o.foreground;
@@ -408,6 +477,7 @@ main(int argc, char *argv[])
 	free(fs.keyfile);
 	free(fs.cafile);
 	free(fs.test_clock);
+	free(fs.server);
 	free(o.store);
 	free(o.server);
 	free(o.user);

@@ -7,7 +7,7 @@
  *
  * Errors follow one table (kpoolfs(1), kpool(7)): EINVAL bad syntax,
  * ENOENT unknown key, EEXIST name collision, EPERM forbidden transition,
- * EBUSY in use, ENOTCONN or EIO server trouble, EACCES writes to
+ * EBUSY in use, EHOSTUNREACH or EIO server trouble, EACCES writes to
  * read-only files.  A forbidden move never gives EXDEV, which would make
  * mv(1) copy and delete.
  */
@@ -38,6 +38,8 @@ static const mode_t rootfile_mode[KPFS_NROOTFILES] = {
 	0200,	/* welcome */
 	0444,	/* identity */
 	0444,	/* devices */
+	0444,	/* status.json */
+	0444,	/* events */
 };
 
 /* A directory listing, taken at opendir and served by offset. */
@@ -75,7 +77,7 @@ stat_dir(struct kpfs *fs, struct stat *st, nlink_t nlink, int64_t mtime)
 	st->st_nlink = nlink;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
-	st->st_mtime = st->st_atime = st->st_ctime = (time_t)mtime;
+	set_times(st, mtime);
 }
 
 static void
@@ -90,7 +92,7 @@ stat_file(struct kpfs *fs, struct stat *st, mode_t mode, off_t size,
 	st->st_size = size;
 	st->st_blksize = 4096;
 	st->st_blocks = (size + 511) / 512;
-	st->st_mtime = st->st_atime = st->st_ctime = (time_t)mtime;
+	set_times(st, mtime);		/* ns */
 }
 
 /* A key file exists: it applies to the key and was not unlinked. */
@@ -113,7 +115,7 @@ stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
 
 	if (f == KPFS_K_KEYPACKAGE) {
 		stat_file(fs, st, 0444, (off_t)kp_key_keypackage_len(k),
-		    kp_key_time(k, KP_T_CREATED));
+		    kp_key_time_ns(k, KP_T_CREATED));
 		return 0;
 	}
 	if (kpfs_group_mine(k, f))
@@ -121,10 +123,9 @@ stat_keyfile(struct kpfs *fs, const struct kp_key *k, int f, struct stat *st)
 	else if ((n = kpfs_keyfile_render(k, f, buf, sizeof(buf))) < 0)
 		return -EIO;
 	stat_file(fs, st, kpfs_group_mine(k, f) ? 0644 : 0444, n,
-	    kp_key_time(k, KP_T_CHANGED));
+	    kp_key_time_ns(k, KP_T_CHANGED));
 	return 0;
 }
-
 
 /* What getattr, access and rename ask of a key (kpfs_cache_key). */
 struct ask {
@@ -147,7 +148,7 @@ ask_key(void *arg, const struct kp_key *k, uint32_t mask)
 	if (a->st == NULL)
 		return 0;
 	if (a->file < 0) {
-		stat_dir(a->fs, a->st, 2, kp_key_time(k, KP_T_CHANGED));
+		stat_dir(a->fs, a->st, 2, kp_key_time_ns(k, KP_T_CHANGED));
 		return 0;
 	}
 	if ((a->group = kpfs_group_mine(k, a->file)))
@@ -187,15 +188,17 @@ stat_rootfile(struct kpfs *fs, int f, struct stat *st)
 		break;
 	case KPFS_F_CTL:
 	case KPFS_F_WELCOME:
+	case KPFS_F_EVENTS:	/* its mtime: the last change */
 		stat_file(fs, st, rootfile_mode[f], 0, 0);
-		t = mounted * KPFS_NS;
+		if ((t = f == KPFS_F_EVENTS ? kpfs_events_last(fs) : 0) == 0)
+			t = mounted * KPFS_NS;
 		break;
 	default:	/* status, identity, devices: text to read */
 		if ((rc = kpfs_ctl_text(fs, f, &text, &at)) < 0)
 			return rc;
 		stat_file(fs, st, rootfile_mode[f], (off_t)strlen(text), 0);
 		free(text);
-		if (f != KPFS_F_STATUS)
+		if (f != KPFS_F_STATUS && f != KPFS_F_STATUS_JSON)
 			t = mounted * KPFS_NS;
 		if (at * KPFS_NS > t)
 			t = at * KPFS_NS;
@@ -221,7 +224,7 @@ kpfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 	switch (pp.kind) {
 	case KPFS_ROOT:
 		kpfs_cache_times(fs, &mounted, &config, &latest);
-		stat_dir(fs, st, 2 + KP_NSTATES, config);
+		stat_dir(fs, st, 2 + KP_NSTATES, config * KPFS_NS);
 		return 0;
 	case KPFS_ROOTFILE:
 		return stat_rootfile(fs, pp.file, st);
@@ -296,7 +299,8 @@ dir_add(struct kpfs_dir *d, const char *name, const struct stat *st)
 		e->mode = st->st_mode;
 		e->nlink = st->st_nlink;
 		e->size = st->st_size;
-		e->mtime = st->st_mtime;
+		e->mtime = (int64_t)st->st_mtim.tv_sec * KPFS_NS +
+		    st->st_mtim.tv_nsec;
 	}
 	return 0;
 }
@@ -317,6 +321,8 @@ fh_free(struct kpfs_fh *fh)
 	if (fh != NULL) {
 		if (fh->buf != NULL)
 			sodium_memzero(fh->buf, fh->len);
+		if (fh->ph != NULL)
+			fuse_pollhandle_destroy(fh->ph);
 		free(fh->buf);
 		free(fh);
 	}
@@ -441,8 +447,7 @@ kpfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 			st.st_gid = fs->gid;
 			st.st_blksize = 4096;
 			st.st_blocks = (e->size + 511) / 512;
-			st.st_mtime = st.st_atime = st.st_ctime =
-			    (time_t)e->mtime;
+			set_times(&st, e->mtime);
 			if (fill(buf, e->name, &st, (off_t)i + 1,
 			    FUSE_FILL_DIR_PLUS))
 				break;
@@ -521,6 +526,7 @@ kpfs_open(const char *path, struct fuse_file_info *fi)
 	fh->kind = pp.kind;
 	fh->file = pp.file;
 	fi->direct_io = 1;
+	fi->nonseekable = pp.kind == KPFS_ROOTFILE && pp.file == KPFS_F_EVENTS;
 	if (pp.kind == KPFS_ROOTFILE)
 		rc = kpfs_ctl_open(fs, pp.file, fi->flags & O_ACCMODE, fh);
 	else {
@@ -564,6 +570,9 @@ kpfs_read(const char *path, char *buf, size_t size, off_t off,
 	if (fh->kind == KPFS_ROOTFILE && (fh->file == KPFS_F_CTL ||
 	    fh->file == KPFS_F_WELCOME))
 		return -EACCES;
+	if (fh->kind == KPFS_ROOTFILE && fh->file == KPFS_F_EVENTS)
+		return kpfs_events_read(FS(), fh, buf, size,
+		    (fi->flags & O_NONBLOCK) != 0);
 	if (off < 0)
 		return -EINVAL;
 	if ((size_t)off >= fh->len)
@@ -607,8 +616,8 @@ kpfs_flush(const char *path, struct fuse_file_info *fi)
 	fh = (struct kpfs_fh *)(uintptr_t)fi->fh;
 	/* a Welcome left incomplete is reported by close(2) */
 	if (fh != NULL && fh->kind == KPFS_ROOTFILE &&
-	    fh->file == KPFS_F_WELCOME && !fh->done && fh->len > 0)
-		return -EINVAL;
+	    fh->file == KPFS_F_WELCOME)
+		return kpfs_ctl_flush_welcome(fh);
 	return 0;
 }
 
@@ -743,6 +752,7 @@ kpfs_rename(const char *from, const char *to, unsigned int flags)
 		return 0;
 	}
 	snprintf(msg, sizeof(msg), "%s", kp_errmsg(fs->pool));
+	kpfs_refused(fs, "mv", a.ref_hex, a.state, b.state, kpfs_errno(kp));
 	if ((kp == KP_ESTATE || kp == KP_ENOTFOUND) &&
 	    (rc = refusal(fs, &a, b.state, flags)) <= 0)
 		return rc;
@@ -787,6 +797,8 @@ kpfs_rmdir(const char *path)
 	if (a.state == KP_STATE_AVAILABLE || a.state == KP_STATE_RESERVED)
 		return -EBUSY;
 	if ((rc = kp_pool_delete(fs->pool, pp.ref)) != KP_OK) {
+		kpfs_refused(fs, "rmdir", pp.ref_hex, pp.state, -1,
+		    kpfs_errno(rc));
 		kpfs_log(LOG_NOTICE, "rmdir %s: %s", pp.ref_hex,
 		    kp_errmsg(fs->pool));
 		return -kpfs_errno(rc);
@@ -914,10 +926,12 @@ kpfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		(void)nanosleep(&(struct timespec){
 		    .tv_sec = fs->test_init_delay / 1000,
 		    .tv_nsec = fs->test_init_delay % 1000 * 1000000L }, NULL);
-	if ((rc = kpfs_open_pool(fs, &fs->pool)) != KP_OK ||
+	if ((rc = kpfs_events_init(fs)) != KP_OK ||
+	    (rc = kpfs_open_pool(fs, &fs->pool)) != KP_OK ||
 	    (rc = kpfs_cache_init(fs)) != KP_OK)
 		goto fail;
-	kp_pool_set_observer(fs->pool, kpfs_cache_changed, fs);
+	/* the cache, then the events' readers */
+	kp_pool_set_watcher(fs->pool, kpfs_events_watch, fs);
 	/* the refresh thread commits what a rename batched (flush_soon) */
 	if (kp_pool_set_batching(fs->pool, 1) != KP_OK)
 		kpfs_log(LOG_NOTICE, "%s", kp_errmsg(fs->pool));
@@ -951,6 +965,7 @@ kpfs_destroy(void *data)
 	kp_pool_close(fs->pool);
 	fs->pool = NULL;
 	kpfs_cache_fini(fs);
+	kpfs_events_fini(fs);
 	kpfs_log(LOG_INFO, "unmounted");
 }
 
@@ -980,4 +995,5 @@ const struct fuse_operations kpfs_ops = {
 	.chown		= kpfs_chown,
 	.utimens	= kpfs_utimens,
 	.statfs		= kpfs_statfs,
+	.poll		= kpfs_events_poll,
 };

@@ -7,13 +7,17 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "kpoolfs.h"
 
 static const char *const rootfiles[KPFS_NROOTFILES] = {
 	"status", "config", "ctl", "welcome", "identity", "devices",
+	"status.json", "events",
 };
 
 static const char *const keyfiles[KPFS_NKEYFILES] = {
@@ -189,6 +193,48 @@ kpfs_rfc3339(int64_t t, char *buf, size_t cap)
 	}
 }
 
+void
+kpfs_rfc3339_ns(int64_t t, char *buf, size_t cap)
+{
+	char	s[32];
+
+	kpfs_rfc3339(t / KPFS_NS, s, sizeof(s));
+	if (s[0] == '\0' || strlen(s) < 2 || snprintf(buf, cap,
+	    "%.*s.%09" PRId64 "Z", (int)strlen(s) - 1, s,
+	    (int64_t)(t % KPFS_NS)) < 0)
+		if (cap > 0)
+			buf[0] = '\0';
+}
+
+/* A state's name, "-" for none. */
+static const char *
+state_or_dash(int s)
+{
+	return s >= 0 && kp_state_name(s) != NULL ? kp_state_name(s) : "-";
+}
+
+int
+kpfs_refusal_render(const struct kpfs_refusal *r, char *buf, size_t cap)
+{
+	char		 t[40];
+	const char	*en;
+	int		 n;
+
+	if (r->t == 0)
+		n = snprintf(buf, cap, "none");
+	else {
+		kpfs_rfc3339_ns(r->t, t, sizeof(t));
+		en = strerrorname_np(r->err);
+		n = snprintf(buf, cap, "%s %s %s %s %s %s %s: %s", t, r->op,
+		    r->ref[0] != '\0' ? r->ref : "-", state_or_dash(r->from),
+		    state_or_dash(r->to), en != NULL ? en : "EIO",
+		    r->code[0] != '\0' ? r->code : "-", r->msg);
+	}
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	return n;
+}
+
 /* The time each time file shows (enum kp_key_time), -1 for the others. */
 static int
 time_of(int f)
@@ -313,11 +359,24 @@ kpfs_keyfile_render(const struct kp_key *k, int f, char *buf, size_t cap)
 	return (int)len;
 }
 
+/* The hint of a pending device: the commands that enroll it. */
+static const char *
+hint(const struct kpfs_status_extra *x, char *buf, size_t cap)
+{
+	int	n;
+
+	n = snprintf(buf, cap, "on an enrolled device of %s run echo "
+	    "\"enroll %s %s\" > MOUNT/ctl, or as the operator kpool-server "
+	    "device add %s %s %s", x->user, x->device, x->public_key, x->user,
+	    x->device, x->public_key);
+	return n < 0 || (size_t)n >= cap ? "" : buf;
+}
+
 int
 kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
     const struct kpfs_status_extra *x, char *buf, size_t cap)
 {
-	char		ls[32];
+	char		ls[32], h[512];
 	const char	*en;
 	uint32_t	i;
 	int		n, m;
@@ -342,21 +401,19 @@ kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
 	    "last_sync: %s\n"
 	    "user: %s\n"
 	    "device: %s\n"
-	    "enrollment: %s\n",
+	    "enrollment: %s\n"
+	    "server: %s\n",
 	    st->counts.n[KP_STATE_CREATED], st->counts.n[KP_STATE_AVAILABLE],
 	    st->counts.n[KP_STATE_RESERVED], st->counts.n[KP_STATE_SPENT],
 	    st->counts.n[KP_STATE_EXPIRED], st->counts.total,
 	    pol->target, pol->low_watermark, pol->hard_cap,
 	    kp_health_name(st->health) ? kp_health_name(st->health) :
-	    "unknown", ls, x->user, x->device, en);
+	    "unknown", ls, x->user, x->device, en, x->server);
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
 	if (st->enrolled == 0) {
-		m = snprintf(buf + n, cap - (size_t)n, "hint: on an enrolled "
-		    "device of %s run echo \"enroll %s %s\" > MOUNT/ctl, or "
-		    "as the operator kpool-server device add %s %s %s\n",
-		    x->user, x->device, x->public_key, x->user, x->device,
-		    x->public_key);
+		m = snprintf(buf + n, cap - (size_t)n, "hint: %s\n",
+		    hint(x, h, sizeof(h)));
 		if (m < 0 || (size_t)m >= cap - (size_t)n)
 			return -1;
 		n += m;
@@ -373,7 +430,111 @@ kpfs_status_render(const struct kp_status *st, const struct kp_policy *pol,
 			return -1;
 		n += m;
 	}
+	if ((m = snprintf(buf + n, cap - (size_t)n, "last_error: ")) < 0 ||
+	    (size_t)m >= cap - (size_t)n)
+		return -1;
+	n += m;
+	if ((m = kpfs_refusal_render(x->refusal, buf + n,
+	    cap - (size_t)n)) < 0 || (size_t)m + 2 > cap - (size_t)n)
+		return -1;
+	n += m;
+	buf[n++] = '\n';
+	buf[n] = '\0';
 	return n;
+}
+
+/* The last refusal as a JSON object, or null. */
+static json_t *
+refusal_json(const struct kpfs_refusal *r)
+{
+	char		 t[40];
+	const char	*en;
+
+	if (r->t == 0)
+		return json_null();
+	kpfs_rfc3339_ns(r->t, t, sizeof(t));
+	en = strerrorname_np(r->err);
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:s?, s:s}",
+	    "time", t, "op", r->op, "ref", r->ref[0] ? r->ref : NULL,
+	    "from", r->from >= 0 ? kp_state_name(r->from) : NULL,
+	    "to", r->to >= 0 ? kp_state_name(r->to) : NULL,
+	    "errno", en != NULL ? en : "EIO", "errno_value", r->err,
+	    "code", r->code[0] ? r->code : NULL, "message", r->msg);
+}
+
+int
+kpfs_status_json(const struct kp_status *st, const struct kp_policy *pol,
+    const struct kpfs_status_extra *x, char **out)
+{
+	static const int states[] = { KP_STATE_CREATED, KP_STATE_AVAILABLE,
+	    KP_STATE_RESERVED, KP_STATE_SPENT, KP_STATE_EXPIRED };
+	json_t		*o, *le;
+	char		 ls[32], key[48], h[512], *s;
+	const char	*en;
+	uint32_t	 i;
+	int		 bad = 0;
+
+	*out = NULL;
+	if (st->last_sync > 0)
+		kpfs_rfc3339(st->last_sync, ls, sizeof(ls));
+	en = st->enrolled > 0 ? "enrolled" : st->enrolled == 0 ? "pending" :
+	    "unknown";
+	if ((o = json_object()) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		bad |= json_object_set_new(o, kp_state_name(states[i]),
+		    json_integer(st->counts.n[states[i]]));
+	bad |= json_object_set_new(o, "total",
+	    json_integer(st->counts.total));
+	bad |= json_object_set_new(o, "target", json_integer(pol->target));
+	bad |= json_object_set_new(o, "low_watermark",
+	    json_integer(pol->low_watermark));
+	bad |= json_object_set_new(o, "hard_cap",
+	    json_integer(pol->hard_cap));
+	bad |= json_object_set_new(o, "health",
+	    json_string(kp_health_name(st->health) ?
+	    kp_health_name(st->health) : "unknown"));
+	bad |= json_object_set_new(o, "last_sync", st->last_sync > 0 ?
+	    json_string(ls) : json_null());
+	bad |= json_object_set_new(o, "user", json_string(x->user));
+	bad |= json_object_set_new(o, "device", json_string(x->device));
+	bad |= json_object_set_new(o, "enrollment", json_string(en));
+	bad |= json_object_set_new(o, "public_key",
+	    json_string(x->public_key));
+	if (st->enrolled == 0)
+		bad |= json_object_set_new(o, "hint",
+		    json_string(hint(x, h, sizeof(h))));
+	bad |= json_object_set_new(o, "server",
+	    strcmp(x->server, "none") != 0 ? json_string(x->server) :
+	    json_null());
+	for (i = 0; i < pol->nsuites; i++) {
+		(void)snprintf(key, sizeof(key), "suite_0x%04x_created",
+		    pol->suites[i]);
+		bad |= json_object_set_new(o, key,
+		    json_integer(x->suites[i].n[KP_STATE_CREATED]));
+		(void)snprintf(key, sizeof(key), "suite_0x%04x_available",
+		    pol->suites[i]);
+		bad |= json_object_set_new(o, key,
+		    json_integer(x->suites[i].n[KP_STATE_AVAILABLE]));
+		(void)snprintf(key, sizeof(key), "suite_0x%04x_reserved",
+		    pol->suites[i]);
+		bad |= json_object_set_new(o, key,
+		    json_integer(x->suites[i].n[KP_STATE_RESERVED]));
+	}
+	if ((le = refusal_json(x->refusal)) == NULL)
+		bad = 1;
+	bad |= json_object_set_new(o, "last_error", le);
+	s = bad ? NULL : json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL)
+		return -ENOMEM;
+	if (asprintf(out, "%s\n", s) == -1) {
+		*out = NULL;
+		free(s);
+		return -ENOMEM;
+	}
+	free(s);
+	return 0;
 }
 
 int

@@ -32,6 +32,7 @@ struct tcall {
 	struct tcall	*next;		/* the thread's, last used first */
 	const void	*handle;
 	char		 msg[KP_ERRLEN];
+	char		 code[KP_MAX_ERRCODE + 1];	/* the server's */
 	struct kp_change *changes;	/* committed by the current call */
 	size_t		 n, cap;
 	int		 all;		/* any key may have changed */
@@ -134,6 +135,22 @@ kp_errmsg(const struct kp_pool *p)
 	return kp_pool_msg(p);
 }
 
+/* kp_errcode: the server's error code of this thread's last call on p. */
+const char *
+kp_errcode(const struct kp_pool *p)
+{
+	if (p == NULL)
+		return "";
+	return tcall(p)->code;
+}
+
+void
+kp_pool_set_code(struct kp_pool *p, const char *code)
+{
+	(void)snprintf(tcall(p)->code, sizeof(tcall(p)->code), "%s",
+	    code != NULL ? code : "");
+}
+
 int
 kp_pool_err(struct kp_pool *p, int rc, const char *fmt, ...)
 {
@@ -188,6 +205,7 @@ kp_pool_begin(struct kp_pool *p)
 	struct tcall	*t = tcall(p);
 
 	t->msg[0] = '\0';
+	t->code[0] = '\0';
 	t->n = 0;
 	t->all = 0;
 }
@@ -257,8 +275,10 @@ kp_pool_end(struct kp_pool *p, int rc)
 {
 	struct tcall		*t = tcall(p);
 	struct kp_change	*c;
+	struct kp_change_info	 ci;
 	void			(*fn)(void *, const uint8_t *, int, int);
-	void			*arg;
+	void			(*wfn)(void *, const struct kp_change_info *);
+	void			*arg, *warg;
 	size_t			 n, i;
 	int			 all;
 
@@ -273,16 +293,41 @@ kp_pool_end(struct kp_pool *p, int rc)
 	pthread_mutex_lock(&p->slock);
 	fn = p->observer;
 	arg = p->observer_arg;
+	wfn = p->watcher;
+	warg = p->watcher_arg;
 	pthread_mutex_unlock(&p->slock);
-	if (fn != NULL) {
-		if (all)
+	memset(&ci, 0, sizeof(ci));
+	ci.from = ci.to = -1;
+	ci.by = "";
+	if (all) {
+		if (fn != NULL)
 			fn(arg, NULL, -1, -1);
-		else
-			for (i = 0; i < n; i++)
-				fn(arg, c[i].ref, c[i].from, c[i].to);
+		if (wfn != NULL)
+			wfn(warg, &ci);
+	}
+	for (i = 0; i < n && !all; i++) {
+		if (fn != NULL)
+			fn(arg, c[i].ref, c[i].from, c[i].to);
+		ci.ref = c[i].ref;
+		ci.from = c[i].from;
+		ci.to = c[i].to;
+		ci.by = c[i].by;
+		if (wfn != NULL)
+			wfn(warg, &ci);
 	}
 	free(c);
 	return rc;
+}
+
+/* kp_pool_set_watcher: who hears of the changes, with who made them. */
+void
+kp_pool_set_watcher(struct kp_pool *p,
+    void (*fn)(void *arg, const struct kp_change_info *c), void *arg)
+{
+	pthread_mutex_lock(&p->slock);
+	p->watcher = fn;
+	p->watcher_arg = arg;
+	pthread_mutex_unlock(&p->slock);
 }
 
 static int64_t

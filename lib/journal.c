@@ -209,7 +209,7 @@ kp_store_move_later(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	m->to = to;
 	m->now = now;
 	/* journaled: as good as committed */
-	kp_store_change(st, ref, from, to);
+	kp_store_change(st, ref, from, to, NULL);
 	st->txstart = st->nchanges;
 	return KP_OK;
 }

@@ -27,6 +27,7 @@ struct kp_key {
 	uint8_t	 text_at[3];		/* where each string starts in tail */
 	uint32_t keypackage_len;
 	int64_t	 t[NTIMES];		/* enum kp_key_time */
+	int32_t	 created_ns, changed_ns;	/* within their second */
 	int64_t	 epoch;
 	uint8_t	 credential_hash[32];
 	char	 tail[];		/* 3 strings NUL-ended, group_id */
@@ -66,6 +67,8 @@ kp_key_new(const struct kp_rec *r, struct kp_key **out)
 	k->t[KP_T_NOT_BEFORE] = r->not_before;
 	k->t[KP_T_NOT_AFTER] = r->not_after;
 	k->t[KP_T_CHANGED] = r->changed_at;
+	k->created_ns = r->created_ns > 0 ? r->created_ns : 0;
+	k->changed_ns = r->changed_ns > 0 ? r->changed_ns : 0;
 	k->epoch = r->epoch;
 	memcpy(k->credential_hash, r->credential_hash, 32);
 	for (i = 0, off = 0; i < 3; i++) {
@@ -173,4 +176,17 @@ const uint8_t *
 kp_key_credential_hash(const struct kp_key *k)
 {
 	return k->credential_hash;
+}
+
+/* kp_key_time_ns: a KP_T_* time in nanoseconds. */
+int64_t
+kp_key_time_ns(const struct kp_key *k, int which)
+{
+	int64_t	t = kp_key_time(k, which) * 1000000000LL;
+
+	if (which == KP_T_CREATED)
+		t += k->created_ns;
+	else if (which == KP_T_CHANGED)
+		t += k->changed_ns;
+	return t;
 }

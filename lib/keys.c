@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -25,8 +26,8 @@
 	" spent_at, expired_at, not_before, not_after, changed_at," \
 	" reservation_id, reservation_expires_at, reserved_by, spent_by," \
 	" spent_group_id, spent_epoch, length(keypackage_bytes)," \
-	" credential_hash, credential_type"
-#define KEY_NCOLS	22
+	" created_ns, changed_ns, credential_hash, credential_type"
+#define KEY_NCOLS	24
 
 
 static void
@@ -75,7 +76,7 @@ row_key(struct kp_store *st, sqlite3_stmt *s, int c0, struct kp_rec *k)
 	if (sqlite3_column_bytes(s, c0) != KP_REF_LEN || status == NULL ||
 	    (k->state = kp_state_from_name(status)) < 0 ||
 	    glen > KP_MAX_GROUP_ID ||
-	    sqlite3_column_bytes(s, c0 + 20) != 32 ||
+	    sqlite3_column_bytes(s, c0 + 22) != 32 ||
 	    copy_text(s, c0 + 13, k->reservation_id,
 	    sizeof(k->reservation_id)) == -1 ||
 	    copy_text(s, c0 + 15, k->reserved_by, sizeof(k->reserved_by)) ==
@@ -103,8 +104,33 @@ row_key(struct kp_store *st, sqlite3_stmt *s, int c0, struct kp_rec *k)
 	k->epoch = sqlite3_column_type(s, c0 + 18) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int64(s, c0 + 18);
 	k->keypackage_len = (size_t)sqlite3_column_int64(s, c0 + 19);
-	memcpy(k->credential_hash, sqlite3_column_blob(s, c0 + 20), 32);
+	k->created_ns = sqlite3_column_int(s, c0 + 20);
+	k->changed_ns = sqlite3_column_int(s, c0 + 21);
+	memcpy(k->credential_hash, sqlite3_column_blob(s, c0 + 22), 32);
 	return KP_OK;
+}
+
+/*
+ * The nanoseconds of a key's time in second sec (ns < 0: now's, strictly
+ * after the last this store gave in that second, so that keys made or
+ * moved in one second keep their order; else ns).
+ */
+static int32_t
+stamp(struct kp_store *st, int64_t sec, int32_t ns)
+{
+	struct timespec	ts;
+	int64_t		t;
+
+	if (ns >= 0)
+		return ns;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	t = sec * 1000000000LL + ts.tv_nsec;
+	if (st->last_stamp / 1000000000LL == sec && t <= st->last_stamp)
+		t = st->last_stamp + 1;
+	if (t / 1000000000LL != sec)	/* never past its second */
+		t = sec * 1000000000LL + 999999999;
+	st->last_stamp = t;
+	return (int32_t)(t % 1000000000LL);
 }
 
 int
@@ -113,6 +139,7 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	const struct kp_rec	*k = &b->key;
 	sqlite3_stmt		*s = NULL;
 	uint8_t			 si[KP_SEALED_LEN], se[KP_SEALED_LEN];
+	int32_t			 created_ns;
 	int			 rc = KP_OK, r;
 
 	if (b->keypackage == NULL || b->keypackage_len == 0 ||
@@ -127,8 +154,9 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	    "reserved_at, spent_at, expired_at, changed_at, not_before, "
 	    "not_after, credential_hash, credential_type, ciphersuite, "
 	    "last_resort, reservation_id, reservation_expires_at, reserved_by, "
-	    "spent_group_id, spent_epoch, spent_by) VALUES (?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &s)) != KP_OK)
+	    "spent_group_id, spent_epoch, spent_by, created_ns, changed_ns) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?)", &s)) != KP_OK)
 		goto out;
 	sqlite3_bind_blob(s, 1, k->ref, KP_REF_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, b->keypackage, (int)b->keypackage_len,
@@ -164,6 +192,12 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	if (k->epoch >= 0)
 		sqlite3_bind_int64(s, 22, k->epoch);
 	bind_opt_text(s, 23, k->spent_by);
+	created_ns = stamp(st, k->created_at, k->created_ns);
+	sqlite3_bind_int(s, 24, created_ns);
+	sqlite3_bind_int(s, 25, k->changed_ns < 0 && (k->changed_at == 0 ||
+	    k->changed_at == k->created_at) ? created_ns :
+	    stamp(st, k->changed_at ? k->changed_at : k->created_at,
+	    k->changed_ns));
 	r = sqlite3_step(s);
 	if (r == SQLITE_CONSTRAINT && sqlite3_extended_errcode(st->db) ==
 	    SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -172,7 +206,7 @@ kp_store_save(struct kp_store *st, const struct kp_bundle *b)
 	else if (r != SQLITE_DONE)
 		rc = kp_store_dberr(st, "save key");
 	else
-		kp_store_change(st, k->ref, -1, k->state);
+		kp_store_change(st, k->ref, -1, k->state, NULL);
 out:
 	kp_store_done(s);
 	sodium_memzero(si, sizeof(si));
@@ -317,7 +351,7 @@ exec_wipe(struct kp_store *st, const char *sql, const uint8_t *ref,
 			goto out;
 		}
 		kp_store_change(st, sqlite3_column_blob(s, 0), state,
-		    gone ? -1 : state);
+		    gone ? -1 : state, NULL);
 		(*changed)++;
 	}
 	if (r != SQLITE_DONE) {
@@ -378,7 +412,7 @@ kp_store_update(struct kp_store *st, const struct kp_rec *k, int from)
 	    "uploaded_at = ?2, reserved_at = ?3, spent_at = ?4, "
 	    "expired_at = ?5, changed_at = ?6, reservation_id = ?7, "
 	    "reservation_expires_at = ?8, reserved_by = ?9, spent_group_id = "
-	    "?10, spent_epoch = ?11, spent_by = ?12, "
+	    "?10, spent_epoch = ?11, spent_by = ?12, changed_ns = ?15, "
 	    "private_init_key = CASE WHEN ?1 = 'expired' THEN NULL ELSE "
 	    "private_init_key END, "
 	    "private_encryption_key = CASE WHEN ?1 = 'expired' THEN NULL ELSE "
@@ -402,6 +436,7 @@ kp_store_update(struct kp_store *st, const struct kp_rec *k, int from)
 	bind_opt_text(s, 12, k->spent_by);
 	sqlite3_bind_blob(s, 13, k->ref, KP_REF_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(s, 14, kp_state_name(from), -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 15, stamp(st, k->changed_at, k->changed_ns));
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		rc = kp_store_dberr(st, "update key");
 		goto out;
@@ -415,7 +450,10 @@ kp_store_update(struct kp_store *st, const struct kp_rec *k, int from)
 			    kp_state_name(from));
 		goto out;
 	}
-	kp_store_change(st, k->ref, from, k->state);
+	/* who holds it now: the reserver, the spender */
+	kp_store_change(st, k->ref, from, k->state,
+	    k->state == KP_STATE_RESERVED ? k->reserved_by :
+	    k->state == KP_STATE_SPENT ? k->spent_by : NULL);
 	if (k->state == KP_STATE_EXPIRED)
 		kp_store_scrub(st);
 out:
@@ -545,7 +583,8 @@ select_all(struct kp_store *st, const char *where, const char *text,
 	return rc;
 }
 
-#define LIST_WHERE	"?1 IS NULL OR status = ?1 ORDER BY created_at, rowid"
+#define LIST_WHERE	"?1 IS NULL OR status = ?1 ORDER BY created_at, " \
+			"created_ns, rowid"
 
 int
 kp_store_each(struct kp_store *st, int state,

@@ -665,6 +665,13 @@ enum kp_key_time {
 };
 /* kp_key_time: a KP_T_* time of the key, unix seconds; 0 when unset. */
 int64_t kp_key_time(const struct kp_key *k, int which);
+/*
+ * kp_key_time_ns: the same in nanoseconds since the epoch: KP_T_CREATED
+ * and KP_T_CHANGED with the store's sub-second part (keys made or moved
+ * in one second by one handle are apart, in order; keys of a store
+ * made before it have whole seconds), the others whole seconds.
+ */
+int64_t kp_key_time_ns(const struct kp_key *k, int which);
 
 /* The texts of a key (kp_key_text). */
 enum kp_key_text {
@@ -713,6 +720,14 @@ void kp_pool_close(struct kp_pool *p);
  * lasts until this thread's next call on p.
  */
 const char *kp_errmsg(const struct kp_pool *p);
+#define KP_MAX_ERRCODE	63	/* bytes of a server's error code kept */
+/*
+ * kp_errcode: the server's error code ("pool_exhausted", "conflict",
+ * ...) behind the last kp_pool_* call this thread made on p, "" when
+ * the call got none (it succeeded, failed locally, or the server was
+ * not reached); as long-lived as kp_errmsg's string.
+ */
+const char *kp_errcode(const struct kp_pool *p);
 /* kp_pool_user: the user name the store belongs to. */
 const char *kp_pool_user(const struct kp_pool *p);
 /* kp_pool_device: the name of the store's device. */
@@ -727,6 +742,13 @@ void kp_pool_identity(const struct kp_pool *p, uint8_t pub[KP_SIGN_PK_LEN]);
 /* kp_pool_set_server: talk to url from now on; NULL means offline. */
 int kp_pool_set_server(struct kp_pool *p, const char *url) KP_WUR;
 #define KP_MAX_URL	1024	/* bytes of a server URL a store keeps */
+/*
+ * kp_default_store (lib/remember.c): the path of the user's store,
+ * $XDG_DATA_HOME/kpool/pool.db (an absolute XDG_DATA_HOME), else
+ * $HOME/.local/share/kpool/pool.db, into buf (len bytes).
+ * KP_ENOTFOUND when neither is set, KP_ETOOBIG when it does not fit.
+ */
+int kp_default_store(char *buf, size_t len) KP_WUR;
 /*
  * kp_pool_remember_server (lib/remember.c): keep url (http:// or
  * https://, at most KP_MAX_URL bytes) in the store as its server, for
@@ -776,6 +798,23 @@ int64_t kp_pool_now(const struct kp_pool *p);
  */
 void kp_pool_set_observer(struct kp_pool *p,
     void (*fn)(void *arg, const uint8_t *ref, int from, int to), void *arg);
+/* A change a watcher hears of (kp_pool_set_watcher). */
+struct kp_change_info {
+	const uint8_t	*ref;		/* NULL: any key may have changed */
+	int		 from, to;	/* as the observer's */
+	const char	*by;		/* who holds it now, as the key's
+					   reserved_by or spent_by: the
+					   principal that reserved or spent
+					   it; "" when not known */
+};
+/*
+ * kp_pool_set_watcher: fn(arg, c) hears of the same changes as the
+ * observer (kp_pool_set_observer, whose rules it follows), in the same
+ * order, with who made each; c and its strings last for the call.
+ * Both may be set; fn NULL: nobody hears.
+ */
+void kp_pool_set_watcher(struct kp_pool *p,
+    void (*fn)(void *arg, const struct kp_change_info *c), void *arg);
 
 /*
  * kp_pool_set_batching: with on, p batches its local moves (the

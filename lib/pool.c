@@ -613,6 +613,7 @@ make_one(struct kp_pool *p, const struct kp_kpopts *opts, int64_t now)
 	b.key.last_resort = opts->last_resort;
 	b.key.has_private = 1;
 	b.key.created_at = b.key.changed_at = now;
+	b.key.created_ns = b.key.changed_ns = -1;	/* the store's stamp */
 	b.key.not_before = (int64_t)opts->not_before;
 	b.key.not_after = (int64_t)opts->not_after;
 	b.key.epoch = -1;

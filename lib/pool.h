@@ -53,6 +53,9 @@ struct kp_pool {
 	void		(*observer)(void *, const uint8_t *, int, int);
 					/* slock, with observer_arg */
 	void		*observer_arg;	/* slock */
+	void		(*watcher)(void *, const struct kp_change_info *);
+					/* slock, with watcher_arg */
+	void		*watcher_arg;	/* slock */
 
 	pthread_mutex_t	 nlock;
 	char		*url;		/* nlock; NULL: offline */
@@ -98,6 +101,11 @@ void	kp_pool_others(struct kp_pool *p);
 void	kp_pool_forget(const struct kp_pool *p);
 /* kp_pool_msg: this thread's message buffer for p (KP_ERRLEN bytes). */
 char	*kp_pool_msg(const struct kp_pool *p);
+/*
+ * kp_pool_set_code: the server's error code ("" none) of this thread's
+ * current call on p, for kp_errcode().
+ */
+void	kp_pool_set_code(struct kp_pool *p, const char *code);
 /* kp_pool_err: set this thread's message for p (printf); returns rc. */
 int	kp_pool_err(struct kp_pool *p, int rc, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

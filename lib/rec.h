@@ -23,6 +23,12 @@ struct kp_rec {
 	int64_t	 created_at, uploaded_at, reserved_at, spent_at, expired_at;
 	int64_t	 not_before, not_after;
 	int64_t	 changed_at;		/* last transition */
+	/*
+	 * Nanoseconds within created_at's and changed_at's second; -1:
+	 * the store gives the time of the write (kp_store_save, _update),
+	 * strictly after the last it gave in that second.
+	 */
+	int32_t	 created_ns, changed_ns;
 	char	 reservation_id[65];
 	int64_t	 reservation_expires_at;
 	char	 reserved_by[KP_MAX_PRINCIPAL + 1];	/* principals */

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * remember.c: what a program keeps of its store beyond the pool: the
- * server it talks to, and a client of that server signed as the store's
- * device (for the inviter's side, kpool(1)).
+ * remember.c: what a program keeps of its store beyond the pool: where
+ * the store is by default, the server it talks to, and a client of that
+ * server signed as the store's device (for the inviter's side,
+ * kpool(1)).
  */
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kpool.h"
@@ -12,6 +15,24 @@
 #include "store.h"
 
 #define SERVER_SETTING	"server"
+
+/* kp_default_store: $XDG_DATA_HOME/kpool/pool.db, or under $HOME. */
+int
+kp_default_store(char *buf, size_t len)
+{
+	const char	*d = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
+	int		 n;
+
+	if (d != NULL && *d == '/')
+		n = snprintf(buf, len, "%s/kpool/pool.db", d);
+	else if (h != NULL && *h != '\0')
+		n = snprintf(buf, len, "%s/.local/share/kpool/pool.db", h);
+	else
+		return KP_ENOTFOUND;
+	if (n < 0 || (size_t)n >= len)
+		return KP_ETOOBIG;
+	return KP_OK;
+}
 
 /* kp_pool_remember_server: keep url as the store's server. */
 int

@@ -90,9 +90,12 @@ kp_remote_result(struct kp_pool *p, int rc, const char *what)
 {
 	int	failed = is_offline_error(rc), r;
 
-	if (rc != KP_OK)
+	if (rc != KP_OK) {
 		(void)snprintf(kp_pool_msg(p), KP_ERRLEN, "%s: %s", what,
 		    p->client ? kp_client_errmsg(p->client) : kp_strerror(rc));
+		kp_pool_set_code(p, p->client ?
+		    kp_client_error_code(p->client) : "");
+	}
 	/* every time: another handle on the store may have said otherwise */
 	kp_pool_lock(p);
 	r = kp_store_setting_set(p->st, "last_call", failed ? "failed" :
@@ -237,6 +240,7 @@ apply_batch(struct kp_pool *p, const struct kp_bundle *b, size_t m,
 		    res[j].accepted ? "the server derived another ref" :
 		    res[j].code, res[j].message[0] ? ": " : "",
 		    res[j].accepted ? "" : res[j].message);
+		kp_pool_set_code(p, res[j].accepted ? "" : res[j].code);
 		if (!is_refusal(&res[j])) {
 			/* the server's trouble, not the key's: stays created */
 			if (transient == KP_OK) {

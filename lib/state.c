@@ -155,6 +155,7 @@ kp_rec_move(struct kp_rec *k, int to, int64_t now)
 	}
 	k->state = to;
 	k->changed_at = now;
+	k->changed_ns = -1;
 }
 
 /* The spend the server reports: who spent the key, in which group. */
@@ -230,6 +231,7 @@ kp_rec_pull(struct kp_rec *k, const struct kp_remote_key *rk, int64_t now,
 		k->uploaded_at = rk->uploaded_at ? rk->uploaded_at : now;
 	k->state = rk->state;
 	k->changed_at = now;
+	k->changed_ns = -1;
 	return 1;
 }
 

@@ -106,6 +106,14 @@ static const char *const migrations[] = {
 	"  spent INTEGER NOT NULL,"
 	"  expired INTEGER NOT NULL,"
 	"  last_resort INTEGER NOT NULL);",
+	/*
+	 * 4: sub-second key times: nanoseconds within created_at's and
+	 * changed_at's second (0 for the keys of before)
+	 */
+	"ALTER TABLE keypackages ADD COLUMN created_ns INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE keypackages ADD COLUMN changed_ns INTEGER NOT NULL"
+	"  DEFAULT 0;",
 };
 #define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -487,7 +495,7 @@ kp_store_rollback(struct kp_store *st)
 
 void
 kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-    int from, int to)
+    int from, int to, const char *by)
 {
 	struct kp_change	*c;
 
@@ -500,6 +508,7 @@ kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
 	memcpy(c->ref, ref, KP_REF_LEN);
 	c->from = from;
 	c->to = to;
+	(void)snprintf(c->by, sizeof(c->by), "%s", by != NULL ? by : "");
 	/* a statement outside a transaction commits itself */
 	if (sqlite3_get_autocommit(st->db))
 		st->txstart = st->nchanges;

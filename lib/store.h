@@ -56,11 +56,13 @@ struct kp_move {
 struct kp_change {
 	uint8_t	ref[KP_REF_LEN];
 	int	from, to;
+	char	by[KP_MAX_PRINCIPAL + 1];	/* who made it, "" unknown */
 };
 
 /* The store: one SQLite connection and the at-rest key. */
 struct kp_store {
 	struct sqlite3	*db;
+	int64_t		 last_stamp;	/* ns, the last a key's time got */
 	struct sqlite3_stmt *stmts[KP_NSTMTS];	/* enum kp_stmt, kept */
 	uint8_t		 key[32];	/* at-rest key, wiped at close */
 	char		*err;		/* the caller's message buffer */
@@ -195,10 +197,11 @@ int	kp_store_data_version(struct kp_store *st, int64_t *v) KP_WUR;
 
 /*
  * kp_store_change: note that key ref went from state from to state to
- * (-1: none); it is the caller's once its transaction commits.
+ * (-1: none), made by principal by (NULL or "": not known); it is the
+ * caller's once its transaction commits.
  */
 void	kp_store_change(struct kp_store *st, const uint8_t ref[KP_REF_LEN],
-	    int from, int to);
+	    int from, int to, const char *by);
 /*
  * kp_store_changes: hand over the committed changes: *out (malloc'd,
  * caller frees; NULL when none) and *n; *lost = 1 when some could not

@@ -26,6 +26,8 @@
 #			(offline: systemd need not run, nor be PID 1)
 #	dpkg-dev debhelper lintian
 #			t/9007 builds the Debian packages and checks them
+#	gdb		t/4015 sees kpool close (and wipe) its store on a
+#			failure's way out
 
 set -eu
 
@@ -33,7 +35,7 @@ pkgs="build-essential pkg-config libsodium-dev libssl-dev libsqlite3-dev
 	sqlite3 libcurl4-openssl-dev libfuse3-dev fuse3 libmicrohttpd-dev
 	libjansson-dev perl procps bc groff-base nodejs npm ca-certificates
 	clang libclang-rt-14-dev curl postgresql libpq-dev nginx openssl
-	systemd dpkg-dev debhelper lintian"
+	systemd dpkg-dev debhelper lintian gdb"
 
 missing=
 for p in $pkgs; do

@@ -97,7 +97,7 @@ test_roundtrip(void)
 	is_string(pragma_text(st, "PRAGMA secure_delete", buf, sizeof(buf)),
 	    "1", "secure_delete is on");
 	is_string(pragma_text(st, "PRAGMA user_version", buf, sizeof(buf)),
-	    "3", "schema version 3");
+	    "4", "schema version 4");
 
 	randombytes_buf(cred, sizeof(cred));
 	make_bundle(&b, kp, sizeof(kp), KP_STATE_RESERVED, 1000,

@@ -46,7 +46,9 @@ make_old(const char *db)
 	char	*err = NULL;
 
 	if (sqlite3_open(db, &s) != SQLITE_OK ||
-	    sqlite3_exec(s, "ALTER TABLE identity DROP COLUMN device;"
+	    sqlite3_exec(s, "ALTER TABLE keypackages DROP COLUMN created_ns;"
+	    "ALTER TABLE keypackages DROP COLUMN changed_ns;"
+	    "ALTER TABLE identity DROP COLUMN device;"
 	    "DROP TABLE devices; PRAGMA user_version = 2;", NULL, NULL,
 	    &err) != SQLITE_OK)
 		bail("old schema: %s", err ? err : sqlite3_errmsg(s));

@@ -6,7 +6,11 @@
 #	fsop rename OLD NEW [FLAGS]	renameat2(2); FLAGS 1 NOREPLACE, 2 EXCHANGE
 #	fsop write FILE DATA		open(O_WRONLY), one write(2) of DATA, close(2)
 #	fsop writefile FILE SRC		the same with the bytes of SRC
+#	fsop write2 FILE SRC DATA	the bytes of SRC, then DATA, on one open
+#					file: the error of the second write,
+#					else close(2)'s
 #	fsop read FILE			open(O_RDONLY) and read
+#	fsop readnb FILE		open(O_RDONLY|O_NONBLOCK) and read
 #	fsop openw FILE			open(O_WRONLY)
 #	fsop trunc FILE N		truncate(2)
 #	fsop rmdir DIR | unlink FILE | mkdir DIR | create FILE | chmod FILE
@@ -23,7 +27,7 @@ require "syscall.ph";
 my %name;
 for my $n (qw(EPERM ENOENT EIO EBADF EACCES EBUSY EEXIST EXDEV ENOTDIR
     EISDIR EINVAL ENOSPC EROFS ENOTEMPTY ENOTCONN ENOSYS ENAMETOOLONG
-    EFBIG ENOMEM)) {
+    EFBIG ENOMEM EHOSTUNREACH EAGAIN EINTR)) {
 	my $v = eval "POSIX::$n()";
 	$name{$v} = $n if defined $v;
 }
@@ -47,8 +51,22 @@ if ($op eq "rename") {
 		my $c = close($fh);
 		if ($ok) { $ok = $c } else { $! = $e }
 	}
-} elsif ($op eq "read") {
-	if (sysopen(my $fh, $a[0], O_RDONLY)) {
+} elsif ($op eq "write2") {
+	open(my $f, "<:raw", $a[1]) or die "$a[1]: $!";
+	local $/; my $first = <$f>; close($f);
+	if (sysopen(my $fh, $a[0], O_WRONLY)) {
+		my $n = syswrite($fh, $first);
+		die "write2: the first write: $!\n" unless defined($n) &&
+		    $n == length($first);
+		$n = syswrite($fh, $a[2]);
+		$ok = defined($n) && $n == length($a[2]);
+		my $e = $!;
+		my $c = close($fh);
+		if ($ok) { $ok = $c } else { $! = $e }
+	}
+} elsif ($op eq "read" || $op eq "readnb") {
+	if (sysopen(my $fh, $a[0], O_RDONLY | ($op eq "readnb" ?
+	    O_NONBLOCK : 0))) {
 		my $buf;
 		$ok = defined(sysread($fh, $buf, 65536));
 	}

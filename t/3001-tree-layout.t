@@ -9,13 +9,13 @@ need_fuse
 T0=1790000000			# 2026-09-21T14:13:20Z
 echo $T0 >"$TMP/clock"
 M=$TMP/mnt
-mount_pool "$TMP/alice.db" "$M" -o user=alice,refresh=0,test_clock="$TMP/clock"
+mount_pool "$TMP/alice.db" "$M" -o user=alice,server=none,refresh=0,test_clock="$TMP/clock"
 
 plan 50
 
 is "$(ls "$M" | tr '\n' ' ')" \
-    "available config created ctl devices expired identity reserved spent status welcome " \
-    "the root lists the six files and the five state directories"
+    "available config created ctl devices events expired identity reserved spent status status.json welcome " \
+    "the root lists the eight files and the five state directories"
 is "$(stat -c '%a %h' "$M")" "755 7" "root: mode 755, 7 links"
 is "$(cd "$M" && stat -c '%n %F %a %h' status config ctl welcome | tr '\n' ';')" \
     "status regular file 444 1;config regular file 644 1;ctl regular empty file 200 1;welcome regular empty file 200 1;" \
@@ -39,9 +39,11 @@ last_sync: never
 user: alice
 device: default
 enrollment: unknown
+server: none
 suite_0x0001_created: 0
 suite_0x0001_available: 0
-suite_0x0001_reserved: 0"
+suite_0x0001_reserved: 0
+last_error: none"
 is "$(cat "$M/status")" "$status0" "status of an empty offline pool"
 is "$(stat -c %s "$M/status")" "$(wc -c <"$M/status")" "status: stat size = bytes read"
 config0="target = 32
@@ -98,7 +100,7 @@ want="${want}keypackage_size: $(stat -c %s "$K/keypackage")"
 is "$(cat "$K/info")" "$want" "info: every value as key: value lines"
 
 bad=0
-for f in $(find "$M" -type f ! -name ctl ! -name welcome); do
+for f in $(find "$M" -type f ! -name ctl ! -name welcome ! -name events); do
 	[ "$(stat -c %s "$f")" = "$(wc -c <"$f")" ] || { bad=$((bad + 1)); diag "size of $f"; }
 done
 is "$bad" 0 "every readable file: stat size = bytes read (find, wc -c)"
@@ -109,7 +111,7 @@ for f in $(find "$M/created" -type f ! -name keypackage); do
 done
 is "$bad" 0 "every key text file ends with a newline and is 444"
 is "$(find "$M" -type d | wc -l)" 9 "find sees 1 + 5 + 3 directories"
-is "$(find "$M" -type f | wc -l)" $((6 + 3 * 10)) "find sees 6 + 3 * 10 files"
+is "$(find "$M" -type f | wc -l)" $((8 + 3 * 10)) "find sees 8 + 3 * 10 files"
 ok "cp -r copies a key directory" cp -r "$K" "$TMP/copy"
 ok "the copy is identical (cmp of every file)" diff -r "$K" "$TMP/copy"
 is "$(cat "$M"/created/*/status | sort | uniq -c | tr -s ' ')" " 3 created" \

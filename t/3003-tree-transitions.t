@@ -106,10 +106,10 @@ is "$(cat "$C/$long/status")" created "the rejected key stays created"
 ctl "$M" "generate 1"
 c4=$(ls "$C" | grep -v -e "$long")
 stop_server
-is_errno ENOTCONN "created -> available with the server down" \
+is_errno EHOSTUNREACH "created -> available with the server down" \
     rename "$C/$c4" "$A/$c4"
 k=$(first_key "$A")
-is_errno ENOTCONN "available -> reserved with the server down" \
+is_errno EHOSTUNREACH "available -> reserved with the server down" \
     rename "$A/$k" "$R/$k"
 is "$(grep '^health:' "$M/status")" "health: offline" "status says offline"
 is "$(cat "$A/$k/status")" available "the tree still serves the local state"

@@ -23,14 +23,14 @@ gone() {
 
 out=$("$FS" --help 2>&1); rc=$?
 is "$rc" 0 "--help exits 0"
-like "$out" '^usage: kpoolfs \[-dfhsV\] \[-o option\[,option\.\.\.\]\] store mountpoint' \
+like "$out" '^usage: kpoolfs \[-dfhsV\] \[-o option\[,option\.\.\.\]\] \[store\] mountpoint' \
     "--help starts with the usage line"
 like "$out" '-o server=URL' "--help lists our options"
 like "$out" '-o kernel_cache' "--help lists libfuse's options"
 "$FS" >"$TMP/out" 2>&1; rc=$?
 is "$rc" 1 "no arguments: exit 1"
 is "$(cat "$TMP/out")" \
-    "usage: kpoolfs [-dfhsV] [-o option[,option...]] store mountpoint" \
+    "usage: kpoolfs [-dfhsV] [-o option[,option...]] [store] mountpoint" \
     "no arguments: the usage line"
 "$FS" "$TMP/a.db" >/dev/null 2>&1; rc=$?
 is "$rc" 1 "no mount point: exit 1"
@@ -38,18 +38,18 @@ is "$rc" 1 "no mount point: exit 1"
 is "$rc" 1 "a negative refresh: exit 1"
 "$FS" -o user="$(printf '%070d' 0)" "$TMP/a.db" "$M" >/dev/null 2>&1; rc=$?
 is "$rc" 1 "a user name over 64 bytes: exit 1"
-"$FS" -Z "$TMP/z.db" "$M" >"$TMP/out" 2>&1; rc=$?
+"$FS" -o user=alice,server=none -Z "$TMP/z.db" "$M" >"$TMP/out" 2>&1; rc=$?
 is "$rc:$(cat "$TMP/out")" "1:fuse: unknown option(s): \`-Z'" \
     "an unknown option: exit 1, and libfuse's reason on the terminal"
 nok "and no store is made for it" test -e "$TMP/z.db"
 nok "nor its key file" test -e "$TMP/z.db.key"
 
 # detached: the command returns once mounted; SIGTERM unmounts
-"$FS" -o user=alice,refresh=0 "$TMP/a.db" "$M" 2>"$TMP/err"; rc=$?
+"$FS" -o user=alice,server=none,refresh=0 "$TMP/a.db" "$M" 2>"$TMP/err"; rc=$?
 is "$rc" 0 "without -f kpoolfs detaches and exits 0"
 ok "the tree is mounted" mountpoint -q "$M"
 _tap_mounts="$M $_tap_mounts"
-pid=$(pgrep -xf "$FS -o user=alice,refresh=0 $TMP/a.db $M")
+pid=$(pgrep -xf "$FS -o user=alice,server=none,refresh=0 $TMP/a.db $M")
 like "$pid" '^[0-9]+$' "the daemon runs"
 is "$(grep -c . "$M/config")" 10 "and serves the tree"
 kill -TERM "$pid"
@@ -62,8 +62,8 @@ nok "and leaves no mount behind" mountpoint -q "$M"
 is "$rc:$(cat "$TMP/out")" \
     "1:kpoolfs: $TMP/a.db: the store belongs to user \"alice\", not \"bob\"" \
     "a store of another user: exit 1, and why"
-"$FS" -o user=alice,refresh=0 "$TMP/a.db" "$M" 2>/dev/null
-pid=$(pgrep -xf "$FS -o user=alice,refresh=0 $TMP/a.db $M")
+"$FS" -o user=alice,server=none,refresh=0 "$TMP/a.db" "$M" 2>/dev/null
+pid=$(pgrep -xf "$FS -o user=alice,server=none,refresh=0 $TMP/a.db $M")
 like "$pid" '^[0-9]+$' "the daemon runs again"
 fusermount3 -u "$M"
 i=0

@@ -69,7 +69,7 @@ done
 echo "leak:libfuse3.so" >"$TMP/lsan.supp"
 LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp:print_suppressions=0"
 export LSAN_OPTIONS
-mount_pool "$TMP/alice.db" "$M" -o user=alice,refresh=0
+mount_pool "$TMP/alice.db" "$M" -o user=alice,server=none,refresh=0
 pid=$FS_PID
 perl -e '
 use Fcntl;

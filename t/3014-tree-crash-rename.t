@@ -16,7 +16,7 @@ DB=$TMP/alice.db
 
 plan 9
 
-mount_pool "$DB" "$M" -o user=alice,refresh=0
+mount_pool "$DB" "$M" -o user=alice,server=none,refresh=0
 ctl "$M" "generate 6"
 keys=$(ls "$M/created")
 is "$(echo "$keys" | wc -l | tr -d ' ')" 6 "six created keys"
@@ -30,7 +30,7 @@ wait "$FS_PID" 2>/dev/null
 fusermount3 -u "$M" 2>/dev/null || umount -l "$M"
 ok "the daemon left its journal" test -s "$DB-moves"
 
-mount_pool "$DB" "$M" -o user=alice,refresh=0
+mount_pool "$DB" "$M" -o user=alice,server=none,refresh=0
 is "$(ls "$M/expired" | wc -l | tr -d ' ')" 6 \
     "after kill -9 and a remount: the six keys are expired"
 is "$(ls "$M/created" | wc -l | tr -d ' ')" 0 "none is created"
@@ -38,13 +38,13 @@ is "$(cat "$M"/expired/*/private_keys | sort -u)" wiped \
     "their private keys are wiped"
 ok "the journal is empty again" test ! -s "$DB-moves"
 
-mount_pool "$DB" "$M2" -o user=alice,refresh=0
+mount_pool "$DB" "$M2" -o user=alice,server=none,refresh=0
 ctl "$M2" "generate 1"
 k=$(ls "$M2/created")
 is_errno OK "a second mount of the store renames too" \
     rename "$M2/created/$k" "$M2/expired/$k"
 unmount_pool "$M2"
 unmount_pool "$M"
-mount_pool "$DB" "$M" -o user=alice,refresh=0
+mount_pool "$DB" "$M" -o user=alice,server=none,refresh=0
 is "$(ls "$M/expired" | wc -l | tr -d ' ')" 7 "seven expired after both"
 unmount_pool "$M"

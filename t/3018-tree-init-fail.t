@@ -20,7 +20,7 @@ mounted() {
 	awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo
 }
 
-"$FS" -f -o user=alice,refresh=0,test_init_delay=3000 "$TMP/a.db" "$M" \
+"$FS" -f -o user=alice,server=none,refresh=0,test_init_delay=3000 "$TMP/a.db" "$M" \
     2>"$TMP/err" &
 pid=$!
 i=0
@@ -35,7 +35,7 @@ like "$(cat "$TMP/err")" 'cannot start' "and that it cannot start"
 nok "and no mount is left behind" mounted "$M"
 
 mv "$TMP/key.aside" "$TMP/a.db.key"
-"$FS" -f -o refresh=0,test_init_delay=100 "$TMP/a.db" "$M" 2>"$TMP/err" &
+"$FS" -f -o server=none,refresh=0,test_init_delay=100 "$TMP/a.db" "$M" 2>"$TMP/err" &
 pid=$!
 i=0
 while ! mounted "$M" && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done

@@ -15,7 +15,7 @@ INV="$KP_BUILD/t/4000-kpinvite.t"
 mount_pool "$TMP/alice.db" "$M" -o user=alice,server="$SERVER_URL",refresh=0
 ctl "$M" refresh
 
-plan 11
+plan 13
 
 set -- $("$INV" reserve "$SERVER_URL" inv1 alice 6731)
 ref=$1
@@ -42,3 +42,10 @@ is "$(cat "$M/spent/$ref/group_id")" 6731 "with the group's id"
 is "$(cat "$M/spent/$ref/epoch")" 3 "and the epoch it joins at"
 is "$(cat "$M/spent/$ref/private_keys")" stored \
     "its private keys stay for the MLS client"
+
+# after the Welcome opened, more bytes on the same open file fail: a
+# second Welcome (trailing bytes) at its write, a stray line at close
+is_errno EINVAL "the Welcome again, then a second one on the same fd" \
+    write2 "$M/welcome" "$TMP/w" "$(cat "$TMP/w")"
+is_errno EINVAL "the Welcome again, then a stray line on the same fd" \
+    write2 "$M/welcome" "$TMP/w" "junk"
