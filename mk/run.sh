@@ -141,7 +141,9 @@ and the pool of user "$user" mounted at ./mnt: $(grep '^available:' "$mnt/status
 Try, in another terminal:
     ls mnt mnt/available
     cat mnt/status mnt/config
-    k=\$(ls -tr mnt/available | head -n 1)     # the oldest available key
+    # the oldest available key that is not the last-resort one
+    k=\$(ls -tr mnt/available | while read -r k; do
+        grep -qx 0 mnt/available/\$k/last_resort && { echo \$k; break; }; done)
     cat mnt/available/\$k/info
     mv mnt/available/\$k mnt/reserved/          # reserve it (asks the server)
     mv mnt/reserved/\$k mnt/available/          # and release it
