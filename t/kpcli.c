@@ -96,7 +96,9 @@ main(int argc, char **argv)
 	char		 hex[2 * KP_REF_LEN + 1], b64[64];
 	int		 ch, rc;
 
-	while ((ch = getopt(argc, argv, "s:u:k:")) != -1) {
+	/* "+": a command's arguments (an invitation may begin with -) are
+	 * not options */
+	while ((ch = getopt(argc, argv, "+s:u:k:")) != -1) {
 		switch (ch) {
 		case 's':
 			url = optarg;
