@@ -48,7 +48,7 @@ usage(void)
 	    "usage: kpool [--json] [--store path] init --server url "
 	    "--user name\n"
 	    "\t[--device name] [--cafile path]\n"
-	    "       kpool [--json] [--store path] register\n"
+	    "       kpool [--json] [--store path] register [--invite token]\n"
 	    "       kpool [--json] [--store path] pubkey\n"
 	    "       kpool [--json] [--store path] reserve user "
 	    "[--device name | --all-devices]\n"
@@ -452,20 +452,34 @@ cmd_pubkey(int argc, char **argv)
 	return 0;
 }
 
-/* register: POST /users, then publish the pool to its target. */
+/* register [--invite TOKEN]: POST /users, then publish the pool to its
+ * target. */
 static int
 cmd_register(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "invite", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct kp_sync_report	r;
 	struct kp_status	st;
+	const char		*invite = NULL;
 	long			code;
-	int			rc;
+	int			ch, rc;
 
-	if (argc != 1)
+	while ((ch = verb_opt(argc, argv, lo)) != -1) {
+		if (ch != 'i')
+			usage();
+		invite = optarg;
+	}
+	if (optind != argc)
 		usage();
 	open_store(NULL, NULL, 1);
 	open_client();
-	if ((rc = kp_client_register(client)) != KP_OK)
+	rc = kp_client_register_invited(client, invite);
+	if (invite != NULL)	/* used once; ps showed it anyway */
+		sodium_memzero((char *)invite, strlen(invite));
+	if (rc != KP_OK)
 		client_fail("register", rc);
 	code = kp_client_last_status(client);
 	memset(&r, 0, sizeof(r));

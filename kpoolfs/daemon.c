@@ -107,6 +107,11 @@ kpfs_open_pool(struct kpfs *fs, struct kp_pool **out)
 		kpfs_log(LOG_ERR, "cafile: %s", kp_errmsg(p));
 		goto out;
 	}
+	if (fs->invite != NULL &&
+	    (rc = kp_pool_set_invite(p, fs->invite)) != KP_OK) {
+		kpfs_log(LOG_ERR, "invite: %s", kp_errmsg(p));
+		goto out;
+	}
 	*out = p;
 	p = NULL;
 out:

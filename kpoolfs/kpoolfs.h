@@ -178,7 +178,8 @@ struct kpfs_event {
 /* The last operation the tree refused (status, status.json). */
 struct kpfs_refusal {
 	int64_t		 t;		/* ns; 0: none yet */
-	char		 op[16];	/* mv, rmdir, welcome */
+	char		 op[16];	/* mv, rmdir, welcome, or a ctl verb
+					   (sync, refresh, ...) */
 	char		 ref[2 * KP_REF_LEN + 1];	/* "" none */
 	int		 from, to;	/* states, -1 none */
 	int		 err;		/* errno */
@@ -201,6 +202,7 @@ struct kpfs {
 	int		 offline;	/* -o server=none: stay offline */
 	char		*cafile;	/* -o cafile, absolute, or NULL: the
 					   store's (kp_pool_set_cafile) */
+	char		*invite;	/* -o invite, or NULL */
 	char		*test_clock;	/* test clock file or NULL */
 	int		 test_init_delay;	/* ms init waits, tests */
 	int		 refresh;	/* -o refresh, -1: config */

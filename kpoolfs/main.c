@@ -38,6 +38,7 @@
 struct opts {
 	char	*server;
 	char	*cafile;
+	char	*invite;
 	char	*user;
 	char	*device;
 	char	*keyfile;
@@ -62,6 +63,7 @@ enum {
 static const struct fuse_opt opt_spec[] = {
 	OPT("server=%s", server),
 	OPT("cafile=%s", cafile),
+	OPT("invite=%s", invite),
 	OPT("user=%s", user),
 	OPT("device=%s", device),
 	OPT("keyfile=%s", keyfile),
@@ -141,6 +143,10 @@ help(void)
 	    "with (kept in the\n"
 	    "                           store; default: the store's, or "
 	    "the system's)\n"
+	    "    -o invite=TOKEN        an invitation, for a server that "
+	    "registers users\n"
+	    "                           with one only (used once, not "
+	    "kept)\n"
 	    "    -o user=NAME           the pool's user (a new store "
 	    "needs it)\n"
 	    "    -o device=NAME         this device of the user (default: "
@@ -411,6 +417,7 @@ main(int argc, char *argv[])
 	    (fs.store = absolute(o.store)) == NULL ||
 	    (o.keyfile != NULL && (fs.keyfile = absolute(o.keyfile)) == NULL) ||
 	    (o.cafile != NULL && (fs.cafile = absolute(o.cafile)) == NULL) ||
+	    (o.invite != NULL && (fs.invite = strdup(o.invite)) == NULL) ||
 	    (o.test_clock != NULL &&
 	    (fs.test_clock = absolute(o.test_clock)) == NULL)) {
 		warn("options");
@@ -476,6 +483,9 @@ main(int argc, char *argv[])
 	free(fs.store);
 	free(fs.keyfile);
 	free(fs.cafile);
+	if (fs.invite != NULL)
+		sodium_memzero(fs.invite, strlen(fs.invite));
+	free(fs.invite);
 	free(fs.test_clock);
 	free(fs.server);
 	free(o.store);
@@ -484,6 +494,9 @@ main(int argc, char *argv[])
 	free(o.device);
 	free(o.keyfile);
 	free(o.cafile);
+	if (o.invite != NULL)
+		sodium_memzero(o.invite, strlen(o.invite));
+	free(o.invite);
 	free(o.test_clock);
 	return rc;
 }

@@ -189,6 +189,25 @@ next_pass(struct kpfs *fs, const struct timespec *last, int first)
 	return 0;
 }
 
+/* verb: the ctl verb of request what, as status names it. */
+static const char *
+verb(int what)
+{
+	switch (what) {
+	case KPFS_R_SYNC:
+		return "sync";
+	case KPFS_R_REFRESH:
+		return "refresh";
+	case KPFS_R_GENERATE:
+		return "generate";
+	case KPFS_R_CLEANUP:
+		return "cleanup";
+	case KPFS_R_ROTATE:
+		return "rotate";
+	}
+	return "ctl";
+}
+
 static void *
 loop(void *arg)
 {
@@ -215,6 +234,10 @@ loop(void *arg)
 		}
 		pthread_mutex_unlock(&fs->rlock);
 		rc = run(fs, what, n);
+		/* a ctl verb refused: its reason, this thread's, in status */
+		if (gen != 0 && rc != KP_OK)
+			kpfs_refused(fs, verb(what), NULL, -1, -1,
+			    kpfs_errno(rc));
 		if (what != KPFS_R_FLUSH)
 			malloc_trim(0);		/* a pass may allocate a lot */
 		if (what == KPFS_R_PERIODIC || what == KPFS_R_REFRESH) {

@@ -465,21 +465,31 @@ kp_client_proto(struct kp_client *c, const char *what)
 int
 kp_client_register(struct kp_client *c)
 {
+	return kp_client_register_invited(c, NULL);
+}
+
+int
+kp_client_register_invited(struct kp_client *c, const char *invite)
+{
+	json_t	*o;
 	char	*body;
 	int	 rc;
 
+	if ((o = json_pack("{s:s, s:o*}", "username", c->user, "public_key",
+	    kp_client_jb64(c->pk, sizeof(c->pk)))) == NULL)
+		return KP_ENOMEM;
 	/* the device "default" is named by no member: as old clients do */
-	if (strcmp(c->device, KP_DEFAULT_DEVICE) == 0)
-		body = kp_client_dumps(json_pack("{s:s, s:o*}", "username",
-		    c->user, "public_key", kp_client_jb64(c->pk,
-		    sizeof(c->pk))));
-	else
-		body = kp_client_dumps(json_pack("{s:s, s:s, s:o*}",
-		    "username", c->user, "device", c->device, "public_key",
-		    kp_client_jb64(c->pk, sizeof(c->pk))));
-	if (body == NULL)
+	if ((strcmp(c->device, KP_DEFAULT_DEVICE) != 0 &&
+	    json_object_set_new(o, "device", json_string(c->device)) != 0) ||
+	    (invite != NULL &&
+	    json_object_set_new(o, "invite", json_string(invite)) != 0)) {
+		json_decref(o);
+		return KP_ENOMEM;
+	}
+	if ((body = kp_client_dumps(o)) == NULL)
 		return KP_ENOMEM;
 	rc = kp_client_request(c, "POST", "/users", body, NULL);
+	sodium_memzero(body, strlen(body));
 	free(body);
 	return rc;
 }

@@ -421,6 +421,15 @@ const char *kp_client_error_code(const struct kp_client *c);
  * user exists and this device is not enrolled yet.
  */
 int kp_client_register(struct kp_client *c) KP_WUR;
+/*
+ * kp_client_register_invited: kp_client_register with the token of an
+ * invitation (`kpool-server invite create`), which a server run with
+ * --registration invite asks for; NULL: none.  KP_EFORBIDDEN when the
+ * server wants one (invite_required) or does not take this one
+ * (bad_invite: unknown, or used up).
+ */
+int kp_client_register_invited(struct kp_client *c, const char *invite)
+    KP_WUR;
 
 struct kp_upload_result {
 	uint8_t	ref[KP_REF_LEN];	/* server-derived, when accepted */
@@ -776,6 +785,15 @@ int kp_pool_client(struct kp_pool *p, struct kp_client **out) KP_WUR;
  * call with KP_ETLS.
  */
 int kp_pool_set_cafile(struct kp_pool *p, const char *path) KP_WUR;
+/*
+ * kp_pool_set_invite (lib/remote.c): the invitation token p's
+ * registration sends (kp_client_register_invited), kept in memory only
+ * (a token is used once) and wiped once the user is registered or p is
+ * closed; NULL: none.  KP_EINVAL for a token longer than
+ * KP_MAX_INVITE bytes or not base64url.
+ */
+#define KP_MAX_INVITE	64
+int kp_pool_set_invite(struct kp_pool *p, const char *token) KP_WUR;
 /* kp_pool_set_clock: a clock for tests (NULL: the real one); set it
  * before other threads use p. */
 void kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *),

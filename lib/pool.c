@@ -171,6 +171,7 @@ kp_pool_close(struct kp_pool *p)
 	free(p->jpath);
 	free(p->url);
 	sodium_memzero(p->seed, sizeof(p->seed));
+	sodium_memzero(p->invite, sizeof(p->invite));
 	kp_pool_locks_fini(p);
 	kp_pool_forget(p);
 	free(p);

@@ -61,6 +61,7 @@ struct kp_pool {
 	char		*url;		/* nlock; NULL: offline */
 	struct kp_client *client;	/* nlock */
 	int		 registered;	/* nlock */
+	char		 invite[KP_MAX_INVITE + 1];	/* nlock; "" none */
 };
 
 /* handle.c */

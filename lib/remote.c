@@ -8,6 +8,7 @@
  * two calls, never across one.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,27 @@ kp_pool_set_cafile(struct kp_pool *p, const char *path)
 	kp_remote_drop(p);
 	pthread_mutex_unlock(&p->nlock);
 	return kp_pool_end(p, rc);
+}
+
+int
+kp_pool_set_invite(struct kp_pool *p, const char *token)
+{
+	size_t	i, n = token != NULL ? strlen(token) : 0;
+
+	kp_pool_begin(p);
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)token[i]) && token[i] != '-' &&
+		    token[i] != '_')
+			break;
+	if (n > KP_MAX_INVITE || i < n)
+		return kp_pool_end(p, kp_pool_err(p, KP_EINVAL, "an "
+		    "invitation is at most %d characters of base64url",
+		    KP_MAX_INVITE));
+	pthread_mutex_lock(&p->nlock);
+	sodium_memzero(p->invite, sizeof(p->invite));
+	memcpy(p->invite, token != NULL ? token : "", n);
+	pthread_mutex_unlock(&p->nlock);
+	return kp_pool_end(p, KP_OK);
 }
 
 int
@@ -137,7 +159,8 @@ register_once(struct kp_pool *p)
 
 	if (p->registered)
 		return KP_OK;
-	rc = kp_client_register(p->client);
+	rc = kp_client_register_invited(p->client, p->invite[0] != '\0' ?
+	    p->invite : NULL);
 	if (rc == KP_ENOTENROLLED) {
 		kp_remote_result(p, KP_OK, "register");	/* it answered */
 		if ((rc = note_enrollment(p, "pending")) != KP_OK)
@@ -162,6 +185,8 @@ register_once(struct kp_pool *p)
 	}
 	if (rc != KP_OK)
 		return kp_remote_result(p, rc, "register");
+	/* used: the server keeps no second use of it for us */
+	sodium_memzero(p->invite, sizeof(p->invite));
 	if ((rc = note_enrollment(p, "enrolled")) != KP_OK)
 		return rc;
 	p->registered = 1;
