@@ -35,6 +35,7 @@ struct kp_client {
 	uint8_t	 sk[crypto_sign_SECRETKEYBYTES];
 	uint8_t	 pk[crypto_sign_PUBLICKEYBYTES];
 	long	 connect_ms, total_ms;
+	int	 attempts, deadline_ms;	/* retry.c's bounds */
 	long	 status;
 	char	 code[32];		/* server error code of the last call */
 	char	 errmsg[256];
@@ -101,6 +102,8 @@ kp_client_new(const char *url, const char *principal,
 	crypto_sign_seed_keypair(c->pk, c->sk, seed);
 	c->connect_ms = 5000;
 	c->total_ms = 30000;
+	c->attempts = KP_RETRY_ATTEMPTS;
+	c->deadline_ms = KP_RETRY_DEADLINE_MS;
 	if ((c->curl = curl_easy_init()) == NULL) {
 		rc = KP_ENOMEM;
 		goto out;
@@ -137,6 +140,21 @@ kp_client_set_timeouts(struct kp_client *c, long connect_ms, long total_ms)
 {
 	c->connect_ms = connect_ms;
 	c->total_ms = total_ms;
+}
+
+void
+kp_client_set_retry(struct kp_client *c, int attempts, int deadline_ms)
+{
+	c->attempts = attempts < 1 ? 1 : attempts;
+	c->deadline_ms = deadline_ms < 0 ? 0 : deadline_ms;
+}
+
+void
+kp_client_retry_policy(const struct kp_client *c, int *attempts,
+    int *deadline_ms)
+{
+	*attempts = c->attempts;
+	*deadline_ms = c->deadline_ms;
 }
 
 long
@@ -352,7 +370,7 @@ kp_client_get_list(struct kp_client *c, const char *path, const char *name,
 	int	rc;
 
 	*arr = NULL;
-	if ((rc = kp_client_request(c, "GET", path, NULL, reply)) != KP_OK)
+	if ((rc = kp_client_call(c, "GET", path, NULL, reply)) != KP_OK)
 		return rc;
 	*arr = json_object_get(*reply, name);
 	if (!json_is_array(*arr))
@@ -496,7 +514,7 @@ kp_client_upload(struct kp_client *c, const uint8_t *const *kps,
 	arr = NULL;
 	if (body == NULL)
 		goto out;
-	if ((rc = kp_client_request(c, "POST", "/keypackages/upload", body,
+	if ((rc = kp_client_call(c, "POST", "/keypackages/upload", body,
 	    &reply)) != KP_OK)
 		goto out;
 	json_array_foreach(json_object_get(reply, "accepted"), i, e) {
@@ -549,6 +567,22 @@ replayed(const struct kp_client *c)
 	    18) == 0;
 }
 
+int
+kp_client_transient(const struct kp_client *c, int rc, int64_t *after_ms)
+{
+	curl_off_t	ra = 0;
+
+	*after_ms = 0;
+	if (rc == KP_ENET || (rc == KP_EAUTH && replayed(c)))
+		return 1;
+	if (c->status != 502 && c->status != 503 && c->status != 504)
+		return 0;
+	if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &ra) ==
+	    CURLE_OK && ra > 0)
+		*after_ms = ra > 3600 ? 3600000 : (int64_t)ra * 1000;
+	return 1;
+}
+
 static int
 ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
     const uint8_t *group_id, size_t group_id_len, int with_group)
@@ -568,17 +602,15 @@ ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
 		    hex));
 	if (body == NULL)
 		return KP_ENOMEM;
-	rc = kp_client_request(c, "POST", path, body, NULL);
 	/*
 	 * The reply may have been lost after the server acted: nothing
 	 * came back, or libcurl sent the same bytes again on a new
-	 * connection and the server refused that copy as a replay.  Ask
-	 * once more, signed afresh; the server answers a spend or release
-	 * repeated by its caller as it answered the first
+	 * connection and the server refused that copy as a replay.  The
+	 * server answers a spend or release repeated by its caller as it
+	 * answered the first, so retry.c asks again, signed afresh
 	 * (docs/reliability.md).
 	 */
-	if (rc == KP_ENET || (rc == KP_EAUTH && replayed(c)))
-		rc = kp_client_request(c, "POST", path, body, NULL);
+	rc = kp_client_call(c, "POST", path, body, NULL);
 	free(body);
 	return rc;
 }
@@ -632,7 +664,7 @@ kp_client_status(struct kp_client *c, const char *user,
 	if (!kp_username_valid(user))
 		return KP_EINVAL;
 	snprintf(path, sizeof(path), "/keypackages/status/%s", user);
-	if ((rc = kp_client_request(c, "GET", path, NULL, &reply)) != KP_OK)
+	if ((rc = kp_client_call(c, "GET", path, NULL, &reply)) != KP_OK)
 		goto out;
 	/* another user's: whether a reserve would get a key, no more */
 	if (json_is_boolean(hk = json_object_get(reply, "has_keys")) &&
@@ -744,7 +776,7 @@ kp_client_mine_one(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
 	memset(out, 0, sizeof(*out));
 	kp_hex(ref, KP_REF_LEN, hex);
 	(void)snprintf(path, sizeof(path), "/keypackages/mine/%s", hex);
-	if ((rc = kp_client_request(c, "GET", path, NULL, &reply)) == KP_OK &&
+	if ((rc = kp_client_call(c, "GET", path, NULL, &reply)) == KP_OK &&
 	    (rc = remote_key(c, reply, out)) == KP_OK &&
 	    memcmp(out->ref, ref, KP_REF_LEN) != 0)
 		rc = kp_client_proto(c, "keypackage_ref");
