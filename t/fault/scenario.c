@@ -51,7 +51,7 @@ static const char *const op_name[OP_N] = {
 };
 /* each operation's weight in a hundred */
 static const int op_weight[OP_N] = {
-	25, 5, 12, 7, 6, 7, 6, 2, 14, 5, 3, 2, 3, 3,
+	25, 5, 12, 7, 6, 7, 6, 2, 14, 5, 4, 1, 3, 3,
 };
 static const char *const fault_name[F_N] = {
 	"drop-request", "hang-request", "drop-reply", "delay-request",
