@@ -21,6 +21,7 @@
 
 #include "kpool.h"
 #include "client.h"
+#include "retry.h"
 #include "httpsig.h"
 
 #define B64V		sodium_base64_VARIANT_ORIGINAL
@@ -147,14 +148,6 @@ kp_client_set_retry(struct kp_client *c, int attempts, int deadline_ms)
 {
 	c->attempts = attempts < 1 ? 1 : attempts;
 	c->deadline_ms = deadline_ms < 0 ? 0 : deadline_ms;
-}
-
-void
-kp_client_retry_policy(const struct kp_client *c, int *attempts,
-    int *deadline_ms)
-{
-	*attempts = c->attempts;
-	*deadline_ms = c->deadline_ms;
 }
 
 long
@@ -567,8 +560,14 @@ replayed(const struct kp_client *c)
 	    18) == 0;
 }
 
-int
-kp_client_transient(const struct kp_client *c, int rc, int64_t *after_ms)
+/*
+ * transient: 1 when rc, the last request's result, says nothing of
+ * whether the server carried it out (no reply, a 502, 503 or 504, the
+ * 401 of a replayed signature), with *after_ms the wait a Retry-After
+ * asked for (0: none); else 0.
+ */
+static int
+transient(const struct kp_client *c, int rc, int64_t *after_ms)
 {
 	curl_off_t	ra = 0;
 
@@ -581,6 +580,27 @@ kp_client_transient(const struct kp_client *c, int rc, int64_t *after_ms)
 	    CURLE_OK && ra > 0)
 		*after_ms = ra > 3600 ? 3600000 : (int64_t)ra * 1000;
 	return 1;
+}
+
+int
+kp_client_call(struct kp_client *c, const char *method, const char *path,
+    const char *body, json_t **reply)
+{
+	int64_t	start = kp_retry_now(), wait, after;
+	int	rc, n;
+
+	for (n = 0;; n++) {
+		rc = kp_client_request(c, method, path, body, reply);
+		if (!transient(c, rc, &after) || (wait = kp_retry_wait(n,
+		    c->attempts, after, kp_retry_now() - start,
+		    c->deadline_ms)) < 0)
+			return rc;
+		if (reply != NULL) {
+			json_decref(*reply);
+			*reply = NULL;
+		}
+		kp_retry_sleep(wait);
+	}
 }
 
 static int

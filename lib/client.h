@@ -23,25 +23,15 @@
 int	kp_client_request(struct kp_client *c, const char *method,
 	    const char *path, const char *body, json_t **reply) KP_WUR;
 /*
- * kp_client_call (retry.c): kp_client_request for a request whose
- * repeat the server answers as the first; asked again, signed afresh,
- * while kp_client_transient says so, with backoff, within the client's
- * attempts and deadline (kp_client_set_retry).  What the last attempt
- * got.
+ * kp_client_call: kp_client_request for a request whose repeat the
+ * server answers as the first; asked again, signed afresh, after an
+ * answer that says nothing of its fate (no reply, a 502, 503 or 504, a
+ * replayed signature's 401), with retry.c's backoff, within the
+ * client's attempts and deadline (kp_client_set_retry).  What the last
+ * attempt got.
  */
 int	kp_client_call(struct kp_client *c, const char *method,
 	    const char *path, const char *body, json_t **reply) KP_WUR;
-/*
- * kp_client_transient: 1 when rc, the last request's result, says
- * nothing of whether the server carried it out (no reply, a 502, 503
- * or 504, the 401 of a replayed signature), with *after_ms the wait a
- * 503's Retry-After asked for (0: none); else 0.
- */
-int	kp_client_transient(const struct kp_client *c, int rc,
-	    int64_t *after_ms);
-/* kp_client_retry_policy: the bounds kp_client_set_retry set. */
-void	kp_client_retry_policy(const struct kp_client *c, int *attempts,
-	    int *deadline_ms);
 /*
  * kp_client_get_list: GET path, whose reply's member name is an array:
  * *reply (the caller json_decref()s it, also on failure) and *arr,
