@@ -111,6 +111,27 @@ fake_end(pthread_t t)
 	pthread_join(t, NULL);
 }
 
+/* mine_from: w's GET /keypackages/mine from a server of the test's
+ * own that answers the two replies r; its result, *ms its time. */
+static int
+mine_from(struct who *w, const char *const *r, struct kp_remote_key **keys,
+    size_t *n, int64_t *ms)
+{
+	struct kp_client	*c;
+	pthread_t		 t;
+	int64_t			 t0;
+	int			 rc;
+
+	if (kp_client_new(fake(&t, r, 2), w->name, w->seed, &c) != KP_OK)
+		bail("client");
+	t0 = mono_ms();
+	rc = kp_client_mine(c, keys, n);
+	*ms = mono_ms() - t0;
+	kp_client_free(c);
+	fake_end(t);
+	return rc;
+}
+
 #define BUSY(after) \
 	"HTTP/1.1 503 Service Unavailable\r\nRetry-After: " after "\r\n" \
 	"Content-Type: application/json\r\nContent-Length: 67\r\n" \
@@ -138,9 +159,7 @@ main(void)
 	struct kpb			 k[2];
 	struct prox			 p;
 	const uint8_t			*ptrs[2];
-	const char			*url;
 	size_t				 lens[2], n, i;
-	pthread_t			 t;
 	unsigned long long		 before;
 	int64_t				 t0, ms, now;
 	int				 rc;
@@ -252,13 +271,7 @@ main(void)
 	kp_client_free(c);
 
 	/* a 503 asking for 1 s: waited, then answered */
-	url = fake(&t, busy1, 2);
-	if (kp_client_new(url, "alice", alice.seed, &c) != KP_OK)
-		bail("client");
-	t0 = mono_ms();
-	rc = kp_client_mine(c, &keys, &n);
-	ms = mono_ms() - t0;
-	fake_end(t);
+	rc = mine_from(&alice, busy1, &keys, &n, &ms);
 	is_int(rc, KP_OK, "a 503 with Retry-After: 1, then a 200: KP_OK");
 	is_int(served, 2, "two requests");
 	ok(ms >= 1000 && ms < 2000, "the second a second after the first "
@@ -266,21 +279,13 @@ main(void)
 	is_int((long long)n, 0, "the 200's list");
 	free(keys);
 	keys = NULL;
-	kp_client_free(c);
 
 	/* a 503 asking for 10 s, past the deadline: returned at once */
-	url = fake(&t, busy10, 2);
-	if (kp_client_new(url, "alice", alice.seed, &c) != KP_OK)
-		bail("client");
-	t0 = mono_ms();
-	rc = kp_client_mine(c, &keys, &n);
-	ms = mono_ms() - t0;
+	rc = mine_from(&alice, busy10, &keys, &n, &ms);
 	is_int(rc, KP_ESERVER, "a 503 with Retry-After: 10: KP_ESERVER");
 	is_int(served, 1, "one request: the wait asked for is past the "
 	    "deadline");
 	ok(ms < 500, "at once (%lld ms)", (long long)ms);
-	kp_client_free(c);
-	fake_end(t);
 
 	for (i = 0; i < 2; i++)
 		free(k[i].buf);

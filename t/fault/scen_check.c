@@ -18,17 +18,6 @@
 
 #include "fault/scenario.h"
 
-static const char *
-hex8(const uint8_t *ref)
-{
-	static char	buf[4][17];
-	static int	i;
-
-	i = (i + 1) % 4;
-	kp_hex(ref, 8, buf[i]);
-	return buf[i];
-}
-
 /* up: a daemon under faultcrash serving, its seeded crashes over. */
 static void
 up(struct sc_world *w, struct sc_daemon *d, const char *what)
@@ -134,13 +123,13 @@ check_owner(struct sc_world *w, int oi, struct side *s)
 			continue;
 		if (kp_pool_key(o->p, rk->ref, &k) != KP_OK) {
 			sc_fail(w, "%s: key %s available on the server is "
-			    "not in the store", o->principal, hex8(rk->ref));
+			    "not in the store", o->principal, sc_hex8(rk->ref));
 			continue;
 		}
 		if (!kp_key_has_private(k))
 			sc_fail(w, "%s: key %s available on the server has "
 			    "no private key in the store (%s there)",
-			    o->principal, hex8(rk->ref),
+			    o->principal, sc_hex8(rk->ref),
 			    kp_state_name(kp_key_state(k)));
 		kp_key_free(k);
 	}
@@ -153,17 +142,17 @@ check_owner(struct sc_world *w, int oi, struct side *s)
 		    rk->state != KP_STATE_AVAILABLE))
 			sc_fail(w, "%s: key %s available in the store, %s on "
 			    "the server after a sync", o->principal,
-			    hex8(kp_key_ref(k)), state_of(rk));
+			    sc_hex8(kp_key_ref(k)), state_of(rk));
 		if (kp_key_has_private(k) && (st == KP_STATE_EXPIRED ||
 		    (st == KP_STATE_SPENT && na <= w->now)))
 			sc_fail(w, "%s: key %s %s (not_after %" PRId64 ", now "
 			    "%" PRId64 ") keeps its private key", o->principal,
-			    hex8(kp_key_ref(k)), kp_state_name(st), na,
+			    sc_hex8(kp_key_ref(k)), kp_state_name(st), na,
 			    w->now);
 		if (na <= w->now && st != KP_STATE_SPENT &&
 		    st != KP_STATE_EXPIRED)
 			sc_fail(w, "%s: key %s %s past its not_after after an "
-			    "expiry", o->principal, hex8(kp_key_ref(k)),
+			    "expiry", o->principal, sc_hex8(kp_key_ref(k)),
 			    kp_state_name(st));
 	}
 	kp_keys_free(keys, n);
@@ -228,7 +217,7 @@ check_grants(struct sc_world *w, struct side *sides)
 		    memcmp(rk->group_id, g->gid, sizeof(g->gid)) != 0))
 			sc_fail(w, "%s's spend of %s was answered 200; the "
 			    "server has it %s by '%s'", w->inv[g->who].name,
-			    hex8(g->ref), state_of(rk), rk ? rk->spent_by :
+			    sc_hex8(g->ref), state_of(rk), rk ? rk->spent_by :
 			    "");
 		if (!g->spent && !g->released && !g->unsure && !g->over &&
 		    w->now + 1 < g->expires && (rk == NULL ||
@@ -236,7 +225,7 @@ check_grants(struct sc_world *w, struct side *sides)
 		    strcmp(rk->reserved_by, w->inv[g->who].name) != 0))
 			sc_fail(w, "%s holds %s until %" PRId64 " (now %"
 			    PRId64 "); the server has it %s by '%s'",
-			    w->inv[g->who].name, hex8(g->ref), g->expires,
+			    w->inv[g->who].name, sc_hex8(g->ref), g->expires,
 			    w->now, state_of(rk), rk ? rk->reserved_by : "");
 	}
 	for (i = 0; i < w->nrefs; i++) {
@@ -244,19 +233,19 @@ check_grants(struct sc_world *w, struct side *sides)
 		rk = remote_find(&sides[r->owner], r->ref);
 		if (r->spent && rk != NULL && rk->state != KP_STATE_SPENT)
 			sc_fail(w, "%s spent %s; the server has it %s",
-			    w->owner[r->owner].principal, hex8(r->ref),
+			    w->owner[r->owner].principal, sc_hex8(r->ref),
 			    state_of(rk));
 		if (r->retired && rk != NULL &&
 		    (rk->state == KP_STATE_AVAILABLE ||
 		    rk->state == KP_STATE_RESERVED))
 			sc_fail(w, "%s retired %s; the server has it %s",
-			    w->owner[r->owner].principal, hex8(r->ref),
+			    w->owner[r->owner].principal, sc_hex8(r->ref),
 			    state_of(rk));
 		if (!r->welcomed && !r->spent)
 			continue;
 		if (kp_pool_key(w->owner[r->owner].p, r->ref, &k) != KP_OK) {
 			sc_fail(w, "%s: key %s it spent is not in its store",
-			    w->owner[r->owner].principal, hex8(r->ref));
+			    w->owner[r->owner].principal, sc_hex8(r->ref));
 			continue;
 		}
 		gid = kp_key_group_id(k, &glen);
@@ -264,7 +253,7 @@ check_grants(struct sc_world *w, struct side *sides)
 		    (glen != sizeof(r->gid) || memcmp(gid, r->gid, glen))))
 			sc_fail(w, "%s: key %s whose %s succeeded is %s, "
 			    "group of %zu bytes", w->owner[r->owner].principal,
-			    hex8(r->ref), r->welcomed ? "Welcome" : "spend",
+			    sc_hex8(r->ref), r->welcomed ? "Welcome" : "spend",
 			    kp_state_name(kp_key_state(k)), glen);
 		kp_key_free(k);
 	}

@@ -228,16 +228,38 @@ path_of(struct sc_world *w, char *out, const char *name)
 		bail("path too long");
 }
 
+/* struct argv: a command line being built. */
+struct argv {
+	const char	*v[64];
+	int		 n;
+};
+
+/* add: more arguments (NULL ends them) to a. */
+static void
+add(struct argv *a, ...)
+{
+	const char	*s;
+	va_list		 ap;
+
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		if (a->n >= (int)(sizeof(a->v) / sizeof(a->v[0])) - 1)
+			bail("too many arguments");
+		a->v[a->n++] = s;
+	}
+	va_end(ap);
+	a->v[a->n] = NULL;
+}
+
 /* server_start: kpool-server under faultcrash, crashing at seeded
  * request counts of the proxy. */
 static void
 server_start(struct sc_world *w)
 {
-	const char	*argv[48];
+	struct argv	 a = { .n = 0 };
 	char		 crash[SC_MAXPATH], server[SC_MAXPATH], range[32];
 	char		 psock[SC_MAXPATH], seed[24], count[8], err[SC_MAXPATH];
 	uint32_t	 lo = 40 + rnd(w, 80), ncrash = rnd(w, 3);
-	int		 i = 0;
 
 	snprintf(crash, sizeof(crash), "%s/t/faultcrash", w->build);
 	snprintf(server, sizeof(server), "%s/kpool-server", w->build);
@@ -248,47 +270,22 @@ server_start(struct sc_world *w)
 	snprintf(seed, sizeof(seed), "%" PRIu64, w->seed);
 	snprintf(range, sizeof(range), "%u-%u", lo, lo + 60);
 	snprintf(count, sizeof(count), "%u", ncrash);
-	argv[i++] = crash;
-	argv[i++] = "--seed";
-	argv[i++] = seed;
-	if (ncrash > 0) {
-		argv[i++] = "--after-requests";
-		argv[i++] = range;
-		argv[i++] = "--count";
-		argv[i++] = count;
-		argv[i++] = "--proxy";
-		argv[i++] = psock;
-	}
-	argv[i++] = "--control";
-	argv[i++] = w->server.ctl;
-	argv[i++] = "--log";
-	argv[i++] = w->server.log;
-	argv[i++] = "--";
-	argv[i++] = server;
-	argv[i++] = "--listen";
-	argv[i++] = "127.0.0.1:{port}";
-	argv[i++] = "--db";
-	argv[i++] = w->serverdb;
-	argv[i++] = "--test-clock";
-	argv[i++] = w->clock;
+	add(&a, crash, "--seed", seed, NULL);
+	if (ncrash > 0)
+		add(&a, "--after-requests", range, "--count", count,
+		    "--proxy", psock, NULL);
+	add(&a, "--control", w->server.ctl, "--log", w->server.log, "--",
+	    server, "--listen", "127.0.0.1:{port}", "--db", w->serverdb,
+	    "--test-clock", w->clock, NULL);
 	/* as the server tests run: the drain budget would hold back the
 	 * inviters, strangers to the owners */
-	argv[i++] = "--stranger-share";
-	argv[i++] = "0";
-	argv[i++] = "--contact-floor";
-	argv[i++] = "0";
-	argv[i++] = "--caller-cap";
-	argv[i++] = "0";
-	argv[i++] = "--rate-burst";
-	argv[i++] = "10000";
-	argv[i++] = "--register-rate";
-	argv[i++] = "0";
+	add(&a, "--stranger-share", "0", "--contact-floor", "0",
+	    "--caller-cap", "0", "--rate-burst", "10000", "--register-rate",
+	    "0", NULL);
 	/* a request the proxy cut stays open until this deadline, and a
 	 * stop waits for it (up to its drain's 10 s) */
-	argv[i++] = "--request-deadline";
-	argv[i++] = "1";
-	argv[i] = NULL;
-	spawn(&w->server, argv, err);
+	add(&a, "--request-deadline", "1", NULL);
+	spawn(&w->server, a.v, err);
 	snprintf(w->server_url, sizeof(w->server_url), "http://127.0.0.1:%d",
 	    w->server.port);
 }
@@ -298,11 +295,11 @@ server_start(struct sc_world *w)
 static void
 proxy_start(struct sc_world *w)
 {
-	const char	*argv[64];
+	struct argv	 a = { .n = 0 };
 	char		 bin[SC_MAXPATH], up[32], seed[24], err[SC_MAXPATH];
 	char		 rate[F_N][16], opt[F_N][24];
 	double		 total = 0.04 + rnd(w, 25) / 100.0, wt[F_N], sum = 0;
-	int		 i = 0, f;
+	int		 f;
 
 	snprintf(bin, sizeof(bin), "%s/t/faultproxy", w->build);
 	path_of(w, w->proxy.ctl, "proxy.sock");
@@ -310,13 +307,8 @@ proxy_start(struct sc_world *w)
 	path_of(w, err, "proxy.err");
 	snprintf(up, sizeof(up), "127.0.0.1:%d", w->server.port);
 	snprintf(seed, sizeof(seed), "%" PRIu64, w->seed);
-	argv[i++] = bin;
-	argv[i++] = "--upstream";
-	argv[i++] = up;
-	argv[i++] = "--seed";
-	argv[i++] = seed;
-	argv[i++] = "--faults";
-	argv[i++] = "off";
+	add(&a, bin, "--upstream", up, "--seed", seed, "--faults", "off",
+	    NULL);
 	for (f = 0; f < F_N; f++)
 		sum += wt[f] = rnd(w, 4) == 0 ? 0 : 1 + rnd(w, 10);
 	if (sum == 0)
@@ -326,25 +318,12 @@ proxy_start(struct sc_world *w)
 		snprintf(opt[f], sizeof(opt[f]), "--%s", fault_name[f]);
 		snprintf(rate[f], sizeof(rate[f]), "%.4f",
 		    total * wt[f] / sum);
-		argv[i++] = opt[f];
-		argv[i++] = rate[f];
+		add(&a, opt[f], rate[f], NULL);
 	}
-	argv[i++] = "--delay-max";
-	argv[i++] = "40";
-	argv[i++] = "--hang-ms";
-	argv[i++] = "300";
-	argv[i++] = "--reorder-window";
-	argv[i++] = "40";
-	argv[i++] = "--cut-wait";
-	argv[i++] = "50";
-	argv[i++] = "--upstream-timeout";
-	argv[i++] = "10000";
-	argv[i++] = "--control";
-	argv[i++] = w->proxy.ctl;
-	argv[i++] = "--log";
-	argv[i++] = w->proxy.log;
-	argv[i] = NULL;
-	spawn(&w->proxy, argv, err);
+	add(&a, "--delay-max", "40", "--hang-ms", "300", "--reorder-window",
+	    "40", "--cut-wait", "50", "--upstream-timeout", "10000",
+	    "--control", w->proxy.ctl, "--log", w->proxy.log, NULL);
+	spawn(&w->proxy, a.v, err);
 	snprintf(w->proxy_url, sizeof(w->proxy_url), "http://127.0.0.1:%d",
 	    w->proxy.port);
 }
@@ -355,12 +334,11 @@ static void
 fs_start(struct sc_world *w)
 {
 	struct sc_owner	*o = &w->owner[0];
-	const char	*argv[40];
+	struct argv	 a = { .n = 0 };
 	char		 crash[SC_MAXPATH], fs[SC_MAXPATH], ready[SC_MAXPATH + 8];
 	char		 opts[SC_MAXPATH * 2], seed[24], range[32];
 	char		 err[SC_MAXPATH];
 	uint32_t	 lo = 200 + rnd(w, 1500);
-	int		 i = 0, crash_once = rnd(w, 2);
 
 	snprintf(crash, sizeof(crash), "%s/t/faultcrash", w->build);
 	snprintf(fs, sizeof(fs), "%s/kpoolfs", w->build);
@@ -372,30 +350,12 @@ fs_start(struct sc_world *w)
 	    "test_clock=%s", o->user, w->proxy_url, w->clock);
 	snprintf(seed, sizeof(seed), "%" PRIu64, w->seed);
 	snprintf(range, sizeof(range), "%u-%u", lo, lo + 400);
-	argv[i++] = crash;
-	argv[i++] = "--seed";
-	argv[i++] = seed;
-	if (crash_once) {
-		argv[i++] = "--after-ms";
-		argv[i++] = range;
-		argv[i++] = "--count";
-		argv[i++] = "1";
-	}
-	argv[i++] = "--ready";
-	argv[i++] = ready;
-	argv[i++] = "--control";
-	argv[i++] = w->fs.ctl;
-	argv[i++] = "--log";
-	argv[i++] = w->fs.log;
-	argv[i++] = "--";
-	argv[i++] = fs;
-	argv[i++] = "-f";
-	argv[i++] = "-o";
-	argv[i++] = opts;
-	argv[i++] = o->db;
-	argv[i++] = o->mnt;
-	argv[i] = NULL;
-	spawn(&w->fs, argv, err);
+	add(&a, crash, "--seed", seed, NULL);
+	if (rnd(w, 2))
+		add(&a, "--after-ms", range, "--count", "1", NULL);
+	add(&a, "--ready", ready, "--control", w->fs.ctl, "--log", w->fs.log,
+	    "--", fs, "-f", "-o", opts, o->db, o->mnt, NULL);
+	spawn(&w->fs, a.v, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -500,8 +460,8 @@ sc_ref_get(struct sc_world *w, const uint8_t *ref, int owner)
 	return &w->refs[w->nrefs++];
 }
 
-static const char *
-hex8(const uint8_t *ref)
+const char *
+sc_hex8(const uint8_t *ref)
 {
 	static char	buf[4][17];
 	static int	i;
@@ -546,17 +506,17 @@ grant_add(struct sc_world *w, int who, int owner, const uint8_t *ref,
 			continue;
 		if (g->spent)
 			sc_fail(w, "key %s handed to %s after %s's spend of "
-			    "it was answered 200", hex8(ref),
+			    "it was answered 200", sc_hex8(ref),
 			    who_name(w, who), who_name(w, g->who));
 		else if (grant_live(w, g))
 			sc_fail(w, "key %s handed to %s while %s held it "
-			    "(until %" PRId64 ", now %" PRId64 ")", hex8(ref),
+			    "(until %" PRId64 ", now %" PRId64 ")", sc_hex8(ref),
 			    who_name(w, who), who_name(w, g->who),
 			    g->expires, w->now);
 	}
 	if (r != NULL && !last_resort && (r->spent || r->retired))
 		sc_fail(w, "key %s handed to %s after its owner %s it",
-		    hex8(ref), who_name(w, who),
+		    sc_hex8(ref), who_name(w, who),
 		    r->spent ? "spent" : "retired");
 	for (i = 0; i < w->ngrants; i++)
 		if (memcmp(w->grant[i].ref, ref, KP_REF_LEN) == 0)
@@ -574,7 +534,7 @@ grant_add(struct sc_world *w, int who, int owner, const uint8_t *ref,
 	if (gid != NULL)
 		memcpy(g->gid, gid, sizeof(g->gid));
 	sc_note(w, "%s holds %s of %s%s until %" PRId64, who_name(w, who),
-	    hex8(ref), w->owner[owner].principal,
+	    sc_hex8(ref), w->owner[owner].principal,
 	    last_resort ? " (last resort)" : "", expires);
 	return g;
 }
@@ -656,15 +616,19 @@ pick_grant(struct sc_world *w, int inv, int live_only)
 
 static const char *const targets[] = { "alice", "bob", "carol" };
 
+/* op_hand_out: an inviter reserves a key of alice, bob or carol, or
+ * claims one of each of bob's devices, for a fresh group. */
 static void
-op_reserve(struct sc_world *w, int opn)
+op_hand_out(struct sc_world *w, int opn, int claim)
 {
-	struct kp_reserve_opts	o;
-	struct kp_reservation	r;
-	uint8_t			gid[16];
-	char			rid[48];
-	int			inv = (int)rnd(w, SC_INVITERS), rc;
-	const char		*t = targets[rnd(w, 3)];
+	struct kp_reserve_opts	 o;
+	struct kp_reservation	 r;
+	struct kp_claim		 cl;
+	uint8_t			 gid[16];
+	char			 rid[48];
+	size_t			 i;
+	int			 inv = (int)rnd(w, SC_INVITERS), rc;
+	const char		*t = claim ? "bob" : targets[rnd(w, 3)];
 
 	rnd_bytes(w, gid, sizeof(gid));
 	snprintf(rid, sizeof(rid), "s%" PRIu64 "-%d", w->seed, opn);
@@ -673,63 +637,34 @@ op_reserve(struct sc_world *w, int opn)
 	o.group_id_len = sizeof(gid);
 	o.request_id = rid;
 	memset(&r, 0, sizeof(r));
-	rc = kp_client_reserve(w->inv[inv].c, t, &o, &r);
-	sc_note(w, "%s reserve %s: %s", w->inv[inv].name, t, kp_strerror(rc));
-	if (rc == KP_OK)
+	memset(&cl, 0, sizeof(cl));
+	rc = claim ? kp_client_claim(w->inv[inv].c, t, &o, &cl) :
+	    kp_client_reserve(w->inv[inv].c, t, &o, &r);
+	sc_note(w, "%s %s %s: %s", w->inv[inv].name, claim ? "claim" :
+	    "reserve", t, kp_strerror(rc));
+	if (rc == KP_OK && claim)
+		for (i = 0; i < cl.n; i++)
+			grant_from(w, inv, t, &cl.keys[i], gid);
+	else if (rc == KP_OK)
 		grant_from(w, inv, t, &r, gid);
 	kp_reservation_free(&r);
-}
-
-static void
-op_claim(struct sc_world *w, int opn)
-{
-	struct kp_reserve_opts	o;
-	struct kp_claim		cl;
-	uint8_t			gid[16];
-	char			rid[48];
-	size_t			i;
-	int			inv = (int)rnd(w, SC_INVITERS), rc;
-
-	rnd_bytes(w, gid, sizeof(gid));
-	snprintf(rid, sizeof(rid), "s%" PRIu64 "-%d", w->seed, opn);
-	memset(&o, 0, sizeof(o));
-	o.group_id = gid;
-	o.group_id_len = sizeof(gid);
-	o.request_id = rid;
-	memset(&cl, 0, sizeof(cl));
-	rc = kp_client_claim(w->inv[inv].c, "bob", &o, &cl);
-	sc_note(w, "%s claim bob: %s, %zu keys", w->inv[inv].name,
-	    kp_strerror(rc), cl.n);
-	if (rc == KP_OK)
-		for (i = 0; i < cl.n; i++)
-			grant_from(w, inv, "bob", &cl.keys[i], gid);
 	kp_claim_free(&cl);
 }
 
+/* op_ref: the inviter holding g spends (spend) or releases its key. */
 static void
-op_spend(struct sc_world *w, struct sc_grant *g)
+op_ref(struct sc_world *w, struct sc_grant *g, int spend)
 {
-	int	rc;
+	struct kp_client	*c = w->inv[g->who].c;
+	int			 rc;
 
-	rc = kp_client_spend(w->inv[g->who].c, g->ref, g->gid,
-	    sizeof(g->gid));
-	sc_note(w, "%s spend %s: %s", w->inv[g->who].name, hex8(g->ref),
-	    kp_strerror(rc));
-	if (rc == KP_OK)
+	rc = spend ? kp_client_spend(c, g->ref, g->gid, sizeof(g->gid)) :
+	    kp_client_release(c, g->ref);
+	sc_note(w, "%s %s %s: %s", w->inv[g->who].name, spend ? "spend" :
+	    "release", sc_hex8(g->ref), kp_strerror(rc));
+	if (rc == KP_OK && spend)
 		g->spent = 1;
-	else if (unsure_rc(rc))
-		g->unsure = 1;
-}
-
-static void
-op_release(struct sc_world *w, struct sc_grant *g)
-{
-	int	rc;
-
-	rc = kp_client_release(w->inv[g->who].c, g->ref);
-	sc_note(w, "%s release %s: %s", w->inv[g->who].name, hex8(g->ref),
-	    kp_strerror(rc));
-	if (rc == KP_OK)
+	else if (rc == KP_OK)
 		g->released = 1;
 	else if (unsure_rc(rc))
 		g->unsure = 1;
@@ -750,7 +685,7 @@ op_welcome(struct sc_world *w, struct sc_grant *g)
 	int			 rc;
 
 	rnd_bytes(w, cseed, sizeof(cseed));
-	op_spend(w, g);
+	op_ref(w, g, 1);
 	if (!g->spent || g->kp == NULL)
 		return;
 	if (kp_welcome_build(g->kp, g->kplen, g->gid, sizeof(g->gid), 1,
@@ -766,13 +701,13 @@ op_welcome(struct sc_world *w, struct sc_grant *g)
 		kp_welcome_info_free(&info);
 	}
 	sc_note(w, "%s opens the Welcome of %s: %d", o->principal,
-	    hex8(g->ref), rc);
+	    sc_hex8(g->ref), rc);
 	free(msg);
 	if (rc != 0)
 		return;
 	if (memcmp(got, g->ref, KP_REF_LEN) != 0)
-		sc_fail(w, "the Welcome of %s opened key %s", hex8(g->ref),
-		    hex8(got));
+		sc_fail(w, "the Welcome of %s opened key %s", sc_hex8(g->ref),
+		    sc_hex8(got));
 	g->welcomed = 1;
 	if ((r = sc_ref_get(w, g->ref, g->owner)) != NULL) {
 		r->welcomed = 1;
@@ -889,7 +824,7 @@ op_move(struct sc_world *w)
 		rc = rename(a, b) == 0 ? 0 : errno;
 	} else
 		rc = kp_pool_transition(o->p, ref, from, to);
-	sc_note(w, "%s moves %s %s -> %s: %d", o->principal, hex8(ref),
+	sc_note(w, "%s moves %s %s -> %s: %d", o->principal, sc_hex8(ref),
 	    kp_state_name(from), kp_state_name(to), rc);
 	g = grant_of_owner(w, oi, ref);
 	if (rc != 0) {
@@ -953,10 +888,8 @@ run_ops(struct sc_world *w)
 		w->n.op[op]++;
 		switch (op) {
 		case OP_RESERVE:
-			op_reserve(w, i);
-			break;
 		case OP_CLAIM:
-			op_claim(w, i);
+			op_hand_out(w, i, op == OP_CLAIM);
 			break;
 		case OP_SPEND:
 		case OP_RELEASE:
@@ -965,10 +898,8 @@ run_ops(struct sc_world *w)
 			if ((g = pick_grant(w, inv, op == OP_WELCOME)) ==
 			    NULL)
 				break;
-			if (op == OP_SPEND)
-				op_spend(w, g);
-			else if (op == OP_RELEASE)
-				op_release(w, g);
+			if (op == OP_SPEND || op == OP_RELEASE)
+				op_ref(w, g, op == OP_SPEND);
 			else if (!g->last_resort)
 				op_welcome(w, g);
 			break;

@@ -132,6 +132,8 @@ int	sc_daemon_ctl(struct sc_daemon *d, const char *cmd, char *reply,
 	    size_t cap);
 int	sc_fs_write(const char *path, const void *buf, size_t len);
 struct sc_ref *sc_ref_get(struct sc_world *w, const uint8_t *ref, int owner);
+/* sc_hex8: the first 8 bytes of a ref in hex (static, 4 in turn). */
+const char *sc_hex8(const uint8_t *ref);
 
 /* scen_check.c */
 void	sc_heal(struct sc_world *w);
