@@ -15,7 +15,9 @@ need_fuse
 if db_is_pg; then
 	SEEDS="1 2 3 4"
 else
-	SEEDS=$(seq 1 24)
+	# 159: kpoolfs was killed by a seeded crash after the runner had
+	# healed (faultcrash; t/4105)
+	SEEDS="$(seq 1 24) 159"
 fi
 plan $(echo $SEEDS | wc -w)
 
