@@ -828,8 +828,11 @@ op_move(struct sc_world *w)
 	    kp_state_name(from), kp_state_name(to), rc);
 	g = grant_of_owner(w, oi, ref);
 	if (rc != 0) {
-		/* no clear answer: what the owner held may be gone */
-		if (g != NULL && (rc == EIO || rc == ENOTCONN ||
+		/* no clear answer (the mount's EIO, ENOTCONN, or
+		 * ECONNABORTED when it was killed): what the owner held may
+		 * be gone */
+		if (g != NULL && (o->mnt[0] != '\0' ? rc != EPERM &&
+		    rc != EBUSY && rc != EINVAL && rc != ENOENT :
 		    unsure_rc(rc)))
 			g->unsure = 1;
 		return;
