@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: ISC
 #
-# kpool: make, make check, make run, make bench, make fuzz, make install.
+# kpool: make, make check, make run, make bench, make fuzz, make soak,
+# make install.
 # Everything is built under $(B) (build/, or build-san/ with SANITIZE=1).
 
 CC	?= cc
