@@ -264,7 +264,8 @@ $(B)/t/4103-fault-framing.t: t/4103-fault-framing.c $(FAULT_COMMON) \
 # The scenario runner (docs/reliability.md, "The scenario runner"):
 # libkpool, the tests' Welcome builder, and libpq for a server on
 # PostgreSQL.
-SCEN_SRC = t/fault/scenario.c t/fault/scen_check.c
+SCEN_SRC = t/fault/scen_main.c t/fault/scenario.c t/fault/scen_world.c \
+	t/fault/scen_check.c
 $(B)/t/scenario: $(SCEN_SRC) t/fault/*.h t/*.h t/support/*.h lib/*.h \
     $(KPT_LIB) $(B)/libkpool.a
 	@mkdir -p $(@D)

@@ -44,7 +44,7 @@
 
 #define FAULT_DOM_SCEN	0x5343454eULL		/* "SCEN" */
 
-static const char *const op_name[OP_N] = {
+const char *const sc_op_name[OP_N] = {
 	"reserve", "claim", "spend", "release", "welcome", "refresh",
 	"sync", "rotate", "move", "clock", "crash-server",
 	"restart-server", "crash-fs", "remount",
@@ -53,11 +53,6 @@ static const char *const op_name[OP_N] = {
 static const int op_weight[OP_N] = {
 	25, 5, 12, 7, 6, 7, 6, 2, 14, 5, 4, 1, 3, 3,
 };
-static const char *const fault_name[F_N] = {
-	"drop-request", "hang-request", "drop-reply", "delay-request",
-	"delay-reply", "duplicate", "reorder", "cut",
-};
-
 static struct sc_world	*W;	/* for the exit handler */
 
 static int64_t
@@ -100,8 +95,8 @@ sc_note(struct sc_world *w, const char *fmt, ...)
 }
 
 /* rnd: the seed's next draw in [0, n). */
-static uint32_t
-rnd(struct sc_world *w, uint32_t n)
+uint32_t
+sc_rnd(struct sc_world *w, uint32_t n)
 {
 	return (uint32_t)fault_range(fault_next(&w->rng), 0, n - 1);
 }
@@ -112,7 +107,7 @@ rnd_bytes(struct sc_world *w, uint8_t *buf, size_t len)
 	size_t	i;
 
 	for (i = 0; i < len; i++)
-		buf[i] = (uint8_t)rnd(w, 256);
+		buf[i] = (uint8_t)sc_rnd(w, 256);
 }
 
 /* ------------------------------------------------------------------ */
@@ -160,204 +155,6 @@ clock_now(void *arg)
 	return kp_clock_file(((struct sc_world *)arg)->clock, 0);
 }
 
-/*
- * spawn: run argv with its standard error appended to errlog, in a
- * process that dies with us; its first line of output read into d->port
- * (the tools print their port, faultcrash once its target serves).
- */
-static void
-spawn(struct sc_daemon *d, const char *const *argv, const char *errlog)
-{
-	char	line[32];
-	int	fd[2], n = 0;
-
-	if (pipe(fd) != 0 || (d->pid = fork()) == -1)
-		bail("pipe or fork: %s", strerror(errno));
-	if (d->pid == 0) {
-		if (freopen(errlog, "a", stderr) == NULL)
-			_exit(127);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fd[1], 1);
-		close(fd[0]);
-		close(fd[1]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fd[1]);
-	while (n < (int)sizeof(line) - 1 && read(fd[0], line + n, 1) == 1 &&
-	    line[n] != '\n')
-		n++;
-	line[n] = '\0';
-	close(fd[0]);
-	if (n == 0)
-		bail("%s did not start (see %s)", argv[0], errlog);
-	d->port = atoi(line);
-}
-
-/* daemon_stop: SIGTERM and wait; its exit status. */
-static int
-daemon_stop(struct sc_daemon *d)
-{
-	int	st = -1;
-
-	if (d->pid <= 0)
-		return 0;
-	kill(d->pid, SIGTERM);
-	waitpid(d->pid, &st, 0);
-	d->pid = 0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-int
-sc_daemon_ctl(struct sc_daemon *d, const char *cmd, char *reply, size_t cap)
-{
-	char	buf[512];
-
-	if (reply == NULL) {
-		reply = buf;
-		cap = sizeof(buf);
-	}
-	return fault_ctl(d->ctl, cmd, reply, cap, 30000);
-}
-
-static void
-path_of(struct sc_world *w, char *out, const char *name)
-{
-	if ((size_t)snprintf(out, SC_MAXPATH, "%s/%s", w->dir, name) >=
-	    SC_MAXPATH)
-		bail("path too long");
-}
-
-/* struct argv: a command line being built. */
-struct argv {
-	const char	*v[64];
-	int		 n;
-};
-
-/* add: more arguments (NULL ends them) to a. */
-static void
-add(struct argv *a, ...)
-{
-	const char	*s;
-	va_list		 ap;
-
-	va_start(ap, a);
-	while ((s = va_arg(ap, const char *)) != NULL) {
-		if (a->n >= (int)(sizeof(a->v) / sizeof(a->v[0])) - 1)
-			bail("too many arguments");
-		a->v[a->n++] = s;
-	}
-	va_end(ap);
-	a->v[a->n] = NULL;
-}
-
-/* server_start: kpool-server under faultcrash, crashing at seeded
- * request counts of the proxy. */
-static void
-server_start(struct sc_world *w)
-{
-	struct argv	 a = { .n = 0 };
-	char		 crash[SC_MAXPATH], server[SC_MAXPATH], range[32];
-	char		 psock[SC_MAXPATH], seed[24], count[8], err[SC_MAXPATH];
-	uint32_t	 lo = 40 + rnd(w, 80), ncrash = rnd(w, 3);
-
-	snprintf(crash, sizeof(crash), "%s/t/faultcrash", w->build);
-	snprintf(server, sizeof(server), "%s/kpool-server", w->build);
-	path_of(w, w->server.ctl, "server.sock");
-	path_of(w, w->server.log, "server-crash.log");
-	path_of(w, psock, "proxy.sock");
-	path_of(w, err, "server.err");
-	snprintf(seed, sizeof(seed), "%" PRIu64, w->seed);
-	snprintf(range, sizeof(range), "%u-%u", lo, lo + 60);
-	snprintf(count, sizeof(count), "%u", ncrash);
-	add(&a, crash, "--seed", seed, NULL);
-	if (ncrash > 0)
-		add(&a, "--after-requests", range, "--count", count,
-		    "--proxy", psock, NULL);
-	add(&a, "--control", w->server.ctl, "--log", w->server.log, "--",
-	    server, "--listen", "127.0.0.1:{port}", "--db", w->serverdb,
-	    "--test-clock", w->clock, NULL);
-	/* as the server tests run: the drain budget would hold back the
-	 * inviters, strangers to the owners */
-	add(&a, "--stranger-share", "0", "--contact-floor", "0",
-	    "--caller-cap", "0", "--rate-burst", "10000", "--register-rate",
-	    "0", NULL);
-	/* a request the proxy cut stays open until this deadline, and a
-	 * stop waits for it (up to its drain's 10 s) */
-	add(&a, "--request-deadline", "1", NULL);
-	spawn(&w->server, a.v, err);
-	snprintf(w->server_url, sizeof(w->server_url), "http://127.0.0.1:%d",
-	    w->server.port);
-}
-
-/* proxy_start: faultproxy before the server, faults drawn now and off
- * until the world is set up. */
-static void
-proxy_start(struct sc_world *w)
-{
-	struct argv	 a = { .n = 0 };
-	char		 bin[SC_MAXPATH], up[32], seed[24], err[SC_MAXPATH];
-	char		 rate[F_N][16], opt[F_N][24];
-	double		 total = 0.04 + rnd(w, 25) / 100.0, wt[F_N], sum = 0;
-	int		 f;
-
-	snprintf(bin, sizeof(bin), "%s/t/faultproxy", w->build);
-	path_of(w, w->proxy.ctl, "proxy.sock");
-	path_of(w, w->proxy.log, "proxy.log");
-	path_of(w, err, "proxy.err");
-	snprintf(up, sizeof(up), "127.0.0.1:%d", w->server.port);
-	snprintf(seed, sizeof(seed), "%" PRIu64, w->seed);
-	add(&a, bin, "--upstream", up, "--seed", seed, "--faults", "off",
-	    NULL);
-	for (f = 0; f < F_N; f++)
-		sum += wt[f] = rnd(w, 4) == 0 ? 0 : 1 + rnd(w, 10);
-	if (sum == 0)
-		wt[F_DROP_REPLY] = sum = 1;
-	wt[F_HANG_REQUEST] /= 3;
-	for (f = 0; f < F_N; f++) {
-		snprintf(opt[f], sizeof(opt[f]), "--%s", fault_name[f]);
-		snprintf(rate[f], sizeof(rate[f]), "%.4f",
-		    total * wt[f] / sum);
-		add(&a, opt[f], rate[f], NULL);
-	}
-	add(&a, "--delay-max", "40", "--hang-ms", "300", "--reorder-window",
-	    "40", "--cut-wait", "50", "--upstream-timeout", "10000",
-	    "--control", w->proxy.ctl, "--log", w->proxy.log, NULL);
-	spawn(&w->proxy, a.v, err);
-	snprintf(w->proxy_url, sizeof(w->proxy_url), "http://127.0.0.1:%d",
-	    w->proxy.port);
-}
-
-/* fs_start: kpoolfs -f on owner 0's store under faultcrash, which may
- * kill it once at a seeded moment after it mounted. */
-static void
-fs_start(struct sc_world *w)
-{
-	struct sc_owner	*o = &w->owner[0];
-	struct argv	 a = { .n = 0 };
-	char		 crash[SC_MAXPATH], fs[SC_MAXPATH], ready[SC_MAXPATH + 8];
-	char		 opts[SC_MAXPATH * 2], seed[24], range[32];
-	char		 err[SC_MAXPATH];
-	uint32_t	 lo = 200 + rnd(w, 1500);
-
-	snprintf(crash, sizeof(crash), "%s/t/faultcrash", w->build);
-	snprintf(fs, sizeof(fs), "%s/kpoolfs", w->build);
-	path_of(w, w->fs.ctl, "fs.sock");
-	path_of(w, w->fs.log, "fs-crash.log");
-	path_of(w, err, "kpoolfs.err");
-	snprintf(ready, sizeof(ready), "mount:%s", o->mnt);
-	snprintf(opts, sizeof(opts), "user=%s,server=%s,refresh=0,"
-	    "test_clock=%s", o->user, w->proxy_url, w->clock);
-	snprintf(seed, sizeof(seed), "%" PRIu64, w->seed);
-	snprintf(range, sizeof(range), "%u-%u", lo, lo + 400);
-	add(&a, crash, "--seed", seed, NULL);
-	if (rnd(w, 2))
-		add(&a, "--after-ms", range, "--count", "1", NULL);
-	add(&a, "--ready", ready, "--control", w->fs.ctl, "--log", w->fs.log,
-	    "--", fs, "-f", "-o", opts, o->db, o->mnt, NULL);
-	spawn(&w->fs, a.v, err);
-}
-
 /* ------------------------------------------------------------------ */
 /* Setting the world up, with the proxy's faults off. */
 
@@ -373,7 +170,7 @@ owner_open(struct sc_world *w, int i, const char *user, const char *device)
 	    sizeof(o->principal)) != KP_OK)
 		bail("principal");
 	snprintf(name, sizeof(name), "%s-%s.db", user, device);
-	path_of(w, o->db, name);
+	sc_path(w, o->db, name);
 	if (kp_pool_open(o->db, NULL, user, device, &o->p) != KP_OK)
 		bail("open %s: %s", o->db, o->p ? kp_errmsg(o->p) : "");
 	kp_pool_set_clock(o->p, clock_now, w);
@@ -402,11 +199,11 @@ setup(struct sc_world *w)
 	char		 name[32];
 	int		 i;
 
-	path_of(w, w->clock, "clock");
+	sc_path(w, w->clock, "clock");
 	clock_set(w, (int64_t)time(NULL));
 	db_new(w->serverdb, sizeof(w->serverdb), w->dir);
-	server_start(w);
-	proxy_start(w);
+	sc_server_start(w);
+	sc_proxy_start(w);
 
 	owner_open(w, 0, "alice", "default");
 	owner_open(w, 1, "bob", "default");
@@ -432,10 +229,10 @@ setup(struct sc_world *w)
 	 * server, to read the store */
 	if (kp_pool_set_server(fo->p, NULL) != KP_OK)
 		bail("offline");
-	path_of(w, fo->mnt, "mnt");
+	sc_path(w, fo->mnt, "mnt");
 	if (mkdir(fo->mnt, 0700) != 0)
 		bail("mkdir %s", fo->mnt);
-	fs_start(w);
+	sc_fs_start(w);
 	snprintf(name, sizeof(name), "faults on");
 	if (sc_daemon_ctl(&w->proxy, name, NULL, 0) != 0)
 		bail("proxy: faults on");
@@ -607,7 +404,7 @@ pick_grant(struct sc_world *w, int inv, int live_only)
 			cand[n++] = i;
 	if (n == 0)
 		return NULL;
-	k = (int)rnd(w, (uint32_t)n);
+	k = (int)sc_rnd(w, (uint32_t)n);
 	return &w->grant[cand[k]];
 }
 
@@ -627,8 +424,8 @@ op_hand_out(struct sc_world *w, int opn, int claim)
 	uint8_t			 gid[16];
 	char			 rid[48];
 	size_t			 i;
-	int			 inv = (int)rnd(w, SC_INVITERS), rc;
-	const char		*t = claim ? "bob" : targets[rnd(w, 3)];
+	int			 inv = (int)sc_rnd(w, SC_INVITERS), rc;
+	const char		*t = claim ? "bob" : targets[sc_rnd(w, 3)];
 
 	rnd_bytes(w, gid, sizeof(gid));
 	snprintf(rid, sizeof(rid), "s%" PRIu64 "-%d", w->seed, opn);
@@ -734,7 +531,7 @@ owner_call(struct sc_world *w, int oi, int op)
 	}
 	switch (op) {
 	case OP_REFRESH:
-		return kp_pool_refresh(o->p, (int)rnd(w, 2), &r);
+		return kp_pool_refresh(o->p, (int)sc_rnd(w, 2), &r);
 	case OP_SYNC:
 		return kp_pool_sync(o->p, &r);
 	default:
@@ -751,14 +548,14 @@ op_owner(struct sc_world *w, int op)
 	struct kp_key	**before = NULL, *k;
 	struct sc_ref	 *r;
 	size_t		  n = 0, i;
-	int		  oi = (int)rnd(w, SC_OWNERS), rc;
+	int		  oi = (int)sc_rnd(w, SC_OWNERS), rc;
 
 	o = &w->owner[oi];
 	if (op == OP_ROTATE &&
 	    kp_pool_list(o->p, KP_STATE_AVAILABLE, &before, &n) != KP_OK)
 		n = 0;
 	rc = owner_call(w, oi, op);
-	sc_note(w, "%s %s: %d", o->principal, op_name[op], rc);
+	sc_note(w, "%s %s: %d", o->principal, sc_op_name[op], rc);
 	for (i = 0; rc == 0 && i < n; i++) {
 		if (kp_pool_key(o->p, kp_key_ref(before[i]), &k) != KP_OK)
 			continue;
@@ -802,7 +599,7 @@ op_move(struct sc_world *w)
 	uint8_t		  ref[KP_REF_LEN];
 	char		  a[SC_MAXPATH * 2], b[SC_MAXPATH * 2], hex[80];
 	size_t		  n = 0;
-	int		  oi = (int)rnd(w, SC_OWNERS), m = (int)rnd(w, 4);
+	int		  oi = (int)sc_rnd(w, SC_OWNERS), m = (int)sc_rnd(w, 4);
 	int		  from = moves[m][0], to = moves[m][1], rc, lr, i;
 
 	o = &w->owner[oi];
@@ -811,7 +608,7 @@ op_move(struct sc_world *w)
 			kp_keys_free(keys, n);
 		return;
 	}
-	i = (int)rnd(w, (uint32_t)n);
+	i = (int)sc_rnd(w, (uint32_t)n);
 	memcpy(ref, kp_key_ref(keys[i]), KP_REF_LEN);
 	lr = kp_key_last_resort(keys[i]);
 	kp_keys_free(keys, n);
@@ -860,7 +657,7 @@ op_move(struct sc_world *w)
 static void
 op_clock(struct sc_world *w)
 {
-	int64_t	step = rnd(w, 20) == 0 ? 15 * 86400 : 61 + rnd(w, 60);
+	int64_t	step = sc_rnd(w, 20) == 0 ? 15 * 86400 : 61 + sc_rnd(w, 60);
 
 	clock_set(w, w->now + step);
 	sc_note(w, "clock +%" PRId64 " s", step);
@@ -881,10 +678,10 @@ static void
 run_ops(struct sc_world *w)
 {
 	struct sc_grant	*g;
-	int		 nops = 40 + (int)rnd(w, 41), i, op, x, inv;
+	int		 nops = 40 + (int)sc_rnd(w, 41), i, op, x, inv;
 
 	for (i = 0; i < nops; i++) {
-		x = (int)rnd(w, 100);
+		x = (int)sc_rnd(w, 100);
 		for (op = 0; op < OP_N - 1 && x >= op_weight[op]; op++)
 			x -= op_weight[op];
 		w->n.ops++;
@@ -897,7 +694,7 @@ run_ops(struct sc_world *w)
 		case OP_SPEND:
 		case OP_RELEASE:
 		case OP_WELCOME:
-			inv = (int)rnd(w, SC_INVITERS);
+			inv = (int)sc_rnd(w, SC_INVITERS);
 			if ((g = pick_grant(w, inv, op == OP_WELCOME)) ==
 			    NULL)
 				break;
@@ -949,7 +746,7 @@ counts_from(struct sc_world *w)
 		if ((q = strstr(reply, "requests ")) != NULL)
 			w->n.requests = strtoull(q + 9, NULL, 10);
 		for (f = 0; f < F_N; f++) {
-			snprintf(key, sizeof(key), " %s ", fault_name[f]);
+			snprintf(key, sizeof(key), " %s ", sc_fault_name[f]);
 			if ((q = strstr(reply, key)) != NULL)
 				w->n.fault[f] = strtoull(q + strlen(key),
 				    NULL, 10);
@@ -976,12 +773,12 @@ world_end(struct sc_world *w)
 		kp_pool_close(w->owner[i].p);
 		w->owner[i].p = NULL;
 	}
-	if ((st = daemon_stop(&w->fs)) != 0)
+	if ((st = sc_daemon_stop(&w->fs)) != 0)
 		sc_fail(w, "kpoolfs under faultcrash ended with %d (a death "
 		    "of its own, or an unclean exit; see %s)", st,
 		    w->fs.log);
-	daemon_stop(&w->proxy);
-	if ((st = daemon_stop(&w->server)) != 0)
+	sc_daemon_stop(&w->proxy);
+	if ((st = sc_daemon_stop(&w->server)) != 0)
 		sc_fail(w, "kpool-server under faultcrash ended with %d "
 		    "(see %s)", st, w->server.log);
 	for (i = 0; i < w->ngrants; i++)
@@ -995,9 +792,9 @@ cleanup(void)
 
 	if (W == NULL || W->dir[0] == '\0')
 		return;
-	daemon_stop(&W->fs);
-	daemon_stop(&W->proxy);
-	daemon_stop(&W->server);
+	sc_daemon_stop(&W->fs);
+	sc_daemon_stop(&W->proxy);
+	sc_daemon_stop(&W->server);
 	if (W->violations == 0 && getenv("KP_KEEP") == NULL) {
 		if (W->pg)
 			db_drop(W->serverdb);
@@ -1007,8 +804,8 @@ cleanup(void)
 	}
 }
 
-static void
-print_counts(const char *head, const struct sc_counts *n, int seeds)
+void
+sc_print_counts(const char *head, const struct sc_counts *n, int seeds)
 {
 	int	i;
 
@@ -1018,20 +815,19 @@ print_counts(const char *head, const struct sc_counts *n, int seeds)
 		    n->failed);
 	printf(" %" PRIu64 " ops (", n->ops);
 	for (i = 0; i < OP_N; i++)
-		printf("%s%s %" PRIu64, i ? " " : "", op_name[i], n->op[i]);
+		printf("%s%s %" PRIu64, i ? " " : "", sc_op_name[i], n->op[i]);
 	printf("), %" PRIu64 " keys handed out, %" PRIu64
 	    " keys checked, %" PRIu64 " requests, faults (", n->handed,
 	    n->checked_keys, n->requests);
 	for (i = 0; i < F_N; i++)
-		printf("%s%s %" PRIu64, i ? " " : "", fault_name[i],
+		printf("%s%s %" PRIu64, i ? " " : "", sc_fault_name[i],
 		    n->fault[i]);
 	printf("), crashes (server %" PRIu64 " kpoolfs %" PRIu64 "), %.1f s\n",
 	    n->server_crashes, n->fs_crashes, n->ms / 1000.0);
 }
 
-/* run_seed: one seed in this process; 0 when every invariant held. */
-static int
-run_seed(struct sc_world *w)
+int
+sc_run_seed(struct sc_world *w)
 {
 	const char	*tmp = getenv("TMPDIR");
 	char		 head[64];
@@ -1058,7 +854,7 @@ run_seed(struct sc_world *w)
 	w->n.ms = (uint64_t)(mono_ms() - t0);
 	snprintf(head, sizeof(head), "seed %" PRIu64 ": %s,", w->seed,
 	    w->violations ? "FAIL" : "ok");
-	print_counts(head, &w->n, 0);
+	sc_print_counts(head, &w->n, 0);
 	if (w->violations) {
 		printf("seed %" PRIu64 ": %d violations; its files are in %s; "
 		    "replay: %sKP_BUILD=%s %s/t/scenario --seed %" PRIu64
@@ -1070,153 +866,3 @@ run_seed(struct sc_world *w)
 	return w->violations > 0;
 }
 
-static void
-add_counts(struct sc_counts *t, const struct sc_counts *n)
-{
-	int	i;
-
-	t->seeds += n->seeds;
-	t->failed += n->failed;
-	t->ops += n->ops;
-	for (i = 0; i < OP_N; i++)
-		t->op[i] += n->op[i];
-	t->requests += n->requests;
-	for (i = 0; i < F_N; i++)
-		t->fault[i] += n->fault[i];
-	t->server_crashes += n->server_crashes;
-	t->fs_crashes += n->fs_crashes;
-	t->handed += n->handed;
-	t->checked_keys += n->checked_keys;
-	t->ms += n->ms;
-}
-
-struct child {
-	pid_t		pid;
-	int		fd;
-	uint64_t	seed;
-};
-
-/* reap: wait for one child; its counts added to t, its status. */
-static int
-reap(struct child *ch, int nch, struct sc_counts *t, int tap, int *tapn,
-    int *left)
-{
-	struct sc_counts	n;
-	pid_t			pid;
-	int			st, i, ok;
-
-	if ((pid = wait(&st)) == -1)
-		bail("wait: %s", strerror(errno));
-	for (i = 0; i < nch; i++)
-		if (ch[i].pid == pid)
-			break;
-	if (i == nch)
-		return 0;
-	memset(&n, 0, sizeof(n));
-	ok = read(ch[i].fd, &n, sizeof(n)) == (ssize_t)sizeof(n) &&
-	    WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	close(ch[i].fd);
-	if (n.seeds == 0)
-		n.seeds = n.failed = 1;
-	add_counts(t, &n);
-	if (tap)
-		printf("%sok %d - seed %" PRIu64 "\n", ok ? "" : "not ",
-		    ++*tapn, ch[i].seed);
-	fflush(stdout);
-	ch[i].pid = 0;
-	(*left)--;
-	return !ok;
-}
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: scenario --seed N [--keep] [-v]\n"
-	    "       scenario --first S --seeds N [--jobs J] [--tap]\n");
-	exit(2);
-}
-
-int
-main(int argc, char **argv)
-{
-	static struct sc_world	w;
-	struct sc_counts	total;
-	struct child		ch[16];
-	char			exe[PATH_MAX], *q;
-	uint64_t		first = 1, nseeds = 0, s;
-	int			jobs = 1, tap = 0, i, fd[2], tapn = 0;
-	int			left = 0, bad = 0, one = 0;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-			first = strtoull(argv[++i], NULL, 10);
-			one = 1;
-		} else if (strcmp(argv[i], "--first") == 0 && i + 1 < argc)
-			first = strtoull(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc)
-			nseeds = strtoull(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc)
-			jobs = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--tap") == 0)
-			tap = 1;
-		else if (strcmp(argv[i], "--keep") == 0)
-			setenv("KP_KEEP", "1", 1);
-		else if (strcmp(argv[i], "-v") == 0)
-			w.verbose = 1;
-		else
-			usage();
-	}
-	if ((!one && nseeds == 0) || jobs < 1 || jobs > 16)
-		usage();
-	if ((q = getenv("KP_BUILD")) != NULL && strlen(q) < sizeof(w.build))
-		memcpy(w.build, q, strlen(q) + 1);
-	else if (realpath(argv[0], exe) != NULL &&
-	    (q = strrchr(exe, '/')) != NULL) {
-		*q = '\0';	/* .../build/t */
-		if ((q = strrchr(exe, '/')) != NULL)
-			*q = '\0';
-		if (strlen(exe) >= sizeof(w.build))
-			usage();
-		memcpy(w.build, exe, strlen(exe) + 1);
-	} else
-		usage();
-	signal(SIGPIPE, SIG_IGN);
-	if (one) {
-		w.seed = first;
-		return run_seed(&w);
-	}
-	if (tap)
-		printf("1..%" PRIu64 "\n", nseeds);
-	memset(&total, 0, sizeof(total));
-	memset(ch, 0, sizeof(ch));
-	for (s = first; s < first + nseeds; s++) {
-		while (left >= jobs)
-			bad |= reap(ch, jobs, &total, tap, &tapn, &left);
-		for (i = 0; i < jobs && ch[i].pid != 0; i++)
-			;
-		if (pipe(fd) != 0)
-			bail("pipe");
-		fflush(stdout);
-		if ((ch[i].pid = fork()) == -1)
-			bail("fork");
-		if (ch[i].pid == 0) {
-			int rc;
-
-			close(fd[0]);
-			w.seed = s;
-			rc = run_seed(&w);
-			if (write(fd[1], &w.n, sizeof(w.n)) !=
-			    (ssize_t)sizeof(w.n))
-				rc = 1;
-			exit(rc);
-		}
-		close(fd[1]);
-		ch[i].fd = fd[0];
-		ch[i].seed = s;
-		left++;
-	}
-	while (left > 0)
-		bad |= reap(ch, jobs, &total, tap, &tapn, &left);
-	print_counts(tap ? "# total:" : "total:", &total, 1);
-	return bad;
-}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * scenario.h: what the scenario runner's files share (t/fault/scenario.c
- * runs one seed's world and its operations, t/fault/scen_check.c heals
- * it and checks the invariants).  docs/reliability.md, "The scenario
+ * scenario.h: what the scenario runner's files share (t/fault/:
+ * scen_main.c the command, scenario.c one seed's operations,
+ * scen_world.c its daemons, scen_check.c the heal and the invariants).  docs/reliability.md, "The scenario
  * runner", says what a seed does and what is checked.
  */
 #ifndef FAULT_SCENARIO_H
@@ -124,16 +124,44 @@ struct sc_world {
 };
 
 /* scenario.c */
+extern const char *const sc_op_name[OP_N];
+/* sc_run_seed: w->seed's world, operations and checks in this process;
+ * its line printed; 0 when every invariant held. */
+int	sc_run_seed(struct sc_world *w);
+/* sc_print_counts: head, then n (with seeds: its seed counts) as one
+ * line. */
+void	sc_print_counts(const char *head, const struct sc_counts *n,
+	    int seeds);
+/* sc_rnd: the seed's next draw in [0, n). */
+uint32_t sc_rnd(struct sc_world *w, uint32_t n);
 void	sc_fail(struct sc_world *w, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	sc_note(struct sc_world *w, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-int	sc_daemon_ctl(struct sc_daemon *d, const char *cmd, char *reply,
-	    size_t cap);
 int	sc_fs_write(const char *path, const void *buf, size_t len);
 struct sc_ref *sc_ref_get(struct sc_world *w, const uint8_t *ref, int owner);
 /* sc_hex8: the first 8 bytes of a ref in hex (static, 4 in turn). */
 const char *sc_hex8(const uint8_t *ref);
+
+/* scen_world.c */
+extern const char *const sc_fault_name[F_N];
+/* sc_path: name's path in the seed's directory into out (SC_MAXPATH). */
+void	sc_path(struct sc_world *w, char *out, const char *name);
+/* sc_server_start: kpool-server under faultcrash, crashing at seeded
+ * request counts of the proxy. */
+void	sc_server_start(struct sc_world *w);
+/* sc_proxy_start: faultproxy before the server, its rates drawn, its
+ * faults off until the world is set up. */
+void	sc_proxy_start(struct sc_world *w);
+/* sc_fs_start: kpoolfs -f on owner 0's store under faultcrash, which
+ * may kill it once at a seeded moment. */
+void	sc_fs_start(struct sc_world *w);
+/* sc_daemon_stop: SIGTERM and wait; its exit status (0 when down). */
+int	sc_daemon_stop(struct sc_daemon *d);
+/* sc_daemon_ctl: one command to d's control socket, its reply in
+ * reply (NULL: dropped); 0 on "ok" (fault_ctl). */
+int	sc_daemon_ctl(struct sc_daemon *d, const char *cmd, char *reply,
+	    size_t cap);
 
 /* scen_check.c */
 void	sc_heal(struct sc_world *w);
