@@ -43,6 +43,7 @@ endif
 # Debian package that provides each pkg-config module.
 deb_libsodium	= libsodium-dev
 deb_libcrypto	= libssl-dev
+deb_libssl	= libssl-dev
 deb_sqlite3	= libsqlite3-dev
 deb_libcurl	= libcurl4-openssl-dev
 deb_fuse3	= libfuse3-dev
@@ -208,11 +209,12 @@ $(B)/t/%: t/%.c $(B)/libkpool.a lib/*.h
 	$(CC) $(KCFLAGS) -It -Ilib $(call pc_cflags,$(LIB_PKGS)) -o $@ $< \
 	    $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS)) -lpthread
 
+# The benchmarks link libssl too: loadgen -s speaks TLS.
 $(B)/bench/%: bench/%.c $(B)/libkps.a $(B)/libkpool.a lib/*.h server/*.h
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -Ilib -Iserver $(call pc_cflags,$(SERVER_PKGS)) \
+	$(CC) $(KCFLAGS) -Ilib -Iserver $(call pc_cflags,$(SERVER_PKGS) libssl) \
 	    -o $@ $< $(B)/libkps.a $(B)/libkpool.a \
-	    $(call pc_libs,$(SERVER_PKGS)) -lpthread
+	    $(call pc_libs,$(SERVER_PKGS) libssl) -lpthread
 
 # The tree benchmark's reference file system is a FUSE program too.
 $(B)/bench/memfs: bench/memfs.c

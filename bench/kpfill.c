@@ -7,9 +7,11 @@
  * SHA-256("kpool-bench:" PRINCIPAL) (bench/loadgen.c derives the same),
  * and stores N keys of each device of the owner: one real KeyPackage's
  * bytes under N distinct refs and init keys, uploaded one second apart,
- * oldest first.  Several owners may share a database.
+ * oldest first.  Several owners may share a database.  With -c the
+ * owner vouches for the reservers (they are its contacts to the drain
+ * budget).
  *
- *	kpfill DB OWNER N [D]
+ *	kpfill [-c] DB OWNER N [D]
  */
 
 #include <err.h>
@@ -47,10 +49,15 @@ main(int argc, char **argv)
 	char			 who[KP_MAX_PRINCIPAL + 1];
 	unsigned long		 n, i, nd = 1, d;
 	int64_t			 now = (int64_t)time(NULL);
-	int			 rc;
+	int			 rc, vouch = 0;
 
+	if (argc > 1 && strcmp(argv[1], "-c") == 0) {
+		vouch = 1;
+		argc--;
+		argv++;
+	}
 	if (argc != 4 && argc != 5)
-		errx(2, "usage: kpfill db owner n [devices]");
+		errx(2, "usage: kpfill [-c] db owner n [devices]");
 	n = strtoul(argv[3], NULL, 10);
 	if (argc == 5 && ((nd = strtoul(argv[4], NULL, 10)) < 1 ||
 	    nd > KPS_MAX_DEVICES))
@@ -75,6 +82,9 @@ main(int argc, char **argv)
 		crypto_sign_seed_keypair(pk, sk, seed);
 		if (kps_user_add(s, name, pk, now) != KP_OK)
 			errx(1, "user add: %s", kps_store_errmsg(s));
+		if (vouch && kps_contact_add(s, argv[2], name,
+		    KPS_CONTACT_VOUCH, now) != KP_OK)
+			errx(1, "contact add: %s", kps_store_errmsg(s));
 	}
 	memset(&o, 0, sizeof(o));
 	o.identity = (const uint8_t *)argv[2];

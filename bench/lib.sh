@@ -41,11 +41,15 @@ stop_all() {
 }
 
 # start DB [ARGS]: a kpool-server on DB, its pid in pid (and added to
-# pids), its port in port, once it listens.
+# pids), its port in port, once it listens.  The rate limit and the
+# drain budget are off (the benchmarks measure the reserve path, not
+# the admission in front of it; the 64 reservers would pass the caller
+# cap): ARGS may turn them on again, the last of an option winning.
 start() {
 	db=$1; shift
 	rm -f "$T/port"
 	"$B/kpool-server" --listen 127.0.0.1:0 --db "$db" --rate-limit 0 \
+	    --stranger-share 0 --contact-floor 0 --caller-cap 0 \
 	    --quiet "$@" >"$T/port" 2>>"$T/server.log" &
 	pid=$!
 	pids="${pids:-} $pid"

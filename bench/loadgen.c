@@ -9,7 +9,11 @@
  * the key the reserve returned.
  *
  *	loadgen -p PORT -c CLIENTS -m healthz|reserve|reserve-spend|claim
- *	    [-n OPS_PER_CLIENT] [-d SECONDS] [-t OWNER]
+ *	    [-n OPS_PER_CLIENT] [-d SECONDS] [-t OWNER] [-s]
+ *
+ * With -s each connection speaks TLS (OpenSSL), its handshake made
+ * before the clock starts; the server's certificate is not verified
+ * (loopback; verifying costs the client, not the server).
  *
  * A claim (POST /keypackages/claim) hands out one key per device of
  * OWNER; its ops count claims, and keys= the keys handed out.
@@ -21,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <err.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -31,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "kpool.h"
@@ -42,9 +48,11 @@ static int		 port, mode, nclients = 1;
 static long		 nops = 1000;
 static double		 duration;
 static const char	*owner = "owner";
+static SSL_CTX		*tls;		/* -s */
 
 struct client {
 	int		 id, fd;
+	SSL		*ssl;		/* -s, or NULL */
 	long		 i;		/* next pre-signed request */
 	int		 done, spend;
 	char		*spendreq;
@@ -78,6 +86,18 @@ bench_seed(const char *name, uint8_t seed[32])
 
 	snprintf(buf, sizeof(buf), "kpool-bench:%s", name);
 	crypto_hash_sha256(seed, (const uint8_t *)buf, strlen(buf));
+}
+
+/* dial_tls: c's connection fd made TLS (a blocking handshake), then
+ * non-blocking for the epoll loop. */
+static void
+dial_tls(struct client *c)
+{
+	if ((c->ssl = SSL_new(tls)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_connect(c->ssl) != 1)
+		errx(1, "TLS handshake failed");
+	if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) == -1)
+		err(1, "fcntl");
 }
 
 static int
@@ -124,16 +144,45 @@ sign_req(struct client *c, const char *method, const char *path,
 }
 
 static void
-sendall(int fd, const char *p, size_t n)
+sendall(struct client *c, const char *p, size_t n)
 {
 	ssize_t	w;
+	int	e;
 
 	while (n > 0) {
-		if ((w = write(fd, p, n)) <= 0)
+		if (c->ssl != NULL) {
+			if ((w = SSL_write(c->ssl, p, (int)n)) <= 0) {
+				e = SSL_get_error(c->ssl, (int)w);
+				if (e == SSL_ERROR_WANT_WRITE ||
+				    e == SSL_ERROR_WANT_READ)
+					continue;
+				errx(1, "SSL_write");
+			}
+		} else if ((w = write(c->fd, p, n)) <= 0)
 			err(1, "write");
 		p += w;
 		n -= (size_t)w;
 	}
+}
+
+/* recv_some: read what c's connection has into buf (cap bytes): the
+ * count, 0 when nothing is ready yet (TLS: a partial record), or exit
+ * when the connection closed. */
+static size_t
+recv_some(struct client *c, char *buf, size_t cap)
+{
+	ssize_t	r;
+
+	if (c->ssl != NULL) {
+		if ((r = SSL_read(c->ssl, buf, (int)cap)) > 0)
+			return (size_t)r;
+		if (SSL_get_error(c->ssl, (int)r) == SSL_ERROR_WANT_READ)
+			return 0;
+		errx(1, "read: TLS connection closed");
+	}
+	if ((r = read(c->fd, buf, cap)) <= 0)
+		errx(1, "read: connection closed");
+	return (size_t)r;
 }
 
 static int
@@ -172,7 +221,7 @@ start_req(struct client *c, double end)
 	c->have = 0;
 	c->need = 0;
 	c->t0 = now_s();
-	sendall(c->fd, req, len);	/* small: fits the socket buffer */
+	sendall(c, req, len);	/* small: fits the socket buffer */
 	return 0;
 }
 
@@ -230,7 +279,7 @@ run(struct client *cl)
 	struct epoll_event	 ev, evs[256];
 	double			 end = duration > 0 ? now_s() + duration : 0;
 	char			*e, *cli;
-	ssize_t			 r;
+	size_t			 r;
 	int			 ep, i, k, left = nclients;
 
 	if ((ep = epoll_create1(0)) == -1)
@@ -252,11 +301,13 @@ run(struct client *cl)
 
 			if (c->done)
 				continue;
-			r = read(c->fd, c->buf + c->have,
-			    sizeof(c->buf) - 1 - c->have);
-			if (r <= 0)
-				errx(1, "read: connection closed");
-			c->have += (size_t)r;
+			/* a TLS reply may be in more than one record */
+			do {
+				r = recv_some(c, c->buf + c->have,
+				    sizeof(c->buf) - 1 - c->have);
+				c->have += r;
+			} while (r > 0 && c->ssl != NULL &&
+			    c->have < sizeof(c->buf) - 1);
 			c->buf[c->have] = '\0';
 			if ((e = strstr(c->buf, "\r\n\r\n")) == NULL)
 				continue;
@@ -300,7 +351,7 @@ main(int argc, char **argv)
 	long		 keys = 0;
 	int		 ch;
 
-	while ((ch = getopt(argc, argv, "p:c:m:n:d:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:c:m:n:d:t:s")) != -1) {
 		switch (ch) {
 		case 'p':
 			port = atoi(optarg);
@@ -323,9 +374,13 @@ main(int argc, char **argv)
 		case 't':
 			owner = optarg;
 			break;
+		case 's':
+			if ((tls = SSL_CTX_new(TLS_client_method())) == NULL)
+				errx(1, "SSL_CTX_new");
+			break;
 		default:
 			errx(2, "usage: loadgen -p port -c clients -m mode "
-			    "[-n ops] [-d seconds] [-t owner]");
+			    "[-n ops] [-d seconds] [-t owner] [-s]");
 		}
 	}
 	if (port <= 0 || nclients < 1 || nclients > 256)
@@ -364,8 +419,11 @@ main(int argc, char **argv)
 			    "/keypackages/reserve", body, &cl[i].prelen[j]);
 		}
 	}
-	for (i = 0; i < nclients; i++)
+	for (i = 0; i < nclients; i++) {
 		cl[i].fd = dial();
+		if (tls != NULL)
+			dial_tls(&cl[i]);
+	}
 	t0 = now_s();
 	run(cl);
 	t1 = now_s();

@@ -42,7 +42,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: kpool [--json] [--store path] init --server url "
 	    "--user name\n"
-	    "\t[--device name]\n"
+	    "\t[--device name] [--cafile path]\n"
 	    "       kpool [--json] [--store path] register\n"
 	    "       kpool [--json] [--store path] pubkey\n"
 	    "       kpool [--json] [--store path] reserve user "
@@ -129,6 +129,8 @@ pool_fail(const char *what, int rc)
 		errx(EX_FAIL, "%s: server unreachable (%s)%s%s", what,
 		    server[0] != '\0' ? server : "none set", *m ? ": " : "",
 		    m);
+	if (rc == KP_ETLS && *m != '\0')	/* the message says it all */
+		errx(EX_FAIL, "%s: %s", what, m);
 	errx(EX_FAIL, "%s: %s%s%s", what, kp_strerror(rc), *m ? ": " : "", m);
 }
 
@@ -143,6 +145,8 @@ client_fail(const char *what, int rc)
 	if (rc == KP_ENET)
 		errx(EX_FAIL, "%s: server unreachable (%s)%s%s", what,
 		    server, *m ? ": " : "", m);
+	if (rc == KP_ETLS && *m != '\0')
+		errx(EX_FAIL, "%s: %s", what, m);
 	if (st != 0 && *code != '\0')
 		errx(EX_FAIL, "%s: HTTP %ld %s: %s", what, st, code,
 		    *m ? m : kp_strerror(rc));
@@ -331,7 +335,7 @@ put_whoami(void)
 	json_decref(o);
 }
 
-/* init --server URL --user NAME [--device NAME] */
+/* init --server URL --user NAME [--device NAME] [--cafile PATH] */
 static int
 cmd_init(int argc, char **argv)
 {
@@ -339,9 +343,12 @@ cmd_init(int argc, char **argv)
 		{ "server", required_argument, NULL, 's' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "cafile", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*url = NULL, *user = NULL, *device = NULL;
+	const char	*cafile = NULL;
+	char		 ca[PATH_MAX];
 	int		 ch, rc;
 
 	while ((ch = verb_opt(argc, argv, lo)) != -1) {
@@ -355,12 +362,18 @@ cmd_init(int argc, char **argv)
 		case 'd':
 			device = optarg;
 			break;
+		case 'c':
+			cafile = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || url == NULL || user == NULL)
 		usage();
+	/* the store keeps it absolute: its programs run anywhere */
+	if (cafile != NULL && realpath(cafile, ca) == NULL)
+		err(EX_FAIL, "--cafile %s", cafile);
 	if (!kp_username_valid(user))
 		errx(EX_USAGE, "%s: not a valid user name", user);
 	if (device != NULL && !kp_devicename_valid(device))
@@ -368,6 +381,10 @@ cmd_init(int argc, char **argv)
 	open_store(user, device, 0);
 	if ((rc = kp_pool_remember_server(pool, url)) != KP_OK)
 		pool_fail(url, rc);
+	/* the server's CAs go with it: the system's unless given */
+	if ((rc = kp_pool_set_cafile(pool, cafile != NULL ? ca : NULL)) !=
+	    KP_OK)
+		pool_fail("--cafile", rc);
 	(void)snprintf(server, sizeof(server), "%s", url);
 	put_whoami();
 	return 0;

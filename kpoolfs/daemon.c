@@ -91,6 +91,11 @@ kpfs_open_pool(struct kpfs *fs, struct kp_pool **out)
 		kpfs_log(LOG_ERR, "server %s: %s", fs->server, kp_errmsg(p));
 		goto out;
 	}
+	if (fs->cafile != NULL &&
+	    (rc = kp_pool_set_cafile(p, fs->cafile)) != KP_OK) {
+		kpfs_log(LOG_ERR, "cafile: %s", kp_errmsg(p));
+		goto out;
+	}
 	*out = p;
 	p = NULL;
 out:
@@ -147,6 +152,7 @@ kpfs_errno(int kp)
 	case KP_EPROTO:
 	case KP_EAUTH:
 	case KP_ESERVER:
+	case KP_ETLS:
 		return EIO;
 	default:
 		/* bad syntax: decoding, validation, rejected, too big */

@@ -165,6 +165,8 @@ struct kpfs {
 	char		*user;
 	char		*device;	/* NULL: the store's, or default */
 	char		*server;	/* URL or NULL: offline */
+	char		*cafile;	/* -o cafile, absolute, or NULL: the
+					   store's (kp_pool_set_cafile) */
 	char		*test_clock;	/* test clock file or NULL */
 	int		 test_init_delay;	/* ms init waits, tests */
 	int		 refresh;	/* -o refresh, -1: config */

@@ -35,6 +35,7 @@
 
 struct opts {
 	char	*server;
+	char	*cafile;
 	char	*user;
 	char	*device;
 	char	*keyfile;
@@ -58,6 +59,7 @@ enum {
 #define OPT(t, f)	{ t, offsetof(struct opts, f), 1 }
 static const struct fuse_opt opt_spec[] = {
 	OPT("server=%s", server),
+	OPT("cafile=%s", cafile),
 	OPT("user=%s", user),
 	OPT("device=%s", device),
 	OPT("keyfile=%s", keyfile),
@@ -127,6 +129,10 @@ help(void)
 	    "kpoolfs options:\n"
 	    "    -o server=URL          kpool-server to sync with "
 	    "(default: none, offline)\n"
+	    "    -o cafile=PATH         CAs to verify an https:// server "
+	    "with (kept in the\n"
+	    "                           store; default: the store's, or "
+	    "the system's)\n"
 	    "    -o user=NAME           the pool's user (default: $USER)\n"
 	    "    -o device=NAME         this device of the user (default: "
 	    "the store's, or default)\n"
@@ -339,6 +345,7 @@ main(int argc, char *argv[])
 	    (o.device != NULL && (fs.device = strdup(o.device)) == NULL) ||
 	    (fs.store = absolute(o.store)) == NULL ||
 	    (o.keyfile != NULL && (fs.keyfile = absolute(o.keyfile)) == NULL) ||
+	    (o.cafile != NULL && (fs.cafile = absolute(o.cafile)) == NULL) ||
 	    (o.test_clock != NULL &&
 	    (fs.test_clock = absolute(o.test_clock)) == NULL)) {
 		warn("options");
@@ -399,12 +406,14 @@ main(int argc, char *argv[])
 	free(fs.device);
 	free(fs.store);
 	free(fs.keyfile);
+	free(fs.cafile);
 	free(fs.test_clock);
 	free(o.store);
 	free(o.server);
 	free(o.user);
 	free(o.device);
 	free(o.keyfile);
+	free(o.cafile);
 	free(o.test_clock);
 	return rc;
 }

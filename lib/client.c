@@ -35,6 +35,8 @@ struct kp_client {
 	char	 device[KP_MAX_DEVICE + 1];
 	uint8_t	 sk[crypto_sign_SECRETKEYBYTES];
 	uint8_t	 pk[crypto_sign_PUBLICKEYBYTES];
+	char	*cafile;		/* CAs to verify https:// with, or
+					   NULL: the system's */
 	long	 connect_ms, total_ms;
 	int	 attempts, deadline_ms;	/* retry.c's bounds */
 	long	 status;
@@ -125,6 +127,7 @@ kp_client_free(struct kp_client *c)
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
 	sodium_memzero(c->sk, sizeof(c->sk));
+	free(c->cafile);
 	free(c->url);
 	free(c->reply);
 	free(c);
@@ -134,6 +137,19 @@ const char *
 kp_client_errmsg(const struct kp_client *c)
 {
 	return c->errmsg;
+}
+
+/* kp_client_set_cafile: see client.h. */
+int
+kp_client_set_cafile(struct kp_client *c, const char *path)
+{
+	char	*p = NULL;
+
+	if (path != NULL && *path != '\0' && (p = strdup(path)) == NULL)
+		return KP_ENOMEM;
+	free(c->cafile);
+	c->cafile = p;
+	return KP_OK;
 }
 
 void
@@ -243,6 +259,18 @@ status_code(long status, const char *code)
 }
 
 /*
+ * tls_refused: cc says the server's certificate (or the CA file) did
+ * not do: a failure of trust, not of the network, so not retried.
+ */
+static int
+tls_refused(CURLcode cc)
+{
+	return cc == CURLE_PEER_FAILED_VERIFICATION ||
+	    cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM ||
+	    cc == CURLE_SSL_ISSUER_ERROR;
+}
+
+/*
  * kp_client_request: send one signed request; body (JSON text) may be
  * NULL.  On a 2xx reply with a JSON body *reply (when not NULL) holds
  * it; the caller json_decref()s it.
@@ -256,6 +284,7 @@ kp_client_request(struct kp_client *c, const char *method, const char *path,
 	json_t			*j = NULL;
 	json_error_t		 jerr;
 	char			 line[512], *url = NULL;
+	char			 cerr[CURL_ERROR_SIZE];
 	size_t			 blen = body ? strlen(body) : 0, ulen;
 	CURLcode		 cc;
 	int			 rc;
@@ -301,6 +330,14 @@ kp_client_request(struct kp_client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->total_ms);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	/* https://: TLS 1.2 or later, the peer and its name verified (the
+	 * defaults), against the CA file when one is set */
+	curl_easy_setopt(c->curl, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2);
+	if (c->cafile != NULL)
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cafile);
+	cerr[0] = '\0';
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, cerr);
 	if (body != NULL) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -311,6 +348,12 @@ kp_client_request(struct kp_client *c, const char *method, const char *path,
 		if (c->toobig) {
 			seterr(c, "reply larger than %lu bytes", MAX_REPLY);
 			rc = KP_EPROTO;
+		} else if (tls_refused(cc)) {
+			seterr(c, "the server's certificate does not verify "
+			    "against %s: %s", c->cafile != NULL ? c->cafile :
+			    "the system's CAs", cerr[0] != '\0' ? cerr :
+			    curl_easy_strerror(cc));
+			rc = KP_ETLS;
 		} else {
 			seterr(c, "%s", curl_easy_strerror(cc));
 			rc = KP_ENET;
@@ -346,6 +389,8 @@ kp_client_request(struct kp_client *c, const char *method, const char *path,
 	}
 	rc = KP_OK;
 out:
+	/* cerr goes with this frame */
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
 	json_decref(j);
 	curl_slist_free_all(h);
 	free(url);

@@ -55,6 +55,9 @@ int	kp_client_u32(json_t *o, const char *name, uint32_t *out);
  * JSON, NULL when there was none or it is not JSON; json_decref() it.
  */
 json_t	*kp_client_last_json(const struct kp_client *c);
+/* kp_client_set_cafile: verify an https:// server against the CAs of
+ * the PEM file path (NULL or "": the system's); KP_OK or KP_ENOMEM. */
+int	kp_client_set_cafile(struct kp_client *c, const char *path) KP_WUR;
 /* kp_client_user: the user part of the client's principal. */
 const char *kp_client_user(const struct kp_client *c);
 

@@ -61,6 +61,7 @@ static const struct {
 	{ KP_EREJECTED,	"rejected by server" },
 	{ KP_ESERVER,	"server error" },
 	{ KP_ENOTENROLLED, "device not enrolled" },
+	{ KP_ETLS,	"server certificate does not verify" },
 };
 
 const char *

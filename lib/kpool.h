@@ -103,6 +103,8 @@ enum kp_error {
 	KP_ESERVER = -79,	/* 5xx */
 	KP_ENOTENROLLED = -80,	/* 403 enrollment_required: the device is
 				   not enrolled yet */
+	KP_ETLS = -81,		/* the server's TLS certificate does not
+				   verify (kp_pool_set_cafile) */
 };
 
 /*
@@ -754,6 +756,16 @@ int kp_pool_remembered_server(struct kp_pool *p, char *buf,
  * server is set.  Not shared with p: one thread uses it.
  */
 int kp_pool_client(struct kp_pool *p, struct kp_client **out) KP_WUR;
+/*
+ * kp_pool_set_cafile (lib/remote.c): check an https:// server's
+ * certificate against the CAs of the PEM file path (absolute) instead
+ * of the system's; NULL: the system's again.  The store keeps it, for
+ * the programs that open it later, and every client of p uses it
+ * (kp_pool_client's too).  KP_EINVAL for a relative path, KP_EIO when
+ * the file does not read.  A certificate that does not verify fails a
+ * call with KP_ETLS.
+ */
+int kp_pool_set_cafile(struct kp_pool *p, const char *path) KP_WUR;
 /* kp_pool_set_clock: a clock for tests (NULL: the real one); set it
  * before other threads use p. */
 void kp_pool_set_clock(struct kp_pool *p, int64_t (*now)(void *),

@@ -193,6 +193,9 @@ int	kp_remote_upload(struct kp_pool *p, const uint8_t *refs, size_t n,
  * error, which expiry may ignore: the next sync retires them again.
  */
 int	kp_remote_retire(struct kp_pool *p, const uint8_t *refs, size_t n);
+/* kp_remote_tls: give c the store's CA file, if it has one (nlock
+ * held, slock not); KP_OK, or the store's error. */
+int	kp_remote_tls(struct kp_pool *p, struct kp_client *c) KP_WUR;
 /* kp_remote_drop: forget the connection (URL change, close). */
 void	kp_remote_drop(struct kp_pool *p);
 

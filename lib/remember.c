@@ -66,7 +66,8 @@ kp_pool_client(struct kp_pool *p, struct kp_client **out)
 	if (p->url == NULL)
 		rc = kp_pool_err(p, KP_ENET, "no server set (offline)");
 	else if ((rc = kp_client_new(p->url, p->principal, p->seed,
-	    out)) != KP_OK) {
+	    out)) != KP_OK || (rc = kp_remote_tls(p, *out)) != KP_OK) {
+		kp_client_free(*out);
 		*out = NULL;
 		rc = kp_pool_err(p, rc, "client for %s: %s", p->url,
 		    kp_strerror(rc));

@@ -8,13 +8,16 @@
  * two calls, never across one.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "kpool.h"
+#include "client.h"
 #include "pool.h"
 #include "state.h"
 #include "store.h"
@@ -22,6 +25,7 @@
 
 #define CONNECT_MS	2000
 #define TOTAL_MS	15000
+#define CAFILE_SETTING	"cafile"	/* the store's CA file, "" none */
 
 void
 kp_remote_drop(struct kp_pool *p)
@@ -30,11 +34,55 @@ kp_remote_drop(struct kp_pool *p)
 	p->client = NULL;
 }
 
-/* No answer came: the server is away or broken (health: offline). */
+/* No answer came, or none to trust: the server is away or broken, or
+ * its certificate does not verify (health: offline). */
 static int
 is_offline_error(int rc)
 {
-	return rc == KP_ENET || rc == KP_ESERVER;
+	return rc == KP_ENET || rc == KP_ESERVER || rc == KP_ETLS;
+}
+
+int
+kp_pool_set_cafile(struct kp_pool *p, const char *path)
+{
+	char	v[KP_MAX_URL + 1];
+	int	rc, found = 0;
+
+	kp_pool_begin(p);
+	if (path != NULL && (path[0] != '/' || strlen(path) > KP_MAX_URL))
+		return kp_pool_end(p, kp_pool_err(p, KP_EINVAL, "the CA file "
+		    "must be an absolute path of at most %d bytes",
+		    KP_MAX_URL));
+	if (path != NULL && access(path, R_OK) != 0)
+		return kp_pool_end(p, kp_pool_err(p, KP_EIO, "CA file %s: %s",
+		    path, strerror(errno)));
+	pthread_mutex_lock(&p->nlock);
+	kp_pool_lock(p);
+	rc = kp_store_setting_get(p->st, CAFILE_SETTING, v, sizeof(v),
+	    &found);
+	if (rc == KP_OK && (!found || strcmp(v, path ? path : "") != 0))
+		rc = kp_store_setting_set(p->st, CAFILE_SETTING,
+		    path ? path : "");
+	kp_pool_unlock(p);
+	/* the next call makes a client that uses it */
+	kp_remote_drop(p);
+	pthread_mutex_unlock(&p->nlock);
+	return kp_pool_end(p, rc);
+}
+
+int
+kp_remote_tls(struct kp_pool *p, struct kp_client *c)
+{
+	char	v[KP_MAX_URL + 1];
+	int	rc, found = 0;
+
+	kp_pool_lock_read(p);
+	rc = kp_store_setting_get(p->st, CAFILE_SETTING, v, sizeof(v),
+	    &found);
+	kp_pool_unlock(p);
+	if (rc == KP_OK && found)
+		rc = kp_client_set_cafile(c, v);
+	return rc;
 }
 
 int
@@ -133,8 +181,9 @@ kp_remote_need(struct kp_pool *p)
 		return kp_pool_err(p, KP_ENET, "no server set (offline)");
 	if (p->client == NULL) {
 		if ((rc = kp_client_new(p->url, p->principal, p->seed,
-		    &p->client)) != KP_OK) {
-			p->client = NULL;
+		    &p->client)) != KP_OK || (rc = kp_remote_tls(p,
+		    p->client)) != KP_OK) {
+			kp_remote_drop(p);
 			return kp_pool_err(p, rc, "client for %s: %s", p->url,
 			    kp_strerror(rc));
 		}

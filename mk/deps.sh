@@ -20,7 +20,8 @@
 #	nginx		t/9004 checks docs/deploy.md's proxy configuration
 #			(nginx -t; Debian's policy in containers keeps the
 #			service from starting)
-#	openssl		its test certificate
+#	openssl		t/9004's test certificate; the CAs and server
+#			certificates of the TLS tests (t/2030, t/4013)
 #	systemd		t/9006 checks the units with systemd-analyze verify
 #			(offline: systemd need not run, nor be PID 1)
 #	dpkg-dev debhelper lintian

@@ -269,6 +269,8 @@ kps_auth(const struct kps_authreq *a, char user[KP_MAX_USERNAME + 1],
 		memcpy(pk_out, pk, sizeof(pk));
 	memcpy(sig->nonce, p.nonce, sizeof(sig->nonce));
 	sig->created = p.created;
+	memcpy(sig->pk, pk, sizeof(sig->pk));
+	sig->keyed = a->pk == NULL;
 	*why = NULL;
 	return KP_OK;
 }

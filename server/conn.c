@@ -12,6 +12,16 @@
  * kps_conf.request_deadline is answered 408 and its connection closed
  * (one between requests is closed without a word).
  *
+ * With --tls-cert the bytes are encrypted: the front cannot read a head,
+ * nor write an answer the client could read.  It still applies both
+ * limits (a refused connection is closed at once, without a word), and
+ * peeks at each connection's first byte only: a TLS handshake's (22)
+ * hands it to libmicrohttpd, anything else is plain HTTP on the HTTPS
+ * port, answered 400 https_required in plain HTTP.  The deadline then
+ * covers the handshake and the first request, and a request past it is
+ * closed without its 408.  The framing checks are
+ * http.c's, on the decrypted head (docs/security.md, "TLS").
+ *
  * It listens on each address --listen names (a host name may have
  * several).  The per-address limit counts an IPv4 client by its
  * address and an IPv6 one by its /64, the block one host or site is
@@ -100,6 +110,9 @@ static int		 spare = -1;	/* front: closed to accept at EMFILE */
 static int		*expired;	/* front: the sweep's list, nslots */
 static pthread_t	 front;		/* start, stop */
 static int		 running;	/* main thread: the front runs */
+static int		 tls;		/* start: the connections speak TLS
+					   (libmicrohttpd's), the front
+					   neither reads nor answers */
 static _Atomic int	 stopping, draining;
 
 static int64_t
@@ -260,15 +273,17 @@ answer(int fd, int status, const char *code, const char *message,
 	free(r.body);
 }
 
-/* refuse_now: answer a connection the limits refuse, and close it. */
+/* refuse_now: answer a connection the limits refuse (unless it speaks
+ * TLS), and close it. */
 static void
 refuse_now(int fd, const char *reason)
 {
 	kps_metric_reason("connections_refused", reason);
-	answer(fd, 503, "too_many_connections", strcmp(reason, "global") ?
-	    "this address has too many connections open; close some and "
-	    "retry" : "the server has too many connections open; retry "
-	    "later", NULL);
+	if (!tls)
+		answer(fd, 503, "too_many_connections",
+		    strcmp(reason, "global") ? "this address has too many "
+		    "connections open; close some and retry" : "the server "
+		    "has too many connections open; retry later", NULL);
 	close(fd);
 }
 
@@ -372,7 +387,8 @@ head(int fd, int hup)
 	ssize_t		 n;
 	int		 more;
 
-	if ((n = recv(fd, buf, sizeof(buf), MSG_PEEK)) <= 0) {
+	/* under TLS only its first byte: a handshake's is 22 */
+	if ((n = recv(fd, buf, tls ? 1 : sizeof(buf), MSG_PEEK)) <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			if (s->begun)
 				request_log(s, 0);
@@ -381,6 +397,14 @@ head(int fd, int hup)
 		return;
 	}
 	s->seen = (size_t)n;
+	if (tls) {
+		if (buf[0] == 0x16)
+			give(fd);
+		else
+			front_refuse(fd, 400, "https_required", "this port "
+			    "speaks HTTPS: use an https:// URL", "malformed");
+		return;
+	}
 	more = kps_head_parse(buf, (size_t)n, sizeof(buf), &h) ==
 	    KPS_HEAD_MORE;
 	if (h.line && !s->begun) {
@@ -541,10 +565,13 @@ sweep(int64_t now)
 			if (s->state == REQUEST) {
 				kps_metric_reason("connections_refused",
 				    "deadline");
-				answer((int)fd, 408, "request_timeout", "the "
-				    "request took longer than the server's "
-				    "deadline for a whole request",
-				    s->rid[0] != '\0' ? s->rid : NULL);
+				if (!tls)
+					answer((int)fd, 408,
+					    "request_timeout", "the request "
+					    "took longer than the server's "
+					    "deadline for a whole request",
+					    s->rid[0] != '\0' ? s->rid :
+					    NULL);
 			} else
 				kps_metric_add("connections_idle_closed", 1);
 			(void)shutdown((int)fd, SHUT_RDWR);
@@ -685,6 +712,7 @@ kps_conn_start(int (*give_to)(int, const struct sockaddr *, socklen_t),
 	size_t	i;
 
 	handoff = give_to;
+	tls = kps_conf.tls_cert != NULL;
 	deadline_ms = (int64_t)kps_conf.request_deadline * 1000;
 	if (budget(err, errlen) != 0)
 		return -1;

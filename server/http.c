@@ -7,7 +7,9 @@
  * count it, tell conn.c where each request stands (its deadline), and
  * on shutdown drain: refuse new connections, let the requests in
  * flight finish and never stop the daemon while a connection waits for
- * the writer.
+ * the writer.  With --tls-cert, libmicrohttpd speaks TLS (GnuTLS) on
+ * the connections it is given, and the framing checks here are the
+ * only ones (the front cannot read an encrypted head).
  */
 
 #include <stdatomic.h>
@@ -465,22 +467,48 @@ kps_http_writing(void)
 }
 
 int
+kps_http_tls_supported(void)
+{
+	return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES ? 0 : -1;
+}
+
+int
 kps_http_start(char *err, size_t errlen, unsigned *port)
 {
+	/* with --tls-cert, libmicrohttpd's GnuTLS does the handshake of
+	 * each connection the front gives it (docs/security.md, "TLS") */
+	struct MHD_OptionItem	 tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)kps_tls_cert() },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)kps_tls_key() },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, KPS_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	unsigned		 flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+				    MHD_USE_NO_LISTEN_SOCKET |
+				    MHD_ALLOW_SUSPEND_RESUME |
+				    MHD_USE_ERROR_LOG;
+
+	if (kps_tls_key() != NULL)
+		flags |= MHD_USE_TLS;
+	else
+		tls[0].option = MHD_OPTION_END;
 	kps_writer_admit(kps_http_writing);
 	/* the front listens: libmicrohttpd serves what it is given */
-	daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
-	    MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+	daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_THREAD_POOL_SIZE, kps_conf.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, kps_conf.max_connections + 64,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+	    MHD_OPTION_ARRAY, tls,
 	    MHD_OPTION_END);
+	/* GnuTLS has parsed the key into its own credentials */
+	kps_tls_wipe();
 	if (daemon_ == NULL) {
-		snprintf(err, errlen, "cannot start libmicrohttpd");
+		snprintf(err, errlen, "cannot start libmicrohttpd%s",
+		    flags & MHD_USE_TLS ? " with this certificate and key" :
+		    "");
 		return -1;
 	}
 	if (kps_conn_start(give, err, errlen, port) != 0) {

@@ -56,6 +56,9 @@ struct kps_config {
 	const char	*metrics_token;	/* the operator's /metrics token
 					   (--metrics-token), or NULL */
 	int		 quiet;		/* no request log */
+	const char	*tls_cert;	/* --tls-cert: PEM file, or NULL
+					   (plain HTTP) */
+	const char	*tls_key;	/* --tls-key: PEM file, or NULL */
 };
 
 /* config.c: the settings, which main.c sets from the options. */
@@ -86,10 +89,17 @@ kps_fold(char out[KP_MAX_PRINCIPAL + 1], const char *name)
  * A signed request as replays see it: its signer (the principal,
  * folded), nonce and created; a replay repeats all three.
  */
+/* A job's signer is no longer what signed it: its device was removed
+ * or given another key after the request was authenticated. */
+#define KPS_EKEYGONE	(-210)
+
 struct kps_sig {
 	char	 keyid[KP_MAX_PRINCIPAL + 1];
 	char	 nonce[KPS_MAX_NONCE + 1];
 	int64_t	 created;
+	uint8_t	 pk[32];	/* the key it was verified with */
+	int	 keyed;		/* pk was the device's in the store (not
+				   one a registration brings) */
 };
 
 /* The work the single writer thread does, in group commits. */
@@ -146,6 +156,28 @@ struct kps_job {
 	void			*wake_arg;
 	struct kps_job		*next;
 };
+
+/*
+ * tls.c: the certificate and key of --tls-cert and --tls-key, read at
+ * start and checked, for libmicrohttpd (GnuTLS) to serve HTTPS with.
+ */
+#define KPS_TLS_PRIORITIES "SECURE128:-VERS-ALL:+VERS-TLS1.3:" \
+	"+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
+	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:" \
+	"+ECDHE-RSA:%SERVER_PRECEDENCE"
+/* kps_tls_load: read and check the PEM files cert (a certificate, then
+ * its chain) and key (its unencrypted private key, not open to others);
+ * 0, or -1 with why in err.  Both stay in memory for kps_tls_cert() and
+ * kps_tls_key() until kps_tls_wipe(). */
+int	kps_tls_load(const char *cert, const char *key, char *err,
+	    size_t errlen);
+/* kps_tls_cert, kps_tls_key: the PEM texts loaded (NUL-terminated),
+ * or NULL. */
+const char *kps_tls_cert(void);
+const char *kps_tls_key(void);
+/* kps_tls_wipe: wipe and free them (once libmicrohttpd has its own
+ * copies). */
+void	kps_tls_wipe(void);
 
 /* writer.c */
 /* kps_budget_conf: the drain budget of the settings. */
@@ -394,6 +426,9 @@ int	kps_head_parse(const char *buf, size_t len, size_t cap,
 	    struct kps_head *h);
 
 /* http.c */
+/* kps_http_tls_supported: 0 when libmicrohttpd can serve TLS, else
+ * -1. */
+int	kps_http_tls_supported(void);
 /* kps_http_start: listen on kps_conf.listen and serve; 0 with the port
  * bound in *port, or -1 with the reason in err. */
 int	kps_http_start(char *err, size_t errlen, unsigned *port);

@@ -38,8 +38,8 @@ usage(void)
 	    "\t[--max-connections-per-address n] "
 	    "[--request-deadline seconds]\n"
 	    "\t[--metrics-token file] [--public-metrics] [--quiet] "
-	    "[--test-clock file]\n"
-	    "\t[--test-writer-delay ms]\n"
+	    "[--tls-cert file --tls-key file]\n"
+	    "\t[--test-clock file] [--test-writer-delay ms]\n"
 	    "       kpool-server --db database user add name public-key\n"
 	    "       kpool-server --db database user list\n"
 	    "       kpool-server --db database user remove name\n"
@@ -437,6 +437,8 @@ static const struct option opts[] = {
 	{ "public-metrics", no_argument, NULL, 'P' },
 	{ "metrics-token", required_argument, NULL, 'M' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "tls-cert", required_argument, NULL, 'X' },
+	{ "tls-key", required_argument, NULL, 'Y' },
 	{ "test-clock", required_argument, NULL, 'C' },
 	{ "test-writer-delay", required_argument, NULL, 'W' },
 	{ "config", required_argument, NULL, 'F' },
@@ -541,6 +543,12 @@ apply(int ch, const char *arg)
 	case 'q':
 		kps_conf.quiet = 1;
 		break;
+	case 'X':
+		kps_conf.tls_cert = arg;
+		break;
+	case 'Y':
+		kps_conf.tls_key = arg;
+		break;
 	case 'C':
 		kps_conf.test_clock = arg;
 		break;
@@ -638,6 +646,31 @@ config_file(const char *path)
 	origin = NULL;
 }
 
+/*
+ * tls: with --tls-cert and --tls-key (both or neither), read them now
+ * (tls.c), before anything else starts; a missing file, a bad one or a
+ * libmicrohttpd without TLS exits 2.
+ */
+static void
+tls(void)
+{
+	char	why[512];
+
+	if ((kps_conf.tls_cert == NULL) != (kps_conf.tls_key == NULL))
+		bad("--tls-cert and --tls-key go together: give both, or "
+		    "neither for plain HTTP");
+	if (kps_conf.tls_cert == NULL)
+		return;
+	if (kps_http_tls_supported() != 0)
+		bad("this libmicrohttpd is built without TLS: --tls-cert "
+		    "cannot be served");
+	if (kps_tls_load(kps_conf.tls_cert, kps_conf.tls_key, why,
+	    sizeof(why)) != 0)
+		bad("%s", why);
+	/* wiped once libmicrohttpd has it, or on an exit before */
+	atexit(kps_tls_wipe);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -686,6 +719,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	tls();
 	if (kps_auth_init() != KP_OK)
 		errx(1, "libsodium does not initialize");
 	if (kps_db_lock(kps_conf.db, errbuf, sizeof(errbuf)) != 0)

@@ -6,7 +6,10 @@
  * of every table, of keys per state and of tombstones must be equal
  * before the copy is committed.  The nonces of signatures are copied
  * too, so that a request signed before the move is not carried out
- * again after it; the rate buckets are not (they refill in seconds).
+ * again after it, and so are the drain budget's tables (contacts,
+ * grants, registrations, invitations), so that the budget holds across
+ * the move; the rate buckets are not (they refill in seconds).  A
+ * contact that names a removed user is left behind (store.h), and said.
  */
 
 #include <stdio.h>
@@ -24,10 +27,15 @@ struct copy {
 
 static const char *const kind_name[KPS_NROWKINDS] = {
 	[KPS_ROW_USER] = "users",
+	[KPS_ROW_DEVICE] = "devices",
 	[KPS_ROW_SET_ASIDE] = "names set aside",
 	[KPS_ROW_KEY] = "keys",
 	[KPS_ROW_TOMBSTONE] = "tombstones",
 	[KPS_ROW_NONCE] = "nonces",
+	[KPS_ROW_CONTACT] = "contacts",
+	[KPS_ROW_GRANT] = "grants",
+	[KPS_ROW_REGISTRATION] = "registrations",
+	[KPS_ROW_INVITE] = "invitations",
 };
 
 /* load: one row of the source into the target. */
@@ -55,7 +63,9 @@ show(FILE *f, const char *what, const struct kps_census *c)
 	fprintf(f, "%s: %llu users (%llu devices, %llu names set aside), "
 	    "%llu keys (%llu available, %llu reserved, %llu spent; %llu last "
 	    "resort, %llu reservations), %llu tombstones (%llu refs, %llu "
-	    "init keys), %llu nonces\n", what,
+	    "init keys), %llu nonces, %llu contacts (%llu left behind), "
+	    "%llu grants (%llu open, %llu to strangers), %llu "
+	    "registrations, %llu invitations (%llu uses left)\n", what,
 	    (unsigned long long)c->rows[KPS_ROW_USER],
 	    (unsigned long long)c->rows[KPS_ROW_DEVICE],
 	    (unsigned long long)c->rows[KPS_ROW_SET_ASIDE],
@@ -68,7 +78,15 @@ show(FILE *f, const char *what, const struct kps_census *c)
 	    (unsigned long long)c->rows[KPS_ROW_TOMBSTONE],
 	    (unsigned long long)c->tombstones[0],
 	    (unsigned long long)c->tombstones[1],
-	    (unsigned long long)c->rows[KPS_ROW_NONCE]);
+	    (unsigned long long)c->rows[KPS_ROW_NONCE],
+	    (unsigned long long)c->rows[KPS_ROW_CONTACT],
+	    (unsigned long long)c->contacts_left,
+	    (unsigned long long)c->rows[KPS_ROW_GRANT],
+	    (unsigned long long)c->grants_open,
+	    (unsigned long long)c->grants_strangers,
+	    (unsigned long long)c->rows[KPS_ROW_REGISTRATION],
+	    (unsigned long long)c->rows[KPS_ROW_INVITE],
+	    (unsigned long long)c->invite_uses);
 }
 
 /* empty: 1 when c counts no row of any table. */
@@ -80,7 +98,7 @@ empty(const struct kps_census *c)
 	for (i = 0; i < KPS_NROWKINDS; i++)
 		if (c->rows[i] != 0)
 			return 0;
-	return 1;
+	return c->contacts_left == 0;
 }
 
 /* open: a connection to db, or NULL with the reason said. */
@@ -136,7 +154,8 @@ kps_migrate(const char *from, const char *to)
 	c.to = dst;
 	if ((c.rc = kps_store_dump(src, load, &c)) != KP_OK) {
 		fprintf(stderr, "kpool-server: copy: %s\n", c.why ? c.why :
-		    kps_store_errmsg(src));
+		    c.rc == KP_ETOOBIG ? "a value of the source does not fit "
+		    "its column" : kps_store_errmsg(src));
 		goto rollback;
 	}
 	if (kps_store_census(src, &a) != KP_OK ||
@@ -147,6 +166,10 @@ kps_migrate(const char *from, const char *to)
 	}
 	show(stdout, "source", &a);
 	show(stdout, "copy", &b);
+	if (a.contacts_left > 0)
+		printf("left behind: %llu contacts that name a removed "
+		    "user\n", (unsigned long long)a.contacts_left);
+	a.contacts_left = 0;	/* the copy has none: not dumped */
 	if (memcmp(&a, &b, sizeof(a)) != 0) {
 		fprintf(stderr, "kpool-server: the copy's counts differ from "
 		    "the source's; nothing was written\n");

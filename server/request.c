@@ -162,6 +162,10 @@ kps_reply_dberr(struct kps_reply *r, int rc)
 		kps_metric_reason("auth_refused", "replay");
 		kps_error(r, 401, "unauthorized", "replayed signature: this "
 		    "nonce was already used");
+	} else if (rc == KPS_EKEYGONE) {
+		kps_metric_reason("auth_refused", "unknown_key");
+		kps_error(r, 401, "unauthorized", "unknown keyid: the device "
+		    "that signed was removed or given another key");
 	} else if (rc == KP_ENOMEM)
 		kps_error(r, 500, "internal", "out of memory");
 	else if (rc == KP_EBUSY) {

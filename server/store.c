@@ -252,6 +252,25 @@ kps_nonce_add_many(struct kps_store *s, struct kps_nonce *v, size_t n)
 }
 
 int
+kps_device_check_many(struct kps_store *s, struct kps_keycheck *v, size_t n)
+{
+	uint8_t	pk[32];
+	size_t	i;
+	int	rc;
+
+	if (n > 0 && s->ops->device_check_many != NULL)
+		return s->ops->device_check_many(s, v, n);
+	for (i = 0; i < n; i++) {
+		rc = s->ops->device_get(s, v[i].user, v[i].device, pk, NULL);
+		if (rc != KP_OK && rc != KP_ENOTFOUND)
+			return rc;
+		v[i].rc = rc == KP_OK && memcmp(pk, v[i].pk, 32) == 0 ?
+		    KP_OK : KP_ENOTFOUND;
+	}
+	return KP_OK;
+}
+
+int
 kps_rate_take(struct kps_store *s, struct kps_take *v, size_t n,
     int64_t now_ms)
 {

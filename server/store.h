@@ -119,8 +119,14 @@ struct kps_counts {
  * A row of any table, every column as stored, NULLs told apart: what
  * kps_store_dump() reads and kps_store_load() writes, so that migrate
  * copies a database whatever its backends.  One kind a table, in the
- * order a copy loads them (a user before its devices, a device before
- * the keys that name it).
+ * order a copy loads them (a user before its devices and contacts, a
+ * device before the keys that name it, a key before its grants).  A
+ * contact that names a user no longer there (none should: a removed
+ * user's contacts go with it) is neither dumped nor counted in
+ * rows[KPS_ROW_CONTACT], but in contacts_left: such a vouch would
+ * otherwise pass to whoever registers the name next.  Grants are
+ * dumped whoever they name: a removed caller's grants still count
+ * against their target's budget for the hour.
  */
 enum kps_row_kind {
 	KPS_ROW_USER,
@@ -129,8 +135,14 @@ enum kps_row_kind {
 	KPS_ROW_KEY,
 	KPS_ROW_TOMBSTONE,
 	KPS_ROW_NONCE,
+	KPS_ROW_CONTACT,	/* the drain budget's (store_drain.c) */
+	KPS_ROW_GRANT,
+	KPS_ROW_REGISTRATION,
+	KPS_ROW_INVITE,
 	KPS_NROWKINDS
 };
+
+#define KPS_MAX_ADDRESS	63	/* a registration's address, as text */
 
 /* The columns of a key that may be NULL: bits of kps_row.null. */
 #define KPS_NULL_RESERVATION_ID	0x01
@@ -163,9 +175,26 @@ struct kps_row {
 	struct kps_key	 key;
 	char		 request_id[65];
 	unsigned	 null;		/* KPS_NULL_* */
-	/* TOMBSTONE: a ref (0) or an init key (1) */
+	/* TOMBSTONE: tomb_kind, a ref (0) or an init key (1), and value,
+	 * the ref or the init key */
 	int		 tomb_kind;
-	uint8_t		 tomb_value[32];
+	uint8_t		 value[32];
+	/*
+	 * CONTACT: name (its owner, folded), peer (the contact, folded),
+	 * contact_kind, created_at.  GRANT: name (the caller, folded),
+	 * peer (the target, folded), device (the key's), value (the
+	 * key's ref), stranger, created_at (granted), expires_at, ended
+	 * (0 open, or KPS_GRANT_*).  REGISTRATION: address, created_at
+	 * (when).  INVITE: value (the token's hash), uses (left),
+	 * created_at.  No column of theirs is NULL.
+	 */
+	char		 peer[KP_MAX_USERNAME + 1];
+	int		 contact_kind;	/* enum kps_contact_kind */
+	int		 stranger;
+	int64_t		 expires_at;
+	int		 ended;
+	char		 address[KPS_MAX_ADDRESS + 1];
+	int		 uses;
 };
 
 /* What a database holds, to check a copy against its source. */
@@ -175,6 +204,19 @@ struct kps_census {
 	uint64_t last_resort;
 	uint64_t reservations;		/* keys with a reservation id */
 	uint64_t tombstones[2];		/* of refs, of init keys */
+	uint64_t contacts_left;		/* naming no user: not copied */
+	uint64_t grants_open;		/* ended 0 */
+	uint64_t grants_strangers;
+	uint64_t invite_uses;		/* left, of every invitation */
+};
+
+/* A device's key to check with others (kps_device_check_many). */
+struct kps_keycheck {
+	const char	*user;
+	const char	*device;
+	const uint8_t	*pk;		/* the key it signed with */
+	int		 rc;		/* KP_OK: it is the device's key
+					   still; KP_ENOTFOUND: it is not */
 };
 
 /* A nonce to remember with others (kps_nonce_add_many). */
@@ -248,37 +290,47 @@ struct kps_grant {
 #define KPS_GRANT_SPENT		1
 #define KPS_GRANT_RELEASED	2
 
-/* What the budget asks about one reserve (kps_budget_facts). */
+/* What the budget asks about one reserve (kps_budget_read). */
 struct kps_budget_ask {
 	const char	*caller;	/* folded user */
 	const char	*target;	/* folded user */
-	const char	*canon;		/* target as registered */
 	const char	*device;	/* a device of target, or NULL */
 	uint16_t	 suite;		/* or 0 */
 	int64_t		 now;
 	int64_t		 since;		/* the window's start */
 	const char	*principal;	/* the caller's device */
 	const char	*request_id;	/* or NULL */
-	int		 share;		/* percent of the pool strangers
-					   may take, 0: no share */
-	int		 floor;		/* keys kept for contacts, 0: none */
+	uint64_t	 available_limit; /* count available keys up to
+					   this (0: not at all) */
 };
 /*
- * The facts of one reserve against the budget.  pool and available are
- * counted only as far as the decision needs (pool up to the size at
- * which the share lets one more stranger in, available up to floor + 1;
- * neither for a contact), so that a reserve never counts a whole pool.
+ * The facts of one reserve against the budget that are the caller's.
+ * available is counted only as far as the decision needs (up to
+ * available_limit, and not for a contact).  The target's own (its
+ * grants to strangers and its pool) are read apart, once for a run of
+ * reserves: kps_budget_strangers(), kps_budget_pool().
  */
+/*
+ * What the budget asks about one target (kps_budget_read): its grants
+ * to strangers after since, the first at oldest (0: none), and its pool
+ * (regular keys available or reserved, unexpired at now) counted up to
+ * limit only: kps_budget_limit(strangers, slack, share).
+ */
+struct kps_budget_tq {
+	const char	*target;	/* folded */
+	int64_t		 now, since;
+	int		 share;		/* > 0 */
+	uint64_t	 slack;
+	uint64_t	 strangers;	/* read */
+	int64_t		 oldest;
+	uint64_t	 pool, limit;
+};
+
 struct kps_budget_facts {
 	int		 contact;	/* caller is a contact of target */
-	uint64_t	 strangers;	/* grants of target's keys to
-					   non-contacts since */
-	int64_t		 oldest;	/* the first of those (0: none) */
 	uint64_t	 held;		/* caller's open grants that expire
 					   after since */
 	int64_t		 held_first;	/* the first expiry of those */
-	uint64_t	 pool;		/* target's regular keys available
-					   or reserved, unexpired */
 	uint64_t	 available;	/* its regular available keys of
 					   device and suite */
 	int		 replay;	/* principal holds a live
@@ -328,6 +380,8 @@ struct kps_store_ops {
 		    int64_t);
 	int	(*nonce_add_many)(struct kps_store *, struct kps_nonce *,
 		    size_t);
+	int	(*device_check_many)(struct kps_store *,
+		    struct kps_keycheck *, size_t);
 	int	(*nonce_seen)(struct kps_store *, const char *, const char *,
 		    int64_t);
 	int	(*nonce_prune)(struct kps_store *, int64_t, int, uint64_t *);
@@ -364,7 +418,20 @@ struct kps_store_ops {
 		    size_t);
 	int	(*budget_facts)(struct kps_store *,
 		    const struct kps_budget_ask *, struct kps_budget_facts *);
+	int	(*budget_read)(struct kps_store *,
+		    const struct kps_budget_ask *, struct kps_budget_facts *,
+		    size_t, struct kps_budget_tq *, size_t);
+	int	(*budget_strangers)(struct kps_store *, const char *,
+		    int64_t, uint64_t *, int64_t *);
+	int	(*budget_pool)(struct kps_store *, const char *, int64_t,
+		    uint64_t, uint64_t *);
+	/* an op of several calls made atomic (NULL: an error ends the
+	   whole transaction anyway) */
+	int	(*mark)(struct kps_store *);
+	int	(*unmark)(struct kps_store *, int);
 	int	(*grant_add)(struct kps_store *, const struct kps_grant *);
+	int	(*grant_add_many)(struct kps_store *,
+		    const struct kps_grant *, size_t);
 	int	(*grant_end)(struct kps_store *, const char *,
 		    const uint8_t *, int, int64_t);
 	int	(*grant_prune)(struct kps_store *, int64_t, int, uint64_t *);
@@ -543,6 +610,15 @@ int kps_nonce_prune(struct kps_store *s, int64_t before, int max,
     uint64_t *n) KP_WUR;
 
 /*
+ * kps_device_check_many: whether each of the n devices of v has the key
+ * it names still (a device removed or given another key since its
+ * request was authenticated has not), in one go where the backend can;
+ * each one's answer in v[i].rc.  KP_OK, or the error that stopped them.
+ */
+int kps_device_check_many(struct kps_store *s, struct kps_keycheck *v,
+    size_t n) KP_WUR;
+
+/*
  * kps_nonce_add_many: kps_nonce_add of each of the n nonces of v, in
  * one go where the backend can (one round trip on PostgreSQL), each
  * one's result in v[i].rc.  KP_OK, or the error that stopped them (then
@@ -704,7 +780,8 @@ int kps_count_by_status(struct kps_store *s, const char *user, int64_t now,
 int kps_store_dump(struct kps_store *s,
     int (*row)(void *, const struct kps_row *), void *arg) KP_WUR;
 /* kps_store_load: insert r as it is (its state, reservation, NULLs);
- * KP_EEXIST when it is there already. */
+ * KP_EEXIST when it is there already (a grant or a registration has no
+ * key to tell: the same one twice is two). */
 int kps_store_load(struct kps_store *s, const struct kps_row *r) KP_WUR;
 /* kps_store_census: count what s holds into c. */
 int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;
@@ -719,11 +796,30 @@ int kps_store_census(struct kps_store *s, struct kps_census *c) KP_WUR;
  */
 int kps_budget_lock(struct kps_store *s, const char *const *targets,
     size_t n) KP_WUR;
-/* kps_budget_facts: the facts of a (see kps_budget_facts) into f. */
-int kps_budget_facts(struct kps_store *s, const struct kps_budget_ask *a,
-    struct kps_budget_facts *f) KP_WUR;
-/* kps_grant_add: log the grant g. */
+/*
+ * kps_budget_read: the facts of each of the n asks of a (see
+ * kps_budget_facts) into f[i], and those of each of the m targets of t,
+ * in one go where the backend can (one round trip on PostgreSQL).
+ */
+int kps_budget_read(struct kps_store *s, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f, size_t n, struct kps_budget_tq *t,
+    size_t m) KP_WUR;
+/* kps_budget_limit: how far a pool is counted for a target with
+ * strangers grants to tell whether it admits slack more. */
+uint64_t kps_budget_limit(uint64_t strangers, uint64_t slack, int share);
+/* kps_budget_strangers: *n grants of target's keys (folded) to
+ * strangers after since, the first of them at *first (0: none). */
+int kps_budget_strangers(struct kps_store *s, const char *target,
+    int64_t since, uint64_t *n, int64_t *first) KP_WUR;
+/* kps_budget_pool: *n regular keys of target (folded) available or
+ * reserved, unexpired at now, counted up to limit only. */
+int kps_budget_pool(struct kps_store *s, const char *target, int64_t now,
+    uint64_t limit, uint64_t *n) KP_WUR;
+/* kps_grant_add: log the grant g; kps_grant_add_many the n grants of g,
+ * in one go where the backend can. */
 int kps_grant_add(struct kps_store *s, const struct kps_grant *g) KP_WUR;
+int kps_grant_add_many(struct kps_store *s, const struct kps_grant *g,
+    size_t n) KP_WUR;
 /* kps_grant_end: the open grant of ref to caller (folded user) ended
  * how (KPS_GRANT_SPENT or RELEASED) by now; none is KP_OK too.  A grant
  * whose reservation lapsed before now stays open: it counts against
@@ -747,8 +843,8 @@ int kps_contact_remove(struct kps_store *s, const char *owner,
 int kps_contact_list(struct kps_store *s, const char *owner,
     char (*out)[KP_MAX_USERNAME + 1], size_t max, size_t *n) KP_WUR;
 /* kps_drain_spent: what caller's spend of ref (done) means to the
- * budget: the caller and the key's owner are contacts, its grant is
- * spent. */
+ * budget: the key's owner is the caller's contact (not the other way
+ * round), the caller's grant is spent. */
 int kps_drain_spent(struct kps_store *s, const char *caller,
     const uint8_t ref[KP_REF_LEN], int64_t now) KP_WUR;
 /* kps_drain_released: caller's grant of ref was given back at now. */
@@ -777,12 +873,32 @@ int kps_invite_add(struct kps_store *s, const uint8_t hash[32], int uses,
 int kps_invite_take(struct kps_store *s, const uint8_t hash[32],
     int give_back) KP_WUR;
 
+/*
+ * What a run of reserves learnt of its targets' budgets: valid while
+ * the run's transaction holds the targets' budget locks and nothing
+ * but budgeted reserves and claims runs in it (a reserve moves a key
+ * between available and reserved, both in the pool; a grant counts in
+ * memory as in the table).
+ */
+#define KPS_MEMO_MAX	64
+struct kps_budget_memo {
+	size_t	 n;
+	struct kps_budget_target {
+		char	 target[KP_MAX_USERNAME + 1];	/* folded */
+		uint64_t strangers;	/* grants to strangers in the window */
+		int64_t	 oldest;	/* the first of those, 0: none */
+		uint64_t pool;		/* counted, up to limit */
+		uint64_t limit;
+	} t[KPS_MEMO_MAX];
+};
+
 /* The limits of the drain budget, the server's settings (0: off). */
 struct kps_budget {
 	int	 share;		/* % of a target's pool to strangers */
 	int	 floor;		/* regular keys kept for contacts */
 	int	 cap;		/* a caller's held grants */
 	int64_t	 window;	/* seconds: 3600 */
+	struct kps_budget_memo *memo;	/* a run's, or NULL */
 };
 /* Why kps_reserve_budget() refused: its codes beyond lib's. */
 #define KPS_EBUDGET	(-200)	/* the target's budget is spent */
@@ -802,6 +918,19 @@ struct kps_budget {
 int kps_reserve_budget(struct kps_store *s, const struct kps_reserve *r,
     const struct kps_budget *b, struct kps_reservation *out, int *wait)
     KP_WUR;
+/*
+ * kps_reserve_budget_many: kps_reserve_budget() of each of the n
+ * reserves r[i] into out[i], its result in rcs[i] and wait[i], in order,
+ * in three round trips on PostgreSQL (the callers' facts, the reserves,
+ * the grants) and one look at each target's budget (b->memo).  A
+ * reserve is decided with the facts read before the run and what the
+ * run's earlier reserves were admitted to take.  KP_OK, or the error
+ * that stopped them: then no out holds anything, and reserves may
+ * stand without their grants (undo the transaction).
+ */
+int kps_reserve_budget_many(struct kps_store *s,
+    const struct kps_reserve *const *r, const struct kps_budget *b,
+    struct kps_reservation **out, int *rcs, int *wait, size_t n) KP_WUR;
 /*
  * kps_claim_budget: kps_claim() with each device's reserve made by
  * kps_reserve_budget(): a device refused by the floor is listed as

@@ -96,10 +96,91 @@ tomb_row(void *arg, const PGresult *res)
 	memset(&d->r, 0, sizeof(d->r));
 	d->r.kind = KPS_ROW_TOMBSTONE;
 	d->r.tomb_kind = (int)kps_pg_int(res, 0, 0);
-	kps_pg_bytea(res, 0, 1, d->r.tomb_value, sizeof(d->r.tomb_value),
-	    NULL);
+	kps_pg_bytea(res, 0, 1, d->r.value, sizeof(d->r.value), NULL);
 	kps_pg_text(res, 0, 2, d->r.name, sizeof(d->r.name));
 	d->r.created_at = kps_pg_int(res, 0, 3);
+	return d->row(d->arg, &d->r);
+}
+
+/*
+ * fits: 1 when column i of res fits a field of cap bytes: a text with
+ * its NUL, a bytea (exact) of cap bytes.  A value the server never
+ * writes, which a row could not hold whole, stops the copy instead.
+ */
+static int
+fits(const PGresult *res, int i, size_t cap, int bytea)
+{
+	size_t	n = (size_t)PQgetlength(res, 0, i);
+
+	return bytea ? n == cap : n < cap;
+}
+
+static int
+contact_row(void *arg, const PGresult *res)
+{
+	struct dump	*d = arg;
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.kind = KPS_ROW_CONTACT;
+	if (!fits(res, 0, sizeof(d->r.name), 0) ||
+	    !fits(res, 1, sizeof(d->r.peer), 0))
+		return KP_ETOOBIG;
+	kps_pg_text(res, 0, 0, d->r.name, sizeof(d->r.name));
+	kps_pg_text(res, 0, 1, d->r.peer, sizeof(d->r.peer));
+	d->r.contact_kind = (int)kps_pg_int(res, 0, 2);
+	d->r.created_at = kps_pg_int(res, 0, 3);
+	return d->row(d->arg, &d->r);
+}
+
+static int
+grant_row(void *arg, const PGresult *res)
+{
+	struct dump	*d = arg;
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.kind = KPS_ROW_GRANT;
+	if (!fits(res, 0, sizeof(d->r.name), 0) ||
+	    !fits(res, 1, sizeof(d->r.peer), 0) ||
+	    !fits(res, 2, sizeof(d->r.device), 0) ||
+	    !fits(res, 3, sizeof(d->r.value), 1))
+		return KP_ETOOBIG;
+	kps_pg_text(res, 0, 0, d->r.name, sizeof(d->r.name));
+	kps_pg_text(res, 0, 1, d->r.peer, sizeof(d->r.peer));
+	kps_pg_text(res, 0, 2, d->r.device, sizeof(d->r.device));
+	kps_pg_bytea(res, 0, 3, d->r.value, sizeof(d->r.value), NULL);
+	d->r.stranger = kps_pg_int(res, 0, 4) != 0;
+	d->r.created_at = kps_pg_int(res, 0, 5);
+	d->r.expires_at = kps_pg_int(res, 0, 6);
+	d->r.ended = (int)kps_pg_int(res, 0, 7);
+	return d->row(d->arg, &d->r);
+}
+
+static int
+reg_row(void *arg, const PGresult *res)
+{
+	struct dump	*d = arg;
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.kind = KPS_ROW_REGISTRATION;
+	if (!fits(res, 0, sizeof(d->r.address), 0))
+		return KP_ETOOBIG;
+	kps_pg_text(res, 0, 0, d->r.address, sizeof(d->r.address));
+	d->r.created_at = kps_pg_int(res, 0, 1);
+	return d->row(d->arg, &d->r);
+}
+
+static int
+invite_row(void *arg, const PGresult *res)
+{
+	struct dump	*d = arg;
+
+	memset(&d->r, 0, sizeof(d->r));
+	d->r.kind = KPS_ROW_INVITE;
+	if (!fits(res, 0, sizeof(d->r.value), 1))
+		return KP_ETOOBIG;
+	kps_pg_bytea(res, 0, 0, d->r.value, sizeof(d->r.value), NULL);
+	d->r.uses = (int)kps_pg_int(res, 0, 1);
+	d->r.created_at = kps_pg_int(res, 0, 2);
 	return d->row(d->arg, &d->r);
 }
 
@@ -117,6 +198,10 @@ kps_pg_dump(struct kps_store *b, int (*row)(void *, const struct kps_row *),
 		[KPS_ROW_KEY] = { PG_DUMP_KEYS, key_row },
 		[KPS_ROW_TOMBSTONE] = { PG_DUMP_TOMBS, tomb_row },
 		[KPS_ROW_NONCE] = { PG_DUMP_NONCES, nonce_row },
+		[KPS_ROW_CONTACT] = { PG_DUMP_CONTACTS, contact_row },
+		[KPS_ROW_GRANT] = { PG_DUMP_GRANTS, grant_row },
+		[KPS_ROW_REGISTRATION] = { PG_DUMP_REGS, reg_row },
+		[KPS_ROW_INVITE] = { PG_DUMP_INVITES, invite_row },
 	};
 	struct kps_pg	*s = (struct kps_pg *)b;
 	struct dump	 d;
@@ -216,7 +301,7 @@ kps_pg_load(struct kps_store *b, const struct kps_row *r)
 	case KPS_ROW_TOMBSTONE:
 		st = PG_LOAD_TOMB;
 		kps_pg_arg_i32(&a, r->tomb_kind);
-		kps_pg_arg_bytea(&a, r->tomb_value, 32);
+		kps_pg_arg_bytea(&a, r->value, 32);
 		kps_pg_arg_text(&a, r->name);
 		kps_pg_arg_i64(&a, r->created_at);
 		break;
@@ -224,6 +309,35 @@ kps_pg_load(struct kps_store *b, const struct kps_row *r)
 		st = PG_LOAD_NONCE;
 		kps_pg_arg_i64(&a, r->created_at);
 		kps_pg_arg_i64(&a, r->nonce_id);
+		break;
+	case KPS_ROW_CONTACT:
+		st = PG_LOAD_CONTACT;
+		kps_pg_arg_text(&a, r->name);
+		kps_pg_arg_text(&a, r->peer);
+		kps_pg_arg_i32(&a, r->contact_kind);
+		kps_pg_arg_i64(&a, r->created_at);
+		break;
+	case KPS_ROW_GRANT:
+		st = PG_LOAD_GRANT;
+		kps_pg_arg_text(&a, r->name);
+		kps_pg_arg_text(&a, r->peer);
+		kps_pg_arg_text(&a, r->device);
+		kps_pg_arg_bytea(&a, r->value, 32);
+		kps_pg_arg_bool(&a, r->stranger);
+		kps_pg_arg_i64(&a, r->created_at);
+		kps_pg_arg_i64(&a, r->expires_at);
+		kps_pg_arg_i32(&a, r->ended);
+		break;
+	case KPS_ROW_REGISTRATION:
+		st = PG_DR_REG_ADD;
+		kps_pg_arg_text(&a, r->address);
+		kps_pg_arg_i64(&a, r->created_at);
+		break;
+	case KPS_ROW_INVITE:
+		st = PG_LOAD_INVITE;
+		kps_pg_arg_bytea(&a, r->value, 32);
+		kps_pg_arg_i32(&a, r->uses);
+		kps_pg_arg_i64(&a, r->created_at);
 		break;
 	default:
 		return KP_EINVAL;
@@ -239,6 +353,7 @@ kps_pg_census(struct kps_store *b, struct kps_census *c)
 	struct kps_pg	*s = (struct kps_pg *)b;
 	PGresult	*r;
 	char		 status[16];
+	uint64_t	 v[8];
 	int		 i, own, rc;
 
 	if ((rc = kps_pg_op_begin(s, &own)) != KP_OK)
@@ -263,6 +378,12 @@ kps_pg_census(struct kps_store *b, struct kps_census *c)
 	c->rows[KPS_ROW_NONCE] = (uint64_t)kps_pg_int(r, 0, 4);
 	c->rows[KPS_ROW_DEVICE] = (uint64_t)kps_pg_int(r, 0, 5);
 	PQclear(r);
+	if ((r = kps_pg_run(s, PG_CENSUS_DRAIN, NULL)) == NULL)
+		goto out;
+	for (i = 0; i < 8; i++)
+		v[i] = (uint64_t)kps_pg_int(r, 0, i);
+	PQclear(r);
+	kps_census_drain(c, v);
 	rc = KP_OK;
 out:
 	return kps_pg_op_end(s, own, rc);

@@ -36,11 +36,15 @@ enum kps_pg_stmt {
 	PG_LOAD_NONCE, PG_CENSUS_KEYS, PG_CENSUS_REST,
 	PG_USER_LIST, PG_USER_DEL, PG_USER_DEL_CONTACTS, PG_DEV_RETIRE, PG_DEV_SETKEY, PG_DEV_DEL,
 	/* the drain budget's (store_pg_drain.c) */
-	PG_DR_LOCK, PG_DR_FACTS, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
+	PG_DR_LOCK, PG_DR_FACTS, PG_DR_STRANGERS, PG_DR_POOL, PG_DR_TARGET, PG_DR_GRANT_ADD, PG_DR_GRANT_END,
 	PG_DR_GRANT_PRUNE, PG_DR_CONTACT_ADD, PG_DR_CONTACT_COUNT,
 	PG_DR_CONTACT_DEL, PG_DR_CONTACT_LIST, PG_DR_REG_FACTS,
 	PG_DR_REG_ADD, PG_DR_REG_PRUNE, PG_DR_INVITE_ADD, PG_DR_INVITE_TAKE,
 	PG_DR_INVITE_BACK,
+	/* a copy's of the drain budget's tables (store_pg_copy.c) */
+	PG_DUMP_CONTACTS, PG_DUMP_GRANTS, PG_DUMP_REGS, PG_DUMP_INVITES,
+	PG_LOAD_CONTACT, PG_LOAD_GRANT, PG_LOAD_INVITE,
+	PG_CENSUS_DRAIN,
 	PG_NSTMTS
 };
 
@@ -154,8 +158,18 @@ int kps_pg_rate_prune(struct kps_store *b, int64_t now_ms, int max,
 /* The drain budget (store_pg_drain.c, see store.h). */
 int kps_pg_budget_lock(struct kps_store *b, const char *const *targets,
     size_t n);
+int kps_pg_device_check_many(struct kps_store *b, struct kps_keycheck *v,
+    size_t n);
 int kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
     struct kps_budget_facts *f);
+int kps_pg_budget_read(struct kps_store *b, const struct kps_budget_ask *a,
+    struct kps_budget_facts *f, size_t n, struct kps_budget_tq *t, size_t m);
+int kps_pg_grant_add_many(struct kps_store *b, const struct kps_grant *g,
+    size_t n);
+int kps_pg_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first);
+int kps_pg_budget_pool(struct kps_store *b, const char *target, int64_t now,
+    uint64_t limit, uint64_t *n);
 int kps_pg_grant_add(struct kps_store *b, const struct kps_grant *g);
 int kps_pg_grant_end(struct kps_store *b, const char *caller,
     const uint8_t *ref, int how, int64_t now);

@@ -8,6 +8,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -68,6 +69,41 @@ kps_pg_device_get(struct kps_store *b, const char *user, const char *device,
 		rc = KP_OK;
 	}
 	PQclear(r);
+	return rc;
+}
+
+int
+kps_pg_device_check_many(struct kps_store *b, struct kps_keycheck *v,
+    size_t n)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_call	*c;
+	struct kps_pg_args	*a;
+	size_t			 i;
+	int			 rc = KP_ENOMEM;
+
+	c = calloc(n, sizeof(*c));
+	a = calloc(n, sizeof(*a));
+	if (c == NULL || a == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		kps_pg_args_init(&a[i]);
+		kps_pg_arg_text(&a[i], v[i].user);
+		kps_pg_arg_text(&a[i], v[i].device);
+		c[i] = (struct kps_pg_call){ PG_DEV_GET, &a[i], NULL };
+	}
+	if ((rc = kps_pg_pipeline(s, c, n)) != KP_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		v[i].rc = PQntuples(c[i].res) == 1 &&
+		    PQgetlength(c[i].res, 0, 0) == 32 &&
+		    memcmp(PQgetvalue(c[i].res, 0, 0), v[i].pk, 32) == 0 ?
+		    KP_OK : KP_ENOTFOUND;
+		PQclear(c[i].res);
+	}
+out:
+	free(a);
+	free(c);
 	return rc;
 }
 

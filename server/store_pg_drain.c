@@ -52,6 +52,37 @@ kps_pg_budget_lock(struct kps_store *b, const char *const *targets,
 	return rc;
 }
 
+/* facts_args: the arguments of PG_DR_FACTS for q into a. */
+static void
+facts_args(const struct kps_budget_ask *q, struct kps_pg_args *a)
+{
+	kps_pg_args_init(a);
+	kps_pg_arg_text(a, q->caller);
+	kps_pg_arg_text(a, q->target);
+	kps_pg_arg_text(a, q->device);
+	kps_pg_arg_i32(a, q->suite);
+	kps_pg_arg_i64(a, q->now);
+	kps_pg_arg_i64(a, q->since);
+	kps_pg_arg_text(a, q->principal);
+	kps_pg_arg_text(a, q->request_id);
+	kps_pg_arg_i64(a, q->available_limit > INT64_MAX ? INT64_MAX :
+	    (int64_t)q->available_limit);
+}
+
+/* facts_read: the facts of PG_DR_FACTS's result r into f. */
+static int
+facts_read(struct kps_pg *s, PGresult *r, struct kps_budget_facts *f)
+{
+	if (PQntuples(r) != 1)
+		return kps_pg_err(s, "budget");
+	f->contact = kps_pg_int(r, 0, 0) != 0;
+	f->held = (uint64_t)kps_pg_int(r, 0, 1);
+	f->held_first = kps_pg_int(r, 0, 2);
+	f->available = (uint64_t)kps_pg_int(r, 0, 3);
+	f->replay = kps_pg_int(r, 0, 4) != 0;
+	return KP_OK;
+}
+
 int
 kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *q,
     struct kps_budget_facts *f)
@@ -59,35 +90,125 @@ kps_pg_budget_facts(struct kps_store *b, const struct kps_budget_ask *q,
 	struct kps_pg		*s = (struct kps_pg *)b;
 	struct kps_pg_args	 a;
 	PGresult		*r;
+	int			 rc;
+
+	facts_args(q, &a);
+	if ((r = kps_pg_run(s, PG_DR_FACTS, &a)) == NULL)
+		return KP_EDB;
+	rc = facts_read(s, r, f);
+	PQclear(r);
+	return rc;
+}
+
+int
+kps_pg_budget_read(struct kps_store *b, const struct kps_budget_ask *q,
+    struct kps_budget_facts *f, size_t n, struct kps_budget_tq *t, size_t m)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_call	*c;
+	struct kps_pg_args	*a;
+	size_t			 i;
+	int			 rc = KP_ENOMEM;
+
+	c = calloc(n + m, sizeof(*c));
+	a = calloc(n + m, sizeof(*a));
+	if (c == NULL || a == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		facts_args(&q[i], &a[i]);
+		c[i] = (struct kps_pg_call){ PG_DR_FACTS, &a[i], NULL };
+	}
+	for (i = 0; i < m; i++) {
+		kps_pg_args_init(&a[n + i]);
+		kps_pg_arg_text(&a[n + i], t[i].target);
+		kps_pg_arg_i64(&a[n + i], t[i].since);
+		kps_pg_arg_i64(&a[n + i], t[i].now);
+		kps_pg_arg_i64(&a[n + i], t[i].share);
+		kps_pg_arg_i64(&a[n + i], (int64_t)t[i].slack);
+		c[n + i] = (struct kps_pg_call){ PG_DR_TARGET, &a[n + i],
+		    NULL };
+	}
+	if ((rc = kps_pg_pipeline(s, c, n + m)) != KP_OK)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (rc == KP_OK)
+			rc = facts_read(s, c[i].res, &f[i]);
+	for (i = 0; i < m && rc == KP_OK; i++) {
+		if (PQntuples(c[n + i].res) != 1) {
+			rc = kps_pg_err(s, "budget");
+			break;
+		}
+		t[i].strangers = (uint64_t)kps_pg_int(c[n + i].res, 0, 0);
+		t[i].oldest = kps_pg_int(c[n + i].res, 0, 1);
+		t[i].limit = (uint64_t)kps_pg_int(c[n + i].res, 0, 2);
+		t[i].pool = (uint64_t)kps_pg_int(c[n + i].res, 0, 3);
+	}
+	for (i = 0; i < n + m; i++)
+		PQclear(c[i].res);
+out:
+	free(a);
+	free(c);
+	return rc;
+}
+
+int
+kps_pg_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
 
 	kps_pg_args_init(&a);
-	kps_pg_arg_text(&a, q->caller);
-	kps_pg_arg_text(&a, q->target);
-	kps_pg_arg_text(&a, q->canon);
-	kps_pg_arg_text(&a, q->device);
-	kps_pg_arg_i32(&a, q->suite);
-	kps_pg_arg_i64(&a, q->now);
-	kps_pg_arg_i64(&a, q->since);
-	kps_pg_arg_text(&a, q->principal);
-	kps_pg_arg_text(&a, q->request_id);
-	kps_pg_arg_i32(&a, q->share);
-	kps_pg_arg_i32(&a, q->floor);
-	if ((r = kps_pg_run(s, PG_DR_FACTS, &a)) == NULL)
+	kps_pg_arg_text(&a, target);
+	kps_pg_arg_i64(&a, since);
+	if ((r = kps_pg_run(s, PG_DR_STRANGERS, &a)) == NULL)
 		return KP_EDB;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		return kps_pg_err(s, "budget");
 	}
-	f->contact = kps_pg_int(r, 0, 0) != 0;
-	f->strangers = (uint64_t)kps_pg_int(r, 0, 1);
-	f->oldest = kps_pg_int(r, 0, 2);
-	f->held = (uint64_t)kps_pg_int(r, 0, 3);
-	f->held_first = kps_pg_int(r, 0, 4);
-	f->pool = (uint64_t)kps_pg_int(r, 0, 5);
-	f->available = (uint64_t)kps_pg_int(r, 0, 6);
-	f->replay = kps_pg_int(r, 0, 7) != 0;
+	*n = (uint64_t)kps_pg_int(r, 0, 0);
+	*first = kps_pg_int(r, 0, 1);
 	PQclear(r);
 	return KP_OK;
+}
+
+int
+kps_pg_budget_pool(struct kps_store *b, const char *target, int64_t now,
+    uint64_t limit, uint64_t *n)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_args	 a;
+	PGresult		*r;
+
+	kps_pg_args_init(&a);
+	kps_pg_arg_text(&a, target);
+	kps_pg_arg_i64(&a, now);
+	kps_pg_arg_i64(&a, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	if ((r = kps_pg_run(s, PG_DR_POOL, &a)) == NULL)
+		return KP_EDB;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return kps_pg_err(s, "budget");
+	}
+	*n = (uint64_t)kps_pg_int(r, 0, 0);
+	PQclear(r);
+	return KP_OK;
+}
+
+/* grant_args: the arguments of PG_DR_GRANT_ADD for g into a. */
+static void
+grant_args(const struct kps_grant *g, struct kps_pg_args *a)
+{
+	kps_pg_args_init(a);
+	kps_pg_arg_text(a, g->caller);
+	kps_pg_arg_text(a, g->target);
+	kps_pg_arg_text(a, g->device);
+	kps_pg_arg_bytea(a, g->ref, KP_REF_LEN);
+	kps_pg_arg_bool(a, g->stranger);
+	kps_pg_arg_i64(a, g->granted_at);
+	kps_pg_arg_i64(a, g->expires_at);
 }
 
 int
@@ -95,15 +216,36 @@ kps_pg_grant_add(struct kps_store *b, const struct kps_grant *g)
 {
 	struct kps_pg_args	a;
 
-	kps_pg_args_init(&a);
-	kps_pg_arg_text(&a, g->caller);
-	kps_pg_arg_text(&a, g->target);
-	kps_pg_arg_text(&a, g->device);
-	kps_pg_arg_bytea(&a, g->ref, KP_REF_LEN);
-	kps_pg_arg_bool(&a, g->stranger);
-	kps_pg_arg_i64(&a, g->granted_at);
-	kps_pg_arg_i64(&a, g->expires_at);
+	grant_args(g, &a);
 	return kps_pg_done((struct kps_pg *)b, PG_DR_GRANT_ADD, &a, NULL);
+}
+
+int
+kps_pg_grant_add_many(struct kps_store *b, const struct kps_grant *g,
+    size_t n)
+{
+	struct kps_pg		*s = (struct kps_pg *)b;
+	struct kps_pg_call	*c;
+	struct kps_pg_args	*a;
+	size_t			 i;
+	int			 rc = KP_ENOMEM;
+
+	c = calloc(n, sizeof(*c));
+	a = calloc(n, sizeof(*a));
+	if (c == NULL || a == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		grant_args(&g[i], &a[i]);
+		c[i] = (struct kps_pg_call){ PG_DR_GRANT_ADD, &a[i], NULL };
+	}
+	if ((rc = kps_pg_pipeline(s, c, n)) != KP_OK)
+		goto out;
+	for (i = 0; i < n; i++)
+		PQclear(c[i].res);
+out:
+	free(a);
+	free(c);
+	return rc;
 }
 
 int

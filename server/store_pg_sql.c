@@ -523,36 +523,46 @@ static const struct {
 	 * caller's principal, $9 its request_id or NULL
 	 */
 	[PG_DR_LOCK] = { "SELECT pg_advisory_xact_lock($1)", "i" },
+	/* $1 caller, $2 target (folded users), $3 device, $4 suite, $5
+	 * now, $6 since, $7 principal, $8 request_id, $9 available_limit */
 	[PG_DR_FACTS] = { "SELECT "
 	    "EXISTS (SELECT 1 FROM contacts WHERE owner = $2 AND "
 	    "contact = $1), "
-	    "(SELECT count(*) FROM grants WHERE target = $2 AND stranger "
-	    "AND granted_at > $7), "
-	    "(SELECT min(granted_at) FROM grants WHERE target = $2 AND "
-	    "stranger AND granted_at > $7), "
 	    "(SELECT count(*) FROM grants WHERE caller = $1 AND ended = 0 "
-	    "AND expires_at > $7), "
+	    "AND expires_at > $6), "
 	    "(SELECT min(expires_at) FROM grants WHERE caller = $1 AND "
-	    "ended = 0 AND expires_at > $7), "
+	    "ended = 0 AND expires_at > $6), "
 	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
-	    "username = $3 AND status IN ('available', 'reserved') AND "
-	    "NOT last_resort AND not_after > $6 LIMIT CASE WHEN $10 = 0 OR "
-	    "EXISTS (SELECT 1 FROM contacts WHERE owner = $2 AND "
-	    "contact = $1) THEN 0 ELSE ((SELECT count(*) FROM grants WHERE "
-	    "target = $2 AND stranger AND granted_at > $7) + 1) * 100 / "
-	    "$10 + 1 END) p), "
-	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
-	    "username = $3 AND status = 'available' AND NOT last_resort AND "
-	    "not_after > $6 AND ($4::text IS NULL OR device = $4) AND "
-	    "($5 = 0 OR ciphersuite = $5) LIMIT CASE WHEN $11 = 0 OR "
-	    "EXISTS (SELECT 1 FROM contacts WHERE owner = $2 AND "
-	    "contact = $1) THEN 0 ELSE $11 + 1 END) v), "
-	    "EXISTS (SELECT 1 FROM keypackages WHERE $9::text IS NOT NULL "
-	    "AND reserved_by = $8 AND request_id = $9 AND username = $3 AND "
-	    "status = 'reserved' AND reservation_expires_at > $6 AND "
-	    "($4::text IS NULL OR device = $4) AND "
-	    "($5 = 0 OR ciphersuite = $5))",
-	    "tttt" "nii" "tt" "nn" },
+	    "username = (SELECT name FROM users WHERE folded = $2) AND "
+	    "status = 'available' AND NOT last_resort AND "
+	    "not_after > $5 AND ($3::text IS NULL OR device = $3) AND "
+	    "($4 = 0 OR ciphersuite = $4) LIMIT CASE WHEN EXISTS (SELECT 1 "
+	    "FROM contacts WHERE owner = $2 AND contact = $1) THEN 0 "
+	    "ELSE $9 END) v), "
+	    "EXISTS (SELECT 1 FROM keypackages WHERE $8::text IS NOT NULL "
+	    "AND reserved_by = $7 AND request_id = $8 AND "
+	    "username = (SELECT name FROM users WHERE folded = $2) AND "
+	    "status = 'reserved' AND reservation_expires_at > $5 AND "
+	    "($3::text IS NULL OR device = $3) AND "
+	    "($4 = 0 OR ciphersuite = $4))",
+	    "ttt" "nii" "tt" "i" },
+	[PG_DR_STRANGERS] = { "SELECT count(*), min(granted_at) FROM grants "
+	    "WHERE target = $1 AND stranger AND granted_at > $2", "ti" },
+	[PG_DR_POOL] = { "SELECT count(*) FROM (SELECT 1 FROM keypackages "
+	    "WHERE username = (SELECT name FROM users WHERE folded = $1) AND "
+	    "status IN ('available', 'reserved') AND NOT last_resort AND "
+	    "not_after > $2 LIMIT $3) p", "tii" },
+	/* a target's budget: kps_budget_tq, the limit as
+	 * kps_budget_limit() makes it */
+	[PG_DR_TARGET] = { "WITH g AS (SELECT count(*) AS n, "
+	    "min(granted_at) AS f FROM grants WHERE target = $1 AND "
+	    "stranger AND granted_at > $2), l AS (SELECT n, f, "
+	    "(n + $5 + 1) * 100 / $4 + 1 AS lim FROM g) "
+	    "SELECT n, f, lim, (SELECT count(*) FROM (SELECT 1 FROM "
+	    "keypackages WHERE username = (SELECT name FROM users WHERE "
+	    "folded = $1) AND status IN ('available', 'reserved') AND "
+	    "NOT last_resort AND not_after > $3 LIMIT (SELECT lim FROM l)) "
+	    "p) FROM l", "tiiii" },
 	[PG_DR_GRANT_ADD] = { "INSERT INTO grants (caller, target, device, "
 	    "ref, stranger, granted_at, expires_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7)", "tttblii" },
@@ -588,6 +598,43 @@ static const struct {
 	    "WHERE hash = $1 AND uses > 0", "b" },
 	[PG_DR_INVITE_BACK] = { "UPDATE invites SET uses = uses + 1 "
 	    "WHERE hash = $1", "b" },
+	/*
+	 * A copy of the drain budget's tables (store_pg_copy.c), as the
+	 * SQLite backend's: every row as stored, in the order a load
+	 * keeps, but contacts that name no user (LIVE; the names folded,
+	 * compared as users.folded is, byte by byte); a registration is
+	 * loaded by PG_DR_REG_ADD.
+	 */
+#define LIVE	"owner COLLATE \"C\" IN (SELECT folded FROM users) AND " \
+		"contact COLLATE \"C\" IN (SELECT folded FROM users)"
+	[PG_DUMP_CONTACTS] = { "SELECT owner, contact, kind, created_at "
+	    "FROM contacts WHERE " LIVE " ORDER BY owner COLLATE \"C\", "
+	    "contact COLLATE \"C\", kind", "" },
+	[PG_DUMP_GRANTS] = { "SELECT caller, target, device, ref, stranger, "
+	    "granted_at, expires_at, ended FROM grants "
+	    "ORDER BY granted_at, id", "" },
+	[PG_DUMP_REGS] = { "SELECT address, at FROM registrations "
+	    "ORDER BY at, id", "" },
+	[PG_DUMP_INVITES] = { "SELECT hash, uses, created_at FROM invites "
+	    "ORDER BY created_at, hash", "" },
+	[PG_LOAD_CONTACT] = { "INSERT INTO contacts (owner, contact, kind, "
+	    "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+	    "ttni" },
+	[PG_LOAD_GRANT] = { "INSERT INTO grants (caller, target, device, "
+	    "ref, stranger, granted_at, expires_at, ended) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", "tttbliin" },
+	[PG_LOAD_INVITE] = { "INSERT INTO invites (hash, uses, created_at) "
+	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", "bni" },
+	[PG_CENSUS_DRAIN] = { "SELECT "
+	    "(SELECT count(*) FROM contacts WHERE " LIVE "), "
+	    "(SELECT count(*) FROM contacts WHERE NOT (" LIVE ")), "
+	    "(SELECT count(*) FROM grants), "
+	    "(SELECT count(*) FROM grants WHERE ended = 0), "
+	    "(SELECT count(*) FROM grants WHERE stranger), "
+	    "(SELECT count(*) FROM registrations), "
+	    "(SELECT count(*) FROM invites), "
+	    "(SELECT coalesce(sum(uses), 0) FROM invites)", "" },
+#undef LIVE
 };
 
 const char *

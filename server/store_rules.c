@@ -218,6 +218,19 @@ kps_census_add(struct kps_census *c, const char *status, int last_resort,
 	c->reservations += reservations;
 }
 
+void
+kps_census_drain(struct kps_census *c, const uint64_t v[8])
+{
+	c->rows[KPS_ROW_CONTACT] = v[0];
+	c->contacts_left = v[1];
+	c->rows[KPS_ROW_GRANT] = v[2];
+	c->grants_open = v[3];
+	c->grants_strangers = v[4];
+	c->rows[KPS_ROW_REGISTRATION] = v[5];
+	c->rows[KPS_ROW_INVITE] = v[6];
+	c->invite_uses = v[7];
+}
+
 /*
  * Unique and unguessable, and in order, so that its index grows at its
  * right edge instead of touching a random page per reservation.

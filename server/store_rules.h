@@ -114,6 +114,13 @@ void	kps_device_counts_add(struct kps_device *d, size_t nd,
  * reservations of them with a reservation id, to c. */
 void	kps_census_add(struct kps_census *c, const char *status,
 	    int last_resort, uint64_t n, uint64_t reservations);
+/*
+ * kps_census_drain: the drain budget's counts into c, from v in the
+ * order of each backend's census statement: contacts (copied, left
+ * behind), grants (all, open, to strangers), registrations,
+ * invitations, their uses left.
+ */
+void	kps_census_drain(struct kps_census *c, const uint64_t v[8]);
 
 /*
  * kps_reservation_id: a new reservation id: 48 bits of milliseconds

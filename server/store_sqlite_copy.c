@@ -86,9 +86,80 @@ read_tomb(sqlite3_stmt *st, struct kps_row *r)
 	memset(r, 0, sizeof(*r));
 	r->kind = KPS_ROW_TOMBSTONE;
 	r->tomb_kind = sqlite3_column_int(st, 0);
-	kps_sq_blob(st, 1, r->tomb_value, sizeof(r->tomb_value), NULL);
+	kps_sq_blob(st, 1, r->value, sizeof(r->value), NULL);
 	kps_sq_text(st, 2, r->name, sizeof(r->name));
 	r->created_at = sqlite3_column_int64(st, 3);
+	return KP_OK;
+}
+
+/*
+ * fits: 1 when column i of st fits a field of cap bytes: a text with
+ * its NUL, a blob (exact) of cap bytes.  A value the server never
+ * writes, which a row could not hold whole, stops the copy instead.
+ */
+static int
+fits(sqlite3_stmt *st, int i, size_t cap)
+{
+	size_t	n = (size_t)sqlite3_column_bytes(st, i);
+
+	return sqlite3_column_type(st, i) == SQLITE_BLOB ? n == cap : n < cap;
+}
+
+static int
+read_contact(sqlite3_stmt *st, struct kps_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_CONTACT;
+	if (!fits(st, 0, sizeof(r->name)) || !fits(st, 1, sizeof(r->peer)))
+		return KP_ETOOBIG;
+	kps_sq_text(st, 0, r->name, sizeof(r->name));
+	kps_sq_text(st, 1, r->peer, sizeof(r->peer));
+	r->contact_kind = sqlite3_column_int(st, 2);
+	r->created_at = sqlite3_column_int64(st, 3);
+	return KP_OK;
+}
+
+static int
+read_grant(sqlite3_stmt *st, struct kps_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_GRANT;
+	if (!fits(st, 0, sizeof(r->name)) || !fits(st, 1, sizeof(r->peer)) ||
+	    !fits(st, 2, sizeof(r->device)) || !fits(st, 3, sizeof(r->value)))
+		return KP_ETOOBIG;
+	kps_sq_text(st, 0, r->name, sizeof(r->name));
+	kps_sq_text(st, 1, r->peer, sizeof(r->peer));
+	kps_sq_text(st, 2, r->device, sizeof(r->device));
+	kps_sq_blob(st, 3, r->value, sizeof(r->value), NULL);
+	r->stranger = sqlite3_column_int(st, 4) != 0;
+	r->created_at = sqlite3_column_int64(st, 5);
+	r->expires_at = sqlite3_column_int64(st, 6);
+	r->ended = sqlite3_column_int(st, 7);
+	return KP_OK;
+}
+
+static int
+read_reg(sqlite3_stmt *st, struct kps_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_REGISTRATION;
+	if (!fits(st, 0, sizeof(r->address)))
+		return KP_ETOOBIG;
+	kps_sq_text(st, 0, r->address, sizeof(r->address));
+	r->created_at = sqlite3_column_int64(st, 1);
+	return KP_OK;
+}
+
+static int
+read_invite(sqlite3_stmt *st, struct kps_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = KPS_ROW_INVITE;
+	if (!fits(st, 0, sizeof(r->value)))
+		return KP_ETOOBIG;
+	kps_sq_blob(st, 0, r->value, sizeof(r->value), NULL);
+	r->uses = sqlite3_column_int(st, 1);
+	r->created_at = sqlite3_column_int64(st, 2);
 	return KP_OK;
 }
 
@@ -103,6 +174,10 @@ kps_sq_dump(struct kps_store *b, int (*row)(void *, const struct kps_row *),
 		[KPS_ROW_KEY] = SQ_DUMP_KEYS,
 		[KPS_ROW_TOMBSTONE] = SQ_DUMP_TOMBS,
 		[KPS_ROW_NONCE] = SQ_DUMP_NONCES,
+		[KPS_ROW_CONTACT] = SQ_DR_DUMP_CONTACTS,
+		[KPS_ROW_GRANT] = SQ_DR_DUMP_GRANTS,
+		[KPS_ROW_REGISTRATION] = SQ_DR_DUMP_REGS,
+		[KPS_ROW_INVITE] = SQ_DR_DUMP_INVITES,
 	};
 	static int		(*const read[KPS_NROWKINDS])(sqlite3_stmt *,
 				    struct kps_row *) = {
@@ -112,6 +187,10 @@ kps_sq_dump(struct kps_store *b, int (*row)(void *, const struct kps_row *),
 		[KPS_ROW_KEY] = kps_sq_row,
 		[KPS_ROW_TOMBSTONE] = read_tomb,
 		[KPS_ROW_NONCE] = read_nonce,
+		[KPS_ROW_CONTACT] = read_contact,
+		[KPS_ROW_GRANT] = read_grant,
+		[KPS_ROW_REGISTRATION] = read_reg,
+		[KPS_ROW_INVITE] = read_invite,
 	};
 	struct kps_sq		*s = (struct kps_sq *)b;
 	struct kps_row		 r;
@@ -223,7 +302,7 @@ kps_sq_load(struct kps_store *b, const struct kps_row *r)
 		if ((st = kps_sq_stmt(s, SQ_LOAD_TOMB)) == NULL)
 			return KP_EDB;
 		sqlite3_bind_int(st, 1, r->tomb_kind);
-		sqlite3_bind_blob(st, 2, r->tomb_value, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, r->value, 32, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, r->created_at);
 		break;
@@ -233,12 +312,67 @@ kps_sq_load(struct kps_store *b, const struct kps_row *r)
 		sqlite3_bind_int64(st, 1, r->created_at);
 		sqlite3_bind_int64(st, 2, r->nonce_id);
 		break;
+	case KPS_ROW_CONTACT:
+		if ((st = kps_sq_stmt(s, SQ_DR_LOAD_CONTACT)) == NULL)
+			return KP_EDB;
+		sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->peer, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, r->contact_kind);
+		sqlite3_bind_int64(st, 4, r->created_at);
+		break;
+	case KPS_ROW_GRANT:
+		if ((st = kps_sq_stmt(s, SQ_DR_LOAD_GRANT)) == NULL)
+			return KP_EDB;
+		sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->peer, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->device, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, r->value, 32, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, r->stranger != 0);
+		sqlite3_bind_int64(st, 6, r->created_at);
+		sqlite3_bind_int64(st, 7, r->expires_at);
+		sqlite3_bind_int(st, 8, r->ended);
+		break;
+	case KPS_ROW_REGISTRATION:
+		if ((st = kps_sq_stmt(s, SQ_DR_REG_ADD)) == NULL)
+			return KP_EDB;
+		sqlite3_bind_text(st, 1, r->address, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, r->created_at);
+		break;
+	case KPS_ROW_INVITE:
+		if ((st = kps_sq_stmt(s, SQ_DR_LOAD_INVITE)) == NULL)
+			return KP_EDB;
+		sqlite3_bind_blob(st, 1, r->value, 32, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, r->uses);
+		sqlite3_bind_int64(st, 3, r->created_at);
+		break;
 	default:
 		return KP_EINVAL;
 	}
 	if ((rc = kps_sq_done(s, st, "load")) != KP_OK)
 		return rc;
 	return sqlite3_changes(s->db) == 0 ? KP_EEXIST : KP_OK;
+}
+
+/* census_drain: the drain budget's part of c. */
+static int
+census_drain(struct kps_sq *s, struct kps_census *c)
+{
+	sqlite3_stmt	*st;
+	uint64_t	 v[8];
+	int		 i, rc = KP_OK;
+
+	if ((st = kps_sq_stmt(s, SQ_DR_CENSUS)) == NULL)
+		return KP_EDB;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rc = kps_sq_err(s, "census");
+	else
+		for (i = 0; i < 8; i++)
+			v[i] = (uint64_t)sqlite3_column_int64(st, i);
+	sqlite3_reset(st);
+	if (rc != KP_OK)
+		return rc;
+	kps_census_drain(c, v);
+	return KP_OK;
 }
 
 int
@@ -280,6 +414,8 @@ kps_sq_census(struct kps_store *b, struct kps_census *c)
 	} else
 		rc = kps_sq_err(s, "census");
 	sqlite3_reset(st);
+	if (rc == KP_OK)
+		rc = census_drain(s, c);
 out:
 	return kps_sq_op_end1(s, own, rc);
 }

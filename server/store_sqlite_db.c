@@ -744,7 +744,8 @@ kps_sq_open(const char *path, const struct kps_store_conf *conf,
 	}
 	sqlite3_busy_timeout(s->db, 10000);
 	if ((rc = exec(s, "PRAGMA journal_mode = WAL")) != KP_OK ||
-	    (rc = exec(s, "PRAGMA synchronous = NORMAL")) != KP_OK)
+	    (rc = exec(s, "PRAGMA synchronous = NORMAL")) != KP_OK ||
+	    (rc = exec(s, "PRAGMA temp_store = MEMORY")) != KP_OK)
 		goto out;
 	if (s->conf.manual_checkpoint &&
 	    (rc = exec(s, "PRAGMA wal_autocheckpoint = 0")) != KP_OK)

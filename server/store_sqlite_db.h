@@ -43,11 +43,16 @@ enum kps_sq_stmt {
 	SQ_RELEASE_SP, SQ_ROLLBACK_SP,
 	SQ_USER_LIST, SQ_USER_DEL, SQ_USER_DEL_CONTACTS, SQ_DEV_SETKEY,
 	/* the drain budget's, store_sqlite_drain.c */
-	SQ_DRAIN_FIRST, SQ_DR_FACTS = SQ_DRAIN_FIRST, SQ_DR_GRANT_ADD,
+	SQ_DRAIN_FIRST, SQ_DR_FACTS = SQ_DRAIN_FIRST, SQ_DR_STRANGERS,
+	SQ_DR_POOL, SQ_DR_GRANT_ADD,
 	SQ_DR_GRANT_END, SQ_DR_GRANT_PRUNE, SQ_DR_CONTACT_ADD,
 	SQ_DR_CONTACT_COUNT, SQ_DR_CONTACT_DEL, SQ_DR_CONTACT_LIST,
 	SQ_DR_REG_FACTS, SQ_DR_REG_ADD, SQ_DR_REG_PRUNE, SQ_DR_INVITE_ADD,
 	SQ_DR_INVITE_TAKE, SQ_DR_INVITE_BACK,
+	/* a copy's (store_sqlite_copy.c), in kps_row_kind's order */
+	SQ_DR_DUMP_CONTACTS, SQ_DR_DUMP_GRANTS, SQ_DR_DUMP_REGS,
+	SQ_DR_DUMP_INVITES, SQ_DR_LOAD_CONTACT, SQ_DR_LOAD_GRANT,
+	SQ_DR_LOAD_INVITE, SQ_DR_CENSUS,
 	SQ_NSTMTS
 };
 
@@ -58,6 +63,9 @@ struct kps_sq {
 	struct kps_store_conf	 conf;
 	sqlite3_stmt		*st[SQ_NSTMTS];
 	int			 batch;	/* in the writer's transaction */
+	unsigned		 marks;	/* open marks, a bit each: 1 when
+					   it began the transaction */
+	int			 nmarks;
 	char			 err[256];
 };
 
@@ -121,6 +129,12 @@ int kps_sq_rate_prune(struct kps_store *b, int64_t now_ms, int max,
 /* The drain budget (store_sqlite_drain.c, see store.h). */
 int kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
     struct kps_budget_facts *f);
+int kps_sq_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first);
+int kps_sq_budget_pool(struct kps_store *b, const char *target, int64_t now,
+    uint64_t limit, uint64_t *n);
+int kps_sq_mark(struct kps_store *b);
+int kps_sq_unmark(struct kps_store *b, int rc);
 int kps_sq_grant_add(struct kps_store *b, const struct kps_grant *g);
 int kps_sq_grant_end(struct kps_store *b, const char *caller,
     const uint8_t *ref, int how, int64_t now);

@@ -19,34 +19,34 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	 * ?8 the caller's principal, ?9 its request_id or NULL,
 	 * ?10 the strangers' share, ?11 the contacts' floor
 	 */
+	/* ?1 caller, ?2 target (folded users), ?3 device, ?4 suite, ?5
+	 * now, ?6 since, ?7 principal, ?8 request_id, ?9 available_limit */
 	[SQ_DR_FACTS - SQ_DRAIN_FIRST] = "SELECT "
 	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
 	    "contact = ?1), "
-	    "(SELECT count(*) FROM grants WHERE target = ?2 AND "
-	    "stranger = 1 AND granted_at > ?7), "
-	    "(SELECT min(granted_at) FROM grants WHERE target = ?2 AND "
-	    "stranger = 1 AND granted_at > ?7), "
 	    "(SELECT count(*) FROM grants WHERE caller = ?1 AND ended = 0 "
-	    "AND expires_at > ?7), "
+	    "AND expires_at > ?6), "
 	    "(SELECT min(expires_at) FROM grants WHERE caller = ?1 AND "
-	    "ended = 0 AND expires_at > ?7), "
+	    "ended = 0 AND expires_at > ?6), "
 	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
-	    "username = ?3 AND status IN ('available', 'reserved') AND "
-	    "last_resort = 0 AND not_after > ?6 LIMIT CASE WHEN ?10 = 0 OR "
-	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
-	    "contact = ?1) THEN 0 ELSE ((SELECT count(*) FROM grants WHERE "
-	    "target = ?2 AND stranger = 1 AND granted_at > ?7) + 1) * 100 / "
-	    "?10 + 1 END)), "
-	    "(SELECT count(*) FROM (SELECT 1 FROM keypackages WHERE "
-	    "username = ?3 AND status = 'available' AND last_resort = 0 AND "
-	    "not_after > ?6 AND (?4 IS NULL OR device = ?4) AND "
-	    "(?5 = 0 OR ciphersuite = ?5) LIMIT CASE WHEN ?11 = 0 OR "
-	    "EXISTS (SELECT 1 FROM contacts WHERE owner = ?2 AND "
-	    "contact = ?1) THEN 0 ELSE ?11 + 1 END)), "
-	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?8 AND "
-	    "request_id = ?9 AND username = ?3 AND status = 'reserved' AND "
-	    "reservation_expires_at > ?6 AND (?4 IS NULL OR device = ?4) "
-	    "AND (?5 = 0 OR ciphersuite = ?5))",
+	    "username = (SELECT name FROM users WHERE folded = ?2) AND "
+	    "status = 'available' AND last_resort = 0 AND "
+	    "+not_after > ?5 AND (?3 IS NULL OR device = ?3) AND "
+	    "(?4 = 0 OR ciphersuite = ?4) LIMIT CASE WHEN EXISTS (SELECT 1 "
+	    "FROM contacts WHERE owner = ?2 AND contact = ?1) THEN 0 "
+	    "ELSE ?9 END)), "
+	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?7 AND "
+	    "request_id = ?8 AND username = (SELECT name FROM users WHERE "
+	    "folded = ?2) AND status = 'reserved' AND "
+	    "reservation_expires_at > ?5 AND (?3 IS NULL OR device = ?3) "
+	    "AND (?4 = 0 OR ciphersuite = ?4))",
+	[SQ_DR_STRANGERS - SQ_DRAIN_FIRST] = "SELECT count(*), "
+	    "min(granted_at) FROM grants WHERE target = ?1 AND "
+	    "stranger = 1 AND granted_at > ?2",
+	[SQ_DR_POOL - SQ_DRAIN_FIRST] = "SELECT count(*) FROM (SELECT 1 "
+	    "FROM keypackages WHERE username = (SELECT name FROM users "
+	    "WHERE folded = ?1) AND status IN ('available', 'reserved') AND "
+	    "last_resort = 0 AND +not_after > ?2 LIMIT ?3)",
 	[SQ_DR_GRANT_ADD - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
 	    "target, device, ref, stranger, granted_at, expires_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -79,6 +79,43 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	    "uses = uses - 1 WHERE hash = ?1 AND uses > 0",
 	[SQ_DR_INVITE_BACK - SQ_DRAIN_FIRST] = "UPDATE invites SET "
 	    "uses = uses + 1 WHERE hash = ?1",
+	/*
+	 * A copy (store_sqlite_copy.c): every row as stored, in the order
+	 * a load keeps, but contacts that name no user (LIVE): they would
+	 * pass to the next user of the name (store.h).  Grants and
+	 * registrations have no key: the same row twice is loaded twice
+	 * (a registration's is SQ_DR_REG_ADD).
+	 */
+#define LIVE	"owner IN (SELECT folded FROM users) AND "		\
+		"contact IN (SELECT folded FROM users)"
+	[SQ_DR_DUMP_CONTACTS - SQ_DRAIN_FIRST] = "SELECT owner, contact, "
+	    "kind, created_at FROM contacts WHERE " LIVE " "
+	    "ORDER BY owner, contact, kind",
+	[SQ_DR_DUMP_GRANTS - SQ_DRAIN_FIRST] = "SELECT caller, target, "
+	    "device, ref, stranger, granted_at, expires_at, ended "
+	    "FROM grants ORDER BY granted_at, rowid",
+	[SQ_DR_DUMP_REGS - SQ_DRAIN_FIRST] = "SELECT address, at "
+	    "FROM registrations ORDER BY at, rowid",
+	[SQ_DR_DUMP_INVITES - SQ_DRAIN_FIRST] = "SELECT hash, uses, "
+	    "created_at FROM invites ORDER BY created_at, hash",
+	[SQ_DR_LOAD_CONTACT - SQ_DRAIN_FIRST] = "INSERT OR IGNORE INTO "
+	    "contacts(owner, contact, kind, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQ_DR_LOAD_GRANT - SQ_DRAIN_FIRST] = "INSERT INTO grants(caller, "
+	    "target, device, ref, stranger, granted_at, expires_at, ended) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SQ_DR_LOAD_INVITE - SQ_DRAIN_FIRST] = "INSERT OR IGNORE INTO "
+	    "invites(hash, uses, created_at) VALUES (?1, ?2, ?3)",
+	[SQ_DR_CENSUS - SQ_DRAIN_FIRST] = "SELECT "
+	    "(SELECT count(*) FROM contacts WHERE " LIVE "), "
+	    "(SELECT count(*) FROM contacts WHERE NOT (" LIVE ")), "
+	    "(SELECT count(*) FROM grants), "
+	    "(SELECT count(*) FROM grants WHERE ended = 0), "
+	    "(SELECT count(*) FROM grants WHERE stranger <> 0), "
+	    "(SELECT count(*) FROM registrations), "
+	    "(SELECT count(*) FROM invites), "
+	    "(SELECT coalesce(sum(uses), 0) FROM invites)",
+#undef LIVE
 };
 _Static_assert(KPS_CONTACT_VOUCH == 1, "the statements say kind = 1");
 
@@ -100,31 +137,97 @@ kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
 		return KP_EDB;
 	sqlite3_bind_text(st, 1, a->caller, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, a->target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, a->canon, -1, SQLITE_STATIC);
 	if (a->device != NULL)
-		sqlite3_bind_text(st, 4, a->device, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, a->suite);
-	sqlite3_bind_int64(st, 6, a->now);
-	sqlite3_bind_int64(st, 7, a->since);
-	sqlite3_bind_text(st, 8, a->principal, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, a->device, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, a->suite);
+	sqlite3_bind_int64(st, 5, a->now);
+	sqlite3_bind_int64(st, 6, a->since);
+	sqlite3_bind_text(st, 7, a->principal, -1, SQLITE_STATIC);
 	if (a->request_id != NULL)
-		sqlite3_bind_text(st, 9, a->request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 10, a->share);
-	sqlite3_bind_int(st, 11, a->floor);
+		sqlite3_bind_text(st, 8, a->request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, a->available_limit > INT64_MAX ?
+	    INT64_MAX : (int64_t)a->available_limit);
 	if ((x = sqlite3_step(st)) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return kps_sq_err(s, "budget");
 	}
 	f->contact = sqlite3_column_int(st, 0);
-	f->strangers = (uint64_t)sqlite3_column_int64(st, 1);
-	f->oldest = sqlite3_column_int64(st, 2);
-	f->held = (uint64_t)sqlite3_column_int64(st, 3);
-	f->held_first = sqlite3_column_int64(st, 4);
-	f->pool = (uint64_t)sqlite3_column_int64(st, 5);
-	f->available = (uint64_t)sqlite3_column_int64(st, 6);
-	f->replay = sqlite3_column_int(st, 7);
+	f->held = (uint64_t)sqlite3_column_int64(st, 1);
+	f->held_first = sqlite3_column_int64(st, 2);
+	f->available = (uint64_t)sqlite3_column_int64(st, 3);
+	f->replay = sqlite3_column_int(st, 4);
 	sqlite3_reset(st);
 	return KP_OK;
+}
+
+int
+kps_sq_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+
+	if ((st = kps_sq_stmt(s, SQ_DR_STRANGERS)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return kps_sq_err(s, "budget");
+	}
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	*first = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return KP_OK;
+}
+
+int
+kps_sq_budget_pool(struct kps_store *b, const char *target, int64_t now,
+    uint64_t limit, uint64_t *n)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	sqlite3_stmt	*st;
+
+	if ((st = kps_sq_stmt(s, SQ_DR_POOL)) == NULL)
+		return KP_EDB;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX :
+	    (int64_t)limit);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return kps_sq_err(s, "budget");
+	}
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return KP_OK;
+}
+
+int
+kps_sq_mark(struct kps_store *b)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+	int		 own, rc;
+
+	if (s->nmarks >= (int)(8 * sizeof(s->marks)))
+		return KP_EDB;
+	if ((rc = kps_sq_op_begin(s, &own)) != KP_OK)
+		return rc;
+	s->marks = (s->marks & ~(1u << s->nmarks)) |
+	    (unsigned)(own != 0) << s->nmarks;
+	s->nmarks++;
+	return KP_OK;
+}
+
+int
+kps_sq_unmark(struct kps_store *b, int rc)
+{
+	struct kps_sq	*s = (struct kps_sq *)b;
+
+	if (s->nmarks == 0)
+		return KP_EDB;
+	s->nmarks--;
+	return kps_sq_op_end(s, (s->marks >> s->nmarks) & 1, rc);
 }
 
 int

@@ -58,6 +58,48 @@ limited(const struct kps_job *j)
 static int	lock_budgets(struct kps_job *);
 
 /*
+ * recheck: the signed jobs from first on (n jobs in all) whose device
+ * was removed or given another key since their request was
+ * authenticated (that read the key outside the writer's transaction)
+ * fail with KPS_EKEYGONE, and do nothing.
+ */
+static int
+recheck(struct kps_job *first, size_t n)
+{
+	struct kps_keycheck	*v;
+	struct kps_job		*j, **jobs;
+	char			(*who)[2][KP_MAX_PRINCIPAL + 1];
+	size_t			 i, k = 0;
+	int			 rc = KP_ENOMEM;
+
+	v = calloc(n, sizeof(*v));
+	jobs = calloc(n, sizeof(*jobs));
+	who = calloc(n, sizeof(*who));
+	if (v == NULL || jobs == NULL || who == NULL)
+		goto out;
+	for (j = first; j != NULL; j = j->next)
+		if (j->sig != NULL && j->sig->keyed && j->sig_rc == KP_OK &&
+		    kp_principal_parse(j->sig->keyid, who[k][0],
+		    who[k][1]) == KP_OK) {
+			v[k].user = who[k][0];
+			v[k].device = who[k][1];
+			v[k].pk = j->sig->pk;
+			jobs[k++] = j;
+		}
+	if ((rc = kps_device_check_many(wdb, v, k)) != KP_OK)
+		goto out;
+	for (i = 0; i < k; i++)
+		if (v[i].rc != KP_OK) {
+			jobs[i]->sig_rc = KPS_EKEYGONE;
+		}
+out:
+	free(who);
+	free(jobs);
+	free(v);
+	return rc;
+}
+
+/*
  * admit: what a batch asks first of its jobs from first on, at once
  * (one round trip each on PostgreSQL): the nonces of their signatures,
  * then a token of the rate limit for each reserve whose nonce was new,
@@ -94,9 +136,12 @@ admit(struct kps_job *first)
 		}
 	if ((rc = kps_nonce_add_many(wdb, v, i)) != KP_OK)
 		goto out;
-	for (j = first, i = 0, k = 0; j != NULL; j = j->next) {
+	for (j = first, i = 0; j != NULL; j = j->next)
 		if (j->sig != NULL)
 			j->sig_rc = v[i++].rc;
+	if ((rc = recheck(first, n)) != KP_OK)
+		goto out;
+	for (j = first, k = 0; j != NULL; j = j->next) {
 		if (!limited(j) || j->sig_rc != KP_OK)
 			continue;
 		/* the caller's user: its devices share one bucket */
@@ -183,6 +228,7 @@ kps_budget_conf(struct kps_budget *b)
 	b->floor = kps_conf.contact_floor;
 	b->cap = kps_conf.caller_cap;
 	b->window = KPS_BUDGET_WINDOW;
+	b->memo = NULL;
 }
 
 /*
@@ -281,6 +327,7 @@ run_one(struct kps_job *j, int64_t now)
 	case KPS_JOB_CLAIM:
 		j->reserve.now = now;
 		kps_budget_conf(&b);
+		b.memo = NULL;
 		j->rc = kps_claim_budget(wdb, &j->reserve, &b, j->claim,
 		    &j->wait);
 		break;
@@ -309,8 +356,10 @@ run_one(struct kps_job *j, int64_t now)
 #define RUN_MAX	64
 
 /*
- * run: do job j, or j and the reserves that follow it, at once (one
- * round trip on PostgreSQL); the last job done.
+ * run: do job j, or j and the reserves (and, under the drain budget,
+ * claims) that follow it: at once (one round trip on PostgreSQL), or
+ * under the budget one after the other with one look at each target's
+ * budget; the last job done.
  */
 static struct kps_job *
 run(struct kps_job *j, int64_t now)
@@ -318,25 +367,56 @@ run(struct kps_job *j, int64_t now)
 	const struct kps_reserve	*r[RUN_MAX];
 	struct kps_reservation		*out[RUN_MAX];
 	struct kps_job			*who[RUN_MAX], *last = j;
-	int				 rc[RUN_MAX];
+	int				 rc[RUN_MAX], wait[RUN_MAX];
 	size_t				 n = 0, i;
-
 	struct kps_budget		 b;
+	struct kps_budget_memo		 memo;
+	int				 budget;
 
-	if (j->kind != KPS_JOB_RESERVE) {
+	kps_budget_conf(&b);
+	budget = b.share > 0 || b.floor > 0 || b.cap > 0;
+	if (j->kind != KPS_JOB_RESERVE &&
+	    !(budget && j->kind == KPS_JOB_CLAIM)) {
 		if (ready(j, now))
 			run_one(j, now);
 		return j;
 	}
-	kps_budget_conf(&b);
-	if (b.share > 0 || b.floor > 0 || b.cap > 0) {
-		/* each reserve asks its budget first: one at a time */
-		if (ready(j, now)) {
-			j->reserve.now = now;
-			j->rc = kps_reserve_budget(wdb, &j->reserve, &b,
-			    &j->res, &j->wait);
+	if (budget) {
+		/*
+		 * The run's reserves are decided against their budgets
+		 * and made at once, its claims one at a time; the run's
+		 * memo reads a target's grants and pool once.
+		 */
+		memo.n = 0;
+		b.memo = &memo;
+		if (j->kind == KPS_JOB_CLAIM) {
+			if (ready(j, now)) {
+				j->reserve.now = now;
+				j->rc = kps_claim_budget(wdb, &j->reserve, &b,
+				    j->claim, &j->wait);
+			}
+			return j;
 		}
-		return j;
+		for (; j != NULL && j->kind == KPS_JOB_RESERVE && n < RUN_MAX;
+		    last = j, j = j->next) {
+			if (!ready(j, now))
+				continue;
+			j->reserve.now = now;
+			r[n] = &j->reserve;
+			out[n] = &j->res;
+			who[n++] = j;
+		}
+		if (n > 0 && kps_reserve_budget_many(wdb, r, &b, out, rc,
+		    wait, n) != KP_OK) {
+			/* reserves may stand without their grants */
+			(void)kps_store_rollback(wdb);
+			return last;
+		}
+		for (i = 0; i < n; i++) {
+			who[i]->rc = rc[i];
+			who[i]->wait = wait[i];
+		}
+		return last;
 	}
 	for (; j != NULL && j->kind == KPS_JOB_RESERVE && n < RUN_MAX;
 	    last = j, j = j->next) {

@@ -220,9 +220,11 @@ main(void)
 	is_int(clean, ROUNDS, "%d stops under traffic: each exits 0", ROUNDS);
 	ok(served >= 20 * ROUNDS, "requests were served meanwhile (%d)",
 	    served);
+	/* a guard against a stop that hangs, not a measure of speed: a
+	 * loaded machine under the sanitizers took more than 20 s */
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ok(t1.tv_sec - t0.tv_sec < 20, "all in under 20 s (%lld s)",
-	    (long long)(t1.tv_sec - t0.tv_sec));
+	ok(t1.tv_sec - t0.tv_sec < 120, "no stop hung: all in under 120 s "
+	    "(%lld s)", (long long)(t1.tv_sec - t0.tv_sec));
 
 	for (i = 0; i < NRES; i++) {
 		kp_reservation_free(&v[i].res);

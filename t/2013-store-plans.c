@@ -166,6 +166,28 @@ static const struct {
 	{ SQ_COUNT_USER, "status",
 	    "SEARCH keypackages USING INDEX keypackages_user_not_after"
 	    " (username=?); USE TEMP B-TREE FOR GROUP BY" },
+	{ SQ_DR_FACTS, "budget: the caller's facts",
+	    "SCAN CONSTANT ROW; SCALAR SUBQUERY 1; SEARCH contacts USING "
+	    "PRIMARY KEY (owner=? AND contact=?); SCALAR SUBQUERY 2; "
+	    "SEARCH grants USING INDEX grants_caller (caller=? AND "
+	    "expires_at>?); SCALAR SUBQUERY 3; SEARCH grants USING INDEX "
+	    "grants_caller (caller=? AND expires_at>?); SCALAR SUBQUERY 7; "
+	    "CO-ROUTINE (subquery-6); SCALAR SUBQUERY 5; SEARCH contacts "
+	    "USING PRIMARY KEY (owner=? AND contact=?); SEARCH keypackages "
+	    "USING INDEX keypackages_user_status (username=? AND status=? "
+	    "AND last_resort=?); SCALAR SUBQUERY 4; SEARCH users USING "
+	    "PRIMARY KEY (folded=?); SCAN (subquery-6); SCALAR SUBQUERY 9; "
+	    "SEARCH keypackages USING INDEX keypackages_request "
+	    "(reserved_by=? AND request_id=?); SCALAR SUBQUERY 8; SEARCH "
+	    "users USING PRIMARY KEY (folded=?)" },
+	{ SQ_DR_STRANGERS, "budget: the target's grants to strangers",
+	    "SEARCH grants USING INDEX grants_target (target=? AND "
+	    "granted_at>?)" },
+	{ SQ_DR_POOL, "budget: the target's pool",
+	    "CO-ROUTINE (subquery-2); SEARCH keypackages USING INDEX "
+	    "keypackages_user_status (username=? AND status=? AND "
+	    "last_resort=?); SCALAR SUBQUERY 1; SEARCH users USING "
+	    "PRIMARY KEY (folded=?); SCAN (subquery-2)" },
 };
 
 /* What a statement of the PostgreSQL backend reads through. */
@@ -206,6 +228,15 @@ static const struct {
 	{ PG_EXP_RELEASE, "sweep: reservations that ran out",
 	    "keypackages_reserved_until" },
 	{ PG_CLEANUP, "sweep: expired keys", "keypackages_not_after" },
+	{ PG_DR_FACTS, "budget: the caller's facts", "grants_caller" },
+	{ PG_DR_STRANGERS, "budget: the target's grants to strangers",
+	    "grants_target" },
+	{ PG_DR_POOL, "budget: the target's pool",
+	    "keypackages_user_init_key" },
+	{ PG_DR_TARGET, "budget: a target's grants to strangers, at once",
+	    "grants_target" },
+	{ PG_DR_TARGET, "budget: and its pool, at once",
+	    "keypackages_user_init_key" },
 };
 #define NPG	(int)(sizeof(pgwant) / sizeof(pgwant[0]))
 
@@ -289,6 +320,14 @@ pg_main(void)
 	    "FROM generate_series(1, 20000) i; "
 	    "INSERT INTO buckets SELECT 1, 'u' || i, 'alice', 1, 0, "
 	    "1700000000000 + i, true FROM generate_series(1, 2000) i; "
+	    "INSERT INTO grants (caller, target, device, ref, stranger, "
+	    "granted_at, expires_at) SELECT 'u' || i % 500, CASE WHEN "
+	    "i % 200 = 0 THEN 'alice' ELSE 'u' || i % 200 END, 'default', "
+	    "sha256(int8send(i)), i % 2 = 0, 1700000000 + i, 1700000060 + i "
+	    "FROM generate_series(1, 20000) i; "
+	    "INSERT INTO contacts (owner, contact, kind, created_at) "
+	    "SELECT 'u' || i % 200, 'u' || i, 1, 0 "
+	    "FROM generate_series(1, 5000) i; "
 	    "ANALYZE"));
 	for (i = 0; i < NPG; i++) {
 		p = pg_plan(db, pgwant[i].stmt);

@@ -9,8 +9,9 @@
  * and leaves the inviter none.  Then: a lapsed reservation still
  * counts, the window slides (an hour later, the budget is back), the
  * caller cap, the contact floor and the last-resort key within the
- * budget, a spend that makes a contact, the contacts endpoints, a
- * claim held back by the floor, a retried reserve at a full budget, and
+ * budget, a spend that makes the key's owner a contact of the spender
+ * (not the other way round), the contacts endpoints, a claim held back
+ * by the floor, a retried reserve at a full budget, and
  * racing attackers (on PostgreSQL through two instances) that never
  * get more than the budget.
  */
@@ -168,7 +169,7 @@ main(void)
 	int64_t			 t0 = (int64_t)time(NULL), t1;
 	int			 i, n, inv, st, total;
 
-	plan(50);
+	plan(54);
 
 	/* before the limits: the server's behaviour without them */
 	srv_start(&s, before);
@@ -296,10 +297,22 @@ main(void)
 	snprintf(b, sizeof(b), "{\"keypackage_ref\":\"%s\",\"group_id\":"
 	    "\"Zw==\"}", ref);
 	raw(&s, &m[3], "POST", "/keypackages/spend", b, T_NONE, &r);
-	is_int(r.status, 200, "m3 spends erin's key: they share a group");
+	is_int(r.status, 200, "m3 spends erin's key: erin is in its group");
 	reserve_paced(&s, &m[3], "erin", &r);
-	ok(regular(&r), "m3, now a contact of erin, gets a regular key "
+	is_reply(&r, 429, "budget_exhausted", "a spend of erin's key does "
+	    "not make m3 erin's contact: still refused");
+	if (put(&s, &m[3], 2, 1, 0, NULL) != 2)
+		bail("m3's keys");
+	reserve_paced(&s, &erin, "m3", &r);
+	ok(regular(&r), "erin is m3's contact: she gets one of m3's 2 keys "
 	    "below the floor");
+	snprintf(b, sizeof(b), "{\"keypackage_ref\":\"%s\",\"group_id\":"
+	    "\"Zw==\"}", ref_of(&r));
+	raw(&s, &erin, "POST", "/keypackages/spend", b, T_NONE, &r);
+	is_int(r.status, 200, "erin spends it: m3 is in her group");
+	reserve_paced(&s, &m[3], "erin", &r);
+	ok(regular(&r), "now m3 is erin's contact: a regular key below the "
+	    "floor");
 
 	/* a claim held back by the floor alone; a retry of a reserve */
 	who_new(&s, &fay, "fay", 1);

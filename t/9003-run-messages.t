@@ -69,12 +69,25 @@ ok "make stop leaves nothing mounted" sh -c "! mountpoint -q '$top/mnt'"
 ok "and no server" sh -c "! [ -e '$top/run/server.pid' ]"
 
 # port 8477 already served (here by a server of the test's own): make
-# run takes another port rather than share it
-"$KP_BUILD/kpool-server" --listen 127.0.0.1:8477 --db "$TMP/other.db" \
-    >"$TMP/other.port" 2>/dev/null &
-_tap_pids="$_tap_pids $!"
+# run takes another port rather than share it.  The test's server is
+# started again until it listens (the port may still be held for a
+# moment by the server of make run's last stop, and then be free when
+# make run starts), for up to 30 s.
 i=0
-until [ -s "$TMP/other.port" ] || [ $i -gt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while :; do
+	: >"$TMP/other.port"
+	"$KP_BUILD/kpool-server" --listen 127.0.0.1:8477 --db "$TMP/other.db" \
+	    >"$TMP/other.port" 2>/dev/null &
+	other=$!
+	until [ -s "$TMP/other.port" ] || ! kill -0 $other 2>/dev/null; do
+		sleep 0.05
+	done
+	[ -s "$TMP/other.port" ] && break
+	i=$((i + 1))
+	[ $i -gt 150 ] && break
+	sleep 0.2
+done
+_tap_pids="$_tap_pids $other"	# (else another process held 8477 all along)
 sh "$top/mk/run.sh" start >"$TMP/out" 2>"$TMP/err" </dev/null
 rc=$?
 url=$(sed -n 's/^kpool is running: kpool-server at \([^ ]*\) .*/\1/p' "$TMP/out")

@@ -6,7 +6,8 @@
  *	kpcli -s URL -u USER -k SEEDFILE COMMAND [ARGS]
  *
  * keygen			make SEEDFILE if missing; print the public key
- * register			POST /users
+ * register [INVITE]		POST /users, with an invitation's token
+ * contact USER			POST /contacts: vouch for USER
  * upload-new N [last-resort]	generate N KeyPackages, upload, print refs
  * reserve TARGET [REQUEST_ID]	print "REF RESERVATION_ID EXPIRES LR" (for
  *				group "g": a spend names it or none)
@@ -37,6 +38,7 @@
 
 #include <sodium.h>
 
+#include "client.h"
 #include "kpool.h"
 
 static struct kp_client	*cl;
@@ -131,8 +133,31 @@ main(int argc, char **argv)
 	if (kp_client_new(url, user, seed, &cl) != KP_OK)
 		errx(1, "bad url or user name");
 
-	if (strcmp(cmd, "register") == 0) {
+	if (strcmp(cmd, "register") == 0 && argc > 1) {
+		char	*body;
+
+		crypto_sign_seed_keypair(pk, sk, seed);
+		sodium_memzero(sk, sizeof(sk));
+		if ((body = kp_client_dumps(json_pack("{s:s, s:o*, s:s}",
+		    "username", user, "public_key", kp_client_jb64(pk, 32),
+		    "invite", argv[1]))) == NULL)
+			errx(1, "out of memory");
+		rc = kp_client_request(cl, "POST", "/users", body, NULL);
+		free(body);
+		if (rc != KP_OK)
+			fail(cmd, rc);
+	} else if (strcmp(cmd, "register") == 0) {
 		if ((rc = kp_client_register(cl)) != KP_OK)
+			fail(cmd, rc);
+	} else if (strcmp(cmd, "contact") == 0 && argc >= 2) {
+		char	*body;
+
+		if ((body = kp_client_dumps(json_pack("{s:s}", "username",
+		    argv[1]))) == NULL)
+			errx(1, "out of memory");
+		rc = kp_client_request(cl, "POST", "/contacts", body, NULL);
+		free(body);
+		if (rc != KP_OK)
 			fail(cmd, rc);
 	} else if (strcmp(cmd, "upload-new") == 0 && argc >= 2) {
 		struct kp_kpopts	 o;

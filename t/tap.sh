@@ -337,6 +337,15 @@ stop_server() {
 	SERVER_PID=
 }
 
+# make_certs DIR: the certificates of mk/testcert.sh in DIR (a test CA
+# ca.pem, the server's server.pem and server.key for localhost and
+# 127.0.0.1, another CA other-ca.pem), made with openssl.
+make_certs() {
+	command -v openssl >/dev/null 2>&1 || bail "openssl missing (make deps)"
+	sh "$KP_TOP/mk/testcert.sh" "$1" ||
+	    bail "openssl could not make the test certificates"
+}
+
 # need_fuse: skip the whole test when /dev/fuse is absent, unless
 # KP_REQUIRE_FUSE is set (CI), where that is a failure.
 need_fuse() {
