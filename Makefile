@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: ISC
 #
-# kpool: make, make check, make run, make bench, make fuzz, make install.
+# kpool: make, make check, make run, make bench, make fuzz, make soak,
+# make install.
 # Everything is built under $(B) (build/, or build-san/ with SANITIZE=1).
 
 CC	?= cc
@@ -112,8 +113,10 @@ SH_TESTS = $(sort $(wildcard t/[0-9]*.t))
 # 2019, the database server restarted under load (SQLite has none).
 NOT_PG	= t/2005-httpsig.c
 PG_ONLY	= t/2018-server-instances.c t/2019-server-pg-restart.c
+# t/4104, the scenario runner's seeds, runs a few of them on
+# PostgreSQL too.
 PG_SRC	= $(filter-out $(NOT_PG),$(wildcard t/2[0-9][0-9][0-9]-*.c)) \
-	$(wildcard t/2[0-9][0-9][0-9]-*.t)
+	$(wildcard t/2[0-9][0-9][0-9]-*.t) t/4104-fault-scenario.t
 PG_TESTS = $(patsubst t/%,$(B)/t/pg/%,$(PG_SRC:.c=.t))
 RUN_BIN	= $(filter-out $(PG_ONLY:t/%.c=$(B)/t/%.t),$(TEST_BIN))
 RUN_SH	= $(filter-out $(PG_ONLY),$(SH_TESTS))
@@ -260,7 +263,19 @@ $(B)/t/4103-fault-framing.t: t/4103-fault-framing.c $(FAULT_COMMON) \
 	$(CC) $(KCFLAGS) -It -It/fault -o $@ t/4103-fault-framing.c \
 	    $(FAULT_COMMON) $(B)/t/tap.o $(B)/libkpool.a -lm
 
-tests: all $(TEST_BIN) $(TOOL_BIN) $(FAULT_BIN) $(PG_TESTS)
+# The scenario runner (docs/reliability.md, "The scenario runner"):
+# libkpool, the tests' Welcome builder, and libpq for a server on
+# PostgreSQL.
+SCEN_SRC = t/fault/scen_main.c t/fault/scenario.c t/fault/scen_world.c \
+	t/fault/scen_check.c
+$(B)/t/scenario: $(SCEN_SRC) t/fault/*.h t/*.h t/support/*.h lib/*.h \
+    $(KPT_LIB) $(B)/libkpool.a
+	@mkdir -p $(@D)
+	$(CC) $(KCFLAGS) -It -It/support -Ilib \
+	    $(call pc_cflags,$(LIB_PKGS) libpq) -o $@ $(SCEN_SRC) $(KPT_LIB) \
+	    $(B)/libkpool.a $(call pc_libs,$(LIB_PKGS) libpq) -lpthread
+
+tests: all $(TEST_BIN) $(TOOL_BIN) $(FAULT_BIN) $(B)/t/scenario $(PG_TESTS)
 
 # Install the Debian packages that are missing (needs root or sudo).
 deps:
@@ -284,6 +299,15 @@ test: tests
 	    KP_BUILD=$(abspath $(B)) KP_TOP=$(CURDIR) sh mk/pg.sh run \
 	    $(PROVE) -j$(JOBS) $(RUN_BIN:%=./%) $(RUN_SH:%=./%) \
 	    $(PG_TESTS:%=./%)
+
+# The fault harness's soak: make soak SEEDS=N [FIRST=S] [JOBS=2], one
+# line per seed and the totals (docs/reliability.md).
+SEEDS	?= 100
+FIRST	?= 1
+soak: deps
+	@$(MAKE) --no-print-directory all $(FAULT_BIN) $(B)/t/scenario
+	KP_BUILD=$(abspath $(B)) $(B)/t/scenario --first $(FIRST) \
+	    --seeds $(SEEDS) --jobs $(JOBS)
 
 # Start a local server and mount a demo pool at ./mnt; "make stop" ends it.
 run: deps
@@ -387,8 +411,8 @@ install-list:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all tests deps check test run stop bench fuzz install uninstall \
-	install-list clean
+.PHONY: all tests deps check test soak run stop bench fuzz install \
+	uninstall install-list clean
 .DELETE_ON_ERROR:
 
 $(B)/t/2002-server-auth.t $(B)/t/2003-server-keys.t: t/kps_test.h

@@ -122,7 +122,7 @@ kp_client_reserve(struct kp_client *c, const char *target,
 		return KP_EINVAL;
 	if ((body = hand_out_body(target, o, 1)) == NULL)
 		return KP_ENOMEM;
-	if ((rc = kp_client_request(c, "POST", "/keypackages/reserve", body,
+	if ((rc = kp_client_call(c, "POST", "/keypackages/reserve", body,
 	    &reply)) == KP_OK)
 		rc = parse_reservation(c, reply, out);
 	json_decref(reply);
@@ -185,7 +185,7 @@ kp_client_claim(struct kp_client *c, const char *target,
 		return KP_EINVAL;
 	if ((body = hand_out_body(target, o, 0)) == NULL)
 		return KP_ENOMEM;
-	rc = kp_client_request(c, "POST", "/keypackages/claim", body, &reply);
+	rc = kp_client_call(c, "POST", "/keypackages/claim", body, &reply);
 	if (rc == KP_EEXHAUSTED) {
 		/* the error's body still lists the devices */
 		reply = kp_client_last_json(c);

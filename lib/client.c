@@ -21,6 +21,7 @@
 
 #include "kpool.h"
 #include "client.h"
+#include "retry.h"
 #include "httpsig.h"
 
 #define B64V		sodium_base64_VARIANT_ORIGINAL
@@ -37,6 +38,7 @@ struct kp_client {
 	char	*cafile;		/* CAs to verify https:// with, or
 					   NULL: the system's */
 	long	 connect_ms, total_ms;
+	int	 attempts, deadline_ms;	/* retry.c's bounds */
 	long	 status;
 	char	 code[32];		/* server error code of the last call */
 	char	 errmsg[256];
@@ -103,6 +105,8 @@ kp_client_new(const char *url, const char *principal,
 	crypto_sign_seed_keypair(c->pk, c->sk, seed);
 	c->connect_ms = 5000;
 	c->total_ms = 30000;
+	c->attempts = KP_RETRY_ATTEMPTS;
+	c->deadline_ms = KP_RETRY_DEADLINE_MS;
 	if ((c->curl = curl_easy_init()) == NULL) {
 		rc = KP_ENOMEM;
 		goto out;
@@ -153,6 +157,13 @@ kp_client_set_timeouts(struct kp_client *c, long connect_ms, long total_ms)
 {
 	c->connect_ms = connect_ms;
 	c->total_ms = total_ms;
+}
+
+void
+kp_client_set_retry(struct kp_client *c, int attempts, int deadline_ms)
+{
+	c->attempts = attempts < 1 ? 1 : attempts;
+	c->deadline_ms = deadline_ms < 0 ? 0 : deadline_ms;
 }
 
 long
@@ -397,7 +408,7 @@ kp_client_get_list(struct kp_client *c, const char *path, const char *name,
 	int	rc;
 
 	*arr = NULL;
-	if ((rc = kp_client_request(c, "GET", path, NULL, reply)) != KP_OK)
+	if ((rc = kp_client_call(c, "GET", path, NULL, reply)) != KP_OK)
 		return rc;
 	*arr = json_object_get(*reply, name);
 	if (!json_is_array(*arr))
@@ -551,7 +562,7 @@ kp_client_upload(struct kp_client *c, const uint8_t *const *kps,
 	arr = NULL;
 	if (body == NULL)
 		goto out;
-	if ((rc = kp_client_request(c, "POST", "/keypackages/upload", body,
+	if ((rc = kp_client_call(c, "POST", "/keypackages/upload", body,
 	    &reply)) != KP_OK)
 		goto out;
 	json_array_foreach(json_object_get(reply, "accepted"), i, e) {
@@ -604,6 +615,49 @@ replayed(const struct kp_client *c)
 	    18) == 0;
 }
 
+/*
+ * transient: 1 when rc, the last request's result, says nothing of
+ * whether the server carried it out (no reply, a 502, 503 or 504, the
+ * 401 of a replayed signature), with *after_ms the wait a Retry-After
+ * asked for (0: none); else 0.
+ */
+static int
+transient(const struct kp_client *c, int rc, int64_t *after_ms)
+{
+	curl_off_t	ra = 0;
+
+	*after_ms = 0;
+	if (rc == KP_ENET || (rc == KP_EAUTH && replayed(c)))
+		return 1;
+	if (c->status != 502 && c->status != 503 && c->status != 504)
+		return 0;
+	if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &ra) ==
+	    CURLE_OK && ra > 0)
+		*after_ms = ra > 3600 ? 3600000 : (int64_t)ra * 1000;
+	return 1;
+}
+
+int
+kp_client_call(struct kp_client *c, const char *method, const char *path,
+    const char *body, json_t **reply)
+{
+	int64_t	start = kp_retry_now(), wait, after;
+	int	rc, n;
+
+	for (n = 0;; n++) {
+		rc = kp_client_request(c, method, path, body, reply);
+		if (!transient(c, rc, &after) || (wait = kp_retry_wait(n,
+		    c->attempts, after, kp_retry_now() - start,
+		    c->deadline_ms)) < 0)
+			return rc;
+		if (reply != NULL) {
+			json_decref(*reply);
+			*reply = NULL;
+		}
+		kp_retry_sleep(wait);
+	}
+}
+
 static int
 ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
     const uint8_t *group_id, size_t group_id_len, int with_group)
@@ -623,17 +677,15 @@ ref_call(struct kp_client *c, const char *path, const uint8_t ref[KP_REF_LEN],
 		    hex));
 	if (body == NULL)
 		return KP_ENOMEM;
-	rc = kp_client_request(c, "POST", path, body, NULL);
 	/*
 	 * The reply may have been lost after the server acted: nothing
 	 * came back, or libcurl sent the same bytes again on a new
-	 * connection and the server refused that copy as a replay.  Ask
-	 * once more, signed afresh; the server answers a spend or release
-	 * repeated by its caller as it answered the first
+	 * connection and the server refused that copy as a replay.  The
+	 * server answers a spend or release repeated by its caller as it
+	 * answered the first, so retry.c asks again, signed afresh
 	 * (docs/reliability.md).
 	 */
-	if (rc == KP_ENET || (rc == KP_EAUTH && replayed(c)))
-		rc = kp_client_request(c, "POST", path, body, NULL);
+	rc = kp_client_call(c, "POST", path, body, NULL);
 	free(body);
 	return rc;
 }
@@ -687,7 +739,7 @@ kp_client_status(struct kp_client *c, const char *user,
 	if (!kp_username_valid(user))
 		return KP_EINVAL;
 	snprintf(path, sizeof(path), "/keypackages/status/%s", user);
-	if ((rc = kp_client_request(c, "GET", path, NULL, &reply)) != KP_OK)
+	if ((rc = kp_client_call(c, "GET", path, NULL, &reply)) != KP_OK)
 		goto out;
 	/* another user's: whether a reserve would get a key, no more */
 	if (json_is_boolean(hk = json_object_get(reply, "has_keys")) &&
@@ -799,7 +851,7 @@ kp_client_mine_one(struct kp_client *c, const uint8_t ref[KP_REF_LEN],
 	memset(out, 0, sizeof(*out));
 	kp_hex(ref, KP_REF_LEN, hex);
 	(void)snprintf(path, sizeof(path), "/keypackages/mine/%s", hex);
-	if ((rc = kp_client_request(c, "GET", path, NULL, &reply)) == KP_OK &&
+	if ((rc = kp_client_call(c, "GET", path, NULL, &reply)) == KP_OK &&
 	    (rc = remote_key(c, reply, out)) == KP_OK &&
 	    memcmp(out->ref, ref, KP_REF_LEN) != 0)
 		rc = kp_client_proto(c, "keypackage_ref");

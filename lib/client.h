@@ -23,6 +23,16 @@
 int	kp_client_request(struct kp_client *c, const char *method,
 	    const char *path, const char *body, json_t **reply) KP_WUR;
 /*
+ * kp_client_call: kp_client_request for a request whose repeat the
+ * server answers as the first; asked again, signed afresh, after an
+ * answer that says nothing of its fate (no reply, a 502, 503 or 504, a
+ * replayed signature's 401), with retry.c's backoff, within the
+ * client's attempts and deadline (kp_client_set_retry).  What the last
+ * attempt got.
+ */
+int	kp_client_call(struct kp_client *c, const char *method,
+	    const char *path, const char *body, json_t **reply) KP_WUR;
+/*
  * kp_client_get_list: GET path, whose reply's member name is an array:
  * *reply (the caller json_decref()s it, also on failure) and *arr,
  * borrowed from it; KP_EPROTO when it is not an array.

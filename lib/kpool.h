@@ -409,6 +409,18 @@ const char *kp_client_errmsg(const struct kp_client *c);
 /* kp_client_set_timeouts: connect and total timeouts in milliseconds. */
 void kp_client_set_timeouts(struct kp_client *c, long connect_ms,
     long total_ms);
+/*
+ * kp_client_set_retry: a request whose repeat the server answers as the
+ * first (reads, uploads, reserve and claim, spend and release) is sent
+ * at most attempts times (1: never again), again only after no reply, a
+ * 502, 503 or 504 or a replayed signature's 401, with an exponential
+ * backoff with jitter (a 503's Retry-After honoured), and not once
+ * deadline_ms have passed since the first.  Defaults: the two below.
+ */
+#define KP_RETRY_ATTEMPTS	4
+#define KP_RETRY_DEADLINE_MS	3000
+void kp_client_set_retry(struct kp_client *c, int attempts,
+    int deadline_ms);
 /* kp_client_last_status: HTTP status of the last request, 0 if none. */
 long kp_client_last_status(const struct kp_client *c);
 /* kp_client_error_code: the server's error code of the last request

@@ -828,6 +828,8 @@ reserver_main(void *arg)
 		return NULL;
 	}
 	kp_client_set_timeouts(c, 2000, 10000);
+	/* it sees each answer: its own loop is the retry */
+	kp_client_set_retry(c, 1, 0);
 	snprintf(rid, sizeof(rid), "r%d-%u", v->id, seq);
 	for (;;) {
 		if (time(NULL) > v->until) {
