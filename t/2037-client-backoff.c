@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * 2030-client-backoff: the library's retries (lib/retry.c,
+ * 2037-client-backoff: the library's retries (lib/retry.c,
  * docs/reliability.md "The library's retries").  A read whose first
  * attempts got no reply (faultproxy drops them) is asked again after a
  * growing wait and answered; the number of attempts and the deadline
