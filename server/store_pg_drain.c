@@ -151,27 +151,34 @@ out:
 	return rc;
 }
 
-int
-kps_pg_budget_strangers(struct kps_store *b, const char *target,
+/* since_count: statement i (count(*), min(time) of rows of key after
+ * since) into *n and *first. */
+static int
+since_count(struct kps_pg *s, enum kps_pg_stmt i, const char *key,
     int64_t since, uint64_t *n, int64_t *first)
 {
-	struct kps_pg		*s = (struct kps_pg *)b;
 	struct kps_pg_args	 a;
 	PGresult		*r;
 
 	kps_pg_args_init(&a);
-	kps_pg_arg_text(&a, target);
+	kps_pg_arg_text(&a, key);
 	kps_pg_arg_i64(&a, since);
-	if ((r = kps_pg_run(s, PG_DR_STRANGERS, &a)) == NULL)
+	if ((r = kps_pg_run(s, i, &a)) == NULL)
 		return KP_EDB;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return kps_pg_err(s, "budget");
+	if (PQntuples(r) == 1) {
+		*n = (uint64_t)kps_pg_int(r, 0, 0);
+		*first = kps_pg_int(r, 0, 1);
 	}
-	*n = (uint64_t)kps_pg_int(r, 0, 0);
-	*first = kps_pg_int(r, 0, 1);
 	PQclear(r);
 	return KP_OK;
+}
+
+int
+kps_pg_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first)
+{
+	return since_count((struct kps_pg *)b, PG_DR_STRANGERS, target, since,
+	    n, first);
 }
 
 int
@@ -341,26 +348,14 @@ int
 kps_pg_reg_facts(struct kps_store *b, const char *addr, int64_t since,
     uint64_t *n, int64_t *first)
 {
-	struct kps_pg		*s = (struct kps_pg *)b;
-	struct kps_pg_args	 a;
-	PGresult		*r;
 	const char		*v[1] = { addr };
 	int			 rc;
 
 	/* an address's registrations, one instance at a time */
 	if ((rc = kps_pg_budget_lock(b, v, 1)) != KP_OK)
 		return rc;
-	kps_pg_args_init(&a);
-	kps_pg_arg_text(&a, addr);
-	kps_pg_arg_i64(&a, since);
-	if ((r = kps_pg_run(s, PG_DR_REG_FACTS, &a)) == NULL)
-		return KP_EDB;
-	if (PQntuples(r) == 1) {
-		*n = (uint64_t)kps_pg_int(r, 0, 0);
-		*first = kps_pg_int(r, 0, 1);
-	}
-	PQclear(r);
-	return KP_OK;
+	return since_count((struct kps_pg *)b, PG_DR_REG_FACTS, addr, since,
+	    n, first);
 }
 
 int

@@ -160,25 +160,34 @@ kps_sq_budget_facts(struct kps_store *b, const struct kps_budget_ask *a,
 	return KP_OK;
 }
 
-int
-kps_sq_budget_strangers(struct kps_store *b, const char *target,
-    int64_t since, uint64_t *n, int64_t *first)
+/* since_count: statement i (count(*), min(time) of rows of key after
+ * since) into *n and *first. */
+static int
+since_count(struct kps_sq *s, enum kps_sq_stmt i, const char *key,
+    int64_t since, uint64_t *n, int64_t *first, const char *what)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
 	sqlite3_stmt	*st;
 
-	if ((st = kps_sq_stmt(s, SQ_DR_STRANGERS)) == NULL)
+	if ((st = kps_sq_stmt(s, i)) == NULL)
 		return KP_EDB;
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return kps_sq_err(s, "budget");
+		return kps_sq_err(s, what);
 	}
 	*n = (uint64_t)sqlite3_column_int64(st, 0);
 	*first = sqlite3_column_int64(st, 1);
 	sqlite3_reset(st);
 	return KP_OK;
+}
+
+int
+kps_sq_budget_strangers(struct kps_store *b, const char *target,
+    int64_t since, uint64_t *n, int64_t *first)
+{
+	return since_count((struct kps_sq *)b, SQ_DR_STRANGERS, target, since,
+	    n, first, "budget");
 }
 
 int
@@ -373,21 +382,8 @@ int
 kps_sq_reg_facts(struct kps_store *b, const char *addr, int64_t since,
     uint64_t *n, int64_t *first)
 {
-	struct kps_sq	*s = (struct kps_sq *)b;
-	sqlite3_stmt	*st;
-
-	if ((st = kps_sq_stmt(s, SQ_DR_REG_FACTS)) == NULL)
-		return KP_EDB;
-	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, since);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return kps_sq_err(s, "registrations");
-	}
-	*n = (uint64_t)sqlite3_column_int64(st, 0);
-	*first = sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
-	return KP_OK;
+	return since_count((struct kps_sq *)b, SQ_DR_REG_FACTS, addr, since,
+	    n, first, "registrations");
 }
 
 /* one: run statement i, one change, with ?1 the text or blob a (alen
