@@ -507,8 +507,7 @@ kpfs_ctl_open(struct kpfs *fs, int f, int acc, struct kpfs_fh *fh)
 	case KPFS_F_EVENTS:	/* read only, from now on */
 		if (acc != O_RDONLY)
 			return -EACCES;
-		kpfs_events_open(fs, fh);
-		return 0;
+		return kpfs_events_open(fs, fh);
 	default:	/* status, identity, devices: read only */
 		if (acc != O_RDONLY)
 			return -EACCES;

@@ -158,11 +158,27 @@ pending(struct kpfs *fs, struct kpfs_fh *fh)
 	return fh->eoff < fh->len || fh->epos < fs->eseq;
 }
 
-void
+int
 kpfs_events_open(struct kpfs *fs, struct kpfs_fh *fh)
 {
+	int	rc = 0;
+
 	pthread_mutex_lock(&fs->lock);
-	fh->epos = fs->eseq;
+	if (fs->eopen >= KPFS_EVENTS_OPEN)
+		rc = -EMFILE;
+	else {
+		fs->eopen++;
+		fh->epos = fs->eseq;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+void
+kpfs_events_close(struct kpfs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->eopen--;
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -183,7 +199,8 @@ kpfs_events_read(struct kpfs *fs, struct kpfs_fh *fh, char *buf, size_t size,
 		return -ENOMEM;
 	}
 	while ((got = take(fs, fh, buf, size)) == 0) {
-		if (nonblock) {
+		/* with one thread a blocked read would stop the mount */
+		if (nonblock || fs->singlethread) {
 			pthread_mutex_unlock(&fs->lock);
 			return -EAGAIN;
 		}
@@ -308,6 +325,36 @@ kpfs_events_watch(void *arg, const struct kp_change_info *c)
 	free(ph);
 }
 
+/*
+ * utf8_clean: replace each byte of s that does not begin or continue a
+ * well-formed UTF-8 sequence with '?' (a message cut in the middle of
+ * a character, a path in another encoding), so that status.json takes
+ * it.
+ */
+static void
+utf8_clean(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+	size_t		 n, k;
+
+	while (*p != '\0') {
+		n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 :
+		    (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 &&
+		    *p <= 0xf4 ? 4 : 0;
+		for (k = 1; k < n && (p[k] & 0xc0) == 0x80; k++)
+			;
+		/* overlong, surrogate and past U+10FFFF forms too */
+		if (n == 0 || k < n || (p[0] == 0xe0 && p[1] < 0xa0) ||
+		    (p[0] == 0xed && p[1] >= 0xa0) ||
+		    (p[0] == 0xf0 && p[1] < 0x90) ||
+		    (p[0] == 0xf4 && p[1] >= 0x90)) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 void
 kpfs_refused(struct kpfs *fs, const char *op, const char *ref, int from,
     int to, int err)
@@ -323,6 +370,9 @@ kpfs_refused(struct kpfs *fs, const char *op, const char *ref, int from,
 	r.err = err;
 	(void)snprintf(r.code, sizeof(r.code), "%s", kp_errcode(fs->pool));
 	(void)snprintf(r.msg, sizeof(r.msg), "%s", kp_errmsg(fs->pool));
+	if (r.msg[0] == '\0')	/* the call failed before asking the pool */
+		(void)snprintf(r.msg, sizeof(r.msg), "%s", strerror(err));
+	utf8_clean(r.msg);
 	pthread_mutex_lock(&fs->lock);
 	fs->refusal = r;
 	pthread_mutex_unlock(&fs->lock);

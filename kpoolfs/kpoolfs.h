@@ -174,6 +174,9 @@ struct kpfs_event {
 	char		 by[KP_MAX_PRINCIPAL + 1];
 };
 #define KPFS_EVENTS_MAX	1024		/* changes kept for slow readers */
+#define KPFS_EVENTS_OPEN 4		/* events open at once, at most:
+					   each blocked read holds a worker,
+					   and the loop gets as many more */
 
 /* The last operation the tree refused (status, status.json). */
 struct kpfs_refusal {
@@ -207,6 +210,7 @@ struct kpfs {
 	int		 test_init_delay;	/* ms init waits, tests */
 	int		 refresh;	/* -o refresh, -1: config */
 	int		 foreground;
+	int		 singlethread;	/* -s: an events read never blocks */
 	uid_t		 uid;
 	gid_t		 gid;
 	struct fuse	*fuse;		/* set in init */
@@ -248,6 +252,7 @@ struct kpfs {
 	 */
 	struct kpfs_event *ev;
 	uint64_t	 eseq;
+	int		 eopen;		/* events open (KPFS_EVENTS_OPEN) */
 	pthread_cond_t	 econd;
 	struct kpfs_refusal refusal;
 
@@ -506,8 +511,10 @@ void kpfs_events_fini(struct kpfs *fs);
  * file's readers.
  */
 void kpfs_events_watch(void *arg, const struct kp_change_info *c);
-/* kpfs_events_open: fh reads the changes made after now. */
-void kpfs_events_open(struct kpfs *fs, struct kpfs_fh *fh);
+/* kpfs_events_open: fh reads the changes made after now; -EMFILE when
+ * KPFS_EVENTS_OPEN are open already.  kpfs_events_close: fh no more. */
+int kpfs_events_open(struct kpfs *fs, struct kpfs_fh *fh);
+void kpfs_events_close(struct kpfs *fs);
 /*
  * kpfs_events_read: whole lines of the changes fh has not read into buf
  * (a line longer than size in parts); blocks until there is one unless

@@ -255,6 +255,7 @@ serve(struct fuse_args *args, struct kpfs *fs, int checked)
 		usage(stderr);
 		goto out;
 	}
+	fs->singlethread = co.singlethread;
 	/* libfuse refuses an unknown option here, before the store is made */
 	if ((f = fuse_new(args, &kpfs_ops, sizeof(kpfs_ops), fs)) == NULL)
 		goto out;
@@ -279,7 +280,9 @@ serve(struct fuse_args *args, struct kpfs *fs, int checked)
 			goto out;
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned int)co.clone_fd);
 		fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(lc, co.max_threads);
+		/* readers blocked in events leave the rest their workers */
+		fuse_loop_cfg_set_max_threads(lc, co.max_threads +
+		    KPFS_EVENTS_OPEN);
 		res = fuse_loop_mt(f, lc);
 	}
 	/*
@@ -307,6 +310,22 @@ serve(struct fuse_args *args, struct kpfs *fs, int checked)
 	return rc;
 }
 
+/*
+ * hide_invite: blank the token of -o invite= in the command line, which
+ * every local user reads in /proc (libfuse parsed copies of it).
+ */
+static void
+hide_invite(int argc, char **argv)
+{
+	char	*p;
+	int	 i;
+
+	for (i = 1; i < argc; i++)
+		for (p = argv[i]; (p = strstr(p, "invite=")) != NULL; )
+			for (p += 7; *p != '\0' && *p != ','; p++)
+				*p = '*';
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -324,6 +343,7 @@ main(int argc, char *argv[])
 	o.refresh = -1;
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) == -1)
 		goto out;
+	hide_invite(argc, argv);
 	if (o.help) {
 		help();
 		/* libfuse's options, without its own usage line */

@@ -629,6 +629,8 @@ kpfs_release(const char *path, struct fuse_file_info *fi)
 	fh = (struct kpfs_fh *)(uintptr_t)fi->fh;
 	if (fh != NULL) {
 		handle_unlink(FS(), &fh->h);
+		if (fh->kind == KPFS_ROOTFILE && fh->file == KPFS_F_EVENTS)
+			kpfs_events_close(FS());
 		fh_free(fh);
 	}
 	fi->fh = 0;

@@ -250,6 +250,7 @@ struct one {
 	int			 budgeted;	/* 0: one's own keys, a named
 						   key, a replay */
 	struct kps_budget_facts	 f;
+	uint64_t		 available;	/* f.available as read */
 	int			 admitted;	/* goes to kps_reserve */
 	int			 rc, wait;	/* when not admitted */
 };
@@ -409,6 +410,7 @@ kps_reserve_budget_many(struct kps_store *s,
 	for (i = k = 0; i < n; i++)
 		if (x[i].budgeted) {
 			x[i].f = f[k++];
+			x[i].available = x[i].f.available;
 			/* a retry of a reserve granted already: the same */
 			x[i].budgeted = !x[i].f.replay;
 		}
@@ -432,7 +434,7 @@ kps_reserve_budget_many(struct kps_store *s,
 		}
 		rcs[i] = rc[k++];
 		if (rcs[i] == KP_EEXHAUSTED && x[i].budgeted &&
-		    x[i].r.last_resort_only && x[i].f.available > 0)
+		    x[i].r.last_resort_only && x[i].available > 0)
 			rcs[i] = KPS_EFLOOR;
 		if (rcs[i] != KP_OK || !x[i].budgeted || out[i]->replayed)
 			continue;

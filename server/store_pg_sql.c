@@ -543,6 +543,7 @@ static const struct {
 	    "AND reserved_by = $7 AND request_id = $8 AND "
 	    "username = (SELECT name FROM users WHERE folded = $2) AND "
 	    "status = 'reserved' AND reservation_expires_at > $5 AND "
+	    "not_after > $5 AND "
 	    "($3::text IS NULL OR device = $3) AND "
 	    "($4 = 0 OR ciphersuite = $4))",
 	    "ttt" "nii" "tt" "i" },

@@ -58,10 +58,10 @@ limited(const struct kps_job *j)
 static int	lock_budgets(struct kps_job *);
 
 /*
- * recheck: the signed jobs from first on (n jobs in all) whose device
- * was removed or given another key since their request was
- * authenticated (that read the key outside the writer's transaction)
- * fail with KPS_EKEYGONE, and do nothing.
+ * recheck: the signed jobs from first on (at most n) whose device was
+ * removed or given another key since their request was authenticated
+ * (that read the key outside the writer's transaction), or by a job
+ * before them in the batch, fail with KPS_EKEYGONE, and do nothing.
  */
 static int
 recheck(struct kps_job *first, size_t n)
@@ -89,9 +89,8 @@ recheck(struct kps_job *first, size_t n)
 	if ((rc = kps_device_check_many(wdb, v, k)) != KP_OK)
 		goto out;
 	for (i = 0; i < k; i++)
-		if (v[i].rc != KP_OK) {
+		if (v[i].rc != KP_OK)
 			jobs[i]->sig_rc = KPS_EKEYGONE;
-		}
 out:
 	free(who);
 	free(jobs);
@@ -354,6 +353,7 @@ run_one(struct kps_job *j, int64_t now)
 
 /* A run of reserves the writer hands the store at once, at most. */
 #define RUN_MAX	64
+_Static_assert(RUN_MAX <= KPS_MEMO_MAX, "a run's targets fit its memo");
 
 /*
  * run: do job j, or j and the reserves (and, under the drain budget,
@@ -390,6 +390,9 @@ run(struct kps_job *j, int64_t now)
 		memo.n = 0;
 		b.memo = &memo;
 		if (j->kind == KPS_JOB_CLAIM) {
+			/* each device's reserve reads the budget afresh: an
+			 * admitted stranger that got no key would count */
+			b.memo = NULL;
 			if (ready(j, now)) {
 				j->reserve.now = now;
 				j->rc = kps_claim_budget(wdb, &j->reserve, &b,
@@ -576,6 +579,12 @@ writer_main(void *arg)
 			n++;
 		for (j = list; j != NULL; j = last->next) {
 			last = run(j, now);
+			/* a device removed: the batch's later jobs it signed
+			 * sign nothing (their keys were checked before) */
+			if (last->kind == KPS_JOB_DEVICE_REMOVE &&
+			    last->rc == KP_OK && last->next != NULL &&
+			    recheck(last->next, n) != KP_OK)
+				(void)kps_store_rollback(wdb);
 			if (kps_store_in_batch(wdb))
 				continue;
 			/*
