@@ -38,7 +38,7 @@ static const char *const drain_sql[SQ_NSTMTS - SQ_DRAIN_FIRST] = {
 	    "EXISTS (SELECT 1 FROM keypackages WHERE reserved_by = ?7 AND "
 	    "request_id = ?8 AND username = (SELECT name FROM users WHERE "
 	    "folded = ?2) AND status = 'reserved' AND "
-	    "reservation_expires_at > ?5 AND not_after > ?5 AND "
+	    "reservation_expires_at > ?5 AND +not_after > ?5 AND "
 	    "(?3 IS NULL OR device = ?3) "
 	    "AND (?4 = 0 OR ciphersuite = ?4))",
 	[SQ_DR_STRANGERS - SQ_DRAIN_FIRST] = "SELECT count(*), "
